@@ -1,0 +1,300 @@
+"""Configuration: built-in defaults < TOML file < ``AIXIANG_<SECTION>_<KEY>`` environment.
+
+One loader, one precedence, one validation pass. A person's mistake (a typo in a key, a
+bad value) becomes a :class:`ConfigError` whose message is a single line naming the key,
+so the CLI can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "AIXIANG_"
+# Environment names under the prefix that are not settings.
+ENV_NOT_SETTINGS = frozenset({"AIXIANG_CONFIG"})
+ENV_IGNORED_PREFIXES = ("AIXIANG_TEST_", "AIXIANG_BENCH_")
+
+MEMORY_REDIS_URL = "memory://"
+DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = DEFAULT_SQLITE_URL
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = MEMORY_REDIS_URL
+
+
+@dataclass(frozen=True)
+class WeChatConfig:
+    token: str = ""
+    app_id: str = ""
+    app_secret: str = ""
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    account_type: str = "service"
+    timestamp_tolerance_s: int = 300
+    http_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    timezone: str = "Asia/Shanghai"
+    default_language: str = "zh"
+    flow_ttl_s: int = 1800
+    reply_cache_ttl_s: int = 60
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class MenuButton:
+    name: str
+    key: str = ""
+    url: str = ""
+    sub_buttons: tuple[MenuButton, ...] = ()
+
+
+DEFAULT_MENU: tuple[MenuButton, ...] = (
+    MenuButton(
+        name="活动",
+        sub_buttons=(
+            MenuButton(name="近期活动", key="EVENTS"),
+            MenuButton(name="我的活动", key="MY_EVENTS"),
+        ),
+    ),
+    MenuButton(
+        name="需求",
+        sub_buttons=(
+            MenuButton(name="提交需求", key="NEED_NEW"),
+            MenuButton(name="我的需求", key="MY_NEEDS"),
+        ),
+    ),
+    MenuButton(name="帮助", key="HELP"),
+)
+
+
+@dataclass(frozen=True)
+class MenuConfig:
+    buttons: tuple[MenuButton, ...] = DEFAULT_MENU
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    wechat: WeChatConfig = field(default_factory=WeChatConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+    menu: MenuConfig = field(default_factory=MenuConfig)
+
+    def require_wechat_credentials(self) -> None:
+        """Stop a process that talks to WeChat when the credentials it needs are absent."""
+        for key in ("token", "app_id", "app_secret"):
+            if not getattr(self.wechat, key):
+                raise ConfigError(
+                    f"wechat.{key} is required (set it in config.toml or "
+                    f"AIXIANG_WECHAT_{key.upper()})"
+                )
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis.url == MEMORY_REDIS_URL
+
+
+SCALAR_SECTIONS: dict[str, type] = {
+    "database": DatabaseConfig,
+    "redis": RedisConfig,
+    "wechat": WeChatConfig,
+    "bot": BotConfig,
+}
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Build the validated configuration.
+
+    ``path`` defaults to ``AIXIANG_CONFIG``, else ``./config.toml`` when it exists;
+    ``overrides`` (section -> key -> value) win over everything and exist for tests.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, dict[str, Any]] = {}
+    config_path = _config_path(path, env)
+    if config_path is not None:
+        _merge(raw, _read_toml(config_path))
+    _merge(raw, _from_environment(env))
+    if overrides:
+        _merge(raw, {section: dict(values) for section, values in overrides.items()})
+    return _build(raw)
+
+
+def _config_path(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        return Path(path)
+    if env.get("AIXIANG_CONFIG"):
+        return Path(env["AIXIANG_CONFIG"])
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+            continue
+        if name.startswith(ENV_IGNORED_PREFIXES):
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in SCALAR_SECTIONS or not key:
+            log.warning("ignoring environment variable %s: no such setting", name)
+            continue
+        found.setdefault(section, {})[key] = value
+    return found
+
+
+def _merge(into: dict[str, dict[str, Any]], new: Mapping[str, Any]) -> None:
+    for section, values in new.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{section} must be a table of settings, not a single value")
+        into.setdefault(section, {}).update(values)
+
+
+def _build(raw: dict[str, dict[str, Any]]) -> Config:
+    sections: dict[str, Any] = {}
+    for section, values in raw.items():
+        if section == "menu":
+            sections["menu"] = _build_menu(values)
+        elif section in SCALAR_SECTIONS:
+            sections[section] = _build_section(section, SCALAR_SECTIONS[section], values)
+        else:
+            log.warning("ignoring unknown config section [%s]", section)
+    config = replace(Config(), **sections)
+    _validate(config)
+    return config
+
+
+def _build_section(section: str, cls: type, values: Mapping[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in values.items():
+        if key not in known:
+            log.warning("ignoring unknown setting %s.%s", section, key)
+            continue
+        kwargs[key] = _coerce(f"{section}.{key}", value, getattr(defaults, key))
+    return cls(**kwargs)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Turn a TOML or environment value into the default's type, or say why not."""
+    expected = type(default)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if expected in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        try:
+            return expected(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be text, got {value!r}")
+    return value
+
+
+def _build_menu(values: Mapping[str, Any]) -> MenuConfig:
+    buttons = values.get("button")
+    if buttons is None:
+        return MenuConfig()
+    if not isinstance(buttons, list) or not buttons:
+        raise ConfigError("menu.button must be a non-empty list of [[menu.button]] tables")
+    return MenuConfig(buttons=tuple(_menu_button(b, f"menu.button[{i}]", 1) for i, b in
+                                    enumerate(buttons)))
+
+
+def _menu_button(raw: Any, where: str, depth: int) -> MenuButton:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}.name is required")
+    subs = raw.get("sub_button", [])
+    if subs and depth > 1:
+        raise ConfigError(f"{where}.sub_button: WeChat menus have only two levels")
+    children = tuple(_menu_button(s, f"{where}.sub_button[{i}]", depth + 1)
+                     for i, s in enumerate(subs))
+    key, url = str(raw.get("key", "")), str(raw.get("url", ""))
+    if not children and not (key or url):
+        raise ConfigError(f"{where} needs a key (a CLICK button), a url, or sub_button entries")
+    return MenuButton(name=name, key=key, url=url, sub_buttons=children)
+
+
+def _validate(config: Config) -> None:
+    try:
+        ZoneInfo(config.bot.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"bot.timezone: unknown time zone {config.bot.timezone!r}") from None
+    if config.bot.default_language not in {"zh", "en"}:
+        raise ConfigError("bot.default_language must be 'zh' or 'en'")
+    if config.bot.flow_ttl_s < 60:
+        raise ConfigError("bot.flow_ttl_s must be at least 60 seconds")
+    if config.wechat.account_type not in {"service", "subscription"}:
+        raise ConfigError(
+            f"wechat.account_type must be 'service' or 'subscription', "
+            f"got {config.wechat.account_type!r}"
+        )
+    if config.wechat.timestamp_tolerance_s < 0:
+        raise ConfigError("wechat.timestamp_tolerance_s must be 0 (off) or more seconds")
+    if config.wechat.http_timeout_s <= 0:
+        raise ConfigError("wechat.http_timeout_s must be more than 0 seconds")
+    key = config.wechat.encoding_aes_key
+    if key and len(key) != 43:
+        raise ConfigError(
+            f"wechat.encoding_aes_key must be the 43 characters WeChat shows, got {len(key)}"
+        )
+    if not config.wechat.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("wechat.api_base_url must start with http:// or https://")
+    if not config.database.url or "://" not in config.database.url:
+        raise ConfigError(f"database.url is not a database URL: {config.database.url!r}")
+    if not config.redis.url.startswith(("redis://", "rediss://", "unix://", MEMORY_REDIS_URL)):
+        raise ConfigError(
+            f"redis.url must be redis://, rediss://, unix:// or {MEMORY_REDIS_URL}, "
+            f"got {config.redis.url!r}"
+        )
