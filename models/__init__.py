@@ -1,0 +1,12 @@
+"""The shared SQL model and its rules. Imports none of bot/, handlers/ or scheduler/.
+
+Every table module is imported here so that ``Base.metadata`` is complete for Alembic and
+for tests, whichever model a caller imports first.
+"""
+
+from models.base import Base
+from models.inbound import InboundMessage
+from models.outbox import OutboxMessage
+from models.residents import Resident
+
+__all__ = ["Base", "InboundMessage", "OutboxMessage", "Resident"]

@@ -1,0 +1,68 @@
+"""Residents: one row per WeChat follower (openid), kept across unfollow and re-follow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, CreatedAtMixin
+from models.upsert import insert_ignoring_conflict
+
+# How the resident last reached us: WeChat allows a different number of customer-service
+# messages after a typed message (5 in 48 h) than after a tap, follow or scan (3 in 1 min).
+INTERACTION_MESSAGE = "message"
+INTERACTION_TAP = "tap"
+
+
+class Resident(CreatedAtMixin, Base):
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    subscribed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    last_interaction_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_interaction_kind: Mapped[str | None] = mapped_column(String(16))
+    broadcast_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(64))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    privacy_consent_at: Mapped[datetime | None]
+
+
+def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
+    """The resident for ``openid``, created on first contact; safe under concurrent firsts."""
+    insert_ignoring_conflict(
+        db,
+        Resident,
+        {
+            "openid": openid,
+            "subscribed": True,
+            "subscribed_at": now,
+            "created_at": now,
+            "broadcast_opt_out": False,
+        },
+        conflict_columns=["openid"],
+    )
+    return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
+
+
+def record_interaction(resident: Resident, now: datetime, kind: str) -> None:
+    """Remember the resident's latest contact; it opens WeChat's customer-service window."""
+    resident.last_interaction_at = now
+    resident.last_interaction_kind = kind
+
+
+def mark_subscribed(resident: Resident, now: datetime) -> None:
+    if not resident.subscribed or resident.subscribed_at is None:
+        resident.subscribed_at = now
+    resident.subscribed = True
+
+
+def mark_unsubscribed(resident: Resident, now: datetime) -> None:
+    """Nothing is pushed to an unsubscribed resident; the row stays for the records."""
+    resident.subscribed = False
+    resident.unsubscribed_at = now
