@@ -131,15 +131,17 @@ def load_config(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    read_file: bool = True,
 ) -> Config:
     """Build the validated configuration.
 
     ``path`` defaults to ``AIXIANG_CONFIG``, else ``./config.toml`` when it exists;
-    ``overrides`` (section -> key -> value) win over everything and exist for tests.
+    ``overrides`` (section -> key -> value) win over everything and exist for tests,
+    which also pass ``read_file=False`` so a developer's config.toml cannot leak in.
     """
     env = os.environ if environ is None else environ
     raw: dict[str, dict[str, Any]] = {}
-    config_path = _config_path(path, env)
+    config_path = _config_path(path, env) if read_file else None
     if config_path is not None:
         _merge(raw, _read_toml(config_path))
     _merge(raw, _from_environment(env))
@@ -245,8 +247,9 @@ def _build_menu(values: Mapping[str, Any]) -> MenuConfig:
         return MenuConfig()
     if not isinstance(buttons, list) or not buttons:
         raise ConfigError("menu.button must be a non-empty list of [[menu.button]] tables")
-    return MenuConfig(buttons=tuple(_menu_button(b, f"menu.button[{i}]", 1) for i, b in
-                                    enumerate(buttons)))
+    return MenuConfig(
+        buttons=tuple(_menu_button(b, f"menu.button[{i}]", 1) for i, b in enumerate(buttons))
+    )
 
 
 def _menu_button(raw: Any, where: str, depth: int) -> MenuButton:
@@ -258,8 +261,9 @@ def _menu_button(raw: Any, where: str, depth: int) -> MenuButton:
     subs = raw.get("sub_button", [])
     if subs and depth > 1:
         raise ConfigError(f"{where}.sub_button: WeChat menus have only two levels")
-    children = tuple(_menu_button(s, f"{where}.sub_button[{i}]", depth + 1)
-                     for i, s in enumerate(subs))
+    children = tuple(
+        _menu_button(s, f"{where}.sub_button[{i}]", depth + 1) for i, s in enumerate(subs)
+    )
     key, url = str(raw.get("key", "")), str(raw.get("url", ""))
     if not children and not (key or url):
         raise ConfigError(f"{where} needs a key (a CLICK button), a url, or sub_button entries")

@@ -1,0 +1,19 @@
+"""The Flask application factory: no side effects at import, everything from the config."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.config import Config, load_config
+from bot.services import Services, build_services
+from bot.webhook import blueprint as webhook_blueprint
+
+
+def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+    """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis."""
+    if services is None:
+        services = build_services(config or load_config())
+    app = Flask(__name__)
+    app.extensions["aixiang"] = services
+    app.register_blueprint(webhook_blueprint)
+    return app

@@ -1,0 +1,74 @@
+"""Redis side of "never process a delivery twice, always answer it the same way".
+
+WeChat re-sends a delivery it got no answer to within 5 s, up to three times, and a
+captured plaintext URL (whose signature does not cover the body) could be replayed with
+a new body. Redis is the fast path for both; the inbound table's unique key and stored
+reply are the guard that holds when Redis is down.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from bot.redis_conn import degradable
+
+CLAIM_TTL_S = 600
+WAIT_FOR_FIRST_S = 4.0
+WAIT_STEP_S = 0.05
+# Kept when freshness checks are off, so replayed pairs are still caught for a while.
+NONCE_TTL_WITHOUT_TOLERANCE_S = 300
+
+
+class DeliveryGuard:
+    def __init__(self, client: redis.Redis, reply_ttl_s: int, nonce_ttl_s: int) -> None:
+        self._redis = client
+        self._reply_ttl_s = reply_ttl_s
+        self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
+
+    def pair_reused(self, timestamp: str, nonce: str, message_key: str) -> bool:
+        """True when this timestamp+nonce pair came before with a different message."""
+        key = f"aixiang:nonce:{timestamp}:{nonce}"
+
+        def check() -> bool:
+            if self._redis.set(key, message_key, nx=True, ex=self._nonce_ttl_s):
+                return False
+            return self._redis.get(key) != message_key
+
+        return degradable("nonce check", check, False)
+
+    def cached_reply(self, message_key: str) -> str | None:
+        value = degradable(
+            "reply cache", lambda: self._redis.get(f"aixiang:reply:{message_key}"), None
+        )
+        return None if value is None else str(value)
+
+    def cache_reply(self, message_key: str, reply: str) -> None:
+        degradable(
+            "reply cache",
+            lambda: self._redis.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
+            None,
+        )
+
+    def claim(self, message_key: str) -> bool:
+        """True for the first delivery of a key; re-sends and concurrent copies get False."""
+        return bool(
+            degradable(
+                "dedupe claim",
+                lambda: self._redis.set(
+                    f"aixiang:seen:{message_key}", "1", nx=True, ex=CLAIM_TTL_S
+                ),
+                True,
+            )
+        )
+
+    def wait_for_reply(self, message_key: str) -> str | None:
+        """The first copy's reply, waiting briefly while that copy is still being handled."""
+        deadline = time.monotonic() + WAIT_FOR_FIRST_S
+        while time.monotonic() < deadline:
+            reply = self.cached_reply(message_key)
+            if reply is not None:
+                return reply
+            time.sleep(WAIT_STEP_S)
+        return None

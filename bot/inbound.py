@@ -1,0 +1,106 @@
+"""Turn one verified delivery into a stored row, a handled conversation turn and a reply.
+
+Everything a delivery changes happens in one transaction: the resident, the inbound row,
+and whatever the handler did. A handler that fails is rolled back to a savepoint, so the
+inbound row is still kept (nothing a resident said is lost) and they get an apology.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.dedupe import DeliveryGuard
+from bot.services import Services
+from handlers.context import Context
+from handlers.message import EVENT, TEXT, VOICE, Message, Reply
+from models.inbound import record_inbound, stored_reply
+from models.residents import (
+    INTERACTION_MESSAGE,
+    INTERACTION_TAP,
+    get_or_create_resident,
+    record_interaction,
+)
+
+log = logging.getLogger(__name__)
+
+HANDLER_ERROR_TEXT = {
+    "zh": "抱歉，处理您的消息时出了点问题，请稍后再试。",
+    "en": "Sorry, something went wrong handling your message. Please try again.",
+}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    fields: Mapping[str, str]
+    message: Message
+    key: str
+
+
+def process(services: Services, guard: DeliveryGuard, delivery: Delivery) -> str:
+    """The reply text for a delivery ("" for none), handling it only the first time."""
+    cached = guard.cached_reply(delivery.key)
+    if cached is not None:
+        return cached
+    if not guard.claim(delivery.key):
+        cached = guard.wait_for_reply(delivery.key)
+        if cached is not None:
+            return cached
+    reply = _handle_once(services, delivery)
+    guard.cache_reply(delivery.key, reply)
+    return reply
+
+
+def _handle_once(services: Services, delivery: Delivery) -> str:
+    message = delivery.message
+    now = services.clock()
+    with services.session_factory() as db, db.begin():
+        resident = get_or_create_resident(db, message.openid, now)
+        inbound = record_inbound(
+            db,
+            resident_id=resident.id,
+            dedupe_key=delivery.key,
+            msg_id=int(delivery.fields["MsgId"]) if delivery.fields.get("MsgId") else None,
+            msg_type=message.type,
+            event=message.event or None,
+            event_key=message.event_key or None,
+            content=_content(message, delivery.fields),
+            received_at=now,
+        )
+        if inbound is None:
+            return stored_reply(db, delivery.key) or ""
+        if message.type != EVENT or message.event != "unsubscribe":
+            kind = INTERACTION_TAP if message.is_tap else INTERACTION_MESSAGE
+            record_interaction(resident, now, kind)
+        ctx = Context(
+            db=db,
+            resident=resident,
+            sessions=services.sessions,
+            catalog=services.router.catalog,
+            settings=services.handler_settings,
+            now=now,
+            flow=services.sessions.load(message.openid),
+        )
+        reply = _dispatch(services, message, ctx, delivery.key)
+        inbound.reply = reply
+        return reply
+
+
+def _dispatch(services: Services, message: Message, ctx: Context, key: str) -> str:
+    try:
+        with ctx.db.begin_nested():
+            reply: Reply | None = services.router.dispatch(message, ctx)
+    except Exception:
+        log.exception("handler failed for delivery %s; kept the message, sent an apology", key)
+        return HANDLER_ERROR_TEXT[ctx.language]
+    return reply.text if reply is not None else ""
+
+
+def _content(message: Message, fields: Mapping[str, str]) -> str | None:
+    """What staff see in SQL: the words for text and voice, the payload for the rest."""
+    if message.type in (TEXT, VOICE):
+        return message.text
+    payload = {k: v for k, v in fields.items() if k not in ("ToUserName", "FromUserName")}
+    return json.dumps(payload, ensure_ascii=False)

@@ -1,0 +1,174 @@
+"""WeChat's inbound protocol: signatures, freshness, safe XML, AES, and passive replies.
+
+wechatpy provides the AES cipher and the reply rendering; the checks around them are done
+here because wechatpy compares signatures with ``!=`` (timing leak), never checks a
+timestamp's freshness, parses XML with entity expansion, and lets ExpatError, ValueError,
+KeyError and AttributeError escape on bad input. Every failure here is a
+:class:`Rejection` carrying the HTTP status and a reason to log (never the body).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
+from wechatpy.replies import TextReply
+
+from handlers.message import EVENT, LOCATION, TEXT, VOICE, Location, Message
+
+MAX_BODY_BYTES = 64 * 1024
+REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+
+
+class Rejection(Exception):
+    """An inbound request that must not be processed; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sign(token: str, *parts: str) -> str:
+    """WeChat's SHA1 over the sorted token, timestamp, nonce (and ciphertext)."""
+    return hashlib.sha1("".join(sorted((token, *parts))).encode()).hexdigest()
+
+
+def check_signature(expected_parts: tuple[str, ...], token: str, given: str, what: str) -> None:
+    if not given or not hmac.compare_digest(sign(token, *expected_parts), given):
+        raise Rejection(403, f"bad {what}")
+
+
+def check_fresh(timestamp: str, now: float, tolerance_s: int) -> None:
+    """Refuse a timestamp outside the tolerance; 0 turns the check off for bad clocks."""
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise Rejection(403, "timestamp is not a number") from None
+    if tolerance_s and abs(now - sent) > tolerance_s:
+        raise Rejection(403, f"timestamp {abs(now - sent):.0f}s from now")
+
+
+def parse_xml(body: bytes) -> dict[str, str]:
+    """The flat ``<xml>`` element WeChat sends, as a dict; no DOCTYPE, no entities."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise Rejection(400, "XML with a DOCTYPE or entities") from None
+    except (ParseError, ValueError):
+        raise Rejection(400, "body is not XML") from None
+    if root.tag != "xml":
+        raise Rejection(400, f"root element is <{root.tag}>, not <xml>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def require_fields(fields: Mapping[str, str]) -> None:
+    missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    if missing:
+        raise Rejection(400, f"message lacks {', '.join(missing)}")
+    if not fields["CreateTime"].isdigit():
+        raise Rejection(400, "CreateTime is not a number")
+
+
+class Cipher:
+    """AES for safe and compatible mode, keyed by the account's EncodingAESKey."""
+
+    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+        self._token = token
+        self._app_id = app_id
+        self._crypto = WeChatCrypto(token, encoding_aes_key, app_id)
+        self._prp = PrpCrypto(self._crypto.key)
+
+    def decrypt(self, encrypted: str) -> bytes:
+        try:
+            return self._prp.decrypt(encrypted, self._app_id).encode()
+        except InvalidAppIdException:
+            raise Rejection(400, "encrypted for another app id") from None
+        except (
+            ValueError,
+            TypeError,
+            IndexError,
+            struct.error,
+            binascii.Error,
+            UnicodeDecodeError,
+        ):
+            raise Rejection(400, "body does not decrypt") from None
+
+    def encrypt_reply(self, xml: str, nonce: str, timestamp: str) -> str:
+        return str(self._crypto.encrypt_message(xml, nonce, timestamp))
+
+
+def to_message(fields: Mapping[str, str]) -> Message:
+    """WeChat's fields as the plain Message the handlers read."""
+    msg_type = fields["MsgType"].lower()
+    text = fields.get("Content", "")
+    if msg_type == VOICE:
+        text = fields.get("Recognition", "")
+    location = None
+    if msg_type == LOCATION:
+        location = _location(fields)
+    return Message(
+        openid=fields["FromUserName"],
+        type=msg_type,
+        created_at=datetime.fromtimestamp(int(fields["CreateTime"]), UTC),
+        text=text if msg_type in (TEXT, VOICE) else "",
+        event=fields.get("Event", "").lower() if msg_type == EVENT else "",
+        event_key=fields.get("EventKey", ""),
+        media_id=fields.get("MediaId", ""),
+        pic_url=fields.get("PicUrl", ""),
+        location=location,
+        raw=dict(fields),
+    )
+
+
+def _location(fields: Mapping[str, str]) -> Location:
+    try:
+        return Location(
+            latitude=float(fields["Location_X"]),
+            longitude=float(fields["Location_Y"]),
+            label=fields.get("Label", ""),
+        )
+    except (KeyError, ValueError):
+        raise Rejection(400, "location message without coordinates") from None
+
+
+def dedupe_key(fields: Mapping[str, str]) -> str:
+    """One key per logical delivery, identical on WeChat's re-sends of it."""
+    if fields.get("MsgId"):
+        return f"msg:{fields['MsgId']}"
+    return ":".join(
+        (
+            "evt",
+            fields["FromUserName"],
+            fields["CreateTime"],
+            fields.get("Event", "").lower(),
+            fields.get("EventKey", ""),
+        )
+    )
+
+
+def render_text_reply(fields: Mapping[str, str], text: str, now: float | None = None) -> str:
+    """A passive text reply to the message ``fields`` came from."""
+    reply = TextReply(
+        source=fields["ToUserName"],
+        target=fields["FromUserName"],
+        time=int(now if now is not None else time.time()),
+        # A literal ]]> would end wechatpy's CDATA section early.
+        content=text.replace("]]>", "]]]]><![CDATA[>"),
+    )
+    return str(reply.render())
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(8)

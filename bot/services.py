@@ -1,0 +1,59 @@
+"""The long-lived things a process needs, built once from the config.
+
+Nothing is opened at import; :func:`build_services` is called by the app factory, the
+CLI and the tests, each with its own config and clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Config
+from bot.redis_conn import connect_redis
+from bot.sessions import RedisSessionStore
+from handlers import build_router
+from handlers.context import HandlerSettings
+from handlers.router import Router
+from models.base import utcnow
+from models.db import make_engine, make_session_factory
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis
+    router: Router
+    sessions: RedisSessionStore
+    handler_settings: HandlerSettings
+    clock: Clock
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()
+
+
+def build_services(config: Config, clock: Clock = utcnow) -> Services:
+    engine = make_engine(config.database.url)
+    client = connect_redis(config.redis.url)
+    return Services(
+        config=config,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=client,
+        router=build_router(),
+        sessions=RedisSessionStore(client, config.bot.flow_ttl_s),
+        handler_settings=HandlerSettings(
+            timezone=config.bot.tz, default_language=config.bot.default_language
+        ),
+        clock=clock,
+    )

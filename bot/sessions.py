@@ -1,0 +1,40 @@
+"""Flow state in Redis with a TTL, so an abandoned draft simply expires.
+
+When Redis is down, loads find nothing and saves are dropped: flows degrade to the
+stateless help menu rather than failing the webhook.
+"""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from bot.redis_conn import degradable
+from handlers.context import FlowState
+
+
+class RedisSessionStore:
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+
+    @staticmethod
+    def _key(openid: str) -> str:
+        return f"aixiang:flow:{openid}"
+
+    def load(self, openid: str) -> FlowState | None:
+        raw = degradable("load flow", lambda: self._redis.get(self._key(openid)), None)
+        if raw is None:
+            return None
+        stored = json.loads(str(raw))
+        return FlowState(name=stored["name"], data=stored["data"])
+
+    def save(self, openid: str, state: FlowState) -> None:
+        value = json.dumps({"name": state.name, "data": state.data}, ensure_ascii=False)
+        degradable(
+            "save flow", lambda: self._redis.set(self._key(openid), value, ex=self._ttl_s), None
+        )
+
+    def clear(self, openid: str) -> None:
+        degradable("clear flow", lambda: self._redis.delete(self._key(openid)), None)

@@ -1,0 +1,48 @@
+"""Forgiving answers inside flows: options by number or name, yes/no, skip.
+
+ARCHITECTURE.md fixes the words; every flow reads answers through these helpers so that
+a resident learns them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from handlers.router import normalize
+
+YES_WORDS = frozenset({"确认", "是", "好", "同意", "yes", "ok", "y"})
+NO_WORDS = frozenset({"否", "不", "不同意", "no", "n"})
+SKIP_WORDS = frozenset({"跳过", "skip"})
+BACK_WORDS = frozenset({"返回", "back"})
+
+
+def is_yes(text: str) -> bool:
+    return normalize(text) in YES_WORDS
+
+
+def is_no(text: str) -> bool:
+    return normalize(text) in NO_WORDS
+
+
+def is_skip(text: str) -> bool:
+    return normalize(text) in SKIP_WORDS
+
+
+def is_back(text: str) -> bool:
+    return normalize(text) in BACK_WORDS
+
+
+def pick_option(text: str, options: Sequence[Sequence[str]]) -> int | None:
+    """The index of the option the resident meant, by its 1-based number or any of its names.
+
+    ``options`` lists, for each option, the names it may be called by (e.g. its Chinese
+    and English labels).
+    """
+    answer = normalize(text)
+    if answer.isdigit():
+        number = int(answer)
+        return number - 1 if 1 <= number <= len(options) else None
+    for index, names in enumerate(options):
+        if answer in {normalize(name) for name in names}:
+            return index
+    return None

@@ -1,0 +1,77 @@
+"""What a handler may use besides the message: the resident, the DB, flow state, the clock.
+
+Dependencies are passed in rather than imported, so the same handler runs under the
+webhook, in tests with a fixed clock, and with the session store degraded to nothing
+when Redis is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from handlers.i18n import Catalog
+from models.residents import Resident
+
+
+@dataclass
+class FlowState:
+    """Where a resident is in a multi-step conversation, and what they said so far."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionStore(Protocol):
+    """Flow state keyed by openid, expiring after the flow TTL (kept in Redis by bot/)."""
+
+    def load(self, openid: str) -> FlowState | None: ...
+
+    def save(self, openid: str, state: FlowState) -> None: ...
+
+    def clear(self, openid: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    timezone: ZoneInfo
+    default_language: str = "zh"
+
+
+@dataclass
+class Context:
+    db: Session
+    resident: Resident
+    sessions: SessionStore
+    catalog: Catalog
+    settings: HandlerSettings
+    now: datetime
+    flow: FlowState | None = None
+
+    @property
+    def language(self) -> str:
+        return self.resident.language or self.settings.default_language
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.catalog.render(key, self.language, **values)
+
+    def local_time(self, moment: datetime) -> str:
+        """A stored UTC time as residents read it, in the club's time zone."""
+        return moment.astimezone(self.settings.timezone).strftime("%Y-%m-%d %H:%M")
+
+    def start_flow(self, name: str, data: dict[str, Any] | None = None) -> FlowState:
+        self.flow = FlowState(name=name, data=data or {})
+        self.sessions.save(self.resident.openid, self.flow)
+        return self.flow
+
+    def save_flow(self) -> None:
+        if self.flow is not None:
+            self.sessions.save(self.resident.openid, self.flow)
+
+    def end_flow(self) -> None:
+        self.flow = None
+        self.sessions.clear(self.resident.openid)

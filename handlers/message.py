@@ -1,0 +1,50 @@
+"""Plain message and reply objects: what a handler receives and returns.
+
+They carry no WeChat or HTTP types, so a conversation can be tested as a transcript
+without a server; bot/ translates WeChat's XML into a Message and a Reply into XML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+TEXT = "text"
+IMAGE = "image"
+VOICE = "voice"
+LOCATION = "location"
+EVENT = "event"
+
+# Menu taps, follows and QR scans: WeChat counts them apart from typed messages.
+TAP_EVENTS = frozenset({"subscribe", "click", "scan", "view"})
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    openid: str
+    type: str
+    created_at: datetime
+    text: str = ""
+    event: str = ""
+    event_key: str = ""
+    media_id: str = ""
+    pic_url: str = ""
+    location: Location | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_tap(self) -> bool:
+        return self.type == EVENT and self.event in TAP_EVENTS
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str

@@ -1,0 +1,178 @@
+"""One explicit registry: text keywords, menu keys, event types, message types, flow states.
+
+Dispatch order, and why:
+1. 退出/exit always leaves a flow, so no one is ever stuck in one.
+2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
+   resident chose to go elsewhere.
+3. In a flow, everything else goes to the flow's current step.
+4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
+   取消报名 3 is never read as 报名).
+5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
+6. The fallback answers with help, never an error.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from handlers.context import Context
+from handlers.i18n import Catalog
+from handlers.message import EVENT, TEXT, Message, Reply
+
+Handler = Callable[[Message, Context], Reply | None]
+ArgHandler = Callable[[Message, Context, str], Reply | None]
+
+QR_SUBSCRIBE_PREFIX = "qrscene_"
+
+EXIT_WORDS = ("退出", "exit")
+
+
+def normalize(text: str) -> str:
+    """Fold what residents type on phones: full-width digits and letters, case, spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).strip().lower().split())
+
+
+@dataclass(frozen=True)
+class _ArgKeyword:
+    word: str
+    handler: ArgHandler
+
+
+class Router:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._keywords: dict[str, Handler] = {}
+        self._arg_keywords: list[_ArgKeyword] = []
+        self._clicks: dict[str, Handler] = {}
+        self._events: dict[str, Handler] = {}
+        self._types: dict[str, Handler] = {}
+        self._flows: dict[str, Handler] = {}
+        self._scenes: dict[str, ArgHandler] = {}
+        self._exit: Handler | None = None
+        self._fallback: Handler | None = None
+        self._unsupported: Handler | None = None
+        self._coming_soon: Handler | None = None
+
+    # Registration -------------------------------------------------------------------
+
+    def add_keyword(self, words: Iterable[str], handler: Handler) -> None:
+        for word in words:
+            self._claim(self._keywords, normalize(word), handler, "keyword")
+
+    def add_arg_keyword(self, words: Iterable[str], handler: ArgHandler) -> None:
+        """Register ``word N`` (with or without a space) where N is the argument."""
+        for word in words:
+            self._arg_keywords.append(_ArgKeyword(normalize(word), handler))
+        self._arg_keywords.sort(key=lambda k: len(k.word), reverse=True)
+
+    def add_click(self, keys: Iterable[str], handler: Handler) -> None:
+        for key in keys:
+            self._claim(self._clicks, key, handler, "menu key")
+
+    def add_event(self, names: Iterable[str], handler: Handler) -> None:
+        for name in names:
+            self._claim(self._events, name.lower(), handler, "event")
+
+    def add_message_type(self, types: Iterable[str], handler: Handler) -> None:
+        for message_type in types:
+            self._claim(self._types, message_type, handler, "message type")
+
+    def add_scene(self, prefix: str, handler: ArgHandler) -> None:
+        """Register a parametric QR code scene such as ``checkin:`` (argument: the rest).
+
+        WeChat reports a scan as a SCAN event with the scene as key, or, for someone who
+        follows by scanning, as a subscribe event with the key ``qrscene_<scene>``.
+        """
+        if prefix in self._scenes:
+            raise ValueError(f"QR scene {prefix!r} is registered twice")
+        self._scenes[prefix] = handler
+
+    def add_flow(self, state: str, handler: Handler) -> None:
+        self._claim(self._flows, state, handler, "flow state")
+
+    def set_exit(self, handler: Handler) -> None:
+        self._exit = handler
+
+    def set_fallback(self, handler: Handler) -> None:
+        self._fallback = handler
+
+    def set_unsupported(self, handler: Handler) -> None:
+        self._unsupported = handler
+
+    def set_coming_soon(self, handler: Handler) -> None:
+        """Answer for a menu key in the menu whose feature has no handler yet."""
+        self._coming_soon = handler
+
+    @staticmethod
+    def _claim(table: dict[str, Handler], key: str, handler: Handler, what: str) -> None:
+        if key in table:
+            raise ValueError(f"{what} {key!r} is registered twice")
+        table[key] = handler
+
+    # Dispatch -----------------------------------------------------------------------
+
+    def dispatch(self, message: Message, ctx: Context) -> Reply | None:
+        text = normalize(message.text) if message.type == TEXT else ""
+        if text in EXIT_WORDS and self._exit is not None:
+            return self._exit(message, ctx)
+        if message.type == EVENT:
+            return self._dispatch_event(message, ctx)
+        if ctx.flow is not None:
+            flow_handler = self._flows.get(ctx.flow.name)
+            if flow_handler is not None:
+                return flow_handler(message, ctx)
+            ctx.end_flow()
+        if message.type == TEXT:
+            reply = self._dispatch_text(text, message, ctx)
+            if reply is not None:
+                return reply
+        elif message.type in self._types:
+            return self._types[message.type](message, ctx)
+        elif self._unsupported is not None:
+            return self._unsupported(message, ctx)
+        return self._call_fallback(message, ctx)
+
+    def _dispatch_event(self, message: Message, ctx: Context) -> Reply | None:
+        event = message.event.lower()
+        if event == "click":
+            if ctx.flow is not None:
+                ctx.end_flow()
+            handler = self._clicks.get(message.event_key) or self._coming_soon
+            return handler(message, ctx) if handler is not None else None
+        handler = self._events.get(event)
+        reply = handler(message, ctx) if handler is not None else None
+        scene_reply = self._dispatch_scene(message, ctx)
+        if scene_reply is None:
+            return reply
+        if reply is None:
+            return scene_reply
+        return Reply(f"{scene_reply.text}\n\n{reply.text}")
+
+    def _dispatch_scene(self, message: Message, ctx: Context) -> Reply | None:
+        scene = message.event_key
+        if message.event.lower() == "subscribe":
+            if not scene.startswith(QR_SUBSCRIBE_PREFIX):
+                return None
+            scene = scene[len(QR_SUBSCRIBE_PREFIX) :]
+        elif message.event.lower() != "scan":
+            return None
+        for prefix, handler in self._scenes.items():
+            if scene.startswith(prefix):
+                return handler(message, ctx, scene[len(prefix) :])
+        return None
+
+    def _dispatch_text(self, text: str, message: Message, ctx: Context) -> Reply | None:
+        handler = self._keywords.get(text)
+        if handler is not None:
+            return handler(message, ctx)
+        for keyword in self._arg_keywords:
+            if text.startswith(keyword.word):
+                argument = text[len(keyword.word) :].strip()
+                if argument:
+                    return keyword.handler(message, ctx, argument)
+        return None
+
+    def _call_fallback(self, message: Message, ctx: Context) -> Reply | None:
+        return self._fallback(message, ctx) if self._fallback is not None else None

@@ -1,0 +1,406 @@
+"""The webhook speaks WeChat's protocol exactly and rejects every bad input, storing nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from bot.app import create_app
+from bot.protocol import Cipher, parse_xml, sign
+from bot.services import Services, build_services
+from bot.wechat_payloads import WeChatPayloads
+from models import InboundMessage, Resident
+from tests.chat import Chat
+from tests.conftest import FakeClock, make_test_config
+from tests.settings import TEST_TOKEN
+
+
+def count(services: Services, model: type) -> int:
+    with services.session_factory() as db:
+        return db.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def assert_nothing_stored(services: Services) -> None:
+    assert count(services, InboundMessage) == 0
+    assert count(services, Resident) == 0
+
+
+# URL verification -------------------------------------------------------------------
+
+
+def verify_query(timestamp: int, nonce: str = "n1", echostr: str = "hello") -> dict[str, str]:
+    return {
+        "timestamp": str(timestamp),
+        "nonce": nonce,
+        "echostr": echostr,
+        "signature": sign(TEST_TOKEN, str(timestamp), nonce),
+    }
+
+
+def test_url_verification_echoes(client) -> None:
+    response = client.get("/wechat", query_string=verify_query(int(time.time())))
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "hello"
+
+
+def test_url_verification_bad_signature_is_403(client) -> None:
+    query = verify_query(int(time.time()))
+    query["signature"] = "0" * 40
+    assert client.get("/wechat", query_string=query).status_code == 403
+
+
+def test_url_verification_stale_timestamp_is_403(client) -> None:
+    response = client.get("/wechat", query_string=verify_query(int(time.time()) - 3600))
+    assert response.status_code == 403
+
+
+# Accepted messages ------------------------------------------------------------------
+
+
+def test_help_in_plaintext_mode(chat: Chat, services: Services) -> None:
+    response = chat.post(chat.payloads.text("o-alice", "帮助"))
+    fields = chat.payloads.read_reply(response.get_data())
+    assert fields["ToUserName"] == "o-alice"
+    assert fields["FromUserName"] == chat.payloads.account
+    assert fields["MsgType"] == "text"
+    assert "活动" in fields["Content"] and "需求" in fields["Content"]
+    assert count(services, InboundMessage) == 1
+
+
+def test_safe_mode_round_trip(chat: Chat) -> None:
+    chat.safe = True
+    response = chat.post(chat.payloads.text(chat.openid, "help"))
+    envelope = parse_xml(response.get_data())
+    assert set(envelope) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
+    assert envelope["MsgSignature"] == sign(
+        TEST_TOKEN, envelope["TimeStamp"], envelope["Nonce"], envelope["Encrypt"]
+    )
+    assert "活动" in chat.reply_of(response)
+
+
+def test_compatible_mode_reply_is_encrypted(chat: Chat) -> None:
+    """Compatible mode sends plaintext fields beside Encrypt; we answer encrypted."""
+    xml = chat.payloads.text(chat.openid, "帮助")
+    delivery = chat.payloads.sign(xml, safe=True)
+    encrypted = parse_xml(delivery.body)["Encrypt"]
+    body = xml.replace("</xml>", f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+    response = chat.client.post("/wechat", query_string=delivery.query, data=body)
+    assert "Encrypt" in parse_xml(response.get_data())
+    assert "活动" in chat.reply_of(response, safe=True)
+
+
+TENCENT_SAMPLE = {
+    "token": "spamtest",
+    "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "app_id": "wx2c2769f8efd9abc2",
+    "timestamp": "1409735669",
+    "nonce": "1320562132",
+    "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+    "encrypt": (
+        "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8"
+        "PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332j"
+        "isa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCga"
+        "vjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6Oewpu"
+        "sjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+    ),
+}
+
+
+def test_tencent_official_sample_decrypts() -> None:
+    sample = TENCENT_SAMPLE
+    assert (
+        sign(sample["token"], sample["timestamp"], sample["nonce"], sample["encrypt"])
+        == sample["msg_signature"]
+    )
+    cipher = Cipher(sample["token"], sample["aes_key"], sample["app_id"])
+    fields = parse_xml(cipher.decrypt(sample["encrypt"]))
+    assert fields["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert fields["Content"] == "abcdteT"
+    assert fields["MsgId"] == "6054768590064713728"
+
+
+@pytest.fixture
+def tencent_sample_services(database_url: str, redis_url: str, services: Services):
+    """Services configured with the sample's account; its 2014 timestamp needs tolerance 0."""
+    config = make_test_config(
+        database_url,
+        redis_url,
+        wechat={
+            "token": TENCENT_SAMPLE["token"],
+            "encoding_aes_key": TENCENT_SAMPLE["aes_key"],
+            "app_id": TENCENT_SAMPLE["app_id"],
+            "timestamp_tolerance_s": 0,
+        },
+    )
+    sample_services = build_services(config, clock=services.clock)
+    yield sample_services
+    sample_services.close()
+
+
+def test_tencent_official_sample_through_the_webhook(tencent_sample_services: Services) -> None:
+    sample = TENCENT_SAMPLE
+    body = (
+        "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
+        f"<Encrypt><![CDATA[{sample['encrypt']}]]></Encrypt></xml>"
+    )
+    query = {
+        "timestamp": sample["timestamp"],
+        "nonce": sample["nonce"],
+        "encrypt_type": "aes",
+        "msg_signature": sample["msg_signature"],
+        "signature": "not-checked-in-safe-mode",
+    }
+    client = create_app(services=tencent_sample_services).test_client()
+    response = client.post("/wechat", query_string=query, data=body)
+    assert response.status_code == 200
+    cipher = Cipher(sample["token"], sample["aes_key"], sample["app_id"])
+    reply = parse_xml(cipher.decrypt(parse_xml(response.get_data())["Encrypt"]))
+    assert reply["ToUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert "活动" in reply["Content"]  # unknown text gets the help menu
+
+
+# Bad input --------------------------------------------------------------------------
+
+
+def test_bad_signature_is_403_and_stores_nothing(chat: Chat, services: Services) -> None:
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
+    delivery.query["signature"] = "f" * 40
+    response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    assert response.status_code == 403
+    assert_nothing_stored(services)
+
+
+def test_missing_signature_is_403(chat: Chat, services: Services) -> None:
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
+    del delivery.query["signature"]
+    response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    assert response.status_code == 403
+    assert_nothing_stored(services)
+
+
+def test_bad_msg_signature_in_safe_mode_is_403(chat: Chat, services: Services) -> None:
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"), safe=True)
+    delivery.query["msg_signature"] = "0" * 40
+    response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    assert response.status_code == 403
+    assert_nothing_stored(services)
+
+
+@pytest.mark.parametrize("offset", [-301, 301])
+def test_timestamp_outside_tolerance_is_403(chat: Chat, services: Services, offset: int) -> None:
+    response = chat.post(
+        chat.payloads.text(chat.openid, "帮助"), timestamp=int(time.time()) + offset
+    )
+    assert response.status_code == 403
+    assert_nothing_stored(services)
+
+
+def test_timestamp_inside_tolerance_is_accepted(chat: Chat) -> None:
+    response = chat.post(chat.payloads.text(chat.openid, "帮助"), timestamp=int(time.time()) - 250)
+    assert response.status_code == 200
+
+
+def test_non_numeric_timestamp_is_403(chat: Chat, services: Services) -> None:
+    xml = chat.payloads.text(chat.openid, "帮助")
+    query = {"timestamp": "soon", "nonce": "n", "signature": sign(TEST_TOKEN, "soon", "n")}
+    response = chat.client.post("/wechat", query_string=query, data=xml)
+    assert response.status_code == 403
+    assert_nothing_stored(services)
+
+
+def test_reused_timestamp_nonce_with_another_body_is_403(chat: Chat, services: Services) -> None:
+    now = int(time.time())
+    first = chat.post(chat.payloads.text(chat.openid, "帮助"), timestamp=now, nonce="fixed")
+    assert first.status_code == 200
+    second = chat.post(chat.payloads.text(chat.openid, "中文"), timestamp=now, nonce="fixed")
+    assert second.status_code == 403
+    assert count(services, InboundMessage) == 1
+
+
+def test_same_pair_same_message_is_a_resend(chat: Chat, services: Services) -> None:
+    xml = chat.payloads.text(chat.openid, "帮助", msg_id=42)
+    now = int(time.time())
+    first = chat.post(xml, timestamp=now, nonce="same")
+    again = chat.post(xml, timestamp=now, nonce="same")
+    assert again.status_code == 200
+    assert chat.reply_of(again) == chat.reply_of(first)
+    assert count(services, InboundMessage) == 1
+
+
+def test_body_over_64_kib_is_413(chat: Chat, services: Services) -> None:
+    response = chat.post(chat.payloads.text(chat.openid, "x" * (65 * 1024)))
+    assert response.status_code == 413
+    assert_nothing_stored(services)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"this is not xml",
+        b"<xml><ToUserName>unclosed",
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaa">]>'
+        b"<xml><Content>&a;</Content></xml>",
+        b'<!DOCTYPE xml SYSTEM "http://127.0.0.1:1/evil.dtd"><xml></xml>',
+        b"<notxml><a>1</a></notxml>",
+        b"",
+    ],
+    ids=["text", "truncated", "entity", "doctype", "wrong-root", "empty"],
+)
+def test_unparseable_or_dangerous_xml_is_400(chat: Chat, services: Services, body: bytes) -> None:
+    response = chat.post(body)  # type: ignore[arg-type]
+    assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+@pytest.mark.parametrize("missing", ["ToUserName", "FromUserName", "CreateTime", "MsgType"])
+def test_missing_required_field_is_400(chat: Chat, services: Services, missing: str) -> None:
+    xml = chat.payloads.text(chat.openid, "帮助")
+    start, end = xml.index(f"<{missing}>"), xml.index(f"</{missing}>") + len(missing) + 3
+    response = chat.post(xml[:start] + xml[end:])
+    assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: Services) -> None:
+    now, nonce, garbage = str(int(time.time())), "n-bad", "bm90IGEgY2lwaGVydGV4dA=="
+    query = {
+        "timestamp": now,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": sign(TEST_TOKEN, now, nonce, garbage),
+    }
+    body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{garbage}</Encrypt></xml>"
+    response = chat.client.post("/wechat", query_string=query, data=body)
+    assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+def test_message_encrypted_for_another_app_is_400(chat: Chat, services: Services) -> None:
+    other = WeChatPayloads(
+        token=TEST_TOKEN, app_id="wxsomeoneelse", encoding_aes_key=chat.payloads.encoding_aes_key
+    )
+    delivery = other.sign(other.text(chat.openid, "帮助"), safe=True)
+    response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+def test_safe_mode_without_encrypt_is_400(chat: Chat, services: Services) -> None:
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
+    delivery.query["encrypt_type"] = "aes"
+    response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+def test_rejections_log_one_line_without_the_body(
+    chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_words = "my secret need"
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, secret_words))
+    delivery.query["signature"] = "bad"
+    with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+        chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.webhook"]
+    assert len(lines) == 1 and "bad signature" in lines[0]
+    assert secret_words not in lines[0]
+
+
+def test_unknown_message_type_gets_a_polite_reply(chat: Chat) -> None:
+    xml = chat.payloads.raw(chat.openid, "shortvideo", {"MediaId": "m", "MsgId": 77})
+    assert "文字" in chat.send(xml)
+
+
+# Dedupe ----------------------------------------------------------------------------
+
+
+def test_resent_delivery_is_answered_identically_and_stored_once(
+    chat: Chat, services: Services
+) -> None:
+    xml = chat.payloads.text(chat.openid, "english", msg_id=9001)
+    first = chat.send(xml)
+    second = chat.send(xml)  # a fresh timestamp and nonce, as WeChat's retry has
+    assert first == second == "Switched to English."
+    assert count(services, InboundMessage) == 1
+
+
+def test_resend_after_reply_cache_loss_is_answered_from_the_database(
+    chat: Chat, services: Services
+) -> None:
+    xml = chat.payloads.text(chat.openid, "english", msg_id=9002)
+    first = chat.send(xml)
+    services.redis.flushdb()
+    assert chat.send(xml) == first
+    assert count(services, InboundMessage) == 1
+
+
+def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Services) -> None:
+    xml = chat.payloads.event(chat.openid, "CLICK", "HELP", create_time=1_770_000_000)
+    assert chat.send(xml) == chat.send(xml)
+    other_key = chat.payloads.event(chat.openid, "CLICK", "EVENTS", create_time=1_770_000_000)
+    chat.send(other_key)
+    assert count(services, InboundMessage) == 2
+
+
+@pytest.fixture
+def live_server(services: Services) -> Iterator[str]:
+    """The app on a real threaded HTTP server, for truly concurrent deliveries."""
+    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/wechat"
+    server.shutdown()
+    thread.join()
+
+
+def test_concurrent_duplicates_are_processed_once(
+    live_server: str, payloads: WeChatPayloads, services: Services
+) -> None:
+    xml = payloads.text("o-racer", "english", msg_id=31337)
+    deliveries = [payloads.sign(xml) for _ in range(8)]
+
+    def post(index: int) -> tuple[int, str]:
+        delivery = deliveries[index]
+        response = requests.post(live_server, params=delivery.query, data=delivery.body, timeout=10)
+        return response.status_code, payloads.read_reply(response.content).get("Content", "")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(post, range(8)))
+    assert {status for status, _ in results} == {200}
+    assert {reply for _, reply in results} == {"Switched to English."}
+    assert count(services, InboundMessage) == 1
+    assert count(services, Resident) == 1
+
+
+# Redis down ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def services_without_redis(database_url: str, services: Services) -> Iterator[Services]:
+    config = make_test_config(database_url, "redis://127.0.0.1:1/0")
+    broken = build_services(config, clock=FakeClock())
+    yield broken
+    broken.close()
+
+
+def test_webhook_answers_and_dedupes_when_redis_is_down(
+    services_without_redis: Services, payloads: WeChatPayloads, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = Chat(client=create_app(services=services_without_redis).test_client(), payloads=payloads)
+    xml = payloads.text(chat.openid, "帮助", msg_id=5150)
+    with caplog.at_level(logging.WARNING, logger="bot.redis_conn"):
+        first = chat.send(xml)
+        second = chat.send(xml)
+        chat.say("需求")  # a flow cannot start without Redis; still an answer
+    assert "活动" in first and first == second
+    assert count(services_without_redis, InboundMessage) == 2
+    degraded = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(degraded) <= 1  # once a minute, not once a request
