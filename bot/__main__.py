@@ -1,0 +1,5 @@
+"""`python -m bot` is the `aixiang` command."""
+
+from bot.cli import run
+
+run()

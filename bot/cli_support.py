@@ -1,0 +1,112 @@
+"""What every staff command shares: one-line errors with exit 2, tables or JSON, local time.
+
+A person's mistake (unknown id, bad date, bad option) is a :class:`click.UsageError`
+subclass, which click prints as one line and exits 2; a bad config is turned into the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.orm import Session
+
+from bot.config import Config, ConfigError, load_config
+from models.db import make_engine, make_session_factory
+
+
+class StaffError(click.ClickException):
+    """A person's mistake: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def config_from_context(ctx: click.Context) -> Config:
+    """The process config, loaded once per command; a bad setting is one line, exit 2."""
+    root = ctx.find_root()
+    if "config" not in root.meta:
+        try:
+            root.meta["config"] = load_config()
+        except ConfigError as exc:
+            raise StaffError(f"config: {exc}") from None
+    config: Config = root.meta["config"]
+    return config
+
+
+@contextmanager
+def staff_session(ctx: click.Context) -> Iterator[Session]:
+    """A DB session that commits when the command succeeds and rolls back on any error."""
+    config = config_from_context(ctx)
+    engine = make_engine(config.database.url)
+    try:
+        with make_session_factory(engine)() as db, db.begin():
+            yield db
+    finally:
+        engine.dispose()
+
+
+def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
+    """An ISO date or date-time typed by staff, read in the club's time zone."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise StaffError(
+            f"{option}: {value!r} is not a date or time like 2026-06-01 or 2026-06-01T09:30"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
+    return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def emit(
+    rows: Sequence[dict[str, Any]],
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    formatters: dict[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """Print rows as a human table, or as JSON for scripts."""
+    if as_json:
+        click.echo(json.dumps(list(rows), ensure_ascii=False, default=str, indent=2))
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+    columns = list(columns or rows[0].keys())
+    formatters = formatters or {}
+    cells = [[formatters.get(c, _cell)(row.get(c)) for c in columns] for row in rows]
+    widths = [max(_width(c), *(_width(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(_pad(c, w) for c, w in zip(columns, widths, strict=True)))
+    for row_cells in cells:
+        click.echo("  ".join(_pad(v, w) for v, w in zip(row_cells, widths, strict=True)))
+
+
+def emit_object(obj: dict[str, Any], as_json: bool) -> None:
+    """Print one record as JSON, or as 'key: value' lines."""
+    if as_json:
+        click.echo(json.dumps(obj, ensure_ascii=False, default=str, indent=2))
+        return
+    for key, value in obj.items():
+        click.echo(f"{key}: {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns in a terminal."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))

@@ -1,0 +1,41 @@
+"""The webhook under gunicorn: the app is built in each worker after fork.
+
+Building after fork keeps database and Redis connections out of the master process, so
+no two workers ever share a socket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from bot.app import create_app
+from bot.config import Config
+
+
+class _WebhookServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, config: Config, options: dict[str, Any]) -> None:
+        self._config = config
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app(self._config)
+
+
+def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        # WeChat gives up after 5 s; a request still running then is not worth finishing.
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": None,
+    }
+    _WebhookServer(config, options).run()
