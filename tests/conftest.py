@@ -8,7 +8,6 @@ servers, in a database created for this run and a Redis db flushed before each t
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,17 +15,17 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from bot.config import MEMORY_REDIS_URL, Config, load_config
 from bot.redis_conn import connect_redis
 from bot.services import Services, build_services
 from models import Base
 from models.migrate import upgrade
+from tests.databases import create_postgres_database, drop_postgres_database
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
-pytest_plugins = ["tests.chat"]
+pytest_plugins = ["tests.chat", "tests.fixtures_wechat"]
 
 
 class FakeClock:
@@ -46,33 +45,14 @@ class FakeClock:
         self.now = moment
 
 
-def _create_postgres_database(server_url: str) -> str:
-    """A fresh database on the test server for this run; returns its URL."""
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"aixiang_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres_database(database_url: str) -> None:
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = os.environ.get("AIXIANG_TEST_DATABASE_URL")
     if server:
-        url = _create_postgres_database(server)
+        url = create_postgres_database(server)
         upgrade(url)
         yield url
-        _drop_postgres_database(url)
+        drop_postgres_database(url)
     else:
         path: Path = tmp_path_factory.mktemp("db") / "aixiang-test.db"
         url = f"sqlite:///{path}"
@@ -146,3 +126,24 @@ def redis_client(services: Services) -> redis.Redis:
 def fresh_redis(redis_url: str) -> redis.Redis:
     """A separate client on the test Redis, for tests that build their own services."""
     return connect_redis(redis_url)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On CI (AIXIANG_TEST_REQUIRE_ALL=1) the real servers are mandatory."""
+    if os.environ.get("AIXIANG_TEST_REQUIRE_ALL") != "1":
+        return
+    database = os.environ.get("AIXIANG_TEST_DATABASE_URL", "")
+    if not database.startswith("postgresql"):
+        raise pytest.UsageError("AIXIANG_TEST_REQUIRE_ALL=1 needs a PostgreSQL test database")
+    if not os.environ.get("AIXIANG_TEST_REDIS_URL", "").startswith("redis://"):
+        raise pytest.UsageError("AIXIANG_TEST_REQUIRE_ALL=1 needs a real Redis test URL")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On CI a skipped test is a failure: a silent skip would hide a missing service."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("AIXIANG_TEST_REQUIRE_ALL") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped on CI, where nothing may skip: {report.longrepr}"

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench-webhook bench-needs bench-events bench-push clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/aixiang demo
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot handlers models scheduler tests bench
+	$(VENV)/bin/ruff format --check bot handlers models scheduler tests bench
+	$(VENV)/bin/mypy
+
+bench-webhook: $(STAMP)
+	$(VENV)/bin/python bench/webhook.py
+
+bench-needs: $(STAMP)
+	$(VENV)/bin/python bench/needs.py
+
+bench-events: $(STAMP)
+	$(VENV)/bin/python bench/events.py
+
+bench-push: $(STAMP)
+	$(VENV)/bin/python bench/push.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

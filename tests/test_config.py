@@ -1,0 +1,140 @@
+"""Configuration precedence and one-line errors for every bad setting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.config import ConfigError, load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    config = load_config(environ={}, read_file=False)
+    assert config.database.url == "sqlite:///instance/aixiang.db"
+    assert config.redis.url == "memory://"
+    assert config.uses_embedded_redis
+    assert config.bot.timezone == "Asia/Shanghai"
+    assert config.bot.default_language == "zh"
+    assert config.wechat.timestamp_tolerance_s == 300
+    assert [b.name for b in config.menu.buttons] == ["活动", "需求", "帮助"]
+
+
+def test_file_overrides_defaults_and_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[database]\nurl = "sqlite:///from-file.db"\n[wechat]\ntoken = "file-token"\n'
+        "timestamp_tolerance_s = 60\n",
+    )
+    env = {"AIXIANG_DATABASE_URL": "postgresql://db/from-env", "AIXIANG_WECHAT_APP_ID": "wxenv"}
+    config = load_config(path, environ=env)
+    assert config.database.url == "postgresql://db/from-env"
+    assert config.wechat.token == "file-token"
+    assert config.wechat.app_id == "wxenv"
+    assert config.wechat.timestamp_tolerance_s == 60
+
+
+def test_aixiang_config_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[bot]\ndefault_language = "en"\n')
+    config = load_config(environ={"AIXIANG_CONFIG": str(path)})
+    assert config.bot.default_language == "en"
+
+
+def test_environment_values_are_coerced() -> None:
+    config = load_config(environ={"AIXIANG_WECHAT_TIMESTAMP_TOLERANCE_S": "0"}, read_file=False)
+    assert config.wechat.timestamp_tolerance_s == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AIXIANG_WECHAT_ACCOUNT_TYPE": "enterprise"}, "wechat.account_type"),
+        ({"AIXIANG_WECHAT_TIMESTAMP_TOLERANCE_S": "soon"}, "wechat.timestamp_tolerance_s"),
+        ({"AIXIANG_WECHAT_TIMESTAMP_TOLERANCE_S": "-1"}, "wechat.timestamp_tolerance_s"),
+        ({"AIXIANG_WECHAT_ENCODING_AES_KEY": "short"}, "wechat.encoding_aes_key"),
+        ({"AIXIANG_WECHAT_API_BASE_URL": "api.weixin.qq.com"}, "wechat.api_base_url"),
+        ({"AIXIANG_BOT_TIMEZONE": "Mars/Olympus"}, "bot.timezone"),
+        ({"AIXIANG_BOT_DEFAULT_LANGUAGE": "fr"}, "bot.default_language"),
+        ({"AIXIANG_DATABASE_URL": "not a url"}, "database.url"),
+        ({"AIXIANG_REDIS_URL": "http://127.0.0.1:6379"}, "redis.url"),
+    ],
+)
+def test_invalid_values_name_the_key(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(environ=env, read_file=False)
+
+
+def test_invalid_toml_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[database\nurl = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path, environ={})
+
+
+def test_missing_file_named_by_aixiang_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(environ={"AIXIANG_CONFIG": str(tmp_path / "absent.toml")})
+
+
+def test_wrong_type_in_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[wechat]\ntoken = 12\n")
+    with pytest.raises(ConfigError, match=r"wechat\.token must be text"):
+        load_config(path, environ={})
+
+
+def test_unknown_keys_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, '[wechat]\ntokn = "typo"\n[nonsense]\na = 1\n')
+    with caplog.at_level(logging.WARNING):
+        load_config(path, environ={"AIXIANG_WECHAT_TOKNE": "x"})
+    text = caplog.text
+    assert "wechat.tokn" in text and "[nonsense]" in text and "wechat.tokne" in text
+
+
+def test_menu_from_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[menu.button]]\nname = "活动"\nkey = "EVENTS"\n'
+        '[[menu.button]]\nname = "更多"\n  [[menu.button.sub_button]]\n  name = "帮助"\n'
+        '  key = "HELP"\n',
+    )
+    menu = load_config(path, environ={}).menu
+    assert menu.buttons[0].key == "EVENTS"
+    assert menu.buttons[1].sub_buttons[0].key == "HELP"
+
+
+def test_menu_button_without_action_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[menu.button]]\nname = "空"\n')
+    with pytest.raises(ConfigError, match=r"menu\.button\[0\] needs a key"):
+        load_config(path, environ={})
+
+
+def test_missing_credentials_are_named() -> None:
+    config = load_config(environ={"AIXIANG_WECHAT_TOKEN": "t"}, read_file=False)
+    with pytest.raises(ConfigError, match=r"wechat\.app_id is required"):
+        config.require_wechat_credentials()
+
+
+def test_cli_reports_bad_config_in_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["db", "upgrade"], env={"AIXIANG_BOT_TIMEZONE": "Nowhere/Else", "AIXIANG_CONFIG": ""}
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: config: bot.timezone: unknown time zone 'Nowhere/Else'"
+    ]
+
+
+def test_serve_refuses_missing_credentials() -> None:
+    result = CliRunner().invoke(main, ["serve"], env={"AIXIANG_WECHAT_TOKEN": ""})
+    assert result.exit_code == 2
+    assert "wechat.token is required" in result.output
+    assert "Traceback" not in result.output

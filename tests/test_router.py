@@ -1,0 +1,137 @@
+"""Routing rules, as conversation transcripts through the real webhook."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import Services
+from handlers.answers import is_no, is_skip, is_yes, pick_option
+from handlers.context import FlowState
+from handlers.i18n import Catalog
+from handlers.router import Router, normalize
+from models import Resident
+from tests.chat import Chat
+
+
+def resident(services: Services, openid: str) -> Resident:
+    with services.session_factory() as db:
+        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
+
+
+def test_help_in_both_languages(chat: Chat) -> None:
+    assert "我的需求" in chat.say("帮助")
+    assert "my needs" in chat.say("help").lower() or "我的需求" in chat.say("help")
+
+
+def test_unmatched_text_gets_help_not_an_error(chat: Chat) -> None:
+    assert chat.say("路灯坏了怎么办") == chat.say("帮助")
+
+
+def test_language_switch_changes_every_reply(chat: Chat, services: Services) -> None:
+    assert chat.say("English") == "Switched to English."
+    assert "my needs" in chat.say("帮助")
+    assert resident(services, chat.openid).language == "en"
+    assert chat.say("中文") == "已切换为中文。"
+    assert "我的需求" in chat.say("help")
+
+
+def test_full_width_and_case_are_forgiven(chat: Chat) -> None:
+    assert chat.say("ＨＥＬＰ") == chat.say("帮助")
+
+
+def test_menu_help_and_unknown_menu_key(chat: Chat) -> None:
+    assert chat.tap("HELP") == chat.say("帮助")
+    assert "即将上线" in chat.tap("SOMETHING_NEW")
+
+
+def test_exit_without_a_flow(chat: Chat) -> None:
+    assert "没有进行中的对话" in chat.say("退出")
+
+
+def test_subscribe_unsubscribe_resubscribe_is_one_resident(chat: Chat, services: Services) -> None:
+    welcome = chat.send(chat.payloads.event(chat.openid, "subscribe", create_time=1_770_000_000))
+    assert "欢迎" in welcome and "我的需求" in welcome
+    first = resident(services, chat.openid)
+    assert first.subscribed
+    assert (
+        chat.send(chat.payloads.event(chat.openid, "unsubscribe", create_time=1_770_000_100)) == ""
+    )
+    gone = resident(services, chat.openid)
+    assert not gone.subscribed and gone.unsubscribed_at is not None
+    chat.send(chat.payloads.event(chat.openid, "subscribe", create_time=1_770_000_200))
+    back = resident(services, chat.openid)
+    assert back.subscribed and back.id == first.id
+
+
+def test_subscribe_by_qr_scene_is_welcomed(chat: Chat) -> None:
+    assert "欢迎" in chat.event("subscribe", "qrscene_campaign:spring")
+
+
+def test_broadcast_opt_out_and_back(chat: Chat, services: Services) -> None:
+    assert "退订" in chat.say("退订")
+    assert resident(services, chat.openid).broadcast_opt_out
+    chat.say("subscribe")
+    assert not resident(services, chat.openid).broadcast_opt_out
+
+
+def test_interaction_kind_tracks_wechat_windows(chat: Chat, services: Services) -> None:
+    chat.say("帮助")
+    assert resident(services, chat.openid).last_interaction_kind == "message"
+    chat.tap("HELP")
+    assert resident(services, chat.openid).last_interaction_kind == "tap"
+
+
+def test_handler_failure_keeps_the_message_and_apologises(
+    chat: Chat, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(message, ctx):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(services.router._keywords, "帮助", broken)
+    assert "抱歉" in chat.say("帮助")
+    assert resident(services, chat.openid).last_interaction_at is not None
+
+
+def test_flow_state_expires_with_its_ttl(services: Services) -> None:
+    services.sessions.save("o-x", FlowState("need.x"))
+    ttl = services.redis.ttl("aixiang:flow:o-x")
+    assert 0 < ttl <= services.config.bot.flow_ttl_s
+    assert timedelta(seconds=ttl) <= timedelta(minutes=30)
+
+
+def test_registry_refuses_duplicates() -> None:
+    router = Router(Catalog())
+    router.add_keyword(["帮助"], lambda m, c: None)
+    with pytest.raises(ValueError, match="registered twice"):
+        router.add_keyword(["帮助 "], lambda m, c: None)
+
+
+def test_catalog_refuses_a_missing_language() -> None:
+    with pytest.raises(ValueError, match="no en version"):
+        Catalog().add({"greeting": {"zh": "你好"}})
+
+
+def test_normalize() -> None:
+    assert normalize("  报名　３ ") == "报名 3"
+
+
+@pytest.mark.parametrize("word", ["确认", "是", "好", "同意", "yes", "OK", "Ｙｅｓ"])
+def test_yes_words(word: str) -> None:
+    assert is_yes(word)
+
+
+@pytest.mark.parametrize("word", ["否", "不", "不同意", "no", "NO"])
+def test_no_words(word: str) -> None:
+    assert is_no(word)
+
+
+def test_skip_and_options() -> None:
+    assert is_skip("跳过") and is_skip("skip")
+    options = [("教育", "education"), ("环境卫生", "environment")]
+    assert pick_option("2", options) == 1
+    assert pick_option("Education", options) == 0
+    assert pick_option("3", options) is None
+    assert pick_option("天气", options) is None
