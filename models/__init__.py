@@ -6,7 +6,17 @@ for tests, whichever model a caller imports first.
 
 from models.base import Base
 from models.inbound import InboundMessage
+from models.needs import Need, NeedHistory, NeedPhoto, Partner
 from models.outbox import OutboxMessage
 from models.residents import Resident
 
-__all__ = ["Base", "InboundMessage", "OutboxMessage", "Resident"]
+__all__ = [
+    "Base",
+    "InboundMessage",
+    "Need",
+    "NeedHistory",
+    "NeedPhoto",
+    "OutboxMessage",
+    "Partner",
+    "Resident",
+]

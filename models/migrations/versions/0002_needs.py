@@ -174,7 +174,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["need_id"], ["need.id"], name=op.f("fk_need_photo_need_id_need")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_need_photo")),
-        sa.UniqueConstraint("need_id", "position", name=op.f("uq_need_photo_need_id")),
+        sa.UniqueConstraint("need_id", "position", name=op.f("uq_need_photo_need_id_position")),
     )
     with op.batch_alter_table("need_photo", schema=None) as batch_op:
         batch_op.create_index("ix_need_photo_status_next_attempt_at", ["status", "next_attempt_at"])

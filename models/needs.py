@@ -1,0 +1,656 @@
+"""Needs residents raise, their status history, photos, and the partners who take them on.
+
+One set of rules serves the chat, the staff CLI and the console: a need is created with
+its first history row, and every later change goes through :func:`change_status`, which
+enforces the transition table, writes one history row, and queues the pushes that tell
+the resident (and anyone whose need was merged into this one) what happened. A person's
+mistake raises :class:`NeedError` with one sentence and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, CreatedAtMixin
+from models.inbound import InboundMessage
+from models.outbox import enqueue_push
+from models.residents import Resident
+
+SUBMITTED = "submitted"
+ACKNOWLEDGED = "acknowledged"
+IN_PROGRESS = "in_progress"
+RESOLVED = "resolved"
+DECLINED = "declined"
+DUPLICATE = "duplicate"
+STATUSES = (SUBMITTED, ACKNOWLEDGED, IN_PROGRESS, RESOLVED, DECLINED, DUPLICATE)
+OPEN_STATUSES = (SUBMITTED, ACKNOWLEDGED, IN_PROGRESS)
+
+# Where a need may go next. Resolved, declined and duplicate are final: a need that comes
+# back is a new need (and staff can mark it a duplicate of the old one).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SUBMITTED: frozenset({ACKNOWLEDGED, DECLINED, DUPLICATE}),
+    ACKNOWLEDGED: frozenset({IN_PROGRESS, RESOLVED, DECLINED, DUPLICATE}),
+    IN_PROGRESS: frozenset({RESOLVED, DECLINED, DUPLICATE}),
+    RESOLVED: frozenset(),
+    DECLINED: frozenset(),
+    DUPLICATE: frozenset(),
+}
+NEEDS_A_REASON = frozenset({DECLINED, DUPLICATE})
+
+PARTNER_KINDS = ("government", "enterprise", "ngo", "school", "volunteer")
+
+PHOTO_PENDING = "pending"
+PHOTO_FETCHED = "fetched"
+PHOTO_FAILED = "failed"
+PHOTO_ERASING = "erasing"
+PHOTO_ERASED = "erased"
+
+BY_RESIDENT = "resident"
+REF_PATTERN = re.compile(r"^n?-?\s*0*(\d{1,9})$", re.IGNORECASE)
+
+STATUS_NAMES = {
+    SUBMITTED: ("已提交", "submitted"),
+    ACKNOWLEDGED: ("已受理", "acknowledged"),
+    IN_PROGRESS: ("处理中", "in progress"),
+    RESOLVED: ("已解决", "resolved"),
+    DECLINED: ("未能受理", "declined"),
+    DUPLICATE: ("已合并", "merged as a duplicate"),
+}
+
+
+class NeedError(ValueError):
+    """A request the rules refuse; the message is one sentence for the person who asked."""
+
+
+class Partner(CreatedAtMixin, Base):
+    __tablename__ = "partner"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('government', 'enterprise', 'ngo', 'school', 'volunteer')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    contact_openid: Mapped[str | None] = mapped_column(String(64))
+
+
+class Need(CreatedAtMixin, Base):
+    __tablename__ = "need"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('submitted', 'acknowledged', 'in_progress', 'resolved', 'declined', "
+            "'duplicate')",
+            name="status",
+        ),
+        Index("ix_need_resident_id_created_at", "resident_id", "created_at"),
+        Index("ix_need_status_created_at", "status", "created_at"),
+        Index("ix_need_category_created_at", "category", "created_at"),
+        Index("ix_need_partner_id_created_at", "partner_id", "created_at"),
+        Index("ix_need_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=SUBMITTED)
+    place: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("need.id"), index=True)
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+
+    @property
+    def ref(self) -> str:
+        return need_ref(self.id)
+
+
+class NeedHistory(CreatedAtMixin, Base):
+    __tablename__ = "need_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("need.id"), index=True)
+    by: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("need.id"))
+
+
+class NeedPhoto(CreatedAtMixin, Base):
+    __tablename__ = "need_photo"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'fetched', 'failed', 'erasing', 'erased')", name="status"
+        ),
+        UniqueConstraint("need_id", "position"),
+        Index("ix_need_photo_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("need.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    media_id: Mapped[str | None] = mapped_column(String(128))
+    pic_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=PHOTO_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    local_path: Mapped[str | None] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# References -----------------------------------------------------------------------------
+
+
+def need_ref(need_id: int) -> str:
+    """What residents and staff call a need: ``N-000123`` (more digits past 999999)."""
+    return f"N-{need_id:06d}"
+
+
+def parse_ref(text: str) -> int | None:
+    """The id in a ref as people type it: ``N-000123``, ``n123``, ``123``; None if not one."""
+    match = REF_PATTERN.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        return None
+    return int(match.group(1))
+
+
+def get_need(db: Session, ref: str) -> Need:
+    need_id = parse_ref(ref)
+    need = db.get(Need, need_id) if need_id is not None else None
+    if need is None:
+        raise NeedError(f"no need {ref!r} (refs look like N-000123)")
+    return need
+
+
+# Partners -------------------------------------------------------------------------------
+
+
+def add_partner(
+    db: Session, *, name: str, kind: str, now: datetime, contact_openid: str | None = None
+) -> Partner:
+    name = name.strip()
+    if not name:
+        raise NeedError("a partner needs a name")
+    if len(name) > 100:
+        raise NeedError("a partner name is at most 100 characters")
+    if kind not in PARTNER_KINDS:
+        raise NeedError(f"unknown partner kind {kind!r}; use one of {', '.join(PARTNER_KINDS)}")
+    if db.execute(select(Partner.id).where(Partner.name == name)).first() is not None:
+        raise NeedError(f"a partner named {name!r} exists already")
+    partner = Partner(
+        name=name, kind=kind, contact_openid=(contact_openid or "").strip() or None, created_at=now
+    )
+    db.add(partner)
+    db.flush()
+    return partner
+
+
+def get_partner(db: Session, name: str) -> Partner:
+    """A partner by its exact name (case-insensitive) or its id."""
+    text = name.strip()
+    partner = db.execute(
+        select(Partner).where(func.lower(Partner.name) == text.lower())
+    ).scalar_one_or_none()
+    if partner is None and text.isdigit():
+        partner = db.get(Partner, int(text))
+    if partner is None:
+        raise NeedError(f"no partner {name!r} (see: aixiang partners list)")
+    return partner
+
+
+def list_partners(db: Session) -> list[Partner]:
+    return list(db.execute(select(Partner).order_by(Partner.name)).scalars())
+
+
+# Creating a need ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoDraft:
+    media_id: str
+    pic_url: str
+
+
+def create_need(
+    db: Session,
+    *,
+    resident: Resident,
+    category: str,
+    description: str,
+    now: datetime,
+    photos: Sequence[PhotoDraft] = (),
+    place: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Need:
+    """Store a resident's need with its first history row and its photos to fetch."""
+    description = description.strip()
+    if not category:
+        raise NeedError("a need needs a category")
+    if not description:
+        raise NeedError("a need needs a description")
+    if resident.privacy_consent_at is None:
+        raise NeedError("the resident has not agreed to the privacy notice")
+    need = Need(
+        resident_id=resident.id,
+        category=category,
+        description=description,
+        status=SUBMITTED,
+        place=(place or "").strip()[:200] or None,
+        latitude=latitude,
+        longitude=longitude,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(need)
+    db.flush()
+    db.add(
+        NeedHistory(
+            need_id=need.id,
+            by=BY_RESIDENT,
+            from_status=None,
+            to_status=SUBMITTED,
+            public=False,
+            created_at=now,
+        )
+    )
+    for position, photo in enumerate(photos, start=1):
+        db.add(
+            NeedPhoto(
+                need_id=need.id,
+                position=position,
+                media_id=photo.media_id,
+                pic_url=photo.pic_url,
+                status=PHOTO_PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    db.flush()
+    return need
+
+
+# Status changes -------------------------------------------------------------------------
+
+
+def change_status(
+    db: Session,
+    need: Need,
+    to_status: str,
+    by: str,
+    note: str | None,
+    public: bool,
+    now: datetime,
+    duplicate_of: Need | None = None,
+    partner: Partner | None = None,
+) -> NeedHistory:
+    """Move ``need`` to ``to_status`` (or keep its status to add a note or assign a partner).
+
+    Writes one history row, and queues a push to the resident (and to residents whose
+    needs were merged into this one) for a status change or a public note. Marking a
+    duplicate links the need to the original's root, and needs already merged into it
+    move along, so demand counts stay one level deep.
+    """
+    note = (note or "").strip() or None
+    by = by.strip()[:64] or "staff"
+    from_status = need.status
+    if to_status not in STATUSES:
+        raise NeedError(f"unknown status {to_status!r}; use one of {', '.join(STATUSES)}")
+    moving = to_status != from_status
+    if moving and to_status not in TRANSITIONS[from_status]:
+        allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "nothing (it is final)"
+        raise NeedError(
+            f"{need.ref} is {from_status}; it can move to {allowed}, not to {to_status}"
+        )
+    if not moving and note is None and partner is None:
+        raise NeedError(
+            f"{need.ref} is already {to_status}; give a new status, a note or a partner"
+        )
+    if public and note is None:
+        raise NeedError("--public needs a note to show the resident")
+    if moving and to_status in NEEDS_A_REASON and note is None:
+        raise NeedError(f"marking a need {to_status} needs a reason (a note)")
+    original = None
+    if duplicate_of is not None:
+        if not (moving and to_status == DUPLICATE):
+            raise NeedError("a duplicate-of need is only given when marking a need duplicate")
+        original = _root(db, duplicate_of)
+        if original.id == need.id:
+            raise NeedError(f"{need.ref} cannot be a duplicate of itself")
+    elif moving and to_status == DUPLICATE:
+        raise NeedError("marking a need duplicate needs the need it duplicates")
+
+    need.status = to_status
+    need.updated_at = now
+    if partner is not None:
+        need.partner_id = partner.id
+    if moving and to_status == ACKNOWLEDGED and need.acknowledged_at is None:
+        need.acknowledged_at = now
+    if moving and to_status == RESOLVED and need.resolved_at is None:
+        need.resolved_at = now
+    if original is not None:
+        need.duplicate_of_id = original.id
+        db.execute(
+            update(Need).where(Need.duplicate_of_id == need.id).values(duplicate_of_id=original.id)
+        )
+    entry = NeedHistory(
+        need_id=need.id,
+        by=by,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        public=public,
+        partner_id=partner.id if partner is not None else None,
+        duplicate_of_id=original.id if original is not None else None,
+        created_at=now,
+    )
+    db.add(entry)
+    db.flush()
+    if moving or public:
+        _queue_pushes(db, need, entry, original, partner, now)
+    return entry
+
+
+def _root(db: Session, need: Need) -> Need:
+    """The need a duplicate stands for (duplicates always point at a non-duplicate)."""
+    if need.duplicate_of_id is None:
+        return need
+    root = db.get(Need, need.duplicate_of_id)
+    return root if root is not None else need
+
+
+def _queue_pushes(
+    db: Session,
+    need: Need,
+    entry: NeedHistory,
+    original: Need | None,
+    partner: Partner | None,
+    now: datetime,
+) -> None:
+    kind = "need_status" if entry.from_status != entry.to_status else "need_note"
+    recipients: list[tuple[Resident, Need]] = []
+    owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
+    if owner is not None:
+        recipients.append((owner, need))
+    if entry.to_status != DUPLICATE:
+        followers = db.execute(
+            select(Resident, Need)
+            .join(Need, Need.resident_id == Resident.id)
+            .where(Need.duplicate_of_id == need.id)
+            .order_by(Need.id)
+        ).all()
+        told = {resident.id for resident, _ in recipients}
+        for resident, merged in followers:
+            if resident.id not in told:
+                told.add(resident.id)
+                recipients.append((resident, merged))
+    for resident, own_need in recipients:
+        key = f"{kind}:{need.id}:{entry.id}"
+        if own_need.id != need.id:
+            key = f"{key}:{resident.id}"
+        enqueue_push(
+            db,
+            recipient_openid=resident.openid,
+            kind=kind,
+            payload=status_push_payload(need, own_need, entry, original, partner),
+            idempotency_key=key,
+            now=now,
+            resident_id=resident.id,
+        )
+
+
+def status_push_payload(
+    need: Need,
+    own_need: Need,
+    entry: NeedHistory,
+    original: Need | None,
+    partner: Partner | None,
+) -> dict[str, object]:
+    """The bilingual text of a status change or public note, as the resident reads it.
+
+    ``own_need`` is the resident's own need: the need itself, or one merged into it, in
+    which case the text names both so the resident recognises their own reference.
+    """
+    if own_need.id == need.id:
+        subject_zh, subject_en = f"您的需求 {need.ref}", f"Your need {need.ref}"
+    else:
+        subject_zh = f"您的需求 {own_need.ref}（已并入 {need.ref}）"
+        subject_en = f"Your need {own_need.ref} (merged into {need.ref})"
+    if entry.from_status == entry.to_status:
+        zh, en = f"{subject_zh}有新进展。", f"{subject_en} has an update."
+    elif entry.to_status == DUPLICATE and original is not None:
+        zh = f"{subject_zh}与 {original.ref} 相同，已合并；{original.ref} 有进展时会通知您。"
+        en = (
+            f"{subject_en} is the same as {original.ref} and was merged with it; "
+            f"you will hear when {original.ref} moves on."
+        )
+    else:
+        zh = f"{subject_zh}{_STATUS_PHRASES[entry.to_status][0]}"
+        en = f"{subject_en} {_STATUS_PHRASES[entry.to_status][1]}"
+    if partner is not None and entry.to_status not in NEEDS_A_REASON:
+        zh += f"\n负责方：{partner.name}"
+        en += f"\nTaken on by: {partner.name}"
+    if entry.public and entry.note:
+        zh += f"\n说明：{entry.note}"
+        en += f"\nNote: {entry.note}"
+    return {
+        "text": {"zh": zh, "en": en},
+        "fields": {
+            "ref": own_need.ref,
+            "status": entry.to_status,
+            "status_zh": STATUS_NAMES[entry.to_status][0],
+            "status_en": STATUS_NAMES[entry.to_status][1],
+            "note": entry.note if entry.public else "",
+            "changed_at": entry.created_at.isoformat(),
+        },
+    }
+
+
+_STATUS_PHRASES = {
+    ACKNOWLEDGED: ("已受理，我们会尽快跟进。", "has been acknowledged; we will follow it up."),
+    IN_PROGRESS: ("正在处理中。", "is in progress."),
+    RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
+    DECLINED: ("未能受理。", "was declined."),
+    SUBMITTED: ("已提交。", "was submitted."),
+}
+
+
+# Reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedRow:
+    need: Need
+    partner: str | None
+    demand_count: int
+
+
+def demand_counts(db: Session, need_ids: Sequence[int]) -> dict[int, int]:
+    """1 + how many needs were merged into each of ``need_ids``."""
+    if not need_ids:
+        return {}
+    merged = dict(
+        db.execute(
+            select(Need.duplicate_of_id, func.count())
+            .where(Need.duplicate_of_id.in_(need_ids))
+            .group_by(Need.duplicate_of_id)
+        ).all()
+    )
+    return {need_id: 1 + int(merged.get(need_id, 0)) for need_id in need_ids}
+
+
+def list_needs(
+    db: Session,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    partner: Partner | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    by_demand: bool = False,
+) -> list[NeedRow]:
+    """Needs newest first (or most raised first), one page of ``limit`` rows.
+
+    The filters and the newest-first order follow the need indexes, so a page costs the
+    same with a million needs as with ten; ordering by demand counts merges over the
+    filtered needs, which is fine for open needs but not for the whole table.
+    """
+    query = select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id)
+    if status is not None:
+        query = query.where(Need.status == status)
+    if category is not None:
+        query = query.where(Need.category == category)
+    if partner is not None:
+        query = query.where(Need.partner_id == partner.id)
+    if since is not None:
+        query = query.where(Need.created_at >= since)
+    if by_demand:
+        merged = (
+            select(Need.duplicate_of_id.label("need_id"), func.count().label("merged"))
+            .where(Need.duplicate_of_id.is_not(None))
+            .group_by(Need.duplicate_of_id)
+            .subquery()
+        )
+        query = query.outerjoin(merged, merged.c.need_id == Need.id).order_by(
+            func.coalesce(merged.c.merged, 0).desc()
+        )
+    query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit)
+    rows = db.execute(query).all()
+    counts = demand_counts(db, [need.id for need, _ in rows])
+    return [NeedRow(need, partner_name, counts[need.id]) for need, partner_name in rows]
+
+
+def resident_needs(db: Session, resident: Resident, limit: int = 10) -> list[Need]:
+    return list(
+        db.execute(
+            select(Need)
+            .where(Need.resident_id == resident.id)
+            .order_by(Need.created_at.desc(), Need.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def count_resident_needs(db: Session, resident: Resident) -> int:
+    return int(
+        db.execute(
+            select(func.count()).select_from(Need).where(Need.resident_id == resident.id)
+        ).scalar_one()
+    )
+
+
+def need_history(db: Session, need: Need) -> list[NeedHistory]:
+    return list(
+        db.execute(
+            select(NeedHistory)
+            .where(NeedHistory.need_id == need.id)
+            .order_by(NeedHistory.created_at, NeedHistory.id)
+        ).scalars()
+    )
+
+
+def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
+    return list(
+        db.execute(
+            select(NeedPhoto).where(NeedPhoto.need_id == need.id).order_by(NeedPhoto.position)
+        ).scalars()
+    )
+
+
+def partner_name(db: Session, partner_id: int | None) -> str | None:
+    partner = db.get(Partner, partner_id) if partner_id is not None else None
+    return partner.name if partner is not None else None
+
+
+# Privacy --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What :func:`erase_resident_data` erased, to tell the resident."""
+
+    needs: int
+    photos: int
+    places: int
+    contact: bool
+    messages: int
+
+
+def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasure:
+    """Erase what a resident told us, keeping only anonymous counts.
+
+    Needs keep their category, status, dates and partner (so counts and response times
+    stay true) but lose their text, place and photos and their link to the resident;
+    stored messages lose their words; name, mobile and the privacy consent go. Photo
+    files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
+    """
+    needs = list(db.execute(select(Need).where(Need.resident_id == resident.id)).scalars())
+    need_ids = [need.id for need in needs]
+    places = sum(1 for need in needs if need.place is not None or need.latitude is not None)
+    photos = 0
+    if need_ids:
+        for photo in db.execute(
+            select(NeedPhoto).where(
+                NeedPhoto.need_id.in_(need_ids),
+                NeedPhoto.status.not_in((PHOTO_ERASING, PHOTO_ERASED)),
+            )
+        ).scalars():
+            photos += 1
+            photo.status = PHOTO_ERASING if photo.local_path else PHOTO_ERASED
+            photo.media_id = None
+            photo.pic_url = None
+            photo.last_error = None
+    for need in needs:
+        need.description = None
+        need.place = None
+        need.latitude = None
+        need.longitude = None
+        need.resident_id = None
+        need.erased_at = now
+    messages = db.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.resident_id == resident.id,
+            (InboundMessage.content.is_not(None)) | (InboundMessage.reply.is_not(None)),
+        )
+        .values(content=None, reply=None)
+    ).rowcount
+    contact = resident.name is not None or resident.mobile is not None
+    resident.name = None
+    resident.mobile = None
+    resident.privacy_consent_at = None
+    db.flush()
+    return Erasure(
+        needs=len(needs), photos=photos, places=places, contact=contact, messages=messages
+    )
