@@ -5,6 +5,7 @@ for tests, whichever model a caller imports first.
 """
 
 from models.base import Base
+from models.events import Attendance, Event, EventTag, Signup  # noqa: F401
 from models.inbound import InboundMessage
 from models.needs import Need, NeedHistory, NeedPhoto, Partner
 from models.outbox import OutboxMessage
