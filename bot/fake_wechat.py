@@ -76,14 +76,27 @@ ERRMSGS: dict[int, str] = {
 # Endpoints WeChat serves without an access_token.
 OPEN_ENDPOINTS = frozenset({"token", "stable_token", "showqrcode"})
 CUSTOM_MSGTYPES = frozenset(
-    {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu",
-     "wxcard", "miniprogrampage"}
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "music",
+        "news",
+        "mpnews",
+        "mpnewsarticle",
+        "msgmenu",
+        "wxcard",
+        "miniprogrampage",
+    }
 )
 MASS_MSGTYPES = frozenset({"text", "image", "voice", "mpvideo", "mpnews", "wxcard"})
 QR_ACTIONS = frozenset({"QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"})
 QR_MAX_EXPIRE_S = 2_592_000
 MENU_TOP_NAME_BYTES = 16
 MENU_SUB_NAME_BYTES = 60
+# How often a background server checks for stop(); short, so test teardown is quick.
+STOP_POLL_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -263,7 +276,8 @@ class FakeWeChat:
 
     def calls(self, endpoint: str | None = None, since: int = 0) -> list[dict[str, Any]]:
         """Recorded calls in arrival order, optionally of one endpoint and after seq ``since``
-        (so a page that polls can ask only for what is new)."""
+        (so a page that polls can ask only for what is new). A call still being answered
+        has ``status`` and ``result`` None."""
         with self._lock:
             return [
                 dict(call)
@@ -604,8 +618,9 @@ def _menu_leaf_errcode(button: Any, name_bytes: int) -> int:
         return 0 if isinstance(key, str) and 0 < len(key.encode()) <= 128 else 40019
     if kind == "view":
         url = button.get("url")
-        valid = isinstance(url, str) and url.startswith(("http://", "https://"))
-        return 0 if valid and len(url.encode()) <= 1024 else 40048
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return 0 if len(url.encode()) <= 1024 else 40048
+        return 40048
     return 40017
 
 
@@ -630,7 +645,9 @@ def _grey_png(dark: list[list[bool]], scale: int) -> bytes:
     height, width = len(dark) * scale, len(dark[0]) * scale
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (
@@ -655,7 +672,9 @@ def create_fake_app(fake: FakeWeChat) -> Flask:
     def api(endpoint: str) -> Response:
         reply = fake.answer(endpoint, request.method, request.args.to_dict(), request.get_data())
         if isinstance(reply.payload, Binary):
-            return Response(reply.payload.content, reply.status, content_type=reply.payload.content_type)
+            return Response(
+                reply.payload.content, reply.status, content_type=reply.payload.content_type
+            )
         if isinstance(reply.payload, str):
             return Response(reply.payload, reply.status, content_type="text/plain")
         return _json(reply.payload, reply.status)
@@ -757,7 +776,10 @@ class FakeWeChatServer:
     def start(self) -> FakeWeChatServer:
         server = self._bind()
         self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-wechat", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_INTERVAL_S},
+            name="fake-wechat",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -1,0 +1,351 @@
+"""The one way out to WeChat's API: wechatpy's client, made safe to share between processes.
+
+WeChat rations access tokens, and its plain ``token`` endpoint invalidates the previous
+token on every call, so every process must use the same one. Here the token lives in Redis;
+one process at a time fetches it, under a Redis lock, through ``stable_token`` (which hands
+back the token already issued instead of replacing it); every call has a timeout; and
+wechatpy's unbounded refresh-and-retry on a rejected token becomes one refresh, one retry,
+then an error that keeps WeChat's errcode. When Redis is down each process keeps its own
+token and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+import requests
+from redis.exceptions import LockError, LockNotOwnedError, WatchError
+from redis.lock import Lock
+from wechatpy.client import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session import SessionStorage
+
+from bot.config import Config, MenuButton, MenuConfig
+from bot.redis_conn import degradable
+
+log = logging.getLogger(__name__)
+
+# Invalid credential, invalid access token, expired access token.
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+# Stop using a token this long before WeChat says it expires: stable_token hands out the
+# next one during the old one's last five minutes.
+TOKEN_MARGIN_S = 300
+KEY_PREFIX = "aixiang:wechat"
+_UNREACHABLE = object()
+
+
+class WeChatAPIError(WeChatClientException):
+    """A WeChat call failed. ``errcode`` is WeChat's code, or None when no answer came, so
+    a caller can tell a resident who cannot be reached from a call worth retrying."""
+
+
+class WeChatTokenRejected(WeChatAPIError):
+    """WeChat refused the access token, and then refused a freshly fetched one too."""
+
+
+class WeChatTransportError(WeChatAPIError):
+    """No usable answer: the connection failed, or an HTTP error status came back."""
+
+
+class WeChatTimeout(WeChatTransportError):
+    """WeChat did not answer within ``wechat.http_timeout_s``."""
+
+
+class SharedStorage(SessionStorage):
+    """wechatpy's session storage in Redis, so all processes share one token (and jsapi
+    ticket), with a process-local copy that stands in while Redis is unreachable."""
+
+    def __init__(self, redis_client: redis.Redis, prefix: str = KEY_PREFIX) -> None:
+        self._redis = redis_client
+        self._prefix = prefix
+        self._local: dict[str, tuple[Any, float]] = {}
+
+    def _name(self, key: str) -> str:
+        return f"{self._prefix}:{key}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        name = self._name(key)
+        raw = degradable("read WeChat session", lambda: self._redis.get(name), _UNREACHABLE)
+        if raw is _UNREACHABLE:
+            value, expires_at = self._local.get(name, (default, 0.0))
+            return value if expires_at > time.monotonic() else default
+        return json.loads(raw) if isinstance(raw, str | bytes) else default
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        name = self._name(key)
+        self._local[name] = (value, time.monotonic() + ttl if ttl else math.inf)
+        degradable(
+            "store WeChat session",
+            lambda: self._redis.set(name, json.dumps(value), ex=ttl),
+            None,
+        )
+
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        self._local.pop(name, None)
+        degradable("delete WeChat session", lambda: self._redis.delete(name), None)
+
+
+class _TransactionalLock(Lock):
+    """redis-py's Lock, released with WATCH/MULTI instead of a Lua script, because the
+    embedded Redis substitute (fakeredis, in the demo and tests) has no Lua."""
+
+    def do_release(self, expected_token: str | bytes) -> None:
+        encoder = self.redis.get_encoder()
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(self.name)
+                stored = pipe.get(self.name)
+                if stored is None or encoder.encode(stored) != expected_token:
+                    raise LockNotOwnedError(
+                        "Cannot release a lock that's no longer owned", lock_name=self.name
+                    )
+                pipe.multi()
+                pipe.delete(self.name)
+                pipe.execute()
+            except WatchError:
+                raise LockNotOwnedError(
+                    "The lock changed hands while being released", lock_name=self.name
+                ) from None
+
+
+class AixiangWeChatClient(WeChatClient):
+    """wechatpy's WeChatClient with a shared token, a timeout and a bounded retry."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        api_base_url: str,
+        timeout: float,
+        redis_client: redis.Redis,
+    ) -> None:
+        super().__init__(appid, secret, session=SharedStorage(redis_client), timeout=timeout)
+        self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else f"{api_base_url}/"
+        self._redis = redis_client
+        self._refresh_guard = threading.Lock()
+        # A fetch is one request of at most a connect and a read timeout; the lock must
+        # outlive it, and whoever waits must wait at least that long.
+        self._lock_timeout_s = 2 * timeout + 1
+
+    @property
+    def access_token(self) -> str:
+        token = self.session.get(self.access_token_key)
+        return str(token) if token else self.refresh_access_token()
+
+    def refresh_access_token(self, rejected: str | None = None) -> str:
+        """A working token, fetched at most once however many threads and processes ask.
+
+        Whoever holds the lock fetches; the others wait, then find the new token in Redis
+        (looked up again after the lock, since it may have arrived while they waited).
+        ``rejected`` is a token WeChat refused: never handed back, and replacing it takes
+        ``force_refresh``, because stable_token would otherwise return that same token.
+        """
+        with self._refresh_lock():
+            current = self.session.get(self.access_token_key)
+            if current and current != rejected:
+                return str(current)
+            result = self.fetch_access_token(force_refresh=rejected is not None)
+            return str(result["access_token"])
+
+    def fetch_access_token(self, force_refresh: bool = False) -> dict[str, Any]:
+        """Fetch a token from ``stable_token`` and store it for everyone.
+
+        Unlike ``token``, stable_token returns the token already issued while it is valid,
+        so fetching here, unless forced, never invalidates a token another process uses.
+        """
+        res = self._send(
+            "post",
+            f"{self.API_BASE_URL}stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self.secret,
+                "force_refresh": force_refresh,
+            },
+            timeout=self.timeout,
+        )
+        result = self._decode_result(res)
+        if not isinstance(result, dict) or not result.get("access_token"):
+            errcode = _errcode(result) or None
+            errmsg = result.get("errmsg") if isinstance(result, dict) else "an answer not JSON"
+            raise WeChatAPIError(
+                errcode,
+                f"could not get an access token for app {self.appid!r}: {errmsg}",
+                client=self,
+                request=res.request,
+                response=res,
+            )
+        expires_in = int(result.get("expires_in", 7200))
+        self.session.set(
+            self.access_token_key, result["access_token"], max(1, expires_in - TOKEN_MARGIN_S)
+        )
+        self.expires_at = int(time.time()) + expires_in
+        log.info("fetched a WeChat access token (force_refresh=%s)", force_refresh)
+        return result
+
+    @contextmanager
+    def _refresh_lock(self) -> Iterator[None]:
+        """Threads of this process queue on a local lock, processes on a Redis lock; with
+        Redis down only the local one holds, which is all a lone process needs."""
+        with self._refresh_guard:
+            lock = self._redis.lock(
+                f"{KEY_PREFIX}:{self.appid}:token-refresh",
+                timeout=self._lock_timeout_s,
+                sleep=0.05,
+                blocking_timeout=self._lock_timeout_s,
+                lock_class=_TransactionalLock,
+            )
+            held = degradable("lock the WeChat token refresh", lock.acquire, None)
+            if held is False:
+                log.warning(
+                    "waited %.0fs for another process to refresh the WeChat token; "
+                    "fetching one here",
+                    self._lock_timeout_s,
+                )
+            try:
+                yield
+            finally:
+                if held:
+                    _release(lock)
+
+    def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
+        """wechatpy's request, sent through :meth:`_send` so that transport failures raise
+        this module's errors."""
+        base_url = kwargs.pop("api_base_url", self.API_BASE_URL)
+        absolute = url_or_endpoint.startswith(("http://", "https://"))
+        url = url_or_endpoint if absolute else f"{base_url}{url_or_endpoint}"
+        params = kwargs.setdefault("params", {})
+        if isinstance(params, dict) and "access_token" not in params:
+            params["access_token"] = self.access_token
+        if isinstance(kwargs.get("data"), dict):
+            kwargs["data"] = json.dumps(kwargs["data"], ensure_ascii=False).encode("utf-8")
+        kwargs.setdefault("timeout", self.timeout)
+        result_processor = kwargs.pop("result_processor", None)
+        res = self._send(method, url, **kwargs)
+        return self._handle_result(res, method, url, result_processor, **kwargs)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange. Messages name the URL without its query, which holds the token."""
+        try:
+            res = self._http.request(method=method, url=url, **kwargs)
+            res.raise_for_status()
+        except requests.Timeout as exc:
+            raise WeChatTimeout(
+                None,
+                f"no answer from {url} within {kwargs.get('timeout')}s",
+                client=self,
+                request=exc.request,
+            ) from exc
+        except requests.HTTPError as exc:
+            raise WeChatTransportError(
+                None,
+                f"{url} answered HTTP {exc.response.status_code}",
+                client=self,
+                request=exc.request,
+                response=exc.response,
+            ) from exc
+        except requests.RequestException as exc:
+            raise WeChatTransportError(
+                None, f"could not reach {url}: {type(exc).__name__}", client=self
+            ) from exc
+        return res
+
+    def _handle_result(
+        self,
+        res: requests.Response,
+        method: str | None = None,
+        url: str | None = None,
+        result_processor: Callable[[dict[str, Any]], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """wechatpy's result handling, except that a rejected token is refreshed once and
+        the call retried once: wechatpy 1.8.18 retries without bound, which ends in a
+        RecursionError while WeChat keeps refusing (a reset secret, a token replaced)."""
+        result = self._decode_result(res)
+        if _errcode(result) in TOKEN_ERRCODES and self.auto_retry and method and url:
+            params = kwargs["params"]
+            log.info(
+                "WeChat rejected the access token (errcode %s); refreshing it once",
+                _errcode(result),
+            )
+            params["access_token"] = self.refresh_access_token(rejected=params["access_token"])
+            res = self._send(method, url, **kwargs)
+            result = self._decode_result(res)
+            if _errcode(result) in TOKEN_ERRCODES:
+                raise WeChatTokenRejected(
+                    _errcode(result),
+                    f"WeChat rejected a freshly fetched access token too: {result.get('errmsg')}",
+                    client=self,
+                    request=res.request,
+                    response=res,
+                )
+        if not isinstance(result, dict):
+            return result  # a download (media/get) rather than JSON
+        errcode = _errcode(result)
+        if errcode:
+            raise WeChatAPIError(
+                errcode,
+                result.get("errmsg", ""),
+                client=self,
+                request=res.request,
+                response=res,
+            )
+        return result_processor(result) if result_processor else result
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections, which wechatpy never does."""
+        self._http.close()
+
+
+def _errcode(result: Any) -> int:
+    return int(result.get("errcode") or 0) if isinstance(result, dict) else 0
+
+
+def _release(lock: Lock) -> None:
+    try:
+        degradable("unlock the WeChat token refresh", lock.release, None)
+    except LockError:
+        log.warning("the WeChat token refresh lock expired before the refresh finished")
+
+
+def build_wechat_client(config: Config, redis_client: redis.Redis) -> AixiangWeChatClient:
+    """The client every process uses to call WeChat, configured from ``config.wechat``."""
+    return AixiangWeChatClient(
+        config.wechat.app_id,
+        config.wechat.app_secret,
+        api_base_url=config.wechat.api_base_url,
+        timeout=config.wechat.http_timeout_s,
+        redis_client=redis_client,
+    )
+
+
+def menu_to_wechat(menu: MenuConfig) -> dict[str, Any]:
+    """WeChat's menu JSON: CLICK buttons carry their key, VIEW buttons their url."""
+    return {"button": [_menu_button(button) for button in menu.buttons]}
+
+
+def _menu_button(button: MenuButton) -> dict[str, Any]:
+    if button.sub_buttons:
+        return {
+            "name": button.name,
+            "sub_button": [_menu_button(sub) for sub in button.sub_buttons],
+        }
+    if button.key:
+        return {"type": "click", "name": button.name, "key": button.key}
+    return {"type": "view", "name": button.name, "url": button.url}
+
+
+def push_menu(client: WeChatClient, menu: MenuConfig) -> dict[str, Any]:
+    """Replace the account's menu with ``menu`` (``aixiang menu push``)."""
+    result: dict[str, Any] = client.menu.create(menu_to_wechat(menu))
+    return result

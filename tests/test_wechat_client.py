@@ -1,0 +1,245 @@
+"""The WeChat client against the fake WeChat API: one shared token, bounded retries."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from wechatpy.exceptions import WeChatClientException
+
+from bot.config import MenuButton, MenuConfig
+from bot.fake_wechat import FakeWeChatServer
+from bot.redis_conn import connect_redis
+from bot.wechat_client import (
+    AixiangWeChatClient,
+    WeChatAPIError,
+    WeChatTimeout,
+    WeChatTokenRejected,
+    WeChatTransportError,
+    menu_to_wechat,
+    push_menu,
+)
+from tests.fixtures_wechat import MakeWeChatClient
+
+
+def tokens_used(fake: FakeWeChatServer, endpoint: str = "message/custom/send") -> list[str]:
+    return [c["query"]["access_token"] for c in fake.calls(endpoint)]
+
+
+def forced(fake: FakeWeChatServer) -> list[bool]:
+    """The force_refresh flag of every stable_token fetch, in order."""
+    return [c["body"]["force_refresh"] for c in fake.calls("stable_token")]
+
+
+def test_processes_share_one_token(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient
+) -> None:
+    first, second = make_wechat_client(), make_wechat_client()
+
+    first.message.send_text("o-1", "one")
+    second.message.send_text("o-2", "two")
+    first.message.send_text("o-3", "three")
+
+    assert forced(fake_wechat) == [False]
+    assert len(set(tokens_used(fake_wechat))) == 1
+    assert fake_wechat.calls("token") == []
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-client", "client-per-thread"])
+def test_concurrent_first_calls_fetch_once(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient, shared: bool
+) -> None:
+    fake_wechat.add_fault("stable_token", delay_s=0.2)  # keep the fetch open while others ask
+    one = make_wechat_client()
+    clients = [one if shared else make_wechat_client() for _ in range(8)]
+    start = threading.Barrier(len(clients))
+    failures: list[BaseException] = []
+
+    def send(client: AixiangWeChatClient, n: int) -> None:
+        start.wait()
+        try:
+            client.message.send_text(f"o-{n}", "hello")
+        except BaseException as exc:  # reported below, where the test can fail on it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(c, n)) for n, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert failures == []
+    assert len(fake_wechat.calls("stable_token")) == 1
+    assert len(fake_wechat.calls("message/custom/send")) == 8
+    assert len(set(tokens_used(fake_wechat))) == 1
+
+
+def test_rejected_token_is_refreshed_once_and_the_call_retried(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    fake_wechat.add_fault("message/custom/send", errcode=40001, times=1)
+
+    result = wechat_client.message.send_text("o-1", "hello")
+
+    assert result == {"errcode": 0, "errmsg": "ok"}
+    assert forced(fake_wechat) == [False, True]
+    first, retry = tokens_used(fake_wechat)
+    assert first != retry
+    assert retry == fake_wechat.calls("stable_token")[-1]["result"]["access_token"]
+
+
+def test_persistent_rejection_gives_a_clear_error_after_one_retry(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    fake_wechat.add_fault("message/custom/send", errcode=40001, times=None)
+
+    with pytest.raises(WeChatTokenRejected) as raised:
+        wechat_client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode == 40001
+    assert isinstance(raised.value, WeChatClientException)
+    assert "freshly fetched access token" in str(raised.value)
+    assert len(fake_wechat.calls("message/custom/send")) == 2
+    assert forced(fake_wechat) == [False, True]
+
+
+def test_expired_token_is_replaced(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    wechat_client.message.send_text("o-1", "before")
+    fake_wechat.expire_tokens()
+
+    wechat_client.message.send_text("o-1", "after")
+
+    sends = fake_wechat.calls("message/custom/send")
+    assert [c["result"]["errcode"] for c in sends] == [0, 42001, 0]
+    assert sends[0]["query"]["access_token"] == sends[1]["query"]["access_token"]
+    assert sends[2]["query"]["access_token"] != sends[1]["query"]["access_token"]
+    assert forced(fake_wechat) == [False, True]
+    # The next call, in this process or another, uses the stored replacement.
+    wechat_client.message.send_text("o-1", "later")
+    assert tokens_used(fake_wechat)[-1] == sends[2]["query"]["access_token"]
+    assert len(fake_wechat.calls("stable_token")) == 2
+
+
+def test_a_token_someone_else_already_replaced_is_not_fetched_again(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    current = wechat_client.access_token
+
+    assert wechat_client.refresh_access_token(rejected="FAKE_a-token-replaced-meanwhile") == current
+    assert len(fake_wechat.calls("stable_token")) == 1
+
+
+def test_slow_answer_times_out(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient
+) -> None:
+    client = make_wechat_client(http_timeout_s=0.5)
+    client.access_token  # noqa: B018 - fetch the token before the endpoint turns slow
+    fake_wechat.add_fault("message/custom/send", delay_s=30)
+
+    with pytest.raises(WeChatTimeout) as raised:
+        client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode is None
+    assert "0.5s" in str(raised.value)
+    assert len(fake_wechat.calls("message/custom/send")) == 1
+
+
+def test_http_error_status_is_a_transport_error(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    fake_wechat.add_fault("message/custom/send", http_status=502)
+
+    with pytest.raises(WeChatTransportError) as raised:
+        wechat_client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode is None
+    assert "HTTP 502" in str(raised.value)
+    assert "access_token" not in str(raised.value)
+
+
+@pytest.mark.parametrize("errcode", [43004, 45009, 45015, 45047, -1])
+def test_other_errcodes_are_raised_with_the_code_kept(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient, errcode: int
+) -> None:
+    fake_wechat.add_fault("message/custom/send", errcode=errcode)
+
+    with pytest.raises(WeChatAPIError) as raised:
+        wechat_client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode == errcode
+    assert not isinstance(raised.value, WeChatTransportError)
+    assert len(fake_wechat.calls("stable_token")) == 1
+
+
+def test_wrong_secret_says_the_token_could_not_be_fetched(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient
+) -> None:
+    client = make_wechat_client(app_secret="not-the-secret")
+
+    with pytest.raises(WeChatAPIError) as raised:
+        client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode == 40125
+    assert "could not get an access token" in str(raised.value)
+    assert fake_wechat.calls("message/custom/send") == []
+
+
+def test_push_menu_sends_wechats_menu_json(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    push_menu(wechat_client, MenuConfig())
+
+    [created] = fake_wechat.calls("menu/create")
+    assert created["body"] == {
+        "button": [
+            {
+                "name": "活动",
+                "sub_button": [
+                    {"type": "click", "name": "近期活动", "key": "EVENTS"},
+                    {"type": "click", "name": "我的活动", "key": "MY_EVENTS"},
+                ],
+            },
+            {
+                "name": "需求",
+                "sub_button": [
+                    {"type": "click", "name": "提交需求", "key": "NEED_NEW"},
+                    {"type": "click", "name": "我的需求", "key": "MY_NEEDS"},
+                ],
+            },
+            {"type": "click", "name": "帮助", "key": "HELP"},
+        ]
+    }
+    assert created["result"] == {"errcode": 0, "errmsg": "ok"}
+    assert wechat_client.menu.get() == {"menu": created["body"]}
+
+
+def test_view_buttons_carry_their_url() -> None:
+    menu = MenuConfig(
+        buttons=(
+            MenuButton(name="官网", url="https://example.org/club"),
+            MenuButton(name="更多", sub_buttons=(MenuButton(name="帮助", key="HELP"),)),
+        )
+    )
+
+    assert menu_to_wechat(menu) == {
+        "button": [
+            {"type": "view", "name": "官网", "url": "https://example.org/club"},
+            {"name": "更多", "sub_button": [{"type": "click", "name": "帮助", "key": "HELP"}]},
+        ]
+    }
+
+
+def test_sends_without_redis_on_a_process_local_token(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient
+) -> None:
+    unreachable = connect_redis("redis://127.0.0.1:1/0")
+    client = make_wechat_client(redis_client=unreachable)
+
+    results: list[Any] = [client.message.send_text("o-1", f"n{n}") for n in range(2)]
+
+    assert results == [{"errcode": 0, "errmsg": "ok"}] * 2
+    assert len(fake_wechat.calls("stable_token")) == 1
+    unreachable.close()
