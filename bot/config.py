@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -98,12 +99,40 @@ class MenuConfig:
 
 
 @dataclass(frozen=True)
+class NeedCategory:
+    """A need category: ``key`` is what the database stores, the names what residents see."""
+
+    key: str
+    zh: str
+    en: str
+
+
+DEFAULT_NEED_CATEGORIES: tuple[NeedCategory, ...] = (
+    NeedCategory("education", "教育", "education"),
+    NeedCategory("environment", "环境卫生", "environment and waste"),
+    NeedCategory("infrastructure", "基础设施", "infrastructure"),
+    NeedCategory("jobs", "就业技能", "jobs and skills"),
+    NeedCategory("elderly_children", "老人儿童", "elderly and children"),
+    NeedCategory("other", "其他", "other"),
+)
+
+
+@dataclass(frozen=True)
+class NeedsConfig:
+    categories: tuple[NeedCategory, ...] = DEFAULT_NEED_CATEGORIES
+    media_dir: str = "instance/media"
+    max_photos: int = 3
+    max_text: int = 1000
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     wechat: WeChatConfig = field(default_factory=WeChatConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     menu: MenuConfig = field(default_factory=MenuConfig)
+    needs: NeedsConfig = field(default_factory=NeedsConfig)
 
     def require_wechat_credentials(self) -> None:
         """Stop a process that talks to WeChat when the credentials it needs are absent."""
@@ -124,6 +153,7 @@ SCALAR_SECTIONS: dict[str, type] = {
     "redis": RedisConfig,
     "wechat": WeChatConfig,
     "bot": BotConfig,
+    "needs": NeedsConfig,
 }
 
 
@@ -196,6 +226,8 @@ def _build(raw: dict[str, dict[str, Any]]) -> Config:
     for section, values in raw.items():
         if section == "menu":
             sections["menu"] = _build_menu(values)
+        elif section == "needs":
+            sections["needs"] = _build_needs(values)
         elif section in SCALAR_SECTIONS:
             sections[section] = _build_section(section, SCALAR_SECTIONS[section], values)
         else:
@@ -270,6 +302,40 @@ def _menu_button(raw: Any, where: str, depth: int) -> MenuButton:
     return MenuButton(name=name, key=key, url=url, sub_buttons=children)
 
 
+NEED_CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def _build_needs(values: Mapping[str, Any]) -> NeedsConfig:
+    """The [needs] settings; ``categories`` is a list of [[needs.categories]] tables."""
+    scalars = {key: value for key, value in values.items() if key != "categories"}
+    needs: NeedsConfig = _build_section("needs", NeedsConfig, scalars)
+    if "categories" not in values:
+        return needs
+    raw = values["categories"]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("needs.categories must be a non-empty list of {key, zh, en} tables")
+    categories = tuple(_need_category(c, f"needs.categories[{i}]") for i, c in enumerate(raw))
+    keys = [category.key for category in categories]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(f"needs.categories: key {duplicates[0]!r} is used twice")
+    return replace(needs, categories=categories)
+
+
+def _need_category(raw: Any, where: str) -> NeedCategory:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table with key, zh and en")
+    texts: dict[str, str] = {}
+    for name in ("key", "zh", "en"):
+        value = raw.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}.{name} is required")
+        texts[name] = value.strip()
+    if not NEED_CATEGORY_KEY.match(texts["key"]):
+        raise ConfigError(f"{where}.key must be up to 32 of a-z, 0-9 and _, got {texts['key']!r}")
+    return NeedCategory(**texts)
+
+
 def _validate(config: Config) -> None:
     try:
         ZoneInfo(config.bot.timezone)
@@ -295,6 +361,12 @@ def _validate(config: Config) -> None:
         )
     if not config.wechat.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base_url must start with http:// or https://")
+    if not 0 <= config.needs.max_photos <= 9:
+        raise ConfigError("needs.max_photos must be between 0 and 9")
+    if config.needs.max_text < 1:
+        raise ConfigError("needs.max_text must be at least 1 character")
+    if not config.needs.media_dir.strip():
+        raise ConfigError("needs.media_dir must name a folder")
     if not config.database.url or "://" not in config.database.url:
         raise ConfigError(f"database.url is not a database URL: {config.database.url!r}")
     if not config.redis.url.startswith(("redis://", "rediss://", "unix://", MEMORY_REDIS_URL)):

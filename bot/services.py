@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.redis_conn import connect_redis
 from bot.sessions import RedisSessionStore
 from handlers import build_router
-from handlers.context import HandlerSettings
+from handlers.context import HandlerSettings, NeedCategory
 from handlers.router import Router
 from models.base import utcnow
 from models.db import make_engine, make_session_factory
@@ -53,7 +53,14 @@ def build_services(config: Config, clock: Clock = utcnow) -> Services:
         router=build_router(),
         sessions=RedisSessionStore(client, config.bot.flow_ttl_s),
         handler_settings=HandlerSettings(
-            timezone=config.bot.tz, default_language=config.bot.default_language
+            timezone=config.bot.tz,
+            default_language=config.bot.default_language,
+            flow_ttl_s=config.bot.flow_ttl_s,
+            need_categories=tuple(
+                NeedCategory(key=c.key, zh=c.zh, en=c.en) for c in config.needs.categories
+            ),
+            need_max_photos=config.needs.max_photos,
+            need_max_text=config.needs.max_text,
         ),
         clock=clock,
     )

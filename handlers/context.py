@@ -37,9 +37,25 @@ class SessionStore(Protocol):
 
 
 @dataclass(frozen=True)
+class NeedCategory:
+    """A category residents pick from; ``key`` is stored, ``zh``/``en`` are shown."""
+
+    key: str
+    zh: str
+    en: str
+
+    def name(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+@dataclass(frozen=True)
 class HandlerSettings:
     timezone: ZoneInfo
     default_language: str = "zh"
+    flow_ttl_s: int = 1800
+    need_categories: tuple[NeedCategory, ...] = ()
+    need_max_photos: int = 3
+    need_max_text: int = 1000
 
 
 @dataclass

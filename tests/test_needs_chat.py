@@ -1,0 +1,391 @@
+"""Residents submit and follow needs by chat, through the real signed webhook."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.services import Services
+from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
+from models.needs import PHOTO_ERASED, PHOTO_ERASING, change_status, get_need
+from tests.chat import Chat
+from tests.conftest import FakeClock
+
+
+def count(services: Services, model: type, *where: Any) -> int:
+    with services.session_factory() as db:
+        return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def only_need(services: Services) -> Need:
+    with services.session_factory() as db:
+        return db.execute(select(Need)).scalar_one()
+
+
+def resident(services: Services, openid: str) -> Resident:
+    with services.session_factory() as db:
+        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
+
+
+_tap_times = itertools.count(1_770_000_000)
+
+
+def tap(chat: Chat, key: str) -> str:
+    """A menu tap with its own CreateTime: taps in the same second would be one delivery."""
+    return chat.send(chat.payloads.event(chat.openid, "CLICK", key, create_time=next(_tap_times)))
+
+
+def start(chat: Chat) -> str:
+    """Open the flow and agree to the privacy notice; returns the category prompt."""
+    assert "同意" in chat.say("需求")
+    return chat.say("同意")
+
+
+def submit(chat: Chat, category: str = "2", text: str = "村口垃圾桶满了没人清") -> str:
+    """A whole need without photos or place, as quickly as a resident can."""
+    first = chat.say("需求")
+    if "同意" in first and "类别" not in first:
+        chat.say("同意")
+    chat.say(category)
+    chat.say(text)
+    chat.say("跳过")
+    chat.say("跳过")
+    return chat.say("确认")
+
+
+def test_whole_flow_with_photos_and_location(chat: Chat, services: Services) -> None:
+    consent = chat.say("需求")
+    assert "删除我的信息" in consent and "同意" in consent
+    assert count(services, Need) == 0
+    prompt = chat.say("同意")
+    assert "1. 教育" in prompt and "6. 其他" in prompt
+    assert "环境卫生" in chat.say("2")
+    assert "照片" in chat.say("村口垃圾桶满了，三天没人清理")
+    assert "第 1 张" in chat.send(chat.payloads.image(chat.openid, "media-1", "http://pic/1"))
+    assert "第 2 张" in chat.send(chat.payloads.image(chat.openid, "media-2", "http://pic/2"))
+    assert "位置" in chat.say("完成")
+    summary = chat.send(chat.payloads.location(chat.openid, 30.27, 120.15, "下沙村村口"))
+    assert "环境卫生" in summary and "三天没人清理" in summary
+    assert "照片：2 张" in summary and "下沙村村口" in summary
+    assert count(services, Need) == 0
+    done = chat.say("确认")
+    assert "N-000001" in done
+
+    need = only_need(services)
+    assert need.category == "environment"
+    assert need.description == "村口垃圾桶满了，三天没人清理"
+    assert need.status == "submitted"
+    assert (need.place, need.latitude, need.longitude) == ("下沙村村口", 30.27, 120.15)
+    with services.session_factory() as db:
+        photos = db.execute(select(NeedPhoto).order_by(NeedPhoto.position)).scalars().all()
+        history = db.execute(select(NeedHistory)).scalars().all()
+    assert [(p.media_id, p.pic_url, p.status) for p in photos] == [
+        ("media-1", "http://pic/1", "pending"),
+        ("media-2", "http://pic/2", "pending"),
+    ]
+    assert [(h.from_status, h.to_status, h.by) for h in history] == [
+        (None, "submitted", "resident")
+    ]
+    assert resident(services, chat.openid).privacy_consent_at is not None
+    assert count(services, OutboxMessage) == 0
+    assert "没有进行中的对话" in chat.say("退出")
+
+
+def test_menu_starts_the_flow_and_consent_is_asked_once(chat: Chat, services: Services) -> None:
+    assert "同意" in tap(chat, "NEED_NEW")
+    chat.say("好")
+    chat.say("退出")
+    assert "请选择需求类别" in tap(chat, "NEED_NEW")
+    chat.say("退出")
+    assert "请选择需求类别" in chat.say("need")
+
+
+def test_declining_consent_keeps_nothing(chat: Chat, services: Services) -> None:
+    chat.say("需求")
+    assert "没有保存任何内容" in chat.say("不同意")
+    assert count(services, Need) == 0
+    assert resident(services, chat.openid).privacy_consent_at is None
+    assert "同意" in chat.say("需求")
+    assert "请回复“同意”或“不同意”" in chat.say("什么意思")
+
+
+def test_category_by_name_in_both_languages(chat: Chat) -> None:
+    start(chat)
+    assert "类别：老人儿童" in chat.say("老人儿童")
+    assert "请选择需求类别" in chat.say("返回")
+    assert "类别：就业技能" in chat.say("Jobs and Skills")
+    chat.say("返回")
+    assert "类别：教育" in chat.say("education")
+
+
+def test_unknown_category_is_refused_and_the_step_repeats(chat: Chat) -> None:
+    start(chat)
+    assert "没有这个类别" in chat.say("7")
+    assert "1–6" in chat.say("天气")
+    assert "没有这个类别" in chat.send(chat.payloads.image(chat.openid, "m", "http://p"))
+    assert "基础设施" in chat.say("3")
+
+
+def test_empty_and_overlong_text(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    assert "不能为空" in chat.say("跳过")
+    assert "没能听清" in chat.send(chat.payloads.voice(chat.openid, ""))
+    refused = chat.say("很" * 1001)
+    assert "1001" in refused and "1000 字以内" in refused
+    assert "照片" in chat.say("好" * 1000)
+    chat.say("跳过")
+    chat.say("跳过")
+    chat.say("确认")
+    assert len(only_need(services).description or "") == 1000
+
+
+def test_voice_recognition_is_the_description(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("3")
+    assert "照片" in chat.send(chat.payloads.voice(chat.openid, "路灯坏了。"))
+    chat.say("跳过")
+    chat.say("老街 12 号")
+    chat.say("确认")
+    need = only_need(services)
+    assert (need.description, need.place, need.latitude) == ("路灯坏了。", "老街 12 号", None)
+
+
+def test_unsupported_media_at_each_step(chat: Chat, services: Services) -> None:
+    video = chat.payloads.raw(chat.openid, "video", {"MediaId": "v1", "MsgId": 901})
+    start(chat)
+    chat.say("1")
+    assert "文字描述" in chat.send(chat.payloads.image(chat.openid, "m", "http://p"))
+    assert "文字描述" in chat.send(video)
+    chat.say("学校缺图书")
+    video2 = chat.payloads.raw(chat.openid, "video", {"MediaId": "v2", "MsgId": 902})
+    assert "暂不支持" in chat.send(video2)
+    chat.say("完成")
+    video3 = chat.payloads.raw(chat.openid, "shortvideo", {"MediaId": "v3", "MsgId": 903})
+    assert "暂不支持" in chat.send(video3)
+    assert "照片步骤已经过了" in chat.send(chat.payloads.image(chat.openid, "late", "http://p"))
+    chat.say("跳过")
+    assert "回复“确认”提交" in chat.send(chat.payloads.image(chat.openid, "m9", "http://p"))
+    chat.say("确认")
+    assert count(services, NeedPhoto) == 0
+
+
+def test_photo_beyond_the_limit(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("教室漏雨")
+    for number in (1, 2):
+        chat.send(chat.payloads.image(chat.openid, f"m{number}", f"http://p/{number}"))
+    third = chat.send(chat.payloads.image(chat.openid, "m3", "http://p/3"))
+    assert "已达上限" in third and "位置" in third
+    assert "最多只能添加 3 张照片" in chat.send(chat.payloads.image(chat.openid, "m4", "http://p"))
+    chat.say("跳过")
+    chat.say("确认")
+    with services.session_factory() as db:
+        media = db.execute(select(NeedPhoto.media_id).order_by(NeedPhoto.position)).scalars()
+        assert list(media) == ["m1", "m2", "m3"]
+
+
+def test_overlong_place_and_going_back(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("第一次描述")
+    assert "请用文字" in chat.say("返回")
+    assert "请选择需求类别" in chat.say("返回")
+    chat.say("1")
+    chat.say("第二次描述")
+    chat.say("完成")
+    assert "200 字以内" in chat.say("村" * 201)
+    chat.say("东村")
+    assert "回复“确认”提交" in chat.say("嗯")
+    assert "需求在哪里" in chat.say("返回")
+    summary = chat.say("西村")
+    assert "西村" in summary and "第二次描述" in summary
+    chat.say("确认")
+    need = only_need(services)
+    assert (need.description, need.place) == ("第二次描述", "西村")
+
+
+def test_exit_mid_flow_drops_the_draft(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("学校缺图书")
+    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    assert "已退出" in chat.say("退出")
+    assert count(services, Need) == 0 and count(services, NeedPhoto) == 0
+    assert chat.say("确认") == chat.say("帮助")
+
+
+def test_no_at_confirmation_drops_the_draft(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("学校缺图书")
+    chat.say("跳过")
+    chat.say("跳过")
+    assert "已放弃" in chat.say("不")
+    assert count(services, Need) == 0
+
+
+def test_a_menu_tap_leaves_the_draft(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    assert "还没有提交过需求" in tap(chat, "MY_NEEDS")
+    assert chat.say("学校缺图书") == chat.say("帮助")
+    assert count(services, Need) == 0
+
+
+def test_a_draft_left_for_the_flow_ttl_expires(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("学校缺图书")
+    clock.advance(seconds=services.config.bot.flow_ttl_s - 1)
+    assert "位置" in chat.say("跳过")
+    clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
+    expired = chat.say("跳过")
+    assert "已过期" in expired and "30 分钟" in expired
+    assert chat.say("确认") == chat.say("帮助")
+    assert count(services, Need) == 0
+
+
+def test_a_draft_gone_from_redis_creates_nothing(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("学校缺图书")
+    services.redis.delete(f"aixiang:flow:{chat.openid}")
+    assert chat.say("跳过") == chat.say("帮助")
+    assert count(services, Need) == 0
+
+
+def test_english_flow(chat: Chat, services: Services) -> None:
+    chat.say("English")
+    assert "Reply 'yes'" in chat.say("need")
+    assert "1. education" in chat.say("yes")
+    assert "Category: environment and waste" in chat.say("environment and waste")
+    assert "up to 3 photos" in chat.say("Rubbish by the gate")
+    assert "Where is it" in chat.say("skip")
+    assert "Place: (none)" in chat.say("skip")
+    assert "Your need is N-000001" in chat.say("ok")
+    listing = chat.say("my needs")
+    assert "N-000001 environment and waste · submitted" in listing
+
+
+def test_my_needs_newest_first_with_status(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    assert "还没有提交过需求" in chat.say("我的需求")
+    submit(chat, "1", "学校缺图书")
+    clock.advance(hours=1)
+    submit(chat, "3", "路灯坏了")
+    clock.advance(hours=1)
+    with services.session_factory() as db, db.begin():
+        change_status(db, get_need(db, "N-000001"), "acknowledged", "王", None, False, clock.now)
+    listing = tap(chat, "MY_NEEDS")
+    assert listing.index("N-000002") < listing.index("N-000001")
+    assert "N-000001 教育 · 已受理 · 更新于 2026-05-01 12:00" in listing
+    assert "N-000002 基础设施 · 已提交 · 更新于 2026-05-01 11:00" in listing
+    assert "共 2 条" in listing and "路灯坏了" in listing
+
+
+def test_show_one_need_with_its_public_history(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    submit(chat, "3", "路灯坏了")
+    clock.advance(hours=2)
+    with services.session_factory() as db, db.begin():
+        need = get_need(db, "N-000001")
+        change_status(db, need, "acknowledged", "王", "下周一派人看", True, clock.now)
+        change_status(db, need, "acknowledged", "王", "电工老李负责", False, clock.now)
+    detail = chat.say("需求 N-000001")
+    assert "N-000001 · 基础设施 · 已受理" in detail
+    assert "路灯坏了" in detail
+    assert "2026-05-01 10:00 已提交" in detail
+    assert "2026-05-01 12:00 已受理 · 下周一派人看" in detail
+    assert "电工老李" not in detail
+    assert chat.say("需求 1") == detail
+    assert chat.say("need n-000001") == detail
+
+
+def test_show_refuses_unknown_refs_and_other_peoples_needs(chat: Chat) -> None:
+    submit(chat)
+    assert "没有找到您的需求 N-000001" in chat.as_resident("o-other").say("需求 N-000001")
+    assert "没有找到您的需求 N-000042" in chat.say("需求 N-000042")
+    assert "需求 N-000123" in chat.say("需求 路灯坏了")
+
+
+def test_merged_need_shows_the_original(chat: Chat, services: Services, clock: FakeClock) -> None:
+    submit(chat.as_resident("o-first"), "3", "路灯坏了")
+    submit(chat, "3", "老街路灯不亮")
+    with services.session_factory() as db, db.begin():
+        original = get_need(db, "N-000001")
+        change_status(db, original, "acknowledged", "王", None, False, clock.now)
+        change_status(
+            db,
+            get_need(db, "N-000002"),
+            "duplicate",
+            "王",
+            "同一盏灯",
+            False,
+            clock.now,
+            duplicate_of=original,
+        )
+    assert "已并入 N-000001（已受理）" in chat.say("我的需求")
+    assert "共有 2 位居民反映了这个需求" in chat.as_resident("o-first").say("需求 N-000001")
+
+
+def test_delete_my_data(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("2")
+    chat.say("河边有人倒垃圾")
+    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    chat.say("完成")
+    chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    chat.say("确认")
+    with services.session_factory() as db, db.begin():
+        person = db.execute(select(Resident).where(Resident.openid == chat.openid)).scalar_one()
+        person.name, person.mobile = "张三", "13800000000"
+        db.execute(select(NeedPhoto)).scalar_one().local_path = "need-1/1.jpg"
+
+    assert "确认删除" in chat.say("删除我的信息")
+    assert "没有删除任何内容" in chat.say("否")
+    assert only_need(services).description == "河边有人倒垃圾"
+    chat.say("删除我的信息")
+    assert "请回复“确认”删除" in chat.say("嗯?")
+    done = chat.say("确认")
+    assert "1 条需求的内容，1 张照片，1 个地点，您的姓名和手机号，" in done
+
+    need = only_need(services)
+    assert need.description is None and need.place is None and need.latitude is None
+    assert need.resident_id is None and need.erased_at is not None
+    assert (need.category, need.status) == ("environment", "submitted")
+    with services.session_factory() as db:
+        photo = db.execute(select(NeedPhoto)).scalar_one()
+    assert (photo.status, photo.media_id, photo.pic_url) == (PHOTO_ERASING, None, None)
+    person = resident(services, chat.openid)
+    assert (person.name, person.mobile, person.privacy_consent_at) == (None, None, None)
+    assert count(services, InboundMessage, InboundMessage.content.is_not(None)) == 0
+    assert "还没有提交过需求" in chat.say("我的需求")
+    assert "同意" in chat.say("需求")
+
+
+def test_delete_with_nothing_stored(chat: Chat, services: Services) -> None:
+    chat.say("删除我的信息")
+    done = chat.say("确认")
+    assert "0 条需求的内容，0 张照片，0 个地点，" in done and "姓名" not in done
+
+
+def test_photo_never_fetched_is_erased_at_once(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("教室漏雨")
+    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    chat.say("完成")
+    chat.say("跳过")
+    chat.say("确认")
+    chat.say("删除我的信息")
+    chat.say("确认")
+    with services.session_factory() as db:
+        assert db.execute(select(NeedPhoto.status)).scalar_one() == PHOTO_ERASED
