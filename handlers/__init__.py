@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import basic
+from handlers import basic, needs
 from handlers.i18n import Catalog
 from handlers.router import Router
 
-FEATURES = (basic,)
+FEATURES = (basic, needs)
 
 
 def build_router() -> Router:
