@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import basic, needs
+from handlers import basic, events, needs
 from handlers.i18n import Catalog
 from handlers.router import Router
 
-FEATURES = (basic, needs)
+FEATURES = (basic, needs, events)
 
 
 def build_router() -> Router:

@@ -286,7 +286,7 @@ def occupancies(db: Session, events: Sequence[Event]) -> dict[int, Occupancy]:
             select(Attendance.event_id, func.sum(Attendance.party_size))
             .where(Attendance.event_id.in_(ids), Attendance.walk_in.is_(True))
             .group_by(Attendance.event_id)
-        ).tuples()
+        ).all()
     )
     return {
         event.id: Occupancy(
@@ -359,7 +359,7 @@ def resident_signups(
         .where(Signup.resident_id == resident_id, Event.starts_at >= since)
         .order_by(Event.starts_at, Event.id, Signup.id.desc())
         .limit(limit)
-    ).tuples()
+    ).all()
     return list(rows)
 
 
@@ -606,7 +606,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
         .join(Resident, Resident.id == Signup.resident_id)
         .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
         .order_by(Signup.id)
-    ).tuples()
+    ).all()
     when = _local(event.starts_at, tz)
     told = 0
     for signup, resident in signups:

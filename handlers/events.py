@@ -1,0 +1,751 @@
+"""Events by chat: browse, sign up (contact details, party size, waitlist), cancel, check in.
+
+Every rule lives in models/events.py; this module only asks the questions and words the
+answers. A sign-up in progress lives in the flow state until the last answer, and the
+final step calls :func:`models.events.sign_up`, which checks everything again under the
+event's lock, so a question left unanswered for a while can never overbook.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from handlers.answers import is_no, is_yes
+from handlers.context import Context
+from handlers.message import TEXT, Message, Reply
+from handlers.router import Handler, Router, normalize
+from models.events import (
+    ALREADY_SIGNED_UP,
+    BAD_PARTY,
+    CANCELLED,
+    CHECKIN_CLOSED,
+    CHECKIN_NOT_OPEN,
+    CHECKIN_OPENS_BEFORE,
+    CHECKIN_QR,
+    CONFIRMED,
+    CONTACT_REQUIRED,
+    DEADLINE_PASSED,
+    EVENT_CANCELLED,
+    EVENT_FINISHED,
+    FINISHED,
+    FULL,
+    MAX_NAME,
+    NO_ROOM,
+    NOT_PUBLISHED,
+    NOT_SIGNED_UP,
+    PARTY_TOO_LARGE,
+    PUBLISHED,
+    QR_SCENE_PREFIX,
+    STARTED,
+    UNKNOWN_EVENT,
+    WAITLISTED,
+    Event,
+    EventError,
+    Occupancy,
+    Signup,
+    cancel_signup,
+    check_can_sign_up,
+    check_in,
+    check_party_size,
+    get_event,
+    has_contact,
+    live_signup,
+    normalize_mobile,
+    occupancies,
+    occupancy,
+    resident_signups,
+    save_contact,
+    sign_up,
+    upcoming_events,
+)
+
+LIST = "event.list"
+CONTACT_NAME = "event.contact_name"
+CONTACT_MOBILE = "event.contact_mobile"
+CONTACT_CONSENT = "event.contact_consent"
+PARTY = "event.party_size"
+WAITLIST = "event.waitlist"
+
+PAGE_SIZE = 5
+MORE_WORDS = frozenset({"下一页", "more", "next"})
+# "My events" shows sign-ups for events that started at most this long ago.
+MY_EVENTS_SINCE = timedelta(days=1)
+MY_EVENTS_SHOWN = 10
+
+TAG_NAMES = {
+    "women": ("女性", "women"),
+    "children": ("儿童", "children"),
+    "elderly": ("长者", "elderly"),
+    "volunteers": ("志愿者", "volunteers"),
+}
+
+TEXTS = {
+    "event_list_header": {
+        "zh": "近期活动（第 {page} 页）：",
+        "en": "Upcoming events (page {page}):",
+    },
+    "event_list_item": {
+        "zh": "{id}. {title}\n   {when} · {place}\n   {availability}",
+        "en": "{id}. {title}\n   {when} · {place}\n   {availability}",
+    },
+    "event_list_more": {
+        "zh": "发送“下一页”查看更多；“活动 N”看详情；“报名 N”报名。",
+        "en": "Send 'more' for more; 'events N' for details; 'signup N' to sign up.",
+    },
+    "event_list_last": {
+        "zh": "发送“活动 N”看详情，“报名 N”报名。",
+        "en": "Send 'events N' for details, 'signup N' to sign up.",
+    },
+    "event_list_empty": {
+        "zh": "近期暂无可报名的活动，敬请关注。",
+        "en": "There are no upcoming events right now. Stay tuned.",
+    },
+    "event_places_left": {"zh": "剩余 {n} 个名额", "en": "{n} places left"},
+    "event_waitlist_only": {"zh": "已满，可排候补", "en": "full: waitlist"},
+    "event_signup_closed": {"zh": "报名已截止", "en": "sign-up closed"},
+    "event_place_tba": {"zh": "地点待定", "en": "place to be announced"},
+    "event_detail_when": {"zh": "时间：{when}", "en": "When: {when}"},
+    "event_detail_place": {"zh": "地点：{place}", "en": "Where: {place}"},
+    "event_detail_capacity": {
+        "zh": "名额：{capacity}（{availability}）",
+        "en": "Places: {capacity} ({availability})",
+    },
+    "event_detail_deadline": {"zh": "报名截止：{deadline}", "en": "Sign-up closes: {deadline}"},
+    "event_detail_party": {
+        "zh": "每次报名最多 {n} 人",
+        "en": "Up to {n} people per sign-up",
+    },
+    "event_detail_contact": {
+        "zh": "报名需提供姓名和手机号",
+        "en": "Sign-up needs your name and mobile number",
+    },
+    "event_detail_tags": {"zh": "面向：{tags}", "en": "For: {tags}"},
+    "event_detail_partners": {"zh": "合办：{partners}", "en": "Co-hosted with: {partners}"},
+    "event_detail_signup": {
+        "zh": "发送“报名 {id}”报名。",
+        "en": "Send 'signup {id}' to sign up.",
+    },
+    "event_detail_yours": {"zh": "您的报名：{status}", "en": "Your sign-up: {status}"},
+    "event_detail_cancelled": {
+        "zh": "该活动已取消：{reason}",
+        "en": "This event is cancelled: {reason}",
+    },
+    "event_which": {
+        "zh": "请发送活动编号，例如“{example}”。发送“活动”查看近期活动。",
+        "en": "Please send the event's number, e.g. '{example}'. Send 'events' to list them.",
+    },
+    "event_unknown": {
+        "zh": "没有编号为 {id} 的可报名活动。发送“活动”查看近期活动。",
+        "en": "There is no open event number {id}. Send 'events' to list them.",
+    },
+    "event_is_cancelled": {
+        "zh": "活动“{title}”已取消。",
+        "en": "The event '{title}' is cancelled.",
+    },
+    "event_is_finished": {
+        "zh": "活动“{title}”已结束。",
+        "en": "The event '{title}' is over.",
+    },
+    "event_deadline_passed": {
+        "zh": "活动“{title}”的报名已于 {deadline} 截止。",
+        "en": "Sign-up for '{title}' closed at {deadline}.",
+    },
+    "event_already_signed_up": {
+        "zh": "您已报名活动“{title}”：{status}。如需取消，请发送“取消报名 {id}”。",
+        "en": "You already signed up for '{title}': {status}. To cancel, send 'cancel {id}'.",
+    },
+    "event_party_too_large": {
+        "zh": "活动“{title}”每次报名最多 {max} 人。",
+        "en": "'{title}' takes at most {max} people per sign-up.",
+    },
+    "event_party_invalid": {
+        "zh": "人数至少为 1。",
+        "en": "The number of people must be at least 1.",
+    },
+    "event_contact_missing": {
+        "zh": "该活动需要您的姓名和手机号，请重新发送“报名 {id}”填写。",
+        "en": "This event needs your name and mobile number; send 'signup {id}' again.",
+    },
+    "event_ask_name": {
+        "zh": "活动“{title}”需要登记联系方式。请回复您的姓名（发送“退出”可放弃）。",
+        "en": "'{title}' needs your contact details. What is your name? (send 'exit' to stop)",
+    },
+    "event_ask_name_again": {
+        "zh": "请回复您的姓名（不超过 {max} 个字）。",
+        "en": "Please reply with your name (up to {max} characters).",
+    },
+    "event_ask_mobile": {
+        "zh": "请回复您的手机号（11 位）。",
+        "en": "Please reply with your mobile number (11 digits).",
+    },
+    "event_bad_mobile": {
+        "zh": "“{value}”不是有效的手机号。请回复 11 位中国大陆手机号，例如 13812345678。",
+        "en": "'{value}' is not a valid mobile number. Please send 11 digits, e.g. 13812345678.",
+    },
+    "event_ask_consent": {
+        "zh": (
+            "我们会保存您的姓名（{name}）和手机号（{mobile}），仅用于活动联络，"
+            "之后报名无需再次填写。同意请回复“同意”，不同意请回复“不同意”。"
+        ),
+        "en": (
+            "We will keep your name ({name}) and mobile ({mobile}) only to contact you "
+            "about events, so you need not give them again. Reply 'yes' to agree or 'no'."
+        ),
+    },
+    "event_ask_consent_again": {
+        "zh": "请回复“同意”或“不同意”（也可发送“退出”）。",
+        "en": "Please reply 'yes' or 'no' (or 'exit').",
+    },
+    "event_consent_declined": {
+        "zh": "好的，未报名，您的联系方式没有保存。",
+        "en": "OK: you are not signed up and your contact details were not kept.",
+    },
+    "event_ask_party": {
+        "zh": "共几人参加（含您自己，1-{max}）？请回复数字。",
+        "en": "How many people are coming, you included (1-{max})? Reply with a number.",
+    },
+    "event_ask_party_again": {
+        "zh": "请回复 1 到 {max} 之间的数字。",
+        "en": "Please reply with a number from 1 to {max}.",
+    },
+    "event_offer_waitlist": {
+        "zh": (
+            "活动“{title}”名额已满。是否加入候补？有名额时会按顺序自动确认并通知您。"
+            "回复“是”或“否”。"
+        ),
+        "en": (
+            "'{title}' is full. Join the waitlist? If a place opens up you are confirmed "
+            "in turn and told. Reply 'yes' or 'no'."
+        ),
+    },
+    "event_offer_waitlist_again": {
+        "zh": "请回复“是”加入候补，或“否”放弃。",
+        "en": "Please reply 'yes' to join the waitlist or 'no'.",
+    },
+    "event_waitlist_declined": {
+        "zh": "好的，没有为您报名。",
+        "en": "OK, you are not signed up.",
+    },
+    "event_confirmed": {
+        "zh": (
+            "报名成功！\n{title}\n时间：{when}\n地点：{place}\n人数：{party}\n签到码：{code}\n"
+            "到场时扫描活动二维码或出示签到码即可签到。如需取消，请发送“取消报名 {id}”。"
+        ),
+        "en": (
+            "You're signed up!\n{title}\nWhen: {when}\nWhere: {place}\nPeople: {party}\n"
+            "Check-in code: {code}\nScan the event's QR code or show this code when you "
+            "arrive. To cancel, send 'cancel {id}'."
+        ),
+    },
+    "event_waitlisted": {
+        "zh": (
+            "活动“{title}”已满，您已加入候补，目前排第 {position} 位。"
+            "有名额时会自动为您确认并通知您。如需取消，请发送“取消报名 {id}”。"
+        ),
+        "en": (
+            "'{title}' is full; you are on the waitlist at position {position}. If a place "
+            "opens up you are confirmed and told. To cancel, send 'cancel {id}'."
+        ),
+    },
+    "event_status_confirmed": {
+        "zh": "已确认，{party} 人，签到码 {code}",
+        "en": "confirmed, {party} people, check-in code {code}",
+    },
+    "event_status_waitlisted": {
+        "zh": "候补第 {position} 位",
+        "en": "waitlist position {position}",
+    },
+    "event_status_cancelled": {"zh": "已取消报名", "en": "sign-up cancelled"},
+    "event_status_event_cancelled": {"zh": "活动已取消", "en": "event cancelled"},
+    "event_status_attended": {"zh": "已签到", "en": "checked in"},
+    "event_cancel_done": {
+        "zh": "已取消您对活动“{title}”的报名。",
+        "en": "Your sign-up for '{title}' is cancelled.",
+    },
+    "event_not_signed_up": {
+        "zh": "您没有报名活动 {id}，无需取消。发送“我的活动”查看您的报名。",
+        "en": "You have no sign-up for event {id}. Send 'my events' to see yours.",
+    },
+    "event_started": {
+        "zh": "活动“{title}”已开始，不能再取消报名。",
+        "en": "'{title}' has started; the sign-up can no longer be cancelled.",
+    },
+    "event_my_header": {"zh": "我的活动：", "en": "My events:"},
+    "event_my_item": {
+        "zh": "{id}. {title}\n   {when} · {status}",
+        "en": "{id}. {title}\n   {when} · {status}",
+    },
+    "event_my_empty": {
+        "zh": "您还没有报名近期的活动。发送“活动”看看有哪些活动。",
+        "en": "You have no sign-ups for upcoming events. Send 'events' to see them.",
+    },
+    "event_checked_in": {
+        "zh": "欢迎参加“{title}”！签到成功（{party} 人）。",
+        "en": "Welcome to '{title}'! You're checked in ({party} people).",
+    },
+    "event_walked_in": {
+        "zh": "欢迎参加“{title}”！您没有报名，已登记为现场参加。",
+        "en": "Welcome to '{title}'! You had not signed up, so you're recorded as a walk-in.",
+    },
+    "event_checked_in_before": {
+        "zh": "欢迎！您已于 {time} 签到“{title}”，无需重复签到。",
+        "en": "Welcome! You checked in to '{title}' at {time} already.",
+    },
+    "event_checkin_not_open": {
+        "zh": "活动“{title}”的签到将于 {opens} 开始。",
+        "en": "Check-in for '{title}' opens at {opens}.",
+    },
+    "event_checkin_closed": {
+        "zh": "活动“{title}”的签到已结束。",
+        "en": "Check-in for '{title}' is over.",
+    },
+    "event_no_room": {
+        "zh": "活动“{title}”名额已满，无法登记现场参加，请联系现场工作人员。",
+        "en": "'{title}' is full, so no walk-in place is left; please see the staff.",
+    },
+    "event_bad_qr": {
+        "zh": "这个签到二维码无效，请联系现场工作人员。",
+        "en": "This check-in QR code is not valid; please see the staff.",
+    },
+}
+
+
+# Formatting ---------------------------------------------------------------------------------
+
+
+def _when(ctx: Context, event: Event) -> str:
+    start = ctx.local_time(event.starts_at)
+    if event.ends_at is None:
+        return start
+    end = ctx.local_time(event.ends_at)
+    return f"{start}–{end[11:]}" if end[:10] == start[:10] else f"{start} – {end}"
+
+
+def _place(ctx: Context, event: Event) -> str:
+    return event.place or ctx.t("event_place_tba")
+
+
+def _availability(ctx: Context, event: Event, taken: Occupancy) -> str:
+    if ctx.now >= event.closes_at:
+        return ctx.t("event_signup_closed")
+    if taken.places_left > 0:
+        return ctx.t("event_places_left", n=taken.places_left)
+    return ctx.t("event_waitlist_only")
+
+
+def _status(ctx: Context, signup: Signup) -> str:
+    if signup.status == CONFIRMED:
+        return ctx.t("event_status_confirmed", party=signup.party_size, code=signup.checkin_code)
+    if signup.status == WAITLISTED:
+        return ctx.t("event_status_waitlisted", position=signup.waitlist_position)
+    return ctx.t("event_status_cancelled")
+
+
+def _tag_name(ctx: Context, tag: str) -> str:
+    names = TAG_NAMES.get(tag)
+    if names is None:
+        return tag
+    return names[0] if ctx.language == "zh" else names[1]
+
+
+def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
+    """One clear sentence for each rule the request broke."""
+    event = error.event
+    title = event.title if event is not None else ""
+    if error.reason in (UNKNOWN_EVENT, NOT_PUBLISHED) or event is None:
+        return Reply(ctx.t("event_unknown", id=event_id))
+    if error.reason == EVENT_CANCELLED:
+        return Reply(ctx.t("event_is_cancelled", title=title))
+    if error.reason == EVENT_FINISHED:
+        return Reply(ctx.t("event_is_finished", title=title))
+    if error.reason == DEADLINE_PASSED:
+        return Reply(
+            ctx.t("event_deadline_passed", title=title, deadline=ctx.local_time(event.closes_at))
+        )
+    if error.reason == ALREADY_SIGNED_UP and error.signup is not None:
+        return Reply(
+            ctx.t(
+                "event_already_signed_up",
+                title=title,
+                status=_status(ctx, error.signup),
+                id=event.id,
+            )
+        )
+    if error.reason == PARTY_TOO_LARGE:
+        return Reply(ctx.t("event_party_too_large", title=title, max=event.max_party_size))
+    if error.reason == BAD_PARTY:
+        return Reply(ctx.t("event_party_invalid"))
+    if error.reason == CONTACT_REQUIRED:
+        return Reply(ctx.t("event_contact_missing", id=event.id))
+    if error.reason == NOT_SIGNED_UP:
+        return Reply(ctx.t("event_not_signed_up", id=event.id))
+    if error.reason == STARTED:
+        return Reply(ctx.t("event_started", title=title))
+    if error.reason == CHECKIN_NOT_OPEN:
+        opens = ctx.local_time(event.starts_at - CHECKIN_OPENS_BEFORE)
+        return Reply(ctx.t("event_checkin_not_open", title=title, opens=opens))
+    if error.reason == CHECKIN_CLOSED:
+        return Reply(ctx.t("event_checkin_closed", title=title))
+    if error.reason == NO_ROOM:
+        return Reply(ctx.t("event_no_room", title=title))
+    raise error
+
+
+def _parse_numbers(arg: str) -> list[int] | None:
+    """``3``, ``#3``, ``3号`` or ``3 2``: the numbers in an argument, or None."""
+    numbers: list[int] = []
+    for part in normalize(arg).split():
+        cleaned = part.lstrip("#第").rstrip("号")
+        if not cleaned.isdigit() or len(cleaned) > 9:
+            return None
+        numbers.append(int(cleaned))
+    return numbers or None
+
+
+# Browsing -------------------------------------------------------------------------------------
+
+
+def _show_page(ctx: Context, page: int) -> Reply:
+    events = upcoming_events(ctx.db, ctx.now, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1)
+    more = len(events) > PAGE_SIZE
+    events = events[:PAGE_SIZE]
+    if not events:
+        ctx.end_flow()
+        return Reply(ctx.t("event_list_empty"))
+    taken = occupancies(ctx.db, events)
+    lines = [ctx.t("event_list_header", page=page + 1)]
+    for event in events:
+        lines.append(
+            ctx.t(
+                "event_list_item",
+                id=event.id,
+                title=event.title,
+                when=_when(ctx, event),
+                place=_place(ctx, event),
+                availability=_availability(ctx, event, taken[event.id]),
+            )
+        )
+    if more:
+        ctx.start_flow(LIST, {"page": page})
+        lines.append(ctx.t("event_list_more"))
+    else:
+        if ctx.flow is not None:
+            ctx.end_flow()
+        lines.append(ctx.t("event_list_last"))
+    return Reply("\n".join(lines))
+
+
+def list_events(message: Message, ctx: Context) -> Reply:
+    return _show_page(ctx, 0)
+
+
+def _list_flow(router: Router) -> Handler:
+    """While a list is shown, 下一页/more turns the page; anything else leaves the list
+    and is handled as if no list had been shown."""
+
+    def on_list_reply(message: Message, ctx: Context) -> Reply | None:
+        if message.type == TEXT and normalize(message.text) in MORE_WORDS and ctx.flow:
+            return _show_page(ctx, int(ctx.flow.data.get("page", 0)) + 1)
+        ctx.end_flow()
+        return router.dispatch(message, ctx)
+
+    return on_list_reply
+
+
+def show_event(message: Message, ctx: Context, arg: str) -> Reply:
+    numbers = _parse_numbers(arg)
+    if numbers is None or len(numbers) != 1:
+        return Reply(ctx.t("event_which", example="活动 3" if ctx.language == "zh" else "events 3"))
+    event_id = numbers[0]
+    try:
+        event = get_event(ctx.db, event_id)
+    except EventError as error:
+        return _refusal(ctx, error, event_id)
+    if event.status not in (PUBLISHED, CANCELLED, FINISHED):
+        return Reply(ctx.t("event_unknown", id=event_id))
+    lines = [f"{event.id}. {event.title}"]
+    if event.status == CANCELLED:
+        lines.append(ctx.t("event_detail_cancelled", reason=event.cancel_reason or ""))
+    lines.append(ctx.t("event_detail_when", when=_when(ctx, event)))
+    lines.append(ctx.t("event_detail_place", place=_place(ctx, event)))
+    if event.description:
+        lines.append(event.description)
+    if event.tags:
+        tags = "、".join(_tag_name(ctx, tag) for tag in event.tags)
+        lines.append(ctx.t("event_detail_tags", tags=tags))
+    if event.partners:
+        partners = "、".join(partner.name for partner in event.partners)
+        lines.append(ctx.t("event_detail_partners", partners=partners))
+    if event.status == PUBLISHED:
+        taken = occupancy(ctx.db, event)
+        availability = _availability(ctx, event, taken)
+        lines.append(
+            ctx.t("event_detail_capacity", capacity=event.capacity, availability=availability)
+        )
+        lines.append(ctx.t("event_detail_deadline", deadline=ctx.local_time(event.closes_at)))
+        if event.max_party_size > 1:
+            lines.append(ctx.t("event_detail_party", n=event.max_party_size))
+        if event.contact_required:
+            lines.append(ctx.t("event_detail_contact"))
+    mine = live_signup(ctx.db, event.id, ctx.resident.id)
+    if mine is not None:
+        lines.append(ctx.t("event_detail_yours", status=_status(ctx, mine)))
+    elif event.status == PUBLISHED and ctx.now < event.closes_at:
+        lines.append(ctx.t("event_detail_signup", id=event.id))
+    return Reply("\n".join(lines))
+
+
+# Signing up -----------------------------------------------------------------------------------
+
+
+def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
+    numbers = _parse_numbers(arg)
+    if numbers is None or len(numbers) > 2:
+        return Reply(ctx.t("event_which", example="报名 3" if ctx.language == "zh" else "signup 3"))
+    event_id = numbers[0]
+    try:
+        event = check_can_sign_up(ctx.db, event_id, ctx.resident, ctx.now)
+        data: dict[str, Any] = {"event_id": event.id}
+        if len(numbers) == 2:
+            check_party_size(event, numbers[1])
+            data["party_size"] = numbers[1]
+    except EventError as error:
+        return _refusal(ctx, error, event_id)
+    return _next_step(ctx, event, data)
+
+
+def _next_step(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
+    """Ask the first question still open, or sign up when none is."""
+    if event.contact_required and not has_contact(ctx.resident):
+        if "name" not in data:
+            ctx.start_flow(CONTACT_NAME, data)
+            return Reply(ctx.t("event_ask_name", title=event.title))
+        if "mobile" not in data:
+            ctx.start_flow(CONTACT_MOBILE, data)
+            return Reply(ctx.t("event_ask_mobile"))
+        ctx.start_flow(CONTACT_CONSENT, data)
+        return Reply(ctx.t("event_ask_consent", name=data["name"], mobile=data["mobile"]))
+    if "party_size" not in data:
+        if event.max_party_size == 1:
+            data["party_size"] = 1
+        else:
+            ctx.start_flow(PARTY, data)
+            return Reply(ctx.t("event_ask_party", max=event.max_party_size))
+    return _sign_up(ctx, event, data)
+
+
+def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
+    try:
+        result = sign_up(
+            ctx.db,
+            event.id,
+            ctx.resident,
+            int(data["party_size"]),
+            ctx.now,
+            join_waitlist=bool(data.get("waitlist")),
+        )
+    except EventError as error:
+        if error.reason == FULL:
+            ctx.start_flow(WAITLIST, data)
+            return Reply(ctx.t("event_offer_waitlist", title=event.title))
+        ctx.end_flow()
+        return _refusal(ctx, error, event.id)
+    ctx.end_flow()
+    signup = result.signup
+    if result.waitlisted:
+        return Reply(
+            ctx.t(
+                "event_waitlisted",
+                title=event.title,
+                position=signup.waitlist_position,
+                id=event.id,
+            )
+        )
+    return Reply(
+        ctx.t(
+            "event_confirmed",
+            title=event.title,
+            when=_when(ctx, event),
+            place=_place(ctx, event),
+            party=signup.party_size,
+            code=signup.checkin_code,
+            id=event.id,
+        )
+    )
+
+
+def _flow_event(ctx: Context) -> tuple[Event, dict[str, Any]] | Reply:
+    """The event a sign-up flow is about, or the refusal if it vanished meanwhile."""
+    if ctx.flow is None:
+        raise RuntimeError("a sign-up step was called outside its flow")
+    data = ctx.flow.data
+    try:
+        return get_event(ctx.db, int(data["event_id"])), data
+    except EventError as error:
+        ctx.end_flow()
+        return _refusal(ctx, error, int(data["event_id"]))
+
+
+def on_name(message: Message, ctx: Context) -> Reply:
+    found = _flow_event(ctx)
+    if isinstance(found, Reply):
+        return found
+    event, data = found
+    name = " ".join(message.text.split()) if message.type == TEXT else ""
+    if not name or len(name) > MAX_NAME:
+        return Reply(ctx.t("event_ask_name_again", max=MAX_NAME))
+    data["name"] = name
+    return _next_step(ctx, event, data)
+
+
+def on_mobile(message: Message, ctx: Context) -> Reply:
+    found = _flow_event(ctx)
+    if isinstance(found, Reply):
+        return found
+    event, data = found
+    typed = message.text.strip() if message.type == TEXT else ""
+    mobile = normalize_mobile(normalize(typed))
+    if mobile is None:
+        return Reply(ctx.t("event_bad_mobile", value=typed[:20]))
+    data["mobile"] = mobile
+    return _next_step(ctx, event, data)
+
+
+def on_consent(message: Message, ctx: Context) -> Reply:
+    found = _flow_event(ctx)
+    if isinstance(found, Reply):
+        return found
+    event, data = found
+    if message.type == TEXT and is_yes(message.text):
+        save_contact(ctx.resident, data.pop("name"), data.pop("mobile"), ctx.now)
+        return _next_step(ctx, event, data)
+    if message.type == TEXT and is_no(message.text):
+        ctx.end_flow()
+        return Reply(ctx.t("event_consent_declined"))
+    return Reply(ctx.t("event_ask_consent_again"))
+
+
+def on_party(message: Message, ctx: Context) -> Reply:
+    found = _flow_event(ctx)
+    if isinstance(found, Reply):
+        return found
+    event, data = found
+    numbers = _parse_numbers(message.text) if message.type == TEXT else None
+    if numbers is None or len(numbers) != 1:
+        return Reply(ctx.t("event_ask_party_again", max=event.max_party_size))
+    try:
+        check_party_size(event, numbers[0])
+    except EventError as error:
+        refusal = _refusal(ctx, error, event.id).text
+        return Reply(f"{refusal}\n{ctx.t('event_ask_party_again', max=event.max_party_size)}")
+    data["party_size"] = numbers[0]
+    return _next_step(ctx, event, data)
+
+
+def on_waitlist(message: Message, ctx: Context) -> Reply:
+    found = _flow_event(ctx)
+    if isinstance(found, Reply):
+        return found
+    event, data = found
+    if message.type == TEXT and is_yes(message.text):
+        data["waitlist"] = True
+        return _sign_up(ctx, event, data)
+    if message.type == TEXT and is_no(message.text):
+        ctx.end_flow()
+        return Reply(ctx.t("event_waitlist_declined"))
+    return Reply(ctx.t("event_offer_waitlist_again"))
+
+
+# Cancelling and my events -------------------------------------------------------------------
+
+
+def ask_which(message: Message, ctx: Context) -> Reply:
+    """报名 / 取消报名 without a number."""
+    return Reply(ctx.t("event_which", example="报名 3" if ctx.language == "zh" else "signup 3"))
+
+
+def cancel(message: Message, ctx: Context, arg: str) -> Reply:
+    numbers = _parse_numbers(arg)
+    if numbers is None or len(numbers) != 1:
+        example = "取消报名 3" if ctx.language == "zh" else "cancel 3"
+        return Reply(ctx.t("event_which", example=example))
+    event_id = numbers[0]
+    try:
+        result = cancel_signup(ctx.db, event_id, ctx.resident, ctx.now, ctx.settings.timezone)
+    except EventError as error:
+        if error.reason == NOT_SIGNED_UP:
+            return Reply(ctx.t("event_not_signed_up", id=event_id))
+        return _refusal(ctx, error, event_id)
+    return Reply(ctx.t("event_cancel_done", title=result.event.title))
+
+
+def my_events(message: Message, ctx: Context) -> Reply:
+    rows = resident_signups(ctx.db, ctx.resident.id, ctx.now - MY_EVENTS_SINCE)
+    lines = [ctx.t("event_my_header")]
+    seen: set[int] = set()
+    for signup, event, attendance in rows:
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        if event.status == CANCELLED:
+            status = ctx.t("event_status_event_cancelled")
+        elif attendance is not None:
+            status = ctx.t("event_status_attended")
+        else:
+            status = _status(ctx, signup)
+        lines.append(
+            ctx.t(
+                "event_my_item",
+                id=event.id,
+                title=event.title,
+                when=_when(ctx, event),
+                status=status,
+            )
+        )
+        if len(seen) == MY_EVENTS_SHOWN:
+            break
+    if not seen:
+        return Reply(ctx.t("event_my_empty"))
+    return Reply("\n".join(lines))
+
+
+# Check-in -------------------------------------------------------------------------------------
+
+
+def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
+    numbers = _parse_numbers(rest)
+    if numbers is None or len(numbers) != 1:
+        return Reply(ctx.t("event_bad_qr"))
+    event_id = numbers[0]
+    try:
+        result = check_in(ctx.db, event_id, ctx.resident, CHECKIN_QR, ctx.now)
+    except EventError as error:
+        if error.reason in (UNKNOWN_EVENT, NOT_PUBLISHED):
+            return Reply(ctx.t("event_bad_qr"))
+        return _refusal(ctx, error, event_id)
+    title = result.event.title
+    if not result.first_time:
+        time = ctx.local_time(result.attendance.checked_in_at)[11:]
+        return Reply(ctx.t("event_checked_in_before", title=title, time=time))
+    if result.walk_in:
+        return Reply(ctx.t("event_walked_in", title=title))
+    return Reply(ctx.t("event_checked_in", title=title, party=result.attendance.party_size))
+
+
+def register(router: Router) -> None:
+    router.add_keyword(("活动", "events"), list_events)
+    router.add_click(("EVENTS",), list_events)
+    router.add_arg_keyword(("活动", "events", "event"), show_event)
+    router.add_arg_keyword(("报名", "signup", "sign up"), start_signup)
+    router.add_arg_keyword(("取消报名", "cancel"), cancel)
+    router.add_keyword(("报名", "signup", "取消报名", "cancel"), ask_which)
+    router.add_keyword(("我的活动", "my events"), my_events)
+    router.add_click(("MY_EVENTS",), my_events)
+    router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)
+    router.add_flow(LIST, _list_flow(router))
+    router.add_flow(CONTACT_NAME, on_name)
+    router.add_flow(CONTACT_MOBILE, on_mobile)
+    router.add_flow(CONTACT_CONSENT, on_consent)
+    router.add_flow(PARTY, on_party)
+    router.add_flow(WAITLIST, on_waitlist)
