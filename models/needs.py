@@ -443,7 +443,7 @@ def status_push_payload(
     which case the text names both so the resident recognises their own reference.
     """
     if own_need.id == need.id:
-        subject_zh, subject_en = f"您的需求 {need.ref}", f"Your need {need.ref}"
+        subject_zh, subject_en = f"您的需求 {need.ref} ", f"Your need {need.ref}"
     else:
         subject_zh = f"您的需求 {own_need.ref}（已并入 {need.ref}）"
         subject_en = f"Your need {own_need.ref} (merged into {need.ref})"

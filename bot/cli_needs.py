@@ -1,0 +1,338 @@
+"""``aixiang needs`` and ``aixiang partners``: staff triage needs from the terminal.
+
+Every change goes through models.needs, so the CLI obeys the same transition table,
+writes the same history rows and queues the same pushes as any other caller. Mistakes
+(unknown ref, status, category or partner; a refused transition) are one line, exit 2,
+and leave the database untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from bot.cli_support import (
+    StaffError,
+    config_from_context,
+    emit,
+    emit_object,
+    format_local,
+    parse_local_time,
+    staff_session,
+)
+from bot.config import Config
+from models.base import utcnow
+from models.needs import (
+    PARTNER_KINDS,
+    STATUSES,
+    Need,
+    NeedError,
+    Partner,
+    add_partner,
+    change_status,
+    demand_counts,
+    get_need,
+    get_partner,
+    list_needs,
+    list_partners,
+    need_history,
+    need_photos,
+    need_ref,
+    partner_name,
+)
+from models.residents import Resident
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+SUMMARY_CHARS = 24
+LIST_COLUMNS = (
+    "ref",
+    "category",
+    "status",
+    "partner",
+    "demand",
+    "created",
+    "updated",
+    "summary",
+)
+
+
+@click.group()
+def needs() -> None:
+    """Residents' needs: list, show and update them."""
+
+
+@needs.command("list")
+@click.option("--status", help=f"Only this status: {', '.join(STATUSES)}.")
+@click.option("--category", help="Only this category (its key or its name).")
+@click.option("--partner", help="Only needs assigned to this partner (name or id).")
+@click.option("--since", help="Only needs submitted on or after this local date or time.")
+@click.option("--limit", default=str(DEFAULT_LIMIT), show_default=True, help="Rows to show.")
+@click.option(
+    "--by-demand",
+    is_flag=True,
+    help="Most raised first (demand = 1 + needs merged into it), then newest.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_command(
+    ctx: click.Context,
+    status: str | None,
+    category: str | None,
+    partner: str | None,
+    since: str | None,
+    limit: str,
+    by_demand: bool,
+    as_json: bool,
+) -> None:
+    """List needs, newest first, one page of --limit rows."""
+    config = config_from_context(ctx)
+    tz = config.bot.tz
+    if status is not None:
+        _check_status(status)
+    category_key = _category_key(config, category) if category is not None else None
+    since_at = parse_local_time(since, tz, "--since") if since is not None else None
+    page = _limit(limit)
+    with staff_session(ctx) as db:
+        chosen = _partner(db, partner) if partner is not None else None
+        rows = list_needs(
+            db,
+            status=status,
+            category=category_key,
+            partner=chosen,
+            since=since_at,
+            limit=page,
+            by_demand=by_demand,
+        )
+        records = [
+            {
+                "ref": row.need.ref,
+                "category": row.need.category,
+                "status": row.need.status,
+                "partner": row.partner,
+                "demand": row.demand_count,
+                "created": format_local(row.need.created_at, tz),
+                "updated": format_local(row.need.updated_at, tz),
+                "summary": _summary(row.need.description),
+            }
+            for row in rows
+        ]
+    emit(records, as_json, LIST_COLUMNS)
+
+
+@needs.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show one need, e.g. N-000123, with its photos and whole history (internal notes too)."""
+    tz = config_from_context(ctx).bot.tz
+    with staff_session(ctx) as db:
+        need = _need(db, ref)
+        resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
+        original = db.get(Need, need.duplicate_of_id) if need.duplicate_of_id else None
+        details: dict[str, Any] = {
+            "ref": need.ref,
+            "category": need.category,
+            "status": need.status,
+            "partner": partner_name(db, need.partner_id),
+            "demand_count": demand_counts(db, [need.id])[need.id],
+            "duplicate_of": original.ref if original is not None else None,
+            "resident_openid": resident.openid if resident is not None else None,
+            "created": format_local(need.created_at, tz),
+            "updated": format_local(need.updated_at, tz),
+            "acknowledged": format_local(need.acknowledged_at, tz),
+            "resolved": format_local(need.resolved_at, tz),
+            "description": need.description,
+            "place": need.place,
+            "coordinates": (
+                f"{need.latitude}, {need.longitude}" if need.latitude is not None else None
+            ),
+            "erased": format_local(need.erased_at, tz),
+        }
+        photos = [
+            {
+                "position": photo.position,
+                "status": photo.status,
+                "local_path": photo.local_path,
+                "pic_url": photo.pic_url,
+            }
+            for photo in need_photos(db, need)
+        ]
+        history = [
+            {
+                "at": format_local(entry.created_at, tz),
+                "by": entry.by,
+                "from": entry.from_status,
+                "to": entry.to_status,
+                "partner": partner_name(db, entry.partner_id),
+                "duplicate_of": need_ref(entry.duplicate_of_id) if entry.duplicate_of_id else None,
+                "note": entry.note,
+                "public": entry.public,
+            }
+            for entry in need_history(db, need)
+        ]
+    if as_json:
+        emit_object({**details, "photos": photos, "history": history}, True)
+        return
+    emit_object(details, False)
+    if photos:
+        click.echo("\nphotos:")
+        emit(photos, False)
+    click.echo("\nhistory:")
+    emit(history, False)
+
+
+@needs.command("update")
+@click.argument("ref")
+@click.option("--status", help=f"The new status: {', '.join(STATUSES)}.")
+@click.option(
+    "--note", help="A note kept in the history (the reason, to decline or mark duplicate)."
+)
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Also send the note to the resident. Without it the note is internal: staff see "
+    "it in 'needs show', the resident does not.",
+)
+@click.option("--assign", "assign", help="Assign the need to this partner (name or id).")
+@click.option("--duplicate-of", help="With --status duplicate: the original need's ref.")
+@click.option("--by", "by", default="staff", show_default=True, help="Who made the change.")
+@click.pass_context
+def update_command(
+    ctx: click.Context,
+    ref: str,
+    status: str | None,
+    note: str | None,
+    public: bool,
+    assign: str | None,
+    duplicate_of: str | None,
+    by: str,
+) -> None:
+    """Change a need's status, add a note, or assign it to a partner.
+
+    Allowed moves: submitted -> acknowledged | declined | duplicate; acknowledged ->
+    in_progress | resolved | declined | duplicate; in_progress -> resolved | declined |
+    duplicate. Resolved, declined and duplicate are final. Declined and duplicate need
+    a reason (--note); duplicate also needs --duplicate-of.
+
+    The resident gets a push for every status change (with the note when --public), and
+    for a --public note alone; residents whose needs were merged into this one get it
+    too. Internal notes and partner assignments alone send nothing.
+    """
+    if status is not None:
+        _check_status(status)
+    with staff_session(ctx) as db:
+        need = _need(db, ref)
+        partner = _partner(db, assign) if assign is not None else None
+        original = _need(db, duplicate_of) if duplicate_of is not None else None
+        before = need.status
+        try:
+            entry = change_status(
+                db,
+                need,
+                status or need.status,
+                by,
+                note,
+                public,
+                utcnow(),
+                duplicate_of=original,
+                partner=partner,
+            )
+        except NeedError as exc:
+            raise StaffError(str(exc)) from None
+        pushed = before != need.status or entry.public
+        told = "the resident will be told" if pushed else "nothing is sent to the resident"
+        change = f"{before} -> {need.status}" if before != need.status else need.status
+        extras = []
+        if partner is not None:
+            extras.append(f"assigned to {partner.name}")
+        if need.duplicate_of_id is not None and entry.duplicate_of_id is not None:
+            extras.append(f"duplicate of {need_ref(need.duplicate_of_id)}")
+        if entry.note:
+            extras.append("public note" if entry.public else "internal note")
+        detail = f" ({', '.join(extras)})" if extras else ""
+        click.echo(f"{need.ref}: {change}{detail}; {told}")
+
+
+@click.group()
+def partners() -> None:
+    """Partner organisations that take on needs."""
+
+
+@partners.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help=f"One of: {', '.join(PARTNER_KINDS)}.")
+@click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
+@click.pass_context
+def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str | None) -> None:
+    """Add a partner: a government department, enterprise, NGO, school or volunteer group."""
+    with staff_session(ctx) as db:
+        try:
+            partner = add_partner(
+                db, name=name, kind=kind, contact_openid=contact_openid, now=utcnow()
+            )
+        except NeedError as exc:
+            raise StaffError(str(exc)) from None
+        click.echo(f"partner {partner.id}: {partner.name} ({partner.kind})")
+
+
+@partners.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def partners_list(ctx: click.Context, as_json: bool) -> None:
+    """List partners."""
+    with staff_session(ctx) as db:
+        rows = [
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "kind": partner.kind,
+                "contact_openid": partner.contact_openid,
+            }
+            for partner in list_partners(db)
+        ]
+    emit(rows, as_json, ("id", "name", "kind", "contact_openid"))
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise StaffError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+
+
+def _category_key(config: Config, category: str) -> str:
+    wanted = category.strip().lower()
+    for option in config.needs.categories:
+        if wanted in (option.key, option.zh, option.en.lower()):
+            return option.key
+    keys = ", ".join(option.key for option in config.needs.categories)
+    raise StaffError(f"unknown category {category!r}; use one of {keys}")
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise StaffError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
+    return int(value)
+
+
+def _need(db: Session, ref: str) -> Need:
+    try:
+        return get_need(db, ref)
+    except NeedError as exc:
+        raise StaffError(str(exc)) from None
+
+
+def _partner(db: Session, name: str) -> Partner:
+    try:
+        return get_partner(db, name)
+    except NeedError as exc:
+        raise StaffError(str(exc)) from None
+
+
+def _summary(description: str | None) -> str:
+    if description is None:
+        return "(erased)"
+    text = " ".join(description.split())
+    return text if len(text) <= SUMMARY_CHARS else f"{text[:SUMMARY_CHARS]}…"

@@ -1,0 +1,187 @@
+"""Staff triage from the terminal: aixiang needs ... and aixiang partners ..."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.services import Services
+from models import NeedHistory, OutboxMessage
+from models.needs import create_need
+from models.residents import get_or_create_resident
+from tests.conftest import FakeClock
+
+
+@pytest.fixture
+def staff(services: Services, tmp_path: Path) -> CliRunner:
+    """A runner whose commands use the test database and no developer config file."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    return CliRunner(
+        env={"AIXIANG_CONFIG": str(config), "AIXIANG_DATABASE_URL": services.config.database.url}
+    )
+
+
+def run(staff: CliRunner, *args: str) -> Result:
+    return staff.invoke(main, list(args), catch_exceptions=False)
+
+
+def fail(staff: CliRunner, *args: str) -> str:
+    """Run a command that must be refused: exit 2 and exactly one line on stderr."""
+    result = staff.invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def seeded(services: Services, clock: FakeClock) -> None:
+    """Three needs from two residents, one hour apart."""
+    with services.session_factory() as db, db.begin():
+        for openid, category, text in (
+            ("o-a", "infrastructure", "老街路灯坏了，晚上很黑"),
+            ("o-b", "education", "村小图书室缺少图书"),
+            ("o-b", "infrastructure", "还是那盏路灯"),
+        ):
+            resident = get_or_create_resident(db, openid, clock.now)
+            resident.privacy_consent_at = clock.now
+            create_need(db, resident=resident, category=category, description=text, now=clock.now)
+            clock.advance(hours=1)
+
+
+def counts(services: Services) -> tuple[int, int]:
+    with services.session_factory() as db:
+        return (
+            db.execute(select(func.count()).select_from(NeedHistory)).scalar_one(),
+            db.execute(select(func.count()).select_from(OutboxMessage)).scalar_one(),
+        )
+
+
+def test_list_filters_and_json(staff: CliRunner, seeded: None) -> None:
+    table = run(staff, "needs", "list").output.splitlines()
+    assert table[0].split() == [
+        "ref",
+        "category",
+        "status",
+        "partner",
+        "demand",
+        "created",
+        "updated",
+        "summary",
+    ]
+    assert [line.split()[0] for line in table[1:]] == ["N-000003", "N-000002", "N-000001"]
+    rows = json.loads(run(staff, "needs", "list", "--category", "基础设施", "--json").output)
+    assert [r["ref"] for r in rows] == ["N-000003", "N-000001"]
+    assert rows[1]["created"] == "2026-05-01 10:00" and rows[1]["demand"] == 1
+    assert rows[1]["summary"] == "老街路灯坏了，晚上很黑"
+    since = run(staff, "needs", "list", "--since", "2026-05-01T11:00", "--json").output
+    assert [r["ref"] for r in json.loads(since)] == ["N-000003", "N-000002"]
+    limited = json.loads(run(staff, "needs", "list", "--limit", "1", "--json").output)
+    assert [r["ref"] for r in limited] == ["N-000003"]
+    assert run(staff, "needs", "list", "--status", "resolved").output.strip() == "(none)"
+
+
+def test_update_walks_a_need_through_its_life(
+    staff: CliRunner, seeded: None, services: Services
+) -> None:
+    assert (
+        "partner 1: 镇建设办 (government)"
+        in run(staff, "partners", "add", "镇建设办", "--kind", "government").output
+    )
+    out = run(
+        staff,
+        "needs",
+        "update",
+        "N-000001",
+        "--status",
+        "acknowledged",
+        "--assign",
+        "镇建设办",
+        "--note",
+        "下周修",
+        "--public",
+        "--by",
+        "王芳",
+    ).output
+    assert out.strip() == (
+        "N-000001: submitted -> acknowledged (assigned to 镇建设办, public note); "
+        "the resident will be told"
+    )
+    out = run(staff, "needs", "update", "N-000001", "--note", "电工老李", "--by", "王芳").output
+    assert "internal note); nothing is sent to the resident" in out
+    out = run(
+        staff,
+        "needs",
+        "update",
+        "3",
+        "--status",
+        "duplicate",
+        "--duplicate-of",
+        "N-000001",
+        "--note",
+        "同一盏灯",
+    ).output
+    assert "N-000003: submitted -> duplicate (duplicate of N-000001, internal note)" in out
+    rows = json.loads(run(staff, "needs", "list", "--partner", "镇建设办", "--json").output)
+    assert [(r["ref"], r["status"], r["demand"]) for r in rows] == [("N-000001", "acknowledged", 2)]
+    by_demand = json.loads(run(staff, "needs", "list", "--by-demand", "--json").output)
+    assert by_demand[0]["ref"] == "N-000001"
+
+    shown = json.loads(run(staff, "needs", "show", "N-000001", "--json").output)
+    assert shown["status"] == "acknowledged" and shown["partner"] == "镇建设办"
+    assert shown["demand_count"] == 2 and shown["resident_openid"] == "o-a"
+    assert [(h["by"], h["to"], h["note"], h["public"]) for h in shown["history"]] == [
+        ("resident", "submitted", None, False),
+        ("王芳", "acknowledged", "下周修", True),
+        ("王芳", "acknowledged", "电工老李", False),
+    ]
+    text = run(staff, "needs", "show", "N-000001").output
+    assert "description: 老街路灯坏了，晚上很黑" in text and "电工老李" in text
+    assert counts(services) == (6, 2)
+    partners = json.loads(run(staff, "partners", "list", "--json").output)
+    assert partners == [{"id": 1, "name": "镇建设办", "kind": "government", "contact_openid": None}]
+
+
+def test_mistakes_are_one_line_exit_2_and_change_nothing(
+    staff: CliRunner, seeded: None, services: Services
+) -> None:
+    before = counts(services)
+    assert fail(staff, "needs", "show", "N-000999") == (
+        "error: no need 'N-000999' (refs look like N-000123)"
+    )
+    assert "no need 'X-1'" in fail(staff, "needs", "update", "X-1", "--status", "resolved")
+    assert "unknown status 'done'" in fail(staff, "needs", "update", "1", "--status", "done")
+    assert "unknown status 'open'" in fail(staff, "needs", "list", "--status", "open")
+    assert "unknown category 'roads'" in fail(staff, "needs", "list", "--category", "roads")
+    assert "no partner 'Nobody'" in fail(staff, "needs", "list", "--partner", "Nobody")
+    assert "no partner 'Nobody'" in fail(
+        staff, "needs", "update", "1", "--status", "acknowledged", "--assign", "Nobody"
+    )
+    assert "is submitted; it can move to" in fail(
+        staff, "needs", "update", "1", "--status", "resolved"
+    )
+    assert "needs a reason" in fail(staff, "needs", "update", "1", "--status", "declined")
+    assert "no need 'N-000404'" in fail(
+        staff,
+        "needs",
+        "update",
+        "1",
+        "--status",
+        "duplicate",
+        "--duplicate-of",
+        "N-000404",
+        "--note",
+        "x",
+    )
+    assert "--since" in fail(staff, "needs", "list", "--since", "yesterday")
+    assert "--limit" in fail(staff, "needs", "list", "--limit", "0")
+    assert "unknown partner kind" in fail(staff, "partners", "add", "X", "--kind", "club")
+    run(staff, "partners", "add", "X", "--kind", "ngo")
+    assert "exists already" in fail(staff, "partners", "add", "X", "--kind", "ngo")
+    assert counts(services) == before
