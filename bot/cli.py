@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli_needs import needs, partners
 from bot.cli_support import StaffError, config_from_context
 from bot.config import ConfigError
 from models import migrate
@@ -61,6 +62,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     from bot.gunicorn_app import run_gunicorn
 
     run_gunicorn(config, host=host, port=port, workers=workers)
+
+
+main.add_command(needs)
+main.add_command(partners)
 
 
 def run() -> None:
