@@ -126,6 +126,37 @@ class NeedsConfig:
 
 
 @dataclass(frozen=True)
+class PushTemplate:
+    """A WeChat template (or subscription-notice template) for one kind of push.
+
+    ``fields`` maps the template's field names to format strings over the push's values,
+    e.g. ("keyword1", "{title}"); ``{text}`` is the whole message in the resident's language.
+    """
+
+    template_id: str
+    fields: tuple[tuple[str, str], ...]
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    reminder_offsets_h: tuple[float, ...] = (24.0, 2.0)
+    max_attempts: int = 6
+    backoff_base_s: float = 30.0
+    backoff_max_s: float = 3600.0
+    # Sends per second across all workers; 0 turns the limit off.
+    rate_per_s: float = 20.0
+    lease_s: int = 120
+    batch_size: int = 100
+    worker_threads: int = 8
+    # Staff digest: local time of day, and who gets it.
+    digest_time: str = "08:00"
+    digest_openids: tuple[str, ...] = ()
+    templates: Mapping[str, PushTemplate] = field(default_factory=dict)
+    subscribe_templates: Mapping[str, PushTemplate] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -133,6 +164,7 @@ class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     menu: MenuConfig = field(default_factory=MenuConfig)
     needs: NeedsConfig = field(default_factory=NeedsConfig)
+    push: PushConfig = field(default_factory=PushConfig)
 
     def require_wechat_credentials(self) -> None:
         """Stop a process that talks to WeChat when the credentials it needs are absent."""
@@ -154,6 +186,7 @@ SCALAR_SECTIONS: dict[str, type] = {
     "wechat": WeChatConfig,
     "bot": BotConfig,
     "needs": NeedsConfig,
+    "push": PushConfig,
 }
 
 
@@ -228,6 +261,8 @@ def _build(raw: dict[str, dict[str, Any]]) -> Config:
             sections["menu"] = _build_menu(values)
         elif section == "needs":
             sections["needs"] = _build_needs(values)
+        elif section == "push":
+            sections["push"] = _build_push(values)
         elif section in SCALAR_SECTIONS:
             sections[section] = _build_section(section, SCALAR_SECTIONS[section], values)
         else:
@@ -336,6 +371,58 @@ def _need_category(raw: Any, where: str) -> NeedCategory:
     return NeedCategory(**texts)
 
 
+PUSH_LISTS = ("reminder_offsets_h", "digest_openids")
+PUSH_TABLES = ("templates", "subscribe_templates")
+
+
+def _build_push(values: Mapping[str, Any]) -> PushConfig:
+    """The [push] settings: scalars, two lists, and [push.templates.<kind>] tables."""
+    scalars = {k: v for k, v in values.items() if k not in PUSH_LISTS + PUSH_TABLES}
+    push: PushConfig = _build_section("push", PushConfig, scalars)
+    changes: dict[str, Any] = {}
+    if "reminder_offsets_h" in values:
+        offsets = _list(values["reminder_offsets_h"], "push.reminder_offsets_h")
+        changes["reminder_offsets_h"] = tuple(
+            _coerce("push.reminder_offsets_h", o, 1.0) for o in offsets
+        )
+    if "digest_openids" in values:
+        openids = _list(values["digest_openids"], "push.digest_openids")
+        changes["digest_openids"] = tuple(_coerce("push.digest_openids", o, "") for o in openids)
+    for table in PUSH_TABLES:
+        if table in values:
+            changes[table] = _push_templates(values[table], f"push.{table}")
+    return replace(push, **changes)
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ConfigError(f"{name} must be a list")
+    return value
+
+
+def _push_templates(raw: Any, where: str) -> dict[str, PushTemplate]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be tables named by push kind, e.g. [{where}.reminder]")
+    templates: dict[str, PushTemplate] = {}
+    for kind, spec in raw.items():
+        name = f"{where}.{kind}"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("template_id"), str):
+            raise ConfigError(f"{name}.template_id is required")
+        fields_spec = spec.get("fields", {})
+        if not isinstance(fields_spec, Mapping) or not fields_spec:
+            raise ConfigError(
+                f'{name}.fields must map template fields to text, e.g. {{ keyword1 = "{{title}}" }}'
+            )
+        templates[kind] = PushTemplate(
+            template_id=spec["template_id"],
+            fields=tuple((str(k), str(v)) for k, v in fields_spec.items()),
+            url=str(spec.get("url", "")),
+        )
+    return templates
+
+
 def _validate(config: Config) -> None:
     try:
         ZoneInfo(config.bot.timezone)
@@ -367,6 +454,7 @@ def _validate(config: Config) -> None:
         raise ConfigError("needs.max_text must be at least 1 character")
     if not config.needs.media_dir.strip():
         raise ConfigError("needs.media_dir must name a folder")
+    _validate_push(config.push)
     if not config.database.url or "://" not in config.database.url:
         raise ConfigError(f"database.url is not a database URL: {config.database.url!r}")
     if not config.redis.url.startswith(("redis://", "rediss://", "unix://", MEMORY_REDIS_URL)):
@@ -374,3 +462,18 @@ def _validate(config: Config) -> None:
             f"redis.url must be redis://, rediss://, unix:// or {MEMORY_REDIS_URL}, "
             f"got {config.redis.url!r}"
         )
+
+
+def _validate_push(push: PushConfig) -> None:
+    if any(offset <= 0 for offset in push.reminder_offsets_h):
+        raise ConfigError("push.reminder_offsets_h must be hours before the event, all above 0")
+    if push.max_attempts < 1:
+        raise ConfigError("push.max_attempts must be at least 1")
+    if push.rate_per_s < 0:
+        raise ConfigError("push.rate_per_s must be 0 (no limit) or more")
+    if push.batch_size < 1 or push.worker_threads < 1 or push.lease_s < 10:
+        raise ConfigError(
+            "push.batch_size and push.worker_threads must be at least 1, push.lease_s at least 10"
+        )
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", push.digest_time):
+        raise ConfigError(f"push.digest_time must be HH:MM, got {push.digest_time!r}")

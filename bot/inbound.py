@@ -16,7 +16,9 @@ from bot.dedupe import DeliveryGuard
 from bot.services import Services
 from handlers.context import Context
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
+from handlers.pushes import with_held_notices
 from models.inbound import record_inbound, stored_reply
+from models.outbox import take_held_for_reply
 from models.residents import (
     INTERACTION_MESSAGE,
     INTERACTION_TAP,
@@ -84,6 +86,8 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
             flow=services.sessions.load(message.openid),
         )
         reply = _dispatch(services, message, ctx, delivery.key)
+        if message.type != EVENT or message.event != "unsubscribe":
+            reply = _with_held_pushes(reply, ctx)
         inbound.reply = reply
         return reply
 
@@ -96,6 +100,16 @@ def _dispatch(services: Services, message: Message, ctx: Context, key: str) -> s
         log.exception("handler failed for delivery %s; kept the message, sent an apology", key)
         return HANDLER_ERROR_TEXT[ctx.language]
     return reply.text if reply is not None else ""
+
+
+def _with_held_pushes(reply: str, ctx: Context) -> str:
+    """Pushes no channel could carry go out with this reply, now that the resident wrote."""
+    held = take_held_for_reply(ctx.db, ctx.resident.id, ctx.now)
+    default = ctx.settings.default_language
+    notices = [
+        str(row.payload["text"].get(ctx.language) or row.payload["text"][default]) for row in held
+    ]
+    return with_held_notices(reply, notices, ctx)
 
 
 def _content(message: Message, fields: Mapping[str, str]) -> str | None:

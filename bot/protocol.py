@@ -12,12 +12,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import struct
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -70,7 +71,15 @@ def parse_xml(body: bytes) -> dict[str, str]:
         raise Rejection(400, "body is not XML") from None
     if root.tag != "xml":
         raise Rejection(400, f"root element is <{root.tag}>, not <xml>")
-    return {child.tag: (child.text or "").strip() for child in root}
+    return {child.tag: _field_value(child) for child in root}
+
+
+def _field_value(element: Element) -> str:
+    """A field's text; a nested field (e.g. SubscribeMsgPopupEvent's List items) as JSON."""
+    if len(element) == 0:
+        return (element.text or "").strip()
+    items = [{leaf.tag: (leaf.text or "").strip() for leaf in item} for item in element]
+    return json.dumps(items, ensure_ascii=False)
 
 
 def require_fields(fields: Mapping[str, str]) -> None:

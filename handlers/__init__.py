@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import basic, events, needs
+from handlers import basic, events, needs, pushes
 from handlers.i18n import Catalog
 from handlers.router import Router
 
-FEATURES = (basic, needs, events)
+FEATURES = (basic, needs, events, pushes)
 
 
 def build_router() -> Router:

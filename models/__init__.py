@@ -5,14 +5,19 @@ for tests, whichever model a caller imports first.
 """
 
 from models.base import Base
-from models.events import Attendance, Event, EventTag, Signup  # noqa: F401
+from models.events import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.needs import Need, NeedHistory, NeedPhoto, Partner
 from models.outbox import OutboxMessage
+from models.pushes import Broadcast, SubscriptionConsent
 from models.residents import Resident
 
 __all__ = [
+    "Attendance",
     "Base",
+    "Broadcast",
+    "Event",
+    "EventTag",
     "InboundMessage",
     "Need",
     "NeedHistory",
@@ -20,4 +25,6 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "Resident",
+    "Signup",
+    "SubscriptionConsent",
 ]

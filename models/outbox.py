@@ -8,13 +8,16 @@ same key is a no-op, so nothing is sent twice because a job or request ran twice
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
+from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
 PENDING = "pending"
@@ -23,7 +26,6 @@ SENT = "sent"
 FAILED = "failed"
 DEAD = "dead"
 EXPIRED = "expired"
-STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD, EXPIRED)
 
 
 class OutboxMessage(CreatedAtMixin, Base):
@@ -76,3 +78,170 @@ def enqueue_push(
         },
         conflict_columns=["idempotency_key"],
     )
+
+
+# Statuses the delivery pipeline adds: a push no channel can carry now waits for the
+# resident's next message ("held"), and a reminder that was due while nothing ran and is
+# now too late is recorded as "skipped" rather than silently dropped.
+HELD = "held"
+SKIPPED = "skipped"
+DUE_STATUSES = (PENDING, FAILED)
+HELD_PER_REPLY = 5
+STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD, EXPIRED, HELD, SKIPPED)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row and what delivery needs to know about its recipient."""
+
+    id: int
+    kind: str
+    recipient_openid: str
+    payload: dict[str, Any]
+    attempts: int
+    expires_at: datetime | None
+    resident_id: int | None
+    subscribed: bool
+    language: str | None
+    last_interaction_at: datetime | None
+    last_interaction_kind: str | None
+
+
+def claim_due(
+    db: Session, now: datetime, lease: timedelta, limit: int, paused_kinds: Iterable[str] = ()
+) -> list[Claimed]:
+    """Lease up to ``limit`` due rows to this worker.
+
+    Due means pending or failed with its attempt time reached, or "sending" under a lease
+    that ran out (its worker died). On PostgreSQL, SKIP LOCKED lets several workers claim
+    side by side without ever taking the same row; SQLite's BEGIN IMMEDIATE serialises
+    claims instead.
+    """
+    due = or_(
+        and_(OutboxMessage.status.in_(DUE_STATUSES), OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+    )
+    query = (
+        select(OutboxMessage.id)
+        .where(due)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    paused = list(paused_kinds)
+    if paused:
+        query = query.where(OutboxMessage.kind.not_in(paused))
+    ids = list(db.execute(query).scalars())
+    if not ids:
+        return []
+    db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(
+            status=SENDING,
+            lease_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+    )
+    rows = db.execute(
+        select(OutboxMessage, Resident)
+        .outerjoin(Resident, Resident.id == OutboxMessage.resident_id)
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+    ).all()
+    return [_claimed(message, resident) for message, resident in rows]
+
+
+def _claimed(message: OutboxMessage, resident: Resident | None) -> Claimed:
+    return Claimed(
+        id=message.id,
+        kind=message.kind,
+        recipient_openid=message.recipient_openid,
+        payload=message.payload,
+        attempts=message.attempts,
+        expires_at=message.expires_at,
+        resident_id=message.resident_id,
+        subscribed=resident.subscribed if resident is not None else True,
+        language=resident.language if resident is not None else None,
+        last_interaction_at=resident.last_interaction_at if resident is not None else None,
+        last_interaction_kind=resident.last_interaction_kind if resident is not None else None,
+    )
+
+
+def mark_sent(db: Session, ids_by_channel: dict[str, list[int]], now: datetime) -> None:
+    for channel, ids in ids_by_channel.items():
+        if ids:
+            db.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == SENDING)
+                .values(
+                    status=SENT, channel=channel, sent_at=now, lease_until=None, last_error=None
+                )
+            )
+
+
+def mark_outcome(
+    db: Session,
+    row_id: int,
+    status: str,
+    error: str | None = None,
+    next_attempt_at: datetime | None = None,
+    refund_attempt: bool = False,
+) -> None:
+    """Record a non-sent outcome: retry later (failed), dead, held, expired or skipped.
+
+    ``refund_attempt`` gives back the attempt when the row was not really tried (a paused
+    kind), so a quota pause never pushes a row towards dead.
+    """
+    values: dict[str, Any] = {"status": status, "last_error": error, "lease_until": None}
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if refund_attempt:
+        values["attempts"] = OutboxMessage.attempts - 1
+    db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == SENDING)
+        .values(**values)
+    )
+
+
+def take_held_for_reply(
+    db: Session, resident_id: int, now: datetime, limit: int = HELD_PER_REPLY
+) -> list[OutboxMessage]:
+    """Held pushes for a resident who just wrote to us, marked as delivered in the reply.
+
+    At most ``limit`` ride on one reply (WeChat cuts long replies); the rest wait for the
+    next. Expired ones are left for the expiry sweep, which records them as expired.
+    """
+    rows = list(
+        db.execute(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.resident_id == resident_id,
+                OutboxMessage.status == HELD,
+                or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+            )
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    for row in rows:
+        row.status = SENT
+        row.channel = "reply"
+        row.sent_at = now
+    return rows
+
+
+def expire_stale(db: Session, now: datetime) -> int:
+    """Mark pushes past their validity end as expired; returns how many."""
+    result = db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_((PENDING, FAILED, HELD)),
+            OutboxMessage.expires_at.is_not(None),
+            OutboxMessage.expires_at <= now,
+        )
+        .values(status=EXPIRED, last_error="expired before it could be delivered")
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,176 @@
+"""Deliver one claimed outbox row through WeChat, and say what should become of it.
+
+Planning (which channels may carry the row) happens before any network call, with the
+database and Redis at hand; sending happens in worker threads with no database; the
+outcome is written back in bulk. WeChat's errcodes decide the outcome:
+
+- 40001/42001: the client has already refreshed the shared token once and retried once;
+  if that failed too the row is retried later.
+- 45015 (48-hour window closed) and 45047 (customer-service count spent): fall back to
+  the next channel; with none left, the row is re-planned at once (the window is now
+  known shut, so the template, a subscription notice or the next reply is chosen).
+- 43004, 43019, 40003 (the resident cannot receive): the resident is marked unsubscribed
+  and the row dead-lettered.
+- 45009, 45011 and other quota codes: the row's kind pauses until the quota resets.
+- -1, HTTP errors, timeouts and anything else: retried with exponential backoff and
+  jitter, then dead after ``push.max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Config
+from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
+from models.outbox import Claimed
+from scheduler.channels import (
+    CUSTOM,
+    SUBSCRIBE,
+    TEMPLATE,
+    Push,
+    custom_message,
+    subscription_notice,
+    template_message,
+)
+
+log = logging.getLogger(__name__)
+
+WINDOW_CODES = frozenset({45015, 45047})
+UNREACHABLE_CODES = frozenset({43004, 43019, 40003})
+DAILY_QUOTA_CODES = frozenset({45009})
+# Daily API quota, per-minute API quota, mass-send quota.
+QUOTA_CODES = frozenset({45009, 45011, 45028})
+MINUTE_QUOTA_CODES = frozenset({45011})
+
+SENT = "sent"
+RETRY = "retry"
+DEAD = "dead"
+HELD = "held"
+PAUSED = "paused"
+REPLAN = "replan"
+EXPIRED = "expired"
+UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(frozen=True)
+class Plan:
+    row: Claimed
+    push: Push
+    channels: Sequence[str]
+    mass: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    row: Claimed
+    result: str
+    channel: str | None = None
+    error: str | None = None
+    pause_until: datetime | None = None
+    window_exhausted: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def push_text(row: Claimed, default_language: str) -> str:
+    texts = row.payload.get("text", {})
+    language = row.language or default_language
+    return str(texts.get(language) or texts.get(default_language) or next(iter(texts.values())))
+
+
+class Sender:
+    """Sends planned rows; safe to call from several threads at once (no DB, no Redis)."""
+
+    def __init__(self, client: AixiangWeChatClient, config: Config) -> None:
+        self._client = client
+        self._templates = config.push.templates
+        self._subscribe_templates = config.push.subscribe_templates
+        self._timezone = config.bot.tz
+
+    def send(self, plan: Plan, now: datetime) -> Outcome:
+        if plan.mass is not None:
+            return self._send_mass(plan, now)
+        last_error = "no channel"
+        window_exhausted = False
+        for channel in plan.channels:
+            try:
+                self._send_on(channel, plan.push)
+            except KeyError as exc:
+                return Outcome(plan.row, DEAD, channel, f"template field {exc} not in the push")
+            except WeChatAPIError as exc:
+                outcome = self._classify(plan, channel, exc, now)
+                if outcome is not None:
+                    return outcome
+                window_exhausted = window_exhausted or channel == CUSTOM
+                last_error = _describe(exc)
+                continue
+            return Outcome(plan.row, SENT, channel)
+        return Outcome(plan.row, REPLAN, None, last_error, window_exhausted=window_exhausted)
+
+    def _send_on(self, channel: str, push: Push) -> None:
+        if channel == CUSTOM:
+            self._client.post("message/custom/send", data=custom_message(push))
+        elif channel == TEMPLATE:
+            template = self._templates[push.kind]
+            self._client.post("message/template/send", data=template_message(template, push))
+        elif channel == SUBSCRIBE:
+            template = self._subscribe_templates[push.kind]
+            self._client.post("message/subscribe/bizsend", data=subscription_notice(template, push))
+        else:
+            raise ValueError(f"unknown channel {channel!r}")
+
+    def _send_mass(self, plan: Plan, now: datetime) -> Outcome:
+        assert plan.mass is not None
+        endpoint = "message/mass/send" if "touser" in plan.mass else "message/mass/sendall"
+        try:
+            result = self._client.post(endpoint, data=plan.mass)
+        except WeChatAPIError as exc:
+            outcome = self._classify(plan, "mass", exc, now)
+            return outcome or Outcome(plan.row, RETRY, "mass", _describe(exc))
+        return Outcome(plan.row, SENT, "mass", details={"msg_id": result.get("msg_id")})
+
+    def _classify(
+        self, plan: Plan, channel: str, exc: WeChatAPIError, now: datetime
+    ) -> Outcome | None:
+        """The outcome an error decides, or None to try the next channel."""
+        code = exc.errcode
+        if code in WINDOW_CODES and channel == CUSTOM:
+            return None
+        if code in UNREACHABLE_CODES:
+            return Outcome(plan.row, UNSUBSCRIBED, channel, _describe(exc))
+        if code in QUOTA_CODES:
+            return Outcome(
+                plan.row,
+                PAUSED,
+                channel,
+                _describe(exc),
+                pause_until=quota_reset(code, now, self._timezone),
+            )
+        return Outcome(plan.row, RETRY, channel, _describe(exc))
+
+
+def quota_reset(code: int | None, now: datetime, timezone: ZoneInfo) -> datetime:
+    """When WeChat's quota behind ``code`` refills: daily quotas at local midnight."""
+    if code in DAILY_QUOTA_CODES:
+        local = now.astimezone(timezone)
+        midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight
+    if code in MINUTE_QUOTA_CODES:
+        return now + timedelta(minutes=1)
+    return now + timedelta(hours=1)
+
+
+def backoff(attempts: int, base_s: float, cap_s: float) -> timedelta:
+    """Exponential backoff with full jitter, so retrying workers do not stampede."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=random.uniform(base_s / 2, max(base_s / 2, ceiling)))
+
+
+def _describe(exc: WeChatAPIError) -> str:
+    code = "no answer" if exc.errcode is None else f"errcode {exc.errcode}"
+    return f"{code}: {exc.errmsg}"

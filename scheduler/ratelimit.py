@@ -1,0 +1,61 @@
+"""A send-rate limit shared by every worker: a token bucket kept in Redis.
+
+WeChat throttles an account as a whole, so per-process limits would add up to too much
+when several workers run. The bucket refills continuously at ``rate`` tokens a second up
+to ``burst``; taking a token is one atomic script, so workers never overspend between them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from bot.redis_conn import degradable
+
+BUCKET_KEY = "aixiang:push:bucket"
+
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[4])
+local state = redis.call('hmget', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local granted = math.min(wanted, math.floor(tokens))
+tokens = tokens - granted
+redis.call('hset', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('expire', KEYS[1], math.ceil(burst / rate) + 60)
+return granted
+"""
+
+
+class SendRateLimit:
+    """``rate`` of 0 means no limit (benchmarks, tests)."""
+
+    def __init__(self, client: redis.Redis, rate: float, burst: float | None = None) -> None:
+        self._redis = client
+        self.rate = rate
+        self._burst = burst if burst is not None else max(1.0, rate)
+
+    def take(self, wanted: int) -> int:
+        """How many of ``wanted`` sends may go now (0..wanted)."""
+        if self.rate <= 0:
+            return wanted
+        granted = degradable(
+            "send rate limit",
+            lambda: self._redis.eval(
+                _TAKE, 1, BUCKET_KEY, self.rate, self._burst, time.time(), wanted
+            ),
+            # Without Redis each worker keeps to the whole rate on its own: safer than none.
+            None,
+        )
+        if granted is None:
+            return self._take_locally(wanted)
+        return int(granted)
+
+    def _take_locally(self, wanted: int) -> int:
+        time.sleep(wanted / self.rate)
+        return wanted

@@ -1,0 +1,215 @@
+"""The outbox worker: claim due rows, plan each one's channels, send, record the outcome.
+
+Several workers may run at once: rows are leased (PostgreSQL ``FOR UPDATE SKIP LOCKED``),
+so two healthy workers never take the same row, and a worker killed mid-batch loses
+nothing, because its leased rows fall due again when the lease runs out. Sends run on a
+thread pool; the database is only touched before and after, in two short transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy.orm import Session
+
+from bot.redis_conn import degradable
+from bot.services import Services
+from bot.wechat_client import AixiangWeChatClient
+from models.outbox import (
+    DEAD,
+    EXPIRED,
+    FAILED,
+    HELD,
+    PENDING,
+    Claimed,
+    claim_due,
+    mark_outcome,
+    mark_sent,
+)
+from models.pushes import use_consent
+from models.residents import Resident, mark_unsubscribed
+from scheduler import delivery
+from scheduler.channels import CUSTOM, SUBSCRIBE, TEMPLATE, Push
+from scheduler.delivery import Outcome, Plan, Sender, backoff, push_text
+from scheduler.ratelimit import SendRateLimit
+from scheduler.windows import ServiceWindow
+
+log = logging.getLogger(__name__)
+
+PAUSES_KEY = "aixiang:push:pauses"
+MASS_KIND = "mass"
+
+
+class KindPauses:
+    """Kinds of push held back until a WeChat quota resets, shared by all workers."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def active(self, now: datetime) -> list[str]:
+        paused = degradable("push pauses", lambda: self._redis.hgetall(PAUSES_KEY), {})
+        return [kind for kind, until in paused.items() if float(until) > now.timestamp()]
+
+    def pause(self, kind: str, until: datetime, reason: str) -> None:
+        def store() -> int:
+            return int(self._redis.hset(PAUSES_KEY, kind, until.timestamp()))
+
+        if degradable("push pauses", store, 1):
+            log.warning("pausing %s pushes until %s: %s", kind, until.isoformat(), reason)
+
+
+class Planner:
+    """Decides, before any network call, which channels may carry a row."""
+
+    def __init__(self, services: Services, window: ServiceWindow) -> None:
+        self._config = services.config
+        self._window = window
+
+    def plan(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
+        if row.expires_at is not None and row.expires_at <= now:
+            return Outcome(row, delivery.EXPIRED, error="expired before it could be delivered")
+        if row.kind == MASS_KIND:
+            return Plan(row, _push(row, ""), (), mass=dict(row.payload["request"]))
+        if not row.subscribed:
+            return Outcome(row, delivery.DEAD, error="the resident has unfollowed the account")
+        push = _push(row, push_text(row, self._config.bot.default_language))
+        channels: list[str] = []
+        if self._window.try_use(
+            row.recipient_openid, row.last_interaction_at, row.last_interaction_kind, now
+        ):
+            channels.append(CUSTOM)
+        push_config = self._config.push
+        if self._config.wechat.account_type == "service" and row.kind in push_config.templates:
+            channels.append(TEMPLATE)
+        subscribe = push_config.subscribe_templates.get(row.kind)
+        if (
+            not channels
+            and subscribe is not None
+            and row.resident_id is not None
+            and use_consent(db, row.resident_id, subscribe.template_id, now)
+        ):
+            channels.append(SUBSCRIBE)
+        if not channels:
+            return Outcome(row, delivery.HELD, error="waiting for the resident's next message")
+        return Plan(row, push, channels)
+
+
+def _push(row: Claimed, text: str) -> Push:
+    return Push(
+        openid=row.recipient_openid,
+        kind=row.kind,
+        text=text,
+        fields=row.payload.get("fields", {}),
+    )
+
+
+class Worker:
+    def __init__(self, services: Services, client: AixiangWeChatClient) -> None:
+        self._services = services
+        self._push = services.config.push
+        self._window = ServiceWindow(services.redis)
+        self._planner = Planner(services, self._window)
+        self._sender = Sender(client, services.config)
+        self._rate = SendRateLimit(services.redis, self._push.rate_per_s)
+        self._pauses = KindPauses(services.redis)
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._push.worker_threads, thread_name_prefix="push"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def run_once(self) -> int:
+        """Deliver everything due now, then return how many rows were handled."""
+        handled = 0
+        while True:
+            count = self.process_batch()
+            if count == 0:
+                return handled
+            handled += count
+
+    def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> None:
+        while not stop.is_set():
+            if self.process_batch() == 0:
+                stop.wait(idle_s)
+
+    def process_batch(self) -> int:
+        now = self._services.clock()
+        lease = timedelta(seconds=self._push.lease_s)
+        with self._services.session_factory() as db, db.begin():
+            claimed = claim_due(db, now, lease, self._push.batch_size, self._pauses.active(now))
+            decided: list[Outcome] = []
+            planned: list[Plan] = []
+            for row in claimed:
+                result = self._planner.plan(db, row, now)
+                (planned if isinstance(result, Plan) else decided).append(result)  # type: ignore[arg-type]
+        outcomes = decided + self._send_all(planned, now)
+        with self._services.session_factory() as db, db.begin():
+            self._record(db, outcomes, now)
+        return len(claimed)
+
+    def _send_all(self, planned: list[Plan], now: datetime) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        remaining = planned
+        while remaining:
+            allowed = self._rate.take(len(remaining))
+            if allowed == 0:
+                threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
+                continue
+            chunk, remaining = remaining[:allowed], remaining[allowed:]
+            outcomes.extend(self._pool.map(lambda plan: self._sender.send(plan, now), chunk))
+        return outcomes
+
+    def _record(self, db: Session, outcomes: list[Outcome], now: datetime) -> None:
+        sent: dict[str, list[int]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.result == delivery.SENT:
+                sent[outcome.channel or "unknown"].append(outcome.row.id)
+            else:
+                self._record_other(db, outcome, now)
+        mark_sent(db, sent, now)
+
+    def _record_other(self, db: Session, outcome: Outcome, now: datetime) -> None:
+        row = outcome.row
+        if outcome.result == delivery.RETRY:
+            if row.attempts >= self._push.max_attempts:
+                mark_outcome(
+                    db, row.id, DEAD, f"gave up after {row.attempts} attempts: {outcome.error}"
+                )
+            else:
+                wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
+                mark_outcome(db, row.id, FAILED, outcome.error, next_attempt_at=now + wait)
+        elif outcome.result == delivery.UNSUBSCRIBED:
+            if row.resident_id is not None:
+                resident = db.get(Resident, row.resident_id)
+                if resident is not None:
+                    mark_unsubscribed(resident, now)
+            mark_outcome(db, row.id, DEAD, outcome.error)
+        elif outcome.result == delivery.PAUSED:
+            assert outcome.pause_until is not None
+            self._pauses.pause(row.kind, outcome.pause_until, outcome.error or "quota")
+            mark_outcome(
+                db,
+                row.id,
+                FAILED,
+                outcome.error,
+                next_attempt_at=outcome.pause_until,
+                refund_attempt=True,
+            )
+        elif outcome.result == delivery.REPLAN:
+            if outcome.window_exhausted:
+                self._window.exhaust(
+                    row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
+                )
+            mark_outcome(db, row.id, PENDING, outcome.error, next_attempt_at=now)
+        elif outcome.result == delivery.HELD:
+            mark_outcome(db, row.id, HELD, outcome.error)
+        elif outcome.result == delivery.EXPIRED:
+            mark_outcome(db, row.id, EXPIRED, outcome.error)
+        else:
+            mark_outcome(db, row.id, DEAD, outcome.error)

@@ -1,0 +1,295 @@
+"""Outbox delivery under WeChat's real rules, against the project's fake WeChat API."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from models.outbox import OutboxMessage, claim_due
+from models.residents import Resident
+from scheduler.ratelimit import SendRateLimit
+from tests.chat import Chat
+from tests.conftest import FakeClock
+from tests.pushes import add_resident, outbox_row, queue
+
+TEMPLATE = {"template_id": "TPL-need", "fields": {"first": "{text}", "keyword1": "{ref}"}}
+
+
+def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict]:
+    return [c for c in fake.calls(endpoint) if c["result"] and not c["result"].get("errcode")]
+
+
+def test_custom_message_inside_48_hours(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    services = worker._services
+    add_resident(services, "o-a", last_seen=clock.now - timedelta(hours=47, minutes=59))
+    row = queue(services, "o-a", "k1")
+    assert worker.run_once() == 1
+    assert outbox_row(services, row).status == "sent"
+    assert outbox_row(services, row).channel == "custom"
+    [call] = sent_to(fake_wechat, "message/custom/send")
+    assert call["body"]["touser"] == "o-a"
+    assert call["body"]["text"]["content"] == "您的需求已受理"
+
+
+def test_language_of_the_resident_is_used(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-en", last_seen=clock.now, language="en")
+    queue(worker._services, "o-en", "k-en")
+    worker.run_once()
+    [call] = sent_to(fake_wechat, "message/custom/send")
+    assert call["body"]["text"]["content"] == "Your need was acknowledged"
+
+
+def test_after_48_hours_without_template_the_push_rides_the_next_reply(
+    make_worker, clock: FakeClock, fake_wechat, chat: Chat
+) -> None:
+    worker = make_worker()
+    services = worker._services
+    add_resident(services, chat.openid, last_seen=clock.now - timedelta(hours=48, minutes=1))
+    row = queue(services, chat.openid, "k2")
+    worker.run_once()
+    assert outbox_row(services, row).status == "held"
+    assert fake_wechat.calls("message/custom/send") == []
+    reply = chat.say("帮助")
+    assert "您有 1 条新通知" in reply and "您的需求已受理" in reply
+    assert outbox_row(services, row).status == "sent"
+    assert outbox_row(services, row).channel == "reply"
+    assert "新通知" not in chat.say("帮助")
+
+
+def test_after_48_hours_a_service_account_uses_the_template(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker(push={"templates": {"need_status": TEMPLATE}})
+    add_resident(worker._services, "o-t", last_seen=clock.now - timedelta(hours=48, minutes=1))
+    row = queue(worker._services, "o-t", "k3", fields={"ref": "N-000001"})
+    worker.run_once()
+    assert outbox_row(worker._services, row).channel == "template"
+    [call] = sent_to(fake_wechat, "message/template/send")
+    assert call["body"]["template_id"] == "TPL-need"
+    assert call["body"]["data"]["keyword1"] == {"value": "N-000001"}
+    assert call["body"]["data"]["first"] == {"value": "您的需求已受理"}
+
+
+def test_subscription_account_never_uses_templates(make_worker, clock: FakeClock) -> None:
+    worker = make_worker(
+        wechat={"account_type": "subscription"}, push={"templates": {"need_status": TEMPLATE}}
+    )
+    add_resident(worker._services, "o-s", last_seen=clock.now - timedelta(days=3))
+    row = queue(worker._services, "o-s", "k4")
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "held"
+
+
+def test_subscription_notice_after_the_resident_accepted_one(
+    make_worker, clock: FakeClock, fake_wechat, chat: Chat
+) -> None:
+    worker = make_worker(
+        wechat={"account_type": "subscription"},
+        push={
+            "subscribe_templates": {
+                "need_status": {"template_id": "SUB-1", "fields": {"thing1": "{text}"}}
+            }
+        },
+    )
+    popup = chat.payloads.raw(chat.openid, "event", {"Event": "subscribe_msg_popup_event"})
+    popup = popup.replace(
+        "</xml>",
+        "<SubscribeMsgPopupEvent><List><TemplateId>SUB-1</TemplateId>"
+        "<SubscribeStatusString>accept</SubscribeStatusString><PopupScene>2</PopupScene>"
+        "</List><List><TemplateId>SUB-2</TemplateId><SubscribeStatusString>reject"
+        "</SubscribeStatusString></List></SubscribeMsgPopupEvent></xml>",
+    )
+    chat.send(popup)
+    clock.advance(days=3)
+    first = queue(worker._services, chat.openid, "k5a")
+    second = queue(worker._services, chat.openid, "k5b")
+    worker.run_once()
+    assert outbox_row(worker._services, first).channel == "subscribe"
+    assert outbox_row(worker._services, second).status == "held"  # one notice per consent
+    [call] = sent_to(fake_wechat, "message/subscribe/bizsend")
+    assert call["body"]["template_id"] == "SUB-1"
+
+
+def test_tap_window_allows_three_in_a_minute(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-tap", last_seen=clock.now, kind="tap")
+    rows = [queue(worker._services, "o-tap", f"tap{i}") for i in range(4)]
+    worker.run_once()
+    assert [outbox_row(worker._services, r).status for r in rows].count("sent") == 3
+    assert len(sent_to(fake_wechat, "message/custom/send")) == 3
+
+
+def test_five_messages_per_48_hours(make_worker, clock: FakeClock) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-five", last_seen=clock.now)
+    rows = [queue(worker._services, "o-five", f"five{i}") for i in range(6)]
+    worker.run_once()
+    statuses = [outbox_row(worker._services, r).status for r in rows]
+    assert statuses.count("sent") == 5 and statuses.count("held") == 1
+
+
+def test_45015_falls_back_to_the_template(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker(push={"templates": {"need_status": TEMPLATE}})
+    add_resident(worker._services, "o-f", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=45015)
+    row = queue(worker._services, "o-f", "k6", fields={"ref": "N-1"})
+    worker.run_once()
+    assert outbox_row(worker._services, row).channel == "template"
+
+
+def test_45047_without_template_holds_the_push(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-g", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=45047)
+    row = queue(worker._services, "o-g", "k7")
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "held"
+    assert len(fake_wechat.calls("message/custom/send")) == 1  # the window is known spent
+
+
+def test_43004_unsubscribes_and_dead_letters(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    resident_id = add_resident(worker._services, "o-gone", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=43004)
+    row = queue(worker._services, "o-gone", "k8")
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "dead"
+    with worker._services.session_factory() as db:
+        assert db.get(Resident, resident_id).subscribed is False  # type: ignore[union-attr]
+
+
+def test_45009_pauses_the_kind_until_local_midnight(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-q", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=45009)
+    first = queue(worker._services, "o-q", "k9a")
+    worker.run_once()
+    row = outbox_row(worker._services, first)
+    assert row.status == "failed" and row.attempts == 0
+    # 2026-05-01 02:00 UTC is 10:00 in Shanghai; the quota resets at 16:00 UTC.
+    assert row.next_attempt_at == datetime(2026, 5, 1, 16, 0, tzinfo=UTC)
+    second = queue(worker._services, "o-q", "k9b")
+    assert worker.run_once() == 0  # the kind is paused: not even claimed
+    assert outbox_row(worker._services, second).status == "pending"
+    queue(worker._services, "o-q", "other", kind="promotion")
+    assert worker.run_once() == 1  # other kinds still flow
+
+
+def test_transient_errors_back_off_then_dead(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker(push={"max_attempts": 3})
+    add_resident(worker._services, "o-r", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=-1, times=None)
+    row = queue(worker._services, "o-r", "k10")
+    worker.run_once()
+    failed = outbox_row(worker._services, row)
+    assert failed.status == "failed" and failed.attempts == 1 and "-1" in failed.last_error
+    assert failed.next_attempt_at > clock.now
+    for _ in range(2):
+        clock.set(outbox_row(worker._services, row).next_attempt_at)
+        worker.run_once()
+    dead = outbox_row(worker._services, row)
+    assert dead.status == "dead" and dead.attempts == 3
+    assert "gave up after 3 attempts" in dead.last_error
+
+
+def test_http_error_and_timeout_are_retried(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker(wechat={"http_timeout_s": 0.3})
+    add_resident(worker._services, "o-h", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", http_status=502)
+    first = queue(worker._services, "o-h", "k11a")
+    worker.run_once()
+    assert outbox_row(worker._services, first).status == "failed"
+    fake_wechat.add_fault("message/custom/send", delay_s=1.0)
+    clock.advance(hours=1)
+    worker.run_once()
+    row = outbox_row(worker._services, first)
+    assert row.status == "failed" and "no answer" in row.last_error
+
+
+def test_rejected_token_is_refreshed_once(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-tok", last_seen=clock.now)
+    queue(worker._services, "o-tok", "k12")
+    fake_wechat.add_fault("message/custom/send", errcode=40001)
+    worker.run_once()
+    assert len(sent_to(fake_wechat, "message/custom/send")) == 1
+
+
+def test_expired_push_is_not_sent(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-x", last_seen=clock.now)
+    row = queue(worker._services, "o-x", "k13", expires_in=timedelta(minutes=5))
+    clock.advance(minutes=6)
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "expired"
+    assert fake_wechat.calls("message/custom/send") == []
+
+
+def test_unsubscribed_resident_gets_nothing(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-u", last_seen=clock.now, subscribed=False)
+    row = queue(worker._services, "o-u", "k14")
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "dead"
+    assert fake_wechat.calls("message/custom/send") == []
+
+
+def test_a_killed_worker_loses_nothing(make_worker, clock: FakeClock, fake_wechat) -> None:
+    worker = make_worker()
+    services = worker._services
+    add_resident(services, "o-k", last_seen=clock.now)
+    rows = [queue(services, "o-k", f"kill{i}") for i in range(3)]
+    with services.session_factory() as db, db.begin():  # a worker claims, then dies
+        assert len(claim_due(db, clock.now, timedelta(seconds=120), 10)) == 3
+    assert worker.run_once() == 0  # leased to the dead worker
+    clock.advance(seconds=121)
+    assert worker.run_once() == 3
+    assert {outbox_row(services, r).status for r in rows} == {"sent"}
+
+
+def test_two_workers_never_send_a_row_twice(make_worker, clock: FakeClock, fake_wechat) -> None:
+    first = make_worker(push={"batch_size": 7})
+    second = make_worker(push={"batch_size": 7})
+    services = first._services
+    openids = [f"o-w{i}" for i in range(60)]
+    for openid in openids:
+        add_resident(services, openid, last_seen=clock.now)
+        queue(services, openid, f"two:{openid}")
+    threads = [threading.Thread(target=w.run_once) for w in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recipients = [c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send")]
+    assert sorted(recipients) == sorted(openids)
+    with services.session_factory() as db:
+        statuses = set(db.execute(select(OutboxMessage.status)).scalars())
+    assert statuses == {"sent"}
+
+
+def test_shared_rate_limit(services: Services) -> None:
+    limit = SendRateLimit(services.redis, rate=5, burst=5)
+    other_worker = SendRateLimit(services.redis, rate=5, burst=5)
+    assert limit.take(4) == 4
+    assert other_worker.take(4) == 1
+    assert limit.take(1) == 0
+
+
+def test_rows_for_a_paused_kind_stay_pending_when_due_later(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-later", last_seen=clock.now)
+    row = queue(worker._services, "o-later", "later")
+    with worker._services.session_factory() as db, db.begin():
+        db.execute(update(OutboxMessage).values(next_attempt_at=clock.now + timedelta(hours=1)))
+    assert worker.run_once() == 0
+    assert outbox_row(worker._services, row).status == "pending"
