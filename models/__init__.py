@@ -9,7 +9,7 @@ from models.events import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.needs import Need, NeedHistory, NeedPhoto, Partner
 from models.outbox import OutboxMessage
-from models.pushes import Broadcast, SubscriptionConsent
+from models.pushes import Broadcast, Reminder, SubscriptionConsent
 from models.residents import Resident
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "NeedPhoto",
     "OutboxMessage",
     "Partner",
+    "Reminder",
     "Resident",
     "Signup",
     "SubscriptionConsent",

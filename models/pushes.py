@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
@@ -76,3 +76,27 @@ def use_consent(db: Session, resident_id: int, template_id: str, now: datetime) 
         return False
     consent.used_at = now
     return True
+
+
+QUEUED = "queued"
+SKIPPED = "skipped"
+
+
+class Reminder(Base):
+    """One reminder of one sign-up at one offset before one start time.
+
+    The start time is part of the key, so an event that moves gets fresh reminders and a
+    reminder for its old time is never sent; a reminder that fell due while nothing ran
+    and whose event has begun is recorded as skipped rather than sent late.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("signup_id", "offset_minutes", "event_starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signup.id"), index=True)
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    event_starts_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime]

@@ -1,4 +1,4 @@
-"""pushes: broadcasts and subscription-notice consents
+"""pushes: broadcasts, subscription-notice consents and reminders
 
 Revision ID: 0004_pushes
 Revises: 0003_events
@@ -68,8 +68,38 @@ def upgrade() -> None:
             batch_op.f("ix_subscription_consent_resident_id"), ["resident_id"], unique=False
         )
 
+    op.create_table(
+        "reminder",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("signup_id", sa.Integer(), nullable=False),
+        sa.Column("offset_minutes", sa.Integer(), nullable=False),
+        sa.Column("event_starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"], ["outbox.id"], name=op.f("fk_reminder_outbox_id_outbox")
+        ),
+        sa.ForeignKeyConstraint(
+            ["signup_id"], ["signup.id"], name=op.f("fk_reminder_signup_id_signup")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder")),
+        sa.UniqueConstraint(
+            "signup_id",
+            "offset_minutes",
+            "event_starts_at",
+            name=op.f("uq_reminder_signup_id_offset_minutes_event_starts_at"),
+        ),
+    )
+    with op.batch_alter_table("reminder", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reminder_signup_id"), ["signup_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("reminder", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reminder_signup_id"))
+
+    op.drop_table("reminder")
     with op.batch_alter_table("subscription_consent", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscription_consent_resident_id"))
 
