@@ -1,0 +1,175 @@
+"""The media sweep fetches need photos from the fake WeChat API (media/get) to a folder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from bot.wechat_client import AixiangWeChatClient
+from models import NeedPhoto
+from models.needs import (
+    PHOTO_ERASED,
+    PHOTO_FAILED,
+    PHOTO_FETCHED,
+    PHOTO_PENDING,
+    PhotoDraft,
+    create_need,
+    erase_resident_data,
+)
+from models.residents import Resident, get_or_create_resident
+from scheduler.media import RETRY_DELAYS, SweepResult, sweep_media
+from tests.conftest import FakeClock
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    return tmp_path / "media"
+
+
+def add_need(services: Services, clock: FakeClock, *media_ids: str, openid: str = "o-1") -> int:
+    with services.session_factory() as db, db.begin():
+        resident = get_or_create_resident(db, openid, clock.now)
+        resident.privacy_consent_at = clock.now
+        need = create_need(
+            db,
+            resident=resident,
+            category="environment",
+            description="河边垃圾",
+            now=clock.now,
+            photos=[PhotoDraft(m, f"http://mmbiz.example/{m}") for m in media_ids],
+        )
+        return need.id
+
+
+def photos(services: Services) -> list[NeedPhoto]:
+    with services.session_factory() as db:
+        return list(db.execute(select(NeedPhoto).order_by(NeedPhoto.id)).scalars())
+
+
+def sweep(
+    services: Services, client: AixiangWeChatClient, media_dir: Path, clock: FakeClock
+) -> SweepResult:
+    return sweep_media(services.session_factory, client, media_dir, clock)
+
+
+def test_photos_are_fetched_to_the_media_folder(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    fake_wechat: FakeWeChatServer,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    need_id = add_need(services, clock, "media-a", "media-b")
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(fetched=2)
+    stored = photos(services)
+    assert [p.status for p in stored] == [PHOTO_FETCHED, PHOTO_FETCHED]
+    assert [p.local_path for p in stored] == [
+        f"need-{need_id}/{stored[0].id}.png",
+        f"need-{need_id}/{stored[1].id}.png",
+    ]
+    assert all(p.content_type == "image/png" and p.fetched_at == clock.now for p in stored)
+    for photo in stored:
+        assert (media_dir / str(photo.local_path)).read_bytes().startswith(PNG_SIGNATURE)
+    asked = [call["query"]["media_id"] for call in fake_wechat.calls("media/get")]
+    assert asked == ["media-a", "media-b"]
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult()
+    assert not list(media_dir.rglob(".fetch-*"))
+
+
+def test_an_expired_media_id_is_given_up_at_once(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    fake_wechat: FakeWeChatServer,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    add_need(services, clock, "too-old")
+    fake_wechat.add_fault("media/get", errcode=40007)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(failed=1)
+    [photo] = photos(services)
+    assert photo.status == PHOTO_FAILED and "40007" in (photo.last_error or "")
+    assert not media_dir.exists() or not any(media_dir.rglob("*.png"))
+
+
+def test_a_failing_server_is_retried_later_then_given_up(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    fake_wechat: FakeWeChatServer,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    add_need(services, clock, "flaky")
+    fake_wechat.add_fault("media/get", http_status=502, times=None)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(retrying=1)
+    [photo] = photos(services)
+    assert photo.status == PHOTO_PENDING and photo.attempts == 1
+    assert photo.next_attempt_at == clock.now + RETRY_DELAYS[0]
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult()
+    for delay in RETRY_DELAYS[1:]:
+        clock.set(photos(services)[0].next_attempt_at)
+        assert sweep(services, wechat_client, media_dir, clock) == SweepResult(retrying=1)
+        assert photos(services)[0].next_attempt_at == clock.now + delay
+    clock.set(photos(services)[0].next_attempt_at)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(failed=1)
+    [photo] = photos(services)
+    assert photo.status == PHOTO_FAILED and photo.attempts == len(RETRY_DELAYS) + 1
+    assert "502" in (photo.last_error or "")
+
+
+def test_recovers_once_the_server_does(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    fake_wechat: FakeWeChatServer,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    add_need(services, clock, "later")
+    fake_wechat.add_fault("media/get", http_status=500)
+    assert sweep(services, wechat_client, media_dir, clock).retrying == 1
+    clock.advance(minutes=2)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(fetched=1)
+
+
+def test_a_claimed_photo_is_left_alone_during_its_lease(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    """A sweep that died mid-download leaves its lease; the photo waits for it to pass."""
+    add_need(services, clock, "slow")
+    with services.session_factory() as db, db.begin():
+        photo = db.execute(select(NeedPhoto)).scalar_one()
+        photo.attempts = 1
+        photo.next_attempt_at = clock.now + timedelta(minutes=5)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult()
+    clock.advance(minutes=5)
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(fetched=1)
+
+
+def test_erasing_a_resident_deletes_their_photo_files(
+    services: Services,
+    wechat_client: AixiangWeChatClient,
+    media_dir: Path,
+    clock: FakeClock,
+) -> None:
+    add_need(services, clock, "mine")
+    add_need(services, clock, "theirs", openid="o-2")
+    sweep(services, wechat_client, media_dir, clock)
+    mine, theirs = photos(services)
+    with services.session_factory() as db, db.begin():
+        resident = db.execute(select(Resident).where(Resident.openid == "o-1")).scalar_one()
+        assert erase_resident_data(db, resident, clock.now).photos == 1
+    assert (media_dir / str(mine.local_path)).exists()
+    assert sweep(services, wechat_client, media_dir, clock) == SweepResult(erased=1)
+    after_mine, after_theirs = photos(services)
+    assert (after_mine.status, after_mine.local_path) == (PHOTO_ERASED, None)
+    assert not (media_dir / str(mine.local_path)).exists()
+    assert (media_dir / str(theirs.local_path)).exists() and after_theirs.status == PHOTO_FETCHED
