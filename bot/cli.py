@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli_demo import demo, fake_wechat
 from bot.cli_needs import needs, partners
 from bot.cli_support import StaffError, config_from_context
 from bot.config import ConfigError
@@ -64,6 +65,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     run_gunicorn(config, host=host, port=port, workers=workers)
 
 
+main.add_command(demo)
+main.add_command(fake_wechat)
 main.add_command(needs)
 main.add_command(partners)
 

@@ -1,0 +1,41 @@
+"""``aixiang demo`` (everything locally) and ``aixiang fake-wechat`` (the fake WeChat API)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli_support import StaffError
+from bot.config import ConfigError
+from bot.demo import DemoError, ensure_port_free, run_demo
+from bot.fake_wechat import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
+
+PORT = click.IntRange(1, 65535)
+
+
+@click.command()
+@click.option("--port", default=8000, show_default=True, type=PORT, help="Webhook and page.")
+@click.option("--fake-port", default=8001, show_default=True, type=PORT, help="Fake WeChat API.")
+def demo(port: int, fake_port: int) -> None:
+    """Run the bot locally with a chat page, a fake WeChat API and fresh credentials.
+
+    Storage is always the embedded default (SQLite at instance/aixiang.db, Redis in
+    process), whatever config.toml says; its menu and bot settings are used.
+    """
+    try:
+        run_demo(port=port, fake_port=fake_port, announce=click.echo)
+    except (DemoError, ConfigError) as exc:
+        raise StaffError(str(exc)) from None
+
+
+@click.command("fake-wechat")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=PORT)
+@click.option("--app-id", default=FAKE_APP_ID, show_default=True, help="The app id it accepts.")
+@click.option("--app-secret", default=FAKE_APP_SECRET, show_default=True)
+def fake_wechat(host: str, port: int, app_id: str, app_secret: str) -> None:
+    """Serve the fake WeChat API until Ctrl-C; point wechat.api_base_url at its /cgi-bin/."""
+    try:
+        ensure_port_free(host, port, "--port")
+    except DemoError as exc:
+        raise StaffError(str(exc)) from None
+    serve_fake_wechat(host, port, app_id, app_secret)

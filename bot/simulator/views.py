@@ -1,0 +1,374 @@
+"""The simulator's page and JSON API. Every message the page sends takes the real path.
+
+The page never calls the conversation code directly: ``POST /sim/api/send`` builds the
+delivery WeChat's servers would send (signed, and AES-encrypted in safe mode), POSTs it
+over HTTP to this server's own ``/wechat``, and decodes the passive reply, so what the page
+shows is what a resident would get, rejections included. Pushed messages are read from the
+fake WeChat API's call log, which is where the account's outbound messages end up.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from bot.config import MenuButton
+from bot.protocol import Rejection
+from bot.services import Services
+from bot.wechat_payloads import WeChatPayloads
+from models.residents import Resident
+
+SIMULATOR_KEY = "aixiang_simulator"
+OPENID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_TEXT_CHARS = 2000
+MAX_KEY_BYTES = 128
+MAX_SCENE_CHARS = 64
+MAX_RESIDENTS_LISTED = 200
+KINDS = ("text", "click", "subscribe", "unsubscribe", "scan", "image", "location")
+PUSH_TITLES = {
+    "message/custom/send": "客服消息 · Message",
+    "message/template/send": "模板消息 · Template message",
+    "message/subscribe/bizsend": "订阅通知 · Subscription message",
+    "message/mass/send": "群发 · Broadcast",
+    "message/mass/sendall": "群发 · Broadcast",
+}
+TAGGING_ENDPOINT = "tags/members/batchtagging"
+SAMPLE_PHOTO = "sim/static/sample-photo.svg"
+
+
+@dataclass(frozen=True)
+class Village:
+    name: str
+    label: str
+    latitude: float
+    longitude: float
+
+
+VILLAGES = (
+    Village("小古城村 Xiaogucheng", "浙江省杭州市余杭区径山镇小古城村", 30.3946, 119.8868),
+    Village("余村 Yucun", "浙江省湖州市安吉县天荒坪镇余村", 30.5269, 119.6095),
+    Village("下姜村 Xiajiang", "浙江省杭州市淳安县枫树岭镇下姜村", 29.6317, 118.9206),
+)
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """What the page needs besides the app's services: how to play WeChat's servers, and
+    where the fake WeChat API keeps its call log."""
+
+    payloads: WeChatPayloads
+    fake_api_root: str
+    http_timeout_s: float = 10.0
+
+
+class SimulatorError(Exception):
+    """A request the simulator cannot carry out; the message is one line for the page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+blueprint = Blueprint("simulator", __name__, static_folder="static", static_url_path="/sim/static")
+
+
+def install_simulator(app: Flask, payloads: WeChatPayloads, fake_api_root: str) -> None:
+    """Add the page at ``/`` and its API under ``/sim/`` to an app built by create_app.
+
+    The app must be served by a threaded server: a send waits for the same server's
+    ``/wechat`` to answer.
+    """
+    app.extensions[SIMULATOR_KEY] = Simulator(payloads, fake_api_root.rstrip("/"))
+    app.register_blueprint(blueprint)
+
+
+def _simulator() -> Simulator:
+    simulator: Simulator = current_app.extensions[SIMULATOR_KEY]
+    return simulator
+
+
+def _services() -> Services:
+    services: Services = current_app.extensions["aixiang"]
+    return services
+
+
+@blueprint.errorhandler(SimulatorError)
+def _refuse(error: SimulatorError) -> tuple[Response, int]:
+    return jsonify(error=error.message), error.status
+
+
+@blueprint.get("/")
+def page() -> Response:
+    return blueprint.send_static_file("index.html")
+
+
+@blueprint.get("/sim/api/config")
+def page_config() -> Response:
+    simulator = _simulator()
+    return jsonify(
+        account="爱乡共建俱乐部",
+        menu=[_button_json(button) for button in _services().config.menu.buttons],
+        villages=[{"index": i, "name": v.name, "label": v.label} for i, v in enumerate(VILLAGES)],
+        safe_mode_available=bool(simulator.payloads.encoding_aes_key),
+    )
+
+
+def _button_json(button: MenuButton) -> dict[str, Any]:
+    return {
+        "name": button.name,
+        "key": button.key,
+        "url": button.url,
+        "sub_buttons": [_button_json(sub) for sub in button.sub_buttons],
+    }
+
+
+@blueprint.get("/sim/api/residents")
+def residents() -> Response:
+    with _services().session_factory() as db:
+        rows = db.execute(
+            select(Resident).order_by(Resident.id).limit(MAX_RESIDENTS_LISTED)
+        ).scalars()
+        return jsonify(
+            [
+                {
+                    "openid": r.openid,
+                    "name": r.name or "",
+                    "subscribed": r.subscribed,
+                    "language": r.language or "",
+                }
+                for r in rows
+            ]
+        )
+
+
+@blueprint.post("/sim/api/send")
+def send() -> Response:
+    """Deliver one message to /wechat as WeChat would, and say what came back."""
+    simulator = _simulator()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise SimulatorError(400, "send a JSON object such as {openid, kind, text}")
+    safe = data.get("safe", False)
+    if not isinstance(safe, bool):
+        raise SimulatorError(400, "safe must be true or false")
+    if safe and not simulator.payloads.encoding_aes_key:
+        raise SimulatorError(400, "safe mode needs wechat.encoding_aes_key, which is not set")
+    xml = _delivery_xml(simulator.payloads, _openid(data.get("openid")), data)
+    delivery = simulator.payloads.sign(xml, safe=safe)
+    url = _own_webhook_url()
+    try:
+        response = requests.post(
+            url,
+            params=delivery.query,
+            data=delivery.body,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=simulator.http_timeout_s,
+        )
+    except requests.RequestException as exc:
+        raise SimulatorError(
+            502, f"could not reach the webhook at {url}: {type(exc).__name__}"
+        ) from None
+    if response.status_code != 200:
+        reason = response.text.strip()[:200] or response.reason
+        return jsonify(ok=False, status=response.status_code, reason=reason)
+    try:
+        fields = simulator.payloads.read_reply(response.content, safe=safe)
+    except (Rejection, KeyError) as exc:
+        reason = exc.reason if isinstance(exc, Rejection) else f"reply lacks {exc}"
+        return jsonify(ok=False, status=200, reason=f"the reply could not be read: {reason}")
+    return jsonify(
+        ok=True,
+        status=200,
+        reply=fields.get("Content", ""),
+        reply_type=fields.get("MsgType", ""),
+    )
+
+
+def _own_webhook_url() -> str:
+    """This server's /wechat, from the address it listens on (never the Host header)."""
+    host = request.environ.get("SERVER_NAME", "127.0.0.1")
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{request.environ['SERVER_PORT']}/wechat"
+
+
+def _openid(value: Any) -> str:
+    if not isinstance(value, str) or not OPENID_PATTERN.fullmatch(value):
+        raise SimulatorError(
+            400, "openid must be 1-64 letters, digits, '-' or '_', like o-demo-1a2b"
+        )
+    return value
+
+
+def _delivery_xml(payloads: WeChatPayloads, openid: str, data: Mapping[str, Any]) -> str:
+    kind = data.get("kind")
+    if kind == "text":
+        return payloads.text(openid, _text(data.get("text")))
+    if kind == "click":
+        return payloads.event(openid, "CLICK", _menu_key(data.get("key")))
+    if kind in ("subscribe", "unsubscribe"):
+        return payloads.event(openid, kind)
+    if kind == "scan":
+        return _scan_xml(payloads, openid, _scene(data.get("scene")))
+    if kind == "image":
+        media_id = f"demo-media-{secrets.token_hex(6)}"
+        return payloads.image(openid, media_id, f"{request.host_url}{SAMPLE_PHOTO}")
+    if kind == "location":
+        village = _village(data.get("village", 0))
+        return payloads.location(openid, village.latitude, village.longitude, village.label)
+    raise SimulatorError(400, f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SimulatorError(400, "text is empty")
+    if len(value) > MAX_TEXT_CHARS:
+        raise SimulatorError(400, f"text is over {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _menu_key(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value.encode()) > MAX_KEY_BYTES:
+        raise SimulatorError(400, f"key must be a menu key of 1-{MAX_KEY_BYTES} bytes")
+    return value
+
+
+def _scene(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SCENE_CHARS:
+        raise SimulatorError(400, f"scene must be 1-{MAX_SCENE_CHARS} characters, like checkin:3")
+    return value.strip()
+
+
+def _village(value: Any) -> Village:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(VILLAGES):
+        raise SimulatorError(400, f"village must be a number from 0 to {len(VILLAGES) - 1}")
+    return VILLAGES[value]
+
+
+def _scan_xml(payloads: WeChatPayloads, openid: str, scene: str) -> str:
+    """A follower's scan is a SCAN event; anyone else follows by scanning, which WeChat
+    reports as a subscribe event whose key is ``qrscene_`` + the scene."""
+    ticket = secrets.token_urlsafe(24)
+    if _is_following(openid):
+        return payloads.raw(openid, "event", {"Event": "SCAN", "EventKey": scene, "Ticket": ticket})
+    return payloads.raw(
+        openid, "event", {"Event": "subscribe", "EventKey": f"qrscene_{scene}", "Ticket": ticket}
+    )
+
+
+def _is_following(openid: str) -> bool:
+    with _services().session_factory() as db:
+        subscribed = db.execute(
+            select(Resident.subscribed).where(Resident.openid == openid)
+        ).scalar_one_or_none()
+    return bool(subscribed)
+
+
+@blueprint.get("/sim/api/pushes")
+def pushes() -> Response:
+    """The account's pushes that reached ``openid`` after the fake API's call ``since``."""
+    openid = _openid(request.args.get("openid"))
+    since = request.args.get("since", "0")
+    if not since.isdigit():
+        raise SimulatorError(400, "since must be a call number from the previous answer")
+    calls = _fake_calls(since=int(since))
+    tags: set[int] | None = None
+    messages = []
+    for call in calls:
+        body = call.get("body")
+        if call.get("endpoint") not in PUSH_TITLES or not _delivered(call):
+            continue
+        if not isinstance(body, dict):
+            continue
+        if call["endpoint"] == "message/mass/sendall" and tags is None:
+            tags = _tags_of(openid)
+        if _addressed_to(call["endpoint"], body, openid, tags or set()):
+            messages.append(
+                {
+                    "seq": call["seq"],
+                    "time": call["time"],
+                    "endpoint": call["endpoint"],
+                    "title": PUSH_TITLES[call["endpoint"]],
+                    "text": push_text(body),
+                }
+            )
+    last_seq = max((int(call["seq"]) for call in calls), default=int(since))
+    return jsonify(messages=messages, last_seq=last_seq)
+
+
+def _fake_calls(since: int = 0, endpoint: str | None = None) -> list[dict[str, Any]]:
+    simulator = _simulator()
+    params: dict[str, str | int] = {"since": since}
+    if endpoint:
+        params["endpoint"] = endpoint
+    url = f"{simulator.fake_api_root}/_fake/calls"
+    try:
+        response = requests.get(url, params=params, timeout=simulator.http_timeout_s)
+        response.raise_for_status()
+        calls = response.json()
+    except (requests.RequestException, ValueError):
+        raise SimulatorError(
+            502, f"the fake WeChat API at {simulator.fake_api_root} is not answering"
+        ) from None
+    if not isinstance(calls, list):
+        raise SimulatorError(502, f"{url} did not answer with a list of calls")
+    return [call for call in calls if isinstance(call, dict)]
+
+
+def _delivered(call: Mapping[str, Any]) -> bool:
+    result = call.get("result")
+    return call.get("status") == 200 and isinstance(result, dict) and not result.get("errcode")
+
+
+def _tags_of(openid: str) -> set[int]:
+    """The tags the account gave ``openid``, as the fake API recorded them."""
+    tags: set[int] = set()
+    for call in _fake_calls(endpoint=TAGGING_ENDPOINT):
+        body = call.get("body")
+        if _delivered(call) and isinstance(body, dict) and openid in body.get("openid_list", []):
+            tags.add(int(body["tagid"]))
+    return tags
+
+
+def _addressed_to(endpoint: str, body: Mapping[str, Any], openid: str, tags: set[int]) -> bool:
+    if endpoint == "message/mass/sendall":
+        target = body.get("filter") or {}
+        # WeChat still reads the tag from the older name group_id, which wechatpy sends.
+        tag_id = target.get("tag_id", target.get("group_id"))
+        return target.get("is_to_all") is True or tag_id in tags
+    if endpoint == "message/mass/send":
+        return openid in body.get("touser", [])
+    return body.get("touser") == openid
+
+
+def push_text(body: Mapping[str, Any]) -> str:
+    """What a phone would show of a pushed message, as plain text."""
+    if isinstance(body.get("data"), dict):
+        lines = [
+            str(item.get("value", "")) if isinstance(item, dict) else str(item)
+            for item in body["data"].values()
+        ]
+        return "\n".join(line for line in lines if line)
+    msgtype = body.get("msgtype", "")
+    content = body.get(msgtype)
+    if msgtype == "text" and isinstance(content, dict):
+        return str(content.get("content", ""))
+    if msgtype == "news" and isinstance(content, dict):
+        return "\n".join(
+            str(article.get("title", ""))
+            for article in content.get("articles", [])
+            if isinstance(article, dict)
+        )
+    return f"[{msgtype or 'message'}]"
