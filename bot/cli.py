@@ -12,6 +12,7 @@ import sys
 import click
 
 from bot.cli_demo import demo, fake_wechat
+from bot.cli_events import events
 from bot.cli_needs import needs, partners
 from bot.cli_support import StaffError, config_from_context
 from bot.config import ConfigError
@@ -67,6 +68,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
 main.add_command(demo)
 main.add_command(fake_wechat)
+main.add_command(events)
 main.add_command(needs)
 main.add_command(partners)
 

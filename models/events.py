@@ -37,7 +37,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from models.base import Base, CreatedAtMixin
 from models.needs import Partner
@@ -379,6 +379,7 @@ def roster(db: Session, event_id: int) -> Roster:
             select(Signup)
             .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
             .order_by(Signup.confirmed_at, Signup.id)
+            .options(selectinload(Signup.resident))
         ).scalars()
     )
     attendance = list(
@@ -386,6 +387,7 @@ def roster(db: Session, event_id: int) -> Roster:
             select(Attendance)
             .where(Attendance.event_id == event_id)
             .order_by(Attendance.checked_in_at, Attendance.id)
+            .options(selectinload(Attendance.resident))
         ).scalars()
     )
     return Roster(

@@ -1,0 +1,534 @@
+"""Staff run events from the terminal: aixiang events ...
+
+The CLI uses the real clock, so every time here is relative to now, in Shanghai time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from models import OutboxMessage
+from models.base import utcnow
+from models.events import (
+    CONFIRMED,
+    WAITLISTED,
+    Attendance,
+    Event,
+    Signup,
+    cancel_signup,
+    save_contact,
+    sign_up,
+)
+from models.needs import add_partner
+from models.residents import get_or_create_resident
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def staff(services: Services, tmp_path: Path) -> CliRunner:
+    """A runner whose commands use the test database and no developer config file."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    return CliRunner(
+        env={
+            "AIXIANG_CONFIG": str(config),
+            "AIXIANG_DATABASE_URL": services.config.database.url,
+            "AIXIANG_REDIS_URL": services.config.redis.url,
+        }
+    )
+
+
+def run(staff: CliRunner, *args: str) -> Result:
+    result = staff.invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def fail(staff: CliRunner, *args: str, exit_code: int = 2) -> str:
+    """Run a command that must be refused: the exit code and exactly one line on stderr."""
+    result = staff.invoke(main, list(args))
+    assert result.exit_code == exit_code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def local(delta: timedelta) -> str:
+    """A local time ``delta`` from now, as staff type it."""
+    return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+def create(staff: CliRunner, *extra: str, days: float = 10) -> int:
+    result = run(
+        staff,
+        "events",
+        "create",
+        "--title",
+        "社区花园共建",
+        "--starts-at",
+        local(timedelta(days=days)),
+        "--capacity",
+        "3",
+        *extra,
+    )
+    return int(result.stdout.strip())
+
+
+def event(services: Services, event_id: int) -> Event:
+    with services.session_factory() as db:
+        found = db.get(Event, event_id)
+        assert found is not None
+        found.tags  # noqa: B018 - load them while the session is open
+        return found
+
+
+def count(services: Services, model: type) -> int:
+    with services.session_factory() as db:
+        return db.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def residents_sign_up(services: Services, event_id: int, *openids: str, party: int = 1) -> None:
+    with services.session_factory() as db, db.begin():
+        for openid in openids:
+            sign_up(db, event_id, get_or_create_resident(db, openid, utcnow()), party, utcnow())
+
+
+def signups(services: Services, event_id: int) -> list[Signup]:
+    with services.session_factory() as db:
+        return list(
+            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
+            .scalars()
+            .all()
+        )
+
+
+# create -------------------------------------------------------------------------------------
+
+
+def test_create_prints_the_id_and_stores_utc(staff: CliRunner, services: Services) -> None:
+    starts = datetime.now(SHANGHAI).replace(second=0, microsecond=0) + timedelta(days=5)
+    result = run(
+        staff,
+        "events",
+        "create",
+        "--title",
+        "女性技能课堂",
+        "--starts-at",
+        starts.strftime("%Y-%m-%dT%H:%M"),
+        "--capacity",
+        "12",
+    )
+    event_id = int(result.stdout.strip())
+    stored = event(services, event_id)
+    assert stored.starts_at == starts and stored.starts_at.utcoffset() == timedelta(0)
+    assert stored.status == "draft" and stored.capacity == 12 and stored.max_party_size == 1
+
+
+def test_create_with_every_option_and_json(staff: CliRunner, services: Services) -> None:
+    with services.session_factory() as db, db.begin():
+        add_partner(db, name="爱乡小学", kind="school", now=utcnow())
+        add_partner(db, name="绿色环保协会", kind="ngo", now=utcnow())
+    result = run(
+        staff,
+        "events",
+        "create",
+        "--title",
+        "儿童生态营",
+        "--starts-at",
+        local(timedelta(days=7)),
+        "--ends-at",
+        local(timedelta(days=7, hours=3)),
+        "--capacity",
+        "20",
+        "--place",
+        "社区花园",
+        "--deadline",
+        local(timedelta(days=6)),
+        "--max-party",
+        "3",
+        "--require-contact",
+        "--tag",
+        "Children",
+        "--tag",
+        "volunteers",
+        "--partner",
+        "爱乡小学",
+        "--partner",
+        "绿色环保协会",
+        "--publish",
+        "--json",
+    )
+    event_id = json.loads(result.stdout)["id"]
+    stored = event(services, event_id)
+    assert stored.status == "published" and stored.published_at is not None
+    assert stored.place == "社区花园" and stored.max_party_size == 3 and stored.contact_required
+    assert stored.tags == ["children", "volunteers"]
+    assert stored.ends_at is not None and stored.signup_deadline is not None
+    listed = json.loads(run(staff, "events", "list", "--json").stdout)
+    assert listed[0]["partners"] == ["爱乡小学", "绿色环保协会"]
+    assert listed[0]["starts_at"].endswith("+08:00")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--starts-at", "2026-12-01T09:00", "--capacity", "5"), "--title is required"),
+        (("--title", "T", "--capacity", "5"), "--starts-at is required"),
+        (("--title", "T", "--starts-at", "2099-01-01T09:00"), "--capacity is required"),
+        (("--title", "T", "--starts-at", "2020-01-01T09:00", "--capacity", "5"), "in the past"),
+        (("--title", "T", "--starts-at", "next week", "--capacity", "5"), "not a date"),
+        (("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "0"), "at least 1"),
+        (("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "ten"), "whole number"),
+        (("--title", " ", "--starts-at", "2099-01-01T09:00", "--capacity", "5"), "title"),
+        (
+            (
+                "--title",
+                "T",
+                "--starts-at",
+                "2099-01-01T09:00",
+                "--ends-at",
+                "2099-01-01T08:00",
+                "--capacity",
+                "5",
+            ),
+            "end time must be after",
+        ),
+        (
+            (
+                "--title",
+                "T",
+                "--starts-at",
+                "2099-01-01T09:00",
+                "--deadline",
+                "2099-01-02T09:00",
+                "--capacity",
+                "5",
+            ),
+            "deadline must not be after",
+        ),
+        (
+            (
+                "--title",
+                "T",
+                "--starts-at",
+                "2099-01-01T09:00",
+                "--capacity",
+                "2",
+                "--max-party",
+                "3",
+            ),
+            "larger than the capacity",
+        ),
+        (
+            (
+                "--title",
+                "T",
+                "--starts-at",
+                "2099-01-01T09:00",
+                "--capacity",
+                "2",
+                "--partner",
+                "无名氏",
+            ),
+            "no partner named '无名氏'",
+        ),
+        (
+            ("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "2", "--tag", " "),
+            "tag cannot be empty",
+        ),
+    ],
+)
+def test_create_refuses_bad_arguments(
+    staff: CliRunner, services: Services, args: tuple[str, ...], message: str
+) -> None:
+    assert message in fail(staff, "events", "create", *args)
+    assert count(services, Event) == 0
+
+
+# update / publish / cancel ----------------------------------------------------------------------
+
+
+def test_update_changes_fields_and_tags(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--tag", "women", "--ends-at", local(timedelta(days=10, hours=2)))
+    result = run(
+        staff,
+        "events",
+        "update",
+        str(event_id),
+        "--title",
+        "新标题",
+        "--place",
+        "活动中心",
+        "--tag",
+        "elderly",
+        "--ends-at",
+        "none",
+        "--require-contact",
+    )
+    assert result.stdout.strip() == f"updated event {event_id}"
+    stored = event(services, event_id)
+    assert (stored.title, stored.place, stored.tags) == ("新标题", "活动中心", ["elderly"])
+    assert stored.ends_at is None and stored.contact_required and stored.updated_at is not None
+
+
+def test_larger_capacity_promotes_the_waitlist(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish")
+    residents_sign_up(services, event_id, "o-1", "o-2", "o-3", "o-4", "o-5")
+    result = run(staff, "events", "update", str(event_id), "--capacity", "4")
+    assert "1 waitlisted sign-up(s) confirmed" in result.stdout
+    statuses = [s.status for s in signups(services, event_id)]
+    assert statuses == [CONFIRMED] * 4 + [WAITLISTED]
+    assert signups(services, event_id)[-1].waitlist_position == 1
+    with services.session_factory() as db:
+        [push] = db.execute(select(OutboxMessage)).scalars().all()
+    assert push.kind == "promotion" and push.recipient_openid == "o-4"
+
+
+def test_update_refusals(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish")
+    residents_sign_up(services, event_id, "o-1", "o-2")
+    assert "below the 2 places" in fail(staff, "events", "update", str(event_id), "--capacity", "1")
+    assert "no event 999" in fail(staff, "events", "update", "999", "--title", "x")
+    assert "not an event id" in fail(staff, "events", "update", "abc", "--title", "x")
+    assert "nothing to change" in fail(staff, "events", "update", str(event_id))
+    past = local(timedelta(days=-1))
+    assert "in the past" in fail(staff, "events", "update", str(event_id), "--starts-at", past)
+    assert event(services, event_id).capacity == 3
+
+
+def test_publish(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff)
+    assert run(staff, "events", "publish", str(event_id)).stdout.strip() == (
+        f"published event {event_id}"
+    )
+    assert event(services, event_id).status == "published"
+    assert "already published" in run(staff, "events", "publish", str(event_id)).stdout
+    assert "no event 999" in fail(staff, "events", "publish", "999")
+
+
+def test_cancel_tells_confirmed_and_waitlisted(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish")
+    residents_sign_up(services, event_id, "o-1", "o-2", "o-3", "o-4")
+    with services.session_factory() as db, db.begin():
+        gone = get_or_create_resident(db, "o-1", utcnow())
+        cancel_signup(db, event_id, gone, utcnow(), SHANGHAI)
+    result = run(staff, "events", "cancel", str(event_id), "--reason", "台风预警")
+    assert result.stdout.strip() == f"cancelled event {event_id}; 3 resident(s) will be told"
+    with services.session_factory() as db:
+        cancelled_pushes = (
+            db.execute(select(OutboxMessage).where(OutboxMessage.kind == "event_cancelled"))
+            .scalars()
+            .all()
+        )
+    assert sorted(p.recipient_openid for p in cancelled_pushes) == ["o-2", "o-3", "o-4"]
+    assert all("台风预警" in p.payload["text"]["zh"] for p in cancelled_pushes)
+    assert all(
+        p.idempotency_key.startswith(f"event_cancelled:{event_id}:") for p in cancelled_pushes
+    )
+    stored = event(services, event_id)
+    assert stored.status == "cancelled" and stored.cancel_reason == "台风预警"
+    assert "already cancelled" in fail(staff, "events", "cancel", str(event_id), "--reason", "x")
+    assert "cancelled" in fail(staff, "events", "publish", str(event_id))
+
+
+def test_cancel_needs_a_reason(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish")
+    assert "--reason is required" in fail(staff, "events", "cancel", str(event_id))
+    assert "--reason is required" in fail(staff, "events", "cancel", str(event_id), "--reason", " ")
+    assert event(services, event_id).status == "published"
+
+
+# list / roster ----------------------------------------------------------------------------------
+
+
+def test_list_table_json_and_upcoming(staff: CliRunner, services: Services) -> None:
+    soon = create(staff, "--publish", days=1)
+    later = create(staff, "--tag", "women", days=20)
+    called_off = create(staff, "--publish", days=3)
+    run(staff, "events", "cancel", str(called_off), "--reason", "场地")
+    residents_sign_up(services, soon, "o-1", "o-2", "o-3", "o-4")
+    table = run(staff, "events", "list").stdout.splitlines()
+    assert table[0].split() == [
+        "id",
+        "status",
+        "starts_at",
+        "title",
+        "place",
+        "capacity",
+        "confirmed",
+        "waitlisted",
+        "walk_ins",
+        "tags",
+    ]
+    assert [int(line.split()[0]) for line in table[1:]] == [later, called_off, soon]
+    rows = {row["id"]: row for row in json.loads(run(staff, "events", "list", "--json").stdout)}
+    assert (rows[soon]["confirmed"], rows[soon]["waitlisted"]) == (3, 1)
+    assert rows[later]["tags"] == ["women"] and rows[later]["status"] == "draft"
+    upcoming = json.loads(run(staff, "events", "list", "--upcoming", "--json").stdout)
+    assert [row["id"] for row in upcoming] == [soon, later]
+
+
+def test_list_empty(staff: CliRunner) -> None:
+    assert run(staff, "events", "list").stdout.strip() == "(none)"
+
+
+def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: Path) -> None:
+    event_id = create(staff, "--publish", "--max-party", "2", days=0.05)
+    residents_sign_up(services, event_id, "o-1", party=2)
+    residents_sign_up(services, event_id, "o-2", "o-3", "o-4")
+    with services.session_factory() as db, db.begin():
+        save_contact(get_or_create_resident(db, "o-1", utcnow()), "张三", "13812345678", utcnow())
+    code = signups(services, event_id)[0].checkin_code
+    run(staff, "events", "checkin", str(event_id), "--code", code)
+
+    text = run(staff, "events", "roster", str(event_id)).stdout
+    assert text.startswith(f"event {event_id}: 社区花园共建")
+    assert "confirmed (3 people)" in text and "waitlist (2)" in text and "张三" in text
+    assert "attendance (2 people)" in text
+
+    data = json.loads(run(staff, "events", "roster", str(event_id), "--json").stdout)
+    assert [row["openid"] for row in data["confirmed"]] == ["o-1", "o-2"]
+    assert [(row["position"], row["openid"]) for row in data["waitlist"]] == [
+        (1, "o-3"),
+        (2, "o-4"),
+    ]
+    assert data["confirmed"][0]["checked_in"] and data["attendance"][0]["method"] == "code"
+
+    path = tmp_path / "roster.csv"
+    result = run(staff, "events", "roster", str(event_id), "--csv", str(path))
+    assert f"wrote 5 rows to {path}" in result.stdout
+    with path.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["section"] for row in rows] == ["confirmed"] * 2 + ["waitlist"] * 2 + ["attendance"]
+    assert rows[0]["name"] == "张三" and rows[0]["mobile"] == "13812345678"
+    assert rows[3]["position"] == "2"
+
+
+def test_roster_refusals(staff: CliRunner, tmp_path: Path) -> None:
+    assert "no event 999" in fail(staff, "events", "roster", "999")
+    event_id = create(staff)
+    missing = str(tmp_path / "nowhere" / "r.csv")
+    assert "does not exist" in fail(staff, "events", "roster", str(event_id), "--csv", missing)
+
+
+# check-in --------------------------------------------------------------------------------------
+
+
+def test_checkin_by_code_twice_and_walk_in(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish", days=0.05)
+    residents_sign_up(services, event_id, "o-1", "o-2", "o-3", "o-4")
+    first, _, _, waiting = signups(services, event_id)
+    line = run(staff, "events", "checkin", str(event_id), "--code", first.checkin_code).stdout
+    assert line.strip() == "checked in o-1 (party of 1)"
+    again = run(staff, "events", "checkin", str(event_id), "--code", first.checkin_code).stdout
+    assert "o-1 already checked in at" in again
+    # A waitlisted resident at the door is a walk-in only while a place is free.
+    assert "no walk-in place" in fail(
+        staff, "events", "checkin", str(event_id), "--code", waiting.checkin_code
+    )
+    assert count(services, Attendance) == 1
+
+
+def test_checkin_by_openid_as_walk_in(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish", days=0.05)
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, "o-walk", utcnow())
+    line = run(staff, "events", "checkin", str(event_id), "--openid", "o-walk").stdout
+    assert line.strip() == "checked in o-walk as a walk-in (not signed up)"
+    with services.session_factory() as db:
+        [row] = db.execute(select(Attendance)).scalars().all()
+    assert row.method == "staff" and row.walk_in
+
+
+def test_checkin_refusals(staff: CliRunner, services: Services) -> None:
+    soon = create(staff, "--publish", days=0.05)
+    later = create(staff, "--publish", days=5)
+    residents_sign_up(services, later, "o-1")
+    code = signups(services, later)[0].checkin_code
+    assert "has not opened" in fail(staff, "events", "checkin", str(later), "--code", code)
+    assert "no sign-up for event" in fail(staff, "events", "checkin", str(soon), "--code", "000000")
+    assert "no event 999" in fail(staff, "events", "checkin", "999", "--code", "1")
+    assert "exactly one of" in fail(staff, "events", "checkin", str(soon))
+    assert "no resident" in fail(staff, "events", "checkin", str(soon), "--openid", "o-nobody")
+    assert count(services, Attendance) == 0
+
+
+# QR code ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wechat_staff(staff: CliRunner, fake_wechat: FakeWeChatServer) -> CliRunner:
+    """The staff runner, talking to the fake WeChat API."""
+    assert staff.env is not None
+    staff.env = {
+        **staff.env,
+        "AIXIANG_WECHAT_TOKEN": "t",
+        "AIXIANG_WECHAT_APP_ID": fake_wechat.app_id,
+        "AIXIANG_WECHAT_APP_SECRET": fake_wechat.app_secret,
+        "AIXIANG_WECHAT_API_BASE_URL": fake_wechat.base_url,
+    }
+    return staff
+
+
+def test_qr_saves_the_png(
+    wechat_staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path
+) -> None:
+    event_id = create(wechat_staff, "--publish")
+    out = tmp_path / "checkin.png"
+    result = run(wechat_staff, "events", "qr", str(event_id), "--out", str(out))
+    assert f"event {event_id} to {out}" in result.stdout
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    [created] = fake_wechat.calls("qrcode/create")
+    assert created["body"] == {
+        "action_name": "QR_LIMIT_STR_SCENE",
+        "action_info": {"scene": {"scene_str": f"checkin:{event_id}"}},
+    }
+    assert len(fake_wechat.calls("showqrcode")) == 1
+
+
+def test_qr_refusals(
+    wechat_staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path
+) -> None:
+    event_id = create(wechat_staff, "--publish")
+    out = str(tmp_path / "qr.png")
+    assert "no event 999" in fail(wechat_staff, "events", "qr", "999", "--out", out)
+    assert "--out is required" in fail(wechat_staff, "events", "qr", str(event_id))
+    assert ".png" in fail(wechat_staff, "events", "qr", str(event_id), "--out", "qr.jpg")
+    missing = str(tmp_path / "nowhere" / "qr.png")
+    assert "does not exist" in fail(wechat_staff, "events", "qr", str(event_id), "--out", missing)
+    run(wechat_staff, "events", "cancel", str(event_id), "--reason", "下雨")
+    assert "is cancelled" in fail(wechat_staff, "events", "qr", str(event_id), "--out", out)
+    assert fake_wechat.calls("qrcode/create") == []
+    assert not Path(out).exists()
+
+
+def test_qr_when_wechat_refuses(
+    wechat_staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path
+) -> None:
+    event_id = create(wechat_staff, "--publish")
+    out = tmp_path / "qr.png"
+    fake_wechat.add_fault("qrcode/create", errcode=45009)
+    line = fail(wechat_staff, "events", "qr", str(event_id), "--out", str(out), exit_code=1)
+    assert "WeChat refused the QR code" in line and "45009" in line
+    fake_wechat.add_fault("showqrcode", http_status=500)
+    line = fail(wechat_staff, "events", "qr", str(event_id), "--out", str(out), exit_code=1)
+    assert "HTTP 500" in line
+    assert not out.exists()
+
+
+def test_qr_without_credentials(staff: CliRunner, tmp_path: Path) -> None:
+    event_id = create(staff)
+    out = str(tmp_path / "qr.png")
+    assert "wechat.token is required" in fail(staff, "events", "qr", str(event_id), "--out", out)
