@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.engine import Dialect
@@ -54,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """A stored UTC time as residents and staff read it: local, to the minute."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 class Base(DeclarativeBase):

@@ -32,10 +32,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     case,
     func,
+    or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
@@ -1013,3 +1016,20 @@ def seed_demo_events(db: Session, now: datetime) -> list[Event]:
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def finish_past_events(db: Session, now: datetime) -> int:
+    """Mark published events whose end (or start plus the default length) has passed.
+
+    A finished event takes no sign-ups or reminders; attendance stays as recorded.
+    """
+    ended = or_(
+        and_(Event.ends_at.is_not(None), Event.ends_at <= now),
+        and_(Event.ends_at.is_(None), Event.starts_at <= now - DEFAULT_DURATION),
+    )
+    result = db.execute(
+        update(Event)
+        .where(Event.status == PUBLISHED, ended)
+        .values(status=FINISHED, updated_at=now)
+    )
+    return int(result.rowcount or 0)
