@@ -13,10 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, and_, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, UTCDateTime
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -245,3 +257,48 @@ def expire_stale(db: Session, now: datetime) -> int:
         .values(status=EXPIRED, last_error="expired before it could be delivered")
     )
     return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class KindStatusCount:
+    kind: str
+    status: str
+    count: int
+    oldest: datetime | None
+
+
+def stats(db: Session) -> list[KindStatusCount]:
+    """Counts by kind and status, with the oldest row's creation time in each group."""
+    rows = db.execute(
+        select(
+            OutboxMessage.kind,
+            OutboxMessage.status,
+            func.count(),
+            func.min(OutboxMessage.created_at),
+        )
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+        .order_by(OutboxMessage.kind, OutboxMessage.status)
+    ).all()
+    return [
+        KindStatusCount(kind, status, count, _as_utc(oldest))
+        for kind, status, count, oldest in rows
+    ]
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    """min() over a UTC column comes back untyped on SQLite; make it aware UTC again."""
+    if value is None:
+        return None
+    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+
+
+def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
+    """Give dead rows a fresh set of attempts (after fixing what killed them)."""
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == DEAD)
+        .values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None)
+    )
+    if kind is not None:
+        statement = statement.where(OutboxMessage.kind == kind)
+    return int(db.execute(statement).rowcount or 0)

@@ -55,6 +55,7 @@ HELD = "held"
 PAUSED = "paused"
 REPLAN = "replan"
 EXPIRED = "expired"
+SKIPPED = "skipped"
 UNSUBSCRIBED = "unsubscribed"
 
 

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 from bot.redis_conn import degradable
 from bot.services import Services
 from bot.wechat_client import AixiangWeChatClient
+from models import reminders
 from models.outbox import (
     DEAD,
     EXPIRED,
     FAILED,
     HELD,
     PENDING,
+    SKIPPED,
     Claimed,
     claim_due,
     mark_outcome,
@@ -73,6 +75,10 @@ class Planner:
     def plan(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
         if row.expires_at is not None and row.expires_at <= now:
             return Outcome(row, delivery.EXPIRED, error="expired before it could be delivered")
+        if row.kind == reminders.KIND:
+            reason = reminders.still_worth_sending(db, row.id)
+            if reason is not None:
+                return Outcome(row, delivery.SKIPPED, error=reason)
         if row.kind == MASS_KIND:
             return Plan(row, _push(row, ""), (), mass=dict(row.payload["request"]))
         if not row.subscribed:
@@ -211,5 +217,7 @@ class Worker:
             mark_outcome(db, row.id, HELD, outcome.error)
         elif outcome.result == delivery.EXPIRED:
             mark_outcome(db, row.id, EXPIRED, outcome.error)
+        elif outcome.result == delivery.SKIPPED:
+            mark_outcome(db, row.id, SKIPPED, outcome.error)
         else:
             mark_outcome(db, row.id, DEAD, outcome.error)
