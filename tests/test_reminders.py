@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -143,10 +144,8 @@ def test_concurrent_sweeps_queue_each_reminder_once(services: Services, clock: F
 
     def run() -> None:
         """A sweep that loses the race fails whole and rolls back; the winner's stands."""
-        try:
+        with contextlib.suppress(ConcurrentSweep, IntegrityError):
             sweep(services)
-        except (ConcurrentSweep, IntegrityError):
-            pass
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
