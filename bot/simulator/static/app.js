@@ -6,6 +6,7 @@
 const POLL_MS = 2000;
 const TIME_GAP_MS = 5 * 60 * 1000;
 const PHOTO_URL = "/sim/static/sample-photo.svg";
+const CARD_ENDPOINTS = new Set(["message/template/send", "message/subscribe/bizsend"]);
 const store = window.localStorage;
 
 const state = {
@@ -106,6 +107,8 @@ function bubbleContent(item) {
 
 function renderItem(item, previous) {
   const thread = $("thread");
+  const empty = thread.querySelector(".empty");
+  if (empty) empty.remove();
   if (!previous || item.time - previous.time > TIME_GAP_MS) {
     thread.appendChild(el("div", "time", clock(item.time)));
   }
@@ -130,6 +133,8 @@ function renderThread() {
   items.forEach((item, i) => renderItem(item, items[i - 1]));
   if (!state.openid) {
     thread.appendChild(el("div", "note", "先选择或新建一位居民 · Choose or create a resident first"));
+  } else if (!items.length) {
+    thread.appendChild(el("div", "note empty", "发送“帮助”或点下方菜单开始 · Send 帮助 or tap the menu to start"));
   }
 }
 
@@ -303,7 +308,8 @@ async function poll() {
     const since = state.lastSeq.get(openid) || 0;
     const data = await api(`/sim/api/pushes?openid=${encodeURIComponent(openid)}&since=${since}`);
     for (const push of data.messages) {
-      const card = push.endpoint !== "message/custom/send";
+      // Template and subscription messages are cards on a phone; the rest are bubbles.
+      const card = CARD_ENDPOINTS.has(push.endpoint);
       add(openid, {
         who: "bot",
         kind: card ? "card" : "text",
@@ -354,7 +360,10 @@ function wire() {
   });
   $("to-keyboard").addEventListener("click", () => setMode("keyboard"));
   $("to-menu").addEventListener("click", () => setMode("menu"));
-  $("plus").addEventListener("click", () => { $("plus-panel").hidden = !$("plus-panel").hidden; });
+  $("plus").addEventListener("click", () => {
+    $("plus-panel").hidden = !$("plus-panel").hidden;
+    $("thread").scrollTop = $("thread").scrollHeight;
+  });
   $("send-photo").addEventListener("click", () => {
     $("plus-panel").hidden = true;
     deliver({ kind: "image" }, { who: "me", kind: "image" });

@@ -1,0 +1,81 @@
+"""The simulator page in a real browser: a resident is created and asks for help.
+
+Runs Debian's Chromium headless (CI installs the ``chromium`` package); skipped, saying
+why, on a machine without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bot.demo import build_demo_app
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from bot.wechat_client import AixiangWeChatClient
+from tests.test_simulator import serving
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(services: Services, fake_wechat: FakeWeChatServer) -> Iterator[Page]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with (
+        serving(build_demo_app(services, fake_wechat.root_url)) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(f"{url}/")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_a_new_resident_asks_for_help(page: Page) -> None:
+    expect(page.locator(".menu-button")).to_have_count(3)
+
+    page.click("#new-resident")
+    expect(page.locator("#resident")).to_have_value(re.compile(r"^o-demo-[0-9a-f]{6}$"))
+    page.click("#to-keyboard")
+    page.fill("#text", "帮助")
+    page.click("#send")
+
+    expect(page.locator(".msg.me .bubble").last).to_have_text("帮助")
+    expect(page.locator(".msg.bot .bubble").last).to_contain_text("我的需求 — 查看需求进展")
+
+
+def test_a_menu_tap_and_a_push_show_in_the_thread(
+    page: Page, wechat_client: AixiangWeChatClient
+) -> None:
+    page.click("#new-resident")
+    page.click("#follow")
+    expect(page.locator(".msg.bot .bubble").last).to_contain_text("欢迎关注")
+    openid = page.locator("#resident").input_value()
+
+    page.click(".menu-button:has-text('帮助')")
+    expect(page.locator(".msg.bot .bubble")).to_have_count(2)
+    page.click(".menu-button:has-text('活动')")
+    expect(page.locator(".submenu-item:has-text('近期活动')")).to_be_visible()
+
+    wechat_client.message.send_text(openid, "明天见")
+    expect(page.locator(".msg.bot .bubble").last).to_have_text("明天见")
