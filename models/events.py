@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -964,53 +965,61 @@ def seed_demo_events(db: Session, now: datetime) -> list[Event]:
     """Four published events for the demo, created once (a title already there is kept);
     the waste-sorting day has 2 places, so a third resident meets the waitlist."""
     day = (now + timedelta(days=3)).replace(hour=1, minute=30, second=0, microsecond=0)
-    specs: list[dict[str, object]] = [
-        {
-            "title": "儿童生态营 Children's eco camp",
-            "description": "带孩子认识社区里的植物和昆虫，亲手做一个昆虫旅馆。",
-            "place": "社区花园",
-            "starts_at": day,
-            "ends_at": day + timedelta(hours=3),
-            "capacity": 20,
-            "max_party_size": 3,
-            "contact_required": True,
-            "tags": ["children"],
-        },
-        {
-            "title": "女性技能课堂 Women's skills class",
-            "description": "手机摄影与短视频入门，由社区志愿者授课。",
-            "place": "社区活动中心二楼",
-            "starts_at": day + timedelta(days=1, hours=5),
-            "ends_at": day + timedelta(days=1, hours=7),
-            "capacity": 15,
-            "tags": ["women"],
-        },
-        {
-            "title": "校园美术志愿 School art volunteering",
-            "description": "和孩子们一起在小学围墙上画一幅社区壁画。",
-            "place": "爱乡小学",
-            "starts_at": day + timedelta(days=2),
-            "ends_at": day + timedelta(days=2, hours=4),
-            "capacity": 8,
-            "signup_deadline": day + timedelta(days=1),
-            "tags": ["volunteers", "children"],
-        },
-        {
-            "title": "垃圾分类日 Waste-sorting day",
-            "description": "在小区门口设点，教邻居们正确分类，长者优先。",
-            "place": "小区东门",
-            "starts_at": day + timedelta(days=4),
-            "ends_at": day + timedelta(days=4, hours=2),
-            "capacity": 2,
-            "tags": ["elderly", "volunteers"],
-        },
-    ]
     existing = set(db.execute(select(Event.title)).scalars())
     created: list[Event] = []
-    for spec in specs:
-        if spec["title"] in existing:
-            continue
-        created.append(create_event(db, now=now, publish=True, **spec))  # type: ignore[arg-type]
+
+    def add(title: str, starts_at: datetime, hours: int, **fields: Any) -> None:
+        if title not in existing:
+            event = create_event(
+                db,
+                title=title,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=hours),
+                now=now,
+                publish=True,
+                **fields,
+            )
+            created.append(event)
+
+    add(
+        "儿童生态营 Children's eco camp",
+        day,
+        3,
+        description="带孩子认识社区里的植物和昆虫，亲手做一个昆虫旅馆。",
+        place="社区花园",
+        capacity=20,
+        max_party_size=3,
+        contact_required=True,
+        tags=["children"],
+    )
+    add(
+        "女性技能课堂 Women's skills class",
+        day + timedelta(days=1, hours=5),
+        2,
+        description="手机摄影与短视频入门，由社区志愿者授课。",
+        place="社区活动中心二楼",
+        capacity=15,
+        tags=["women"],
+    )
+    add(
+        "校园美术志愿 School art volunteering",
+        day + timedelta(days=2),
+        4,
+        description="和孩子们一起在小学围墙上画一幅社区壁画。",
+        place="爱乡小学",
+        capacity=8,
+        signup_deadline=day + timedelta(days=1),
+        tags=["volunteers", "children"],
+    )
+    add(
+        "垃圾分类日 Waste-sorting day",
+        day + timedelta(days=4),
+        2,
+        description="在小区门口设点，教邻居们正确分类，长者优先。",
+        place="小区东门",
+        capacity=2,
+        tags=["elderly", "volunteers"],
+    )
     return created
 
 
