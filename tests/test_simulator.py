@@ -389,3 +389,14 @@ def test_aixiang_demo_runs_until_terminated(tmp_path: Path) -> None:
     assert {r["openid"] for r in residents.json()} >= {p.openid for p in DEMO_RESIDENTS}
     assert rest.rstrip().endswith("Aixiang demo stopped.")
     assert (tmp_path / "instance" / "aixiang.db").exists()
+
+
+def test_fake_wechat_command_says_its_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["fake-wechat", "--port", str(port)])
+
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: cannot listen on --port {port}: ")
