@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli_broadcast import broadcast
 from bot.cli_demo import demo, fake_wechat
 from bot.cli_events import events
 from bot.cli_needs import needs, partners
@@ -71,6 +72,7 @@ main.add_command(fake_wechat)
 main.add_command(events)
 main.add_command(needs)
 main.add_command(partners)
+main.add_command(broadcast)
 
 
 def run() -> None:

@@ -5,6 +5,7 @@ for tests, whichever model a caller imports first.
 """
 
 from models.base import Base
+from models.broadcasts import BroadcastRecipient
 from models.events import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.needs import Need, NeedHistory, NeedPhoto, Partner
@@ -16,6 +17,7 @@ __all__ = [
     "Attendance",
     "Base",
     "Broadcast",
+    "BroadcastRecipient",
     "Event",
     "EventTag",
     "InboundMessage",

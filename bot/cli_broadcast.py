@@ -1,0 +1,211 @@
+"""``aixiang broadcast``: staff tell residents about an event, or anything, in one command.
+
+Everything is checked before anything is written: exactly one of --event/--text, the
+audience, the time, and for --mass WeChat's quotas. A mistake is one line and exit 2. A
+dry run prints who would get the message (and who is left out and why) and the message
+as residents will read it, in both languages; a real send records the broadcast and its
+outbox rows in one transaction, which the worker then delivers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from bot.cli_support import (
+    StaffError,
+    config_from_context,
+    emit_object,
+    format_local,
+    parse_local_time,
+    staff_session,
+)
+from models.base import utcnow
+from models.broadcasts import (
+    AUDIENCE_HELP,
+    Audience,
+    BroadcastError,
+    BroadcastSettings,
+    MassPlan,
+    announceable_event,
+    as_residents_see,
+    check_mass_quota,
+    create_broadcast,
+    event_announcement,
+    fan_out,
+    plan_mass,
+    resolve_audience,
+    text_message,
+)
+
+LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
+
+
+@click.command("broadcast")
+@click.option("--event", "event_id", help="Announce this event (its id, as `events list` shows).")
+@click.option("--text", help="Your own message (Chinese, or one text for everyone).")
+@click.option("--text-en", help="The English version of --text (default: --text itself).")
+@click.option("--audience", help=f"Who gets it: {AUDIENCE_HELP}.")
+@click.option("--at", "at", help="Local time to send it, e.g. 2026-06-01T09:30 (default: now).")
+@click.option("--dry-run", is_flag=True, help="Show the audience and the message; send nothing.")
+@click.option("--mass", is_flag=True, help="Use WeChat's mass-send API (quotas apply).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def broadcast(
+    ctx: click.Context,
+    event_id: str | None,
+    text: str | None,
+    text_en: str | None,
+    audience: str | None,
+    at: str | None,
+    dry_run: bool,
+    mass: bool,
+    as_json: bool,
+) -> None:
+    """Send a message to residents (unsubscribed and opted-out residents never get it)."""
+    config = config_from_context(ctx)
+    settings = BroadcastSettings(
+        tz=config.bot.tz,
+        account_type=config.wechat.account_type,
+        default_language=config.bot.default_language,
+    )
+    if (event_id is None) == (text is None):
+        raise StaffError("give exactly one of --event ID and --text TEXT")
+    if text_en is not None and text is None:
+        raise StaffError("--text-en goes with --text")
+    if audience is None:
+        raise StaffError(f"--audience is required: {AUDIENCE_HELP}")
+    now = utcnow()
+    send_at = None if at is None else parse_local_time(at, settings.tz, "--at")
+    if send_at is not None and send_at <= now:
+        raise StaffError(f"--at {format_local(send_at, settings.tz)} is not in the future")
+    categories = [category.key for category in config.needs.categories]
+    try:
+        with staff_session(ctx) as db:
+            number = None if event_id is None else _event_id(event_id)
+            if number is not None:
+                event = announceable_event(db, number, send_at or now)
+                texts = event_announcement(db, event, settings.tz)
+            else:
+                assert text is not None
+                texts = text_message(text, text_en)
+            found = resolve_audience(db, audience, categories)
+            plan = plan_mass(found, settings) if mass else None
+            if plan is not None:
+                check_mass_quota(db, plan, settings, now, send_at=send_at)
+            summary = _summary(found, plan, texts, send_at, settings.tz)
+            if dry_run:
+                _report_dry_run(summary, as_json)
+                return
+            record = create_broadcast(
+                db,
+                texts=texts,
+                audience=found.spec,
+                now=now,
+                scheduled_at=send_at,
+                event_id=number,
+                mass=mass,
+                created_by=os.environ.get("USER"),
+            )
+            summary = {"broadcast_id": record.id, **summary}
+            if send_at is not None:
+                _report_scheduled(summary, as_json, settings.tz, send_at)
+                return
+            with click.progressbar(
+                length=found.size, label="queuing", file=sys.stderr, show_pos=True
+            ) as bar:
+                result = fan_out(db, record, now, settings, progress=bar.update)
+    except BroadcastError as refusal:
+        raise StaffError(str(refusal)) from None
+    _report_sent({**summary, "status": "sent", "rows": result.rows}, as_json)
+
+
+def _event_id(value: str) -> int:
+    cleaned = value.strip().lstrip("#")
+    if not cleaned.isdigit():
+        raise StaffError(f"--event: {value!r} is not an event id (a number)")
+    return int(cleaned)
+
+
+def _summary(
+    found: Audience,
+    plan: MassPlan | None,
+    texts: dict[str, str],
+    send_at: datetime | None,
+    tz: ZoneInfo,
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "audience": found.spec,
+        "recipients": found.size,
+        "excluded_unsubscribed": found.excluded_unsubscribed,
+        "excluded_opted_out": found.excluded_opted_out,
+        "send_at": None if send_at is None else send_at.astimezone(tz).isoformat(),
+        "mass": plan is not None,
+        "text": as_residents_see(texts),
+    }
+    if plan is not None:
+        summary["mass_requests"] = [
+            {"target": request.target, "recipients": len(request.recipients)}
+            for request in plan.requests
+        ]
+        summary["single_messages"] = len(plan.singles)
+    return summary
+
+
+def _report_dry_run(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_object({"dry_run": True, **summary}, as_json=True)
+        return
+    click.echo("dry run: nothing was queued")
+    _echo_audience(summary)
+    for language, title in LANGUAGE_TITLES:
+        click.echo(f"--- {title} ---")
+        click.echo(summary["text"][language])
+
+
+def _report_scheduled(
+    summary: dict[str, Any], as_json: bool, tz: ZoneInfo, send_at: datetime
+) -> None:
+    if as_json:
+        emit_object({**summary, "status": "scheduled"}, as_json=True)
+        return
+    click.echo(
+        f"broadcast {summary['broadcast_id']} scheduled for {format_local(send_at, tz)} "
+        f"({tz.key}); the audience is counted again when it is sent"
+    )
+    _echo_audience(summary)
+
+
+def _report_sent(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_object(summary, as_json=True)
+        return
+    requests = summary.get("mass_requests")
+    if requests is None:
+        click.echo(f"broadcast {summary['broadcast_id']}: queued {summary['recipients']} messages")
+    else:
+        click.echo(
+            f"broadcast {summary['broadcast_id']}: queued {len(requests)} mass-send "
+            f"requests for {summary['recipients'] - summary['single_messages']} residents"
+        )
+    _echo_audience(summary)
+
+
+def _echo_audience(summary: dict[str, Any]) -> None:
+    click.echo(f"audience: {summary['audience']}")
+    click.echo(f"recipients: {summary['recipients']}")
+    click.echo(f"excluded, unsubscribed: {summary['excluded_unsubscribed']}")
+    click.echo(f"excluded, opted out (退订): {summary['excluded_opted_out']}")
+    for request in summary.get("mass_requests", []):
+        click.echo(f"mass request: {request['target']} ({request['recipients']} residents)")
+    singles = summary.get("single_messages", 0)
+    if singles:
+        click.echo(
+            f"normal messages: {singles} (alone in their language, and WeChat's mass send "
+            "needs at least 2 openids)"
+        )

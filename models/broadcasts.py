@@ -1,0 +1,711 @@
+"""Staff broadcasts: who they reach, what they say, and how they become outbox rows.
+
+A broadcast is recorded first (models.pushes.Broadcast), then fanned out: one outbox row
+per recipient, or for ``mass`` broadcasts one row per WeChat mass-send request. The
+audience is resolved when the broadcast goes out, so a scheduled broadcast reaches the
+residents who match at its time, and a resident who unfollowed (``subscribed`` false) or
+sent 退订 (``broadcast_opt_out``) is never written. Reminders and need updates are other
+kinds of push and do not look at the opt-out.
+
+Mass sends spend WeChat quotas that a retry or a second staff member could overspend, so
+they are checked before anything is written, and refused with the reason:
+
+- a subscription account may send 1 mass broadcast a day (local day), and only to all
+  followers: WeChat offers openid-list mass sends to verified service accounts only;
+- a service account may reach each follower with at most 4 mass broadcasts a month;
+  deliveries are counted per resident in ``broadcast_recipient``;
+- at most 60 mass-send requests a minute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, or_, select, text, union
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base
+from models.events import (
+    LIVE_SIGNUP_STATUSES,
+    PUBLISHED,
+    Attendance,
+    Event,
+    EventError,
+    EventTag,
+    Signup,
+    get_event,
+    occupancy,
+)
+from models.needs import Need
+from models.outbox import DEAD, EXPIRED, PENDING, OutboxMessage, enqueue_push
+from models.pushes import REFUSED, SCHEDULED, SENT, Broadcast
+from models.residents import Resident
+
+BROADCAST_KIND = "broadcast"
+MASS_KIND = "mass"
+
+ALL = "all"
+TAG = "tag"
+SIGNED_UP = "signed-up"
+ATTENDED = "attended"
+CATEGORY_INTEREST = "category-interest"
+AUDIENCE_KINDS = (ALL, TAG, SIGNED_UP, ATTENDED, CATEGORY_INTEREST)
+AUDIENCE_HELP = "all, tag:T, signed-up:ID, attended:ID or category-interest:C"
+
+MAX_TEXT = 600
+# A text broadcast nobody could deliver within this time (the resident never wrote to
+# us) is not worth sending with a reply weeks later; an event's expires when sign-up closes.
+TEXT_VALID_FOR = timedelta(days=3)
+BATCH_SIZE = 2000
+
+SERVICE = "service"
+SUBSCRIPTION = "subscription"
+MASS_OPENIDS_MAX = 10_000
+MASS_OPENIDS_MIN = 2
+MASS_PER_RESIDENT_PER_MONTH = 4
+MASS_PER_DAY_SUBSCRIPTION = 1
+MASS_REQUESTS_PER_MINUTE = 60
+# Serialises quota checks of concurrent mass sends on PostgreSQL (SQLite's BEGIN
+# IMMEDIATE already does); any constant the project does not use elsewhere.
+MASS_LOCK_KEY = 0x41584D53
+
+FOOTER = {
+    "zh": "（回复“退订”不再接收活动推送）",
+    "en": "(Reply 'unsubscribe' to stop these broadcasts.)",
+}
+
+
+class BroadcastError(ValueError):
+    """A broadcast the rules refuse; the message is one English line for staff."""
+
+
+class BroadcastRecipient(Base):
+    """One resident a mass-send request was addressed to, for WeChat's monthly limit."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "resident_id"),
+        Index("ix_broadcast_recipient_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class BroadcastSettings:
+    """What fan-out needs from the configuration (models/ reads no config itself)."""
+
+    tz: ZoneInfo
+    account_type: str = SERVICE
+    default_language: str = "zh"
+
+
+# Audiences ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    resident_id: int
+    openid: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Audience:
+    spec: str
+    recipients: list[Recipient]
+    excluded_unsubscribed: int = 0
+    excluded_opted_out: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.recipients)
+
+
+def parse_audience(spec: str) -> tuple[str, str]:
+    """(kind, argument) of an audience spec such as ``tag:women``; one-line error if bad."""
+    cleaned = spec.strip()
+    kind, colon, argument = cleaned.partition(":")
+    kind, argument = kind.strip().lower(), argument.strip()
+    if kind == ALL and not colon:
+        return ALL, ""
+    if kind not in AUDIENCE_KINDS or kind == ALL:
+        raise BroadcastError(f"--audience {spec!r} is not one of {AUDIENCE_HELP}")
+    if not argument:
+        raise BroadcastError(f"--audience {spec!r}: say which after the colon, e.g. {kind}:...")
+    if kind in (SIGNED_UP, ATTENDED) and not argument.lstrip("#").isdigit():
+        raise BroadcastError(f"--audience {spec!r}: {argument!r} is not an event id")
+    if kind in (SIGNED_UP, ATTENDED):
+        argument = str(int(argument.lstrip("#")))
+    if kind in (TAG, CATEGORY_INTEREST):
+        argument = argument.lower()
+    return kind, argument
+
+
+def normalize_audience(spec: str) -> str:
+    kind, argument = parse_audience(spec)
+    return kind if kind == ALL else f"{kind}:{argument}"
+
+
+def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
+    """The residents ``spec`` reaches now, and how many it leaves out and why.
+
+    ``categories`` (the configured need category keys) makes an unknown category an
+    error; unsubscribed residents are counted before opted-out ones, so each excluded
+    resident is counted once.
+    """
+    kind, argument = parse_audience(spec)
+    query = select(
+        Resident.id,
+        Resident.openid,
+        Resident.language,
+        Resident.subscribed,
+        Resident.broadcast_opt_out,
+    )
+    if kind != ALL:
+        query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
+    recipients: list[Recipient] = []
+    unsubscribed = opted_out = 0
+    for resident_id, openid, language, subscribed, opt_out in db.execute(
+        query.order_by(Resident.id)
+    ):
+        if not subscribed:
+            unsubscribed += 1
+        elif opt_out:
+            opted_out += 1
+        else:
+            recipients.append(Recipient(resident_id, openid, language))
+    return Audience(
+        spec=kind if kind == ALL else f"{kind}:{argument}",
+        recipients=recipients,
+        excluded_unsubscribed=unsubscribed,
+        excluded_opted_out=opted_out,
+    )
+
+
+def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
+    if kind == TAG:
+        known = db.execute(select(EventTag.tag).where(EventTag.tag == argument).limit(1)).first()
+        if known is None:
+            raise BroadcastError(f"--audience tag:{argument}: no event is tagged {argument!r}")
+        tagged = select(EventTag.event_id).where(EventTag.tag == argument)
+        return union(
+            select(Signup.resident_id).where(
+                Signup.event_id.in_(tagged), Signup.status.in_(LIVE_SIGNUP_STATUSES)
+            ),
+            select(Attendance.resident_id).where(Attendance.event_id.in_(tagged)),
+        )
+    if kind in (SIGNED_UP, ATTENDED):
+        event_id = int(argument)
+        try:
+            get_event(db, event_id)
+        except EventError:
+            raise BroadcastError(
+                f"--audience {kind}:{event_id}: there is no event {event_id}"
+            ) from None
+        if kind == SIGNED_UP:
+            return select(Signup.resident_id).where(
+                Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES)
+            )
+        return select(Attendance.resident_id).where(Attendance.event_id == event_id)
+    if categories is not None and argument not in categories:
+        raise BroadcastError(
+            f"--audience category-interest:{argument}: unknown category; "
+            f"use one of {', '.join(sorted(categories))}"
+        )
+    return select(Need.resident_id).where(Need.category == argument, Need.resident_id.is_not(None))
+
+
+# What residents read -------------------------------------------------------------------------
+
+
+def text_message(text_zh: str, text_en: str | None = None) -> dict[str, str]:
+    """Staff's words in both languages (English readers get the Chinese when none given)."""
+    texts = {"zh": text_zh.strip(), "en": (text_en or text_zh).strip()}
+    for language, words in texts.items():
+        if not words:
+            raise BroadcastError("--text cannot be empty")
+        if len(words) > MAX_TEXT:
+            option = "--text" if language == "zh" else "--text-en"
+            raise BroadcastError(f"{option} is {len(words)} characters; at most {MAX_TEXT}")
+    return texts
+
+
+def event_announcement(db: Session, event: Event, tz: ZoneInfo) -> dict[str, str]:
+    """An event as a broadcast: title, local time, place, places left, how to sign up."""
+    left = occupancy(db, event).places_left
+    when = event.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    zh = [f"活动：{event.title}", f"时间：{when}"]
+    en = [f"Event: {event.title}", f"When: {when}"]
+    if event.place:
+        zh.append(f"地点：{event.place}")
+        en.append(f"Where: {event.place}")
+    if event.signup_deadline is not None:
+        deadline = event.signup_deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        zh.append(f"报名截止：{deadline}")
+        en.append(f"Sign up by: {deadline}")
+    if left > 0:
+        zh.append(f"剩余名额：{left}")
+        en.append(f"Places left: {left}")
+    else:
+        zh.append("名额已满，可报名候补")
+        en.append("Full: signing up puts you on the waitlist")
+    zh.append(f"回复“报名 {event.id}”报名")
+    en.append(f"Reply 'signup {event.id}' to sign up")
+    return {"zh": "\n".join(zh), "en": "\n".join(en)}
+
+
+def announceable_event(db: Session, event_id: int, when: datetime) -> Event:
+    """The event to announce, refused when residents could not sign up for it at ``when``."""
+    try:
+        event = get_event(db, event_id)
+    except EventError:
+        raise BroadcastError(f"--event: there is no event {event_id}") from None
+    if event.status != PUBLISHED:
+        raise BroadcastError(f"--event: event {event_id} is {event.status}, not published")
+    if when >= event.closes_at:
+        raise BroadcastError(f"--event: sign-up for event {event_id} closes before the broadcast")
+    return event
+
+
+def as_residents_see(texts: dict[str, str]) -> dict[str, str]:
+    """The message with the opt-out line residents see at its end."""
+    return {language: f"{words}\n{FOOTER[language]}" for language, words in texts.items()}
+
+
+# Creating and sending ------------------------------------------------------------------------
+
+
+def create_broadcast(
+    db: Session,
+    *,
+    texts: dict[str, str],
+    audience: str,
+    now: datetime,
+    scheduled_at: datetime | None = None,
+    event_id: int | None = None,
+    mass: bool = False,
+    created_by: str | None = None,
+) -> Broadcast:
+    """Record a broadcast to send now (then call :func:`fan_out`) or at ``scheduled_at``."""
+    if scheduled_at is not None and scheduled_at <= now:
+        raise BroadcastError("--at must be in the future")
+    broadcast = Broadcast(
+        text_zh=texts["zh"],
+        text_en=texts["en"],
+        event_id=event_id,
+        audience=normalize_audience(audience),
+        mass=mass,
+        status=SCHEDULED,
+        scheduled_at=scheduled_at or now,
+        recipients=0,
+        excluded_unsubscribed=0,
+        excluded_opted_out=0,
+        created_by=(created_by or "")[:64] or None,
+        created_at=now,
+    )
+    db.add(broadcast)
+    db.flush()
+    return broadcast
+
+
+@dataclass(frozen=True)
+class MassRequest:
+    """One mass-send call: to every follower (``openids`` None) or to an openid list."""
+
+    target: str
+    language: str
+    recipients: list[Recipient]
+    to_all: bool = False
+
+    @property
+    def openids(self) -> list[str] | None:
+        return None if self.to_all else [r.openid for r in self.recipients]
+
+
+@dataclass(frozen=True)
+class MassPlan:
+    requests: list[MassRequest]
+    # Alone in their language: mass/send needs 2 openids, so they get a normal broadcast.
+    singles: list[Recipient] = field(default_factory=list)
+
+
+def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
+    """The mass-send requests that reach exactly ``audience``.
+
+    Everyone, with nobody opted out, is one ``sendall``; otherwise openid lists of at
+    most 10,000 per language, so each resident reads their own language.
+    """
+    if audience.spec == ALL and audience.excluded_opted_out == 0 and audience.size > 0:
+        return MassPlan([MassRequest(ALL, "both", audience.recipients, to_all=True)])
+    if settings.account_type == SUBSCRIPTION:
+        if audience.spec == ALL:
+            raise BroadcastError(
+                f"--mass: {audience.excluded_opted_out} residents opted out of broadcasts and "
+                "a subscription account can only mass-send to every follower; send without --mass"
+            )
+        raise BroadcastError(
+            "--mass: a subscription account can only mass-send to all followers (WeChat offers "
+            "openid-list mass sends to verified service accounts only); send without --mass"
+        )
+    by_language: dict[str, list[Recipient]] = {"zh": [], "en": []}
+    for recipient in audience.recipients:
+        language = recipient.language if recipient.language in by_language else None
+        by_language[language or settings.default_language].append(recipient)
+    requests: list[MassRequest] = []
+    singles: list[Recipient] = []
+    for language, recipients in by_language.items():
+        if len(recipients) < MASS_OPENIDS_MIN:
+            singles.extend(recipients)
+            continue
+        for start, chunk in _even_chunks(recipients, MASS_OPENIDS_MAX):
+            target = f"openids:{language}:{start + 1}-{start + len(chunk)}"
+            requests.append(MassRequest(target, language, chunk))
+    return MassPlan(requests, singles)
+
+
+def _even_chunks(items: list[Recipient], most: int) -> Iterator[tuple[int, list[Recipient]]]:
+    """Chunks of at most ``most``, as even as possible, so none is left with one openid."""
+    count = math.ceil(len(items) / most)
+    size = math.ceil(len(items) / count)
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]
+
+
+def mass_request_body(
+    request: MassRequest, texts: dict[str, str], broadcast_id: int, number: int
+) -> dict[str, Any]:
+    """The exact JSON WeChat gets. ``clientmsgid`` makes WeChat drop a retried duplicate."""
+    content = (
+        f"{texts['zh']}\n\n{texts['en']}" if request.language == "both" else texts[request.language]
+    )
+    body: dict[str, Any] = {
+        "msgtype": "text",
+        "text": {"content": content},
+        "clientmsgid": f"aixiang-b{broadcast_id}-r{number}",
+    }
+    if request.to_all:
+        body["filter"] = {"is_to_all": True}
+    else:
+        body["touser"] = request.openids
+    return body
+
+
+def check_mass_quota(
+    db: Session,
+    plan: MassPlan,
+    settings: BroadcastSettings,
+    now: datetime,
+    send_at: datetime | None = None,
+    broadcast_id: int | None = None,
+) -> None:
+    """Refuse (BroadcastError with the reason) a mass send WeChat's quotas would not allow.
+
+    ``send_at`` is when it will go (a scheduled broadcast); the per-minute limit is only
+    known at sending time, so it is checked when ``send_at`` is now.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MASS_LOCK_KEY})
+    when = send_at or now
+    if settings.account_type == SUBSCRIPTION:
+        other = _mass_broadcast_on_day(db, when, settings.tz, broadcast_id)
+        if other is not None:
+            raise BroadcastError(
+                f"--mass: a subscription account may mass-send {MASS_PER_DAY_SUBSCRIPTION} "
+                f"broadcast a day, and broadcast {other} uses {_local_day(when, settings.tz)}'s"
+            )
+    else:
+        full = _residents_at_monthly_limit(db, plan, when, settings.tz)
+        if full:
+            raise BroadcastError(
+                f"--mass: {full} of the recipients already had {MASS_PER_RESIDENT_PER_MONTH} "
+                f"mass broadcasts this month (WeChat's limit per follower on a service "
+                "account); send without --mass or narrow the audience"
+            )
+    if send_at is None or send_at <= now:
+        recent = db.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.kind == MASS_KIND,
+                OutboxMessage.created_at > now - timedelta(minutes=1),
+            )
+        ).scalar_one()
+        if recent + len(plan.requests) > MASS_REQUESTS_PER_MINUTE:
+            raise BroadcastError(
+                f"--mass: WeChat allows {MASS_REQUESTS_PER_MINUTE} mass-send requests a minute; "
+                f"{recent} were queued in the last minute and this needs "
+                f"{len(plan.requests)}; try again in a minute"
+            )
+
+
+def _local_day(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).date().isoformat()
+
+
+def _local_period(moment: datetime, tz: ZoneInfo, month: bool) -> tuple[datetime, datetime]:
+    local = moment.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if not month:
+        return local, local + timedelta(days=1)
+    start = local.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def _mass_broadcast_on_day(
+    db: Session, when: datetime, tz: ZoneInfo, broadcast_id: int | None
+) -> int | None:
+    """Another mass broadcast sent, or scheduled, on ``when``'s local day."""
+    start, end = _local_period(when, tz, month=False)
+    query = select(Broadcast.id).where(
+        Broadcast.mass.is_(True),
+        or_(
+            (Broadcast.status == SENT) & (Broadcast.sent_at >= start) & (Broadcast.sent_at < end),
+            (Broadcast.status == SCHEDULED)
+            & (Broadcast.scheduled_at >= start)
+            & (Broadcast.scheduled_at < end),
+        ),
+    )
+    if broadcast_id is not None:
+        query = query.where(Broadcast.id != broadcast_id)
+    return db.execute(query.order_by(Broadcast.id).limit(1)).scalar_one_or_none()
+
+
+def _residents_at_monthly_limit(db: Session, plan: MassPlan, when: datetime, tz: ZoneInfo) -> int:
+    """How many planned recipients already had 4 mass sends WeChat did not give up on."""
+    start, end = _local_period(when, tz, month=True)
+    full = set(
+        db.execute(
+            select(BroadcastRecipient.resident_id)
+            .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+            .where(
+                BroadcastRecipient.created_at >= start,
+                BroadcastRecipient.created_at < end,
+                OutboxMessage.status.not_in((DEAD, EXPIRED)),
+            )
+            .group_by(BroadcastRecipient.resident_id)
+            .having(func.count() >= MASS_PER_RESIDENT_PER_MONTH)
+        ).scalars()
+    )
+    if not full:
+        return 0
+    return sum(1 for request in plan.requests for r in request.recipients if r.resident_id in full)
+
+
+@dataclass(frozen=True)
+class FanOut:
+    broadcast_id: int
+    recipients: int
+    rows: int
+    mass_requests: int = 0
+    singles: int = 0
+
+
+Progress = Callable[[int], None]
+
+
+def prepare(
+    db: Session,
+    broadcast: Broadcast,
+    now: datetime,
+    settings: BroadcastSettings,
+    categories: Collection[str] | None = None,
+) -> tuple[dict[str, str], Audience, MassPlan | None]:
+    """What a broadcast would send right now: its text, audience and mass plan (checked)."""
+    texts = {"zh": broadcast.text_zh, "en": broadcast.text_en}
+    if broadcast.event_id is not None:
+        texts = event_announcement(db, announceable_event(db, broadcast.event_id, now), settings.tz)
+    audience = resolve_audience(db, broadcast.audience, categories)
+    plan = None
+    if broadcast.mass:
+        plan = plan_mass(audience, settings)
+        check_mass_quota(db, plan, settings, now, broadcast_id=broadcast.id)
+    return texts, audience, plan
+
+
+def fan_out(
+    db: Session,
+    broadcast: Broadcast,
+    now: datetime,
+    settings: BroadcastSettings,
+    progress: Progress | None = None,
+    categories: Collection[str] | None = None,
+) -> FanOut:
+    """Queue a broadcast: resolve its audience now, write its outbox rows, mark it sent.
+
+    Refusals (a closed event, an audience gone wrong, a mass quota) raise BroadcastError
+    before anything is written. Writing again is harmless: every row has its key.
+    """
+    texts, audience, plan = prepare(db, broadcast, now, settings, categories)
+    broadcast.text_zh, broadcast.text_en = texts["zh"], texts["en"]
+    shown = as_residents_see(texts)
+    expires_at = _expiry(db, broadcast, now)
+    singles = audience.recipients if plan is None else plan.singles
+    rows = _write_rows(db, broadcast, singles, shown, now, expires_at, progress)
+    if plan is not None:
+        rows += _write_mass(db, broadcast, plan, shown, now, expires_at, progress)
+    broadcast.status = SENT
+    broadcast.sent_at = now
+    broadcast.error = None
+    broadcast.recipients = audience.size
+    broadcast.excluded_unsubscribed = audience.excluded_unsubscribed
+    broadcast.excluded_opted_out = audience.excluded_opted_out
+    db.flush()
+    return FanOut(
+        broadcast_id=broadcast.id,
+        recipients=audience.size,
+        rows=rows,
+        mass_requests=0 if plan is None else len(plan.requests),
+        singles=0 if plan is None else len(plan.singles),
+    )
+
+
+def _expiry(db: Session, broadcast: Broadcast, now: datetime) -> datetime:
+    if broadcast.event_id is not None:
+        event = db.get(Event, broadcast.event_id)
+        assert event is not None
+        return event.closes_at
+    return now + TEXT_VALID_FOR
+
+
+def _fields(broadcast: Broadcast) -> dict[str, Any]:
+    return {"broadcast_id": broadcast.id, "event_id": broadcast.event_id}
+
+
+def _write_rows(
+    db: Session,
+    broadcast: Broadcast,
+    recipients: Sequence[Recipient],
+    texts: dict[str, str],
+    now: datetime,
+    expires_at: datetime,
+    progress: Progress | None,
+) -> int:
+    """One outbox row per recipient, inserted in batches (keys make a re-run a no-op)."""
+    payload = {"text": texts, "fields": _fields(broadcast)}
+    statement = _insert_ignoring(db, OutboxMessage, ["idempotency_key"])
+    for start in range(0, len(recipients), BATCH_SIZE):
+        batch = recipients[start : start + BATCH_SIZE]
+        db.execute(
+            statement,
+            [
+                {
+                    "resident_id": r.resident_id,
+                    "recipient_openid": r.openid,
+                    "kind": BROADCAST_KIND,
+                    "payload": payload,
+                    "idempotency_key": f"broadcast:{broadcast.id}:{r.resident_id}",
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "expires_at": expires_at,
+                    "created_at": now,
+                }
+                for r in batch
+            ],
+        )
+        if progress is not None:
+            progress(len(batch))
+    return len(recipients)
+
+
+def _write_mass(
+    db: Session,
+    broadcast: Broadcast,
+    plan: MassPlan,
+    texts: dict[str, str],
+    now: datetime,
+    expires_at: datetime,
+    progress: Progress | None,
+) -> int:
+    written = 0
+    recorded = _insert_ignoring(db, BroadcastRecipient, ["broadcast_id", "resident_id"])
+    for number, request in enumerate(plan.requests, start=1):
+        key = f"broadcast:{broadcast.id}:mass:{number}"
+        outbox_id = enqueue_push(
+            db,
+            recipient_openid=request.target,
+            kind=MASS_KIND,
+            payload={
+                "request": mass_request_body(request, texts, broadcast.id, number),
+                "text": texts,
+                "fields": _fields(broadcast),
+            },
+            idempotency_key=key,
+            now=now,
+            expires_at=expires_at,
+        )
+        if outbox_id is None:
+            outbox_id = db.execute(
+                select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+            ).scalar_one()
+        written += 1
+        for start in range(0, len(request.recipients), BATCH_SIZE):
+            batch = request.recipients[start : start + BATCH_SIZE]
+            db.execute(
+                recorded,
+                [
+                    {
+                        "broadcast_id": broadcast.id,
+                        "resident_id": r.resident_id,
+                        "outbox_id": outbox_id,
+                        "created_at": now,
+                    }
+                    for r in batch
+                ],
+            )
+            if progress is not None:
+                progress(len(batch))
+    return written
+
+
+def _insert_ignoring(db: Session, model: type[Any], conflict_columns: list[str]) -> Any:
+    """A bulk INSERT ... ON CONFLICT DO NOTHING for executemany on either database."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model.__table__).on_conflict_do_nothing(index_elements=conflict_columns)
+
+
+def due_broadcasts(db: Session, now: datetime, limit: int = 20) -> list[Broadcast]:
+    """Scheduled broadcasts whose time has come, locked so two schedulers never share one."""
+    return list(
+        db.execute(
+            select(Broadcast)
+            .where(Broadcast.status == SCHEDULED, Broadcast.scheduled_at <= now)
+            .order_by(Broadcast.scheduled_at, Broadcast.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
+def send_due_broadcasts(db: Session, now: datetime, settings: BroadcastSettings) -> int:
+    """Fan out every scheduled broadcast that is due; returns how many went out.
+
+    One that can no longer go (its event closed, a mass quota spent) is marked refused
+    with the reason, so it is neither retried forever nor lost silently.
+    """
+    sent = 0
+    while True:
+        due = due_broadcasts(db, now)
+        if not due:
+            return sent
+        for broadcast in due:
+            try:
+                with db.begin_nested():
+                    fan_out(db, broadcast, now, settings)
+                sent += 1
+            except BroadcastError as refusal:
+                broadcast.status = REFUSED
+                broadcast.error = str(refusal)
+        db.flush()

@@ -1,0 +1,261 @@
+"""The staff digest: each morning, what came in, what waits, and what is on today and tomorrow.
+
+Composed in both languages like every push; each staff member reads it in their own.
+"New" means created in the 24 hours before the digest, so consecutive daily digests
+neither miss nor repeat a need. "Waiting" means still open (submitted, acknowledged or in
+progress) more than three days after it was raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.events import PUBLISHED, Event, Occupancy, occupancies
+from models.needs import OPEN_STATUSES, STATUS_NAMES, Need, need_ref
+from models.outbox import OutboxMessage, enqueue_push
+from models.residents import get_or_create_resident
+
+KIND = "digest"
+NEW_WINDOW = timedelta(hours=24)
+WAITING_AFTER = timedelta(days=3)
+WAITING_LISTED = 10
+
+
+class CategoryName(Protocol):
+    """A need category as configured (bot.config.NeedCategory fits)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def zh(self) -> str: ...
+
+    @property
+    def en(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class WaitingNeed:
+    ref: str
+    category: str
+    status: str
+    days: int
+
+
+@dataclass(frozen=True)
+class DayEvents:
+    day: date
+    events: list[tuple[Event, Occupancy]]
+
+
+@dataclass(frozen=True)
+class DigestFacts:
+    day: date
+    new_by_category: list[tuple[str, int]]
+    waiting_total: int
+    waiting_by_status: list[tuple[str, int]]
+    waiting: list[WaitingNeed]
+    today: DayEvents
+    tomorrow: DayEvents
+
+    @property
+    def new_total(self) -> int:
+        return sum(count for _, count in self.new_by_category)
+
+
+def digest_facts(db: Session, now: datetime, tz: ZoneInfo) -> DigestFacts:
+    new = db.execute(
+        select(Need.category, func.count())
+        .where(Need.created_at > now - NEW_WINDOW, Need.created_at <= now)
+        .group_by(Need.category)
+        .order_by(func.count().desc(), Need.category)
+    ).all()
+    waiting_filter = (Need.status.in_(OPEN_STATUSES), Need.created_at < now - WAITING_AFTER)
+    by_status = dict(
+        db.execute(
+            select(Need.status, func.count()).where(*waiting_filter).group_by(Need.status)
+        ).all()
+    )
+    oldest = db.execute(
+        select(Need.id, Need.category, Need.status, Need.created_at)
+        .where(*waiting_filter)
+        .order_by(Need.created_at, Need.id)
+        .limit(WAITING_LISTED)
+    ).all()
+    local_today = now.astimezone(tz).date()
+    return DigestFacts(
+        day=local_today,
+        new_by_category=[(category, int(count)) for category, count in new],
+        waiting_total=sum(by_status.values()),
+        waiting_by_status=[(s, int(by_status[s])) for s in OPEN_STATUSES if s in by_status],
+        waiting=[
+            WaitingNeed(need_ref(need_id), category, status, (now - created_at).days)
+            for need_id, category, status, created_at in oldest
+        ],
+        today=_events_on(db, local_today, tz),
+        tomorrow=_events_on(db, local_today + timedelta(days=1), tz),
+    )
+
+
+def _events_on(db: Session, day: date, tz: ZoneInfo) -> DayEvents:
+    start = datetime.combine(day, time(), tzinfo=tz)
+    events = list(
+        db.execute(
+            select(Event)
+            .where(
+                Event.status == PUBLISHED,
+                Event.starts_at >= start,
+                Event.starts_at < start + timedelta(days=1),
+            )
+            .order_by(Event.starts_at, Event.id)
+        ).scalars()
+    )
+    taken = occupancies(db, events)
+    return DayEvents(day, [(event, taken[event.id]) for event in events])
+
+
+def compose_digest(
+    db: Session, now: datetime, tz: ZoneInfo, categories: Sequence[CategoryName]
+) -> dict[str, str]:
+    """The digest in both languages (the worker picks each staff member's)."""
+    return render_digest(digest_facts(db, now, tz), tz, categories)
+
+
+def render_digest(
+    facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
+) -> dict[str, str]:
+    names = {c.key: (c.zh, c.en) for c in categories}
+
+    def category(key: str, language: int) -> str:
+        return names.get(key, (key, key))[language]
+
+    zh = [f"爱乡每日简报 {facts.day.isoformat()}"]
+    en = [f"Aixiang daily digest {facts.day.isoformat()}"]
+    if facts.new_total:
+        zh.append(
+            f"【新需求】过去24小时 {facts.new_total} 条："
+            + "、".join(f"{category(k, 0)} {n}" for k, n in facts.new_by_category)
+        )
+        en.append(
+            f"New needs in the last 24 hours: {facts.new_total} ("
+            + ", ".join(f"{category(k, 1)} {n}" for k, n in facts.new_by_category)
+            + ")"
+        )
+    else:
+        zh.append("【新需求】过去24小时没有新需求")
+        en.append("New needs in the last 24 hours: none")
+    if facts.waiting_total:
+        zh.append(
+            f"【等待超过3天】{facts.waiting_total} 条（"
+            + "、".join(f"{STATUS_NAMES[s][0]} {n}" for s, n in facts.waiting_by_status)
+            + "）："
+        )
+        en.append(
+            f"Needs open for more than 3 days: {facts.waiting_total} ("
+            + ", ".join(f"{STATUS_NAMES[s][1]} {n}" for s, n in facts.waiting_by_status)
+            + "):"
+        )
+        for need in facts.waiting:
+            zh.append(
+                f"· {need.ref} {category(need.category, 0)}，"
+                f"{STATUS_NAMES[need.status][0]}，已 {need.days} 天"
+            )
+            en.append(
+                f"· {need.ref} {category(need.category, 1)}, "
+                f"{STATUS_NAMES[need.status][1]}, {need.days} days"
+            )
+        more = facts.waiting_total - len(facts.waiting)
+        if more > 0:
+            zh.append(f"……另有 {more} 条")
+            en.append(f"... and {more} more")
+    else:
+        zh.append("【等待超过3天】无")
+        en.append("Needs open for more than 3 days: none")
+    for day, zh_title, en_title in (
+        (facts.today, "今天", "Today"),
+        (facts.tomorrow, "明天", "Tomorrow"),
+    ):
+        zh.append(f"【{zh_title}的活动】" + ("" if day.events else "无"))
+        en.append(f"{en_title}'s events:" + ("" if day.events else " none"))
+        for event, taken in day.events:
+            at = event.starts_at.astimezone(tz).strftime("%H:%M")
+            zh.append(
+                f"· {at} {event.title}（#{event.id}）已确认 {taken.confirmed}/{event.capacity} 人，"
+                f"候补 {taken.waitlisted}"
+            )
+            en.append(
+                f"· {at} {event.title} (#{event.id}): {taken.confirmed}/{event.capacity} "
+                f"confirmed, {taken.waitlisted} waitlisted"
+            )
+    return {"zh": "\n".join(zh), "en": "\n".join(en)}
+
+
+def digest_due_at(day: date, digest_time: str, tz: ZoneInfo) -> datetime:
+    """When ``day``'s digest is due: ``digest_time`` ("HH:MM") local on that day."""
+    hours, minutes = (int(part) for part in digest_time.split(":"))
+    return datetime.combine(day, time(hours, minutes), tzinfo=tz)
+
+
+def queue_digest(
+    db: Session,
+    now: datetime,
+    tz: ZoneInfo,
+    openids: Sequence[str],
+    digest_time: str,
+    categories: Sequence[CategoryName],
+) -> int:
+    """Queue today's digest to each staff openid once its time has passed; returns how many.
+
+    Safe to call every minute: the key ``digest:<local date>:<openid>`` makes later
+    calls that day queue nothing, and the digest is only composed while one is missing.
+    An undelivered digest expires when the next one is due.
+    """
+    wanted = list(dict.fromkeys(openid.strip() for openid in openids if openid.strip()))
+    today = now.astimezone(tz).date()
+    due = digest_due_at(today, digest_time, tz)
+    if not wanted or now < due:
+        return 0
+    keys = {openid: f"digest:{today.isoformat()}:{openid}" for openid in wanted}
+    queued = set(
+        db.execute(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.idempotency_key.in_(list(keys.values()))
+            )
+        ).scalars()
+    )
+    missing = [openid for openid in wanted if keys[openid] not in queued]
+    if not missing:
+        return 0
+    facts = digest_facts(db, now, tz)
+    payload: dict[str, Any] = {
+        "text": render_digest(facts, tz, categories),
+        "fields": {
+            "date": today.isoformat(),
+            "new_needs": facts.new_total,
+            "waiting_needs": facts.waiting_total,
+            "events_today": len(facts.today.events),
+            "events_tomorrow": len(facts.tomorrow.events),
+        },
+    }
+    count = 0
+    for openid in missing:
+        resident = get_or_create_resident(db, openid, now)
+        row = enqueue_push(
+            db,
+            recipient_openid=openid,
+            kind=KIND,
+            payload=payload,
+            idempotency_key=keys[openid],
+            now=now,
+            resident_id=resident.id,
+            expires_at=digest_due_at(today + timedelta(days=1), digest_time, tz),
+        )
+        count += row is not None
+    return count
