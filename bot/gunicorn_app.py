@@ -29,8 +29,9 @@ class _WebhookServer(BaseApplication):  # type: ignore[misc]
         return create_app(self._config)
 
 
-def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
-    options = {
+def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """Gunicorn settings for the webhook; the benchmark's floor app runs with the same."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         # WeChat gives up after 5 s; a request still running then is not worth finishing.
@@ -38,4 +39,7 @@ def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
         "graceful_timeout": 10,
         "accesslog": None,
     }
-    _WebhookServer(config, options).run()
+
+
+def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
+    _WebhookServer(config, server_options(host, port, workers)).run()

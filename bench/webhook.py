@@ -1,0 +1,502 @@
+"""Webhook throughput and latency: the app under gunicorn on PostgreSQL + Redis, and a floor.
+
+The app (``python -m bot serve``, i.e. ``aixiang serve``) and the floor (bench/floor_app.py:
+signature check, XML parse, echo) run side by side with the same gunicorn options; wrk,
+in its own process, drives each in turn with signed text messages for a fixed time. Every
+message is new (its own MsgId, from one of ``--residents`` openids), so the app stores,
+dedupes and routes each one instead of answering from its reply cache.
+
+Prints msgs/s, p50/p99 latency, worker RSS and CPU for both, the ratio, and the goals.
+Needs wrk (``apt-get install -y wrk``), PostgreSQL and Redis; it creates and drops its own
+database and only adds keys (with TTLs) to its Redis database. Asserts nothing about time.
+
+    .venv/bin/python bench/webhook.py [--duration 20] [--connections 16]
+
+Environment: AIXIANG_BENCH_SERVER_URL (PostgreSQL server, default
+postgresql://postgres@127.0.0.1:5432/postgres), AIXIANG_BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.gunicorn_app import server_options  # noqa: E402
+from bot.wechat_payloads import WeChatPayloads  # noqa: E402
+from models.migrate import upgrade  # noqa: E402
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+DATABASE_NAME = "aixiang_bench_webhook"
+TOKEN = "bench-token"
+APP_ID = "wxbench0000000000"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+# What residents type most: all of these are answered with the help text.
+TEXTS = ("帮助", "help", "你好")
+LUA_SCRIPT = ROOT / "bench" / "webhook.lua"
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+GOAL_RATE = 1000.0
+GOAL_P99_MS = 50.0
+GOAL_RATIO = 0.5
+GOAL_RSS_MB = 120.0
+
+
+class BenchError(Exception):
+    """Something the bench needs is missing or broke; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    duration_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    wrapped: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.duration_s
+
+
+@dataclass(frozen=True)
+class CpuShare:
+    """Cores used during the measured run, by who used them."""
+
+    workers: float
+    postgres: float
+    redis: float
+    wrk: float
+    machine: float
+
+    @property
+    def other(self) -> float:
+        """Whatever else ran meanwhile (on a shared machine: other people's work)."""
+        return max(0.0, self.machine - self.workers - self.postgres - self.redis - self.wrk)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    name: str
+    load: Load
+    cpu: CpuShare
+    worker_cpu_ms_per_msg: float
+    stored: int | None
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20, help="measured seconds per target")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--residents", type=int, default=2000, help="distinct openids")
+    parser.add_argument(
+        "--max-rate",
+        type=int,
+        default=6000,
+        help="msgs/s the pre-signed pools are sized for (each message is sent once)",
+    )
+    parser.add_argument(
+        "--only", choices=("app", "floor"), help="drive one target (both are still started)"
+    )
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# Database ------------------------------------------------------------------------------
+
+
+def create_database(server_url: str) -> str:
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
+    except Exception as exc:
+        raise BenchError(f"cannot create {DATABASE_NAME} on {server_url}: {exc}") from None
+    finally:
+        admin.dispose()
+    return url.set(database=DATABASE_NAME).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def count_rows(database_url: str, table: str) -> int:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        count = int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return count
+
+
+# Processes -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/wechat"
+
+    def worker_pids(self) -> list[int]:
+        return [pid for pid, ppid in _parents().items() if ppid == self.process.pid]
+
+    def log_tail(self) -> str:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return " | ".join(lines[-3:])
+
+
+@contextmanager
+def running(
+    name: str, command: list[str], port: int, env: dict[str, str], workdir: Path
+) -> Iterator[Server]:
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    server = Server(name, process, port, log_path)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> None:
+    """Until the server answers a signed message and all its workers have booted."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise BenchError(f"{server.name} exited at start: {server.log_tail()}")
+        delivery = payloads.sign(payloads.text("o-bench-ready", "帮助"))
+        request = urllib.request.Request(
+            f"{server.url}?{urlencode(delivery.query)}", data=delivery.body, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                answered = response.status == 200
+        except (urllib.error.URLError, ConnectionError):
+            answered = False
+        if answered and len(server.worker_pids()) == workers:
+            return
+        time.sleep(0.2)
+    raise BenchError(f"{server.name} not ready in {READY_TIMEOUT_S:.0f} s: {server.log_tail()}")
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmRSS for process {pid}")
+
+
+def process_cpu() -> dict[int, tuple[str, int]]:
+    """Every process's name and CPU ticks so far (user + system)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+    return found
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+# Load ----------------------------------------------------------------------------------
+
+
+def write_deliveries(
+    path: Path, payloads: WeChatPayloads, openids: list[str], count: int, greet_first: bool
+) -> None:
+    """``count`` signed, distinct text messages; with ``greet_first`` every openid leads once."""
+    rng = random.Random(count)
+    with path.open("w") as out:
+        for index in range(count):
+            greeting = greet_first and index < len(openids)
+            openid = openids[index] if greeting else rng.choice(openids)
+            delivery = payloads.sign(payloads.text(openid, TEXTS[index % len(TEXTS)]))
+            out.write(f"/wechat?{urlencode(delivery.query)}\t{delivery.body.decode()}\n")
+
+
+def run_wrk(url: str, requests_file: Path, seconds: int, args: argparse.Namespace) -> Load:
+    command = [
+        "wrk",
+        f"--threads={args.threads}",
+        f"--connections={args.connections}",
+        f"--duration={seconds}s",
+        "--timeout=5s",
+        f"--script={LUA_SCRIPT}",
+        url,
+        "--",
+        str(requests_file),
+        str(args.threads),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("BENCH ")]
+    if finished.returncode != 0 or not lines:
+        raise BenchError(f"wrk failed: {(finished.stderr or finished.stdout).strip()[:300]}")
+    raw = json.loads(lines[-1].removeprefix("BENCH "))
+    errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
+    return Load(
+        requests=raw["requests"],
+        duration_s=raw["duration_us"] / 1e6,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        errors=errors + raw["timeouts"],
+        wrapped=raw["wrapped"],
+    )
+
+
+def drive(
+    server: Server,
+    payloads: WeChatPayloads,
+    openids: list[str],
+    args: argparse.Namespace,
+    workdir: Path,
+    database_url: str | None,
+) -> TargetResult:
+    """Warm up, then measure; the pools are signed just before each wrk run (fresh stamps)."""
+    warmup_file = workdir / f"{server.name}-warmup.txt"
+    write_deliveries(warmup_file, payloads, openids, args.warmup * args.max_rate, True)
+    run_wrk(server.url, warmup_file, args.warmup, args)
+    measure_file = workdir / f"{server.name}-measure.txt"
+    write_deliveries(measure_file, payloads, openids, args.duration * args.max_rate, False)
+
+    workers = server.worker_pids()
+    stored_before = count_rows(database_url, "inbound_message") if database_url else 0
+    cpu_before, busy_before = process_cpu(), machine_busy_ticks()
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = run_wrk(server.url, measure_file, args.duration, args)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_after, busy_after = process_cpu(), machine_busy_ticks()
+    stored = count_rows(database_url, "inbound_message") - stored_before if database_url else None
+
+    def ticks(pid: int) -> int:
+        return cpu_after.get(pid, ("", 0))[1] - cpu_before.get(pid, ("", 0))[1]
+
+    def cores_of(name: str) -> float:
+        pids = [pid for pid, (comm, _) in cpu_after.items() if comm.startswith(name)]
+        return sum(ticks(pid) for pid in pids) / TICKS_PER_S / load.duration_s
+
+    worker_ticks = sum(ticks(pid) for pid in workers)
+    wrk_s = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
+    busy, total = (busy_after[0] - busy_before[0]), (busy_after[1] - busy_before[1])
+    cpu = CpuShare(
+        workers=worker_ticks / TICKS_PER_S / load.duration_s,
+        postgres=cores_of("postgres"),
+        redis=cores_of("redis-server"),
+        wrk=wrk_s / load.duration_s,
+        machine=busy / total * (os.cpu_count() or 1) if total else 0.0,
+    )
+    return TargetResult(
+        name=server.name,
+        load=load,
+        cpu=cpu,
+        worker_cpu_ms_per_msg=worker_ticks / TICKS_PER_S * 1000 / max(load.requests, 1),
+        stored=stored,
+    )
+
+
+# Report --------------------------------------------------------------------------------
+
+
+def report(
+    results: list[TargetResult], rss: dict[str, list[float]], args: argparse.Namespace
+) -> None:
+    options = server_options("127.0.0.1", 0, args.workers)
+    worker_class = options.get("worker_class", "sync")
+    threads = f", {options['threads']} threads" if "threads" in options else ""
+    print(
+        f"webhook benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores: gunicorn "
+        f"{args.workers} workers ({worker_class}{threads}), wrk {args.threads} thread(s) "
+        f"{args.connections} connections, {args.duration} s per target after "
+        f"{args.warmup} s warm-up, {args.residents} residents"
+    )
+    print()
+    print(
+        f"{'target':<7}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+        f"{'worker RSS MB':>16}{'worker CPU ms/msg':>19}"
+    )
+    for result in results:
+        load = result.load
+        print(
+            f"{result.name:<7}{load.rate:>9.0f}{load.p50_ms:>9.1f}{load.p99_ms:>9.1f}"
+            f"{load.max_ms:>9.1f}{load.errors:>8}"
+            f"{' / '.join(f'{v:.0f}' for v in rss[result.name]):>16}"
+            f"{result.worker_cpu_ms_per_msg:>19.2f}"
+        )
+    print()
+    for result in results:
+        cpu = result.cpu
+        print(
+            f"cores busy while driving {result.name}: {cpu.machine:.2f} of {os.cpu_count()} "
+            f"(workers {cpu.workers:.2f}, postgres {cpu.postgres:.2f}, redis {cpu.redis:.2f}, "
+            f"wrk {cpu.wrk:.2f}, other processes {cpu.other:.2f})"
+        )
+        if result.stored is not None:
+            print(
+                f"{result.name}: {result.stored} inbound rows stored for "
+                f"{result.load.requests} answered messages"
+            )
+        if result.load.wrapped:
+            print(
+                f"WARNING: {result.name} ran out of pre-signed messages and re-sent some; "
+                f"rerun with a larger --max-rate"
+            )
+    by_name = {result.name: result for result in results}
+    if "app" not in by_name:
+        return
+    app = by_name["app"].load
+    print()
+    rows = [
+        (f"≥ {GOAL_RATE:,.0f} msgs/s", f"{app.rate:,.0f}", app.rate >= GOAL_RATE),
+        (f"p99 ≤ {GOAL_P99_MS:.0f} ms", f"{app.p99_ms:.1f} ms", app.p99_ms <= GOAL_P99_MS),
+        (
+            f"worker RSS ≤ {GOAL_RSS_MB:.0f} MB",
+            f"{max(rss['app']):.0f} MB",
+            max(rss["app"]) <= GOAL_RSS_MB,
+        ),
+    ]
+    if "floor" in by_name:
+        ratio = app.rate / by_name["floor"].load.rate
+        print(f"app / floor throughput: {ratio:.2f}")
+        rows.insert(2, (f"≥ {GOAL_RATIO:.0%} of floor", f"{ratio:.0%}", ratio >= GOAL_RATIO))
+    print(f"{'goal':<22}{'measured':>12}  result")
+    for goal, measured, met in rows:
+        print(f"{goal:<22}{measured:>12}  {'met' if met else 'MISSED'}")
+
+
+def server_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIXIANG_")}
+    empty_config = workdir / "config.toml"
+    empty_config.write_text("")
+    env.update(
+        AIXIANG_CONFIG=str(empty_config),
+        AIXIANG_DATABASE_URL=database_url,
+        AIXIANG_REDIS_URL=redis_url,
+        AIXIANG_WECHAT_TOKEN=TOKEN,
+        AIXIANG_WECHAT_APP_ID=APP_ID,
+        AIXIANG_WECHAT_APP_SECRET="bench-secret",
+        AIXIANG_WECHAT_ENCODING_AES_KEY=AES_KEY,
+    )
+    return env
+
+
+def bench(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
+    server_url = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
+    redis_url = os.environ.get("AIXIANG_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    database_url = create_database(server_url)
+    try:
+        upgrade(database_url)
+        payloads = WeChatPayloads(token=TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY)
+        openids = [f"o-bench-{n:05d}" for n in range(args.residents)]
+        with tempfile.TemporaryDirectory(prefix="aixiang-bench-") as tmp:
+            workdir = Path(tmp)
+            env = server_env(database_url, redis_url, workdir)
+            app_port, floor_port = free_port(), free_port()
+            app_command = [sys.executable, "-m", "bot", "serve", "--port", str(app_port)]
+            floor_command = [sys.executable, "bench/floor_app.py", "--port", str(floor_port)]
+            workers = ["--workers", str(args.workers)]
+            with (
+                running("app", app_command + workers, app_port, env, workdir) as app,
+                running("floor", floor_command + workers, floor_port, env, workdir) as floor,
+            ):
+                wait_until_ready(app, payloads, args.workers)
+                wait_until_ready(floor, payloads, args.workers)
+                results = []
+                if args.only != "app":
+                    results.append(drive(floor, payloads, openids, args, workdir, None))
+                if args.only != "floor":
+                    results.append(drive(app, payloads, openids, args, workdir, database_url))
+                rss = {
+                    server.name: [rss_mb(pid) for pid in server.worker_pids()]
+                    for server in (app, floor)
+                }
+        report(results, rss, args)
+    finally:
+        drop_database(database_url)
+
+
+def main() -> None:
+    try:
+        bench(parse_args())
+    except BenchError as exc:
+        sys.exit(f"bench/webhook.py: {exc}")
+
+
+if __name__ == "__main__":
+    main()
