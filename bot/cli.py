@@ -15,6 +15,7 @@ from bot.cli_broadcast import broadcast
 from bot.cli_demo import demo, fake_wechat
 from bot.cli_events import events
 from bot.cli_needs import needs, partners
+from bot.cli_push import menu, outbox_group, scheduler, worker
 from bot.cli_support import StaffError, config_from_context
 from bot.config import ConfigError
 from models import migrate
@@ -73,6 +74,10 @@ main.add_command(events)
 main.add_command(needs)
 main.add_command(partners)
 main.add_command(broadcast)
+main.add_command(worker)
+main.add_command(scheduler)
+main.add_command(outbox_group)
+main.add_command(menu)
 
 
 def run() -> None:

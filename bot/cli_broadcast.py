@@ -25,12 +25,12 @@ from bot.cli_support import (
     parse_local_time,
     staff_session,
 )
+from bot.services import broadcast_settings
 from models.base import utcnow
 from models.broadcasts import (
     AUDIENCE_HELP,
     Audience,
     BroadcastError,
-    BroadcastSettings,
     MassPlan,
     announceable_event,
     as_residents_see,
@@ -69,11 +69,7 @@ def broadcast(
 ) -> None:
     """Send a message to residents (unsubscribed and opted-out residents never get it)."""
     config = config_from_context(ctx)
-    settings = BroadcastSettings(
-        tz=config.bot.tz,
-        account_type=config.wechat.account_type,
-        default_language=config.bot.default_language,
-    )
+    settings = broadcast_settings(config)
     if (event_id is None) == (text is None):
         raise StaffError("give exactly one of --event ID and --text TEXT")
     if text_en is not None and text is None:

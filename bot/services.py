@@ -21,6 +21,7 @@ from handlers import build_router
 from handlers.context import HandlerSettings, NeedCategory
 from handlers.router import Router
 from models.base import utcnow
+from models.broadcasts import BroadcastSettings
 from models.db import make_engine, make_session_factory
 
 Clock = Callable[[], datetime]
@@ -63,4 +64,13 @@ def build_services(config: Config, clock: Clock = utcnow) -> Services:
             need_max_text=config.needs.max_text,
         ),
         clock=clock,
+    )
+
+
+def broadcast_settings(config: Config) -> BroadcastSettings:
+    """What broadcast fan-out needs from the config, for the CLI and the scheduler alike."""
+    return BroadcastSettings(
+        tz=config.bot.tz,
+        account_type=config.wechat.account_type,
+        default_language=config.bot.default_language,
     )

@@ -1,0 +1,123 @@
+"""Every time-driven job, declared once with a stable id.
+
+Each job is an idempotent sweep over the shared tables (the outbox, reminders, broadcasts),
+so running one twice, late, or from `aixiang scheduler --once` under cron does no harm,
+and a standby scheduler taking over needs no hand-over of state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Config
+from bot.services import Services, broadcast_settings
+from bot.wechat_client import AixiangWeChatClient
+from models import broadcasts, digest, events, reminders
+from models.outbox import expire_stale
+from scheduler.media import run_media_sweep
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    services: Services
+    client: AixiangWeChatClient
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    run: Callable[[JobContext], str]
+    trigger: Callable[[Config], BaseTrigger]
+
+
+def _every(minutes: int) -> Callable[[Config], BaseTrigger]:
+    return lambda config: IntervalTrigger(minutes=minutes, timezone=config.bot.tz)
+
+
+def _digest_time(config: Config) -> BaseTrigger:
+    hour, minute = (int(part) for part in config.push.digest_time.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=config.bot.tz)
+
+
+def queue_reminders(ctx: JobContext) -> str:
+    services = ctx.services
+    with services.session_factory() as db, db.begin():
+        sweep = reminders.queue_due_reminders(
+            db, services.clock(), services.config.push.reminder_offsets_h, services.config.bot.tz
+        )
+    return f"{sweep.queued} reminders queued, {sweep.skipped} skipped"
+
+
+def finish_events(ctx: JobContext) -> str:
+    with ctx.services.session_factory() as db, db.begin():
+        finished = events.finish_past_events(db, ctx.services.clock())
+    return f"{finished} events finished"
+
+
+def send_scheduled_broadcasts(ctx: JobContext) -> str:
+    with ctx.services.session_factory() as db, db.begin():
+        sent = broadcasts.send_due_broadcasts(
+            db, ctx.services.clock(), broadcast_settings(ctx.services.config)
+        )
+    return f"{sent} scheduled broadcasts sent"
+
+
+def queue_staff_digest(ctx: JobContext) -> str:
+    config = ctx.services.config
+    with ctx.services.session_factory() as db, db.begin():
+        queued = digest.queue_digest(
+            db,
+            ctx.services.clock(),
+            config.bot.tz,
+            config.push.digest_openids,
+            config.push.digest_time,
+            config.needs.categories,
+        )
+    return f"{queued} staff digests queued"
+
+
+def expire_pushes(ctx: JobContext) -> str:
+    """Pushes past their validity end; flow drafts expire by themselves (Redis TTL)."""
+    with ctx.services.session_factory() as db, db.begin():
+        expired = expire_stale(db, ctx.services.clock())
+    return f"{expired} pushes expired"
+
+
+def fetch_media(ctx: JobContext) -> str:
+    result = run_media_sweep(ctx.services, ctx.client)
+    return str(result)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("reminders", queue_reminders, _every(1)),
+    Job("event-status", finish_events, _every(5)),
+    Job("scheduled-broadcasts", send_scheduled_broadcasts, _every(1)),
+    Job("staff-digest", queue_staff_digest, _digest_time),
+    Job("expire-pushes", expire_pushes, _every(5)),
+    Job("fetch-media", fetch_media, _every(1)),
+)
+
+
+def run_job(job: Job, ctx: JobContext) -> bool:
+    """Run one job, logging its outcome; a failing job never stops the others."""
+    try:
+        summary = job.run(ctx)
+    except Exception:
+        log.exception("job %s failed; it runs again at its next time", job.id)
+        return False
+    log.info("job %s: %s", job.id, summary)
+    return True
+
+
+def run_all_once(ctx: JobContext) -> bool:
+    """Every job once, in order (``aixiang scheduler --once``); False if any failed."""
+    results = [run_job(job, ctx) for job in JOBS]
+    return all(results)

@@ -1,0 +1,136 @@
+"""The push processes and outbox tools from the command line, against the fake WeChat API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import update
+
+from bot.cli import main
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from models.events import create_event, sign_up
+from models.outbox import OutboxMessage
+from models.residents import get_or_create_resident, record_interaction
+from tests.pushes import add_resident, outbox_row, queue
+from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
+
+
+@pytest.fixture
+def staff(services: Services, fake_wechat: FakeWeChatServer, tmp_path: Path) -> CliRunner:
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    return CliRunner(
+        env={
+            "AIXIANG_CONFIG": str(config),
+            "AIXIANG_DATABASE_URL": services.config.database.url,
+            "AIXIANG_REDIS_URL": services.config.redis.url,
+            "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
+            "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
+            "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
+            "AIXIANG_WECHAT_API_BASE_URL": fake_wechat.base_url,
+            "AIXIANG_PUSH_RATE_PER_S": "0",
+            "AIXIANG_NEEDS_MEDIA_DIR": str(tmp_path / "media"),
+        }
+    )
+
+
+def run(staff: CliRunner, *args: str) -> Result:
+    result = staff.invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def fail(staff: CliRunner, *args: str) -> str:
+    result = staff.invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_worker_once_delivers_due_rows(
+    staff: CliRunner, services: Services, fake_wechat: FakeWeChatServer
+) -> None:
+    add_resident(services, "o-cli", last_seen=real_now())
+    row = queue(services, "o-cli", "cli-1")
+    assert "1 outbox rows handled" in run(staff, "worker", "--once").output
+    assert outbox_row(services, row).status == "sent"
+    [call] = fake_wechat.calls("message/custom/send")
+    assert call["body"]["touser"] == "o-cli"
+
+
+def test_scheduler_once_runs_every_job_and_the_worker_delivers(
+    staff: CliRunner, services: Services, fake_wechat: FakeWeChatServer
+) -> None:
+    now = real_now()
+    with services.session_factory() as db, db.begin():
+        event = create_event(
+            db,
+            title="垃圾分类日",
+            starts_at=now + timedelta(hours=1),
+            capacity=5,
+            now=now - timedelta(days=2),
+            publish=True,
+        )
+        resident = get_or_create_resident(db, "o-remind", now)
+        record_interaction(resident, now, "message")
+        sign_up(db, event.id, resident, 1, now - timedelta(days=2))
+    result = run(staff, "scheduler", "--once")
+    assert result.exit_code == 0
+    run(staff, "worker", "--once")
+    [call] = fake_wechat.calls("message/custom/send")
+    assert "垃圾分类日" in call["body"]["text"]["content"]
+
+
+def test_outbox_stats_show_and_retry(staff: CliRunner, services: Services) -> None:
+    add_resident(services, "o-ops")
+    first = queue(services, "o-ops", "ops-1")
+    queue(services, "o-ops", "ops-2", kind="promotion")
+    with services.session_factory() as db, db.begin():
+        db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == first)
+            .values(status="dead", last_error="errcode -1: system busy")
+        )
+    stats = json.loads(run(staff, "outbox", "stats", "--json").output)
+    groups = {(g["kind"], g["status"]): g["count"] for g in stats["groups"]}
+    assert groups == {("need_status", "dead"): 1, ("promotion", "pending"): 1}
+    assert stats["oldest_pending_age_s"] is not None
+    assert "need_status" in run(staff, "outbox", "stats").output
+    shown = run(staff, "outbox", "show", str(first)).output
+    assert "system busy" in shown and "dead" in shown
+    assert "0 dead pushes" in run(staff, "outbox", "retry", "--dead", "--kind", "promotion").output
+    assert "1 dead pushes" in run(staff, "outbox", "retry", "--dead").output
+    assert outbox_row(services, first).status == "pending"
+    assert outbox_row(services, first).attempts == 0
+
+
+def test_outbox_show_unknown_row(staff: CliRunner, services: Services) -> None:
+    assert fail(staff, "outbox", "show", "999") == "error: no outbox row 999"
+
+
+def test_worker_without_credentials_is_one_line(staff: CliRunner, services: Services) -> None:
+    staff.env["AIXIANG_WECHAT_APP_SECRET"] = ""
+    assert "wechat.app_secret is required" in fail(staff, "worker", "--once")
+
+
+def test_menu_push(staff: CliRunner, services: Services, fake_wechat: FakeWeChatServer) -> None:
+    assert "pushed" in run(staff, "menu", "push").output
+    [call] = fake_wechat.calls("menu/create")
+    assert [b["name"] for b in call["body"]["button"]] == ["活动", "需求", "帮助"]
+
+
+def test_menu_push_refused_by_wechat(
+    staff: CliRunner, services: Services, fake_wechat: FakeWeChatServer
+) -> None:
+    fake_wechat.add_fault("menu/create", errcode=-1)
+    assert "WeChat refused the menu" in fail(staff, "menu", "push")
