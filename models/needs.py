@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
@@ -74,6 +76,15 @@ STATUS_NAMES = {
     RESOLVED: ("已解决", "resolved"),
     DECLINED: ("未能受理", "declined"),
     DUPLICATE: ("已合并", "merged as a duplicate"),
+}
+
+
+# How a push says the need reached a status, after 您的需求 N-000123 / Your need N-000123.
+_STATUS_PHRASES = {
+    ACKNOWLEDGED: ("已受理，我们会尽快跟进。", "has been acknowledged; we will follow it up."),
+    IN_PROGRESS: ("正在处理中。", "is in progress."),
+    RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
+    DECLINED: ("未能受理。", "was declined."),
 }
 
 
@@ -477,15 +488,6 @@ def status_push_payload(
     }
 
 
-_STATUS_PHRASES = {
-    ACKNOWLEDGED: ("已受理，我们会尽快跟进。", "has been acknowledged; we will follow it up."),
-    IN_PROGRESS: ("正在处理中。", "is in progress."),
-    RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
-    DECLINED: ("未能受理。", "was declined."),
-    SUBMITTED: ("已提交。", "was submitted."),
-}
-
-
 # Reading --------------------------------------------------------------------------------
 
 
@@ -638,14 +640,15 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
         need.longitude = None
         need.resident_id = None
         need.erased_at = now
-    messages = db.execute(
+    erased_messages = db.execute(
         update(InboundMessage)
         .where(
             InboundMessage.resident_id == resident.id,
             (InboundMessage.content.is_not(None)) | (InboundMessage.reply.is_not(None)),
         )
         .values(content=None, reply=None)
-    ).rowcount
+    )
+    messages = cast(CursorResult[Any], erased_messages).rowcount
     contact = resident.name is not None or resident.mobile is not None
     resident.name = None
     resident.mobile = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -316,3 +317,24 @@ def test_view_timestamps_match_history(db: Session, make_need: MakeNeed, clock: 
             )
         ).scalar_one()
         assert first == stamp
+
+
+def test_the_documented_example_queries_run(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    """docs/data-model.md's needs queries work (those marked PostgreSQL only there)."""
+    need = make_need()
+    change_status(db, need, "acknowledged", "王", None, False, clock.now)
+    db.commit()
+    doc = (Path(__file__).parent.parent / "docs" / "data-model.md").read_text()
+    section = doc[doc.index("## Needs: need") :]
+    sql = section[
+        section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)
+    ]
+    queries = [q.strip() for q in sql.split("\n\n") if q.strip()]
+    assert len(queries) >= 4
+    postgres = db.get_bind().dialect.name == "postgresql"
+    for query in queries:
+        if "(PostgreSQL)" in query.splitlines()[0] and not postgres:
+            continue
+        db.execute(text(query.rstrip(";"))).all()
