@@ -26,11 +26,26 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, or_, select, text, union
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    any_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base
+from models.base import Base, UTCDateTime
 from models.events import (
     LIVE_SIGNUP_STATUSES,
     PUBLISHED,
@@ -591,31 +606,26 @@ def _write_rows(
     expires_at: datetime,
     progress: Progress | None,
 ) -> int:
-    """One outbox row per recipient, inserted in batches (keys make a re-run a no-op)."""
+    """One outbox row per recipient (keys make a re-run a no-op).
+
+    Each batch is one INSERT ... SELECT from ``resident`` whose values are bound once, so
+    tens of thousands of rows cost a few statements, not a Python round per row.
+    """
     payload = {"text": texts, "fields": _fields(broadcast)}
-    statement = _insert_ignoring(db, OutboxMessage, ["idempotency_key"])
-    for start in range(0, len(recipients), BATCH_SIZE):
-        batch = recipients[start : start + BATCH_SIZE]
-        db.execute(
-            statement,
-            [
-                {
-                    "resident_id": r.resident_id,
-                    "recipient_openid": r.openid,
-                    "kind": BROADCAST_KIND,
-                    "payload": payload,
-                    "idempotency_key": f"broadcast:{broadcast.id}:{r.resident_id}",
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "expires_at": expires_at,
-                    "created_at": now,
-                }
-                for r in batch
-            ],
-        )
-        if progress is not None:
-            progress(len(batch))
+    columns = {
+        "resident_id": Resident.id,
+        "recipient_openid": Resident.openid,
+        "kind": literal(BROADCAST_KIND, String),
+        "payload": _json_value(db, payload),
+        "idempotency_key": literal(f"broadcast:{broadcast.id}:", String)
+        + cast(Resident.id, String),
+        "status": literal(PENDING, String),
+        "attempts": literal(0, Integer),
+        "next_attempt_at": literal(now, UTCDateTime()),
+        "expires_at": literal(expires_at, UTCDateTime()),
+        "created_at": literal(now, UTCDateTime()),
+    }
+    _copy_residents(db, OutboxMessage, columns, ["idempotency_key"], recipients, progress)
     return len(recipients)
 
 
@@ -628,8 +638,6 @@ def _write_mass(
     expires_at: datetime,
     progress: Progress | None,
 ) -> int:
-    written = 0
-    recorded = _insert_ignoring(db, BroadcastRecipient, ["broadcast_id", "resident_id"])
     for number, request in enumerate(plan.requests, start=1):
         key = f"broadcast:{broadcast.id}:mass:{number}"
         outbox_id = enqueue_push(
@@ -649,31 +657,59 @@ def _write_mass(
             outbox_id = db.execute(
                 select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
             ).scalar_one()
-        written += 1
-        for start in range(0, len(request.recipients), BATCH_SIZE):
-            batch = request.recipients[start : start + BATCH_SIZE]
-            db.execute(
-                recorded,
-                [
-                    {
-                        "broadcast_id": broadcast.id,
-                        "resident_id": r.resident_id,
-                        "outbox_id": outbox_id,
-                        "created_at": now,
-                    }
-                    for r in batch
-                ],
-            )
-            if progress is not None:
-                progress(len(batch))
-    return written
+        columns = {
+            "broadcast_id": literal(broadcast.id, Integer),
+            "resident_id": Resident.id,
+            "outbox_id": literal(outbox_id, Integer),
+            "created_at": literal(now, UTCDateTime()),
+        }
+        _copy_residents(
+            db,
+            BroadcastRecipient,
+            columns,
+            ["broadcast_id", "resident_id"],
+            request.recipients,
+            progress,
+        )
+    return len(plan.requests)
 
 
-def _insert_ignoring(db: Session, model: type[Any], conflict_columns: list[str]) -> Any:
-    """A bulk INSERT ... ON CONFLICT DO NOTHING for executemany on either database."""
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model.__table__).on_conflict_do_nothing(index_elements=conflict_columns)
+def _json_value(db: Session, value: dict[str, Any]) -> Any:
+    """A JSON bound value in a SELECT list: PostgreSQL needs its type spelled out, while
+    SQLite would turn CAST(... AS JSON) into a number."""
+    bound = literal(value, JSON)
+    return cast(bound, JSON) if db.get_bind().dialect.name == "postgresql" else bound
+
+
+def _copy_residents(
+    db: Session,
+    model: type[Any],
+    columns: dict[str, Any],
+    conflict_columns: list[str],
+    recipients: Sequence[Recipient],
+    progress: Progress | None,
+) -> None:
+    """INSERT INTO ``model`` SELECT ``columns`` FROM resident, batch by batch of ids,
+    skipping rows whose ``conflict_columns`` exist (ON CONFLICT DO NOTHING)."""
+    on_postgresql = db.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
+    for start in range(0, len(recipients), BATCH_SIZE):
+        batch = recipients[start : start + BATCH_SIZE]
+        ids = [r.resident_id for r in batch]
+        # On PostgreSQL one array parameter instead of thousands of placeholders.
+        chosen = (
+            Resident.id == any_(literal(ids, postgresql.ARRAY(Integer)))
+            if on_postgresql
+            else Resident.id.in_(ids)
+        )
+        rows = select(*columns.values()).where(chosen)
+        db.execute(
+            insert(model.__table__)
+            .from_select(list(columns), rows)
+            .on_conflict_do_nothing(index_elements=conflict_columns)
+        )
+        if progress is not None:
+            progress(len(batch))
 
 
 def due_broadcasts(db: Session, now: datetime, limit: int = 20) -> list[Broadcast]:
