@@ -23,9 +23,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import create_app
 from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
+from bot.demo_loops import DemoBackground
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
 from bot.simulator import install_simulator
+from bot.simulator.clock import SimulatedClock
 from bot.wechat_payloads import WeChatPayloads
 from models import migrate
 from models.events import seed_demo_events
@@ -136,9 +138,8 @@ def run_demo(
     """Run the demo in the foreground until Ctrl-C.
 
     Everything that runs beside the web server is entered on ``running``, which stops it
-    in reverse order on the way out. Today that is the fake WeChat API; a background loop
-    (the outbox worker, the scheduler) is one more ``running.enter_context(...)`` where
-    the comment below says, once the database is ready.
+    in reverse order on the way out: the fake WeChat API and, once the database is ready,
+    the outbox worker and the scheduler's jobs.
     """
     if port == fake_port:
         raise DemoError(f"the demo and the fake WeChat API cannot share port {port}")
@@ -149,7 +150,7 @@ def run_demo(
         fake = running.enter_context(
             FakeWeChatServer(DEMO_HOST, fake_port, credentials.app_id, credentials.app_secret)
         )
-        services = build_services(demo_config(credentials, fake.base_url))
+        services = build_services(demo_config(credentials, fake.base_url), SimulatedClock())
         running.callback(services.close)
         server = make_server(
             DEMO_HOST,
@@ -161,6 +162,7 @@ def run_demo(
         running.callback(server.server_close)
         prepare_database(services)
         # Background loops start here, each entered on ``running`` so that they stop too.
+        running.enter_context(DemoBackground(services))
         announce(
             f"Aixiang demo: open http://{DEMO_HOST}:{port}/ to chat as a resident.\n"
             f"  webhook        http://{DEMO_HOST}:{port}/wechat\n"

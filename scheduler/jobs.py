@@ -25,6 +25,11 @@ from scheduler.media import run_media_sweep
 log = logging.getLogger(__name__)
 
 
+def _summary(count: int, text: str) -> str:
+    """A job's log line, or nothing when it found nothing to do (it runs every minute)."""
+    return text if count else ""
+
+
 @dataclass(frozen=True)
 class JobContext:
     services: Services
@@ -53,13 +58,15 @@ def queue_reminders(ctx: JobContext) -> str:
         sweep = reminders.queue_due_reminders(
             db, services.clock(), services.config.push.reminder_offsets_h, services.config.bot.tz
         )
-    return f"{sweep.queued} reminders queued, {sweep.skipped} skipped"
+    return _summary(
+        sweep.queued + sweep.skipped, f"{sweep.queued} reminders queued, {sweep.skipped} skipped"
+    )
 
 
 def finish_events(ctx: JobContext) -> str:
     with ctx.services.session_factory() as db, db.begin():
         finished = events.finish_past_events(db, ctx.services.clock())
-    return f"{finished} events finished"
+    return _summary(finished, f"{finished} events finished")
 
 
 def send_scheduled_broadcasts(ctx: JobContext) -> str:
@@ -67,7 +74,7 @@ def send_scheduled_broadcasts(ctx: JobContext) -> str:
         sent = broadcasts.send_due_broadcasts(
             db, ctx.services.clock(), broadcast_settings(ctx.services.config)
         )
-    return f"{sent} scheduled broadcasts sent"
+    return _summary(sent, f"{sent} scheduled broadcasts sent")
 
 
 def queue_staff_digest(ctx: JobContext) -> str:
@@ -81,19 +88,20 @@ def queue_staff_digest(ctx: JobContext) -> str:
             config.push.digest_time,
             config.needs.categories,
         )
-    return f"{queued} staff digests queued"
+    return _summary(queued, f"{queued} staff digests queued")
 
 
 def expire_pushes(ctx: JobContext) -> str:
     """Pushes past their validity end; flow drafts expire by themselves (Redis TTL)."""
     with ctx.services.session_factory() as db, db.begin():
         expired = expire_stale(db, ctx.services.clock())
-    return f"{expired} pushes expired"
+    return _summary(expired, f"{expired} pushes expired")
 
 
 def fetch_media(ctx: JobContext) -> str:
     result = run_media_sweep(ctx.services, ctx.client)
-    return str(result)
+    done = result.fetched + result.retrying + result.failed + result.erased
+    return _summary(done, str(result))
 
 
 JOBS: tuple[Job, ...] = (
@@ -107,13 +115,14 @@ JOBS: tuple[Job, ...] = (
 
 
 def run_job(job: Job, ctx: JobContext) -> bool:
-    """Run one job, logging its outcome; a failing job never stops the others."""
+    """Run one job, logging what it did; a failing job never stops the others."""
     try:
         summary = job.run(ctx)
     except Exception:
         log.exception("job %s failed; it runs again at its next time", job.id)
         return False
-    log.info("job %s: %s", job.id, summary)
+    if summary:
+        log.info("job %s: %s", job.id, summary)
     return True
 
 

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from bot.config import MenuButton
 from bot.protocol import Rejection
 from bot.services import Services
+from bot.simulator.clock import SimulatedClock
 from bot.wechat_payloads import WeChatPayloads
 from models.residents import Resident
 
@@ -189,6 +191,41 @@ def send() -> Response:
         status=200,
         reply=fields.get("Content", ""),
         reply_type=fields.get("MsgType", ""),
+    )
+
+
+@blueprint.get("/sim/api/clock")
+def clock_now() -> Response:
+    return _clock_json(_clock())
+
+
+@blueprint.post("/sim/api/clock")
+def clock_advance() -> Response:
+    """Move the demo's clock forward, e.g. to the moment a reminder falls due."""
+    clock = _clock()
+    data = request.get_json(silent=True)
+    hours = data.get("hours") if isinstance(data, dict) else None
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise SimulatorError(400, 'send a JSON object such as {"hours": 24}')
+    try:
+        clock.advance(timedelta(hours=hours))
+    except ValueError as exc:
+        raise SimulatorError(400, str(exc)) from None
+    return _clock_json(clock)
+
+
+def _clock() -> SimulatedClock:
+    clock = _services().clock
+    if not isinstance(clock, SimulatedClock):
+        raise SimulatorError(404, "this app's clock cannot be moved (only the demo's can)")
+    return clock
+
+
+def _clock_json(clock: SimulatedClock) -> Response:
+    local = clock().astimezone(_services().config.bot.tz)
+    return jsonify(
+        now=local.strftime("%Y-%m-%d %H:%M"),
+        ahead_hours=round(clock.offset.total_seconds() / 3600, 2),
     )
 
 

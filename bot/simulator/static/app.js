@@ -383,7 +383,35 @@ function wire() {
   document.querySelectorAll("#chips [data-say]").forEach((chip) => {
     chip.addEventListener("click", () => say(chip.dataset.say));
   });
+  document.querySelectorAll("#clock-card [data-hours]").forEach((button) => {
+    button.addEventListener("click", () => advanceClock(Number(button.dataset.hours)));
+  });
   document.addEventListener("click", closeSubmenus);
+}
+
+function showClock(clockState) {
+  $("clock-card").hidden = false;
+  $("clock-now").textContent = clockState.now;
+  $("clock-ahead").textContent = clockState.ahead_hours
+    ? `(+${clockState.ahead_hours} h)`
+    : "";
+}
+
+async function loadClock() {
+  try {
+    showClock(await api("/sim/api/clock"));
+  } catch (err) {
+    $("clock-card").hidden = true;
+  }
+}
+
+async function advanceClock(hours) {
+  try {
+    showClock(await api("/sim/api/clock", { method: "POST", body: JSON.stringify({ hours }) }));
+    note(`时间快进 ${hours} 小时 Clock moved forward ${hours} h`);
+  } catch (err) {
+    note(`无法调整时间 Could not move the clock: ${err.message}`);
+  }
 }
 
 async function start() {
@@ -406,6 +434,7 @@ async function start() {
   safe.checked = state.config.safe_mode_available && store.getItem("aixiang.sim.safe") === "1";
   setMode(store.getItem("aixiang.sim.mode") === "keyboard" ? "keyboard" : "menu");
   await loadResidents();
+  await loadClock();
   renderThread();
   poll();
   window.setInterval(poll, POLL_MS);

@@ -1,0 +1,95 @@
+"""The demo's movable clock: a sign-up's reminder and a need's status update reach the page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from bot.demo import build_demo_app
+from bot.demo_loops import DemoBackground
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services, build_services
+from bot.simulator.clock import SimulatedClock
+from models.events import create_event
+from models.needs import Need, change_status
+from tests.conftest import make_test_config
+from tests.test_simulator import pushes, say, serving
+
+Demo = tuple[str, Services]
+
+
+@pytest.fixture
+def demo(
+    database_url: str, redis_url: str, services: Services, fake_wechat: FakeWeChatServer
+) -> Iterator[Demo]:
+    """The demo app on a real port with a movable clock, its worker and its jobs running."""
+    config = make_test_config(
+        database_url,
+        redis_url,
+        wechat={"api_base_url": fake_wechat.base_url},
+        push={"rate_per_s": 0},
+    )
+    demo_services = build_services(config, SimulatedClock())
+    with (
+        serving(build_demo_app(demo_services, fake_wechat.root_url)) as url,
+        DemoBackground(demo_services),
+    ):
+        yield url, demo_services
+    demo_services.close()
+
+
+def wait_for_push(url: str, openid: str, words: str, within_s: float = 15.0) -> str:
+    """Poll the page's push feed, as the page does, until a push with ``words`` shows."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for message in pushes(url, openid)["messages"]:
+            if words in message["text"]:
+                return str(message["text"])
+        time.sleep(0.2)
+    raise AssertionError(f"no push containing {words!r} reached {openid}")
+
+
+def test_clock_moves_forward_only(demo: Demo) -> None:
+    url, _ = demo
+    before = requests.get(f"{url}/sim/api/clock", timeout=5).json()
+    moved = requests.post(f"{url}/sim/api/clock", json={"hours": 24}, timeout=5).json()
+    assert moved["ahead_hours"] == 24 and moved["now"] > before["now"]
+    for bad in ({"hours": -1}, {"hours": "soon"}, {"hours": 24 * 31}, [1]):
+        response = requests.post(f"{url}/sim/api/clock", json=bad, timeout=5)
+        assert response.status_code == 400 and response.json()["error"]
+
+
+def test_reminder_arrives_when_the_clock_reaches_it(demo: Demo) -> None:
+    url, services = demo
+    now = services.clock()
+    with services.session_factory() as db, db.begin():
+        event_id = create_event(
+            db,
+            title="女性技能课堂",
+            starts_at=now + timedelta(hours=30),
+            capacity=10,
+            now=now,
+            place="社区活动室",
+            publish=True,
+        ).id
+    assert "签到码" in say(url, f"报名 {event_id}", openid="o-demo-r")
+    requests.post(f"{url}/sim/api/clock", json={"hours": 7}, timeout=5)
+    assert "女性技能课堂" in wait_for_push(url, "o-demo-r", "活动提醒")
+
+
+def test_need_status_update_arrives(demo: Demo) -> None:
+    url, services = demo
+    for text in ("需求", "同意", "1", "学校缺美术老师", "跳过", "跳过"):
+        say(url, text, openid="o-demo-n")
+    assert "N-" in say(url, "确认", openid="o-demo-n")
+    with services.session_factory() as db, db.begin():
+        need = db.execute(select(Need)).scalar_one()
+        change_status(
+            db, need, "acknowledged", by="staff", note=None, public=False, now=services.clock()
+        )
+    assert "N-" in wait_for_push(url, "o-demo-n", "受理")
