@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from bot.cli import main
 from bot.fake_wechat import FakeWeChatServer
@@ -304,7 +304,7 @@ def test_fan_out_of_many_recipients_reports_progress(services: Services) -> None
     now = services.clock()
     with services.session_factory() as db, db.begin():
         db.execute(
-            Resident.__table__.insert(),
+            insert(Resident),
             [
                 {
                     "openid": f"o-{n:05d}",
