@@ -8,13 +8,15 @@ so a draft older than the TTL is dropped even where Redis kept it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import wraps
 from typing import Any
 
 from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
 from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Message, Reply
-from handlers.router import Router, normalize
+from handlers.router import Handler, Router, normalize
 from models.needs import (
     DUPLICATE,
     STATUS_NAMES,
@@ -246,14 +248,14 @@ TEXTS = {
 
 def start_need(message: Message, ctx: Context) -> Reply:
     if ctx.resident.privacy_consent_at is None:
-        _start(ctx, CONSENT, {})
+        _start(ctx, CONSENT)
         return Reply(ctx.t("need_consent"))
-    _start(ctx, CATEGORY, {})
+    _start(ctx, CATEGORY)
     return Reply(_category_prompt(ctx))
 
 
-def _start(ctx: Context, state: str, data: dict[str, Any]) -> None:
-    ctx.start_flow(state, {**data, "touched": ctx.now.isoformat()})
+def _start(ctx: Context, state: str) -> None:
+    ctx.start_flow(state, {"touched": ctx.now.isoformat()})
 
 
 def _go(ctx: Context, state: str) -> None:
@@ -264,15 +266,24 @@ def _go(ctx: Context, state: str) -> None:
     ctx.save_flow()
 
 
-def _expired(ctx: Context) -> Reply | None:
-    """Drop a draft older than the flow TTL; Redis expires it too, but the clock decides."""
-    assert ctx.flow is not None
-    touched = ctx.flow.data.get("touched")
-    ttl = timedelta(seconds=ctx.settings.flow_ttl_s)
-    if touched is not None and ctx.now - datetime.fromisoformat(touched) <= ttl:
-        return None
-    ctx.end_flow()
-    return Reply(ctx.t("need_expired", minutes=ctx.settings.flow_ttl_s // 60))
+def _step(handler: Callable[[Message, Context, dict[str, Any]], Reply]) -> Handler:
+    """A step of a draft: an expired draft is dropped first, else the step gets its data.
+
+    Redis expires drafts with the flow TTL too, but the clock decides, so that a draft
+    Redis kept a little longer (or a test's clock) behaves the same.
+    """
+
+    @wraps(handler)
+    def step(message: Message, ctx: Context) -> Reply:
+        assert ctx.flow is not None
+        touched = ctx.flow.data.get("touched")
+        ttl = timedelta(seconds=ctx.settings.flow_ttl_s)
+        if touched is None or ctx.now - datetime.fromisoformat(touched) > ttl:
+            ctx.end_flow()
+            return Reply(ctx.t("need_expired", minutes=ctx.settings.flow_ttl_s // 60))
+        return handler(message, ctx, ctx.flow.data)
+
+    return step
 
 
 def _categories(ctx: Context) -> tuple[NeedCategory, ...]:
@@ -305,10 +316,8 @@ def _status_name(ctx: Context, status: str) -> str:
 # The flow ---------------------------------------------------------------------------------
 
 
-def on_consent(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
+@_step
+def on_consent(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type == TEXT and is_yes(message.text):
         ctx.resident.privacy_consent_at = ctx.now
         _go(ctx, CATEGORY)
@@ -319,11 +328,8 @@ def on_consent(message: Message, ctx: Context) -> Reply:
     return Reply(ctx.t("need_consent_again"))
 
 
-def on_category(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
-    assert ctx.flow is not None
+@_step
+def on_category(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     categories = _categories(ctx)
     options = [(c.zh, c.en, c.key) for c in categories]
     index = pick_option(message.text, options) if message.type == TEXT else None
@@ -331,25 +337,21 @@ def on_category(message: Message, ctx: Context) -> Reply:
         return Reply(
             ctx.t("need_unknown_category", count=len(categories), options=_category_options(ctx))
         )
-    ctx.flow.data["category"] = categories[index].key
+    data["category"] = categories[index].key
     _go(ctx, DESCRIBE)
-    return Reply(_describe_prompt(ctx))
+    return Reply(_describe_prompt(ctx, data))
 
 
-def _describe_prompt(ctx: Context) -> str:
-    assert ctx.flow is not None
+def _describe_prompt(ctx: Context, data: dict[str, Any]) -> str:
     return ctx.t(
         "need_describe",
-        category=_category_name(ctx, ctx.flow.data["category"]),
+        category=_category_name(ctx, data["category"]),
         max_text=ctx.settings.need_max_text,
     )
 
 
-def on_describe(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
-    assert ctx.flow is not None
+@_step
+def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type not in (TEXT, VOICE):
         return Reply(ctx.t("need_text_expected"))
     text = message.text.strip()
@@ -364,22 +366,19 @@ def on_describe(message: Message, ctx: Context) -> Reply:
     max_text = ctx.settings.need_max_text
     if len(text) > max_text:
         return Reply(ctx.t("need_text_too_long", length=len(text), max_text=max_text))
-    ctx.flow.data["text"] = text
+    data["text"] = text
     if ctx.settings.need_max_photos == 0:
         _go(ctx, PLACE)
         return Reply(ctx.t("need_ask_place"))
-    ctx.flow.data["photos"] = []
+    data.setdefault("photos", [])
     _go(ctx, PHOTOS)
     return Reply(ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos))
 
 
-def on_photos(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
-    assert ctx.flow is not None
+@_step
+def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     max_photos = ctx.settings.need_max_photos
-    photos: list[list[str]] = ctx.flow.data.setdefault("photos", [])
+    photos: list[list[str]] = data.setdefault("photos", [])
     if message.type == IMAGE:
         if not message.media_id:
             return Reply(ctx.t("need_unsupported_media"))
@@ -395,19 +394,15 @@ def on_photos(message: Message, ctx: Context) -> Reply:
         return Reply(ctx.t("need_unsupported_media"))
     if is_back(message.text):
         _go(ctx, DESCRIBE)
-        return Reply(_describe_prompt(ctx))
+        return Reply(_describe_prompt(ctx, data))
     if is_skip(message.text) or normalize(message.text) in DONE_WORDS or is_yes(message.text):
         _go(ctx, PLACE)
         return Reply(ctx.t("need_ask_place"))
     return Reply(ctx.t("need_photo_expected"))
 
 
-def on_place(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
-    assert ctx.flow is not None
-    data = ctx.flow.data
+@_step
+def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type == IMAGE:
         max_photos = ctx.settings.need_max_photos
         if len(data.get("photos", [])) >= max_photos:
@@ -422,7 +417,7 @@ def on_place(message: Message, ctx: Context) -> Reply:
         if is_back(text):
             if ctx.settings.need_max_photos == 0:
                 _go(ctx, DESCRIBE)
-                return Reply(_describe_prompt(ctx))
+                return Reply(_describe_prompt(ctx, data))
             _go(ctx, PHOTOS)
             return Reply(ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos))
         if not text:
@@ -436,7 +431,7 @@ def on_place(message: Message, ctx: Context) -> Reply:
     else:
         return Reply(ctx.t("need_unsupported_media"))
     _go(ctx, CONFIRM)
-    return Reply(_confirm_prompt(ctx))
+    return Reply(_confirm_prompt(ctx, data))
 
 
 def _place_text(ctx: Context, data: dict[str, Any]) -> str:
@@ -447,9 +442,7 @@ def _place_text(ctx: Context, data: dict[str, Any]) -> str:
     return place or ctx.t("need_no_place")
 
 
-def _confirm_prompt(ctx: Context) -> str:
-    assert ctx.flow is not None
-    data = ctx.flow.data
+def _confirm_prompt(ctx: Context, data: dict[str, Any]) -> str:
     return ctx.t(
         "need_confirm",
         category=_category_name(ctx, data["category"]),
@@ -459,11 +452,8 @@ def _confirm_prompt(ctx: Context) -> str:
     )
 
 
-def on_confirm(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
-    assert ctx.flow is not None
+@_step
+def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type != TEXT:
         return Reply(ctx.t("need_confirm_again"))
     if is_back(message.text):
@@ -474,7 +464,6 @@ def on_confirm(message: Message, ctx: Context) -> Reply:
         return Reply(ctx.t("need_dropped"))
     if not is_yes(message.text):
         return Reply(ctx.t("need_confirm_again"))
-    data = ctx.flow.data
     need = create_need(
         ctx.db,
         resident=ctx.resident,
@@ -566,14 +555,12 @@ def show_need(message: Message, ctx: Context, argument: str) -> Reply:
 
 
 def ask_erase(message: Message, ctx: Context) -> Reply:
-    _start(ctx, ERASE, {})
+    _start(ctx, ERASE)
     return Reply(ctx.t("erase_ask"))
 
 
-def on_erase(message: Message, ctx: Context) -> Reply:
-    expired = _expired(ctx)
-    if expired is not None:
-        return expired
+@_step
+def on_erase(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type == TEXT and is_no(message.text):
         ctx.end_flow()
         return Reply(ctx.t("erase_kept"))
