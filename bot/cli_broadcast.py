@@ -91,6 +91,12 @@ def broadcast(
                 assert text is not None
                 texts = text_message(text, text_en)
             found = resolve_audience(db, audience, categories)
+            if found.size == 0 and send_at is None and not dry_run:
+                raise StaffError(
+                    f"nobody to send to: --audience {found.spec} matches no resident who "
+                    f"follows and has not opted out ({found.excluded_unsubscribed} "
+                    f"unsubscribed, {found.excluded_opted_out} opted out)"
+                )
             plan = plan_mass(found, settings) if mass else None
             if plan is not None:
                 check_mass_quota(db, plan, settings, now, send_at=send_at)

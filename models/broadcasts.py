@@ -361,7 +361,9 @@ def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
     Everyone, with nobody opted out, is one ``sendall``; otherwise openid lists of at
     most 10,000 per language, so each resident reads their own language.
     """
-    if audience.spec == ALL and audience.excluded_opted_out == 0 and audience.size > 0:
+    if audience.size == 0:
+        return MassPlan([])
+    if audience.spec == ALL and audience.excluded_opted_out == 0:
         return MassPlan([MassRequest(ALL, "both", audience.recipients, to_all=True)])
     if settings.account_type == SUBSCRIPTION:
         if audience.spec == ALL:

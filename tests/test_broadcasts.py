@@ -715,6 +715,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert counts(services) == (0, 0)
 
 
+def test_sending_to_nobody_is_refused(staff: CliRunner, services: Services) -> None:
+    resident(services, "o-quiet", opted_out=True)
+    line = fail(staff, "--text", "x", "--audience", "all", "--mass")
+    assert "nobody to send to: --audience all" in line and "1 opted out" in line
+    assert counts(services) == (0, 0)
+
+
 def test_announcing_a_closed_event_is_refused(staff: CliRunner, services: Services) -> None:
     made = real_event(services)
     with services.session_factory() as db, db.begin():
