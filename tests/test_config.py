@@ -138,3 +138,26 @@ def test_serve_refuses_missing_credentials() -> None:
     assert result.exit_code == 2
     assert "wechat.token is required" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_example_config_loads() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    config = load_config(example, environ={})
+    assert config.wechat.account_type == "service"
+    assert config.needs.categories[0].key == "education"
+    assert config.push.reminder_offsets_h == (24.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[push]\nreminder_offsets_h = [24, 0]\n", "push.reminder_offsets_h"),
+        ('[push]\ndigest_time = "8am"\n', "push.digest_time"),
+        ("[push]\nmax_attempts = 0\n", "push.max_attempts"),
+        ('[push.templates.reminder]\nfields = { a = "{text}" }\n', "template_id"),
+        ('[push.templates.reminder]\ntemplate_id = "T"\n', "fields"),
+    ],
+)
+def test_bad_push_settings(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(write(tmp_path, text), environ={})
