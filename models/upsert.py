@@ -7,8 +7,10 @@ statement, spelled through their own insert constructs.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,12 +23,18 @@ def insert_ignoring_conflict(
     On PostgreSQL an insert racing another transaction's uncommitted row with the same key
     waits for it, so a None here means "someone else has it", never "maybe".
     """
-    dialect = db.get_bind().dialect.name
+    statement = _statement(db.get_bind().dialect.name, model.__table__, tuple(conflict_columns))
+    return db.execute(statement, values).scalar_one_or_none()
+
+
+@lru_cache(maxsize=64)
+def _statement(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Insert:
+    """Built once per table: the values travel as parameters, so SQLAlchemy neither rebuilds
+    the statement nor walks the values to find its compiled form (the webhook runs this
+    twice per message)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(model.id)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c.id)
     )
-    return db.execute(statement).scalar_one_or_none()
