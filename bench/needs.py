@@ -266,6 +266,7 @@ def run(url: str, runs: int) -> None:
         "ORDER BY need.created_at DESC, need.id DESC LIMIT 50"
     )
     explain(engine, list_sql)
+    report_cpu(engine, list_sql, 200)
     ids = ", ".join(str(row.need.id) for row in rows)
     explain(
         engine,
@@ -283,7 +284,12 @@ def run(url: str, runs: int) -> None:
                 f"demand {row.demand:>6}"
             )
     report("needs_overview by category", timed(query(engine, OVERVIEW_BY_CATEGORY), runs))
+    report(
+        "baseline on this machine now: bare count(*) of need by category",
+        timed(query(engine, "SELECT category, count(*) FROM need GROUP BY category"), runs),
+    )
     explain(engine, OVERVIEW_BY_CATEGORY)
+    report_cpu(engine, OVERVIEW_BY_CATEGORY, runs)
     report(
         "median hours to acknowledge by category", timed(query(engine, MEDIAN_BY_CATEGORY), runs)
     )
@@ -388,6 +394,34 @@ def report(what: str, times: list[float]) -> None:
         f"  {what}: median {statistics.median(times):.1f} ms "
         f"(min {min(times):.1f}, max {max(times):.1f}, {len(times)} runs)"
     )
+
+
+def report_cpu(engine: Engine, sql: str, runs: int) -> None:
+    """CPU time the server spends on one run, from its process's /proc counters.
+
+    Wall-clock times on a shared machine measure the neighbours too; CPU time of the
+    backend (parallel workers off, so one process does all the work) does not. Needs the
+    server on this machine; says so and skips otherwise.
+    """
+    with engine.connect() as connection:
+        connection.execute(text("SET max_parallel_workers_per_gather = 0"))
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists():
+            print("    server CPU: the server is not on this machine; not measured")
+            return
+        connection.execute(text(sql)).all()
+        before = _cpu_ticks(stat)
+        for _ in range(runs):
+            connection.execute(text(sql)).all()
+        used = _cpu_ticks(stat) - before
+    per_run = used / os.sysconf("SC_CLK_TCK") * 1000 / runs
+    print(f"    server CPU: {per_run:.1f} ms per run (serial plan, mean of {runs})")
+
+
+def _cpu_ticks(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def report_command(url: str, runs: int) -> None:
