@@ -101,11 +101,16 @@ def session_services(base_config: Config, clock: FakeClock) -> Iterator[Services
 def _empty_tables(services: Services) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with services.engine.begin() as connection:
+        # DELETE, not TRUNCATE: on tables this small TRUNCATE costs ~0.6 s a test on
+        # PostgreSQL (new files for every table), DELETE a few milliseconds.
+        for table in tables:
+            connection.execute(text(f"DELETE FROM {table}"))
         if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+            sequences = connection.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            ).scalars()
+            for sequence in list(sequences):
+                connection.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
 
 
 @pytest.fixture
