@@ -45,8 +45,9 @@ from models.events import (
     Occupancy,
     Signup,
     cancel_signup,
-    check_can_sign_up,
     check_in,
+    check_not_signed_up,
+    check_open,
     check_party_size,
     get_event,
     has_contact,
@@ -500,24 +501,35 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
 
 
 def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
+    """Refuse at once what can be refused; a sign-up with no question to ask goes straight
+    to :func:`sign_up`, which checks everything under the event's lock."""
     numbers = _parse_numbers(arg)
     if numbers is None or len(numbers) > 2:
         return Reply(ctx.t("event_which", example="报名 3" if ctx.language == "zh" else "signup 3"))
     event_id = numbers[0]
     try:
-        event = check_can_sign_up(ctx.db, event_id, ctx.resident, ctx.now)
+        event = get_event(ctx.db, event_id)
+        check_open(event, ctx.now)
         data: dict[str, Any] = {"event_id": event.id}
         if len(numbers) == 2:
             check_party_size(event, numbers[1])
             data["party_size"] = numbers[1]
+        elif event.max_party_size == 1:
+            data["party_size"] = 1
+        if "party_size" not in data or _needs_contact(ctx, event):
+            check_not_signed_up(ctx.db, event, ctx.resident)
     except EventError as error:
         return _refusal(ctx, error, event_id)
     return _next_step(ctx, event, data)
 
 
+def _needs_contact(ctx: Context, event: Event) -> bool:
+    return event.contact_required and not has_contact(ctx.resident)
+
+
 def _next_step(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
     """Ask the first question still open, or sign up when none is."""
-    if event.contact_required and not has_contact(ctx.resident):
+    if _needs_contact(ctx, event):
         if "name" not in data:
             ctx.start_flow(CONTACT_NAME, data)
             return Reply(ctx.t("event_ask_name", title=event.title))
@@ -527,11 +539,8 @@ def _next_step(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
         ctx.start_flow(CONTACT_CONSENT, data)
         return Reply(ctx.t("event_ask_consent", name=data["name"], mobile=data["mobile"]))
     if "party_size" not in data:
-        if event.max_party_size == 1:
-            data["party_size"] = 1
-        else:
-            ctx.start_flow(PARTY, data)
-            return Reply(ctx.t("event_ask_party", max=event.max_party_size))
+        ctx.start_flow(PARTY, data)
+        return Reply(ctx.t("event_ask_party", max=event.max_party_size))
     return _sign_up(ctx, event, data)
 
 

@@ -36,9 +36,11 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
@@ -198,7 +200,8 @@ class Signup(Base):
             postgresql_where=text("status != 'cancelled'"),
         ),
         UniqueConstraint("event_id", "checkin_code", name="uq_signup_event_id_checkin_code"),
-        Index("ix_signup_event_id_status", "event_id", "status"),
+        # Covers the count of places taken, so it needs no table reads.
+        Index("ix_signup_event_id_status", "event_id", "status", "party_size"),
         CheckConstraint("party_size >= 1", name="party_size"),
         CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
     )
@@ -222,6 +225,14 @@ class Attendance(Base):
     __tablename__ = "attendance"
     __table_args__ = (
         UniqueConstraint("event_id", "resident_id", name="uq_attendance_event_id_resident_id"),
+        # Walk-ins hold places; this small index finds them without reading every check-in.
+        Index(
+            "ix_attendance_event_id_walk_in",
+            "event_id",
+            "party_size",
+            sqlite_where=text("walk_in"),
+            postgresql_where=text("walk_in"),
+        ),
         CheckConstraint("method IN ('qr', 'code', 'staff')", name="method"),
     )
 
@@ -267,40 +278,45 @@ def get_event(db: Session, event_id: int, *, lock: bool = False) -> Event:
 
 
 def occupancies(db: Session, events: Sequence[Event]) -> dict[int, Occupancy]:
-    """Places taken per event, in two grouped queries whatever the number of events."""
+    """Places taken per event, in one grouped query whatever the number of events."""
     ids = [event.id for event in events]
     if not ids:
         return {}
+    held = union_all(
+        select(
+            Signup.event_id.label("event_id"),
+            case((Signup.status == CONFIRMED, Signup.party_size), else_=0).label("confirmed"),
+            case((Signup.status == WAITLISTED, 1), else_=0).label("waitlisted"),
+            literal(0).label("walk_ins"),
+        ).where(Signup.event_id.in_(ids), Signup.status.in_(LIVE_SIGNUP_STATUSES)),
+        select(
+            Attendance.event_id,
+            literal(0),
+            literal(0),
+            Attendance.party_size,
+        ).where(Attendance.event_id.in_(ids), Attendance.walk_in),
+    ).subquery()
     counts = {
-        row.event_id: (int(row.confirmed or 0), int(row.waitlisted or 0))
+        row.event_id: row
         for row in db.execute(
             select(
-                Signup.event_id,
-                func.sum(case((Signup.status == CONFIRMED, Signup.party_size), else_=0)).label(
-                    "confirmed"
-                ),
-                func.sum(case((Signup.status == WAITLISTED, 1), else_=0)).label("waitlisted"),
-            )
-            .where(Signup.event_id.in_(ids), Signup.status.in_(LIVE_SIGNUP_STATUSES))
-            .group_by(Signup.event_id)
+                held.c.event_id,
+                func.sum(held.c.confirmed).label("confirmed"),
+                func.sum(held.c.waitlisted).label("waitlisted"),
+                func.sum(held.c.walk_ins).label("walk_ins"),
+            ).group_by(held.c.event_id)
         )
     }
-    walk_ins = dict(
-        db.execute(
-            select(Attendance.event_id, func.sum(Attendance.party_size))
-            .where(Attendance.event_id.in_(ids), Attendance.walk_in.is_(True))
-            .group_by(Attendance.event_id)
-        ).all()
-    )
-    return {
-        event.id: Occupancy(
+    result: dict[int, Occupancy] = {}
+    for event in events:
+        row = counts.get(event.id)
+        result[event.id] = Occupancy(
             capacity=event.capacity,
-            confirmed=counts.get(event.id, (0, 0))[0],
-            waitlisted=counts.get(event.id, (0, 0))[1],
-            walk_ins=int(walk_ins.get(event.id) or 0),
+            confirmed=int(row.confirmed or 0) if row else 0,
+            waitlisted=int(row.waitlisted or 0) if row else 0,
+            walk_ins=int(row.walk_ins or 0) if row else 0,
         )
-        for event in events
-    }
+    return result
 
 
 def occupancy(db: Session, event: Event) -> Occupancy:
@@ -673,11 +689,8 @@ def save_contact(resident: Resident, name: str, mobile: str, now: datetime) -> N
         resident.privacy_consent_at = now
 
 
-def check_can_sign_up(db: Session, event_id: int, resident: Resident, now: datetime) -> Event:
-    """The refusals a resident should hear before being asked anything (no lock taken:
-    :func:`sign_up` checks everything again under the lock)."""
-    event = get_event(db, event_id)
-    _check_open(event, now)
+def check_not_signed_up(db: Session, event: Event, resident: Resident) -> None:
+    """Refuse a second live sign-up, showing the one the resident has."""
     existing = live_signup(db, event.id, resident.id)
     if existing is not None:
         raise EventError(
@@ -686,7 +699,6 @@ def check_can_sign_up(db: Session, event_id: int, resident: Resident, now: datet
             event=event,
             signup=existing,
         )
-    return event
 
 
 def check_party_size(event: Event, party_size: int) -> None:
@@ -700,7 +712,8 @@ def check_party_size(event: Event, party_size: int) -> None:
         )
 
 
-def _check_open(event: Event, now: datetime) -> None:
+def check_open(event: Event, now: datetime) -> None:
+    """Refuse sign-ups (and their questions) for an event residents cannot join now."""
     if event.status == CANCELLED:
         raise EventError(EVENT_CANCELLED, f"event {event.id} is cancelled", event=event)
     if event.status == FINISHED:
@@ -726,20 +739,13 @@ def sign_up(
     so the chat can offer the waitlist first.
     """
     event = get_event(db, event_id, lock=True)
-    _check_open(event, now)
+    check_open(event, now)
     check_party_size(event, party_size)
     if event.contact_required and not has_contact(resident):
         raise EventError(
             CONTACT_REQUIRED, f"event {event.id} needs a name and mobile number", event=event
         )
-    existing = live_signup(db, event.id, resident.id)
-    if existing is not None:
-        raise EventError(
-            ALREADY_SIGNED_UP,
-            f"already signed up for event {event.id}",
-            event=event,
-            signup=existing,
-        )
+    check_not_signed_up(db, event, resident)
     taken = occupancy(db, event)
     fits = party_size <= taken.places_left
     if not fits and not join_waitlist:

@@ -16,6 +16,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 LIVE = sa.text("status != 'cancelled'")
+WALK_IN = sa.text("walk_in")
 
 # Counts are people (a sign-up's party size, one per walk-in); unique_residents counts
 # the WeChat accounts that checked in. The same SQL runs on both databases.
@@ -147,7 +148,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", "checkin_code", name="uq_signup_event_id_checkin_code"),
     )
     with op.batch_alter_table("signup", schema=None) as batch_op:
-        batch_op.create_index("ix_signup_event_id_status", ["event_id", "status"])
+        batch_op.create_index("ix_signup_event_id_status", ["event_id", "status", "party_size"])
         batch_op.create_index(batch_op.f("ix_signup_resident_id"), ["resident_id"])
         batch_op.create_index(
             "uq_signup_event_id_resident_id_live",
@@ -182,6 +183,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("attendance", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_attendance_resident_id"), ["resident_id"])
+        batch_op.create_index(
+            "ix_attendance_event_id_walk_in",
+            ["event_id", "party_size"],
+            sqlite_where=WALK_IN,
+            postgresql_where=WALK_IN,
+        )
 
     op.execute(EVENT_SUMMARY)
 
@@ -189,6 +196,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW event_summary")
     with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_index("ix_attendance_event_id_walk_in")
         batch_op.drop_index(batch_op.f("ix_attendance_resident_id"))
     op.drop_table("attendance")
     with op.batch_alter_table("signup", schema=None) as batch_op:
