@@ -19,13 +19,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    CursorResult,
     ForeignKey,
     Index,
     Integer,
@@ -1042,9 +1043,12 @@ def finish_past_events(db: Session, now: datetime) -> int:
         and_(Event.ends_at.is_not(None), Event.ends_at <= now),
         and_(Event.ends_at.is_(None), Event.starts_at <= now - DEFAULT_DURATION),
     )
-    result = db.execute(
-        update(Event)
-        .where(Event.status == PUBLISHED, ended)
-        .values(status=FINISHED, updated_at=now)
+    result = cast(
+        CursorResult[Any],
+        db.execute(
+            update(Event)
+            .where(Event.status == PUBLISHED, ended)
+            .values(status=FINISHED, updated_at=now)
+        ),
     )
     return int(result.rowcount or 0)
