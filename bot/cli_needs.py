@@ -198,7 +198,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
     "it in 'needs show', the resident does not.",
 )
 @click.option("--assign", "assign", help="Assign the need to this partner (name or id).")
-@click.option("--duplicate-of", help="With --status duplicate: the original need's ref.")
+@click.option("--duplicate-of", help="The original need's ref: marks this one duplicate of it.")
 @click.option("--by", "by", default="staff", show_default=True, help="Who made the change.")
 @click.pass_context
 def update_command(
@@ -233,7 +233,7 @@ def update_command(
             entry = change_status(
                 db,
                 need,
-                status or need.status,
+                status or ("duplicate" if original is not None else need.status),
                 by,
                 note,
                 public,

@@ -349,7 +349,7 @@ def change_status(
             f"{need.ref} is already {to_status}; give a new status, a note or a partner"
         )
     if public and note is None:
-        raise NeedError("--public needs a note to show the resident")
+        raise NeedError("a public note needs its text, to show the resident")
     if moving and to_status in NEEDS_A_REASON and note is None:
         raise NeedError(f"marking a need {to_status} needs a reason (a note)")
     original = None

@@ -120,8 +120,6 @@ def test_update_walks_a_need_through_its_life(
         "needs",
         "update",
         "3",
-        "--status",
-        "duplicate",
         "--duplicate-of",
         "N-000001",
         "--note",

@@ -142,7 +142,7 @@ def test_refusal_messages(db: Session, make_need: MakeNeed, clock: FakeClock) ->
         (("declined", None, False), "needs a reason"),
         (("duplicate", "same", False), "needs the need it duplicates"),
         (("submitted", None, False), "already submitted"),
-        (("acknowledged", None, True), "--public needs a note"),
+        (("acknowledged", None, True), "a public note needs its text"),
     ]
     for (status, note, public), message in cases:
         with pytest.raises(NeedError, match=message):
