@@ -335,6 +335,8 @@ def change_status(
     """
     note = (note or "").strip() or None
     by = by.strip()[:64] or "staff"
+    # Two staff updating one need at once: the second waits, then sees the first's status.
+    db.refresh(need, with_for_update=True)
     from_status = need.status
     if to_status not in STATUSES:
         raise NeedError(f"unknown status {to_status!r}; use one of {', '.join(STATUSES)}")

@@ -338,3 +338,19 @@ def test_the_documented_example_queries_run(
         if "(PostgreSQL)" in query.splitlines()[0] and not postgres:
             continue
         db.execute(text(query.rstrip(";"))).all()
+
+
+def test_a_stale_need_is_read_again_before_it_changes(
+    services: Services, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    """A second staff member working from an old copy sees the first one's change."""
+    make_need()
+    with services.session_factory() as mine, services.session_factory() as theirs:
+        stale = get_need(mine, "N-000001")
+        mine.commit()
+        with theirs.begin():
+            change_status(
+                theirs, get_need(theirs, "N-000001"), "declined", "李", "重复", False, clock.now
+            )
+        with pytest.raises(NeedError, match="is declined"), mine.begin():
+            change_status(mine, stale, "acknowledged", "王", None, False, clock.now)
