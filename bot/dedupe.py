@@ -53,15 +53,13 @@ class DeliveryGuard:
 
     def claim(self, message_key: str) -> bool:
         """True for the first delivery of a key; re-sends and concurrent copies get False."""
-        return bool(
-            degradable(
-                "dedupe claim",
-                lambda: self._redis.set(
-                    f"aixiang:seen:{message_key}", "1", nx=True, ex=CLAIM_TTL_S
-                ),
-                True,
+
+        def first() -> bool:
+            return bool(
+                self._redis.set(f"aixiang:seen:{message_key}", "1", nx=True, ex=CLAIM_TTL_S)
             )
-        )
+
+        return degradable("dedupe claim", first, True)
 
     def wait_for_reply(self, message_key: str) -> str | None:
         """The first copy's reply, waiting briefly while that copy is still being handled."""
