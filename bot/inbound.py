@@ -17,7 +17,7 @@ from bot.services import Services
 from handlers.context import Context
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
-from models.inbound import record_inbound, stored_reply
+from models.inbound import record_inbound, record_reply, stored_reply
 from models.outbox import take_held_for_reply
 from models.residents import (
     INTERACTION_MESSAGE,
@@ -60,7 +60,7 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
     now = services.clock()
     with services.session_factory() as db, db.begin():
         resident = get_or_create_resident(db, message.openid, now)
-        inbound = record_inbound(
+        inbound_id = record_inbound(
             db,
             resident_id=resident.id,
             dedupe_key=delivery.key,
@@ -71,7 +71,7 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
             content=_content(message, delivery.fields),
             received_at=now,
         )
-        if inbound is None:
+        if inbound_id is None:
             return stored_reply(db, delivery.key) or ""
         if message.type != EVENT or message.event != "unsubscribe":
             kind = INTERACTION_TAP if message.is_tap else INTERACTION_MESSAGE
@@ -88,7 +88,7 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
         reply = _dispatch(services, message, ctx, delivery.key)
         if message.type != EVENT or message.event != "unsubscribe":
             reply = _with_held_pushes(reply, ctx)
-        inbound.reply = reply
+        record_reply(db, inbound_id, reply)
         return reply
 
 

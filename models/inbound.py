@@ -8,8 +8,9 @@ first delivery was answered, so a re-send gets the same answer even when Redis i
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, select
+from sqlalchemy import BigInteger, ForeignKey, String, Table, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
@@ -42,9 +43,13 @@ def record_inbound(
     event_key: str | None,
     content: str | None,
     received_at: datetime,
-) -> InboundMessage | None:
-    """Store a delivery, or return None when it was stored before (a re-send)."""
-    new_id = insert_ignoring_conflict(
+) -> int | None:
+    """Store a delivery and return its id, or None when it was stored before (a re-send).
+
+    Only the id comes back, not a loaded row: the webhook writes nothing to the row but
+    its reply (:func:`record_reply`), so loading it would cost a SELECT per message.
+    """
+    return insert_ignoring_conflict(
         db,
         InboundMessage,
         {
@@ -59,7 +64,17 @@ def record_inbound(
         },
         conflict_columns=["dedupe_key"],
     )
-    return None if new_id is None else db.get(InboundMessage, new_id)
+
+
+def record_reply(db: Session, inbound_id: int, reply: str) -> None:
+    """Keep what a delivery was answered, for its re-sends when Redis has forgotten."""
+    db.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply": reply})
+
+
+_TABLE = cast(Table, InboundMessage.__table__)
+_SET_REPLY = (
+    update(_TABLE).where(_TABLE.c.id == bindparam("inbound_id")).values(reply=bindparam("reply"))
+)
 
 
 def stored_reply(db: Session, dedupe_key: str) -> str | None:
