@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, select
+from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
@@ -40,8 +40,7 @@ def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
     and the insert (whose conflict handling covers two first messages at once) only runs
     for a newcomer: one statement per message instead of two.
     """
-    query = select(Resident).where(Resident.openid == openid)
-    resident = db.execute(query).scalar_one_or_none()
+    resident = db.execute(_BY_OPENID, {"openid": openid}).scalar_one_or_none()
     if resident is not None:
         return resident
     insert_ignoring_conflict(
@@ -56,7 +55,11 @@ def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
         },
         conflict_columns=["openid"],
     )
-    return db.execute(query).scalar_one()
+    return db.execute(_BY_OPENID, {"openid": openid}).scalar_one()
+
+
+# Built once: the webhook looks a resident up on every message.
+_BY_OPENID = select(Resident).where(Resident.openid == bindparam("openid"))
 
 
 def record_interaction(resident: Resident, now: datetime, kind: str) -> None:
