@@ -15,6 +15,7 @@ derived from need_history instead of the need's own columns. Asserts nothing abo
 drops the database at the end (``--keep`` keeps it).
 
     .venv/bin/python bench/needs.py [--runs 7] [--keep]
+    .venv/bin/python bench/needs.py --reuse [--keep]   # time a kept database again
 
 Environment: AIXIANG_BENCH_SERVER_URL (PostgreSQL server, default
 postgresql://postgres@127.0.0.1:5432/postgres).
@@ -214,14 +215,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="Timed runs per query (median).")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time the database a --keep run left, without loading it again.",
+    )
     args = parser.parse_args()
     server = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
-    url = create_database(server)
+    if args.reuse:
+        url = make_url(server).set(drivername="postgresql+psycopg", database=DATABASE_NAME)
+        url_text = url.render_as_string(hide_password=False)
+    else:
+        url_text = create_database(server)
     try:
-        run(url, args.runs)
+        run(url_text, args.runs, load_data=not args.reuse)
     finally:
         if not args.keep:
-            drop_database(url)
+            drop_database(url_text)
 
 
 def create_database(server_url: str) -> str:
@@ -241,12 +251,13 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
-def run(url: str, runs: int) -> None:
-    started = time.perf_counter()
-    upgrade(url)
+def run(url: str, runs: int, load_data: bool) -> None:
     engine = create_engine(url)
-    print(f"database {DATABASE_NAME}: migrated in {time.perf_counter() - started:.1f} s")
-    load(engine)
+    if load_data:
+        started = time.perf_counter()
+        upgrade(url)
+        print(f"database {DATABASE_NAME}: migrated in {time.perf_counter() - started:.1f} s")
+        load(engine)
     print_sizes(engine)
 
     session_factory = make_session_factory(engine)

@@ -1,0 +1,116 @@
+"""The [needs] settings: categories, limits and the media folder, and what they change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.app import create_app
+from bot.config import DEFAULT_NEED_CATEGORIES, ConfigError, NeedCategory, load_config
+from bot.services import Services, build_services
+from bot.wechat_payloads import WeChatPayloads
+from tests.chat import Chat
+from tests.conftest import FakeClock, make_test_config
+
+
+def needs_config(**values: object) -> object:
+    return load_config(environ={}, overrides={"needs": values}, read_file=False).needs
+
+
+def test_defaults() -> None:
+    needs = load_config(environ={}, read_file=False).needs
+    assert [c.key for c in needs.categories] == [
+        "education",
+        "environment",
+        "infrastructure",
+        "jobs",
+        "elderly_children",
+        "other",
+    ]
+    assert needs.categories == DEFAULT_NEED_CATEGORIES
+    assert (needs.media_dir, needs.max_photos, needs.max_text) == ("instance/media", 3, 1000)
+
+
+def test_custom_categories_and_environment() -> None:
+    config = load_config(
+        environ={"AIXIANG_NEEDS_MAX_PHOTOS": "1", "AIXIANG_NEEDS_MEDIA_DIR": "/srv/media"},
+        overrides={"needs": {"categories": [{"key": "water", "zh": "饮水", "en": "water"}]}},
+        read_file=False,
+    )
+    assert config.needs.categories == (NeedCategory("water", "饮水", "water"),)
+    assert (config.needs.max_photos, config.needs.media_dir) == (1, "/srv/media")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"categories": []}, "needs.categories must be a non-empty list"),
+        ({"categories": ["water"]}, r"needs.categories\[0\] must be a table"),
+        ({"categories": [{"key": "water", "zh": "饮水"}]}, r"needs.categories\[0\].en is required"),
+        (
+            {"categories": [{"key": "Water!", "zh": "饮水", "en": "water"}]},
+            "must be up to 32 of a-z",
+        ),
+        (
+            {
+                "categories": [
+                    {"key": "water", "zh": "饮水", "en": "water"},
+                    {"key": "water", "zh": "水", "en": "water 2"},
+                ]
+            },
+            "key 'water' is used twice",
+        ),
+        ({"max_photos": 10}, "needs.max_photos must be between 0 and 9"),
+        ({"max_text": 0}, "needs.max_text must be at least 1"),
+        ({"max_text": "many"}, "needs.max_text must be a number"),
+        ({"media_dir": " "}, "needs.media_dir must name a folder"),
+    ],
+)
+def test_bad_settings_are_one_line(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        needs_config(**values)
+    assert "\n" not in str(error.value)
+
+
+@pytest.fixture
+def small_chat(
+    database_url: str, redis_url: str, clock: FakeClock, services: Services
+) -> Iterator[Chat]:
+    """A chat with two categories of its own, one photo and 20 characters at most."""
+    config = make_test_config(
+        database_url,
+        redis_url,
+        needs={
+            "categories": [
+                {"key": "water", "zh": "饮水", "en": "drinking water"},
+                {"key": "roads", "zh": "道路", "en": "roads"},
+            ],
+            "max_photos": 1,
+            "max_text": 20,
+        },
+    )
+    own = build_services(config, clock=clock)
+    with create_app(services=own).test_client() as client:
+        payloads = WeChatPayloads(
+            token=config.wechat.token,
+            app_id=config.wechat.app_id,
+            encoding_aes_key=config.wechat.encoding_aes_key,
+        )
+        yield Chat(client=client, payloads=payloads)
+    own.close()
+
+
+def test_the_flow_follows_the_settings(small_chat: Chat, services: Services) -> None:
+    chat = small_chat
+    chat.say("需求")
+    prompt = chat.say("同意")
+    assert "1. 饮水\n2. 道路" in prompt and "教育" not in prompt
+    assert "没有这个类别" in chat.say("3")
+    assert "20 字以内" in chat.say("roads")
+    assert "20 字以内" in chat.say("路" * 21)
+    assert "最多 1 张" in chat.say("路" * 20)
+    full = chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    assert "已达上限" in full
+    chat.say("跳过")
+    assert "N-000001" in chat.say("确认")
