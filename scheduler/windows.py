@@ -8,6 +8,7 @@ new message from the resident opens a fresh allowance and all workers spend the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import redis
@@ -40,24 +41,38 @@ class ServiceWindow:
         window, _ = window_for(kind)
         return now - opened_at < window
 
-    def try_use(
-        self, openid: str, opened_at: datetime | None, kind: str | None, now: datetime
-    ) -> bool:
-        """Spend one message of the allowance; False when the window is shut or spent."""
-        if opened_at is None or not self.is_open(opened_at, kind, now):
-            return False
-        window, limit = window_for(kind)
-        key = self._key(openid, opened_at)
+    def try_use_many(
+        self, uses: Sequence[tuple[str, datetime | None, str | None]], now: datetime
+    ) -> list[bool]:
+        """Spend one message of the allowance for each (openid, opened_at, kind), in turn;
+        False where the window is shut or spent.
 
-        def spend() -> int:
+        One round trip for a whole batch: the increments run in order in one pipeline, so
+        two pushes to one resident in a batch spend two messages, as two calls would.
+        """
+        open_windows: list[tuple[int, str, int, int]] = []
+        for index, (openid, opened_at, kind) in enumerate(uses):
+            if opened_at is not None and self.is_open(opened_at, kind, now):
+                window, limit = window_for(kind)
+                ttl = int(window.total_seconds()) + 60
+                open_windows.append((index, self._key(openid, opened_at), limit, ttl))
+        allowed = [False] * len(uses)
+        if not open_windows:
+            return allowed
+
+        def spend() -> list[int]:
             with self._redis.pipeline() as pipe:
-                pipe.incr(key)
-                pipe.expire(key, int(window.total_seconds()) + 60)
-                used, _ = pipe.execute()
-            return int(used)
+                for _, key, _, ttl in open_windows:
+                    pipe.incr(key)
+                    pipe.expire(key, ttl)
+                replies = pipe.execute()
+            return [int(used) for used in replies[::2]]
 
         # Without Redis we cannot count; WeChat's own 45047 then tells us it is spent.
-        return degradable("service window", spend, 1) <= limit
+        counts = degradable("service window", spend, [1] * len(open_windows))
+        for (index, _, limit, _), used in zip(open_windows, counts, strict=True):
+            allowed[index] = used <= limit
+        return allowed
 
     def exhaust(self, openid: str, opened_at: datetime | None, kind: str | None) -> None:
         """WeChat said the allowance is spent (45047): stop trying it for this window."""

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.fake_wechat import FakeWeChatServer
+from bot.redis_conn import connect_redis
 from bot.services import Services
 from models.outbox import OutboxMessage, claim_due
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit
+from scheduler.windows import ServiceWindow
 from tests.chat import Chat
 from tests.conftest import FakeClock
 from tests.pushes import add_resident, outbox_row, queue
@@ -293,3 +295,25 @@ def test_rows_for_a_paused_kind_stay_pending_when_due_later(
         db.execute(update(OutboxMessage).values(next_attempt_at=clock.now + timedelta(hours=1)))
     assert worker.run_once() == 0
     assert outbox_row(worker._services, row).status == "pending"
+
+
+def test_a_batch_spends_each_residents_allowance_in_turn(
+    services: Services, clock: FakeClock
+) -> None:
+    window = ServiceWindow(services.redis)
+    seen = clock.now - timedelta(hours=1)
+    uses = [("o-b1", seen, "message")] * 6 + [
+        ("o-b2", None, None),
+        ("o-b3", clock.now - timedelta(hours=49), "message"),
+        ("o-b4", clock.now, "tap"),
+    ]
+    assert window.try_use_many(uses, clock.now) == [True] * 5 + [False, False, False, True]
+    assert window.try_use_many([("o-b1", seen, "message")], clock.now) == [False]
+
+
+def test_without_redis_open_windows_are_tried_and_shut_ones_are_not(clock: FakeClock) -> None:
+    unreachable = connect_redis("redis://127.0.0.1:1/0")
+    window = ServiceWindow(unreachable)
+    uses = [("o-n1", clock.now, "message"), ("o-n2", None, None), ("o-n1", clock.now, "message")]
+    assert window.try_use_many(uses, clock.now) == [True, False, True]
+    unreachable.close()
