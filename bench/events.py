@@ -308,7 +308,8 @@ def free_port() -> int:
 class Webhook:
     """Signs messages as WeChat does and POSTs them to the running webhook."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, pid: int) -> None:
+        self.pid = pid
         self.url = f"http://127.0.0.1:{port}/wechat"
         self.payloads = WeChatPayloads(token=TOKEN, app_id=APP_ID)
         self._local = threading.local()
@@ -346,7 +347,7 @@ def serving(database_url: str, redis_url: str, workers: int, workdir: Path) -> I
     command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", str(workers)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    webhook = Webhook(port)
+    webhook = Webhook(port, process.pid)
     try:
         wait_until_ready(webhook, process, log_path)
         yield webhook
@@ -380,11 +381,44 @@ def percentile(times: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(what: str, times: list[float]) -> None:
+def report(what: str, times: list[float], cpu_ms: float) -> None:
     print(
         f"  {what}: p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms, "
-        f"max {max(times):.1f} ms ({len(times)} messages)"
+        f"max {max(times):.1f} ms; server CPU {cpu_ms / len(times):.1f} ms/message "
+        f"({len(times)} messages)"
     )
+
+
+class CpuMeter:
+    """CPU time used so far by the webhook's workers and this database's PostgreSQL
+    backends, from /proc: what a message costs, whatever else the machine runs."""
+
+    def __init__(self, master_pid: int) -> None:
+        self.master_pid = master_pid
+        self.tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def total_ms(self) -> float:
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ours = int(stat[1]) == self.master_pid or DATABASE_NAME.encode() in cmdline
+            if ours:
+                ticks += int(stat[11]) + int(stat[12])
+        return ticks * self.tick_ms
+
+
+def measure(
+    webhook: Webhook, meter: CpuMeter, what: str, messages: list[tuple[str, str]], expect: str
+) -> None:
+    before = meter.total_ms()
+    times = sequential(webhook, messages, expect)
+    report(what, times, meter.total_ms() - before)
 
 
 def sequential(webhook: Webhook, messages: list[tuple[str, str]], expect: str) -> list[float]:
@@ -426,23 +460,27 @@ def bench(database_url: str, redis_url: str, args: argparse.Namespace) -> None:
     if not open_events:
         raise BenchError("no upcoming event with places left was loaded")
 
+    print(f"machine load average before the webhook runs: {os.getloadavg()[0]:.1f}")
     with (
         tempfile.TemporaryDirectory() as folder,
         serving(database_url, redis_url, args.workers, Path(folder)) as webhook,
     ):
         print(f"\nwebhook: aixiang serve --workers {args.workers}, PostgreSQL + Redis")
+        meter = CpuMeter(webhook.pid)
         warmup = [(f"o-bench-{rng.randint(1, RESIDENTS)}", "活动") for _ in range(50)]
         sequential(webhook, warmup, "近期活动")
+        residents = iter(rng.sample(range(1, RESIDENTS), 2 * args.requests))
 
-        listing = [(f"o-bench-{n}", "活动") for n in rng.sample(range(1, RESIDENTS), args.requests)]
-        report("活动 (event list, page 1)", sequential(webhook, listing, "近期活动"))
-
+        helping = [(f"o-bench-{next(residents)}", "帮助") for _ in range(args.requests)]
+        measure(webhook, meter, "帮助 (help: the bare webhook, baseline)", helping, "爱乡")
+        listing = [(f"o-bench-{next(residents)}", "活动") for _ in range(args.requests)]
+        measure(webhook, meter, "活动 (event list, page 1)", listing, "近期活动")
         signing = [
             (f"o-bench-new-{n}", f"报名 {rng.choice(open_events)}") for n in range(args.requests)
         ]
-        report("报名 N (confirmed at once)", sequential(webhook, signing, "报名成功"))
+        measure(webhook, meter, "报名 N (confirmed at once)", signing, "报名成功")
 
-        rush(engine, webhook)
+        rush(engine, webhook, meter)
 
     print(f"machine load average after: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     print("\nstaff queries (docs/data-model.md):")
@@ -455,7 +493,7 @@ def bench(database_url: str, redis_url: str, args: argparse.Namespace) -> None:
     engine.dispose()
 
 
-def rush(engine: Engine, webhook: Webhook) -> None:
+def rush(engine: Engine, webhook: Webhook, meter: CpuMeter) -> None:
     with engine.begin() as connection:
         event_id = connection.execute(
             text(
@@ -467,19 +505,23 @@ def rush(engine: Engine, webhook: Webhook) -> None:
             {"capacity": RUSH_CAPACITY},
         ).scalar_one()
     residents = [f"o-bench-rush-{n}" for n in range(RUSH)]
+    before = meter.total_ms()
     replies, elapsed = all_at_once(webhook, [(openid, f"报名 {event_id}") for openid in residents])
+    cpu = (meter.total_ms() - before) / RUSH
     confirmed = sum("报名成功" in reply for reply in replies)
     offered = [openid for openid, reply in zip(residents, replies, strict=True) if "候补" in reply]
     print(
         f"\n  {RUSH} residents send 报名 {event_id} at once (capacity {RUSH_CAPACITY}): "
-        f"{elapsed:.2f} s, {RUSH / elapsed:.0f} sign-ups/s; "
+        f"{elapsed:.2f} s, {RUSH / elapsed:.0f} sign-ups/s, server CPU {cpu:.1f} ms each; "
         f"{confirmed} confirmed, {len(offered)} offered the waitlist"
     )
+    before = meter.total_ms()
     replies, elapsed = all_at_once(webhook, [(openid, "是") for openid in offered])
+    cpu = (meter.total_ms() - before) / max(1, len(offered))
     joined = sum("候补" in reply for reply in replies)
     print(
-        f"  {len(offered)} answer 是 at once: {elapsed:.2f} s, {len(offered) / elapsed:.0f}/s; "
-        f"{joined} waitlisted"
+        f"  {len(offered)} answer 是 at once: {elapsed:.2f} s, {len(offered) / elapsed:.0f}/s, "
+        f"server CPU {cpu:.1f} ms each; {joined} waitlisted"
     )
     with engine.connect() as connection:
         counts: dict[str, int] = dict(
