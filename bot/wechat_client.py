@@ -24,6 +24,7 @@ import redis
 import requests
 from redis.exceptions import LockError, LockNotOwnedError, WatchError
 from redis.lock import Lock
+from requests.adapters import HTTPAdapter
 from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
@@ -38,6 +39,13 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 # Stop using a token this long before WeChat says it expires: stable_token hands out the
 # next one during the old one's last five minutes.
 TOKEN_MARGIN_S = 300
+# A process reuses the token it last read from Redis for this long instead of reading it
+# again for every call (a round trip per push). A token another process replaced meanwhile
+# is refused once (40001), and the refresh then finds the replacement in Redis; one that
+# merely reached its Redis expiry still has most of TOKEN_MARGIN_S to live at WeChat.
+TOKEN_REUSE_S = 5.0
+# Connections kept open to WeChat when the caller does not say how many threads share it.
+DEFAULT_POOL_SIZE = 10
 KEY_PREFIX = "aixiang:wechat"
 _UNREACHABLE = object()
 
@@ -128,19 +136,33 @@ class AixiangWeChatClient(WeChatClient):
         api_base_url: str,
         timeout: float,
         redis_client: redis.Redis,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         super().__init__(appid, secret, session=SharedStorage(redis_client), timeout=timeout)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else f"{api_base_url}/"
+        # requests keeps 10 connections per host; threads beyond that would each open and
+        # drop a connection per call.
+        adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))
+        self._http.mount("https://", adapter)
+        self._http.mount("http://", adapter)
         self._redis = redis_client
         self._refresh_guard = threading.Lock()
+        self._token_copy: tuple[str, float] | None = None
         # A fetch is one request of at most a connect and a read timeout; the lock must
         # outlive it, and whoever waits must wait at least that long.
         self._lock_timeout_s = 2 * timeout + 1
 
     @property
     def access_token(self) -> str:
+        copy = self._token_copy
+        if copy is not None and copy[1] > time.monotonic():
+            return copy[0]
         token = self.session.get(self.access_token_key)
-        return str(token) if token else self.refresh_access_token()
+        return self._keep(str(token)) if token else self.refresh_access_token()
+
+    def _keep(self, token: str) -> str:
+        self._token_copy = (token, time.monotonic() + TOKEN_REUSE_S)
+        return token
 
     def refresh_access_token(self, rejected: str | None = None) -> str:
         """A working token, fetched at most once however many threads and processes ask.
@@ -153,9 +175,9 @@ class AixiangWeChatClient(WeChatClient):
         with self._refresh_lock():
             current = self.session.get(self.access_token_key)
             if current and current != rejected:
-                return str(current)
+                return self._keep(str(current))
             result = self.fetch_access_token(force_refresh=rejected is not None)
-            return str(result["access_token"])
+            return self._keep(str(result["access_token"]))
 
     def fetch_access_token(self, force_refresh: bool = False) -> dict[str, Any]:
         """Fetch a token from ``stable_token`` and store it for everyone.
@@ -326,6 +348,7 @@ def build_wechat_client(config: Config, redis_client: redis.Redis) -> AixiangWeC
         api_base_url=config.wechat.api_base_url,
         timeout=config.wechat.http_timeout_s,
         redis_client=redis_client,
+        pool_size=config.push.worker_threads,
     )
 
 

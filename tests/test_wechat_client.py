@@ -123,6 +123,44 @@ def test_expired_token_is_replaced(
     assert len(fake_wechat.calls("stable_token")) == 2
 
 
+def test_a_token_another_process_replaced_is_refused_once_then_read_from_redis(
+    fake_wechat: FakeWeChatServer, make_wechat_client: MakeWeChatClient
+) -> None:
+    first, second = make_wechat_client(), make_wechat_client()
+    first.message.send_text("o-1", "one")  # first now reuses its copy of the token
+    replacement = second.refresh_access_token(rejected=second.access_token)
+
+    first.message.send_text("o-1", "two")
+
+    sends = fake_wechat.calls("message/custom/send")
+    assert [c["result"]["errcode"] for c in sends] == [0, 40001, 0]
+    assert sends[2]["query"]["access_token"] == replacement
+    assert forced(fake_wechat) == [False, True]
+    first.message.send_text("o-1", "three")
+    assert tokens_used(fake_wechat)[-1] == replacement
+
+
+def pool_size(client: AixiangWeChatClient, url: str) -> int:
+    return int(client._http.get_adapter(url).poolmanager.connection_pool_kw["maxsize"])
+
+
+def test_the_http_pool_keeps_a_connection_per_sending_thread(
+    make_wechat_client: MakeWeChatClient,
+) -> None:
+    client = AixiangWeChatClient(
+        "wx-pool",
+        "secret",
+        api_base_url="http://127.0.0.1:1/",
+        timeout=1.0,
+        redis_client=connect_redis("memory://"),
+        pool_size=32,
+    )
+    assert pool_size(client, "https://api.weixin.qq.com/") == 32
+    assert pool_size(client, "http://127.0.0.1:1/") == 32
+    assert pool_size(make_wechat_client(), "https://api.weixin.qq.com/") == 10  # 8 threads
+    client.close()
+
+
 def test_a_token_someone_else_already_replaced_is_not_fetched_again(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
