@@ -9,6 +9,7 @@ reply are the guard that holds when Redis is down.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import redis
 
@@ -21,22 +22,38 @@ WAIT_STEP_S = 0.05
 NONCE_TTL_WITHOUT_TOLERANCE_S = 300
 
 
+@dataclass(frozen=True)
+class FirstLook:
+    """What Redis knows about a delivery before anything is claimed or stored."""
+
+    pair_reused: bool
+    cached_reply: str | None
+
+
 class DeliveryGuard:
     def __init__(self, client: redis.Redis, reply_ttl_s: int, nonce_ttl_s: int) -> None:
         self._redis = client
         self._reply_ttl_s = reply_ttl_s
         self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
 
-    def pair_reused(self, timestamp: str, nonce: str, message_key: str) -> bool:
-        """True when this timestamp+nonce pair came before with a different message."""
-        key = f"aixiang:nonce:{timestamp}:{nonce}"
+    def first_look(self, timestamp: str, nonce: str, message_key: str) -> FirstLook:
+        """Whether the timestamp+nonce pair came before with a different message, and the
+        reply already cached for this message.
 
-        def check() -> bool:
-            if self._redis.set(key, message_key, nx=True, ex=self._nonce_ttl_s):
-                return False
-            return self._redis.get(key) != message_key
+        Every delivery needs both, so they share one round trip; the stored nonce is only
+        read back in the rare case that the pair was seen before.
+        """
+        nonce_key = f"aixiang:nonce:{timestamp}:{nonce}"
 
-        return degradable("nonce check", check, False)
+        def look() -> FirstLook:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(nonce_key, message_key, nx=True, ex=self._nonce_ttl_s)
+            pipe.get(f"aixiang:reply:{message_key}")
+            first_use, cached = pipe.execute()
+            reused = not first_use and self._redis.get(nonce_key) != message_key
+            return FirstLook(reused, None if cached is None else str(cached))
+
+        return degradable("nonce check and reply cache", look, FirstLook(False, None))
 
     def cached_reply(self, message_key: str) -> str | None:
         value = degradable(

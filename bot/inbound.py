@@ -41,9 +41,13 @@ class Delivery:
     key: str
 
 
-def process(services: Services, guard: DeliveryGuard, delivery: Delivery) -> str:
-    """The reply text for a delivery ("" for none), handling it only the first time."""
-    cached = guard.cached_reply(delivery.key)
+def process(
+    services: Services, guard: DeliveryGuard, delivery: Delivery, cached: str | None
+) -> str:
+    """The reply text for a delivery ("" for none), handling it only the first time.
+
+    ``cached`` is the reply Redis already had for it (read with the nonce check).
+    """
     if cached is not None:
         return cached
     if not guard.claim(delivery.key):

@@ -90,10 +90,11 @@ def receive() -> Response:
     guard = DeliveryGuard(
         services.redis, services.config.bot.reply_cache_ttl_s, wechat.timestamp_tolerance_s
     )
-    if guard.pair_reused(timestamp, nonce, key):
+    look = guard.first_look(timestamp, nonce, key)
+    if look.pair_reused:
         raise Rejection(403, "timestamp and nonce reused with a different message")
     delivery = inbound.Delivery(fields=fields, message=to_message(fields), key=key)
-    reply_text = inbound.process(services, guard, delivery)
+    reply_text = inbound.process(services, guard, delivery, look.cached_reply)
     if not reply_text:
         return Response(NO_REPLY, mimetype="text/plain")
     xml = render_text_reply(fields, reply_text)
