@@ -18,7 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import redis
 import requests
@@ -31,6 +32,9 @@ from wechatpy.session import SessionStorage
 
 from bot.config import Config, MenuButton, MenuConfig
 from bot.redis_conn import degradable
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,32 @@ class SharedStorage(SessionStorage):
         degradable("delete WeChat session", lambda: self._redis.delete(name), None)
 
 
+class _EnvironmentOnceSession(requests.Session):
+    """requests' Session, reading proxy and CA settings from the environment once per host
+    instead of on every call: requests scans all of os.environ for proxies each time, a
+    sixth of a push's CPU in the worker. A running process's environment does not change,
+    so what it finds is the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], _Settings] = {}
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        given = proxies or stream is not None or verify is not None or cert is not None
+        if given or not isinstance(url, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        host = (parts.scheme, parts.netloc)
+        settings = self._environment.get(host)
+        if settings is None:
+            settings = super().merge_environment_settings(url, {}, None, None, None)
+            self._environment[host] = settings
+        # A copy, so that nothing done to one call's proxies reaches the next call.
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class _TransactionalLock(Lock):
     """redis-py's Lock, released with WATCH/MULTI instead of a Lua script, because the
     embedded Redis substitute (fakeredis, in the demo and tests) has no Lua."""
@@ -140,6 +170,7 @@ class AixiangWeChatClient(WeChatClient):
     ) -> None:
         super().__init__(appid, secret, session=SharedStorage(redis_client), timeout=timeout)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else f"{api_base_url}/"
+        self._http = _EnvironmentOnceSession()
         # requests keeps 10 connections per host; threads beyond that would each open and
         # drop a connection per call.
         adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))

@@ -161,6 +161,23 @@ def test_the_http_pool_keeps_a_connection_per_sending_thread(
     client.close()
 
 
+def test_a_proxy_set_in_the_environment_is_still_used(
+    fake_wechat: FakeWeChatServer,
+    make_wechat_client: MakeWeChatClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # nothing listens there
+    client = make_wechat_client()
+
+    for attempt in range(2):  # the second call uses what the first read from the environment
+        with pytest.raises(WeChatTransportError):
+            client.message.send_text("o-1", f"via the proxy {attempt}")
+
+    assert fake_wechat.calls() == []
+
+
 def test_a_token_someone_else_already_replaced_is_not_fetched_again(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
