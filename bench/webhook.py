@@ -406,9 +406,12 @@ def report(
             f"wrk {cpu.wrk:.2f}, other processes {cpu.other:.2f})"
         )
         if result.stored is not None:
+            in_flight = result.stored - result.load.requests
             print(
                 f"{result.name}: {result.stored} inbound rows stored for "
                 f"{result.load.requests} answered messages"
+                + ("" if 0 <= in_flight <= args.connections else " (MISMATCH)")
+                + " (wrk does not count answers still in flight when it stops)"
             )
         if result.load.wrapped:
             print(
