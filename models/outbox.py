@@ -176,29 +176,43 @@ def claim_due(
             attempts=OutboxMessage.attempts + 1,
         )
     )
+    # Plain columns rather than ORM objects: nothing here changes through the session, and
+    # building the objects took about a fifth of a claim's CPU.
     rows = db.execute(
-        select(OutboxMessage, Resident)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.kind,
+            OutboxMessage.recipient_openid,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+            OutboxMessage.expires_at,
+            OutboxMessage.resident_id,
+            Resident.subscribed,
+            Resident.language,
+            Resident.last_interaction_at,
+            Resident.last_interaction_kind,
+        )
         .outerjoin(Resident, Resident.id == OutboxMessage.resident_id)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
     ).all()
-    return [_claimed(message, resident) for message, resident in rows]
-
-
-def _claimed(message: OutboxMessage, resident: Resident | None) -> Claimed:
-    return Claimed(
-        id=message.id,
-        kind=message.kind,
-        recipient_openid=message.recipient_openid,
-        payload=message.payload,
-        attempts=message.attempts,
-        expires_at=message.expires_at,
-        resident_id=message.resident_id,
-        subscribed=resident.subscribed if resident is not None else True,
-        language=resident.language if resident is not None else None,
-        last_interaction_at=resident.last_interaction_at if resident is not None else None,
-        last_interaction_kind=resident.last_interaction_kind if resident is not None else None,
-    )
+    return [
+        Claimed(
+            id=row.id,
+            kind=row.kind,
+            recipient_openid=row.recipient_openid,
+            payload=row.payload,
+            attempts=row.attempts,
+            expires_at=row.expires_at,
+            resident_id=row.resident_id,
+            # No resident row (a push to an openid we never stored): assume subscribed.
+            subscribed=row.subscribed if row.subscribed is not None else True,
+            language=row.language,
+            last_interaction_at=row.last_interaction_at,
+            last_interaction_kind=row.last_interaction_kind,
+        )
+        for row in rows
+    ]
 
 
 def mark_sent(db: Session, ids_by_channel: dict[str, list[int]], now: datetime) -> None:
