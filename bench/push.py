@@ -13,15 +13,17 @@ migrations and bulk-loads it with generate_series inside the server:
    openid + text pairs). Before that, wrk measures the lean fake on its own and, for
    comparison, the project's fake (bot/fake_wechat.py).
 2. The reminder tick. 10,000 published events spread over a year around now and 500,000
-   confirmed sign-ups; ``queue_due_reminders`` runs twice (the first tick decides what is
-   due now, the second finds nothing new), each timed with its SQL statements, and the
-   main query's EXPLAIN (ANALYZE) shows the indexes it uses.
+   confirmed sign-ups; ``queue_due_reminders`` runs once to decide everything due now (a
+   scheduler starting with nothing decided), then ``--ticks`` more times as it does each
+   minute, finding nothing new; each is timed with its SQL statements. The main query's
+   EXPLAIN (ANALYZE) shows the indexes it uses, and again with random_page_cost = 1.1.
 
 Prints figures and asserts nothing about time; drops the database at the end (``--keep``
 keeps it) and deletes the Redis keys it made.
 
     .venv/bin/python bench/push.py [--pushes 100000] [--residents 50000] [--workers 2]
-        [--events 10000] [--signups 500000] [--only delivery|reminders] [--keep]
+        [--batch-size N] [--threads N] [--events 10000] [--signups 500000] [--ticks 5]
+        [--fake-seconds 5] [--only delivery|reminders] [--keep]
 
 Needs PostgreSQL and Redis on localhost, and wrk for the fakes' own figures (skipped
 without it). Environment: AIXIANG_BENCH_SERVER_URL (PostgreSQL server, default
@@ -36,6 +38,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,6 +106,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="push.worker_threads (default: the config's)")
     parser.add_argument("--events", type=int, default=10_000, help="published events")
     parser.add_argument("--signups", type=int, default=500_000, help="confirmed sign-ups")
+    parser.add_argument("--ticks", type=int, default=5, help="timed steady reminder ticks")
     parser.add_argument(
         "--fake-seconds", type=int, default=5, help="seconds wrk drives each fake on its own"
     )
@@ -113,6 +117,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--pushes, --residents and --workers must be at least 1")
     if args.pushes > args.residents * 5:
         parser.error("--residents must be at least a fifth of --pushes (5 pushes each in 48 h)")
+    if args.ticks < 1:
+        parser.error("--ticks must be at least 1")
     if args.events < 1 or args.signups < args.events:
         parser.error("--events must be at least 1 and --signups at least --events")
     if args.signups // args.events > args.residents:
@@ -210,6 +216,8 @@ def load_residents(engine: Engine, residents: int) -> None:
         prefix=OPENID_PREFIX,
         residents=residents,
     )
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE resident"))
 
 
 def load_pushes(engine: Engine, pushes: int, residents: int) -> None:
@@ -236,7 +244,7 @@ def load_pushes(engine: Engine, pushes: int, residents: int) -> None:
         residents=residents,
     )
     with engine.begin() as connection:
-        connection.execute(text("ANALYZE resident, outbox"))
+        connection.execute(text("ANALYZE outbox"))
 
 
 def status_counts(engine: Engine) -> dict[str, int]:
@@ -730,39 +738,48 @@ def recording(engine: Engine) -> Iterator[list[Statement]]:
 def reminder_tick(engine: Engine, args: argparse.Namespace) -> list[tuple[str, str, bool]]:
     print(f"\nreminder tick over {args.events:,} events and {args.signups:,} sign-ups:")
     load_events(engine, args.events, args.signups, args.residents)
-    offsets = PushConfig().reminder_offsets_h
-    session_factory = make_session_factory(engine)
-    tz = ZoneInfo(TIMEZONE)
-    ticks: list[tuple[float, list[Statement]]] = []
-    for label in ("first tick (decides what is due now)", "second tick (nothing new)"):
-        now = datetime.now(UTC)
-        with recording(engine) as statements:
-            started = time.perf_counter()
-            with session_factory() as db, db.begin():
-                sweep = queue_due_reminders(db, now, offsets, tz)
-            elapsed = time.perf_counter() - started
-        ticks.append((elapsed, statements))
-        slowest = max(statements, key=lambda s: s.ms)
-        print(
-            f"  {label}: {elapsed * 1000:,.0f} ms, {sweep.queued:,} queued, "
-            f"{sweep.skipped:,} skipped; {len(statements)} statements, "
-            f"slowest {slowest.ms:.0f} ms: {' '.join(slowest.sql.split())[:70]}..."
-        )
-    main_query = ticks[1][1][0]
+    first_s, _ = tick(engine, "first tick (decides everything due now)")
+    steady = [tick(engine, f"steady tick {n + 1} (nothing new)") for n in range(args.ticks)]
+    times = sorted(elapsed for elapsed, _ in steady)
+    median_s = statistics.median(times)
+    print(
+        f"  steady tick: median {median_s * 1000:,.0f} ms (min {times[0] * 1000:,.0f}, "
+        f"max {times[-1] * 1000:,.0f}, {len(times)} ticks)"
+    )
+    main_query = steady[0][1][0]
     explain(engine, main_query)
-    second_s = ticks[1][0]
+    explain_cheaper_random_reads(engine, main_query)
     return [
         (
-            f"reminder tick < {GOAL_TICK_S:.0f} s (steady)",
-            f"{second_s * 1000:,.0f} ms",
-            second_s < GOAL_TICK_S,
+            f"steady reminder tick < {GOAL_TICK_S:.0f} s",
+            f"{median_s * 1000:,.0f} ms",
+            median_s < GOAL_TICK_S,
         ),
         (
-            f"first tick < {GOAL_TICK_S:.0f} s (queues)",
-            f"{ticks[0][0] * 1000:,.0f} ms",
-            ticks[0][0] < GOAL_TICK_S,
+            f"first tick < {GOAL_TICK_S:.0f} s (queues all)",
+            f"{first_s * 1000:,.0f} ms",
+            first_s < 1,
         ),
     ]
+
+
+def tick(engine: Engine, label: str) -> tuple[float, list[Statement]]:
+    """One ``queue_due_reminders`` in its own transaction, as the scheduler runs it."""
+    session_factory = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with recording(engine) as statements:
+        started = time.perf_counter()
+        with session_factory() as db, db.begin():
+            sweep = queue_due_reminders(
+                db, now, PushConfig().reminder_offsets_h, ZoneInfo(TIMEZONE)
+            )
+        elapsed = time.perf_counter() - started
+    sql_ms = sum(statement.ms for statement in statements)
+    print(
+        f"  {label}: {elapsed * 1000:,.0f} ms, {sweep.queued:,} queued, {sweep.skipped:,} "
+        f"skipped; {len(statements):,} statements took {sql_ms:,.0f} ms of it"
+    )
+    return elapsed, statements
 
 
 def explain(engine: Engine, statement: Statement) -> None:
@@ -773,6 +790,21 @@ def explain(engine: Engine, statement: Statement) -> None:
     print(f"  EXPLAIN (ANALYZE) of the tick's main query: {' '.join(statement.sql.split())}")
     for (line,) in rows:
         print(f"    {line}")
+
+
+def explain_cheaper_random_reads(engine: Engine, statement: Statement) -> None:
+    """The same query where the planner is told that random reads cost little (the data
+    is in memory): whether an index path exists that the default costs pass over."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+        rows = connection.exec_driver_sql(
+            f"EXPLAIN (ANALYZE) {statement.sql}", statement.parameters
+        ).all()
+    lines = [line for (line,) in rows]
+    scans = [" ".join(line.split("(cost")[0].split()).lstrip("-> ") for line in lines]
+    used = [scan for scan in scans if " Scan " in f" {scan} " or scan.startswith("Seq Scan")]
+    timing = next(line for line in lines if line.startswith("Execution Time"))
+    print(f"  with random_page_cost = 1.1: {timing}; {'; '.join(used)}")
 
 
 if __name__ == "__main__":
