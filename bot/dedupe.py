@@ -24,10 +24,11 @@ NONCE_TTL_WITHOUT_TOLERANCE_S = 300
 
 @dataclass(frozen=True)
 class FirstLook:
-    """What Redis knows about a delivery before anything is claimed or stored."""
+    """What Redis knows about a delivery before it is stored, and whether we claimed it."""
 
     pair_reused: bool
     cached_reply: str | None
+    claimed: bool
 
 
 class DeliveryGuard:
@@ -37,23 +38,30 @@ class DeliveryGuard:
         self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
 
     def first_look(self, timestamp: str, nonce: str, message_key: str) -> FirstLook:
-        """Whether the timestamp+nonce pair came before with a different message, and the
-        reply already cached for this message.
+        """In one round trip: whether the timestamp+nonce pair came before with another
+        message, the reply already cached for this message, and the claim on handling it
+        (True for the first copy; re-sends and concurrent copies get False).
 
-        Every delivery needs both, so they share one round trip; the stored nonce is only
-        read back in the rare case that the pair was seen before.
+        The stored nonce is read back only in the rare case that the pair was seen before;
+        a claim taken for a replayed pair is given back, so it never delays the real one.
         """
         nonce_key = f"aixiang:nonce:{timestamp}:{nonce}"
+        claim_key = f"aixiang:seen:{message_key}"
 
         def look() -> FirstLook:
             pipe = self._redis.pipeline(transaction=False)
             pipe.set(nonce_key, message_key, nx=True, ex=self._nonce_ttl_s)
             pipe.get(f"aixiang:reply:{message_key}")
-            first_use, cached = pipe.execute()
+            pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL_S)
+            first_use, cached, claimed = pipe.execute()
             reused = not first_use and self._redis.get(nonce_key) != message_key
-            return FirstLook(reused, None if cached is None else str(cached))
+            if reused and claimed:
+                self._redis.delete(claim_key)
+            return FirstLook(reused, None if cached is None else str(cached), bool(claimed))
 
-        return degradable("nonce check and reply cache", look, FirstLook(False, None))
+        # Without Redis every copy is handled as if first; the inbound table's unique key
+        # then keeps it to one.
+        return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
 
     def cached_reply(self, message_key: str) -> str | None:
         value = degradable(
@@ -67,16 +75,6 @@ class DeliveryGuard:
             lambda: self._redis.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
             None,
         )
-
-    def claim(self, message_key: str) -> bool:
-        """True for the first delivery of a key; re-sends and concurrent copies get False."""
-
-        def first() -> bool:
-            return bool(
-                self._redis.set(f"aixiang:seen:{message_key}", "1", nx=True, ex=CLAIM_TTL_S)
-            )
-
-        return degradable("dedupe claim", first, True)
 
     def wait_for_reply(self, message_key: str) -> str | None:
         """The first copy's reply, waiting briefly while that copy is still being handled."""

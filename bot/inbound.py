@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.dedupe import DeliveryGuard
+from bot.dedupe import DeliveryGuard, FirstLook
 from bot.services import Services
 from handlers.context import Context
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
@@ -23,7 +23,7 @@ from models.residents import (
     INTERACTION_MESSAGE,
     INTERACTION_TAP,
     get_or_create_resident,
-    record_interaction,
+    touch_resident,
 )
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,11 @@ class Delivery:
     key: str
 
 
-def process(
-    services: Services, guard: DeliveryGuard, delivery: Delivery, cached: str | None
-) -> str:
-    """The reply text for a delivery ("" for none), handling it only the first time.
-
-    ``cached`` is the reply Redis already had for it (read with the nonce check).
-    """
-    if cached is not None:
-        return cached
-    if not guard.claim(delivery.key):
+def process(services: Services, guard: DeliveryGuard, delivery: Delivery, look: FirstLook) -> str:
+    """The reply text for a delivery ("" for none), handling it only the first time."""
+    if look.cached_reply is not None:
+        return look.cached_reply
+    if not look.claimed:
         cached = guard.wait_for_reply(delivery.key)
         if cached is not None:
             return cached
@@ -59,11 +54,36 @@ def process(
     return reply
 
 
+class _HandlerFailed(Exception):
+    """A handler raised: its transaction is rolled back and the delivery stored without it."""
+
+
 def _handle_once(services: Services, delivery: Delivery) -> str:
+    """Store and handle a delivery in one transaction.
+
+    A handler that fails takes its whole transaction with it; the delivery is then stored
+    again in a fresh one, answered with an apology, so nothing a resident said is lost.
+    (A savepoint around the handler would do the same at two more round trips a message.)
+    """
+    try:
+        return _store_and_answer(services, delivery, run_handler=True)
+    except _HandlerFailed:
+        log.exception(
+            "handler failed for delivery %s; kept the message, sent an apology", delivery.key
+        )
+        return _store_and_answer(services, delivery, run_handler=False)
+
+
+def _store_and_answer(services: Services, delivery: Delivery, run_handler: bool) -> str:
     message = delivery.message
     now = services.clock()
+    unsubscribing = message.type == EVENT and message.event == "unsubscribe"
     with services.session_factory() as db, db.begin():
-        resident = get_or_create_resident(db, message.openid, now)
+        if unsubscribing:
+            resident = get_or_create_resident(db, message.openid, now)
+        else:
+            kind = INTERACTION_TAP if message.is_tap else INTERACTION_MESSAGE
+            resident = touch_resident(db, message.openid, now, kind)
         inbound_id = record_inbound(
             db,
             resident_id=resident.id,
@@ -77,9 +97,6 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
         )
         if inbound_id is None:
             return stored_reply(db, delivery.key) or ""
-        if message.type != EVENT or message.event != "unsubscribe":
-            kind = INTERACTION_TAP if message.is_tap else INTERACTION_MESSAGE
-            record_interaction(resident, now, kind)
         ctx = Context(
             db=db,
             resident=resident,
@@ -87,22 +104,23 @@ def _handle_once(services: Services, delivery: Delivery) -> str:
             catalog=services.router.catalog,
             settings=services.handler_settings,
             now=now,
-            flow=services.sessions.load(message.openid),
+            flow=services.sessions.load(message.openid) if run_handler else None,
         )
-        reply = _dispatch(services, message, ctx, delivery.key)
-        if message.type != EVENT or message.event != "unsubscribe":
+        if run_handler:
+            reply = _dispatch(services, message, ctx)
+        else:
+            reply = HANDLER_ERROR_TEXT[ctx.language]
+        if not unsubscribing:
             reply = _with_held_pushes(reply, ctx)
         record_reply(db, inbound_id, reply)
         return reply
 
 
-def _dispatch(services: Services, message: Message, ctx: Context, key: str) -> str:
+def _dispatch(services: Services, message: Message, ctx: Context) -> str:
     try:
-        with ctx.db.begin_nested():
-            reply: Reply | None = services.router.dispatch(message, ctx)
-    except Exception:
-        log.exception("handler failed for delivery %s; kept the message, sent an apology", key)
-        return HANDLER_ERROR_TEXT[ctx.language]
+        reply: Reply | None = services.router.dispatch(message, ctx)
+    except Exception as exc:
+        raise _HandlerFailed from exc
     return reply.text if reply is not None else ""
 
 
@@ -111,7 +129,7 @@ def _with_held_pushes(reply: str, ctx: Context) -> str:
     held = take_held_for_reply(ctx.db, ctx.resident.id, ctx.now)
     default = ctx.settings.default_language
     notices = [
-        str(row.payload["text"].get(ctx.language) or row.payload["text"][default]) for row in held
+        str(payload["text"].get(ctx.language) or payload["text"][default]) for payload in held
     ]
     return with_held_notices(reply, notices, ctx)
 

@@ -94,7 +94,7 @@ def receive() -> Response:
     if look.pair_reused:
         raise Rejection(403, "timestamp and nonce reused with a different message")
     delivery = inbound.Delivery(fields=fields, message=to_message(fields), key=key)
-    reply_text = inbound.process(services, guard, delivery, look.cached_reply)
+    reply_text = inbound.process(services, guard, delivery, look)
     if not reply_text:
         return Response(NO_REPLY, mimetype="text/plain")
     xml = render_text_reply(fields, reply_text)

@@ -254,30 +254,38 @@ def mark_outcome(
 
 def take_held_for_reply(
     db: Session, resident_id: int, now: datetime, limit: int = HELD_PER_REPLY
-) -> list[OutboxMessage]:
-    """Held pushes for a resident who just wrote to us, marked as delivered in the reply.
+) -> list[dict[str, Any]]:
+    """Payloads of held pushes for a resident who just wrote, marked delivered in the reply.
 
     At most ``limit`` ride on one reply (WeChat cuts long replies); the rest wait for the
-    next. Expired ones are left for the expiry sweep, which records them as expired.
+    next. Expired ones are left for the expiry sweep, which records them as expired. The
+    webhook asks on every message and nearly always finds nothing, so the look-up is one
+    prebuilt statement and the update runs only when something was found.
     """
-    rows = list(
-        db.execute(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.resident_id == resident_id,
-                OutboxMessage.status == HELD,
-                or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
-            )
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
+    rows = db.execute(
+        _HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit}
+    ).all()
+    if not rows:
+        return []
+    db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([row.id for row in rows]))
+        .values(status=SENT, channel="reply", sent_at=now)
     )
-    for row in rows:
-        row.status = SENT
-        row.channel = "reply"
-        row.sent_at = now
-    return rows
+    return [row.payload for row in rows]
+
+
+_HELD_FOR_REPLY = (
+    select(OutboxMessage.id, OutboxMessage.payload)
+    .where(
+        OutboxMessage.resident_id == bindparam("resident_id"),
+        OutboxMessage.status == HELD,
+        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > bindparam("now")),
+    )
+    .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 def expire_stale(db: Session, now: datetime) -> int:

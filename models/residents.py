@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Boolean, String, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
@@ -62,10 +65,36 @@ def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
 _BY_OPENID = select(Resident).where(Resident.openid == bindparam("openid"))
 
 
-def record_interaction(resident: Resident, now: datetime, kind: str) -> None:
-    """Remember the resident's latest contact; it opens WeChat's customer-service window."""
-    resident.last_interaction_at = now
-    resident.last_interaction_kind = kind
+def touch_resident(db: Session, openid: str, now: datetime, kind: str) -> Resident:
+    """The resident for ``openid`` with this contact recorded, created on first contact.
+
+    One INSERT ... ON CONFLICT DO UPDATE ... RETURNING on every message, instead of a
+    look-up and a later UPDATE; it is also safe when two first messages race.
+    """
+    statement = _touch_statement(db.get_bind().dialect.name)
+    values = {"openid": openid, "now": now, "kind": kind}
+    return db.scalars(statement, values, execution_options={"populate_existing": True}).one()
+
+
+@lru_cache(maxsize=4)
+def _touch_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Resident).values(
+        openid=bindparam("openid"),
+        subscribed=True,
+        subscribed_at=bindparam("now"),
+        created_at=bindparam("now"),
+        broadcast_opt_out=False,
+        last_interaction_at=bindparam("now"),
+        last_interaction_kind=bindparam("kind"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["openid"],
+        set_={
+            "last_interaction_at": statement.excluded.last_interaction_at,
+            "last_interaction_kind": statement.excluded.last_interaction_kind,
+        },
+    ).returning(Resident)
 
 
 def mark_subscribed(resident: Resident, now: datetime) -> None:

@@ -13,7 +13,7 @@ from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
 from bot.wechat_client import build_wechat_client
 from models.outbox import OutboxMessage, enqueue_push
-from models.residents import Resident, get_or_create_resident, record_interaction
+from models.residents import Resident, get_or_create_resident, touch_resident
 from scheduler.worker import Worker
 from tests.conftest import FakeClock, make_test_config
 
@@ -73,9 +73,10 @@ def add_resident(
     subscribed: bool = True,
 ) -> int:
     with services.session_factory() as db, db.begin():
-        resident = get_or_create_resident(db, openid, services.clock())
-        if last_seen is not None:
-            record_interaction(resident, last_seen, kind)
+        if last_seen is None:
+            resident = get_or_create_resident(db, openid, services.clock())
+        else:
+            resident = touch_resident(db, openid, last_seen, kind)
         resident.language = language
         resident.subscribed = subscribed
         return resident.id

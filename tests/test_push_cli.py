@@ -15,7 +15,7 @@ from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models.events import create_event, sign_up
 from models.outbox import OutboxMessage
-from models.residents import get_or_create_resident, record_interaction
+from models.residents import touch_resident
 from tests.pushes import add_resident, outbox_row, queue
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
@@ -81,8 +81,7 @@ def test_scheduler_once_runs_every_job_and_the_worker_delivers(
             now=now - timedelta(days=2),
             publish=True,
         )
-        resident = get_or_create_resident(db, "o-remind", now)
-        record_interaction(resident, now, "message")
+        resident = touch_resident(db, "o-remind", now, "message")
         sign_up(db, event.id, resident, 1, now - timedelta(days=2))
     result = run(staff, "scheduler", "--once")
     assert result.exit_code == 0

@@ -15,7 +15,7 @@ from models.events import cancel_event, cancel_signup, create_event, sign_up, up
 from models.outbox import OutboxMessage
 from models.pushes import Reminder
 from models.reminders import ConcurrentSweep, queue_due_reminders
-from models.residents import Resident, get_or_create_resident, record_interaction
+from models.residents import Resident, touch_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
 
@@ -40,8 +40,7 @@ def new_event(services: Services, *, in_hours: float, capacity: int = 10) -> int
 
 def join(services: Services, event_id: int, openid: str) -> None:
     with services.session_factory() as db, db.begin():
-        resident = get_or_create_resident(db, openid, services.clock())
-        record_interaction(resident, services.clock(), "message")
+        resident = touch_resident(db, openid, services.clock(), "message")
         sign_up(db, event_id, resident, 1, services.clock())
 
 
