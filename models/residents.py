@@ -73,13 +73,16 @@ def touch_resident(db: Session, openid: str, now: datetime, kind: str) -> Reside
     """
     statement = _touch_statement(db.get_bind().dialect.name)
     values = {"openid": openid, "now": now, "kind": kind}
-    return db.scalars(statement, values, execution_options={"populate_existing": True}).one()
+    return db.scalars(statement, values).one()
 
 
 @lru_cache(maxsize=4)
 def _touch_statement(dialect: str) -> Any:
+    """Built once per dialect, on the table rather than the entity, and loaded through
+    ``from_statement``: the ORM's bulk-insert path would cost more than the SQL itself."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Resident).values(
+    table = Resident.__table__
+    statement = insert(table).values(
         openid=bindparam("openid"),
         subscribed=True,
         subscribed_at=bindparam("now"),
@@ -88,13 +91,14 @@ def _touch_statement(dialect: str) -> Any:
         last_interaction_at=bindparam("now"),
         last_interaction_kind=bindparam("kind"),
     )
-    return statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["openid"],
         set_={
             "last_interaction_at": statement.excluded.last_interaction_at,
             "last_interaction_kind": statement.excluded.last_interaction_kind,
         },
-    ).returning(Resident)
+    ).returning(*table.columns)
+    return select(Resident).from_statement(upsert).execution_options(populate_existing=True)
 
 
 def mark_subscribed(resident: Resident, now: datetime) -> None:
