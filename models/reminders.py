@@ -6,6 +6,10 @@ published event. Each (sign-up, offset, start time) is decided once and recorded
 with a reason. Only the latest due offset of a sign-up is sent, so a resident who signs
 up an hour before the start, or whose reminders piled up while the scheduler was down,
 gets one reminder, not two at once.
+
+The sweep is set-based: SQL returns only sign-ups with a due reminder still undecided
+(so a steady tick reads almost nothing), and the decisions are written with one bulk
+insert per table.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from models.base import local_text
 from models.events import CONFIRMED, PUBLISHED, Event, Signup
-from models.outbox import enqueue_push
+from models.outbox import PENDING, OutboxMessage
 from models.pushes import QUEUED, SKIPPED, Reminder
 from models.residents import Resident
 
@@ -30,21 +35,10 @@ KIND = "reminder"
 MISSED_LOOKBACK = timedelta(days=2)
 
 
-class ConcurrentSweep(Exception):
-    """Another reminder sweep committed the same reminders first."""
-
-
 @dataclass(frozen=True)
 class Sweep:
     queued: int
     skipped: int
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    signup: Signup
-    event: Event
-    resident: Resident
 
 
 def queue_due_reminders(
@@ -53,56 +47,69 @@ def queue_due_reminders(
     offsets = sorted({round(h * 60) for h in offsets_h})
     if not offsets:
         return Sweep(0, 0)
-    horizon = now + timedelta(minutes=offsets[-1])
-    candidates = _candidates(db, now - MISSED_LOOKBACK, horizon)
-    decided = _decided(db, [c.signup.id for c in candidates])
-    queued = skipped = 0
-    for candidate in candidates:
-        starts_at = candidate.event.starts_at
-        due = [m for m in offsets if starts_at - timedelta(minutes=m) <= now]
-        open_offsets = [m for m in due if (m, starts_at) not in decided[candidate.signup.id]]
-        for minutes in open_offsets:
-            reason = _skip_reason(candidate, minutes, due, now)
-            if reason is None:
-                outbox_id = _queue(db, candidate, minutes, now, tz)
-                db.add(
-                    Reminder(
-                        signup_id=candidate.signup.id,
-                        offset_minutes=minutes,
-                        event_starts_at=starts_at,
-                        status=QUEUED,
-                        outbox_id=outbox_id,
-                        created_at=now,
-                    )
-                )
-                queued += 1
+    candidates = _undecided(db, now, offsets)
+    decided = _decided(db, [row.signup_id for row in candidates])
+    to_queue: list[tuple[Row[Any], int]] = []
+    to_skip: list[tuple[Row[Any], int]] = []
+    for row in candidates:
+        due = [m for m in offsets if row.starts_at - timedelta(minutes=m) <= now]
+        for minutes in due:
+            if (minutes, row.starts_at) in decided[row.signup_id]:
+                continue
+            if _skip_reason(row, minutes, due, now) is None:
+                to_queue.append((row, minutes))
             else:
-                db.add(
-                    Reminder(
-                        signup_id=candidate.signup.id,
-                        offset_minutes=minutes,
-                        event_starts_at=starts_at,
-                        status=SKIPPED,
-                        created_at=now,
-                    )
-                )
-                skipped += 1
-    return Sweep(queued, skipped)
+                to_skip.append((row, minutes))
+    outbox_ids = _queue_pushes(db, to_queue, now, tz)
+    decisions = [
+        _decision(row, minutes, QUEUED, now, outbox_id)
+        for (row, minutes), outbox_id in zip(to_queue, outbox_ids, strict=True)
+    ] + [_decision(row, minutes, SKIPPED, now, None) for row, minutes in to_skip]
+    if decisions:
+        db.execute(insert(Reminder), decisions)
+    return Sweep(len(to_queue), len(to_skip))
 
 
-def _candidates(db: Session, since: datetime, until: datetime) -> list[_Candidate]:
-    rows = db.execute(
-        select(Signup, Event, Resident)
-        .join(Event, Event.id == Signup.event_id)
-        .join(Resident, Resident.id == Signup.resident_id)
+def _undecided(db: Session, now: datetime, offsets: list[int]) -> list[Row[Any]]:
+    """Confirmed sign-ups of published events with a due reminder not yet decided."""
+    due_count = sum(
+        (case((Event.starts_at <= now + timedelta(minutes=m), 1), else_=0) for m in offsets),
+        start=literal(0),
+    )
+    decided_count = (
+        select(func.count())
         .where(
-            Event.status == PUBLISHED,
-            Event.starts_at > since,
-            Event.starts_at <= until,
-            Signup.status == CONFIRMED,
+            Reminder.signup_id == Signup.id,
+            Reminder.event_starts_at == Event.starts_at,
         )
-    ).all()
-    return [_Candidate(signup, event, resident) for signup, event, resident in rows]
+        .correlate(Signup, Event)
+        .scalar_subquery()
+    )
+    return list(
+        db.execute(
+            select(
+                Signup.id.label("signup_id"),
+                Signup.checkin_code,
+                Signup.confirmed_at,
+                Signup.created_at,
+                Event.id.label("event_id"),
+                Event.title,
+                Event.place,
+                Event.starts_at,
+                Resident.id.label("resident_id"),
+                Resident.openid,
+            )
+            .join(Event, Event.id == Signup.event_id)
+            .join(Resident, Resident.id == Signup.resident_id)
+            .where(
+                Event.status == PUBLISHED,
+                Event.starts_at > now - MISSED_LOOKBACK,
+                Event.starts_at <= now + timedelta(minutes=offsets[-1]),
+                Signup.status == CONFIRMED,
+                due_count > decided_count,
+            )
+        ).all()
+    )
 
 
 def _decided(db: Session, signup_ids: list[int]) -> dict[int, set[tuple[int, datetime]]]:
@@ -118,55 +125,77 @@ def _decided(db: Session, signup_ids: list[int]) -> dict[int, set[tuple[int, dat
     return decided
 
 
-def _skip_reason(candidate: _Candidate, minutes: int, due: list[int], now: datetime) -> str | None:
-    starts_at = candidate.event.starts_at
-    if starts_at <= now:
+def _skip_reason(row: Row[Any], minutes: int, due: list[int], now: datetime) -> str | None:
+    if row.starts_at <= now:
         return "the event had started"
-    confirmed_at = candidate.signup.confirmed_at or candidate.signup.created_at
-    if starts_at - timedelta(minutes=minutes) < confirmed_at:
+    confirmed_at = row.confirmed_at or row.created_at
+    if row.starts_at - timedelta(minutes=minutes) < confirmed_at:
         return "signed up after it was due"
     if minutes != min(due):
         return "a later reminder is due too"
     return None
 
 
-def _queue(db: Session, candidate: _Candidate, minutes: int, now: datetime, tz: ZoneInfo) -> int:
-    event, signup = candidate.event, candidate.signup
-    when = local_text(event.starts_at, tz)
-    place_zh = f"，地点：{event.place}" if event.place else ""
-    place_en = f" at {event.place}" if event.place else ""
-    key = f"reminder:{signup.id}:{minutes}m:{event.starts_at.isoformat()}"
-    outbox_id = enqueue_push(
-        db,
-        recipient_openid=candidate.resident.openid,
-        resident_id=candidate.resident.id,
-        kind=KIND,
-        payload={
+def _queue_pushes(
+    db: Session, to_queue: list[tuple[Row[Any], int]], now: datetime, tz: ZoneInfo
+) -> list[int]:
+    """One outbox row per reminder, in one statement; ids in the order given.
+
+    A second sweep racing this one (two `scheduler --once` crons) makes this insert fail
+    on the unique idempotency key, rolling its whole sweep back; the first one's stands.
+    """
+    if not to_queue:
+        return []
+    rows = [_push_row(row, minutes, now, tz) for row, minutes in to_queue]
+    statement = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+    return list(db.execute(statement, rows).scalars())
+
+
+def _push_row(row: Row[Any], minutes: int, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    when = local_text(row.starts_at, tz)
+    place_zh = f"，地点：{row.place}" if row.place else ""
+    place_en = f" at {row.place}" if row.place else ""
+    return {
+        "resident_id": row.resident_id,
+        "recipient_openid": row.openid,
+        "kind": KIND,
+        "payload": {
             "text": {
-                "zh": f"活动提醒：“{event.title}”将于 {when} 开始{place_zh}。"
-                f"签到码：{signup.checkin_code}。如不能参加，请回复“取消报名 {event.id}”。",
-                "en": f"Reminder: '{event.title}' starts {when}{place_en}. "
-                f"Check-in code: {signup.checkin_code}. "
-                f"If you cannot come, reply 'cancel {event.id}'.",
+                "zh": f"活动提醒：“{row.title}”将于 {when} 开始{place_zh}。"
+                f"签到码：{row.checkin_code}。如不能参加，请回复“取消报名 {row.event_id}”。",
+                "en": f"Reminder: '{row.title}' starts {when}{place_en}. "
+                f"Check-in code: {row.checkin_code}. "
+                f"If you cannot come, reply 'cancel {row.event_id}'.",
             },
             "fields": {
-                "event_id": event.id,
-                "signup_id": signup.id,
-                "title": event.title,
+                "event_id": row.event_id,
+                "signup_id": row.signup_id,
+                "title": row.title,
                 "starts_at": when,
-                "place": event.place,
-                "checkin_code": signup.checkin_code,
+                "place": row.place,
+                "checkin_code": row.checkin_code,
             },
         },
-        idempotency_key=key,
-        now=now,
-        expires_at=event.starts_at,
-    )
-    if outbox_id is None:
-        # Only a second sweep running at the same moment (two `scheduler --once` crons)
-        # gets here; failing rolls this one back and the other's work stands.
-        raise ConcurrentSweep(f"reminder {key} was queued by another sweep just now")
-    return outbox_id
+        "idempotency_key": f"reminder:{row.signup_id}:{minutes}m:{row.starts_at.isoformat()}",
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "expires_at": row.starts_at,
+        "created_at": now,
+    }
+
+
+def _decision(
+    row: Row[Any], minutes: int, status: str, now: datetime, outbox_id: int | None
+) -> dict[str, Any]:
+    return {
+        "signup_id": row.signup_id,
+        "offset_minutes": minutes,
+        "event_starts_at": row.starts_at,
+        "status": status,
+        "outbox_id": outbox_id,
+        "created_at": now,
+    }
 
 
 def still_worth_sending(db: Session, outbox_id: int) -> str | None:

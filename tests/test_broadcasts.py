@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -558,20 +557,6 @@ def test_sixty_mass_requests_a_minute(services: Services, clock: FakeClock) -> N
 
 
 # The command -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff(services: Services, tmp_path: Path) -> CliRunner:
-    """A runner whose commands use the test database and no developer config file."""
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    return CliRunner(
-        env={
-            "AIXIANG_CONFIG": str(config),
-            "AIXIANG_DATABASE_URL": services.config.database.url,
-            "AIXIANG_REDIS_URL": services.config.redis.url,
-        }
-    )
 
 
 def run(staff: CliRunner, *args: str, env: dict[str, str] | None = None) -> Result:

@@ -36,20 +36,6 @@ from models.residents import get_or_create_resident
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture
-def staff(services: Services, tmp_path: Path) -> CliRunner:
-    """A runner whose commands use the test database and no developer config file."""
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    return CliRunner(
-        env={
-            "AIXIANG_CONFIG": str(config),
-            "AIXIANG_DATABASE_URL": services.config.database.url,
-            "AIXIANG_REDIS_URL": services.config.redis.url,
-        }
-    )
-
-
 def run(staff: CliRunner, *args: str) -> Result:
     result = staff.invoke(main, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output

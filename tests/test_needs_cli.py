@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,16 +14,6 @@ from models import NeedHistory, OutboxMessage
 from models.needs import create_need
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
-
-
-@pytest.fixture
-def staff(services: Services, tmp_path: Path) -> CliRunner:
-    """A runner whose commands use the test database and no developer config file."""
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    return CliRunner(
-        env={"AIXIANG_CONFIG": str(config), "AIXIANG_DATABASE_URL": services.config.database.url}
-    )
 
 
 def run(staff: CliRunner, *args: str) -> Result:

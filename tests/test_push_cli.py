@@ -20,15 +20,11 @@ from tests.pushes import add_resident, outbox_row, queue
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
-@pytest.fixture
-def staff(services: Services, fake_wechat: FakeWeChatServer, tmp_path: Path) -> CliRunner:
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    return CliRunner(
-        env={
-            "AIXIANG_CONFIG": str(config),
-            "AIXIANG_DATABASE_URL": services.config.database.url,
-            "AIXIANG_REDIS_URL": services.config.redis.url,
+@pytest.fixture(autouse=True)
+def wechat_env(staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path) -> None:
+    """The push commands talk to the fake WeChat API as the test account."""
+    staff.env.update(
+        {
             "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
             "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
             "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
