@@ -8,10 +8,10 @@ whatever the database keeps, so no naive time ever reaches a comparison.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import CursorResult, DateTime, MetaData, Result, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (typed: only a cursor result carries the count)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:

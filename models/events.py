@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -27,7 +27,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    CursorResult,
     ForeignKey,
     Index,
     Integer,
@@ -49,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, rowcount
 from models.needs import Partner
 from models.outbox import enqueue_push
 from models.residents import Resident
@@ -1047,12 +1046,10 @@ def finish_past_events(db: Session, now: datetime) -> int:
         and_(Event.ends_at.is_not(None), Event.ends_at <= now),
         and_(Event.ends_at.is_(None), Event.starts_at <= now - DEFAULT_DURATION),
     )
-    result = cast(
-        CursorResult[Any],
+    return rowcount(
         db.execute(
             update(Event)
             .where(Event.status == PUBLISHED, ended)
             .values(status=FINISHED, updated_at=now)
-        ),
+        )
     )
-    return int(result.rowcount or 0)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, CreatedAtMixin, UTCDateTime
+from models.base import Base, CreatedAtMixin, UTCDateTime, rowcount
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -299,7 +299,7 @@ def expire_stale(db: Session, now: datetime) -> int:
         )
         .values(status=EXPIRED, last_error="expired before it could be delivered")
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 @dataclass(frozen=True)
@@ -344,4 +344,4 @@ def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
     )
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)
-    return int(db.execute(statement).rowcount or 0)
+    return rowcount(db.execute(statement))

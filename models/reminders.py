@@ -85,7 +85,7 @@ def _undecided(db: Session, now: datetime, offsets: list[int]) -> list[Row[Any]]
         .correlate(Signup, Event)
         .scalar_subquery()
     )
-    return list(
+    rows: list[Row[Any]] = list(
         db.execute(
             select(
                 Signup.id.label("signup_id"),
@@ -108,8 +108,9 @@ def _undecided(db: Session, now: datetime, offsets: list[int]) -> list[Row[Any]]
                 Signup.status == CONFIRMED,
                 due_count > decided_count,
             )
-        ).all()
+        )
     )
+    return rows
 
 
 def _decided(db: Session, signup_ids: list[int]) -> dict[int, set[tuple[int, datetime]]]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, String, bindparam, select
+from sqlalchemy import Boolean, String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -82,6 +82,7 @@ def _touch_statement(dialect: str) -> Any:
     ``from_statement``: the ORM's bulk-insert path would cost more than the SQL itself."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Resident.__table__
+    assert isinstance(table, Table)
     statement = insert(table).values(
         openid=bindparam("openid"),
         subscribed=True,

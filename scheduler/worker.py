@@ -55,7 +55,10 @@ class KindPauses:
         self._redis = client
 
     def active(self, now: datetime) -> list[str]:
-        paused = degradable("push pauses", lambda: self._redis.hgetall(PAUSES_KEY), {})
+        def read() -> dict[str, str]:
+            return {str(k): str(v) for k, v in self._redis.hgetall(PAUSES_KEY).items()}
+
+        paused: dict[str, str] = degradable("push pauses", read, {})
         return [kind for kind, until in paused.items() if float(until) > now.timestamp()]
 
     def pause(self, kind: str, until: datetime, reason: str) -> None:
