@@ -1,8 +1,9 @@
 """Turn one verified delivery into a stored row, a handled conversation turn and a reply.
 
 Everything a delivery changes happens in one transaction: the resident, the inbound row,
-and whatever the handler did. A handler that fails is rolled back to a savepoint, so the
-inbound row is still kept (nothing a resident said is lost) and they get an apology.
+and whatever the handler did. A handler that fails takes that transaction with it; the
+delivery is then stored again on its own, so nothing a resident said is lost, and they
+get an apology.
 """
 
 from __future__ import annotations
