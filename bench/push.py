@@ -43,11 +43,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,22 +54,31 @@ from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    APP_ID,
+    APP_SECRET,
+    TOKEN,
+    BenchError,
+    CpuMeter,
+    Process,
+    dedicated_database,
+    free_port,
+    redis_url,
+    running,
+    server_env,
+)
 from bot.config import PushConfig  # noqa: E402
 from bot.fake_wechat import FAKE_APP_ID, FAKE_APP_SECRET  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.reminders import queue_due_reminders  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+REDIS_DATABASE = 7
 DATABASE_NAME = "aixiang_bench_push"
-APP_ID = "wxbench0000000000"
-APP_SECRET = "bench-secret"
 OPENID_PREFIX = "o-push-"
 TIMEZONE = "Asia/Shanghai"
 READY_TIMEOUT_S = 30.0
@@ -78,7 +86,6 @@ STOP_TIMEOUT_S = 30.0
 # The workers are stopped when no row has been sent for this long.
 STALL_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.1
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 GOAL_RATE = 2000.0
 GOAL_RSS_MB = 150.0
@@ -89,10 +96,6 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"touser": "o-push-1", "msgtype": "text", "text": {"content": "bench"}}'
 """
-
-
-class BenchError(Exception):
-    """Something the bench needs is missing or broke; the message is one line."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -128,20 +131,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
-    redis_url = os.environ.get("AIXIANG_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    bench_redis = redis_url(REDIS_DATABASE)
     try:
-        url = create_database(server)
+        with dedicated_database(DATABASE_NAME, keep=args.keep) as url:
+            try:
+                bench(url, bench_redis, args)
+            finally:
+                forget_redis_keys(bench_redis)
     except BenchError as exc:
         raise SystemExit(f"bench/push.py: {exc}") from None
-    try:
-        bench(url, redis_url, args)
-    except BenchError as exc:
-        raise SystemExit(f"bench/push.py: {exc}") from None
-    finally:
-        forget_redis_keys(redis_url)
-        if not args.keep:
-            drop_database(url)
 
 
 def bench(url: str, redis_url: str, args: argparse.Namespace) -> None:
@@ -167,29 +165,6 @@ def bench(url: str, redis_url: str, args: argparse.Namespace) -> None:
 
 
 # Database -------------------------------------------------------------------------------
-
-
-def create_database(server_url: str) -> str:
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
-    except Exception as exc:
-        raise BenchError(f"cannot create {DATABASE_NAME} on {server_url}: {exc}") from None
-    finally:
-        admin.dispose()
-    return url.set(database=DATABASE_NAME).render_as_string(hide_password=False)
-
-
-def drop_database(database_url: str) -> None:
-    admin = create_engine(
-        make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def execute_timed(engine: Engine, name: str, statement: str, **values: Any) -> None:
@@ -280,61 +255,14 @@ def forget_redis_keys(redis_url: str) -> None:
 # Processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    peak_rss_mb: float = 0.0
-
-    def log_tail(self) -> str:
-        lines = self.log_path.read_text(errors="replace").splitlines()
-        return " | ".join(lines[-3:])
-
-    def complaints(self) -> str:
-        """How many warnings and errors the process logged, and the first of them."""
-        lines = [
-            line
-            for line in self.log_path.read_text(errors="replace").splitlines()
-            if " WARNING " in line or " ERROR " in line
-        ]
-        return f"; {len(lines)} warnings/errors logged, first: {lines[0][:160]}" if lines else ""
-
-    def sample_rss(self) -> None:
-        """The peak so far (VmHWM), so a peak between two samples is not missed."""
-        try:
-            status = Path(f"/proc/{self.popen.pid}/status").read_text()
-        except OSError:
-            return
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
-
-
-@contextmanager
-def running(
-    name: str, command: list[str], workdir: Path, env: dict[str, str] | None = None
-) -> Iterator[Process]:
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        popen = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    process = Process(name, popen, log_path)
-    try:
-        yield process
-    finally:
-        popen.terminate()
-        try:
-            popen.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
+def complaints(process: Process) -> str:
+    """How many warnings and errors the process logged, and the first of them."""
+    lines = [
+        line
+        for line in process.log_path.read_text(errors="replace").splitlines()
+        if " WARNING " in line or " ERROR " in line
+    ]
+    return f"; {len(lines)} warnings/errors logged, first: {lines[0][:160]}" if lines else ""
 
 
 def get_json(url: str, body: dict[str, Any] | None = None) -> Any:
@@ -357,72 +285,17 @@ def wait_for_fake(process: Process, port: int) -> None:
     raise BenchError(f"{process.name} not listening in {READY_TIMEOUT_S:.0f} s")
 
 
-def process_cpu() -> dict[int, tuple[str, int]]:
-    """Every process's name and CPU ticks so far (user + system)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
-            found[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
-    return found
-
-
-def machine_busy_ticks() -> tuple[int, int]:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds used between start() and stop(), by process group (stop() must come
-    before the processes measured exit, or their time is lost)."""
-
-    before: dict[int, tuple[str, int]] = field(default_factory=dict)
-    after: dict[int, tuple[str, int]] = field(default_factory=dict)
-    busy_before: tuple[int, int] = (0, 0)
-    busy_after: tuple[int, int] = (0, 0)
-
-    def start(self) -> None:
-        self.before, self.busy_before = process_cpu(), machine_busy_ticks()
-
-    def stop(self) -> None:
-        self.after, self.busy_after = process_cpu(), machine_busy_ticks()
-
-    def seconds_of_pids(self, pids: list[int]) -> float:
-        ticks = sum(
-            self.after.get(pid, ("", 0))[1] - self.before.get(pid, ("", 0))[1] for pid in pids
-        )
-        return ticks / TICKS_PER_S
-
-    def seconds_of_name(self, prefix: str) -> float:
-        pids = [pid for pid, (name, _) in self.after.items() if name.startswith(prefix)]
-        return self.seconds_of_pids(pids)
-
-    def machine_seconds(self) -> float:
-        busy = self.busy_after[0] - self.busy_before[0]
-        return busy / TICKS_PER_S
-
-
 # Delivery -------------------------------------------------------------------------------
 
 
 def worker_env(
     database_url: str, redis_url: str, fake_port: int, workdir: Path, args: argparse.Namespace
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIXIANG_")}
-    empty_config = workdir / "config.toml"
-    empty_config.write_text("")
-    env.update(
-        AIXIANG_CONFIG=str(empty_config),
+    env = server_env(
+        workdir,
         AIXIANG_DATABASE_URL=database_url,
         AIXIANG_REDIS_URL=redis_url,
-        AIXIANG_WECHAT_TOKEN="bench-token",
+        AIXIANG_WECHAT_TOKEN=TOKEN,
         AIXIANG_WECHAT_APP_ID=APP_ID,
         AIXIANG_WECHAT_APP_SECRET=APP_SECRET,
         AIXIANG_WECHAT_API_BASE_URL=f"http://127.0.0.1:{fake_port}/cgi-bin/",
@@ -455,7 +328,7 @@ def delivery(
             f"--app-secret={APP_SECRET}",
         ]
         env = worker_env(url, redis_url, fake_port, workdir, args)
-        with running("lean fake", fake_command, workdir) as fake:
+        with running("lean fake", fake_command, workdir, stop_timeout_s=STOP_TIMEOUT_S) as fake:
             wait_for_fake(fake, fake_port)
             print(
                 f"\ndelivering {args.pushes:,} pushes to {args.residents:,} residents: "
@@ -486,7 +359,10 @@ def deliver(
     command = [sys.executable, "-m", "bot", "worker"]
     spawned_at = time.time()
     with contextmanager_list(
-        [running(f"worker {n + 1}", command, workdir, env) for n in range(args.workers)]
+        [
+            running(f"worker {n + 1}", command, workdir, env, STOP_TIMEOUT_S)
+            for n in range(args.workers)
+        ]
     ) as workers:
         pids = [worker.popen.pid for worker in workers]
         sent, progress_at, all_sent_at = 0, time.monotonic(), None
@@ -584,7 +460,7 @@ def report_delivery(
             f"{redis_cpu / wall:.2f}, fake {fake_cpu_s / wall:.2f}, other {other / wall:.2f})"
         )
     for worker in run.workers:
-        print(f"  {worker.name}: peak RSS {worker.peak_rss_mb:.0f} MB{worker.complaints()}")
+        print(f"  {worker.name}: peak RSS {worker.peak_rss_mb:.0f} MB{complaints(worker)}")
     peak = max(worker.peak_rss_mb for worker in run.workers)
     return [
         (
@@ -617,7 +493,7 @@ def fakes_alone(workdir: Path, seconds: int) -> None:
             "lean fake (bench/lean_wechat.py)",
             [sys.executable, "bench/lean_wechat.py", f"--port={lean_port}"],
             lean_port,
-            {"appid": "wxbench0000000000", "secret": "bench-secret"},
+            {"appid": APP_ID, "secret": APP_SECRET},
         ),
         (
             "project fake (aixiang fake-wechat)",
@@ -627,7 +503,7 @@ def fakes_alone(workdir: Path, seconds: int) -> None:
         ),
     )
     for name, command, port, credentials in fakes:
-        with running(name.split(" ")[0], command, workdir) as fake:
+        with running(name.split(" ")[0], command, workdir, stop_timeout_s=STOP_TIMEOUT_S) as fake:
             wait_for_fake(fake, port)
             root = f"http://127.0.0.1:{port}/cgi-bin/"
             token = get_json(

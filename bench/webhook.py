@@ -25,7 +25,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,36 +38,42 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    APP_ID,
+    APP_SECRET,
+    BENCH_BACKEND,
+    TOKEN,
+    BenchError,
+    CpuMeter,
+    Process,
+    dedicated_database,
+    free_port,
+    processes,
+    redis_url,
+    running,
+    server_env,
+)
 from bot.gunicorn_app import server_options  # noqa: E402
 from bot.wechat_payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_DATABASE = 10
 DATABASE_NAME = "aixiang_bench_webhook"
-TOKEN = "bench-token"
-APP_ID = "wxbench0000000000"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # What residents type most: all of these are answered with the help text.
 TEXTS = ("帮助", "help", "你好")
 LUA_SCRIPT = ROOT / "bench" / "webhook.lua"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 GOAL_RATE = 1000.0
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 0.5
 GOAL_RSS_MB = 120.0
-
-
-class BenchError(Exception):
-    """Something the bench needs is missing or broke; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -131,36 +136,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 # Database ------------------------------------------------------------------------------
-
-
-def create_database(server_url: str) -> str:
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
-    except Exception as exc:
-        raise BenchError(f"cannot create {DATABASE_NAME} on {server_url}: {exc}") from None
-    finally:
-        admin.dispose()
-    return url.set(database=DATABASE_NAME).render_as_string(hide_password=False)
-
-
-def drop_database(database_url: str) -> None:
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def count_rows(database_url: str, table: str) -> int:
@@ -176,47 +152,38 @@ def count_rows(database_url: str, table: str) -> int:
 
 @dataclass
 class Server:
-    name: str
-    process: subprocess.Popen[bytes]
+    process: Process
     port: int
-    log_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.process.name
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/wechat"
 
     def worker_pids(self) -> list[int]:
-        return [pid for pid, ppid in _parents().items() if ppid == self.process.pid]
+        master = self.process.popen.pid
+        return [pid for pid, process in processes().items() if process.ppid == master]
 
     def log_tail(self) -> str:
-        lines = self.log_path.read_text(errors="replace").splitlines()
-        return " | ".join(lines[-3:])
+        return self.process.log_tail()
 
 
 @contextmanager
-def running(
+def serving(
     name: str, command: list[str], port: int, env: dict[str, str], workdir: Path
 ) -> Iterator[Server]:
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    server = Server(name, process, port, log_path)
-    try:
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running(name, command, workdir, env, STOP_TIMEOUT_S) as process:
+        yield Server(process, port)
 
 
 def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> None:
     """Until the server answers a signed message and all its workers have booted."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
+        if server.process.popen.poll() is not None:
             raise BenchError(f"{server.name} exited at start: {server.log_tail()}")
         delivery = payloads.sign(payloads.text("o-bench-ready", "帮助"))
         request = urllib.request.Request(
@@ -233,54 +200,11 @@ def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> 
     raise BenchError(f"{server.name} not ready in {READY_TIMEOUT_S:.0f} s: {server.log_tail()}")
 
 
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise BenchError(f"no VmRSS for process {pid}")
-
-
-BENCH_BACKEND = "bench-postgres"
-
-
-def process_cpu() -> dict[int, tuple[str, int]]:
-    """Every process's name and CPU ticks so far (user + system).
-
-    PostgreSQL backends serving the bench's database are named BENCH_BACKEND, so other
-    databases' work on a shared server counts as other processes.
-    """
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            if name.startswith("postgres") and f" {DATABASE_NAME} ".encode() in cmdline:
-                name = BENCH_BACKEND
-            fields = stat.rsplit(")", 1)[1].split()
-            found[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
-    return found
-
-
-def machine_busy_ticks() -> tuple[int, int]:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 # Load ----------------------------------------------------------------------------------
@@ -346,35 +270,28 @@ def drive(
 
     workers = server.worker_pids()
     stored_before = count_rows(database_url, "inbound_message") if database_url else 0
-    cpu_before, busy_before = process_cpu(), machine_busy_ticks()
+    meter = CpuMeter(DATABASE_NAME)
+    meter.start()
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = run_wrk(server.url, measure_file, args.duration, args)
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_after, busy_after = process_cpu(), machine_busy_ticks()
+    meter.stop()
     stored = count_rows(database_url, "inbound_message") - stored_before if database_url else None
 
-    def ticks(pid: int) -> int:
-        return cpu_after.get(pid, ("", 0))[1] - cpu_before.get(pid, ("", 0))[1]
-
-    def cores_of(name: str) -> float:
-        pids = [pid for pid, (comm, _) in cpu_after.items() if comm.startswith(name)]
-        return sum(ticks(pid) for pid in pids) / TICKS_PER_S / load.duration_s
-
-    worker_ticks = sum(ticks(pid) for pid in workers)
+    worker_s = meter.seconds_of_pids(workers)
     wrk_s = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
-    busy, total = (busy_after[0] - busy_before[0]), (busy_after[1] - busy_before[1])
     cpu = CpuShare(
-        workers=worker_ticks / TICKS_PER_S / load.duration_s,
-        postgres=cores_of(BENCH_BACKEND),
-        redis=cores_of("redis-server"),
+        workers=worker_s / load.duration_s,
+        postgres=meter.seconds_of_name(BENCH_BACKEND) / load.duration_s,
+        redis=meter.seconds_of_name("redis-server") / load.duration_s,
         wrk=wrk_s / load.duration_s,
-        machine=busy / total * (os.cpu_count() or 1) if total else 0.0,
+        machine=meter.machine_busy_share() * (os.cpu_count() or 1),
     )
     return TargetResult(
         name=server.name,
         load=load,
         cpu=cpu,
-        worker_cpu_ms_per_msg=worker_ticks / TICKS_PER_S * 1000 / max(load.requests, 1),
+        worker_cpu_ms_per_msg=worker_s * 1000 / max(load.requests, 1),
         stored=stored,
     )
 
@@ -452,42 +369,31 @@ def report(
         print(f"{goal:<22}{measured:>12}  {'met' if met else 'MISSED'}")
 
 
-def server_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIXIANG_")}
-    empty_config = workdir / "config.toml"
-    empty_config.write_text("")
-    env.update(
-        AIXIANG_CONFIG=str(empty_config),
-        AIXIANG_DATABASE_URL=database_url,
-        AIXIANG_REDIS_URL=redis_url,
-        AIXIANG_WECHAT_TOKEN=TOKEN,
-        AIXIANG_WECHAT_APP_ID=APP_ID,
-        AIXIANG_WECHAT_APP_SECRET="bench-secret",
-        AIXIANG_WECHAT_ENCODING_AES_KEY=AES_KEY,
-    )
-    return env
-
-
 def bench(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
-    server_url = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
-    redis_url = os.environ.get("AIXIANG_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-    database_url = create_database(server_url)
-    try:
+    with dedicated_database(DATABASE_NAME) as database_url:
         upgrade(database_url)
         payloads = WeChatPayloads(token=TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY)
         openids = [f"o-bench-{n:05d}" for n in range(args.residents)]
         with tempfile.TemporaryDirectory(prefix="aixiang-bench-") as tmp:
             workdir = Path(tmp)
-            env = server_env(database_url, redis_url, workdir)
+            env = server_env(
+                workdir,
+                AIXIANG_DATABASE_URL=database_url,
+                AIXIANG_REDIS_URL=redis_url(REDIS_DATABASE),
+                AIXIANG_WECHAT_TOKEN=TOKEN,
+                AIXIANG_WECHAT_APP_ID=APP_ID,
+                AIXIANG_WECHAT_APP_SECRET=APP_SECRET,
+                AIXIANG_WECHAT_ENCODING_AES_KEY=AES_KEY,
+            )
             app_port, floor_port = free_port(), free_port()
             app_command = [sys.executable, "-m", "bot", "serve", "--port", str(app_port)]
             floor_command = [sys.executable, "bench/floor_app.py", "--port", str(floor_port)]
             workers = ["--workers", str(args.workers)]
             with (
-                running("app", app_command + workers, app_port, env, workdir) as app,
-                running("floor", floor_command + workers, floor_port, env, workdir) as floor,
+                serving("app", app_command + workers, app_port, env, workdir) as app,
+                serving("floor", floor_command + workers, floor_port, env, workdir) as floor,
             ):
                 wait_until_ready(app, payloads, args.workers)
                 wait_until_ready(floor, payloads, args.workers)
@@ -501,8 +407,6 @@ def bench(args: argparse.Namespace) -> None:
                     for server in (app, floor)
                 }
         report(results, rss, args)
-    finally:
-        drop_database(database_url)
 
 
 def main() -> None:
