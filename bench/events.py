@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,20 +44,29 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    APP_ID,
+    APP_SECRET,
+    TICKS_PER_S,
+    TOKEN,
+    BenchError,
+    Process,
+    dedicated_database,
+    free_port,
+    processes,
+    redis_url,
+    running,
+    server_env,
+)
 from bot.wechat_payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_DATABASE = 12
 DATABASE_NAME = "aixiang_bench_events"
-TOKEN = "bench-token"
-APP_ID = "wxbench0000000000"
-APP_SECRET = "bench-secret"
 RESIDENTS = 200_000
 EVENTS = 10_000
 PAST_EVENTS = 9_000
@@ -178,10 +185,6 @@ OPEN_EVENTS = f"""
 """
 
 
-class BenchError(Exception):
-    """Something the bench needs is missing or broke; the message is one line."""
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="timed messages per kind")
@@ -192,45 +195,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    server = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
-    redis_url = os.environ.get("AIXIANG_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     try:
-        url = create_database(server)
+        with dedicated_database(DATABASE_NAME, keep=args.keep) as url:
+            bench(url, redis_url(REDIS_DATABASE), args)
     except BenchError as exc:
         raise SystemExit(f"bench: {exc}") from None
-    try:
-        bench(url, redis_url, args)
-    except BenchError as exc:
-        raise SystemExit(f"bench: {exc}") from None
-    finally:
-        if not args.keep:
-            drop_database(url)
 
 
 # Database -------------------------------------------------------------------------------
-
-
-def create_database(server_url: str) -> str:
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
-    except Exception as exc:
-        raise BenchError(f"cannot create {DATABASE_NAME} on {server_url}: {exc}") from None
-    finally:
-        admin.dispose()
-    return url.set(database=DATABASE_NAME).render_as_string(hide_password=False)
-
-
-def drop_database(database_url: str) -> None:
-    admin = create_engine(
-        make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @contextmanager
@@ -298,13 +270,6 @@ def load(engine: Engine) -> None:
 # The webhook ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Webhook:
     """Signs messages as WeChat does and POSTs them to the running webhook."""
 
@@ -331,11 +296,8 @@ class Webhook:
 @contextmanager
 def serving(database_url: str, redis_url: str, workers: int, workdir: Path) -> Iterator[Webhook]:
     port = free_port()
-    config = workdir / "config.toml"
-    config.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIXIANG_")}
-    env.update(
-        AIXIANG_CONFIG=str(config),
+    env = server_env(
+        workdir,
         AIXIANG_DATABASE_URL=database_url,
         AIXIANG_REDIS_URL=redis_url,
         AIXIANG_WECHAT_TOKEN=TOKEN,
@@ -343,28 +305,18 @@ def serving(database_url: str, redis_url: str, workers: int, workdir: Path) -> I
         AIXIANG_WECHAT_APP_SECRET=APP_SECRET,
         PYTHONPATH=str(ROOT),
     )
-    log_path = workdir / "serve.log"
     command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", str(workers)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    webhook = Webhook(port, process.pid)
-    try:
-        wait_until_ready(webhook, process, log_path)
+    with running("serve", command, workdir, env) as process:
+        webhook = Webhook(port, process.popen.pid)
+        wait_until_ready(webhook, process)
         yield webhook
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
-def wait_until_ready(webhook: Webhook, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_ready(webhook: Webhook, process: Process) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"the webhook exited at start: {log.read_text()[-300:]}")
+        if process.popen.poll() is not None:
+            raise BenchError(f"the webhook exited at start: {process.log_path.read_text()[-300:]}")
         try:
             webhook.say("o-bench-ready", "帮助")
             return
@@ -395,21 +347,14 @@ class CpuMeter:
 
     def __init__(self, master_pid: int) -> None:
         self.master_pid = master_pid
-        self.tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        self.tick_ms = 1000 / TICKS_PER_S
 
     def total_ms(self) -> float:
-        ticks = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            ours = int(stat[1]) == self.master_pid or DATABASE_NAME.encode() in cmdline
-            if ours:
-                ticks += int(stat[11]) + int(stat[12])
+        ticks = sum(
+            process.ticks
+            for process in processes().values()
+            if process.ppid == self.master_pid or DATABASE_NAME.encode() in process.cmdline
+        )
         return ticks * self.tick_ms
 
 

@@ -36,17 +36,24 @@ from typing import Any
 
 from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    TICKS_PER_S,
+    BenchError,
+    cpu_ticks,
+    create_database,
+    database_url,
+    drop_database,
+    server_url,
+)
 from bot.cli import main as cli_main  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.needs import list_needs  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "aixiang_bench_needs"
 RESIDENTS = 100_000
 MESSAGES = 1_000_000
@@ -221,34 +228,19 @@ def main() -> None:
         help="Time the database a --keep run left, without loading it again.",
     )
     args = parser.parse_args()
-    server = os.environ.get("AIXIANG_BENCH_SERVER_URL", DEFAULT_SERVER_URL)
+    server = server_url()
     if args.reuse:
-        url = make_url(server).set(drivername="postgresql+psycopg", database=DATABASE_NAME)
-        url_text = url.render_as_string(hide_password=False)
+        url_text = database_url(server, DATABASE_NAME)
     else:
-        url_text = create_database(server)
+        try:
+            url_text = create_database(server, DATABASE_NAME)
+        except BenchError as exc:
+            raise SystemExit(f"bench/needs.py: {exc}") from None
     try:
         run(url_text, args.runs, load_data=not args.reuse)
     finally:
         if not args.keep:
             drop_database(url_text)
-
-
-def create_database(server_url: str) -> str:
-    server = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
-    admin.dispose()
-    return server.set(database=DATABASE_NAME).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run(url: str, runs: int, load_data: bool) -> None:
@@ -417,22 +409,16 @@ def report_cpu(engine: Engine, sql: str, runs: int) -> None:
     with engine.connect() as connection:
         connection.execute(text("SET max_parallel_workers_per_gather = 0"))
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        stat = Path(f"/proc/{pid}/stat")
-        if not stat.exists():
+        if not Path(f"/proc/{pid}/stat").exists():
             print("    server CPU: the server is not on this machine; not measured")
             return
         connection.execute(text(sql)).all()
-        before = _cpu_ticks(stat)
+        before = cpu_ticks(pid)
         for _ in range(runs):
             connection.execute(text(sql)).all()
-        used = _cpu_ticks(stat) - before
-    per_run = used / os.sysconf("SC_CLK_TCK") * 1000 / runs
+        used = cpu_ticks(pid) - before
+    per_run = used / TICKS_PER_S * 1000 / runs
     print(f"    server CPU: {per_run:.1f} ms per run (serial plan, mean of {runs})")
-
-
-def _cpu_ticks(stat: Path) -> int:
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def report_command(url: str, runs: int) -> None:
