@@ -14,14 +14,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, Response, request
-from gunicorn.app.base import BaseApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.gunicorn_app import server_options
+from bot.gunicorn_app import FlaskServer, server_options
 from bot.protocol import Rejection, check_signature, parse_xml, render_text_reply
 
 
@@ -47,20 +45,6 @@ def create_floor_app(token: str) -> Flask:
     return app
 
 
-class _FloorServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, token: str, options: dict[str, Any]) -> None:
-        self._token = token
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create_floor_app(self._token)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -70,7 +54,9 @@ def main() -> None:
     token = os.environ.get("AIXIANG_WECHAT_TOKEN", "")
     if not token:
         sys.exit("floor_app: set AIXIANG_WECHAT_TOKEN")
-    _FloorServer(token, server_options(args.host, args.port, args.workers)).run()
+    FlaskServer(
+        lambda: create_floor_app(token), server_options(args.host, args.port, args.workers)
+    ).run()
 
 
 if __name__ == "__main__":

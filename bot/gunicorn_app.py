@@ -6,6 +6,7 @@ no two workers ever share a socket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -17,9 +18,11 @@ from bot.config import Config
 WORKER_THREADS = 4
 
 
-class _WebhookServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, config: Config, options: dict[str, Any]) -> None:
-        self._config = config
+class FlaskServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn running a Flask app that ``build`` makes in each worker, after the fork."""
+
+    def __init__(self, build: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self._build = build
         self._options = options
         super().__init__()
 
@@ -28,7 +31,7 @@ class _WebhookServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return create_app(self._config)
+        return self._build()
 
 
 def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
@@ -54,4 +57,4 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
 
 
 def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
-    _WebhookServer(config, server_options(host, port, workers)).run()
+    FlaskServer(lambda: create_app(config), server_options(host, port, workers)).run()
