@@ -17,6 +17,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.config import Config, ConfigError, load_config
+from models.base import local_text
 from models.db import make_engine, make_session_factory
 
 
@@ -65,7 +66,7 @@ def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
 
 
 def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
-    return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return "" if moment is None else local_text(moment, tz)
 
 
 def emit(

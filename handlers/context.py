@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from handlers.i18n import Catalog
+from models.base import local_text
 from models.residents import Resident
 
 
@@ -77,7 +78,7 @@ class Context:
 
     def local_time(self, moment: datetime) -> str:
         """A stored UTC time as residents read it, in the club's time zone."""
-        return moment.astimezone(self.settings.timezone).strftime("%Y-%m-%d %H:%M")
+        return local_text(moment, self.settings.timezone)
 
     def start_flow(self, name: str, data: dict[str, Any] | None = None) -> FlowState:
         self.flow = FlowState(name=name, data=data or {})

@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
-from models.base import Base, CreatedAtMixin, rowcount
+from models.base import Base, CreatedAtMixin, local_text, rowcount
 from models.needs import Partner
 from models.outbox import enqueue_push
 from models.residents import Resident
@@ -633,7 +633,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
         .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
         .order_by(Signup.id)
     ).all()
-    when = _local(event.starts_at, tz)
+    when = local_text(event.starts_at, tz)
     told = 0
     for signup, resident in signups:
         enqueue_push(
@@ -823,7 +823,7 @@ def _promote(db: Session, event: Event, now: datetime, tz: ZoneInfo) -> list[Sig
 
 
 def _push_promotion(db: Session, event: Event, signup: Signup, now: datetime, tz: ZoneInfo) -> None:
-    when = _local(event.starts_at, tz)
+    when = local_text(event.starts_at, tz)
     place_zh = f"，地点：{event.place}" if event.place else ""
     place_en = f" at {event.place}" if event.place else ""
     enqueue_push(
@@ -1031,10 +1031,6 @@ def seed_demo_events(db: Session, now: datetime) -> list[Event]:
         tags=["elderly", "volunteers"],
     )
     return created
-
-
-def _local(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def finish_past_events(db: Session, now: datetime) -> int:
