@@ -12,7 +12,7 @@ from bot.webhook import blueprint as webhook_blueprint
 def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
     """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis."""
     if services is None:
-        services = build_services(config or load_config())
+        services = build_services(config or load_config(), ping_connections=False)
     app = Flask(__name__)
     app.extensions["aixiang"] = services
     app.register_blueprint(webhook_blueprint)

@@ -24,11 +24,13 @@ NONCE_TTL_WITHOUT_TOLERANCE_S = 300
 
 @dataclass(frozen=True)
 class FirstLook:
-    """What Redis knows about a delivery before it is stored, and whether we claimed it."""
+    """What Redis knows about a delivery before it is stored, and whether we claimed it;
+    ``extra`` is the value at the caller's extra key (the sender's flow state)."""
 
     pair_reused: bool
     cached_reply: str | None
     claimed: bool
+    extra: str | None = None
 
 
 class DeliveryGuard:
@@ -37,10 +39,11 @@ class DeliveryGuard:
         self._reply_ttl_s = reply_ttl_s
         self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
 
-    def first_look(self, timestamp: str, nonce: str, message_key: str) -> FirstLook:
+    def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another
-        message, the reply already cached for this message, and the claim on handling it
-        (True for the first copy; re-sends and concurrent copies get False).
+        message, the reply already cached for this message, the claim on handling it
+        (True for the first copy; re-sends and concurrent copies get False), and the value
+        at ``extra_key``, which the handling will need (one round trip fewer per message).
 
         The stored nonce is read back only in the rare case that the pair was seen before;
         a claim taken for a replayed pair is given back, so it never delays the real one.
@@ -53,11 +56,17 @@ class DeliveryGuard:
             pipe.set(nonce_key, message_key, nx=True, ex=self._nonce_ttl_s)
             pipe.get(f"aixiang:reply:{message_key}")
             pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL_S)
-            first_use, cached, claimed = pipe.execute()
+            pipe.get(extra_key)
+            first_use, cached, claimed, extra = pipe.execute()
             reused = not first_use and self._redis.get(nonce_key) != message_key
             if reused and claimed:
                 self._redis.delete(claim_key)
-            return FirstLook(reused, None if cached is None else str(cached), bool(claimed))
+            return FirstLook(
+                reused,
+                None if cached is None else str(cached),
+                bool(claimed),
+                None if extra is None else str(extra),
+            )
 
         # Without Redis every copy is handled as if first; the inbound table's unique key
         # then keeps it to one.

@@ -43,8 +43,12 @@ class Services:
         self.redis.close()
 
 
-def build_services(config: Config, clock: Clock = utcnow) -> Services:
-    engine = make_engine(config.database.url)
+def build_services(
+    config: Config, clock: Clock = utcnow, *, ping_connections: bool = True
+) -> Services:
+    """``ping_connections=False`` saves a round trip per transaction; only the webhook
+    turns it off, and it retries a delivery whose pooled connection turns out dead."""
+    engine = make_engine(config.database.url, pre_ping=ping_connections)
     client = connect_redis(config.redis.url)
     return Services(
         config=config,

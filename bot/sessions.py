@@ -20,11 +20,17 @@ class RedisSessionStore:
         self._ttl_s = ttl_s
 
     @staticmethod
-    def _key(openid: str) -> str:
+    def key(openid: str) -> str:
+        """Where a resident's flow lives; the webhook reads it in its first round trip."""
         return f"aixiang:flow:{openid}"
 
     def load(self, openid: str) -> FlowState | None:
-        raw = degradable("load flow", lambda: self._redis.get(self._key(openid)), None)
+        raw = degradable("load flow", lambda: self._redis.get(self.key(openid)), None)
+        return self.parse(None if raw is None else str(raw))
+
+    @staticmethod
+    def parse(raw: str | None) -> FlowState | None:
+        """The flow state stored at :meth:`key`, or None for no flow."""
         if raw is None:
             return None
         stored = json.loads(str(raw))
@@ -33,8 +39,8 @@ class RedisSessionStore:
     def save(self, openid: str, state: FlowState) -> None:
         value = json.dumps({"name": state.name, "data": state.data}, ensure_ascii=False)
         degradable(
-            "save flow", lambda: self._redis.set(self._key(openid), value, ex=self._ttl_s), None
+            "save flow", lambda: self._redis.set(self.key(openid), value, ex=self._ttl_s), None
         )
 
     def clear(self, openid: str) -> None:
-        degradable("clear flow", lambda: self._redis.delete(self._key(openid)), None)
+        degradable("clear flow", lambda: self._redis.delete(self.key(openid)), None)

@@ -90,7 +90,7 @@ def receive() -> Response:
     guard = DeliveryGuard(
         services.redis, services.config.bot.reply_cache_ttl_s, wechat.timestamp_tolerance_s
     )
-    look = guard.first_look(timestamp, nonce, key)
+    look = guard.first_look(timestamp, nonce, key, services.sessions.key(fields["FromUserName"]))
     if look.pair_reused:
         raise Rejection(403, "timestamp and nonce reused with a different message")
     delivery = inbound.Delivery(fields=fields, message=to_message(fields), key=key)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers.i18n import Catalog
 from models.base import local_text
+from models.inbound import Contact
 from models.residents import Resident
 
 
@@ -62,16 +63,27 @@ class HandlerSettings:
 @dataclass
 class Context:
     db: Session
-    resident: Resident
+    contact: Contact
     sessions: SessionStore
     catalog: Catalog
     settings: HandlerSettings
     now: datetime
     flow: FlowState | None = None
+    _resident: Resident | None = field(default=None, repr=False)
+
+    @property
+    def resident(self) -> Resident:
+        """The resident's row, loaded on first use: most replies need only the language,
+        which ``contact`` already has, and the webhook answers them without a look-up."""
+        if self._resident is None:
+            self._resident = self.db.get_one(Resident, self.contact.resident_id)
+        return self._resident
 
     @property
     def language(self) -> str:
-        return self.resident.language or self.settings.default_language
+        loaded = self._resident
+        language = loaded.language if loaded is not None else self.contact.language
+        return language or self.settings.default_language
 
     def t(self, key: str, **values: Any) -> str:
         return self.catalog.render(key, self.language, **values)
@@ -82,13 +94,13 @@ class Context:
 
     def start_flow(self, name: str, data: dict[str, Any] | None = None) -> FlowState:
         self.flow = FlowState(name=name, data=data or {})
-        self.sessions.save(self.resident.openid, self.flow)
+        self.sessions.save(self.contact.openid, self.flow)
         return self.flow
 
     def save_flow(self) -> None:
         if self.flow is not None:
-            self.sessions.save(self.resident.openid, self.flow)
+            self.sessions.save(self.contact.openid, self.flow)
 
     def end_flow(self) -> None:
         self.flow = None
-        self.sessions.clear(self.resident.openid)
+        self.sessions.clear(self.contact.openid)

@@ -489,7 +489,7 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
             lines.append(ctx.t("event_detail_party", n=event.max_party_size))
         if event.contact_required:
             lines.append(ctx.t("event_detail_contact"))
-    mine = live_signup(ctx.db, event.id, ctx.resident.id)
+    mine = live_signup(ctx.db, event.id, ctx.contact.resident_id)
     if mine is not None:
         lines.append(ctx.t("event_detail_yours", status=_status(ctx, mine)))
     elif event.status == PUBLISHED and ctx.now < event.closes_at:
@@ -690,7 +690,7 @@ def cancel(message: Message, ctx: Context, arg: str) -> Reply:
 
 
 def my_events(message: Message, ctx: Context) -> Reply:
-    rows = resident_signups(ctx.db, ctx.resident.id, ctx.now - MY_EVENTS_SINCE)
+    rows = resident_signups(ctx.db, ctx.contact.resident_id, ctx.now - MY_EVENTS_SINCE)
     lines = [ctx.t("event_my_header")]
     seen: set[int] = set()
     for signup, event, attendance in rows:

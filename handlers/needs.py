@@ -524,7 +524,7 @@ def show_need(message: Message, ctx: Context, argument: str) -> Reply:
     if need_id is None:
         return Reply(ctx.t("need_ref_hint"))
     need = ctx.db.get(Need, need_id)
-    if need is None or need.resident_id != ctx.resident.id:
+    if need is None or need.resident_id != ctx.contact.resident_id:
         return Reply(ctx.t("need_not_found", ref=need_ref(need_id)))
     place = _place_text(ctx, {"place": need.place, "lat": need.latitude, "lng": need.longitude})
     lines = [

@@ -39,7 +39,7 @@ def on_subscription_popup(message: Message, ctx: Context) -> None:
         and item.get("SubscribeStatusString") == "accept"
         and item.get("TemplateId")
     ]
-    record_consents(ctx.db, ctx.resident.id, accepted, ctx.now)
+    record_consents(ctx.db, ctx.contact.resident_id, accepted, ctx.now)
 
 
 def with_held_notices(reply: str, notices: list[str], ctx: Context) -> str:

@@ -42,6 +42,8 @@ DEAD = "dead"
 EXPIRED = "expired"
 # The rows claim_due may lease, as the partial index that keeps them in claim order says it.
 CLAIMABLE = text("status IN ('pending', 'failed', 'sending')")
+# Pushes waiting for their resident's next message; the webhook asks on every message.
+HELD_ONLY = text("status = 'held'")
 
 
 class OutboxMessage(CreatedAtMixin, Base):
@@ -54,6 +56,12 @@ class OutboxMessage(CreatedAtMixin, Base):
             "id",
             sqlite_where=CLAIMABLE,
             postgresql_where=CLAIMABLE,
+        ),
+        Index(
+            "ix_outbox_held_resident_id",
+            "resident_id",
+            sqlite_where=HELD_ONLY,
+            postgresql_where=HELD_ONLY,
         ),
     )
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Boolean, String, Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin
@@ -63,43 +60,6 @@ def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
 
 # Built once: the webhook looks a resident up on every message.
 _BY_OPENID = select(Resident).where(Resident.openid == bindparam("openid"))
-
-
-def touch_resident(db: Session, openid: str, now: datetime, kind: str) -> Resident:
-    """The resident for ``openid`` with this contact recorded, created on first contact.
-
-    One INSERT ... ON CONFLICT DO UPDATE ... RETURNING on every message, instead of a
-    look-up and a later UPDATE; it is also safe when two first messages race.
-    """
-    statement = _touch_statement(db.get_bind().dialect.name)
-    values = {"openid": openid, "now": now, "kind": kind}
-    return db.scalars(statement, values).one()
-
-
-@lru_cache(maxsize=4)
-def _touch_statement(dialect: str) -> Any:
-    """Built once per dialect, on the table rather than the entity, and loaded through
-    ``from_statement``: the ORM's bulk-insert path would cost more than the SQL itself."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = Resident.__table__
-    assert isinstance(table, Table)
-    statement = insert(table).values(
-        openid=bindparam("openid"),
-        subscribed=True,
-        subscribed_at=bindparam("now"),
-        created_at=bindparam("now"),
-        broadcast_opt_out=False,
-        last_interaction_at=bindparam("now"),
-        last_interaction_kind=bindparam("kind"),
-    )
-    upsert = statement.on_conflict_do_update(
-        index_elements=["openid"],
-        set_={
-            "last_interaction_at": statement.excluded.last_interaction_at,
-            "last_interaction_kind": statement.excluded.last_interaction_kind,
-        },
-    ).returning(*table.columns)
-    return select(Resident).from_statement(upsert).execution_options(populate_existing=True)
 
 
 def mark_subscribed(resident: Resident, now: datetime) -> None:

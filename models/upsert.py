@@ -10,20 +10,24 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def insert_ignoring_conflict(
-    db: Session, model: type[Any], values: dict[str, Any], conflict_columns: list[str]
+    db: Session | Connection,
+    model: type[Any],
+    values: dict[str, Any],
+    conflict_columns: list[str],
 ) -> Any | None:
     """Insert a row unless one with the same ``conflict_columns`` exists; return its id or None.
 
     On PostgreSQL an insert racing another transaction's uncommitted row with the same key
     waits for it, so a None here means "someone else has it", never "maybe".
     """
-    statement = _statement(db.get_bind().dialect.name, model.__table__, tuple(conflict_columns))
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    statement = _statement(dialect.name, model.__table__, tuple(conflict_columns))
     return db.execute(statement, values).scalar_one_or_none()
 
 

@@ -52,7 +52,7 @@ class LeaderLock:
 
     def renew(self) -> bool:
         """Extend our lease; False means someone else leads now (ours expired)."""
-        return bool(self._redis.eval(_RENEW, 1, self._key, self.identity, self._lease_ms))
+        return bool(self._redis.eval(_RENEW, 1, self._key, self.identity, str(self._lease_ms)))
 
     def release(self) -> None:
         self._redis.eval(_RELEASE, 1, self._key, self.identity)

@@ -8,6 +8,7 @@ to ``burst``; taking a token is one atomic script, so workers never overspend be
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis
 
@@ -47,14 +48,17 @@ class SendRateLimit:
         granted = degradable(
             "send rate limit",
             lambda: self._redis.eval(
-                _TAKE, 1, BUCKET_KEY, self.rate, self._burst, time.time(), wanted
+                _TAKE,
+                1,
+                BUCKET_KEY,
+                *(str(arg) for arg in (self.rate, self._burst, time.time(), wanted)),
             ),
             # Without Redis each worker keeps to the whole rate on its own: safer than none.
             None,
         )
         if granted is None:
             return self._take_locally(wanted)
-        return int(granted)
+        return int(cast(str, granted))
 
     def _take_locally(self, wanted: int) -> int:
         time.sleep(wanted / self.rate)

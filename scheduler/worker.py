@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import cast
 
 import redis
 from sqlalchemy.orm import Session
@@ -56,14 +57,15 @@ class KindPauses:
 
     def active(self, now: datetime) -> list[str]:
         def read() -> dict[str, str]:
-            return {str(k): str(v) for k, v in self._redis.hgetall(PAUSES_KEY).items()}
+            stored = cast(dict[str, str], self._redis.hgetall(PAUSES_KEY))
+            return {str(k): str(v) for k, v in stored.items()}
 
         paused: dict[str, str] = degradable("push pauses", read, {})
         return [kind for kind, until in paused.items() if float(until) > now.timestamp()]
 
     def pause(self, kind: str, until: datetime, reason: str) -> None:
         def store() -> int:
-            return int(self._redis.hset(PAUSES_KEY, kind, until.timestamp()))
+            return int(cast(int, self._redis.hset(PAUSES_KEY, kind, str(until.timestamp()))))
 
         if degradable("push pauses", store, 1):
             log.warning("pausing %s pushes until %s: %s", kind, until.isoformat(), reason)

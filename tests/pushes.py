@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
 from bot.wechat_client import build_wechat_client
 from models.outbox import OutboxMessage, enqueue_push
-from models.residents import Resident, get_or_create_resident, touch_resident
+from models.residents import Resident, get_or_create_resident
 from scheduler.worker import Worker
 from tests.conftest import FakeClock, make_test_config
 
@@ -63,6 +64,14 @@ def make_worker(make_push_services: MakePushServices) -> Iterator[Callable[..., 
         worker.close()
 
 
+def seen_resident(db: Session, openid: str, when: datetime, kind: str = "message") -> Resident:
+    """A resident whose last message (or tap) was at ``when``, as the webhook records it."""
+    resident = get_or_create_resident(db, openid, when)
+    resident.last_interaction_at = when
+    resident.last_interaction_kind = kind
+    return resident
+
+
 def add_resident(
     services: Services,
     openid: str,
@@ -76,7 +85,7 @@ def add_resident(
         if last_seen is None:
             resident = get_or_create_resident(db, openid, services.clock())
         else:
-            resident = touch_resident(db, openid, last_seen, kind)
+            resident = seen_resident(db, openid, last_seen, kind)
         resident.language = language
         resident.subscribed = subscribed
         return resident.id

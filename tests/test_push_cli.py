@@ -15,8 +15,7 @@ from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models.events import create_event, sign_up
 from models.outbox import OutboxMessage
-from models.residents import touch_resident
-from tests.pushes import add_resident, outbox_row, queue
+from tests.pushes import add_resident, outbox_row, queue, seen_resident
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
@@ -77,7 +76,7 @@ def test_scheduler_once_runs_every_job_and_the_worker_delivers(
             now=now - timedelta(days=2),
             publish=True,
         )
-        resident = touch_resident(db, "o-remind", now, "message")
+        resident = seen_resident(db, "o-remind", now, "message")
         sign_up(db, event.id, resident, 1, now - timedelta(days=2))
     result = run(staff, "scheduler", "--once")
     assert result.exit_code == 0

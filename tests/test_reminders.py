@@ -15,9 +15,10 @@ from models.events import cancel_event, cancel_signup, create_event, sign_up, up
 from models.outbox import OutboxMessage
 from models.pushes import Reminder
 from models.reminders import queue_due_reminders
-from models.residents import Resident, touch_resident
+from models.residents import Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from tests.pushes import seen_resident
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFSETS = (24.0, 2.0)
@@ -40,7 +41,7 @@ def new_event(services: Services, *, in_hours: float, capacity: int = 10) -> int
 
 def join(services: Services, event_id: int, openid: str) -> None:
     with services.session_factory() as db, db.begin():
-        resident = touch_resident(db, openid, services.clock(), "message")
+        resident = seen_resident(db, openid, services.clock(), "message")
         sign_up(db, event_id, resident, 1, services.clock())
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from werkzeug.serving import make_server
 
 from bot.app import create_app
@@ -404,3 +404,38 @@ def test_webhook_answers_and_dedupes_when_redis_is_down(
     assert count(services_without_redis, InboundMessage) == 2
     degraded = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(degraded) <= 1  # once a minute, not once a request
+
+
+# PostgreSQL restarted --------------------------------------------------------------
+
+
+def test_webhook_retries_a_delivery_whose_connection_was_lost(
+    database_url: str,
+    redis_url: str,
+    services: Services,
+    payloads: WeChatPayloads,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The webhook does not ping pooled connections (a round trip a message): a message
+    that meets a dead one is retried on a fresh connection, not lost."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only a PostgreSQL server can drop the webhook's connections")
+    config = make_test_config(database_url, redis_url)
+    webhook_services = build_services(config, clock=services.clock, ping_connections=False)
+    chat = Chat(client=create_app(services=webhook_services).test_client(), payloads=payloads)
+    try:
+        assert "活动" in chat.say("帮助")
+        with services.engine.connect() as connection:
+            killed = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        assert killed >= 1
+        with caplog.at_level(logging.WARNING, logger="bot.inbound"):
+            assert "活动" in chat.say("help")
+    finally:
+        webhook_services.close()
+    assert any("connection was lost" in r.getMessage() for r in caplog.records)
+    assert count(services, InboundMessage) == 2
