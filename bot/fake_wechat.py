@@ -66,11 +66,16 @@ ERRMSGS: dict[int, str] = {
     45009: "reach max api daily quota limit",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
+    45056: "too many tags now",
+    45058: "can't modify sys tag",
+    45059: "too many tag now, no need to add new",
+    45065: "clientmsgid exist",
     45157: "invalid tag name",
     45158: "tag name too long",
     45159: "invalid tag id",
     46003: "menu no exist",
     47001: "data format error",
+    49003: "not match openid with appid",
 }
 
 # Endpoints WeChat serves without an access_token.
@@ -93,6 +98,14 @@ CUSTOM_MSGTYPES = frozenset(
 MASS_MSGTYPES = frozenset({"text", "image", "voice", "mpvideo", "mpnews", "wxcard"})
 QR_ACTIONS = frozenset({"QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"})
 QR_MAX_EXPIRE_S = 2_592_000
+MAX_TAGS = 100
+MAX_TAGS_PER_USER = 20
+TAGGING_MAX = 50
+# Tags 0-2 are WeChat's own (blacklist, starred); they cannot be deleted.
+SYSTEM_TAG_IDS = frozenset({0, 1, 2})
+USER_TAG_PAGE = 10_000
+# WeChat drops a mass request whose clientmsgid it took within the last day.
+CLIENTMSGID_TTL_S = 86_400
 MENU_TOP_NAME_BYTES = 16
 MENU_SUB_NAME_BYTES = 60
 # How often a background server checks for stop(); short, so test teardown is quick.
@@ -109,10 +122,13 @@ class Binary:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the fake answers: a JSON document, an image, or (for HTTP faults) plain text."""
+    """What the fake answers: a JSON document, an image, or (for HTTP faults) plain text.
+    ``recorded`` adds facts to the call log that WeChat does not answer with, such as who
+    a mass send reached."""
 
     payload: dict[str, Any] | Binary | str
     status: int = 200
+    recorded: dict[str, Any] | None = None
 
     def summary(self) -> Any:
         """The answer as the call log shows it: images by type and size, not bytes."""
@@ -197,6 +213,9 @@ class FakeWeChat:
         self._stable_token: str | None = None
         self._tags: dict[int, str] = {}
         self._user_tags: dict[str, set[int]] = {}
+        self._clientmsgids: dict[str, tuple[int, float]] = {}  # -> (msg_id, accepted at)
+        # user/tag/get's page size; a test may shrink it to see paging.
+        self.tag_page_size = USER_TAG_PAGE
         self._menu: dict[str, Any] | None = None
         self._tickets: dict[str, str] = {}
         self._next_id = 1000
@@ -211,7 +230,10 @@ class FakeWeChat:
             "message/mass/send": self._mass_send,
             "tags/create": self._tags_create,
             "tags/get": self._tags_get,
+            "tags/delete": self._tags_delete,
             "tags/members/batchtagging": self._tags_batchtagging,
+            "tags/members/batchuntagging": self._tags_batchuntagging,
+            "user/tag/get": self._user_tag_get,
             "qrcode/create": self._qrcode_create,
             "showqrcode": self._showqrcode,
             "menu/create": self._menu_create,
@@ -242,6 +264,7 @@ class FakeWeChat:
         with self._lock:
             record["status"] = reply.status
             record["result"] = reply.summary()
+            record.update(reply.recorded or {})
         return reply
 
     def _dispatch(self, endpoint: str, query: dict[str, str], body: Any) -> Reply:
@@ -290,6 +313,11 @@ class FakeWeChat:
             count = len(self._calls)
             self._calls = []
         return count
+
+    def forget_mass_requests(self) -> None:
+        """Forget the clientmsgids of accepted mass sends, as a day passing would."""
+        with self._lock:
+            self._clientmsgids = {}
 
     def add_fault(self, fault: Fault) -> None:
         fault.validate()
@@ -415,15 +443,22 @@ class FakeWeChat:
         return _template_refusal(body) or OK
 
     def _mass_sendall(self, query: dict[str, str], body: Any) -> Reply:
+        """To every follower, or to a tag's members as they are now; the call log's
+        ``recipients`` says who a tag send reached."""
         if not isinstance(body, dict):
             return error(44002)
         target = body.get("filter")
         if not isinstance(target, dict):
             return error(47001)
+        if target.get("is_to_all") is True:
+            return self._mass_accepted(body, None)
+        # WeChat still reads the tag from the older name group_id, which wechatpy sends.
         tag_id = target.get("tag_id", target.get("group_id"))
-        if target.get("is_to_all") is not True and not isinstance(tag_id, int):
-            return error(45159)
-        return self._mass_accepted(body)
+        with self._lock:
+            if not isinstance(tag_id, int) or tag_id not in self._tags:
+                return error(45159)
+            members = self._members(tag_id)
+        return self._mass_accepted(body, members)
 
     def _mass_send(self, query: dict[str, str], body: Any) -> Reply:
         if not isinstance(body, dict):
@@ -433,19 +468,31 @@ class FakeWeChat:
             return error(40003)
         if not 2 <= len(users) <= 10_000:
             return error(40130)
-        return self._mass_accepted(body)
+        return self._mass_accepted(body, sorted(set(users)))
 
-    def _mass_accepted(self, body: dict[str, Any]) -> Reply:
+    def _mass_accepted(self, body: dict[str, Any], recipients: list[str] | None) -> Reply:
+        """A mass-send job, unless its clientmsgid was taken within a day: then 45065 with
+        the earlier job's msg_id, and nobody gets it again."""
         if body.get("msgtype") not in MASS_MSGTYPES:
             return error(40008)
-        msg_id = self._new_id()
+        clientmsgid = body.get("clientmsgid")
+        now = time.time()
+        with self._lock:
+            earlier = self._clientmsgids.get(clientmsgid) if isinstance(clientmsgid, str) else None
+            if earlier is not None and earlier[1] > now - CLIENTMSGID_TTL_S:
+                return Reply({**error(45065).summary(), "msg_id": earlier[0]})
+            self._next_id += 1
+            msg_id = self._next_id
+            if isinstance(clientmsgid, str):
+                self._clientmsgids[clientmsgid] = (msg_id, now)
         return Reply(
             {
                 "errcode": 0,
                 "errmsg": "send job submission success",
                 "msg_id": msg_id,
                 "msg_data_id": msg_id,
-            }
+            },
+            recorded=None if recipients is None else {"recipients": recipients},
         )
 
     # -- tags and users ------------------------------------------------------------------
@@ -460,6 +507,8 @@ class FakeWeChat:
         with self._lock:
             if name in self._tags.values():
                 return error(45157)
+            if len(self._tags) >= MAX_TAGS:
+                return error(45056)
             self._next_id += 1
             tag_id = self._next_id
             self._tags[tag_id] = name
@@ -477,21 +526,67 @@ class FakeWeChat:
             ]
         return Reply({"tags": tags})
 
+    def _tags_delete(self, query: dict[str, str], body: Any) -> Reply:
+        tag = body.get("tag") if isinstance(body, dict) else None
+        tag_id = tag.get("id") if isinstance(tag, dict) else None
+        if tag_id in SYSTEM_TAG_IDS:
+            return error(45058)
+        with self._lock:
+            if not isinstance(tag_id, int) or tag_id not in self._tags:
+                return error(45159)
+            del self._tags[tag_id]
+            for tags in self._user_tags.values():
+                tags.discard(tag_id)
+        return OK
+
     def _tags_batchtagging(self, query: dict[str, str], body: Any) -> Reply:
+        return self._change_members(body, add=True)
+
+    def _tags_batchuntagging(self, query: dict[str, str], body: Any) -> Reply:
+        return self._change_members(body, add=False)
+
+    def _change_members(self, body: Any, add: bool) -> Reply:
         if not isinstance(body, dict):
             return error(44002)
         users = body.get("openid_list")
         if not isinstance(users, list) or not all(isinstance(u, str) and u for u in users):
             return error(40003)
-        if not 1 <= len(users) <= 50:
+        if not 1 <= len(users) <= TAGGING_MAX:
             return error(40032)
         with self._lock:
             tag_id = body.get("tagid")
             if not isinstance(tag_id, int) or tag_id not in self._tags:
                 return error(45159)
+            if not add:
+                for openid in users:
+                    self._user_tags.get(openid, set()).discard(tag_id)
+                return OK
+            for openid in users:
+                tags = self._user_tags.get(openid, set())
+                if tag_id not in tags and len(tags) >= MAX_TAGS_PER_USER:
+                    return error(45059)
             for openid in users:
                 self._user_tags.setdefault(openid, set()).add(tag_id)
         return OK
+
+    def _user_tag_get(self, query: dict[str, str], body: Any) -> Reply:
+        """A tag's members in openid order, a page at a time after ``next_openid``."""
+        if not isinstance(body, dict):
+            return error(44002)
+        tag_id = body.get("tagid")
+        after = body.get("next_openid") or ""
+        with self._lock:
+            if not isinstance(tag_id, int) or tag_id not in self._tags:
+                return error(45159)
+            page = [openid for openid in self._members(tag_id) if openid > after]
+            page = page[: self.tag_page_size]
+        if not page:
+            return Reply({"count": 0, "next_openid": ""})
+        return Reply({"count": len(page), "data": {"openid": page}, "next_openid": page[-1]})
+
+    def _members(self, tag_id: int) -> list[str]:
+        """Whoever has ``tag_id``, in openid order; the caller holds the lock."""
+        return sorted(openid for openid, tags in self._user_tags.items() if tag_id in tags)
 
     def _user_info(self, query: dict[str, str], body: Any) -> Reply:
         openid = query.get("openid")
@@ -836,9 +931,11 @@ class FakeWeChatServer:
         return self.fake.expire_tokens()
 
     def clear(self) -> None:
-        """Forget recorded calls and scheduled faults; tokens, tags and the menu stay."""
+        """Forget recorded calls, scheduled faults and the clientmsgids of mass sends;
+        tokens, tags and the menu stay."""
         self.fake.clear_calls()
         self.fake.clear_faults()
+        self.fake.forget_mass_requests()
 
 
 def serve_fake_wechat(
