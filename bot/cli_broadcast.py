@@ -29,6 +29,8 @@ from bot.services import broadcast_settings
 from models.base import utcnow
 from models.broadcasts import (
     AUDIENCE_HELP,
+    BY_TAG,
+    TO_ALL,
     Audience,
     BroadcastError,
     MassPlan,
@@ -152,11 +154,29 @@ def _summary(
     }
     if plan is not None:
         summary["mass_requests"] = [
-            {"target": request.target, "recipients": len(request.recipients)}
+            {
+                "target": request.target,
+                "method": request.method,
+                "language": request.language,
+                "recipients": len(request.recipients),
+            }
             for request in plan.requests
         ]
         summary["single_messages"] = len(plan.singles)
     return summary
+
+
+def _how(request: dict[str, Any]) -> str:
+    """How one mass request is addressed and in which language, as staff should read it."""
+    if request["method"] == TO_ALL:
+        how = "to every follower"
+    elif request["method"] == BY_TAG:
+        how = "by WeChat tag"
+    else:
+        how = f"by openid list {request['target']}"
+    language = request["language"]
+    words = "one message in both languages" if language == "both" else f"in {language}"
+    return f"{how}, {request['recipients']} residents ({words})"
 
 
 def _report_dry_run(summary: dict[str, Any], as_json: bool) -> None:
@@ -204,7 +224,7 @@ def _echo_audience(summary: dict[str, Any]) -> None:
     click.echo(f"excluded, unsubscribed: {summary['excluded_unsubscribed']}")
     click.echo(f"excluded, opted out (退订): {summary['excluded_opted_out']}")
     for request in summary.get("mass_requests", []):
-        click.echo(f"mass request: {request['target']} ({request['recipients']} residents)")
+        click.echo(f"mass: {_how(request)}")
     singles = summary.get("single_messages", 0)
     if singles:
         click.echo(

@@ -10,19 +10,26 @@ kinds of push and do not look at the opt-out.
 Mass sends spend WeChat quotas that a retry or a second staff member could overspend, so
 they are checked before anything is written, and refused with the reason:
 
-- a subscription account may send 1 mass broadcast a day (local day), and only to all
-  followers: WeChat offers openid-list mass sends to verified service accounts only;
+- a subscription account may send 1 mass broadcast a day (local day);
 - a service account may reach each follower with at most 4 mass broadcasts a month;
   deliveries are counted per resident in ``broadcast_recipient``;
 - at most 60 mass-send requests a minute.
+
+How a mass send reaches its audience: everyone, when nobody opted out, is one ``sendall``
+to all followers. Anyone else is, on a service account, openid lists per language
+(``mass/send``); on a subscription account, which WeChat allows no openid lists, a WeChat
+user tag holding exactly the audience and one ``sendall`` to that tag. The tag is one per
+broadcast, named by :func:`mass_tag_name`; the worker fills it right before sending
+(scheduler/mass_tags.py), since models/ never talks to WeChat.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,6 +93,14 @@ MASS_OPENIDS_MIN = 2
 MASS_PER_RESIDENT_PER_MONTH = 4
 MASS_PER_DAY_SUBSCRIPTION = 1
 MASS_REQUESTS_PER_MINUTE = 60
+# How a mass request is addressed (MassRequest.method).
+TO_ALL = "all"
+BY_TAG = "tag"
+BY_OPENIDS = "openids"
+# Outbox rows of tag sends name their tag after this, e.g. "wechat-tag:aixiang-20260501-b7".
+WECHAT_TAG = "wechat-tag"
+# The WeChat tags the project made for mass sends, and only those: "aixiang-<UTC day>-b<id>".
+MASS_TAG_PATTERN = re.compile(r"aixiang-(\d{8})-b(\d+)")
 # Serialises quota checks of concurrent mass sends on PostgreSQL (SQLite's BEGIN
 # IMMEDIATE already does); any constant the project does not use elsewhere.
 MASS_LOCK_KEY = 0x41584D53
@@ -336,16 +351,16 @@ def create_broadcast(
 
 @dataclass(frozen=True)
 class MassRequest:
-    """One mass-send call: to every follower (``openids`` None) or to an openid list."""
+    """One mass-send call: to every follower, to a WeChat tag, or to an openid list."""
 
     target: str
     language: str
     recipients: list[Recipient]
-    to_all: bool = False
+    method: str = BY_OPENIDS
 
     @property
-    def openids(self) -> list[str] | None:
-        return None if self.to_all else [r.openid for r in self.recipients]
+    def openids(self) -> list[str]:
+        return [r.openid for r in self.recipients]
 
 
 @dataclass(frozen=True)
@@ -358,23 +373,19 @@ class MassPlan:
 def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
     """The mass-send requests that reach exactly ``audience``.
 
-    Everyone, with nobody opted out, is one ``sendall``; otherwise openid lists of at
-    most 10,000 per language, so each resident reads their own language.
+    Everyone, with nobody opted out, is one ``sendall`` to all followers. Otherwise a
+    service account sends openid lists of at most 10,000 per language, so each resident
+    reads their own language; it does not use a tag, which would cost a tagging call per
+    50 residents, a shared WeChat state to keep right, and one text for both languages.
+    A subscription account, which WeChat allows no openid lists, sends one ``sendall`` to
+    a tag of exactly the audience, in both languages.
     """
     if audience.size == 0:
         return MassPlan([])
     if audience.spec == ALL and audience.excluded_opted_out == 0:
-        return MassPlan([MassRequest(ALL, "both", audience.recipients, to_all=True)])
+        return MassPlan([MassRequest(ALL, "both", audience.recipients, TO_ALL)])
     if settings.account_type == SUBSCRIPTION:
-        if audience.spec == ALL:
-            raise BroadcastError(
-                f"--mass: {audience.excluded_opted_out} residents opted out of broadcasts and "
-                "a subscription account can only mass-send to every follower; send without --mass"
-            )
-        raise BroadcastError(
-            "--mass: a subscription account can only mass-send to all followers (WeChat offers "
-            "openid-list mass sends to verified service accounts only); send without --mass"
-        )
+        return MassPlan([MassRequest(WECHAT_TAG, "both", audience.recipients, BY_TAG)])
     by_language: dict[str, list[Recipient]] = {"zh": [], "en": []}
     for recipient in audience.recipients:
         language = recipient.language if recipient.language in by_language else None
@@ -387,7 +398,7 @@ def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
             continue
         for start, chunk in _even_chunks(recipients, MASS_OPENIDS_MAX):
             target = f"openids:{language}:{start + 1}-{start + len(chunk)}"
-            requests.append(MassRequest(target, language, chunk))
+            requests.append(MassRequest(target, language, chunk, BY_OPENIDS))
     return MassPlan(requests, singles)
 
 
@@ -402,7 +413,11 @@ def _even_chunks(items: list[Recipient], most: int) -> Iterator[tuple[int, list[
 def mass_request_body(
     request: MassRequest, texts: dict[str, str], broadcast_id: int, number: int
 ) -> dict[str, Any]:
-    """The exact JSON WeChat gets. ``clientmsgid`` makes WeChat drop a retried duplicate."""
+    """The JSON WeChat gets. ``clientmsgid`` makes WeChat drop a retried duplicate.
+
+    A tag send's ``tag_id`` is WeChat's number for the tag, known only once the worker has
+    made the tag; the worker adds it (and never wechatpy's obsolete ``group_id``).
+    """
     content = (
         f"{texts['zh']}\n\n{texts['en']}" if request.language == "both" else texts[request.language]
     )
@@ -411,11 +426,28 @@ def mass_request_body(
         "text": {"content": content},
         "clientmsgid": f"aixiang-b{broadcast_id}-r{number}",
     }
-    if request.to_all:
+    if request.method == TO_ALL:
         body["filter"] = {"is_to_all": True}
+    elif request.method == BY_TAG:
+        body["filter"] = {"is_to_all": False}
     else:
         body["touser"] = request.openids
     return body
+
+
+def mass_tag_name(broadcast_id: int, now: datetime) -> str:
+    """The WeChat tag a broadcast's tag send uses: one per broadcast, so two broadcasts
+    never share a tag's members, with its UTC day, so the worker can delete old ones
+    (WeChat allows 100 tags an account). At most 30 characters, WeChat's limit."""
+    return f"aixiang-{now.astimezone(UTC):%Y%m%d}-b{broadcast_id}"
+
+
+def mass_tag_day(name: str) -> date | None:
+    """The UTC day a tag of :func:`mass_tag_name` was named on; None for any other tag."""
+    matched = MASS_TAG_PATTERN.fullmatch(name)
+    if matched is None:
+        return None
+    return datetime.strptime(matched.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
 
 
 def check_mass_quota(
@@ -642,15 +674,21 @@ def _write_mass(
 ) -> int:
     for number, request in enumerate(plan.requests, start=1):
         key = f"broadcast:{broadcast.id}:mass:{number}"
+        payload: dict[str, Any] = {
+            "request": mass_request_body(request, texts, broadcast.id, number),
+            "text": texts,
+            "fields": _fields(broadcast),
+        }
+        target = request.target
+        if request.method == BY_TAG:
+            name = mass_tag_name(broadcast.id, now)
+            target = f"{WECHAT_TAG}:{name}"
+            payload["tag"] = {"name": name, "openids": request.openids}
         outbox_id = enqueue_push(
             db,
-            recipient_openid=request.target,
+            recipient_openid=target,
             kind=MASS_KIND,
-            payload={
-                "request": mass_request_body(request, texts, broadcast.id, number),
-                "text": texts,
-                "fields": _fields(broadcast),
-            },
+            payload=payload,
             idempotency_key=key,
             now=now,
             expires_at=expires_at,

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Config
 from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
 from models.outbox import Claimed
+from scheduler import mass_tags
 from scheduler.channels import (
     CUSTOM,
     SUBSCRIBE,
@@ -129,7 +130,10 @@ class Sender:
         assert plan.mass is not None
         endpoint = "message/mass/send" if "touser" in plan.mass else "message/mass/sendall"
         try:
-            result = self._client.post(endpoint, data=plan.mass)
+            tag = plan.row.payload.get("tag")
+            result = mass_tags.post_mass(self._client, endpoint, plan.mass, tag, now)
+        except mass_tags.TagRefused as refusal:
+            return Outcome(plan.row, DEAD, "mass", str(refusal))
         except WeChatAPIError as exc:
             outcome = self._classify(plan, "mass", exc, now)
             return outcome or Outcome(plan.row, RETRY, "mass", _describe(exc))

@@ -502,16 +502,19 @@ def test_subscription_account_mass_sends_once_a_local_day(
     assert len(rows(services, "mass")) == 2
 
 
-def test_subscription_account_mass_sends_only_to_everyone(services: Services) -> None:
+def test_subscription_account_mass_sends_anyone_but_everyone_by_tag(services: Services) -> None:
     resident(services, "o-1")
-    resident(services, "o-2")
+    resident(services, "o-2", language="en")
+    resident(services, "o-3")
     resident(services, "o-quiet", opted_out=True)
-    with pytest.raises(BroadcastError, match="1 residents opted out"):
-        broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     made = event(services, "女性技能课堂", "women")
-    signs_up(services, made, "o-1", "o-2")
-    with pytest.raises(BroadcastError, match="verified service accounts only"):
-        broadcast_now(services, "tag:women", mass=True, settings=SUBSCRIPTION)
+    signs_up(services, made, "o-1", "o-quiet", "o-3")
+    for spec, reached in (("all", ["o-1", "o-2", "o-3"]), ("tag:women", ["o-1", "o-3"])):
+        [request] = plan_mass(audience(services, spec), SUBSCRIPTION).requests
+        assert (request.method, request.language) == ("tag", "both")
+        assert request.openids == reached
+    [request] = plan_mass(audience(services, "tag:women"), SERVICE).requests
+    assert request.method == "openids"
 
 
 def test_service_account_reaches_a_resident_at_most_four_times_a_month(
@@ -645,7 +648,9 @@ def test_send_with_json_and_mass(staff: CliRunner, services: Services) -> None:
     resident(services, "o-quiet", opted_out=True)
     data = json.loads(run(staff, "--text", "通知", "--audience", "all", "--mass", "--json").stdout)
     assert data["status"] == "sent" and data["mass"] is True
-    assert data["mass_requests"] == [{"target": "openids:zh:1-2", "recipients": 2}]
+    assert data["mass_requests"] == [
+        {"target": "openids:zh:1-2", "method": "openids", "language": "zh", "recipients": 2}
+    ]
     assert data["single_messages"] == 1 and data["rows"] == 2
     assert counts(services) == (1, 2)
 
