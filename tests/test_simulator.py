@@ -250,7 +250,8 @@ def test_broadcasts_reach_everyone_or_the_tag(
     demo_url: str, wechat_client: AixiangWeChatClient
 ) -> None:
     tag_id = wechat_client.tag.create("volunteers")["id"]
-    wechat_client.tag.tag_user(tag_id, ["o-demo-li"])
+    wechat_client.tag.tag_user(tag_id, ["o-demo-li", "o-demo-emma"])
+    wechat_client.tag.untag_user(tag_id, ["o-demo-emma"])
     wechat_client.message.send_mass_text(tag_id, "志愿者集合")
     wechat_client.message.send_mass_text(None, "全体通知", is_to_all=True)
     wechat_client.message.send_mass_text(["o-demo-wang", "o-demo-emma"], "two of you")
@@ -260,6 +261,7 @@ def test_broadcasts_reach_everyone_or_the_tag(
 
     assert texts("o-demo-li") == ["志愿者集合", "全体通知"]
     assert texts("o-demo-wang") == ["全体通知", "two of you"]
+    assert texts("o-demo-emma") == ["全体通知", "two of you"]  # untagged before the send
 
 
 def test_a_refused_push_is_not_shown(

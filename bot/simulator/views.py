@@ -41,7 +41,6 @@ PUSH_TITLES = {
     "message/mass/send": "群发 · Broadcast",
     "message/mass/sendall": "群发 · Broadcast",
 }
-TAGGING_ENDPOINT = "tags/members/batchtagging"
 SAMPLE_PHOTO = "sim/static/sample-photo.svg"
 
 
@@ -321,7 +320,6 @@ def pushes() -> Response:
     if not since.isdigit():
         raise SimulatorError(400, "since must be a call number from the previous answer")
     calls = _fake_calls(since=int(since))
-    tags: set[int] | None = None
     messages = []
     for call in calls:
         body = call.get("body")
@@ -329,9 +327,7 @@ def pushes() -> Response:
             continue
         if not isinstance(body, dict):
             continue
-        if call["endpoint"] == "message/mass/sendall" and tags is None:
-            tags = _tags_of(openid)
-        if _addressed_to(call["endpoint"], body, openid, tags or set()):
+        if _addressed_to(call, body, openid):
             messages.append(
                 {
                     "seq": call["seq"],
@@ -369,24 +365,12 @@ def _delivered(call: Mapping[str, Any]) -> bool:
     return call.get("status") == 200 and isinstance(result, dict) and not result.get("errcode")
 
 
-def _tags_of(openid: str) -> set[int]:
-    """The tags the account gave ``openid``, as the fake API recorded them."""
-    tags: set[int] = set()
-    for call in _fake_calls(endpoint=TAGGING_ENDPOINT):
-        body = call.get("body")
-        if _delivered(call) and isinstance(body, dict) and openid in body.get("openid_list", []):
-            tags.add(int(body["tagid"]))
-    return tags
-
-
-def _addressed_to(endpoint: str, body: Mapping[str, Any], openid: str, tags: set[int]) -> bool:
-    if endpoint == "message/mass/sendall":
+def _addressed_to(call: Mapping[str, Any], body: Mapping[str, Any], openid: str) -> bool:
+    """Whether a delivered push reached ``openid``; for a mass send, the fake API's call
+    log says who it reached (a tag's members as they were when it was sent)."""
+    if call["endpoint"] in ("message/mass/sendall", "message/mass/send"):
         target = body.get("filter") or {}
-        # WeChat still reads the tag from the older name group_id, which wechatpy sends.
-        tag_id = target.get("tag_id", target.get("group_id"))
-        return target.get("is_to_all") is True or tag_id in tags
-    if endpoint == "message/mass/send":
-        return openid in body.get("touser", [])
+        return target.get("is_to_all") is True or openid in call.get("recipients", [])
     return body.get("touser") == openid
 
 
