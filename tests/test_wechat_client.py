@@ -178,6 +178,27 @@ def test_a_proxy_set_in_the_environment_is_still_used(
     assert fake_wechat.calls() == []
 
 
+def test_a_closed_client_opens_new_connections_when_used_again(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    wechat_client.message.send_text("o-1", "before")
+    wechat_client.close()
+
+    assert wechat_client.message.send_text("o-1", "after") == {"errcode": 0, "errmsg": "ok"}
+    assert len(fake_wechat.calls("message/custom/send")) == 2
+
+
+def test_a_call_with_more_than_a_query_and_a_body_goes_through_requests_alike(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    push_menu(wechat_client, MenuConfig())
+
+    direct = wechat_client.get("menu/get")
+    through_requests = wechat_client.get("menu/get", headers={"X-Trace": "1"})
+
+    assert direct == through_requests == {"menu": fake_wechat.calls("menu/create")[0]["body"]}
+
+
 def test_a_token_someone_else_already_replaced_is_not_fetched_again(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
