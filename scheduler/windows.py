@@ -48,7 +48,9 @@ class ServiceWindow:
         False where the window is shut or spent.
 
         One round trip for a whole batch: the increments run in order in one pipeline, so
-        two pushes to one resident in a batch spend two messages, as two calls would.
+        two pushes to one resident in a batch spend two messages, as two calls would. The
+        pipeline is not a MULTI/EXEC transaction: each INCR is atomic on its own, and a
+        transaction would double the replies to read for nothing.
         """
         open_windows: list[tuple[int, str, int, int]] = []
         for index, (openid, opened_at, kind) in enumerate(uses):
@@ -61,7 +63,7 @@ class ServiceWindow:
             return allowed
 
         def spend() -> list[int]:
-            with self._redis.pipeline() as pipe:
+            with self._redis.pipeline(transaction=False) as pipe:
                 for _, key, _, ttl in open_windows:
                     pipe.incr(key)
                     pipe.expire(key, ttl)
