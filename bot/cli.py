@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from bot.cli_broadcast import broadcast
+from bot.cli_broadcast import broadcast, broadcasts
 from bot.cli_demo import demo, fake_wechat
 from bot.cli_events import events
 from bot.cli_needs import needs, partners
@@ -74,6 +74,7 @@ main.add_command(events)
 main.add_command(needs)
 main.add_command(partners)
 main.add_command(broadcast)
+main.add_command(broadcasts)
 main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(outbox_group)

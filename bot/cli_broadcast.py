@@ -20,6 +20,7 @@ import click
 from bot.cli_support import (
     StaffError,
     config_from_context,
+    emit,
     emit_object,
     format_local,
     parse_local_time,
@@ -36,14 +37,17 @@ from models.broadcasts import (
     MassPlan,
     announceable_event,
     as_residents_see,
+    cancel_broadcast,
     check_mass_quota,
     create_broadcast,
     event_announcement,
     fan_out,
     plan_mass,
+    recent_broadcasts,
     resolve_audience,
     text_message,
 )
+from models.pushes import Broadcast
 
 LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 
@@ -130,9 +134,13 @@ def broadcast(
 
 
 def _event_id(value: str) -> int:
+    return _number(value, "--event", "an event id")
+
+
+def _number(value: str, where: str, what: str) -> int:
     cleaned = value.strip().lstrip("#")
     if not cleaned.isdigit():
-        raise StaffError(f"--event: {value!r} is not an event id (a number)")
+        raise StaffError(f"{where}: {value!r} is not {what} (a number)")
     return int(cleaned)
 
 
@@ -231,3 +239,56 @@ def _echo_audience(summary: dict[str, Any]) -> None:
             f"normal messages: {singles} (alone in their language, and WeChat's mass send "
             "needs at least 2 openids)"
         )
+
+
+@click.group("broadcasts")
+def broadcasts() -> None:
+    """See scheduled broadcasts and cancel one before it goes out (send with `broadcast`)."""
+
+
+@broadcasts.command("list")
+@click.option("--all", "everything", is_flag=True, help="Every status, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def list_broadcasts(ctx: click.Context, everything: bool, as_json: bool) -> None:
+    """Scheduled broadcasts, soonest first (with --all: the latest 50 of any status)."""
+    tz = config_from_context(ctx).bot.tz
+    with staff_session(ctx) as db:
+        rows = [_listed(b, tz) for b in recent_broadcasts(db, scheduled_only=not everything)]
+    emit(rows, as_json)
+
+
+def _listed(broadcast: Broadcast, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": broadcast.id,
+        "status": broadcast.status,
+        "at": format_local(broadcast.scheduled_at, tz),
+        "audience": broadcast.audience,
+        "mass": broadcast.mass,
+        "event": broadcast.event_id,
+        "recipients": broadcast.recipients if broadcast.sent_at is not None else None,
+        "text": _headline(broadcast.text_zh),
+        "note": broadcast.error,
+    }
+
+
+def _headline(text: str, most: int = 24) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= most else f"{line[: most - 1]}…"
+
+
+@broadcasts.command("cancel")
+@click.argument("broadcast_id")
+@click.pass_context
+def cancel(ctx: click.Context, broadcast_id: str) -> None:
+    """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
+    number = _number(broadcast_id, "broadcast", "a broadcast id")
+    tz = config_from_context(ctx).bot.tz
+    try:
+        with staff_session(ctx) as db:
+            cancelled = cancel_broadcast(db, number, utcnow(), os.environ.get("USER"))
+    except BroadcastError as refusal:
+        raise StaffError(str(refusal)) from None
+    click.echo(
+        f"broadcast {number} cancelled; it was to go out {format_local(cancelled.scheduled_at, tz)}"
+    )

@@ -66,7 +66,7 @@ from models.events import (
 )
 from models.needs import Need
 from models.outbox import DEAD, EXPIRED, PENDING, OutboxMessage, enqueue_push
-from models.pushes import REFUSED, SCHEDULED, SENT, Broadcast
+from models.pushes import CANCELLED, REFUSED, SCHEDULED, SENT, Broadcast
 from models.residents import Resident
 
 BROADCAST_KIND = "broadcast"
@@ -785,3 +785,40 @@ def send_due_broadcasts(db: Session, now: datetime, settings: BroadcastSettings)
                 broadcast.status = REFUSED
                 broadcast.error = str(refusal)
         db.flush()
+
+
+def recent_broadcasts(db: Session, scheduled_only: bool, limit: int = 50) -> list[Broadcast]:
+    """Scheduled broadcasts, soonest first; or the latest of every status, newest first."""
+    query = select(Broadcast)
+    if scheduled_only:
+        query = query.where(Broadcast.status == SCHEDULED).order_by(
+            Broadcast.scheduled_at, Broadcast.id
+        )
+    else:
+        query = query.order_by(Broadcast.scheduled_at.desc(), Broadcast.id.desc())
+    return list(db.execute(query.limit(limit)).scalars())
+
+
+def cancel_broadcast(db: Session, broadcast_id: int, now: datetime, by: str | None) -> Broadcast:
+    """Stop a scheduled broadcast before it goes out.
+
+    The row is locked first, so a cancel racing the scheduler's send either wins (the
+    scheduler skips it) or waits and then finds it sent, and says so: once outbox rows
+    exist the broadcast is on its way and cannot be called back here.
+    """
+    broadcast = db.execute(
+        select(Broadcast).where(Broadcast.id == broadcast_id).with_for_update()
+    ).scalar_one_or_none()
+    if broadcast is None:
+        raise BroadcastError(f"there is no broadcast {broadcast_id}")
+    if broadcast.status != SCHEDULED:
+        raise BroadcastError(
+            f"broadcast {broadcast_id} is {broadcast.status}, not scheduled: "
+            "only a broadcast that has not gone out can be cancelled"
+        )
+    broadcast.status = CANCELLED
+    broadcast.error = f"cancelled at {now.isoformat(timespec='seconds')}" + (
+        f" by {by}" if by else ""
+    )
+    db.flush()
+    return broadcast

@@ -16,6 +16,7 @@ from models.base import Base, CreatedAtMixin
 SCHEDULED = "scheduled"
 SENT = "sent"
 REFUSED = "refused"
+CANCELLED = "cancelled"
 
 
 class Broadcast(CreatedAtMixin, Base):

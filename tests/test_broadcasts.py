@@ -718,3 +718,56 @@ def test_announcing_a_closed_event_is_refused(staff: CliRunner, services: Servic
         db.execute(update(Event).where(Event.id == made).values(status="cancelled"))
     assert "is cancelled, not published" in fail(staff, "--event", str(made), "--audience", "all")
     assert counts(services) == (0, 0)
+
+
+def broadcasts_command(staff: CliRunner, *args: str) -> Result:
+    return staff.invoke(main, ["broadcasts", *args])
+
+
+def test_staff_list_and_cancel_a_scheduled_broadcast_which_then_never_goes(
+    staff: CliRunner, services: Services
+) -> None:
+    resident(services, "o-1")
+    at = (datetime.now(SHANGHAI) + timedelta(days=1)).replace(second=0, microsecond=0)
+    when = at.strftime("%Y-%m-%dT%H:%M")
+    run(staff, "--text", "明天停水，请提前储水", "--audience", "all", "--at", when)
+    run(staff, "--text", "后天见", "--audience", "all", "--at", when)
+    listed = json.loads(broadcasts_command(staff, "list", "--json").stdout)
+    assert [(b["id"], b["status"], b["at"]) for b in listed] == [
+        (1, "scheduled", at.strftime("%Y-%m-%d %H:%M")),
+        (2, "scheduled", at.strftime("%Y-%m-%d %H:%M")),
+    ]
+    assert listed[0]["text"] == "明天停水，请提前储水"
+
+    result = broadcasts_command(staff, "cancel", "1")
+    assert result.exit_code == 0, result.output
+    assert "broadcast 1 cancelled" in result.stdout
+    table = broadcasts_command(staff, "list").stdout
+    assert "后天见" in table and "明天停水" not in table
+    everything = json.loads(broadcasts_command(staff, "list", "--all", "--json").stdout)
+    assert {b["id"]: b["status"] for b in everything} == {1: "cancelled", 2: "scheduled"}
+
+    with services.session_factory() as db, db.begin():
+        assert send_due_broadcasts(db, utcnow() + timedelta(days=2), SERVICE) == 1
+    assert [row.recipient_openid for row in rows(services, "broadcast")] == ["o-1"]
+    assert "后天见" in rows(services, "broadcast")[0].payload["text"]["zh"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cancel", "7"), "there is no broadcast 7"),
+        (("cancel", "x1"), "'x1' is not a broadcast id"),
+        (("cancel", "1"), "broadcast 1 is sent, not scheduled"),
+    ],
+)
+def test_cancel_refuses_what_it_cannot_cancel(
+    staff: CliRunner, services: Services, args: tuple[str, ...], message: str
+) -> None:
+    resident(services, "o-1")
+    run(staff, "--text", "已发出", "--audience", "all")
+    result = broadcasts_command(staff, *args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+    assert stored(services, 1).status == "sent"
