@@ -906,7 +906,8 @@ def check_in(
     db: Session, event_id: int, resident: Resident, method: str, now: datetime
 ) -> CheckInResult:
     """Record that a resident came. A confirmed sign-up is checked in with its party;
-    anyone else is a walk-in of one if a place is free. Checking in again changes nothing.
+    anyone else is a walk-in of one if a place is free, giving up any waitlist place.
+    Checking in again changes nothing.
 
     The QR code at the door works only around the event's time; staff may record a
     check-in any time after it opens (e.g. from a paper list afterwards).
@@ -943,6 +944,8 @@ def check_in(
             raise EventError(
                 NO_ROOM, f"event {event.id} is full; no walk-in place is left", event=event
             )
+        if signup is not None:
+            _leave_waitlist_at_the_door(db, event, signup, now)
         attendance = Attendance(
             event_id=event.id,
             resident_id=resident.id,
@@ -955,6 +958,17 @@ def check_in(
     db.add(attendance)
     db.flush()
     return CheckInResult(event=event, attendance=attendance, first_time=True)
+
+
+def _leave_waitlist_at_the_door(db: Session, event: Event, signup: Signup, now: datetime) -> None:
+    """A waitlisted resident who comes in as a walk-in (their party was waiting for more
+    places than the one free) gives up their waitlist place: promoted later, it would
+    count them twice and tell them of a place they are already standing in."""
+    signup.status = SIGNUP_CANCELLED
+    signup.cancelled_at = now
+    signup.waitlist_position = None
+    db.flush()
+    _renumber_waitlist(db, event.id)
 
 
 def check_in_by_code(db: Session, event_id: int, code: str, now: datetime) -> CheckInResult:

@@ -25,6 +25,7 @@ from models.events import (
     check_in_by_code,
     create_event,
     normalize_mobile,
+    occupancy,
     save_contact,
     seed_demo_events,
     sign_up,
@@ -185,18 +186,24 @@ def test_waitlisted_code_at_the_door_is_a_walk_in(db: Session, clock: FakeClock)
         db,
         title="门口",
         starts_at=clock.now + timedelta(hours=1),
-        capacity=2,
+        capacity=3,
         max_party_size=2,
         now=clock.now,
         publish=True,
     )
-    big, small = people(db, clock, "o-big", "o-small")
-    sign_up(db, event.id, small, 1, clock.now)
+    one, two, big = people(db, clock, "o-one", "o-two", "o-big")
+    sign_up(db, event.id, one, 1, clock.now)
+    sign_up(db, event.id, two, 1, clock.now)
     waiting = sign_up(db, event.id, big, 2, clock.now).signup
-    assert waiting.status == "waitlisted"
+    assert waiting.status == "waitlisted"  # 1 place free, their party is 2
     result = check_in_by_code(db, event.id, waiting.checkin_code, clock.now)
     assert result.walk_in and result.attendance.method == CHECKIN_CODE
     assert result.attendance.party_size == 1
+    # Their waitlist place is given up: freed places never promote them on top of it.
+    assert waiting.status == "cancelled" and waiting.waitlist_position is None
+    assert cancel_signup(db, event.id, one, clock.now, TZ).promoted == []
+    assert cancel_signup(db, event.id, two, clock.now, TZ).promoted == []
+    assert occupancy(db, event).places_left == 2
 
 
 @pytest.mark.parametrize(
