@@ -21,12 +21,9 @@ class RedisSessionStore:
 
     @staticmethod
     def key(openid: str) -> str:
-        """Where a resident's flow lives; the webhook reads it in its first round trip."""
+        """Where a resident's flow lives; the webhook reads it in its first round trip
+        with Redis (bot/dedupe.py), so there is no load of its own."""
         return f"aixiang:flow:{openid}"
-
-    def load(self, openid: str) -> FlowState | None:
-        raw = degradable("load flow", lambda: self._redis.get(self.key(openid)), None)
-        return self.parse(None if raw is None else str(raw))
 
     @staticmethod
     def parse(raw: str | None) -> FlowState | None:

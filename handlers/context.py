@@ -29,9 +29,8 @@ class FlowState:
 
 
 class SessionStore(Protocol):
-    """Flow state keyed by openid, expiring after the flow TTL (kept in Redis by bot/)."""
-
-    def load(self, openid: str) -> FlowState | None: ...
+    """Flow state keyed by openid, expiring after the flow TTL (kept in Redis by bot/,
+    which hands a message's flow to its handler in the Context)."""
 
     def save(self, openid: str, state: FlowState) -> None: ...
 
