@@ -19,14 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Row, Select, any_, bindparam, case, func, insert, literal, select
+from sqlalchemy import Integer, Row, Select, Table, any_, bindparam, case, func, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from models.base import local_text
+from models.bulk import insert_rows
 from models.events import CONFIRMED, PUBLISHED, Event, Signup
 from models.outbox import PENDING, OutboxMessage
 from models.pushes import QUEUED, SKIPPED, Reminder
@@ -67,8 +68,7 @@ def queue_due_reminders(
         _decision(row, minutes, QUEUED, now, outbox_id)
         for (row, minutes), outbox_id in zip(to_queue, outbox_ids, strict=True)
     ] + [_decision(row, minutes, SKIPPED, now, None) for row, minutes in to_skip]
-    if decisions:
-        db.execute(insert(Reminder), decisions)
+    insert_rows(db, cast(Table, Reminder.__table__), decisions)
     return Sweep(len(to_queue), len(to_skip))
 
 
@@ -159,8 +159,10 @@ def _queue_pushes(
     if not to_queue:
         return []
     rows = [_push_row(row, minutes, now, tz) for row, minutes in to_queue]
-    statement = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
-    return list(db.execute(statement, rows).scalars())
+    table = cast(Table, OutboxMessage.__table__)
+    stored = insert_rows(db, table, rows, returning=("idempotency_key", "id"))
+    ids = {row.idempotency_key: row.id for row in stored}
+    return [ids[row["idempotency_key"]] for row in rows]
 
 
 def _push_row(row: Row[Any], minutes: int, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
