@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, CreatedAtMixin
 from models.inbound import InboundMessage
 from models.outbox import enqueue_push
-from models.residents import Resident
+from models.residents import Resident, get_or_create_resident
 
 SUBMITTED = "submitted"
 ACKNOWLEDGED = "acknowledged"
@@ -59,6 +59,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 NEEDS_A_REASON = frozenset({DECLINED, DUPLICATE})
 
 PARTNER_KINDS = ("government", "enterprise", "ngo", "school", "volunteer")
+# The push to a partner's contact when a need is handed to them.
+ASSIGNED_KIND = "need_assigned"
 
 PHOTO_PENDING = "pending"
 PHOTO_FETCHED = "fetched"
@@ -364,6 +366,7 @@ def change_status(
     elif moving and to_status == DUPLICATE:
         raise NeedError("marking a need duplicate needs the need it duplicates")
 
+    newly_assigned = partner is not None and need.partner_id != partner.id
     need.status = to_status
     need.updated_at = now
     if partner is not None:
@@ -392,7 +395,49 @@ def change_status(
     db.flush()
     if moving or public:
         _queue_pushes(db, need, entry, original, partner, now)
+    if newly_assigned and partner is not None and partner.contact_openid:
+        _tell_partner(db, need, entry, partner, partner.contact_openid, now)
     return entry
+
+
+def _tell_partner(
+    db: Session, need: Need, entry: NeedHistory, partner: Partner, openid: str, now: datetime
+) -> None:
+    """The partner's contact hears of a need handed to them: that is why staff record the
+    contact. What the resident wrote goes with it, as staff see it; their name does not."""
+    contact = get_or_create_resident(db, openid, now)
+    where = need.place or (
+        f"{need.latitude:.5f}, {need.longitude:.5f}" if need.latitude is not None else ""
+    )
+    zh = f"{partner.name}：爱乡共建俱乐部将需求 {need.ref}（{need.category}）交给您跟进。"
+    en = f"{partner.name}: the club has handed need {need.ref} ({need.category}) to you."
+    if need.description:
+        zh += f"\n内容：{need.description}"
+        en += f"\nWhat was asked: {need.description}"
+    if where:
+        zh += f"\n地点：{where}"
+        en += f"\nPlace: {where}"
+    if entry.note:
+        zh += f"\n工作人员备注：{entry.note}"
+        en += f"\nStaff note: {entry.note}"
+    enqueue_push(
+        db,
+        recipient_openid=openid,
+        kind=ASSIGNED_KIND,
+        payload={
+            "text": {"zh": zh, "en": en},
+            "fields": {
+                "ref": need.ref,
+                "category": need.category,
+                "partner": partner.name,
+                "place": where,
+                "assigned_at": entry.created_at.isoformat(),
+            },
+        },
+        idempotency_key=f"{ASSIGNED_KIND}:{need.id}:{entry.id}",
+        now=now,
+        resident_id=contact.id,
+    )
 
 
 def _root(db: Session, need: Need) -> Need:

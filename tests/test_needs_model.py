@@ -184,6 +184,27 @@ def test_assigning_a_partner_alone_is_internal(
     assert pushes(db) == []
 
 
+def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    need = make_need(text="学校缺美术老师")
+    need.place = "希望小学"
+    school = add_partner(
+        db, name="希望小学", kind="school", now=clock.now, contact_openid="o-principal"
+    )
+    quiet = add_partner(db, name="阳光志愿队", kind="volunteer", now=clock.now)
+    change_status(db, need, "acknowledged", "王", "请周五前联系", False, clock.now, partner=school)
+    change_status(db, need, "in_progress", "王", None, False, clock.now, partner=school)
+    told = [row for row in pushes(db) if row.kind == "need_assigned"]
+    assert [row.recipient_openid for row in told] == ["o-principal"]  # once, not on re-assign
+    text = told[0].payload["text"]
+    assert need.ref in text["zh"] and "学校缺美术老师" in text["zh"] and "希望小学" in text["zh"]
+    assert "请周五前联系" in text["zh"] and need.ref in text["en"]
+    assert told[0].resident_id is not None  # the contact's WeChat window rules apply
+    change_status(db, need, "in_progress", "王", None, False, clock.now, partner=quiet)
+    assert len([row for row in pushes(db) if row.kind == "need_assigned"]) == 1  # no contact
+
+
 def test_duplicates_link_to_the_root_and_count_demand(
     db: Session, make_need: MakeNeed, clock: FakeClock
 ) -> None:
