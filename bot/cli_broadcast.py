@@ -23,6 +23,7 @@ from bot.cli_support import (
     emit,
     emit_object,
     format_local,
+    parse_id,
     parse_local_time,
     staff_session,
 )
@@ -89,7 +90,7 @@ def broadcast(
     categories = [category.key for category in config.needs.categories]
     try:
         with staff_session(ctx) as db:
-            number = None if event_id is None else _event_id(event_id)
+            number = None if event_id is None else parse_id(event_id, "an event id", "events list")
             if number is not None:
                 event = announceable_event(db, number, send_at or now)
                 texts = event_announcement(db, event, settings.tz)
@@ -131,17 +132,6 @@ def broadcast(
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
     _report_sent({**summary, "status": "sent", "rows": result.rows}, as_json)
-
-
-def _event_id(value: str) -> int:
-    return _number(value, "--event", "an event id")
-
-
-def _number(value: str, where: str, what: str) -> int:
-    cleaned = value.strip().lstrip("#")
-    if not cleaned.isdigit():
-        raise StaffError(f"{where}: {value!r} is not {what} (a number)")
-    return int(cleaned)
 
 
 def _summary(
@@ -282,7 +272,7 @@ def _headline(text: str, most: int = 24) -> str:
 @click.pass_context
 def cancel(ctx: click.Context, broadcast_id: str) -> None:
     """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
-    number = _number(broadcast_id, "broadcast", "a broadcast id")
+    number = parse_id(broadcast_id, "a broadcast id", "broadcasts list")
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:

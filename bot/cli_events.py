@@ -29,6 +29,7 @@ from bot.cli_support import (
     emit,
     emit_object,
     format_local,
+    parse_id,
     parse_local_time,
     staff_session,
 )
@@ -116,10 +117,7 @@ def _tz(ctx: click.Context) -> ZoneInfo:
 
 
 def _event_id(value: str) -> int:
-    cleaned = value.strip().lstrip("#")
-    if not cleaned.isdigit():
-        raise StaffError(f"{value!r} is not an event id (a number, as `events list` shows)")
-    return int(cleaned)
+    return parse_id(value, "an event id", "events list")
 
 
 def _integer(value: str, option: str) -> int:

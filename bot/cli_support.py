@@ -54,6 +54,14 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
         engine.dispose()
 
 
+def parse_id(value: str, what: str, listed_by: str) -> int:
+    """A record's number as staff type it ("12" or "#12"); anything else is one line."""
+    cleaned = value.strip().lstrip("#")
+    if not cleaned.isdigit():
+        raise StaffError(f"{value!r} is not {what} (a number, as `{listed_by}` shows)")
+    return int(cleaned)
+
+
 def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
     """An ISO date or date-time typed by staff, read in the club's time zone."""
     try:
