@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models import driver_sql
 from models.base import Base
 from models.outbox import HELD
 from models.residents import Resident
@@ -101,8 +102,11 @@ def record_delivery(db: Connection, delivery: NewInbound) -> tuple[Contact, int 
     }
     interacting = delivery.interaction is not None
     if db.dialect.name == "postgresql":
-        row = db.execute(_contact_and_inbound(interacting), values).one()
-        return _contact(row), row.inbound_id
+        resident_id, openid, language, has_held_pushes, inbound_id = driver_sql.fetch_one(
+            db, _contact_and_inbound(interacting), values
+        )
+        contact = Contact(resident_id, openid, language, bool(has_held_pushes))
+        return contact, inbound_id
     contact = _contact(db.execute(_contact_statement("sqlite", interacting), values).one())
     stored = {k: v for k, v in values.items() if k not in ("openid", "now", "kind")}
     inbound_id = insert_ignoring_conflict(
@@ -116,7 +120,11 @@ def record_delivery(db: Connection, delivery: NewInbound) -> tuple[Contact, int 
 
 def record_reply(db: Connection, inbound_id: int, reply: str) -> None:
     """Keep what a delivery was answered, for its re-sends when Redis has forgotten."""
-    db.execute(_SET_REPLY, {"inbound_id": inbound_id, "reply": reply})
+    values = {"inbound_id": inbound_id, "reply": reply}
+    if db.dialect.name == "postgresql":
+        driver_sql.execute(db, _SET_REPLY, values)
+    else:
+        db.execute(_SET_REPLY, values)
 
 
 def stored_reply(db: Connection, dedupe_key: str) -> str | None:
@@ -177,7 +185,8 @@ def _contact_statement(dialect: str, interacting: bool) -> Insert:
 
 @lru_cache(maxsize=2)
 def _contact_and_inbound(interacting: bool) -> Select[Any]:
-    """PostgreSQL: the resident's upsert and the inbound insert in one round trip."""
+    """PostgreSQL: the resident's upsert and the inbound insert in one round trip; its
+    columns are in the order ``record_delivery`` unpacks them."""
     contact = _contact_statement("postgresql", interacting).cte("contact")
     inbound = (
         postgresql.insert(_TABLE)

@@ -1,0 +1,110 @@
+"""Statements that run for every delivery, executed on psycopg's own cursor.
+
+The webhook runs two statements for each message WeChat sends (models/inbound.py).
+Through ``Connection.execute`` each also paid for an execution context, a result built
+from the cursor's description and SQLAlchemy's parameter handling: about a third of the
+client CPU of the statement, 13% of a whole message's (bench/README.md, Webhook). Here
+SQLAlchemy still compiles the statement, once, and psycopg runs it as a prepared
+statement on the transaction's own connection. Errors come back as SQLAlchemy's, a lost
+connection invalidated as SQLAlchemy would, so callers cannot tell the difference.
+
+PostgreSQL only: SQLite goes through ``Connection.execute`` as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
+
+import psycopg
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+def fetch_one(
+    connection: Connection, statement: ClauseElement, values: Mapping[str, Any]
+) -> tuple[Any, ...]:
+    """The one row ``statement`` returns, as a tuple in its column order and as psycopg
+    reads the values: no column type's result processing runs, so keep such columns out."""
+    row = _run(connection, statement, values, fetch=True)
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
+def execute(connection: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> None:
+    _run(connection, statement, values, fetch=False)
+
+
+def _run(
+    connection: Connection, statement: ClauseElement, values: Mapping[str, Any], fetch: bool
+) -> tuple[Any, ...] | None:
+    compiled = _compiled(statement, connection.dialect)
+    params = _bound(compiled, values)
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError("driver_sql runs on psycopg connections only")
+    if not connection.in_transaction():
+        # psycopg opens a transaction on its own; SQLAlchemy must know, or its rollback
+        # and commit would not reach it.
+        connection.begin()
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(compiled.sql.string, params, prepare=True)
+            return cursor.fetchone() if fetch else None
+    except psycopg.Error as error:
+        raise _as_sqlalchemy_error(connection, compiled.sql.string, params, error) from error
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: SQLCompiler
+    # Bind processors of the parameters' types (UTCDateTime refuses naive datetimes).
+    processors: Mapping[str, Callable[[Any], Any]]
+
+
+@lru_cache(maxsize=32)
+def _compiled(statement: ClauseElement, dialect: Dialect) -> _Compiled:
+    sql = cast(SQLCompiler, statement.compile(dialect=dialect))
+    processors = {
+        name: processor
+        for bind, name in sql.bind_names.items()
+        if (processor := bind.type.bind_processor(dialect)) is not None
+    }
+    return _Compiled(sql, processors)
+
+
+def _bound(compiled: _Compiled, values: Mapping[str, Any]) -> dict[str, Any]:
+    params = dict(compiled.sql.construct_params(dict(values)) or {})
+    try:
+        for name, processor in compiled.processors.items():
+            params[name] = processor(params[name])
+    except (TypeError, ValueError) as error:
+        raise StatementError(str(error), compiled.sql.string, params, error) from error
+    return params
+
+
+def _as_sqlalchemy_error(
+    connection: Connection, sql: str, params: Mapping[str, Any], error: psycopg.Error
+) -> StatementError:
+    """What ``Connection.execute`` raises for ``error``; a lost connection is invalidated,
+    and the pool with it, since a restarted server has dropped every pooled connection."""
+    lost = connection.dialect.is_disconnect(
+        cast(Any, error), connection.connection.dbapi_connection, None
+    )
+    if lost:
+        connection.invalidate(error)
+        connection.engine.dispose(close=False)
+    return DBAPIError.instance(
+        sql,
+        dict(params),
+        error,
+        psycopg.Error,
+        connection_invalidated=lost,
+        dialect=connection.dialect,
+    )
