@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -212,6 +213,23 @@ def process_cpu(database: str | None = None) -> dict[int, tuple[str, int]]:
             name = BENCH_BACKEND
         found[pid] = (name, process.ticks)
     return found
+
+
+def python_speed_ms() -> float:
+    """How long this machine takes right now for a fixed pure-Python loop, best of 3.
+
+    Its speed varies by up to 2x within minutes with nothing else running
+    (bench/README.md); printed beside a run's figures, this says which speed they were
+    taken at, so runs from different days can be compared.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(1_000_000):
+            total += n
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def machine_busy_ticks() -> tuple[int, int]:

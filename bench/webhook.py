@@ -53,6 +53,7 @@ from bench.support import (  # noqa: E402
     dedicated_database,
     free_port,
     processes,
+    python_speed_ms,
     redis_url,
     running,
     server_env,
@@ -300,7 +301,10 @@ def drive(
 
 
 def report(
-    results: list[TargetResult], rss: dict[str, list[float]], args: argparse.Namespace
+    results: list[TargetResult],
+    rss: dict[str, list[float]],
+    args: argparse.Namespace,
+    speed_ms: tuple[float, float],
 ) -> None:
     options = server_options("127.0.0.1", 0, args.workers)
     worker_class = options.get("worker_class", "sync")
@@ -310,6 +314,10 @@ def report(
         f"{args.workers} workers ({worker_class}{threads}), wrk {args.threads} thread(s) "
         f"{args.connections} connections, {args.duration} s per target after "
         f"{args.warmup} s warm-up, {args.residents} residents"
+    )
+    print(
+        f"machine speed: a fixed Python loop took {speed_ms[0]:.0f} ms before the runs and "
+        f"{speed_ms[1]:.0f} ms after (lower is faster)"
     )
     print()
     print(
@@ -372,6 +380,7 @@ def report(
 def bench(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
+    speed_before = python_speed_ms()
     with dedicated_database(DATABASE_NAME) as database_url:
         upgrade(database_url)
         payloads = WeChatPayloads(token=TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY)
@@ -406,7 +415,7 @@ def bench(args: argparse.Namespace) -> None:
                     server.name: [rss_mb(pid) for pid in server.worker_pids()]
                     for server in (app, floor)
                 }
-        report(results, rss, args)
+        report(results, rss, args, (speed_before, python_speed_ms()))
 
 
 def main() -> None:
