@@ -123,10 +123,10 @@ def coming_soon(message: Message, ctx: Context) -> Reply:
 
 
 def register(router: Router) -> None:
-    router.add_keyword(("帮助", "help", "?"), show_help)
+    router.add_anywhere_keyword(("帮助", "help", "?"), show_help)
     router.add_click(("HELP",), show_help)
-    router.add_keyword(("中文",), set_chinese)
-    router.add_keyword(("english",), set_english)
+    router.add_anywhere_keyword(("中文",), set_chinese)
+    router.add_anywhere_keyword(("english",), set_english)
     router.add_keyword(("退订", "unsubscribe"), broadcasts_off)
     router.add_keyword(("订阅", "subscribe"), broadcasts_on)
     router.add_event(("subscribe",), on_subscribe)

@@ -8,13 +8,14 @@ event's lock, so a question left unanswered for a while can never overbook.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from handlers.answers import is_no, is_yes
 from handlers.context import Context
 from handlers.message import TEXT, Message, Reply
-from handlers.router import Handler, Router, normalize
+from handlers.router import Handler, Prompt, Router, normalize
 from models.events import (
     ALREADY_SIGNED_UP,
     BAD_PARTY,
@@ -532,16 +533,53 @@ def _next_step(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
     if _needs_contact(ctx, event):
         if "name" not in data:
             ctx.start_flow(CONTACT_NAME, data)
-            return Reply(ctx.t("event_ask_name", title=event.title))
+            return Reply(_ask_name(ctx, event, data))
         if "mobile" not in data:
             ctx.start_flow(CONTACT_MOBILE, data)
-            return Reply(ctx.t("event_ask_mobile"))
+            return Reply(_ask_mobile(ctx, event, data))
         ctx.start_flow(CONTACT_CONSENT, data)
-        return Reply(ctx.t("event_ask_consent", name=data["name"], mobile=data["mobile"]))
+        return Reply(_ask_consent(ctx, event, data))
     if "party_size" not in data:
         ctx.start_flow(PARTY, data)
-        return Reply(ctx.t("event_ask_party", max=event.max_party_size))
+        return Reply(_ask_party(ctx, event, data))
     return _sign_up(ctx, event, data)
+
+
+# A sign-up step's question, from the flow's event and what the resident said so far.
+Question = Callable[[Context, Event, dict[str, Any]], str]
+
+
+def _ask_name(ctx: Context, event: Event, data: dict[str, Any]) -> str:
+    return ctx.t("event_ask_name", title=event.title)
+
+
+def _ask_mobile(ctx: Context, event: Event, data: dict[str, Any]) -> str:
+    return ctx.t("event_ask_mobile")
+
+
+def _ask_consent(ctx: Context, event: Event, data: dict[str, Any]) -> str:
+    return ctx.t("event_ask_consent", name=data["name"], mobile=data["mobile"])
+
+
+def _ask_party(ctx: Context, event: Event, data: dict[str, Any]) -> str:
+    return ctx.t("event_ask_party", max=event.max_party_size)
+
+
+def _offer_waitlist(ctx: Context, event: Event, data: dict[str, Any]) -> str:
+    return ctx.t("event_offer_waitlist", title=event.title)
+
+
+def _asked_again(question: Question) -> Prompt:
+    """The step's question about the flow's event, or why that event is gone."""
+
+    def prompt(ctx: Context) -> str:
+        found = _flow_event(ctx)
+        if isinstance(found, Reply):
+            return found.text
+        event, data = found
+        return question(ctx, event, data)
+
+    return prompt
 
 
 def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
@@ -557,7 +595,7 @@ def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
     except EventError as error:
         if error.reason == FULL:
             ctx.start_flow(WAITLIST, data)
-            return Reply(ctx.t("event_offer_waitlist", title=event.title))
+            return Reply(_offer_waitlist(ctx, event, data))
         ctx.end_flow()
         return _refusal(ctx, error, event.id)
     ctx.end_flow()
@@ -753,8 +791,8 @@ def register(router: Router) -> None:
     router.add_click(("MY_EVENTS",), my_events)
     router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)
     router.add_flow(LIST, _list_flow(router))
-    router.add_flow(CONTACT_NAME, on_name)
-    router.add_flow(CONTACT_MOBILE, on_mobile)
-    router.add_flow(CONTACT_CONSENT, on_consent)
-    router.add_flow(PARTY, on_party)
-    router.add_flow(WAITLIST, on_waitlist)
+    router.add_flow(CONTACT_NAME, on_name, _asked_again(_ask_name))
+    router.add_flow(CONTACT_MOBILE, on_mobile, _asked_again(_ask_mobile))
+    router.add_flow(CONTACT_CONSENT, on_consent, _asked_again(_ask_consent))
+    router.add_flow(PARTY, on_party, _asked_again(_ask_party))
+    router.add_flow(WAITLIST, on_waitlist, _asked_again(_offer_waitlist))

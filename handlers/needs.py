@@ -16,7 +16,7 @@ from typing import Any
 from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
 from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Message, Reply
-from handlers.router import Handler, Router, normalize
+from handlers.router import Handler, Prompt, Router, normalize
 from models.needs import (
     DUPLICATE,
     STATUS_NAMES,
@@ -275,15 +275,38 @@ def _step(handler: Callable[[Message, Context, dict[str, Any]], Reply]) -> Handl
 
     @wraps(handler)
     def step(message: Message, ctx: Context) -> Reply:
-        assert ctx.flow is not None
-        touched = ctx.flow.data.get("touched")
-        ttl = timedelta(seconds=ctx.settings.flow_ttl_s)
-        if touched is None or ctx.now - datetime.fromisoformat(touched) > ttl:
-            ctx.end_flow()
-            return Reply(ctx.t("need_expired", minutes=ctx.settings.flow_ttl_s // 60))
-        return handler(message, ctx, ctx.flow.data)
+        expired = _expired(ctx)
+        if expired is not None:
+            return Reply(expired)
+        return handler(message, ctx, _draft(ctx))
 
     return step
+
+
+def _question(ask: Callable[[Context], str]) -> Prompt:
+    """A step's question asked again (after help or a language switch), unless the draft
+    has expired meanwhile: then it says so, as the step itself would."""
+
+    def prompt(ctx: Context) -> str:
+        return _expired(ctx) or ask(ctx)
+
+    return prompt
+
+
+def _expired(ctx: Context) -> str | None:
+    """Why the draft is gone, if it outlived the flow TTL (it is dropped then)."""
+    touched = _draft(ctx).get("touched")
+    ttl = timedelta(seconds=ctx.settings.flow_ttl_s)
+    if touched is not None and ctx.now - datetime.fromisoformat(touched) <= ttl:
+        return None
+    ctx.end_flow()
+    return ctx.t("need_expired", minutes=ctx.settings.flow_ttl_s // 60)
+
+
+def _draft(ctx: Context) -> dict[str, Any]:
+    if ctx.flow is None:
+        raise RuntimeError("a need draft's step ran outside its flow")
+    return ctx.flow.data
 
 
 def _categories(ctx: Context) -> tuple[NeedCategory, ...]:
@@ -372,7 +395,11 @@ def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         return Reply(ctx.t("need_ask_place"))
     data.setdefault("photos", [])
     _go(ctx, PHOTOS)
-    return Reply(ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos))
+    return Reply(_photos_prompt(ctx))
+
+
+def _photos_prompt(ctx: Context) -> str:
+    return ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos)
 
 
 @_step
@@ -419,12 +446,13 @@ def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
                 _go(ctx, DESCRIBE)
                 return Reply(_describe_prompt(ctx, data))
             _go(ctx, PHOTOS)
-            return Reply(ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos))
+            return Reply(_photos_prompt(ctx))
         if not text:
             return Reply(ctx.t("need_ask_place"))
         if len(text) > MAX_PLACE:
             return Reply(ctx.t("need_place_too_long", max_place=MAX_PLACE))
-        skip = is_skip(text)
+        # "Done" here is the photo step's word typed once more: no place, not a place.
+        skip = is_skip(text) or normalize(text) in DONE_WORDS
         data["place"] = None if skip else text
         data["lat"] = None
         data["lng"] = None
@@ -587,10 +615,12 @@ def register(router: Router) -> None:
     router.add_keyword(("我的需求", "my needs", "my need"), my_needs)
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)
-    router.add_flow(CONSENT, on_consent)
-    router.add_flow(CATEGORY, on_category)
-    router.add_flow(DESCRIBE, on_describe)
-    router.add_flow(PHOTOS, on_photos)
-    router.add_flow(PLACE, on_place)
-    router.add_flow(CONFIRM, on_confirm)
-    router.add_flow(ERASE, on_erase)
+    router.add_flow(CONSENT, on_consent, _question(lambda ctx: ctx.t("need_consent")))
+    router.add_flow(CATEGORY, on_category, _question(_category_prompt))
+    router.add_flow(
+        DESCRIBE, on_describe, _question(lambda ctx: _describe_prompt(ctx, _draft(ctx)))
+    )
+    router.add_flow(PHOTOS, on_photos, _question(_photos_prompt))
+    router.add_flow(PLACE, on_place, _question(lambda ctx: ctx.t("need_ask_place")))
+    router.add_flow(CONFIRM, on_confirm, _question(lambda ctx: _confirm_prompt(ctx, _draft(ctx))))
+    router.add_flow(ERASE, on_erase, _question(lambda ctx: ctx.t("erase_ask")))

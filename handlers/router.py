@@ -4,7 +4,9 @@ Dispatch order, and why:
 1. 退出/exit always leaves a flow, so no one is ever stuck in one.
 2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
    resident chose to go elsewhere.
-3. In a flow, everything else goes to the flow's current step.
+3. In a flow, everything else goes to the flow's current step, except the words that
+   answer anywhere (帮助/help, 中文/English): they are answered and the step's question
+   is asked again, so a name or an address is never taken to be "help".
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
    取消报名 3 is never read as 报名).
 5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from handlers.context import Context
 from handlers.i18n import Catalog
@@ -23,6 +26,9 @@ from handlers.message import EVENT, TEXT, Message, Reply
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
+# A flow step's question, asked again where the resident left it.
+Prompt = Callable[[Context], str]
+_Registered = TypeVar("_Registered")
 
 QR_SUBSCRIBE_PREFIX = "qrscene_"
 
@@ -40,6 +46,12 @@ class _ArgKeyword:
     handler: ArgHandler
 
 
+@dataclass(frozen=True)
+class _Flow:
+    handler: Handler
+    prompt: Prompt | None
+
+
 class Router:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -48,7 +60,8 @@ class Router:
         self._clicks: dict[str, Handler] = {}
         self._events: dict[str, Handler] = {}
         self._types: dict[str, Handler] = {}
-        self._flows: dict[str, Handler] = {}
+        self._flows: dict[str, _Flow] = {}
+        self._anywhere: set[str] = set()
         self._scenes: dict[str, ArgHandler] = {}
         self._exit: Handler | None = None
         self._fallback: Handler | None = None
@@ -60,6 +73,12 @@ class Router:
     def add_keyword(self, words: Iterable[str], handler: Handler) -> None:
         for word in words:
             self._claim(self._keywords, normalize(word), handler, "keyword")
+
+    def add_anywhere_keyword(self, words: Iterable[str], handler: Handler) -> None:
+        """A keyword that answers in the middle of a flow too; the flow keeps its place
+        and asks its question again after the answer (see ``add_flow``)."""
+        self.add_keyword(words, handler)
+        self._anywhere.update(normalize(word) for word in words)
 
     def add_arg_keyword(self, words: Iterable[str], handler: ArgHandler) -> None:
         """Register ``word N`` (with or without a space) where N is the argument."""
@@ -89,8 +108,11 @@ class Router:
             raise ValueError(f"QR scene {prefix!r} is registered twice")
         self._scenes[prefix] = handler
 
-    def add_flow(self, state: str, handler: Handler) -> None:
-        self._claim(self._flows, state, handler, "flow state")
+    def add_flow(self, state: str, handler: Handler, prompt: Prompt | None = None) -> None:
+        """``prompt`` asks the state's question again after a word that answers anywhere;
+        a state without one (the event list, which hands other words back to the router
+        itself) gets those words like any other."""
+        self._claim(self._flows, state, _Flow(handler, prompt), "flow state")
 
     def set_exit(self, handler: Handler) -> None:
         self._exit = handler
@@ -106,10 +128,10 @@ class Router:
         self._coming_soon = handler
 
     @staticmethod
-    def _claim(table: dict[str, Handler], key: str, handler: Handler, what: str) -> None:
+    def _claim(table: dict[str, _Registered], key: str, value: _Registered, what: str) -> None:
         if key in table:
             raise ValueError(f"{what} {key!r} is registered twice")
-        table[key] = handler
+        table[key] = value
 
     # Dispatch -----------------------------------------------------------------------
 
@@ -120,9 +142,11 @@ class Router:
         if message.type == EVENT:
             return self._dispatch_event(message, ctx)
         if ctx.flow is not None:
-            flow_handler = self._flows.get(ctx.flow.name)
-            if flow_handler is not None:
-                return flow_handler(message, ctx)
+            flow = self._flows.get(ctx.flow.name)
+            if flow is not None:
+                if text in self._anywhere and flow.prompt is not None:
+                    return self._answer_mid_flow(text, message, ctx, flow.prompt)
+                return flow.handler(message, ctx)
             ctx.end_flow()
         if message.type == TEXT:
             reply = self._dispatch_text(text, message, ctx)
@@ -133,6 +157,11 @@ class Router:
         elif self._unsupported is not None:
             return self._unsupported(message, ctx)
         return self._call_fallback(message, ctx)
+
+    def _answer_mid_flow(self, text: str, message: Message, ctx: Context, prompt: Prompt) -> Reply:
+        reply = self._keywords[text](message, ctx)
+        answer = f"{reply.text}\n\n" if reply is not None and reply.text else ""
+        return Reply(f"{answer}{prompt(ctx)}")
 
     def _dispatch_event(self, message: Message, ctx: Context) -> Reply | None:
         event = message.event.lower()

@@ -243,6 +243,31 @@ def test_contact_questions_can_be_left(
     assert signups(services, event_id) == []
 
 
+def test_help_and_language_mid_sign_up_never_become_answers(
+    chat: Chat, services: Services, make_event: MakeEvent
+) -> None:
+    """帮助 and English typed at the name question are answered, and the question is asked
+    again (in the new language); the sign-up goes on from where it was."""
+    event_id = make_event(contact_required=True, max_party_size=3)
+    chat.say(f"报名 {event_id}")
+    helped = chat.say("帮助")
+    assert "我的需求" in helped and helped.endswith("请回复您的姓名（发送“退出”可放弃）。")
+    assert chat.say("English") == (
+        "Switched to English.\n\n"
+        "'社区花园共建' needs your contact details. What is your name? (send 'exit' to stop)"
+    )
+    assert chat.say("张三") == "Please reply with your mobile number (11 digits)."
+    assert chat.say("help").endswith("Please reply with your mobile number (11 digits).")
+    chat.say("13812345678")
+    switched_back = chat.say("中文")
+    assert switched_back.startswith("已切换为中文。\n\n我们会保存您的姓名（张三）")
+    assert chat.say("同意") == "共几人参加（含您自己，1-3）？请回复数字。"
+    assert chat.say("?").endswith("共几人参加（含您自己，1-3）？请回复数字。")
+    assert "报名成功" in chat.say("1")
+    person = resident(services, chat.openid)
+    assert (person.name, person.mobile, person.language) == ("张三", "13812345678", "zh")
+
+
 def test_party_size_is_asked_and_checked(
     chat: Chat, services: Services, make_event: MakeEvent
 ) -> None:

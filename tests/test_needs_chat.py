@@ -208,6 +208,40 @@ def test_overlong_place_and_going_back(chat: Chat, services: Services) -> None:
     assert (need.description, need.place) == ("第二次描述", "西村")
 
 
+def test_help_and_language_mid_draft_keep_the_draft(chat: Chat, services: Services) -> None:
+    """Every step answers 帮助 and English without taking them as its answer, then asks
+    its own question again; the draft carries on."""
+    start(chat)
+    assert chat.say("帮助").endswith("6. 其他\n随时发送“退出”可放弃。")
+    chat.say("1")
+    assert chat.say("help").endswith("回复“返回”重新选择类别。")
+    english = chat.say("English")
+    assert english.startswith("Switched to English.\n\nCategory: ")
+    assert english.endswith("Reply 'back' to choose another category.")
+    chat.say("学校没有美术老师")
+    chinese = chat.say("中文")
+    assert chinese.startswith("已切换为中文。\n\n可以发送最多")
+    assert chinese.endswith("回复“返回”修改描述。")
+    chat.say("完成")
+    assert chat.say("帮助").endswith("回复“返回”回到上一步。")
+    # "Done" typed again at the place question means no place, not a place called so.
+    assert "地点：（无）" in chat.say("完成")
+    assert chat.say("help").endswith("回复“确认”提交，“返回”修改地点，“退出”放弃。")
+    chat.say("确认")
+    need = only_need(services)
+    assert (need.description, need.place) == ("学校没有美术老师", None)
+    assert resident(services, chat.openid).language == "zh"
+
+
+def test_consent_and_erase_questions_are_asked_again_after_help(chat: Chat) -> None:
+    consent = chat.say("需求")
+    assert chat.say("帮助").endswith(f"\n\n{consent}")
+    chat.say("不同意")
+    erase = chat.say("删除我的信息")
+    assert chat.say("help").endswith(f"\n\n{erase}")
+    assert "没有删除" in chat.say("否")
+
+
 def test_exit_mid_flow_drops_the_draft(chat: Chat, services: Services) -> None:
     start(chat)
     chat.say("1")
@@ -248,6 +282,18 @@ def test_a_draft_left_for_the_flow_ttl_expires(
     expired = chat.say("跳过")
     assert "已过期" in expired and "30 分钟" in expired
     assert chat.say("确认") == chat.say("帮助")
+    assert count(services, Need) == 0
+
+
+def test_help_after_the_draft_expired_says_it_expired(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    start(chat)
+    chat.say("1")
+    clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
+    helped = chat.say("帮助")
+    assert "我的需求" in helped and "已过期" in helped
+    assert chat.say("学校缺图书") == chat.say("帮助")
     assert count(services, Need) == 0
 
 
