@@ -686,11 +686,14 @@ def normalize_mobile(value: str) -> str | None:
 
 
 def save_contact(resident: Resident, name: str, mobile: str, now: datetime) -> None:
-    """Keep the contact details a resident agreed to share, for this and later sign-ups."""
+    """Keep the contact details a resident agreed to share, for this and later sign-ups.
+
+    That agreement covers event contact only; the needs privacy notice is still asked
+    before their first need (``privacy_consent_at``).
+    """
     resident.name = name.strip()[:MAX_NAME]
     resident.mobile = mobile
-    if resident.privacy_consent_at is None:
-        resident.privacy_consent_at = now
+    resident.contact_consent_at = now
 
 
 def check_not_signed_up(db: Session, event: Event, resident: Resident) -> None:

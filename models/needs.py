@@ -661,7 +661,7 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
 
     Needs keep their category, status, dates and partner (so counts and response times
     stay true) but lose their text, place and photos and their link to the resident;
-    stored messages lose their words; name, mobile and the privacy consent go. Photo
+    stored messages lose their words; name, mobile and both consents go. Photo
     files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
     """
     needs = list(db.execute(select(Need).where(Need.resident_id == resident.id)).scalars())
@@ -699,6 +699,7 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
     contact = resident.name is not None or resident.mobile is not None
     resident.name = None
     resident.mobile = None
+    resident.contact_consent_at = None
     resident.privacy_consent_at = None
     db.flush()
     return Erasure(

@@ -30,6 +30,8 @@ class Resident(CreatedAtMixin, Base):
     broadcast_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str | None] = mapped_column(String(64))
     mobile: Mapped[str | None] = mapped_column(String(20))
+    # Consent is per purpose: keeping contact details for events, and the needs notice.
+    contact_consent_at: Mapped[datetime | None]
     privacy_consent_at: Mapped[datetime | None]
 
 

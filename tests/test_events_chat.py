@@ -214,9 +214,23 @@ def test_contact_details_asked_once_with_consent(
     assert "报名成功" in chat.say("同意")
     person = resident(services, chat.openid)
     assert (person.name, person.mobile) == ("张 三", "13812345678")
-    assert person.privacy_consent_at is not None
+    assert person.contact_consent_at is not None
     # Reused: the next event needing contact details asks nothing.
     assert "报名成功" in chat.say(f"报名 {second}")
+
+
+def test_contact_consent_is_not_the_needs_notice(
+    chat: Chat, services: Services, make_event: MakeEvent
+) -> None:
+    """Agreeing to keep a name and mobile for events does not skip the needs notice."""
+    chat.say(f"报名 {make_event(contact_required=True)}")
+    chat.say("张三")
+    chat.say("13812345678")
+    chat.say("同意")
+    chat.say("1")
+    assert resident(services, chat.openid).privacy_consent_at is None
+    notice = chat.say("需求")
+    assert "删除我的信息" in notice and "同意" in notice
 
 
 def test_declined_consent_keeps_nothing(

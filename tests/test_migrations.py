@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from models import Base
 from models.db import make_engine
@@ -45,3 +47,31 @@ def test_migrations_match_the_models(empty_database: str) -> None:
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_contact_consent_is_taken_from_the_time_recorded_before(empty_database: str) -> None:
+    """0008 splits contact consent from the needs notice; residents who had contact
+    details keep a consent time for them, the others get none."""
+    upgrade(empty_database, "0007_held_index")
+    engine = make_engine(empty_database)
+    agreed = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO resident (openid, subscribed, broadcast_opt_out, name, mobile,"
+                " privacy_consent_at, created_at) VALUES"
+                " ('o-contact', true, false, '张三', '13812345678', :agreed, :agreed),"
+                " ('o-needs-only', true, false, NULL, NULL, :agreed, :agreed)"
+            ),
+            {"agreed": agreed},
+        )
+    upgrade(empty_database)
+    with engine.connect() as connection:
+        rows = dict(
+            connection.execute(text("SELECT openid, contact_consent_at FROM resident")).all()
+        )
+    engine.dispose()
+    assert rows["o-needs-only"] is None
+    stored = rows["o-contact"]
+    stored = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    assert stored.replace(tzinfo=stored.tzinfo or UTC) == agreed

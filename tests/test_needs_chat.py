@@ -393,6 +393,7 @@ def test_delete_my_data(chat: Chat, services: Services) -> None:
     with services.session_factory() as db, db.begin():
         person = db.execute(select(Resident).where(Resident.openid == chat.openid)).scalar_one()
         person.name, person.mobile = "张三", "13800000000"
+        person.contact_consent_at = services.clock()
         db.execute(select(NeedPhoto)).scalar_one().local_path = "need-1/1.jpg"
 
     assert "确认删除" in chat.say("删除我的信息")
@@ -411,7 +412,8 @@ def test_delete_my_data(chat: Chat, services: Services) -> None:
         photo = db.execute(select(NeedPhoto)).scalar_one()
     assert (photo.status, photo.media_id, photo.pic_url) == (PHOTO_ERASING, None, None)
     person = resident(services, chat.openid)
-    assert (person.name, person.mobile, person.privacy_consent_at) == (None, None, None)
+    assert (person.name, person.mobile) == (None, None)
+    assert (person.contact_consent_at, person.privacy_consent_at) == (None, None)
     assert count(services, InboundMessage, InboundMessage.content.is_not(None)) == 0
     assert "还没有提交过需求" in chat.say("我的需求")
     assert "同意" in chat.say("需求")
