@@ -149,6 +149,12 @@ TEXTS = {
         "zh": "回复“确认”提交，“返回”修改地点，“退出”放弃。",
         "en": "Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.",
     },
+    "need_media_outside_draft": {
+        "zh": "收到了。如需反映社区问题，请先发送“需求”，照片和位置可以在填写时附上。"
+        "发送“帮助”查看可用功能。",
+        "en": "Got it. To report something in the community, send 'need' first; you can add "
+        "photos and a location as you go. Send 'help' to see options.",
+    },
     "need_no_place": {
         "zh": "（无）",
         "en": "(none)",
@@ -244,6 +250,11 @@ TEXTS = {
 
 
 # Starting ---------------------------------------------------------------------------------
+
+
+def media_outside_a_draft(message: Message, ctx: Context) -> Reply:
+    """A photo or a place sent on its own is most likely a problem being reported."""
+    return Reply(ctx.t("need_media_outside_draft"))
 
 
 def start_need(message: Message, ctx: Context) -> Reply:
@@ -615,6 +626,7 @@ def register(router: Router) -> None:
     router.add_keyword(("我的需求", "my needs", "my need"), my_needs)
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)
+    router.add_message_type((IMAGE, LOCATION), media_outside_a_draft)
     router.add_flow(CONSENT, on_consent, _question(lambda ctx: ctx.t("need_consent")))
     router.add_flow(CATEGORY, on_category, _question(_category_prompt))
     router.add_flow(

@@ -8,7 +8,8 @@ Dispatch order, and why:
    answer anywhere (帮助/help, 中文/English): they are answered and the step's question
    is asked again, so a name or an address is never taken to be "help".
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
-   取消报名 3 is never read as 报名).
+   取消报名 3 is never read as 报名). A voice message WeChat recognised counts as the
+   words it heard: many residents speak rather than type.
 5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
 6. The fallback answers with help, never an error.
 """
@@ -22,7 +23,7 @@ from typing import TypeVar
 
 from handlers.context import Context
 from handlers.i18n import Catalog
-from handlers.message import EVENT, TEXT, Message, Reply
+from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
@@ -33,11 +34,22 @@ _Registered = TypeVar("_Registered")
 QR_SUBSCRIBE_PREFIX = "qrscene_"
 
 EXIT_WORDS = ("退出", "exit")
+VOICE_END_PUNCTUATION = "。.！!？?，,"
 
 
 def normalize(text: str) -> str:
     """Fold what residents type on phones: full-width digits and letters, case, spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).strip().lower().split())
+
+
+def _words(message: Message) -> str:
+    """What the resident said, normalised: typed text, or the words WeChat heard in a
+    voice message, without the full stop its recognition puts at the end."""
+    if message.type == TEXT:
+        return normalize(message.text)
+    if message.type == VOICE:
+        return normalize(message.text).rstrip(VOICE_END_PUNCTUATION)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ class Router:
     # Dispatch -----------------------------------------------------------------------
 
     def dispatch(self, message: Message, ctx: Context) -> Reply | None:
-        text = normalize(message.text) if message.type == TEXT else ""
+        text = _words(message)
         if text in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
         if message.type == EVENT:
@@ -148,7 +160,7 @@ class Router:
                     return self._answer_mid_flow(text, message, ctx, flow.prompt)
                 return flow.handler(message, ctx)
             ctx.end_flow()
-        if message.type == TEXT:
+        if message.type == TEXT or text:
             reply = self._dispatch_text(text, message, ctx)
             if reply is not None:
                 return reply

@@ -47,6 +47,20 @@ def test_menu_help_and_unknown_menu_key(chat: Chat) -> None:
     assert "即将上线" in chat.tap("SOMETHING_NEW")
 
 
+def test_recognised_voice_counts_as_the_words_heard(chat: Chat) -> None:
+    assert chat.send(chat.payloads.voice(chat.openid, "我的活动。")) == chat.say("我的活动")
+    assert chat.send(chat.payloads.voice(chat.openid, "English.")) == "Switched to English."
+    unheard = chat.send(chat.payloads.voice(chat.openid, ""))
+    assert "I can read text" in unheard
+
+
+def test_a_photo_or_place_on_its_own_points_to_needs(chat: Chat) -> None:
+    photo = chat.send(chat.payloads.image(chat.openid, "m-1", "http://pic/1"))
+    place = chat.send(chat.payloads.location(chat.openid, 30.27, 120.15, "村口"))
+    assert photo == place
+    assert "“需求”" in photo and "帮助" in photo
+
+
 def test_exit_without_a_flow(chat: Chat) -> None:
     assert "没有进行中的对话" in chat.say("退出")
 
