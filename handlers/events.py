@@ -14,7 +14,7 @@ from typing import Any
 
 from handlers.answers import is_no, is_yes
 from handlers.context import Context
-from handlers.message import TEXT, Message, Reply
+from handlers.message import Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
 from models.events import (
     ALREADY_SIGNED_UP,
@@ -447,7 +447,7 @@ def _list_flow(router: Router) -> Handler:
     and is handled as if no list had been shown."""
 
     def on_list_reply(message: Message, ctx: Context) -> Reply | None:
-        if message.type == TEXT and normalize(message.text) in MORE_WORDS and ctx.flow:
+        if normalize(message.words) in MORE_WORDS and ctx.flow:
             return _show_page(ctx, int(ctx.flow.data.get("page", 0)) + 1)
         ctx.end_flow()
         return router.dispatch(message, ctx)
@@ -639,7 +639,7 @@ def on_name(message: Message, ctx: Context) -> Reply:
     if isinstance(found, Reply):
         return found
     event, data = found
-    name = " ".join(message.text.split()) if message.type == TEXT else ""
+    name = " ".join(message.words.split())
     if not name or len(name) > MAX_NAME:
         return Reply(ctx.t("event_ask_name_again", max=MAX_NAME))
     data["name"] = name
@@ -651,7 +651,7 @@ def on_mobile(message: Message, ctx: Context) -> Reply:
     if isinstance(found, Reply):
         return found
     event, data = found
-    typed = message.text.strip() if message.type == TEXT else ""
+    typed = message.words.strip()
     mobile = normalize_mobile(normalize(typed))
     if mobile is None:
         return Reply(ctx.t("event_bad_mobile", value=typed[:20]))
@@ -664,10 +664,10 @@ def on_consent(message: Message, ctx: Context) -> Reply:
     if isinstance(found, Reply):
         return found
     event, data = found
-    if message.type == TEXT and is_yes(message.text):
+    if is_yes(message.words):
         save_contact(ctx.resident, data.pop("name"), data.pop("mobile"), ctx.now)
         return _next_step(ctx, event, data)
-    if message.type == TEXT and is_no(message.text):
+    if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("event_consent_declined"))
     return Reply(ctx.t("event_ask_consent_again"))
@@ -678,7 +678,7 @@ def on_party(message: Message, ctx: Context) -> Reply:
     if isinstance(found, Reply):
         return found
     event, data = found
-    numbers = _parse_numbers(message.text) if message.type == TEXT else None
+    numbers = _parse_numbers(message.words)
     if numbers is None or len(numbers) != 1:
         return Reply(ctx.t("event_ask_party_again", max=event.max_party_size))
     try:
@@ -695,10 +695,10 @@ def on_waitlist(message: Message, ctx: Context) -> Reply:
     if isinstance(found, Reply):
         return found
     event, data = found
-    if message.type == TEXT and is_yes(message.text):
+    if is_yes(message.words):
         data["waitlist"] = True
         return _sign_up(ctx, event, data)
-    if message.type == TEXT and is_no(message.text):
+    if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("event_waitlist_declined"))
     return Reply(ctx.t("event_offer_waitlist_again"))

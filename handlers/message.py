@@ -18,6 +18,8 @@ EVENT = "event"
 
 # Menu taps, follows and QR scans: WeChat counts them apart from typed messages.
 TAP_EVENTS = frozenset({"subscribe", "click", "scan", "view"})
+# WeChat's speech recognition ends what it heard with a full stop ("我的活动。").
+VOICE_END_PUNCTUATION = "。.！!？?，,"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ class Message:
     pic_url: str = ""
     location: Location | None = None
     raw: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def words(self) -> str:
+        """What the resident said: the text they typed, or the words WeChat recognised in
+        a voice message, without the full stop recognition ends with; empty for anything
+        else. Many residents speak rather than type, so answers and keywords accept both."""
+        if self.type == TEXT:
+            return self.text
+        if self.type == VOICE:
+            return self.text.strip().rstrip(VOICE_END_PUNCTUATION)
+        return ""
 
     @property
     def is_tap(self) -> bool:

@@ -352,11 +352,11 @@ def _status_name(ctx: Context, status: str) -> str:
 
 @_step
 def on_consent(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
-    if message.type == TEXT and is_yes(message.text):
+    if is_yes(message.words):
         ctx.resident.privacy_consent_at = ctx.now
         _go(ctx, CATEGORY)
         return Reply(_category_prompt(ctx))
-    if message.type == TEXT and is_no(message.text):
+    if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("need_consent_declined"))
     return Reply(ctx.t("need_consent_again"))
@@ -366,7 +366,7 @@ def on_consent(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
 def on_category(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     categories = _categories(ctx)
     options = [(c.zh, c.en, c.key) for c in categories]
-    index = pick_option(message.text, options) if message.type == TEXT else None
+    index = pick_option(message.words, options) if message.words else None
     if index is None:
         return Reply(
             ctx.t("need_unknown_category", count=len(categories), options=_category_options(ctx))
@@ -389,13 +389,13 @@ def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     if message.type not in (TEXT, VOICE):
         return Reply(ctx.t("need_text_expected"))
     text = message.text.strip()
-    if message.type == TEXT and is_back(text):
+    if is_back(message.words):
         _go(ctx, CATEGORY)
         return Reply(_category_prompt(ctx))
     if not text:
         key = "need_voice_unrecognised" if message.type == VOICE else "need_text_empty"
         return Reply(ctx.t(key))
-    if message.type == TEXT and is_skip(text):
+    if is_skip(message.words):
         return Reply(ctx.t("need_text_empty"))
     max_text = ctx.settings.need_max_text
     if len(text) > max_text:
@@ -428,12 +428,13 @@ def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
             return Reply(ctx.t("need_photo_received", count=len(photos), max_photos=max_photos))
         _go(ctx, PLACE)
         return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{ctx.t('need_ask_place')}")
-    if message.type != TEXT:
+    said = message.words
+    if not said:
         return Reply(ctx.t("need_unsupported_media"))
-    if is_back(message.text):
+    if is_back(said):
         _go(ctx, DESCRIBE)
         return Reply(_describe_prompt(ctx, data))
-    if is_skip(message.text) or normalize(message.text) in DONE_WORDS or is_yes(message.text):
+    if is_skip(said) or normalize(said) in DONE_WORDS or is_yes(said):
         _go(ctx, PLACE)
         return Reply(ctx.t("need_ask_place"))
     return Reply(ctx.t("need_photo_expected"))
@@ -450,8 +451,8 @@ def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         data["place"] = message.location.label.strip()[:MAX_PLACE] or None
         data["lat"] = message.location.latitude
         data["lng"] = message.location.longitude
-    elif message.type == TEXT:
-        text = message.text.strip()
+    elif message.words:
+        text = message.words.strip()
         if is_back(text):
             if ctx.settings.need_max_photos == 0:
                 _go(ctx, DESCRIBE)
@@ -493,15 +494,14 @@ def _confirm_prompt(ctx: Context, data: dict[str, Any]) -> str:
 
 @_step
 def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
-    if message.type != TEXT:
-        return Reply(ctx.t("need_confirm_again"))
-    if is_back(message.text):
+    said = message.words
+    if is_back(said):
         _go(ctx, PLACE)
         return Reply(ctx.t("need_ask_place"))
-    if is_no(message.text):
+    if is_no(said):
         ctx.end_flow()
         return Reply(ctx.t("need_dropped"))
-    if not is_yes(message.text):
+    if not is_yes(said):
         return Reply(ctx.t("need_confirm_again"))
     need = create_need(
         ctx.db,
@@ -600,10 +600,10 @@ def ask_erase(message: Message, ctx: Context) -> Reply:
 
 @_step
 def on_erase(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
-    if message.type == TEXT and is_no(message.text):
+    if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("erase_kept"))
-    if message.type != TEXT or not is_yes(message.text):
+    if not is_yes(message.words):
         return Reply(ctx.t("erase_ask_again"))
     ctx.end_flow()
     erased = erase_resident_data(ctx.db, ctx.resident, ctx.now)

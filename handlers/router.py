@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from handlers.context import Context
 from handlers.i18n import Catalog
-from handlers.message import EVENT, TEXT, VOICE, Message, Reply
+from handlers.message import EVENT, TEXT, Message, Reply
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
@@ -34,22 +34,11 @@ _Registered = TypeVar("_Registered")
 QR_SUBSCRIBE_PREFIX = "qrscene_"
 
 EXIT_WORDS = ("退出", "exit")
-VOICE_END_PUNCTUATION = "。.！!？?，,"
 
 
 def normalize(text: str) -> str:
     """Fold what residents type on phones: full-width digits and letters, case, spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).strip().lower().split())
-
-
-def _words(message: Message) -> str:
-    """What the resident said, normalised: typed text, or the words WeChat heard in a
-    voice message, without the full stop its recognition puts at the end."""
-    if message.type == TEXT:
-        return normalize(message.text)
-    if message.type == VOICE:
-        return normalize(message.text).rstrip(VOICE_END_PUNCTUATION)
-    return ""
 
 
 @dataclass(frozen=True)
@@ -148,7 +137,7 @@ class Router:
     # Dispatch -----------------------------------------------------------------------
 
     def dispatch(self, message: Message, ctx: Context) -> Reply | None:
-        text = _words(message)
+        text = normalize(message.words)
         if text in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
         if message.type == EVENT:

@@ -282,6 +282,24 @@ def test_help_and_language_mid_sign_up_never_become_answers(
     assert (person.name, person.mobile, person.language) == ("张三", "13812345678", "zh")
 
 
+def test_a_sign_up_can_be_answered_by_voice(
+    chat: Chat, services: Services, make_event: MakeEvent
+) -> None:
+    """WeChat's recognition of each answer, full stop and all, is taken as typed."""
+    event_id = make_event(contact_required=True, max_party_size=3)
+
+    def speak(words: str) -> str:
+        return chat.send(chat.payloads.voice(chat.openid, words))
+
+    assert "姓名" in speak(f"报名{event_id}。")
+    assert "手机号" in speak("张三。")
+    assert "同意" in speak("13812345678。")
+    assert "几人" in speak("同意。")
+    assert "报名成功" in speak("2。")
+    assert resident(services, chat.openid).mobile == "13812345678"
+    assert [s.party_size for s in signups(services, event_id)] == [2]
+
+
 def test_party_size_is_asked_and_checked(
     chat: Chat, services: Services, make_event: MakeEvent
 ) -> None:

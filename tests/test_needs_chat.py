@@ -153,6 +153,27 @@ def test_voice_recognition_is_the_description(chat: Chat, services: Services) ->
     assert (need.description, need.place, need.latitude) == ("路灯坏了。", "老街 12 号", None)
 
 
+def test_a_need_can_be_given_by_voice_from_start_to_end(chat: Chat, services: Services) -> None:
+    def speak(words: str) -> str:
+        return chat.send(chat.payloads.voice(chat.openid, words))
+
+    assert "同意" in speak("需求。")
+    assert "类别" in speak("同意。")
+    assert "描述" in speak("基础设施。")
+    assert "照片" in speak("路灯坏了。")
+    assert "位置" in speak("跳过。")
+    assert "确认" in speak("老街十二号。")
+    assert "N-" in speak("确认。")
+    need = only_need(services)
+    assert (need.category, need.description, need.place) == (
+        "infrastructure",
+        "路灯坏了。",
+        "老街十二号",
+    )
+    assert "确认删除" in speak("删除我的信息。")
+    assert "没有删除" in speak("不。")
+
+
 def test_unsupported_media_at_each_step(chat: Chat, services: Services) -> None:
     video = chat.payloads.raw(chat.openid, "video", {"MediaId": "v1", "MsgId": 901})
     start(chat)
