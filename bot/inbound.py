@@ -1,9 +1,15 @@
-"""Turn one verified delivery into a stored row, a handled conversation turn and a reply.
+"""Turn one verified delivery into a handled conversation turn, a stored row and a reply.
 
-Everything a delivery changes happens in one transaction: the resident, the inbound row,
-and whatever the handler did. A handler that fails takes that transaction with it; the
-delivery is then stored again on its own, so nothing a resident said is lost, and they
-get an apology.
+The delivery is looked up, handled, then stored with its reply in the transaction that
+holds whatever the handler changed, so the message, its effects and its answer commit
+together or not at all. A reply that changed nothing in the database (help, most menu
+taps) costs two autocommitted statements: the look-up and the store.
+
+Two copies of one delivery that both get this far (Redis down, or a first copy too slow
+to wait for) are both handled, and the database keeps one: the copy whose store finds the
+other's row rolls its own work back and answers with the stored reply. A handler that
+fails takes its work with it; the delivery is then stored on its own with an apology, so
+nothing a resident said is lost.
 """
 
 from __future__ import annotations
@@ -11,17 +17,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.dedupe import DeliveryGuard, FirstLook
+from bot.dedupe import FirstLook
 from bot.services import Services
 from handlers.context import Context, FlowState
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
-from models.inbound import NewInbound, record_delivery, record_reply, stored_reply
+from models.inbound import NewInbound, enrol, look_up, store, stored_reply
 from models.outbox import take_held_for_reply
 from models.residents import INTERACTION_MESSAGE, INTERACTION_TAP
 
@@ -40,30 +46,25 @@ class Delivery:
     key: str
 
 
-def process(services: Services, guard: DeliveryGuard, delivery: Delivery, look: FirstLook) -> str:
+def process(services: Services, delivery: Delivery, look: FirstLook) -> str:
     """The reply text for a delivery ("" for none), handling it only the first time."""
     if look.cached_reply is not None:
         return look.cached_reply
     if not look.claimed:
-        cached = guard.wait_for_reply(delivery.key)
+        cached = services.guard.wait_for_reply(delivery.key)
         if cached is not None:
             return cached
     reply = _handle_once(services, delivery, services.sessions.parse(look.extra))
-    guard.cache_reply(delivery.key, reply)
+    services.guard.cache_reply(delivery.key, reply)
     return reply
 
 
 class _HandlerFailed(Exception):
-    """A handler raised: its transaction is rolled back and the delivery stored without it."""
+    """A handler raised: its work is rolled back and the delivery stored without it."""
 
 
 def _handle_once(services: Services, delivery: Delivery, flow: FlowState | None) -> str:
-    """Store and handle a delivery in one transaction.
-
-    A handler that fails takes its whole transaction with it; the delivery is then stored
-    again in a fresh one, answered with an apology, so nothing a resident said is lost.
-    (A savepoint around the handler would do the same at two more round trips a message.)
-    """
+    """Handle and store a delivery; if the handler fails, store it with an apology."""
     try:
         return _on_live_connection(services, delivery, flow, run_handler=True)
     except _HandlerFailed:
@@ -91,14 +92,16 @@ def _on_live_connection(
 def _store_and_answer(
     services: Services, delivery: Delivery, flow: FlowState | None, run_handler: bool
 ) -> str:
-    """The resident, the inbound row, the handler's work and the reply, in one transaction
-    on one connection; the ORM session that handlers use joins it."""
+    """Look up, handle and store on one connection. The ORM session that handlers use
+    begins a transaction only if they touch the database, and the store joins it."""
     message = delivery.message
     now = services.clock()
-    with services.engine.begin() as connection:
-        contact, inbound_id = record_delivery(connection, _new_inbound(delivery, now))
-        if inbound_id is None:
-            return stored_reply(connection, delivery.key) or ""
+    new = _new_inbound(delivery, now)
+    with services.engine.connect() as connection:
+        arrival = look_up(connection, message.openid, delivery.key)
+        if arrival.answered is not None:
+            return arrival.answered
+        contact = arrival.contact or enrol(connection, new)
         with services.session_factory(bind=connection) as db:
             ctx = Context(
                 db=db,
@@ -110,13 +113,22 @@ def _store_and_answer(
                 flow=flow,
             )
             if run_handler:
-                reply = _dispatch(services, message, ctx)
+                answer = _dispatch(services, message, ctx)
+                reply = answer.text if answer is not None else ""
+                if answer is not None and answer.erases_message:
+                    new = replace(new, content=None)
             else:
                 reply = HANDLER_ERROR_TEXT[ctx.language]
             if contact.has_held_pushes and not _unfollowing(message):
                 reply = _with_held_pushes(reply, ctx)
             db.flush()
-        record_reply(connection, inbound_id, reply)
+            if not store(connection, new, contact.resident_id, reply):
+                db.rollback()
+                return stored_reply(connection, delivery.key) or ""
+            # A handler that never reached the database left nothing to commit: the store
+            # committed itself (asking the session would cost it a transaction object).
+            if connection.in_transaction():
+                db.commit()
         return reply
 
 
@@ -144,12 +156,11 @@ def _unfollowing(message: Message) -> bool:
     return message.type == EVENT and message.event == "unsubscribe"
 
 
-def _dispatch(services: Services, message: Message, ctx: Context) -> str:
+def _dispatch(services: Services, message: Message, ctx: Context) -> Reply | None:
     try:
-        reply: Reply | None = services.router.dispatch(message, ctx)
+        return services.router.dispatch(message, ctx)
     except Exception as exc:
         raise _HandlerFailed from exc
-    return reply.text if reply is not None else ""
 
 
 def _with_held_pushes(reply: str, ctx: Context) -> str:

@@ -40,6 +40,29 @@ def connect_redis(url: str) -> redis.Redis:
     )
 
 
+class ThreadClients:
+    """A client per thread, each holding one connection between calls, for the webhook.
+
+    Through a shared client redis-py checks a connection out of its pool and back in
+    around every command: two locks, a poll() system call to see that the socket is clean,
+    and an event object. The webhook's gunicorn threads live as long as their worker, so
+    each keeps its own connection instead. A connection that breaks is reopened on the
+    next call, and one whose thread ends goes back to the pool.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pool = client.connection_pool
+        self._local = threading.local()
+
+    def __call__(self) -> redis.Redis:
+        """This thread's client; connects on first use, so call it where Redis may fail."""
+        client: redis.Redis | None = getattr(self._local, "client", None)
+        if client is None:
+            client = redis.Redis(connection_pool=self._pool, single_connection_client=True)
+            self._local.client = client
+        return client
+
+
 class DegradationLog:
     """Says that Redis is unreachable at most once per interval, whatever the request rate."""
 

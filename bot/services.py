@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
+from bot.dedupe import DeliveryGuard
 from bot.redis_conn import connect_redis
 from bot.sessions import RedisSessionStore
 from handlers import build_router
@@ -35,6 +36,7 @@ class Services:
     redis: redis.Redis
     router: Router
     sessions: RedisSessionStore
+    guard: DeliveryGuard
     handler_settings: HandlerSettings
     clock: Clock
 
@@ -57,6 +59,9 @@ def build_services(
         redis=client,
         router=build_router(),
         sessions=RedisSessionStore(client, config.bot.flow_ttl_s),
+        guard=DeliveryGuard(
+            client, config.bot.reply_cache_ttl_s, config.wechat.timestamp_tolerance_s
+        ),
         handler_settings=HandlerSettings(
             timezone=config.bot.tz,
             default_language=config.bot.default_language,

@@ -10,13 +10,13 @@ import json
 
 import redis
 
-from bot.redis_conn import degradable
+from bot.redis_conn import ThreadClients, degradable
 from handlers.context import FlowState
 
 
 class RedisSessionStore:
     def __init__(self, client: redis.Redis, ttl_s: int) -> None:
-        self._redis = client
+        self._client = ThreadClients(client)
         self._ttl_s = ttl_s
 
     @staticmethod
@@ -36,8 +36,8 @@ class RedisSessionStore:
     def save(self, openid: str, state: FlowState) -> None:
         value = json.dumps({"name": state.name, "data": state.data}, ensure_ascii=False)
         degradable(
-            "save flow", lambda: self._redis.set(self.key(openid), value, ex=self._ttl_s), None
+            "save flow", lambda: self._client().set(self.key(openid), value, ex=self._ttl_s), None
         )
 
     def clear(self, openid: str) -> None:
-        degradable("clear flow", lambda: self._redis.delete(self.key(openid)), None)
+        degradable("clear flow", lambda: self._client().delete(self.key(openid)), None)

@@ -12,7 +12,6 @@ import time
 from flask import Blueprint, Response, current_app, request
 
 from bot import inbound
-from bot.dedupe import DeliveryGuard
 from bot.protocol import (
     MAX_BODY_BYTES,
     Cipher,
@@ -87,14 +86,13 @@ def receive() -> Response:
         fields = envelope
     require_fields(fields)
     key = dedupe_key(fields)
-    guard = DeliveryGuard(
-        services.redis, services.config.bot.reply_cache_ttl_s, wechat.timestamp_tolerance_s
+    look = services.guard.first_look(
+        timestamp, nonce, key, services.sessions.key(fields["FromUserName"])
     )
-    look = guard.first_look(timestamp, nonce, key, services.sessions.key(fields["FromUserName"]))
     if look.pair_reused:
         raise Rejection(403, "timestamp and nonce reused with a different message")
     delivery = inbound.Delivery(fields=fields, message=to_message(fields), key=key)
-    reply_text = inbound.process(services, guard, delivery, look)
+    reply_text = inbound.process(services, delivery, look)
     if not reply_text:
         return Response(NO_REPLY, mimetype="text/plain")
     xml = render_text_reply(fields, reply_text)

@@ -60,4 +60,9 @@ class Message:
 
 @dataclass(frozen=True)
 class Reply:
+    """``erases_message``: the resident asked us to erase what they said, so the message
+    that asked is stored without its words, like those the erasure already blanked (the
+    webhook stores a message after its handler has run)."""
+
     text: str
+    erases_message: bool = False

@@ -614,8 +614,10 @@ def on_erase(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
             photos=erased.photos,
             places=erased.places,
             contact=ctx.t("erase_contact") if erased.contact else "",
-            messages=erased.messages,
-        )
+            # This message too: it is stored without its words.
+            messages=erased.messages + 1,
+        ),
+        erases_message=True,
     )
 
 

@@ -26,40 +26,34 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 
-def fetch_one(
+def first_row(
     connection: Connection, statement: ClauseElement, values: Mapping[str, Any]
-) -> tuple[Any, ...]:
-    """The one row ``statement`` returns, as a tuple in its column order and as psycopg
-    reads the values: no column type's result processing runs, so keep such columns out."""
-    row = _run(connection, statement, values, fetch=True)
-    if row is None:
-        raise LookupError("the statement returned no row")
-    return row
-
-
-def execute(connection: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> None:
-    """Run a statement whose result nobody reads (the reply's UPDATE)."""
-    _run(connection, statement, values, fetch=False)
-
-
-def _run(
-    connection: Connection, statement: ClauseElement, values: Mapping[str, Any], fetch: bool
 ) -> tuple[Any, ...] | None:
+    """The first row ``statement`` returns (None for none), as a tuple in its column order
+    and as psycopg reads the values: no column type's result processing runs, so keep
+    such columns out. The statement must return rows (a SELECT, or RETURNING).
+
+    Inside the connection's transaction when it is in one. Otherwise the statement is a
+    transaction of its own, committed by the server as it answers: one round trip, where
+    psycopg would otherwise send BEGIN before it and SQLAlchemy COMMIT after it.
+    """
     compiled = _compiled(statement, connection.dialect)
     params = _bound(compiled, values)
     driver = connection.connection.driver_connection
     if not isinstance(driver, psycopg.Connection):
         raise TypeError("driver_sql runs on psycopg connections only")
-    if not connection.in_transaction():
-        # psycopg opens a transaction on its own; SQLAlchemy must know, or its rollback
-        # and commit would not reach it.
-        connection.begin()
+    alone = not connection.in_transaction()
     try:
+        if alone:
+            driver.autocommit = True
         with driver.cursor() as cursor:
             cursor.execute(compiled.sql.string, params, prepare=True)
-            return cursor.fetchone() if fetch else None
+            return cursor.fetchone()
     except psycopg.Error as error:
         raise _as_sqlalchemy_error(connection, compiled.sql.string, params, error) from error
+    finally:
+        if alone and not driver.closed:
+            driver.autocommit = False
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,17 @@
 The unique ``dedupe_key`` is the last guard against WeChat's re-sends (it retries a
 delivery up to three times when it has no answer in 5 s), and ``reply`` keeps what the
 first delivery was answered, so a re-send gets the same answer even when Redis is down.
+
+A delivery is stored together with its reply and whatever its handler changed, in one
+transaction, after it is handled (bot/inbound.py): the first of two copies to commit
+wins, and the other's transaction is rolled back. A message the handler has not touched
+the database for is stored by a single autocommitted statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -18,15 +25,14 @@ from sqlalchemy import (
     Connection,
     ForeignKey,
     Insert,
-    Row,
     Select,
     String,
     Table,
     Text,
     bindparam,
+    literal,
     literal_column,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,7 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models import driver_sql
 from models.base import Base
-from models.outbox import HELD
+from models.outbox import HELD, OutboxMessage
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -65,6 +71,18 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """What the database knows of a delivery's sender and of the delivery itself.
+
+    ``contact`` is None for someone who has never reached us; ``answered`` is the reply a
+    copy of this delivery was stored with ("" for none), None when it was never stored.
+    """
+
+    contact: Contact | None
+    answered: str | None
+
+
+@dataclass(frozen=True)
 class NewInbound:
     """A delivery as it is stored; ``interaction`` None means it opens no service window
     (unfollowing), so the resident's last interaction is left as it was."""
@@ -80,80 +98,155 @@ class NewInbound:
     received_at: datetime
 
 
-def record_delivery(db: Connection, delivery: NewInbound) -> tuple[Contact, int | None]:
-    """Record that the resident reached us (created on first contact) and store the
-    delivery; the inbound id is None when it was stored before (a re-send).
+def look_up(db: Connection, openid: str, dedupe_key: str) -> Arrival:
+    """The sender and whether this delivery was stored before, in one read.
 
-    Stored before it is handled, so a re-send that got past Redis finds the row (waiting
-    for the first copy's transaction if need be) and is never handled twice. On
-    PostgreSQL it is one statement, which also says whether pushes wait for the reply, so
-    the usual message costs no other look-up; SQLite takes two.
+    Run outside a transaction it is one autocommitted round trip on PostgreSQL: a read
+    takes no locks and writes nothing, so it needs no BEGIN or COMMIT.
+    """
+    row = _first_row(db, _LOOK_UP, {"openid": openid, "dedupe_key": dedupe_key})
+    if row is None:
+        raise LookupError("the arrival look-up returned no row")
+    resident_id, stored_openid, language, has_held_pushes, inbound_id, reply = row
+    contact = None
+    if resident_id is not None:
+        contact = Contact(resident_id, stored_openid, language, bool(has_held_pushes))
+    return Arrival(contact, None if inbound_id is None else reply or "")
+
+
+def enrol(db: Connection, delivery: NewInbound) -> Contact:
+    """Create the resident behind a first contact, committed at once; two first contacts
+    arriving together get the same resident."""
+    values = _resident_values(delivery)
+    statement = _enrol_statement(db.dialect.name, delivery.interaction is not None)
+    row = _first_row(db, statement, values)
+    if row is None:
+        raise LookupError("the resident's upsert returned no row")
+    resident_id, openid, language, has_held_pushes = row
+    return Contact(resident_id, openid, language, bool(has_held_pushes))
+
+
+def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) -> bool:
+    """Store a handled delivery with its reply and record that its sender reached us;
+    False when a copy of it was stored first (its transaction should then be rolled back).
+
+    Joins the transaction the handler's work is in, if any, so the message, its reply and
+    its effects commit together; else it is one autocommitted statement. On PostgreSQL an
+    insert that meets another transaction's uncommitted copy waits for it, so False means
+    "the other copy was committed", never "maybe".
     """
     values = {
-        "openid": delivery.openid,
-        "now": delivery.received_at,
-        "kind": delivery.interaction,
+        **_resident_values(delivery),
+        "resident_id": resident_id,
         "dedupe_key": delivery.dedupe_key,
         "msg_id": delivery.msg_id,
         "msg_type": delivery.msg_type,
         "event": delivery.event,
         "event_key": delivery.event_key,
         "content": delivery.content,
+        "reply": reply,
     }
     interacting = delivery.interaction is not None
     if db.dialect.name == "postgresql":
-        resident_id, openid, language, has_held_pushes, inbound_id = driver_sql.fetch_one(
-            db, _contact_and_inbound(interacting), values
+        return driver_sql.first_row(db, _touch_and_insert(interacting), values) is not None
+    with _transaction_of_its_own_unless_in_one(db):
+        if interacting:
+            db.execute(_TOUCH, values)
+        inserted = insert_ignoring_conflict(
+            db,
+            InboundMessage,
+            {name: values[name] for name in _STORED_COLUMNS}
+            | {"received_at": delivery.received_at},
+            conflict_columns=["dedupe_key"],
         )
-        contact = Contact(resident_id, openid, language, bool(has_held_pushes))
-        return contact, inbound_id
-    contact = _contact(db.execute(_contact_statement("sqlite", interacting), values).one())
-    stored = {k: v for k, v in values.items() if k not in ("openid", "now", "kind")}
-    inbound_id = insert_ignoring_conflict(
-        db,
-        InboundMessage,
-        {**stored, "resident_id": contact.resident_id, "received_at": delivery.received_at},
-        conflict_columns=["dedupe_key"],
-    )
-    return contact, inbound_id
-
-
-def record_reply(db: Connection, inbound_id: int, reply: str) -> None:
-    """Keep what a delivery was answered, for its re-sends when Redis has forgotten."""
-    values = {"inbound_id": inbound_id, "reply": reply}
-    if db.dialect.name == "postgresql":
-        driver_sql.execute(db, _SET_REPLY, values)
-    else:
-        db.execute(_SET_REPLY, values)
+    return inserted is not None
 
 
 def stored_reply(db: Connection, dedupe_key: str) -> str | None:
-    """What the first delivery with this key was answered, if it has finished."""
+    """What the copy of this delivery that was stored first was answered."""
     return db.execute(_STORED_REPLY, {"dedupe_key": dedupe_key}).scalar_one_or_none()
 
 
+def _first_row(
+    db: Connection, statement: Select[Any] | Insert, values: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    if db.dialect.name == "postgresql":
+        return driver_sql.first_row(db, statement, values)
+    with _transaction_of_its_own_unless_in_one(db):
+        row = db.execute(statement, values).first()
+    return None if row is None else tuple(row)
+
+
+@contextmanager
+def _transaction_of_its_own_unless_in_one(db: Connection) -> Iterator[None]:
+    """SQLite's spelling of what driver_sql does on PostgreSQL: join the transaction the
+    connection is in, or commit on the way out."""
+    if db.in_transaction():
+        yield
+        return
+    with db.begin():
+        yield
+
+
+def _resident_values(delivery: NewInbound) -> dict[str, Any]:
+    return {
+        "openid": delivery.openid,
+        "now": delivery.received_at,
+        "kind": delivery.interaction,
+    }
+
+
 _TABLE = cast(Table, InboundMessage.__table__)
-_SET_REPLY = (
-    update(_TABLE).where(_TABLE.c.id == bindparam("inbound_id")).values(reply=bindparam("reply"))
+_RESIDENTS = cast(Table, Resident.__table__)
+_STORED_COLUMNS = (
+    "resident_id",
+    "dedupe_key",
+    "msg_id",
+    "msg_type",
+    "event",
+    "event_key",
+    "content",
+    "reply",
 )
 _STORED_REPLY = select(_TABLE.c.reply).where(_TABLE.c.dedupe_key == bindparam("dedupe_key"))
+_TOUCH = (
+    update(_RESIDENTS)
+    .where(_RESIDENTS.c.id == bindparam("resident_id"))
+    .values(last_interaction_at=bindparam("now"), last_interaction_kind=bindparam("kind"))
+)
 
 
-def _contact(row: Row[Any]) -> Contact:
-    return Contact(
-        resident_id=row.id,
-        openid=row.openid,
-        language=row.language,
-        has_held_pushes=bool(row.has_held_pushes),
+def _look_up_statement() -> Select[Any]:
+    """One row whatever is found: the resident's columns are NULL for a newcomer and the
+    inbound ones for a delivery never stored. Its columns are in ``look_up``'s order."""
+    one = select(literal(1).label("one")).subquery("one")
+    held = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.resident_id == _RESIDENTS.c.id, OutboxMessage.status == HELD)
+        .exists()
+    )
+    return select(
+        _RESIDENTS.c.id,
+        _RESIDENTS.c.openid,
+        _RESIDENTS.c.language,
+        held.label("has_held_pushes"),
+        _TABLE.c.id.label("inbound_id"),
+        _TABLE.c.reply,
+    ).select_from(
+        one.outerjoin(_RESIDENTS, _RESIDENTS.c.openid == bindparam("openid")).outerjoin(
+            _TABLE, _TABLE.c.dedupe_key == bindparam("dedupe_key")
+        )
     )
 
 
+_LOOK_UP = _look_up_statement()
+
+
 @lru_cache(maxsize=8)
-def _contact_statement(dialect: str, interacting: bool) -> Insert:
+def _enrol_statement(dialect: str, interacting: bool) -> Insert:
     """INSERT ... ON CONFLICT DO UPDATE ... RETURNING the resident, built once."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    residents = cast(Table, Resident.__table__)
-    statement = insert(residents).values(
+    statement = insert(_RESIDENTS).values(
         openid=bindparam("openid"),
         subscribed=True,
         subscribed_at=bindparam("now"),
@@ -162,15 +255,8 @@ def _contact_statement(dialect: str, interacting: bool) -> Insert:
         last_interaction_at=bindparam("now") if interacting else None,
         last_interaction_kind=bindparam("kind") if interacting else None,
     )
-    # An update that changes nothing still locks the row and makes RETURNING answer.
-    touched = (
-        {
-            "last_interaction_at": statement.excluded.last_interaction_at,
-            "last_interaction_kind": statement.excluded.last_interaction_kind,
-        }
-        if interacting
-        else {"openid": statement.excluded.openid}
-    )
+    # An update that changes nothing still makes RETURNING answer for a row that exists.
+    touched = {"openid": statement.excluded.openid}
     # Spelled out: SQLAlchemy writes RETURNING columns without their table, which leaves
     # a correlated subquery's "id" ambiguous.
     held = literal_column(
@@ -179,47 +265,24 @@ def _contact_statement(dialect: str, interacting: bool) -> Insert:
         Boolean,
     ).label("has_held_pushes")
     return statement.on_conflict_do_update(index_elements=["openid"], set_=touched).returning(
-        residents.c.id, residents.c.openid, residents.c.language, held
+        _RESIDENTS.c.id, _RESIDENTS.c.openid, _RESIDENTS.c.language, held
     )
 
 
 @lru_cache(maxsize=2)
-def _contact_and_inbound(interacting: bool) -> Select[Any]:
-    """PostgreSQL: the resident's upsert and the inbound insert in one round trip; its
-    columns are in the order ``record_delivery`` unpacks them."""
-    contact = _contact_statement("postgresql", interacting).cte("contact")
+def _touch_and_insert(interacting: bool) -> Select[Any]:
+    """PostgreSQL: the sender's last interaction and the inbound row in one statement,
+    answering the new row's id, or nothing when a copy was stored first."""
     inbound = (
         postgresql.insert(_TABLE)
-        .from_select(
-            [
-                "resident_id",
-                "dedupe_key",
-                "msg_id",
-                "msg_type",
-                "event",
-                "event_key",
-                "content",
-                "received_at",
-            ],
-            select(
-                contact.c.id,
-                bindparam("dedupe_key", type_=_TABLE.c.dedupe_key.type),
-                bindparam("msg_id", type_=_TABLE.c.msg_id.type),
-                bindparam("msg_type", type_=_TABLE.c.msg_type.type),
-                bindparam("event", type_=_TABLE.c.event.type),
-                bindparam("event_key", type_=_TABLE.c.event_key.type),
-                bindparam("content", type_=_TABLE.c.content.type),
-                bindparam("now", type_=_TABLE.c.received_at.type),
-            ),
+        .values(
+            {name: bindparam(name) for name in _STORED_COLUMNS} | {"received_at": bindparam("now")}
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(_TABLE.c.id)
         .cte("inbound")
     )
-    return select(
-        contact.c.id,
-        contact.c.openid,
-        contact.c.language,
-        contact.c.has_held_pushes,
-        inbound.c.id.label("inbound_id"),
-    ).select_from(contact.outerjoin(inbound, true()))
+    if interacting:
+        touch = _TOUCH.cte("touch")
+        return select(inbound.c.id).add_cte(touch)
+    return select(inbound.c.id)
