@@ -232,11 +232,14 @@ def python_speed_ms() -> float:
     return best * 1000
 
 
-def machine_busy_ticks() -> tuple[int, int]:
-    """Ticks all cores spent busy so far, and all their ticks."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+def machine_busy_ticks() -> tuple[int, int, int]:
+    """Ticks all cores spent busy so far, all their ticks, and the ticks the host gave
+    to someone else (steal: this machine's cores are virtual and shared)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait + steal, steal
 
 
 @dataclass
@@ -248,8 +251,8 @@ class CpuMeter:
     database: str | None = None
     before: dict[int, tuple[str, int]] = field(default_factory=dict)
     after: dict[int, tuple[str, int]] = field(default_factory=dict)
-    busy_before: tuple[int, int] = (0, 0)
-    busy_after: tuple[int, int] = (0, 0)
+    busy_before: tuple[int, int, int] = (0, 0, 0)
+    busy_after: tuple[int, int, int] = (0, 0, 0)
 
     def start(self) -> None:
         self.before, self.busy_before = process_cpu(self.database), machine_busy_ticks()
@@ -275,6 +278,13 @@ class CpuMeter:
 
     def machine_busy_share(self) -> float:
         """The share of all the machine's core time that was busy; 0 if none passed."""
-        busy = self.busy_after[0] - self.busy_before[0]
+        return self._share(0)
+
+    def machine_steal_share(self) -> float:
+        """The share of all the machine's core time the host gave to other machines."""
+        return self._share(2)
+
+    def _share(self, index: int) -> float:
+        part = self.busy_after[index] - self.busy_before[index]
         total = self.busy_after[1] - self.busy_before[1]
-        return busy / total if total else 0.0
+        return part / total if total else 0.0

@@ -101,6 +101,7 @@ class CpuShare:
     redis: float
     wrk: float
     machine: float
+    stolen: float
 
     @property
     def other(self) -> float:
@@ -287,6 +288,7 @@ def drive(
         redis=meter.seconds_of_name("redis-server") / load.duration_s,
         wrk=wrk_s / load.duration_s,
         machine=meter.machine_busy_share() * (os.cpu_count() or 1),
+        stolen=meter.machine_steal_share() * (os.cpu_count() or 1),
     )
     return TargetResult(
         name=server.name,
@@ -339,7 +341,8 @@ def report(
             f"cores busy while driving {result.name}: {cpu.machine:.2f} of {os.cpu_count()} "
             f"(workers {cpu.workers:.2f}, its postgres backends {cpu.postgres:.2f}, "
             f"redis {cpu.redis:.2f}, "
-            f"wrk {cpu.wrk:.2f}, other processes {cpu.other:.2f})"
+            f"wrk {cpu.wrk:.2f}, other processes {cpu.other:.2f}); "
+            f"taken by the host for other machines: {cpu.stolen:.2f}"
         )
         if result.stored is not None:
             in_flight = result.stored - result.load.requests
