@@ -6,8 +6,6 @@ rows, the bound values, the errors, and when a statement commits on its own.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import psycopg
 import pytest
 from sqlalchemy import bindparam, select, update
@@ -15,10 +13,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.services import Services
 from models import driver_sql
-from models.inbound import NewInbound, enrol, look_up
+from models.inbound import enrol, look_up
 from models.residents import Resident
-
-NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+from tests.test_inbound_store import NOW, delivery
 
 
 @pytest.fixture(autouse=True)
@@ -27,26 +24,10 @@ def _postgresql_only(database_url: str) -> None:
         pytest.skip("driver_sql runs on PostgreSQL only; SQLite keeps Connection.execute")
 
 
-def _delivery(
-    openid: str, key: str, content: str | None = "帮助", at: datetime = NOW
-) -> NewInbound:
-    return NewInbound(
-        openid=openid,
-        interaction="message",
-        dedupe_key=key,
-        msg_id=None,
-        msg_type="text",
-        event=None,
-        event_key=None,
-        content=content,
-        received_at=at,
-    )
-
-
 def test_a_statement_outside_a_transaction_sends_no_begin(services: Services) -> None:
     """Autocommitted: psycopg is idle afterwards, and back to opening transactions."""
     with services.engine.connect() as connection:
-        enrol(connection, _delivery("o-alone", "k-alone"))
+        enrol(connection, delivery("o-alone", "k-alone"))
         driver = connection.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
@@ -63,8 +44,8 @@ def test_a_database_error_is_sqlalchemys_and_leaves_the_connection_usable(
         .returning(Resident.id)
     )
     with services.engine.connect() as connection:
-        a = enrol(connection, _delivery("o-a", "k3"))
-        enrol(connection, _delivery("o-b", "k4"))
+        a = enrol(connection, delivery("o-a", "k3"))
+        enrol(connection, delivery("o-b", "k4"))
         with pytest.raises(IntegrityError) as raised:
             driver_sql.first_row(connection, clash, {"id": a.resident_id, "to": "o-b"})
         assert not raised.value.connection_invalidated
@@ -79,7 +60,7 @@ def test_a_statement_that_returns_no_row_says_so(services: Services) -> None:
 
 def test_column_types_still_check_what_is_bound(services: Services) -> None:
     """UTCDateTime refuses a naive time on this path too, before anything is sent."""
-    naive = _delivery("o-naive", "k5", at=NOW.replace(tzinfo=None))
+    naive = delivery("o-naive", "k5", at=NOW.replace(tzinfo=None))
     with services.engine.connect() as connection, pytest.raises(StatementError, match="naive"):
         enrol(connection, naive)
     with services.engine.connect() as connection:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -17,6 +18,8 @@ from bot.app import create_app
 from bot.protocol import Cipher, parse_xml, sign
 from bot.services import Services, build_services
 from bot.wechat_payloads import WeChatPayloads
+from handlers.context import Context
+from handlers.message import Message, Reply
 from models import InboundMessage, Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
@@ -26,6 +29,11 @@ from tests.settings import TEST_TOKEN
 def count(services: Services, model: type) -> int:
     with services.session_factory() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def resident_language(services: Services, openid: str) -> str | None:
+    with services.session_factory() as db:
+        return db.execute(select(Resident.language).where(Resident.openid == openid)).scalar_one()
 
 
 def assert_nothing_stored(services: Services) -> None:
@@ -350,32 +358,39 @@ def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Service
     assert count(services, InboundMessage) == 2
 
 
-@pytest.fixture
-def live_server(services: Services) -> Iterator[str]:
+@contextmanager
+def serving(services: Services) -> Iterator[str]:
     """The app on a real threaded HTTP server, for truly concurrent deliveries."""
     server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/wechat"
-    server.shutdown()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/wechat"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def post_copies_at_once(url: str, payloads: WeChatPayloads, xml: str, copies: int) -> set[str]:
+    """Every copy's status and reply, each copy signed afresh as WeChat's re-sends are."""
+    deliveries = [payloads.sign(xml) for _ in range(copies)]
+
+    def post(index: int) -> str:
+        delivery = deliveries[index]
+        response = requests.post(url, params=delivery.query, data=delivery.body, timeout=10)
+        reply = payloads.read_reply(response.content).get("Content", "")
+        return f"{response.status_code} {reply}"
+
+    with ThreadPoolExecutor(max_workers=copies) as pool:
+        return set(pool.map(post, range(copies)))
 
 
 def test_concurrent_duplicates_are_processed_once(
-    live_server: str, payloads: WeChatPayloads, services: Services
+    payloads: WeChatPayloads, services: Services
 ) -> None:
     xml = payloads.text("o-racer", "english", msg_id=31337)
-    deliveries = [payloads.sign(xml) for _ in range(8)]
-
-    def post(index: int) -> tuple[int, str]:
-        delivery = deliveries[index]
-        response = requests.post(live_server, params=delivery.query, data=delivery.body, timeout=10)
-        return response.status_code, payloads.read_reply(response.content).get("Content", "")
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(post, range(8)))
-    assert {status for status, _ in results} == {200}
-    assert {reply for _, reply in results} == {"Switched to English."}
+    with serving(services) as url:
+        assert post_copies_at_once(url, payloads, xml, 8) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
 
@@ -404,6 +419,41 @@ def test_webhook_answers_and_dedupes_when_redis_is_down(
     assert count(services_without_redis, InboundMessage) == 2
     degraded = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(degraded) <= 1  # once a minute, not once a request
+
+
+def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
+    services_without_redis: Services, payloads: WeChatPayloads, services: Services
+) -> None:
+    """No Redis claim to keep the copies apart: each is handled, the database keeps the
+    first to be stored, and the others roll their work back and answer with its reply."""
+    xml = payloads.text("o-racer", "english", msg_id=31338)
+    with serving(services_without_redis) as url:
+        assert post_copies_at_once(url, payloads, xml, 6) == {"200 Switched to English."}
+    assert count(services, InboundMessage) == 1
+    assert count(services, Resident) == 1
+    assert resident_language(services, "o-racer") == "en"
+
+
+# A handler that fails ---------------------------------------------------------------
+
+
+def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
+    chat: Chat, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_done(message: Message, ctx: Context) -> Reply:
+        ctx.resident.language = "en"
+        ctx.db.flush()
+        raise RuntimeError("boom")
+
+    chat.say("帮助")
+    monkeypatch.setitem(services.router._keywords, "中文", half_done)
+    assert "抱歉" in chat.say("中文")
+    assert resident_language(services, chat.openid) is None
+    with services.session_factory() as db:
+        kept = db.execute(
+            select(InboundMessage).where(InboundMessage.content == "中文")
+        ).scalar_one()
+    assert kept.reply is not None and "抱歉" in kept.reply
 
 
 # PostgreSQL restarted --------------------------------------------------------------
