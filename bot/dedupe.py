@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import redis
-
 from bot.redis_conn import ThreadClients, degradable
 
 CLAIM_TTL_S = 600
@@ -48,11 +46,11 @@ class FirstLook:
 
 
 class DeliveryGuard:
-    def __init__(self, client: redis.Redis, reply_ttl_s: int, nonce_ttl_s: int) -> None:
-        self._client = ThreadClients(client)
+    def __init__(self, clients: ThreadClients, reply_ttl_s: int, nonce_ttl_s: int) -> None:
+        self._client = clients
         self._reply_ttl_s = reply_ttl_s
         self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
-        self._first_look = client.register_script(_FIRST_LOOK)
+        self._first_look = clients.shared.register_script(_FIRST_LOOK)
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another

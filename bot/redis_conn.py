@@ -51,14 +51,16 @@ class ThreadClients:
     """
 
     def __init__(self, client: redis.Redis) -> None:
-        self._pool = client.connection_pool
+        self.shared = client
         self._local = threading.local()
 
     def __call__(self) -> redis.Redis:
         """This thread's client; connects on first use, so call it where Redis may fail."""
         client: redis.Redis | None = getattr(self._local, "client", None)
         if client is None:
-            client = redis.Redis(connection_pool=self._pool, single_connection_client=True)
+            client = redis.Redis(
+                connection_pool=self.shared.connection_pool, single_connection_client=True
+            )
             self._local.client = client
         return client
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
-from bot.redis_conn import connect_redis
+from bot.redis_conn import ThreadClients, connect_redis
 from bot.sessions import RedisSessionStore
 from handlers import build_router
 from handlers.context import HandlerSettings, NeedCategory
@@ -52,15 +52,17 @@ def build_services(
     turns it off, and it retries a delivery whose pooled connection turns out dead."""
     engine = make_engine(config.database.url, pre_ping=ping_connections)
     client = connect_redis(config.redis.url)
+    # The webhook's hot path: a connection per thread, shared by the guard and the flows.
+    per_thread = ThreadClients(client)
     return Services(
         config=config,
         engine=engine,
         session_factory=make_session_factory(engine),
         redis=client,
         router=build_router(),
-        sessions=RedisSessionStore(client, config.bot.flow_ttl_s),
+        sessions=RedisSessionStore(per_thread, config.bot.flow_ttl_s),
         guard=DeliveryGuard(
-            client, config.bot.reply_cache_ttl_s, config.wechat.timestamp_tolerance_s
+            per_thread, config.bot.reply_cache_ttl_s, config.wechat.timestamp_tolerance_s
         ),
         handler_settings=HandlerSettings(
             timezone=config.bot.tz,

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 
-import redis
-
 from bot.redis_conn import ThreadClients, degradable
 from handlers.context import FlowState
 
 
 class RedisSessionStore:
-    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
-        self._client = ThreadClients(client)
+    def __init__(self, clients: ThreadClients, ttl_s: int) -> None:
+        self._client = clients
         self._ttl_s = ttl_s
 
     @staticmethod
