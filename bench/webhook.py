@@ -102,6 +102,9 @@ class CpuShare:
     """Cores used during the measured run, by who used them."""
 
     workers: float
+    # Each worker's share: one worker holding most of the keep-alive connections leaves
+    # the other idle and caps a run at about one core.
+    per_worker: tuple[float, ...]
     postgres: float
     redis: float
     wrk: float
@@ -291,6 +294,7 @@ def drive(
     wrk_s = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
     cpu = CpuShare(
         workers=worker_s / load.duration_s,
+        per_worker=tuple(meter.seconds_of_pids([pid]) / load.duration_s for pid in workers),
         postgres=meter.seconds_of_name(BENCH_BACKEND) / load.duration_s,
         redis=meter.seconds_of_name("redis-server") / load.duration_s,
         wrk=wrk_s / load.duration_s,
@@ -346,7 +350,8 @@ def report(
         cpu = result.cpu
         print(
             f"cores busy while driving {result.name}: {cpu.machine:.2f} of {os.cpu_count()} "
-            f"(workers {cpu.workers:.2f}, its postgres backends {cpu.postgres:.2f}, "
+            f"(workers {cpu.workers:.2f} = {' + '.join(f'{w:.2f}' for w in cpu.per_worker)}, "
+            f"its postgres backends {cpu.postgres:.2f}, "
             f"redis {cpu.redis:.2f}, "
             f"wrk {cpu.wrk:.2f}, other processes {cpu.other:.2f}); "
             f"taken by the host for other machines: {cpu.stolen:.2f}"
