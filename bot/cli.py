@@ -18,6 +18,7 @@ from bot.cli_needs import needs, partners
 from bot.cli_push import menu, outbox_group, scheduler, worker
 from bot.cli_support import StaffError, config_from_context
 from bot.config import ConfigError
+from bot.ports import PortTaken, ensure_port_free
 from models import migrate
 
 
@@ -63,6 +64,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
             "config: redis.url is the in-process substitute, which cannot be shared by "
             "several workers; set redis.url or use --workers 1"
         )
+    try:
+        ensure_port_free(host, port, "--port")
+    except PortTaken as exc:
+        raise StaffError(str(exc)) from None
     from bot.gunicorn_app import run_gunicorn
 
     run_gunicorn(config, host=host, port=port, workers=workers)

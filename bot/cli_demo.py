@@ -6,8 +6,9 @@ import click
 
 from bot.cli_support import StaffError
 from bot.config import ConfigError
-from bot.demo import DemoError, ensure_port_free, run_demo
+from bot.demo import DemoError, run_demo
 from bot.fake_wechat import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
+from bot.ports import PortTaken, ensure_port_free
 
 PORT = click.IntRange(1, 65535)
 
@@ -23,7 +24,7 @@ def demo(port: int, fake_port: int) -> None:
     """
     try:
         run_demo(port=port, fake_port=fake_port, announce=click.echo)
-    except (DemoError, ConfigError) as exc:
+    except (DemoError, PortTaken, ConfigError) as exc:
         raise StaffError(str(exc)) from None
 
 
@@ -36,6 +37,6 @@ def fake_wechat(host: str, port: int, app_id: str, app_secret: str) -> None:
     """Serve the fake WeChat API until Ctrl-C; point wechat.api_base_url at its /cgi-bin/."""
     try:
         ensure_port_free(host, port, "--port")
-    except DemoError as exc:
+    except PortTaken as exc:
         raise StaffError(str(exc)) from None
     serve_fake_wechat(host, port, app_id, app_secret)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import secrets
 import signal
-import socket
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from bot.app import create_app
 from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
 from bot.demo_loops import DemoBackground
 from bot.fake_wechat import FakeWeChatServer
+from bot.ports import ensure_port_free
 from bot.services import Services, build_services
 from bot.simulator import install_simulator
 from bot.simulator.clock import SimulatedClock
@@ -179,15 +179,3 @@ def run_demo(
         finally:
             signal.signal(signal.SIGTERM, previous)
     announce("Aixiang demo stopped.")
-
-
-def ensure_port_free(host: str, port: int, option: str) -> None:
-    """Say in one line that a port is taken. Werkzeug's servers would print two lines and
-    exit on their own, which a caller cannot turn into a clear message."""
-    with socket.socket() as probe:
-        # As Werkzeug binds: a port lingering after a previous run counts as free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise DemoError(f"cannot listen on {option} {port}: {exc.strerror or exc}") from None

@@ -43,6 +43,16 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     60-95 (8 threads: no better) on the same busy 2-core machine. Threads also keep a
     re-sent delivery, which waits up to 4 s for its first copy's reply (bot/dedupe.py),
     from stalling a whole worker.
+
+    Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
+    connections over them. On one shared socket, whichever worker won the accept kept the
+    keep-alive connections it took: in bench/webhook.py one worker sometimes held all 16
+    while the other sat idle, which caps the floor at one core (2,600 msgs/s against
+    6,500) and the app at one worker's 4 threads (1,155 msgs/s with one worker, 1,250-1,480
+    with two). The prices: a taken port no longer stops gunicorn (its workers would fail
+    and be restarted forever), so ``aixiang serve`` checks the port first (bot/ports.py);
+    and on a graceful reload, connections still queued on an old worker's socket are
+    reset, and WeChat re-sends those deliveries.
     """
     return {
         "bind": f"{host}:{port}",
@@ -53,6 +63,7 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
+        "reuse_port": True,
     }
 
 

@@ -1,0 +1,152 @@
+"""``aixiang serve``: the production webhook under gunicorn, in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.config import MEMORY_REDIS_URL
+from bot.wechat_payloads import WeChatPayloads
+from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def serve_env(database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIXIANG_CONFIG": "",
+        "AIXIANG_DATABASE_URL": database_url,
+        "AIXIANG_REDIS_URL": redis_url,
+        "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
+        "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
+        "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
+        "AIXIANG_WECHAT_ENCODING_AES_KEY": TEST_AES_KEY,
+    }
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn workers forked by ``master``, from /proc."""
+    children = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        if f"PPid:\t{master}" in lines:
+            children.append(int(status.parent.name))
+    return children
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+) -> Iterator[str]:
+    """``aixiang serve`` on the suite's database; two workers when Redis is real (the
+    in-process substitute cannot be shared, and serve refuses it with more than one)."""
+    workers = 1 if redis_url == MEMORY_REDIS_URL else 2
+    port = free_port()
+    command = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            cwd=tmp_path_factory.mktemp("cwd"),
+            env=serve_env(database_url, redis_url),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/wechat"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while len(worker_pids(process.pid)) < workers or not _answers(url):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield url
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=1)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def test_serve_answers_signed_messages_in_both_modes(served: str) -> None:
+    url = served
+    payloads = WeChatPayloads(TEST_TOKEN, TEST_APP_ID, TEST_AES_KEY)
+    for safe in (False, True):
+        delivery = payloads.sign(payloads.text(f"o-serve-{safe}", "帮助"), safe=safe)
+        response = requests.post(url, params=delivery.query, data=delivery.body, timeout=10)
+        assert response.status_code == 200
+        reply = payloads.read_reply(response.content, safe=safe)
+        assert reply["ToUserName"] == f"o-serve-{safe}"
+        assert "活动" in reply["Content"]
+
+
+def test_serve_rejects_a_bad_signature(served: str) -> None:
+    url = served
+    payloads = WeChatPayloads(TEST_TOKEN, TEST_APP_ID, TEST_AES_KEY)
+    delivery = payloads.sign(payloads.text("o-serve-forger", "help"))
+    query = {**delivery.query, "signature": "0" * 40}
+    response = requests.post(url, params=query, data=delivery.body, timeout=10)
+    assert response.status_code == 403
+
+
+def test_a_second_serve_on_the_same_port_is_refused(
+    served: str, database_url: str, redis_url: str
+) -> None:
+    """The workers bind with SO_REUSEPORT, which would let a second server share the port
+    silently; the check before gunicorn starts refuses it in one line."""
+    url = served
+    port = int(url.split(":")[2].split("/")[0])
+    # Its own process: a second server that did start would otherwise run inside pytest.
+    second = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", "1"],
+        env=serve_env(database_url, MEMORY_REDIS_URL),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+    )
+    assert second.returncode == 2
+    assert second.stderr == f"error: cannot listen on --port {port}: Address already in use\n"
+
+
+def test_serve_names_a_host_it_cannot_listen_on(database_url: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--host", "no-such-host.invalid", "--workers", "1"],
+        env=serve_env(database_url, MEMORY_REDIS_URL),
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot listen on no-such-host.invalid: ")
+    assert result.output.count("\n") == 1
