@@ -61,9 +61,9 @@ def worker_pids(master: int) -> list[int]:
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
-) -> Iterator[str]:
-    """``aixiang serve`` on the suite's database; two workers when Redis is real (the
-    in-process substitute cannot be shared, and serve refuses it with more than one)."""
+) -> Iterator[tuple[str, int]]:
+    """``aixiang serve`` on the suite's database, and how many workers it runs: two when
+    Redis is real (serve refuses the in-process substitute with more than one)."""
     workers = 1 if redis_url == MEMORY_REDIS_URL else 2
     port = free_port()
     command = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
@@ -83,7 +83,7 @@ def served(
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        yield url
+        yield url, workers
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()
     finally:
@@ -100,8 +100,8 @@ def _answers(url: str) -> bool:
     return True
 
 
-def test_serve_answers_signed_messages_in_both_modes(served: str) -> None:
-    url = served
+def test_serve_answers_signed_messages_in_both_modes(served: tuple[str, int]) -> None:
+    url, _ = served
     payloads = WeChatPayloads(TEST_TOKEN, TEST_APP_ID, TEST_AES_KEY)
     for safe in (False, True):
         delivery = payloads.sign(payloads.text(f"o-serve-{safe}", "帮助"), safe=safe)
@@ -112,8 +112,8 @@ def test_serve_answers_signed_messages_in_both_modes(served: str) -> None:
         assert "活动" in reply["Content"]
 
 
-def test_serve_rejects_a_bad_signature(served: str) -> None:
-    url = served
+def test_serve_rejects_a_bad_signature(served: tuple[str, int]) -> None:
+    url, _ = served
     payloads = WeChatPayloads(TEST_TOKEN, TEST_APP_ID, TEST_AES_KEY)
     delivery = payloads.sign(payloads.text("o-serve-forger", "help"))
     query = {**delivery.query, "signature": "0" * 40}
@@ -121,12 +121,27 @@ def test_serve_rejects_a_bad_signature(served: str) -> None:
     assert response.status_code == 403
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` on 127.0.0.1 (state 0A in /proc/net/tcp)."""
+    local = f"0100007F:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1] == local and row.split()[3] == "0A")
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(served: tuple[str, int]) -> None:
+    """So the kernel spreads connections over the workers, rather than one worker keeping
+    every keep-alive connection it happened to accept (bot/gunicorn_app.py)."""
+    url, workers = served
+    port = int(url.split(":")[2].split("/")[0])
+    assert listening_sockets(port) == workers
+
+
 def test_a_second_serve_on_the_same_port_is_refused(
-    served: str, database_url: str, redis_url: str
+    served: tuple[str, int], database_url: str, redis_url: str
 ) -> None:
     """The workers bind with SO_REUSEPORT, which would let a second server share the port
     silently; the check before gunicorn starts refuses it in one line."""
-    url = served
+    url, _ = served
     port = int(url.split(":")[2].split("/")[0])
     # Its own process: a second server that did start would otherwise run inside pytest.
     second = subprocess.run(
