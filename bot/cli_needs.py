@@ -312,7 +312,7 @@ def _category_key(config: Config, category: str) -> str:
 
 
 def _limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not value.isdecimal() or not 1 <= int(value) <= MAX_LIMIT:
         raise StaffError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
     return int(value)
 

@@ -57,7 +57,7 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
 def parse_id(value: str, what: str, listed_by: str) -> int:
     """A record's number as staff type it ("12" or "#12"); anything else is one line."""
     cleaned = value.strip().lstrip("#")
-    if not cleaned.isdigit():
+    if not cleaned.isdecimal():
         raise StaffError(f"{value!r} is not {what} (a number, as `{listed_by}` shows)")
     return int(cleaned)
 

@@ -777,7 +777,7 @@ def create_fake_app(fake: FakeWeChat) -> Flask:
     @app.get("/_fake/calls")
     def list_calls() -> Response:
         since = request.args.get("since", "0")
-        if not since.isdigit():
+        if not since.isdecimal():
             return _json({"error": "since must be a call's seq number"}, 400)
         return _json(fake.calls(request.args.get("endpoint"), int(since)))
 

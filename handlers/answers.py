@@ -39,7 +39,7 @@ def pick_option(text: str, options: Sequence[Sequence[str]]) -> int | None:
     and English labels).
     """
     answer = normalize(text)
-    if answer.isdigit():
+    if answer.isdecimal():
         number = int(answer)
         return number - 1 if 1 <= number <= len(options) else None
     for index, names in enumerate(options):

@@ -399,7 +399,7 @@ def _parse_numbers(arg: str) -> list[int] | None:
     numbers: list[int] = []
     for part in normalize(arg).split():
         cleaned = part.lstrip("#第").rstrip("号")
-        if not cleaned.isdigit() or len(cleaned) > 9:
+        if not cleaned.isdecimal() or len(cleaned) > 9:
             return None
         numbers.append(int(cleaned))
     return numbers or None

@@ -173,7 +173,7 @@ def parse_audience(spec: str) -> tuple[str, str]:
         raise BroadcastError(f"--audience {spec!r} is not one of {AUDIENCE_HELP}")
     if not argument:
         raise BroadcastError(f"--audience {spec!r}: say which after the colon, e.g. {kind}:...")
-    if kind in (SIGNED_UP, ATTENDED) and not argument.lstrip("#").isdigit():
+    if kind in (SIGNED_UP, ATTENDED) and not argument.lstrip("#").isdecimal():
         raise BroadcastError(f"--audience {spec!r}: {argument!r} is not an event id")
     if kind in (SIGNED_UP, ATTENDED):
         argument = str(int(argument.lstrip("#")))

@@ -234,7 +234,7 @@ def get_partner(db: Session, name: str) -> Partner:
     partner = db.execute(
         select(Partner).where(func.lower(Partner.name) == text.lower())
     ).scalar_one_or_none()
-    if partner is None and text.isdigit():
+    if partner is None and text.isdecimal():
         partner = db.get(Partner, int(text))
     if partner is None:
         raise NeedError(f"no partner {name!r} (see: aixiang partners list)")

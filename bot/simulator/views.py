@@ -317,7 +317,7 @@ def pushes() -> Response:
     """The account's pushes that reached ``openid`` after the fake API's call ``since``."""
     openid = _openid(request.args.get("openid"))
     since = request.args.get("since", "0")
-    if not since.isdigit():
+    if not since.isdecimal():
         raise SimulatorError(400, "since must be a call number from the previous answer")
     calls = _fake_calls(since=int(since))
     messages = []
