@@ -46,10 +46,14 @@ class FirstLook:
 
 
 class DeliveryGuard:
-    def __init__(self, clients: ThreadClients, reply_ttl_s: int, nonce_ttl_s: int) -> None:
+    def __init__(
+        self, clients: ThreadClients, reply_ttl_s: int, timestamp_tolerance_s: int
+    ) -> None:
         self._client = clients
         self._reply_ttl_s = reply_ttl_s
-        self._nonce_ttl_s = nonce_ttl_s or NONCE_TTL_WITHOUT_TOLERANCE_S
+        # A timestamp up to the tolerance ahead of our clock is accepted until the
+        # tolerance after it: twice the tolerance from the pair's first use.
+        self._nonce_ttl_s = 2 * timestamp_tolerance_s or NONCE_TTL_WITHOUT_TOLERANCE_S
         self._first_look = clients.shared.register_script(_FIRST_LOOK)
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:

@@ -27,9 +27,17 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
 from handlers.message import EVENT, LOCATION, TEXT, VOICE, Location, Message
+from models.inbound import DEDUPE_KEY_MAX, EVENT_MAX, MSG_TYPE_MAX
+from models.residents import OPENID_MAX
 
 MAX_BODY_BYTES = 64 * 1024
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
+# What the stored row has room for; WeChat's own values are far shorter.
+FIELD_MAX_CHARS = {"FromUserName": OPENID_MAX, "MsgType": MSG_TYPE_MAX, "Event": EVENT_MAX}
+# The last second a datetime can hold (9999-12-31 23:59:59 UTC).
+MAX_CREATE_TIME = 253402300799
+# MsgId is stored as a signed 64-bit integer.
+MAX_MSG_ID = 2**63 - 1
 
 
 class Rejection(Exception):
@@ -53,10 +61,9 @@ def check_signature(expected_parts: tuple[str, ...], token: str, given: str, wha
 
 def check_fresh(timestamp: str, now: float, tolerance_s: int) -> None:
     """Refuse a timestamp outside the tolerance; 0 turns the check off for bad clocks."""
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise Rejection(403, "timestamp is not a number") from None
+    sent = _whole_number(timestamp)
+    if sent is None:
+        raise Rejection(403, "timestamp is not a number")
     if tolerance_s and abs(now - sent) > tolerance_s:
         raise Rejection(403, f"timestamp {abs(now - sent):.0f}s from now")
 
@@ -69,8 +76,11 @@ def parse_xml(body: bytes) -> dict[str, str]:
         raise Rejection(400, "XML with a DOCTYPE or entities") from None
     except (ParseError, ValueError):
         raise Rejection(400, "body is not XML") from None
+    except LookupError:
+        raise Rejection(400, "XML in an unknown encoding") from None
     if root.tag != "xml":
-        raise Rejection(400, f"root element is <{root.tag}>, not <xml>")
+        # Cut: the tag comes from the body, which is never logged whole.
+        raise Rejection(400, f"root element is <{root.tag[:40]}>, not <xml>")
     return {child.tag: _field_value(child) for child in root}
 
 
@@ -83,11 +93,28 @@ def _field_value(element: Element) -> str:
 
 
 def require_fields(fields: Mapping[str, str]) -> None:
+    """Refuse, before anything is stored, a message whose fields could not be stored."""
     missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
     if missing:
         raise Rejection(400, f"message lacks {', '.join(missing)}")
-    if not fields["CreateTime"].isdigit():
-        raise Rejection(400, "CreateTime is not a number")
+    create_time = _whole_number(fields["CreateTime"])
+    if create_time is None or create_time > MAX_CREATE_TIME:
+        raise Rejection(400, "CreateTime is not a time")
+    if fields.get("MsgId"):
+        msg_id = _whole_number(fields["MsgId"])
+        if msg_id is None or msg_id > MAX_MSG_ID:
+            raise Rejection(400, "MsgId is not a 64-bit number")
+    for name, limit in FIELD_MAX_CHARS.items():
+        if len(fields.get(name, "")) > limit:
+            raise Rejection(400, f"{name} is longer than {limit} characters")
+
+
+def _whole_number(text: str) -> int | None:
+    """``text`` as a non-negative integer if it is one in ASCII digits (``int`` would also
+    take signs, spaces, underscores and other scripts' digits), of at most 19 digits."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 class Cipher:
@@ -153,10 +180,12 @@ def _location(fields: Mapping[str, str]) -> Location:
 
 
 def dedupe_key(fields: Mapping[str, str]) -> str:
-    """One key per logical delivery, identical on WeChat's re-sends of it."""
+    """One key per logical delivery, identical on WeChat's re-sends of it. An event key
+    too long for the column (a menu link's URL) is kept as its SHA-256, still the same on
+    every re-send."""
     if fields.get("MsgId"):
         return f"msg:{fields['MsgId']}"
-    return ":".join(
+    key = ":".join(
         (
             "evt",
             fields["FromUserName"],
@@ -165,6 +194,9 @@ def dedupe_key(fields: Mapping[str, str]) -> str:
             fields.get("EventKey", ""),
         )
     )
+    if len(key) <= DEDUPE_KEY_MAX:
+        return key
+    return f"evt:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def render_text_reply(fields: Mapping[str, str], text: str, now: float | None = None) -> str:

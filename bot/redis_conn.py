@@ -86,9 +86,12 @@ _degradation = DegradationLog()
 
 
 def degradable(what: str, call: Callable[[], T], fallback: T) -> T:
-    """Run a Redis call, or return ``fallback`` when Redis cannot be reached."""
+    """Run a Redis call, or return ``fallback`` when Redis cannot be reached or refuses
+    the command (out of memory, a failed snapshot, a read-only replica): either way the
+    caller can carry on without it. A lock's own errors (LockError) and a bad argument
+    (DataError) are not about Redis being there, and reach the caller."""
     try:
         return call()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
         _degradation.report(what, exc)
         return fallback

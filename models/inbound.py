@@ -44,17 +44,23 @@ from models.outbox import HELD, OutboxMessage
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
+# Column widths the webhook checks a delivery against before storing it (bot/protocol.py).
+DEDUPE_KEY_MAX = 160
+MSG_TYPE_MAX = 32
+EVENT_MAX = 64
+
 
 class InboundMessage(Base):
     __tablename__ = "inbound_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
-    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(String(DEDUPE_KEY_MAX), unique=True)
     msg_id: Mapped[int | None] = mapped_column(BigInteger)
-    msg_type: Mapped[str] = mapped_column(String(32))
-    event: Mapped[str | None] = mapped_column(String(64))
-    event_key: Mapped[str | None] = mapped_column(String(255))
+    msg_type: Mapped[str] = mapped_column(String(MSG_TYPE_MAX))
+    event: Mapped[str | None] = mapped_column(String(EVENT_MAX))
+    # A menu link's tap (VIEW) carries its URL, which WeChat allows up to 1,024 bytes.
+    event_key: Mapped[str | None] = mapped_column(Text)
     content: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(index=True)

@@ -14,13 +14,15 @@ from models.upsert import insert_ignoring_conflict
 # messages after a typed message (5 in 48 h) than after a tap, follow or scan (3 in 1 min).
 INTERACTION_MESSAGE = "message"
 INTERACTION_TAP = "tap"
+# WeChat's openids are 28 characters; the webhook refuses a sender longer than this.
+OPENID_MAX = 64
 
 
 class Resident(CreatedAtMixin, Base):
     __tablename__ = "resident"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    openid: Mapped[str] = mapped_column(String(OPENID_MAX), unique=True)
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     subscribed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]

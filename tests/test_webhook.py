@@ -233,6 +233,19 @@ def test_reused_timestamp_nonce_with_another_body_is_403(chat: Chat, services: S
     assert count(services, InboundMessage) == 1
 
 
+def test_a_pair_is_kept_while_a_timestamp_ahead_of_our_clock_stays_fresh(
+    chat: Chat, services: Services
+) -> None:
+    """A timestamp the tolerance (300 s) ahead is accepted until 300 s after it, 600 s
+    from its first use: the pair must be remembered that long, or a captured URL could
+    carry a new body once the pair expired."""
+    ahead = int(time.time()) + 299
+    response = chat.post(chat.payloads.text(chat.openid, "帮助"), timestamp=ahead, nonce="early")
+    assert response.status_code == 200
+    ttl = services.redis.ttl(f"aixiang:nonce:{ahead}:early")
+    assert 590 < ttl <= 600
+
+
 def test_same_pair_same_message_is_a_resend(chat: Chat, services: Services) -> None:
     xml = chat.payloads.text(chat.openid, "帮助", msg_id=42)
     now = int(time.time())
@@ -275,6 +288,88 @@ def test_missing_required_field_is_400(chat: Chat, services: Services, missing: 
     response = chat.post(xml[:start] + xml[end:])
     assert response.status_code == 400
     assert_nothing_stored(services)
+
+
+def with_field(xml: str, name: str, value: str) -> str:
+    """``xml`` with field ``name`` set to ``value`` (added if it is not there)."""
+    start = xml.find(f"<{name}>")
+    if start < 0:
+        return xml.replace("</xml>", f"<{name}>{value}</{name}></xml>")
+    end = xml.index(f"</{name}>") + len(name) + 3
+    return xml[:start] + f"<{name}>{value}</{name}>" + xml[end:]
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "²", "-5", "1_700_000_000", " 1700000000", "1e9"])
+def test_a_timestamp_that_is_not_a_plain_number_is_403(
+    chat: Chat, services: Services, timestamp: str
+) -> None:
+    xml = chat.payloads.text(chat.openid, "帮助")
+    plain = {"timestamp": timestamp, "nonce": "n", "signature": sign(TEST_TOKEN, timestamp, "n")}
+    safe = {"timestamp": timestamp, "nonce": "n", "encrypt_type": "aes", "msg_signature": "x"}
+    for query in (plain, safe):
+        response = chat.client.post("/wechat", query_string=query, data=xml)
+        assert response.status_code == 403, query
+        assert response.get_data(as_text=True) == "timestamp is not a number"
+    assert_nothing_stored(services)
+
+
+@pytest.mark.parametrize("encoding", ["bogus", "rot13", "base64"])
+def test_xml_in_an_unknown_encoding_is_400(chat: Chat, services: Services, encoding: str) -> None:
+    xml = f'<?xml version="1.0" encoding="{encoding}"?>' + chat.payloads.text(chat.openid, "帮助")
+    for safe in (False, True):
+        delivery = chat.payloads.sign(xml)
+        if safe:
+            delivery.query.update(encrypt_type="aes", msg_signature="x")
+        response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
+        assert response.status_code == 400
+        assert response.get_data(as_text=True) == "XML in an unknown encoding"
+    assert_nothing_stored(services)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("CreateTime", "²", "CreateTime is not a time"),
+        ("CreateTime", "-1", "CreateTime is not a time"),
+        ("CreateTime", "999999999999", "CreateTime is not a time"),
+        ("MsgId", "abc", "MsgId is not a 64-bit number"),
+        ("MsgId", str(2**64), "MsgId is not a 64-bit number"),
+        ("MsgId", "١٢٣", "MsgId is not a 64-bit number"),
+        ("FromUserName", "o" * 65, "FromUserName is longer than 64 characters"),
+        ("MsgType", "t" * 33, "MsgType is longer than 32 characters"),
+        ("Event", "e" * 65, "Event is longer than 64 characters"),
+    ],
+)
+def test_a_field_the_row_could_not_hold_is_400_and_stores_nothing(
+    chat: Chat, services: Services, name: str, value: str, reason: str
+) -> None:
+    """Signed but malformed: refused before the sender is enrolled, so no resident row is
+    left behind by a message that could never be stored."""
+    response = chat.post(with_field(chat.payloads.text(chat.openid, "帮助"), name, value))
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == reason
+    assert_nothing_stored(services)
+
+
+def test_a_menu_link_tap_with_a_long_url_is_stored_once(chat: Chat, services: Services) -> None:
+    """A VIEW event's key is the link (WeChat allows 1,024 bytes): too long for the dedupe
+    key as it is, so the key keeps its hash, and the row keeps the whole link."""
+    url = "https://example.org/co-building/articles?" + "q=" * 490
+    xml = chat.payloads.event(chat.openid, "VIEW", url, create_time=1_770_000_000)
+    assert chat.post(xml).status_code == 200
+    assert chat.post(xml).status_code == 200
+    with services.session_factory() as db:
+        rows = db.scalars(select(InboundMessage)).all()
+    assert [row.event_key for row in rows] == [url]
+    assert rows[0].dedupe_key.startswith("evt:sha256:")
+    assert len(rows[0].dedupe_key) <= 160
+
+
+def test_a_click_key_of_128_bytes_is_stored(chat: Chat, services: Services) -> None:
+    key = "k" * 128
+    chat.tap(key)
+    with services.session_factory() as db:
+        assert db.scalars(select(InboundMessage.event_key)).all() == [key]
 
 
 def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: Services) -> None:
