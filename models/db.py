@@ -21,20 +21,25 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
 
     ``pre_ping`` tests each pooled PostgreSQL connection when it is checked out (a round
     trip); a caller that turns it off must retry work whose connection turns out dead.
+    Statement parameters are left out of errors (``hide_parameters``): they hold what
+    residents wrote, and an error's message ends up in the logs.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=pre_ping, **kwargs)
+    return create_engine(url, pool_pre_ping=pre_ping, hide_parameters=True, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

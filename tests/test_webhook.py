@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
 
 from bot.app import create_app
@@ -415,6 +416,18 @@ def test_rejections_log_one_line_without_the_body(
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.webhook"]
     assert len(lines) == 1 and "bad signature" in lines[0]
     assert secret_words not in lines[0]
+
+
+def test_a_database_error_never_carries_what_a_resident_wrote(services: Services) -> None:
+    """Errors are logged; the statement's values (a message's words) stay out of them."""
+    row = {"resident_id": 999_999, "dedupe_key": "msg:1", "msg_type": "text"}
+    with pytest.raises(IntegrityError) as failure, services.engine.begin() as connection:
+        connection.execute(
+            insert(InboundMessage).values(
+                **row, content="my secret need", received_at=services.clock()
+            )
+        )
+    assert "my secret need" not in str(failure.value)
 
 
 def test_unknown_message_type_gets_a_polite_reply(chat: Chat) -> None:
