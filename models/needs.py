@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, CreatedAtMixin
 from models.inbound import InboundMessage
 from models.outbox import enqueue_push
-from models.residents import Resident, get_or_create_resident
+from models.residents import OPENID_MAX, Resident, get_or_create_resident
 
 SUBMITTED = "submitted"
 ACKNOWLEDGED = "acknowledged"
@@ -69,6 +69,8 @@ PHOTO_ERASING = "erasing"
 PHOTO_ERASED = "erased"
 
 BY_RESIDENT = "resident"
+# The largest id an integer primary key holds; PostgreSQL refuses a larger one with an error.
+ID_MAX = 2**31 - 1
 REF_PATTERN = re.compile(r"^n?-?\s*0*(\d{1,9})$", re.IGNORECASE)
 
 STATUS_NAMES = {
@@ -105,7 +107,7 @@ class Partner(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    contact_openid: Mapped[str | None] = mapped_column(String(64))
+    contact_openid: Mapped[str | None] = mapped_column(String(OPENID_MAX))
 
 
 class Need(CreatedAtMixin, Base):
@@ -218,11 +220,16 @@ def add_partner(
         raise NeedError("a partner name is at most 100 characters")
     if kind not in PARTNER_KINDS:
         raise NeedError(f"unknown partner kind {kind!r}; use one of {', '.join(PARTNER_KINDS)}")
+    contact = (contact_openid or "").strip() or None
+    if contact is not None and len(contact) > OPENID_MAX:
+        # Checked here, not left to the column: PostgreSQL would refuse it with a traceback.
+        raise NeedError(
+            f"a contact openid is at most {OPENID_MAX} characters (WeChat's are 28), "
+            f"got {len(contact)}"
+        )
     if db.execute(select(Partner.id).where(Partner.name == name)).first() is not None:
         raise NeedError(f"a partner named {name!r} exists already")
-    partner = Partner(
-        name=name, kind=kind, contact_openid=(contact_openid or "").strip() or None, created_at=now
-    )
+    partner = Partner(name=name, kind=kind, contact_openid=contact, created_at=now)
     db.add(partner)
     db.flush()
     return partner
@@ -234,7 +241,7 @@ def get_partner(db: Session, name: str) -> Partner:
     partner = db.execute(
         select(Partner).where(func.lower(Partner.name) == text.lower())
     ).scalar_one_or_none()
-    if partner is None and text.isdecimal():
+    if partner is None and text.isdecimal() and int(text) <= ID_MAX:
         partner = db.get(Partner, int(text))
     if partner is None:
         raise NeedError(f"no partner {name!r} (see: aixiang partners list)")

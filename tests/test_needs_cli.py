@@ -172,3 +172,21 @@ def test_mistakes_are_one_line_exit_2_and_change_nothing(
     run(staff, "partners", "add", "X", "--kind", "ngo")
     assert "exists already" in fail(staff, "partners", "add", "X", "--kind", "ngo")
     assert counts(services) == before
+
+
+def test_an_overlong_contact_openid_is_one_line_exit_2(staff: CliRunner) -> None:
+    """The column holds OPENID_MAX characters; PostgreSQL refused more with a traceback."""
+    line = fail(staff, "partners", "add", "环卫所", "--kind", "ngo", "--contact-openid", "o" * 100)
+    assert line == "error: a contact openid is at most 64 characters (WeChat's are 28), got 100"
+    assert json.loads(run(staff, "partners", "list", "--json").output) == []
+    run(staff, "partners", "add", "环卫所", "--kind", "ngo", "--contact-openid", "o" * 64)
+    [partner] = json.loads(run(staff, "partners", "list", "--json").output)
+    assert partner["contact_openid"] == "o" * 64
+
+
+def test_a_partner_id_too_big_for_the_column_is_unknown(staff: CliRunner, seeded: None) -> None:
+    """PostgreSQL refused an id past its integer range with a traceback."""
+    assert "no partner '99999999999'" in fail(staff, "needs", "list", "--partner", "99999999999")
+    assert "no partner '99999999999'" in fail(
+        staff, "needs", "update", "1", "--status", "acknowledged", "--assign", "99999999999"
+    )
