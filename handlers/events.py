@@ -20,6 +20,7 @@ from models.events import (
     ALREADY_SIGNED_UP,
     BAD_PARTY,
     CANCELLED,
+    CHECKED_IN,
     CHECKIN_CLOSED,
     CHECKIN_NOT_OPEN,
     CHECKIN_OPENS_BEFORE,
@@ -273,6 +274,13 @@ TEXTS = {
         "zh": "活动“{title}”已开始，不能再取消报名。",
         "en": "'{title}' has started; the sign-up can no longer be cancelled.",
     },
+    "event_cancel_checked_in": {
+        "zh": "您已签到活动“{title}”，不能再取消报名。如需提前离开，请告知现场工作人员。",
+        "en": (
+            "You have checked in to '{title}', so the sign-up can no longer be cancelled. "
+            "If you need to leave, please tell the staff."
+        ),
+    },
     "event_my_header": {"zh": "我的活动：", "en": "My events:"},
     "event_my_item": {
         "zh": "{id}. {title}\n   {when} · {status}",
@@ -384,6 +392,8 @@ def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
         return Reply(ctx.t("event_not_signed_up", id=event.id))
     if error.reason == STARTED:
         return Reply(ctx.t("event_started", title=title))
+    if error.reason == CHECKED_IN:
+        return Reply(ctx.t("event_cancel_checked_in", title=title))
     if error.reason == CHECKIN_NOT_OPEN:
         opens = ctx.local_time(event.starts_at - CHECKIN_OPENS_BEFORE)
         return Reply(ctx.t("event_checkin_not_open", title=title, opens=opens))

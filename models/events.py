@@ -99,6 +99,7 @@ CONTACT_REQUIRED = "contact_required"
 FULL = "full"
 NOT_SIGNED_UP = "not_signed_up"
 STARTED = "started"
+CHECKED_IN = "checked_in"
 CHECKIN_NOT_OPEN = "checkin_not_open"
 CHECKIN_CLOSED = "checkin_closed"
 NO_ROOM = "no_room"
@@ -782,8 +783,18 @@ class CancelResult:
 def cancel_signup(
     db: Session, event_id: int, resident: Resident, now: datetime, tz: ZoneInfo
 ) -> CancelResult:
-    """Give up a place (or a waitlist place); freed places go to the waitlist at once."""
+    """Give up a place (or a waitlist place); freed places go to the waitlist at once.
+
+    A resident who has checked in is in the room: their places are not free, so giving
+    them to the waitlist would put more people in the room than it holds.
+    """
     event = get_event(db, event_id, lock=True)
+    if attendance_of(db, event.id, resident.id) is not None:
+        raise EventError(
+            CHECKED_IN,
+            f"already checked in to event {event.id}; the sign-up can no longer be cancelled",
+            event=event,
+        )
     signup = live_signup(db, event.id, resident.id)
     if signup is None:
         raise EventError(NOT_SIGNED_UP, f"no sign-up for event {event.id} to cancel", event=event)

@@ -1,0 +1,54 @@
+"""Someone who has checked in is in the room: they can neither cancel nor sign up again.
+
+Both would count people twice: a cancelled place goes to the waitlist while its party is
+still inside, and a walk-in's sign-up holds a second place for one person.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.services import Services
+from models.events import CONFIRMED, WAITLISTED, Attendance, get_event, occupancy
+from tests import test_events_chat
+from tests.chat import Chat
+from tests.conftest import FakeClock
+from tests.test_events_chat import MakeEvent, fill, pushes, scan, signups
+
+make_event = test_events_chat.make_event
+
+
+def people_in_the_room(services: Services) -> int:
+    with services.session_factory() as db:
+        return sum(row.party_size for row in db.execute(select(Attendance)).scalars())
+
+
+def test_checked_in_party_cannot_cancel(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(capacity=3, max_party_size=3)
+    assert "报名成功" in chat.say(f"报名 {event_id} 3")
+    fill(services, clock, event_id, 1)
+    clock.advance(days=2, hours=-1)
+    assert "签到成功（3 人）" in scan(chat, f"checkin:{event_id}")
+    reply = chat.say(f"取消报名 {event_id}")
+    assert "您已签到活动“社区花园共建”，不能再取消报名" in reply
+    assert [s.status for s in signups(services, event_id)] == [CONFIRMED, WAITLISTED]
+    assert pushes(services) == []
+    with services.session_factory() as db:
+        taken = occupancy(db, get_event(db, event_id))
+    assert (taken.confirmed, taken.waitlisted, people_in_the_room(services)) == (3, 1, 3)
+    chat.say("English")
+    assert "checked in to '社区花园共建', so the sign-up can no longer" in chat.say(
+        f"cancel {event_id}"
+    )
+
+
+def test_walk_in_cannot_cancel_either(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(capacity=2)
+    clock.advance(days=2, hours=-1)
+    assert "现场参加" in scan(chat, f"checkin:{event_id}")
+    assert "您已签到活动" in chat.say(f"取消报名 {event_id}")
+    assert people_in_the_room(services) == 1
