@@ -15,7 +15,7 @@ from typing import Any
 
 from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
-from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Message, Reply
+from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Location, Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
 from models.needs import (
     DUPLICATE,
@@ -428,6 +428,9 @@ def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
             return Reply(ctx.t("need_photo_received", count=len(photos), max_photos=max_photos))
         _go(ctx, PLACE)
         return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{ctx.t('need_ask_place')}")
+    if message.type == LOCATION and message.location is not None:
+        # The photos are optional: sending the place is moving on to it.
+        return _take_location(ctx, data, message.location)
     said = message.words
     if not said:
         return Reply(ctx.t("need_unsupported_media"))
@@ -448,10 +451,8 @@ def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
             return Reply(ctx.t("need_photo_limit", max_photos=max_photos))
         return Reply(ctx.t("need_photo_step_over"))
     if message.type == LOCATION and message.location is not None:
-        data["place"] = message.location.label.strip()[:MAX_PLACE] or None
-        data["lat"] = message.location.latitude
-        data["lng"] = message.location.longitude
-    elif message.words:
+        return _take_location(ctx, data, message.location)
+    if message.words:
         text = message.words.strip()
         if is_back(text):
             if ctx.settings.need_max_photos == 0:
@@ -468,8 +469,17 @@ def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         data["place"] = None if skip else text
         data["lat"] = None
         data["lng"] = None
-    else:
-        return Reply(ctx.t("need_unsupported_media"))
+        _go(ctx, CONFIRM)
+        return Reply(_confirm_prompt(ctx, data))
+    return Reply(ctx.t("need_unsupported_media"))
+
+
+def _take_location(ctx: Context, data: dict[str, Any], location: Location) -> Reply:
+    """A LOCATION message is the need's place, whichever step it arrives at: the resident
+    has said where, so the draft goes on to its summary."""
+    data["place"] = location.label.strip()[:MAX_PLACE] or None
+    data["lat"] = location.latitude
+    data["lng"] = location.longitude
     _go(ctx, CONFIRM)
     return Reply(_confirm_prompt(ctx, data))
 

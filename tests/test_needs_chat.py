@@ -458,3 +458,30 @@ def test_photo_never_fetched_is_erased_at_once(chat: Chat, services: Services) -
     chat.say("确认")
     with services.session_factory() as db:
         assert db.execute(select(NeedPhoto.status)).scalar_one() == PHOTO_ERASED
+
+
+def test_a_location_at_the_photo_step_is_the_place(chat: Chat, services: Services) -> None:
+    """Photos are optional: a resident who sends the place instead has moved on to it."""
+    start(chat)
+    chat.say("2")
+    chat.say("河边有人倒垃圾")
+    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    summary = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    assert summary.startswith("请确认您的需求：")
+    assert "照片：1 张" in summary and "地点：河边 (30.10000, 120.10000)" in summary
+    assert "N-000001" in chat.say("确认")
+    need = only_need(services)
+    assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
+    assert count(services, NeedPhoto) == 1
+
+
+def test_a_location_before_any_photo_in_english(chat: Chat, services: Services) -> None:
+    chat.say("English")
+    assert "yes" in chat.say("need")
+    chat.say("yes")
+    chat.say("2")
+    chat.say("Rubbish dumped by the river")
+    summary = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, ""))
+    assert "Photos: 0\nPlace: 30.10000, 120.10000\n" in summary
+    chat.say("yes")
+    assert (only_need(services).latitude, only_need(services).place) == (30.1, None)
