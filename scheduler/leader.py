@@ -4,14 +4,24 @@ APScheduler's rule is that a job store is never shared by two running schedulers
 our jobs are sweeps that should not run twice at once anyway. The leader holds a Redis
 key with a short expiry and renews it; a standby that finds the key gone takes over, so a
 dead leader is replaced within one expiry plus one poll (well under a minute).
+
+Redis may be out of reach for a while (a restart, a network blip). Nobody can take the
+lead from us then, and nobody can until our last renewal's expiry has passed, so a leader
+that cannot reach Redis keeps leading until that moment and only then stands by; a
+standby that cannot reach Redis simply does not lead yet. Either way the process keeps
+trying, logging the outage at most once a minute, rather than dying of it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 
 import redis
+
+from bot.redis_conn import degradable
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +47,62 @@ return 0
 
 
 class LeaderLock:
-    def __init__(self, client: redis.Redis, key: str = LEADER_KEY, lease_ms: int = LEASE_MS):
+    def __init__(
+        self,
+        client: redis.Redis,
+        key: str = LEADER_KEY,
+        lease_ms: int = LEASE_MS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self._redis = client
         self._key = key
         self._lease_ms = lease_ms
+        self._monotonic = monotonic
+        # Until when (on our monotonic clock) nobody else can have taken the lead: our
+        # last successful acquire or renewal, timed from before it was sent, plus the lease.
+        self._held_until = float("-inf")
         self.identity = f"{uuid.uuid4().hex[:12]}"
 
     def acquire(self) -> bool:
-        """Become leader if nobody is; True also when we already are."""
-        if self._redis.set(self._key, self.identity, nx=True, px=self._lease_ms):
+        """Become leader if nobody is; True also when we already are. With Redis out of
+        reach, True only while a lease we hold cannot have lapsed."""
+        started = self._monotonic()
+        taken = degradable(
+            "scheduler leader lock",
+            lambda: self._redis.set(self._key, self.identity, nx=True, px=self._lease_ms),
+            None,
+        )
+        if taken:
+            self._held_until = started + self._lease_ms / 1000
             log.info("scheduler %s is now the leader", self.identity)
             return True
         return self.renew()
 
     def renew(self) -> bool:
-        """Extend our lease; False means someone else leads now (ours expired)."""
-        return bool(self._redis.eval(_RENEW, 1, self._key, self.identity, str(self._lease_ms)))
+        """Extend our lease; False means someone else leads now (ours expired), or Redis
+        has been out of reach for so long that someone else may."""
+        started = self._monotonic()
+        renewed = degradable(
+            "scheduler leader lock",
+            lambda: self._redis.eval(_RENEW, 1, self._key, self.identity, str(self._lease_ms)),
+            None,
+        )
+        if renewed is None:
+            return started < self._held_until
+        if renewed:
+            self._held_until = started + self._lease_ms / 1000
+            return True
+        self._held_until = float("-inf")
+        return False
 
     def release(self) -> None:
-        self._redis.eval(_RELEASE, 1, self._key, self.identity)
+        """Hand the lead over at once; with Redis out of reach it lapses by itself."""
+        self._held_until = float("-inf")
+        degradable(
+            "scheduler leader lock",
+            lambda: self._redis.eval(_RELEASE, 1, self._key, self.identity),
+            None,
+        )
 
     def holder(self) -> str | None:
         value = self._redis.get(self._key)

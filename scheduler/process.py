@@ -36,27 +36,50 @@ def build_scheduler(ctx: JobContext) -> BackgroundScheduler:
     return scheduler
 
 
+class LeadOrStandBy:
+    """One scheduler process: standing by, or leading with its APScheduler running.
+
+    Each :meth:`step` tries the lock once and says how long to wait before the next, so
+    the loop around it is trivial and a test can drive it step by step. Redis being out
+    of reach never raises here (the lock degrades), so an outage cannot end the process.
+    """
+
+    def __init__(self, ctx: JobContext, lock: LeaderLock) -> None:
+        self._ctx = ctx
+        self._lock = lock
+        self.running: BackgroundScheduler | None = None
+
+    def step(self) -> float:
+        """Take, keep or give up the lead once; returns the seconds to wait."""
+        if self.running is None:
+            if not self._lock.acquire():
+                return STANDBY_POLL_S
+            self.running = build_scheduler(self._ctx)
+            self.running.start()
+            log.info("scheduler %s leads: %d jobs scheduled", self._lock.identity, len(JOBS))
+            return RENEW_EVERY_S
+        if self._lock.renew():
+            return RENEW_EVERY_S
+        log.warning("scheduler %s lost the lead; standing by", self._lock.identity)
+        self.running.shutdown(wait=False)
+        self.running = None
+        return 0.0
+
+    def close(self) -> None:
+        """Stop leading: let running jobs finish, then hand the lead over."""
+        if self.running is not None:
+            self.running.shutdown(wait=True)
+            self.running = None
+            self._lock.release()
+
+
 def run_scheduler(ctx: JobContext, stop: threading.Event, lock: LeaderLock | None = None) -> None:
     """Lead or stand by until ``stop`` is set."""
     lock = lock or LeaderLock(ctx.services.redis)
-    running: BackgroundScheduler | None = None
+    process = LeadOrStandBy(ctx, lock)
     log.info("scheduler %s started; waiting to lead", lock.identity)
     try:
         while not stop.is_set():
-            if running is None:
-                if lock.acquire():
-                    running = build_scheduler(ctx)
-                    running.start()
-                    log.info("scheduler %s leads: %d jobs scheduled", lock.identity, len(JOBS))
-                    continue
-                stop.wait(STANDBY_POLL_S)
-            elif lock.renew():
-                stop.wait(RENEW_EVERY_S)
-            else:
-                log.warning("scheduler %s lost the lead; standing by", lock.identity)
-                running.shutdown(wait=False)
-                running = None
+            stop.wait(process.step())
     finally:
-        if running is not None:
-            running.shutdown(wait=True)
-            lock.release()
+        process.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import redis
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.redis_conn import degradable
+from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
 from bot.services import Services
 from bot.wechat_client import AixiangWeChatClient
 from models import reminders
@@ -69,6 +71,22 @@ class KindPauses:
 
         if degradable("push pauses", store, 1):
             log.warning("pausing %s pushes until %s: %s", kind, until.isoformat(), reason)
+
+
+class OutageLog:
+    """Says that a batch failed for want of the database or Redis at most once per
+    interval, however often the worker retries meanwhile."""
+
+    def __init__(self, interval_s: float = DEGRADED_LOG_INTERVAL_S) -> None:
+        self._interval_s = interval_s
+        self._last = float("-inf")
+
+    def report(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval_s:
+            return
+        self._last = now
+        log.warning("a batch failed (%s: %s); retrying until it works", type(exc).__name__, exc)
 
 
 class Planner:
@@ -154,6 +172,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(
             max_workers=self._push.worker_threads, thread_name_prefix="push"
         )
+        self._outage = OutageLog()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -168,8 +187,17 @@ class Worker:
             handled += count
 
     def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> None:
+        """Deliver until ``stop`` is set. A batch that fails because the database or Redis
+        is out of reach is logged (once a minute at most) and tried again after ``idle_s``:
+        its leased rows fall due again when the lease runs out, so nothing is lost, and the
+        worker is still there when the service comes back."""
         while not stop.is_set():
-            if self.process_batch() == 0:
+            try:
+                handled = self.process_batch()
+            except (OperationalError, redis.RedisError) as exc:
+                self._outage.report(exc)
+                handled = 0
+            if handled == 0:
                 stop.wait(idle_s)
 
     def process_batch(self) -> int:

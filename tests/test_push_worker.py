@@ -317,3 +317,32 @@ def test_without_redis_open_windows_are_tried_and_shut_ones_are_not(clock: FakeC
     uses = [("o-n1", clock.now, "message"), ("o-n2", None, None), ("o-n1", clock.now, "message")]
     assert window.try_use_many(uses, clock.now) == [True, False, True]
     unreachable.close()
+
+
+class StopAfterWaits(threading.Event):
+    """A stop signal that sets itself after ``waits`` idle waits, so a loop can be run a
+    known number of times without sleeping."""
+
+    def __init__(self, waits: int) -> None:
+        super().__init__()
+        self.waits = waits
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits -= 1
+        if self.waits <= 0:
+            self.set()
+        return self.is_set()
+
+
+def test_worker_outlives_a_database_outage(make_worker, database_url: str, caplog) -> None:
+    unreachable = (
+        "postgresql://postgres@127.0.0.1:1/postgres"
+        if database_url.startswith("postgresql")
+        else "sqlite:////nonexistent-directory/aixiang.db"
+    )
+    worker = make_worker(database={"url": unreachable})
+    stop = StopAfterWaits(3)
+    worker.run_forever(stop, idle_s=0)  # returns only when stopped: it did not die
+    assert stop.waits == 0
+    failures = [r for r in caplog.records if "a batch failed" in r.getMessage()]
+    assert len(failures) == 1  # logged once, not once a try

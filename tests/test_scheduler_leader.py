@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
-from scheduler.leader import LeaderLock
+from bot.services import Services
+from bot.wechat_client import build_wechat_client
+from scheduler import process
+from scheduler.jobs import JobContext
+from scheduler.leader import LEADER_KEY, LeaderLock
+from scheduler.process import LeadOrStandBy
+
+
+class FlakyRedis:
+    """A client that can lose its connection to Redis, as in a restart or a blip."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        if self.down:
+            raise redis.ConnectionError("Error 111 connecting to redis. Connection refused.")
+        return getattr(self._client, name)
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_one_leader_at_a_time(redis_client: redis.Redis) -> None:
@@ -38,3 +68,65 @@ def test_lease_expires_by_itself(redis_client: redis.Redis) -> None:
     assert leader.acquire()
     ttl = redis_client.pttl("aixiang:scheduler:leader")
     assert 0 < ttl <= 30_000
+
+
+def test_an_outage_shorter_than_the_lease_keeps_the_leader(redis_client: redis.Redis) -> None:
+    flaky, ticks = FlakyRedis(redis_client), Ticks()
+    leader = LeaderLock(flaky, lease_ms=30_000, monotonic=ticks)  # type: ignore[arg-type]
+    assert leader.acquire()
+    flaky.down = True
+    ticks.now += 29
+    assert leader.renew() and leader.acquire()  # nobody can have taken the lead yet
+    ticks.now += 2
+    assert not leader.renew()  # our lease may have lapsed: stand by
+    leader.release()  # no error either
+    flaky.down = False
+    assert leader.acquire()  # the lease never lapsed in Redis: still ours
+
+
+def test_a_standby_cut_off_from_redis_waits_without_failing(redis_client: redis.Redis) -> None:
+    flaky = FlakyRedis(redis_client)
+    flaky.down = True
+    standby = LeaderLock(flaky)  # type: ignore[arg-type]
+    assert not standby.acquire()
+    assert not standby.renew()
+
+
+def _scheduler_process(services: Services, client: Any, ticks: Ticks) -> LeadOrStandBy:
+    ctx = JobContext(services, build_wechat_client(services.config, services.redis))
+    return LeadOrStandBy(ctx, LeaderLock(client, monotonic=ticks))
+
+
+def test_scheduler_survives_a_redis_outage_and_leads_again(services: Services) -> None:
+    flaky, ticks = FlakyRedis(services.redis), Ticks()
+    scheduler = _scheduler_process(services, flaky, ticks)
+    try:
+        assert scheduler.step() == process.RENEW_EVERY_S and scheduler.running is not None
+        flaky.down = True
+        assert scheduler.step() == process.RENEW_EVERY_S  # leads on inside its lease
+        ticks.now += 31
+        assert scheduler.step() == 0.0 and scheduler.running is None  # stands by
+        assert scheduler.step() == process.STANDBY_POLL_S  # and keeps trying
+        services.redis.delete(LEADER_KEY)  # Redis came back empty, as after a restart
+        flaky.down = False
+        assert scheduler.step() == process.RENEW_EVERY_S and scheduler.running is not None
+    finally:
+        scheduler.close()
+
+
+def test_standby_takes_over_from_a_leader_cut_off_from_redis(services: Services) -> None:
+    flaky, ticks = FlakyRedis(services.redis), Ticks()
+    leader = _scheduler_process(services, flaky, ticks)
+    standby = _scheduler_process(services, services.redis, ticks)
+    try:
+        leader.step()
+        assert standby.step() == process.STANDBY_POLL_S and standby.running is None
+        flaky.down = True
+        services.redis.delete(LEADER_KEY)  # the leader's lease ran out in Redis
+        ticks.now += 31
+        assert standby.step() == process.RENEW_EVERY_S and standby.running is not None
+        leader.step()
+        assert leader.running is None  # it no longer leads: only one runs the jobs
+    finally:
+        leader.close()
+        standby.close()
