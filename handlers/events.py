@@ -18,6 +18,7 @@ from handlers.message import Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
 from models.events import (
     ALREADY_SIGNED_UP,
+    ATTENDING,
     BAD_PARTY,
     CANCELLED,
     CHECKED_IN,
@@ -46,6 +47,7 @@ from models.events import (
     EventError,
     Occupancy,
     Signup,
+    attendance_of,
     cancel_signup,
     check_in,
     check_not_signed_up,
@@ -157,6 +159,10 @@ TEXTS = {
     "event_already_signed_up": {
         "zh": "您已报名活动“{title}”：{status}。如需取消，请发送“取消报名 {id}”。",
         "en": "You already signed up for '{title}': {status}. To cancel, send 'cancel {id}'.",
+    },
+    "event_already_attending": {
+        "zh": "您已在现场签到“{title}”，已计为参加，无需再报名。",
+        "en": "You have checked in to '{title}' and are counted as attending; no sign-up needed.",
     },
     "event_party_too_large": {
         "zh": "活动“{title}”每次报名最多 {max} 人。",
@@ -382,6 +388,8 @@ def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
                 id=event.id,
             )
         )
+    if error.reason == ATTENDING:
+        return Reply(ctx.t("event_already_attending", title=title))
     if error.reason == PARTY_TOO_LARGE:
         return Reply(ctx.t("event_party_too_large", title=title, max=event.max_party_size))
     if error.reason == BAD_PARTY:
@@ -500,12 +508,22 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
             lines.append(ctx.t("event_detail_party", n=event.max_party_size))
         if event.contact_required:
             lines.append(ctx.t("event_detail_contact"))
-    mine = live_signup(ctx.db, event.id, ctx.contact.resident_id)
-    if mine is not None:
-        lines.append(ctx.t("event_detail_yours", status=_status(ctx, mine)))
-    elif event.status == PUBLISHED and ctx.now < event.closes_at:
-        lines.append(ctx.t("event_detail_signup", id=event.id))
+    lines.extend(_yours(ctx, event))
     return Reply("\n".join(lines))
+
+
+def _yours(ctx: Context, event: Event) -> list[str]:
+    """Where the resident stands: checked in (as my events says), signed up, or invited
+    to sign up while they can."""
+    resident_id = ctx.contact.resident_id
+    if attendance_of(ctx.db, event.id, resident_id) is not None:
+        return [ctx.t("event_detail_yours", status=ctx.t("event_status_attended"))]
+    mine = live_signup(ctx.db, event.id, resident_id)
+    if mine is not None:
+        return [ctx.t("event_detail_yours", status=_status(ctx, mine))]
+    if event.status == PUBLISHED and ctx.now < event.closes_at:
+        return [ctx.t("event_detail_signup", id=event.id)]
+    return []
 
 
 # Signing up -----------------------------------------------------------------------------------

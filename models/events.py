@@ -100,6 +100,7 @@ FULL = "full"
 NOT_SIGNED_UP = "not_signed_up"
 STARTED = "started"
 CHECKED_IN = "checked_in"
+ATTENDING = "attending"
 CHECKIN_NOT_OPEN = "checkin_not_open"
 CHECKIN_CLOSED = "checkin_closed"
 NO_ROOM = "no_room"
@@ -698,7 +699,8 @@ def save_contact(resident: Resident, name: str, mobile: str, now: datetime) -> N
 
 
 def check_not_signed_up(db: Session, event: Event, resident: Resident) -> None:
-    """Refuse a second live sign-up, showing the one the resident has."""
+    """Refuse a second live sign-up, showing the one the resident has; and refuse one
+    who already checked in (a walk-in holds a place, so a sign-up would be a second)."""
     existing = live_signup(db, event.id, resident.id)
     if existing is not None:
         raise EventError(
@@ -706,6 +708,10 @@ def check_not_signed_up(db: Session, event: Event, resident: Resident) -> None:
             f"already signed up for event {event.id}",
             event=event,
             signup=existing,
+        )
+    if attendance_of(db, event.id, resident.id) is not None:
+        raise EventError(
+            ATTENDING, f"already checked in to event {event.id} as attending", event=event
         )
 
 

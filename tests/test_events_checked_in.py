@@ -52,3 +52,30 @@ def test_walk_in_cannot_cancel_either(
     assert "现场参加" in scan(chat, f"checkin:{event_id}")
     assert "您已签到活动" in chat.say(f"取消报名 {event_id}")
     assert people_in_the_room(services) == 1
+
+
+def test_walk_in_cannot_sign_up_for_a_second_place(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(capacity=2)
+    clock.advance(days=2, hours=-1)
+    assert "现场参加" in scan(chat, f"checkin:{event_id}")
+    assert "您已在现场签到“社区花园共建”，已计为参加，无需再报名" in chat.say(f"报名 {event_id}")
+    assert signups(services, event_id) == []
+    with services.session_factory() as db:
+        assert occupancy(db, get_event(db, event_id)).places_left == 1
+    detail = chat.say(f"活动 {event_id}")
+    assert "您的报名：已签到" in detail and "发送“报名" not in detail
+    chat.say("English")
+    assert "counted as attending" in chat.say(f"signup {event_id}")
+
+
+def test_walk_in_is_refused_before_the_contact_questions(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(contact_required=True, max_party_size=3)
+    clock.advance(days=2, hours=-1)
+    scan(chat, f"checkin:{event_id}")
+    assert "已计为参加" in chat.say(f"报名 {event_id}")
+    assert "已计为参加" in chat.say(f"报名 {event_id} 2")
+    assert signups(services, event_id) == []
