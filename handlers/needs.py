@@ -145,6 +145,14 @@ TEXTS = {
         "Photos: {photos}\nPlace: {place}\n"
         "Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.",
     },
+    "need_photo_after_photo_step": {
+        "zh": "照片步骤已经过了，这张没有保存；回复两次“返回”可回去添加照片。",
+        "en": "The photo step is over and this one was not kept; reply 'back' twice to add photos.",
+    },
+    "need_place_replaced": {
+        "zh": "已改用您刚发送的位置。",
+        "en": "The place is now the location you just sent.",
+    },
     "need_confirm_again": {
         "zh": "回复“确认”提交，“返回”修改地点，“退出”放弃。",
         "en": "Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.",
@@ -504,6 +512,12 @@ def _confirm_prompt(ctx: Context, data: dict[str, Any]) -> str:
 
 @_step
 def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+    if message.type == LOCATION and message.location is not None:
+        # The summary offers to change the place; a location sent here does just that.
+        summary = _take_location(ctx, data, message.location).text
+        return Reply(f"{ctx.t('need_place_replaced')}\n{summary}")
+    if message.type == IMAGE:
+        return Reply(f"{_late_photo(ctx, data)}\n{ctx.t('need_confirm_again')}")
     said = message.words
     if is_back(said):
         _go(ctx, PLACE)
@@ -526,6 +540,15 @@ def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     )
     ctx.end_flow()
     return Reply(ctx.t("need_submitted", ref=need.ref))
+
+
+def _late_photo(ctx: Context, data: dict[str, Any]) -> str:
+    """Why a photo sent at the summary was not kept: the resident saw the photo count and
+    must not submit believing it went with the need."""
+    max_photos = ctx.settings.need_max_photos
+    if len(data.get("photos", [])) >= max_photos:
+        return ctx.t("need_photo_limit", max_photos=max_photos)
+    return ctx.t("need_photo_after_photo_step")
 
 
 # Following needs --------------------------------------------------------------------------

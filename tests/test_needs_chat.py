@@ -485,3 +485,58 @@ def test_a_location_before_any_photo_in_english(chat: Chat, services: Services) 
     assert "Photos: 0\nPlace: 30.10000, 120.10000\n" in summary
     chat.say("yes")
     assert (only_need(services).latitude, only_need(services).place) == (30.1, None)
+
+
+def test_a_photo_at_the_summary_is_said_not_kept(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("教室漏雨")
+    chat.say("完成")
+    chat.say("跳过")
+    late = chat.send(chat.payloads.image(chat.openid, "late", "http://p"))
+    assert late == (
+        "照片步骤已经过了，这张没有保存；回复两次“返回”可回去添加照片。\n"
+        "回复“确认”提交，“返回”修改地点，“退出”放弃。"
+    )
+    assert "需求在哪里" in chat.say("返回")
+    assert "可以发送最多 3 张照片" in chat.say("返回")
+    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    chat.say("完成")
+    chat.say("跳过")
+    chat.say("English")
+    late = chat.send(chat.payloads.image(chat.openid, "late-2", "http://p"))
+    assert late.startswith("The photo step is over and this one was not kept;")
+    assert late.endswith("Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.")
+    chat.say("yes")
+    with services.session_factory() as db:
+        assert list(db.execute(select(NeedPhoto.media_id)).scalars()) == ["m1"]
+
+
+def test_a_photo_at_the_summary_beyond_the_limit(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("1")
+    chat.say("教室漏雨")
+    for number in (1, 2, 3):
+        chat.send(chat.payloads.image(chat.openid, f"m{number}", f"http://p/{number}"))
+    chat.say("跳过")
+    late = chat.send(chat.payloads.image(chat.openid, "m4", "http://p/4"))
+    assert late.startswith("最多只能添加 3 张照片，这张没有保存。\n回复“确认”提交")
+    chat.say("确认")
+    assert count(services, NeedPhoto) == 3
+
+
+def test_a_location_at_the_summary_replaces_the_place(chat: Chat, services: Services) -> None:
+    start(chat)
+    chat.say("3")
+    chat.say("路灯坏了")
+    chat.say("跳过")
+    assert "地点：老街" in chat.say("老街")
+    summary = chat.send(chat.payloads.location(chat.openid, 30.2, 120.2, "老街十二号"))
+    assert summary.startswith("已改用您刚发送的位置。\n请确认您的需求：")
+    assert "地点：老街十二号 (30.20000, 120.20000)" in summary
+    chat.say("English")
+    again = chat.send(chat.payloads.location(chat.openid, 30.3, 120.3, "Old Street"))
+    assert again.startswith("The place is now the location you just sent.\nPlease check")
+    chat.say("yes")
+    need = only_need(services)
+    assert (need.place, need.latitude, need.longitude) == ("Old Street", 30.3, 120.3)
