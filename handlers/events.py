@@ -756,13 +756,13 @@ def cancel(message: Message, ctx: Context, arg: str) -> Reply:
 
 
 def my_events(message: Message, ctx: Context) -> Reply:
-    rows = resident_signups(ctx.db, ctx.contact.resident_id, ctx.now - MY_EVENTS_SINCE)
+    rows = resident_signups(
+        ctx.db, ctx.contact.resident_id, ctx.now - MY_EVENTS_SINCE, limit=MY_EVENTS_SHOWN
+    )
+    if not rows:
+        return Reply(ctx.t("event_my_empty"))
     lines = [ctx.t("event_my_header")]
-    seen: set[int] = set()
     for signup, event, attendance in rows:
-        if event.id in seen:
-            continue
-        seen.add(event.id)
         if event.status == CANCELLED:
             status = ctx.t("event_status_event_cancelled")
         elif attendance is not None:
@@ -778,10 +778,6 @@ def my_events(message: Message, ctx: Context) -> Reply:
                 status=status,
             )
         )
-        if len(seen) == MY_EVENTS_SHOWN:
-            break
-    if not seen:
-        return Reply(ctx.t("event_my_empty"))
     return Reply("\n".join(lines))
 
 

@@ -372,21 +372,40 @@ def attendance_of(db: Session, event_id: int, resident_id: int) -> Attendance | 
 def resident_signups(
     db: Session, resident_id: int, since: datetime, limit: int = 10
 ) -> list[tuple[Signup, Event, Attendance | None]]:
-    """A resident's sign-ups for events starting after ``since``, soonest first, each with
-    its check-in when there is one."""
+    """A resident's events starting after ``since``, soonest first, one row each: the
+    live sign-up, else the latest cancelled one, with the check-in when there is one.
+
+    The limit counts events, not sign-up rows, and events where the resident holds a
+    place or came are kept before those they only cancelled: signing up and cancelling
+    again and again must never push a live sign-up out of the list.
+    """
+    latest_first = func.row_number().over(
+        partition_by=Signup.event_id,
+        order_by=(case((Signup.status == SIGNUP_CANCELLED, 1), else_=0), Signup.id.desc()),
+    )
+    latest = (
+        select(Signup.id.label("signup_id"), latest_first.label("pick"))
+        .join(Event, Event.id == Signup.event_id)
+        .where(Signup.resident_id == resident_id, Event.starts_at >= since)
+        .subquery()
+    )
+    only_cancelled = and_(Signup.status == SIGNUP_CANCELLED, Attendance.id.is_(None))
     rows = db.execute(
         select(Signup, Event, Attendance)
+        .join(latest, and_(latest.c.signup_id == Signup.id, latest.c.pick == 1))
         .join(Event, Event.id == Signup.event_id)
         .outerjoin(
             Attendance,
             (Attendance.event_id == Signup.event_id)
             & (Attendance.resident_id == Signup.resident_id),
         )
-        .where(Signup.resident_id == resident_id, Event.starts_at >= since)
-        .order_by(Event.starts_at, Event.id, Signup.id.desc())
+        .order_by(case((only_cancelled, 1), else_=0), Event.starts_at, Event.id)
         .limit(limit)
     ).all()
-    return list(rows)
+    return [
+        (signup, event, attendance)
+        for signup, event, attendance in sorted(rows, key=lambda row: (row[1].starts_at, row[1].id))
+    ]
 
 
 @dataclass(frozen=True)

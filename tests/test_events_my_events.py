@@ -1,0 +1,77 @@
+"""我的活动 shows one line per event, and cancelled history never hides a live sign-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.services import Services
+from models.events import resident_signups
+from models.residents import get_or_create_resident
+from tests import test_events_chat
+from tests.chat import Chat
+from tests.conftest import FakeClock
+from tests.test_events_chat import MakeEvent, fill
+
+make_event = test_events_chat.make_event
+
+
+def test_signing_up_again_and_again_keeps_every_event_listed(
+    chat: Chat, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    for day in range(5):
+        event_id = make_event(
+            title=f"活动{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
+        )
+        chat.say(f"报名 {event_id}")
+        chat.say(f"取消报名 {event_id}")
+        chat.say(f"报名 {event_id}")
+    sixth = make_event(title="第六个活动", starts_at=clock.now + timedelta(days=9), ends_at=None)
+    assert "报名成功" in chat.say(f"报名 {sixth}")
+    mine = chat.say("我的活动").split("\n")
+    titles = [line.split(". ", 1)[1] for line in mine[1::2]]
+    assert titles == [f"活动{day}" for day in range(5)] + ["第六个活动"]
+    assert "已取消报名" not in "\n".join(mine)
+
+
+def test_cancelled_events_give_way_to_live_ones(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    """More than ten events: the ones only cancelled are left out, not the live ones."""
+    for day in range(10):
+        event_id = make_event(
+            title=f"不去{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
+        )
+        chat.say(f"报名 {event_id}")
+        chat.say(f"取消报名 {event_id}")
+    full = make_event(
+        title="候补的活动", capacity=1, starts_at=clock.now + timedelta(days=20), ends_at=None
+    )
+    fill(services, clock, full, 1)
+    chat.say(f"报名 {full}")
+    chat.say("是")
+    going = make_event(title="要去的活动", starts_at=clock.now + timedelta(days=30), ends_at=None)
+    chat.say(f"报名 {going}")
+    mine = chat.say("我的活动")
+    assert "候补的活动" in mine and "候补第 1 位" in mine
+    assert "要去的活动" in mine and "已确认" in mine
+    assert mine.count("已取消报名") == 8 and "不去0" in mine and "不去8" not in mine
+    assert mine.index("不去7") < mine.index("候补的活动") < mine.index("要去的活动")
+
+
+def test_one_row_per_event_with_the_live_sign_up(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    first = make_event()
+    second = make_event(starts_at=clock.now + timedelta(days=3), ends_at=None)
+    for _ in range(3):
+        chat.say(f"报名 {first}")
+        chat.say(f"取消报名 {first}")
+    chat.say(f"报名 {first}")
+    chat.say(f"报名 {second}")
+    with services.session_factory() as db:
+        me = get_or_create_resident(db, chat.openid, clock.now)
+        rows = resident_signups(db, me.id, clock.now, limit=2)
+    assert [(event.id, signup.status, attendance) for signup, event, attendance in rows] == [
+        (first, "confirmed", None),
+        (second, "confirmed", None),
+    ]
