@@ -140,20 +140,23 @@ class Reply:
 @dataclass
 class Fault:
     """A scheduled misbehaviour of one endpoint for its next ``times`` calls (None: until
-    cleared): a delay, then an HTTP status or a WeChat errcode instead of the real answer."""
+    cleared): a delay, then an HTTP status, a WeChat errcode or a page that is not JSON
+    (``not_json``, with HTTP 200, as a gateway in front of WeChat may answer) instead of
+    the real answer."""
 
     endpoint: str
     errcode: int | None = None
     delay_s: float = 0.0
     http_status: int | None = None
     times: int | None = 1
+    not_json: str | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
         """Read a fault sent to ``POST /_fake/faults``; ValueError says what is wrong."""
         if not isinstance(data, dict):
             raise ValueError("a fault is a JSON object")
-        unknown = set(data) - {"endpoint", "errcode", "delay_s", "http_status", "times"}
+        unknown = set(data) - {"endpoint", "errcode", "delay_s", "http_status", "times", "not_json"}
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         endpoint = data.get("endpoint")
@@ -165,13 +168,17 @@ class Fault:
             delay_s=float(data.get("delay_s") or 0.0),
             http_status=_optional_int(data, "http_status"),
             times=_optional_int(data, "times") if "times" in data else 1,
+            not_json=_optional_text(data, "not_json"),
         )
         fault.validate()
         return fault
 
     def validate(self) -> None:
-        if self.errcode is None and self.http_status is None and self.delay_s <= 0:
-            raise ValueError("a fault needs errcode, http_status or a positive delay_s")
+        coded = self.errcode is not None or self.http_status is not None
+        if self.not_json is not None and coded:
+            raise ValueError("not_json is an answer of its own: no errcode or http_status")
+        if not coded and self.not_json is None and self.delay_s <= 0:
+            raise ValueError("a fault needs errcode, http_status, not_json or a positive delay_s")
         if self.delay_s < 0:
             raise ValueError("delay_s cannot be negative")
         if self.http_status is not None and not 400 <= self.http_status <= 599:
@@ -186,6 +193,13 @@ def _optional_int(data: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{key} must be a whole number")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} must be text")
     return value
 
 
@@ -257,6 +271,8 @@ class FakeWeChat:
             reply = Reply(f"fake WeChat: injected HTTP {fault.http_status}", fault.http_status)
         elif fault is not None and fault.errcode is not None:
             reply = error(fault.errcode)
+        elif fault is not None and fault.not_json is not None:
+            reply = Reply(fault.not_json)
         elif malformed:
             reply = error(47001)
         else:
@@ -923,9 +939,10 @@ class FakeWeChatServer:
         delay_s: float = 0.0,
         http_status: int | None = None,
         times: int | None = 1,
+        not_json: str | None = None,
     ) -> None:
         """Make ``endpoint``'s next ``times`` calls (None: all until cleared) misbehave."""
-        self.fake.add_fault(Fault(endpoint, errcode, delay_s, http_status, times))
+        self.fake.add_fault(Fault(endpoint, errcode, delay_s, http_status, times, not_json))
 
     def expire_tokens(self) -> int:
         return self.fake.expire_tokens()

@@ -61,6 +61,8 @@ KEY_PREFIX = "aixiang:wechat"
 # Accept-Encoding; WeChat needs none of them, and an uncompressed answer costs no inflating).
 _DIRECT_HEADERS = {"User-Agent": f"aixiang python-urllib3/{urllib3.__version__}"}
 _UNREACHABLE = object()
+# The endpoints that answer a file rather than JSON (a photo a resident sent).
+DOWNLOAD_ENDPOINTS = ("/media/get",)
 
 
 class WeChatAPIError(WeChatClientException):
@@ -472,7 +474,7 @@ class AixiangWeChatClient(WeChatClient):
                     response=res,
                 )
         if not isinstance(result, dict):
-            return result  # a download (media/get) rather than JSON
+            return self._download(res, url)
         errcode = _errcode(result)
         if errcode:
             raise WeChatAPIError(
@@ -483,6 +485,25 @@ class AixiangWeChatClient(WeChatClient):
                 response=res,
             )
         return result_processor(result) if result_processor else result
+
+    def _download(self, res: requests.Response, url: str | None) -> requests.Response:
+        """A non-JSON answer: a file from a download endpoint, else an error worth retrying.
+
+        Anything else answers JSON, so a page from a gateway or a proxy in front of WeChat
+        ("502 upstream busy" with HTTP 200) means the call's fate is unknown; taking it as
+        success would record a push as sent that nobody received.
+        """
+        path = urlsplit(url or "").path
+        if path.endswith(DOWNLOAD_ENDPOINTS):
+            return res
+        content_type = res.headers.get("Content-Type") or "no content type"
+        raise WeChatTransportError(
+            None,
+            f"{path or 'WeChat'} answered HTTP {res.status_code} with {content_type}, not JSON",
+            client=self,
+            request=res.request,
+            response=res,
+        )
 
     def close(self) -> None:
         """Close the pooled HTTP connections, which wechatpy never does."""

@@ -216,6 +216,20 @@ def test_http_status_fault(fake_wechat: FakeWeChatServer, token: str) -> None:
     assert [c["status"] for c in fake_wechat.calls("message/custom/send")] == [500, 200]
 
 
+def test_not_json_fault_answers_a_page_with_http_200(
+    fake_wechat: FakeWeChatServer, token: str
+) -> None:
+    page = "<html><body>502 upstream busy</body></html>"
+    add_fault(fake_wechat, endpoint="message/custom/send", not_json=page)
+    url = f"{fake_wechat.base_url}message/custom/send"
+
+    answer = requests.post(url, params={"access_token": token}, json=text_message(), timeout=5)
+
+    assert answer.status_code == 200
+    assert answer.text == page
+    assert fake_wechat.calls("message/custom/send")[0]["result"] == page
+
+
 def test_delay_fault_answers_late(fake_wechat: FakeWeChatServer, token: str) -> None:
     add_fault(fake_wechat, endpoint="menu/get", delay_s=0.2)
 
@@ -268,6 +282,8 @@ def test_clearing_faults_releases_a_delayed_answer(
         {"endpoint": "menu/get", "errcode": 45015, "times": 0},
         {"endpoint": "menu/get", "http_status": 200},
         {"endpoint": "menu/get", "colour": "red"},
+        {"endpoint": "menu/get", "not_json": 7},
+        {"endpoint": "menu/get", "not_json": "<html></html>", "errcode": 45015},
     ],
 )
 def test_malformed_faults_are_refused(fake_wechat: FakeWeChatServer, fault: Any) -> None:

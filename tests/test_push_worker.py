@@ -22,7 +22,11 @@ TEMPLATE = {"template_id": "TPL-need", "fields": {"first": "{text}", "keyword1":
 
 
 def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict]:
-    return [c for c in fake.calls(endpoint) if c["result"] and not c["result"].get("errcode")]
+    return [
+        c
+        for c in fake.calls(endpoint)
+        if isinstance(c["result"], dict) and not c["result"].get("errcode")
+    ]
 
 
 def test_custom_message_inside_48_hours(make_worker, clock: FakeClock, fake_wechat) -> None:
@@ -214,6 +218,22 @@ def test_http_error_and_timeout_are_retried(make_worker, clock: FakeClock, fake_
     worker.run_once()
     row = outbox_row(worker._services, first)
     assert row.status == "failed" and "no answer" in row.last_error
+
+
+def test_a_page_that_is_not_json_is_retried_not_counted_as_sent(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker()
+    add_resident(worker._services, "o-page", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", not_json="<html>502 upstream busy</html>")
+    row = queue(worker._services, "o-page", "k-page")
+    worker.run_once()
+    failed = outbox_row(worker._services, row)
+    assert failed.status == "failed" and "not JSON" in failed.last_error
+    clock.set(failed.next_attempt_at)
+    worker.run_once()
+    assert outbox_row(worker._services, row).status == "sent"
+    assert len(sent_to(fake_wechat, "message/custom/send")) == 1
 
 
 def test_rejected_token_is_refreshed_once(make_worker, clock: FakeClock, fake_wechat) -> None:

@@ -236,6 +236,26 @@ def test_http_error_status_is_a_transport_error(
     assert "access_token" not in str(raised.value)
 
 
+def test_a_page_that_is_not_json_is_a_transport_error(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    fake_wechat.add_fault("message/custom/send", not_json="<html>502 upstream busy</html>")
+
+    with pytest.raises(WeChatTransportError) as raised:
+        wechat_client.message.send_text("o-1", "hello")
+
+    assert raised.value.errcode is None
+    assert "HTTP 200" in str(raised.value) and "not JSON" in str(raised.value)
+    assert "access_token" not in str(raised.value)
+
+
+def test_the_media_download_still_answers_the_file(wechat_client: AixiangWeChatClient) -> None:
+    response = wechat_client.media.download("m-1")
+
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+
+
 @pytest.mark.parametrize("errcode", [43004, 45009, 45015, 45047, -1])
 def test_other_errcodes_are_raised_with_the_code_kept(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient, errcode: int
