@@ -73,7 +73,8 @@ def needs() -> None:
 @click.option(
     "--by-demand",
     is_flag=True,
-    help="Most raised first (demand = 1 + needs merged into it), then newest.",
+    help="Most raised first (demand: the residents who raised it, merged needs included), "
+    "then newest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

@@ -18,19 +18,22 @@ from typing import Any, cast
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    distinct,
     func,
     select,
     update,
 )
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from models.base import Base, CreatedAtMixin
 from models.inbound import InboundMessage
@@ -552,18 +555,36 @@ class NeedRow:
     demand_count: int
 
 
+def _raised_by(need: type[Need]) -> ColumnElement[int]:
+    """Who raised a need: its resident, or for an erased need (no resident any more) a
+    stand-in of its own, so that it still counts as one resident."""
+    return func.coalesce(need.resident_id, -need.id)
+
+
+def _other_residents(original_ids: Sequence[int] | None = None) -> Select[int | None, int]:
+    """Per original need (those in ``original_ids``, or all), how many residents besides
+    its own raised it in needs merged into it: demand counts people, so one resident
+    raising a need twice counts once."""
+    merged = aliased(Need)
+    original = aliased(Need)
+    query = (
+        select(merged.duplicate_of_id, func.count(distinct(_raised_by(merged))))
+        .join(original, original.id == merged.duplicate_of_id)
+        .where(_raised_by(merged) != _raised_by(original))
+        .group_by(merged.duplicate_of_id)
+    )
+    if original_ids is not None:
+        query = query.where(merged.duplicate_of_id.in_(original_ids))
+    return query
+
+
 def demand_counts(db: Session, need_ids: Sequence[int]) -> dict[int, int]:
-    """1 + how many needs were merged into each of ``need_ids``."""
+    """How many residents raised each of ``need_ids``: its own, and those whose needs
+    were merged into it."""
     if not need_ids:
         return {}
-    merged = dict(
-        db.execute(
-            select(Need.duplicate_of_id, func.count())
-            .where(Need.duplicate_of_id.in_(need_ids))
-            .group_by(Need.duplicate_of_id)
-        ).all()
-    )
-    return {need_id: 1 + int(merged.get(need_id, 0)) for need_id in need_ids}
+    others = {need_id: count for need_id, count in db.execute(_other_residents(need_ids))}
+    return {need_id: 1 + others.get(need_id, 0) for need_id in need_ids}
 
 
 def list_needs(
@@ -579,8 +600,8 @@ def list_needs(
     """Needs newest first (or most raised first), one page of ``limit`` rows.
 
     The filters and the newest-first order follow the need indexes, so a page costs the
-    same with a million needs as with ten; ordering by demand counts merges over the
-    filtered needs, which is fine for open needs but not for the whole table.
+    same with a million needs as with ten; ordering by demand counts the residents of
+    every merged need, which is fine for open needs but not for the whole table.
     """
     query = select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id)
     if status is not None:
@@ -592,14 +613,10 @@ def list_needs(
     if since is not None:
         query = query.where(Need.created_at >= since)
     if by_demand:
-        merged = (
-            select(Need.duplicate_of_id.label("need_id"), func.count().label("merged"))
-            .where(Need.duplicate_of_id.is_not(None))
-            .group_by(Need.duplicate_of_id)
-            .subquery()
-        )
-        query = query.outerjoin(merged, merged.c.need_id == Need.id).order_by(
-            func.coalesce(merged.c.merged, 0).desc()
+        others = _other_residents().subquery()
+        need_id, residents = others.c
+        query = query.outerjoin(others, need_id == Need.id).order_by(
+            func.coalesce(residents, 0).desc()
         )
     query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit)
     rows = db.execute(query).all()

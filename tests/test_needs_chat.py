@@ -540,3 +540,38 @@ def test_a_location_at_the_summary_replaces_the_place(chat: Chat, services: Serv
     chat.say("yes")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("Old Street", 30.3, 120.3)
+
+
+def test_demand_shown_to_a_resident_counts_residents(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    submit(chat, "3", "路灯坏了")
+    submit(chat, "3", "路灯还是坏的")
+    with services.session_factory() as db, db.begin():
+        original = get_need(db, "N-000001")
+        change_status(
+            db,
+            get_need(db, "N-000002"),
+            "duplicate",
+            "王",
+            "同一盏灯",
+            False,
+            clock.now,
+            duplicate_of=original,
+        )
+    assert "位居民" not in chat.say("需求 N-000001")
+    submit(chat.as_resident("o-neighbour"), "3", "老街路灯不亮")
+    with services.session_factory() as db, db.begin():
+        change_status(
+            db,
+            get_need(db, "N-000003"),
+            "duplicate",
+            "王",
+            "同一盏灯",
+            False,
+            clock.now,
+            duplicate_of=get_need(db, "N-000001"),
+        )
+    assert "共有 2 位居民反映了这个需求。" in chat.say("需求 N-000001")
+    chat.say("English")
+    assert "2 residents raised this need." in chat.say("need N-000001")

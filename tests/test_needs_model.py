@@ -17,6 +17,8 @@ from models.needs import (
     add_partner,
     change_status,
     create_need,
+    demand_counts,
+    erase_resident_data,
     get_need,
     get_partner,
     list_needs,
@@ -375,3 +377,42 @@ def test_a_stale_need_is_read_again_before_it_changes(
             )
         with pytest.raises(NeedError, match="is declined"), mine.begin():
             change_status(mine, stale, "acknowledged", "王", None, False, clock.now)
+
+
+def test_demand_counts_residents_not_needs(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    """A resident who raises the same need twice, or whose second need is merged along
+    with someone else's, is one resident asking."""
+    lamp = make_need("o-a", text="路灯坏了")
+    again = make_need("o-a", text="路灯还是坏的")
+    other = make_need("o-b", text="老街路灯不亮")
+    other_again = make_need("o-b", text="老街还是黑")
+    rubbish = make_need("o-c", text="垃圾")
+    rubbish_too = make_need("o-d", text="垃圾没人收")
+    for duplicate in (again, other, other_again):
+        change_status(db, duplicate, "duplicate", "王", "同", False, clock.now, duplicate_of=lamp)
+    change_status(db, rubbish_too, "duplicate", "王", "同", False, clock.now, duplicate_of=rubbish)
+    db.commit()
+    assert demand_counts(db, [lamp.id, rubbish.id, again.id]) == {
+        lamp.id: 2,
+        rubbish.id: 2,
+        again.id: 1,
+    }
+    by_demand = list_needs(db, by_demand=True)
+    assert [row.need.id for row in by_demand[:2]] == [rubbish.id, lamp.id]  # tie: newest first
+    assert [row.demand_count for row in by_demand[:2]] == [2, 2]
+
+
+def test_erased_needs_still_count_as_residents(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    """An erased need has no resident any more, so it counts as one resident of its own."""
+    lamp = make_need("o-a", text="路灯坏了")
+    other = make_need("o-b", text="老街路灯不亮")
+    change_status(db, other, "duplicate", "王", "同", False, clock.now, duplicate_of=lamp)
+    for openid in ("o-a", "o-b"):
+        person = db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
+        erase_resident_data(db, person, clock.now)
+    db.commit()
+    assert demand_counts(db, [lamp.id]) == {lamp.id: 2}
