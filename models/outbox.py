@@ -8,7 +8,7 @@ same key is a no-op, so nothing is sent twice because a job or request ran twice
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -333,25 +333,54 @@ def take_held_for_reply(
     """Payloads of held pushes for a resident who just wrote, marked delivered in the reply.
 
     At most ``limit`` ride on one reply (WeChat cuts long replies); the rest wait for the
-    next. Expired ones are left for the expiry sweep, which records them as expired. The
-    webhook asks on every message and nearly always finds nothing, so the look-up is one
-    prebuilt statement and the update runs only when something was found.
+    next. Expired ones are left for the expiry sweep, which records them as expired. A
+    reminder whose sign-up or event was cancelled (or whose event moved) while it waited
+    is recorded as skipped instead, as the worker would have, and its place goes to the
+    next held push. The webhook asks on every message and nearly always finds nothing, so
+    the look-up is one prebuilt statement and the rest runs only when something was found.
     """
-    rows = db.execute(
-        _HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit}
-    ).all()
-    if not rows:
-        return []
+    taken: list[dict[str, Any]] = []
+    while len(taken) < limit:
+        rows = db.execute(
+            _HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit - len(taken)}
+        ).all()
+        if not rows:
+            break
+        stale = _stale_reminders(db, rows)
+        for row_id, reason in stale.items():
+            _mark_held_skipped(db, row_id, reason)
+        fresh = [row for row in rows if row.id not in stale]
+        if fresh:
+            db.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in fresh]))
+                .values(status=SENT, channel="reply", sent_at=now)
+            )
+        taken.extend(row.payload for row in fresh)
+        if not stale:
+            break
+    return taken
+
+
+def _stale_reminders(db: Session, rows: Sequence[Row[Any]]) -> dict[int, str]:
+    """Why each held reminder among ``rows`` must not go out any more, by row id."""
+    # Imported here: models.reminders builds on this module (it queues outbox rows).
+    from models.reminders import KIND, still_worth_sending
+
+    reasons = {row.id: still_worth_sending(db, row.id) for row in rows if row.kind == KIND}
+    return {row_id: reason for row_id, reason in reasons.items() if reason is not None}
+
+
+def _mark_held_skipped(db: Session, row_id: int, reason: str) -> None:
     db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_([row.id for row in rows]))
-        .values(status=SENT, channel="reply", sent_at=now)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == HELD)
+        .values(status=SKIPPED, last_error=reason)
     )
-    return [row.payload for row in rows]
 
 
 _HELD_FOR_REPLY = (
-    select(OutboxMessage.id, OutboxMessage.payload)
+    select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
     .where(
         OutboxMessage.resident_id == bindparam("resident_id"),
         OutboxMessage.status == HELD,

@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.services import Services
 from models.events import cancel_event, cancel_signup, create_event, sign_up, update_event
-from models.outbox import OutboxMessage
+from models.outbox import HELD_PER_REPLY, OutboxMessage, take_held_for_reply
 from models.pushes import Reminder
 from models.reminders import queue_due_reminders
 from models.residents import Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.pushes import seen_resident
+from tests.pushes import queue, seen_resident
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFSETS = (24.0, 2.0)
@@ -188,3 +188,62 @@ def test_reminder_for_a_sign_up_cancelled_after_queueing_is_skipped(
     [row] = reminder_rows(services)
     assert row.status == "skipped" and "cancelled" in row.last_error
     assert fake_wechat.calls("message/custom/send") == []
+
+
+def _held_reminder(make_worker, chat: Chat, clock: FakeClock) -> tuple[Services, int]:
+    """A reminder held for the resident's next message: their 48-hour window shut, and no
+    template configured to carry it instead."""
+    worker = make_worker()
+    services = worker._services
+    event_id = new_event(services, in_hours=50)
+    chat.say(f"报名 {event_id}")
+    clock.advance(hours=49)
+    sweep(services)
+    worker.run_once()
+    [row] = reminder_rows(services)
+    assert row.status == "held"
+    return services, event_id
+
+
+def test_a_held_reminder_rides_the_next_reply(make_worker, chat: Chat, clock: FakeClock) -> None:
+    services, _ = _held_reminder(make_worker, chat, clock)
+    assert "活动提醒" in chat.say("帮助")
+    [row] = reminder_rows(services)
+    assert row.status == "sent" and row.channel == "reply"
+
+
+def test_a_held_reminder_of_a_cancelled_event_is_skipped_not_replied(
+    make_worker, chat: Chat, clock: FakeClock
+) -> None:
+    services, event_id = _held_reminder(make_worker, chat, clock)
+    with services.session_factory() as db, db.begin():
+        cancel_event(db, event_id, "rain", clock.now, TZ)
+    assert "活动提醒" not in chat.say("帮助")
+    [row] = reminder_rows(services)
+    assert row.status == "skipped" and "cancelled" in row.last_error
+
+
+def test_a_held_reminder_of_a_cancelled_sign_up_is_skipped_not_replied(
+    make_worker, chat: Chat, clock: FakeClock
+) -> None:
+    services, event_id = _held_reminder(make_worker, chat, clock)
+    assert "活动提醒" not in chat.say(f"取消报名 {event_id}")
+    assert "活动提醒" not in chat.say("帮助")
+    [row] = reminder_rows(services)
+    assert row.status == "skipped" and "sign-up was cancelled" in row.last_error
+
+
+def test_a_skipped_held_reminder_leaves_its_place_to_the_next_push(
+    make_worker, chat: Chat, clock: FakeClock
+) -> None:
+    services, event_id = _held_reminder(make_worker, chat, clock)
+    with services.session_factory() as db, db.begin():
+        cancel_event(db, event_id, "rain", clock.now, TZ)
+    for number in range(HELD_PER_REPLY):
+        queue(services, chat.openid, f"update-{number}")
+    make_worker(services).run_once()
+    with services.session_factory() as db, db.begin():
+        resident = db.execute(select(Resident).where(Resident.openid == chat.openid)).scalar_one()
+        taken = take_held_for_reply(db, resident.id, clock.now)
+    assert len(taken) == HELD_PER_REPLY
+    assert all("活动提醒" not in payload["text"]["zh"] for payload in taken)
