@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.config import Config, ConfigError, load_config
 from models.base import local_text
 from models.db import make_engine, make_session_factory
+from models.needs import ID_MAX
 
 
 class StaffError(click.ClickException):
@@ -55,11 +56,18 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
 
 
 def parse_id(value: str, what: str, listed_by: str) -> int:
-    """A record's number as staff type it ("12" or "#12"); anything else is one line."""
+    """A record's number as staff type it ("12" or "#12"); anything else is one line.
+
+    A number past the integer range belongs to no record; it is refused here because
+    PostgreSQL would refuse it in the query with a traceback instead.
+    """
     cleaned = value.strip().lstrip("#")
     if not cleaned.isdecimal():
         raise StaffError(f"{value!r} is not {what} (a number, as `{listed_by}` shows)")
-    return int(cleaned)
+    number = int(cleaned)
+    if number > ID_MAX:
+        raise StaffError(f"{value!r} is too large to be {what} (see `{listed_by}`)")
+    return number
 
 
 def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:

@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from models.base import Base, CreatedAtMixin, local_text, rowcount
-from models.needs import Partner
+from models.needs import ID_MAX, Partner
 from models.outbox import enqueue_push
 from models.residents import Resident
 
@@ -273,6 +273,9 @@ class Occupancy:
 def get_event(db: Session, event_id: int, *, lock: bool = False) -> Event:
     """The event, or EventError(UNKNOWN_EVENT). ``lock`` takes the row lock that every
     change to places goes through, and reloads the row as the lock found it."""
+    if event_id > ID_MAX:
+        # No row can have it, and PostgreSQL would refuse the number rather than say so.
+        raise EventError(UNKNOWN_EVENT, f"there is no event {event_id}")
     query = select(Event).where(Event.id == event_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -490,6 +493,9 @@ def _validate(event: Event, now: datetime, *, start_changed: bool, deadline_chan
         raise EventError(INVALID, "the end time must be after the start time")
     if event.capacity < 1:
         raise EventError(INVALID, "capacity must be at least 1")
+    if event.capacity > ID_MAX:
+        # The column is an integer; PostgreSQL would refuse more with a traceback.
+        raise EventError(INVALID, f"capacity must be at most {ID_MAX}")
     if event.max_party_size < 1:
         raise EventError(INVALID, "the maximum party size must be at least 1")
     if event.max_party_size > event.capacity:
