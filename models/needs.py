@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from models.base import Base, CreatedAtMixin
 from models.inbound import InboundMessage
-from models.outbox import enqueue_push
+from models.outbox import OutboxMessage, enqueue_push
 from models.residents import OPENID_MAX, Resident, get_or_create_resident
 
 SUBMITTED = "submitted"
@@ -416,38 +416,53 @@ def _tell_partner(
     """The partner's contact hears of a need handed to them: that is why staff record the
     contact. What the resident wrote goes with it, as staff see it; their name does not."""
     contact = get_or_create_resident(db, openid, now)
-    where = need.place or (
-        f"{need.latitude:.5f}, {need.longitude:.5f}" if need.latitude is not None else ""
-    )
-    zh = f"{partner.name}：爱乡共建俱乐部将需求 {need.ref}（{need.category}）交给您跟进。"
-    en = f"{partner.name}: the club has handed need {need.ref} ({need.category}) to you."
-    if need.description:
-        zh += f"\n内容：{need.description}"
-        en += f"\nWhat was asked: {need.description}"
-    if where:
-        zh += f"\n地点：{where}"
-        en += f"\nPlace: {where}"
-    if entry.note:
-        zh += f"\n工作人员备注：{entry.note}"
-        en += f"\nStaff note: {entry.note}"
     enqueue_push(
         db,
         recipient_openid=openid,
         kind=ASSIGNED_KIND,
-        payload={
-            "text": {"zh": zh, "en": en},
-            "fields": {
-                "ref": need.ref,
-                "category": need.category,
-                "partner": partner.name,
-                "place": where,
-                "assigned_at": entry.created_at.isoformat(),
-            },
-        },
-        idempotency_key=f"{ASSIGNED_KIND}:{need.id}:{entry.id}",
+        payload=_assigned_payload(need, partner.name, entry.note, entry.created_at),
+        idempotency_key=_assigned_key(need.id, entry.id),
         now=now,
         resident_id=contact.id,
     )
+
+
+def _assigned_key(need_id: int, entry_id: int) -> str:
+    return f"{ASSIGNED_KIND}:{need_id}:{entry_id}"
+
+
+def _assigned_payload(
+    need: Need, partner_name: str, note: str | None, assigned_at: datetime
+) -> dict[str, object]:
+    """The push to a partner's contact; once the resident erased their data it says so
+    instead of giving their words and place, so the partner knows why they are missing."""
+    where = need.place or (
+        f"{need.latitude:.5f}, {need.longitude:.5f}" if need.latitude is not None else ""
+    )
+    zh = f"{partner_name}：爱乡共建俱乐部将需求 {need.ref}（{need.category}）交给您跟进。"
+    en = f"{partner_name}: the club has handed need {need.ref} ({need.category}) to you."
+    if need.description:
+        zh += f"\n内容：{need.description}"
+        en += f"\nWhat was asked: {need.description}"
+    elif need.erased_at is not None:
+        zh += "\n内容和地点已应居民要求删除。"
+        en += "\nWhat was asked and where were erased at the resident's request."
+    if where:
+        zh += f"\n地点：{where}"
+        en += f"\nPlace: {where}"
+    if note:
+        zh += f"\n工作人员备注：{note}"
+        en += f"\nStaff note: {note}"
+    return {
+        "text": {"zh": zh, "en": en},
+        "fields": {
+            "ref": need.ref,
+            "category": need.category,
+            "partner": partner_name,
+            "place": where,
+            "assigned_at": assigned_at.isoformat(),
+        },
+    }
 
 
 def _root(db: Session, need: Need) -> Need:
@@ -711,6 +726,7 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
         need.longitude = None
         need.resident_id = None
         need.erased_at = now
+    _erase_from_partner_pushes(db, needs)
     erased_messages = db.execute(
         update(InboundMessage)
         .where(
@@ -729,6 +745,34 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
     return Erasure(
         needs=len(needs), photos=photos, places=places, contact=contact, messages=messages
     )
+
+
+def _erase_from_partner_pushes(db: Session, needs: Sequence[Need]) -> None:
+    """Rewrite the pushes that told partners of these (now erased) needs without the
+    resident's words and place.
+
+    A push not yet sent still goes out, as the need is still the partner's to act on;
+    one already sent keeps a record of the push but not of what the resident said. The
+    rows are found by their idempotency keys, built from the assignments in the history,
+    so the lookup uses the outbox's unique index. A push a worker is sending at this
+    moment may still carry the old text; its stored row is rewritten all the same.
+    """
+    by_id = {need.id: need for need in needs}
+    if not by_id:
+        return
+    assignments = db.execute(
+        select(NeedHistory.id, NeedHistory.need_id, NeedHistory.note, NeedHistory.created_at)
+        .add_columns(Partner.name)
+        .join(Partner, Partner.id == NeedHistory.partner_id)
+        .where(NeedHistory.need_id.in_(by_id))
+    )
+    for entry_id, need_id, note, assigned_at, partner_name in assignments:
+        need = by_id[need_id]
+        db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == _assigned_key(need_id, entry_id))
+            .values(payload=_assigned_payload(need, partner_name, note, assigned_at))
+        )
 
 
 # Photos: fetched to local storage by the media sweep ----------------------------------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.services import Services
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
-from models.needs import PHOTO_ERASED, PHOTO_ERASING, change_status, get_need
+from models.needs import PHOTO_ERASED, PHOTO_ERASING, add_partner, change_status, get_need
 from tests.chat import Chat
 from tests.conftest import FakeClock
 
@@ -575,3 +575,69 @@ def test_demand_shown_to_a_resident_counts_residents(
     assert "共有 2 位居民反映了这个需求。" in chat.say("需求 N-000001")
     chat.say("English")
     assert "2 residents raised this need." in chat.say("need N-000001")
+
+
+def assigned_pushes(services: Services) -> list[OutboxMessage]:
+    with services.session_factory() as db:
+        query = select(OutboxMessage).where(OutboxMessage.kind == "need_assigned")
+        return list(db.execute(query.order_by(OutboxMessage.id)).scalars())
+
+
+def test_delete_my_data_takes_the_words_out_of_partner_pushes(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    """A partner's contact was pushed the need's words and place; erasure rewrites those
+    rows without them, whether the push went out already or is still to go."""
+    submit(chat.as_resident("o-neighbour"), "2", "垃圾桶坏了")
+    start(chat)
+    chat.say("2")
+    chat.say("我家门口垃圾没人收，电话13900001111")
+    chat.say("跳过")
+    chat.say("幸福小区3栋")
+    chat.say("确认")
+    chat.say("需求")
+    chat.say("2")
+    chat.say("河边有人倒垃圾")
+    chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    chat.say("确认")
+    with services.session_factory() as db, db.begin():
+        partner = add_partner(
+            db, name="环卫所", kind="government", now=clock.now, contact_openid="o-partner"
+        )
+        for ref in ("N-000001", "N-000002", "N-000003"):
+            change_status(
+                db,
+                get_need(db, ref),
+                "acknowledged",
+                "王",
+                "请本周处理",
+                False,
+                clock.now,
+                partner=partner,
+            )
+    with services.session_factory() as db, db.begin():
+        db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.idempotency_key.like("need_assigned:2:%"))
+            .values(status="sent", sent_at=clock.now)
+        )
+    neighbours_before = assigned_pushes(services)[0].payload
+
+    chat.say("删除我的信息")
+    assert "已删除：2 条需求的内容" in chat.say("确认")
+    neighbours, sent, pending = assigned_pushes(services)
+    assert neighbours.payload == neighbours_before
+    assert "垃圾桶坏了" in neighbours.payload["text"]["zh"]
+    assert (sent.status, pending.status) == ("sent", "pending")
+    for row, ref in ((sent, "N-000002"), (pending, "N-000003")):
+        stored = str(row.payload)
+        for personal in ("13900001111", "垃圾没人收", "幸福小区", "河边", "30.1"):
+            assert personal not in stored, stored
+        assert row.payload["text"] == {
+            "zh": f"环卫所：爱乡共建俱乐部将需求 {ref}（environment）交给您跟进。\n"
+            "内容和地点已应居民要求删除。\n工作人员备注：请本周处理",
+            "en": f"环卫所: the club has handed need {ref} (environment) to you.\n"
+            "What was asked and where were erased at the resident's request.\n"
+            "Staff note: 请本周处理",
+        }
+        assert row.payload["fields"]["ref"] == ref and row.payload["fields"]["place"] == ""

@@ -416,3 +416,20 @@ def test_erased_needs_still_count_as_residents(
         erase_resident_data(db, person, clock.now)
     db.commit()
     assert demand_counts(db, [lamp.id]) == {lamp.id: 2}
+
+
+def test_a_need_erased_before_it_is_assigned_reaches_the_partner_without_words(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    need = make_need("o-a", text="我家门口垃圾没人收，电话13900001111")
+    need.place = "幸福小区3栋"
+    person = db.execute(select(Resident).where(Resident.openid == "o-a")).scalar_one()
+    erase_resident_data(db, person, clock.now)
+    partner = add_partner(db, name="环卫所", kind="government", now=clock.now, contact_openid="o-p")
+    change_status(db, need, "acknowledged", "王", None, False, clock.now, partner=partner)
+    [told] = [row for row in pushes(db) if row.kind == "need_assigned"]
+    assert told.payload["text"]["zh"] == (
+        f"环卫所：爱乡共建俱乐部将需求 {need.ref}（environment）交给您跟进。\n"
+        "内容和地点已应居民要求删除。"
+    )
+    assert "13900001111" not in str(told.payload) and "幸福小区" not in str(told.payload)
