@@ -4,6 +4,11 @@ Since 2023 an account may send a resident at most 5 customer-service messages wi
 hours of the resident's own message, and at most 3 within 1 minute of a menu tap, follow
 or scan. The count lives in Redis, keyed by the interaction that opened the window, so a
 new message from the resident opens a fresh allowance and all workers spend the same one.
+
+While Redis is out of reach each worker counts on its own, in memory, and remembers a
+45047 (allowance spent) the same way; so a worker never hammers WeChat with messages it
+already knows will be refused, though two workers may then together overspend until
+WeChat's own 45047 tells each of them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def window_for(kind: str | None) -> tuple[timedelta, int]:
 class ServiceWindow:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        # The counts kept while Redis is unreachable: key -> (used, when the window shuts).
+        self._local: dict[str, tuple[int, datetime]] = {}
 
     @staticmethod
     def _key(openid: str, opened_at: datetime) -> str:
@@ -52,27 +59,29 @@ class ServiceWindow:
         pipeline is not a MULTI/EXEC transaction: each INCR is atomic on its own, and a
         transaction would double the replies to read for nothing.
         """
-        open_windows: list[tuple[int, str, int, int]] = []
+        open_windows: list[tuple[int, str, int, timedelta, datetime]] = []
         for index, (openid, opened_at, kind) in enumerate(uses):
             if opened_at is not None and self.is_open(opened_at, kind, now):
                 window, limit = window_for(kind)
-                ttl = int(window.total_seconds()) + 60
-                open_windows.append((index, self._key(openid, opened_at), limit, ttl))
+                key = self._key(openid, opened_at)
+                open_windows.append((index, key, limit, window, opened_at + window))
         allowed = [False] * len(uses)
         if not open_windows:
             return allowed
 
         def spend() -> list[int]:
             with self._redis.pipeline(transaction=False) as pipe:
-                for _, key, _, ttl in open_windows:
+                for _, key, _, window, _ in open_windows:
                     pipe.incr(key)
-                    pipe.expire(key, ttl)
+                    pipe.expire(key, _ttl_s(window))
                 replies = pipe.execute()
             return [int(used) for used in replies[::2]]
 
-        # Without Redis we cannot count; WeChat's own 45047 then tells us it is spent.
-        counts = degradable("service window", spend, [1] * len(open_windows))
-        for (index, _, limit, _), used in zip(open_windows, counts, strict=True):
+        counts = degradable("service window", spend, None)
+        if counts is None:
+            self._forget_shut(now)
+            counts = [self._spend_locally(key, shuts) for _, key, _, _, shuts in open_windows]
+        for (index, _, limit, _, _), used in zip(open_windows, counts, strict=True):
             allowed[index] = used <= limit
         return allowed
 
@@ -82,8 +91,24 @@ class ServiceWindow:
             return
         window, limit = window_for(kind)
         key = self._key(openid, opened_at)
-        degradable(
-            "service window",
-            lambda: self._redis.set(key, limit + 1, ex=int(window.total_seconds()) + 60),
-            None,
+        stored = degradable(
+            "service window", lambda: self._redis.set(key, limit + 1, ex=_ttl_s(window)), None
         )
+        if stored is None:
+            self._local[key] = (limit + 1, opened_at + window)
+
+    def _spend_locally(self, key: str, shuts_at: datetime) -> int:
+        """Count one use in this process's memory, for want of Redis."""
+        used = self._local.get(key, (0, shuts_at))[0] + 1
+        self._local[key] = (used, shuts_at)
+        return used
+
+    def _forget_shut(self, now: datetime) -> None:
+        """Keep in memory only the windows still open."""
+        for key in [key for key, (_, shuts_at) in self._local.items() if shuts_at <= now]:
+            del self._local[key]
+
+
+def _ttl_s(window: timedelta) -> int:
+    """A count outlives its window by a minute, then Redis forgets it."""
+    return int(window.total_seconds()) + 60

@@ -238,16 +238,27 @@ class Worker:
                 self._record_other(db, outcome, now)
         mark_sent(db, sent, now)
 
+    def _gave_up(self, db: Session, outcome: Outcome) -> bool:
+        """Dead-letter a row that failed again on its last allowed attempt; True if so.
+
+        A spent window is recorded first either way, so nothing tries it again."""
+        row = outcome.row
+        if outcome.window_exhausted:
+            self._window.exhaust(
+                row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
+            )
+        if row.attempts < self._push.max_attempts:
+            return False
+        mark_outcome(db, row.id, DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
+        return True
+
     def _record_other(self, db: Session, outcome: Outcome, now: datetime) -> None:
         row = outcome.row
+        if outcome.result in (delivery.RETRY, delivery.REPLAN) and self._gave_up(db, outcome):
+            return
         if outcome.result == delivery.RETRY:
-            if row.attempts >= self._push.max_attempts:
-                mark_outcome(
-                    db, row.id, DEAD, f"gave up after {row.attempts} attempts: {outcome.error}"
-                )
-            else:
-                wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
-                mark_outcome(db, row.id, FAILED, outcome.error, next_attempt_at=now + wait)
+            wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
+            mark_outcome(db, row.id, FAILED, outcome.error, next_attempt_at=now + wait)
         elif outcome.result == delivery.UNSUBSCRIBED:
             if row.resident_id is not None:
                 resident = db.get(Resident, row.resident_id)
@@ -266,10 +277,8 @@ class Worker:
                 refund_attempt=True,
             )
         elif outcome.result == delivery.REPLAN:
-            if outcome.window_exhausted:
-                self._window.exhaust(
-                    row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
-                )
+            # The window is now known spent (in Redis, or in memory without it), so the
+            # next plan, at once, picks the template, a subscription notice or the reply.
             mark_outcome(db, row.id, PENDING, outcome.error, next_attempt_at=now)
         elif outcome.result == delivery.HELD:
             mark_outcome(db, row.id, HELD, outcome.error)

@@ -366,3 +366,45 @@ def test_worker_outlives_a_database_outage(make_worker, database_url: str, caplo
     assert stop.waits == 0
     failures = [r for r in caplog.records if "a batch failed" in r.getMessage()]
     assert len(failures) == 1  # logged once, not once a try
+
+
+def test_without_redis_a_spent_window_is_remembered_not_retried(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker(redis={"url": "redis://127.0.0.1:1/0"})  # nothing listens there
+    add_resident(worker._services, "o-spent", last_seen=clock.now - timedelta(hours=1))
+    fake_wechat.add_fault("message/custom/send", errcode=45047, times=None)
+    row = queue(worker._services, "o-spent", "k-spent")
+    for _ in range(3):
+        worker.process_batch()
+    assert outbox_row(worker._services, row).status == "held"
+    assert len(fake_wechat.calls("message/custom/send")) == 1
+
+
+def test_a_row_re_planned_on_its_last_attempt_is_dead_lettered(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    """Two workers without Redis each learn of the spent window only from WeChat; the
+    row's attempts still bound how often it is tried."""
+    first = make_worker(redis={"url": "redis://127.0.0.1:1/0"}, push={"max_attempts": 2})
+    second = make_worker(first._services)
+    add_resident(first._services, "o-last", last_seen=clock.now - timedelta(hours=1))
+    fake_wechat.add_fault("message/custom/send", errcode=45047, times=None)
+    row = queue(first._services, "o-last", "k-last")
+    first.process_batch()
+    second.process_batch()
+    dead = outbox_row(first._services, row)
+    assert dead.status == "dead" and "gave up after 2 attempts" in dead.last_error
+    assert second.process_batch() == 0
+    assert len(fake_wechat.calls("message/custom/send")) == 2
+
+
+def test_without_redis_the_allowance_is_counted_in_memory(clock: FakeClock) -> None:
+    unreachable = connect_redis("redis://127.0.0.1:1/0")
+    window = ServiceWindow(unreachable)
+    seen = clock.now - timedelta(hours=1)
+    uses = [("o-m1", seen, "message")] * 6
+    assert window.try_use_many(uses, clock.now) == [True] * 5 + [False]
+    window.exhaust("o-m2", clock.now, "tap")
+    assert window.try_use_many([("o-m2", clock.now, "tap")], clock.now) == [False]
+    unreachable.close()
