@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from redis.connection import parse_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "AIXIANG_"
@@ -296,16 +300,33 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if text in {"0", "false", "no", "off"}:
             return False
         raise ConfigError(f"{name} must be true or false, got {value!r}")
-    if expected in (int, float):
+    if expected is int:
+        return _whole_number(name, value)
+    if expected is float:
         if isinstance(value, bool):
             raise ConfigError(f"{name} must be a number, got {value!r}")
         try:
-            return expected(value)
+            return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a number, got {value!r}") from None
     if not isinstance(value, str):
         raise ConfigError(f"{name} must be text, got {value!r}")
     return value
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """An integer setting: ``int()`` would truncate 1.5 silently and raise OverflowError on
+    ``inf``, so anything but a whole number is refused here, by name."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            value = _coerce(name, value, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
 
 
 def _build_menu(values: Mapping[str, Any]) -> MenuConfig:
@@ -326,12 +347,15 @@ def _menu_button(raw: Any, where: str, depth: int) -> MenuButton:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}.name is required")
     subs = raw.get("sub_button", [])
+    if not isinstance(subs, list):
+        raise ConfigError(f"{where}.sub_button must be a list of [[{where}.sub_button]] tables")
     if subs and depth > 1:
         raise ConfigError(f"{where}.sub_button: WeChat menus have only two levels")
     children = tuple(
         _menu_button(s, f"{where}.sub_button[{i}]", depth + 1) for i, s in enumerate(subs)
     )
-    key, url = str(raw.get("key", "")), str(raw.get("url", ""))
+    key = _coerce(f"{where}.key", raw.get("key", ""), "")
+    url = _coerce(f"{where}.url", raw.get("url", ""), "")
     if not children and not (key or url):
         raise ConfigError(f"{where} needs a key (a CLICK button), a url, or sub_button entries")
     return MenuButton(name=name, key=key, url=url, sub_buttons=children)
@@ -424,10 +448,7 @@ def _push_templates(raw: Any, where: str) -> dict[str, PushTemplate]:
 
 
 def _validate(config: Config) -> None:
-    try:
-        ZoneInfo(config.bot.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"bot.timezone: unknown time zone {config.bot.timezone!r}") from None
+    _validate_timezone(config.bot.timezone)
     if config.bot.default_language not in {"zh", "en"}:
         raise ConfigError("bot.default_language must be 'zh' or 'en'")
     if config.bot.flow_ttl_s < 60:
@@ -455,13 +476,43 @@ def _validate(config: Config) -> None:
     if not config.needs.media_dir.strip():
         raise ConfigError("needs.media_dir must name a folder")
     _validate_push(config.push)
-    if not config.database.url or "://" not in config.database.url:
-        raise ConfigError(f"database.url is not a database URL: {config.database.url!r}")
-    if not config.redis.url.startswith(("redis://", "rediss://", "unix://", MEMORY_REDIS_URL)):
+    _validate_database_url(config.database.url)
+    _validate_redis_url(config.redis.url)
+
+
+def _validate_timezone(name: str) -> None:
+    """ZoneInfo raises more than ZoneInfoNotFoundError: IsADirectoryError for a region
+    such as "Asia", ValueError for a path or a file that is not a zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"bot.timezone: unknown time zone {name!r}") from None
+
+
+def _validate_database_url(url: str) -> None:
+    """Parse the URL and find its dialect now: SQLAlchemy would otherwise raise
+    NoSuchModuleError or ValueError (a bad port) from the first engine, as a traceback."""
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        # The URL itself is not repeated: it may carry a password.
+        raise ConfigError(f"database.url is not a database URL: {exc}") from None
+
+
+def _validate_redis_url(url: str) -> None:
+    """Parse the URL as redis-py will: a bad port or option would otherwise surface as a
+    ValueError from the first connection."""
+    if url == MEMORY_REDIS_URL:
+        return
+    if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
-            f"redis.url must be redis://, rediss://, unix:// or {MEMORY_REDIS_URL}, "
-            f"got {config.redis.url!r}"
+            f"redis.url must start with redis://, rediss:// or unix://, or be {MEMORY_REDIS_URL}"
         )
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        # The URL itself is not repeated: it may carry a password.
+        raise ConfigError(f"redis.url is not a Redis URL: {exc}") from None
 
 
 def _validate_push(push: PushConfig) -> None:

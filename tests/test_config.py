@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,55 @@ def test_the_example_config_loads() -> None:
 def test_bad_push_settings(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config(write(tmp_path, text), environ={})
+
+
+def load_error(tmp_path: Path, toml: str = "", env: dict[str, str] | None = None) -> str:
+    """The ConfigError message for this file and environment, checked to be one line."""
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, toml), environ=env or {})
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        # ZoneInfo raises IsADirectoryError for a region, not ZoneInfoNotFoundError.
+        ('[bot]\ntimezone = "Asia"\n', {}, "bot.timezone: unknown time zone 'Asia'"),
+        # sub_button that is not a list was iterated: TypeError.
+        ('[[menu.button]]\nname = "x"\nsub_button = 5\n', {}, r"menu.button\[0\].sub_button"),
+        ('[[menu.button]]\nname = "x"\nkey = 5\n', {}, r"menu.button\[0\].key must be text"),
+        ('[[menu.button]]\nname = "x"\nurl = true\n', {}, r"menu.button\[0\].url must be text"),
+        # int(inf) is an OverflowError; int(120.5) silently dropped the half.
+        ("[bot]\nflow_ttl_s = inf\n", {}, "bot.flow_ttl_s must be a whole number"),
+        ("[push]\nlease_s = 120.5\n", {}, "push.lease_s must be a whole number"),
+        ("", {"AIXIANG_PUSH_BATCH_SIZE": "12.5"}, "push.batch_size must be a whole number"),
+        # SQLAlchemy and redis-py raised these from the first connection.
+        ("", {"AIXIANG_DATABASE_URL": "foo://db"}, "database.url is not a database URL"),
+        ("", {"AIXIANG_DATABASE_URL": "postgresql://h:port/db"}, "database.url"),
+        ("", {"AIXIANG_REDIS_URL": "redis://h:port/0"}, "redis.url is not a Redis URL"),
+        ("", {"AIXIANG_REDIS_URL": "memory://x"}, "redis.url must start with"),
+    ],
+)
+def test_values_that_raised_elsewhere_are_one_line(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    assert re.search(message, load_error(tmp_path, toml, env))
+
+
+def test_url_errors_do_not_repeat_the_password(tmp_path: Path) -> None:
+    env = {"AIXIANG_DATABASE_URL": "postgresql://u:s3cret@h:port/db"}
+    assert "s3cret" not in load_error(tmp_path, env=env)
+    assert "s3cret" not in load_error(tmp_path, env={"AIXIANG_REDIS_URL": "redis://:s3cret@h:x"})
+
+
+def test_cli_reports_an_unknown_database_dialect_in_one_line() -> None:
+    result = CliRunner().invoke(
+        main, ["db", "upgrade"], env={"AIXIANG_DATABASE_URL": "foo://db", "AIXIANG_CONFIG": ""}
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: config: database.url is not a database URL: "
+        "Can't load plugin: sqlalchemy.dialects:foo"
+    ]
