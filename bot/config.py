@@ -451,17 +451,11 @@ def _validate(config: Config) -> None:
     _validate_timezone(config.bot.timezone)
     if config.bot.default_language not in {"zh", "en"}:
         raise ConfigError("bot.default_language must be 'zh' or 'en'")
-    if config.bot.flow_ttl_s < 60:
-        raise ConfigError("bot.flow_ttl_s must be at least 60 seconds")
     if config.wechat.account_type not in {"service", "subscription"}:
         raise ConfigError(
             f"wechat.account_type must be 'service' or 'subscription', "
             f"got {config.wechat.account_type!r}"
         )
-    if config.wechat.timestamp_tolerance_s < 0:
-        raise ConfigError("wechat.timestamp_tolerance_s must be 0 (off) or more seconds")
-    if config.wechat.http_timeout_s <= 0:
-        raise ConfigError("wechat.http_timeout_s must be more than 0 seconds")
     key = config.wechat.encoding_aes_key
     if key and len(key) != 43:
         raise ConfigError(
@@ -471,13 +465,54 @@ def _validate(config: Config) -> None:
         raise ConfigError("wechat.api_base_url must start with http:// or https://")
     if not 0 <= config.needs.max_photos <= 9:
         raise ConfigError("needs.max_photos must be between 0 and 9")
-    if config.needs.max_text < 1:
-        raise ConfigError("needs.max_text must be at least 1 character")
     if not config.needs.media_dir.strip():
         raise ConfigError("needs.media_dir must name a folder")
+    _validate_ranges(config)
     _validate_push(config.push)
     _validate_database_url(config.database.url)
     _validate_redis_url(config.redis.url)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a number setting makes sense. The upper bounds keep values far from what
+    breaks later (a timedelta overflows, Redis refuses an expiry) and name the unit."""
+
+    low: float
+    high: float
+    unit: str
+
+
+DAY_S = 86_400
+NUMBER_RANGES: dict[str, Range] = {
+    "wechat.timestamp_tolerance_s": Range(0, DAY_S, "seconds (0 turns the check off)"),
+    "wechat.http_timeout_s": Range(0.1, 120, "seconds"),
+    "bot.flow_ttl_s": Range(60, DAY_S, "seconds"),
+    # WeChat re-sends an unanswered delivery for about 15 seconds.
+    "bot.reply_cache_ttl_s": Range(15, 3600, "seconds"),
+    "needs.max_text": Range(1, 10_000, "characters"),
+    "push.max_attempts": Range(1, 100, "attempts"),
+    "push.backoff_base_s": Range(1, DAY_S, "seconds"),
+    "push.backoff_max_s": Range(1, DAY_S, "seconds"),
+    "push.rate_per_s": Range(0, 1000, "sends a second (0 turns the limit off)"),
+    "push.lease_s": Range(10, DAY_S, "seconds"),
+    "push.batch_size": Range(1, 10_000, "rows"),
+    "push.worker_threads": Range(1, 64, "threads"),
+}
+# Reminders at most a year before the event; more would be no reminder.
+MAX_REMINDER_OFFSET_H = 8760
+
+
+def _validate_ranges(config: Config) -> None:
+    """Every number within its range; NaN fails every comparison, so it is refused too."""
+    for name, bounds in NUMBER_RANGES.items():
+        section, key = name.split(".")
+        value = getattr(getattr(config, section), key)
+        if not bounds.low <= value <= bounds.high:
+            raise ConfigError(
+                f"{name} must be at least {bounds.low:g} and at most {bounds.high:g} "
+                f"{bounds.unit}, got {value!r}"
+            )
 
 
 def _validate_timezone(name: str) -> None:
@@ -516,15 +551,16 @@ def _validate_redis_url(url: str) -> None:
 
 
 def _validate_push(push: PushConfig) -> None:
-    if any(offset <= 0 for offset in push.reminder_offsets_h):
-        raise ConfigError("push.reminder_offsets_h must be hours before the event, all above 0")
-    if push.max_attempts < 1:
-        raise ConfigError("push.max_attempts must be at least 1")
-    if push.rate_per_s < 0:
-        raise ConfigError("push.rate_per_s must be 0 (no limit) or more")
-    if push.batch_size < 1 or push.worker_threads < 1 or push.lease_s < 10:
+    for offset in push.reminder_offsets_h:
+        if not 0 < offset <= MAX_REMINDER_OFFSET_H:
+            raise ConfigError(
+                "push.reminder_offsets_h must be hours before the event, each above 0 and at "
+                f"most {MAX_REMINDER_OFFSET_H} (a year), got {offset!r}"
+            )
+    if push.backoff_base_s > push.backoff_max_s:
         raise ConfigError(
-            "push.batch_size and push.worker_threads must be at least 1, push.lease_s at least 10"
+            f"push.backoff_base_s ({push.backoff_base_s:g}) must not exceed "
+            f"push.backoff_max_s ({push.backoff_max_s:g})"
         )
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", push.digest_time):
         raise ConfigError(f"push.digest_time must be HH:MM, got {push.digest_time!r}")

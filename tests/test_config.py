@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.config import ConfigError, load_config
+from bot.config import NUMBER_RANGES, SCALAR_SECTIONS, ConfigError, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -214,3 +215,55 @@ def test_cli_reports_an_unknown_database_dialect_in_one_line() -> None:
         "error: config: database.url is not a database URL: "
         "Can't load plugin: sqlalchemy.dialects:foo"
     ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        # Accepted before, then every reminders tick raised ValueError.
+        ("[push]\nreminder_offsets_h = [nan]\n", {}, "push.reminder_offsets_h .* got nan"),
+        ("[push]\nreminder_offsets_h = [24, inf]\n", {}, "push.reminder_offsets_h"),
+        ("", {"AIXIANG_PUSH_REMINDER_OFFSETS_H": "24,nan"}, "push.reminder_offsets_h"),
+        ("[push]\nreminder_offsets_h = [9000]\n", {}, "at most 8760 \\(a year\\)"),
+        # Accepted before, then every worker batch raised OverflowError.
+        ("[push]\nlease_s = 1e300\n", {}, "push.lease_s must be at least 10 and at most 86400"),
+        ("[push]\nlease_s = 172800\n", {}, "push.lease_s"),
+        ("[push]\nbackoff_base_s = nan\n", {}, "push.backoff_base_s"),
+        ("[push]\nbackoff_base_s = -1.0\n", {}, "push.backoff_base_s"),
+        ("[push]\nbackoff_max_s = inf\n", {}, "push.backoff_max_s"),
+        ("[push]\nbackoff_base_s = 100.0\nbackoff_max_s = 50.0\n", {}, "must not exceed"),
+        ("[push]\nrate_per_s = nan\n", {}, "push.rate_per_s"),
+        ("[push]\nrate_per_s = inf\n", {}, "push.rate_per_s .* at most 1000"),
+        ("[push]\nmax_attempts = 1000000\n", {}, "push.max_attempts"),
+        ("[push]\nbatch_size = 1000000\n", {}, "push.batch_size"),
+        ("", {"AIXIANG_PUSH_WORKER_THREADS": "1000"}, "push.worker_threads"),
+        ("[wechat]\nhttp_timeout_s = nan\n", {}, "wechat.http_timeout_s"),
+        ("", {"AIXIANG_WECHAT_HTTP_TIMEOUT_S": "inf"}, "wechat.http_timeout_s"),
+        ("[wechat]\ntimestamp_tolerance_s = 10000000000\n", {}, "wechat.timestamp_tolerance_s"),
+        ("[bot]\nflow_ttl_s = 1e12\n", {}, "bot.flow_ttl_s"),
+        # Redis refuses a reply-cache expiry of 0 or less on every message.
+        ("[bot]\nreply_cache_ttl_s = 0\n", {}, "bot.reply_cache_ttl_s"),
+        ("", {"AIXIANG_BOT_REPLY_CACHE_TTL_S": "-5"}, "bot.reply_cache_ttl_s"),
+        ("[bot]\nreply_cache_ttl_s = 1e15\n", {}, "bot.reply_cache_ttl_s"),
+        ("[needs]\nmax_text = 1e12\n", {}, "needs.max_text must be at least 1 and at most"),
+    ],
+)
+def test_numbers_out_of_range_name_the_key_and_the_bound(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    assert re.search(message, load_error(tmp_path, toml, env))
+
+
+def test_every_number_setting_has_a_range() -> None:
+    """A new number setting without bounds would let NaN or 1e300 through again."""
+    bounded = set(NUMBER_RANGES) | {"needs.max_photos"}
+    for section, cls in SCALAR_SECTIONS.items():
+        for setting in fields(cls):
+            if type(getattr(cls(), setting.name)) in (int, float):
+                assert f"{section}.{setting.name}" in bounded
+
+
+def test_the_largest_values_in_range_are_accepted(tmp_path: Path) -> None:
+    text = "[push]\nlease_s = 86400\nreminder_offsets_h = [8760, 0.5]\nbackoff_max_s = 86400\n"
+    push = load_config(write(tmp_path, text), environ={}).push
+    assert (push.lease_s, push.reminder_offsets_h) == (86400, (8760.0, 0.5))
