@@ -272,11 +272,33 @@ def _claim_in_one(paused: bool) -> Select[Any]:
     )
 
 
-def mark_sent(db: Session, ids_by_channel: dict[str, list[int]], now: datetime) -> None:
+def renew_lease(db: Session, ids: Iterable[int], held_until: datetime, until: datetime) -> set[int]:
+    """Extend a worker's lease on its rows from ``held_until`` to ``until``; returns the
+    rows renewed. A row whose lease ran out and that another worker claimed since (its
+    lease_until changed), or that is no longer being sent, is not this worker's any more."""
+    renewed = db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.lease_until == held_until,
+        )
+        .values(lease_until=until)
+        .returning(OutboxMessage.id)
+    )
+    return set(renewed.scalars())
+
+
+def mark_sent(
+    db: Session, ids_by_channel: dict[str, list[int]], now: datetime, *, lease_until: datetime
+) -> None:
+    """Record rows as sent, those still under this worker's lease (``lease_until``) only:
+    a row another worker claimed after the lease ran out is that worker's to record."""
     for channel, ids in ids_by_channel.items():
         if ids:
             db.execute(
-                _mark_sent(db.get_bind().dialect.name), {"ids": ids, "channel": channel, "now": now}
+                _mark_sent(db.get_bind().dialect.name),
+                {"ids": ids, "channel": channel, "now": now, "held_until": lease_until},
             )
 
 
@@ -291,7 +313,12 @@ def _mark_sent(dialect: str) -> Update:
     )
     return (
         update(OutboxMessage)
-        .where(ids, OutboxMessage.status == SENDING)
+        .where(
+            ids,
+            OutboxMessage.status == SENDING,
+            OutboxMessage.lease_until
+            == bindparam("held_until", type_=OutboxMessage.lease_until.type),
+        )
         .values(
             status=SENT,
             channel=bindparam("channel"),
@@ -309,8 +336,11 @@ def mark_outcome(
     error: str | None = None,
     next_attempt_at: datetime | None = None,
     refund_attempt: bool = False,
+    *,
+    lease_until: datetime,
 ) -> None:
-    """Record a non-sent outcome: retry later (failed), dead, held, expired or skipped.
+    """Record a non-sent outcome: retry later (failed), dead, held, expired or skipped,
+    for a row still under this worker's lease (``lease_until``), as in :func:`mark_sent`.
 
     ``refund_attempt`` gives back the attempt when the row was not really tried (a paused
     kind), so a quota pause never pushes a row towards dead.
@@ -322,7 +352,11 @@ def mark_outcome(
         values["attempts"] = OutboxMessage.attempts - 1
     db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.status == SENDING)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.status == SENDING,
+            OutboxMessage.lease_until == lease_until,
+        )
         .values(**values)
     )
 

@@ -58,6 +58,8 @@ REPLAN = "replan"
 EXPIRED = "expired"
 SKIPPED = "skipped"
 UNSUBSCRIBED = "unsubscribed"
+# Not sent: the worker no longer held the row's lease, so the row is another's to send.
+LEASE_LOST = "lease lost"
 
 
 @dataclass(frozen=True)

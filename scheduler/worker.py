@@ -2,8 +2,10 @@
 
 Several workers may run at once: rows are leased (PostgreSQL ``FOR UPDATE SKIP LOCKED``),
 so two healthy workers never take the same row, and a worker killed mid-batch loses
-nothing, because its leased rows fall due again when the lease runs out. Sends run on a
-thread pool; the database is only touched before and after, in two short transactions.
+nothing, because its leased rows fall due again when the lease runs out. A slow batch
+renews its lease as it goes, and a row is sent and recorded only while its lease is
+still this worker's (:class:`BatchLease`). Sends run on a thread pool; the database is
+touched before and after, in two short transactions, and during only to renew.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import redis
 from sqlalchemy.exc import OperationalError
@@ -36,6 +38,7 @@ from models.outbox import (
     claim_due,
     mark_outcome,
     mark_sent,
+    renew_lease,
 )
 from models.pushes import use_consent
 from models.residents import Resident, mark_unsubscribed
@@ -173,6 +176,7 @@ class Worker:
             max_workers=self._push.worker_threads, thread_name_prefix="push"
         )
         self._outage = OutageLog()
+        self._timeout_s = services.config.wechat.http_timeout_s
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -212,12 +216,13 @@ class Worker:
                     planned.append(result)
                 else:
                     decided.append(result)
-        outcomes = decided + self._send_all(planned, now)
+        held = BatchLease(self._services, [row.id for row in claimed], now + lease, lease)
+        outcomes = decided + self._send_all(planned, now, held)
         with self._services.session_factory() as db, db.begin():
-            self._record(db, outcomes, now)
+            self._record(db, [o for o in outcomes if held.owns(o.row.id)], now, held.until)
         return len(claimed)
 
-    def _send_all(self, planned: list[Plan], now: datetime) -> list[Outcome]:
+    def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> list[Outcome]:
         outcomes: list[Outcome] = []
         remaining = planned
         while remaining:
@@ -226,65 +231,119 @@ class Worker:
                 threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
                 continue
             chunk, remaining = remaining[:allowed], remaining[allowed:]
-            outcomes.extend(self._pool.map(lambda plan: self._sender.send(plan, now), chunk))
+            outcomes.extend(self._pool.map(lambda plan: self._send(plan, now, held), chunk))
         return outcomes
 
-    def _record(self, db: Session, outcomes: list[Outcome], now: datetime) -> None:
+    def _send(self, plan: Plan, now: datetime, held: BatchLease) -> Outcome:
+        """Send one row if this worker still holds its lease for as long as the send may
+        take; otherwise leave it to whoever holds it now (or after the lease runs out)."""
+        if not held.holds(plan.row.id, self._send_time(plan)):
+            return Outcome(plan.row, delivery.LEASE_LOST, error="the lease ran out")
+        return self._sender.send(plan, now)
+
+    def _send_time(self, plan: Plan) -> timedelta:
+        """How long sending ``plan`` may take: a timeout per channel tried."""
+        return timedelta(seconds=self._timeout_s * max(1, len(plan.channels)))
+
+    def _record(
+        self, db: Session, outcomes: list[Outcome], now: datetime, lease_until: datetime
+    ) -> None:
+        """Write the batch's outcomes, for the rows still under its lease only (another
+        worker that took a row over records it)."""
         sent: dict[str, list[int]] = defaultdict(list)
         for outcome in outcomes:
             if outcome.result == delivery.SENT:
                 sent[outcome.channel or "unknown"].append(outcome.row.id)
-            else:
-                self._record_other(db, outcome, now)
-        mark_sent(db, sent, now)
+            elif outcome.result != delivery.LEASE_LOST:
+                self._record_other(db, outcome, now, lease_until)
+        mark_sent(db, sent, now, lease_until=lease_until)
 
-    def _gave_up(self, db: Session, outcome: Outcome) -> bool:
-        """Dead-letter a row that failed again on its last allowed attempt; True if so.
-
-        A spent window is recorded first either way, so nothing tries it again."""
+    def _record_other(
+        self, db: Session, outcome: Outcome, now: datetime, lease_until: datetime
+    ) -> None:
         row = outcome.row
+
+        def mark(status: str, error: str | None = None, **details: Any) -> None:
+            mark_outcome(db, row.id, status, error, lease_until=lease_until, **details)
+
         if outcome.window_exhausted:
             self._window.exhaust(
                 row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
             )
-        if row.attempts < self._push.max_attempts:
-            return False
-        mark_outcome(db, row.id, DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
-        return True
-
-    def _record_other(self, db: Session, outcome: Outcome, now: datetime) -> None:
-        row = outcome.row
-        if outcome.result in (delivery.RETRY, delivery.REPLAN) and self._gave_up(db, outcome):
-            return
-        if outcome.result == delivery.RETRY:
+        retried = outcome.result in (delivery.RETRY, delivery.REPLAN)
+        if retried and row.attempts >= self._push.max_attempts:
+            mark(DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
+        elif outcome.result == delivery.RETRY:
             wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
-            mark_outcome(db, row.id, FAILED, outcome.error, next_attempt_at=now + wait)
+            mark(FAILED, outcome.error, next_attempt_at=now + wait)
         elif outcome.result == delivery.UNSUBSCRIBED:
             if row.resident_id is not None:
                 resident = db.get(Resident, row.resident_id)
                 if resident is not None:
                     mark_unsubscribed(resident, now)
-            mark_outcome(db, row.id, DEAD, outcome.error)
+            mark(DEAD, outcome.error)
         elif outcome.result == delivery.PAUSED:
             assert outcome.pause_until is not None
             self._pauses.pause(row.kind, outcome.pause_until, outcome.error or "quota")
-            mark_outcome(
-                db,
-                row.id,
-                FAILED,
-                outcome.error,
-                next_attempt_at=outcome.pause_until,
-                refund_attempt=True,
-            )
+            mark(FAILED, outcome.error, next_attempt_at=outcome.pause_until, refund_attempt=True)
         elif outcome.result == delivery.REPLAN:
             # The window is now known spent (in Redis, or in memory without it), so the
             # next plan, at once, picks the template, a subscription notice or the reply.
-            mark_outcome(db, row.id, PENDING, outcome.error, next_attempt_at=now)
-        elif outcome.result == delivery.HELD:
-            mark_outcome(db, row.id, HELD, outcome.error)
-        elif outcome.result == delivery.EXPIRED:
-            mark_outcome(db, row.id, EXPIRED, outcome.error)
-        elif outcome.result == delivery.SKIPPED:
-            mark_outcome(db, row.id, SKIPPED, outcome.error)
+            mark(PENDING, outcome.error, next_attempt_at=now)
+        elif outcome.result in _FINAL_STATUSES:
+            mark(_FINAL_STATUSES[outcome.result], outcome.error)
         else:
-            mark_outcome(db, row.id, DEAD, outcome.error)
+            mark(DEAD, outcome.error)
+
+
+# Outcomes recorded as they are, with their reason.
+_FINAL_STATUSES = {
+    delivery.HELD: HELD,
+    delivery.EXPIRED: EXPIRED,
+    delivery.SKIPPED: SKIPPED,
+}
+
+
+class BatchLease:
+    """A worker's lease on the rows of one batch, renewed while their sends run.
+
+    The lease must outlive every send that starts under it, or a second worker claims
+    the rows when it lapses and sends them again. So before each send the lease is
+    renewed once a third of it has passed, and the send goes ahead only if this worker
+    still holds the row for longer than the send may take. The check is in memory;
+    the database is touched only to renew, which a fast batch never needs.
+    """
+
+    def __init__(
+        self, services: Services, ids: list[int], until: datetime, lease: timedelta
+    ) -> None:
+        self._services = services
+        self._ids = set(ids)
+        self.until = until
+        self._lease = lease
+        self._lock = threading.Lock()
+
+    def holds(self, row_id: int, send_time: timedelta) -> bool:
+        """True if the row is still ours for longer than ``send_time`` (at most half the
+        lease, so that a renewed lease always leaves room for a send)."""
+        with self._lock:
+            now = self._services.clock()
+            if self.until - now < self._lease * 2 / 3:
+                self._renew(now)
+            needed = min(send_time, self._lease / 2)
+            return row_id in self._ids and self.until - now > needed
+
+    def owns(self, row_id: int) -> bool:
+        """Whether the row was still ours at the last renewal (or since the claim)."""
+        return row_id in self._ids
+
+    def _renew(self, now: datetime) -> None:
+        until = now + self._lease
+        try:
+            with self._services.session_factory() as db, db.begin():
+                self._ids = renew_lease(db, self._ids, self.until, until)
+        except OperationalError as exc:
+            log.warning("could not renew the lease on a batch (%s); it may run out", exc)
+            return
+        if self._ids:
+            self.until = until

@@ -1,0 +1,119 @@
+"""A worker sends a row only while it holds the row's lease, and renews the lease of a
+batch whose sends run long, so a second healthy worker never sends the row again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+from bot.fake_wechat import FakeWeChatServer
+from bot.services import Services
+from models.outbox import claim_due, mark_outcome, mark_sent, renew_lease
+from scheduler.worker import BatchLease
+from tests.conftest import FakeClock
+from tests.pushes import add_resident, outbox_row, queue
+
+LEASE = timedelta(seconds=30)
+SEND = timedelta(seconds=5)
+
+
+def _queued(services: Services, clock: FakeClock, count: int) -> list[int]:
+    rows = []
+    for number in range(count):
+        add_resident(services, f"o-l{number}", last_seen=clock.now)
+        rows.append(queue(services, f"o-l{number}", f"lease-{number}"))
+    return rows
+
+
+def _claim(services: Services, clock: FakeClock) -> list[int]:
+    with services.session_factory() as db, db.begin():
+        return [row.id for row in claim_due(db, clock.now, LEASE, 10)]
+
+
+def test_a_long_batch_renews_its_lease_so_nobody_else_claims_it(
+    services: Services, clock: FakeClock
+) -> None:
+    _queued(services, clock, 2)
+    ids = _claim(services, clock)
+    held = BatchLease(services, ids, clock.now + LEASE, LEASE)
+    clock.advance(seconds=11)  # a third of the lease has passed
+    assert held.holds(ids[0], SEND)
+    assert held.until == clock.now + LEASE
+    assert outbox_row(services, ids[1]).lease_until == held.until
+    clock.advance(seconds=25)  # past the first lease, inside the renewed one
+    assert _claim(services, clock) == []
+    assert held.holds(ids[1], SEND)
+
+
+def test_a_lease_that_ran_out_and_was_taken_is_not_used(
+    services: Services, clock: FakeClock
+) -> None:
+    _queued(services, clock, 1)
+    [row] = _claim(services, clock)
+    first_lease = clock.now + LEASE
+    held = BatchLease(services, [row], first_lease, LEASE)
+    clock.advance(seconds=31)  # the worker stalled past its lease
+    assert _claim(services, clock) == [row]  # another worker took the row
+    assert not held.holds(row, SEND) and not held.owns(row)
+    with services.session_factory() as db, db.begin():
+        assert renew_lease(db, [row], first_lease, clock.now + LEASE) == set()
+
+
+def test_a_lapsed_lease_nobody_took_is_renewed(services: Services, clock: FakeClock) -> None:
+    _queued(services, clock, 1)
+    [row] = _claim(services, clock)
+    held = BatchLease(services, [row], clock.now + LEASE, LEASE)
+    clock.advance(seconds=31)
+    assert held.holds(row, SEND)
+    assert held.until == clock.now + LEASE
+
+
+def test_outcomes_are_recorded_only_under_the_workers_lease(
+    services: Services, clock: FakeClock
+) -> None:
+    rows = _queued(services, clock, 2)
+    _claim(services, clock)
+    first_lease = clock.now + LEASE
+    clock.advance(seconds=31)
+    _claim(services, clock)  # a second worker took both rows after the lease ran out
+    with services.session_factory() as db, db.begin():
+        mark_sent(db, {"custom": [rows[0]]}, clock.now, lease_until=first_lease)
+        mark_outcome(db, rows[1], "failed", "late", lease_until=first_lease)
+    assert {outbox_row(services, row).status for row in rows} == {"sending"}
+    with services.session_factory() as db, db.begin():
+        mark_sent(db, {"custom": rows}, clock.now, lease_until=clock.now + LEASE)
+    assert {outbox_row(services, row).status for row in rows} == {"sent"}
+
+
+def _successful_sends(fake: FakeWeChatServer) -> Counter[str]:
+    return Counter(
+        call["body"]["touser"]
+        for call in fake.calls("message/custom/send")
+        if isinstance(call["result"], dict) and call["result"].get("errcode") == 0
+    )
+
+
+def test_a_stalled_worker_does_not_send_what_another_took_over(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    """The first worker stalls on its first send past the lease; the second takes the
+    batch over and sends it. The first, resuming, sends none of the rest again."""
+    push = {"lease_s": 30, "batch_size": 3, "worker_threads": 1}
+    first = make_worker(push=push, wechat={"http_timeout_s": 30.0})
+    second = make_worker(first._services)
+    services = first._services
+    rows = _queued(services, clock, 3)
+    fake_wechat.add_fault("message/custom/send", delay_s=60, times=1)
+    stalled = threading.Thread(target=first.process_batch)
+    stalled.start()
+    while not fake_wechat.calls("message/custom/send"):
+        time.sleep(0.01)
+    clock.advance(seconds=31)
+    assert second.run_once() == 3
+    fake_wechat.fake.clear_faults()  # the stalled send returns
+    stalled.join(timeout=30)
+    sends = _successful_sends(fake_wechat)
+    assert sends["o-l1"] == sends["o-l2"] == 1
+    assert {outbox_row(services, row).status for row in rows} == {"sent"}
