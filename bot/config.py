@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -426,25 +427,82 @@ def _list(value: Any, name: str) -> list[Any]:
     return value
 
 
+# What each push kind is rendered with: ``text`` and the ``fields`` of its outbox payload
+# (models/reminders.py, events.py, needs.py, digest.py, broadcasts.py). A template naming
+# anything else would fail for every push of its kind, so it is refused at start-up.
+PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
+    "reminder": frozenset(
+        {"text", "event_id", "signup_id", "title", "starts_at", "place", "checkin_code"}
+    ),
+    "promotion": frozenset(
+        {"text", "event_id", "title", "starts_at", "place", "party_size", "checkin_code"}
+    ),
+    "event_cancelled": frozenset(
+        {"text", "event_id", "title", "starts_at", "reason", "signup_status"}
+    ),
+    "need_status": frozenset(
+        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
+    ),
+    "need_note": frozenset(
+        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
+    ),
+    "need_assigned": frozenset({"text", "ref", "category", "partner", "place", "assigned_at"}),
+    "digest": frozenset(
+        {"text", "date", "new_needs", "waiting_needs", "events_today", "events_tomorrow"}
+    ),
+    "broadcast": frozenset({"text", "broadcast_id", "event_id"}),
+}
+TEMPLATE_KEYS = frozenset({"template_id", "fields", "url"})
+
+
 def _push_templates(raw: Any, where: str) -> dict[str, PushTemplate]:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where} must be tables named by push kind, e.g. [{where}.reminder]")
-    templates: dict[str, PushTemplate] = {}
-    for kind, spec in raw.items():
-        name = f"{where}.{kind}"
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("template_id"), str):
-            raise ConfigError(f"{name}.template_id is required")
-        fields_spec = spec.get("fields", {})
-        if not isinstance(fields_spec, Mapping) or not fields_spec:
-            raise ConfigError(
-                f'{name}.fields must map template fields to text, e.g. {{ keyword1 = "{{title}}" }}'
-            )
-        templates[kind] = PushTemplate(
-            template_id=spec["template_id"],
-            fields=tuple((str(k), str(v)) for k, v in fields_spec.items()),
-            url=str(spec.get("url", "")),
+    return {kind: _push_template(kind, spec, f"{where}.{kind}") for kind, spec in raw.items()}
+
+
+def _push_template(kind: str, spec: Any, name: str) -> PushTemplate:
+    """One [push.templates.<kind>] table; every field's format string is checked against
+    the values its kind carries, so no push fails later in the worker."""
+    if kind not in PUSH_KIND_VALUES:
+        raise ConfigError(f"{name}: no push kind {kind!r}; kinds: {', '.join(PUSH_KIND_VALUES)}")
+    template_id = spec.get("template_id") if isinstance(spec, Mapping) else None
+    if not isinstance(template_id, str) or not template_id.strip():
+        raise ConfigError(f"{name}.template_id is required")
+    for key in set(spec) - TEMPLATE_KEYS:
+        log.warning("ignoring unknown setting %s.%s", name, key)
+    fields_spec = spec.get("fields", {})
+    if not isinstance(fields_spec, Mapping) or not fields_spec:
+        raise ConfigError(
+            f'{name}.fields must map template fields to text, e.g. {{ keyword1 = "{{title}}" }}'
         )
-    return templates
+    pairs = tuple(
+        (str(field_name), _template_field(kind, f"{name}.fields.{field_name}", pattern))
+        for field_name, pattern in fields_spec.items()
+    )
+    url = _coerce(f"{name}.url", spec.get("url", ""), "")
+    return PushTemplate(template_id=template_id, fields=pairs, url=url)
+
+
+def _template_field(kind: str, name: str, pattern: Any) -> str:
+    """A format string over the kind's values: plain ``{name}`` placeholders only, since a
+    format spec or conversion (``{title:d}``) can fail on one push's value and not another's."""
+    text: str = _coerce(name, pattern, "")
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} is not a valid format string ({exc}); write {{{{ and }}}} for braces"
+        ) from None
+    for _, placeholder, spec, conversion in parts:
+        if placeholder is None:
+            continue
+        if spec or conversion:
+            raise ConfigError(f"{name}: write {{{placeholder}}} with no format spec or conversion")
+        if placeholder not in PUSH_KIND_VALUES[kind]:
+            values = ", ".join(f"{{{v}}}" for v in sorted(PUSH_KIND_VALUES[kind]))
+            raise ConfigError(f"{name}: {kind} pushes have no {{{placeholder}}}, only {values}")
+    return text
 
 
 def _validate(config: Config) -> None:

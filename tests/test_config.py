@@ -267,3 +267,66 @@ def test_the_largest_values_in_range_are_accepted(tmp_path: Path) -> None:
     text = "[push]\nlease_s = 86400\nreminder_offsets_h = [8760, 0.5]\nbackoff_max_s = 86400\n"
     push = load_config(write(tmp_path, text), environ={}).push
     assert (push.lease_s, push.reminder_offsets_h) == (86400, (8760.0, 0.5))
+
+
+def template(fields: object, kind: str = "need_status", **extra: object) -> str:
+    """A [push.templates.<kind>] table in TOML with these fields."""
+    lines = [f"[push.templates.{kind}]", 'template_id = "T"', f"fields = {fields}"]
+    lines += [f"{key} = {value}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # Accepted before; every worker batch holding such a push then raised ValueError.
+        (template('{ first = "{text" }'), "need_status.fields.first is not a valid format"),
+        (template('{ first = "text}" }'), "need_status.fields.first is not a valid format"),
+        # Accepted before; each push of the kind was then dead-lettered, or IndexError.
+        (template('{ keyword1 = "{title}" }'), "need_status pushes have no {title}, only"),
+        (template('{ keyword1 = "{}" }'), "need_status pushes have no {}"),
+        (template('{ keyword1 = "{0}" }'), r"need_status pushes have no \{0\}"),
+        (template('{ keyword1 = "{ref.upper}" }'), "no {ref.upper}"),
+        (template('{ keyword1 = "{checkin_code}" }', "digest"), "digest pushes have no"),
+        (template('{ keyword1 = "{status}" }', "reminder"), "reminder pushes have no {status}"),
+        # A spec or conversion can fail on one push's value and not on another's.
+        (template('{ keyword1 = "{ref:d}" }'), "write {ref} with no format spec"),
+        (template('{ keyword1 = "{ref!x}" }'), "write {ref} with no format spec"),
+        # A typo in the kind silently disabled the template.
+        (template('{ first = "{text}" }', "need_stauts"), "no push kind 'need_stauts'"),
+        (template("{ first = 5 }"), "need_status.fields.first must be text"),
+        (template('{ first = "{text}" }', url="5"), "need_status.url must be text"),
+        ('[push.templates.reminder]\ntemplate_id = " "\nfields = { a = "{text}" }\n', "required"),
+        ('[push.subscribe_templates.promotion]\ntemplate_id = "S"\nfields = { a = "{x" }\n', "a"),
+    ],
+)
+def test_bad_push_templates_are_one_line(tmp_path: Path, toml: str, message: str) -> None:
+    error = load_error(tmp_path, toml)
+    assert message in error or re.search(message, error)
+    assert error.startswith("push.")
+
+
+def test_templates_over_every_value_of_their_kind_are_accepted(tmp_path: Path) -> None:
+    text = template(
+        '{ first = "{text}", keyword1 = "{title} {{at}} {starts_at}", keyword2 = "{place}", '
+        'keyword3 = "{checkin_code} {party_size} {event_id}" }',
+        "promotion",
+    ) + template('{ thing1 = "{ref}: {status_zh}/{status_en} {note} {changed_at}" }', "need_note")
+    templates = load_config(write(tmp_path, text), environ={}).push.templates
+    assert dict(templates["promotion"].fields)["keyword1"] == "{title} {{at}} {starts_at}"
+    assert set(templates) == {"promotion", "need_note"}
+
+
+def test_unknown_template_keys_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        load_config(write(tmp_path, template('{ a = "{text}" }', feilds="1")), environ={})
+    assert "push.templates.need_status.feilds" in caplog.text
+
+
+def test_the_commented_example_templates_load(tmp_path: Path) -> None:
+    """config.example.toml's template examples, uncommented, pass the checks they describe."""
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    commented = example.read_text(encoding="utf-8")
+    text = re.sub(r"^# (\[push\.|template_id|fields|url)", r"\1", commented, flags=re.M)
+    push = load_config(write(tmp_path, text), environ={}).push
+    assert set(push.templates) == {"reminder"} and set(push.subscribe_templates) == {"need_status"}
