@@ -29,7 +29,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Update,
+    and_,
     bindparam,
+    case,
     literal,
     literal_column,
     select,
@@ -41,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models import driver_sql
 from models.base import Base
 from models.outbox import HELD, OutboxMessage
-from models.residents import Resident
+from models.residents import INTERACTION_MESSAGE, INTERACTION_TAP, MESSAGE_WINDOW, Resident
 from models.upsert import insert_ignoring_conflict
 
 # Column widths the webhook checks a delivery against before storing it (bot/protocol.py).
@@ -199,6 +202,7 @@ def _resident_values(delivery: NewInbound) -> dict[str, Any]:
         "openid": delivery.openid,
         "now": delivery.received_at,
         "kind": delivery.interaction,
+        "message_window_since": delivery.received_at - MESSAGE_WINDOW,
     }
 
 
@@ -215,11 +219,33 @@ _STORED_COLUMNS = (
     "reply",
 )
 _STORED_REPLY = select(_TABLE.c.reply).where(_TABLE.c.dedupe_key == bindparam("dedupe_key"))
-_TOUCH = (
-    update(_RESIDENTS)
-    .where(_RESIDENTS.c.id == bindparam("resident_id"))
-    .values(last_interaction_at=bindparam("now"), last_interaction_kind=bindparam("kind"))
-)
+
+
+def _touch_statement() -> Update:
+    """The sender's last interaction, recorded. A tap (or follow, or scan) leaves in place
+    the 48-hour window a typed message opened: replacing it would shrink the resident's
+    allowance to the tap's 3 customer-service messages in 1 minute."""
+    when = _RESIDENTS.c.last_interaction_at
+    kind = _RESIDENTS.c.last_interaction_kind
+    new_kind = bindparam("kind", type_=kind.type)
+    keeps_message_window = and_(
+        new_kind == INTERACTION_TAP,
+        kind == INTERACTION_MESSAGE,
+        when > bindparam("message_window_since", type_=when.type),
+    )
+    return (
+        update(_RESIDENTS)
+        .where(_RESIDENTS.c.id == bindparam("resident_id"))
+        .values(
+            last_interaction_at=case(
+                (keeps_message_window, when), else_=bindparam("now", type_=when.type)
+            ),
+            last_interaction_kind=case((keeps_message_window, kind), else_=new_kind),
+        )
+    )
+
+
+_TOUCH = _touch_statement()
 
 
 def _look_up_statement() -> Select[Any]:

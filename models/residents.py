@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -14,6 +14,7 @@ from models.upsert import insert_ignoring_conflict
 # messages after a typed message (5 in 48 h) than after a tap, follow or scan (3 in 1 min).
 INTERACTION_MESSAGE = "message"
 INTERACTION_TAP = "tap"
+MESSAGE_WINDOW = timedelta(hours=48)
 # WeChat's openids are 28 characters; the webhook refuses a sender longer than this.
 OPENID_MAX = 64
 

@@ -19,9 +19,8 @@ from datetime import datetime, timedelta
 import redis
 
 from bot.redis_conn import degradable
-from models.residents import INTERACTION_TAP
+from models.residents import INTERACTION_TAP, MESSAGE_WINDOW
 
-MESSAGE_WINDOW = timedelta(hours=48)
 MESSAGE_LIMIT = 5
 TAP_WINDOW = timedelta(minutes=1)
 TAP_LIMIT = 3

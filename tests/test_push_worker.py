@@ -408,3 +408,30 @@ def test_without_redis_the_allowance_is_counted_in_memory(clock: FakeClock) -> N
     window.exhaust("o-m2", clock.now, "tap")
     assert window.try_use_many([("o-m2", clock.now, "tap")], clock.now) == [False]
     unreachable.close()
+
+
+def test_a_tap_keeps_the_48_hour_window_a_message_opened(
+    make_worker, clock: FakeClock, fake_wechat, chat: Chat
+) -> None:
+    worker = make_worker()
+    chat.say("你好")
+    clock.advance(hours=1)
+    chat.tap("HELP")
+    clock.advance(minutes=5)  # the tap's minute is over; the message's 48 hours are not
+    row = queue(worker._services, chat.openid, "k-tap-kept")
+    worker.run_once()
+    sent = outbox_row(worker._services, row)
+    assert (sent.status, sent.channel) == ("sent", "custom")
+
+
+def test_a_tap_after_the_message_window_shut_opens_its_own(
+    make_worker, clock: FakeClock, fake_wechat, chat: Chat
+) -> None:
+    worker = make_worker()
+    chat.say("你好")
+    clock.advance(hours=49)
+    chat.tap("HELP")
+    rows = [queue(worker._services, chat.openid, f"k-tap-{n}") for n in range(4)]
+    worker.run_once()
+    channels = [outbox_row(worker._services, row).channel for row in rows]
+    assert channels.count("custom") == 3  # the tap's 3 in a minute, not the message's 5
