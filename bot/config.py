@@ -7,6 +7,8 @@ so the CLI can print it instead of a traceback.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import re
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.connection import parse_url
@@ -514,13 +517,7 @@ def _validate(config: Config) -> None:
             f"wechat.account_type must be 'service' or 'subscription', "
             f"got {config.wechat.account_type!r}"
         )
-    key = config.wechat.encoding_aes_key
-    if key and len(key) != 43:
-        raise ConfigError(
-            f"wechat.encoding_aes_key must be the 43 characters WeChat shows, got {len(key)}"
-        )
-    if not config.wechat.api_base_url.startswith(("http://", "https://")):
-        raise ConfigError("wechat.api_base_url must start with http:// or https://")
+    _validate_wechat(config.wechat)
     if not 0 <= config.needs.max_photos <= 9:
         raise ConfigError("needs.max_photos must be between 0 and 9")
     if not config.needs.media_dir.strip():
@@ -571,6 +568,43 @@ def _validate_ranges(config: Config) -> None:
                 f"{name} must be at least {bounds.low:g} and at most {bounds.high:g} "
                 f"{bounds.unit}, got {value!r}"
             )
+
+
+def _validate_wechat(wechat: WeChatConfig) -> None:
+    """Values WeChat gives the operator, checked for the copy-and-paste slips that would
+    otherwise fail every signature or decryption, or every outbound call, later."""
+    for key in ("token", "app_id", "app_secret", "encoding_aes_key"):
+        value = getattr(wechat, key)
+        if value != value.strip():
+            raise ConfigError(f"wechat.{key} has spaces or a line break at its start or end")
+    key = wechat.encoding_aes_key
+    if key and len(key) != 43:
+        raise ConfigError(
+            f"wechat.encoding_aes_key must be the 43 characters WeChat shows, got {len(key)}"
+        )
+    if key and not _is_aes_key(key):
+        raise ConfigError("wechat.encoding_aes_key must be letters and digits, as WeChat shows it")
+    if not _is_http_url(wechat.api_base_url):
+        raise ConfigError("wechat.api_base_url must be an http:// or https:// URL with a host")
+
+
+def _is_http_url(text: str) -> bool:
+    """An http(s) URL requests can call: a host, and a port that is a number (``.port``
+    raises ValueError for one that is not)."""
+    try:
+        url = urlsplit(text)
+        return url.scheme in {"http", "https"} and bool(url.hostname) and url.port != 0
+    except ValueError:
+        return False
+
+
+def _is_aes_key(key: str) -> bool:
+    """Whether ``key`` decodes as WeChat's does (base64 of 32 bytes); wechatpy's decoder
+    drops stray characters, leaving a short key that fails every decryption."""
+    try:
+        return len(base64.b64decode(key + "=", validate=True)) == 32
+    except binascii.Error:
+        return False
 
 
 def _validate_timezone(name: str) -> None:

@@ -330,3 +330,31 @@ def test_the_commented_example_templates_load(tmp_path: Path) -> None:
     text = re.sub(r"^# (\[push\.|template_id|fields|url)", r"\1", commented, flags=re.M)
     push = load_config(write(tmp_path, text), environ={}).push
     assert set(push.templates) == {"reminder"} and set(push.subscribe_templates) == {"need_status"}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # wechatpy's base64 drops stray characters: a short key fails every decryption.
+        (
+            {"AIXIANG_WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCD-!G"},
+            "wechat.encoding_aes_key must be letters and digits",
+        ),
+        # A pasted newline or space fails every signature check.
+        ({"AIXIANG_WECHAT_APP_SECRET": "secret\n"}, "wechat.app_secret has spaces"),
+        ({"AIXIANG_WECHAT_TOKEN": " "}, "wechat.token has spaces"),
+        # No host, or a port that is not a number: every outbound call failed.
+        ({"AIXIANG_WECHAT_API_BASE_URL": "https://"}, "wechat.api_base_url must be"),
+        ({"AIXIANG_WECHAT_API_BASE_URL": "https://h:port/cgi-bin/"}, "wechat.api_base_url"),
+        ({"AIXIANG_WECHAT_API_BASE_URL": "http://[::1/cgi-bin/"}, "wechat.api_base_url"),
+    ],
+)
+def test_wechat_values_that_would_fail_every_call(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    assert message in load_error(tmp_path, env=env)
+
+
+def test_a_local_fake_api_url_is_accepted() -> None:
+    env = {"AIXIANG_WECHAT_API_BASE_URL": "http://127.0.0.1:8001/cgi-bin/"}
+    assert load_config(environ=env, read_file=False).wechat.api_base_url.endswith(":8001/cgi-bin/")
