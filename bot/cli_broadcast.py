@@ -40,6 +40,7 @@ from models.broadcasts import (
     as_residents_see,
     cancel_broadcast,
     check_mass_quota,
+    check_send_at,
     create_broadcast,
     event_announcement,
     fan_out,
@@ -58,7 +59,9 @@ LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 @click.option("--text", help="Your own message (Chinese, or one text for everyone).")
 @click.option("--text-en", help="The English version of --text (default: --text itself).")
 @click.option("--audience", help=f"Who gets it: {AUDIENCE_HELP}.")
-@click.option("--at", "at", help="Local time to send it, e.g. 2026-06-01T09:30 (default: now).")
+@click.option(
+    "--at", "at", help="Local time to send it, within a year, e.g. 2026-06-01T09:30 (default: now)."
+)
 @click.option("--dry-run", is_flag=True, help="Show the audience and the message; send nothing.")
 @click.option("--mass", is_flag=True, help="Use WeChat's mass-send API (quotas apply).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -84,9 +87,7 @@ def broadcast(
     if audience is None:
         raise StaffError(f"--audience is required: {AUDIENCE_HELP}")
     now = utcnow()
-    send_at = None if at is None else parse_local_time(at, settings.tz, "--at")
-    if send_at is not None and send_at <= now:
-        raise StaffError(f"--at {format_local(send_at, settings.tz)} is not in the future")
+    send_at = None if at is None else _send_at(at, settings.tz, now)
     categories = [category.key for category in config.needs.categories]
     try:
         with staff_session(ctx) as db:
@@ -132,6 +133,16 @@ def broadcast(
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
     _report_sent({**summary, "status": "sent", "rows": result.rows}, as_json)
+
+
+def _send_at(value: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """--at as staff typed it, refused before anything is counted when it is unusable."""
+    moment = parse_local_time(value, tz, "--at")
+    try:
+        check_send_at(moment, now, tz)
+    except BroadcastError as refusal:
+        raise StaffError(str(refusal)) from None
+    return moment
 
 
 def _summary(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,14 +71,28 @@ def parse_id(value: str, what: str, listed_by: str) -> int:
 
 
 def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
-    """An ISO date or date-time typed by staff, read in the club's time zone."""
+    """An ISO date or date-time typed by staff, read in the club's time zone.
+
+    A time within hours of year 1 or 9999 may have no UTC (how it is stored) or no local
+    form (how it is shown), and Python would raise OverflowError at the first conversion,
+    deep inside a query; it is refused here instead, naming the option.
+    """
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise StaffError(
             f"{option}: {value!r} is not a date or time like 2026-06-01 or 2026-06-01T09:30"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+    moment = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+    try:
+        moment.astimezone(UTC)
+        moment.astimezone(tz)
+    except OverflowError:
+        raise StaffError(
+            f"{option}: {value!r} is out of range (times are kept in UTC, within the years "
+            "1 to 9999)"
+        ) from None
+    return moment
 
 
 def format_local(moment: datetime | None, tz: ZoneInfo) -> str:

@@ -52,10 +52,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, UTCDateTime
+from models.base import Base, UTCDateTime, local_text
 from models.events import (
     LIVE_SIGNUP_STATUSES,
     PUBLISHED,
+    SCHEDULE_HORIZON,
     Attendance,
     Event,
     EventError,
@@ -316,6 +317,27 @@ def as_residents_see(texts: dict[str, str]) -> dict[str, str]:
 # Creating and sending ------------------------------------------------------------------------
 
 
+STORED_ZONE = ZoneInfo("UTC")
+
+
+def check_send_at(send_at: datetime, now: datetime, tz: ZoneInfo) -> None:
+    """Refuse a time staff cannot mean for a scheduled broadcast, shown in ``tz``.
+
+    It must be after ``now`` (a time already passed would go out at once, which staff ask
+    for by leaving out --at) and at most :data:`SCHEDULE_HORIZON` ahead: further is a typo,
+    and this is checked before the mass quotas, whose day and month periods overflow near
+    year 9999.
+    """
+    if send_at <= now:
+        raise BroadcastError(f"--at {local_text(send_at, tz)} ({tz.key}) is not in the future")
+    latest = now + SCHEDULE_HORIZON
+    if send_at > latest:
+        raise BroadcastError(
+            f"--at {local_text(send_at, tz)} ({tz.key}) is more than a year ahead; "
+            f"the latest is {local_text(latest, tz)}"
+        )
+
+
 def create_broadcast(
     db: Session,
     *,
@@ -328,8 +350,8 @@ def create_broadcast(
     created_by: str | None = None,
 ) -> Broadcast:
     """Record a broadcast to send now (then call :func:`fan_out`) or at ``scheduled_at``."""
-    if scheduled_at is not None and scheduled_at <= now:
-        raise BroadcastError("--at must be in the future")
+    if scheduled_at is not None:
+        check_send_at(scheduled_at, now, STORED_ZONE)
     broadcast = Broadcast(
         text_zh=texts["zh"],
         text_en=texts["en"],

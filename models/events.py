@@ -76,6 +76,12 @@ CHECKIN_OPENS_BEFORE = timedelta(hours=2)
 CHECKIN_CLOSES_AFTER = timedelta(hours=2)
 DEFAULT_DURATION = timedelta(hours=3)
 
+# How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
+# club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
+# typo such as 2062 for 2026; and near year 9999 the check-in window, the reminders and a
+# broadcast's quota periods would not fit in a datetime at all.
+SCHEDULE_HORIZON = timedelta(days=366)
+
 CHECKIN_CODE_DIGITS = 6
 MAX_TITLE = 200
 MAX_PLACE = 200
@@ -479,8 +485,17 @@ def find_partners(db: Session, names: Iterable[str]) -> list[Partner]:
     return partners
 
 
-def _validate(event: Event, now: datetime, *, start_changed: bool, deadline_changed: bool) -> None:
-    """The rules every event keeps; the start and deadline may not move into the past."""
+def _validate(
+    event: Event,
+    now: datetime,
+    *,
+    start_changed: bool,
+    end_changed: bool,
+    deadline_changed: bool,
+) -> None:
+    """The rules every event keeps; the start and deadline may not move into the past, nor
+    the start or end beyond :data:`SCHEDULE_HORIZON`. Only changed times are checked, so
+    an event stored before a rule can still be edited."""
     if not event.title.strip():
         raise EventError(INVALID, "the title cannot be empty")
     if len(event.title) > MAX_TITLE:
@@ -489,6 +504,10 @@ def _validate(event: Event, now: datetime, *, start_changed: bool, deadline_chan
         raise EventError(INVALID, f"the place is longer than {MAX_PLACE} characters")
     if start_changed and event.starts_at <= now:
         raise EventError(INVALID, "the start time is in the past")
+    if start_changed and event.starts_at > now + SCHEDULE_HORIZON:
+        raise EventError(INVALID, "the start time is more than a year ahead")
+    if end_changed and event.ends_at is not None and event.ends_at > now + SCHEDULE_HORIZON:
+        raise EventError(INVALID, "the end time is more than a year ahead")
     if event.ends_at is not None and event.ends_at <= event.starts_at:
         raise EventError(INVALID, "the end time must be after the start time")
     if event.capacity < 1:
@@ -542,7 +561,7 @@ def create_event(
         published_at=now if publish else None,
         created_at=now,
     )
-    _validate(event, now, start_changed=True, deadline_changed=True)
+    _validate(event, now, start_changed=True, end_changed=True, deadline_changed=True)
     event.tag_rows = [EventTag(tag=tag) for tag in normalize_tags(tags)]
     event.partners = find_partners(db, partner_names)
     db.add(event)
@@ -596,6 +615,7 @@ def update_event(
         event,
         now,
         start_changed="starts_at" in changes,
+        end_changed="ends_at" in changes,
         deadline_changed="signup_deadline" in changes,
     )
     taken = occupancy(db, event)

@@ -56,6 +56,10 @@ def local(delta: timedelta) -> str:
     return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
 
 
+# A day a month ahead: events may be set at most a year ahead (models.events.SCHEDULE_HORIZON).
+SOON = (datetime.now(SHANGHAI) + timedelta(days=30)).date()
+
+
 def create(staff: CliRunner, *extra: str, days: float = 10) -> int:
     result = run(
         staff,
@@ -172,20 +176,20 @@ def test_create_with_every_option_and_json(staff: CliRunner, services: Services)
     [
         (("--starts-at", "2026-12-01T09:00", "--capacity", "5"), "--title is required"),
         (("--title", "T", "--capacity", "5"), "--starts-at is required"),
-        (("--title", "T", "--starts-at", "2099-01-01T09:00"), "--capacity is required"),
+        (("--title", "T", "--starts-at", f"{SOON}T09:00"), "--capacity is required"),
         (("--title", "T", "--starts-at", "2020-01-01T09:00", "--capacity", "5"), "in the past"),
         (("--title", "T", "--starts-at", "next week", "--capacity", "5"), "not a date"),
-        (("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "0"), "at least 1"),
-        (("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "ten"), "whole number"),
-        (("--title", " ", "--starts-at", "2099-01-01T09:00", "--capacity", "5"), "title"),
+        (("--title", "T", "--starts-at", f"{SOON}T09:00", "--capacity", "0"), "at least 1"),
+        (("--title", "T", "--starts-at", f"{SOON}T09:00", "--capacity", "ten"), "whole number"),
+        (("--title", " ", "--starts-at", f"{SOON}T09:00", "--capacity", "5"), "title"),
         (
             (
                 "--title",
                 "T",
                 "--starts-at",
-                "2099-01-01T09:00",
+                f"{SOON}T09:00",
                 "--ends-at",
-                "2099-01-01T08:00",
+                f"{SOON}T08:00",
                 "--capacity",
                 "5",
             ),
@@ -196,9 +200,9 @@ def test_create_with_every_option_and_json(staff: CliRunner, services: Services)
                 "--title",
                 "T",
                 "--starts-at",
-                "2099-01-01T09:00",
+                f"{SOON}T09:00",
                 "--deadline",
-                "2099-01-02T09:00",
+                f"{SOON + timedelta(days=1)}T09:00",
                 "--capacity",
                 "5",
             ),
@@ -209,7 +213,7 @@ def test_create_with_every_option_and_json(staff: CliRunner, services: Services)
                 "--title",
                 "T",
                 "--starts-at",
-                "2099-01-01T09:00",
+                f"{SOON}T09:00",
                 "--capacity",
                 "2",
                 "--max-party",
@@ -222,7 +226,7 @@ def test_create_with_every_option_and_json(staff: CliRunner, services: Services)
                 "--title",
                 "T",
                 "--starts-at",
-                "2099-01-01T09:00",
+                f"{SOON}T09:00",
                 "--capacity",
                 "2",
                 "--partner",
@@ -231,7 +235,7 @@ def test_create_with_every_option_and_json(staff: CliRunner, services: Services)
             "no partner named '无名氏'",
         ),
         (
-            ("--title", "T", "--starts-at", "2099-01-01T09:00", "--capacity", "2", "--tag", " "),
+            ("--title", "T", "--starts-at", f"{SOON}T09:00", "--capacity", "2", "--tag", " "),
             "tag cannot be empty",
         ),
     ],
