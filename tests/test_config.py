@@ -358,3 +358,26 @@ def test_wechat_values_that_would_fail_every_call(
 def test_a_local_fake_api_url_is_accepted() -> None:
     env = {"AIXIANG_WECHAT_API_BASE_URL": "http://127.0.0.1:8001/cgi-bin/"}
     assert load_config(environ=env, read_file=False).wechat.api_base_url.endswith(":8001/cgi-bin/")
+
+
+SUB = '[[menu.button.sub_button]]\nname = "s"\nkey = "HELP"\n'
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # Accepted before; only `aixiang menu push` then failed, and the simulator showed it.
+        ('[[menu.button]]\nname = "b"\nkey = "HELP"\n' * 4, "at most 3 buttons"),
+        ('[[menu.button]]\nname = "b"\n' + SUB * 6, r"menu.button\[0\].sub_button: at most 5"),
+        ('[[menu.button]]\nname = "b"\nurl = "example.org"\n', r"menu.button\[0\].url must be"),
+    ],
+)
+def test_menus_wechat_refuses_stop_start_up(tmp_path: Path, toml: str, message: str) -> None:
+    assert re.search(message, load_error(tmp_path, toml))
+
+
+def test_the_largest_menu_is_accepted(tmp_path: Path) -> None:
+    toml = '[[menu.button]]\nname = "b"\n' + SUB * 5
+    toml += '[[menu.button]]\nname = "u"\nurl = "https://example.org/"\n' * 2
+    menu = load_config(write(tmp_path, toml), environ={}).menu
+    assert [len(b.sub_buttons) for b in menu.buttons] == [5, 0, 0]
