@@ -578,8 +578,16 @@ def _validate_ranges(config: Config) -> None:
         if not bounds.low <= value <= bounds.high:
             raise ConfigError(
                 f"{name} must be at least {bounds.low:g} and at most {bounds.high:g} "
-                f"{bounds.unit}, got {value!r}"
+                f"{bounds.unit}, got {_shown(value)}"
             )
+
+
+def _shown(value: float) -> str:
+    """The number short, as a person wrote it: 1e+300, not the 301 digits of int(1e300)."""
+    try:
+        return f"{value:.12g}"
+    except OverflowError:
+        return f"a {len(str(value))}-digit number"
 
 
 def _validate_wechat(wechat: WeChatConfig) -> None:
