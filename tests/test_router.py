@@ -14,6 +14,7 @@ from handlers.i18n import Catalog
 from handlers.router import Router, normalize
 from models import Resident
 from tests.chat import Chat
+from tests.conftest import FakeClock
 
 
 def resident(services: Services, openid: str) -> Resident:
@@ -91,11 +92,18 @@ def test_broadcast_opt_out_and_back(chat: Chat, services: Services) -> None:
     assert not resident(services, chat.openid).broadcast_opt_out
 
 
-def test_interaction_kind_tracks_wechat_windows(chat: Chat, services: Services) -> None:
+def test_interaction_kind_tracks_wechat_windows(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
     chat.say("帮助")
     assert resident(services, chat.openid).last_interaction_kind == "message"
-    chat.tap("HELP")
+    chat.tap("HELP")  # a tap inside the message's 48 hours leaves that window in place
+    assert resident(services, chat.openid).last_interaction_kind == "message"
+    clock.advance(hours=49)
+    chat.tap("EVENTS")  # another key: the same one again within a second is a retry
     assert resident(services, chat.openid).last_interaction_kind == "tap"
+    chat.say("帮助")
+    assert resident(services, chat.openid).last_interaction_kind == "message"
 
 
 def test_handler_failure_keeps_the_message_and_apologises(
