@@ -1,12 +1,14 @@
-"""The staff command line under test: one runner fixture every CLI test file shares."""
+"""The staff command line under test: the runner fixture and the two ways to call it
+that every CLI test file shares."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
+from bot.cli import main
 from bot.services import Services
 
 
@@ -23,3 +25,22 @@ def staff(services: Services, tmp_path: Path) -> CliRunner:
             "AIXIANG_REDIS_URL": services.config.redis.url,
         }
     )
+
+
+def run(staff: CliRunner, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run a command that must succeed (exit 0); an exception fails the test as itself."""
+    result = staff.invoke(main, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def fail(
+    staff: CliRunner, *args: str, env: dict[str, str] | None = None, exit_code: int = 2
+) -> str:
+    """Run a command that must be refused: ``exit_code`` and exactly one line on stderr,
+    which is returned."""
+    result = staff.invoke(main, list(args), env=env)
+    assert result.exit_code == exit_code, f"{result.exception!r}: {result.output}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from bot.cli import main
 from bot.services import Services
 from models import Broadcast
 from models.base import utcnow
 from models.broadcasts import BroadcastError, create_broadcast, text_message
 from models.events import SCHEDULE_HORIZON, Event, EventError, create_event
+from tests.cli import fail, run
 from tests.pushes import add_resident
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,21 +42,6 @@ def local(days: float) -> str:
 
 SOON = local(30)
 PAST_HORIZON = (local(367), "9999-12-15T10:00")
-
-
-def run(staff: CliRunner, *args: str) -> Result:
-    result = staff.invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def fail(staff: CliRunner, *args: str) -> str:
-    """Run a command that must be refused: exit 2 and exactly one line on stderr."""
-    result = staff.invoke(main, list(args))
-    assert result.exit_code == 2, f"{result.exception!r}: {result.output}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def count(services: Services, model: type) -> int:

@@ -12,10 +12,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli import main
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models import OutboxMessage
@@ -32,23 +31,9 @@ from models.events import (
 )
 from models.needs import add_partner
 from models.residents import get_or_create_resident
+from tests.cli import fail, run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def run(staff: CliRunner, *args: str) -> Result:
-    result = staff.invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def fail(staff: CliRunner, *args: str, exit_code: int = 2) -> str:
-    """Run a command that must be refused: the exit code and exactly one line on stderr."""
-    result = staff.invoke(main, list(args))
-    assert result.exit_code == exit_code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def local(delta: timedelta) -> str:

@@ -13,20 +13,12 @@ from bot.services import Services
 from models import NeedHistory, OutboxMessage
 from models.needs import create_need
 from models.residents import get_or_create_resident
+from tests.cli import fail
 from tests.conftest import FakeClock
 
 
 def run(staff: CliRunner, *args: str) -> Result:
     return staff.invoke(main, list(args), catch_exceptions=False)
-
-
-def fail(staff: CliRunner, *args: str) -> str:
-    """Run a command that must be refused: exit 2 and exactly one line on stderr."""
-    result = staff.invoke(main, list(args))
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import update
 
-from bot.cli import main
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models.events import create_event, sign_up
 from models.outbox import OutboxMessage
+from tests.cli import fail, run
 from tests.pushes import add_resident, outbox_row, queue, seen_resident
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
@@ -32,20 +32,6 @@ def wechat_env(staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path) 
             "AIXIANG_NEEDS_MEDIA_DIR": str(tmp_path / "media"),
         }
     )
-
-
-def run(staff: CliRunner, *args: str) -> Result:
-    result = staff.invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def fail(staff: CliRunner, *args: str) -> str:
-    result = staff.invoke(main, list(args))
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def real_now() -> datetime:
