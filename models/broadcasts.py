@@ -4,8 +4,10 @@ A broadcast is recorded first (models.pushes.Broadcast), then fanned out: one ou
 per recipient, or for ``mass`` broadcasts one row per WeChat mass-send request. The
 audience is resolved when the broadcast goes out, so a scheduled broadcast reaches the
 residents who match at its time, and a resident who unfollowed (``subscribed`` false) or
-sent 退订 (``broadcast_opt_out``) is never written. Reminders and need updates are other
-kinds of push and do not look at the opt-out.
+sent 退订 (``broadcast_opt_out``) is never written. One who sends 退订 after fan-out gets
+none of the rows still queued either: the worker, the next reply and mass sends check the
+opt-out again right before delivery (:func:`mass_send_now`). Reminders and need updates
+are other kinds of push and do not look at the opt-out.
 
 Mass sends spend WeChat quotas that a retry or a second staff member could overspend, so
 they are checked before anything is written, and refused with the reason:
@@ -772,6 +774,104 @@ def _copy_residents(
         )
         if progress is not None:
             progress(len(batch))
+
+
+# Sending: who may still get a queued broadcast -----------------------------------------------
+
+# Why a queued broadcast row is not sent: the audience was fixed at fan-out, the opt-out
+# is the resident's word since, and it wins until the row has gone out.
+OPTED_OUT = "the resident opted out of broadcasts (退订) before it went out"
+NOBODY_LEFT = "every recipient opted out (退订) or unfollowed before it went out"
+
+
+def opted_out(db: Session, resident_id: int) -> bool:
+    """Whether the resident has asked (退订) for no broadcasts."""
+    found = db.execute(
+        select(Resident.broadcast_opt_out).where(Resident.id == resident_id)
+    ).scalar_one_or_none()
+    return bool(found)
+
+
+@dataclass(frozen=True)
+class MassSend:
+    """A mass-send row's request as it may go now: the body to post and, for a tag send,
+    the tag's name and the openids it must hold."""
+
+    body: dict[str, Any]
+    tag: dict[str, Any] | None
+
+
+def mass_send_now(
+    db: Session,
+    outbox_id: int,
+    payload: dict[str, Any],
+    expires_at: datetime | None,
+    now: datetime,
+) -> MassSend | str:
+    """The mass request of outbox row ``outbox_id`` without the residents who opted out
+    (退订) or unfollowed since fan-out, or why nothing of it goes out.
+
+    The openids were fixed at fan-out, so this is read again right before the send:
+
+    - an openid list keeps the others; one left alone cannot be a list (WeChat needs 2),
+      so that resident gets a normal broadcast row instead;
+    - a tag send's tag is filled with the others only;
+    - a send to every follower cannot leave anyone out, so it becomes a tag send to the
+      others (the broadcast's own tag, as a subscription account's audience uses).
+    """
+    body = dict(payload["request"])
+    tag: dict[str, Any] | None = payload.get("tag")
+    recipients = db.execute(
+        select(Resident.id, Resident.openid, Resident.subscribed, Resident.broadcast_opt_out)
+        .join(BroadcastRecipient, BroadcastRecipient.resident_id == Resident.id)
+        .where(BroadcastRecipient.outbox_id == outbox_id)
+        .order_by(Resident.id)
+    ).all()
+    staying = {r.openid: r.id for r in recipients if r.subscribed and not r.broadcast_opt_out}
+    if len(staying) == len(recipients):
+        return MassSend(body, tag)
+    if not staying:
+        return NOBODY_LEFT
+    if "touser" in body:
+        kept = [openid for openid in body["touser"] if openid in staying]
+        if len(kept) >= MASS_OPENIDS_MIN:
+            return MassSend({**body, "touser": kept}, tag)
+        return _hand_to_single(db, payload, kept[0], staying[kept[0]], expires_at, now)
+    if tag is not None:
+        return MassSend(body, {**tag, "openids": [o for o in tag["openids"] if o in staying]})
+    broadcast = db.get(Broadcast, payload["fields"]["broadcast_id"])
+    assert broadcast is not None and broadcast.sent_at is not None
+    name = mass_tag_name(broadcast.id, broadcast.sent_at)
+    return MassSend(
+        {**body, "filter": {"is_to_all": False}}, {"name": name, "openids": list(staying)}
+    )
+
+
+def _hand_to_single(
+    db: Session,
+    payload: dict[str, Any],
+    openid: str,
+    resident_id: int,
+    expires_at: datetime | None,
+    now: datetime,
+) -> str:
+    """Queue the one resident left of an openid list as a normal broadcast row (its key is
+    the one fan-out gives a single, so repeating this queues nothing more)."""
+    broadcast_id = payload["fields"]["broadcast_id"]
+    enqueue_push(
+        db,
+        recipient_openid=openid,
+        kind=BROADCAST_KIND,
+        payload={"text": payload["text"], "fields": payload["fields"]},
+        idempotency_key=f"broadcast:{broadcast_id}:{resident_id}",
+        now=now,
+        resident_id=resident_id,
+        expires_at=expires_at,
+    )
+    return (
+        "the others opted out (退订) or unfollowed before it went out; "
+        "the one recipient left gets a normal broadcast"
+    )
 
 
 def due_broadcasts(db: Session, now: datetime, limit: int = 20) -> list[Broadcast]:

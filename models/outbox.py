@@ -140,6 +140,7 @@ class Claimed:
     expires_at: datetime | None
     resident_id: int | None
     subscribed: bool
+    broadcast_opt_out: bool
     language: str | None
     last_interaction_at: datetime | None
     last_interaction_kind: str | None
@@ -189,6 +190,7 @@ def _claimed(row: Row[Any]) -> Claimed:
         resident_id=row.resident_id,
         # No resident row (a push to an openid we never stored): assume subscribed.
         subscribed=row.subscribed if row.subscribed is not None else True,
+        broadcast_opt_out=bool(row.broadcast_opt_out),
         language=row.language,
         last_interaction_at=row.last_interaction_at,
         last_interaction_kind=row.last_interaction_kind,
@@ -231,6 +233,7 @@ _CLAIMED_COLUMNS = (
 )
 _RESIDENT_COLUMNS = (
     Resident.subscribed,
+    Resident.broadcast_opt_out,
     Resident.language,
     Resident.last_interaction_at,
     Resident.last_interaction_kind,
@@ -368,8 +371,9 @@ def take_held_for_reply(
 
     At most ``limit`` ride on one reply (WeChat cuts long replies); the rest wait for the
     next. Expired ones are left for the expiry sweep, which records them as expired. A
-    reminder whose sign-up or event was cancelled (or whose event moved) while it waited
-    is recorded as skipped instead, as the worker would have, and its place goes to the
+    reminder whose sign-up or event was cancelled (or whose event moved) while it waited,
+    or a broadcast to a resident who has opted out (退订, perhaps in this very message), is
+    recorded as skipped instead, as the worker would have, and its place goes to the
     next held push. The webhook asks on every message and nearly always finds nothing, so
     the look-up is one prebuilt statement and the rest runs only when something was found.
     """
@@ -380,7 +384,7 @@ def take_held_for_reply(
         ).all()
         if not rows:
             break
-        stale = _stale_reminders(db, rows)
+        stale = _not_to_send(db, resident_id, rows)
         for row_id, reason in stale.items():
             _mark_held_skipped(db, row_id, reason)
         fresh = [row for row in rows if row.id not in stale]
@@ -396,12 +400,17 @@ def take_held_for_reply(
     return taken
 
 
-def _stale_reminders(db: Session, rows: Sequence[Row[Any]]) -> dict[int, str]:
-    """Why each held reminder among ``rows`` must not go out any more, by row id."""
-    # Imported here: models.reminders builds on this module (it queues outbox rows).
+def _not_to_send(db: Session, resident_id: int, rows: Sequence[Row[Any]]) -> dict[int, str]:
+    """Why each held push among ``rows`` (all the resident's) must not go out any more,
+    by row id: a stale reminder, or a broadcast the resident has opted out of."""
+    # Imported here: both modules build on this one (they queue outbox rows).
+    from models.broadcasts import BROADCAST_KIND, OPTED_OUT, opted_out
     from models.reminders import KIND, still_worth_sending
 
     reasons = {row.id: still_worth_sending(db, row.id) for row in rows if row.kind == KIND}
+    broadcasts = [row.id for row in rows if row.kind == BROADCAST_KIND]
+    if broadcasts and opted_out(db, resident_id):
+        reasons.update(dict.fromkeys(broadcasts, OPTED_OUT))
     return {row_id: reason for row_id, reason in reasons.items() if reason is not None}
 
 

@@ -68,6 +68,8 @@ class Plan:
     push: Push
     channels: Sequence[str]
     mass: dict[str, Any] | None = None
+    # A tag send's tag: its name and the openids it must hold when the request is posted.
+    tag: dict[str, Any] | None = None
 
 
 @dataclass
@@ -132,8 +134,7 @@ class Sender:
         assert plan.mass is not None
         endpoint = "message/mass/send" if "touser" in plan.mass else "message/mass/sendall"
         try:
-            tag = plan.row.payload.get("tag")
-            result = mass_tags.post_mass(self._client, endpoint, plan.mass, tag, now)
+            result = mass_tags.post_mass(self._client, endpoint, plan.mass, plan.tag, now)
         except mass_tags.TagRefused as refusal:
             return Outcome(plan.row, DEAD, "mass", str(refusal))
         except WeChatAPIError as exc:

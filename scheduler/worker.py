@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
 from bot.services import Services
 from bot.wechat_client import AixiangWeChatClient
-from models import reminders
+from models import broadcasts, reminders
 from models.outbox import (
     DEAD,
     EXPIRED,
@@ -127,10 +127,20 @@ class Planner:
             if reason is not None:
                 return Outcome(row, delivery.SKIPPED, error=reason)
         if row.kind == MASS_KIND:
-            return Plan(row, _push(row, ""), (), mass=dict(row.payload["request"]))
+            return self._plan_mass(db, row, now)
         if not row.subscribed:
             return Outcome(row, delivery.DEAD, error="the resident has unfollowed the account")
+        if row.kind == broadcasts.BROADCAST_KIND and row.broadcast_opt_out:
+            return Outcome(row, delivery.SKIPPED, error=broadcasts.OPTED_OUT)
         return None
+
+    def _plan_mass(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
+        """A mass send to its audience as it is now: whoever opted out since fan-out is
+        left out of its openids or tag, or the row is skipped when nobody is left."""
+        send = broadcasts.mass_send_now(db, row.id, row.payload, row.expires_at, now)
+        if isinstance(send, str):
+            return Outcome(row, delivery.SKIPPED, error=send)
+        return Plan(row, _push(row, ""), (), mass=send.body, tag=send.tag)
 
     def _choose_channels(
         self, db: Session, row: Claimed, custom: bool, now: datetime
