@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -41,6 +42,9 @@ class Job:
     id: str
     run: Callable[[JobContext], str]
     trigger: Callable[[Config], BaseTrigger]
+    # Whether a scheduler taking the lead at ``now`` must run the job at once: a daily
+    # job whose time passed while nobody led would otherwise wait for tomorrow's.
+    missed: Callable[[Config, datetime], bool] = lambda config, now: False
 
 
 def _every(minutes: int) -> Callable[[Config], BaseTrigger]:
@@ -50,6 +54,15 @@ def _every(minutes: int) -> Callable[[Config], BaseTrigger]:
 def _digest_time(config: Config) -> BaseTrigger:
     hour, minute = (int(part) for part in config.push.digest_time.split(":"))
     return CronTrigger(hour=hour, minute=minute, timezone=config.bot.tz)
+
+
+def _digest_missed(config: Config, now: datetime) -> bool:
+    """Whether today's digest time has passed: a leader starting then (a standby taking
+    over, a restart) catches up today's digest instead of skipping to tomorrow. Running
+    it cannot send it twice: :func:`models.digest.queue_digest` keys each staff
+    member's digest by local date, so a digest already queued today is not queued again."""
+    local = now.astimezone(config.bot.tz)
+    return local >= digest.digest_due_at(local.date(), config.push.digest_time, config.bot.tz)
 
 
 def queue_reminders(ctx: JobContext) -> str:
@@ -108,7 +121,7 @@ JOBS: tuple[Job, ...] = (
     Job("reminders", queue_reminders, _every(1)),
     Job("event-status", finish_events, _every(5)),
     Job("scheduled-broadcasts", send_scheduled_broadcasts, _every(1)),
-    Job("staff-digest", queue_staff_digest, _digest_time),
+    Job("staff-digest", queue_staff_digest, _digest_time, _digest_missed),
     Job("expire-pushes", expire_pushes, _every(5)),
     Job("fetch-media", fetch_media, _every(1)),
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -20,9 +22,14 @@ log = logging.getLogger(__name__)
 
 
 def build_scheduler(ctx: JobContext) -> BackgroundScheduler:
+    """APScheduler with every job; one whose time passed while nobody led (see
+    ``Job.missed``) runs once at start, then by its trigger. APScheduler times its jobs by
+    the wall clock, so the wall clock decides what was missed."""
     config = ctx.services.config
     scheduler = BackgroundScheduler(timezone=config.bot.tz)
+    now = datetime.now(config.bot.tz)
     for job in JOBS:
+        first: dict[str, Any] = {"next_run_time": now} if job.missed(config, now) else {}
         scheduler.add_job(
             run_job,
             trigger=job.trigger(config),
@@ -32,6 +39,7 @@ def build_scheduler(ctx: JobContext) -> BackgroundScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=300,
+            **first,
         )
     return scheduler
 
