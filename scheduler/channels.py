@@ -30,14 +30,33 @@ class Push:
     fields: Mapping[str, Any]
 
 
+class Unrenderable(ValueError):
+    """A push that cannot be made into WeChat's message; no retry would change that, so
+    its row is dead-lettered with this message."""
+
+
+# What str.format raises for a pattern its values do not fit: a missing name, a stray or
+# positional brace, an attribute or index of a value, a format spec the value refuses.
+FORMAT_ERRORS = (KeyError, IndexError, ValueError, AttributeError, TypeError)
+
+
 def render_template_data(template: PushTemplate, push: Push) -> dict[str, dict[str, str]]:
     """WeChat's ``data`` object: each configured field formatted from the push's values.
 
-    A field naming a value the push does not carry is a configuration mistake; the
-    KeyError says which, and the row is dead-lettered with that reason.
+    Config checks the patterns at load, but a payload written before a change, or by
+    other code, may still not fit one: that raises :class:`Unrenderable`, naming the field.
     """
     values = {"text": push.text, **push.fields}
-    return {name: {"value": pattern.format(**values)} for name, pattern in template.fields}
+    data: dict[str, dict[str, str]] = {}
+    for name, pattern in template.fields:
+        try:
+            data[name] = {"value": pattern.format(**values)}
+        except FORMAT_ERRORS as exc:
+            raise Unrenderable(
+                f"cannot render the {push.kind} template's field {name} = {pattern!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return data
 
 
 def custom_message(push: Push) -> dict[str, Any]:

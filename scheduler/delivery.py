@@ -35,6 +35,7 @@ from scheduler.channels import (
     SUBSCRIBE,
     TEMPLATE,
     Push,
+    Unrenderable,
     custom_message,
     subscription_notice,
     template_message,
@@ -84,9 +85,20 @@ class Outcome:
 
 
 def push_text(row: Claimed, default_language: str) -> str:
-    texts = row.payload.get("text", {})
+    """The row's text in the resident's language; Unrenderable if it carries none."""
+    texts = row.payload.get("text")
+    if not isinstance(texts, dict) or not texts:
+        raise Unrenderable(f"the {row.kind} push carries no text to send")
     language = row.language or default_language
     return str(texts.get(language) or texts.get(default_language) or next(iter(texts.values())))
+
+
+def push_fields(row: Claimed) -> dict[str, Any]:
+    """The values templates are rendered with; Unrenderable if they are not a mapping."""
+    fields = row.payload.get("fields", {})
+    if not isinstance(fields, dict):
+        raise Unrenderable(f"the {row.kind} push's fields are not a mapping: {fields!r}")
+    return fields
 
 
 class Sender:
@@ -105,9 +117,11 @@ class Sender:
         window_exhausted = False
         for channel in plan.channels:
             try:
-                self._send_on(channel, plan.push)
-            except KeyError as exc:
-                return Outcome(plan.row, DEAD, channel, f"template field {exc} not in the push")
+                endpoint, body = self._message(channel, plan.push)
+            except Unrenderable as exc:
+                return Outcome(plan.row, DEAD, channel, str(exc))
+            try:
+                self._client.post(endpoint, data=body)
             except WeChatAPIError as exc:
                 outcome = self._classify(plan, channel, exc, now)
                 if outcome is not None:
@@ -118,17 +132,17 @@ class Sender:
             return Outcome(plan.row, SENT, channel)
         return Outcome(plan.row, REPLAN, None, last_error, window_exhausted=window_exhausted)
 
-    def _send_on(self, channel: str, push: Push) -> None:
+    def _message(self, channel: str, push: Push) -> tuple[str, dict[str, Any]]:
+        """The endpoint and body that carry ``push`` on ``channel``, rendered before any
+        call, so a push that cannot be rendered is dead-lettered without a request."""
         if channel == CUSTOM:
-            self._client.post("message/custom/send", data=custom_message(push))
-        elif channel == TEMPLATE:
-            template = self._templates[push.kind]
-            self._client.post("message/template/send", data=template_message(template, push))
-        elif channel == SUBSCRIBE:
+            return "message/custom/send", custom_message(push)
+        if channel == TEMPLATE:
+            return "message/template/send", template_message(self._templates[push.kind], push)
+        if channel == SUBSCRIBE:
             template = self._subscribe_templates[push.kind]
-            self._client.post("message/subscribe/bizsend", data=subscription_notice(template, push))
-        else:
-            raise ValueError(f"unknown channel {channel!r}")
+            return "message/subscribe/bizsend", subscription_notice(template, push)
+        raise ValueError(f"unknown channel {channel!r}")
 
     def _send_mass(self, plan: Plan, now: datetime) -> Outcome:
         assert plan.mass is not None

@@ -43,8 +43,8 @@ from models.outbox import (
 from models.pushes import use_consent
 from models.residents import Resident, mark_unsubscribed
 from scheduler import delivery
-from scheduler.channels import CUSTOM, SUBSCRIBE, TEMPLATE, Push
-from scheduler.delivery import Outcome, Plan, Sender, backoff, push_text
+from scheduler.channels import CUSTOM, SUBSCRIBE, TEMPLATE, Push, Unrenderable
+from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow
 
@@ -132,6 +132,11 @@ class Planner:
             return Outcome(row, delivery.DEAD, error="the resident has unfollowed the account")
         if row.kind == broadcasts.BROADCAST_KIND and row.broadcast_opt_out:
             return Outcome(row, delivery.SKIPPED, error=broadcasts.OPTED_OUT)
+        try:
+            push_text(row, self._config.bot.default_language)
+            push_fields(row)
+        except Unrenderable as exc:
+            return Outcome(row, delivery.DEAD, error=str(exc))
         return None
 
     def _plan_mass(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
@@ -169,7 +174,7 @@ def _push(row: Claimed, text: str) -> Push:
         openid=row.recipient_openid,
         kind=row.kind,
         text=text,
-        fields=row.payload.get("fields", {}),
+        fields=push_fields(row),
     )
 
 
