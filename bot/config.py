@@ -25,6 +25,9 @@ from redis.connection import parse_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+# What each push kind's templates may show: models/ declares it, its builders are held to it.
+from models.outbox import PUSH_KIND_VALUES
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "AIXIANG_"
@@ -442,31 +445,6 @@ def _list(value: Any, name: str) -> list[Any]:
     return value
 
 
-# What each push kind is rendered with: ``text`` and the ``fields`` of its outbox payload
-# (models/reminders.py, events.py, needs.py, digest.py, broadcasts.py). A template naming
-# anything else would fail for every push of its kind, so it is refused at start-up.
-PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
-    "reminder": frozenset(
-        {"text", "event_id", "signup_id", "title", "starts_at", "place", "checkin_code"}
-    ),
-    "promotion": frozenset(
-        {"text", "event_id", "title", "starts_at", "place", "party_size", "checkin_code"}
-    ),
-    "event_cancelled": frozenset(
-        {"text", "event_id", "title", "starts_at", "reason", "signup_status"}
-    ),
-    "need_status": frozenset(
-        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
-    ),
-    "need_note": frozenset(
-        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
-    ),
-    "need_assigned": frozenset({"text", "ref", "category", "partner", "place", "assigned_at"}),
-    "digest": frozenset(
-        {"text", "date", "new_needs", "waiting_needs", "events_today", "events_tomorrow"}
-    ),
-    "broadcast": frozenset({"text", "broadcast_id", "event_id"}),
-}
 TEMPLATE_KEYS = frozenset({"template_id", "fields", "url"})
 
 

@@ -655,6 +655,12 @@ def _fields(broadcast: Broadcast) -> dict[str, Any]:
     return {"broadcast_id": broadcast.id, "event_id": broadcast.event_id}
 
 
+def broadcast_payload(broadcast: Broadcast, texts: dict[str, str]) -> dict[str, Any]:
+    """One resident's broadcast row: the message as residents see it, and its template
+    values (models.outbox.PUSH_KIND_VALUES["broadcast"])."""
+    return {"text": texts, "fields": _fields(broadcast)}
+
+
 def _write_rows(
     db: Session,
     broadcast: Broadcast,
@@ -669,7 +675,7 @@ def _write_rows(
     Each batch is one INSERT ... SELECT from ``resident`` whose values are bound once, so
     tens of thousands of rows cost a few statements, not a Python round per row.
     """
-    payload = {"text": texts, "fields": _fields(broadcast)}
+    payload = broadcast_payload(broadcast, texts)
     columns = {
         "resident_id": Resident.id,
         "recipient_openid": Resident.openid,

@@ -203,6 +203,22 @@ def digest_due_at(day: date, digest_time: str, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hours, minutes), tzinfo=tz)
 
 
+def digest_payload(
+    facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
+) -> dict[str, Any]:
+    """The digest's text and template values (models.outbox.PUSH_KIND_VALUES["digest"])."""
+    return {
+        "text": render_digest(facts, tz, categories),
+        "fields": {
+            "date": facts.day.isoformat(),
+            "new_needs": facts.new_total,
+            "waiting_needs": facts.waiting_total,
+            "events_today": len(facts.today.events),
+            "events_tomorrow": len(facts.tomorrow.events),
+        },
+    }
+
+
 def queue_digest(
     db: Session,
     now: datetime,
@@ -233,17 +249,7 @@ def queue_digest(
     missing = [openid for openid in wanted if keys[openid] not in queued]
     if not missing:
         return 0
-    facts = digest_facts(db, now, tz)
-    payload: dict[str, Any] = {
-        "text": render_digest(facts, tz, categories),
-        "fields": {
-            "date": today.isoformat(),
-            "new_needs": facts.new_total,
-            "waiting_needs": facts.waiting_total,
-            "events_today": len(facts.today.events),
-            "events_tomorrow": len(facts.tomorrow.events),
-        },
-    }
+    payload = digest_payload(digest_facts(db, now, tz), tz, categories)
     count = 0
     for openid in missing:
         resident = get_or_create_resident(db, openid, now)

@@ -680,7 +680,6 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
         .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
         .order_by(Signup.id)
     ).all()
-    when = local_text(event.starts_at, tz)
     told = 0
     for signup, resident in signups:
         enqueue_push(
@@ -688,25 +687,32 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
             recipient_openid=resident.openid,
             resident_id=resident.id,
             kind="event_cancelled",
-            payload={
-                "text": {
-                    "zh": f"很抱歉，活动“{event.title}”（{when}）已取消。原因：{reason}",
-                    "en": f"Sorry, the event '{event.title}' ({when}) is cancelled: {reason}",
-                },
-                "fields": {
-                    "event_id": event.id,
-                    "title": event.title,
-                    "starts_at": when,
-                    "reason": reason,
-                    "signup_status": signup.status,
-                },
-            },
+            payload=cancellation_payload(event, signup, reason, tz),
             idempotency_key=f"event_cancelled:{event.id}:{resident.id}",
             now=now,
             expires_at=event.starts_at,
         )
         told += 1
     return told
+
+
+def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo) -> dict[str, Any]:
+    """The push telling a signed-up resident the event is off, with its template values
+    (models.outbox.PUSH_KIND_VALUES["event_cancelled"])."""
+    when = local_text(event.starts_at, tz)
+    return {
+        "text": {
+            "zh": f"很抱歉，活动“{event.title}”（{when}）已取消。原因：{reason}",
+            "en": f"Sorry, the event '{event.title}' ({when}) is cancelled: {reason}",
+        },
+        "fields": {
+            "event_id": event.id,
+            "title": event.title,
+            "starts_at": when,
+            "reason": reason,
+            "signup_status": signup.status,
+        },
+    }
 
 
 # Residents: signing up and cancelling ---------------------------------------------------------
@@ -888,40 +894,46 @@ def _promote(db: Session, event: Event, now: datetime, tz: ZoneInfo) -> list[Sig
 
 
 def _push_promotion(db: Session, event: Event, signup: Signup, now: datetime, tz: ZoneInfo) -> None:
-    when = local_text(event.starts_at, tz)
-    place_zh = f"，地点：{event.place}" if event.place else ""
-    place_en = f" at {event.place}" if event.place else ""
     enqueue_push(
         db,
         recipient_openid=signup.resident.openid,
         resident_id=signup.resident_id,
         kind="promotion",
-        payload={
-            "text": {
-                "zh": (
-                    f"好消息！您候补的活动“{event.title}”有名额了，已为您确认报名。"
-                    f"时间：{when}{place_zh}。签到码：{signup.checkin_code}。"
-                    f"如不能参加，请回复“取消报名 {event.id}”。"
-                ),
-                "en": (
-                    f"Good news: a place opened up for '{event.title}' and your sign-up is "
-                    f"confirmed. {when}{place_en}. Check-in code: {signup.checkin_code}. "
-                    f"If you cannot come, reply 'cancel {event.id}'."
-                ),
-            },
-            "fields": {
-                "event_id": event.id,
-                "title": event.title,
-                "starts_at": when,
-                "place": event.place,
-                "party_size": signup.party_size,
-                "checkin_code": signup.checkin_code,
-            },
-        },
+        payload=promotion_payload(event, signup, tz),
         idempotency_key=f"promotion:{signup.id}",
         now=now,
         expires_at=event.starts_at,
     )
+
+
+def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, Any]:
+    """The push telling a waitlisted resident their place is confirmed, with its template
+    values (models.outbox.PUSH_KIND_VALUES["promotion"])."""
+    when = local_text(event.starts_at, tz)
+    place_zh = f"，地点：{event.place}" if event.place else ""
+    place_en = f" at {event.place}" if event.place else ""
+    return {
+        "text": {
+            "zh": (
+                f"好消息！您候补的活动“{event.title}”有名额了，已为您确认报名。"
+                f"时间：{when}{place_zh}。签到码：{signup.checkin_code}。"
+                f"如不能参加，请回复“取消报名 {event.id}”。"
+            ),
+            "en": (
+                f"Good news: a place opened up for '{event.title}' and your sign-up is "
+                f"confirmed. {when}{place_en}. Check-in code: {signup.checkin_code}. "
+                f"If you cannot come, reply 'cancel {event.id}'."
+            ),
+        },
+        "fields": {
+            "event_id": event.id,
+            "title": event.title,
+            "starts_at": when,
+            "place": event.place,
+            "party_size": signup.party_size,
+            "checkin_code": signup.checkin_code,
+        },
+    }
 
 
 def _waitlist(db: Session, event_id: int) -> list[Signup]:

@@ -420,7 +420,7 @@ def _tell_partner(
         db,
         recipient_openid=openid,
         kind=ASSIGNED_KIND,
-        payload=_assigned_payload(need, partner.name, entry.note, entry.created_at),
+        payload=assigned_payload(need, partner.name, entry.note, entry.created_at),
         idempotency_key=_assigned_key(need.id, entry.id),
         now=now,
         resident_id=contact.id,
@@ -431,7 +431,7 @@ def _assigned_key(need_id: int, entry_id: int) -> str:
     return f"{ASSIGNED_KIND}:{need_id}:{entry_id}"
 
 
-def _assigned_payload(
+def assigned_payload(
     need: Need, partner_name: str, note: str | None, assigned_at: datetime
 ) -> dict[str, object]:
     """The push to a partner's contact; once the resident erased their data it says so
@@ -771,7 +771,7 @@ def _erase_from_partner_pushes(db: Session, needs: Sequence[Need]) -> None:
         db.execute(
             update(OutboxMessage)
             .where(OutboxMessage.idempotency_key == _assigned_key(need_id, entry_id))
-            .values(payload=_assigned_payload(need, partner_name, note, assigned_at))
+            .values(payload=assigned_payload(need, partner_name, note, assigned_at))
         )
 
 

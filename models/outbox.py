@@ -119,6 +119,37 @@ def enqueue_push(
     )
 
 
+# What each push kind's templates may show: ``text`` (the message in the resident's
+# language) and the ``fields`` of its payload. The payloads are built by
+# models/reminders.py ``reminder_payload``, events.py ``promotion_payload`` and
+# ``cancellation_payload``, needs.py ``status_push_payload`` and ``assigned_payload``,
+# digest.py ``digest_payload`` and broadcasts.py ``broadcast_payload``
+# (tests/test_push_kinds.py holds each to exactly its set); bot/config.py refuses a
+# template naming anything else at start-up. Mass sends use no templates.
+PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
+    "reminder": frozenset(
+        {"text", "event_id", "signup_id", "title", "starts_at", "place", "checkin_code"}
+    ),
+    "promotion": frozenset(
+        {"text", "event_id", "title", "starts_at", "place", "party_size", "checkin_code"}
+    ),
+    "event_cancelled": frozenset(
+        {"text", "event_id", "title", "starts_at", "reason", "signup_status"}
+    ),
+    "need_status": frozenset(
+        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
+    ),
+    "need_note": frozenset(
+        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
+    ),
+    "need_assigned": frozenset({"text", "ref", "category", "partner", "place", "assigned_at"}),
+    "digest": frozenset(
+        {"text", "date", "new_needs", "waiting_needs", "events_today", "events_tomorrow"}
+    ),
+    "broadcast": frozenset({"text", "broadcast_id", "event_id"}),
+}
+
+
 # Statuses the delivery pipeline adds: a push no channel can carry now waits for the
 # resident's next message ("held"), and a reminder that was due while nothing ran and is
 # now too late is recorded as "skipped" rather than silently dropped.

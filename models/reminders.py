@@ -166,36 +166,42 @@ def _queue_pushes(
 
 
 def _push_row(row: Row[Any], minutes: int, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    when = local_text(row.starts_at, tz)
-    place_zh = f"，地点：{row.place}" if row.place else ""
-    place_en = f" at {row.place}" if row.place else ""
     return {
         "resident_id": row.resident_id,
         "recipient_openid": row.openid,
         "kind": KIND,
-        "payload": {
-            "text": {
-                "zh": f"活动提醒：“{row.title}”将于 {when} 开始{place_zh}。"
-                f"签到码：{row.checkin_code}。如不能参加，请回复“取消报名 {row.event_id}”。",
-                "en": f"Reminder: '{row.title}' starts {when}{place_en}. "
-                f"Check-in code: {row.checkin_code}. "
-                f"If you cannot come, reply 'cancel {row.event_id}'.",
-            },
-            "fields": {
-                "event_id": row.event_id,
-                "signup_id": row.signup_id,
-                "title": row.title,
-                "starts_at": when,
-                "place": row.place,
-                "checkin_code": row.checkin_code,
-            },
-        },
+        "payload": reminder_payload(row, tz),
         "idempotency_key": f"reminder:{row.signup_id}:{minutes}m:{row.starts_at.isoformat()}",
         "status": PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "expires_at": row.starts_at,
         "created_at": now,
+    }
+
+
+def reminder_payload(row: Any, tz: ZoneInfo) -> dict[str, Any]:
+    """A reminder's text and template values (models.outbox.PUSH_KIND_VALUES["reminder"])
+    from a due sign-up's row: event_id, signup_id, title, starts_at, place, checkin_code."""
+    when = local_text(row.starts_at, tz)
+    place_zh = f"，地点：{row.place}" if row.place else ""
+    place_en = f" at {row.place}" if row.place else ""
+    return {
+        "text": {
+            "zh": f"活动提醒：“{row.title}”将于 {when} 开始{place_zh}。"
+            f"签到码：{row.checkin_code}。如不能参加，请回复“取消报名 {row.event_id}”。",
+            "en": f"Reminder: '{row.title}' starts {when}{place_en}. "
+            f"Check-in code: {row.checkin_code}. "
+            f"If you cannot come, reply 'cancel {row.event_id}'.",
+        },
+        "fields": {
+            "event_id": row.event_id,
+            "signup_id": row.signup_id,
+            "title": row.title,
+            "starts_at": when,
+            "place": row.place,
+            "checkin_code": row.checkin_code,
+        },
     }
 
 
