@@ -929,7 +929,8 @@ def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, A
             "event_id": event.id,
             "title": event.title,
             "starts_at": when,
-            "place": event.place,
+            # A template shows no place as nothing, never as "None".
+            "place": event.place or "",
             "party_size": signup.party_size,
             "checkin_code": signup.checkin_code,
         },

@@ -199,7 +199,8 @@ def reminder_payload(row: Any, tz: ZoneInfo) -> dict[str, Any]:
             "signup_id": row.signup_id,
             "title": row.title,
             "starts_at": when,
-            "place": row.place,
+            # A template shows no place as nothing, never as "None".
+            "place": row.place or "",
             "checkin_code": row.checkin_code,
         },
     }

@@ -1,5 +1,5 @@
 """Each push kind's payload carries exactly the template values models/ declares for it,
-and config checks templates against that one declaration."""
+config checks templates against that one declaration, and a missing place shows empty."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import config
-from bot.config import DEFAULT_NEED_CATEGORIES
+from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
 from models.broadcasts import broadcast_payload
 from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events import Event, Signup, cancellation_payload, promotion_payload
@@ -20,6 +20,7 @@ from models.needs import ACKNOWLEDGED, Need, NeedHistory, assigned_payload, stat
 from models.outbox import PUSH_KIND_VALUES
 from models.pushes import Broadcast
 from models.reminders import reminder_payload
+from scheduler.channels import Push, render_template_data
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -88,3 +89,24 @@ def test_a_kind_s_payload_provides_exactly_its_declared_values(kind: str) -> Non
 
 def test_config_checks_templates_against_the_models_declaration() -> None:
     assert config.PUSH_KIND_VALUES is PUSH_KIND_VALUES
+
+
+@pytest.mark.parametrize("kind", ["reminder", "promotion", "need_assigned"])
+def test_a_push_with_no_place_shows_none_in_its_template(kind: str) -> None:
+    """An event or need without a place renders ``{place}`` empty, not as "None"."""
+    place_of: dict[str, Callable[[], dict[str, Any]]] = {
+        "reminder": lambda: reminder_payload(
+            SimpleNamespace(**{**vars(due_reminder()), "place": None}), SHANGHAI
+        ),
+        "promotion": lambda: promotion_payload(
+            Event(id=7, title="社区大扫除", starts_at=AT, place=None), signup(), SHANGHAI
+        ),
+        "need_assigned": lambda: assigned_payload(
+            Need(id=12, category="infrastructure", description="路灯坏了"), "街道办", None, AT
+        ),
+    }
+    payload = place_of[kind]()
+    template = PushTemplate("TPL", (("keyword3", "地点：{place}"),))
+    push = Push("o-1", kind, payload["text"]["zh"], payload["fields"])
+    assert render_template_data(template, push) == {"keyword3": {"value": "地点："}}
+    assert "None" not in payload["text"]["zh"] + payload["text"]["en"]
