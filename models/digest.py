@@ -252,7 +252,7 @@ def queue_digest(
     payload = digest_payload(digest_facts(db, now, tz), tz, categories)
     count = 0
     for openid in missing:
-        resident = get_or_create_resident(db, openid, now)
+        resident = get_or_create_resident(db, openid, now, followed=False)
         row = enqueue_push(
             db,
             recipient_openid=openid,

@@ -170,6 +170,7 @@ class Claimed:
     attempts: int
     expires_at: datetime | None
     resident_id: int | None
+    # False only for a resident known to have unfollowed: nothing can reach them.
     subscribed: bool
     broadcast_opt_out: bool
     language: str | None
@@ -219,13 +220,19 @@ def _claimed(row: Row[Any]) -> Claimed:
         attempts=row.attempts,
         expires_at=row.expires_at,
         resident_id=row.resident_id,
-        # No resident row (a push to an openid we never stored): assume subscribed.
-        subscribed=row.subscribed if row.subscribed is not None else True,
+        subscribed=_not_known_unfollowed(row),
         broadcast_opt_out=bool(row.broadcast_opt_out),
         language=row.language,
         last_interaction_at=row.last_interaction_at,
         last_interaction_kind=row.last_interaction_kind,
     )
+
+
+def _not_known_unfollowed(row: Row[Any]) -> bool:
+    """Whether a push may be tried: no resident row (an openid we never stored), a
+    follower, or someone never seen to follow nor to unfollow (a staff openid from
+    configuration), whom WeChat's 43004 marks unsubscribed if they cannot receive."""
+    return row.subscribed is None or row.subscribed or row.unsubscribed_at is None
 
 
 @lru_cache(maxsize=2)
@@ -264,6 +271,7 @@ _CLAIMED_COLUMNS = (
 )
 _RESIDENT_COLUMNS = (
     Resident.subscribed,
+    Resident.unsubscribed_at,
     Resident.broadcast_opt_out,
     Resident.language,
     Resident.last_interaction_at,

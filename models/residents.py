@@ -38,12 +38,19 @@ class Resident(CreatedAtMixin, Base):
     privacy_consent_at: Mapped[datetime | None]
 
 
-def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
+def get_or_create_resident(
+    db: Session, openid: str, now: datetime, *, followed: bool = True
+) -> Resident:
     """The resident for ``openid``, created on first contact; safe under concurrent firsts.
 
     Nearly every message comes from someone already known, so the row is looked up first
     and the insert (whose conflict handling covers two first messages at once) only runs
     for a newcomer: one statement per message instead of two.
+
+    ``followed=False`` creates someone we only know from configuration (a staff openid
+    for the digest) as not subscribed, with no subscribed_at, so broadcasts to everyone
+    leave them out until WeChat tells us they followed (the subscribe event). Pushes
+    still go to them: they are not known to have unfollowed (no ``unsubscribed_at``).
     """
     resident = db.execute(_BY_OPENID, {"openid": openid}).scalar_one_or_none()
     if resident is not None:
@@ -53,8 +60,8 @@ def get_or_create_resident(db: Session, openid: str, now: datetime) -> Resident:
         Resident,
         {
             "openid": openid,
-            "subscribed": True,
-            "subscribed_at": now,
+            "subscribed": followed,
+            "subscribed_at": now if followed else None,
             "created_at": now,
             "broadcast_opt_out": False,
         },

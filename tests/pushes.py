@@ -14,7 +14,7 @@ from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
 from bot.wechat_client import build_wechat_client
 from models.outbox import OutboxMessage, enqueue_push
-from models.residents import Resident, get_or_create_resident
+from models.residents import Resident, get_or_create_resident, mark_unsubscribed
 from scheduler.worker import Worker
 from tests.conftest import FakeClock, make_test_config
 
@@ -87,7 +87,8 @@ def add_resident(
         else:
             resident = seen_resident(db, openid, last_seen, kind)
         resident.language = language
-        resident.subscribed = subscribed
+        if not subscribed:  # unfollowed, as the webhook or a 43004 records it
+            mark_unsubscribed(resident, services.clock())
         return resident.id
 
 

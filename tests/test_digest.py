@@ -12,10 +12,12 @@ from bot.config import DEFAULT_NEED_CATEGORIES
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models import OutboxMessage, Resident
+from models.broadcasts import resolve_audience
 from models.digest import compose_digest, queue_digest
 from models.events import create_event, sign_up
 from models.needs import create_need
 from models.residents import get_or_create_resident
+from tests.chat import Chat
 from tests.conftest import FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -189,3 +191,44 @@ def test_the_worker_delivers_the_digest_in_each_staff_language(
     }
     assert texts["o-staff-1"].startswith("Aixiang daily digest 2026-05-01")
     assert texts["o-staff-2"].startswith("爱乡每日简报 2026-05-01")
+
+
+def test_a_staff_openid_never_seen_to_follow_is_not_in_broadcasts_yet_gets_the_digest(
+    make_worker, clock: FakeClock, fake_wechat: FakeWeChatServer, chat: Chat
+) -> None:
+    """The digest makes a resident of a configured staff openid; until WeChat says they
+    followed, a broadcast to everyone neither counts nor reaches them, and the digest
+    still goes to them (WeChat's 43004 would say if they cannot receive it)."""
+    digest_template = {"template_id": "TPL-digest", "fields": {"first": "{text}"}}
+    worker = make_worker(push={"templates": {"digest": digest_template}})
+    services = worker._services
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, "o-follower", clock.now)
+    assert queue(services, clock) == 2
+    with services.session_factory() as db:
+        everyone = resolve_audience(db, "all")
+        staff = db.execute(select(Resident).where(Resident.openid == "o-staff-2")).scalar_one()
+        assert (staff.subscribed, staff.subscribed_at, staff.unsubscribed_at) == (False, None, None)
+    assert [r.openid for r in everyone.recipients] == ["o-follower"]
+    assert everyone.excluded_unsubscribed == 2
+
+    assert worker.run_once() == 2
+    assert {row.status for row in digest_rows(services)} == {"sent"}
+    sent = {c["body"]["touser"] for c in fake_wechat.calls("message/template/send")}
+    assert sent == {"o-staff-1", "o-staff-2"}
+
+    chat.event("subscribe", openid="o-staff-2")
+    with services.session_factory() as db:
+        reached = [r.openid for r in resolve_audience(db, "all").recipients]
+    assert reached == ["o-follower", "o-staff-2"]
+
+
+def test_a_staff_member_already_following_stays_subscribed(
+    services: Services, clock: FakeClock
+) -> None:
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, "o-staff-1", clock.now)
+    queue(services, clock)
+    with services.session_factory() as db:
+        staff = db.execute(select(Resident).where(Resident.openid == "o-staff-1")).scalar_one()
+    assert staff.subscribed is True
