@@ -202,6 +202,10 @@ def test_a_rejection_is_reported_with_status_and_reason(
         ({"openid": "o-1", "kind": "click"}, "key must be a menu key"),
         ({"openid": "o-1", "kind": "scan", "scene": ""}, "scene must be 1-64 characters"),
         ({"openid": "o-1", "kind": "location", "village": 99}, "village must be a number"),
+        ({"openid": "o-1", "kind": "text", "text": "\ud800"}, "text is not valid Unicode"),
+        ({"openid": "o-1", "kind": "text", "text": "hi \udfff"}, "text is not valid Unicode"),
+        ({"openid": "o-1", "kind": "click", "key": "\ud800"}, "key is not valid Unicode"),
+        ({"openid": "o-1", "kind": "scan", "scene": "\ud800"}, "scene is not valid Unicode"),
     ],
 )
 def test_bad_requests_get_one_line_and_store_nothing(

@@ -272,11 +272,13 @@ def _text(value: Any) -> str:
         raise SimulatorError(400, "text is empty")
     if len(value) > MAX_TEXT_CHARS:
         raise SimulatorError(400, f"text is over {MAX_TEXT_CHARS} characters")
-    return value
+    return _well_formed(value, "text")
 
 
 def _menu_key(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value.encode()) > MAX_KEY_BYTES:
+    if not isinstance(value, str) or not value:
+        raise SimulatorError(400, f"key must be a menu key of 1-{MAX_KEY_BYTES} bytes")
+    if len(_well_formed(value, "key").encode()) > MAX_KEY_BYTES:
         raise SimulatorError(400, f"key must be a menu key of 1-{MAX_KEY_BYTES} bytes")
     return value
 
@@ -284,7 +286,19 @@ def _menu_key(value: Any) -> str:
 def _scene(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_SCENE_CHARS:
         raise SimulatorError(400, f"scene must be 1-{MAX_SCENE_CHARS} characters, like checkin:3")
-    return value.strip()
+    return _well_formed(value.strip(), "scene")
+
+
+def _well_formed(value: str, name: str) -> str:
+    """Refuse text that no UTF-8 message can carry. JSON's escapes can spell a lone
+    surrogate ("\\ud800"), which Python decodes into a str that fails to encode later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SimulatorError(
+            400, f"{name} is not valid Unicode: it holds a lone surrogate such as \\ud800"
+        ) from None
+    return value
 
 
 def _village(value: Any) -> Village:
