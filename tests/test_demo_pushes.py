@@ -14,7 +14,7 @@ from bot.demo import build_demo_app
 from bot.demo_loops import DemoBackground
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
-from bot.simulator.clock import SimulatedClock
+from bot.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
 from models.events import create_event
 from models.needs import Need, change_status
 from tests.conftest import make_test_config
@@ -62,6 +62,35 @@ def test_clock_moves_forward_only(demo: Demo) -> None:
     for bad in ({"hours": -1}, {"hours": "soon"}, {"hours": 24 * 31}, [1]):
         response = requests.post(f"{url}/sim/api/clock", json=bad, timeout=5)
         assert response.status_code == 400 and response.json()["error"]
+
+
+@pytest.mark.parametrize("hours", [1e20, 10**23, 1e308])
+def test_a_jump_too_big_for_a_timedelta_is_refused(demo: Demo, hours: float) -> None:
+    url, _ = demo
+    response = requests.post(f"{url}/sim/api/clock", json={"hours": hours}, timeout=5)
+    assert response.status_code == 400
+    assert response.json() == {"error": JUMP_LIMIT}
+    assert requests.get(f"{url}/sim/api/clock", timeout=5).json()["ahead_hours"] == 0
+
+
+def test_repeated_jumps_stop_at_the_limit(demo: Demo) -> None:
+    url, _ = demo
+    month = {"hours": MAX_JUMP / timedelta(hours=1)}
+    for _ in range(MAX_AHEAD // MAX_JUMP):
+        assert requests.post(f"{url}/sim/api/clock", json=month, timeout=5).status_code == 200
+    ahead = requests.get(f"{url}/sim/api/clock", timeout=5).json()["ahead_hours"]
+    response = requests.post(f"{url}/sim/api/clock", json=month, timeout=5)
+    assert response.status_code == 400
+    assert f"at most {MAX_AHEAD.days} days ahead" in response.json()["error"]
+    assert requests.get(f"{url}/sim/api/clock", timeout=5).json()["ahead_hours"] == ahead
+
+
+@pytest.mark.parametrize("hours", [float("nan"), float("inf"), 0.0, -1.0, 1e20])
+def test_the_clock_refuses_jumps_out_of_range(hours: float) -> None:
+    clock = SimulatedClock()
+    with pytest.raises(ValueError, match="days at a time"):
+        clock.advance_hours(hours)
+    assert clock.offset == timedelta()
 
 
 def test_reminder_arrives_when_the_clock_reaches_it(demo: Demo) -> None:

@@ -13,7 +13,6 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import requests
@@ -207,7 +206,7 @@ def clock_advance() -> Response:
     if isinstance(hours, bool) or not isinstance(hours, int | float):
         raise SimulatorError(400, 'send a JSON object such as {"hours": 24}')
     try:
-        clock.advance(timedelta(hours=hours))
+        clock.advance_hours(hours)
     except ValueError as exc:
         raise SimulatorError(400, str(exc)) from None
     return _clock_json(clock)
