@@ -36,6 +36,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -224,23 +225,32 @@ _STORED_REPLY = select(_TABLE.c.reply).where(_TABLE.c.dedupe_key == bindparam("d
 def _touch_statement() -> Update:
     """The sender's last interaction, recorded. A tap (or follow, or scan) leaves in place
     the 48-hour window a typed message opened: replacing it would shrink the resident's
-    allowance to the tap's 3 customer-service messages in 1 minute."""
+    allowance to the tap's 3 customer-service messages in 1 minute.
+
+    Only a follower can write to the account, so someone known so far only from the
+    configuration (a staff openid for the digest, created not subscribed) is marked a
+    follower by their first interaction. Someone who unfollowed (``unsubscribed_at``) is
+    left as it is: only WeChat's subscribe event says they came back.
+    """
     when = _RESIDENTS.c.last_interaction_at
     kind = _RESIDENTS.c.last_interaction_kind
+    now = bindparam("now", type_=when.type)
     new_kind = bindparam("kind", type_=kind.type)
     keeps_message_window = and_(
         new_kind == INTERACTION_TAP,
         kind == INTERACTION_MESSAGE,
         when > bindparam("message_window_since", type_=when.type),
     )
+    never_unfollowed = _RESIDENTS.c.unsubscribed_at.is_(None)
+    first_follow = and_(never_unfollowed, _RESIDENTS.c.subscribed_at.is_(None))
     return (
         update(_RESIDENTS)
         .where(_RESIDENTS.c.id == bindparam("resident_id"))
         .values(
-            last_interaction_at=case(
-                (keeps_message_window, when), else_=bindparam("now", type_=when.type)
-            ),
+            last_interaction_at=case((keeps_message_window, when), else_=now),
             last_interaction_kind=case((keeps_message_window, kind), else_=new_kind),
+            subscribed=case((never_unfollowed, true()), else_=_RESIDENTS.c.subscribed),
+            subscribed_at=case((first_follow, now), else_=_RESIDENTS.c.subscribed_at),
         )
     )
 

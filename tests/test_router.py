@@ -13,6 +13,7 @@ from handlers.context import FlowState
 from handlers.i18n import Catalog
 from handlers.router import Router, normalize
 from models import Resident
+from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
 
@@ -79,6 +80,28 @@ def test_subscribe_unsubscribe_resubscribe_is_one_resident(chat: Chat, services:
     chat.send(chat.payloads.event(chat.openid, "subscribe", create_time=1_770_000_200))
     back = resident(services, chat.openid)
     assert back.subscribed and back.id == first.id
+
+
+def test_someone_known_only_from_config_becomes_a_follower_by_writing(
+    chat: Chat, services: Services, clock: FakeClock
+) -> None:
+    """A staff openid the digest created is not counted as a follower until it writes."""
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, chat.openid, clock.now, followed=False)
+    assert not resident(services, chat.openid).subscribed
+    chat.say("帮助")
+    known = resident(services, chat.openid)
+    assert known.subscribed and known.subscribed_at == clock.now
+
+
+def test_a_late_copy_from_someone_who_unfollowed_does_not_resubscribe_them(
+    chat: Chat, services: Services
+) -> None:
+    """Only WeChat's subscribe event brings back someone who unfollowed."""
+    chat.say("帮助")
+    chat.send(chat.payloads.event(chat.openid, "unsubscribe", create_time=1_770_000_100))
+    chat.say("你好")
+    assert not resident(services, chat.openid).subscribed
 
 
 def test_subscribe_by_qr_scene_is_welcomed(chat: Chat) -> None:
