@@ -414,8 +414,10 @@ def _tell_partner(
     db: Session, need: Need, entry: NeedHistory, partner: Partner, openid: str, now: datetime
 ) -> None:
     """The partner's contact hears of a need handed to them: that is why staff record the
-    contact. What the resident wrote goes with it, as staff see it; their name does not."""
-    contact = get_or_create_resident(db, openid, now)
+    contact. What the resident wrote goes with it, as staff see it; their name does not.
+    A contact we only know from staff is not counted a follower (and so not sent
+    broadcasts) until WeChat says they followed or they write to the account."""
+    contact = get_or_create_resident(db, openid, now, followed=False)
     enqueue_push(
         db,
         recipient_openid=openid,

@@ -203,6 +203,8 @@ def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
     assert need.ref in text["zh"] and "学校缺美术老师" in text["zh"] and "希望小学" in text["zh"]
     assert "请周五前联系" in text["zh"] and need.ref in text["en"]
     assert told[0].resident_id is not None  # the contact's WeChat window rules apply
+    contact = db.get_one(Resident, told[0].resident_id)
+    assert not contact.subscribed  # not a follower, so not in broadcasts, until WeChat says
     change_status(db, need, "in_progress", "王", None, False, clock.now, partner=quiet)
     assert len([row for row in pushes(db) if row.kind == "need_assigned"]) == 1  # no contact
 
