@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
@@ -78,8 +79,17 @@ def sweep_media(
     clock: Callable[[], datetime],
     batch: int = BATCH,
 ) -> SweepResult:
-    """Fetch the photos that are due and delete the files of erased ones; one pass."""
+    """Delete the files of erased photos, then fetch the photos that are due; one pass.
+
+    Deleting comes first so that an erased resident's files go whatever the downloads do:
+    a fetch that fails in a way nobody foresaw must not keep them on disk.
+    """
     result = SweepResult()
+    with session_factory() as db, db.begin():
+        for photo in photos_to_erase(db, batch):
+            _delete_file(media_dir, photo)
+            photo_erased(photo)
+            result.erased += 1
     with session_factory() as db, db.begin():
         claims = [
             _Claim(photo.id, photo.need_id, photo.media_id or "", photo.attempts)
@@ -88,11 +98,6 @@ def sweep_media(
     for claim in claims:
         outcome = _fetch_one(session_factory, client, media_dir, clock, claim)
         setattr(result, outcome, getattr(result, outcome) + 1)
-    with session_factory() as db, db.begin():
-        for photo in photos_to_erase(db, batch):
-            _delete_file(media_dir, photo)
-            photo_erased(photo)
-            result.erased += 1
     return result
 
 
@@ -139,6 +144,10 @@ def _download(client: AixiangWeChatClient, media_id: str) -> tuple[bytes, str]:
     if not media_id:
         raise MediaRefused("the photo has no MediaId")
     response: Any = client.media.download(media_id)
+    if not isinstance(response, requests.Response):
+        # JSON without an errcode: what media/get answers for a video's MediaId
+        # ({"video_url": ...}), or a page from something in front of WeChat.
+        raise MediaRefused("WeChat answered with JSON, not a photo")
     content_type = str(response.headers.get("Content-Type", "")).split(";")[0].strip().lower()
     if content_type not in EXTENSIONS:
         raise MediaRefused(f"WeChat sent {content_type or 'no content type'}, not a photo")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import fakeredis
 import pytest
 from sqlalchemy import select
 
@@ -14,6 +20,7 @@ from bot.wechat_client import AixiangWeChatClient
 from models import NeedPhoto
 from models.needs import (
     PHOTO_ERASED,
+    PHOTO_ERASING,
     PHOTO_FAILED,
     PHOTO_FETCHED,
     PHOTO_PENDING,
@@ -26,6 +33,62 @@ from scheduler.media import RETRY_DELAYS, SweepResult, sweep_media
 from tests.conftest import FakeClock
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _OddMedia(BaseHTTPRequestHandler):
+    """WeChat's API answering media/get in ways the project's fake does not: by the
+    MediaId's first word. ``json-``: JSON without an errcode (a video's MediaId);
+    anything else: a small PNG. Any POST gets an access token."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the tests read the outcome from the database, not the log."""
+
+    def _answer(self, content_type: str, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer("application/json", b'{"access_token": "tok", "expires_in": 7200}')
+
+    def do_GET(self) -> None:
+        media_id = parse_qs(urlsplit(self.path).query).get("media_id", [""])[0]
+        if media_id.startswith("json-"):
+            self._answer(
+                "application/json", json.dumps({"video_url": "http://v.invalid/v.mp4"}).encode()
+            )
+        else:
+            self._answer("image/png", PNG_SIGNATURE + b"0" * 100)
+
+
+@pytest.fixture(scope="module")
+def odd_wechat_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OddMedia)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture
+def odd_client(odd_wechat_url: str) -> Iterator[AixiangWeChatClient]:
+    client = AixiangWeChatClient(
+        "wx-odd",
+        "secret",
+        api_base_url=odd_wechat_url,
+        timeout=2.0,
+        redis_client=fakeredis.FakeRedis(decode_responses=True),
+    )
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -173,3 +236,35 @@ def test_erasing_a_resident_deletes_their_photo_files(
     assert (after_mine.status, after_mine.local_path) == (PHOTO_ERASED, None)
     assert not (media_dir / str(mine.local_path)).exists()
     assert (media_dir / str(theirs.local_path)).exists() and after_theirs.status == PHOTO_FETCHED
+
+
+def test_a_json_answer_is_refused_and_the_next_photo_still_fetched(
+    services: Services, odd_client: AixiangWeChatClient, media_dir: Path, clock: FakeClock
+) -> None:
+    """media/get answers a video's MediaId with {"video_url": ...} and no errcode."""
+    add_need(services, clock, "json-video", "good-1")
+    assert sweep(services, odd_client, media_dir, clock) == SweepResult(fetched=1, failed=1)
+    video, good = photos(services)
+    assert video.status == PHOTO_FAILED and video.attempts == 1
+    assert "JSON" in (video.last_error or "")
+    assert good.status == PHOTO_FETCHED and (media_dir / str(good.local_path)).exists()
+    clock.advance(hours=1)
+    assert sweep(services, odd_client, media_dir, clock) == SweepResult()
+
+
+def test_erased_files_go_even_when_a_fetch_fails_unforeseen(
+    services: Services, odd_client: AixiangWeChatClient, media_dir: Path, clock: FakeClock
+) -> None:
+    add_need(services, clock, "mine", openid="o-erase")
+    sweep(services, odd_client, media_dir, clock)
+    [mine] = photos(services)
+    with services.session_factory() as db, db.begin():
+        resident = db.execute(select(Resident).where(Resident.openid == "o-erase")).scalar_one()
+        erase_resident_data(db, resident, clock.now)
+    assert photos(services)[0].status == PHOTO_ERASING
+    blocked = add_need(services, clock, "blocked", openid="o-2")
+    (media_dir / f"need-{blocked}").write_text("a file where the photo's folder should be")
+    with pytest.raises(OSError):
+        sweep(services, odd_client, media_dir, clock)
+    assert not (media_dir / str(mine.local_path)).exists()
+    assert photos(services)[0].status == PHOTO_ERASED
