@@ -704,6 +704,11 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
     stay true) but lose their text, place and photos and their link to the resident;
     stored messages lose their words; name, mobile and both consents go. Photo
     files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
+
+    The photo rows are locked while they are read: a download finishing meanwhile
+    (:func:`photo_fetched`) must either land before, and be seen with its file, or wait
+    and find the photo erased; otherwise a row read as pending ends ``erased`` with a
+    file nobody deletes.
     """
     needs = list(db.execute(select(Need).where(Need.resident_id == resident.id)).scalars())
     need_ids = [need.id for need in needs]
@@ -711,10 +716,14 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
     photos = 0
     if need_ids:
         for photo in db.execute(
-            select(NeedPhoto).where(
+            select(NeedPhoto)
+            .where(
                 NeedPhoto.need_id.in_(need_ids),
                 NeedPhoto.status.not_in((PHOTO_ERASING, PHOTO_ERASED)),
             )
+            .order_by(NeedPhoto.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).scalars():
             photos += 1
             photo.status = PHOTO_ERASING if photo.local_path else PHOTO_ERASED

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import fakeredis
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
@@ -27,6 +28,7 @@ from models.needs import (
     PhotoDraft,
     create_need,
     erase_resident_data,
+    photo_fetched,
 )
 from models.residents import Resident, get_or_create_resident
 from scheduler.media import RETRY_DELAYS, SweepResult, sweep_media
@@ -268,3 +270,38 @@ def test_erased_files_go_even_when_a_fetch_fails_unforeseen(
         sweep(services, odd_client, media_dir, clock)
     assert not (media_dir / str(mine.local_path)).exists()
     assert photos(services)[0].status == PHOTO_ERASED
+
+
+def test_a_download_finishing_during_erasure_leaves_no_file_behind(
+    services: Services, media_dir: Path, clock: FakeClock
+) -> None:
+    """The sweep records a finished download while the resident's erasure is under way.
+
+    Either the download lands first and the erasure sees its file, or it waits and finds
+    the photo erased (and deletes its file); never an erased row whose file stays.
+    """
+    need_id = add_need(services, clock, "racing")
+    [photo] = photos(services)
+    relative = f"need-{need_id}/{photo.id}.png"
+    (media_dir / f"need-{need_id}").mkdir(parents=True)
+    (media_dir / relative).write_bytes(PNG_SIGNATURE)
+    recorded: list[bool] = []
+
+    def record_download() -> None:
+        with services.session_factory() as other, other.begin():
+            recorded.append(photo_fetched(other, photo.id, relative, "image/png", clock.now))
+
+    downloader = threading.Thread(target=record_download)
+
+    def download_finishes_meanwhile(session: Session, *_: object) -> None:
+        downloader.start()
+        downloader.join(timeout=1.0)  # with the rows locked, it waits for the erasure
+
+    with services.session_factory() as db, db.begin():
+        resident = db.execute(select(Resident).where(Resident.openid == "o-1")).scalar_one()
+        event.listen(db, "before_flush", download_finishes_meanwhile, once=True)
+        assert erase_resident_data(db, resident, clock.now).photos == 1
+    downloader.join()
+    assert recorded == [False]  # so the sweep deletes the file it just wrote
+    [after] = photos(services)
+    assert (after.status, after.local_path, after.media_id) == (PHOTO_ERASED, None, None)
