@@ -82,6 +82,10 @@ class WeChatTimeout(WeChatTransportError):
     """WeChat did not answer within ``wechat.http_timeout_s``."""
 
 
+class WeChatFileTooLarge(WeChatAPIError):
+    """A downloaded file was bigger than the caller would keep; reading stopped there."""
+
+
 class SharedStorage(SessionStorage):
     """wechatpy's session storage in Redis, so all processes share one token (and jsapi
     ticket), with a process-local copy that stands in while Redis is unreachable."""
@@ -118,8 +122,10 @@ class SharedStorage(SessionStorage):
 
 
 # What a call may carry to go the direct way (see _WeChatSession.direct); anything else
-# (file uploads, streams) goes through requests.
-_DIRECT_KWARGS = frozenset({"params", "data", "json", "timeout"})
+# (file uploads, streams) goes through requests. ``max_bytes`` marks a capped download.
+_DIRECT_KWARGS = frozenset({"params", "data", "json", "timeout", "max_bytes"})
+# How much of a downloaded file is read at a time.
+_DOWNLOAD_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,8 +144,10 @@ class _Route:
         body: bytes | None,
         headers: dict[str, str],
         timeout: urllib3.Timeout,
+        preload_content: bool = True,
     ) -> urllib3.BaseHTTPResponse:
-        """No retries and no redirects, as requests' defaults; errors raised as they come."""
+        """No retries and no redirects, as requests' defaults; errors raised as they come.
+        Without ``preload_content`` the body is left to the caller to read."""
         return self.pool.urlopen(
             method,
             url if self.absolute else target,
@@ -149,7 +157,7 @@ class _Route:
             redirect=False,
             assert_same_host=False,
             timeout=timeout,
-            preload_content=True,
+            preload_content=preload_content,
         )
 
 
@@ -198,27 +206,30 @@ class _WeChatSession(requests.Session):
         body: bytes | None,
         headers: dict[str, str],
         timeout: urllib3.Timeout,
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """One exchange through the pooled connections, answered as a requests Response
-        (callers read its content, headers and status)."""
+        (callers read its content, headers and status). With ``max_bytes`` the body is
+        streamed and refused once it passes that size, instead of held whole first."""
         parts = urlsplit(url)
         host = (parts.scheme, parts.netloc)
         target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
         method = method.upper()
         route = self._routes.get(host) or self._route(host)
+        preload = max_bytes is None
         try:
-            raw = route.open(method, url, target, body, headers, timeout)
+            raw = route.open(method, url, target, body, headers, timeout, preload)
         except ClosedPoolError:
             # The pool manager dropped this host's pool (it keeps a few hosts, and close()
             # empties it); nothing was sent, so the call goes to the host's new pool.
-            raw = self._route(host).open(method, url, target, body, headers, timeout)
+            raw = self._route(host).open(method, url, target, body, headers, timeout, preload)
         res = requests.Response()
         res.status_code = raw.status
         res.reason = raw.reason or ""
         res.headers = CaseInsensitiveDict(raw.headers)
         res.encoding = get_encoding_from_headers(res.headers)
         res.url = url
-        res._content = raw.data
+        res._content = raw.data if max_bytes is None else _read_capped(raw, max_bytes)
         return res
 
     def _route(self, host: tuple[str, str]) -> _Route:
@@ -442,7 +453,8 @@ class AixiangWeChatClient(WeChatClient):
         if params:
             query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
             url = f"{url}{'&' if '?' in url else '?'}{query}"
-        return self._http.direct(method, url, data, headers, _timeout(kwargs.get("timeout")))
+        timeout = _timeout(kwargs.get("timeout"))
+        return self._http.direct(method, url, data, headers, timeout, kwargs.get("max_bytes"))
 
     def _handle_result(
         self,
@@ -505,6 +517,13 @@ class AixiangWeChatClient(WeChatClient):
             response=res,
         )
 
+    def download_media(self, media_id: str, max_bytes: int) -> Any:
+        """media/get, read as it arrives and refused (:class:`WeChatFileTooLarge`) once it
+        passes ``max_bytes``: wechatpy's ``media.download`` holds the whole answer, however
+        big, before anyone can look at its size. Answers the file as a requests Response,
+        or WeChat's JSON when JSON came back (a video's MediaId gives a ``video_url``)."""
+        return self.get("media/get", params={"media_id": media_id}, max_bytes=max_bytes)
+
     def close(self) -> None:
         """Close the pooled HTTP connections, which wechatpy never does."""
         self._http.close()
@@ -516,6 +535,27 @@ def _timeout(value: Any) -> urllib3.Timeout:
         return value
     connect, read = value if isinstance(value, tuple) else (value, value)
     return urllib3.Timeout(connect=connect, read=read)
+
+
+def _read_capped(raw: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
+    """A streamed body of at most ``max_bytes``: refused up front by its Content-Length
+    when it declares one, else as soon as the bytes read pass the limit. A refused answer's
+    connection is closed rather than drained, as the rest of it is not wanted."""
+    try:
+        declared = str(raw.headers.get("Content-Length") or "")
+        if declared.isdecimal() and int(declared) > max_bytes:
+            raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
+        content = bytearray()
+        while chunk := raw.read(_DOWNLOAD_CHUNK):
+            content += chunk
+            if len(content) > max_bytes:
+                raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
+    except BaseException:
+        raw.close()
+        raise
+    finally:
+        raw.release_conn()
+    return bytes(content)
 
 
 def _errcode(result: Any) -> int:

@@ -23,7 +23,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat_client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
 from models.needs import (
     NeedPhoto,
     claim_photos,
@@ -143,7 +143,10 @@ def _fetch_one(
 def _download(client: AixiangWeChatClient, media_id: str) -> tuple[bytes, str]:
     if not media_id:
         raise MediaRefused("the photo has no MediaId")
-    response: Any = client.media.download(media_id)
+    try:
+        response: Any = client.download_media(media_id, MAX_BYTES)
+    except WeChatFileTooLarge as exc:
+        raise MediaRefused(str(exc)) from exc
     if not isinstance(response, requests.Response):
         # JSON without an errcode: what media/get answers for a video's MediaId
         # ({"video_url": ...}), or a page from something in front of WeChat.
@@ -154,8 +157,6 @@ def _download(client: AixiangWeChatClient, media_id: str) -> tuple[bytes, str]:
     content: bytes = response.content
     if not content:
         raise MediaRefused("WeChat sent an empty file")
-    if len(content) > MAX_BYTES:
-        raise MediaRefused(f"the photo is {len(content)} bytes, over {MAX_BYTES}")
     return content, content_type
 
 

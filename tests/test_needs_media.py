@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,16 +32,18 @@ from models.needs import (
     photo_fetched,
 )
 from models.residents import Resident, get_or_create_resident
-from scheduler.media import RETRY_DELAYS, SweepResult, sweep_media
+from scheduler.media import MAX_BYTES, RETRY_DELAYS, SweepResult, sweep_media
 from tests.conftest import FakeClock
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HUGE = 4 * MAX_BYTES
 
 
 class _OddMedia(BaseHTTPRequestHandler):
     """WeChat's API answering media/get in ways the project's fake does not: by the
     MediaId's first word. ``json-``: JSON without an errcode (a video's MediaId);
-    anything else: a small PNG. Any POST gets an access token."""
+    ``huge-declared``/``huge-undeclared``: a JPEG of HUGE bytes, with or without a
+    Content-Length; anything else: a small PNG. Any POST gets an access token."""
 
     protocol_version = "HTTP/1.1"
 
@@ -54,13 +57,31 @@ class _OddMedia(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _huge(self, declared: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        if declared:
+            self.send_header("Content-Length", str(HUGE))
+        else:
+            self.send_header("Connection", "close")  # the end of the body is the end
+            self.close_connection = True
+        self.end_headers()
+        chunk = b"\xff" * (1 << 20)
+        try:
+            for _ in range(HUGE // len(chunk)):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client stopped reading, as it should
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._answer("application/json", b'{"access_token": "tok", "expires_in": 7200}')
 
     def do_GET(self) -> None:
         media_id = parse_qs(urlsplit(self.path).query).get("media_id", [""])[0]
-        if media_id.startswith("json-"):
+        if media_id.startswith("huge-"):
+            self._huge(declared=media_id == "huge-declared")
+        elif media_id.startswith("json-"):
             self._answer(
                 "application/json", json.dumps({"video_url": "http://v.invalid/v.mp4"}).encode()
             )
@@ -305,3 +326,25 @@ def test_a_download_finishing_during_erasure_leaves_no_file_behind(
     assert recorded == [False]  # so the sweep deletes the file it just wrote
     [after] = photos(services)
     assert (after.status, after.local_path, after.media_id) == (PHOTO_ERASED, None, None)
+
+
+@pytest.mark.parametrize("media_id", ["huge-declared", "huge-undeclared"])
+def test_a_file_over_the_limit_is_refused_without_being_held_whole(
+    services: Services,
+    odd_client: AixiangWeChatClient,
+    media_dir: Path,
+    clock: FakeClock,
+    media_id: str,
+) -> None:
+    add_need(services, clock, media_id)
+    tracemalloc.start()
+    try:
+        result = sweep(services, odd_client, media_dir, clock)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result == SweepResult(failed=1)
+    [photo] = photos(services)
+    assert photo.status == PHOTO_FAILED and f"over {MAX_BYTES}" in (photo.last_error or "")
+    assert peak < 2 * MAX_BYTES  # read up to the limit, never the whole 40 MiB
+    assert not media_dir.exists() or not any(media_dir.rglob("*.*"))

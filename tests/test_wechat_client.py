@@ -14,6 +14,7 @@ from bot.redis_conn import connect_redis
 from bot.wechat_client import (
     AixiangWeChatClient,
     WeChatAPIError,
+    WeChatFileTooLarge,
     WeChatTimeout,
     WeChatTokenRejected,
     WeChatTransportError,
@@ -254,6 +255,27 @@ def test_the_media_download_still_answers_the_file(wechat_client: AixiangWeChatC
 
     assert response.headers["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
+
+
+def test_a_capped_download_answers_a_file_within_the_cap(
+    wechat_client: AixiangWeChatClient,
+) -> None:
+    response = wechat_client.download_media("m-1", max_bytes=1 << 20)
+
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+
+
+def test_a_capped_download_refuses_a_bigger_file_and_the_client_goes_on(
+    fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
+) -> None:
+    size = len(wechat_client.download_media("m-1", max_bytes=1 << 20).content)
+
+    with pytest.raises(WeChatFileTooLarge, match=f"{size} bytes, over {size - 1}"):
+        wechat_client.download_media("m-1", max_bytes=size - 1)
+
+    assert len(wechat_client.download_media("m-1", max_bytes=size).content) == size
+    assert len(fake_wechat.calls("media/get")) == 3
 
 
 @pytest.mark.parametrize("errcode", [43004, 45009, 45015, 45047, -1])
