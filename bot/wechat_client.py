@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 import redis
 import requests
@@ -129,6 +130,16 @@ _DOWNLOAD_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
+class _Download:
+    """How a file answer is read: at most ``max_bytes`` of it, all by ``deadline``
+    (``time.monotonic()``), ``limit_s`` after the call began; None for no deadline."""
+
+    max_bytes: int
+    limit_s: float | None
+    deadline: float | None
+
+
+@dataclass(frozen=True)
 class _Route:
     """Where calls to one scheme and host go: the pool requests would pick for them, and
     whether the request line names the whole URL (plain HTTP through a proxy)."""
@@ -206,17 +217,17 @@ class _WeChatSession(requests.Session):
         body: bytes | None,
         headers: dict[str, str],
         timeout: urllib3.Timeout,
-        max_bytes: int | None = None,
+        download: _Download | None = None,
     ) -> requests.Response:
         """One exchange through the pooled connections, answered as a requests Response
-        (callers read its content, headers and status). With ``max_bytes`` the body is
-        streamed and refused once it passes that size, instead of held whole first."""
+        (callers read its content, headers and status). A ``download`` is streamed:
+        refused once it passes its size and cut off at its deadline, never held whole."""
         parts = urlsplit(url)
         host = (parts.scheme, parts.netloc)
         target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
         method = method.upper()
         route = self._routes.get(host) or self._route(host)
-        preload = max_bytes is None
+        preload = download is None
         try:
             raw = route.open(method, url, target, body, headers, timeout, preload)
         except ClosedPoolError:
@@ -229,7 +240,7 @@ class _WeChatSession(requests.Session):
         res.headers = CaseInsensitiveDict(raw.headers)
         res.encoding = get_encoding_from_headers(res.headers)
         res.url = url
-        res._content = raw.data if max_bytes is None else _read_capped(raw, max_bytes)
+        res._content = raw.data if download is None else _read_file(raw, download, parts)
         return res
 
     def _route(self, host: tuple[str, str]) -> _Route:
@@ -453,8 +464,14 @@ class AixiangWeChatClient(WeChatClient):
         if params:
             query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
             url = f"{url}{'&' if '?' in url else '?'}{query}"
+        max_bytes = kwargs.get("max_bytes")
+        download = None
+        if max_bytes is not None:
+            limit_s = _overall_s(kwargs.get("timeout"))
+            deadline = None if limit_s is None else time.monotonic() + limit_s
+            download = _Download(max_bytes, limit_s, deadline)
         timeout = _timeout(kwargs.get("timeout"))
-        return self._http.direct(method, url, data, headers, timeout, kwargs.get("max_bytes"))
+        return self._http.direct(method, url, data, headers, timeout, download)
 
     def _handle_result(
         self,
@@ -520,7 +537,9 @@ class AixiangWeChatClient(WeChatClient):
     def download_media(self, media_id: str, max_bytes: int) -> Any:
         """media/get, read as it arrives and refused (:class:`WeChatFileTooLarge`) once it
         passes ``max_bytes``: wechatpy's ``media.download`` holds the whole answer, however
-        big, before anyone can look at its size. Answers the file as a requests Response,
+        big, before anyone can look at its size. The whole download must end within the
+        client's timeout (:class:`WeChatTimeout`), not only each read, so a server that
+        trickles the file cannot hold the sweep. Answers the file as a requests Response,
         or WeChat's JSON when JSON came back (a video's MediaId gives a ``video_url``)."""
         return self.get("media/get", params={"media_id": media_id}, max_bytes=max_bytes)
 
@@ -537,25 +556,87 @@ def _timeout(value: Any) -> urllib3.Timeout:
     return urllib3.Timeout(connect=connect, read=read)
 
 
-def _read_capped(raw: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
-    """A streamed body of at most ``max_bytes``: refused up front by its Content-Length
-    when it declares one, else as soon as the bytes read pass the limit. A refused answer's
-    connection is closed rather than drained, as the rest of it is not wanted."""
+def _overall_s(value: Any) -> float | None:
+    """The whole exchange's time limit for requests' timeout argument (seconds, or a
+    (connect, read) pair): the two phases together."""
+    if value is None:
+        return None
+    return float(sum(value)) if isinstance(value, tuple) else float(value)
+
+
+def _read_file(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
+    """A streamed file answer, read under ``download``'s size cap and deadline. A refused
+    or late answer's connection is closed rather than drained, as the rest is not wanted."""
     try:
-        declared = str(raw.headers.get("Content-Length") or "")
-        if declared.isdecimal() and int(declared) > max_bytes:
-            raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
-        content = bytearray()
-        while chunk := raw.read(_DOWNLOAD_CHUNK):
-            content += chunk
-            if len(content) > max_bytes:
-                raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
+        with _Watchdog(raw, download.deadline) as watchdog:
+            try:
+                content = _read_capped(raw, download.max_bytes)
+            except (urllib3.exceptions.HTTPError, OSError):
+                if not watchdog.fired:
+                    raise
+        if watchdog.fired:
+            raise WeChatTimeout(
+                None,
+                f"the download from {parts.scheme}://{parts.netloc}{parts.path} did not "
+                f"finish within {download.limit_s:g}s",
+            )
     except BaseException:
         raw.close()
         raise
     finally:
         raw.release_conn()
+    return content
+
+
+def _read_capped(raw: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
+    """A streamed body of at most ``max_bytes``: refused up front by its Content-Length
+    when it declares one, else as soon as the bytes read pass the limit."""
+    declared = str(raw.headers.get("Content-Length") or "")
+    if declared.isdecimal() and int(declared) > max_bytes:
+        raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
+    content = bytearray()
+    while chunk := raw.read(_DOWNLOAD_CHUNK):
+        content += chunk
+        if len(content) > max_bytes:
+            raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
     return bytes(content)
+
+
+class _Watchdog:
+    """Shuts a response's socket for reading when its deadline passes. urllib3's read
+    timeout bounds each socket read, so an answer trickling in a byte at a time would
+    otherwise never time out; shut, the socket reads as ended and the read returns."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: float | None) -> None:
+        self._raw = raw
+        seconds = 0.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        self._timer = None if deadline is None else threading.Timer(seconds, self._fire)
+        # Held while firing, so that a socket is never shut once it went back to the pool.
+        self._lock = threading.Lock()
+        self._done = False
+        self.fired = False
+
+    def __enter__(self) -> _Watchdog:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            sock = getattr(getattr(self._raw, "connection", None), "sock", None)
+            if isinstance(sock, socket.socket):
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RD)
 
 
 def _errcode(result: Any) -> int:

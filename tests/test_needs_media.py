@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,13 +38,18 @@ from tests.conftest import FakeClock
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HUGE = 4 * MAX_BYTES
+# A drip of 30 bytes, one every 0.3 s: 9 s in all, against a 1 s timeout.
+DRIP_BYTES = 30
+DRIP_GAP_S = 0.3
 
 
 class _OddMedia(BaseHTTPRequestHandler):
     """WeChat's API answering media/get in ways the project's fake does not: by the
     MediaId's first word. ``json-``: JSON without an errcode (a video's MediaId);
     ``huge-declared``/``huge-undeclared``: a JPEG of HUGE bytes, with or without a
-    Content-Length; anything else: a small PNG. Any POST gets an access token."""
+    Content-Length; ``drip-``: a PNG a byte at a time, each sooner than a read timeout
+    but all of it far later than one; anything else: a small PNG. Any POST gets an
+    access token."""
 
     protocol_version = "HTTP/1.1"
 
@@ -73,13 +79,29 @@ class _OddMedia(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client stopped reading, as it should
 
+    def _drip(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(DRIP_BYTES))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for _ in range(DRIP_BYTES):
+                time.sleep(DRIP_GAP_S)
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up, as it should
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._answer("application/json", b'{"access_token": "tok", "expires_in": 7200}')
 
     def do_GET(self) -> None:
         media_id = parse_qs(urlsplit(self.path).query).get("media_id", [""])[0]
-        if media_id.startswith("huge-"):
+        if media_id.startswith("drip-"):
+            self._drip()
+        elif media_id.startswith("huge-"):
             self._huge(declared=media_id == "huge-declared")
         elif media_id.startswith("json-"):
             self._answer(
@@ -103,15 +125,19 @@ def odd_wechat_url() -> Iterator[str]:
 
 @pytest.fixture
 def odd_client(odd_wechat_url: str) -> Iterator[AixiangWeChatClient]:
-    client = AixiangWeChatClient(
-        "wx-odd",
-        "secret",
-        api_base_url=odd_wechat_url,
-        timeout=2.0,
-        redis_client=fakeredis.FakeRedis(decode_responses=True),
-    )
+    client = odd_wechat_client(odd_wechat_url, timeout=2.0)
     yield client
     client.close()
+
+
+def odd_wechat_client(url: str, timeout: float) -> AixiangWeChatClient:
+    return AixiangWeChatClient(
+        "wx-odd",
+        "secret",
+        api_base_url=url,
+        timeout=timeout,
+        redis_client=fakeredis.FakeRedis(decode_responses=True),
+    )
 
 
 @pytest.fixture
@@ -348,3 +374,19 @@ def test_a_file_over_the_limit_is_refused_without_being_held_whole(
     assert photo.status == PHOTO_FAILED and f"over {MAX_BYTES}" in (photo.last_error or "")
     assert peak < 2 * MAX_BYTES  # read up to the limit, never the whole 40 MiB
     assert not media_dir.exists() or not any(media_dir.rglob("*.*"))
+
+
+def test_a_trickling_download_ends_at_the_timeout_and_is_retried(
+    services: Services, odd_wechat_url: str, media_dir: Path, clock: FakeClock
+) -> None:
+    """Each byte comes sooner than the 1 s read timeout; the whole never would."""
+    add_need(services, clock, "drip-1")
+    client = odd_wechat_client(odd_wechat_url, timeout=1.0)
+    try:
+        assert sweep(services, client, media_dir, clock) == SweepResult(retrying=1)
+        assert client.download_media("m-after", MAX_BYTES).content.startswith(PNG_SIGNATURE)
+    finally:
+        client.close()
+    [photo] = photos(services)
+    assert photo.status == PHOTO_PENDING and "did not finish within 1s" in str(photo.last_error)
+    assert "access_token" not in str(photo.last_error)
