@@ -7,6 +7,7 @@ module, so every one of them exercises the real signature and AES path.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,16 @@ from xml.sax.saxutils import escape
 from bot.protocol import Cipher, new_nonce, parse_xml, sign
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
+# What XML 1.0 forbids: C0 controls other than tab, LF and CR (a vertical tab pasted from
+# Word, NUL), lone surrogates, U+FFFE and U+FFFF. escape() leaves them in.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML cannot carry. WeChat drops them from what a
+    resident types, so a delivery that kept them would be one WeChat never sends (and
+    the webhook would rightly refuse it as not XML)."""
+    return _NOT_XML.sub("", value)
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class WeChatPayloads:
             if isinstance(value, int):
                 parts.append(f"<{name}>{value}</{name}>")
             else:
-                parts.append(f"<{name}>{escape(value)}</{name}>")
+                parts.append(f"<{name}>{escape(xml_text(value))}</{name}>")
         return "<xml>" + "".join(parts) + "</xml>"
 
     def text(

@@ -127,6 +127,21 @@ def test_help_through_the_webhook(demo_url: str, services: Services, safe: bool)
     assert (stored.msg_type, stored.content) == ("text", "帮助")
 
 
+@pytest.mark.parametrize("pasted", ["帮助\v", "\x00帮助", "帮\x1f助\ufffe"])
+def test_control_characters_are_dropped_as_wechat_does(
+    demo_url: str, services: Services, pasted: str
+) -> None:
+    """A vertical tab pasted from Word, or a NUL, cannot travel in XML."""
+    assert "活动" in say(demo_url, pasted)
+    [stored] = inbound(services)
+    assert stored.content == "帮助"
+
+
+def test_a_scene_with_control_characters_still_arrives(demo_url: str) -> None:
+    answer = send(demo_url, openid="o-demo-new", kind="scan", scene="checkin:\x0b1")
+    assert answer["ok"], answer
+
+
 def test_follow_gets_the_welcome(demo_url: str) -> None:
     answer = send(demo_url, openid="o-demo-new", kind="subscribe")
     assert answer["ok"] and answer["reply"].startswith("欢迎关注爱乡共建俱乐部")
@@ -197,6 +212,7 @@ def test_a_rejection_is_reported_with_status_and_reason(
         ({"openid": "o 1", "kind": "text", "text": "hi"}, "openid must be 1-64 letters"),
         ({"openid": "o-1", "kind": "shout"}, "kind must be one of text, click"),
         ({"openid": "o-1", "kind": "text", "text": "  "}, "text is empty"),
+        ({"openid": "o-1", "kind": "text", "text": "\x00\x0b\x1f"}, "text is empty"),
         ({"openid": "o-1", "kind": "text", "text": "长" * 2001}, "text is over 2000 characters"),
         ({"openid": "o-1", "kind": "text", "text": "hi", "safe": "yes"}, "safe must be true"),
         ({"openid": "o-1", "kind": "click"}, "key must be a menu key"),

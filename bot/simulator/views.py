@@ -23,7 +23,7 @@ from bot.config import MenuButton
 from bot.protocol import Rejection
 from bot.services import Services
 from bot.simulator.clock import SimulatedClock
-from bot.wechat_payloads import WeChatPayloads
+from bot.wechat_payloads import WeChatPayloads, xml_text
 from models.residents import Resident
 
 SIMULATOR_KEY = "aixiang_simulator"
@@ -267,11 +267,14 @@ def _delivery_xml(payloads: WeChatPayloads, openid: str, data: Mapping[str, Any]
 
 
 def _text(value: Any) -> str:
+    """The text as WeChat would deliver it: without the control characters it drops."""
+    if isinstance(value, str):
+        value = xml_text(_well_formed(value, "text"))
     if not isinstance(value, str) or not value.strip():
         raise SimulatorError(400, "text is empty")
     if len(value) > MAX_TEXT_CHARS:
         raise SimulatorError(400, f"text is over {MAX_TEXT_CHARS} characters")
-    return _well_formed(value, "text")
+    return value
 
 
 def _menu_key(value: Any) -> str:
