@@ -33,10 +33,12 @@ from bot.demo import (
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from bot.simulator import install_simulator
+from bot.simulator.views import MAX_RESIDENTS_LISTED
 from bot.wechat_client import AixiangWeChatClient
 from bot.wechat_payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events import Event
+from models.residents import get_or_create_resident
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +238,24 @@ def test_bad_requests_get_one_line_and_store_nothing(
     message = response.json()["error"]
     assert message.startswith(error) and "\n" not in message
     assert count(services, Resident) == 0
+
+
+def test_residents_list_the_newest_and_the_selected_one(demo_url: str, services: Services) -> None:
+    with services.session_factory() as db, db.begin():
+        for index in range(MAX_RESIDENTS_LISTED + 5):
+            get_or_create_resident(db, f"o-demo-{index:03d}", services.clock())
+
+    def listed(**params: str) -> list[str]:
+        response = requests.get(f"{demo_url}/sim/api/residents", params=params, timeout=10)
+        assert response.status_code == 200
+        return [r["openid"] for r in response.json()]
+
+    newest = listed()
+    assert len(newest) == MAX_RESIDENTS_LISTED and newest == sorted(newest)
+    assert newest[-1] == f"o-demo-{MAX_RESIDENTS_LISTED + 4:03d}"
+    assert "o-demo-000" not in newest
+    assert listed(selected="o-demo-000") == ["o-demo-000", *newest]
+    assert listed(selected="o-demo-nobody") == newest
 
 
 # Pushes read from the fake WeChat API -----------------------------------------------

@@ -132,10 +132,18 @@ def _button_json(button: MenuButton) -> dict[str, Any]:
 
 @blueprint.get("/sim/api/residents")
 def residents() -> Response:
+    """The newest residents, oldest first, and the one the page has ``selected`` however
+    old: a reload that did not find it would silently switch the page to another."""
+    selected = request.args.get("selected", "")
     with _services().session_factory() as db:
-        rows = db.execute(
-            select(Resident).order_by(Resident.id).limit(MAX_RESIDENTS_LISTED)
-        ).scalars()
+        rows = list(
+            db.execute(
+                select(Resident).order_by(Resident.id.desc()).limit(MAX_RESIDENTS_LISTED)
+            ).scalars()
+        )
+        if selected and all(r.openid != selected for r in rows):
+            rows.extend(db.execute(select(Resident).where(Resident.openid == selected)).scalars())
+        rows.sort(key=lambda r: r.id)
         return jsonify(
             [
                 {

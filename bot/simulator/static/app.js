@@ -251,7 +251,8 @@ function residentLabel(resident) {
 
 async function loadResidents() {
   try {
-    state.residents = await api("/sim/api/residents");
+    // The selected resident is listed even when older than the newest the list holds.
+    state.residents = await api(`/sim/api/residents?selected=${encodeURIComponent(state.openid)}`);
   } catch (err) {
     note(`居民列表不可用 Residents unavailable: ${err.message}`);
     return;
