@@ -82,6 +82,11 @@ DEFAULT_DURATION = timedelta(hours=3)
 # broadcast's quota periods would not fit in a datetime at all.
 SCHEDULE_HORIZON = timedelta(days=366)
 
+# A cancellation notice is worth sending until the event would have begun; once it has
+# begun (rain called it off mid-way), people on their way or already there still need to
+# hear, so the notice lives until the event's end, and at least this long.
+LATE_CANCEL_NOTICE_WINDOW = timedelta(hours=3)
+
 CHECKIN_CODE_DIGITS = 6
 MAX_TITLE = 200
 MAX_PLACE = 200
@@ -690,10 +695,20 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
             payload=cancellation_payload(event, signup, reason, tz),
             idempotency_key=f"event_cancelled:{event.id}:{resident.id}",
             now=now,
-            expires_at=event.starts_at,
+            expires_at=cancel_notice_expires_at(event, now),
         )
         told += 1
     return told
+
+
+def cancel_notice_expires_at(event: Event, now: datetime) -> datetime:
+    """When a cancellation notice stops being worth sending: at the start for an event
+    not yet begun; for one already under way, at its end or a few hours from now,
+    whichever is later, so the notice is never born expired."""
+    if event.starts_at > now:
+        return event.starts_at
+    ends_at = event.ends_at or event.starts_at + DEFAULT_DURATION
+    return max(ends_at, now + LATE_CANCEL_NOTICE_WINDOW)
 
 
 def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo) -> dict[str, Any]:

@@ -21,15 +21,18 @@ from models import OutboxMessage
 from models.base import utcnow
 from models.events import (
     CONFIRMED,
+    LATE_CANCEL_NOTICE_WINDOW,
     WAITLISTED,
     Attendance,
     Event,
     Signup,
     cancel_signup,
+    create_event,
     save_contact,
     sign_up,
 )
 from models.needs import add_partner
+from models.outbox import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
 
@@ -316,6 +319,39 @@ def test_cancel_tells_confirmed_and_waitlisted(staff: CliRunner, services: Servi
     assert stored.status == "cancelled" and stored.cancel_reason == "台风预警"
     assert "already cancelled" in fail(staff, "events", "cancel", str(event_id), "--reason", "x")
     assert "cancelled" in fail(staff, "events", "publish", str(event_id))
+
+
+@pytest.mark.parametrize("runs_for", [timedelta(minutes=5), timedelta(hours=6)])
+def test_cancel_after_the_start_still_tells_people(
+    staff: CliRunner, services: Services, runs_for: timedelta
+) -> None:
+    """Rain calls an event off ten minutes in: the notice lives until the event's end, and
+    at least a few hours, instead of being queued already expired."""
+    start = utcnow() - timedelta(minutes=10)
+    with services.session_factory() as db, db.begin():
+        called_off = create_event(
+            db,
+            title="雨天活动",
+            starts_at=start,
+            ends_at=utcnow() + runs_for,
+            capacity=5,
+            now=start - timedelta(days=1),
+            publish=True,
+        )
+        event_id = called_off.id
+        earlier = start - timedelta(hours=1)
+        sign_up(db, event_id, get_or_create_resident(db, "o-1", earlier), 1, earlier)
+    result = run(staff, "events", "cancel", str(event_id), "--reason", "暴雨")
+    assert "1 resident(s) will be told" in result.stdout
+    with services.session_factory() as db, db.begin():
+        assert expire_stale(db, utcnow()) == 0
+        push = db.execute(select(OutboxMessage)).scalar_one()
+    assert push.status == "pending"
+    assert push.expires_at is not None
+    assert push.expires_at >= max(
+        start + timedelta(minutes=10) + runs_for,
+        utcnow() + LATE_CANCEL_NOTICE_WINDOW - timedelta(minutes=5),
+    )
 
 
 def test_cancel_needs_a_reason(staff: CliRunner, services: Services) -> None:
