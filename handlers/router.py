@@ -1,7 +1,8 @@
 """One explicit registry: text keywords, menu keys, event types, message types, flow states.
 
 Dispatch order, and why:
-1. 退出/exit always leaves a flow, so no one is ever stuck in one.
+1. 退出/exit always leaves a flow, so no one is ever stuck in one; like every whole-word
+   command, it may end with the punctuation people type ("退出！", "help?").
 2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
    resident chose to go elsewhere.
 3. In a flow, everything else goes to the flow's current step, except the words that
@@ -34,11 +35,22 @@ _Registered = TypeVar("_Registered")
 QR_SUBSCRIBE_PREFIX = "qrscene_"
 
 EXIT_WORDS = ("退出", "exit")
+# What people end a command with on a phone ("退出！", "help?", "exit."), after NFKC has
+# folded the full-width forms (！？．～) to ASCII; 。 and … have no such fold.
+COMMAND_END_PUNCTUATION = "。.!?~…"
 
 
 def normalize(text: str) -> str:
     """Fold what residents type on phones: full-width digits and letters, case, spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).strip().lower().split())
+
+
+def command_word(text: str) -> str:
+    """A normalized message as a command: without the punctuation people end it with, so
+    "退出！" leaves a flow instead of becoming a name, and "帮助？" is answered. Only whole
+    commands are matched this way; an answer keeps its punctuation, and a message that is
+    only punctuation ("?", itself a way to ask for help) stays as it is."""
+    return text.rstrip(COMMAND_END_PUNCTUATION).rstrip() or text
 
 
 @dataclass(frozen=True)
@@ -138,15 +150,16 @@ class Router:
 
     def dispatch(self, message: Message, ctx: Context) -> Reply | None:
         text = normalize(message.words)
-        if text in EXIT_WORDS and self._exit is not None:
+        command = command_word(text)
+        if command in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
         if message.type == EVENT:
             return self._dispatch_event(message, ctx)
         if ctx.flow is not None:
             flow = self._flows.get(ctx.flow.name)
             if flow is not None:
-                if text in self._anywhere and flow.prompt is not None:
-                    return self._answer_mid_flow(text, message, ctx, flow.prompt)
+                if command in self._anywhere and flow.prompt is not None:
+                    return self._answer_mid_flow(command, message, ctx, flow.prompt)
                 return flow.handler(message, ctx)
             ctx.end_flow()
         if message.type == TEXT or text:
@@ -194,7 +207,7 @@ class Router:
         return None
 
     def _dispatch_text(self, text: str, message: Message, ctx: Context) -> Reply | None:
-        handler = self._keywords.get(text)
+        handler = self._keywords.get(command_word(text))
         if handler is not None:
             return handler(message, ctx)
         for keyword in self._arg_keywords:

@@ -67,6 +67,29 @@ def test_exit_without_a_flow(chat: Chat) -> None:
     assert "没有进行中的对话" in chat.say("退出")
 
 
+@pytest.mark.parametrize("word", ["退出！", "退出。", "exit.", "EXIT!", "退出～", "exit ?"])
+def test_exit_with_trailing_punctuation_leaves_a_flow(chat: Chat, word: str) -> None:
+    """People end a command with what their keyboard offers; it is still the command, never
+    the flow's answer."""
+    consent = chat.say("需求")
+    assert "已退出" in chat.say(word)
+    assert "没有进行中的对话" in chat.say("退出")
+    assert chat.say("需求") == consent
+
+
+@pytest.mark.parametrize("word", ["帮助？", "help?", "帮助。", "HELP!"])
+def test_help_mid_flow_takes_trailing_punctuation(chat: Chat, word: str) -> None:
+    consent = chat.say("需求")
+    assert chat.say(word) == chat.say("帮助")
+    assert chat.say(word).endswith(f"\n\n{consent}")
+
+
+def test_language_switch_mid_flow_takes_trailing_punctuation(chat: Chat) -> None:
+    chat.say("需求")
+    assert chat.say("English!").startswith("Switched to English.\n\n")
+    assert chat.say("中文。").startswith("已切换为中文。\n\n")
+
+
 def test_subscribe_unsubscribe_resubscribe_is_one_resident(chat: Chat, services: Services) -> None:
     welcome = chat.send(chat.payloads.event(chat.openid, "subscribe", create_time=1_770_000_000))
     assert "欢迎" in welcome and "我的需求" in welcome
