@@ -116,6 +116,7 @@ CHECKIN_NOT_OPEN = "checkin_not_open"
 CHECKIN_CLOSED = "checkin_closed"
 NO_ROOM = "no_room"
 UNKNOWN_CODE = "unknown_code"
+CANCELLED_CODE = "cancelled_code"
 UNKNOWN_PARTNER = "unknown_partner"
 INVALID = "invalid"
 
@@ -1065,13 +1066,26 @@ def _leave_waitlist_at_the_door(db: Session, event: Event, signup: Signup, now: 
 
 
 def check_in_by_code(db: Session, event_id: int, code: str, now: datetime) -> CheckInResult:
-    """Staff type the code a resident shows; it checks in whoever holds it."""
+    """Staff type the code a resident shows; it checks in whoever holds it. A cancelled
+    sign-up's code is refused: the code stands for a place, and that place was given up
+    (someone without one comes in as a walk-in, by their openid, if there is room). The
+    one exception is a resident already in, so a second look at their code says so."""
     event = get_event(db, event_id)
+    code = code.strip()
     signup = db.execute(
-        select(Signup).where(Signup.event_id == event.id, Signup.checkin_code == code.strip())
+        select(Signup).where(Signup.event_id == event.id, Signup.checkin_code == code)
     ).scalar_one_or_none()
     if signup is None:
-        raise EventError(UNKNOWN_CODE, f"no sign-up for event {event.id} has code {code.strip()!r}")
+        raise EventError(UNKNOWN_CODE, f"no sign-up for event {event.id} has code {code!r}")
+    if (
+        signup.status == SIGNUP_CANCELLED
+        and attendance_of(db, event.id, signup.resident_id) is None
+    ):
+        raise EventError(
+            CANCELLED_CODE,
+            f"the sign-up with code {code!r} for event {event.id} was cancelled",
+            event=event,
+        )
     return check_in(db, event.id, signup.resident, CHECKIN_CODE, now)
 
 

@@ -486,6 +486,21 @@ def test_checkin_by_code_twice_and_walk_in(staff: CliRunner, services: Services)
     assert count(services, Attendance) == 1
 
 
+def test_checkin_refuses_a_cancelled_sign_ups_code(staff: CliRunner, services: Services) -> None:
+    """The code stood for a place the resident gave up: it checks no one in, even with
+    places free; the resident can still come in as a walk-in by openid."""
+    event_id = create(staff, "--publish", days=0.05)
+    residents_sign_up(services, event_id, "o-1")
+    code = signups(services, event_id)[0].checkin_code
+    with services.session_factory() as db, db.begin():
+        cancel_signup(db, event_id, get_or_create_resident(db, "o-1", utcnow()), utcnow(), SHANGHAI)
+    refused = fail(staff, "events", "checkin", str(event_id), "--code", code)
+    assert refused == f"error: the sign-up with code {code!r} for event {event_id} was cancelled"
+    assert count(services, Attendance) == 0
+    walk_in = run(staff, "events", "checkin", str(event_id), "--openid", "o-1").stdout
+    assert "as a walk-in" in walk_in
+
+
 def test_checkin_by_openid_as_walk_in(staff: CliRunner, services: Services) -> None:
     event_id = create(staff, "--publish", days=0.05)
     with services.session_factory() as db, db.begin():
