@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import SplitResult, urlencode, urlsplit
@@ -132,11 +132,13 @@ _DOWNLOAD_CHUNK = 64 * 1024
 @dataclass(frozen=True)
 class _Download:
     """How a file answer is read: at most ``max_bytes`` of it, all by ``deadline``
-    (``time.monotonic()``), ``limit_s`` after the call began; None for no deadline."""
+    (``time.monotonic()``), ``limit_s`` after the call began; None for no deadline. No
+    single read waits longer than ``read_s``, the call's read timeout."""
 
     max_bytes: int
     limit_s: float | None
     deadline: float | None
+    read_s: float | None
 
 
 @dataclass(frozen=True)
@@ -466,11 +468,11 @@ class AixiangWeChatClient(WeChatClient):
             url = f"{url}{'&' if '?' in url else '?'}{query}"
         max_bytes = kwargs.get("max_bytes")
         download = None
+        timeout = _timeout(kwargs.get("timeout"))
         if max_bytes is not None:
             limit_s = _overall_s(kwargs.get("timeout"))
             deadline = None if limit_s is None else time.monotonic() + limit_s
-            download = _Download(max_bytes, limit_s, deadline)
-        timeout = _timeout(kwargs.get("timeout"))
+            download = _Download(max_bytes, limit_s, deadline, timeout.read_timeout)
         return self._http.direct(method, url, data, headers, timeout, download)
 
     def _handle_result(
@@ -568,75 +570,75 @@ def _read_file(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitR
     """A streamed file answer, read under ``download``'s size cap and deadline. A refused
     or late answer's connection is closed rather than drained, as the rest is not wanted."""
     try:
-        with _Watchdog(raw, download.deadline) as watchdog:
-            try:
-                content = _read_capped(raw, download.max_bytes)
-            except (urllib3.exceptions.HTTPError, OSError):
-                if not watchdog.fired:
-                    raise
-        if watchdog.fired:
-            raise WeChatTimeout(
-                None,
-                f"the download from {parts.scheme}://{parts.netloc}{parts.path} did not "
-                f"finish within {download.limit_s:g}s",
-            )
+        return _read_capped(raw, download, parts)
     except BaseException:
         raw.close()
         raise
     finally:
         raw.release_conn()
-    return content
 
 
-def _read_capped(raw: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
-    """A streamed body of at most ``max_bytes``: refused up front by its Content-Length
-    when it declares one, else as soon as the bytes read pass the limit."""
+def _read_capped(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
+    """A streamed body of at most ``download.max_bytes``: refused up front by its
+    Content-Length when it declares one, else as soon as the bytes read pass the limit."""
+    max_bytes = download.max_bytes
     declared = str(raw.headers.get("Content-Length") or "")
     if declared.isdecimal() and int(declared) > max_bytes:
         raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
     content = bytearray()
-    while chunk := raw.read(_DOWNLOAD_CHUNK):
+    while chunk := _read_chunk(raw, download, parts):
         content += chunk
         if len(content) > max_bytes:
             raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
     return bytes(content)
 
 
-class _Watchdog:
-    """Shuts a response's socket for reading when its deadline passes. urllib3's read
-    timeout bounds each socket read, so an answer trickling in a byte at a time would
-    otherwise never time out; shut, the socket reads as ended and the read returns."""
+def _read_chunk(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
+    """One socket read's worth of the body, waiting no longer than the read timeout nor
+    past the deadline. urllib3's read timeout bounds each socket read, so an answer
+    trickling in a byte at a time would otherwise never time out; hence one read at a
+    time (``read1``), each given only what is left of the whole. Only this thread touches
+    the socket, and only while the response still holds it: urllib3 hands it back to the
+    pool inside the read that ends the body, and another call may be using it by then."""
+    sock = _body_socket(raw)
+    if sock is None:
+        return raw.read1(_DOWNLOAD_CHUNK)  # the body has ended: nothing left to wait for
+    wait_s = download.read_s
+    if download.deadline is not None:
+        left_s = download.deadline - time.monotonic()
+        if left_s <= 0:
+            raise _late(download, parts)
+        wait_s = left_s if wait_s is None else min(wait_s, left_s)
+    sock.settimeout(wait_s)
+    try:
+        return raw.read1(_DOWNLOAD_CHUNK)
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        if wait_s != download.read_s:  # the wait was cut short by the deadline
+            raise _late(download, parts) from None
+        raise
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: float | None) -> None:
-        self._raw = raw
-        seconds = 0.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
-        self._timer = None if deadline is None else threading.Timer(seconds, self._fire)
-        # Held while firing, so that a socket is never shut once it went back to the pool.
-        self._lock = threading.Lock()
-        self._done = False
-        self.fired = False
 
-    def __enter__(self) -> _Watchdog:
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
+def _body_socket(raw: urllib3.BaseHTTPResponse) -> socket.socket | None:
+    """The socket the body is read from while the response still holds its connection.
+    An answer that closes the connection after it (``Connection: close``) has already
+    been handed its socket: http.client drops it from the connection, not from the
+    response's file, so that is where it is found."""
+    connection = raw.connection
+    if connection is None:
+        return None
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
-    def __exit__(self, *_: object) -> None:
-        with self._lock:
-            self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
 
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.fired = True
-            sock = getattr(getattr(self._raw, "connection", None), "sock", None)
-            if isinstance(sock, socket.socket):
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RD)
+def _late(download: _Download, parts: SplitResult) -> WeChatTimeout:
+    return WeChatTimeout(
+        None,
+        f"the download from {parts.scheme}://{parts.netloc}{parts.path} did not "
+        f"finish within {download.limit_s:g}s",
+    )
 
 
 def _errcode(result: Any) -> int:

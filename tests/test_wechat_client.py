@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
+from urllib3.connectionpool import HTTPConnectionPool
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import MenuButton, MenuConfig
@@ -276,6 +278,59 @@ def test_a_capped_download_refuses_a_bigger_file_and_the_client_goes_on(
 
     assert len(wechat_client.download_media("m-1", max_bytes=size).content) == size
     assert len(fake_wechat.calls("media/get")) == 3
+
+
+def test_a_finished_download_never_touches_its_connection_once_back_in_the_pool(
+    fake_wechat: FakeWeChatServer,
+    make_wechat_client: MakeWeChatClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """urllib3 hands the connection back inside the read that ends the body. The
+    downloading thread is held right there while another call takes that connection and
+    is still waiting for its answer when the download's deadline (1 s) passes: the other
+    call must get its answer, and the download its file."""
+    client = make_wechat_client(http_timeout_s=1.0)
+    client.access_token  # noqa: B018 - one pooled connection, already open
+    fake_wechat.add_fault("message/custom/send", delay_s=0.7)
+    handed_back, other_done = threading.Event(), threading.Event()
+    put_conn = HTTPConnectionPool._put_conn
+
+    def put_and_stall(pool: HTTPConnectionPool, conn: Any) -> None:
+        put_conn(pool, conn)
+        if threading.current_thread().name == "download":
+            handed_back.set()
+            other_done.wait(timeout=5)
+
+    monkeypatch.setattr(HTTPConnectionPool, "_put_conn", put_and_stall)
+    results: dict[str, Any] = {}
+
+    def download() -> None:
+        try:
+            results["download"] = len(client.download_media("m-1", max_bytes=1 << 20).content)
+        except Exception as exc:
+            results["download"] = exc
+
+    def other_call() -> None:
+        handed_back.wait(timeout=5)
+        time.sleep(0.5)  # in flight from 0.5 s to 1.2 s, across the download's deadline
+        try:
+            results["other"] = client.message.send_text("o-1", "hello")["errcode"]
+        except Exception as exc:
+            results["other"] = exc
+        finally:
+            other_done.set()
+
+    threads = [
+        threading.Thread(target=download, name="download"),
+        threading.Thread(target=other_call),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert isinstance(results["download"], int) and results["download"] > 0, results
+    assert results["other"] == 0, results
 
 
 @pytest.mark.parametrize("errcode", [43004, 45009, 45015, 45047, -1])
