@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 import qrcode
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ USER_TAG_PAGE = 10_000
 CLIENTMSGID_TTL_S = 86_400
 MENU_TOP_NAME_BYTES = 16
 MENU_SUB_NAME_BYTES = 60
+# WeChat's media ids are about 64 characters; a far longer one is no id at all (and would
+# not fit in the QR code the fake draws for it).
+MAX_MEDIA_ID = 256
+# One request may add at most this much to the call log; a bigger body is refused (413).
+MAX_BODY_BYTES = 1024 * 1024
 # How often a background server checks for stop(); short, so test teardown is quick.
 STOP_POLL_INTERVAL_S = 0.05
 
@@ -262,6 +268,17 @@ class FakeWeChat:
         """Record the call when it arrives, apply a scheduled fault, else answer as WeChat."""
         body, malformed = _parse_body(raw_body)
         record = self._record(endpoint, method, query, body)
+        try:
+            reply = self._reply(endpoint, query, body, malformed)
+        except Exception:
+            # A bug in the fake: the log still says the call ended, and how.
+            self._finish(record, Reply("fake WeChat: the fake failed on this call", 500))
+            raise
+        self._finish(record, reply)
+        return reply
+
+    def _reply(self, endpoint: str, query: dict[str, str], body: Any, malformed: bool) -> Reply:
+        """A scheduled fault's answer, after its delay, else WeChat's."""
         fault = self._take_fault(endpoint)
         if fault is not None and fault.delay_s > 0:
             with self._lock:
@@ -277,11 +294,13 @@ class FakeWeChat:
             reply = error(47001)
         else:
             reply = self._dispatch(endpoint, query, body)
+        return reply
+
+    def _finish(self, record: dict[str, Any], reply: Reply) -> None:
         with self._lock:
             record["status"] = reply.status
             record["result"] = reply.summary()
             record.update(reply.recorded or {})
-        return reply
 
     def _dispatch(self, endpoint: str, query: dict[str, str], body: Any) -> Reply:
         handler = self._handlers.get(endpoint)
@@ -445,7 +464,7 @@ class FakeWeChat:
             return error(44002)
         if not isinstance(body.get("touser"), str) or not body["touser"]:
             return error(40003)
-        if body.get("msgtype") not in CUSTOM_MSGTYPES:
+        if not _one_of(body.get("msgtype"), CUSTOM_MSGTYPES):
             return error(40008)
         return OK
 
@@ -489,7 +508,7 @@ class FakeWeChat:
     def _mass_accepted(self, body: dict[str, Any], recipients: list[str] | None) -> Reply:
         """A mass-send job, unless its clientmsgid was taken within a day: then 45065 with
         the earlier job's msg_id, and nobody gets it again."""
-        if body.get("msgtype") not in MASS_MSGTYPES:
+        if not _one_of(body.get("msgtype"), MASS_MSGTYPES):
             return error(40008)
         clientmsgid = body.get("clientmsgid")
         now = time.time()
@@ -545,7 +564,7 @@ class FakeWeChat:
     def _tags_delete(self, query: dict[str, str], body: Any) -> Reply:
         tag = body.get("tag") if isinstance(body, dict) else None
         tag_id = tag.get("id") if isinstance(tag, dict) else None
-        if tag_id in SYSTEM_TAG_IDS:
+        if isinstance(tag_id, int) and tag_id in SYSTEM_TAG_IDS:
             return error(45058)
         with self._lock:
             if not isinstance(tag_id, int) or tag_id not in self._tags:
@@ -591,6 +610,8 @@ class FakeWeChat:
             return error(44002)
         tag_id = body.get("tagid")
         after = body.get("next_openid") or ""
+        if not isinstance(after, str):
+            return error(47001)
         with self._lock:
             if not isinstance(tag_id, int) or tag_id not in self._tags:
                 return error(45159)
@@ -631,7 +652,7 @@ class FakeWeChat:
         if not isinstance(body, dict):
             return error(44002)
         action = body.get("action_name")
-        if action not in QR_ACTIONS:
+        if not _one_of(action, QR_ACTIONS):
             return error(47001)
         ticket = secrets.token_urlsafe(32)
         url = f"http://weixin.qq.com/q/{ticket[:22]}"
@@ -669,19 +690,26 @@ class FakeWeChat:
         return error(46003) if menu is None else Reply({"menu": menu})
 
     def _media_get(self, query: dict[str, str], body: Any) -> Reply:
-        if not query.get("media_id"):
+        if not 0 < len(query.get("media_id", "")) <= MAX_MEDIA_ID:
             return error(40007)
         return Reply(Binary(qr_png(f"media:{query['media_id']}"), "image/png"))
 
 
 def _parse_body(raw: bytes) -> tuple[Any, bool]:
-    """The JSON body, or (the raw text, True) when it is not JSON, so the log still shows it."""
+    """The JSON body, or (the raw text, True) when it is not JSON, so the log still shows it.
+    JSON nested deeper than Python's recursion limit is not JSON the fake can read either."""
     if not raw:
         return None, False
     try:
         return json.loads(raw), False
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw.decode("utf-8", "replace"), True
+
+
+def _one_of(value: Any, choices: frozenset[str]) -> TypeGuard[str]:
+    """Whether ``value`` is one of ``choices``; a list or an object, which cannot be looked
+    up in a set, is simply not."""
+    return isinstance(value, str) and value in choices
 
 
 def _template_refusal(body: Any) -> Reply | None:
@@ -778,6 +806,11 @@ def _json(payload: Any, status: int = 200) -> Response:
 def create_fake_app(fake: FakeWeChat) -> Flask:
     """The HTTP face of ``fake``: WeChat's endpoints under /cgi-bin/, controls under /_fake/."""
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Response:
+        return _json({"errcode": 47001, "errmsg": f"body over {MAX_BODY_BYTES} bytes"}, 413)
 
     @app.route(f"{API_PREFIX}<path:endpoint>", methods=["GET", "POST"])
     def api(endpoint: str) -> Response:

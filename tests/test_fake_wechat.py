@@ -341,6 +341,88 @@ def test_media_get_returns_an_image(fake_wechat: FakeWeChatServer, token: str) -
     assert recorded == {"content_type": "image/png", "bytes": len(media.content)}
 
 
+def post_raw(fake: FakeWeChatServer, endpoint: str, data: str, token: str) -> requests.Response:
+    """A call with a body exactly as given, well-formed JSON or not."""
+    return requests.post(
+        f"{fake.base_url}{endpoint}", params={"access_token": token}, data=data, timeout=10
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "errcode"),
+    [
+        ("qrcode/create", '{"action_name": ["QR_SCENE"]}', 47001),
+        ("message/custom/send", '{"touser": "o1", "msgtype": {"a": 1}}', 40008),
+        ("message/mass/send", '{"touser": ["a", "b"], "msgtype": ["text"]}', 40008),
+        ("tags/delete", '{"tag": {"id": [1]}}', 45159),
+        ("message/custom/send", "[" * 100_000, 47001),
+    ],
+)
+def test_malformed_arguments_get_wechats_errcode_and_finish_the_call(
+    fake_wechat: FakeWeChatServer, token: str, endpoint: str, body: str, errcode: int
+) -> None:
+    """A list or an object where WeChat expects a word, or JSON nested past what Python
+    reads, is a WeChat error answer, never the fake's own 500; the log says how it ended."""
+    answer = post_raw(fake_wechat, endpoint, body, token)
+
+    assert (answer.status_code, answer.json()["errcode"]) == (200, errcode)
+    [recorded] = fake_wechat.calls(endpoint)
+    assert recorded["status"] == 200 and recorded["result"]["errcode"] == errcode
+
+
+def test_user_tag_get_refuses_a_next_openid_that_is_not_text(
+    fake_wechat: FakeWeChatServer, token: str
+) -> None:
+    tag_id = call(fake_wechat, "tags/create", {"tag": {"name": "t"}}, access_token=token)["tag"][
+        "id"
+    ]
+    call(
+        fake_wechat,
+        "tags/members/batchtagging",
+        {"tagid": tag_id, "openid_list": ["o1"]},
+        access_token=token,
+    )
+    answer = call(
+        fake_wechat, "user/tag/get", {"tagid": tag_id, "next_openid": 5}, access_token=token
+    )
+
+    assert answer["errcode"] == 47001
+    assert fake_wechat.calls("user/tag/get")[0]["status"] == 200
+
+
+def test_media_get_refuses_an_id_far_too_long(fake_wechat: FakeWeChatServer, token: str) -> None:
+    answer = call(fake_wechat, "media/get", access_token=token, media_id="x" * 3000)
+
+    assert answer["errcode"] == 40007
+    assert fake_wechat.calls("media/get")[0]["status"] == 200
+
+
+def test_a_body_over_a_mebibyte_is_refused_unrecorded(
+    fake_wechat: FakeWeChatServer, token: str
+) -> None:
+    """One request cannot grow the call log without bound."""
+    answer = post_raw(fake_wechat, "message/custom/send", "x" * (1024 * 1024 + 1), token)
+
+    assert answer.status_code == 413 and answer.json()["errcode"] == 47001
+    assert fake_wechat.calls("message/custom/send") == []
+
+
+def test_a_failure_of_the_fake_still_finishes_the_call(
+    fake_wechat: FakeWeChatServer, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(query: dict[str, str], body: Any) -> Any:
+        raise RuntimeError("a bug in the fake")
+
+    monkeypatch.setitem(fake_wechat.fake._handlers, "menu/get", broken)
+    answer = requests.get(
+        f"{fake_wechat.base_url}menu/get", params={"access_token": token}, timeout=5
+    )
+
+    assert answer.status_code == 500
+    [recorded] = fake_wechat.calls("menu/get")
+    assert recorded["status"] == 500 and "failed" in recorded["result"]
+
+
 def test_tags_users_and_mass_sends(fake_wechat: FakeWeChatServer, token: str) -> None:
     name = f"volunteers-{time.monotonic_ns()}"
     tag = call(fake_wechat, "tags/create", {"tag": {"name": name}}, access_token=token)["tag"]
