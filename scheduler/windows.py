@@ -84,10 +84,12 @@ class ServiceWindow:
             allowed[index] = used <= limit
         return allowed
 
-    def exhaust(self, openid: str, opened_at: datetime | None, kind: str | None) -> None:
-        """WeChat said the allowance is spent (45047): stop trying it for this window."""
+    def exhaust(self, openid: str, opened_at: datetime | None, kind: str | None) -> bool:
+        """WeChat said the allowance is spent (45047): stop trying it for this window.
+        Answers whether that is now recorded (in Redis, else in this process's memory);
+        a window with no known opening cannot be."""
         if opened_at is None:
-            return
+            return False
         window, limit = window_for(kind)
         key = self._key(openid, opened_at)
         stored = degradable(
@@ -95,6 +97,7 @@ class ServiceWindow:
         )
         if stored is None:
             self._local[key] = (limit + 1, opened_at + window)
+        return True
 
     def _spend_locally(self, key: str, shuts_at: datetime) -> int:
         """Count one use in this process's memory, for want of Redis."""

@@ -281,12 +281,17 @@ class Worker:
         def mark(status: str, error: str | None = None, **details: Any) -> None:
             mark_outcome(db, row.id, status, error, lease_until=lease_until, **details)
 
-        if outcome.window_exhausted:
-            self._window.exhaust(
-                row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
-            )
+        recorded = outcome.window_exhausted and self._window.exhaust(
+            row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
+        )
         retried = outcome.result in (delivery.RETRY, delivery.REPLAN)
-        if retried and row.attempts >= self._push.max_attempts:
+        if outcome.result == delivery.REPLAN and recorded:
+            # The window is now known spent (in Redis, or in this worker's memory without
+            # it), so the next plan, at once, picks the template, a subscription notice
+            # or holds the push for the resident's reply: that cannot loop, so the attempt
+            # is given back rather than counted towards a dead letter.
+            mark(PENDING, outcome.error, next_attempt_at=now, refund_attempt=True)
+        elif retried and row.attempts >= self._push.max_attempts:
             mark(DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
         elif outcome.result == delivery.RETRY:
             wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
@@ -302,8 +307,8 @@ class Worker:
             self._pauses.pause(row.kind, outcome.pause_until, outcome.error or "quota")
             mark(FAILED, outcome.error, next_attempt_at=outcome.pause_until, refund_attempt=True)
         elif outcome.result == delivery.REPLAN:
-            # The window is now known spent (in Redis, or in memory without it), so the
-            # next plan, at once, picks the template, a subscription notice or the reply.
+            # Refused for a window nothing could record: tried again at once, but each try
+            # counts, so max_attempts still bounds how often WeChat is asked.
             mark(PENDING, outcome.error, next_attempt_at=now)
         elif outcome.result in _FINAL_STATUSES:
             mark(_FINAL_STATUSES[outcome.result], outcome.error)

@@ -381,11 +381,12 @@ def test_without_redis_a_spent_window_is_remembered_not_retried(
     assert len(fake_wechat.calls("message/custom/send")) == 1
 
 
-def test_a_row_re_planned_on_its_last_attempt_is_dead_lettered(
+def test_a_row_re_planned_by_two_workers_without_redis_is_held_not_resent(
     make_worker, clock: FakeClock, fake_wechat
 ) -> None:
-    """Two workers without Redis each learn of the spent window only from WeChat; the
-    row's attempts still bound how often it is tried."""
+    """Two workers without Redis each learn of the spent window only from WeChat; each
+    remembers it, so the row is tried once per worker and then held, not dead-lettered
+    though it met 45047 on its last allowed attempt."""
     first = make_worker(redis={"url": "redis://127.0.0.1:1/0"}, push={"max_attempts": 2})
     second = make_worker(first._services)
     add_resident(first._services, "o-last", last_seen=clock.now - timedelta(hours=1))
@@ -393,9 +394,29 @@ def test_a_row_re_planned_on_its_last_attempt_is_dead_lettered(
     row = queue(first._services, "o-last", "k-last")
     first.process_batch()
     second.process_batch()
-    dead = outbox_row(first._services, row)
-    assert dead.status == "dead" and "gave up after 2 attempts" in dead.last_error
-    assert second.process_batch() == 0
+    assert outbox_row(first._services, row).status == "pending"
+    assert second.process_batch() == 1
+    assert outbox_row(first._services, row).status == "held"
+    assert first.process_batch() == second.process_batch() == 0
+    assert len(fake_wechat.calls("message/custom/send")) == 2
+
+
+def test_45047_on_the_last_allowed_attempt_holds_the_push(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    """The window is recorded spent, so the next plan holds the push for the resident's
+    next message: the refusal does not count towards a dead letter."""
+    worker = make_worker(push={"max_attempts": 2})
+    add_resident(worker._services, "o-r", last_seen=clock.now)
+    fake_wechat.add_fault("message/custom/send", errcode=-1)  # a transient failure first
+    row = queue(worker._services, "o-r", "k-replan")
+    worker.process_batch()
+    assert outbox_row(worker._services, row).status == "failed"
+    clock.advance(seconds=3600)
+    fake_wechat.add_fault("message/custom/send", errcode=45047)
+    worker.run_once()
+    after = outbox_row(worker._services, row)
+    assert after.status == "held", after.last_error
     assert len(fake_wechat.calls("message/custom/send")) == 2
 
 
