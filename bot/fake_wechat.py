@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import struct
 import threading
@@ -114,6 +115,9 @@ MENU_SUB_NAME_BYTES = 60
 MAX_MEDIA_ID = 256
 # One request may add at most this much to the call log; a bigger body is refused (413).
 MAX_BODY_BYTES = 1024 * 1024
+# A delay fault stands for a slow WeChat: a minute is already far past any client timeout,
+# and a longer one could not be waited on at all (1e10 s overflows the wait).
+MAX_DELAY_S = 60.0
 # How often a background server checks for stop(); short, so test teardown is quick.
 STOP_POLL_INTERVAL_S = 0.05
 
@@ -171,7 +175,7 @@ class Fault:
         fault = cls(
             endpoint=endpoint.strip("/"),
             errcode=_optional_int(data, "errcode"),
-            delay_s=float(data.get("delay_s") or 0.0),
+            delay_s=_delay(data),
             http_status=_optional_int(data, "http_status"),
             times=_optional_int(data, "times") if "times" in data else 1,
             not_json=_optional_text(data, "not_json"),
@@ -185,12 +189,23 @@ class Fault:
             raise ValueError("not_json is an answer of its own: no errcode or http_status")
         if not coded and self.not_json is None and self.delay_s <= 0:
             raise ValueError("a fault needs errcode, http_status, not_json or a positive delay_s")
-        if self.delay_s < 0:
-            raise ValueError("delay_s cannot be negative")
+        if not 0 <= self.delay_s <= MAX_DELAY_S:
+            raise ValueError(f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S:g}")
         if self.http_status is not None and not 400 <= self.http_status <= 599:
             raise ValueError("http_status must be an error status (400-599)")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1, or null for every call until cleared")
+
+
+def _delay(data: dict[str, Any]) -> float:
+    """``delay_s`` as a finite number of seconds: not text, not NaN or infinity (which JSON
+    cannot even carry back in /_fake/faults); its range is checked with the rest."""
+    value = data.get("delay_s")
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S:g}")
+    return float(value)
 
 
 def _optional_int(data: dict[str, Any], key: str) -> int | None:

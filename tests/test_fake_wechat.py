@@ -284,6 +284,14 @@ def test_clearing_faults_releases_a_delayed_answer(
         {"endpoint": "menu/get", "colour": "red"},
         {"endpoint": "menu/get", "not_json": 7},
         {"endpoint": "menu/get", "not_json": "<html></html>", "errcode": 45015},
+        {"endpoint": "menu/get", "delay_s": 1e10},
+        {"endpoint": "menu/get", "delay_s": 60.5},
+        {"endpoint": "menu/get", "delay_s": -1},
+        {"endpoint": "menu/get", "delay_s": "inf"},
+        {"endpoint": "menu/get", "delay_s": "1"},
+        {"endpoint": "menu/get", "delay_s": True},
+        {"endpoint": "menu/get", "delay_s": [1]},
+        {"endpoint": "menu/get", "delay_s": {"a": 1}},
     ],
 )
 def test_malformed_faults_are_refused(fake_wechat: FakeWeChatServer, fault: Any) -> None:
@@ -291,6 +299,31 @@ def test_malformed_faults_are_refused(fake_wechat: FakeWeChatServer, fault: Any)
 
     assert answer.status_code == 400
     assert answer.json()["error"]
+    assert fake_wechat.fake.faults() == []
+
+
+@pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN"])
+def test_infinite_and_nan_delays_are_refused(fake_wechat: FakeWeChatServer, literal: str) -> None:
+    """Python's JSON reader takes these literals; a delay they give could not be waited on
+    (or would not be one), and /_fake/faults could not show it as standard JSON."""
+    answer = requests.post(
+        f"{fake_wechat.root_url}/_fake/faults",
+        data=f'{{"endpoint": "menu/get", "delay_s": {literal}}}',
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert answer.status_code == 400
+    assert "delay_s must be a number of seconds" in answer.json()["error"]
+    assert fake_wechat.fake.faults() == []
+
+
+@pytest.mark.parametrize("delay_s", [float("inf"), float("nan"), 1e10, 61])
+def test_unbounded_delays_are_refused_from_python_too(
+    fake_wechat: FakeWeChatServer, delay_s: float
+) -> None:
+    with pytest.raises(ValueError, match="delay_s must be a number of seconds from 0 to 60"):
+        fake_wechat.add_fault("menu/get", delay_s=delay_s)
     assert fake_wechat.fake.faults() == []
 
 
