@@ -88,12 +88,19 @@ class LeaderLock:
             None,
         )
         if renewed is None:
-            return started < self._held_until
+            # Timed from when the failed call gave up, which may be a socket timeout later.
+            return self.lease_left_s() > 0
         if renewed:
             self._held_until = started + self._lease_ms / 1000
             return True
         self._held_until = float("-inf")
         return False
+
+    def lease_left_s(self) -> float:
+        """How long nobody else can take the lead from us, by our last acquire or renewal
+        (negative once it may have lapsed). A leader cut off from Redis must ask again
+        by then, or it would go on leading after a standby took over."""
+        return self._held_until - self._monotonic()
 
     def release(self) -> None:
         """Hand the lead over at once; with Redis out of reach it lapses by itself."""

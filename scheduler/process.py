@@ -2,8 +2,9 @@
 
 Only the holder of the Redis leader lock starts its APScheduler (APScheduler's own rule:
 a job store is never shared by two running schedulers); it renews the lock and stops
-its scheduler the moment renewal fails. A standby polls for the lock and so takes over
-within a lease plus a poll of the leader's death.
+its scheduler the moment renewal fails, or, cut off from Redis, when its lease ends. A
+standby polls for the lock and so takes over within a lease plus a poll of the leader's
+death.
 """
 
 from __future__ import annotations
@@ -65,13 +66,19 @@ class LeadOrStandBy:
             self.running = build_scheduler(self._ctx)
             self.running.start()
             log.info("scheduler %s leads: %d jobs scheduled", self._lock.identity, len(JOBS))
-            return RENEW_EVERY_S
+            return self._until_renewal()
         if self._lock.renew():
-            return RENEW_EVERY_S
+            return self._until_renewal()
         log.warning("scheduler %s lost the lead; standing by", self._lock.identity)
         self.running.shutdown(wait=False)
         self.running = None
         return 0.0
+
+    def _until_renewal(self) -> float:
+        """The wait before renewing: RENEW_EVERY_S, but never past the end of the lease we
+        are sure of. Cut off from Redis, the leader then asks again as its lease ends and
+        stands down there, not up to RENEW_EVERY_S after a standby has taken over."""
+        return max(min(RENEW_EVERY_S, self._lock.lease_left_s()), 0.0)
 
     def close(self) -> None:
         """Stop leading: let running jobs finish, then hand the lead over."""

@@ -84,6 +84,32 @@ def test_an_outage_shorter_than_the_lease_keeps_the_leader(redis_client: redis.R
     assert leader.acquire()  # the lease never lapsed in Redis: still ours
 
 
+class SlowToFail(FlakyRedis):
+    """A Redis cut off by a partition: each call gives up only at its socket timeout."""
+
+    def __init__(self, client: redis.Redis, ticks: Ticks, timeout_s: float) -> None:
+        super().__init__(client)
+        self._ticks = ticks
+        self._timeout_s = timeout_s
+
+    def __getattr__(self, name: str) -> Any:
+        if self.down:
+            self._ticks.now += self._timeout_s
+        return super().__getattr__(name)
+
+
+def test_a_renewal_that_gives_up_after_the_lease_ended_does_not_keep_the_lead(
+    redis_client: redis.Redis,
+) -> None:
+    ticks = Ticks()
+    slow = SlowToFail(redis_client, ticks, timeout_s=1.0)
+    leader = LeaderLock(slow, lease_ms=30_000, monotonic=ticks)  # type: ignore[arg-type]
+    assert leader.acquire()
+    slow.down = True
+    ticks.now += 29.5
+    assert not leader.renew()  # sent inside the lease, but answered after it ended
+
+
 def test_a_standby_cut_off_from_redis_waits_without_failing(redis_client: redis.Redis) -> None:
     flaky = FlakyRedis(redis_client)
     flaky.down = True
@@ -110,6 +136,22 @@ def test_scheduler_survives_a_redis_outage_and_leads_again(services: Services) -
         services.redis.delete(LEADER_KEY)  # Redis came back empty, as after a restart
         flaky.down = False
         assert scheduler.step() == process.RENEW_EVERY_S and scheduler.running is not None
+    finally:
+        scheduler.close()
+
+
+def test_a_leader_cut_off_from_redis_stands_down_as_its_lease_ends(services: Services) -> None:
+    """A standby may take the lead the moment the lease ends in Redis, so the leader must
+    not sleep a whole RENEW_EVERY_S past that point before noticing."""
+    flaky, ticks = FlakyRedis(services.redis), Ticks()
+    scheduler = _scheduler_process(services, flaky, ticks)
+    try:
+        assert scheduler.step() == process.RENEW_EVERY_S
+        flaky.down = True
+        ticks.now += 25
+        assert scheduler.step() == 5.0 and scheduler.running is not None
+        ticks.now += 5
+        assert scheduler.step() == 0.0 and scheduler.running is None
     finally:
         scheduler.close()
 
