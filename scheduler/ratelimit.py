@@ -7,7 +7,9 @@ to ``burst``; taking a token is one atomic script, so workers never overspend be
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from typing import cast
 
 import redis
@@ -34,12 +36,20 @@ return granted
 
 
 class SendRateLimit:
-    """``rate`` of 0 means no limit (benchmarks, tests)."""
+    """``rate`` of 0 means no limit (benchmarks, tests). ``sleep`` is how the bucket waits
+    without Redis (a test's clock may stand in)."""
 
-    def __init__(self, client: redis.Redis, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        rate: float,
+        burst: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._redis = client
         self.rate = rate
         self._burst = burst if burst is not None else max(1.0, rate)
+        self._sleep = sleep
 
     def take(self, wanted: int) -> int:
         """How many of ``wanted`` sends may go now (0..wanted)."""
@@ -61,5 +71,10 @@ class SendRateLimit:
         return int(cast(str, granted))
 
     def _take_locally(self, wanted: int) -> int:
-        time.sleep(wanted / self.rate)
-        return wanted
+        """At most a second's worth of sends, after waiting for them at the whole rate.
+        Never more: the caller checks (and renews) its lease between takes, and waiting
+        for a whole batch at a low rate could outlast the lease, letting another worker
+        take the batch over before a single send, again and again."""
+        granted = min(wanted, max(1, math.ceil(self.rate)))
+        self._sleep(granted / self.rate)
+        return granted

@@ -11,6 +11,7 @@ from datetime import timedelta
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from models.outbox import claim_due, mark_outcome, mark_sent, renew_lease
+from scheduler.ratelimit import SendRateLimit
 from scheduler.worker import BatchLease
 from tests.conftest import FakeClock
 from tests.pushes import add_resident, outbox_row, queue
@@ -117,3 +118,30 @@ def test_a_stalled_worker_does_not_send_what_another_took_over(
     sends = _successful_sends(fake_wechat)
     assert sends["o-l1"] == sends["o-l2"] == 1
     assert {outbox_row(services, row).status for row in rows} == {"sent"}
+
+
+def test_without_redis_a_slow_rate_sends_a_batch_longer_than_the_lease(
+    make_worker, clock: FakeClock, fake_wechat: FakeWeChatServer
+) -> None:
+    """10 rows at 0.5 a second take 20 s, against a 12 s lease. Without Redis the worker
+    paces itself; were it to wait for the whole batch before its first send, a rival
+    worker would claim the lapsed batch meanwhile, and so on, and nothing would go."""
+    worker = make_worker(
+        redis={"url": "redis://127.0.0.1:1/0"},  # nothing listens there
+        push={"rate_per_s": 0.5, "lease_s": 12, "batch_size": 10},
+    )
+    services = worker._services
+    rows = _queued(services, clock, 10)
+    rival_claims: list[int] = []
+
+    def wait(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+        with services.session_factory() as db, db.begin():
+            claimed = claim_due(db, clock.now, timedelta(seconds=12), 10)
+            rival_claims.extend(row.id for row in claimed)
+
+    worker._rate = SendRateLimit(services.redis, 0.5, sleep=wait)
+    assert worker.process_batch() == 10
+    assert rival_claims == []
+    assert {outbox_row(services, row).status for row in rows} == {"sent"}
+    assert len(fake_wechat.calls("message/custom/send")) == 10

@@ -305,6 +305,16 @@ def test_shared_rate_limit(services: Services) -> None:
     assert limit.take(1) == 0
 
 
+def test_without_redis_the_rate_limit_grants_a_second_at_a_time() -> None:
+    unreachable = connect_redis("redis://127.0.0.1:1/0")
+    waits: list[float] = []
+    slow = SendRateLimit(unreachable, rate=0.5, sleep=waits.append)
+    fast = SendRateLimit(unreachable, rate=20, sleep=waits.append)
+    assert (slow.take(100), fast.take(100), fast.take(3)) == (1, 20, 3)
+    assert waits == [2.0, 1.0, 0.15]
+    unreachable.close()
+
+
 def test_rows_for_a_paused_kind_stay_pending_when_due_later(
     make_worker, clock: FakeClock, fake_wechat
 ) -> None:
