@@ -10,6 +10,8 @@ import os
 import sys
 
 import click
+from alembic.util import CommandError
+from sqlalchemy.exc import OperationalError
 
 from bot.cli_broadcast import broadcast, broadcasts
 from bot.cli_demo import demo, fake_wechat
@@ -43,7 +45,14 @@ def db() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Create or migrate the database schema."""
     config = config_from_context(ctx)
-    migrate.upgrade(config.database.url, revision)
+    try:
+        migrate.upgrade(config.database.url, revision)
+    except CommandError as exc:
+        raise StaffError(f"db upgrade: {exc}") from None
+    except OperationalError as exc:
+        # The driver's own words, not SQLAlchemy's: those repeat the URL and its password.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise StaffError(f"db upgrade: cannot reach the database: {reason}") from None
     click.echo(f"database at {revision}")
 
 

@@ -18,6 +18,7 @@ from bot.cli_support import (
     emit,
     emit_object,
     format_local,
+    parse_id,
     staff_session,
 )
 from bot.config import ConfigError
@@ -135,11 +136,12 @@ def outbox_retry(ctx: click.Context, dead: bool, kind: str | None) -> None:
 
 
 @outbox_group.command("show")
-@click.argument("row_id", type=int)
+@click.argument("row_ref")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def outbox_show(ctx: click.Context, row_id: int, as_json: bool) -> None:
+def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
     """One push with its payload, status and last error."""
+    row_id = parse_id(row_ref, "an outbox row", "outbox stats")
     tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
         row = db.get(outbox.OutboxMessage, row_id)

@@ -135,6 +135,29 @@ def test_cli_reports_bad_config_in_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("url", "revision", "expected"),
+    [
+        (
+            "postgresql://postgres:secretpw@127.0.0.1:1/aixiang",
+            "head",
+            "error: db upgrade: cannot reach the database: connection failed",
+        ),
+        ("sqlite:///{tmp}/aixiang.db", "nosuch", "error: db upgrade: Can't locate revision"),
+    ],
+    ids=["unreachable", "unknown-revision"],
+)
+def test_db_upgrade_failures_are_one_line(
+    tmp_path: Path, url: str, revision: str, expected: str
+) -> None:
+    env = {"AIXIANG_CONFIG": "", "AIXIANG_DATABASE_URL": url.format(tmp=tmp_path)}
+    result = CliRunner().invoke(main, ["db", "upgrade", "--revision", revision], env=env)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
+    assert "secretpw" not in result.output
+
+
 def test_serve_refuses_missing_credentials() -> None:
     result = CliRunner().invoke(main, ["serve"], env={"AIXIANG_WECHAT_TOKEN": ""})
     assert result.exit_code == 2

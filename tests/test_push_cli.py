@@ -98,6 +98,13 @@ def test_outbox_show_unknown_row(staff: CliRunner, services: Services) -> None:
     assert fail(staff, "outbox", "show", "999") == "error: no outbox row 999"
 
 
+@pytest.mark.parametrize("ref", ["99999999999999999999", "9223372036854775808", "x1"])
+def test_outbox_show_refuses_what_is_no_row_id_in_one_line(
+    staff: CliRunner, services: Services, ref: str
+) -> None:
+    assert fail(staff, "outbox", "show", ref).startswith(f"error: {ref!r} is ")
+
+
 def test_worker_without_credentials_is_one_line(staff: CliRunner, services: Services) -> None:
     staff.env["AIXIANG_WECHAT_APP_SECRET"] = ""
     assert "wechat.app_secret is required" in fail(staff, "worker", "--once")
