@@ -75,3 +75,37 @@ def test_contact_consent_is_taken_from_the_time_recorded_before(empty_database: 
     stored = rows["o-contact"]
     stored = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
     assert stored.replace(tzinfo=stored.tzinfo or UTC) == agreed
+
+
+def test_down_and_up_again_with_rows_that_reference_each_other(empty_database: str) -> None:
+    """SQLite rebuilds a table to change it; with rows pointing at it (a resident's
+    messages), the rebuild must not trip over the foreign keys, and nothing is lost."""
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    now = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        resident_id = connection.execute(
+            text(
+                "INSERT INTO resident (openid, subscribed, broadcast_opt_out, name, mobile,"
+                " contact_consent_at, created_at) VALUES"
+                " ('o-1', true, false, '张三', '13812345678', :now, :now) RETURNING id"
+            ),
+            {"now": now},
+        ).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO inbound_message (resident_id, dedupe_key, msg_type, received_at)"
+                " VALUES (:resident, 'msg:1', 'text', :now)"
+            ),
+            {"resident": resident_id, "now": now},
+        )
+    engine.dispose()
+    downgrade(empty_database, "0007_held_index")
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        consent = connection.execute(text("SELECT contact_consent_at FROM resident")).scalar_one()
+        messages = connection.execute(text("SELECT count(*) FROM inbound_message")).scalar_one()
+    engine.dispose()
+    assert consent is not None  # kept in the one consent column 0007 had, and taken back
+    assert messages == 1

@@ -34,5 +34,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before 0008 the one consent column held the contact consent too: keep it there.
+    op.execute(
+        "UPDATE resident SET privacy_consent_at = contact_consent_at"
+        " WHERE privacy_consent_at IS NULL AND contact_consent_at IS NOT NULL"
+    )
     with op.batch_alter_table("resident", schema=None) as batch_op:
         batch_op.drop_column("contact_consent_at")
