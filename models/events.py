@@ -200,8 +200,13 @@ class Event(CreatedAtMixin, Base):
         return self.signup_deadline or self.starts_at
 
     @property
+    def over_at(self) -> datetime:
+        """Its end, or the usual length after its start when no end was given."""
+        return self.ends_at or self.starts_at + DEFAULT_DURATION
+
+    @property
     def checkin_ends_at(self) -> datetime:
-        return (self.ends_at or self.starts_at + DEFAULT_DURATION) + CHECKIN_CLOSES_AFTER
+        return self.over_at + CHECKIN_CLOSES_AFTER
 
 
 class Signup(Base):
@@ -676,6 +681,11 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
             f"event {event_id} is already {event.status}",
             event=event,
         )
+    # The status job marks ended events finished every few minutes (and not at all with
+    # no scheduler leader): an event over by now is finished, and nobody should be told
+    # that something which already happened is off.
+    if event.over_at <= now:
+        raise EventError(EVENT_FINISHED, f"event {event_id} has already ended", event=event)
     event.status = CANCELLED
     event.cancelled_at = now
     event.cancel_reason = reason
@@ -708,8 +718,7 @@ def cancel_notice_expires_at(event: Event, now: datetime) -> datetime:
     whichever is later, so the notice is never born expired."""
     if event.starts_at > now:
         return event.starts_at
-    ends_at = event.ends_at or event.starts_at + DEFAULT_DURATION
-    return max(ends_at, now + LATE_CANCEL_NOTICE_WINDOW)
+    return max(event.over_at, now + LATE_CANCEL_NOTICE_WINDOW)
 
 
 def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo) -> dict[str, Any]:

@@ -355,6 +355,32 @@ def test_cancel_after_the_start_still_tells_people(
     )
 
 
+def test_an_event_over_before_the_status_job_marked_it_cannot_be_cancelled(
+    staff: CliRunner, services: Services
+) -> None:
+    """Ended four hours ago but still 'published' (no scheduler leader marked it): nobody
+    is told that something which already happened is off."""
+    start = utcnow() - timedelta(hours=6)
+    with services.session_factory() as db, db.begin():
+        over = create_event(
+            db,
+            title="上午的活动",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=5,
+            now=start - timedelta(days=1),
+            publish=True,
+        )
+        earlier = start - timedelta(hours=1)
+        sign_up(db, over.id, get_or_create_resident(db, "o-1", earlier), 1, earlier)
+        event_id = over.id
+    assert fail(staff, "events", "cancel", str(event_id), "--reason", "暴雨") == (
+        f"error: event {event_id} has already ended"
+    )
+    with services.session_factory() as db:
+        assert db.execute(select(OutboxMessage)).first() is None
+
+
 def test_cancel_needs_a_reason(staff: CliRunner, services: Services) -> None:
     event_id = create(staff, "--publish")
     assert "--reason is required" in fail(staff, "events", "cancel", str(event_id))
