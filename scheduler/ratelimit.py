@@ -55,6 +55,7 @@ class SendRateLimit:
         """How many of ``wanted`` sends may go now (0..wanted)."""
         if self.rate <= 0:
             return wanted
+        asked_at = time.monotonic()
         granted = degradable(
             "send rate limit",
             lambda: self._redis.eval(
@@ -67,14 +68,16 @@ class SendRateLimit:
             None,
         )
         if granted is None:
-            return self._take_locally(wanted)
+            return self._take_locally(wanted, time.monotonic() - asked_at)
         return int(cast(str, granted))
 
-    def _take_locally(self, wanted: int) -> int:
+    def _take_locally(self, wanted: int, waited_s: float) -> int:
         """At most a second's worth of sends, after waiting for them at the whole rate.
         Never more: the caller checks (and renews) its lease between takes, and waiting
         for a whole batch at a low rate could outlast the lease, letting another worker
-        take the batch over before a single send, again and again."""
+        take the batch over before a single send, again and again. The time the failed
+        call to Redis took counts as waiting: a Redis that hangs until its timeout on
+        every take would otherwise halve the rate."""
         granted = min(wanted, max(1, math.ceil(self.rate)))
-        self._sleep(granted / self.rate)
+        self._sleep(max(0.0, granted / self.rate - waited_s))
         return granted

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+import redis
 from sqlalchemy import select, update
 
 from bot.fake_wechat import FakeWeChatServer
@@ -311,8 +314,24 @@ def test_without_redis_the_rate_limit_grants_a_second_at_a_time() -> None:
     slow = SendRateLimit(unreachable, rate=0.5, sleep=waits.append)
     fast = SendRateLimit(unreachable, rate=20, sleep=waits.append)
     assert (slow.take(100), fast.take(100), fast.take(3)) == (1, 20, 3)
-    assert waits == [2.0, 1.0, 0.15]
+    # Less the moment each refused connection took, which counts as waiting.
+    assert waits == pytest.approx([2.0, 1.0, 0.15], abs=0.05)
     unreachable.close()
+
+
+def test_a_hanging_redis_counts_its_timeout_as_the_rate_limits_wait() -> None:
+    """A Redis that accepts connections but never answers costs each take its socket
+    timeout; the pacing sleep is shortened by that much, so the rate holds."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host, port = silent.getsockname()
+        hanging = redis.Redis(host=host, port=port, socket_timeout=0.4, socket_connect_timeout=0.4)
+        waits: list[float] = []
+        limit = SendRateLimit(hanging, rate=1, sleep=waits.append)
+        assert limit.take(5) == 1
+        hanging.close()
+    assert 0.45 <= waits[0] <= 0.65
 
 
 def test_rows_for_a_paused_kind_stay_pending_when_due_later(
