@@ -287,9 +287,10 @@ def test_a_finished_download_never_touches_its_connection_once_back_in_the_pool(
 ) -> None:
     """urllib3 hands the connection back inside the read that ends the body. The
     downloading thread is held right there while another call takes that connection and
-    is still waiting for its answer when the download's deadline (1 s) passes: the other
-    call must get its answer, and the download its file."""
-    client = make_wechat_client(http_timeout_s=1.0)
+    is still waiting for its answer when the download's deadline (2 s) passes: the other
+    call must get its answer, and the download its file. The other call's answer takes
+    0.7 s of its 2 s timeout, so a slow machine has room to spare."""
+    client = make_wechat_client(http_timeout_s=2.0)
     client.access_token  # noqa: B018 - one pooled connection, already open
     fake_wechat.add_fault("message/custom/send", delay_s=0.7)
     handed_back, other_done = threading.Event(), threading.Event()
@@ -312,7 +313,7 @@ def test_a_finished_download_never_touches_its_connection_once_back_in_the_pool(
 
     def other_call() -> None:
         handed_back.wait(timeout=5)
-        time.sleep(0.5)  # in flight from 0.5 s to 1.2 s, across the download's deadline
+        time.sleep(1.5)  # in flight from 1.5 s to 2.2 s, across the download's deadline
         try:
             results["other"] = client.message.send_text("o-1", "hello")["errcode"]
         except Exception as exc:
