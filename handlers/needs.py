@@ -98,6 +98,10 @@ TEXTS = {
         "zh": "这一步需要文字描述（或语音），照片可以在下一步添加。",
         "en": "This step needs a description in words (or voice); photos come next.",
     },
+    "need_place_kept_describe": {
+        "zh": "已保存您发送的位置作为需求地点，之后不用再发。",
+        "en": "The location you sent is kept as the need's place; no need to send it again.",
+    },
     "need_ask_photos": {
         "zh": "可以发送最多 {max_photos} 张照片（可选）。发完回复“完成”，不需要照片回复“跳过”；"
         "回复“返回”修改描述。",
@@ -394,6 +398,11 @@ def _describe_prompt(ctx: Context, data: dict[str, Any]) -> str:
 
 @_step
 def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+    if message.type == LOCATION and message.location is not None:
+        # The place came early: keep it, and the description is still what this step needs.
+        _keep_location(data, message.location)
+        _go(ctx, DESCRIBE)
+        return Reply(f"{ctx.t('need_place_kept_describe')}\n{_describe_prompt(ctx, data)}")
     if message.type not in (TEXT, VOICE):
         return Reply(ctx.t("need_text_expected"))
     text = message.text.strip()
@@ -410,8 +419,7 @@ def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         return Reply(ctx.t("need_text_too_long", length=len(text), max_text=max_text))
     data["text"] = text
     if ctx.settings.need_max_photos == 0:
-        _go(ctx, PLACE)
-        return Reply(ctx.t("need_ask_place"))
+        return _after_photos(ctx, data)
     data.setdefault("photos", [])
     _go(ctx, PHOTOS)
     return Reply(_photos_prompt(ctx))
@@ -434,8 +442,8 @@ def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         if len(photos) < max_photos:
             _go(ctx, PHOTOS)
             return Reply(ctx.t("need_photo_received", count=len(photos), max_photos=max_photos))
-        _go(ctx, PLACE)
-        return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{ctx.t('need_ask_place')}")
+        following = _after_photos(ctx, data).text
+        return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{following}")
     if message.type == LOCATION and message.location is not None:
         # The photos are optional: sending the place is moving on to it.
         return _take_location(ctx, data, message.location)
@@ -446,8 +454,7 @@ def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         _go(ctx, DESCRIBE)
         return Reply(_describe_prompt(ctx, data))
     if is_skip(said) or normalize(said) in DONE_WORDS or is_yes(said):
-        _go(ctx, PLACE)
-        return Reply(ctx.t("need_ask_place"))
+        return _after_photos(ctx, data)
     return Reply(ctx.t("need_photo_expected"))
 
 
@@ -482,12 +489,27 @@ def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     return Reply(ctx.t("need_unsupported_media"))
 
 
-def _take_location(ctx: Context, data: dict[str, Any], location: Location) -> Reply:
-    """A LOCATION message is the need's place, whichever step it arrives at: the resident
-    has said where, so the draft goes on to its summary."""
+def _after_photos(ctx: Context, data: dict[str, Any]) -> Reply:
+    """The step after the photos: the place, unless a location already gave it (sent at
+    the description step); then the summary, whose 'back' still changes the place."""
+    if data.get("lat") is not None:
+        _go(ctx, CONFIRM)
+        return Reply(_confirm_prompt(ctx, data))
+    _go(ctx, PLACE)
+    return Reply(ctx.t("need_ask_place"))
+
+
+def _keep_location(data: dict[str, Any], location: Location) -> None:
+    """A LOCATION message is the need's place, whichever step it arrives at."""
     data["place"] = location.label.strip()[:MAX_PLACE] or None
     data["lat"] = location.latitude
     data["lng"] = location.longitude
+
+
+def _take_location(ctx: Context, data: dict[str, Any], location: Location) -> Reply:
+    """A location sent once the description is in: the resident has said where, so the
+    draft goes on to its summary."""
+    _keep_location(data, location)
     _go(ctx, CONFIRM)
     return Reply(_confirm_prompt(ctx, data))
 

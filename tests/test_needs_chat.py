@@ -487,6 +487,42 @@ def test_a_location_before_any_photo_in_english(chat: Chat, services: Services) 
     assert (only_need(services).latitude, only_need(services).place) == (30.1, None)
 
 
+def test_a_location_at_the_description_step_is_kept_as_the_place(
+    chat: Chat, services: Services
+) -> None:
+    """The place came before the description: it is kept, the description asked again,
+    and the place step is not asked a second time."""
+    start(chat)
+    chat.say("2")
+    kept = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    assert kept.startswith("已保存您发送的位置作为需求地点，之后不用再发。\n类别：环境卫生。")
+    assert "这一步需要文字描述" not in kept
+    assert "照片" in chat.say("河边有人倒垃圾")
+    summary = chat.say("完成")
+    assert summary.startswith("请确认您的需求：")
+    assert "描述：河边有人倒垃圾" in summary and "地点：河边 (30.10000, 120.10000)" in summary
+    assert "N-000001" in chat.say("确认")
+    need = only_need(services)
+    assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
+    assert need.description == "河边有人倒垃圾"
+
+
+def test_a_location_at_the_description_step_in_english(chat: Chat, services: Services) -> None:
+    chat.say("English")
+    chat.say("need")
+    chat.say("yes")
+    chat.say("2")
+    kept = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "By the river"))
+    assert kept.startswith(
+        "The location you sent is kept as the need's place; no need to send it again.\nCategory: "
+    )
+    assert "describe the need in words" in kept
+    chat.say("Rubbish dumped by the river")
+    assert "Place: By the river (30.10000, 120.10000)\n" in chat.say("skip")
+    chat.say("yes")
+    assert only_need(services).place == "By the river"
+
+
 def test_a_photo_at_the_summary_is_said_not_kept(chat: Chat, services: Services) -> None:
     start(chat)
     chat.say("1")
