@@ -765,7 +765,8 @@ def my_events(message: Message, ctx: Context) -> Reply:
     for signup, event, attendance in rows:
         if event.status == CANCELLED:
             status = ctx.t("event_status_event_cancelled")
-        elif attendance is not None:
+        elif attendance is not None or signup is None:
+            # A walk-in has no sign-up: only its check-in brought the event here.
             status = ctx.t("event_status_attended")
         else:
             status = _status(ctx, signup)

@@ -43,6 +43,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     union_all,
     update,
 )
@@ -391,34 +392,46 @@ def attendance_of(db: Session, event_id: int, resident_id: int) -> Attendance | 
 
 def resident_signups(
     db: Session, resident_id: int, since: datetime, limit: int = 10
-) -> list[tuple[Signup, Event, Attendance | None]]:
+) -> list[tuple[Signup | None, Event, Attendance | None]]:
     """A resident's events starting after ``since``, soonest first, one row each: the
     live sign-up, else the latest cancelled one, with the check-in when there is one.
+    A walk-in (checked in without signing up) is listed too, with no sign-up.
 
     The limit counts events, not sign-up rows, and events where the resident holds a
     place or came are kept before those they only cancelled: signing up and cancelling
     again and again must never push a live sign-up out of the list.
     """
+    mine = union(
+        select(Signup.event_id.label("event_id")).where(Signup.resident_id == resident_id),
+        select(Attendance.event_id.label("event_id")).where(Attendance.resident_id == resident_id),
+    ).subquery()
     latest_first = func.row_number().over(
         partition_by=Signup.event_id,
         order_by=(case((Signup.status == SIGNUP_CANCELLED, 1), else_=0), Signup.id.desc()),
     )
     latest = (
-        select(Signup.id.label("signup_id"), latest_first.label("pick"))
+        select(
+            Signup.id.label("signup_id"),
+            Signup.event_id.label("event_id"),
+            latest_first.label("pick"),
+        )
         .join(Event, Event.id == Signup.event_id)
         .where(Signup.resident_id == resident_id, Event.starts_at >= since)
         .subquery()
     )
+    # A walk-in has no sign-up (its status is NULL): it came, so it is never "only cancelled".
     only_cancelled = and_(Signup.status == SIGNUP_CANCELLED, Attendance.id.is_(None))
     rows = db.execute(
         select(Signup, Event, Attendance)
-        .join(latest, and_(latest.c.signup_id == Signup.id, latest.c.pick == 1))
-        .join(Event, Event.id == Signup.event_id)
+        .select_from(mine)
+        .join(Event, Event.id == mine.c.event_id)
+        .outerjoin(latest, and_(latest.c.event_id == Event.id, latest.c.pick == 1))
+        .outerjoin(Signup, Signup.id == latest.c.signup_id)
         .outerjoin(
             Attendance,
-            (Attendance.event_id == Signup.event_id)
-            & (Attendance.resident_id == Signup.resident_id),
+            (Attendance.event_id == Event.id) & (Attendance.resident_id == resident_id),
         )
+        .where(Event.starts_at >= since, or_(Signup.id.is_not(None), Attendance.id.is_not(None)))
         .order_by(case((only_cancelled, 1), else_=0), Event.starts_at, Event.id)
         .limit(limit)
     ).all()

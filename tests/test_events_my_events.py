@@ -10,7 +10,7 @@ from models.residents import get_or_create_resident
 from tests import test_events_chat
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.test_events_chat import MakeEvent, fill
+from tests.test_events_chat import MakeEvent, fill, scan
 
 make_event = test_events_chat.make_event
 
@@ -75,3 +75,51 @@ def test_one_row_per_event_with_the_live_sign_up(
         (first, "confirmed", None),
         (second, "confirmed", None),
     ]
+
+
+def test_a_walk_in_is_listed_as_checked_in(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    """Checked in by QR without a sign-up: the event is the resident's too."""
+    signed = make_event(title="报了名的活动", starts_at=clock.now + timedelta(days=5), ends_at=None)
+    chat.say(f"报名 {signed}")
+    walked = make_event(title="现场来的活动")
+    clock.advance(days=2, hours=-1)
+    assert "现场参加" in scan(chat, f"checkin:{walked}")
+    mine = chat.say("我的活动")
+    assert mine.split("\n")[1] == f"{walked}. 现场来的活动"
+    assert "· 已签到" in mine.split("\n")[2]
+    assert f"{signed}. 报了名的活动" in mine and "已确认" in mine
+    chat.say("English")
+    assert "· checked in" in chat.say("my events").split("\n")[2]
+    with services.session_factory() as db:
+        me = get_or_create_resident(db, chat.openid, clock.now)
+        rows = resident_signups(db, me.id, clock.now - timedelta(days=1))
+    seen = [(event.id, signup is None, came is not None) for signup, event, came in rows]
+    assert seen == [(walked, True, True), (signed, False, False)]
+
+
+def test_a_walk_in_is_kept_ahead_of_cancelled_history(
+    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    """The walk-in counts as attendance: cancelled-only events give way to it in the limit."""
+    soon = clock.now + timedelta(hours=1)
+    walked = make_event(title="现场来的活动", starts_at=soon, ends_at=None)
+    for day in range(10):
+        event_id = make_event(
+            title=f"不去{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
+        )
+        chat.say(f"报名 {event_id}")
+        chat.say(f"取消报名 {event_id}")
+    assert "现场参加" in scan(chat, f"checkin:{walked}")
+    with services.session_factory() as db:
+        me = get_or_create_resident(db, chat.openid, clock.now)
+        rows = resident_signups(db, me.id, clock.now, limit=3)
+    assert [(event.title, signup is None) for signup, event, _ in rows] == [
+        ("现场来的活动", True),
+        ("不去0", False),
+        ("不去1", False),
+    ]
+    mine = chat.say("我的活动")
+    assert "现场来的活动" in mine and "已签到" in mine
+    assert mine.count("已取消报名") == 9 and "不去9" not in mine
