@@ -7,9 +7,11 @@ dead leader is replaced within one expiry plus one poll (well under a minute).
 
 Redis may be out of reach for a while (a restart, a network blip). Nobody can take the
 lead from us then, and nobody can until our last renewal's expiry has passed, so a leader
-that cannot reach Redis keeps leading until that moment and only then stands by; a
-standby that cannot reach Redis simply does not lead yet. Either way the process keeps
-trying, logging the outage at most once a minute, rather than dying of it.
+that cannot reach Redis keeps leading until that moment and stands by no later: as a call
+to an unreachable Redis may take its socket timeout to fail, the leader asks for the last
+time that long before the expiry. A standby that cannot reach Redis simply does not lead
+yet. Either way the process keeps trying, logging the outage at most once a minute,
+rather than dying of it.
 """
 
 from __future__ import annotations
@@ -53,11 +55,16 @@ class LeaderLock:
         key: str = LEADER_KEY,
         lease_ms: int = LEASE_MS,
         monotonic: Callable[[], float] = time.monotonic,
+        call_timeout_s: float | None = None,
     ):
         self._redis = client
         self._key = key
         self._lease_ms = lease_ms
         self._monotonic = monotonic
+        # How long a call to Redis may take before it fails: the client's own timeouts
+        # unless told otherwise. A renewal that fails must leave at least this long of
+        # the lease for the next one to fail in, or the leader would lead past its lease.
+        self.call_timeout_s = call_timeout(client) if call_timeout_s is None else call_timeout_s
         # Until when (on our monotonic clock) nobody else can have taken the lead: our
         # last successful acquire or renewal, timed from before it was sent, plus the lease.
         self._held_until = float("-inf")
@@ -88,8 +95,9 @@ class LeaderLock:
             None,
         )
         if renewed is None:
-            # Timed from when the failed call gave up, which may be a socket timeout later.
-            return self.lease_left_s() > 0
+            # Timed from when the failed call gave up, which may be a socket timeout later;
+            # the next try may take as long to fail, so it must still fit in the lease.
+            return self.lease_left_s() > self.call_timeout_s
         if renewed:
             self._held_until = started + self._lease_ms / 1000
             return True
@@ -114,3 +122,12 @@ class LeaderLock:
     def holder(self) -> str | None:
         value = self._redis.get(self._key)
         return None if value is None else str(value)
+
+
+def call_timeout(client: redis.Redis) -> float:
+    """The longest a call through ``client`` may wait for Redis before failing: the larger
+    of its socket and connect timeouts, 0 when it sets neither (an in-process client)."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs: dict[str, object] = getattr(pool, "connection_kwargs", None) or {}
+    timeouts = [kwargs.get("socket_timeout"), kwargs.get("socket_connect_timeout")]
+    return max((float(t) for t in timeouts if isinstance(t, int | float)), default=0.0)

@@ -75,10 +75,12 @@ class LeadOrStandBy:
         return 0.0
 
     def _until_renewal(self) -> float:
-        """The wait before renewing: RENEW_EVERY_S, but never past the end of the lease we
-        are sure of. Cut off from Redis, the leader then asks again as its lease ends and
-        stands down there, not up to RENEW_EVERY_S after a standby has taken over."""
-        return max(min(RENEW_EVERY_S, self._lock.lease_left_s()), 0.0)
+        """The wait before renewing: RENEW_EVERY_S, but never so long that a renewal which
+        takes the lock's call timeout to fail would end past the lease we are sure of. Cut
+        off from Redis, the leader then stands down by the time its lease ends, not a
+        socket timeout (or up to RENEW_EVERY_S) after a standby may have taken over."""
+        last_ask = self._lock.lease_left_s() - self._lock.call_timeout_s
+        return max(min(RENEW_EVERY_S, last_ask), 0.0)
 
     def close(self) -> None:
         """Stop leading: let running jobs finish, then hand the lead over."""

@@ -10,8 +10,11 @@ from bot.services import Services
 from bot.wechat_client import build_wechat_client
 from scheduler import process
 from scheduler.jobs import JobContext
-from scheduler.leader import LEADER_KEY, LeaderLock
+from scheduler.leader import LEADER_KEY, LEASE_MS, LeaderLock
 from scheduler.process import LeadOrStandBy
+
+# Attributes read without a call to Redis, which work whether Redis is there or not.
+LOCAL_ATTRIBUTES = frozenset({"connection_pool"})
 
 
 class FlakyRedis:
@@ -22,7 +25,7 @@ class FlakyRedis:
         self.down = False
 
     def __getattr__(self, name: str) -> Any:
-        if self.down:
+        if self.down and name not in LOCAL_ATTRIBUTES:
             raise redis.ConnectionError("Error 111 connecting to redis. Connection refused.")
         return getattr(self._client, name)
 
@@ -72,11 +75,12 @@ def test_lease_expires_by_itself(redis_client: redis.Redis) -> None:
 
 def test_an_outage_shorter_than_the_lease_keeps_the_leader(redis_client: redis.Redis) -> None:
     flaky, ticks = FlakyRedis(redis_client), Ticks()
-    leader = LeaderLock(flaky, lease_ms=30_000, monotonic=ticks)  # type: ignore[arg-type]
+    leader = LeaderLock(flaky, lease_ms=30_000, monotonic=ticks, call_timeout_s=1.0)  # type: ignore[arg-type]
     assert leader.acquire()
     flaky.down = True
-    ticks.now += 29
-    assert leader.renew() and leader.acquire()  # nobody can have taken the lead yet
+    ticks.now += 28.5
+    # Nobody can have taken the lead yet, and the next try could fail before anyone can.
+    assert leader.renew() and leader.acquire()
     ticks.now += 2
     assert not leader.renew()  # our lease may have lapsed: stand by
     leader.release()  # no error either
@@ -93,7 +97,7 @@ class SlowToFail(FlakyRedis):
         self._timeout_s = timeout_s
 
     def __getattr__(self, name: str) -> Any:
-        if self.down:
+        if self.down and name not in LOCAL_ATTRIBUTES:
             self._ticks.now += self._timeout_s
         return super().__getattr__(name)
 
@@ -110,6 +114,25 @@ def test_a_renewal_that_gives_up_after_the_lease_ended_does_not_keep_the_lead(
     assert not leader.renew()  # sent inside the lease, but answered after it ended
 
 
+def test_a_renewal_that_failed_too_close_to_the_lease_end_gives_up_the_lead(
+    redis_client: redis.Redis,
+) -> None:
+    """The next try could take the call timeout to fail, ending past the lease."""
+    flaky, ticks = FlakyRedis(redis_client), Ticks()
+    leader = LeaderLock(flaky, lease_ms=30_000, monotonic=ticks, call_timeout_s=1.0)  # type: ignore[arg-type]
+    assert leader.acquire()
+    flaky.down = True
+    ticks.now += 29.5
+    assert not leader.renew()
+
+
+def test_the_call_timeout_is_the_clients_longest() -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.5, socket_connect_timeout=2)
+    assert LeaderLock(client).call_timeout_s == 2.0  # no connection is opened to find out
+    assert LeaderLock(redis.Redis(host="127.0.0.1", port=1)).call_timeout_s == 0.0
+    assert LeaderLock(client, call_timeout_s=3.0).call_timeout_s == 3.0
+
+
 def test_a_standby_cut_off_from_redis_waits_without_failing(redis_client: redis.Redis) -> None:
     flaky = FlakyRedis(redis_client)
     flaky.down = True
@@ -119,8 +142,9 @@ def test_a_standby_cut_off_from_redis_waits_without_failing(redis_client: redis.
 
 
 def _scheduler_process(services: Services, client: Any, ticks: Ticks) -> LeadOrStandBy:
+    """A scheduler whose Redis calls may take 1 s to fail, as with the production client."""
     ctx = JobContext(services, build_wechat_client(services.config, services.redis))
-    return LeadOrStandBy(ctx, LeaderLock(client, monotonic=ticks))
+    return LeadOrStandBy(ctx, LeaderLock(client, monotonic=ticks, call_timeout_s=1.0))
 
 
 def test_scheduler_survives_a_redis_outage_and_leads_again(services: Services) -> None:
@@ -149,9 +173,34 @@ def test_a_leader_cut_off_from_redis_stands_down_as_its_lease_ends(services: Ser
         assert scheduler.step() == process.RENEW_EVERY_S
         flaky.down = True
         ticks.now += 25
-        assert scheduler.step() == 5.0 and scheduler.running is not None
-        ticks.now += 5
+        # 5 s of lease left; the last try is a call timeout (1 s) before it ends.
+        assert scheduler.step() == 4.0 and scheduler.running is not None
+        ticks.now += 4
         assert scheduler.step() == 0.0 and scheduler.running is None
+    finally:
+        scheduler.close()
+
+
+def test_a_leader_whose_redis_calls_take_a_second_to_fail_stands_down_in_its_lease(
+    services: Services,
+) -> None:
+    """Cut off by a partition, each renewal gives up only at its socket timeout: the
+    leader must still have stopped its jobs by the time a standby may lead."""
+    ticks = Ticks()
+    slow = SlowToFail(services.redis, ticks, timeout_s=1.0)
+    scheduler = _scheduler_process(services, slow, ticks)
+    lease_end = ticks.now + LEASE_MS / 1000
+    try:
+        wait = scheduler.step()
+        assert scheduler.running is not None
+        slow.down = True
+        steps = 0
+        while scheduler.running is not None:
+            steps += 1
+            assert steps < 20
+            ticks.now += wait
+            wait = scheduler.step()
+        assert ticks.now <= lease_end
     finally:
         scheduler.close()
 
