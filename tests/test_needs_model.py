@@ -324,6 +324,27 @@ def test_needs_overview(db: Session, make_need: MakeNeed, clock: FakeClock) -> N
     ]
 
 
+def test_needs_overview_counts_residents_not_needs(
+    db: Session, make_need: MakeNeed, clock: FakeClock
+) -> None:
+    """One resident raising the same need twice counts once, as in the chat and the CLI."""
+    original = make_need("o-a", text="路灯坏了")
+    again_by_a = make_need("o-a", text="路灯还是坏的")
+    by_b = make_need("o-b", text="路灯不亮")
+    b_once_more = make_need("o-b", text="路灯")
+    for merged in (again_by_a, by_b, b_once_more):
+        change_status(db, merged, "duplicate", "王", "同", False, clock.now, duplicate_of=original)
+    db.commit()
+    rows = db.execute(text("SELECT ref, demand_count FROM needs_overview ORDER BY ref")).all()
+    assert [tuple(row) for row in rows] == [
+        ("N-000001", 2),
+        ("N-000002", 1),
+        ("N-000003", 1),
+        ("N-000004", 1),
+    ]
+    assert demand_counts(db, [original.id]) == {original.id: 2}
+
+
 def test_view_timestamps_match_history(db: Session, make_need: MakeNeed, clock: FakeClock) -> None:
     """acknowledged_at/resolved_at are the first history rows reaching those statuses."""
     need = make_need()
