@@ -254,7 +254,14 @@ class Worker:
         take; otherwise leave it to whoever holds it now (or after the lease runs out)."""
         if not held.holds(plan.row.id, self._send_time(plan)):
             return Outcome(plan.row, delivery.LEASE_LOST, error="the lease ran out")
-        return self._sender.send(plan, now)
+        try:
+            return self._sender.send(plan, now)
+        except Exception as exc:
+            # A bug or an odd library error in this one send: the row is retried with
+            # backoff like a transport failure, and the rest of the batch is recorded
+            # rather than left leased until the lease runs out.
+            log.exception("sending outbox row %s failed unexpectedly", plan.row.id)
+            return Outcome(plan.row, delivery.RETRY, error=f"{type(exc).__name__}: {exc}")
 
     def _send_time(self, plan: Plan) -> timedelta:
         """How long sending ``plan`` may take: a timeout per channel tried."""

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -238,6 +239,40 @@ def test_a_page_that_is_not_json_is_retried_not_counted_as_sent(
     worker.run_once()
     assert outbox_row(worker._services, row).status == "sent"
     assert len(sent_to(fake_wechat, "message/custom/send")) == 1
+
+
+def test_an_unexpected_error_in_one_send_fails_that_row_only(
+    make_worker, clock: FakeClock, fake_wechat, monkeypatch, caplog
+) -> None:
+    worker = make_worker()
+    services = worker._services
+    openids = ["o-ok1", "o-bug", "o-ok2"]
+    for openid in openids:
+        add_resident(services, openid, last_seen=clock.now)
+    rows = {openid: queue(services, openid, f"bug:{openid}") for openid in openids}
+    send = worker._sender.send
+
+    def buggy_send(plan: Any, now: datetime) -> Any:
+        if plan.row.recipient_openid == "o-bug":
+            raise KeyError("touser")  # a bug, not a transport failure
+        return send(plan, now)
+
+    monkeypatch.setattr(worker._sender, "send", buggy_send)
+    assert worker.run_once() == 3
+    for openid in ("o-ok1", "o-ok2"):
+        assert outbox_row(services, rows[openid]).status == "sent"
+    recipients = sorted(c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send"))
+    assert recipients == ["o-ok1", "o-ok2"]
+    bad = outbox_row(services, rows["o-bug"])
+    assert bad.status == "failed" and bad.attempts == 1
+    assert "KeyError" in bad.last_error and "touser" in bad.last_error
+    assert bad.next_attempt_at > clock.now
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert len(logged) == 1  # with its traceback, once
+    monkeypatch.setattr(worker._sender, "send", send)  # the bug is fixed: the row goes out
+    clock.set(bad.next_attempt_at)
+    assert worker.run_once() == 1
+    assert outbox_row(services, rows["o-bug"]).status == "sent"
 
 
 def test_rejected_token_is_refreshed_once(make_worker, clock: FakeClock, fake_wechat) -> None:
