@@ -62,7 +62,7 @@ from bench.support import (  # noqa: E402
     running,
     server_env,
 )
-from bot.wechat_payloads import WeChatPayloads  # noqa: E402
+from bot.wechat.payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
 REDIS_DATABASE = 12

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.gunicorn_app import FlaskServer, server_options
-from bot.protocol import Rejection, check_signature, dedupe_key, parse_xml, render_text_reply
+from bot.wechat.protocol import Rejection, check_signature, dedupe_key, parse_xml, render_text_reply
 from models.base import utcnow
 
 # The resident's interaction and the message with its reply, in one durable statement.

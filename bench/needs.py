@@ -49,7 +49,7 @@ from bench.support import (  # noqa: E402
     drop_database,
     server_url,
 )
-from bot.cli import main as cli_main  # noqa: E402
+from bot.cli.main import main as cli_main  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.needs import list_needs  # noqa: E402

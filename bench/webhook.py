@@ -61,7 +61,7 @@ from bench.support import (  # noqa: E402
     server_env,
 )
 from bot.gunicorn_app import server_options  # noqa: E402
-from bot.wechat_payloads import WeChatPayloads  # noqa: E402
+from bot.wechat.payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
 REDIS_DATABASE = 10

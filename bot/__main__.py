@@ -1,5 +1,5 @@
 """`python -m bot` is the `aixiang` command."""
 
-from bot.cli import run
+from bot.cli.main import run
 
 run()

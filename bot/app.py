@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Flask
 
 from bot.config import Config, load_config
-from bot.services import Services, build_services
 from bot.webhook import blueprint as webhook_blueprint
+from bot.webhook_services import WebhookServices, build_webhook_services
 
 
-def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+def create_app(config: Config | None = None, services: WebhookServices | None = None) -> Flask:
     """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis."""
     if services is None:
-        services = build_services(config or load_config(), ping_connections=False)
+        services = build_webhook_services(config or load_config(), ping_connections=False)
     app = Flask(__name__)
     app.extensions["aixiang"] = services
     app.register_blueprint(webhook_blueprint)

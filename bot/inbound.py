@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot.dedupe import FirstLook
-from bot.services import Services
+from bot.webhook_services import WebhookServices
 from handlers.context import Context, FlowState
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
@@ -46,7 +46,7 @@ class Delivery:
     key: str
 
 
-def process(services: Services, delivery: Delivery, look: FirstLook) -> str:
+def process(services: WebhookServices, delivery: Delivery, look: FirstLook) -> str:
     """The reply text for a delivery ("" for none), handling it only the first time."""
     if look.cached_reply is not None:
         return look.cached_reply
@@ -63,7 +63,7 @@ class _HandlerFailed(Exception):
     """A handler raised: its work is rolled back and the delivery stored without it."""
 
 
-def _handle_once(services: Services, delivery: Delivery, flow: FlowState | None) -> str:
+def _handle_once(services: WebhookServices, delivery: Delivery, flow: FlowState | None) -> str:
     """Handle and store a delivery; if the handler fails, store it with an apology."""
     try:
         return _on_live_connection(services, delivery, flow, run_handler=True)
@@ -75,7 +75,7 @@ def _handle_once(services: Services, delivery: Delivery, flow: FlowState | None)
 
 
 def _on_live_connection(
-    services: Services, delivery: Delivery, flow: FlowState | None, run_handler: bool
+    services: WebhookServices, delivery: Delivery, flow: FlowState | None, run_handler: bool
 ) -> str:
     """Retry once when the pooled connection was dead (PostgreSQL restarted): the webhook
     does not ping connections before use, and SQLAlchemy has by now replaced the pool's
@@ -90,7 +90,7 @@ def _on_live_connection(
 
 
 def _store_and_answer(
-    services: Services, delivery: Delivery, flow: FlowState | None, run_handler: bool
+    services: WebhookServices, delivery: Delivery, flow: FlowState | None, run_handler: bool
 ) -> str:
     """Look up, handle and store on one connection. The ORM session that handlers use
     begins a transaction only if they touch the database, and the store joins it."""
@@ -156,7 +156,7 @@ def _unfollowing(message: Message) -> bool:
     return message.type == EVENT and message.event == "unsubscribe"
 
 
-def _dispatch(services: Services, message: Message, ctx: Context) -> Reply | None:
+def _dispatch(services: WebhookServices, message: Message, ctx: Context) -> Reply | None:
     try:
         return services.router.dispatch(message, ctx)
     except Exception as exc:

@@ -12,7 +12,8 @@ import time
 from flask import Blueprint, Response, current_app, request
 
 from bot import inbound
-from bot.protocol import (
+from bot.webhook_services import WebhookServices
+from bot.wechat.protocol import (
     MAX_BODY_BYTES,
     Cipher,
     Rejection,
@@ -24,7 +25,6 @@ from bot.protocol import (
     require_fields,
     to_message,
 )
-from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ blueprint = Blueprint("wechat", __name__)
 NO_REPLY = "success"
 
 
-def _services() -> Services:
-    services: Services = current_app.extensions["aixiang"]
+def _services() -> WebhookServices:
+    services: WebhookServices = current_app.extensions["aixiang"]
     return services
 
 
@@ -111,7 +111,7 @@ def _read_body() -> bytes:
     return body
 
 
-def _cipher(services: Services) -> Cipher:
+def _cipher(services: WebhookServices) -> Cipher:
     wechat = services.config.wechat
     if not wechat.encoding_aes_key:
         raise Rejection(400, "safe-mode message but wechat.encoding_aes_key is not set")

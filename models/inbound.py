@@ -48,7 +48,7 @@ from models.outbox import HELD, OutboxMessage
 from models.residents import INTERACTION_MESSAGE, INTERACTION_TAP, MESSAGE_WINDOW, Resident
 from models.upsert import insert_ignoring_conflict
 
-# Column widths the webhook checks a delivery against before storing it (bot/protocol.py).
+# Column widths the webhook checks a delivery against before storing it (bot/wechat/protocol.py).
 DEDUPE_KEY_MAX = 160
 MSG_TYPE_MAX = 32
 EVENT_MAX = 64

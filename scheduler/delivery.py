@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
 from models.outbox import Claimed
 from scheduler import mass_tags
 from scheduler.channels import (

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
 from bot.services import Services, broadcast_settings
-from bot.wechat_client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient
 from models import broadcasts, digest, events, reminders
 from models.outbox import expire_stale
 from scheduler.media import run_media_sweep

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
 from models.broadcasts import mass_tag_day
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
+from bot.wechat.client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
 from models.needs import (
     NeedPhoto,
     claim_photos,

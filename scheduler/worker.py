@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient
 from models import broadcasts, reminders
 from models.outbox import (
     DEAD,

@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from bot.app import create_app
 from bot.services import Services
-from bot.wechat_payloads import WeChatPayloads
+from bot.wechat.payloads import WeChatPayloads
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_TOKEN
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from bot.config import MEMORY_REDIS_URL, Config, load_config
 from bot.redis_conn import connect_redis
-from bot.services import Services, build_services
+from bot.webhook_services import WebhookServices, build_webhook_services
 from models import Base
 from models.migrate import upgrade
 from tests.databases import create_postgres_database, drop_postgres_database
@@ -92,13 +92,13 @@ def base_config(database_url: str, redis_url: str) -> Config:
 
 
 @pytest.fixture(scope="session")
-def session_services(base_config: Config, clock: FakeClock) -> Iterator[Services]:
-    services = build_services(base_config, clock=clock)
+def session_services(base_config: Config, clock: FakeClock) -> Iterator[WebhookServices]:
+    services = build_webhook_services(base_config, clock=clock)
     yield services
     services.close()
 
 
-def _empty_tables(services: Services) -> None:
+def _empty_tables(services: WebhookServices) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with services.engine.begin() as connection:
         # DELETE, not TRUNCATE: on tables this small TRUNCATE costs ~0.6 s a test on
@@ -114,8 +114,8 @@ def _empty_tables(services: Services) -> None:
 
 
 @pytest.fixture
-def services(session_services: Services, clock: FakeClock) -> Iterator[Services]:
-    """Services over empty tables, a flushed Redis and the clock at its start."""
+def services(session_services: WebhookServices, clock: FakeClock) -> Iterator[WebhookServices]:
+    """The webhook's services over empty tables, a flushed Redis and the clock at its start."""
     clock.set(FakeClock().now)
     session_services.redis.flushdb()
     _empty_tables(session_services)
@@ -123,7 +123,7 @@ def services(session_services: Services, clock: FakeClock) -> Iterator[Services]
 
 
 @pytest.fixture
-def redis_client(services: Services) -> redis.Redis:
+def redis_client(services: WebhookServices) -> redis.Redis:
     return services.redis
 
 

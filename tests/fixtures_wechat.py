@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from bot.config import Config, WeChatConfig
-from bot.fake_wechat import FakeWeChatServer
-from bot.wechat_client import AixiangWeChatClient, build_wechat_client
+from bot.wechat.client import AixiangWeChatClient, build_wechat_client
+from bot.wechat.fake_api import FakeWeChatServer
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 MakeWeChatClient = Callable[..., AixiangWeChatClient]

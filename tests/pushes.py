@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services, build_services
-from bot.wechat_client import build_wechat_client
+from bot.wechat.client import build_wechat_client
+from bot.wechat.fake_api import FakeWeChatServer
 from models.outbox import OutboxMessage, enqueue_push
 from models.residents import Resident, get_or_create_resident, mark_unsubscribed
 from scheduler.worker import Worker

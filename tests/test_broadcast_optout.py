@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select, update
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
 from models.broadcasts import NOBODY_LEFT, OPTED_OUT
 from models.residents import Resident

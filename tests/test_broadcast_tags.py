@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.fake_wechat import MAX_TAGS, FakeWeChatServer
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.fake_api import MAX_TAGS, FakeWeChatServer
 from models import BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts import mass_tag_day, mass_tag_name

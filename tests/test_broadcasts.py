@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, insert, select, update
 
-from bot.cli import main
-from bot.fake_wechat import FakeWeChatServer
+from bot.cli.main import main
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts import (

@@ -10,22 +10,22 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.demo import build_demo_app
-from bot.demo_loops import DemoBackground
-from bot.fake_wechat import FakeWeChatServer
-from bot.services import Services, build_services
-from bot.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
+from bot.demo.loops import DemoBackground
+from bot.demo.runner import build_demo_app
+from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
+from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.wechat.fake_api import FakeWeChatServer
 from models.events import create_event
 from models.needs import Need, change_status
 from tests.conftest import make_test_config
 from tests.test_simulator import pushes, say, serving
 
-Demo = tuple[str, Services]
+Demo = tuple[str, WebhookServices]
 
 
 @pytest.fixture
 def demo(
-    database_url: str, redis_url: str, services: Services, fake_wechat: FakeWeChatServer
+    database_url: str, redis_url: str, services: WebhookServices, fake_wechat: FakeWeChatServer
 ) -> Iterator[Demo]:
     """The demo app on a real port with a movable clock, its worker and its jobs running."""
     config = make_test_config(
@@ -34,7 +34,7 @@ def demo(
         wechat={"api_base_url": fake_wechat.base_url},
         push={"rate_per_s": 0},
     )
-    demo_services = build_services(config, SimulatedClock())
+    demo_services = build_webhook_services(config, SimulatedClock())
     with (
         serving(build_demo_app(demo_services, fake_wechat.root_url)) as url,
         DemoBackground(demo_services),

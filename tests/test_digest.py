@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import DEFAULT_NEED_CATEGORIES
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage, Resident
 from models.broadcasts import resolve_audience
 from models.digest import compose_digest, queue_digest

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli_events import spreadsheet_text
-from bot.fake_wechat import FakeWeChatServer
+from bot.cli.events import spreadsheet_text
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
 from models.base import utcnow
 from models.events import (

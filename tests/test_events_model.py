@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bot.demo.seed import seed_demo_events
 from bot.services import Services
 from models.events import (
     CHECKIN_CODE,
@@ -27,7 +28,6 @@ from models.events import (
     normalize_mobile,
     occupancy,
     save_contact,
-    seed_demo_events,
     sign_up,
     update_event,
 )

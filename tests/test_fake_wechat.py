@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from bot.fake_wechat import FakeWeChatServer
+from bot.wechat.fake_api import FakeWeChatServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -575,7 +575,7 @@ def _free_port() -> int:
 def test_serve_fake_wechat_runs_in_the_foreground_until_interrupted() -> None:
     port = _free_port()
     script = (
-        f"from bot.fake_wechat import serve_fake_wechat; serve_fake_wechat('127.0.0.1', {port})"
+        f"from bot.wechat.fake_api import serve_fake_wechat; serve_fake_wechat('127.0.0.1', {port})"
     )
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.services import Services
 from models import NeedHistory, OutboxMessage
 from models.needs import create_need

@@ -8,8 +8,8 @@ import pytest
 
 from bot.app import create_app
 from bot.config import DEFAULT_NEED_CATEGORIES, ConfigError, NeedCategory, load_config
-from bot.services import Services, build_services
-from bot.wechat_payloads import WeChatPayloads
+from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.wechat.payloads import WeChatPayloads
 from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
 
@@ -75,7 +75,7 @@ def test_bad_settings_are_one_line(values: dict[str, object], message: str) -> N
 
 @pytest.fixture
 def small_chat(
-    database_url: str, redis_url: str, clock: FakeClock, services: Services
+    database_url: str, redis_url: str, clock: FakeClock, services: WebhookServices
 ) -> Iterator[Chat]:
     """A chat with two categories of its own, one photo and 20 characters at most."""
     config = make_test_config(
@@ -90,7 +90,7 @@ def small_chat(
             "max_text": 20,
         },
     )
-    own = build_services(config, clock=clock)
+    own = build_webhook_services(config, clock=clock)
     with create_app(services=own).test_client() as client:
         payloads = WeChatPayloads(
             token=config.wechat.token,
@@ -101,7 +101,7 @@ def small_chat(
     own.close()
 
 
-def test_the_flow_follows_the_settings(small_chat: Chat, services: Services) -> None:
+def test_the_flow_follows_the_settings(small_chat: Chat, services: WebhookServices) -> None:
     chat = small_chat
     chat.say("需求")
     prompt = chat.say("同意")

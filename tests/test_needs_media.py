@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.fake_api import FakeWeChatServer
 from models import NeedPhoto
 from models.needs import (
     PHOTO_ERASED,

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models.events import create_event, sign_up
 from models.outbox import OutboxMessage
 from tests.cli import fail, run

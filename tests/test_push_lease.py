@@ -8,8 +8,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models.outbox import claim_due, mark_outcome, mark_sent, renew_lease
 from scheduler.ratelimit import SendRateLimit
 from scheduler.worker import BatchLease

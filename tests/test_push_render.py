@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.config import PushTemplate
-from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models.outbox import OutboxMessage
 from scheduler.worker import Worker
 from tests.conftest import FakeClock

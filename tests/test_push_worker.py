@@ -12,9 +12,9 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
-from bot.fake_wechat import FakeWeChatServer
 from bot.redis_conn import connect_redis
 from bot.services import Services
+from bot.wechat.fake_api import FakeWeChatServer
 from models.outbox import OutboxMessage, claim_due
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit

@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from bot.config import Config, load_config
-from bot.wechat_client import build_wechat_client
+from bot.wechat.client import build_wechat_client
 from models import OutboxMessage
 from scheduler.jobs import JOBS, Job, JobContext, run_job
 from scheduler.process import build_scheduler

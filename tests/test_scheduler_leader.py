@@ -7,7 +7,7 @@ from typing import Any
 import redis
 
 from bot.services import Services
-from bot.wechat_client import build_wechat_client
+from bot.wechat.client import build_wechat_client
 from scheduler import process
 from scheduler.jobs import JobContext
 from scheduler.leader import LEADER_KEY, LEASE_MS, LeaderLock

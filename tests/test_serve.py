@@ -15,9 +15,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import MEMORY_REDIS_URL
-from bot.wechat_payloads import WeChatPayloads
+from bot.wechat.payloads import WeChatPayloads
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,21 +21,21 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from bot.app import create_app
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL
-from bot.demo import (
+from bot.demo.runner import (
     DEMO_RESIDENTS,
     DemoCredentials,
     build_demo_app,
     demo_config,
     seed_demo_data,
 )
-from bot.fake_wechat import FakeWeChatServer
+from bot.demo.simulator import install_simulator
+from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
 from bot.services import Services
-from bot.simulator import install_simulator
-from bot.simulator.views import MAX_RESIDENTS_LISTED
-from bot.wechat_client import AixiangWeChatClient
-from bot.wechat_payloads import WeChatPayloads
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events import Event
 from models.residents import get_or_create_resident

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bot.demo import build_demo_app
-from bot.fake_wechat import FakeWeChatServer
+from bot.demo.runner import build_demo_app
 from bot.services import Services
-from bot.wechat_client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.fake_api import FakeWeChatServer
 from tests.test_simulator import serving
 
 pytestmark = pytest.mark.browser

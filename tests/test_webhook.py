@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
 
 from bot.app import create_app
-from bot.protocol import Cipher, parse_xml, sign
-from bot.services import Services, build_services
-from bot.wechat_payloads import WeChatPayloads
+from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.wechat.payloads import WeChatPayloads
+from bot.wechat.protocol import Cipher, parse_xml, sign
 from handlers.context import Context
 from handlers.message import Message, Reply
 from models import InboundMessage, Resident
@@ -27,17 +27,17 @@ from tests.conftest import FakeClock, make_test_config
 from tests.settings import TEST_TOKEN
 
 
-def count(services: Services, model: type) -> int:
+def count(services: WebhookServices, model: type) -> int:
     with services.session_factory() as db:
         return db.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def resident_language(services: Services, openid: str) -> str | None:
+def resident_language(services: WebhookServices, openid: str) -> str | None:
     with services.session_factory() as db:
         return db.execute(select(Resident.language).where(Resident.openid == openid)).scalar_one()
 
 
-def assert_nothing_stored(services: Services) -> None:
+def assert_nothing_stored(services: WebhookServices) -> None:
     assert count(services, InboundMessage) == 0
     assert count(services, Resident) == 0
 
@@ -74,7 +74,7 @@ def test_url_verification_stale_timestamp_is_403(client) -> None:
 # Accepted messages ------------------------------------------------------------------
 
 
-def test_help_in_plaintext_mode(chat: Chat, services: Services) -> None:
+def test_help_in_plaintext_mode(chat: Chat, services: WebhookServices) -> None:
     response = chat.post(chat.payloads.text("o-alice", "帮助"))
     fields = chat.payloads.read_reply(response.get_data())
     assert fields["ToUserName"] == "o-alice"
@@ -137,7 +137,7 @@ def test_tencent_official_sample_decrypts() -> None:
 
 
 @pytest.fixture
-def tencent_sample_services(database_url: str, redis_url: str, services: Services):
+def tencent_sample_services(database_url: str, redis_url: str, services: WebhookServices):
     """Services configured with the sample's account; its 2014 timestamp needs tolerance 0."""
     config = make_test_config(
         database_url,
@@ -149,12 +149,14 @@ def tencent_sample_services(database_url: str, redis_url: str, services: Service
             "timestamp_tolerance_s": 0,
         },
     )
-    sample_services = build_services(config, clock=services.clock)
+    sample_services = build_webhook_services(config, clock=services.clock)
     yield sample_services
     sample_services.close()
 
 
-def test_tencent_official_sample_through_the_webhook(tencent_sample_services: Services) -> None:
+def test_tencent_official_sample_through_the_webhook(
+    tencent_sample_services: WebhookServices,
+) -> None:
     sample = TENCENT_SAMPLE
     body = (
         "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
@@ -179,7 +181,7 @@ def test_tencent_official_sample_through_the_webhook(tencent_sample_services: Se
 # Bad input --------------------------------------------------------------------------
 
 
-def test_bad_signature_is_403_and_stores_nothing(chat: Chat, services: Services) -> None:
+def test_bad_signature_is_403_and_stores_nothing(chat: Chat, services: WebhookServices) -> None:
     delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
     delivery.query["signature"] = "f" * 40
     response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
@@ -187,7 +189,7 @@ def test_bad_signature_is_403_and_stores_nothing(chat: Chat, services: Services)
     assert_nothing_stored(services)
 
 
-def test_missing_signature_is_403(chat: Chat, services: Services) -> None:
+def test_missing_signature_is_403(chat: Chat, services: WebhookServices) -> None:
     delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
     del delivery.query["signature"]
     response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
@@ -195,7 +197,7 @@ def test_missing_signature_is_403(chat: Chat, services: Services) -> None:
     assert_nothing_stored(services)
 
 
-def test_bad_msg_signature_in_safe_mode_is_403(chat: Chat, services: Services) -> None:
+def test_bad_msg_signature_in_safe_mode_is_403(chat: Chat, services: WebhookServices) -> None:
     delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"), safe=True)
     delivery.query["msg_signature"] = "0" * 40
     response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
@@ -204,7 +206,9 @@ def test_bad_msg_signature_in_safe_mode_is_403(chat: Chat, services: Services) -
 
 
 @pytest.mark.parametrize("offset", [-301, 301])
-def test_timestamp_outside_tolerance_is_403(chat: Chat, services: Services, offset: int) -> None:
+def test_timestamp_outside_tolerance_is_403(
+    chat: Chat, services: WebhookServices, offset: int
+) -> None:
     response = chat.post(
         chat.payloads.text(chat.openid, "帮助"), timestamp=int(time.time()) + offset
     )
@@ -217,7 +221,7 @@ def test_timestamp_inside_tolerance_is_accepted(chat: Chat) -> None:
     assert response.status_code == 200
 
 
-def test_non_numeric_timestamp_is_403(chat: Chat, services: Services) -> None:
+def test_non_numeric_timestamp_is_403(chat: Chat, services: WebhookServices) -> None:
     xml = chat.payloads.text(chat.openid, "帮助")
     query = {"timestamp": "soon", "nonce": "n", "signature": sign(TEST_TOKEN, "soon", "n")}
     response = chat.client.post("/wechat", query_string=query, data=xml)
@@ -225,7 +229,9 @@ def test_non_numeric_timestamp_is_403(chat: Chat, services: Services) -> None:
     assert_nothing_stored(services)
 
 
-def test_reused_timestamp_nonce_with_another_body_is_403(chat: Chat, services: Services) -> None:
+def test_reused_timestamp_nonce_with_another_body_is_403(
+    chat: Chat, services: WebhookServices
+) -> None:
     now = int(time.time())
     first = chat.post(chat.payloads.text(chat.openid, "帮助"), timestamp=now, nonce="fixed")
     assert first.status_code == 200
@@ -235,7 +241,7 @@ def test_reused_timestamp_nonce_with_another_body_is_403(chat: Chat, services: S
 
 
 def test_a_pair_is_kept_while_a_timestamp_ahead_of_our_clock_stays_fresh(
-    chat: Chat, services: Services
+    chat: Chat, services: WebhookServices
 ) -> None:
     """A timestamp the tolerance (300 s) ahead is accepted until 300 s after it, 600 s
     from its first use: the pair must be remembered that long, or a captured URL could
@@ -247,7 +253,7 @@ def test_a_pair_is_kept_while_a_timestamp_ahead_of_our_clock_stays_fresh(
     assert 590 < ttl <= 600
 
 
-def test_same_pair_same_message_is_a_resend(chat: Chat, services: Services) -> None:
+def test_same_pair_same_message_is_a_resend(chat: Chat, services: WebhookServices) -> None:
     xml = chat.payloads.text(chat.openid, "帮助", msg_id=42)
     now = int(time.time())
     first = chat.post(xml, timestamp=now, nonce="same")
@@ -257,7 +263,7 @@ def test_same_pair_same_message_is_a_resend(chat: Chat, services: Services) -> N
     assert count(services, InboundMessage) == 1
 
 
-def test_body_over_64_kib_is_413(chat: Chat, services: Services) -> None:
+def test_body_over_64_kib_is_413(chat: Chat, services: WebhookServices) -> None:
     response = chat.post(chat.payloads.text(chat.openid, "x" * (65 * 1024)))
     assert response.status_code == 413
     assert_nothing_stored(services)
@@ -276,14 +282,16 @@ def test_body_over_64_kib_is_413(chat: Chat, services: Services) -> None:
     ],
     ids=["text", "truncated", "entity", "doctype", "wrong-root", "empty"],
 )
-def test_unparseable_or_dangerous_xml_is_400(chat: Chat, services: Services, body: bytes) -> None:
+def test_unparseable_or_dangerous_xml_is_400(
+    chat: Chat, services: WebhookServices, body: bytes
+) -> None:
     response = chat.post(body)  # type: ignore[arg-type]
     assert response.status_code == 400
     assert_nothing_stored(services)
 
 
 @pytest.mark.parametrize("missing", ["ToUserName", "FromUserName", "CreateTime", "MsgType"])
-def test_missing_required_field_is_400(chat: Chat, services: Services, missing: str) -> None:
+def test_missing_required_field_is_400(chat: Chat, services: WebhookServices, missing: str) -> None:
     xml = chat.payloads.text(chat.openid, "帮助")
     start, end = xml.index(f"<{missing}>"), xml.index(f"</{missing}>") + len(missing) + 3
     response = chat.post(xml[:start] + xml[end:])
@@ -302,7 +310,7 @@ def with_field(xml: str, name: str, value: str) -> str:
 
 @pytest.mark.parametrize("timestamp", ["9" * 400, "²", "-5", "1_700_000_000", " 1700000000", "1e9"])
 def test_a_timestamp_that_is_not_a_plain_number_is_403(
-    chat: Chat, services: Services, timestamp: str
+    chat: Chat, services: WebhookServices, timestamp: str
 ) -> None:
     xml = chat.payloads.text(chat.openid, "帮助")
     plain = {"timestamp": timestamp, "nonce": "n", "signature": sign(TEST_TOKEN, timestamp, "n")}
@@ -315,7 +323,9 @@ def test_a_timestamp_that_is_not_a_plain_number_is_403(
 
 
 @pytest.mark.parametrize("encoding", ["bogus", "rot13", "base64"])
-def test_xml_in_an_unknown_encoding_is_400(chat: Chat, services: Services, encoding: str) -> None:
+def test_xml_in_an_unknown_encoding_is_400(
+    chat: Chat, services: WebhookServices, encoding: str
+) -> None:
     xml = f'<?xml version="1.0" encoding="{encoding}"?>' + chat.payloads.text(chat.openid, "帮助")
     for safe in (False, True):
         delivery = chat.payloads.sign(xml)
@@ -342,7 +352,7 @@ def test_xml_in_an_unknown_encoding_is_400(chat: Chat, services: Services, encod
     ],
 )
 def test_a_field_the_row_could_not_hold_is_400_and_stores_nothing(
-    chat: Chat, services: Services, name: str, value: str, reason: str
+    chat: Chat, services: WebhookServices, name: str, value: str, reason: str
 ) -> None:
     """Signed but malformed: refused before the sender is enrolled, so no resident row is
     left behind by a message that could never be stored."""
@@ -352,7 +362,9 @@ def test_a_field_the_row_could_not_hold_is_400_and_stores_nothing(
     assert_nothing_stored(services)
 
 
-def test_a_menu_link_tap_with_a_long_url_is_stored_once(chat: Chat, services: Services) -> None:
+def test_a_menu_link_tap_with_a_long_url_is_stored_once(
+    chat: Chat, services: WebhookServices
+) -> None:
     """A VIEW event's key is the link (WeChat allows 1,024 bytes): too long for the dedupe
     key as it is, so the key keeps its hash, and the row keeps the whole link."""
     url = "https://example.org/co-building/articles?" + "q=" * 490
@@ -366,14 +378,14 @@ def test_a_menu_link_tap_with_a_long_url_is_stored_once(chat: Chat, services: Se
     assert len(rows[0].dedupe_key) <= 160
 
 
-def test_a_click_key_of_128_bytes_is_stored(chat: Chat, services: Services) -> None:
+def test_a_click_key_of_128_bytes_is_stored(chat: Chat, services: WebhookServices) -> None:
     key = "k" * 128
     chat.tap(key)
     with services.session_factory() as db:
         assert db.scalars(select(InboundMessage.event_key)).all() == [key]
 
 
-def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: Services) -> None:
+def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: WebhookServices) -> None:
     now, nonce, garbage = str(int(time.time())), "n-bad", "bm90IGEgY2lwaGVydGV4dA=="
     query = {
         "timestamp": now,
@@ -387,7 +399,7 @@ def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: Services) ->
     assert_nothing_stored(services)
 
 
-def test_message_encrypted_for_another_app_is_400(chat: Chat, services: Services) -> None:
+def test_message_encrypted_for_another_app_is_400(chat: Chat, services: WebhookServices) -> None:
     other = WeChatPayloads(
         token=TEST_TOKEN, app_id="wxsomeoneelse", encoding_aes_key=chat.payloads.encoding_aes_key
     )
@@ -397,7 +409,7 @@ def test_message_encrypted_for_another_app_is_400(chat: Chat, services: Services
     assert_nothing_stored(services)
 
 
-def test_safe_mode_without_encrypt_is_400(chat: Chat, services: Services) -> None:
+def test_safe_mode_without_encrypt_is_400(chat: Chat, services: WebhookServices) -> None:
     delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
     delivery.query["encrypt_type"] = "aes"
     response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
@@ -418,7 +430,7 @@ def test_rejections_log_one_line_without_the_body(
     assert secret_words not in lines[0]
 
 
-def test_a_database_error_never_carries_what_a_resident_wrote(services: Services) -> None:
+def test_a_database_error_never_carries_what_a_resident_wrote(services: WebhookServices) -> None:
     """Errors are logged; the statement's values (a message's words) stay out of them."""
     row = {"resident_id": 999_999, "dedupe_key": "msg:1", "msg_type": "text"}
     with pytest.raises(IntegrityError) as failure, services.engine.begin() as connection:
@@ -439,7 +451,7 @@ def test_unknown_message_type_gets_a_polite_reply(chat: Chat) -> None:
 
 
 def test_resent_delivery_is_answered_identically_and_stored_once(
-    chat: Chat, services: Services
+    chat: Chat, services: WebhookServices
 ) -> None:
     xml = chat.payloads.text(chat.openid, "english", msg_id=9001)
     first = chat.send(xml)
@@ -449,7 +461,7 @@ def test_resent_delivery_is_answered_identically_and_stored_once(
 
 
 def test_resend_after_reply_cache_loss_is_answered_from_the_database(
-    chat: Chat, services: Services
+    chat: Chat, services: WebhookServices
 ) -> None:
     xml = chat.payloads.text(chat.openid, "english", msg_id=9002)
     first = chat.send(xml)
@@ -458,7 +470,7 @@ def test_resend_after_reply_cache_loss_is_answered_from_the_database(
     assert count(services, InboundMessage) == 1
 
 
-def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Services) -> None:
+def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: WebhookServices) -> None:
     xml = chat.payloads.event(chat.openid, "CLICK", "HELP", create_time=1_770_000_000)
     assert chat.send(xml) == chat.send(xml)
     other_key = chat.payloads.event(chat.openid, "CLICK", "EVENTS", create_time=1_770_000_000)
@@ -467,7 +479,7 @@ def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Service
 
 
 @contextmanager
-def serving(services: Services) -> Iterator[str]:
+def serving(services: WebhookServices) -> Iterator[str]:
     """The app on a real threaded HTTP server, for truly concurrent deliveries."""
     server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -494,7 +506,7 @@ def post_copies_at_once(url: str, payloads: WeChatPayloads, xml: str, copies: in
 
 
 def test_concurrent_duplicates_are_processed_once(
-    payloads: WeChatPayloads, services: Services
+    payloads: WeChatPayloads, services: WebhookServices
 ) -> None:
     xml = payloads.text("o-racer", "english", msg_id=31337)
     with serving(services) as url:
@@ -507,15 +519,19 @@ def test_concurrent_duplicates_are_processed_once(
 
 
 @pytest.fixture
-def services_without_redis(database_url: str, services: Services) -> Iterator[Services]:
+def services_without_redis(
+    database_url: str, services: WebhookServices
+) -> Iterator[WebhookServices]:
     config = make_test_config(database_url, "redis://127.0.0.1:1/0")
-    broken = build_services(config, clock=FakeClock())
+    broken = build_webhook_services(config, clock=FakeClock())
     yield broken
     broken.close()
 
 
 def test_webhook_answers_and_dedupes_when_redis_is_down(
-    services_without_redis: Services, payloads: WeChatPayloads, caplog: pytest.LogCaptureFixture
+    services_without_redis: WebhookServices,
+    payloads: WeChatPayloads,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     chat = Chat(client=create_app(services=services_without_redis).test_client(), payloads=payloads)
     xml = payloads.text(chat.openid, "帮助", msg_id=5150)
@@ -530,7 +546,7 @@ def test_webhook_answers_and_dedupes_when_redis_is_down(
 
 
 def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
-    services_without_redis: Services, payloads: WeChatPayloads, services: Services
+    services_without_redis: WebhookServices, payloads: WeChatPayloads, services: WebhookServices
 ) -> None:
     """No Redis claim to keep the copies apart: each is handled, the database keeps the
     first to be stored, and the others roll their work back and answer with its reply."""
@@ -546,7 +562,7 @@ def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
 
 
 def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
-    chat: Chat, services: Services, monkeypatch: pytest.MonkeyPatch
+    chat: Chat, services: WebhookServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def half_done(message: Message, ctx: Context) -> Reply:
         ctx.resident.language = "en"
@@ -570,7 +586,7 @@ def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
 def test_webhook_retries_a_delivery_whose_connection_was_lost(
     database_url: str,
     redis_url: str,
-    services: Services,
+    services: WebhookServices,
     payloads: WeChatPayloads,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -579,7 +595,7 @@ def test_webhook_retries_a_delivery_whose_connection_was_lost(
     if not database_url.startswith("postgresql"):
         pytest.skip("only a PostgreSQL server can drop the webhook's connections")
     config = make_test_config(database_url, redis_url)
-    webhook_services = build_services(config, clock=services.clock, ping_connections=False)
+    webhook_services = build_webhook_services(config, clock=services.clock, ping_connections=False)
     chat = Chat(client=create_app(services=webhook_services).test_client(), payloads=payloads)
     try:
         assert "活动" in chat.say("帮助")

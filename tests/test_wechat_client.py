@@ -11,9 +11,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import MenuButton, MenuConfig
-from bot.fake_wechat import FakeWeChatServer
 from bot.redis_conn import connect_redis
-from bot.wechat_client import (
+from bot.wechat.client import (
     AixiangWeChatClient,
     WeChatAPIError,
     WeChatFileTooLarge,
@@ -23,6 +22,7 @@ from bot.wechat_client import (
     menu_to_wechat,
     push_menu,
 )
+from bot.wechat.fake_api import FakeWeChatServer
 from tests.fixtures_wechat import MakeWeChatClient
 
 

@@ -22,15 +22,15 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import create_app
 from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
-from bot.demo_loops import DemoBackground
-from bot.fake_wechat import FakeWeChatServer
+from bot.demo.loops import DemoBackground
+from bot.demo.seed import seed_demo_events
+from bot.demo.simulator import install_simulator
+from bot.demo.simulator.clock import SimulatedClock
 from bot.ports import ensure_port_free
-from bot.services import Services, build_services
-from bot.simulator import install_simulator
-from bot.simulator.clock import SimulatedClock
-from bot.wechat_payloads import WeChatPayloads
+from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.payloads import WeChatPayloads
 from models import migrate
-from models.events import seed_demo_events
 from models.residents import get_or_create_resident
 
 DEMO_HOST = "127.0.0.1"
@@ -105,14 +105,14 @@ def seed_demo_data(db: Session, now: datetime) -> None:
     seed_demo_events(db, now)
 
 
-def prepare_database(services: Services) -> None:
+def prepare_database(services: WebhookServices) -> None:
     """Bring the schema up to date and seed the demo data, in one transaction."""
     migrate.upgrade(services.config.database.url)
     with services.session_factory() as db, db.begin():
         seed_demo_data(db, services.clock())
 
 
-def build_demo_app(services: Services, fake_api_root: str) -> Flask:
+def build_demo_app(services: WebhookServices, fake_api_root: str) -> Flask:
     """The webhook and the simulator in one app; serve it with a threaded server."""
     app = create_app(services=services)
     wechat = services.config.wechat
@@ -150,7 +150,7 @@ def run_demo(
         fake = running.enter_context(
             FakeWeChatServer(DEMO_HOST, fake_port, credentials.app_id, credentials.app_secret)
         )
-        services = build_services(demo_config(credentials, fake.base_url), SimulatedClock())
+        services = build_webhook_services(demo_config(credentials, fake.base_url), SimulatedClock())
         running.callback(services.close)
         server = make_server(
             DEMO_HOST,

@@ -17,6 +17,8 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.config import Config, ConfigError, load_config
+from bot.services import Services, build_services
+from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from models.base import local_text
 from models.db import make_engine, make_session_factory
 from models.needs import ID_MAX
@@ -141,3 +143,20 @@ def _width(text: str) -> int:
 
 def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
+
+
+@contextmanager
+def wechat_process(ctx: click.Context) -> Iterator[tuple[Services, AixiangWeChatClient]]:
+    """The services and WeChat client of a process that calls WeChat; both closed after."""
+    config = config_from_context(ctx)
+    try:
+        config.require_wechat_credentials()
+    except ConfigError as exc:
+        raise StaffError(f"config: {exc}") from None
+    services = build_services(config)
+    client = build_wechat_client(config, services.redis)
+    try:
+        yield services, client
+    finally:
+        client.close()
+        services.close()

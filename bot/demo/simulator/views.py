@@ -20,10 +20,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from bot.config import MenuButton
-from bot.protocol import Rejection
-from bot.services import Services
-from bot.simulator.clock import SimulatedClock
-from bot.wechat_payloads import WeChatPayloads, xml_text
+from bot.demo.simulator.clock import SimulatedClock
+from bot.webhook_services import WebhookServices
+from bot.wechat.payloads import WeChatPayloads, xml_text
+from bot.wechat.protocol import Rejection
 from models.residents import Resident
 
 SIMULATOR_KEY = "aixiang_simulator"
@@ -95,8 +95,8 @@ def _simulator() -> Simulator:
     return simulator
 
 
-def _services() -> Services:
-    services: Services = current_app.extensions["aixiang"]
+def _services() -> WebhookServices:
+    services: WebhookServices = current_app.extensions["aixiang"]
     return services
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from bot.cli_support import StaffError
+from bot.cli.support import StaffError
 from bot.config import ConfigError
-from bot.demo import DemoError, run_demo
-from bot.fake_wechat import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
+from bot.demo.runner import DemoError, run_demo
 from bot.ports import PortTaken, ensure_port_free
+from bot.wechat.fake_api import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
 
 PORT = click.IntRange(1, 65535)
 

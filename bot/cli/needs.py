@@ -1,4 +1,4 @@
-"""``aixiang needs`` and ``aixiang partners``: staff triage needs from the terminal.
+"""``aixiang needs``: staff triage needs from the terminal.
 
 Every change goes through models.needs, so the CLI obeys the same transition table,
 writes the same history rows and queues the same pushes as any other caller. Mistakes
@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from bot.cli_support import (
+from bot.cli.support import (
     StaffError,
     config_from_context,
     emit,
@@ -25,18 +25,15 @@ from bot.cli_support import (
 from bot.config import Config
 from models.base import utcnow
 from models.needs import (
-    PARTNER_KINDS,
     STATUSES,
     Need,
     NeedError,
     Partner,
-    add_partner,
     change_status,
     demand_counts,
     get_need,
     get_partner,
     list_needs,
-    list_partners,
     need_history,
     need_photos,
     need_ref,
@@ -256,46 +253,6 @@ def update_command(
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
         click.echo(f"{need.ref}: {change}{detail}; {told}")
-
-
-@click.group()
-def partners() -> None:
-    """Partner organisations that take on needs."""
-
-
-@partners.command("add")
-@click.argument("name")
-@click.option("--kind", required=True, help=f"One of: {', '.join(PARTNER_KINDS)}.")
-@click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
-@click.pass_context
-def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str | None) -> None:
-    """Add a partner: a government department, enterprise, NGO, school or volunteer group."""
-    with staff_session(ctx) as db:
-        try:
-            partner = add_partner(
-                db, name=name, kind=kind, contact_openid=contact_openid, now=utcnow()
-            )
-        except NeedError as exc:
-            raise StaffError(str(exc)) from None
-        click.echo(f"partner {partner.id}: {partner.name} ({partner.kind})")
-
-
-@partners.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_context
-def partners_list(ctx: click.Context, as_json: bool) -> None:
-    """List partners."""
-    with staff_session(ctx) as db:
-        rows = [
-            {
-                "id": partner.id,
-                "name": partner.name,
-                "kind": partner.kind,
-                "contact_openid": partner.contact_openid,
-            }
-            for partner in list_partners(db)
-        ]
-    emit(rows, as_json, ("id", "name", "kind", "contact_openid"))
 
 
 def _check_status(status: str) -> None:

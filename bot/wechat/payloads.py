@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-from bot.protocol import Cipher, new_nonce, parse_xml, sign
+from bot.wechat.protocol import Cipher, new_nonce, parse_xml, sign
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 # What XML 1.0 forbids: C0 controls other than tab, LF and CR (a vertical tab pasted from

@@ -1,18 +1,13 @@
-"""Processes that push (`worker`, `scheduler`), the outbox tools, and `menu push`."""
+"""``aixiang outbox``: inspect and repair the outbox."""
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import click
 
-from bot.cli_support import (
+from bot.cli.support import (
     StaffError,
     config_from_context,
     emit,
@@ -21,68 +16,8 @@ from bot.cli_support import (
     parse_id,
     staff_session,
 )
-from bot.config import ConfigError
-from bot.services import Services, build_services
-from bot.wechat_client import AixiangWeChatClient, WeChatAPIError, build_wechat_client, push_menu
 from models import outbox
 from models.base import utcnow
-from scheduler.jobs import JobContext, run_all_once
-from scheduler.process import run_scheduler
-from scheduler.worker import Worker
-
-
-@contextmanager
-def _wechat_process(ctx: click.Context) -> Iterator[tuple[Services, AixiangWeChatClient]]:
-    config = config_from_context(ctx)
-    try:
-        config.require_wechat_credentials()
-    except ConfigError as exc:
-        raise StaffError(f"config: {exc}") from None
-    services = build_services(config)
-    client = build_wechat_client(config, services.redis)
-    try:
-        yield services, client
-    finally:
-        client.close()
-        services.close()
-
-
-def _stop_on_signals() -> threading.Event:
-    """SIGTERM and Ctrl-C finish the current batch or job, then exit."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
-@click.command()
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.pass_context
-def worker(ctx: click.Context, once: bool) -> None:
-    """Deliver the outbox to WeChat (several may run at once)."""
-    with _wechat_process(ctx) as (services, client):
-        delivery = Worker(services, client)
-        try:
-            if once:
-                click.echo(f"{delivery.run_once()} outbox rows handled")
-            else:
-                delivery.run_forever(_stop_on_signals())
-        finally:
-            delivery.close()
-
-
-@click.command()
-@click.option("--once", is_flag=True, help="Run every job once, then exit (for cron and tests).")
-@click.pass_context
-def scheduler(ctx: click.Context, once: bool) -> None:
-    """Run time-driven jobs: reminders, event status, broadcasts, digest, expiry, media."""
-    with _wechat_process(ctx) as (services, client):
-        job_context = JobContext(services=services, client=client)
-        if once:
-            if not run_all_once(job_context):
-                sys.exit(1)
-            return
-        run_scheduler(job_context, _stop_on_signals())
 
 
 @click.group(name="outbox")
@@ -166,22 +101,3 @@ def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
             value: datetime | None = getattr(row, column)
             record[column] = value if as_json else format_local(value, tz)
     emit_object(record, as_json)
-
-
-@click.group()
-def menu() -> None:
-    """The account's custom menu."""
-
-
-@menu.command("push")
-@click.pass_context
-def menu_push(ctx: click.Context) -> None:
-    """Create the custom menu in WeChat from the [menu] config."""
-    with _wechat_process(ctx) as (services, client):
-        try:
-            push_menu(client, services.config.menu)
-        except WeChatAPIError as exc:
-            raise StaffError(
-                f"WeChat refused the menu: {exc.errmsg} (errcode {exc.errcode})"
-            ) from None
-    click.echo(f"menu with {len(services.config.menu.buttons)} buttons pushed to WeChat")

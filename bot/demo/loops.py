@@ -12,7 +12,7 @@ import threading
 from types import TracebackType
 
 from bot.services import Services
-from bot.wechat_client import build_wechat_client
+from bot.wechat.client import build_wechat_client
 from scheduler.jobs import JobContext, run_all_once
 from scheduler.worker import Worker
 

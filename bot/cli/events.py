@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
-from bot.cli_support import (
+from bot.cli.support import (
     StaffError,
     config_from_context,
     emit,
@@ -35,7 +35,7 @@ from bot.cli_support import (
 )
 from bot.config import Config, ConfigError
 from bot.redis_conn import connect_redis
-from bot.wechat_client import build_wechat_client
+from bot.wechat.client import build_wechat_client
 from models.base import utcnow
 from models.events import (
     CANCELLED,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli_support import (
+from bot.cli.support import (
     StaffError,
     config_from_context,
     emit,

@@ -1,0 +1,1 @@
+"""The demo: everything locally (runner), the chat simulator, the seed data."""

@@ -1,0 +1,55 @@
+"""The webhook's services: the base ones plus the chat router, conversation state and the
+dedupe guard, which only the process that answers WeChat needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.dedupe import DeliveryGuard
+from bot.redis_conn import ThreadClients
+from bot.services import Clock, Services, build_services
+from bot.sessions import RedisSessionStore
+from handlers import build_router
+from handlers.context import HandlerSettings, NeedCategory
+from handlers.router import Router
+from models.base import utcnow
+
+
+@dataclass
+class WebhookServices(Services):
+    router: Router
+    sessions: RedisSessionStore
+    guard: DeliveryGuard
+    handler_settings: HandlerSettings
+
+
+def build_webhook_services(
+    config: Config, clock: Clock = utcnow, *, ping_connections: bool = True
+) -> WebhookServices:
+    """The base services, with the router and a Redis connection per thread for the
+    guard and the flows (the webhook's hot path)."""
+    base = build_services(config, clock, ping_connections=ping_connections)
+    per_thread = ThreadClients(base.redis)
+    return WebhookServices(
+        config=base.config,
+        engine=base.engine,
+        session_factory=base.session_factory,
+        redis=base.redis,
+        clock=base.clock,
+        router=build_router(),
+        sessions=RedisSessionStore(per_thread, config.bot.flow_ttl_s),
+        guard=DeliveryGuard(
+            per_thread, config.bot.reply_cache_ttl_s, config.wechat.timestamp_tolerance_s
+        ),
+        handler_settings=HandlerSettings(
+            timezone=config.bot.tz,
+            default_language=config.bot.default_language,
+            flow_ttl_s=config.bot.flow_ttl_s,
+            need_categories=tuple(
+                NeedCategory(key=c.key, zh=c.zh, en=c.en) for c in config.needs.categories
+            ),
+            need_max_photos=config.needs.max_photos,
+            need_max_text=config.needs.max_text,
+        ),
+    )
