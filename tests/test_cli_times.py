@@ -176,3 +176,35 @@ def test_the_models_refuse_past_the_horizon_too(services: Services) -> None:
             now=now,
             scheduled_at=beyond - timedelta(minutes=2),
         ).scheduled_at == beyond - timedelta(minutes=2)
+
+
+# Every option where a date alone would be read as its midnight, which nobody means.
+NEEDS_A_TIME = {name: command for name, command in TIME_OPTIONS.items() if "--since" not in name}
+
+
+@pytest.mark.parametrize("command", NEEDS_A_TIME.values(), ids=NEEDS_A_TIME.keys())
+def test_a_date_without_a_time_is_refused_where_a_moment_is_meant(
+    staff: CliRunner, services: Services, command: tuple[str, ...]
+) -> None:
+    add_resident(services, "o-1")
+    day = local(30)[:10]
+    line = fail(staff, *command, day)
+    assert line == (
+        f"error: {command[-1]}: {day!r} has no time of day; give the date and the time, "
+        "like 2026-06-01T09:30"
+    )
+    assert count(services, Broadcast) == 0 and count(services, Event) == 0
+
+
+@pytest.mark.parametrize("option", ["--starts-at", "--ends-at", "--deadline"])
+def test_updating_an_event_to_a_date_alone_is_refused(
+    staff: CliRunner, services: Services, option: str
+) -> None:
+    event_id = stored_event(services)
+    day = local(20)[:10]
+    line = fail(staff, "events", "update", str(event_id), option, day)
+    assert f"{option}: {day!r} has no time of day" in line
+
+
+def test_since_takes_a_date_alone_as_the_start_of_that_day(staff: CliRunner) -> None:
+    assert run(staff, "needs", "list", "--since", local(-1)[:10], "--json").output.strip() == "[]"

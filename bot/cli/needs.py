@@ -91,7 +91,9 @@ def list_command(
     if status is not None:
         _check_status(status)
     category_key = _category_key(config, category) if category is not None else None
-    since_at = parse_local_time(since, tz, "--since") if since is not None else None
+    since_at = (
+        parse_local_time(since, tz, "--since", date_alone=True) if since is not None else None
+    )
     page = _limit(limit)
     with staff_session(ctx) as db:
         chosen = _partner(db, partner) if partner is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,8 +72,12 @@ def parse_id(value: str, what: str, listed_by: str) -> int:
     return number
 
 
-def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
-    """An ISO date or date-time typed by staff, read in the club's time zone.
+def parse_local_time(
+    value: str, tz: ZoneInfo, option: str, *, date_alone: bool = False
+) -> datetime:
+    """An ISO date-time typed by staff, read in the club's time zone; a date alone (its
+    midnight) only where ``date_alone`` says a day is meant, as in ``--since``. Elsewhere
+    a date alone is refused: read as midnight it would start an event at 00:00.
 
     A time within hours of year 1 or 9999 may have no UTC (how it is stored) or no local
     form (how it is shown), and Python would raise OverflowError at the first conversion,
@@ -85,6 +89,11 @@ def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
         raise StaffError(
             f"{option}: {value!r} is not a date or time like 2026-06-01 or 2026-06-01T09:30"
         ) from None
+    if not date_alone and _is_date_alone(value):
+        raise StaffError(
+            f"{option}: {value!r} has no time of day; give the date and the time, "
+            "like 2026-06-01T09:30"
+        )
     moment = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
     try:
         moment.astimezone(UTC)
@@ -95,6 +104,14 @@ def parse_local_time(value: str, tz: ZoneInfo, option: str) -> datetime:
             "1 to 9999)"
         ) from None
     return moment
+
+
+def _is_date_alone(value: str) -> bool:
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
