@@ -182,3 +182,19 @@ def test_a_partner_id_too_big_for_the_column_is_unknown(staff: CliRunner, seeded
     assert "no partner '99999999999'" in fail(
         staff, "needs", "update", "1", "--status", "acknowledged", "--assign", "99999999999"
     )
+
+
+def test_json_keeps_the_whole_summary_and_the_table_cuts_it(
+    staff: CliRunner, services: Services, clock: FakeClock
+) -> None:
+    words = "村口的那盏路灯已经坏了三个星期，晚上老人和孩子经过都看不清路，请尽快派人修理"
+    with services.session_factory() as db, db.begin():
+        resident = get_or_create_resident(db, "o-long", clock.now)
+        resident.privacy_consent_at = clock.now
+        create_need(
+            db, resident=resident, category="infrastructure", description=words, now=clock.now
+        )
+    rows = json.loads(run(staff, "needs", "list", "--json").output)
+    assert rows[0]["summary"] == words
+    table = run(staff, "needs", "list").output.splitlines()
+    assert table[1].endswith(f"{words[:24]}…")

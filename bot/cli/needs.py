@@ -115,7 +115,7 @@ def list_command(
                 "demand": row.demand_count,
                 "created": format_local(row.need.created_at, tz),
                 "updated": format_local(row.need.updated_at, tz),
-                "summary": _summary(row.need.description),
+                "summary": _summary(row.need.description, cut=not as_json),
             }
             for row in rows
         ]
@@ -291,8 +291,10 @@ def _partner(db: Session, name: str) -> Partner:
         raise StaffError(str(exc)) from None
 
 
-def _summary(description: str | None) -> str:
+def _summary(description: str | None, *, cut: bool) -> str:
+    """The resident's words on one line; cut to fit a table's column, whole in JSON (a
+    script reading the output must never get a fragment)."""
     if description is None:
         return "(erased)"
     text = " ".join(description.split())
-    return text if len(text) <= SUMMARY_CHARS else f"{text[:SUMMARY_CHARS]}…"
+    return text if not cut or len(text) <= SUMMARY_CHARS else f"{text[:SUMMARY_CHARS]}…"
