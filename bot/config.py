@@ -37,6 +37,9 @@ ENV_IGNORED_PREFIXES = ("AIXIANG_TEST_", "AIXIANG_BENCH_")
 
 MEMORY_REDIS_URL = "memory://"
 DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
+# Where relative paths (the embedded database, media) are read from when no config file
+# names them: the project's folder, so a command works the same from any folder.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ConfigError(Exception):
@@ -221,7 +224,32 @@ def load_config(
     _merge(raw, _from_environment(env))
     if overrides:
         _merge(raw, {section: dict(values) for section, values in overrides.items()})
-    return _build(raw)
+    return _anchor_paths(_build(raw), config_path.parent if config_path else PROJECT_ROOT)
+
+
+def _anchor_paths(config: Config, folder: Path) -> Config:
+    """Relative paths made absolute from ``folder`` (the config file's, else the
+    project's), never from the current folder: a staff command run elsewhere would
+    otherwise find no tables, or create an empty database file where it stands."""
+    database_url = config.database.url
+    url = make_url(database_url)
+    path = url.database
+    if (
+        url.get_backend_name() == "sqlite"
+        and path
+        and path != ":memory:"
+        and not path.startswith("file:")
+        and not Path(path).is_absolute()
+    ):
+        database_url = url.set(database=str(folder / path)).render_as_string(hide_password=False)
+    media = Path(config.needs.media_dir)
+    return replace(
+        config,
+        database=replace(config.database, url=database_url),
+        needs=replace(
+            config.needs, media_dir=str(media if media.is_absolute() else folder / media)
+        ),
+    )
 
 
 def _config_path(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:

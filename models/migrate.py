@@ -13,6 +13,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic's record of the revision a database is at: a database without it has no schema.
+MIGRATIONS_TABLE = "alembic_version"
 
 
 def alembic_config(database_url: str) -> AlembicConfig:

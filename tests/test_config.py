@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.main import main
-from bot.config import NUMBER_RANGES, SCALAR_SECTIONS, ConfigError, load_config
+from bot.config import NUMBER_RANGES, PROJECT_ROOT, SCALAR_SECTIONS, ConfigError, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -22,7 +22,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_are_the_embedded_ones() -> None:
     config = load_config(environ={}, read_file=False)
-    assert config.database.url == "sqlite:///instance/aixiang.db"
+    assert config.database.url == f"sqlite:///{PROJECT_ROOT}/instance/aixiang.db"
+    assert config.needs.media_dir == f"{PROJECT_ROOT}/instance/media"
     assert config.redis.url == "memory://"
     assert config.uses_embedded_redis
     assert config.bot.timezone == "Asia/Shanghai"

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from bot.app import create_app
-from bot.config import DEFAULT_NEED_CATEGORIES, ConfigError, NeedCategory, load_config
+from bot.config import (
+    DEFAULT_NEED_CATEGORIES,
+    PROJECT_ROOT,
+    ConfigError,
+    NeedCategory,
+    load_config,
+)
 from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.payloads import WeChatPayloads
 from tests.chat import Chat
@@ -29,7 +35,11 @@ def test_defaults() -> None:
         "other",
     ]
     assert needs.categories == DEFAULT_NEED_CATEGORIES
-    assert (needs.media_dir, needs.max_photos, needs.max_text) == ("instance/media", 3, 1000)
+    assert (needs.media_dir, needs.max_photos, needs.max_text) == (
+        f"{PROJECT_ROOT}/instance/media",
+        3,
+        1000,
+    )
 
 
 def test_custom_categories_and_environment() -> None:

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.cli.main import main
-from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL
+from bot.config import MEMORY_REDIS_URL, PROJECT_ROOT
 from bot.demo.runner import (
     DEMO_RESIDENTS,
     DemoCredentials,
@@ -355,7 +355,7 @@ def test_every_run_makes_up_its_own_valid_account(
 
     assert first != second
     assert len({first.token, second.token}) == len({first.app_secret, second.app_secret}) == 2
-    assert config.database.url == DEFAULT_SQLITE_URL
+    assert config.database.url == f"sqlite:///{PROJECT_ROOT}/instance/aixiang.db"
     assert config.redis.url == MEMORY_REDIS_URL
     assert config.wechat.api_base_url == "http://127.0.0.1:8001/cgi-bin/"
     payloads = WeChatPayloads(first.token, first.app_id, first.encoding_aes_key)
@@ -400,7 +400,11 @@ def test_aixiang_demo_runs_until_terminated(tmp_path: Path) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Its data goes beside this config file (relative paths are read from a config file's
+    # folder), not into the project's instance/.
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIXIANG_CONFIG": str(config)}
     command = [sys.executable, "-m", "bot", "demo", "--port", str(ports[0])]
     process = subprocess.Popen(
         [*command, "--fake-port", str(ports[1])],

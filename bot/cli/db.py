@@ -6,7 +6,7 @@ import click
 from alembic.util import CommandError
 from sqlalchemy.exc import OperationalError
 
-from bot.cli.support import StaffError, config_from_context
+from bot.cli.support import StaffError, config_from_context, unreachable
 from models import migrate
 
 
@@ -26,7 +26,5 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     except CommandError as exc:
         raise StaffError(f"db upgrade: {exc}") from None
     except OperationalError as exc:
-        # The driver's own words, not SQLAlchemy's: those repeat the URL and its password.
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise StaffError(f"db upgrade: cannot reach the database: {reason}") from None
+        raise StaffError(f"db upgrade: {unreachable(exc).message}") from None
     click.echo(f"database at {revision}")

@@ -20,9 +20,16 @@ from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
 from bot.cli.partners import partners
 from bot.cli.processes import scheduler, serve, worker
+from bot.config import PROJECT_ROOT
 
 
-@click.group()
+@click.group(
+    epilog="Config: built-in defaults < the TOML file at AIXIANG_CONFIG, else ./config.toml "
+    "< AIXIANG_<SECTION>_<KEY> variables. Relative paths in the file (the embedded SQLite "
+    "database, needs.media_dir) are read from the file's folder; without a file, from the "
+    f"project's, so by default every command uses {PROJECT_ROOT / 'instance' / 'aixiang.db'} "
+    "whatever folder it runs in."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:
     """Aixiang (爱乡): the WeChat front door of a community co-building club."""

@@ -10,10 +10,14 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.config import Config, ConfigError, load_config
@@ -21,6 +25,7 @@ from bot.services import Services, build_services
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from models.base import local_text
 from models.db import make_engine, make_session_factory
+from models.migrate import MIGRATIONS_TABLE
 from models.needs import ID_MAX
 
 
@@ -47,14 +52,45 @@ def config_from_context(ctx: click.Context) -> Config:
 
 @contextmanager
 def staff_session(ctx: click.Context) -> Iterator[Session]:
-    """A DB session that commits when the command succeeds and rolls back on any error."""
+    """A DB session that commits when the command succeeds and rolls back on any error.
+
+    The database must exist and carry the schema; if not, the command stops in one line
+    saying so, before anything is read or written (and without creating an empty SQLite
+    file, as merely connecting would).
+    """
     config = config_from_context(ctx)
-    engine = make_engine(config.database.url)
+    engine = open_database(config.database.url)
     try:
         with make_session_factory(engine)() as db, db.begin():
             yield db
     finally:
         engine.dispose()
+
+
+def open_database(url: str) -> Engine:
+    """An engine on a database that exists, is reachable and has the schema."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and not Path(path).exists():
+        raise StaffError(f"no database at {path}: create it with `aixiang db upgrade`")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            migrated = inspect(connection).has_table(MIGRATIONS_TABLE)
+    except OperationalError as exc:
+        engine.dispose()
+        raise unreachable(exc) from None
+    if not migrated:
+        engine.dispose()
+        raise StaffError("the database has no schema yet: run `aixiang db upgrade` first")
+    return engine
+
+
+def unreachable(exc: OperationalError) -> StaffError:
+    """The driver's own first line, not SQLAlchemy's message: that one repeats the URL,
+    password included, and the statement."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+    return StaffError(f"cannot reach the database: {reason}")
 
 
 def parse_id(value: str, what: str, listed_by: str) -> int:
