@@ -54,7 +54,7 @@ from models.pushes import Broadcast
 LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 
 
-@click.command("broadcast")
+@click.command("broadcast", short_help="Send a message to residents.")
 @click.option("--event", "event_id", help="Announce this event (its id, as `events list` shows).")
 @click.option("--text", help="Your own message (Chinese, or one text for everyone).")
 @click.option("--text-en", help="The English version of --text (default: --text itself).")
@@ -242,12 +242,12 @@ def _echo_audience(summary: dict[str, Any]) -> None:
         )
 
 
-@click.group("broadcasts")
+@click.group("broadcasts", short_help="List or cancel scheduled broadcasts.")
 def broadcasts() -> None:
     """See scheduled broadcasts and cancel one before it goes out (send with `broadcast`)."""
 
 
-@broadcasts.command("list")
+@broadcasts.command("list", short_help="Scheduled broadcasts, soonest first.")
 @click.option("--all", "everything", is_flag=True, help="Every status, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
@@ -278,7 +278,7 @@ def _headline(text: str, most: int = 24) -> str:
     return line if len(line) <= most else f"{line[: most - 1]}…"
 
 
-@broadcasts.command("cancel")
+@broadcasts.command("cancel", short_help="Cancel a broadcast before it goes out.")
 @click.argument("broadcast_id")
 @click.pass_context
 def cancel(ctx: click.Context, broadcast_id: str) -> None:

@@ -13,7 +13,7 @@ from bot.wechat.fake_api import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
 PORT = click.IntRange(1, 65535)
 
 
-@click.command()
+@click.command(short_help="Run everything locally: chat page and fake WeChat.")
 @click.option("--port", default=8000, show_default=True, type=PORT, help="Webhook and page.")
 @click.option("--fake-port", default=8001, show_default=True, type=PORT, help="Fake WeChat API.")
 def demo(port: int, fake_port: int) -> None:
@@ -28,7 +28,7 @@ def demo(port: int, fake_port: int) -> None:
         raise StaffError(str(exc)) from None
 
 
-@click.command("fake-wechat")
+@click.command("fake-wechat", short_help="Serve the fake WeChat API.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=PORT)
 @click.option("--app-id", default=FAKE_APP_ID, show_default=True, help="The app id it accepts.")

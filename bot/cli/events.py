@@ -100,7 +100,7 @@ class WeChatUnavailable(StaffError):
     exit_code = 1
 
 
-@click.group()
+@click.group(short_help="Co-building events and their check-in.")
 def events() -> None:
     """Co-building events: create, publish, cancel, list, roster, check-in, QR codes."""
 
@@ -226,7 +226,7 @@ def create_command(
         click.echo(event_id)
 
 
-@events.command("update")
+@events.command("update", short_help="Change an event.")
 @click.argument("event_id")
 @click.option("--title")
 @click.option("--starts-at", help="Local start, within a year.")
@@ -312,7 +312,7 @@ def publish_command(ctx: click.Context, event_id: str) -> None:
     click.echo(f"published event {number}" if changed else f"event {number} is already published")
 
 
-@events.command("cancel")
+@events.command("cancel", short_help="Call an event off and tell residents.")
 @click.argument("event_id")
 @click.option("--reason", help="Told to everyone confirmed or waitlisted.")
 @click.pass_context
@@ -329,7 +329,7 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> Non
 # list / roster ---------------------------------------------------------------------------
 
 
-@events.command("list")
+@events.command("list", short_help="Events with their places taken.")
 @click.option("--upcoming", is_flag=True, help="Only drafts and published events to come.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -552,7 +552,7 @@ def _checkin_line(result: CheckInResult, tz: ZoneInfo) -> str:
     return f"checked in {who} (party of {attendance.party_size})"
 
 
-@events.command("qr")
+@events.command("qr", short_help="Save the check-in QR code as PNG.")
 @click.argument("event_id")
 @click.option(
     "--out",

@@ -59,7 +59,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m {secs}s"
 
 
-@outbox_group.command("retry")
+@outbox_group.command("retry", short_help="Give dead pushes fresh attempts.")
 @click.option("--dead", is_flag=True, required=True, help="Retry dead-lettered pushes.")
 @click.option("--kind", help="Only this kind of push.")
 @click.pass_context

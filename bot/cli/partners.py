@@ -14,7 +14,7 @@ def partners() -> None:
     """Partner organisations that take on needs."""
 
 
-@partners.command("add")
+@partners.command("add", short_help="Add a partner organisation.")
 @click.argument("name")
 @click.option("--kind", required=True, help=f"One of: {', '.join(PARTNER_KINDS)}.")
 @click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")

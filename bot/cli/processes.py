@@ -66,7 +66,7 @@ def worker(ctx: click.Context, once: bool) -> None:
             delivery.close()
 
 
-@click.command()
+@click.command(short_help="Run the time-driven jobs (one leads).")
 @click.option("--once", is_flag=True, help="Run every job once, then exit (for cron and tests).")
 @click.pass_context
 def scheduler(ctx: click.Context, once: bool) -> None:
