@@ -1,9 +1,10 @@
 """Events by chat: browse, sign up (contact details, party size, waitlist), cancel, check in.
 
-Every rule lives in models/events.py; this module only asks the questions and words the
-answers. A sign-up in progress lives in the flow state until the last answer, and the
-final step calls :func:`models.events.sign_up`, which checks everything again under the
-event's lock, so a question left unanswered for a while can never overbook.
+Every rule lives in the models/events/ package; this module only asks the questions and
+words the answers. A sign-up in progress lives in the flow state until the last answer,
+and the final step calls :func:`models.events.signups.sign_up`, which checks everything
+again under the event's lock, so a question left unanswered for a while can never
+overbook.
 """
 
 from __future__ import annotations
@@ -16,53 +17,58 @@ from handlers.answers import is_no, is_yes
 from handlers.context import Context
 from handlers.message import Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
-from models.events import (
+from models.events.checkin import QR_SCENE_PREFIX, check_in
+from models.events.errors import (
     ALREADY_SIGNED_UP,
     ATTENDING,
     BAD_PARTY,
-    CANCELLED,
     CHECKED_IN,
     CHECKIN_CLOSED,
     CHECKIN_NOT_OPEN,
-    CHECKIN_OPENS_BEFORE,
-    CHECKIN_QR,
-    CONFIRMED,
     CONTACT_REQUIRED,
     DEADLINE_PASSED,
     EVENT_CANCELLED,
     EVENT_FINISHED,
-    FINISHED,
     FULL,
-    MAX_NAME,
     NO_ROOM,
     NOT_PUBLISHED,
     NOT_SIGNED_UP,
     PARTY_TOO_LARGE,
-    PUBLISHED,
-    QR_SCENE_PREFIX,
     STARTED,
     UNKNOWN_EVENT,
-    WAITLISTED,
-    Event,
     EventError,
+)
+from models.events.queries import (
     Occupancy,
-    Signup,
     attendance_of,
-    cancel_signup,
-    check_in,
-    check_not_signed_up,
-    check_open,
-    check_party_size,
     get_event,
-    has_contact,
     live_signup,
-    normalize_mobile,
     occupancies,
     occupancy,
     resident_signups,
+    upcoming_events,
+)
+from models.events.signups import (
+    MAX_NAME,
+    cancel_signup,
+    check_not_signed_up,
+    check_open,
+    check_party_size,
+    has_contact,
+    normalize_mobile,
     save_contact,
     sign_up,
-    upcoming_events,
+)
+from models.events.tables import (
+    CANCELLED,
+    CHECKIN_OPENS_BEFORE,
+    CHECKIN_QR,
+    CONFIRMED,
+    FINISHED,
+    PUBLISHED,
+    WAITLISTED,
+    Event,
+    Signup,
 )
 
 LIST = "event.list"

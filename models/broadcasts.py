@@ -55,19 +55,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, local_text
-from models.events import (
+from models.events.errors import EventError
+from models.events.queries import get_event, occupancy
+from models.events.staff import SCHEDULE_HORIZON
+from models.events.tables import (
     LIVE_SIGNUP_STATUSES,
     PUBLISHED,
-    SCHEDULE_HORIZON,
     Attendance,
     Event,
-    EventError,
     EventTag,
     Signup,
-    get_event,
-    occupancy,
 )
-from models.needs import Need
+from models.needs.tables import Need
 from models.outbox import DEAD, EXPIRED, PENDING, OutboxMessage, enqueue_push
 from models.pushes import CANCELLED, REFUSED, SCHEDULED, SENT, Broadcast
 from models.residents import Resident

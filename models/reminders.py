@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from models.base import local_text
 from models.bulk import insert_rows
-from models.events import CONFIRMED, PUBLISHED, Event, Signup
+from models.events.tables import CONFIRMED, PUBLISHED, Event, Signup
 from models.outbox import PENDING, OutboxMessage
 from models.pushes import QUEUED, SKIPPED, Reminder
 from models.residents import Resident

@@ -12,18 +12,9 @@ from sqlalchemy import select
 
 from bot.services import Services
 from models import OutboxMessage, Resident
-from models.events import (
-    CONFIRMED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
-    Attendance,
-    Event,
-    Signup,
-    cancel_event,
-    create_event,
-    save_contact,
-    sign_up,
-)
+from models.events.signups import save_contact, sign_up
+from models.events.staff import cancel_event, create_event
+from models.events.tables import CONFIRMED, SIGNUP_CANCELLED, WAITLISTED, Attendance, Event, Signup
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.services import Services
-from models.events import CONFIRMED, WAITLISTED, Attendance, get_event, occupancy
+from models.events.queries import get_event, occupancy
+from models.events.tables import CONFIRMED, WAITLISTED, Attendance
 from tests import test_events_chat
 from tests.chat import Chat
 from tests.conftest import FakeClock

@@ -21,15 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import Services
 from models import OutboxMessage, Resident
 from models.db import make_engine, make_session_factory
-from models.events import (
-    CONFIRMED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
-    Signup,
-    cancel_signup,
-    create_event,
-    sign_up,
-)
+from models.events.signups import cancel_signup, sign_up
+from models.events.staff import create_event
+from models.events.tables import CONFIRMED, SIGNUP_CANCELLED, WAITLISTED, Signup
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
 

@@ -13,15 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.services import Services
-from models.events import (
-    INVALID,
-    UNKNOWN_EVENT,
-    Event,
-    EventError,
-    create_event,
-    get_event,
-    update_event,
-)
+from models.events.errors import INVALID, UNKNOWN_EVENT, EventError
+from models.events.queries import get_event
+from models.events.staff import create_event, update_event
+from models.events.tables import Event
 from tests.conftest import FakeClock
 from tests.test_events_cli import count, create, event, fail, local
 

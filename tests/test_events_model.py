@@ -12,25 +12,12 @@ from sqlalchemy.orm import Session
 
 from bot.demo.seed import seed_demo_events
 from bot.services import Services
-from models.events import (
-    CHECKIN_CODE,
-    CHECKIN_QR,
-    CONTACT_REQUIRED,
-    EVENT_CANCELLED,
-    FULL,
-    INVALID,
-    EventError,
-    cancel_event,
-    cancel_signup,
-    check_in,
-    check_in_by_code,
-    create_event,
-    normalize_mobile,
-    occupancy,
-    save_contact,
-    sign_up,
-    update_event,
-)
+from models.events.checkin import check_in, check_in_by_code
+from models.events.errors import CONTACT_REQUIRED, EVENT_CANCELLED, FULL, INVALID, EventError
+from models.events.queries import occupancy
+from models.events.signups import cancel_signup, normalize_mobile, save_contact, sign_up
+from models.events.staff import cancel_event, create_event, update_event
+from models.events.tables import CHECKIN_CODE, CHECKIN_QR
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
 

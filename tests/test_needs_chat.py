@@ -9,7 +9,10 @@ from sqlalchemy import func, select, update
 
 from bot.services import Services
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
-from models.needs import PHOTO_ERASED, PHOTO_ERASING, add_partner, change_status, get_need
+from models.needs.queries import get_need
+from models.needs.tables import PHOTO_ERASED, PHOTO_ERASING
+from models.needs.transitions import change_status
+from models.partners import add_partner
 from tests.chat import Chat
 from tests.conftest import FakeClock
 

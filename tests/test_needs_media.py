@@ -21,16 +21,15 @@ from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from models import NeedPhoto
-from models.needs import (
+from models.needs.erasure import erase_resident_data
+from models.needs.photos import photo_fetched
+from models.needs.submission import PhotoDraft, create_need
+from models.needs.tables import (
     PHOTO_ERASED,
     PHOTO_ERASING,
     PHOTO_FAILED,
     PHOTO_FETCHED,
     PHOTO_PENDING,
-    PhotoDraft,
-    create_need,
-    erase_resident_data,
-    photo_fetched,
 )
 from models.residents import Resident, get_or_create_resident
 from scheduler.media import MAX_BYTES, RETRY_DELAYS, SweepResult, sweep_media

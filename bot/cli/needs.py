@@ -24,21 +24,11 @@ from bot.cli.support import (
 )
 from bot.config import Config
 from models.base import utcnow
-from models.needs import (
-    STATUSES,
-    Need,
-    NeedError,
-    Partner,
-    change_status,
-    demand_counts,
-    get_need,
-    get_partner,
-    list_needs,
-    need_history,
-    need_photos,
-    need_ref,
-    partner_name,
-)
+from models.needs.errors import NeedError
+from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
+from models.needs.tables import STATUSES, Need, need_ref
+from models.needs.transitions import change_status
+from models.partners import Partner, PartnerError, get_partner, partner_name
 from models.residents import Resident
 
 DEFAULT_LIMIT = 50
@@ -285,7 +275,7 @@ def _need(db: Session, ref: str) -> Need:
 def _partner(db: Session, name: str) -> Partner:
     try:
         return get_partner(db, name)
-    except NeedError as exc:
+    except PartnerError as exc:
         raise StaffError(str(exc)) from None
 
 

@@ -6,7 +6,7 @@ import click
 
 from bot.cli.support import StaffError, emit, staff_session
 from models.base import utcnow
-from models.needs import PARTNER_KINDS, NeedError, add_partner, list_partners
+from models.partners import PARTNER_KINDS, PartnerError, add_partner, list_partners
 
 
 @click.group()
@@ -26,7 +26,7 @@ def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str |
             partner = add_partner(
                 db, name=name, kind=kind, contact_openid=contact_openid, now=utcnow()
             )
-        except NeedError as exc:
+        except PartnerError as exc:
             raise StaffError(str(exc)) from None
         click.echo(f"partner {partner.id}: {partner.name} ({partner.kind})")
 
