@@ -28,7 +28,7 @@ from models.needs.queries import (
     resident_needs,
 )
 from models.needs.submission import PhotoDraft, create_need
-from models.needs.tables import DUPLICATE, Need, need_ref
+from models.needs.tables import Need, NeedStatus, need_ref
 
 CONSENT = "need.consent"
 CATEGORY = "need.category"
@@ -582,7 +582,7 @@ def _excerpt(ctx: Context, need: Need) -> str:
 
 def _status_line(ctx: Context, need: Need) -> str:
     status = _status_name(ctx, need.status)
-    if need.status != DUPLICATE or need.duplicate_of_id is None:
+    if need.status != NeedStatus.DUPLICATE or need.duplicate_of_id is None:
         return status
     original = ctx.db.get(Need, need.duplicate_of_id)
     if original is None:

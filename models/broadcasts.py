@@ -60,9 +60,9 @@ from models.events.queries import get_event, occupancy
 from models.events.staff import SCHEDULE_HORIZON
 from models.events.tables import (
     LIVE_SIGNUP_STATUSES,
-    PUBLISHED,
     Attendance,
     Event,
+    EventStatus,
     EventTag,
     Signup,
 )
@@ -303,7 +303,7 @@ def announceable_event(db: Session, event_id: int, when: datetime) -> Event:
         event = get_event(db, event_id)
     except EventError:
         raise BroadcastError(f"--event: there is no event {event_id}") from None
-    if event.status != PUBLISHED:
+    if event.status != EventStatus.PUBLISHED:
         raise BroadcastError(f"--event: event {event_id} is {event.status}, not published")
     if when >= event.closes_at:
         raise BroadcastError(f"--event: sign-up for event {event_id} closes before the broadcast")

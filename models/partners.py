@@ -7,6 +7,7 @@ neither domain imports the other for them.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -14,7 +15,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import ID_MAX, Base, CreatedAtMixin
 from models.residents import OPENID_MAX
 
-PARTNER_KINDS = ("government", "enterprise", "ngo", "school", "volunteer")
+
+class PartnerKind(StrEnum):
+    """What sort of organisation a partner is, for staff lists and reports."""
+
+    GOVERNMENT = "government"
+    ENTERPRISE = "enterprise"
+    NGO = "ngo"
+    SCHOOL = "school"
+    VOLUNTEER = "volunteer"
 
 
 class PartnerError(ValueError):
@@ -44,8 +53,8 @@ def add_partner(
         raise PartnerError("a partner needs a name")
     if len(name) > 100:
         raise PartnerError("a partner name is at most 100 characters")
-    if kind not in PARTNER_KINDS:
-        raise PartnerError(f"unknown partner kind {kind!r}; use one of {', '.join(PARTNER_KINDS)}")
+    if kind not in tuple(PartnerKind):
+        raise PartnerError(f"unknown partner kind {kind!r}; use one of {', '.join(PartnerKind)}")
     contact = (contact_openid or "").strip() or None
     if contact is not None and len(contact) > OPENID_MAX:
         # Checked here, not left to the column: PostgreSQL would refuse it with a traceback.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -10,10 +11,23 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.base import Base, CreatedAtMixin
 from models.upsert import insert_ignoring_conflict
 
-# How the resident last reached us: WeChat allows a different number of customer-service
-# messages after a typed message (5 in 48 h) than after a tap, follow or scan (3 in 1 min).
-INTERACTION_MESSAGE = "message"
-INTERACTION_TAP = "tap"
+
+class InteractionKind(StrEnum):
+    """How the resident last reached us: WeChat allows a different number of
+    customer-service messages after a typed message (5 in 48 h) than after a tap, follow or
+    scan (3 in 1 min)."""
+
+    MESSAGE = "message"
+    TAP = "tap"
+
+
+class Language(StrEnum):
+    """The languages residents read; every text comes in both."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 MESSAGE_WINDOW = timedelta(hours=48)
 # WeChat's openids are 28 characters; the webhook refuses a sender longer than this.
 OPENID_MAX = 64

@@ -18,7 +18,7 @@ from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events.notices import cancellation_payload, promotion_payload
 from models.events.tables import Event, Signup
 from models.needs.notices import assigned_payload, status_push_payload
-from models.needs.tables import ACKNOWLEDGED, Need, NeedHistory
+from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.outbox import PUSH_KIND_VALUES
 from models.pushes import Broadcast
 from models.reminders import reminder_payload
@@ -42,7 +42,11 @@ def need() -> Need:
 
 def history() -> NeedHistory:
     return NeedHistory(
-        from_status="submitted", to_status=ACKNOWLEDGED, note="明天修", public=True, created_at=AT
+        from_status="submitted",
+        to_status=NeedStatus.ACKNOWLEDGED,
+        note="明天修",
+        public=True,
+        created_at=AT,
     )
 
 

@@ -41,7 +41,7 @@ from models.events.checkin import QR_SCENE_PREFIX, CheckInResult, check_in, chec
 from models.events.errors import EventError
 from models.events.queries import get_event, list_events, occupancies, roster
 from models.events.staff import cancel_event, create_event, publish_event, update_event
-from models.events.tables import CANCELLED, CHECKIN_STAFF, FINISHED, Attendance, Event, Signup
+from models.events.tables import Attendance, CheckinMethod, Event, EventStatus, Signup
 from models.residents import Resident
 
 LIST_COLUMNS = (
@@ -513,7 +513,9 @@ def checkin_command(
         if code is not None:
             result = check_in_by_code(db, number, code, utcnow())
         else:
-            result = check_in(db, number, _resident(db, openid or ""), CHECKIN_STAFF, utcnow())
+            result = check_in(
+                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, utcnow()
+            )
         click.echo(_checkin_line(result, tz))
 
 
@@ -555,7 +557,7 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
         raise StaffError(f"--out: folder {str(out.parent)!r} does not exist")
     with _session(ctx) as db:
         event = get_event(db, number)
-        if event.status in (CANCELLED, FINISHED):
+        if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
             raise StaffError(f"event {number} is {event.status}; it needs no check-in code")
     config = config_from_context(ctx)
     try:

@@ -6,7 +6,7 @@ import click
 
 from bot.cli.support import StaffError, emit, staff_session
 from models.base import utcnow
-from models.partners import PARTNER_KINDS, PartnerError, add_partner, list_partners
+from models.partners import PartnerError, PartnerKind, add_partner, list_partners
 
 
 @click.group()
@@ -16,7 +16,7 @@ def partners() -> None:
 
 @partners.command("add")
 @click.argument("name")
-@click.option("--kind", required=True, help=f"One of: {', '.join(PARTNER_KINDS)}.")
+@click.option("--kind", required=True, help=f"One of: {', '.join(PartnerKind)}.")
 @click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
 @click.pass_context
 def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str | None) -> None:

@@ -10,30 +10,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.events.errors import (
-    CANCELLED_CODE,
-    CHECKIN_CLOSED,
-    CHECKIN_NOT_OPEN,
-    EVENT_CANCELLED,
-    NO_ROOM,
-    NOT_PUBLISHED,
-    UNKNOWN_CODE,
-    EventError,
-)
+from models.events.errors import EventError, EventRefusal
 from models.events.queries import attendance_of, get_event, live_signup, occupancy
 from models.events.signups import renumber_waitlist
 from models.events.tables import (
-    CANCELLED,
-    CHECKIN_CODE,
-    CHECKIN_METHODS,
     CHECKIN_OPENS_BEFORE,
-    CHECKIN_QR,
-    CONFIRMED,
-    DRAFT,
-    SIGNUP_CANCELLED,
     Attendance,
+    CheckinMethod,
     Event,
+    EventStatus,
     Signup,
+    SignupStatus,
 )
 from models.residents import Resident
 
@@ -61,24 +48,32 @@ def check_in(
     The QR code at the door works only around the event's time; staff may record a
     check-in any time after it opens (e.g. from a paper list afterwards).
     """
-    if method not in CHECKIN_METHODS:
+    if method not in tuple(CheckinMethod):
         raise ValueError(f"unknown check-in method {method!r}")
     event = get_event(db, event_id, lock=True)
     existing = attendance_of(db, event.id, resident.id)
     if existing is not None:
         return CheckInResult(event=event, attendance=existing, first_time=False)
-    if event.status == CANCELLED:
-        raise EventError(EVENT_CANCELLED, f"event {event.id} is cancelled", event=event)
-    if event.status == DRAFT:
-        raise EventError(NOT_PUBLISHED, f"event {event.id} is not published", event=event)
+    if event.status == EventStatus.CANCELLED:
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED, f"event {event.id} is cancelled", event=event
+        )
+    if event.status == EventStatus.DRAFT:
+        raise EventError(
+            EventRefusal.NOT_PUBLISHED, f"event {event.id} is not published", event=event
+        )
     if now < event.starts_at - CHECKIN_OPENS_BEFORE:
         raise EventError(
-            CHECKIN_NOT_OPEN, f"check-in for event {event.id} has not opened yet", event=event
+            EventRefusal.CHECKIN_NOT_OPEN,
+            f"check-in for event {event.id} has not opened yet",
+            event=event,
         )
-    if method == CHECKIN_QR and now > event.checkin_ends_at:
-        raise EventError(CHECKIN_CLOSED, f"check-in for event {event.id} is over", event=event)
+    if method == CheckinMethod.QR and now > event.checkin_ends_at:
+        raise EventError(
+            EventRefusal.CHECKIN_CLOSED, f"check-in for event {event.id} is over", event=event
+        )
     signup = live_signup(db, event.id, resident.id)
-    if signup is not None and signup.status == CONFIRMED:
+    if signup is not None and signup.status == SignupStatus.CONFIRMED:
         attendance = Attendance(
             event_id=event.id,
             resident_id=resident.id,
@@ -91,7 +86,9 @@ def check_in(
     else:
         if occupancy(db, event).places_left < 1:
             raise EventError(
-                NO_ROOM, f"event {event.id} is full; no walk-in place is left", event=event
+                EventRefusal.NO_ROOM,
+                f"event {event.id} is full; no walk-in place is left",
+                event=event,
             )
         if signup is not None:
             _leave_waitlist_at_the_door(db, event, signup, now)
@@ -113,7 +110,7 @@ def _leave_waitlist_at_the_door(db: Session, event: Event, signup: Signup, now: 
     """A waitlisted resident who comes in as a walk-in (their party was waiting for more
     places than the one free) gives up their waitlist place: promoted later, it would
     count them twice and tell them of a place they are already standing in."""
-    signup.status = SIGNUP_CANCELLED
+    signup.status = SignupStatus.CANCELLED
     signup.cancelled_at = now
     signup.waitlist_position = None
     db.flush()
@@ -131,14 +128,16 @@ def check_in_by_code(db: Session, event_id: int, code: str, now: datetime) -> Ch
         select(Signup).where(Signup.event_id == event.id, Signup.checkin_code == code)
     ).scalar_one_or_none()
     if signup is None:
-        raise EventError(UNKNOWN_CODE, f"no sign-up for event {event.id} has code {code!r}")
+        raise EventError(
+            EventRefusal.UNKNOWN_CODE, f"no sign-up for event {event.id} has code {code!r}"
+        )
     if (
-        signup.status == SIGNUP_CANCELLED
+        signup.status == SignupStatus.CANCELLED
         and attendance_of(db, event.id, signup.resident_id) is None
     ):
         raise EventError(
-            CANCELLED_CODE,
+            EventRefusal.CANCELLED_CODE,
             f"the sign-up with code {code!r} for event {event.id} was cancelled",
             event=event,
         )
-    return check_in(db, event.id, signup.resident, CHECKIN_CODE, now)
+    return check_in(db, event.id, signup.resident, CheckinMethod.CODE, now)

@@ -23,17 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from models.base import ID_MAX
-from models.events.errors import UNKNOWN_EVENT, EventError
+from models.events.errors import EventError, EventRefusal
 from models.events.tables import (
-    CONFIRMED,
-    DRAFT,
     LIVE_SIGNUP_STATUSES,
-    PUBLISHED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
     Attendance,
     Event,
+    EventStatus,
     Signup,
+    SignupStatus,
 )
 
 
@@ -52,17 +49,17 @@ class Occupancy:
 
 
 def get_event(db: Session, event_id: int, *, lock: bool = False) -> Event:
-    """The event, or EventError(UNKNOWN_EVENT). ``lock`` takes the row lock that every
-    change to places goes through, and reloads the row as the lock found it."""
+    """The event, or EventError(EventRefusal.UNKNOWN_EVENT). ``lock`` takes the row lock
+    that every change to places goes through, and reloads the row as the lock found it."""
     if event_id > ID_MAX:
         # No row can have it, and PostgreSQL would refuse the number rather than say so.
-        raise EventError(UNKNOWN_EVENT, f"there is no event {event_id}")
+        raise EventError(EventRefusal.UNKNOWN_EVENT, f"there is no event {event_id}")
     query = select(Event).where(Event.id == event_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     event = db.execute(query).scalar_one_or_none()
     if event is None:
-        raise EventError(UNKNOWN_EVENT, f"there is no event {event_id}")
+        raise EventError(EventRefusal.UNKNOWN_EVENT, f"there is no event {event_id}")
     return event
 
 
@@ -73,8 +70,10 @@ def _occupancy_statement() -> Select[Any]:
     held = union_all(
         select(
             Signup.event_id.label("event_id"),
-            case((Signup.status == CONFIRMED, Signup.party_size), else_=0).label("confirmed"),
-            case((Signup.status == WAITLISTED, 1), else_=0).label("waitlisted"),
+            case((Signup.status == SignupStatus.CONFIRMED, Signup.party_size), else_=0).label(
+                "confirmed"
+            ),
+            case((Signup.status == SignupStatus.WAITLISTED, 1), else_=0).label("waitlisted"),
             literal(0).label("walk_ins"),
         ).where(Signup.event_id.in_(ids), Signup.status.in_(LIVE_SIGNUP_STATUSES)),
         select(Attendance.event_id, literal(0), literal(0), Attendance.party_size).where(
@@ -118,7 +117,7 @@ def upcoming_events(db: Session, now: datetime, *, offset: int = 0, limit: int =
     return list(
         db.execute(
             select(Event)
-            .where(Event.status == PUBLISHED, Event.starts_at > now)
+            .where(Event.status == EventStatus.PUBLISHED, Event.starts_at > now)
             .order_by(Event.starts_at, Event.id)
             .offset(offset)
             .limit(limit)
@@ -130,7 +129,9 @@ def list_events(db: Session, now: datetime, *, upcoming: bool = False) -> list[E
     """Every event for staff (newest start first), or only those still to come."""
     query = select(Event)
     if upcoming:
-        query = query.where(Event.starts_at > now, Event.status.in_((DRAFT, PUBLISHED)))
+        query = query.where(
+            Event.starts_at > now, Event.status.in_((EventStatus.DRAFT, EventStatus.PUBLISHED))
+        )
         return list(db.execute(query.order_by(Event.starts_at, Event.id)).scalars())
     return list(db.execute(query.order_by(Event.starts_at.desc(), Event.id.desc())).scalars())
 
@@ -170,7 +171,7 @@ def resident_signups(
     ).subquery()
     latest_first = func.row_number().over(
         partition_by=Signup.event_id,
-        order_by=(case((Signup.status == SIGNUP_CANCELLED, 1), else_=0), Signup.id.desc()),
+        order_by=(case((Signup.status == SignupStatus.CANCELLED, 1), else_=0), Signup.id.desc()),
     )
     latest = (
         select(
@@ -183,7 +184,7 @@ def resident_signups(
         .subquery()
     )
     # A walk-in has no sign-up (its status is NULL): it came, so it is never "only cancelled".
-    only_cancelled = and_(Signup.status == SIGNUP_CANCELLED, Attendance.id.is_(None))
+    only_cancelled = and_(Signup.status == SignupStatus.CANCELLED, Attendance.id.is_(None))
     rows = db.execute(
         select(Signup, Event, Attendance)
         .select_from(mine)
@@ -233,9 +234,9 @@ def roster(db: Session, event_id: int) -> Roster:
     )
     return Roster(
         event=event,
-        confirmed=[s for s in signups if s.status == CONFIRMED],
+        confirmed=[s for s in signups if s.status == SignupStatus.CONFIRMED],
         waitlist=sorted(
-            (s for s in signups if s.status == WAITLISTED),
+            (s for s in signups if s.status == SignupStatus.WAITLISTED),
             key=lambda s: s.waitlist_position or 0,
         ),
         attendance=attendance,

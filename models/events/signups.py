@@ -21,35 +21,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.events.errors import (
-    ALREADY_SIGNED_UP,
-    ATTENDING,
-    BAD_PARTY,
-    CHECKED_IN,
-    CONTACT_REQUIRED,
-    DEADLINE_PASSED,
-    EVENT_CANCELLED,
-    EVENT_FINISHED,
-    FULL,
-    NOT_PUBLISHED,
-    NOT_SIGNED_UP,
-    PARTY_TOO_LARGE,
-    STARTED,
-    EventError,
-)
+from models.events.errors import EventError, EventRefusal
 from models.events.notices import promotion_payload
 from models.events.queries import attendance_of, get_event, live_signup, occupancy
-from models.events.tables import (
-    CANCELLED,
-    CHECKIN_CODE_DIGITS,
-    CONFIRMED,
-    FINISHED,
-    PUBLISHED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
-    Event,
-    Signup,
-)
+from models.events.tables import CHECKIN_CODE_DIGITS, Event, EventStatus, Signup, SignupStatus
 from models.outbox import enqueue_push
 from models.residents import Resident
 
@@ -67,7 +42,7 @@ class SignupResult:
 
     @property
     def waitlisted(self) -> bool:
-        return self.signup.status == WAITLISTED
+        return self.signup.status == SignupStatus.WAITLISTED
 
 
 def has_contact(resident: Resident) -> bool:
@@ -97,23 +72,25 @@ def check_not_signed_up(db: Session, event: Event, resident: Resident) -> None:
     existing = live_signup(db, event.id, resident.id)
     if existing is not None:
         raise EventError(
-            ALREADY_SIGNED_UP,
+            EventRefusal.ALREADY_SIGNED_UP,
             f"already signed up for event {event.id}",
             event=event,
             signup=existing,
         )
     if attendance_of(db, event.id, resident.id) is not None:
         raise EventError(
-            ATTENDING, f"already checked in to event {event.id} as attending", event=event
+            EventRefusal.ATTENDING,
+            f"already checked in to event {event.id} as attending",
+            event=event,
         )
 
 
 def check_party_size(event: Event, party_size: int) -> None:
     if party_size < 1:
-        raise EventError(BAD_PARTY, "the party size must be at least 1", event=event)
+        raise EventError(EventRefusal.BAD_PARTY, "the party size must be at least 1", event=event)
     if party_size > event.max_party_size:
         raise EventError(
-            PARTY_TOO_LARGE,
+            EventRefusal.PARTY_TOO_LARGE,
             f"at most {event.max_party_size} people per sign-up for event {event.id}",
             event=event,
         )
@@ -121,14 +98,20 @@ def check_party_size(event: Event, party_size: int) -> None:
 
 def check_open(event: Event, now: datetime) -> None:
     """Refuse sign-ups (and their questions) for an event residents cannot join now."""
-    if event.status == CANCELLED:
-        raise EventError(EVENT_CANCELLED, f"event {event.id} is cancelled", event=event)
-    if event.status == FINISHED:
-        raise EventError(EVENT_FINISHED, f"event {event.id} is finished", event=event)
-    if event.status != PUBLISHED:
-        raise EventError(NOT_PUBLISHED, f"event {event.id} is not published", event=event)
+    if event.status == EventStatus.CANCELLED:
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED, f"event {event.id} is cancelled", event=event
+        )
+    if event.status == EventStatus.FINISHED:
+        raise EventError(EventRefusal.EVENT_FINISHED, f"event {event.id} is finished", event=event)
+    if event.status != EventStatus.PUBLISHED:
+        raise EventError(
+            EventRefusal.NOT_PUBLISHED, f"event {event.id} is not published", event=event
+        )
     if now >= event.closes_at:
-        raise EventError(DEADLINE_PASSED, f"sign-up for event {event.id} is closed", event=event)
+        raise EventError(
+            EventRefusal.DEADLINE_PASSED, f"sign-up for event {event.id} is closed", event=event
+        )
 
 
 def sign_up(
@@ -142,26 +125,28 @@ def sign_up(
 ) -> SignupResult:
     """Confirm a place, or a place on the waitlist when the party does not fit.
 
-    With ``join_waitlist=False`` a full event is refused with FULL and nothing is written,
-    so the chat can offer the waitlist first.
+    With ``join_waitlist=False`` a full event is refused with EventRefusal.FULL and nothing
+    is written, so the chat can offer the waitlist first.
     """
     event = get_event(db, event_id, lock=True)
     check_open(event, now)
     check_party_size(event, party_size)
     if event.contact_required and not has_contact(resident):
         raise EventError(
-            CONTACT_REQUIRED, f"event {event.id} needs a name and mobile number", event=event
+            EventRefusal.CONTACT_REQUIRED,
+            f"event {event.id} needs a name and mobile number",
+            event=event,
         )
     check_not_signed_up(db, event, resident)
     taken = occupancy(db, event)
     fits = party_size <= taken.places_left
     if not fits and not join_waitlist:
-        raise EventError(FULL, f"event {event.id} is full", event=event)
+        raise EventError(EventRefusal.FULL, f"event {event.id} is full", event=event)
     signup = Signup(
         event_id=event.id,
         resident_id=resident.id,
         party_size=party_size,
-        status=CONFIRMED if fits else WAITLISTED,
+        status=SignupStatus.CONFIRMED if fits else SignupStatus.WAITLISTED,
         waitlist_position=None if fits else taken.waitlisted + 1,
         checkin_code=_new_checkin_code(db, event.id),
         created_at=now,
@@ -190,19 +175,23 @@ def cancel_signup(
     event = get_event(db, event_id, lock=True)
     if attendance_of(db, event.id, resident.id) is not None:
         raise EventError(
-            CHECKED_IN,
+            EventRefusal.CHECKED_IN,
             f"already checked in to event {event.id}; the sign-up can no longer be cancelled",
             event=event,
         )
     signup = live_signup(db, event.id, resident.id)
     if signup is None:
-        raise EventError(NOT_SIGNED_UP, f"no sign-up for event {event.id} to cancel", event=event)
-    if event.status == CANCELLED:
-        raise EventError(EVENT_CANCELLED, f"event {event.id} is cancelled", event=event)
+        raise EventError(
+            EventRefusal.NOT_SIGNED_UP, f"no sign-up for event {event.id} to cancel", event=event
+        )
+    if event.status == EventStatus.CANCELLED:
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED, f"event {event.id} is cancelled", event=event
+        )
     if now >= event.starts_at:
-        raise EventError(STARTED, f"event {event.id} has already started", event=event)
-    was_confirmed = signup.status == CONFIRMED
-    signup.status = SIGNUP_CANCELLED
+        raise EventError(EventRefusal.STARTED, f"event {event.id} has already started", event=event)
+    was_confirmed = signup.status == SignupStatus.CONFIRMED
+    signup.status = SignupStatus.CANCELLED
     signup.cancelled_at = now
     signup.waitlist_position = None
     db.flush()
@@ -223,7 +212,7 @@ def promote_waitlist(db: Session, event: Event, now: datetime, tz: ZoneInfo) -> 
                 break
             if signup.party_size > free:
                 continue
-            signup.status = CONFIRMED
+            signup.status = SignupStatus.CONFIRMED
             signup.confirmed_at = now
             signup.waitlist_position = None
             free -= signup.party_size
@@ -252,7 +241,7 @@ def _waitlist(db: Session, event_id: int) -> list[Signup]:
     return list(
         db.execute(
             select(Signup)
-            .where(Signup.event_id == event_id, Signup.status == WAITLISTED)
+            .where(Signup.event_id == event_id, Signup.status == SignupStatus.WAITLISTED)
             .order_by(Signup.waitlist_position, Signup.id)
         ).scalars()
     )

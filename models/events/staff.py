@@ -14,27 +14,18 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.base import ID_MAX, rowcount
-from models.events.errors import (
-    EVENT_CANCELLED,
-    EVENT_FINISHED,
-    INVALID,
-    UNKNOWN_PARTNER,
-    EventError,
-)
+from models.events.errors import EventError, EventRefusal
 from models.events.notices import cancel_notice_expires_at, cancellation_payload
 from models.events.queries import get_event, occupancy
 from models.events.signups import promote_waitlist
 from models.events.tables import (
-    CANCELLED,
     DEFAULT_DURATION,
-    DRAFT,
-    FINISHED,
     LIVE_SIGNUP_STATUSES,
     MAX_PLACE,
     MAX_TAG,
     MAX_TITLE,
-    PUBLISHED,
     Event,
+    EventStatus,
     EventTag,
     Signup,
 )
@@ -54,9 +45,11 @@ def normalize_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         cleaned = tag.strip().lower()
         if not cleaned:
-            raise EventError(INVALID, "a tag cannot be empty")
+            raise EventError(EventRefusal.INVALID, "a tag cannot be empty")
         if len(cleaned) > MAX_TAG:
-            raise EventError(INVALID, f"tag {cleaned!r} is longer than {MAX_TAG} characters")
+            raise EventError(
+                EventRefusal.INVALID, f"tag {cleaned!r} is longer than {MAX_TAG} characters"
+            )
         if cleaned not in result:
             result.append(cleaned)
     return result
@@ -70,7 +63,9 @@ def find_partners(db: Session, names: Iterable[str]) -> list[Partner]:
             select(Partner).where(Partner.name == name.strip())
         ).scalar_one_or_none()
         if partner is None:
-            raise EventError(UNKNOWN_PARTNER, f"there is no partner named {name.strip()!r}")
+            raise EventError(
+                EventRefusal.UNKNOWN_PARTNER, f"there is no partner named {name.strip()!r}"
+            )
         if partner not in partners:
             partners.append(partner)
     return partners
@@ -88,37 +83,39 @@ def _validate(
     the start or end beyond :data:`SCHEDULE_HORIZON`. Only changed times are checked, so
     an event stored before a rule can still be edited."""
     if not event.title.strip():
-        raise EventError(INVALID, "the title cannot be empty")
+        raise EventError(EventRefusal.INVALID, "the title cannot be empty")
     if len(event.title) > MAX_TITLE:
-        raise EventError(INVALID, f"the title is longer than {MAX_TITLE} characters")
+        raise EventError(EventRefusal.INVALID, f"the title is longer than {MAX_TITLE} characters")
     if len(event.place) > MAX_PLACE:
-        raise EventError(INVALID, f"the place is longer than {MAX_PLACE} characters")
+        raise EventError(EventRefusal.INVALID, f"the place is longer than {MAX_PLACE} characters")
     if start_changed and event.starts_at <= now:
-        raise EventError(INVALID, "the start time is in the past")
+        raise EventError(EventRefusal.INVALID, "the start time is in the past")
     if start_changed and event.starts_at > now + SCHEDULE_HORIZON:
-        raise EventError(INVALID, "the start time is more than a year ahead")
+        raise EventError(EventRefusal.INVALID, "the start time is more than a year ahead")
     if end_changed and event.ends_at is not None and event.ends_at > now + SCHEDULE_HORIZON:
-        raise EventError(INVALID, "the end time is more than a year ahead")
+        raise EventError(EventRefusal.INVALID, "the end time is more than a year ahead")
     if event.ends_at is not None and event.ends_at <= event.starts_at:
-        raise EventError(INVALID, "the end time must be after the start time")
+        raise EventError(EventRefusal.INVALID, "the end time must be after the start time")
     if event.capacity < 1:
-        raise EventError(INVALID, "capacity must be at least 1")
+        raise EventError(EventRefusal.INVALID, "capacity must be at least 1")
     if event.capacity > ID_MAX:
         # The column is an integer; PostgreSQL would refuse more with a traceback.
-        raise EventError(INVALID, f"capacity must be at most {ID_MAX}")
+        raise EventError(EventRefusal.INVALID, f"capacity must be at most {ID_MAX}")
     if event.max_party_size < 1:
-        raise EventError(INVALID, "the maximum party size must be at least 1")
+        raise EventError(EventRefusal.INVALID, "the maximum party size must be at least 1")
     if event.max_party_size > event.capacity:
         raise EventError(
-            INVALID,
+            EventRefusal.INVALID,
             f"the maximum party size ({event.max_party_size}) is larger than the capacity "
             f"({event.capacity})",
         )
     if event.signup_deadline is not None:
         if event.signup_deadline > event.starts_at:
-            raise EventError(INVALID, "the sign-up deadline must not be after the start time")
+            raise EventError(
+                EventRefusal.INVALID, "the sign-up deadline must not be after the start time"
+            )
         if deadline_changed and event.signup_deadline <= now:
-            raise EventError(INVALID, "the sign-up deadline is in the past")
+            raise EventError(EventRefusal.INVALID, "the sign-up deadline is in the past")
 
 
 def create_event(
@@ -148,7 +145,7 @@ def create_event(
         signup_deadline=signup_deadline,
         max_party_size=max_party_size,
         contact_required=contact_required,
-        status=PUBLISHED if publish else DRAFT,
+        status=EventStatus.PUBLISHED if publish else EventStatus.DRAFT,
         published_at=now if publish else None,
         created_at=now,
     )
@@ -192,9 +189,11 @@ def update_event(
     if unknown:
         raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
     event = get_event(db, event_id, lock=True)
-    if event.status in (CANCELLED, FINISHED):
+    if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
         raise EventError(
-            EVENT_CANCELLED if event.status == CANCELLED else EVENT_FINISHED,
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
             f"event {event_id} is {event.status} and cannot be changed",
             event=event,
         )
@@ -212,7 +211,7 @@ def update_event(
     taken = occupancy(db, event)
     if event.capacity < taken.confirmed + taken.walk_ins:
         raise EventError(
-            INVALID,
+            EventRefusal.INVALID,
             f"capacity {event.capacity} is below the {taken.confirmed + taken.walk_ins} "
             "places already taken",
         )
@@ -225,24 +224,26 @@ def update_event(
         event.partners = find_partners(db, partner_names)
     event.updated_at = now
     db.flush()
-    promoted = promote_waitlist(db, event, now, tz) if event.status == PUBLISHED else []
+    promoted = promote_waitlist(db, event, now, tz) if event.status == EventStatus.PUBLISHED else []
     return event, promoted
 
 
 def publish_event(db: Session, event_id: int, now: datetime) -> bool:
     """Open a draft to residents; False when it was already published."""
     event = get_event(db, event_id, lock=True)
-    if event.status == PUBLISHED:
+    if event.status == EventStatus.PUBLISHED:
         return False
-    if event.status != DRAFT:
+    if event.status != EventStatus.DRAFT:
         raise EventError(
-            EVENT_CANCELLED if event.status == CANCELLED else EVENT_FINISHED,
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
             f"event {event_id} is {event.status} and cannot be published",
             event=event,
         )
     if event.starts_at <= now:
-        raise EventError(INVALID, f"event {event_id} has already started", event=event)
-    event.status = PUBLISHED
+        raise EventError(EventRefusal.INVALID, f"event {event_id} has already started", event=event)
+    event.status = EventStatus.PUBLISHED
     event.published_at = now
     event.updated_at = now
     return True
@@ -253,11 +254,13 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     many residents will be told. Their sign-ups keep their status, as a record."""
     reason = reason.strip()
     if not reason:
-        raise EventError(INVALID, "a reason is required, residents are told it")
+        raise EventError(EventRefusal.INVALID, "a reason is required, residents are told it")
     event = get_event(db, event_id, lock=True)
-    if event.status in (CANCELLED, FINISHED):
+    if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
         raise EventError(
-            EVENT_CANCELLED if event.status == CANCELLED else EVENT_FINISHED,
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
             f"event {event_id} is already {event.status}",
             event=event,
         )
@@ -265,8 +268,10 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     # no scheduler leader): an event over by now is finished, and nobody should be told
     # that something which already happened is off.
     if event.over_at <= now:
-        raise EventError(EVENT_FINISHED, f"event {event_id} has already ended", event=event)
-    event.status = CANCELLED
+        raise EventError(
+            EventRefusal.EVENT_FINISHED, f"event {event_id} has already ended", event=event
+        )
+    event.status = EventStatus.CANCELLED
     event.cancelled_at = now
     event.cancel_reason = reason
     event.updated_at = now
@@ -304,7 +309,7 @@ def finish_past_events(db: Session, now: datetime) -> int:
     return rowcount(
         db.execute(
             update(Event)
-            .where(Event.status == PUBLISHED, ended)
-            .values(status=FINISHED, updated_at=now)
+            .where(Event.status == EventStatus.PUBLISHED, ended)
+            .values(status=EventStatus.FINISHED, updated_at=now)
         )
     )

@@ -8,6 +8,7 @@ holds one.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -28,22 +29,35 @@ from models.base import Base, CreatedAtMixin
 from models.partners import Partner
 from models.residents import Resident
 
-DRAFT = "draft"
-PUBLISHED = "published"
-CANCELLED = "cancelled"
-FINISHED = "finished"
-EVENT_STATUSES = (DRAFT, PUBLISHED, CANCELLED, FINISHED)
 
-CONFIRMED = "confirmed"
-WAITLISTED = "waitlisted"
-SIGNUP_CANCELLED = "cancelled"
-SIGNUP_STATUSES = (CONFIRMED, WAITLISTED, SIGNUP_CANCELLED)
-LIVE_SIGNUP_STATUSES = (CONFIRMED, WAITLISTED)
+class EventStatus(StrEnum):
+    """Where an event is in its life: only a published one takes sign-ups."""
 
-CHECKIN_QR = "qr"
-CHECKIN_CODE = "code"
-CHECKIN_STAFF = "staff"
-CHECKIN_METHODS = (CHECKIN_QR, CHECKIN_CODE, CHECKIN_STAFF)
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+
+
+class SignupStatus(StrEnum):
+    """A sign-up holds a place, waits for one, or was given up (kept as history)."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+# The sign-ups that hold or wait for a place.
+LIVE_SIGNUP_STATUSES = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)
+
+
+class CheckinMethod(StrEnum):
+    """How a resident was checked in: the event's QR code, the code they showed, or staff."""
+
+    QR = "qr"
+    CODE = "code"
+    STAFF = "staff"
+
 
 # The QR code at the door works from a little before the start until a while after the
 # end; an event without an end is taken to last this long.
@@ -98,7 +112,7 @@ class Event(CreatedAtMixin, Base):
     signup_deadline: Mapped[datetime | None]
     max_party_size: Mapped[int] = mapped_column(Integer, default=1)
     contact_required: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.DRAFT)
     published_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models.inbound import InboundMessage
 from models.needs.notices import assigned_key, assigned_payload
-from models.needs.tables import PHOTO_ERASED, PHOTO_ERASING, Need, NeedHistory, NeedPhoto
+from models.needs.tables import Need, NeedHistory, NeedPhoto, PhotoStatus
 from models.outbox import OutboxMessage
 from models.partners import Partner
 from models.residents import Resident
@@ -52,14 +52,14 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
             select(NeedPhoto)
             .where(
                 NeedPhoto.need_id.in_(need_ids),
-                NeedPhoto.status.not_in((PHOTO_ERASING, PHOTO_ERASED)),
+                NeedPhoto.status.not_in((PhotoStatus.ERASING, PhotoStatus.ERASED)),
             )
             .order_by(NeedPhoto.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         ).scalars():
             photos += 1
-            photo.status = PHOTO_ERASING if photo.local_path else PHOTO_ERASED
+            photo.status = PhotoStatus.ERASING if photo.local_path else PhotoStatus.ERASED
             photo.media_id = None
             photo.pic_url = None
             photo.last_error = None

@@ -6,39 +6,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.needs.tables import (
-    ACKNOWLEDGED,
-    DECLINED,
-    DUPLICATE,
-    IN_PROGRESS,
-    NEEDS_A_REASON,
-    RESOLVED,
-    SUBMITTED,
-    Need,
-    NeedHistory,
-)
+from models.needs.tables import NEEDS_A_REASON, Need, NeedHistory, NeedStatus
 from models.partners import Partner
 
 # The push to a partner's contact when a need is handed to them.
 ASSIGNED_KIND = "need_assigned"
 
 
-STATUS_NAMES = {
-    SUBMITTED: ("已提交", "submitted"),
-    ACKNOWLEDGED: ("已受理", "acknowledged"),
-    IN_PROGRESS: ("处理中", "in progress"),
-    RESOLVED: ("已解决", "resolved"),
-    DECLINED: ("未能受理", "declined"),
-    DUPLICATE: ("已合并", "merged as a duplicate"),
+STATUS_NAMES: dict[str, tuple[str, str]] = {
+    NeedStatus.SUBMITTED: ("已提交", "submitted"),
+    NeedStatus.ACKNOWLEDGED: ("已受理", "acknowledged"),
+    NeedStatus.IN_PROGRESS: ("处理中", "in progress"),
+    NeedStatus.RESOLVED: ("已解决", "resolved"),
+    NeedStatus.DECLINED: ("未能受理", "declined"),
+    NeedStatus.DUPLICATE: ("已合并", "merged as a duplicate"),
 }
 
 
 # How a push says the need reached a status, after 您的需求 N-000123 / Your need N-000123.
-_STATUS_PHRASES = {
-    ACKNOWLEDGED: ("已受理，我们会尽快跟进。", "has been acknowledged; we will follow it up."),
-    IN_PROGRESS: ("正在处理中。", "is in progress."),
-    RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
-    DECLINED: ("未能受理。", "was declined."),
+_STATUS_PHRASES: dict[str, tuple[str, str]] = {
+    NeedStatus.ACKNOWLEDGED: (
+        "已受理，我们会尽快跟进。",
+        "has been acknowledged; we will follow it up.",
+    ),
+    NeedStatus.IN_PROGRESS: ("正在处理中。", "is in progress."),
+    NeedStatus.RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
+    NeedStatus.DECLINED: ("未能受理。", "was declined."),
 }
 
 
@@ -99,7 +92,7 @@ def status_push_payload(
         subject_en = f"Your need {own_need.ref} (merged into {need.ref})"
     if entry.from_status == entry.to_status:
         zh, en = f"{subject_zh}有新进展。", f"{subject_en} has an update."
-    elif entry.to_status == DUPLICATE and original is not None:
+    elif entry.to_status == NeedStatus.DUPLICATE and original is not None:
         zh = f"{subject_zh}与 {original.ref} 相同，已合并；{original.ref} 有进展时会通知您。"
         en = (
             f"{subject_en} is the same as {original.ref} and was merged with it; "

@@ -7,14 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.needs.tables import (
-    PHOTO_ERASED,
-    PHOTO_ERASING,
-    PHOTO_FAILED,
-    PHOTO_FETCHED,
-    PHOTO_PENDING,
-    NeedPhoto,
-)
+from models.needs.tables import NeedPhoto, PhotoStatus
 
 
 def claim_photos(db: Session, now: datetime, limit: int, lease: timedelta) -> list[NeedPhoto]:
@@ -26,7 +19,7 @@ def claim_photos(db: Session, now: datetime, limit: int, lease: timedelta) -> li
     photos = list(
         db.execute(
             select(NeedPhoto)
-            .where(NeedPhoto.status == PHOTO_PENDING, NeedPhoto.next_attempt_at <= now)
+            .where(NeedPhoto.status == PhotoStatus.PENDING, NeedPhoto.next_attempt_at <= now)
             .order_by(NeedPhoto.next_attempt_at, NeedPhoto.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -44,9 +37,9 @@ def photo_fetched(
 ) -> bool:
     """Record a stored file; False if the photo was erased meanwhile (delete the file)."""
     photo = db.get(NeedPhoto, photo_id, with_for_update=True)
-    if photo is None or photo.status != PHOTO_PENDING:
+    if photo is None or photo.status != PhotoStatus.PENDING:
         return False
-    photo.status = PHOTO_FETCHED
+    photo.status = PhotoStatus.FETCHED
     photo.local_path = local_path
     photo.content_type = content_type
     photo.fetched_at = now
@@ -58,11 +51,11 @@ def photo_fetched(
 def photo_failed(db: Session, photo_id: int, error: str, retry_at: datetime | None) -> None:
     """Note a failed fetch: tried again at ``retry_at``, or given up when it is None."""
     photo = db.get(NeedPhoto, photo_id, with_for_update=True)
-    if photo is None or photo.status != PHOTO_PENDING:
+    if photo is None or photo.status != PhotoStatus.PENDING:
         return
     photo.last_error = error[:500]
     if retry_at is None:
-        photo.status = PHOTO_FAILED
+        photo.status = PhotoStatus.FAILED
         photo.next_attempt_at = None
     else:
         photo.next_attempt_at = retry_at
@@ -72,7 +65,7 @@ def photos_to_erase(db: Session, limit: int) -> list[NeedPhoto]:
     return list(
         db.execute(
             select(NeedPhoto)
-            .where(NeedPhoto.status == PHOTO_ERASING)
+            .where(NeedPhoto.status == PhotoStatus.ERASING)
             .order_by(NeedPhoto.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -81,6 +74,6 @@ def photos_to_erase(db: Session, limit: int) -> list[NeedPhoto]:
 
 
 def photo_erased(photo: NeedPhoto) -> None:
-    photo.status = PHOTO_ERASED
+    photo.status = PhotoStatus.ERASED
     photo.local_path = None
     photo.content_type = None

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.needs.errors import NeedError
-from models.needs.tables import BY_RESIDENT, PHOTO_PENDING, SUBMITTED, Need, NeedHistory, NeedPhoto
+from models.needs.tables import BY_RESIDENT, Need, NeedHistory, NeedPhoto, NeedStatus, PhotoStatus
 from models.residents import Resident
 
 
@@ -45,7 +45,7 @@ def create_need(
         resident_id=resident.id,
         category=category,
         description=description,
-        status=SUBMITTED,
+        status=NeedStatus.SUBMITTED,
         place=(place or "").strip()[:200] or None,
         latitude=latitude,
         longitude=longitude,
@@ -59,7 +59,7 @@ def create_need(
             need_id=need.id,
             by=BY_RESIDENT,
             from_status=None,
-            to_status=SUBMITTED,
+            to_status=NeedStatus.SUBMITTED,
             public=False,
             created_at=now,
         )
@@ -71,7 +71,7 @@ def create_need(
                 position=position,
                 media_id=photo.media_id,
                 pic_url=photo.pic_url,
-                status=PHOTO_PENDING,
+                status=PhotoStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

@@ -5,6 +5,7 @@ the transition table staff moves obey.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -21,33 +22,50 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin
 
-SUBMITTED = "submitted"
-ACKNOWLEDGED = "acknowledged"
-IN_PROGRESS = "in_progress"
-RESOLVED = "resolved"
-DECLINED = "declined"
-DUPLICATE = "duplicate"
-STATUSES = (SUBMITTED, ACKNOWLEDGED, IN_PROGRESS, RESOLVED, DECLINED, DUPLICATE)
-OPEN_STATUSES = (SUBMITTED, ACKNOWLEDGED, IN_PROGRESS)
+
+class NeedStatus(StrEnum):
+    """Where a need is; :data:`TRANSITIONS` says where it may go next."""
+
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+
+
+# The statuses of a need still waiting for an outcome.
+OPEN_STATUSES = (NeedStatus.SUBMITTED, NeedStatus.ACKNOWLEDGED, NeedStatus.IN_PROGRESS)
 
 # Where a need may go next. Resolved, declined and duplicate are final: a need that comes
 # back is a new need (and staff can mark it a duplicate of the old one).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SUBMITTED: frozenset({ACKNOWLEDGED, DECLINED, DUPLICATE}),
-    ACKNOWLEDGED: frozenset({IN_PROGRESS, RESOLVED, DECLINED, DUPLICATE}),
-    IN_PROGRESS: frozenset({RESOLVED, DECLINED, DUPLICATE}),
-    RESOLVED: frozenset(),
-    DECLINED: frozenset(),
-    DUPLICATE: frozenset(),
+    NeedStatus.SUBMITTED: frozenset(
+        {NeedStatus.ACKNOWLEDGED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.ACKNOWLEDGED: frozenset(
+        {NeedStatus.IN_PROGRESS, NeedStatus.RESOLVED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.IN_PROGRESS: frozenset(
+        {NeedStatus.RESOLVED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.RESOLVED: frozenset(),
+    NeedStatus.DECLINED: frozenset(),
+    NeedStatus.DUPLICATE: frozenset(),
 }
-NEEDS_A_REASON = frozenset({DECLINED, DUPLICATE})
+NEEDS_A_REASON = frozenset({NeedStatus.DECLINED, NeedStatus.DUPLICATE})
 
 
-PHOTO_PENDING = "pending"
-PHOTO_FETCHED = "fetched"
-PHOTO_FAILED = "failed"
-PHOTO_ERASING = "erasing"
-PHOTO_ERASED = "erased"
+class PhotoStatus(StrEnum):
+    """A photo waits for the media sweep, is stored, failed for good, or is (being) erased:
+    ``erasing`` until the sweep has deleted its file."""
+
+    PENDING = "pending"
+    FETCHED = "fetched"
+    FAILED = "failed"
+    ERASING = "erasing"
+    ERASED = "erased"
+
 
 BY_RESIDENT = "resident"
 
@@ -71,7 +89,7 @@ class Need(CreatedAtMixin, Base):
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=SUBMITTED)
+    status: Mapped[str] = mapped_column(String(16), default=NeedStatus.SUBMITTED)
     place: Mapped[str | None] = mapped_column(String(200))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
@@ -116,7 +134,7 @@ class NeedPhoto(CreatedAtMixin, Base):
     position: Mapped[int] = mapped_column(Integer)
     media_id: Mapped[str | None] = mapped_column(String(128))
     pic_url: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=PHOTO_PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     local_path: Mapped[str | None] = mapped_column(String(300))

@@ -13,16 +13,7 @@ from sqlalchemy.orm import Session
 
 from models.needs.errors import NeedError
 from models.needs.notices import ASSIGNED_KIND, assigned_key, assigned_payload, status_push_payload
-from models.needs.tables import (
-    ACKNOWLEDGED,
-    DUPLICATE,
-    NEEDS_A_REASON,
-    RESOLVED,
-    STATUSES,
-    TRANSITIONS,
-    Need,
-    NeedHistory,
-)
+from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
 from models.outbox import enqueue_push
 from models.partners import Partner
 from models.residents import Resident, get_or_create_resident
@@ -51,8 +42,8 @@ def change_status(
     # Two staff updating one need at once: the second waits, then sees the first's status.
     db.refresh(need, with_for_update=True)
     from_status = need.status
-    if to_status not in STATUSES:
-        raise NeedError(f"unknown status {to_status!r}; use one of {', '.join(STATUSES)}")
+    if to_status not in tuple(NeedStatus):
+        raise NeedError(f"unknown status {to_status!r}; use one of {', '.join(NeedStatus)}")
     moving = to_status != from_status
     if moving and to_status not in TRANSITIONS[from_status]:
         allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "nothing (it is final)"
@@ -69,12 +60,12 @@ def change_status(
         raise NeedError(f"marking a need {to_status} needs a reason (a note)")
     original = None
     if duplicate_of is not None:
-        if not (moving and to_status == DUPLICATE):
+        if not (moving and to_status == NeedStatus.DUPLICATE):
             raise NeedError("a duplicate-of need is only given when marking a need duplicate")
         original = _root(db, duplicate_of)
         if original.id == need.id:
             raise NeedError(f"{need.ref} cannot be a duplicate of itself")
-    elif moving and to_status == DUPLICATE:
+    elif moving and to_status == NeedStatus.DUPLICATE:
         raise NeedError("marking a need duplicate needs the need it duplicates")
 
     newly_assigned = partner is not None and need.partner_id != partner.id
@@ -82,9 +73,9 @@ def change_status(
     need.updated_at = now
     if partner is not None:
         need.partner_id = partner.id
-    if moving and to_status == ACKNOWLEDGED and need.acknowledged_at is None:
+    if moving and to_status == NeedStatus.ACKNOWLEDGED and need.acknowledged_at is None:
         need.acknowledged_at = now
-    if moving and to_status == RESOLVED and need.resolved_at is None:
+    if moving and to_status == NeedStatus.RESOLVED and need.resolved_at is None:
         need.resolved_at = now
     if original is not None:
         need.duplicate_of_id = original.id
@@ -151,7 +142,7 @@ def _queue_pushes(
     owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
     if owner is not None:
         recipients.append((owner, need))
-    if entry.to_status != DUPLICATE:
+    if entry.to_status != NeedStatus.DUPLICATE:
         followers = db.execute(
             select(Resident, Need)
             .join(Need, Need.resident_id == Resident.id)
