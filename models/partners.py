@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String, func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import ID_MAX, Base, CreatedAtMixin
+from models.base import ID_MAX, Base, CreatedAtMixin, check_one_of
 from models.residents import OPENID_MAX
 
 
@@ -33,11 +33,7 @@ class PartnerError(ValueError):
 
 class Partner(CreatedAtMixin, Base):
     __tablename__ = "partner"
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('government', 'enterprise', 'ngo', 'school', 'volunteer')", name="kind"
-        ),
-    )
+    __table_args__ = (check_one_of("kind", PartnerKind),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, check_one_of
 from models.upsert import insert_ignoring_conflict
 
 
@@ -35,6 +35,10 @@ OPENID_MAX = 64
 
 class Resident(CreatedAtMixin, Base):
     __tablename__ = "resident"
+    __table_args__ = (
+        check_one_of("language", Language),
+        check_one_of("last_interaction_kind", InteractionKind),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(OPENID_MAX), unique=True)

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, check_one_of
 from models.partners import Partner
 from models.residents import Resident
 
@@ -99,7 +99,7 @@ class Event(CreatedAtMixin, Base):
         Index("ix_event_status_starts_at", "status", "starts_at"),
         CheckConstraint("capacity >= 1", name="capacity"),
         CheckConstraint("max_party_size >= 1", name="max_party_size"),
-        CheckConstraint("status IN ('draft', 'published', 'cancelled', 'finished')", name="status"),
+        check_one_of("status", EventStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,14 +151,14 @@ class Signup(Base):
             "event_id",
             "resident_id",
             unique=True,
-            sqlite_where=text("status != 'cancelled'"),
-            postgresql_where=text("status != 'cancelled'"),
+            sqlite_where=text(f"status != '{SignupStatus.CANCELLED}'"),
+            postgresql_where=text(f"status != '{SignupStatus.CANCELLED}'"),
         ),
         UniqueConstraint("event_id", "checkin_code", name="uq_signup_event_id_checkin_code"),
         # Covers the count of places taken, so it needs no table reads.
         Index("ix_signup_event_id_status", "event_id", "status", "party_size"),
         CheckConstraint("party_size >= 1", name="party_size"),
-        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
+        check_one_of("status", SignupStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -188,7 +188,7 @@ class Attendance(Base):
             sqlite_where=text("walk_in"),
             postgresql_where=text("walk_in"),
         ),
-        CheckConstraint("method IN ('qr', 'code', 'staff')", name="method"),
+        check_one_of("method", CheckinMethod),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

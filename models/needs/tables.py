@@ -9,7 +9,6 @@ from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
-    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, check_one_of
 
 
 class NeedStatus(StrEnum):
@@ -73,11 +72,7 @@ BY_RESIDENT = "resident"
 class Need(CreatedAtMixin, Base):
     __tablename__ = "need"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('submitted', 'acknowledged', 'in_progress', 'resolved', 'declined', "
-            "'duplicate')",
-            name="status",
-        ),
+        check_one_of("status", NeedStatus),
         Index("ix_need_resident_id_created_at", "resident_id", "created_at"),
         Index("ix_need_status_created_at", "status", "created_at"),
         Index("ix_need_category_created_at", "category", "created_at"),
@@ -107,6 +102,10 @@ class Need(CreatedAtMixin, Base):
 
 class NeedHistory(CreatedAtMixin, Base):
     __tablename__ = "need_history"
+    __table_args__ = (
+        check_one_of("from_status", NeedStatus),
+        check_one_of("to_status", NeedStatus),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("need.id"), index=True)
@@ -122,9 +121,7 @@ class NeedHistory(CreatedAtMixin, Base):
 class NeedPhoto(CreatedAtMixin, Base):
     __tablename__ = "need_photo"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'fetched', 'failed', 'erasing', 'erased')", name="status"
-        ),
+        check_one_of("status", PhotoStatus),
         UniqueConstraint("need_id", "position"),
         Index("ix_need_photo_status_next_attempt_at", "status", "next_attempt_at"),
     )
