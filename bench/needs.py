@@ -5,7 +5,7 @@ migrations, bulk-loads it with generate_series inside the server (no rows cross 
 wire), then times what staff run most:
 
 - ``aixiang needs list --status submitted`` (the CLI's query, newest 50, through
-  models.needs.list_needs, and the whole command as a process would run it);
+  models.needs.queries.list_needs, and the whole command as a process would run it);
 - an aggregate of the ``needs_overview`` view by category (count, open, median hours to
   acknowledge, mean hours to resolve, total demand);
 
@@ -52,7 +52,7 @@ from bench.support import (  # noqa: E402
 from bot.cli.main import main as cli_main  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
-from models.needs import list_needs  # noqa: E402
+from models.needs.queries import list_needs  # noqa: E402
 
 DATABASE_NAME = "aixiang_bench_needs"
 RESIDENTS = 100_000

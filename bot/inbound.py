@@ -29,7 +29,7 @@ from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
 from models.inbound import NewInbound, enrol, look_up, store, stored_reply
 from models.outbox import take_held_for_reply
-from models.residents import INTERACTION_MESSAGE, INTERACTION_TAP
+from models.residents import InteractionKind
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def _new_inbound(delivery: Delivery, now: datetime) -> NewInbound:
     if _unfollowing(message):
         interaction = None
     else:
-        interaction = INTERACTION_TAP if message.is_tap else INTERACTION_MESSAGE
+        interaction = InteractionKind.TAP if message.is_tap else InteractionKind.MESSAGE
     return NewInbound(
         openid=message.openid,
         interaction=interaction,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.message import Message, Reply
 from handlers.router import Router
-from models.residents import mark_subscribed, mark_unsubscribed
+from models.residents import Language, mark_subscribed, mark_unsubscribed
 
 TEXTS = {
     "help": {
@@ -77,12 +77,12 @@ def show_help(message: Message, ctx: Context) -> Reply:
 
 
 def set_chinese(message: Message, ctx: Context) -> Reply:
-    ctx.resident.language = "zh"
+    ctx.resident.language = Language.ZH
     return Reply(ctx.t("language_set"))
 
 
 def set_english(message: Message, ctx: Context) -> Reply:
-    ctx.resident.language = "en"
+    ctx.resident.language = Language.EN
     return Reply(ctx.t("language_set"))
 
 

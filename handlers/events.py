@@ -1,9 +1,10 @@
 """Events by chat: browse, sign up (contact details, party size, waitlist), cancel, check in.
 
-Every rule lives in models/events.py; this module only asks the questions and words the
-answers. A sign-up in progress lives in the flow state until the last answer, and the
-final step calls :func:`models.events.sign_up`, which checks everything again under the
-event's lock, so a question left unanswered for a while can never overbook.
+Every rule lives in the models/events/ package; this module only asks the questions and
+words the answers. A sign-up in progress lives in the flow state until the last answer,
+and the final step calls :func:`models.events.signups.sign_up`, which checks everything
+again under the event's lock, so a question left unanswered for a while can never
+overbook.
 """
 
 from __future__ import annotations
@@ -16,53 +17,36 @@ from handlers.answers import is_no, is_yes
 from handlers.context import Context
 from handlers.message import Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
-from models.events import (
-    ALREADY_SIGNED_UP,
-    ATTENDING,
-    BAD_PARTY,
-    CANCELLED,
-    CHECKED_IN,
-    CHECKIN_CLOSED,
-    CHECKIN_NOT_OPEN,
-    CHECKIN_OPENS_BEFORE,
-    CHECKIN_QR,
-    CONFIRMED,
-    CONTACT_REQUIRED,
-    DEADLINE_PASSED,
-    EVENT_CANCELLED,
-    EVENT_FINISHED,
-    FINISHED,
-    FULL,
-    MAX_NAME,
-    NO_ROOM,
-    NOT_PUBLISHED,
-    NOT_SIGNED_UP,
-    PARTY_TOO_LARGE,
-    PUBLISHED,
-    QR_SCENE_PREFIX,
-    STARTED,
-    UNKNOWN_EVENT,
-    WAITLISTED,
-    Event,
-    EventError,
+from models.events.checkin import QR_SCENE_PREFIX, check_in
+from models.events.errors import EventError, EventRefusal
+from models.events.queries import (
     Occupancy,
-    Signup,
     attendance_of,
-    cancel_signup,
-    check_in,
-    check_not_signed_up,
-    check_open,
-    check_party_size,
     get_event,
-    has_contact,
     live_signup,
-    normalize_mobile,
     occupancies,
     occupancy,
     resident_signups,
+    upcoming_events,
+)
+from models.events.signups import (
+    MAX_NAME,
+    cancel_signup,
+    check_not_signed_up,
+    check_open,
+    check_party_size,
+    has_contact,
+    normalize_mobile,
     save_contact,
     sign_up,
-    upcoming_events,
+)
+from models.events.tables import (
+    CHECKIN_OPENS_BEFORE,
+    CheckinMethod,
+    Event,
+    EventStatus,
+    Signup,
+    SignupStatus,
 )
 
 LIST = "event.list"
@@ -351,9 +335,9 @@ def _availability(ctx: Context, event: Event, taken: Occupancy) -> str:
 
 
 def _status(ctx: Context, signup: Signup) -> str:
-    if signup.status == CONFIRMED:
+    if signup.status == SignupStatus.CONFIRMED:
         return ctx.t("event_status_confirmed", party=signup.party_size, code=signup.checkin_code)
-    if signup.status == WAITLISTED:
+    if signup.status == SignupStatus.WAITLISTED:
         return ctx.t("event_status_waitlisted", position=signup.waitlist_position)
     return ctx.t("event_status_cancelled")
 
@@ -369,17 +353,17 @@ def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
     """One clear sentence for each rule the request broke."""
     event = error.event
     title = event.title if event is not None else ""
-    if error.reason in (UNKNOWN_EVENT, NOT_PUBLISHED) or event is None:
+    if error.reason in (EventRefusal.UNKNOWN_EVENT, EventRefusal.NOT_PUBLISHED) or event is None:
         return Reply(ctx.t("event_unknown", id=event_id))
-    if error.reason == EVENT_CANCELLED:
+    if error.reason == EventRefusal.EVENT_CANCELLED:
         return Reply(ctx.t("event_is_cancelled", title=title))
-    if error.reason == EVENT_FINISHED:
+    if error.reason == EventRefusal.EVENT_FINISHED:
         return Reply(ctx.t("event_is_finished", title=title))
-    if error.reason == DEADLINE_PASSED:
+    if error.reason == EventRefusal.DEADLINE_PASSED:
         return Reply(
             ctx.t("event_deadline_passed", title=title, deadline=ctx.local_time(event.closes_at))
         )
-    if error.reason == ALREADY_SIGNED_UP and error.signup is not None:
+    if error.reason == EventRefusal.ALREADY_SIGNED_UP and error.signup is not None:
         return Reply(
             ctx.t(
                 "event_already_signed_up",
@@ -388,26 +372,26 @@ def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
                 id=event.id,
             )
         )
-    if error.reason == ATTENDING:
+    if error.reason == EventRefusal.ATTENDING:
         return Reply(ctx.t("event_already_attending", title=title))
-    if error.reason == PARTY_TOO_LARGE:
+    if error.reason == EventRefusal.PARTY_TOO_LARGE:
         return Reply(ctx.t("event_party_too_large", title=title, max=event.max_party_size))
-    if error.reason == BAD_PARTY:
+    if error.reason == EventRefusal.BAD_PARTY:
         return Reply(ctx.t("event_party_invalid"))
-    if error.reason == CONTACT_REQUIRED:
+    if error.reason == EventRefusal.CONTACT_REQUIRED:
         return Reply(ctx.t("event_contact_missing", id=event.id))
-    if error.reason == NOT_SIGNED_UP:
+    if error.reason == EventRefusal.NOT_SIGNED_UP:
         return Reply(ctx.t("event_not_signed_up", id=event.id))
-    if error.reason == STARTED:
+    if error.reason == EventRefusal.STARTED:
         return Reply(ctx.t("event_started", title=title))
-    if error.reason == CHECKED_IN:
+    if error.reason == EventRefusal.CHECKED_IN:
         return Reply(ctx.t("event_cancel_checked_in", title=title))
-    if error.reason == CHECKIN_NOT_OPEN:
+    if error.reason == EventRefusal.CHECKIN_NOT_OPEN:
         opens = ctx.local_time(event.starts_at - CHECKIN_OPENS_BEFORE)
         return Reply(ctx.t("event_checkin_not_open", title=title, opens=opens))
-    if error.reason == CHECKIN_CLOSED:
+    if error.reason == EventRefusal.CHECKIN_CLOSED:
         return Reply(ctx.t("event_checkin_closed", title=title))
-    if error.reason == NO_ROOM:
+    if error.reason == EventRefusal.NO_ROOM:
         return Reply(ctx.t("event_no_room", title=title))
     raise error
 
@@ -482,10 +466,10 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
         event = get_event(ctx.db, event_id)
     except EventError as error:
         return _refusal(ctx, error, event_id)
-    if event.status not in (PUBLISHED, CANCELLED, FINISHED):
+    if event.status not in (EventStatus.PUBLISHED, EventStatus.CANCELLED, EventStatus.FINISHED):
         return Reply(ctx.t("event_unknown", id=event_id))
     lines = [f"{event.id}. {event.title}"]
-    if event.status == CANCELLED:
+    if event.status == EventStatus.CANCELLED:
         lines.append(ctx.t("event_detail_cancelled", reason=event.cancel_reason or ""))
     lines.append(ctx.t("event_detail_when", when=_when(ctx, event)))
     lines.append(ctx.t("event_detail_place", place=_place(ctx, event)))
@@ -497,7 +481,7 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
     if event.partners:
         partners = "、".join(partner.name for partner in event.partners)
         lines.append(ctx.t("event_detail_partners", partners=partners))
-    if event.status == PUBLISHED:
+    if event.status == EventStatus.PUBLISHED:
         taken = occupancy(ctx.db, event)
         availability = _availability(ctx, event, taken)
         lines.append(
@@ -521,7 +505,7 @@ def _yours(ctx: Context, event: Event) -> list[str]:
     mine = live_signup(ctx.db, event.id, resident_id)
     if mine is not None:
         return [ctx.t("event_detail_yours", status=_status(ctx, mine))]
-    if event.status == PUBLISHED and ctx.now < event.closes_at:
+    if event.status == EventStatus.PUBLISHED and ctx.now < event.closes_at:
         return [ctx.t("event_detail_signup", id=event.id)]
     return []
 
@@ -621,7 +605,7 @@ def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
             join_waitlist=bool(data.get("waitlist")),
         )
     except EventError as error:
-        if error.reason == FULL:
+        if error.reason == EventRefusal.FULL:
             ctx.start_flow(WAITLIST, data)
             return Reply(_offer_waitlist(ctx, event, data))
         ctx.end_flow()
@@ -749,7 +733,7 @@ def cancel(message: Message, ctx: Context, arg: str) -> Reply:
     try:
         result = cancel_signup(ctx.db, event_id, ctx.resident, ctx.now, ctx.settings.timezone)
     except EventError as error:
-        if error.reason == NOT_SIGNED_UP:
+        if error.reason == EventRefusal.NOT_SIGNED_UP:
             return Reply(ctx.t("event_not_signed_up", id=event_id))
         return _refusal(ctx, error, event_id)
     return Reply(ctx.t("event_cancel_done", title=result.event.title))
@@ -763,7 +747,7 @@ def my_events(message: Message, ctx: Context) -> Reply:
         return Reply(ctx.t("event_my_empty"))
     lines = [ctx.t("event_my_header")]
     for signup, event, attendance in rows:
-        if event.status == CANCELLED:
+        if event.status == EventStatus.CANCELLED:
             status = ctx.t("event_status_event_cancelled")
         elif attendance is not None or signup is None:
             # A walk-in has no sign-up: only its check-in brought the event here.
@@ -791,9 +775,9 @@ def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
         return Reply(ctx.t("event_bad_qr"))
     event_id = numbers[0]
     try:
-        result = check_in(ctx.db, event_id, ctx.resident, CHECKIN_QR, ctx.now)
+        result = check_in(ctx.db, event_id, ctx.resident, CheckinMethod.QR, ctx.now)
     except EventError as error:
-        if error.reason in (UNKNOWN_EVENT, NOT_PUBLISHED):
+        if error.reason in (EventRefusal.UNKNOWN_EVENT, EventRefusal.NOT_PUBLISHED):
             return Reply(ctx.t("event_bad_qr"))
         return _refusal(ctx, error, event_id)
     title = result.event.title

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-LANGUAGES = ("zh", "en")
+from models.residents import Language
 
 Texts = Mapping[str, Mapping[str, str]]
 
@@ -23,7 +23,7 @@ class Catalog:
         for key, versions in texts.items():
             if key in self._texts:
                 raise ValueError(f"text {key!r} is defined twice")
-            missing = [lang for lang in LANGUAGES if not versions.get(lang)]
+            missing = [lang for lang in Language if not versions.get(lang)]
             if missing:
                 raise ValueError(f"text {key!r} has no {', '.join(missing)} version")
             self._texts[key] = versions

@@ -17,21 +17,18 @@ from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
 from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Location, Message, Reply
 from handlers.router import Handler, Prompt, Router, normalize
-from models.needs import (
-    DUPLICATE,
-    STATUS_NAMES,
-    Need,
-    PhotoDraft,
+from models.needs.erasure import erase_resident_data
+from models.needs.notices import STATUS_NAMES
+from models.needs.queries import (
     count_resident_needs,
-    create_need,
     demand_counts,
-    erase_resident_data,
     need_history,
     need_photos,
-    need_ref,
     parse_ref,
     resident_needs,
 )
+from models.needs.submission import PhotoDraft, create_need
+from models.needs.tables import Need, NeedStatus, need_ref
 
 CONSENT = "need.consent"
 CATEGORY = "need.category"
@@ -585,7 +582,7 @@ def _excerpt(ctx: Context, need: Need) -> str:
 
 def _status_line(ctx: Context, need: Need) -> str:
     status = _status_name(ctx, need.status)
-    if need.status != DUPLICATE or need.duplicate_of_id is None:
+    if need.status != NeedStatus.DUPLICATE or need.duplicate_of_id is None:
         return status
     original = ctx.db.get(Need, need.duplicate_of_id)
     if original is None:

@@ -6,10 +6,11 @@ for tests, whichever model a caller imports first.
 
 from models.base import Base
 from models.broadcasts import BroadcastRecipient
-from models.events import Attendance, Event, EventTag, Signup
+from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
-from models.needs import Need, NeedHistory, NeedPhoto, Partner
+from models.needs.tables import Need, NeedHistory, NeedPhoto
 from models.outbox import OutboxMessage
+from models.partners import Partner
 from models.pushes import Broadcast, Reminder, SubscriptionConsent
 from models.residents import Resident
 

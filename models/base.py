@@ -8,10 +8,11 @@ whatever the database keeps, so no naive time ever reaches a comparison.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, DateTime, MetaData, Result, func
+from sqlalchemy import CheckConstraint, CursorResult, DateTime, MetaData, Result, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -23,6 +24,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The largest id an integer primary key holds; PostgreSQL refuses a larger one with an error.
+ID_MAX = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -51,6 +55,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def check_one_of(column: str, vocabulary: type[StrEnum]) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of the vocabulary's values (or is empty), named
+    after the column (``ck_<table>_<column>``).
+
+    Built from the enum, so a value added to or removed from a vocabulary changes the
+    table's CHECK with it, and the test comparing the models with the migrated schema asks
+    for the migration that follows.
+    """
+    values = ", ".join(f"'{member.value}'" for member in vocabulary)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
 
 
 def utcnow() -> datetime:

@@ -55,19 +55,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, local_text
-from models.events import (
+from models.events.errors import EventError
+from models.events.queries import get_event, occupancy
+from models.events.staff import SCHEDULE_HORIZON
+from models.events.tables import (
     LIVE_SIGNUP_STATUSES,
-    PUBLISHED,
-    SCHEDULE_HORIZON,
     Attendance,
     Event,
-    EventError,
+    EventStatus,
     EventTag,
     Signup,
-    get_event,
-    occupancy,
 )
-from models.needs import Need
+from models.needs.tables import Need
 from models.outbox import DEAD, EXPIRED, PENDING, OutboxMessage, enqueue_push
 from models.pushes import CANCELLED, REFUSED, SCHEDULED, SENT, Broadcast
 from models.residents import Resident
@@ -304,7 +303,7 @@ def announceable_event(db: Session, event_id: int, when: datetime) -> Event:
         event = get_event(db, event_id)
     except EventError:
         raise BroadcastError(f"--event: there is no event {event_id}") from None
-    if event.status != PUBLISHED:
+    if event.status != EventStatus.PUBLISHED:
         raise BroadcastError(f"--event: event {event_id} is {event.status}, not published")
     if when >= event.closes_at:
         raise BroadcastError(f"--event: sign-up for event {event_id} closes before the broadcast")

@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.events import PUBLISHED, Event, Occupancy, occupancies
-from models.needs import OPEN_STATUSES, STATUS_NAMES, Need, need_ref
+from models.events.queries import Occupancy, occupancies
+from models.events.tables import Event, EventStatus
+from models.needs.notices import STATUS_NAMES
+from models.needs.tables import OPEN_STATUSES, Need, need_ref
 from models.outbox import OutboxMessage, enqueue_push
 from models.residents import get_or_create_resident
 
@@ -110,7 +112,7 @@ def _events_on(db: Session, day: date, tz: ZoneInfo) -> DayEvents:
         db.execute(
             select(Event)
             .where(
-                Event.status == PUBLISHED,
+                Event.status == EventStatus.PUBLISHED,
                 Event.starts_at >= start,
                 Event.starts_at < start + timedelta(days=1),
             )

@@ -3,10 +3,11 @@
 The webhook runs two statements for each message WeChat sends (models/inbound.py).
 Through ``Connection.execute`` each also paid for an execution context, a result built
 from the cursor's description and SQLAlchemy's parameter handling: about a third of the
-client CPU of the statement, about 15% of a whole message's (bench/README.md, bench/webhook.py). Here
-SQLAlchemy still compiles the statement, once, and psycopg runs it as a prepared
-statement on the transaction's own connection. Errors come back as SQLAlchemy's, a lost
-connection invalidated as SQLAlchemy would, so callers cannot tell the difference.
+client CPU of the statement, about 15% of a whole message's (bench/README.md,
+bench/webhook.py). Here SQLAlchemy still compiles the statement, once, and psycopg runs
+it as a prepared statement on the transaction's own connection. Errors come back as
+SQLAlchemy's, a lost connection invalidated as SQLAlchemy would, so callers cannot tell
+the difference.
 
 PostgreSQL only: SQLite goes through ``Connection.execute`` as before.
 """

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models import driver_sql
 from models.base import Base
 from models.outbox import HELD, OutboxMessage
-from models.residents import INTERACTION_MESSAGE, INTERACTION_TAP, MESSAGE_WINDOW, Resident
+from models.residents import MESSAGE_WINDOW, InteractionKind, Resident
 from models.upsert import insert_ignoring_conflict
 
 # Column widths the webhook checks a delivery against before storing it (bot/wechat/protocol.py).
@@ -237,8 +237,8 @@ def _touch_statement() -> Update:
     now = bindparam("now", type_=when.type)
     new_kind = bindparam("kind", type_=kind.type)
     keeps_message_window = and_(
-        new_kind == INTERACTION_TAP,
-        kind == INTERACTION_MESSAGE,
+        new_kind == InteractionKind.TAP,
+        kind == InteractionKind.MESSAGE,
         when > bindparam("message_window_since", type_=when.type),
     )
     never_unfollowed = _RESIDENTS.c.unsubscribed_at.is_(None)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from models.base import local_text
 from models.bulk import insert_rows
-from models.events import CONFIRMED, PUBLISHED, Event, Signup
+from models.events.tables import Event, EventStatus, Signup, SignupStatus
 from models.outbox import PENDING, OutboxMessage
 from models.pushes import QUEUED, SKIPPED, Reminder
 from models.residents import Resident
@@ -104,10 +104,10 @@ def _undecided(db: Session, now: datetime, offsets: list[int]) -> list[Row[Any]]
             .join(Event, Event.id == Signup.event_id)
             .join(Resident, Resident.id == Signup.resident_id)
             .where(
-                Event.status == PUBLISHED,
+                Event.status == EventStatus.PUBLISHED,
                 Event.starts_at > now - MISSED_LOOKBACK,
                 Event.starts_at <= now + timedelta(minutes=offsets[-1]),
-                Signup.status == CONFIRMED,
+                Signup.status == SignupStatus.CONFIRMED,
                 due_count > decided_count,
             )
         )
@@ -234,9 +234,9 @@ def still_worth_sending(db: Session, outbox_id: int) -> str | None:
     if row is None:
         return None
     reminder, signup, event = row
-    if signup.status != CONFIRMED:
+    if signup.status != SignupStatus.CONFIRMED:
         return "the sign-up was cancelled"
-    if event.status != PUBLISHED:
+    if event.status != EventStatus.PUBLISHED:
         return f"the event is {event.status}"
     if event.starts_at != reminder.event_starts_at:
         return "the event moved; a reminder for the new time is queued separately"

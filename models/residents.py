@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Boolean, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, check_one_of
 from models.upsert import insert_ignoring_conflict
 
-# How the resident last reached us: WeChat allows a different number of customer-service
-# messages after a typed message (5 in 48 h) than after a tap, follow or scan (3 in 1 min).
-INTERACTION_MESSAGE = "message"
-INTERACTION_TAP = "tap"
+
+class InteractionKind(StrEnum):
+    """How the resident last reached us: WeChat allows a different number of
+    customer-service messages after a typed message (5 in 48 h) than after a tap, follow or
+    scan (3 in 1 min)."""
+
+    MESSAGE = "message"
+    TAP = "tap"
+
+
+class Language(StrEnum):
+    """The languages residents read; every text comes in both."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 MESSAGE_WINDOW = timedelta(hours=48)
 # WeChat's openids are 28 characters; the webhook refuses a sender longer than this.
 OPENID_MAX = 64
@@ -21,6 +35,10 @@ OPENID_MAX = 64
 
 class Resident(CreatedAtMixin, Base):
     __tablename__ = "resident"
+    __table_args__ = (
+        check_one_of("language", Language),
+        check_one_of("last_interaction_kind", InteractionKind),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(OPENID_MAX), unique=True)

@@ -19,7 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Config
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
-from models import broadcasts, digest, events, reminders
+from models import broadcasts, digest, reminders
+from models.events.staff import finish_past_events
 from models.outbox import expire_stale
 from scheduler.media import run_media_sweep
 
@@ -78,7 +79,7 @@ def queue_reminders(ctx: JobContext) -> str:
 
 def finish_events(ctx: JobContext) -> str:
     with ctx.services.session_factory() as db, db.begin():
-        finished = events.finish_past_events(db, ctx.services.clock())
+        finished = finish_past_events(db, ctx.services.clock())
     return _summary(finished, f"{finished} events finished")
 
 

@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
-from models.needs import (
-    NeedPhoto,
+from models.needs.photos import (
     claim_photos,
     photo_erased,
     photo_failed,
     photo_fetched,
     photos_to_erase,
 )
+from models.needs.tables import NeedPhoto
 
 log = logging.getLogger(__name__)
 

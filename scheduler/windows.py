@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import redis
 
 from bot.redis_conn import degradable
-from models.residents import INTERACTION_TAP, MESSAGE_WINDOW
+from models.residents import MESSAGE_WINDOW, InteractionKind
 
 MESSAGE_LIMIT = 5
 TAP_WINDOW = timedelta(minutes=1)
@@ -27,7 +27,9 @@ TAP_LIMIT = 3
 
 
 def window_for(kind: str | None) -> tuple[timedelta, int]:
-    return (TAP_WINDOW, TAP_LIMIT) if kind == INTERACTION_TAP else (MESSAGE_WINDOW, MESSAGE_LIMIT)
+    return (
+        (TAP_WINDOW, TAP_LIMIT) if kind == InteractionKind.TAP else (MESSAGE_WINDOW, MESSAGE_LIMIT)
+    )
 
 
 class ServiceWindow:

@@ -33,8 +33,10 @@ from models.broadcasts import (
     send_due_broadcasts,
     text_message,
 )
-from models.events import Attendance, Event, cancel_signup, create_event, sign_up
-from models.needs import create_need
+from models.events.signups import cancel_signup, sign_up
+from models.events.staff import create_event
+from models.events.tables import Attendance, Event
+from models.needs.submission import create_need
 from models.outbox import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock

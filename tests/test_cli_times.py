@@ -3,7 +3,7 @@
 Times are kept in UTC within the years 1 to 9999, so a time within hours of either end may
 have no stored or no shown form (Python raises OverflowError); and what staff schedule (a
 broadcast's --at, an event's start or end) may be at most a year ahead
-(models.events.SCHEDULE_HORIZON), since near 9999 the quota periods, reminders and
+(models.events.staff.SCHEDULE_HORIZON), since near 9999 the quota periods, reminders and
 check-in window overflow too. The CLI uses the real clock, so times here are relative to
 now, in Shanghai time.
 """
@@ -21,7 +21,9 @@ from bot.services import Services
 from models import Broadcast
 from models.base import utcnow
 from models.broadcasts import BroadcastError, create_broadcast, text_message
-from models.events import SCHEDULE_HORIZON, Event, EventError, create_event
+from models.events.errors import EventError
+from models.events.staff import SCHEDULE_HORIZON, create_event
+from models.events.tables import Event
 from tests.cli import fail, run
 from tests.pushes import add_resident
 

@@ -15,8 +15,9 @@ from bot.demo.runner import build_demo_app
 from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
 from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.events import create_event
-from models.needs import Need, change_status
+from models.events.staff import create_event
+from models.needs.tables import Need
+from models.needs.transitions import change_status
 from tests.conftest import make_test_config
 from tests.test_simulator import pushes, say, serving
 

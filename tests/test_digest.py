@@ -14,8 +14,9 @@ from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage, Resident
 from models.broadcasts import resolve_audience
 from models.digest import compose_digest, queue_digest
-from models.events import create_event, sign_up
-from models.needs import create_need
+from models.events.signups import sign_up
+from models.events.staff import create_event
+from models.needs.submission import create_need
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock

@@ -12,18 +12,9 @@ from sqlalchemy import select
 
 from bot.services import Services
 from models import OutboxMessage, Resident
-from models.events import (
-    CONFIRMED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
-    Attendance,
-    Event,
-    Signup,
-    cancel_event,
-    create_event,
-    save_contact,
-    sign_up,
-)
+from models.events.signups import save_contact, sign_up
+from models.events.staff import cancel_event, create_event
+from models.events.tables import Attendance, Event, Signup, SignupStatus
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
@@ -182,7 +173,7 @@ def test_sign_up_confirms_with_code(chat: Chat, services: Services, make_event: 
     event_id = make_event()
     reply = chat.say(f"报名 {event_id}")
     [signup] = signups(services, event_id)
-    assert signup.status == CONFIRMED and signup.party_size == 1
+    assert signup.status == SignupStatus.CONFIRMED and signup.party_size == 1
     assert len(signup.checkin_code) == 6 and signup.checkin_code.isdigit()
     assert "报名成功" in reply and signup.checkin_code in reply
     assert "2026-05-03 10:00–12:00" in reply and "社区花园" in reply
@@ -195,7 +186,7 @@ def test_sign_up_in_english(chat: Chat, services: Services, make_event: MakeEven
     chat.say("English")
     reply = chat.say(f"signup {event_id}")
     assert "You're signed up" in reply and "place to be announced" in reply
-    assert signups(services, event_id)[0].status == CONFIRMED
+    assert signups(services, event_id)[0].status == SignupStatus.CONFIRMED
 
 
 def test_contact_details_asked_once_with_consent(
@@ -346,7 +337,7 @@ def test_full_event_offers_the_waitlist(
     other = chat.as_resident("o-second")
     other.say(f"报名 {event_id}")
     assert "第 2 位" in other.say("yes")
-    waiting = [s for s in signups(services, event_id) if s.status == WAITLISTED]
+    waiting = [s for s in signups(services, event_id) if s.status == SignupStatus.WAITLISTED]
     assert [s.waitlist_position for s in waiting] == [1, 2]
     assert "候补第 1 位" in chat.say("我的活动")
 
@@ -430,11 +421,11 @@ def test_cancel_promotes_the_first_who_fits(
 
     assert "已取消您对活动" in chat.say(f"取消报名 {event_id}")
     by_resident = {s.resident_id: s for s in signups(services, event_id)}
-    assert by_resident[resident(services, chat.openid).id].status == SIGNUP_CANCELLED
+    assert by_resident[resident(services, chat.openid).id].status == SignupStatus.CANCELLED
     promoted = by_resident[resident(services, "o-small").id]
     waiting = by_resident[resident(services, "o-big").id]
-    assert promoted.status == CONFIRMED and promoted.waitlist_position is None
-    assert waiting.status == WAITLISTED and waiting.waitlist_position == 1
+    assert promoted.status == SignupStatus.CONFIRMED and promoted.waitlist_position is None
+    assert waiting.status == SignupStatus.WAITLISTED and waiting.waitlist_position == 1
     [push] = pushes(services)
     assert push.kind == "promotion" and push.idempotency_key == f"promotion:{promoted.id}"
     assert push.recipient_openid == "o-small"
@@ -451,7 +442,11 @@ def test_cancel_from_the_waitlist_renumbers(
     fill(services, clock, event_id, 4)
     first_waiting = chat.as_resident(f"o-filler-{event_id}-1")
     first_waiting.say(f"cancel {event_id}")
-    positions = [s.waitlist_position for s in signups(services, event_id) if s.status == WAITLISTED]
+    positions = [
+        s.waitlist_position
+        for s in signups(services, event_id)
+        if s.status == SignupStatus.WAITLISTED
+    ]
     assert positions == [1, 2]
     assert pushes(services) == []
 
@@ -463,7 +458,10 @@ def test_sign_up_again_after_cancelling(
     chat.say(f"报名 {event_id}")
     chat.say(f"取消报名 {event_id}")
     assert "报名成功" in chat.say(f"报名 {event_id}")
-    assert [s.status for s in signups(services, event_id)] == [SIGNUP_CANCELLED, CONFIRMED]
+    assert [s.status for s in signups(services, event_id)] == [
+        SignupStatus.CANCELLED,
+        SignupStatus.CONFIRMED,
+    ]
     assert "已确认" in chat.say("我的活动")
 
 

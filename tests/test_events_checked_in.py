@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.services import Services
-from models.events import CONFIRMED, WAITLISTED, Attendance, get_event, occupancy
+from models.events.queries import get_event, occupancy
+from models.events.tables import Attendance, SignupStatus
 from tests import test_events_chat
 from tests.chat import Chat
 from tests.conftest import FakeClock
@@ -33,7 +34,10 @@ def test_checked_in_party_cannot_cancel(
     assert "签到成功（3 人）" in scan(chat, f"checkin:{event_id}")
     reply = chat.say(f"取消报名 {event_id}")
     assert "您已签到活动“社区花园共建”，不能再取消报名" in reply
-    assert [s.status for s in signups(services, event_id)] == [CONFIRMED, WAITLISTED]
+    assert [s.status for s in signups(services, event_id)] == [
+        SignupStatus.CONFIRMED,
+        SignupStatus.WAITLISTED,
+    ]
     assert pushes(services) == []
     with services.session_factory() as db:
         taken = occupancy(db, get_event(db, event_id))

@@ -20,20 +20,12 @@ from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
 from models.base import utcnow
-from models.events import (
-    CONFIRMED,
-    LATE_CANCEL_NOTICE_WINDOW,
-    WAITLISTED,
-    Attendance,
-    Event,
-    Signup,
-    cancel_signup,
-    create_event,
-    save_contact,
-    sign_up,
-)
-from models.needs import add_partner
+from models.events.notices import LATE_CANCEL_NOTICE_WINDOW
+from models.events.signups import cancel_signup, save_contact, sign_up
+from models.events.staff import create_event
+from models.events.tables import Attendance, Event, Signup, SignupStatus
 from models.outbox import expire_stale
+from models.partners import add_partner
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
 
@@ -45,7 +37,8 @@ def local(delta: timedelta) -> str:
     return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
 
 
-# A day a month ahead: events may be set at most a year ahead (models.events.SCHEDULE_HORIZON).
+# A day a month ahead: events may be set at most a year ahead
+# (models.events.staff.SCHEDULE_HORIZON).
 SOON = (datetime.now(SHANGHAI) + timedelta(days=30)).date()
 
 
@@ -268,7 +261,7 @@ def test_larger_capacity_promotes_the_waitlist(staff: CliRunner, services: Servi
     result = run(staff, "events", "update", str(event_id), "--capacity", "4")
     assert "1 waitlisted sign-up(s) confirmed" in result.stdout
     statuses = [s.status for s in signups(services, event_id)]
-    assert statuses == [CONFIRMED] * 4 + [WAITLISTED]
+    assert statuses == [SignupStatus.CONFIRMED] * 4 + [SignupStatus.WAITLISTED]
     assert signups(services, event_id)[-1].waitlist_position == 1
     with services.session_factory() as db:
         [push] = db.execute(select(OutboxMessage)).scalars().all()

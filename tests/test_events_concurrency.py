@@ -21,15 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import Services
 from models import OutboxMessage, Resident
 from models.db import make_engine, make_session_factory
-from models.events import (
-    CONFIRMED,
-    SIGNUP_CANCELLED,
-    WAITLISTED,
-    Signup,
-    cancel_signup,
-    create_event,
-    sign_up,
-)
+from models.events.signups import cancel_signup, sign_up
+from models.events.staff import create_event
+from models.events.tables import Signup, SignupStatus
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
 
@@ -125,8 +119,8 @@ def test_concurrent_sign_ups_never_overbook(
 
     rows = signups(services, event_id)
     assert len(rows) == threads
-    confirmed = [row for row in rows if row.status == CONFIRMED]
-    waiting = [row for row in rows if row.status == WAITLISTED]
+    confirmed = [row for row in rows if row.status == SignupStatus.CONFIRMED]
+    waiting = [row for row in rows if row.status == SignupStatus.WAITLISTED]
     assert len(confirmed) == CAPACITY
     assert len(waiting) == threads - CAPACITY
     # Arrival order (the id each insert got under the lock) is waitlist order.
@@ -147,8 +141,10 @@ def test_concurrent_cancellations_promote_in_order(
     event_id, residents = event_and_residents
     rush(pool, clock, event_id, residents)
     before = signups(services, event_id)
-    leaving_confirmed = [row.resident_id for row in before if row.status == CONFIRMED][:5]
-    waiting = [row for row in before if row.status == WAITLISTED]
+    leaving_confirmed = [row.resident_id for row in before if row.status == SignupStatus.CONFIRMED][
+        :5
+    ]
+    waiting = [row for row in before if row.status == SignupStatus.WAITLISTED]
     # Behind the first five, so no cancelling resident can be promoted first.
     leaving_waitlist = [waiting[5].resident_id, waiting[7].resident_id, waiting[-1].resident_id]
     leaving = leaving_confirmed + leaving_waitlist
@@ -162,14 +158,14 @@ def test_concurrent_cancellations_promote_in_order(
     all_at_once(len(leaving), one)
 
     after = {row.resident_id: row for row in signups(services, event_id)}
-    assert all(after[resident].status == SIGNUP_CANCELLED for resident in leaving)
-    confirmed = [row for row in after.values() if row.status == CONFIRMED]
+    assert all(after[resident].status == SignupStatus.CANCELLED for resident in leaving)
+    confirmed = [row for row in after.values() if row.status == SignupStatus.CONFIRMED]
     assert len(confirmed) == CAPACITY
     stayed_waiting = [row for row in waiting if row.resident_id not in leaving_waitlist]
     promoted = {row.resident_id for row in stayed_waiting[:5]}
     assert {row.resident_id for row in confirmed} >= promoted
     still_waiting = sorted(
-        (row for row in after.values() if row.status == WAITLISTED),
+        (row for row in after.values() if row.status == SignupStatus.WAITLISTED),
         key=lambda row: row.waitlist_position or 0,
     )
     assert [row.resident_id for row in still_waiting] == [

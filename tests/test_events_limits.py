@@ -13,15 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.services import Services
-from models.events import (
-    INVALID,
-    UNKNOWN_EVENT,
-    Event,
-    EventError,
-    create_event,
-    get_event,
-    update_event,
-)
+from models.events.errors import EventError, EventRefusal
+from models.events.queries import get_event
+from models.events.staff import create_event, update_event
+from models.events.tables import Event
 from tests.conftest import FakeClock
 from tests.test_events_cli import count, create, event, fail, local
 
@@ -79,10 +74,10 @@ def test_the_model_refuses_them_too(services: Services, clock: FakeClock) -> Non
     with services.session_factory() as db:
         with pytest.raises(EventError) as unknown:
             get_event(db, 99_999_999_999, lock=True)
-        assert unknown.value.reason == UNKNOWN_EVENT
+        assert unknown.value.reason == EventRefusal.UNKNOWN_EVENT
         with pytest.raises(EventError) as invalid:
             create_event(db, title="T", starts_at=starts_at, capacity=ID_MAX + 1, now=clock.now)
-        assert invalid.value.reason == INVALID
+        assert invalid.value.reason == EventRefusal.INVALID
         held = create_event(db, title="T", starts_at=starts_at, capacity=ID_MAX, now=clock.now)
         with pytest.raises(EventError, match="at most"):
             update_event(db, held.id, clock.now, ZoneInfo("Asia/Shanghai"), capacity=ID_MAX + 1)

@@ -12,25 +12,12 @@ from sqlalchemy.orm import Session
 
 from bot.demo.seed import seed_demo_events
 from bot.services import Services
-from models.events import (
-    CHECKIN_CODE,
-    CHECKIN_QR,
-    CONTACT_REQUIRED,
-    EVENT_CANCELLED,
-    FULL,
-    INVALID,
-    EventError,
-    cancel_event,
-    cancel_signup,
-    check_in,
-    check_in_by_code,
-    create_event,
-    normalize_mobile,
-    occupancy,
-    save_contact,
-    sign_up,
-    update_event,
-)
+from models.events.checkin import check_in, check_in_by_code
+from models.events.errors import EventError, EventRefusal
+from models.events.queries import occupancy
+from models.events.signups import cancel_signup, normalize_mobile, save_contact, sign_up
+from models.events.staff import cancel_event, create_event, update_event
+from models.events.tables import CheckinMethod
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
 
@@ -97,8 +84,8 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
     sign_up(db, event.id, e, 1, clock.now)
     cancel_signup(db, event.id, c, clock.now, TZ)  # frees one: e (1) fits, d (2) does not
     clock.advance(days=1)
-    check_in(db, event.id, a, CHECKIN_QR, clock.now)
-    check_in(db, event.id, walker, CHECKIN_QR, clock.now)
+    check_in(db, event.id, a, CheckinMethod.QR, clock.now)
+    check_in(db, event.id, walker, CheckinMethod.QR, clock.now)
     result = db.execute(text("SELECT * FROM event_summary"))
     assert list(result.keys()) == SUMMARY_COLUMNS
     row = result.one()._mapping
@@ -130,7 +117,7 @@ def test_full_without_waitlist_writes_nothing(db: Session, clock: FakeClock) -> 
     sign_up(db, event.id, first, 1, clock.now)
     with pytest.raises(EventError) as refused:
         sign_up(db, event.id, second, 1, clock.now, join_waitlist=False)
-    assert refused.value.reason == FULL
+    assert refused.value.reason == EventRefusal.FULL
     assert db.execute(text("SELECT COUNT(*) FROM signup")).scalar_one() == 1
 
 
@@ -147,7 +134,7 @@ def test_contact_required_is_enforced_by_the_model(db: Session, clock: FakeClock
     [resident] = people(db, clock, "o-1")
     with pytest.raises(EventError) as refused:
         sign_up(db, event.id, resident, 1, clock.now)
-    assert refused.value.reason == CONTACT_REQUIRED
+    assert refused.value.reason == EventRefusal.CONTACT_REQUIRED
     save_contact(resident, "张三", "13812345678", clock.now)
     assert sign_up(db, event.id, resident, 1, clock.now).signup.status == "confirmed"
 
@@ -164,10 +151,10 @@ def test_cancelled_event_cannot_be_changed(db: Session, clock: FakeClock) -> Non
     cancel_event(db, event.id, "下雨", clock.now, TZ)
     with pytest.raises(EventError) as refused:
         update_event(db, event.id, clock.now, TZ, title="新")
-    assert refused.value.reason == EVENT_CANCELLED
+    assert refused.value.reason == EventRefusal.EVENT_CANCELLED
     with pytest.raises(EventError) as refused:
         cancel_event(db, event.id, "again", clock.now, TZ)
-    assert refused.value.reason == EVENT_CANCELLED
+    assert refused.value.reason == EventRefusal.EVENT_CANCELLED
 
 
 def test_update_refuses_a_party_larger_than_capacity(db: Session, clock: FakeClock) -> None:
@@ -176,7 +163,7 @@ def test_update_refuses_a_party_larger_than_capacity(db: Session, clock: FakeClo
     )
     with pytest.raises(EventError) as refused:
         update_event(db, event.id, clock.now, TZ, max_party_size=6)
-    assert refused.value.reason == INVALID
+    assert refused.value.reason == EventRefusal.INVALID
     with pytest.raises(ValueError, match="cannot update"):
         update_event(db, event.id, clock.now, TZ, status="published")
 
@@ -197,7 +184,7 @@ def test_waitlisted_code_at_the_door_is_a_walk_in(db: Session, clock: FakeClock)
     waiting = sign_up(db, event.id, big, 2, clock.now).signup
     assert waiting.status == "waitlisted"  # 1 place free, their party is 2
     result = check_in_by_code(db, event.id, waiting.checkin_code, clock.now)
-    assert result.walk_in and result.attendance.method == CHECKIN_CODE
+    assert result.walk_in and result.attendance.method == CheckinMethod.CODE
     assert result.attendance.party_size == 1
     # Their waitlist place is given up: freed places never promote them on top of it.
     assert waiting.status == "cancelled" and waiting.waitlist_position is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.services import Services
-from models.events import resident_signups
+from models.events.queries import resident_signups
 from models.residents import get_or_create_resident
 from tests import test_events_chat
 from tests.chat import Chat

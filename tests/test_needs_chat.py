@@ -9,7 +9,10 @@ from sqlalchemy import func, select, update
 
 from bot.services import Services
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
-from models.needs import PHOTO_ERASED, PHOTO_ERASING, add_partner, change_status, get_need
+from models.needs.queries import get_need
+from models.needs.tables import PhotoStatus
+from models.needs.transitions import change_status
+from models.partners import add_partner
 from tests.chat import Chat
 from tests.conftest import FakeClock
 
@@ -431,7 +434,7 @@ def test_delete_my_data(chat: Chat, services: Services) -> None:
     assert (need.category, need.status) == ("environment", "submitted")
     with services.session_factory() as db:
         photo = db.execute(select(NeedPhoto)).scalar_one()
-    assert (photo.status, photo.media_id, photo.pic_url) == (PHOTO_ERASING, None, None)
+    assert (photo.status, photo.media_id, photo.pic_url) == (PhotoStatus.ERASING, None, None)
     person = resident(services, chat.openid)
     assert (person.name, person.mobile) == (None, None)
     assert (person.contact_consent_at, person.privacy_consent_at) == (None, None)
@@ -457,7 +460,7 @@ def test_photo_never_fetched_is_erased_at_once(chat: Chat, services: Services) -
     chat.say("删除我的信息")
     chat.say("确认")
     with services.session_factory() as db:
-        assert db.execute(select(NeedPhoto.status)).scalar_one() == PHOTO_ERASED
+        assert db.execute(select(NeedPhoto.status)).scalar_one() == PhotoStatus.ERASED
 
 
 def test_a_location_at_the_photo_step_is_the_place(chat: Chat, services: Services) -> None:

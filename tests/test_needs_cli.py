@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.cli.main import main
 from bot.services import Services
 from models import NeedHistory, OutboxMessage
-from models.needs import create_need
+from models.needs.submission import create_need
 from models.residents import get_or_create_resident
 from tests.cli import fail
 from tests.conftest import FakeClock

@@ -21,17 +21,10 @@ from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from models import NeedPhoto
-from models.needs import (
-    PHOTO_ERASED,
-    PHOTO_ERASING,
-    PHOTO_FAILED,
-    PHOTO_FETCHED,
-    PHOTO_PENDING,
-    PhotoDraft,
-    create_need,
-    erase_resident_data,
-    photo_fetched,
-)
+from models.needs.erasure import erase_resident_data
+from models.needs.photos import photo_fetched
+from models.needs.submission import PhotoDraft, create_need
+from models.needs.tables import PhotoStatus
 from models.residents import Resident, get_or_create_resident
 from scheduler.media import MAX_BYTES, RETRY_DELAYS, SweepResult, sweep_media
 from tests.conftest import FakeClock
@@ -181,7 +174,7 @@ def test_photos_are_fetched_to_the_media_folder(
     need_id = add_need(services, clock, "media-a", "media-b")
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult(fetched=2)
     stored = photos(services)
-    assert [p.status for p in stored] == [PHOTO_FETCHED, PHOTO_FETCHED]
+    assert [p.status for p in stored] == [PhotoStatus.FETCHED, PhotoStatus.FETCHED]
     assert [p.local_path for p in stored] == [
         f"need-{need_id}/{stored[0].id}.png",
         f"need-{need_id}/{stored[1].id}.png",
@@ -206,7 +199,7 @@ def test_an_expired_media_id_is_given_up_at_once(
     fake_wechat.add_fault("media/get", errcode=40007)
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult(failed=1)
     [photo] = photos(services)
-    assert photo.status == PHOTO_FAILED and "40007" in (photo.last_error or "")
+    assert photo.status == PhotoStatus.FAILED and "40007" in (photo.last_error or "")
     assert not media_dir.exists() or not any(media_dir.rglob("*.png"))
 
 
@@ -221,7 +214,7 @@ def test_a_failing_server_is_retried_later_then_given_up(
     fake_wechat.add_fault("media/get", http_status=502, times=None)
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult(retrying=1)
     [photo] = photos(services)
-    assert photo.status == PHOTO_PENDING and photo.attempts == 1
+    assert photo.status == PhotoStatus.PENDING and photo.attempts == 1
     assert photo.next_attempt_at == clock.now + RETRY_DELAYS[0]
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult()
     for delay in RETRY_DELAYS[1:]:
@@ -231,7 +224,7 @@ def test_a_failing_server_is_retried_later_then_given_up(
     clock.set(photos(services)[0].next_attempt_at)
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult(failed=1)
     [photo] = photos(services)
-    assert photo.status == PHOTO_FAILED and photo.attempts == len(RETRY_DELAYS) + 1
+    assert photo.status == PhotoStatus.FAILED and photo.attempts == len(RETRY_DELAYS) + 1
     assert "502" in (photo.last_error or "")
 
 
@@ -282,9 +275,11 @@ def test_erasing_a_resident_deletes_their_photo_files(
     assert (media_dir / str(mine.local_path)).exists()
     assert sweep(services, wechat_client, media_dir, clock) == SweepResult(erased=1)
     after_mine, after_theirs = photos(services)
-    assert (after_mine.status, after_mine.local_path) == (PHOTO_ERASED, None)
+    assert (after_mine.status, after_mine.local_path) == (PhotoStatus.ERASED, None)
     assert not (media_dir / str(mine.local_path)).exists()
-    assert (media_dir / str(theirs.local_path)).exists() and after_theirs.status == PHOTO_FETCHED
+    assert (
+        media_dir / str(theirs.local_path)
+    ).exists() and after_theirs.status == PhotoStatus.FETCHED
 
 
 def test_a_json_answer_is_refused_and_the_next_photo_still_fetched(
@@ -294,9 +289,9 @@ def test_a_json_answer_is_refused_and_the_next_photo_still_fetched(
     add_need(services, clock, "json-video", "good-1")
     assert sweep(services, odd_client, media_dir, clock) == SweepResult(fetched=1, failed=1)
     video, good = photos(services)
-    assert video.status == PHOTO_FAILED and video.attempts == 1
+    assert video.status == PhotoStatus.FAILED and video.attempts == 1
     assert "JSON" in (video.last_error or "")
-    assert good.status == PHOTO_FETCHED and (media_dir / str(good.local_path)).exists()
+    assert good.status == PhotoStatus.FETCHED and (media_dir / str(good.local_path)).exists()
     clock.advance(hours=1)
     assert sweep(services, odd_client, media_dir, clock) == SweepResult()
 
@@ -310,13 +305,13 @@ def test_erased_files_go_even_when_a_fetch_fails_unforeseen(
     with services.session_factory() as db, db.begin():
         resident = db.execute(select(Resident).where(Resident.openid == "o-erase")).scalar_one()
         erase_resident_data(db, resident, clock.now)
-    assert photos(services)[0].status == PHOTO_ERASING
+    assert photos(services)[0].status == PhotoStatus.ERASING
     blocked = add_need(services, clock, "blocked", openid="o-2")
     (media_dir / f"need-{blocked}").write_text("a file where the photo's folder should be")
     with pytest.raises(OSError):
         sweep(services, odd_client, media_dir, clock)
     assert not (media_dir / str(mine.local_path)).exists()
-    assert photos(services)[0].status == PHOTO_ERASED
+    assert photos(services)[0].status == PhotoStatus.ERASED
 
 
 def test_a_download_finishing_during_erasure_leaves_no_file_behind(
@@ -351,7 +346,7 @@ def test_a_download_finishing_during_erasure_leaves_no_file_behind(
     downloader.join()
     assert recorded == [False]  # so the sweep deletes the file it just wrote
     [after] = photos(services)
-    assert (after.status, after.local_path, after.media_id) == (PHOTO_ERASED, None, None)
+    assert (after.status, after.local_path, after.media_id) == (PhotoStatus.ERASED, None, None)
 
 
 @pytest.mark.parametrize("media_id", ["huge-declared", "huge-undeclared"])
@@ -371,7 +366,7 @@ def test_a_file_over_the_limit_is_refused_without_being_held_whole(
         tracemalloc.stop()
     assert result == SweepResult(failed=1)
     [photo] = photos(services)
-    assert photo.status == PHOTO_FAILED and f"over {MAX_BYTES}" in (photo.last_error or "")
+    assert photo.status == PhotoStatus.FAILED and f"over {MAX_BYTES}" in (photo.last_error or "")
     assert peak < 2 * MAX_BYTES  # read up to the limit, never the whole 40 MiB
     assert not media_dir.exists() or not any(media_dir.rglob("*.*"))
 
@@ -388,5 +383,7 @@ def test_a_trickling_download_ends_at_the_timeout_and_is_retried(
     finally:
         client.close()
     [photo] = photos(services)
-    assert photo.status == PHOTO_PENDING and "did not finish within 1s" in str(photo.last_error)
+    assert photo.status == PhotoStatus.PENDING and "did not finish within 1s" in str(
+        photo.last_error
+    )
     assert "access_token" not in str(photo.last_error)

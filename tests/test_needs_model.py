@@ -12,19 +12,13 @@ from sqlalchemy.orm import Session
 
 from bot.services import Services
 from models import Need, NeedHistory, OutboxMessage, Partner, Resident
-from models.needs import (
-    NeedError,
-    add_partner,
-    change_status,
-    create_need,
-    demand_counts,
-    erase_resident_data,
-    get_need,
-    get_partner,
-    list_needs,
-    need_ref,
-    parse_ref,
-)
+from models.needs.erasure import erase_resident_data
+from models.needs.errors import NeedError
+from models.needs.queries import demand_counts, get_need, list_needs, parse_ref
+from models.needs.submission import create_need
+from models.needs.tables import need_ref
+from models.needs.transitions import change_status
+from models.partners import PartnerError, add_partner, get_partner
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
 
@@ -261,11 +255,11 @@ def test_partners(db: Session, clock: FakeClock) -> None:
     partner = add_partner(db, name="Hope School", kind="school", now=clock.now, contact_openid="o")
     assert get_partner(db, "hope school") is partner
     assert get_partner(db, str(partner.id)) is partner
-    with pytest.raises(NeedError, match="exists already"):
+    with pytest.raises(PartnerError, match="exists already"):
         add_partner(db, name="Hope School", kind="school", now=clock.now)
-    with pytest.raises(NeedError, match="unknown partner kind 'club'"):
+    with pytest.raises(PartnerError, match="unknown partner kind 'club'"):
         add_partner(db, name="X", kind="club", now=clock.now)
-    with pytest.raises(NeedError, match="no partner 'Nobody'"):
+    with pytest.raises(PartnerError, match="no partner 'Nobody'"):
         get_partner(db, "Nobody")
     with pytest.raises(NeedError, match="no need 'N-000404'"):
         get_need(db, "N-000404")

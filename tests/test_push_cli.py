@@ -12,7 +12,8 @@ from sqlalchemy import update
 
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.events import create_event, sign_up
+from models.events.signups import sign_up
+from models.events.staff import create_event
 from models.outbox import OutboxMessage
 from tests.cli import fail, run
 from tests.pushes import add_resident, outbox_row, queue, seen_resident

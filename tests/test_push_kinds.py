@@ -15,8 +15,10 @@ from bot import config
 from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
 from models.broadcasts import broadcast_payload
 from models.digest import DayEvents, DigestFacts, digest_payload
-from models.events import Event, Signup, cancellation_payload, promotion_payload
-from models.needs import ACKNOWLEDGED, Need, NeedHistory, assigned_payload, status_push_payload
+from models.events.notices import cancellation_payload, promotion_payload
+from models.events.tables import Event, Signup
+from models.needs.notices import assigned_payload, status_push_payload
+from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.outbox import PUSH_KIND_VALUES
 from models.pushes import Broadcast
 from models.reminders import reminder_payload
@@ -40,7 +42,11 @@ def need() -> Need:
 
 def history() -> NeedHistory:
     return NeedHistory(
-        from_status="submitted", to_status=ACKNOWLEDGED, note="明天修", public=True, created_at=AT
+        from_status="submitted",
+        to_status=NeedStatus.ACKNOWLEDGED,
+        note="明天修",
+        public=True,
+        created_at=AT,
     )
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.services import Services
-from models.events import cancel_event, cancel_signup, create_event, sign_up, update_event
+from models.events.signups import cancel_signup, sign_up
+from models.events.staff import cancel_event, create_event, update_event
 from models.outbox import HELD_PER_REPLY, OutboxMessage, take_held_for_reply
 from models.pushes import Reminder
 from models.reminders import queue_due_reminders

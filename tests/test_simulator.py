@@ -37,7 +37,7 @@ from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
-from models.events import Event
+from models.events.tables import Event
 from models.residents import get_or_create_resident
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 

@@ -1,6 +1,6 @@
 """``aixiang events``: staff publish events, follow sign-ups and check people in.
 
-Every change goes through models/events.py, under the same event lock the chat uses, so
+Every change goes through models/events/, under the same event lock the chat uses, so
 a staff edit and residents signing up at that moment cannot overbook. Times are typed
 and shown in the configured time zone and stored in UTC. A mistake (past start, end
 before start, capacity below 1, unknown id or partner) is one line, exit 2, and leaves
@@ -37,27 +37,11 @@ from bot.config import Config, ConfigError
 from bot.redis_conn import connect_redis
 from bot.wechat.client import build_wechat_client
 from models.base import utcnow
-from models.events import (
-    CANCELLED,
-    CHECKIN_STAFF,
-    FINISHED,
-    QR_SCENE_PREFIX,
-    Attendance,
-    CheckInResult,
-    Event,
-    EventError,
-    Signup,
-    cancel_event,
-    check_in,
-    check_in_by_code,
-    create_event,
-    get_event,
-    list_events,
-    occupancies,
-    publish_event,
-    roster,
-    update_event,
-)
+from models.events.checkin import QR_SCENE_PREFIX, CheckInResult, check_in, check_in_by_code
+from models.events.errors import EventError
+from models.events.queries import get_event, list_events, occupancies, roster
+from models.events.staff import cancel_event, create_event, publish_event, update_event
+from models.events.tables import Attendance, CheckinMethod, Event, EventStatus, Signup
 from models.residents import Resident
 
 LIST_COLUMNS = (
@@ -529,7 +513,9 @@ def checkin_command(
         if code is not None:
             result = check_in_by_code(db, number, code, utcnow())
         else:
-            result = check_in(db, number, _resident(db, openid or ""), CHECKIN_STAFF, utcnow())
+            result = check_in(
+                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, utcnow()
+            )
         click.echo(_checkin_line(result, tz))
 
 
@@ -571,7 +557,7 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
         raise StaffError(f"--out: folder {str(out.parent)!r} does not exist")
     with _session(ctx) as db:
         event = get_event(db, number)
-        if event.status in (CANCELLED, FINISHED):
+        if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
             raise StaffError(f"event {number} is {event.status}; it needs no check-in code")
     config = config_from_context(ctx)
     try:

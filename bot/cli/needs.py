@@ -24,21 +24,11 @@ from bot.cli.support import (
 )
 from bot.config import Config
 from models.base import utcnow
-from models.needs import (
-    STATUSES,
-    Need,
-    NeedError,
-    Partner,
-    change_status,
-    demand_counts,
-    get_need,
-    get_partner,
-    list_needs,
-    need_history,
-    need_photos,
-    need_ref,
-    partner_name,
-)
+from models.needs.errors import NeedError
+from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
+from models.needs.tables import Need, NeedStatus, need_ref
+from models.needs.transitions import change_status
+from models.partners import Partner, PartnerError, get_partner, partner_name
 from models.residents import Resident
 
 DEFAULT_LIMIT = 50
@@ -62,7 +52,7 @@ def needs() -> None:
 
 
 @needs.command("list")
-@click.option("--status", help=f"Only this status: {', '.join(STATUSES)}.")
+@click.option("--status", help=f"Only this status: {', '.join(NeedStatus)}.")
 @click.option("--category", help="Only this category (its key or its name).")
 @click.option("--partner", help="Only needs assigned to this partner (name or id).")
 @click.option("--since", help="Only needs submitted on or after this local date or time.")
@@ -187,7 +177,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 @needs.command("update")
 @click.argument("ref")
-@click.option("--status", help=f"The new status: {', '.join(STATUSES)}.")
+@click.option("--status", help=f"The new status: {', '.join(NeedStatus)}.")
 @click.option(
     "--note", help="A note kept in the history (the reason, to decline or mark duplicate)."
 )
@@ -233,7 +223,7 @@ def update_command(
             entry = change_status(
                 db,
                 need,
-                status or ("duplicate" if original is not None else need.status),
+                status or (NeedStatus.DUPLICATE if original is not None else need.status),
                 by,
                 note,
                 public,
@@ -258,8 +248,8 @@ def update_command(
 
 
 def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise StaffError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    if status not in tuple(NeedStatus):
+        raise StaffError(f"unknown status {status!r}; use one of {', '.join(NeedStatus)}")
 
 
 def _category_key(config: Config, category: str) -> str:
@@ -287,7 +277,7 @@ def _need(db: Session, ref: str) -> Need:
 def _partner(db: Session, name: str) -> Partner:
     try:
         return get_partner(db, name)
-    except NeedError as exc:
+    except PartnerError as exc:
         raise StaffError(str(exc)) from None
 
 

@@ -6,7 +6,7 @@ import click
 
 from bot.cli.support import StaffError, emit, staff_session
 from models.base import utcnow
-from models.needs import PARTNER_KINDS, NeedError, add_partner, list_partners
+from models.partners import PartnerError, PartnerKind, add_partner, list_partners
 
 
 @click.group()
@@ -16,7 +16,7 @@ def partners() -> None:
 
 @partners.command("add", short_help="Add a partner organisation.")
 @click.argument("name")
-@click.option("--kind", required=True, help=f"One of: {', '.join(PARTNER_KINDS)}.")
+@click.option("--kind", required=True, help=f"One of: {', '.join(PartnerKind)}.")
 @click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
 @click.pass_context
 def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str | None) -> None:
@@ -26,7 +26,7 @@ def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str |
             partner = add_partner(
                 db, name=name, kind=kind, contact_openid=contact_openid, now=utcnow()
             )
-        except NeedError as exc:
+        except PartnerError as exc:
             raise StaffError(str(exc)) from None
         click.echo(f"partner {partner.id}: {partner.name} ({partner.kind})")
 

@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 from bot.config import Config, ConfigError, load_config
 from bot.services import Services, build_services
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
-from models.base import local_text
+from models.base import ID_MAX, local_text
 from models.db import make_engine, make_session_factory
 from models.migrate import MIGRATIONS_TABLE
-from models.needs import ID_MAX
 
 
 class StaffError(click.ClickException):

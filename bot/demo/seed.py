@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.events import Event, create_event
+from models.events.staff import create_event
+from models.events.tables import Event
 
 
 def seed_demo_events(db: Session, now: datetime) -> list[Event]:

@@ -1,0 +1,53 @@
+"""Why an event request is refused: one reason the chat and the CLI each put in their
+own words, and the exception that carries it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from models.events.tables import Event, Signup
+
+
+class EventRefusal(StrEnum):
+    """Why a request is refused; the chat and the CLI turn it into their own words."""
+
+    UNKNOWN_EVENT = "unknown_event"
+    NOT_PUBLISHED = "not_published"
+    EVENT_CANCELLED = "event_cancelled"
+    EVENT_FINISHED = "event_finished"
+    DEADLINE_PASSED = "deadline_passed"
+    ALREADY_SIGNED_UP = "already_signed_up"
+    BAD_PARTY = "bad_party"
+    PARTY_TOO_LARGE = "party_too_large"
+    CONTACT_REQUIRED = "contact_required"
+    FULL = "full"
+    NOT_SIGNED_UP = "not_signed_up"
+    STARTED = "started"
+    CHECKED_IN = "checked_in"
+    ATTENDING = "attending"
+    CHECKIN_NOT_OPEN = "checkin_not_open"
+    CHECKIN_CLOSED = "checkin_closed"
+    NO_ROOM = "no_room"
+    UNKNOWN_CODE = "unknown_code"
+    CANCELLED_CODE = "cancelled_code"
+    UNKNOWN_PARTNER = "unknown_partner"
+    INVALID = "invalid"
+
+
+class EventError(Exception):
+    """A request an event's rules refuse. ``reason`` says why; the message is one English
+    line for staff; ``event``/``signup`` say what it was about."""
+
+    def __init__(
+        self,
+        reason: EventRefusal,
+        message: str,
+        *,
+        event: Event | None = None,
+        signup: Signup | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.event = event
+        self.signup = signup

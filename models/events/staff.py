@@ -1,0 +1,315 @@
+"""Staff operations on events: create, update, publish, cancel, and finish past ones.
+
+A new capacity confirms waitlisted sign-ups at once; a cancellation queues a notice to
+everyone who holds or waits for a place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from models.base import ID_MAX, rowcount
+from models.events.errors import EventError, EventRefusal
+from models.events.notices import cancel_notice_expires_at, cancellation_payload
+from models.events.queries import get_event, occupancy
+from models.events.signups import promote_waitlist
+from models.events.tables import (
+    DEFAULT_DURATION,
+    LIVE_SIGNUP_STATUSES,
+    MAX_PLACE,
+    MAX_TAG,
+    MAX_TITLE,
+    Event,
+    EventStatus,
+    EventTag,
+    Signup,
+)
+from models.outbox import enqueue_push
+from models.partners import Partner
+from models.residents import Resident
+
+# How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
+# club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
+# typo such as 2062 for 2026; and near year 9999 the check-in window, the reminders and a
+# broadcast's quota periods would not fit in a datetime at all.
+SCHEDULE_HORIZON = timedelta(days=366)
+
+
+def normalize_tags(tags: Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for tag in tags:
+        cleaned = tag.strip().lower()
+        if not cleaned:
+            raise EventError(EventRefusal.INVALID, "a tag cannot be empty")
+        if len(cleaned) > MAX_TAG:
+            raise EventError(
+                EventRefusal.INVALID, f"tag {cleaned!r} is longer than {MAX_TAG} characters"
+            )
+        if cleaned not in result:
+            result.append(cleaned)
+    return result
+
+
+def find_partners(db: Session, names: Iterable[str]) -> list[Partner]:
+    """Partners by their exact names; an unknown name is refused, naming it."""
+    partners: list[Partner] = []
+    for name in names:
+        partner = db.execute(
+            select(Partner).where(Partner.name == name.strip())
+        ).scalar_one_or_none()
+        if partner is None:
+            raise EventError(
+                EventRefusal.UNKNOWN_PARTNER, f"there is no partner named {name.strip()!r}"
+            )
+        if partner not in partners:
+            partners.append(partner)
+    return partners
+
+
+def _validate(
+    event: Event,
+    now: datetime,
+    *,
+    start_changed: bool,
+    end_changed: bool,
+    deadline_changed: bool,
+) -> None:
+    """The rules every event keeps; the start and deadline may not move into the past, nor
+    the start or end beyond :data:`SCHEDULE_HORIZON`. Only changed times are checked, so
+    an event stored before a rule can still be edited."""
+    if not event.title.strip():
+        raise EventError(EventRefusal.INVALID, "the title cannot be empty")
+    if len(event.title) > MAX_TITLE:
+        raise EventError(EventRefusal.INVALID, f"the title is longer than {MAX_TITLE} characters")
+    if len(event.place) > MAX_PLACE:
+        raise EventError(EventRefusal.INVALID, f"the place is longer than {MAX_PLACE} characters")
+    if start_changed and event.starts_at <= now:
+        raise EventError(EventRefusal.INVALID, "the start time is in the past")
+    if start_changed and event.starts_at > now + SCHEDULE_HORIZON:
+        raise EventError(EventRefusal.INVALID, "the start time is more than a year ahead")
+    if end_changed and event.ends_at is not None and event.ends_at > now + SCHEDULE_HORIZON:
+        raise EventError(EventRefusal.INVALID, "the end time is more than a year ahead")
+    if event.ends_at is not None and event.ends_at <= event.starts_at:
+        raise EventError(EventRefusal.INVALID, "the end time must be after the start time")
+    if event.capacity < 1:
+        raise EventError(EventRefusal.INVALID, "capacity must be at least 1")
+    if event.capacity > ID_MAX:
+        # The column is an integer; PostgreSQL would refuse more with a traceback.
+        raise EventError(EventRefusal.INVALID, f"capacity must be at most {ID_MAX}")
+    if event.max_party_size < 1:
+        raise EventError(EventRefusal.INVALID, "the maximum party size must be at least 1")
+    if event.max_party_size > event.capacity:
+        raise EventError(
+            EventRefusal.INVALID,
+            f"the maximum party size ({event.max_party_size}) is larger than the capacity "
+            f"({event.capacity})",
+        )
+    if event.signup_deadline is not None:
+        if event.signup_deadline > event.starts_at:
+            raise EventError(
+                EventRefusal.INVALID, "the sign-up deadline must not be after the start time"
+            )
+        if deadline_changed and event.signup_deadline <= now:
+            raise EventError(EventRefusal.INVALID, "the sign-up deadline is in the past")
+
+
+def create_event(
+    db: Session,
+    *,
+    title: str,
+    starts_at: datetime,
+    capacity: int,
+    now: datetime,
+    ends_at: datetime | None = None,
+    place: str = "",
+    description: str = "",
+    signup_deadline: datetime | None = None,
+    max_party_size: int = 1,
+    contact_required: bool = False,
+    tags: Iterable[str] = (),
+    partner_names: Iterable[str] = (),
+    publish: bool = False,
+) -> Event:
+    event = Event(
+        title=title.strip(),
+        description=description.strip(),
+        place=place.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        signup_deadline=signup_deadline,
+        max_party_size=max_party_size,
+        contact_required=contact_required,
+        status=EventStatus.PUBLISHED if publish else EventStatus.DRAFT,
+        published_at=now if publish else None,
+        created_at=now,
+    )
+    _validate(event, now, start_changed=True, end_changed=True, deadline_changed=True)
+    event.tag_rows = [EventTag(tag=tag) for tag in normalize_tags(tags)]
+    event.partners = find_partners(db, partner_names)
+    db.add(event)
+    db.flush()
+    return event
+
+
+# What `update_event` may change, and how it is named.
+UPDATABLE = frozenset(
+    {
+        "title",
+        "description",
+        "place",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "signup_deadline",
+        "max_party_size",
+        "contact_required",
+    }
+)
+
+
+def update_event(
+    db: Session,
+    event_id: int,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    tags: Iterable[str] | None = None,
+    partner_names: Iterable[str] | None = None,
+    **changes: object,
+) -> tuple[Event, list[Signup]]:
+    """Change an event that is not cancelled or finished; returns it and the waitlisted
+    sign-ups a larger capacity confirmed (they are told through the outbox)."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
+    event = get_event(db, event_id, lock=True)
+    if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
+            f"event {event_id} is {event.status} and cannot be changed",
+            event=event,
+        )
+    for name, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip()
+        setattr(event, name, value)
+    _validate(
+        event,
+        now,
+        start_changed="starts_at" in changes,
+        end_changed="ends_at" in changes,
+        deadline_changed="signup_deadline" in changes,
+    )
+    taken = occupancy(db, event)
+    if event.capacity < taken.confirmed + taken.walk_ins:
+        raise EventError(
+            EventRefusal.INVALID,
+            f"capacity {event.capacity} is below the {taken.confirmed + taken.walk_ins} "
+            "places already taken",
+        )
+    if tags is not None:
+        wanted = normalize_tags(tags)
+        event.tag_rows = [row for row in event.tag_rows if row.tag in wanted] + [
+            EventTag(tag=tag) for tag in wanted if tag not in event.tags
+        ]
+    if partner_names is not None:
+        event.partners = find_partners(db, partner_names)
+    event.updated_at = now
+    db.flush()
+    promoted = promote_waitlist(db, event, now, tz) if event.status == EventStatus.PUBLISHED else []
+    return event, promoted
+
+
+def publish_event(db: Session, event_id: int, now: datetime) -> bool:
+    """Open a draft to residents; False when it was already published."""
+    event = get_event(db, event_id, lock=True)
+    if event.status == EventStatus.PUBLISHED:
+        return False
+    if event.status != EventStatus.DRAFT:
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
+            f"event {event_id} is {event.status} and cannot be published",
+            event=event,
+        )
+    if event.starts_at <= now:
+        raise EventError(EventRefusal.INVALID, f"event {event_id} has already started", event=event)
+    event.status = EventStatus.PUBLISHED
+    event.published_at = now
+    event.updated_at = now
+    return True
+
+
+def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: ZoneInfo) -> int:
+    """Call an event off and queue a push to everyone confirmed or waitlisted; returns how
+    many residents will be told. Their sign-ups keep their status, as a record."""
+    reason = reason.strip()
+    if not reason:
+        raise EventError(EventRefusal.INVALID, "a reason is required, residents are told it")
+    event = get_event(db, event_id, lock=True)
+    if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED
+            if event.status == EventStatus.CANCELLED
+            else EventRefusal.EVENT_FINISHED,
+            f"event {event_id} is already {event.status}",
+            event=event,
+        )
+    # The status job marks ended events finished every few minutes (and not at all with
+    # no scheduler leader): an event over by now is finished, and nobody should be told
+    # that something which already happened is off.
+    if event.over_at <= now:
+        raise EventError(
+            EventRefusal.EVENT_FINISHED, f"event {event_id} has already ended", event=event
+        )
+    event.status = EventStatus.CANCELLED
+    event.cancelled_at = now
+    event.cancel_reason = reason
+    event.updated_at = now
+    signups = db.execute(
+        select(Signup, Resident)
+        .join(Resident, Resident.id == Signup.resident_id)
+        .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
+        .order_by(Signup.id)
+    ).all()
+    told = 0
+    for signup, resident in signups:
+        enqueue_push(
+            db,
+            recipient_openid=resident.openid,
+            resident_id=resident.id,
+            kind="event_cancelled",
+            payload=cancellation_payload(event, signup, reason, tz),
+            idempotency_key=f"event_cancelled:{event.id}:{resident.id}",
+            now=now,
+            expires_at=cancel_notice_expires_at(event, now),
+        )
+        told += 1
+    return told
+
+
+def finish_past_events(db: Session, now: datetime) -> int:
+    """Mark published events whose end (or start plus the default length) has passed.
+
+    A finished event takes no sign-ups or reminders; attendance stays as recorded.
+    """
+    ended = or_(
+        and_(Event.ends_at.is_not(None), Event.ends_at <= now),
+        and_(Event.ends_at.is_(None), Event.starts_at <= now - DEFAULT_DURATION),
+    )
+    return rowcount(
+        db.execute(
+            update(Event)
+            .where(Event.status == EventStatus.PUBLISHED, ended)
+            .values(status=EventStatus.FINISHED, updated_at=now)
+        )
+    )

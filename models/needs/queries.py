@@ -1,0 +1,149 @@
+"""Reading needs: by ref, pages for staff, a resident's own, history, photos, and demand
+(how many residents raised a need, counting those merged into it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, distinct, func, select
+from sqlalchemy.orm import Session, aliased
+
+from models.needs.errors import NeedError
+from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.partners import Partner
+from models.residents import Resident
+
+REF_PATTERN = re.compile(r"^n?-?\s*0*(\d{1,9})$", re.IGNORECASE)
+
+
+def parse_ref(text: str) -> int | None:
+    """The id in a ref as people type it: ``N-000123``, ``n123``, ``123``; None if not one."""
+    match = REF_PATTERN.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        return None
+    return int(match.group(1))
+
+
+def get_need(db: Session, ref: str) -> Need:
+    need_id = parse_ref(ref)
+    need = db.get(Need, need_id) if need_id is not None else None
+    if need is None:
+        raise NeedError(f"no need {ref!r} (refs look like N-000123)")
+    return need
+
+
+@dataclass(frozen=True)
+class NeedRow:
+    need: Need
+    partner: str | None
+    demand_count: int
+
+
+def _raised_by(need: type[Need]) -> ColumnElement[int]:
+    """Who raised a need: its resident, or for an erased need (no resident any more) a
+    stand-in of its own, so that it still counts as one resident."""
+    return func.coalesce(need.resident_id, -need.id)
+
+
+def _other_residents(original_ids: Sequence[int] | None = None) -> Select[int | None, int]:
+    """Per original need (those in ``original_ids``, or all), how many residents besides
+    its own raised it in needs merged into it: demand counts people, so one resident
+    raising a need twice counts once."""
+    merged = aliased(Need)
+    original = aliased(Need)
+    query = (
+        select(merged.duplicate_of_id, func.count(distinct(_raised_by(merged))))
+        .join(original, original.id == merged.duplicate_of_id)
+        .where(_raised_by(merged) != _raised_by(original))
+        .group_by(merged.duplicate_of_id)
+    )
+    if original_ids is not None:
+        query = query.where(merged.duplicate_of_id.in_(original_ids))
+    return query
+
+
+def demand_counts(db: Session, need_ids: Sequence[int]) -> dict[int, int]:
+    """How many residents raised each of ``need_ids``: its own, and those whose needs
+    were merged into it."""
+    if not need_ids:
+        return {}
+    others = {need_id: count for need_id, count in db.execute(_other_residents(need_ids))}
+    return {need_id: 1 + others.get(need_id, 0) for need_id in need_ids}
+
+
+def list_needs(
+    db: Session,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    partner: Partner | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    by_demand: bool = False,
+) -> list[NeedRow]:
+    """Needs newest first (or most raised first), one page of ``limit`` rows.
+
+    The filters and the newest-first order follow the need indexes, so a page costs the
+    same with a million needs as with ten; ordering by demand counts the residents of
+    every merged need, which is fine for open needs but not for the whole table.
+    """
+    query = select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id)
+    if status is not None:
+        query = query.where(Need.status == status)
+    if category is not None:
+        query = query.where(Need.category == category)
+    if partner is not None:
+        query = query.where(Need.partner_id == partner.id)
+    if since is not None:
+        query = query.where(Need.created_at >= since)
+    if by_demand:
+        others = _other_residents().subquery()
+        need_id, residents = others.c
+        query = query.outerjoin(others, need_id == Need.id).order_by(
+            func.coalesce(residents, 0).desc()
+        )
+    query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit)
+    rows = db.execute(query).all()
+    counts = demand_counts(db, [need.id for need, _ in rows])
+    return [NeedRow(need, partner_name, counts[need.id]) for need, partner_name in rows]
+
+
+def resident_needs(db: Session, resident: Resident, limit: int = 10) -> list[Need]:
+    return list(
+        db.execute(
+            select(Need)
+            .where(Need.resident_id == resident.id)
+            .order_by(Need.created_at.desc(), Need.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def count_resident_needs(db: Session, resident: Resident) -> int:
+    return int(
+        db.execute(
+            select(func.count()).select_from(Need).where(Need.resident_id == resident.id)
+        ).scalar_one()
+    )
+
+
+def need_history(db: Session, need: Need) -> list[NeedHistory]:
+    return list(
+        db.execute(
+            select(NeedHistory)
+            .where(NeedHistory.need_id == need.id)
+            .order_by(NeedHistory.created_at, NeedHistory.id)
+        ).scalars()
+    )
+
+
+def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
+    return list(
+        db.execute(
+            select(NeedPhoto).where(NeedPhoto.need_id == need.id).order_by(NeedPhoto.position)
+        ).scalars()
+    )

@@ -1,0 +1,145 @@
+"""Need tables: needs, their history, their photos; the statuses a need moves through and
+the transition table staff moves obey.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAtMixin, check_one_of
+
+
+class NeedStatus(StrEnum):
+    """Where a need is; :data:`TRANSITIONS` says where it may go next."""
+
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+
+
+# The statuses of a need still waiting for an outcome.
+OPEN_STATUSES = (NeedStatus.SUBMITTED, NeedStatus.ACKNOWLEDGED, NeedStatus.IN_PROGRESS)
+
+# Where a need may go next. Resolved, declined and duplicate are final: a need that comes
+# back is a new need (and staff can mark it a duplicate of the old one).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    NeedStatus.SUBMITTED: frozenset(
+        {NeedStatus.ACKNOWLEDGED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.ACKNOWLEDGED: frozenset(
+        {NeedStatus.IN_PROGRESS, NeedStatus.RESOLVED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.IN_PROGRESS: frozenset(
+        {NeedStatus.RESOLVED, NeedStatus.DECLINED, NeedStatus.DUPLICATE}
+    ),
+    NeedStatus.RESOLVED: frozenset(),
+    NeedStatus.DECLINED: frozenset(),
+    NeedStatus.DUPLICATE: frozenset(),
+}
+NEEDS_A_REASON = frozenset({NeedStatus.DECLINED, NeedStatus.DUPLICATE})
+
+
+class PhotoStatus(StrEnum):
+    """A photo waits for the media sweep, is stored, failed for good, or is (being) erased:
+    ``erasing`` until the sweep has deleted its file."""
+
+    PENDING = "pending"
+    FETCHED = "fetched"
+    FAILED = "failed"
+    ERASING = "erasing"
+    ERASED = "erased"
+
+
+BY_RESIDENT = "resident"
+
+
+class Need(CreatedAtMixin, Base):
+    __tablename__ = "need"
+    __table_args__ = (
+        check_one_of("status", NeedStatus),
+        Index("ix_need_resident_id_created_at", "resident_id", "created_at"),
+        Index("ix_need_status_created_at", "status", "created_at"),
+        Index("ix_need_category_created_at", "category", "created_at"),
+        Index("ix_need_partner_id_created_at", "partner_id", "created_at"),
+        Index("ix_need_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=NeedStatus.SUBMITTED)
+    place: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("need.id"), index=True)
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+
+    @property
+    def ref(self) -> str:
+        return need_ref(self.id)
+
+
+class NeedHistory(CreatedAtMixin, Base):
+    __tablename__ = "need_history"
+    __table_args__ = (
+        check_one_of("from_status", NeedStatus),
+        check_one_of("to_status", NeedStatus),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("need.id"), index=True)
+    by: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("need.id"))
+
+
+class NeedPhoto(CreatedAtMixin, Base):
+    __tablename__ = "need_photo"
+    __table_args__ = (
+        check_one_of("status", PhotoStatus),
+        UniqueConstraint("need_id", "position"),
+        Index("ix_need_photo_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("need.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    media_id: Mapped[str | None] = mapped_column(String(128))
+    pic_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    local_path: Mapped[str | None] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def need_ref(need_id: int) -> str:
+    """What residents and staff call a need: ``N-000123`` (more digits past 999999)."""
+    return f"N-{need_id:06d}"
