@@ -633,7 +633,7 @@ def on_erase(message: Message, ctx: Context, draft: EraseDraft) -> Reply:
 
 
 ERASE = Step("need.erase", on_erase, _erase_question)
-# The erasure's question is worded like the need's own, expiry included.
+# An erasure left unanswered expires with the need draft's reply, as it always has.
 ERASE_FLOW = Flow(EraseDraft, (ERASE,), expired=_expired)
 
 
