@@ -96,10 +96,6 @@ class Context:
         self.sessions.save(self.contact.openid, self.flow)
         return self.flow
 
-    def save_flow(self) -> None:
-        if self.flow is not None:
-            self.sessions.save(self.contact.openid, self.flow)
-
     def end_flow(self) -> None:
         self.flow = None
         self.sessions.clear(self.contact.openid)

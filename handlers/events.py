@@ -1,22 +1,22 @@
 """Events by chat: browse, sign up (contact details, party size, waitlist), cancel, check in.
 
 Every rule lives in the models/events/ package; this module only asks the questions and
-words the answers. A sign-up in progress lives in the flow state until the last answer,
-and the final step calls :func:`models.events.signups.sign_up`, which checks everything
-again under the event's lock, so a question left unanswered for a while can never
-overbook.
+words the answers. A sign-up in progress lives in the flow state until the last answer
+(its steps run on handlers/flows.py, which drops a draft older than the flow TTL), and
+the final step calls :func:`models.events.signups.sign_up`, which checks everything again
+under the event's lock, so a question left unanswered for a while can never overbook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from handlers.answers import is_no, is_yes
 from handlers.context import Context
+from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Message, Reply
-from handlers.router import Handler, Prompt, Router, normalize
+from handlers.router import Handler, Router, normalize
 from models.events.checkin import QR_SCENE_PREFIX, check_in
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import (
@@ -50,11 +50,6 @@ from models.events.tables import (
 )
 
 LIST = "event.list"
-CONTACT_NAME = "event.contact_name"
-CONTACT_MOBILE = "event.contact_mobile"
-CONTACT_CONSENT = "event.contact_consent"
-PARTY = "event.party_size"
-WAITLIST = "event.waitlist"
 
 PAGE_SIZE = 5
 MORE_WORDS = frozenset({"下一页", "more", "next"})
@@ -308,6 +303,12 @@ TEXTS = {
         "zh": "这个签到二维码无效，请联系现场工作人员。",
         "en": "This check-in QR code is not valid; please see the staff.",
     },
+    "event_signup_expired": {
+        "zh": "您对活动 {id} 的报名超过 {minutes} 分钟没有回复，已过期，没有为您报名。"
+        "发送“报名 {id}”重新开始。",
+        "en": "Your sign-up for event {id} waited more than {minutes} minutes and expired; "
+        "you are not signed up. Send 'signup {id}' to start again.",
+    },
 }
 
 
@@ -523,91 +524,59 @@ def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
     try:
         event = get_event(ctx.db, event_id)
         check_open(event, ctx.now)
-        data: dict[str, Any] = {"event_id": event.id}
+        draft = SignupDraft(event_id=event.id)
         if len(numbers) == 2:
             check_party_size(event, numbers[1])
-            data["party_size"] = numbers[1]
+            draft.party_size = numbers[1]
         elif event.max_party_size == 1:
-            data["party_size"] = 1
-        if "party_size" not in data or _needs_contact(ctx, event):
+            draft.party_size = 1
+        if not draft.party_size or _needs_contact(ctx, event):
             check_not_signed_up(ctx.db, event, ctx.resident)
     except EventError as error:
         return _refusal(ctx, error, event_id)
-    return _next_step(ctx, event, data)
+    return _next_step(ctx, event, draft)
+
+
+@dataclass
+class SignupDraft(Draft):
+    """A sign-up in progress; the keys are those sign-up drafts were stored with.
+
+    ``name`` and ``mobile`` are kept only until the resident agrees to their being saved;
+    ``party_size`` is 0 until given (a party is at least one person).
+    """
+
+    event_id: int
+    party_size: int = 0
+    name: str = ""
+    mobile: str = ""
+    waitlist: bool = False
 
 
 def _needs_contact(ctx: Context, event: Event) -> bool:
     return event.contact_required and not has_contact(ctx.resident)
 
 
-def _next_step(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
+def _next_step(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
     """Ask the first question still open, or sign up when none is."""
     if _needs_contact(ctx, event):
-        if "name" not in data:
-            ctx.start_flow(CONTACT_NAME, data)
-            return Reply(_ask_name(ctx, event, data))
-        if "mobile" not in data:
-            ctx.start_flow(CONTACT_MOBILE, data)
-            return Reply(_ask_mobile(ctx, event, data))
-        ctx.start_flow(CONTACT_CONSENT, data)
-        return Reply(_ask_consent(ctx, event, data))
-    if "party_size" not in data:
-        ctx.start_flow(PARTY, data)
-        return Reply(_ask_party(ctx, event, data))
-    return _sign_up(ctx, event, data)
+        if not draft.name:
+            return NAME.ask(ctx, draft)
+        if not draft.mobile:
+            return MOBILE.ask(ctx, draft)
+        return CONSENT.ask(ctx, draft)
+    if not draft.party_size:
+        return PARTY.ask(ctx, draft)
+    return _sign_up(ctx, event, draft)
 
 
-# A sign-up step's question, from the flow's event and what the resident said so far.
-Question = Callable[[Context, Event, dict[str, Any]], str]
-
-
-def _ask_name(ctx: Context, event: Event, data: dict[str, Any]) -> str:
-    return ctx.t("event_ask_name", title=event.title)
-
-
-def _ask_mobile(ctx: Context, event: Event, data: dict[str, Any]) -> str:
-    return ctx.t("event_ask_mobile")
-
-
-def _ask_consent(ctx: Context, event: Event, data: dict[str, Any]) -> str:
-    return ctx.t("event_ask_consent", name=data["name"], mobile=data["mobile"])
-
-
-def _ask_party(ctx: Context, event: Event, data: dict[str, Any]) -> str:
-    return ctx.t("event_ask_party", max=event.max_party_size)
-
-
-def _offer_waitlist(ctx: Context, event: Event, data: dict[str, Any]) -> str:
-    return ctx.t("event_offer_waitlist", title=event.title)
-
-
-def _asked_again(question: Question) -> Prompt:
-    """The step's question about the flow's event, or why that event is gone."""
-
-    def prompt(ctx: Context) -> str:
-        found = _flow_event(ctx)
-        if isinstance(found, Reply):
-            return found.text
-        event, data = found
-        return question(ctx, event, data)
-
-    return prompt
-
-
-def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
+def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
     try:
         result = sign_up(
-            ctx.db,
-            event.id,
-            ctx.resident,
-            int(data["party_size"]),
-            ctx.now,
-            join_waitlist=bool(data.get("waitlist")),
+            ctx.db, event.id, ctx.resident, draft.party_size, ctx.now, join_waitlist=draft.waitlist
         )
     except EventError as error:
         if error.reason == EventRefusal.FULL:
-            ctx.start_flow(WAITLIST, data)
-            return Reply(_offer_waitlist(ctx, event, data))
+            return WAITLIST.ask(ctx, draft)
         ctx.end_flow()
         return _refusal(ctx, error, event.id)
     ctx.end_flow()
@@ -634,62 +603,81 @@ def _sign_up(ctx: Context, event: Event, data: dict[str, Any]) -> Reply:
     )
 
 
-def _flow_event(ctx: Context) -> tuple[Event, dict[str, Any]] | Reply:
-    """The event a sign-up flow is about, or the refusal if it vanished meanwhile."""
-    if ctx.flow is None:
-        raise RuntimeError("a sign-up step was called outside its flow")
-    data = ctx.flow.data
+def _event_gone(ctx: Context, draft: SignupDraft) -> str | None:
+    """Why the sign-up cannot go on if its event vanished meanwhile."""
     try:
-        return get_event(ctx.db, int(data["event_id"])), data
+        get_event(ctx.db, draft.event_id)
     except EventError as error:
-        ctx.end_flow()
-        return _refusal(ctx, error, int(data["event_id"]))
+        return _refusal(ctx, error, draft.event_id).text
+    return None
 
 
-def on_name(message: Message, ctx: Context) -> Reply:
-    found = _flow_event(ctx)
-    if isinstance(found, Reply):
-        return found
-    event, data = found
+def _event(ctx: Context, draft: SignupDraft) -> Event:
+    """The sign-up's event: the session's copy, which :func:`_event_gone` (run before
+    every step) or :func:`start_signup` has just loaded."""
+    return ctx.db.get_one(Event, draft.event_id)
+
+
+def _expired(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_signup_expired", minutes=ttl_minutes(ctx), id=draft.event_id)
+
+
+# The sign-up's questions ----------------------------------------------------------------------
+
+
+def _ask_name(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_ask_name", title=_event(ctx, draft).title)
+
+
+def _ask_mobile(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_ask_mobile")
+
+
+def _ask_consent(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_ask_consent", name=draft.name, mobile=draft.mobile)
+
+
+def _ask_party(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_ask_party", max=_event(ctx, draft).max_party_size)
+
+
+def _offer_waitlist(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_offer_waitlist", title=_event(ctx, draft).title)
+
+
+# The sign-up's answers ------------------------------------------------------------------------
+
+
+def on_name(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     name = " ".join(message.words.split())
     if not name or len(name) > MAX_NAME:
         return Reply(ctx.t("event_ask_name_again", max=MAX_NAME))
-    data["name"] = name
-    return _next_step(ctx, event, data)
+    draft.name = name
+    return _next_step(ctx, _event(ctx, draft), draft)
 
 
-def on_mobile(message: Message, ctx: Context) -> Reply:
-    found = _flow_event(ctx)
-    if isinstance(found, Reply):
-        return found
-    event, data = found
+def on_mobile(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     typed = message.words.strip()
     mobile = normalize_mobile(normalize(typed))
     if mobile is None:
         return Reply(ctx.t("event_bad_mobile", value=typed[:20]))
-    data["mobile"] = mobile
-    return _next_step(ctx, event, data)
+    draft.mobile = mobile
+    return _next_step(ctx, _event(ctx, draft), draft)
 
 
-def on_consent(message: Message, ctx: Context) -> Reply:
-    found = _flow_event(ctx)
-    if isinstance(found, Reply):
-        return found
-    event, data = found
+def on_consent(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     if is_yes(message.words):
-        save_contact(ctx.resident, data.pop("name"), data.pop("mobile"), ctx.now)
-        return _next_step(ctx, event, data)
+        save_contact(ctx.resident, draft.name, draft.mobile, ctx.now)
+        draft.name = draft.mobile = ""
+        return _next_step(ctx, _event(ctx, draft), draft)
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("event_consent_declined"))
     return Reply(ctx.t("event_ask_consent_again"))
 
 
-def on_party(message: Message, ctx: Context) -> Reply:
-    found = _flow_event(ctx)
-    if isinstance(found, Reply):
-        return found
-    event, data = found
+def on_party(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
+    event = _event(ctx, draft)
     numbers = _parse_numbers(message.words)
     if numbers is None or len(numbers) != 1:
         return Reply(ctx.t("event_ask_party_again", max=event.max_party_size))
@@ -698,22 +686,31 @@ def on_party(message: Message, ctx: Context) -> Reply:
     except EventError as error:
         refusal = _refusal(ctx, error, event.id).text
         return Reply(f"{refusal}\n{ctx.t('event_ask_party_again', max=event.max_party_size)}")
-    data["party_size"] = numbers[0]
-    return _next_step(ctx, event, data)
+    draft.party_size = numbers[0]
+    return _next_step(ctx, event, draft)
 
 
-def on_waitlist(message: Message, ctx: Context) -> Reply:
-    found = _flow_event(ctx)
-    if isinstance(found, Reply):
-        return found
-    event, data = found
+def on_waitlist(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     if is_yes(message.words):
-        data["waitlist"] = True
-        return _sign_up(ctx, event, data)
+        draft.waitlist = True
+        return _sign_up(ctx, _event(ctx, draft), draft)
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("event_waitlist_declined"))
     return Reply(ctx.t("event_offer_waitlist_again"))
+
+
+NAME = Step("event.contact_name", on_name, _ask_name)
+MOBILE = Step("event.contact_mobile", on_mobile, _ask_mobile)
+CONSENT = Step("event.contact_consent", on_consent, _ask_consent)
+PARTY = Step("event.party_size", on_party, _ask_party)
+WAITLIST = Step("event.waitlist", on_waitlist, _offer_waitlist)
+SIGNUP_FLOW = Flow(
+    SignupDraft,
+    (NAME, MOBILE, CONSENT, PARTY, WAITLIST),
+    expired=_expired,
+    gone=_event_gone,
+)
 
 
 # Cancelling and my events -------------------------------------------------------------------
@@ -800,8 +797,4 @@ def register(router: Router) -> None:
     router.add_click(("MY_EVENTS",), my_events)
     router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)
     router.add_flow(LIST, _list_flow(router))
-    router.add_flow(CONTACT_NAME, on_name, _asked_again(_ask_name))
-    router.add_flow(CONTACT_MOBILE, on_mobile, _asked_again(_ask_mobile))
-    router.add_flow(CONTACT_CONSENT, on_consent, _asked_again(_ask_consent))
-    router.add_flow(PARTY, on_party, _asked_again(_ask_party))
-    router.add_flow(WAITLIST, on_waitlist, _asked_again(_offer_waitlist))
+    SIGNUP_FLOW.register(router)

@@ -2,21 +2,19 @@
 
 The draft lives only in the flow state (Redis, with the flow TTL); nothing reaches the
 database until the resident confirms, so leaving, going quiet or declining the privacy
-notice leaves nothing behind. Each step also checks the draft's age against the clock,
-so a draft older than the TTL is dropped even where Redis kept it.
+notice leaves nothing behind. The steps run on handlers/flows.py, which drops a draft
+older than the flow TTL even where Redis kept it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from functools import wraps
-from typing import Any
+from dataclasses import dataclass, field
 
 from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
+from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Location, Message, Reply
-from handlers.router import Handler, Prompt, Router, normalize
+from handlers.router import Router, normalize
 from models.needs.erasure import erase_resident_data
 from models.needs.notices import STATUS_NAMES
 from models.needs.queries import (
@@ -29,14 +27,6 @@ from models.needs.queries import (
 )
 from models.needs.submission import PhotoDraft, create_need
 from models.needs.tables import Need, NeedStatus, need_ref
-
-CONSENT = "need.consent"
-CATEGORY = "need.category"
-DESCRIBE = "need.text"
-PHOTOS = "need.photos"
-PLACE = "need.place"
-CONFIRM = "need.confirm"
-ERASE = "need.erase"
 
 MAX_PLACE = 200
 MY_NEEDS_SHOWN = 10
@@ -268,65 +258,25 @@ def media_outside_a_draft(message: Message, ctx: Context) -> Reply:
 
 def start_need(message: Message, ctx: Context) -> Reply:
     if ctx.resident.privacy_consent_at is None:
-        _start(ctx, CONSENT)
-        return Reply(ctx.t("need_consent"))
-    _start(ctx, CATEGORY)
-    return Reply(_category_prompt(ctx))
+        return CONSENT.ask(ctx, NeedDraft())
+    return CATEGORY.ask(ctx, NeedDraft())
 
 
-def _start(ctx: Context, state: str) -> None:
-    ctx.start_flow(state, {"touched": ctx.now.isoformat()})
+@dataclass
+class NeedDraft(Draft):
+    """A need as the resident tells it; the keys are those need drafts were stored with."""
+
+    category: str = ""
+    text: str = ""
+    # [media_id, pic_url] pairs, as JSON gives them back.
+    photos: list[list[str]] = field(default_factory=list)
+    place: str | None = None
+    lat: float | None = None
+    lng: float | None = None
 
 
-def _go(ctx: Context, state: str) -> None:
-    """Move the draft to ``state``, keeping what the resident said so far."""
-    assert ctx.flow is not None
-    ctx.flow.name = state
-    ctx.flow.data["touched"] = ctx.now.isoformat()
-    ctx.save_flow()
-
-
-def _step(handler: Callable[[Message, Context, dict[str, Any]], Reply]) -> Handler:
-    """A step of a draft: an expired draft is dropped first, else the step gets its data.
-
-    Redis expires drafts with the flow TTL too, but the clock decides, so that a draft
-    Redis kept a little longer (or a test's clock) behaves the same.
-    """
-
-    @wraps(handler)
-    def step(message: Message, ctx: Context) -> Reply:
-        expired = _expired(ctx)
-        if expired is not None:
-            return Reply(expired)
-        return handler(message, ctx, _draft(ctx))
-
-    return step
-
-
-def _question(ask: Callable[[Context], str]) -> Prompt:
-    """A step's question asked again (after help or a language switch), unless the draft
-    has expired meanwhile: then it says so, as the step itself would."""
-
-    def prompt(ctx: Context) -> str:
-        return _expired(ctx) or ask(ctx)
-
-    return prompt
-
-
-def _expired(ctx: Context) -> str | None:
-    """Why the draft is gone, if it outlived the flow TTL (it is dropped then)."""
-    touched = _draft(ctx).get("touched")
-    ttl = timedelta(seconds=ctx.settings.flow_ttl_s)
-    if touched is not None and ctx.now - datetime.fromisoformat(touched) <= ttl:
-        return None
-    ctx.end_flow()
-    return ctx.t("need_expired", minutes=ctx.settings.flow_ttl_s // 60)
-
-
-def _draft(ctx: Context) -> dict[str, Any]:
-    if ctx.flow is None:
-        raise RuntimeError("a need draft's step ran outside its flow")
-    return ctx.flow.data
+def _expired(ctx: Context, draft: Draft) -> str:
+    return ctx.t("need_expired", minutes=ttl_minutes(ctx))
 
 
 def _categories(ctx: Context) -> tuple[NeedCategory, ...]:
@@ -347,32 +297,69 @@ def _category_options(ctx: Context) -> str:
     )
 
 
-def _category_prompt(ctx: Context) -> str:
-    return ctx.t("need_pick_category", options=_category_options(ctx))
-
-
 def _status_name(ctx: Context, status: str) -> str:
     zh, en = STATUS_NAMES[status]
     return zh if ctx.language == "zh" else en
 
 
-# The flow ---------------------------------------------------------------------------------
+# The flow's questions -----------------------------------------------------------------------
 
 
-@_step
-def on_consent(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def _consent_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t("need_consent")
+
+
+def _category_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t("need_pick_category", options=_category_options(ctx))
+
+
+def _describe_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t(
+        "need_describe",
+        category=_category_name(ctx, draft.category),
+        max_text=ctx.settings.need_max_text,
+    )
+
+
+def _photos_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos)
+
+
+def _place_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t("need_ask_place")
+
+
+def _confirm_question(ctx: Context, draft: NeedDraft) -> str:
+    return ctx.t(
+        "need_confirm",
+        category=_category_name(ctx, draft.category),
+        text=draft.text,
+        photos=len(draft.photos),
+        place=_place_text(ctx, draft.place, draft.lat, draft.lng),
+    )
+
+
+def _place_text(ctx: Context, place: str | None, lat: float | None, lng: float | None) -> str:
+    if lat is not None and lng is not None:
+        coordinates = f"{lat:.5f}, {lng:.5f}"
+        return f"{place} ({coordinates})" if place else coordinates
+    return place or ctx.t("need_no_place")
+
+
+# The flow's answers -------------------------------------------------------------------------
+
+
+def on_consent(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if is_yes(message.words):
         ctx.resident.privacy_consent_at = ctx.now
-        _go(ctx, CATEGORY)
-        return Reply(_category_prompt(ctx))
+        return CATEGORY.ask(ctx, draft)
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("need_consent_declined"))
     return Reply(ctx.t("need_consent_again"))
 
 
-@_step
-def on_category(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def on_category(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     categories = _categories(ctx)
     options = [(c.zh, c.en, c.key) for c in categories]
     index = pick_option(message.words, options) if message.words else None
@@ -380,32 +367,20 @@ def on_category(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
         return Reply(
             ctx.t("need_unknown_category", count=len(categories), options=_category_options(ctx))
         )
-    data["category"] = categories[index].key
-    _go(ctx, DESCRIBE)
-    return Reply(_describe_prompt(ctx, data))
+    draft.category = categories[index].key
+    return DESCRIBE.ask(ctx, draft)
 
 
-def _describe_prompt(ctx: Context, data: dict[str, Any]) -> str:
-    return ctx.t(
-        "need_describe",
-        category=_category_name(ctx, data["category"]),
-        max_text=ctx.settings.need_max_text,
-    )
-
-
-@_step
-def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def on_describe(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if message.type == LOCATION and message.location is not None:
         # The place came early: keep it, and the description is still what this step needs.
-        _keep_location(data, message.location)
-        _go(ctx, DESCRIBE)
-        return Reply(f"{ctx.t('need_place_kept_describe')}\n{_describe_prompt(ctx, data)}")
+        _keep_location(draft, message.location)
+        return Reply(f"{ctx.t('need_place_kept_describe')}\n{DESCRIBE.ask(ctx, draft).text}")
     if message.type not in (TEXT, VOICE):
         return Reply(ctx.t("need_text_expected"))
     text = message.text.strip()
     if is_back(message.words):
-        _go(ctx, CATEGORY)
-        return Reply(_category_prompt(ctx))
+        return CATEGORY.ask(ctx, draft)
     if not text:
         key = "need_voice_unrecognised" if message.type == VOICE else "need_text_empty"
         return Reply(ctx.t(key))
@@ -414,22 +389,15 @@ def on_describe(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     max_text = ctx.settings.need_max_text
     if len(text) > max_text:
         return Reply(ctx.t("need_text_too_long", length=len(text), max_text=max_text))
-    data["text"] = text
+    draft.text = text
     if ctx.settings.need_max_photos == 0:
-        return _after_photos(ctx, data)
-    data.setdefault("photos", [])
-    _go(ctx, PHOTOS)
-    return Reply(_photos_prompt(ctx))
+        return _after_photos(ctx, draft)
+    return PHOTOS.ask(ctx, draft)
 
 
-def _photos_prompt(ctx: Context) -> str:
-    return ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos)
-
-
-@_step
-def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def on_photos(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     max_photos = ctx.settings.need_max_photos
-    photos: list[list[str]] = data.setdefault("photos", [])
+    photos = draft.photos
     if message.type == IMAGE:
         if not message.media_id:
             return Reply(ctx.t("need_unsupported_media"))
@@ -437,110 +405,82 @@ def on_photos(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
             return Reply(ctx.t("need_photo_limit", max_photos=max_photos))
         photos.append([message.media_id, message.pic_url])
         if len(photos) < max_photos:
-            _go(ctx, PHOTOS)
+            PHOTOS.go(ctx, draft)
             return Reply(ctx.t("need_photo_received", count=len(photos), max_photos=max_photos))
-        following = _after_photos(ctx, data).text
+        following = _after_photos(ctx, draft).text
         return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{following}")
     if message.type == LOCATION and message.location is not None:
         # The photos are optional: sending the place is moving on to it.
-        return _take_location(ctx, data, message.location)
+        return _take_location(ctx, draft, message.location)
     said = message.words
     if not said:
         return Reply(ctx.t("need_unsupported_media"))
     if is_back(said):
-        _go(ctx, DESCRIBE)
-        return Reply(_describe_prompt(ctx, data))
+        return DESCRIBE.ask(ctx, draft)
     if is_skip(said) or normalize(said) in DONE_WORDS or is_yes(said):
-        return _after_photos(ctx, data)
+        return _after_photos(ctx, draft)
     return Reply(ctx.t("need_photo_expected"))
 
 
-@_step
-def on_place(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def on_place(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if message.type == IMAGE:
         max_photos = ctx.settings.need_max_photos
-        if len(data.get("photos", [])) >= max_photos:
+        if len(draft.photos) >= max_photos:
             return Reply(ctx.t("need_photo_limit", max_photos=max_photos))
         return Reply(ctx.t("need_photo_step_over"))
     if message.type == LOCATION and message.location is not None:
-        return _take_location(ctx, data, message.location)
+        return _take_location(ctx, draft, message.location)
     if message.words:
         text = message.words.strip()
         if is_back(text):
             if ctx.settings.need_max_photos == 0:
-                _go(ctx, DESCRIBE)
-                return Reply(_describe_prompt(ctx, data))
-            _go(ctx, PHOTOS)
-            return Reply(_photos_prompt(ctx))
+                return DESCRIBE.ask(ctx, draft)
+            return PHOTOS.ask(ctx, draft)
         if not text:
-            return Reply(ctx.t("need_ask_place"))
+            return Reply(_place_question(ctx, draft))
         if len(text) > MAX_PLACE:
             return Reply(ctx.t("need_place_too_long", max_place=MAX_PLACE))
         # "Done" here is the photo step's word typed once more: no place, not a place.
         skip = is_skip(text) or normalize(text) in DONE_WORDS
-        data["place"] = None if skip else text
-        data["lat"] = None
-        data["lng"] = None
-        _go(ctx, CONFIRM)
-        return Reply(_confirm_prompt(ctx, data))
+        draft.place = None if skip else text
+        draft.lat = None
+        draft.lng = None
+        return CONFIRM.ask(ctx, draft)
     return Reply(ctx.t("need_unsupported_media"))
 
 
-def _after_photos(ctx: Context, data: dict[str, Any]) -> Reply:
+def _after_photos(ctx: Context, draft: NeedDraft) -> Reply:
     """The step after the photos: the place, unless a location already gave it (sent at
     the description step); then the summary, whose 'back' still changes the place."""
-    if data.get("lat") is not None:
-        _go(ctx, CONFIRM)
-        return Reply(_confirm_prompt(ctx, data))
-    _go(ctx, PLACE)
-    return Reply(ctx.t("need_ask_place"))
+    if draft.lat is not None:
+        return CONFIRM.ask(ctx, draft)
+    return PLACE.ask(ctx, draft)
 
 
-def _keep_location(data: dict[str, Any], location: Location) -> None:
+def _keep_location(draft: NeedDraft, location: Location) -> None:
     """A LOCATION message is the need's place, whichever step it arrives at."""
-    data["place"] = location.label.strip()[:MAX_PLACE] or None
-    data["lat"] = location.latitude
-    data["lng"] = location.longitude
+    draft.place = location.label.strip()[:MAX_PLACE] or None
+    draft.lat = location.latitude
+    draft.lng = location.longitude
 
 
-def _take_location(ctx: Context, data: dict[str, Any], location: Location) -> Reply:
+def _take_location(ctx: Context, draft: NeedDraft, location: Location) -> Reply:
     """A location sent once the description is in: the resident has said where, so the
     draft goes on to its summary."""
-    _keep_location(data, location)
-    _go(ctx, CONFIRM)
-    return Reply(_confirm_prompt(ctx, data))
+    _keep_location(draft, location)
+    return CONFIRM.ask(ctx, draft)
 
 
-def _place_text(ctx: Context, data: dict[str, Any]) -> str:
-    place = data.get("place")
-    if data.get("lat") is not None:
-        coordinates = f"{data['lat']:.5f}, {data['lng']:.5f}"
-        return f"{place} ({coordinates})" if place else coordinates
-    return place or ctx.t("need_no_place")
-
-
-def _confirm_prompt(ctx: Context, data: dict[str, Any]) -> str:
-    return ctx.t(
-        "need_confirm",
-        category=_category_name(ctx, data["category"]),
-        text=data["text"],
-        photos=len(data.get("photos", [])),
-        place=_place_text(ctx, data),
-    )
-
-
-@_step
-def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def on_confirm(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if message.type == LOCATION and message.location is not None:
         # The summary offers to change the place; a location sent here does just that.
-        summary = _take_location(ctx, data, message.location).text
+        summary = _take_location(ctx, draft, message.location).text
         return Reply(f"{ctx.t('need_place_replaced')}\n{summary}")
     if message.type == IMAGE:
-        return Reply(f"{_late_photo(ctx, data)}\n{ctx.t('need_confirm_again')}")
+        return Reply(f"{_late_photo(ctx, draft)}\n{ctx.t('need_confirm_again')}")
     said = message.words
     if is_back(said):
-        _go(ctx, PLACE)
-        return Reply(ctx.t("need_ask_place"))
+        return PLACE.ask(ctx, draft)
     if is_no(said):
         ctx.end_flow()
         return Reply(ctx.t("need_dropped"))
@@ -549,25 +489,34 @@ def on_confirm(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     need = create_need(
         ctx.db,
         resident=ctx.resident,
-        category=data["category"],
-        description=data["text"],
+        category=draft.category,
+        description=draft.text,
         now=ctx.now,
-        photos=[PhotoDraft(media_id, pic_url) for media_id, pic_url in data.get("photos", [])],
-        place=data.get("place"),
-        latitude=data.get("lat"),
-        longitude=data.get("lng"),
+        photos=[PhotoDraft(media_id, pic_url) for media_id, pic_url in draft.photos],
+        place=draft.place,
+        latitude=draft.lat,
+        longitude=draft.lng,
     )
     ctx.end_flow()
     return Reply(ctx.t("need_submitted", ref=need.ref))
 
 
-def _late_photo(ctx: Context, data: dict[str, Any]) -> str:
+def _late_photo(ctx: Context, draft: NeedDraft) -> str:
     """Why a photo sent at the summary was not kept: the resident saw the photo count and
     must not submit believing it went with the need."""
     max_photos = ctx.settings.need_max_photos
-    if len(data.get("photos", [])) >= max_photos:
+    if len(draft.photos) >= max_photos:
         return ctx.t("need_photo_limit", max_photos=max_photos)
     return ctx.t("need_photo_after_photo_step")
+
+
+CONSENT = Step("need.consent", on_consent, _consent_question)
+CATEGORY = Step("need.category", on_category, _category_question)
+DESCRIBE = Step("need.text", on_describe, _describe_question)
+PHOTOS = Step("need.photos", on_photos, _photos_question)
+PLACE = Step("need.place", on_place, _place_question)
+CONFIRM = Step("need.confirm", on_confirm, _confirm_question)
+NEED_FLOW = Flow(NeedDraft, (CONSENT, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM), expired=_expired)
 
 
 # Following needs --------------------------------------------------------------------------
@@ -617,7 +566,7 @@ def show_need(message: Message, ctx: Context, argument: str) -> Reply:
     need = ctx.db.get(Need, need_id)
     if need is None or need.resident_id != ctx.contact.resident_id:
         return Reply(ctx.t("need_not_found", ref=need_ref(need_id)))
-    place = _place_text(ctx, {"place": need.place, "lat": need.latitude, "lng": need.longitude})
+    place = _place_text(ctx, need.place, need.latitude, need.longitude)
     lines = [
         ctx.t(
             "need_detail",
@@ -645,13 +594,20 @@ def show_need(message: Message, ctx: Context, argument: str) -> Reply:
 # Privacy ----------------------------------------------------------------------------------
 
 
+@dataclass
+class EraseDraft(Draft):
+    """Nothing to keep: the erasure's one question is answered yes or no."""
+
+
 def ask_erase(message: Message, ctx: Context) -> Reply:
-    _start(ctx, ERASE)
-    return Reply(ctx.t("erase_ask"))
+    return ERASE.ask(ctx, EraseDraft())
 
 
-@_step
-def on_erase(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
+def _erase_question(ctx: Context, draft: EraseDraft) -> str:
+    return ctx.t("erase_ask")
+
+
+def on_erase(message: Message, ctx: Context, draft: EraseDraft) -> Reply:
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("erase_kept"))
@@ -673,6 +629,11 @@ def on_erase(message: Message, ctx: Context, data: dict[str, Any]) -> Reply:
     )
 
 
+ERASE = Step("need.erase", on_erase, _erase_question)
+# An erasure left unanswered expires with the need draft's reply, as it always has.
+ERASE_FLOW = Flow(EraseDraft, (ERASE,), expired=_expired)
+
+
 def register(router: Router) -> None:
     router.add_keyword(("需求", "need", "提交需求", "new need"), start_need)
     router.add_click(("NEED_NEW",), start_need)
@@ -681,12 +642,5 @@ def register(router: Router) -> None:
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)
     router.add_message_type((IMAGE, LOCATION), media_outside_a_draft)
-    router.add_flow(CONSENT, on_consent, _question(lambda ctx: ctx.t("need_consent")))
-    router.add_flow(CATEGORY, on_category, _question(_category_prompt))
-    router.add_flow(
-        DESCRIBE, on_describe, _question(lambda ctx: _describe_prompt(ctx, _draft(ctx)))
-    )
-    router.add_flow(PHOTOS, on_photos, _question(_photos_prompt))
-    router.add_flow(PLACE, on_place, _question(lambda ctx: ctx.t("need_ask_place")))
-    router.add_flow(CONFIRM, on_confirm, _question(lambda ctx: _confirm_prompt(ctx, _draft(ctx))))
-    router.add_flow(ERASE, on_erase, _question(lambda ctx: ctx.t("erase_ask")))
+    NEED_FLOW.register(router)
+    ERASE_FLOW.register(router)
