@@ -20,7 +20,8 @@ name ends in ``_TEXT_KEYS``. tests/test_texts.py reads both forms to find keys m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Formatter
@@ -30,6 +31,33 @@ from babel.messages.pofile import read_po
 LANGUAGES = ("zh", "en")
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
+
+
+@dataclass(frozen=True)
+class Both:
+    """One text in both languages. A push is queued with both (the row stores
+    ``{"zh": ..., "en": ...}``) because the resident may switch language before it goes
+    out; given as a value to another text, each language takes its own version."""
+
+    zh: str
+    en: str
+
+    def join(self, parts: Iterable[Both]) -> Both:
+        """The parts with this text between them, in each language (like ``str.join``)."""
+        listed = list(parts)
+        return Both(self.zh.join(p.zh for p in listed), self.en.join(p.en for p in listed))
+
+    def text(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zh": self.zh, "en": self.en}
+
+
+# A part of a text that does not apply, such as the place of an event that has none.
+NOTHING = Both("", "")
+# What joins the lines of a multi-line push.
+LINES = Both("\n", "\n")
 
 
 def placeholders(text: str) -> set[str]:
@@ -77,10 +105,23 @@ class Catalog:
         return frozenset(self._texts[LANGUAGES[0]])
 
     def render(self, key: str, language: str, **values: object) -> str:
-        return self._texts[language][key].format(**values)
+        """The text in ``language``; a ``Both`` value is given in that language too."""
+        own = {
+            name: value.text(language) if isinstance(value, Both) else value
+            for name, value in values.items()
+        }
+        return self._texts[language][key].format(**own)
+
+    def both(self, key: str, **values: object) -> Both:
+        return Both(zh=self.render(key, "zh", **values), en=self.render(key, "en", **values))
 
 
 @cache
 def catalog() -> Catalog:
     """The project's catalog, read on first use (nothing is read at import)."""
     return Catalog.load()
+
+
+def both(key: str, **values: object) -> Both:
+    """A text of the project's catalog in both languages, as a push is queued."""
+    return catalog().both(key, **values)
