@@ -9,12 +9,14 @@ Placeholders are ``str.format``'s ``{name}``, as the texts had before they moved
 ``{}`` reads well next to Chinese punctuation, and gettext tools know it as
 ``python-brace-format``. (A console template may format a text the same way.)
 
-The .po files are read directly (no compiled .mo files to keep in step with them); they
+The .po files are read directly (no compiled .mo files to keep in step with them; the
+console's Flask-Babel will need them compiled, ``pybabel compile``, at build time). They
 are checked as they load: a key missing in a language, or whose placeholders differ
-between languages, stops the process at start-up rather than in front of a resident.
+between languages, stops the process when it first reads the catalog (the webhook does
+as it builds its router) rather than failing in front of a resident.
 
 Code names a key as a string literal where it renders it (``ctx.t("help")``,
-``both("event_cancelled", ...)``); a key chosen at run time comes from a table whose
+``both("push_event_cancelled", ...)``); a key chosen at run time comes from a table whose
 name ends in ``_TEXT_KEYS``. tests/test_texts.py reads both forms to find keys missing here.
 """
 
