@@ -18,8 +18,8 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bot handlers models scheduler tests bench
-	$(VENV)/bin/ruff format --check bot handlers models scheduler tests bench
+	$(VENV)/bin/ruff check bot handlers models scheduler texts tests bench
+	$(VENV)/bin/ruff format --check bot handlers models scheduler texts tests bench
 	$(VENV)/bin/mypy
 
 bench-webhook: $(STAMP)

@@ -33,11 +33,6 @@ from models.residents import InteractionKind
 
 log = logging.getLogger(__name__)
 
-HANDLER_ERROR_TEXT = {
-    "zh": "抱歉，处理您的消息时出了点问题，请稍后再试。",
-    "en": "Sorry, something went wrong handling your message. Please try again.",
-}
-
 
 @dataclass(frozen=True)
 class Delivery:
@@ -118,7 +113,7 @@ def _store_and_answer(
                 if answer is not None and answer.erases_message:
                     new = replace(new, content=None)
             else:
-                reply = HANDLER_ERROR_TEXT[ctx.language]
+                reply = ctx.t("handler_error")
             if contact.has_held_pushes and not _unfollowing(message):
                 reply = _with_held_pushes(reply, ctx)
             db.flush()

@@ -1,19 +1,17 @@
-"""The conversation: routing and replies. Imports models/ only; no Flask, no wechatpy."""
+"""The conversation: routing and replies. Imports models/ and texts/; no Flask, no wechatpy."""
 
 from __future__ import annotations
 
 from handlers import basic, events, needs, pushes
-from handlers.i18n import Catalog
 from handlers.router import Router
+from texts.catalog import catalog
 
 FEATURES = (basic, needs, events, pushes)
 
 
 def build_router() -> Router:
-    """Assemble every feature's texts and handlers into one router."""
-    catalog = Catalog()
-    router = Router(catalog)
+    """Assemble every feature's handlers into one router that replies from the catalog."""
+    router = Router(catalog())
     for feature in FEATURES:
-        catalog.add(feature.TEXTS)
         feature.register(router)
     return router

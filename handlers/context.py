@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from handlers.i18n import Catalog
 from models.base import local_text
 from models.inbound import Contact
 from models.residents import Resident
+from texts.catalog import Catalog
 
 
 @dataclass

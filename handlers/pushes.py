@@ -14,13 +14,6 @@ from handlers.message import Message
 from handlers.router import Router
 from models.pushes import record_consents
 
-TEXTS = {
-    "held_notices": {
-        "zh": "您有 {count} 条新通知：\n{items}",
-        "en": "You have {count} new notice(s):\n{items}",
-    },
-}
-
 
 def on_subscription_popup(message: Message, ctx: Context) -> None:
     """Record each template the resident allowed in WeChat's subscription pop-up.

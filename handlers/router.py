@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from handlers.context import Context
-from handlers.i18n import Catalog
 from handlers.message import EVENT, TEXT, Message, Reply
+from texts.catalog import Catalog
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]

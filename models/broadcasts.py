@@ -70,6 +70,7 @@ from models.needs.tables import Need
 from models.outbox import DEAD, EXPIRED, PENDING, OutboxMessage, enqueue_push
 from models.pushes import CANCELLED, REFUSED, SCHEDULED, SENT, Broadcast
 from models.residents import Resident
+from texts.catalog import LINES, both
 
 BROADCAST_KIND = "broadcast"
 MASS_KIND = "mass"
@@ -106,11 +107,6 @@ MASS_TAG_PATTERN = re.compile(r"aixiang-(\d{8})-b(\d+)")
 # Serialises quota checks of concurrent mass sends on PostgreSQL (SQLite's BEGIN
 # IMMEDIATE already does); any constant the project does not use elsewhere.
 MASS_LOCK_KEY = 0x41584D53
-
-FOOTER = {
-    "zh": "（回复“退订”不再接收活动推送）",
-    "en": "(Reply 'unsubscribe' to stop these broadcasts.)",
-}
 
 
 class BroadcastError(ValueError):
@@ -277,24 +273,18 @@ def event_announcement(db: Session, event: Event, tz: ZoneInfo) -> dict[str, str
     """An event as a broadcast: title, local time, place, places left, how to sign up."""
     left = occupancy(db, event).places_left
     when = event.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    zh = [f"活动：{event.title}", f"时间：{when}"]
-    en = [f"Event: {event.title}", f"When: {when}"]
+    lines = [both("push_announce_title", title=event.title), both("push_announce_when", when=when)]
     if event.place:
-        zh.append(f"地点：{event.place}")
-        en.append(f"Where: {event.place}")
+        lines.append(both("push_announce_place", place=event.place))
     if event.signup_deadline is not None:
         deadline = event.signup_deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        zh.append(f"报名截止：{deadline}")
-        en.append(f"Sign up by: {deadline}")
+        lines.append(both("push_announce_deadline", deadline=deadline))
     if left > 0:
-        zh.append(f"剩余名额：{left}")
-        en.append(f"Places left: {left}")
+        lines.append(both("push_announce_places_left", left=left))
     else:
-        zh.append("名额已满，可报名候补")
-        en.append("Full: signing up puts you on the waitlist")
-    zh.append(f"回复“报名 {event.id}”报名")
-    en.append(f"Reply 'signup {event.id}' to sign up")
-    return {"zh": "\n".join(zh), "en": "\n".join(en)}
+        lines.append(both("push_announce_full"))
+    lines.append(both("push_announce_signup", event_id=event.id))
+    return LINES.join(lines).as_dict()
 
 
 def announceable_event(db: Session, event_id: int, when: datetime) -> Event:
@@ -312,7 +302,8 @@ def announceable_event(db: Session, event_id: int, when: datetime) -> Event:
 
 def as_residents_see(texts: dict[str, str]) -> dict[str, str]:
     """The message with the opt-out line residents see at its end."""
-    return {language: f"{words}\n{FOOTER[language]}" for language, words in texts.items()}
+    footer = both("push_broadcast_footer")
+    return {language: f"{words}\n{footer.text(language)}" for language, words in texts.items()}
 
 
 # Creating and sending ------------------------------------------------------------------------

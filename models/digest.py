@@ -23,6 +23,7 @@ from models.needs.notices import STATUS_NAMES
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
 from models.outbox import OutboxMessage, enqueue_push
 from models.residents import get_or_create_resident
+from texts.catalog import LINES, Both, both
 
 KIND = "digest"
 NEW_WINDOW = timedelta(hours=24)
@@ -133,70 +134,60 @@ def compose_digest(
 def render_digest(
     facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
 ) -> dict[str, str]:
-    names = {c.key: (c.zh, c.en) for c in categories}
+    names = {c.key: Both(c.zh, c.en) for c in categories}
 
-    def category(key: str, language: int) -> str:
-        return names.get(key, (key, key))[language]
+    def category(key: str) -> Both:
+        return names.get(key, Both(key, key))
 
-    zh = [f"爱乡每日简报 {facts.day.isoformat()}"]
-    en = [f"Aixiang daily digest {facts.day.isoformat()}"]
+    def counts(items: Sequence[tuple[Both, int]]) -> Both:
+        listed = (both("push_digest_count", name=name, count=n) for name, n in items)
+        return both("push_digest_list_separator").join(listed)
+
+    lines = [both("push_digest_title", day=facts.day.isoformat())]
     if facts.new_total:
-        zh.append(
-            f"【新需求】过去24小时 {facts.new_total} 条："
-            + "、".join(f"{category(k, 0)} {n}" for k, n in facts.new_by_category)
-        )
-        en.append(
-            f"New needs in the last 24 hours: {facts.new_total} ("
-            + ", ".join(f"{category(k, 1)} {n}" for k, n in facts.new_by_category)
-            + ")"
-        )
+        new = [(category(k), n) for k, n in facts.new_by_category]
+        lines.append(both("push_digest_new", total=facts.new_total, counts=counts(new)))
     else:
-        zh.append("【新需求】过去24小时没有新需求")
-        en.append("New needs in the last 24 hours: none")
+        lines.append(both("push_digest_new_none"))
     if facts.waiting_total:
-        zh.append(
-            f"【等待超过3天】{facts.waiting_total} 条（"
-            + "、".join(f"{STATUS_NAMES[s][0]} {n}" for s, n in facts.waiting_by_status)
-            + "）："
-        )
-        en.append(
-            f"Needs open for more than 3 days: {facts.waiting_total} ("
-            + ", ".join(f"{STATUS_NAMES[s][1]} {n}" for s, n in facts.waiting_by_status)
-            + "):"
-        )
+        waiting = [(Both(*STATUS_NAMES[s]), n) for s, n in facts.waiting_by_status]
+        lines.append(both("push_digest_waiting", total=facts.waiting_total, counts=counts(waiting)))
         for need in facts.waiting:
-            zh.append(
-                f"· {need.ref} {category(need.category, 0)}，"
-                f"{STATUS_NAMES[need.status][0]}，已 {need.days} 天"
-            )
-            en.append(
-                f"· {need.ref} {category(need.category, 1)}, "
-                f"{STATUS_NAMES[need.status][1]}, {need.days} days"
+            lines.append(
+                both(
+                    "push_digest_waiting_need",
+                    ref=need.ref,
+                    category=category(need.category),
+                    status=Both(*STATUS_NAMES[need.status]),
+                    days=need.days,
+                )
             )
         more = facts.waiting_total - len(facts.waiting)
         if more > 0:
-            zh.append(f"……另有 {more} 条")
-            en.append(f"... and {more} more")
+            lines.append(both("push_digest_waiting_more", more=more))
     else:
-        zh.append("【等待超过3天】无")
-        en.append("Needs open for more than 3 days: none")
-    for day, zh_title, en_title in (
-        (facts.today, "今天", "Today"),
-        (facts.tomorrow, "明天", "Tomorrow"),
+        lines.append(both("push_digest_waiting_none"))
+    for day, title in (
+        (facts.today, both("push_digest_today")),
+        (facts.tomorrow, both("push_digest_tomorrow")),
     ):
-        zh.append(f"【{zh_title}的活动】" + ("" if day.events else "无"))
-        en.append(f"{en_title}'s events:" + ("" if day.events else " none"))
+        if day.events:
+            lines.append(both("push_digest_events", day=title))
+        else:
+            lines.append(both("push_digest_events_none", day=title))
         for event, taken in day.events:
-            at = event.starts_at.astimezone(tz).strftime("%H:%M")
-            zh.append(
-                f"· {at} {event.title}（#{event.id}）已确认 {taken.confirmed}/{event.capacity} 人，"
-                f"候补 {taken.waitlisted}"
+            lines.append(
+                both(
+                    "push_digest_event",
+                    at=event.starts_at.astimezone(tz).strftime("%H:%M"),
+                    title=event.title,
+                    event_id=event.id,
+                    confirmed=taken.confirmed,
+                    capacity=event.capacity,
+                    waitlisted=taken.waitlisted,
+                )
             )
-            en.append(
-                f"· {at} {event.title} (#{event.id}): {taken.confirmed}/{event.capacity} "
-                f"confirmed, {taken.waitlisted} waitlisted"
-            )
-    return {"zh": "\n".join(zh), "en": "\n".join(en)}
+    return LINES.join(lines).as_dict()
 
 
 def digest_due_at(day: date, digest_time: str, tz: ZoneInfo) -> datetime:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from models.base import local_text
 from models.bulk import insert_rows
+from models.events.notices import confirmed_push_text
 from models.events.tables import Event, EventStatus, Signup, SignupStatus
 from models.outbox import PENDING, OutboxMessage
 from models.pushes import QUEUED, SKIPPED, Reminder
@@ -184,16 +185,10 @@ def reminder_payload(row: Any, tz: ZoneInfo) -> dict[str, Any]:
     """A reminder's text and template values (models.outbox.PUSH_KIND_VALUES["reminder"])
     from a due sign-up's row: event_id, signup_id, title, starts_at, place, checkin_code."""
     when = local_text(row.starts_at, tz)
-    place_zh = f"，地点：{row.place}" if row.place else ""
-    place_en = f" at {row.place}" if row.place else ""
     return {
-        "text": {
-            "zh": f"活动提醒：“{row.title}”将于 {when} 开始{place_zh}。"
-            f"签到码：{row.checkin_code}。如不能参加，请回复“取消报名 {row.event_id}”。",
-            "en": f"Reminder: '{row.title}' starts {when}{place_en}. "
-            f"Check-in code: {row.checkin_code}. "
-            f"If you cannot come, reply 'cancel {row.event_id}'.",
-        },
+        "text": confirmed_push_text(
+            "push_event_reminder", row.event_id, row.title, when, row.place, row.checkin_code
+        ),
         "fields": {
             "event_id": row.event_id,
             "signup_id": row.signup_id,

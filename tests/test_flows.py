@@ -15,7 +15,6 @@ from sqlalchemy import select
 from bot.services import Services
 from handlers.context import Context, FlowState, HandlerSettings
 from handlers.flows import Draft, Flow, Step
-from handlers.i18n import Catalog
 from handlers.message import TEXT, Message, Reply
 from handlers.router import Router
 from models import Need, NeedPhoto, Resident
@@ -24,6 +23,7 @@ from models.events.tables import Signup
 from models.inbound import Contact
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from texts.catalog import Catalog
 
 OPENID = "o-flow"
 
@@ -93,7 +93,7 @@ class Transcript:
     now: datetime = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 
     def __post_init__(self) -> None:
-        self.router = Router(Catalog())
+        self.router = Router(Catalog({}))
         self.router.add_anywhere_keyword(("help",), lambda message, ctx: Reply("Help."))
         ORDER.register(self.router)
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from models.base import local_text
 from models.events.tables import Event, Signup
+from texts.catalog import NOTHING, both
 
 # A cancellation notice is worth sending until the event would have begun; once it has
 # begun (rain called it off mid-way), people on their way or already there still need to
@@ -31,10 +32,7 @@ def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo
     (models.outbox.PUSH_KIND_VALUES["event_cancelled"])."""
     when = local_text(event.starts_at, tz)
     return {
-        "text": {
-            "zh": f"很抱歉，活动“{event.title}”（{when}）已取消。原因：{reason}",
-            "en": f"Sorry, the event '{event.title}' ({when}) is cancelled: {reason}",
-        },
+        "text": both("push_event_cancelled", title=event.title, when=when, reason=reason).as_dict(),
         "fields": {
             "event_id": event.id,
             "title": event.title,
@@ -45,25 +43,26 @@ def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo
     }
 
 
+def confirmed_push_text(
+    key: str, event_id: int, title: str, when: str, place: str | None, checkin_code: str
+) -> dict[str, str]:
+    """The text of a push that sends a confirmed resident to an event (a promotion, a
+    reminder): when and where, the check-in code, how to cancel. An event with no place
+    leaves the place out."""
+    where = both("push_event_place", place=place) if place else NOTHING
+    return both(
+        key, title=title, when=when, place=where, code=checkin_code, event_id=event_id
+    ).as_dict()
+
+
 def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, Any]:
     """The push telling a waitlisted resident their place is confirmed, with its template
     values (models.outbox.PUSH_KIND_VALUES["promotion"])."""
     when = local_text(event.starts_at, tz)
-    place_zh = f"，地点：{event.place}" if event.place else ""
-    place_en = f" at {event.place}" if event.place else ""
     return {
-        "text": {
-            "zh": (
-                f"好消息！您候补的活动“{event.title}”有名额了，已为您确认报名。"
-                f"时间：{when}{place_zh}。签到码：{signup.checkin_code}。"
-                f"如不能参加，请回复“取消报名 {event.id}”。"
-            ),
-            "en": (
-                f"Good news: a place opened up for '{event.title}' and your sign-up is "
-                f"confirmed. {when}{place_en}. Check-in code: {signup.checkin_code}. "
-                f"If you cannot come, reply 'cancel {event.id}'."
-            ),
-        },
+        "text": confirmed_push_text(
+            "push_event_promoted", event.id, event.title, when, event.place, signup.checkin_code
+        ),
         "fields": {
             "event_id": event.id,
             "title": event.title,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from models.needs.tables import NEEDS_A_REASON, Need, NeedHistory, NeedStatus
 from models.partners import Partner
+from texts.catalog import LINES, both
 
 # The push to a partner's contact when a need is handed to them.
 ASSIGNED_KIND = "need_assigned"
@@ -23,15 +24,12 @@ STATUS_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-# How a push says the need reached a status, after 您的需求 N-000123 / Your need N-000123.
-_STATUS_PHRASES: dict[str, tuple[str, str]] = {
-    NeedStatus.ACKNOWLEDGED: (
-        "已受理，我们会尽快跟进。",
-        "has been acknowledged; we will follow it up.",
-    ),
-    NeedStatus.IN_PROGRESS: ("正在处理中。", "is in progress."),
-    NeedStatus.RESOLVED: ("已解决，感谢您的反馈！", "has been resolved. Thank you for raising it!"),
-    NeedStatus.DECLINED: ("未能受理。", "was declined."),
+# The push saying the need reached a status ("Your need N-000123 is in progress.").
+_STATUS_UPDATE_TEXT_KEYS: dict[str, str] = {
+    NeedStatus.ACKNOWLEDGED: "push_need_update_acknowledged",
+    NeedStatus.IN_PROGRESS: "push_need_update_in_progress",
+    NeedStatus.RESOLVED: "push_need_update_resolved",
+    NeedStatus.DECLINED: "push_need_update_declined",
 }
 
 
@@ -47,22 +45,17 @@ def assigned_payload(
     where = need.place or (
         f"{need.latitude:.5f}, {need.longitude:.5f}" if need.latitude is not None else ""
     )
-    zh = f"{partner_name}：爱乡共建俱乐部将需求 {need.ref}（{need.category}）交给您跟进。"
-    en = f"{partner_name}: the club has handed need {need.ref} ({need.category}) to you."
+    lines = [both("push_need_assigned", partner=partner_name, ref=need.ref, category=need.category)]
     if need.description:
-        zh += f"\n内容：{need.description}"
-        en += f"\nWhat was asked: {need.description}"
+        lines.append(both("push_need_assigned_description", description=need.description))
     elif need.erased_at is not None:
-        zh += "\n内容和地点已应居民要求删除。"
-        en += "\nWhat was asked and where were erased at the resident's request."
+        lines.append(both("push_need_assigned_erased"))
     if where:
-        zh += f"\n地点：{where}"
-        en += f"\nPlace: {where}"
+        lines.append(both("push_need_assigned_place", place=where))
     if note:
-        zh += f"\n工作人员备注：{note}"
-        en += f"\nStaff note: {note}"
+        lines.append(both("push_need_assigned_note", note=note))
     return {
-        "text": {"zh": zh, "en": en},
+        "text": LINES.join(lines).as_dict(),
         "fields": {
             "ref": need.ref,
             "category": need.category,
@@ -86,29 +79,21 @@ def status_push_payload(
     which case the text names both so the resident recognises their own reference.
     """
     if own_need.id == need.id:
-        subject_zh, subject_en = f"您的需求 {need.ref} ", f"Your need {need.ref}"
+        subject = both("push_need_subject", ref=need.ref)
     else:
-        subject_zh = f"您的需求 {own_need.ref}（已并入 {need.ref}）"
-        subject_en = f"Your need {own_need.ref} (merged into {need.ref})"
+        subject = both("push_need_subject_merged", ref=own_need.ref, into=need.ref)
     if entry.from_status == entry.to_status:
-        zh, en = f"{subject_zh}有新进展。", f"{subject_en} has an update."
+        lines = [both("push_need_update_news", subject=subject)]
     elif entry.to_status == NeedStatus.DUPLICATE and original is not None:
-        zh = f"{subject_zh}与 {original.ref} 相同，已合并；{original.ref} 有进展时会通知您。"
-        en = (
-            f"{subject_en} is the same as {original.ref} and was merged with it; "
-            f"you will hear when {original.ref} moves on."
-        )
+        lines = [both("push_need_update_duplicate", subject=subject, original=original.ref)]
     else:
-        zh = f"{subject_zh}{_STATUS_PHRASES[entry.to_status][0]}"
-        en = f"{subject_en} {_STATUS_PHRASES[entry.to_status][1]}"
+        lines = [both(_STATUS_UPDATE_TEXT_KEYS[entry.to_status], subject=subject)]
     if partner is not None and entry.to_status not in NEEDS_A_REASON:
-        zh += f"\n负责方：{partner.name}"
-        en += f"\nTaken on by: {partner.name}"
+        lines.append(both("push_need_update_partner", partner=partner.name))
     if entry.public and entry.note:
-        zh += f"\n说明：{entry.note}"
-        en += f"\nNote: {entry.note}"
+        lines.append(both("push_need_update_note", note=entry.note))
     return {
-        "text": {"zh": zh, "en": en},
+        "text": LINES.join(lines).as_dict(),
         "fields": {
             "ref": own_need.ref,
             "status": entry.to_status,

@@ -1,0 +1,129 @@
+"""The catalog: ``locale/<language>/LC_MESSAGES/messages.po``, read with Babel.
+
+Gettext catalogs are the Python convention and what Flask-Babel reads, so the console's
+pages can later use the same files. Message ids are stable keys (``need_consent``), not
+English source sentences: every language, English included, is a translation, and a key
+names the situation, so rewording a text never changes the code that uses it.
+
+Placeholders are ``str.format``'s ``{name}``, as the texts had before they moved here;
+``{}`` reads well next to Chinese punctuation, and gettext tools know it as
+``python-brace-format``. (A console template may format a text the same way.)
+
+The .po files are read directly (no compiled .mo files to keep in step with them; the
+console's Flask-Babel will need them compiled, ``pybabel compile``, at build time). They
+are checked as they load: a key missing in a language, or whose placeholders differ
+between languages, stops the process when it first reads the catalog (the webhook does
+as it builds its router) rather than failing in front of a resident.
+
+Code names a key as a string literal where it renders it (``ctx.t("help")``,
+``both("push_event_cancelled", ...)``); a key chosen at run time comes from a table whose
+name ends in ``_TEXT_KEYS``. tests/test_texts.py reads both forms to find keys missing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Formatter
+
+from babel.messages.pofile import read_po
+
+LANGUAGES = ("zh", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+
+
+@dataclass(frozen=True)
+class Both:
+    """One text in both languages. A push is queued with both (the row stores
+    ``{"zh": ..., "en": ...}``) because the resident may switch language before it goes
+    out; given as a value to another text, each language takes its own version."""
+
+    zh: str
+    en: str
+
+    def join(self, parts: Iterable[Both]) -> Both:
+        """The parts with this text between them, in each language (like ``str.join``)."""
+        listed = list(parts)
+        return Both(self.zh.join(p.zh for p in listed), self.en.join(p.en for p in listed))
+
+    def text(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zh": self.zh, "en": self.en}
+
+
+# A part of a text that does not apply, such as the place of an event that has none.
+NOTHING = Both("", "")
+# What joins the lines of a multi-line push.
+LINES = Both("\n", "\n")
+
+
+def placeholders(text: str) -> set[str]:
+    """The names of a text's ``{name}`` placeholders (``{id}`` in ``"{id}. {title}"``)."""
+    return {
+        field.split(".")[0].split("[")[0]
+        for _, field, _, _ in Formatter().parse(text)
+        if field is not None
+    }
+
+
+class Catalog:
+    """The texts of every language by key, refused unless each key has a text in every
+    language and the same placeholders in each."""
+
+    def __init__(self, texts: Mapping[str, Mapping[str, str]]) -> None:
+        self._texts = {language: dict(texts.get(language, {})) for language in LANGUAGES}
+        keys = set().union(*(self._texts[language] for language in LANGUAGES))
+        for key in sorted(keys):
+            missing = [language for language in LANGUAGES if not self._texts[language].get(key)]
+            if missing:
+                raise ValueError(f"text {key!r} has no {', '.join(missing)} version")
+            names = {language: placeholders(self._texts[language][key]) for language in LANGUAGES}
+            if len({frozenset(found) for found in names.values()}) > 1:
+                raise ValueError(f"text {key!r} has different placeholders: {names}")
+
+    @classmethod
+    def load(cls, directory: Path = LOCALE_DIR) -> Catalog:
+        """Read each language's .po file; a fuzzy entry (a draft, as gettext's msgfmt
+        treats it) counts as missing."""
+        texts: dict[str, dict[str, str]] = {}
+        for language in LANGUAGES:
+            path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+            with path.open("rb") as po:
+                entries = read_po(po, locale=language, abort_invalid=True)
+            texts[language] = {
+                str(entry.id): str(entry.string)
+                for entry in entries
+                if entry.id and not entry.fuzzy
+            }
+        return cls(texts)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._texts[LANGUAGES[0]])
+
+    def render(self, key: str, language: str, **values: object) -> str:
+        """The text in ``language``; a ``Both`` value is given in that language too."""
+        own = {
+            name: value.text(language) if isinstance(value, Both) else value
+            for name, value in values.items()
+        }
+        return self._texts[language][key].format(**own)
+
+    def both(self, key: str, **values: object) -> Both:
+        return Both(zh=self.render(key, "zh", **values), en=self.render(key, "en", **values))
+
+
+@cache
+def catalog() -> Catalog:
+    """The project's catalog, read on first use (nothing is read at import)."""
+    return Catalog.load()
+
+
+def both(key: str, **values: object) -> Both:
+    """A text of the project's catalog in both languages, as a push is queued."""
+    return catalog().both(key, **values)
