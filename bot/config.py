@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 # What each push kind's templates may show: models/ declares it, its builders are held to it.
 from models.outbox import PUSH_KIND_VALUES
+from texts.catalog import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -528,7 +529,7 @@ def _template_field(kind: str, name: str, pattern: Any) -> str:
 
 def _validate(config: Config) -> None:
     _validate_timezone(config.bot.timezone)
-    if config.bot.default_language not in {"zh", "en"}:
+    if config.bot.default_language not in LANGUAGES:
         raise ConfigError("bot.default_language must be 'zh' or 'en'")
     if config.wechat.account_type not in {"service", "subscription"}:
         raise ConfigError(

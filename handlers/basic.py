@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.message import Message, Reply
 from handlers.router import Router
-from models.residents import Language, mark_subscribed, mark_unsubscribed
+from models.residents import mark_subscribed, mark_unsubscribed
+from texts.catalog import Language
 
 
 def show_help(message: Message, ctx: Context) -> Reply:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin, check_one_of
 from models.upsert import insert_ignoring_conflict
+from texts.catalog import Language
 
 
 class InteractionKind(StrEnum):
@@ -19,13 +20,6 @@ class InteractionKind(StrEnum):
 
     MESSAGE = "message"
     TAP = "tap"
-
-
-class Language(StrEnum):
-    """The languages residents read; every text comes in both."""
-
-    ZH = "zh"
-    EN = "en"
 
 
 MESSAGE_WINDOW = timedelta(hours=48)

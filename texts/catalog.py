@@ -24,13 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from string import Formatter
 
 from babel.messages.pofile import read_po
 
-LANGUAGES = ("zh", "en")
+
+class Language(StrEnum):
+    """The languages people read; every text comes in both."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+LANGUAGES = tuple(Language)
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
@@ -50,7 +59,7 @@ class Both:
         return Both(self.zh.join(p.zh for p in listed), self.en.join(p.en for p in listed))
 
     def text(self, language: str) -> str:
-        return self.zh if language == "zh" else self.en
+        return self.zh if language == Language.ZH else self.en
 
     def as_dict(self) -> dict[str, str]:
         return {"zh": self.zh, "en": self.en}
@@ -76,7 +85,9 @@ class Catalog:
     language and the same placeholders in each."""
 
     def __init__(self, texts: Mapping[str, Mapping[str, str]]) -> None:
-        self._texts = {language: dict(texts.get(language, {})) for language in LANGUAGES}
+        self._texts: dict[str, dict[str, str]] = {
+            language: dict(texts.get(language, {})) for language in LANGUAGES
+        }
         keys = set().union(*(self._texts[language] for language in LANGUAGES))
         for key in sorted(keys):
             missing = [language for language in LANGUAGES if not self._texts[language].get(key)]
@@ -115,7 +126,9 @@ class Catalog:
         return self._texts[language][key].format(**own)
 
     def both(self, key: str, **values: object) -> Both:
-        return Both(zh=self.render(key, "zh", **values), en=self.render(key, "en", **values))
+        return Both(
+            zh=self.render(key, Language.ZH, **values), en=self.render(key, Language.EN, **values)
+        )
 
 
 @cache
