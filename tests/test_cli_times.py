@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from bot.services import Services
 from models import Broadcast
@@ -23,6 +23,7 @@ from models.base import utcnow
 from models.broadcasts import BroadcastError, create_broadcast, text_message
 from models.events import SCHEDULE_HORIZON, Event, EventError, create_event
 from tests.cli import fail, run
+from tests.helpers import count
 from tests.pushes import add_resident
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,11 +43,6 @@ def local(days: float) -> str:
 
 SOON = local(30)
 PAST_HORIZON = (local(367), "9999-12-15T10:00")
-
-
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def stored_event(services: Services) -> int:

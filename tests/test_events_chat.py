@@ -11,14 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import Services
-from models import OutboxMessage, Resident
 from models.events import (
     CONFIRMED,
     SIGNUP_CANCELLED,
     WAITLISTED,
     Attendance,
     Event,
-    Signup,
     cancel_event,
     create_event,
     save_contact,
@@ -27,6 +25,7 @@ from models.events import (
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from tests.helpers import pushes, resident, signups
 
 MakeEvent = Callable[..., int]
 
@@ -49,25 +48,6 @@ def make_event(services: Services, clock: FakeClock) -> MakeEvent:
             return create_event(db, now=clock.now, **values).id
 
     return make
-
-
-def signups(services: Services, event_id: int) -> list[Signup]:
-    with services.session_factory() as db:
-        return list(
-            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
-            .scalars()
-            .all()
-        )
-
-
-def resident(services: Services, openid: str) -> Resident:
-    with services.session_factory() as db:
-        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
-
-
-def pushes(services: Services) -> list[OutboxMessage]:
-    with services.session_factory() as db:
-        return list(db.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
 
 
 _scan_times = itertools.count(1_790_000_000)

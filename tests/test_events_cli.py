@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.cli_events import spreadsheet_text
 from bot.fake_wechat import FakeWeChatServer
@@ -26,7 +26,6 @@ from models.events import (
     WAITLISTED,
     Attendance,
     Event,
-    Signup,
     cancel_signup,
     create_event,
     save_contact,
@@ -36,6 +35,7 @@ from models.needs import add_partner
 from models.outbox import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
+from tests.helpers import count, signups
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -73,24 +73,10 @@ def event(services: Services, event_id: int) -> Event:
         return found
 
 
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
 def residents_sign_up(services: Services, event_id: int, *openids: str, party: int = 1) -> None:
     with services.session_factory() as db, db.begin():
         for openid in openids:
             sign_up(db, event_id, get_or_create_resident(db, openid, utcnow()), party, utcnow())
-
-
-def signups(services: Services, event_id: int) -> list[Signup]:
-    with services.session_factory() as db:
-        return list(
-            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
-            .scalars()
-            .all()
-        )
 
 
 # create -------------------------------------------------------------------------------------

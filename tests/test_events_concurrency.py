@@ -25,13 +25,13 @@ from models.events import (
     CONFIRMED,
     SIGNUP_CANCELLED,
     WAITLISTED,
-    Signup,
     cancel_signup,
     create_event,
     sign_up,
 )
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
+from tests.helpers import signups
 
 CAPACITY = 10
 TZ = ZoneInfo("Asia/Shanghai")
@@ -81,15 +81,6 @@ def all_at_once(count: int, work: Callable[[int], None]) -> None:
     with ThreadPoolExecutor(max_workers=count) as executor:
         for future in [executor.submit(start, index) for index in range(count)]:
             future.result()
-
-
-def signups(services: Services, event_id: int) -> list[Signup]:
-    with services.session_factory() as db:
-        return list(
-            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
-            .scalars()
-            .all()
-        )
 
 
 def summary(services: Services, event_id: int) -> tuple[int, int, int]:

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.services import Services
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
 from models.needs import PHOTO_ERASED, PHOTO_ERASING, add_partner, change_status, get_need
 from tests.chat import Chat
 from tests.conftest import FakeClock
-
-
-def count(services: Services, model: type, *where: Any) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+from tests.helpers import count, pushes, resident
 
 
 def only_need(services: Services) -> Need:
     with services.session_factory() as db:
         return db.execute(select(Need)).scalar_one()
-
-
-def resident(services: Services, openid: str) -> Resident:
-    with services.session_factory() as db:
-        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
 
 
 _tap_times = itertools.count(1_770_000_000)
@@ -613,12 +603,6 @@ def test_demand_shown_to_a_resident_counts_residents(
     assert "2 residents raised this need." in chat.say("need N-000001")
 
 
-def assigned_pushes(services: Services) -> list[OutboxMessage]:
-    with services.session_factory() as db:
-        query = select(OutboxMessage).where(OutboxMessage.kind == "need_assigned")
-        return list(db.execute(query.order_by(OutboxMessage.id)).scalars())
-
-
 def test_delete_my_data_takes_the_words_out_of_partner_pushes(
     chat: Chat, services: Services, clock: FakeClock
 ) -> None:
@@ -657,11 +641,11 @@ def test_delete_my_data_takes_the_words_out_of_partner_pushes(
             .where(OutboxMessage.idempotency_key.like("need_assigned:2:%"))
             .values(status="sent", sent_at=clock.now)
         )
-    neighbours_before = assigned_pushes(services)[0].payload
+    neighbours_before = pushes(services, "need_assigned")[0].payload
 
     chat.say("删除我的信息")
     assert "已删除：2 条需求的内容" in chat.say("确认")
-    neighbours, sent, pending = assigned_pushes(services)
+    neighbours, sent, pending = pushes(services, "need_assigned")
     assert neighbours.payload == neighbours_before
     assert "垃圾桶坏了" in neighbours.payload["text"]["zh"]
     assert (sent.status, pending.status) == ("sent", "pending")

@@ -5,22 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bot.services import Services
 from handlers.answers import is_no, is_skip, is_yes, pick_option
 from handlers.context import FlowState
 from handlers.i18n import Catalog
 from handlers.router import Router, normalize
-from models import Resident
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
-
-
-def resident(services: Services, openid: str) -> Resident:
-    with services.session_factory() as db:
-        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
+from tests.helpers import resident
 
 
 def test_help_in_both_languages(chat: Chat) -> None:

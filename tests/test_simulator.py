@@ -17,7 +17,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bot.app import create_app
@@ -39,6 +39,7 @@ from bot.wechat_payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events import Event
 from models.residents import get_or_create_resident
+from tests.helpers import count
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,11 +91,6 @@ def pushes(url: str, openid: str, since: int = 0) -> dict[str, Any]:
 def inbound(services: Services) -> list[InboundMessage]:
     with services.session_factory() as db:
         return list(db.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars())
-
-
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return int(db.execute(select(func.count()).select_from(model)).scalar_one())
 
 
 # The page ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
 
@@ -24,17 +24,8 @@ from handlers.message import Message, Reply
 from models import InboundMessage, Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
+from tests.helpers import count, resident
 from tests.settings import TEST_TOKEN
-
-
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def resident_language(services: Services, openid: str) -> str | None:
-    with services.session_factory() as db:
-        return db.execute(select(Resident.language).where(Resident.openid == openid)).scalar_one()
 
 
 def assert_nothing_stored(services: Services) -> None:
@@ -539,7 +530,7 @@ def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
         assert post_copies_at_once(url, payloads, xml, 6) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
-    assert resident_language(services, "o-racer") == "en"
+    assert resident(services, "o-racer").language == "en"
 
 
 # A handler that fails ---------------------------------------------------------------
@@ -556,7 +547,7 @@ def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
     chat.say("帮助")
     monkeypatch.setitem(services.router._keywords, "中文", half_done)
     assert "抱歉" in chat.say("中文")
-    assert resident_language(services, chat.openid) is None
+    assert resident(services, chat.openid).language is None
     with services.session_factory() as db:
         kept = db.execute(
             select(InboundMessage).where(InboundMessage.content == "中文")
