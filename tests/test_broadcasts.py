@@ -40,16 +40,12 @@ from models.residents import Resident, get_or_create_resident
 from tests.cli import fail, run
 from tests.conftest import FakeClock
 from tests.helpers import pushes
-from tests.pushes import add_resident
+from tests.pushes import add_resident, sent_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SERVICE = BroadcastSettings(tz=SHANGHAI)
 SUBSCRIPTION = BroadcastSettings(tz=SHANGHAI, account_type="subscription")
 CATEGORIES = ("education", "infrastructure", "other")
-
-
-def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict]:
-    return [c for c in fake.calls(endpoint) if c["result"] and not c["result"].get("errcode")]
 
 
 def resident(

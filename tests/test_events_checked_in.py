@@ -13,7 +13,8 @@ from models.events import CONFIRMED, WAITLISTED, Attendance, get_event, occupanc
 from tests import test_events_chat
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.test_events_chat import MakeEvent, fill, pushes, scan, signups
+from tests.helpers import pushes, signups
+from tests.test_events_chat import MakeEvent, fill, scan
 
 make_event = test_events_chat.make_event
 

@@ -22,8 +22,10 @@ from models.events import (
     get_event,
     update_event,
 )
+from tests.cli import fail
 from tests.conftest import FakeClock
-from tests.test_events_cli import count, create, event, fail, local
+from tests.helpers import count
+from tests.test_events_cli import create, event, local
 
 TOO_LARGE = "3000000000"
 ID_MAX = 2_147_483_647
