@@ -6,7 +6,7 @@ machine fails at once, naming the address. WeChat's API is the project's fake se
 hang on a sandbox's network or, worse, talk to Tencent. Subprocesses (gunicorn, Chromium,
 the demo) are not watched, only this process and its threads.
 
-``count_queries``: how many SQL statements a block runs, to pin a hot path's count so a
+``count_queries``: the SQL statements a block runs, to pin a hot path's count so a
 change that adds a round trip per message shows up as a failing test, not in production.
 """
 
@@ -103,7 +103,7 @@ def count_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountQueries]:
     """``with count_queries() as statements:`` lists the SQL every engine sent meanwhile.
 
     SQLAlchemy's ``before_cursor_execute`` sees what goes through ``Connection.execute``
-    (BEGIN and COMMIT are not statements of their own there: the driver sends them); on
+    (what a driver sends on its own, such as psycopg's BEGIN or a COMMIT, is not seen); on
     PostgreSQL the webhook's two per-delivery statements bypass it on psycopg's own
     cursor (models/driver_sql.py), so those are counted where they are run.
     """
