@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.fixtures_wechat",
     "tests.guards",
     "tests.pushes",
+    "tests.transcript",
 ]
 
 
