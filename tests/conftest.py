@@ -28,6 +28,7 @@ from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKE
 pytest_plugins = [
     "tests.chat",
     "tests.cli",
+    "tests.events",
     "tests.fixtures_wechat",
     "tests.guards",
     "tests.pushes",
