@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 
@@ -25,6 +26,13 @@ from bot.services import Services
 from handlers.context import Context
 from handlers.message import EVENT, IMAGE, LOCATION, TEXT, VOICE, Location, Message
 from models.inbound import NewInbound, enrol
+
+
+class Says(Protocol):
+    """Anyone a test can make say something: a ``Talk`` or a webhook-level ``Chat``, so
+    a step-saving helper (fill in a whole form) serves both kinds of test."""
+
+    def say(self, text: str) -> str: ...
 
 
 @dataclass
