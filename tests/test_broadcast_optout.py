@@ -19,6 +19,7 @@ from tests.conftest import FakeClock
 from tests.helpers import pushes
 from tests.pushes import queue, sent_to
 from tests.test_broadcasts import SUBSCRIPTION, broadcast_now, resident
+from tests.transcript import Talk
 
 TEXT = "周六社区大扫除，欢迎参加"
 SENDALL = "message/mass/sendall"
@@ -57,7 +58,7 @@ def test_a_held_broadcast_does_not_ride_on_the_reply_to_tuiding(
 
 def test_a_pending_broadcast_is_skipped_by_the_worker_after_tuiding(
     make_worker: Callable[..., Worker],
-    chat: Chat,
+    talk: Talk,
     clock: FakeClock,
     fake_wechat: FakeWeChatServer,
 ) -> None:
@@ -67,7 +68,7 @@ def test_a_pending_broadcast_is_skipped_by_the_worker_after_tuiding(
     resident(services, "o-other", last_seen=clock())
     broadcast_now(services, "all")
     clock.advance(minutes=1)
-    chat.say("退订")
+    talk.say("退订")
     fake_wechat.clear()
 
     worker.run_once()

@@ -215,11 +215,16 @@ def test_help_and_language_mid_sign_up_never_become_answers(
     talk.say(f"报名 {event_id}")
     helped = talk.say("帮助")
     assert "我的需求" in helped and helped.endswith("请回复您的姓名（发送“退出”可放弃）。")
-    assert talk.say("English") == (
-        "Switched to English.\n\n"
-        "'社区花园共建' needs your contact details. What is your name? (send 'exit' to stop)"
+    talk.verify(
+        [
+            (
+                "English",
+                "Switched to English.\n\n'社区花园共建' needs your contact details."
+                " What is your name? (send 'exit' to stop)",
+            ),
+            ("张三", "Please reply with your mobile number (11 digits)."),
+        ]
     )
-    assert talk.say("张三") == "Please reply with your mobile number (11 digits)."
     assert talk.say("help").endswith("Please reply with your mobile number (11 digits).")
     talk.say("13812345678")
     switched_back = talk.say("中文")

@@ -309,14 +309,50 @@ def test_a_draft_gone_from_redis_creates_nothing(talk: Talk, services: Services)
 
 
 def test_english_flow(talk: Talk, services: Services) -> None:
-    talk.say("English")
-    assert "Reply 'yes'" in talk.say("need")
-    assert "1. education" in talk.say("yes")
-    assert "Category: environment and waste" in talk.say("environment and waste")
-    assert "up to 3 photos" in talk.say("Rubbish by the gate")
-    assert "Where is it" in talk.say("skip")
-    assert "Place: (none)" in talk.say("skip")
-    assert "Your need is N-000001" in talk.say("ok")
+    talk.verify(
+        [
+            ("English", "Switched to English."),
+            (
+                "need",
+                "Before you submit: we keep what you write, your photos and the place, only"
+                " to handle your need and count community needs; send 'delete my data' any"
+                " time to erase them. Reply 'yes' to agree or 'no' to decline.",
+            ),
+            (
+                "yes",
+                "Which kind of need is it? Reply with a number or a name:\n1. education\n"
+                "2. environment and waste\n3. infrastructure\n4. jobs and skills\n"
+                "5. elderly and children\n6. other\nSend 'exit' any time to stop.",
+            ),
+            (
+                "environment and waste",
+                "Category: environment and waste. Please describe the need in words (or a"
+                " voice message), up to 1000 characters. Reply 'back' to choose another"
+                " category.",
+            ),
+            (
+                "Rubbish by the gate",
+                "You may send up to 3 photos (optional). Reply 'done' when finished or"
+                " 'skip' for none; 'back' to change the description.",
+            ),
+            (
+                "skip",
+                "Where is it? Send a location (the '+' button, then Location) or type a"
+                " village or address; reply 'skip' for none or 'back' to go back a step.",
+            ),
+            (
+                "skip",
+                "Please check your need:\nCategory: environment and waste\n"
+                "Description: Rubbish by the gate\nPhotos: 0\nPlace: (none)\n"
+                "Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.",
+            ),
+            (
+                "ok",
+                "Submitted! Your need is N-000001. You will hear from us when it is"
+                " acknowledged; send 'my needs' to follow it.",
+            ),
+        ]
+    )
     listing = talk.say("my needs")
     assert "N-000001 environment and waste · submitted" in listing
 

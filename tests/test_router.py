@@ -129,9 +129,11 @@ def test_subscribe_by_qr_scene_is_welcomed(talk: Talk) -> None:
 
 
 def test_broadcast_opt_out_and_back(talk: Talk, services: Services) -> None:
-    assert "退订" in talk.say("退订")
+    talk.verify(
+        [("退订", "已退订活动推送。活动提醒和您需求的进展仍会通知您。发送“订阅”可重新打开。")]
+    )
     assert resident(services, talk.openid).broadcast_opt_out
-    talk.say("subscribe")
+    talk.verify([("subscribe", "已重新订阅活动推送。")])
     assert not resident(services, talk.openid).broadcast_opt_out
 
 
