@@ -1,15 +1,24 @@
-"""Read-backs every kind of test shares: what the database holds after a test acted.
+"""Helpers every kind of test shares, kept once: read-backs of what the database holds
+after a test acted, local times as staff type them, and a real HTTP server for an app.
 
-Each helper reads in a session of its own, so a test sees what was committed, as the
+Each read-back opens a session of its own, so a test sees what was committed, as the
 next request or worker batch would; the ``*_in`` forms read inside a session a test holds.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from bot.services import Services
 from models.events import Signup
@@ -53,3 +62,35 @@ def pushes(services: Services, kind: str | None = None) -> list[OutboxMessage]:
     """Committed outbox rows (of one ``kind``, or all) in the order they were queued."""
     with services.session_factory() as db:
         return pushes_in(db, kind)
+
+
+# The club's time zone, the configuration's default: what staff type and residents read.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(delta: timedelta) -> str:
+    """A local time ``delta`` from now, as staff type it on the command line."""
+    return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a server in a subprocess."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` on a free port of a real threaded server (its root URL), as the demo runs
+    it: for browsers, subprocesses and truly concurrent requests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll interval makes shutdown() quick; it costs nothing while serving.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

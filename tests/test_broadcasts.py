@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -39,10 +38,9 @@ from models.outbox import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.cli import fail, run
 from tests.conftest import FakeClock
-from tests.helpers import pushes
+from tests.helpers import SHANGHAI, pushes
 from tests.pushes import add_resident, sent_to
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SERVICE = BroadcastSettings(tz=SHANGHAI)
 SUBSCRIPTION = BroadcastSettings(tz=SHANGHAI, account_type="subscription")
 CATEGORIES = ("education", "infrastructure", "other")

@@ -18,7 +18,8 @@ from bot.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
 from models.events import create_event
 from models.needs import Need, change_status
 from tests.conftest import make_test_config
-from tests.test_simulator import pushes, say, serving
+from tests.helpers import serving
+from tests.test_simulator import pushes, say
 
 Demo = tuple[str, Services]
 

@@ -9,7 +9,6 @@ import csv
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -35,15 +34,7 @@ from models.needs import add_partner
 from models.outbox import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
-from tests.helpers import count, signups
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(delta: timedelta) -> str:
-    """A local time ``delta`` from now, as staff type it."""
-    return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
-
+from tests.helpers import SHANGHAI, count, local, signups
 
 # A day a month ahead: events may be set at most a year ahead (models.events.SCHEDULE_HORIZON).
 SOON = (datetime.now(SHANGHAI) + timedelta(days=30)).date()

@@ -24,8 +24,8 @@ from models.events import (
 )
 from tests.cli import fail
 from tests.conftest import FakeClock
-from tests.helpers import count
-from tests.test_events_cli import create, event, local
+from tests.helpers import count, local
+from tests.test_events_cli import create, event
 
 TOO_LARGE = "3000000000"
 ID_MAX = 2_147_483_647

@@ -17,7 +17,7 @@ from bot.demo import build_demo_app
 from bot.fake_wechat import FakeWeChatServer
 from bot.services import Services
 from bot.wechat_client import AixiangWeChatClient
-from tests.test_simulator import serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 

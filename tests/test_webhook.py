@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
 import requests
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
-from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.protocol import Cipher, parse_xml, sign
@@ -24,7 +21,7 @@ from handlers.message import Message, Reply
 from models import InboundMessage, Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
-from tests.helpers import count, resident
+from tests.helpers import count, resident, serving
 from tests.settings import TEST_TOKEN
 
 
@@ -457,19 +454,6 @@ def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Service
     assert count(services, InboundMessage) == 2
 
 
-@contextmanager
-def serving(services: Services) -> Iterator[str]:
-    """The app on a real threaded HTTP server, for truly concurrent deliveries."""
-    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/wechat"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
 def post_copies_at_once(url: str, payloads: WeChatPayloads, xml: str, copies: int) -> set[str]:
     """Every copy's status and reply, each copy signed afresh as WeChat's re-sends are."""
     deliveries = [payloads.sign(xml) for _ in range(copies)]
@@ -488,7 +472,8 @@ def test_concurrent_duplicates_are_processed_once(
     payloads: WeChatPayloads, services: Services
 ) -> None:
     xml = payloads.text("o-racer", "english", msg_id=31337)
-    with serving(services) as url:
+    with serving(create_app(services=services)) as root:
+        url = f"{root}/wechat"
         assert post_copies_at_once(url, payloads, xml, 8) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
@@ -526,7 +511,8 @@ def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
     """No Redis claim to keep the copies apart: each is handled, the database keeps the
     first to be stored, and the others roll their work back and answer with its reply."""
     xml = payloads.text("o-racer", "english", msg_id=31338)
-    with serving(services_without_redis) as url:
+    with serving(create_app(services=services_without_redis)) as root:
+        url = f"{root}/wechat"
         assert post_copies_at_once(url, payloads, xml, 6) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
