@@ -202,3 +202,8 @@ def test_skip_and_options() -> None:
     assert pick_option("Education", options) == 0
     assert pick_option("3", options) is None
     assert pick_option("天气", options) is None
+
+
+def test_a_transcript_names_the_turn_that_went_wrong(talk: Talk) -> None:
+    with pytest.raises(AssertionError, match="answer to '中文'"):
+        talk.verify([("English", "Switched to English."), ("中文", "Switched to Chinese.")])

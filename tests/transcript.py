@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import pytest
 
@@ -37,6 +37,10 @@ class Says(Protocol):
 
 @dataclass
 class Talk:
+    """One resident's side of a conversation with the router, turn by turn; the same
+    calls as ``Chat`` (say, tap, event, as_resident), so a transcript reads the same at
+    either level."""
+
     services: Services
     openid: str = "o-resident-1"
 
@@ -45,7 +49,9 @@ class Talk:
         committed, as the webhook commits it; an exception fails the test as itself."""
         services = self.services
         now = services.clock()
-        flow = services.sessions.parse(services.redis.get(services.sessions.key(self.openid)))
+        # redis-py types a sync client's answers as maybe-awaitable; this one is sync.
+        stored = cast(str | None, services.redis.get(services.sessions.key(self.openid)))
+        flow = services.sessions.parse(stored)
         with services.engine.connect() as connection:
             # The webhook's first-contact upsert: answers the resident (created on first
             # contact) with the language the handlers read, and records no interaction.
@@ -134,4 +140,5 @@ class Talk:
 
 @pytest.fixture
 def talk(services: Services) -> Talk:
+    """A resident (``o-resident-1``, as ``chat``) talking to the router over empty tables."""
     return Talk(services=services)
