@@ -25,7 +25,15 @@ from models.migrate import upgrade
 from tests.databases import create_postgres_database, drop_postgres_database
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
-pytest_plugins = ["tests.chat", "tests.cli", "tests.fixtures_wechat", "tests.pushes"]
+pytest_plugins = [
+    "tests.chat",
+    "tests.cli",
+    "tests.events",
+    "tests.fixtures_wechat",
+    "tests.guards",
+    "tests.pushes",
+    "tests.transcript",
+]
 
 
 class FakeClock:

@@ -125,3 +125,12 @@ def outbox_row(services: Services, row_id: int) -> OutboxMessage:
         row = db.get(OutboxMessage, row_id)
         assert row is not None
         return row
+
+
+def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict[str, Any]]:
+    """The calls to ``endpoint`` the fake WeChat API accepted (errcode 0 or none)."""
+    return [
+        call
+        for call in fake.calls(endpoint)
+        if isinstance(call["result"], dict) and not call["result"].get("errcode")
+    ]

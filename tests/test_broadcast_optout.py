@@ -16,8 +16,10 @@ from models.residents import Resident
 from scheduler.worker import Worker
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.pushes import queue
-from tests.test_broadcasts import SUBSCRIPTION, broadcast_now, resident, rows, sent_to
+from tests.helpers import pushes
+from tests.pushes import queue, sent_to
+from tests.test_broadcasts import SUBSCRIPTION, broadcast_now, resident
+from tests.transcript import Talk
 
 TEXT = "周六社区大扫除，欢迎参加"
 SENDALL = "message/mass/sendall"
@@ -33,7 +35,7 @@ def opts_out(services: Services, *openids: str) -> None:
 
 
 def statuses(services: Services, kind: str) -> list[tuple[str, str | None]]:
-    return [(row.status, row.last_error) for row in rows(services, kind)]
+    return [(row.status, row.last_error) for row in pushes(services, kind)]
 
 
 def test_a_held_broadcast_does_not_ride_on_the_reply_to_tuiding(
@@ -56,7 +58,7 @@ def test_a_held_broadcast_does_not_ride_on_the_reply_to_tuiding(
 
 def test_a_pending_broadcast_is_skipped_by_the_worker_after_tuiding(
     make_worker: Callable[..., Worker],
-    chat: Chat,
+    talk: Talk,
     clock: FakeClock,
     fake_wechat: FakeWeChatServer,
 ) -> None:
@@ -66,14 +68,14 @@ def test_a_pending_broadcast_is_skipped_by_the_worker_after_tuiding(
     resident(services, "o-other", last_seen=clock())
     broadcast_now(services, "all")
     clock.advance(minutes=1)
-    chat.say("退订")
+    talk.say("退订")
     fake_wechat.clear()
 
     worker.run_once()
 
     reached = [c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send")]
     assert reached == ["o-other"]
-    by_openid = {row.recipient_openid: (row.status, row.last_error) for row in rows(services)}
+    by_openid = {row.recipient_openid: (row.status, row.last_error) for row in pushes(services)}
     assert by_openid == {"o-resident-1": ("skipped", OPTED_OUT), "o-other": ("sent", None)}
 
 
@@ -103,7 +105,7 @@ def test_an_openid_list_leaves_out_who_opted_out_since_fan_out(
         resident(services, openid)
     resident(services, "o-quiet", opted_out=True)  # so not one sendall, but a list
     broadcast_now(services, "all", mass=True)
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.payload["request"]["touser"] == ["o-1", "o-2", "o-3"]
     opts_out(services, "o-2")
 
@@ -130,7 +132,7 @@ def test_one_left_of_an_openid_list_gets_a_normal_broadcast(
     assert fake_wechat.calls(MASS_SEND) == []
     [(status, error)] = statuses(services, "mass")
     assert status == "skipped" and "one recipient left" in (error or "")
-    [single] = rows(services, "broadcast")
+    [single] = pushes(services, "broadcast")
     assert single.recipient_openid == "o-1" and single.status == "sent"
     assert single.idempotency_key.startswith(f"broadcast:{broadcast_id}:")
     [call] = sent_to(fake_wechat, "message/custom/send")
@@ -146,7 +148,7 @@ def test_a_tag_send_leaves_out_who_opted_out_since_fan_out(
         resident(services, openid)
     resident(services, "o-quiet", opted_out=True)  # a tag send: someone opted out before
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.payload["tag"]["openids"] == ["o-1", "o-2", "o-3"]
     opts_out(services, "o-3")
 
@@ -164,7 +166,7 @@ def test_a_send_to_every_follower_becomes_a_tag_send_without_who_opted_out(
     for openid in ("o-1", "o-2", "o-3"):
         resident(services, openid)
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.payload["request"]["filter"] == {"is_to_all": True}
     opts_out(services, "o-1")
 

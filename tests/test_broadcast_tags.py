@@ -22,17 +22,16 @@ from models.base import utcnow
 from models.broadcasts import mass_tag_day, mass_tag_name
 from scheduler.mass_tags import sync_tag
 from scheduler.worker import Worker
+from tests.cli import fail, run
 from tests.conftest import FakeClock
+from tests.helpers import pushes
+from tests.pushes import sent_to
 from tests.test_broadcasts import (
     SUBSCRIPTION,
     broadcast_now,
     event,
-    fail,
     real_event,
     resident,
-    rows,
-    run,
-    sent_to,
     signs_up,
 )
 
@@ -66,7 +65,7 @@ def tag_send(
     made = event(services, "女性技能课堂", "women")
     signs_up(services, made, "o-1", "o-en", "o-quiet")
     broadcast_id = broadcast_now(services, f"signed-up:{made}", mass=True, settings=SUBSCRIPTION)
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     return worker, services, broadcast_id, row
 
 
@@ -101,7 +100,7 @@ def test_subscription_mass_to_signed_up_reaches_exactly_the_audience_by_tag(
     untagged = [c["body"]["openid_list"] for c in sent_to(fake_wechat, UNTAGGING)]
     assert sorted(openid for batch in untagged for openid in batch) == ["o-quiet", "o-stranger"]
     assert fake_wechat.calls("message/mass/send") == []
-    [sent] = rows(services, "mass")
+    [sent] = pushes(services, "mass")
     assert (sent.status, sent.channel, sent.last_error) == ("sent", "mass", None)
     with services.session_factory() as db:
         reached = db.execute(select(func.count()).select_from(BroadcastRecipient)).scalar_one()
@@ -155,7 +154,7 @@ def test_a_retried_tag_send_is_not_sent_twice(
     # WeChat takes the request but its answer never arrives in time.
     fake_wechat.add_fault(SENDALL, delay_s=0.8)
     worker.run_once()
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.status == "failed" and "within 0.3s" in (row.last_error or "")
     deadline = time.monotonic() + 5
     while fake_wechat.calls(SENDALL)[0]["status"] is None and time.monotonic() < deadline:
@@ -175,7 +174,7 @@ def test_a_retried_tag_send_is_not_sent_twice(
     }
     assert "recipients" not in second
     assert len(fake_wechat.calls(TAGGING)) == tagged_before  # nothing left to change
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.status == "sent"
 
 
@@ -211,14 +210,14 @@ def test_wechat_refusals_are_retried_or_dead_lettered_with_the_reason(
 
     worker.run_once()
 
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.status == status
     assert message.format(name=name) in (row.last_error or ""), row.last_error
     assert sent_to(fake_wechat, SENDALL) == []
     if status == "failed":
         clock.set(row.next_attempt_at)
         worker.run_once()
-        [row] = rows(services, "mass")
+        [row] = pushes(services, "mass")
         assert row.status == "sent"
         [call] = sent_to(fake_wechat, SENDALL)
         assert call["recipients"] == ["o-1", "o-en"]
@@ -236,15 +235,17 @@ def test_quota_and_dry_run_from_the_command(
     signs_up(services, made, "o-1", "o-2", "o-quiet")
     audience = f"signed-up:{made}"
     mass = ("--audience", audience, "--mass")
-    out = run(staff, "--text", "通知", *mass, "--dry-run", env=subscription)
+    out = run(staff, "broadcast", "--text", "通知", *mass, "--dry-run", env=subscription)
     assert "mass: by WeChat tag, 2 residents (one message in both languages)" in out.stdout
     assert "excluded, opted out (退订): 1" in out.stdout
-    sent = json.loads(run(staff, "--text", "通知", *mass, "--json", env=subscription).stdout)
+    sent = json.loads(
+        run(staff, "broadcast", "--text", "通知", *mass, "--json", env=subscription).stdout
+    )
     assert sent["mass_requests"] == [
         {"target": "wechat-tag", "method": "tag", "language": "both", "recipients": 2}
     ]
     assert sent["single_messages"] == 0 and sent["rows"] == 1
-    line = fail(staff, "--text", "再次通知", *mass, env=subscription)
+    line = fail(staff, "broadcast", "--text", "再次通知", *mass, env=subscription)
     assert line.startswith("error: --mass: a subscription account may mass-send 1 broadcast a day")
 
 

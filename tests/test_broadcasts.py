@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -39,17 +38,14 @@ from models.events.tables import Attendance, Event
 from models.needs.submission import create_need
 from models.outbox import enqueue_push
 from models.residents import Resident, get_or_create_resident
+from tests.cli import fail, run
 from tests.conftest import FakeClock
-from tests.pushes import add_resident
+from tests.helpers import SHANGHAI, pushes
+from tests.pushes import add_resident, sent_to
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SERVICE = BroadcastSettings(tz=SHANGHAI)
 SUBSCRIPTION = BroadcastSettings(tz=SHANGHAI, account_type="subscription")
 CATEGORIES = ("education", "infrastructure", "other")
-
-
-def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict]:
-    return [c for c in fake.calls(endpoint) if c["result"] and not c["result"].get("errcode")]
 
 
 def resident(
@@ -134,14 +130,6 @@ def broadcast_now(
         record = create_broadcast(db, texts=text_message(zh, en), audience=spec, now=now, mass=mass)
         fan_out(db, record, now, settings)
         return record.id
-
-
-def rows(services: Services, kind: str | None = None) -> list[OutboxMessage]:
-    with services.session_factory() as db:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if kind is not None:
-            query = query.where(OutboxMessage.kind == kind)
-        return list(db.execute(query).scalars())
 
 
 def stored(services: Services, broadcast_id: int) -> Broadcast:
@@ -277,7 +265,7 @@ def test_send_writes_one_row_per_recipient_and_the_worker_delivers_them(
     resident(services, "o-gone", subscribed=False, last_seen=clock.now)
     resident(services, "o-quiet", opted_out=True, last_seen=clock.now)
     broadcast_id = broadcast_now(services, "all")
-    queued = rows(services)
+    queued = pushes(services)
     assert sorted(row.recipient_openid for row in queued) == ["o-en", "o-zh"]
     assert {row.kind for row in queued} == {"broadcast"}
     assert f"broadcast:{broadcast_id}:{zh_id}" in {row.idempotency_key for row in queued}
@@ -289,7 +277,7 @@ def test_send_writes_one_row_per_recipient_and_the_worker_delivers_them(
         again = db.get(Broadcast, broadcast_id)
         assert again is not None
         fan_out(db, again, clock.now, SERVICE)
-    assert len(rows(services)) == 2
+    assert len(pushes(services)) == 2
     assert worker.run_once() == 2
     texts = {
         c["body"]["touser"]: c["body"]["text"]["content"]
@@ -342,13 +330,13 @@ def test_scheduled_broadcast_goes_out_when_due_and_only_once(
     resident(services, "o-late")  # counted when it goes, not when it was scheduled
     with services.session_factory() as db, db.begin():
         assert send_due_broadcasts(db, clock.now, SERVICE) == 0
-    assert rows(services) == []
+    assert pushes(services) == []
     clock.advance(hours=1)
     with services.session_factory() as db, db.begin():
         assert send_due_broadcasts(db, clock.now, SERVICE) == 1
     with services.session_factory() as db, db.begin():
         assert send_due_broadcasts(db, clock.now + timedelta(minutes=1), SERVICE) == 0
-    assert sorted(row.recipient_openid for row in rows(services)) == ["o-1", "o-2", "o-late"]
+    assert sorted(row.recipient_openid for row in pushes(services)) == ["o-1", "o-2", "o-late"]
     assert stored(services, broadcast_id).status == "sent"
 
 
@@ -375,7 +363,7 @@ def test_scheduled_event_broadcast_is_refused_when_the_event_was_cancelled(
         assert send_due_broadcasts(db, clock.now, SERVICE) == 0
     record = stored(services, broadcast_id)
     assert record.status == "refused" and "cancelled, not published" in (record.error or "")
-    assert rows(services) == []
+    assert pushes(services) == []
 
 
 def test_scheduled_time_must_be_in_the_future(services: Services, clock: FakeClock) -> None:
@@ -401,9 +389,9 @@ def test_mass_openid_lists_per_language_through_the_worker(
         resident(services, openid, language=language)
     resident(services, "o-quiet", opted_out=True)
     broadcast_id = broadcast_now(services, "all", mass=True)
-    mass = rows(services, "mass")
+    mass = pushes(services, "mass")
     assert [row.recipient_openid for row in mass] == ["openids:zh:1-2", "openids:en:1-2"]
-    assert rows(services, "broadcast") == []
+    assert pushes(services, "broadcast") == []
     assert worker.run_once() == 2
     bodies = sorted(
         (c["body"] for c in sent_to(fake_wechat, "message/mass/send")),
@@ -426,8 +414,8 @@ def test_mass_openid_lists_per_language_through_the_worker(
             "touser": ["o-3", "o-4"],
         },
     ]
-    assert {row.status for row in rows(services, "mass")} == {"sent"}
-    assert {row.channel for row in rows(services, "mass")} == {"mass"}
+    assert {row.status for row in pushes(services, "mass")} == {"sent"}
+    assert {row.channel for row in pushes(services, "mass")} == {"mass"}
     with services.session_factory() as db:
         recorded = db.execute(select(func.count()).select_from(BroadcastRecipient)).scalar_one()
     assert recorded == 4
@@ -442,7 +430,7 @@ def test_mass_to_all_with_nobody_opted_out_is_one_sendall(
     resident(services, "o-2", language="en")
     resident(services, "o-gone", subscribed=False)
     broadcast_id = broadcast_now(services, "all", mass=True)
-    [row] = rows(services)
+    [row] = pushes(services)
     assert row.kind == "mass" and row.recipient_openid == "all"
     worker.run_once()
     [call] = sent_to(fake_wechat, "message/mass/sendall")
@@ -464,7 +452,7 @@ def test_mass_retry_keeps_its_clientmsgid(
     broadcast_now(services, "all", mass=True)
     fake_wechat.add_fault("message/mass/send", errcode=-1)
     worker.run_once()
-    [row] = rows(services, "mass")
+    [row] = pushes(services, "mass")
     assert row.status == "failed"
     clock.set(row.next_attempt_at)
     worker.run_once()
@@ -478,8 +466,8 @@ def test_mass_recipient_alone_in_a_language_gets_a_normal_message(services: Serv
     resident(services, "o-en", language="en")
     resident(services, "o-quiet", opted_out=True)
     broadcast_now(services, "all", mass=True)
-    assert [row.recipient_openid for row in rows(services, "mass")] == ["openids:zh:1-2"]
-    assert [row.recipient_openid for row in rows(services, "broadcast")] == ["o-en"]
+    assert [row.recipient_openid for row in pushes(services, "mass")] == ["openids:zh:1-2"]
+    assert [row.recipient_openid for row in pushes(services, "broadcast")] == ["o-en"]
 
 
 def test_mass_openid_lists_hold_at_most_ten_thousand_and_never_one() -> None:
@@ -501,7 +489,7 @@ def test_subscription_account_mass_sends_once_a_local_day(
         broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     clock.set(datetime(2026, 5, 1, 16, 0, tzinfo=UTC))  # the next local day
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
-    assert len(rows(services, "mass")) == 2
+    assert len(pushes(services, "mass")) == 2
 
 
 def test_subscription_account_mass_sends_anyone_but_everyone_by_tag(services: Services) -> None:
@@ -533,7 +521,7 @@ def test_service_account_reaches_a_resident_at_most_four_times_a_month(
     with services.session_factory() as db, db.begin():  # one WeChat never took does not count
         db.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == rows(services)[0].id)
+            .where(OutboxMessage.id == pushes(services)[0].id)
             .values(status="dead")
         )
     broadcast_now(services, "all", mass=True)
@@ -562,21 +550,6 @@ def test_sixty_mass_requests_a_minute(services: Services, clock: FakeClock) -> N
 
 
 # The command -------------------------------------------------------------------------------
-
-
-def run(staff: CliRunner, *args: str, env: dict[str, str] | None = None) -> Result:
-    result = staff.invoke(main, ["broadcast", *args], env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def fail(staff: CliRunner, *args: str, env: dict[str, str] | None = None) -> str:
-    """A refused command: exit 2 and exactly one line on stderr."""
-    result = staff.invoke(main, ["broadcast", *args], env=env)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def counts(services: Services) -> tuple[int, int]:
@@ -610,7 +583,7 @@ def test_dry_run_shows_audience_and_both_languages_and_writes_nothing(
     resident(services, "o-gone", subscribed=False)
     resident(services, "o-quiet", opted_out=True)
     made = real_event(services, "gardening")
-    out = run(staff, "--event", str(made), "--audience", "all", "--dry-run").stdout
+    out = run(staff, "broadcast", "--event", str(made), "--audience", "all", "--dry-run").stdout
     assert "dry run: nothing was queued" in out
     assert "recipients: 2" in out
     assert "excluded, unsubscribed: 1" in out and "excluded, opted out (退订): 1" in out
@@ -618,7 +591,9 @@ def test_dry_run_shows_audience_and_both_languages_and_writes_nothing(
     assert "--- English ---\nEvent: 社区花园共建" in out and f"Reply 'signup {made}'" in out
     assert "回复“退订”不再接收活动推送" in out
     data = json.loads(
-        run(staff, "--text", "停水通知", "--audience", "all", "--dry-run", "--json").stdout
+        run(
+            staff, "broadcast", "--text", "停水通知", "--audience", "all", "--dry-run", "--json"
+        ).stdout
     )
     assert data["dry_run"] is True and data["recipients"] == 2
     assert data["text"]["en"].startswith("停水通知\n(Reply 'unsubscribe'")
@@ -632,7 +607,14 @@ def test_send_queues_a_row_per_recipient_with_a_progress_bar(
     for n in range(3):
         resident(services, f"o-{n}", last_seen=now)
     result = run(
-        staff, "--text", "周六大扫除", "--text-en", "Clean-up on Saturday", "--audience", "all"
+        staff,
+        "broadcast",
+        "--text",
+        "周六大扫除",
+        "--text-en",
+        "Clean-up on Saturday",
+        "--audience",
+        "all",
     )
     assert "queuing" in result.stderr
     assert result.stdout.startswith("broadcast ") and "queued 3 messages" in result.stdout
@@ -648,7 +630,9 @@ def test_send_with_json_and_mass(staff: CliRunner, services: Services) -> None:
     resident(services, "o-2")
     resident(services, "o-en", language="en")
     resident(services, "o-quiet", opted_out=True)
-    data = json.loads(run(staff, "--text", "通知", "--audience", "all", "--mass", "--json").stdout)
+    data = json.loads(
+        run(staff, "broadcast", "--text", "通知", "--audience", "all", "--mass", "--json").stdout
+    )
     assert data["status"] == "sent" and data["mass"] is True
     assert data["mass_requests"] == [
         {"target": "openids:zh:1-2", "method": "openids", "language": "zh", "recipients": 2}
@@ -661,7 +645,14 @@ def test_at_schedules_for_the_scheduler(staff: CliRunner, services: Services) ->
     resident(services, "o-1")
     at = (datetime.now(SHANGHAI) + timedelta(days=1)).replace(second=0, microsecond=0)
     out = run(
-        staff, "--text", "明天见", "--audience", "all", "--at", at.strftime("%Y-%m-%dT%H:%M")
+        staff,
+        "broadcast",
+        "--text",
+        "明天见",
+        "--audience",
+        "all",
+        "--at",
+        at.strftime("%Y-%m-%dT%H:%M"),
     ).stdout
     assert "scheduled for " + at.strftime("%Y-%m-%d %H:%M") in out
     with services.session_factory() as db:
@@ -674,8 +665,10 @@ def test_mass_quota_refusal_from_the_command(staff: CliRunner, services: Service
     resident(services, "o-1")
     resident(services, "o-2")
     subscription = {"AIXIANG_WECHAT_ACCOUNT_TYPE": "subscription"}
-    run(staff, "--text", "第一条", "--audience", "all", "--mass", env=subscription)
-    line = fail(staff, "--text", "第二条", "--audience", "all", "--mass", env=subscription)
+    run(staff, "broadcast", "--text", "第一条", "--audience", "all", "--mass", env=subscription)
+    line = fail(
+        staff, "broadcast", "--text", "第二条", "--audience", "all", "--mass", env=subscription
+    )
     assert line.startswith("error: --mass: a subscription account may mass-send 1 broadcast a day")
     assert counts(services) == (1, 1)
 
@@ -702,14 +695,14 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     staff: CliRunner, services: Services, args: tuple[str, ...], message: str
 ) -> None:
     resident(services, "o-1")
-    line = fail(staff, *args)
+    line = fail(staff, "broadcast", *args)
     assert line.startswith("error: ") and message in line
     assert counts(services) == (0, 0)
 
 
 def test_sending_to_nobody_is_refused(staff: CliRunner, services: Services) -> None:
     resident(services, "o-quiet", opted_out=True)
-    line = fail(staff, "--text", "x", "--audience", "all", "--mass")
+    line = fail(staff, "broadcast", "--text", "x", "--audience", "all", "--mass")
     assert "nobody to send to: --audience all" in line and "1 opted out" in line
     assert counts(services) == (0, 0)
 
@@ -718,7 +711,9 @@ def test_announcing_a_closed_event_is_refused(staff: CliRunner, services: Servic
     made = real_event(services)
     with services.session_factory() as db, db.begin():
         db.execute(update(Event).where(Event.id == made).values(status="cancelled"))
-    assert "is cancelled, not published" in fail(staff, "--event", str(made), "--audience", "all")
+    assert "is cancelled, not published" in fail(
+        staff, "broadcast", "--event", str(made), "--audience", "all"
+    )
     assert counts(services) == (0, 0)
 
 
@@ -732,8 +727,8 @@ def test_staff_list_and_cancel_a_scheduled_broadcast_which_then_never_goes(
     resident(services, "o-1")
     at = (datetime.now(SHANGHAI) + timedelta(days=1)).replace(second=0, microsecond=0)
     when = at.strftime("%Y-%m-%dT%H:%M")
-    run(staff, "--text", "明天停水，请提前储水", "--audience", "all", "--at", when)
-    run(staff, "--text", "后天见", "--audience", "all", "--at", when)
+    run(staff, "broadcast", "--text", "明天停水，请提前储水", "--audience", "all", "--at", when)
+    run(staff, "broadcast", "--text", "后天见", "--audience", "all", "--at", when)
     listed = json.loads(broadcasts_command(staff, "list", "--json").stdout)
     assert [(b["id"], b["status"], b["at"]) for b in listed] == [
         (1, "scheduled", at.strftime("%Y-%m-%d %H:%M")),
@@ -751,8 +746,8 @@ def test_staff_list_and_cancel_a_scheduled_broadcast_which_then_never_goes(
 
     with services.session_factory() as db, db.begin():
         assert send_due_broadcasts(db, utcnow() + timedelta(days=2), SERVICE) == 1
-    assert [row.recipient_openid for row in rows(services, "broadcast")] == ["o-1"]
-    assert "后天见" in rows(services, "broadcast")[0].payload["text"]["zh"]
+    assert [row.recipient_openid for row in pushes(services, "broadcast")] == ["o-1"]
+    assert "后天见" in pushes(services, "broadcast")[0].payload["text"]["zh"]
 
 
 @pytest.mark.parametrize(
@@ -767,7 +762,7 @@ def test_cancel_refuses_what_it_cannot_cancel(
     staff: CliRunner, services: Services, args: tuple[str, ...], message: str
 ) -> None:
     resident(services, "o-1")
-    run(staff, "--text", "已发出", "--audience", "all")
+    run(staff, "broadcast", "--text", "已发出", "--audience", "all")
     result = broadcasts_command(staff, *args)
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()

@@ -10,12 +10,11 @@ now, in Shanghai time.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from bot.services import Services
 from models import Broadcast
@@ -25,9 +24,8 @@ from models.events.errors import EventError
 from models.events.staff import SCHEDULE_HORIZON, create_event
 from models.events.tables import Event
 from tests.cli import fail, run
+from tests.helpers import count, local
 from tests.pushes import add_resident
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Each has no UTC form or no Shanghai form.
 OUT_OF_RANGE = (
@@ -37,18 +35,8 @@ OUT_OF_RANGE = (
 )
 
 
-def local(days: float) -> str:
-    """A local time ``days`` from now, as staff type it."""
-    return (datetime.now(SHANGHAI) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
-
-
-SOON = local(30)
-PAST_HORIZON = (local(367), "9999-12-15T10:00")
-
-
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
+SOON = local(timedelta(days=30))
+PAST_HORIZON = (local(timedelta(days=367)), "9999-12-15T10:00")
 
 
 def stored_event(services: Services) -> int:
@@ -114,7 +102,7 @@ def test_a_broadcast_more_than_a_year_ahead_is_refused(
 def test_a_broadcast_within_the_year_is_scheduled(staff: CliRunner, services: Services) -> None:
     add_resident(services, "o-1")
     add_resident(services, "o-2")
-    run(staff, *BROADCAST, "--mass", "--at", local(360))
+    run(staff, *BROADCAST, "--mass", "--at", local(timedelta(days=360)))
     assert count(services, Broadcast) == 1
 
 
@@ -135,7 +123,14 @@ def test_an_event_more_than_a_year_ahead_is_refused(
 
 
 def test_an_event_within_the_year_is_created(staff: CliRunner, services: Services) -> None:
-    run(staff, *CREATE, "--starts-at", local(360), "--ends-at", local(360.1))
+    run(
+        staff,
+        *CREATE,
+        "--starts-at",
+        local(timedelta(days=360)),
+        "--ends-at",
+        local(timedelta(days=360.1)),
+    )
     assert count(services, Event) == 1
 
 
@@ -189,7 +184,7 @@ def test_a_date_without_a_time_is_refused_where_a_moment_is_meant(
     staff: CliRunner, services: Services, command: tuple[str, ...]
 ) -> None:
     add_resident(services, "o-1")
-    day = local(30)[:10]
+    day = local(timedelta(days=30))[:10]
     line = fail(staff, *command, day)
     assert line == (
         f"error: {command[-1]}: {day!r} has no time of day; give the date and the time, "
@@ -203,10 +198,15 @@ def test_updating_an_event_to_a_date_alone_is_refused(
     staff: CliRunner, services: Services, option: str
 ) -> None:
     event_id = stored_event(services)
-    day = local(20)[:10]
+    day = local(timedelta(days=20))[:10]
     line = fail(staff, "events", "update", str(event_id), option, day)
     assert f"{option}: {day!r} has no time of day" in line
 
 
 def test_since_takes_a_date_alone_as_the_start_of_that_day(staff: CliRunner) -> None:
-    assert run(staff, "needs", "list", "--since", local(-1)[:10], "--json").output.strip() == "[]"
+    assert (
+        run(
+            staff, "needs", "list", "--since", local(timedelta(days=-1))[:10], "--json"
+        ).output.strip()
+        == "[]"
+    )

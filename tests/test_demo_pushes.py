@@ -19,7 +19,8 @@ from models.events.staff import create_event
 from models.needs.tables import Need
 from models.needs.transitions import change_status
 from tests.conftest import make_test_config
-from tests.test_simulator import pushes, say, serving
+from tests.helpers import serving
+from tests.test_simulator import pushes, say
 
 Demo = tuple[str, WebhookServices]
 

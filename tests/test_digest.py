@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,8 +19,8 @@ from models.needs.submission import create_need
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from tests.helpers import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The fake clock starts at 2026-05-01 02:00 UTC, 10:00 in Shanghai.
 START = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 

@@ -11,12 +11,10 @@ from sqlalchemy import select
 from bot.services import Services
 from models.events.queries import get_event, occupancy
 from models.events.tables import Attendance, SignupStatus
-from tests import test_events_chat
-from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.test_events_chat import MakeEvent, fill, pushes, scan, signups
-
-make_event = test_events_chat.make_event
+from tests.events import MakeEvent, fill
+from tests.helpers import pushes, signups
+from tests.transcript import Talk
 
 
 def people_in_the_room(services: Services) -> int:
@@ -25,14 +23,14 @@ def people_in_the_room(services: Services) -> int:
 
 
 def test_checked_in_party_cannot_cancel(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     event_id = make_event(capacity=3, max_party_size=3)
-    assert "报名成功" in chat.say(f"报名 {event_id} 3")
+    assert "报名成功" in talk.say(f"报名 {event_id} 3")
     fill(services, clock, event_id, 1)
     clock.advance(days=2, hours=-1)
-    assert "签到成功（3 人）" in scan(chat, f"checkin:{event_id}")
-    reply = chat.say(f"取消报名 {event_id}")
+    assert "签到成功（3 人）" in talk.event("SCAN", f"checkin:{event_id}")
+    reply = talk.say(f"取消报名 {event_id}")
     assert "您已签到活动“社区花园共建”，不能再取消报名" in reply
     assert [s.status for s in signups(services, event_id)] == [
         SignupStatus.CONFIRMED,
@@ -42,44 +40,44 @@ def test_checked_in_party_cannot_cancel(
     with services.session_factory() as db:
         taken = occupancy(db, get_event(db, event_id))
     assert (taken.confirmed, taken.waitlisted, people_in_the_room(services)) == (3, 1, 3)
-    chat.say("English")
-    assert "checked in to '社区花园共建', so the sign-up can no longer" in chat.say(
+    talk.say("English")
+    assert "checked in to '社区花园共建', so the sign-up can no longer" in talk.say(
         f"cancel {event_id}"
     )
 
 
 def test_walk_in_cannot_cancel_either(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     event_id = make_event(capacity=2)
     clock.advance(days=2, hours=-1)
-    assert "现场参加" in scan(chat, f"checkin:{event_id}")
-    assert "您已签到活动" in chat.say(f"取消报名 {event_id}")
+    assert "现场参加" in talk.event("SCAN", f"checkin:{event_id}")
+    assert "您已签到活动" in talk.say(f"取消报名 {event_id}")
     assert people_in_the_room(services) == 1
 
 
 def test_walk_in_cannot_sign_up_for_a_second_place(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     event_id = make_event(capacity=2)
     clock.advance(days=2, hours=-1)
-    assert "现场参加" in scan(chat, f"checkin:{event_id}")
-    assert "您已在现场签到“社区花园共建”，已计为参加，无需再报名" in chat.say(f"报名 {event_id}")
+    assert "现场参加" in talk.event("SCAN", f"checkin:{event_id}")
+    assert "您已在现场签到“社区花园共建”，已计为参加，无需再报名" in talk.say(f"报名 {event_id}")
     assert signups(services, event_id) == []
     with services.session_factory() as db:
         assert occupancy(db, get_event(db, event_id)).places_left == 1
-    detail = chat.say(f"活动 {event_id}")
+    detail = talk.say(f"活动 {event_id}")
     assert "您的报名：已签到" in detail and "发送“报名" not in detail
-    chat.say("English")
-    assert "counted as attending" in chat.say(f"signup {event_id}")
+    talk.say("English")
+    assert "counted as attending" in talk.say(f"signup {event_id}")
 
 
 def test_walk_in_is_refused_before_the_contact_questions(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     event_id = make_event(contact_required=True, max_party_size=3)
     clock.advance(days=2, hours=-1)
-    scan(chat, f"checkin:{event_id}")
-    assert "已计为参加" in chat.say(f"报名 {event_id}")
-    assert "已计为参加" in chat.say(f"报名 {event_id} 2")
+    talk.event("SCAN", f"checkin:{event_id}")
+    assert "已计为参加" in talk.say(f"报名 {event_id}")
+    assert "已计为参加" in talk.say(f"报名 {event_id} 2")
     assert signups(services, event_id) == []

@@ -9,11 +9,10 @@ import csv
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.cli.events import spreadsheet_text
 from bot.services import Services
@@ -23,19 +22,12 @@ from models.base import utcnow
 from models.events.notices import LATE_CANCEL_NOTICE_WINDOW
 from models.events.signups import cancel_signup, save_contact, sign_up
 from models.events.staff import create_event
-from models.events.tables import Attendance, Event, Signup, SignupStatus
+from models.events.tables import Attendance, Event, SignupStatus
 from models.outbox import expire_stale
 from models.partners import add_partner
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local(delta: timedelta) -> str:
-    """A local time ``delta`` from now, as staff type it."""
-    return (datetime.now(SHANGHAI) + delta).strftime("%Y-%m-%dT%H:%M")
-
+from tests.helpers import SHANGHAI, count, local, signups
 
 # A day a month ahead: events may be set at most a year ahead
 # (models.events.staff.SCHEDULE_HORIZON).
@@ -66,24 +58,10 @@ def event(services: Services, event_id: int) -> Event:
         return found
 
 
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
 def residents_sign_up(services: Services, event_id: int, *openids: str, party: int = 1) -> None:
     with services.session_factory() as db, db.begin():
         for openid in openids:
             sign_up(db, event_id, get_or_create_resident(db, openid, utcnow()), party, utcnow())
-
-
-def signups(services: Services, event_id: int) -> list[Signup]:
-    with services.session_factory() as db:
-        return list(
-            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
-            .scalars()
-            .all()
-        )
 
 
 # create -------------------------------------------------------------------------------------

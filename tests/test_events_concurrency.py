@@ -23,9 +23,10 @@ from models import OutboxMessage, Resident
 from models.db import make_engine, make_session_factory
 from models.events.signups import cancel_signup, sign_up
 from models.events.staff import create_event
-from models.events.tables import Signup, SignupStatus
+from models.events.tables import SignupStatus
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
+from tests.helpers import signups
 
 CAPACITY = 10
 TZ = ZoneInfo("Asia/Shanghai")
@@ -75,15 +76,6 @@ def all_at_once(count: int, work: Callable[[int], None]) -> None:
     with ThreadPoolExecutor(max_workers=count) as executor:
         for future in [executor.submit(start, index) for index in range(count)]:
             future.result()
-
-
-def signups(services: Services, event_id: int) -> list[Signup]:
-    with services.session_factory() as db:
-        return list(
-            db.execute(select(Signup).where(Signup.event_id == event_id).order_by(Signup.id))
-            .scalars()
-            .all()
-        )
 
 
 def summary(services: Services, event_id: int) -> tuple[int, int, int]:

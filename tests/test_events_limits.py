@@ -17,8 +17,10 @@ from models.events.errors import EventError, EventRefusal
 from models.events.queries import get_event
 from models.events.staff import create_event, update_event
 from models.events.tables import Event
+from tests.cli import fail
 from tests.conftest import FakeClock
-from tests.test_events_cli import count, create, event, fail, local
+from tests.helpers import count, local
+from tests.test_events_cli import create, event
 
 TOO_LARGE = "3000000000"
 ID_MAX = 2_147_483_647

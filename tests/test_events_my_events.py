@@ -7,51 +7,48 @@ from datetime import timedelta
 from bot.services import Services
 from models.events.queries import resident_signups
 from models.residents import get_or_create_resident
-from tests import test_events_chat
-from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.test_events_chat import MakeEvent, fill, scan
-
-make_event = test_events_chat.make_event
+from tests.events import MakeEvent, fill
+from tests.transcript import Talk
 
 
 def test_signing_up_again_and_again_keeps_every_event_listed(
-    chat: Chat, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     for day in range(5):
         event_id = make_event(
             title=f"活动{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
         )
-        chat.say(f"报名 {event_id}")
-        chat.say(f"取消报名 {event_id}")
-        chat.say(f"报名 {event_id}")
+        talk.say(f"报名 {event_id}")
+        talk.say(f"取消报名 {event_id}")
+        talk.say(f"报名 {event_id}")
     sixth = make_event(title="第六个活动", starts_at=clock.now + timedelta(days=9), ends_at=None)
-    assert "报名成功" in chat.say(f"报名 {sixth}")
-    mine = chat.say("我的活动").split("\n")
+    assert "报名成功" in talk.say(f"报名 {sixth}")
+    mine = talk.say("我的活动").split("\n")
     titles = [line.split(". ", 1)[1] for line in mine[1::2]]
     assert titles == [f"活动{day}" for day in range(5)] + ["第六个活动"]
     assert "已取消报名" not in "\n".join(mine)
 
 
 def test_cancelled_events_give_way_to_live_ones(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     """More than ten events: the ones only cancelled are left out, not the live ones."""
     for day in range(10):
         event_id = make_event(
             title=f"不去{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
         )
-        chat.say(f"报名 {event_id}")
-        chat.say(f"取消报名 {event_id}")
+        talk.say(f"报名 {event_id}")
+        talk.say(f"取消报名 {event_id}")
     full = make_event(
         title="候补的活动", capacity=1, starts_at=clock.now + timedelta(days=20), ends_at=None
     )
     fill(services, clock, full, 1)
-    chat.say(f"报名 {full}")
-    chat.say("是")
+    talk.say(f"报名 {full}")
+    talk.say("是")
     going = make_event(title="要去的活动", starts_at=clock.now + timedelta(days=30), ends_at=None)
-    chat.say(f"报名 {going}")
-    mine = chat.say("我的活动")
+    talk.say(f"报名 {going}")
+    mine = talk.say("我的活动")
     assert "候补的活动" in mine and "候补第 1 位" in mine
     assert "要去的活动" in mine and "已确认" in mine
     assert mine.count("已取消报名") == 8 and "不去0" in mine and "不去8" not in mine
@@ -59,17 +56,17 @@ def test_cancelled_events_give_way_to_live_ones(
 
 
 def test_one_row_per_event_with_the_live_sign_up(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     first = make_event()
     second = make_event(starts_at=clock.now + timedelta(days=3), ends_at=None)
     for _ in range(3):
-        chat.say(f"报名 {first}")
-        chat.say(f"取消报名 {first}")
-    chat.say(f"报名 {first}")
-    chat.say(f"报名 {second}")
+        talk.say(f"报名 {first}")
+        talk.say(f"取消报名 {first}")
+    talk.say(f"报名 {first}")
+    talk.say(f"报名 {second}")
     with services.session_factory() as db:
-        me = get_or_create_resident(db, chat.openid, clock.now)
+        me = get_or_create_resident(db, talk.openid, clock.now)
         rows = resident_signups(db, me.id, clock.now, limit=2)
     assert [(event.id, signup.status, attendance) for signup, event, attendance in rows] == [
         (first, "confirmed", None),
@@ -78,29 +75,29 @@ def test_one_row_per_event_with_the_live_sign_up(
 
 
 def test_a_walk_in_is_listed_as_checked_in(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     """Checked in by QR without a sign-up: the event is the resident's too."""
     signed = make_event(title="报了名的活动", starts_at=clock.now + timedelta(days=5), ends_at=None)
-    chat.say(f"报名 {signed}")
+    talk.say(f"报名 {signed}")
     walked = make_event(title="现场来的活动")
     clock.advance(days=2, hours=-1)
-    assert "现场参加" in scan(chat, f"checkin:{walked}")
-    mine = chat.say("我的活动")
+    assert "现场参加" in talk.event("SCAN", f"checkin:{walked}")
+    mine = talk.say("我的活动")
     assert mine.split("\n")[1] == f"{walked}. 现场来的活动"
     assert "· 已签到" in mine.split("\n")[2]
     assert f"{signed}. 报了名的活动" in mine and "已确认" in mine
-    chat.say("English")
-    assert "· checked in" in chat.say("my events").split("\n")[2]
+    talk.say("English")
+    assert "· checked in" in talk.say("my events").split("\n")[2]
     with services.session_factory() as db:
-        me = get_or_create_resident(db, chat.openid, clock.now)
+        me = get_or_create_resident(db, talk.openid, clock.now)
         rows = resident_signups(db, me.id, clock.now - timedelta(days=1))
     seen = [(event.id, signup is None, came is not None) for signup, event, came in rows]
     assert seen == [(walked, True, True), (signed, False, False)]
 
 
 def test_a_walk_in_is_kept_ahead_of_cancelled_history(
-    chat: Chat, services: Services, make_event: MakeEvent, clock: FakeClock
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     """The walk-in counts as attendance: cancelled-only events give way to it in the limit."""
     soon = clock.now + timedelta(hours=1)
@@ -109,17 +106,17 @@ def test_a_walk_in_is_kept_ahead_of_cancelled_history(
         event_id = make_event(
             title=f"不去{day}", starts_at=clock.now + timedelta(days=2 + day), ends_at=None
         )
-        chat.say(f"报名 {event_id}")
-        chat.say(f"取消报名 {event_id}")
-    assert "现场参加" in scan(chat, f"checkin:{walked}")
+        talk.say(f"报名 {event_id}")
+        talk.say(f"取消报名 {event_id}")
+    assert "现场参加" in talk.event("SCAN", f"checkin:{walked}")
     with services.session_factory() as db:
-        me = get_or_create_resident(db, chat.openid, clock.now)
+        me = get_or_create_resident(db, talk.openid, clock.now)
         rows = resident_signups(db, me.id, clock.now, limit=3)
     assert [(event.title, signup is None) for signup, event, _ in rows] == [
         ("现场来的活动", True),
         ("不去0", False),
         ("不去1", False),
     ]
-    mine = chat.say("我的活动")
+    mine = talk.say("我的活动")
     assert "现场来的活动" in mine and "已签到" in mine
     assert mine.count("已取消报名") == 9 and "不去9" not in mine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from bot.wechat.fake_api import FakeWeChatServer
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -566,14 +566,8 @@ def test_menu_is_checked_stored_and_returned() -> None:
     assert after == {"menu": menu}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_serve_fake_wechat_runs_in_the_foreground_until_interrupted() -> None:
-    port = _free_port()
+    port = free_port()
     script = (
         f"from bot.wechat.fake_api import serve_fake_wechat; serve_fake_wechat('127.0.0.1', {port})"
     )

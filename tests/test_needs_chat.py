@@ -1,11 +1,11 @@
-"""Residents submit and follow needs by chat, through the real signed webhook."""
+"""Residents submit and follow needs by chat, as handler-level transcripts.
+
+Through the real signed webhook: one whole need with photos and a place (the wiring of
+each message type), and erasure, which also blanks the stored messages."""
 
 from __future__ import annotations
 
-import itertools
-from typing import Any
-
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.services import Services
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
@@ -15,11 +15,8 @@ from models.needs.transitions import change_status
 from models.partners import add_partner
 from tests.chat import Chat
 from tests.conftest import FakeClock
-
-
-def count(services: Services, model: type, *where: Any) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+from tests.helpers import count, pushes, resident
+from tests.transcript import Says, Talk
 
 
 def only_need(services: Services) -> Need:
@@ -27,26 +24,13 @@ def only_need(services: Services) -> Need:
         return db.execute(select(Need)).scalar_one()
 
 
-def resident(services: Services, openid: str) -> Resident:
-    with services.session_factory() as db:
-        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
-
-
-_tap_times = itertools.count(1_770_000_000)
-
-
-def tap(chat: Chat, key: str) -> str:
-    """A menu tap with its own CreateTime: taps in the same second would be one delivery."""
-    return chat.send(chat.payloads.event(chat.openid, "CLICK", key, create_time=next(_tap_times)))
-
-
-def start(chat: Chat) -> str:
+def start(chat: Says) -> str:
     """Open the flow and agree to the privacy notice; returns the category prompt."""
     assert "同意" in chat.say("需求")
     return chat.say("同意")
 
 
-def submit(chat: Chat, category: str = "2", text: str = "村口垃圾桶满了没人清") -> str:
+def submit(chat: Says, category: str = "2", text: str = "村口垃圾桶满了没人清") -> str:
     """A whole need without photos or place, as quickly as a resident can."""
     first = chat.say("需求")
     if "同意" in first and "类别" not in first:
@@ -96,264 +80,297 @@ def test_whole_flow_with_photos_and_location(chat: Chat, services: Services) -> 
     assert "没有进行中的对话" in chat.say("退出")
 
 
-def test_menu_starts_the_flow_and_consent_is_asked_once(chat: Chat, services: Services) -> None:
-    assert "同意" in tap(chat, "NEED_NEW")
-    chat.say("好")
-    chat.say("退出")
-    assert "请选择需求类别" in tap(chat, "NEED_NEW")
-    chat.say("退出")
-    assert "请选择需求类别" in chat.say("need")
+def test_menu_starts_the_flow_and_consent_is_asked_once(talk: Talk, services: Services) -> None:
+    assert "同意" in talk.tap("NEED_NEW")
+    talk.say("好")
+    talk.say("退出")
+    assert "请选择需求类别" in talk.tap("NEED_NEW")
+    talk.say("退出")
+    assert "请选择需求类别" in talk.say("need")
 
 
-def test_declining_consent_keeps_nothing(chat: Chat, services: Services) -> None:
-    chat.say("需求")
-    assert "没有保存任何内容" in chat.say("不同意")
+def test_declining_consent_keeps_nothing(talk: Talk, services: Services) -> None:
+    talk.say("需求")
+    assert "没有保存任何内容" in talk.say("不同意")
     assert count(services, Need) == 0
-    assert resident(services, chat.openid).privacy_consent_at is None
-    assert "同意" in chat.say("需求")
-    assert "请回复“同意”或“不同意”" in chat.say("什么意思")
+    assert resident(services, talk.openid).privacy_consent_at is None
+    assert "同意" in talk.say("需求")
+    assert "请回复“同意”或“不同意”" in talk.say("什么意思")
 
 
-def test_category_by_name_in_both_languages(chat: Chat) -> None:
-    start(chat)
-    assert "类别：老人儿童" in chat.say("老人儿童")
-    assert "请选择需求类别" in chat.say("返回")
-    assert "类别：就业技能" in chat.say("Jobs and Skills")
-    chat.say("返回")
-    assert "类别：教育" in chat.say("education")
+def test_category_by_name_in_both_languages(talk: Talk) -> None:
+    start(talk)
+    assert "类别：老人儿童" in talk.say("老人儿童")
+    assert "请选择需求类别" in talk.say("返回")
+    assert "类别：就业技能" in talk.say("Jobs and Skills")
+    talk.say("返回")
+    assert "类别：教育" in talk.say("education")
 
 
-def test_unknown_category_is_refused_and_the_step_repeats(chat: Chat) -> None:
-    start(chat)
-    assert "没有这个类别" in chat.say("7")
-    assert "1–6" in chat.say("天气")
-    assert "没有这个类别" in chat.send(chat.payloads.image(chat.openid, "m", "http://p"))
-    assert "基础设施" in chat.say("3")
+def test_unknown_category_is_refused_and_the_step_repeats(talk: Talk) -> None:
+    start(talk)
+    assert "没有这个类别" in talk.say("7")
+    assert "1–6" in talk.say("天气")
+    assert "没有这个类别" in talk.image("m", "http://p")
+    assert "基础设施" in talk.say("3")
 
 
-def test_empty_and_overlong_text(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    assert "不能为空" in chat.say("跳过")
-    assert "没能听清" in chat.send(chat.payloads.voice(chat.openid, ""))
-    refused = chat.say("很" * 1001)
+def test_empty_and_overlong_text(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    assert "不能为空" in talk.say("跳过")
+    assert "没能听清" in talk.speak("")
+    refused = talk.say("很" * 1001)
     assert "1001" in refused and "1000 字以内" in refused
-    assert "照片" in chat.say("好" * 1000)
-    chat.say("跳过")
-    chat.say("跳过")
-    chat.say("确认")
+    assert "照片" in talk.say("好" * 1000)
+    talk.say("跳过")
+    talk.say("跳过")
+    talk.say("确认")
     assert len(only_need(services).description or "") == 1000
 
 
-def test_voice_recognition_is_the_description(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("3")
-    assert "照片" in chat.send(chat.payloads.voice(chat.openid, "路灯坏了。"))
-    chat.say("跳过")
-    chat.say("老街 12 号")
-    chat.say("确认")
+def test_voice_recognition_is_the_description(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("3")
+    assert "照片" in talk.speak("路灯坏了。")
+    talk.say("跳过")
+    talk.say("老街 12 号")
+    talk.say("确认")
     need = only_need(services)
     assert (need.description, need.place, need.latitude) == ("路灯坏了。", "老街 12 号", None)
 
 
-def test_a_need_can_be_given_by_voice_from_start_to_end(chat: Chat, services: Services) -> None:
-    def speak(words: str) -> str:
-        return chat.send(chat.payloads.voice(chat.openid, words))
-
-    assert "同意" in speak("需求。")
-    assert "类别" in speak("同意。")
-    assert "描述" in speak("基础设施。")
-    assert "照片" in speak("路灯坏了。")
-    assert "位置" in speak("跳过。")
-    assert "确认" in speak("老街十二号。")
-    assert "N-" in speak("确认。")
+def test_a_need_can_be_given_by_voice_from_start_to_end(talk: Talk, services: Services) -> None:
+    assert "同意" in talk.speak("需求。")
+    assert "类别" in talk.speak("同意。")
+    assert "描述" in talk.speak("基础设施。")
+    assert "照片" in talk.speak("路灯坏了。")
+    assert "位置" in talk.speak("跳过。")
+    assert "确认" in talk.speak("老街十二号。")
+    assert "N-" in talk.speak("确认。")
     need = only_need(services)
     assert (need.category, need.description, need.place) == (
         "infrastructure",
         "路灯坏了。",
         "老街十二号",
     )
-    assert "确认删除" in speak("删除我的信息。")
-    assert "没有删除" in speak("不。")
+    assert "确认删除" in talk.speak("删除我的信息。")
+    assert "没有删除" in talk.speak("不。")
 
 
-def test_unsupported_media_at_each_step(chat: Chat, services: Services) -> None:
-    video = chat.payloads.raw(chat.openid, "video", {"MediaId": "v1", "MsgId": 901})
-    start(chat)
-    chat.say("1")
-    assert "文字描述" in chat.send(chat.payloads.image(chat.openid, "m", "http://p"))
-    assert "文字描述" in chat.send(video)
-    chat.say("学校缺图书")
-    video2 = chat.payloads.raw(chat.openid, "video", {"MediaId": "v2", "MsgId": 902})
-    assert "暂不支持" in chat.send(video2)
-    chat.say("完成")
-    video3 = chat.payloads.raw(chat.openid, "shortvideo", {"MediaId": "v3", "MsgId": 903})
-    assert "暂不支持" in chat.send(video3)
-    assert "照片步骤已经过了" in chat.send(chat.payloads.image(chat.openid, "late", "http://p"))
-    chat.say("跳过")
-    assert "回复“确认”提交" in chat.send(chat.payloads.image(chat.openid, "m9", "http://p"))
-    chat.say("确认")
+def test_unsupported_media_at_each_step(talk: Talk, services: Services) -> None:
+    video = talk.message("video", media_id="v1")
+    start(talk)
+    talk.say("1")
+    assert "文字描述" in talk.image("m", "http://p")
+    assert "文字描述" in talk.send(video)
+    talk.say("学校缺图书")
+    video2 = talk.message("video", media_id="v2")
+    assert "暂不支持" in talk.send(video2)
+    talk.say("完成")
+    video3 = talk.message("shortvideo", media_id="v3")
+    assert "暂不支持" in talk.send(video3)
+    assert "照片步骤已经过了" in talk.image("late", "http://p")
+    talk.say("跳过")
+    assert "回复“确认”提交" in talk.image("m9", "http://p")
+    talk.say("确认")
     assert count(services, NeedPhoto) == 0
 
 
-def test_photo_beyond_the_limit(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("教室漏雨")
+def test_photo_beyond_the_limit(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("教室漏雨")
     for number in (1, 2):
-        chat.send(chat.payloads.image(chat.openid, f"m{number}", f"http://p/{number}"))
-    third = chat.send(chat.payloads.image(chat.openid, "m3", "http://p/3"))
+        talk.image(f"m{number}", f"http://p/{number}")
+    third = talk.image("m3", "http://p/3")
     assert "已达上限" in third and "位置" in third
-    assert "最多只能添加 3 张照片" in chat.send(chat.payloads.image(chat.openid, "m4", "http://p"))
-    chat.say("跳过")
-    chat.say("确认")
+    assert "最多只能添加 3 张照片" in talk.image("m4", "http://p")
+    talk.say("跳过")
+    talk.say("确认")
     with services.session_factory() as db:
         media = db.execute(select(NeedPhoto.media_id).order_by(NeedPhoto.position)).scalars()
         assert list(media) == ["m1", "m2", "m3"]
 
 
-def test_overlong_place_and_going_back(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("第一次描述")
-    assert "请用文字" in chat.say("返回")
-    assert "请选择需求类别" in chat.say("返回")
-    chat.say("1")
-    chat.say("第二次描述")
-    chat.say("完成")
-    assert "200 字以内" in chat.say("村" * 201)
-    chat.say("东村")
-    assert "回复“确认”提交" in chat.say("嗯")
-    assert "需求在哪里" in chat.say("返回")
-    summary = chat.say("西村")
+def test_overlong_place_and_going_back(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("第一次描述")
+    assert "请用文字" in talk.say("返回")
+    assert "请选择需求类别" in talk.say("返回")
+    talk.say("1")
+    talk.say("第二次描述")
+    talk.say("完成")
+    assert "200 字以内" in talk.say("村" * 201)
+    talk.say("东村")
+    assert "回复“确认”提交" in talk.say("嗯")
+    assert "需求在哪里" in talk.say("返回")
+    summary = talk.say("西村")
     assert "西村" in summary and "第二次描述" in summary
-    chat.say("确认")
+    talk.say("确认")
     need = only_need(services)
     assert (need.description, need.place) == ("第二次描述", "西村")
 
 
-def test_help_and_language_mid_draft_keep_the_draft(chat: Chat, services: Services) -> None:
+def test_help_and_language_mid_draft_keep_the_draft(talk: Talk, services: Services) -> None:
     """Every step answers 帮助 and English without taking them as its answer, then asks
     its own question again; the draft carries on."""
-    start(chat)
-    assert chat.say("帮助").endswith("6. 其他\n随时发送“退出”可放弃。")
-    chat.say("1")
-    assert chat.say("help").endswith("回复“返回”重新选择类别。")
-    english = chat.say("English")
+    start(talk)
+    assert talk.say("帮助").endswith("6. 其他\n随时发送“退出”可放弃。")
+    talk.say("1")
+    assert talk.say("help").endswith("回复“返回”重新选择类别。")
+    english = talk.say("English")
     assert english.startswith("Switched to English.\n\nCategory: ")
     assert english.endswith("Reply 'back' to choose another category.")
-    chat.say("学校没有美术老师")
-    chinese = chat.say("中文")
+    talk.say("学校没有美术老师")
+    chinese = talk.say("中文")
     assert chinese.startswith("已切换为中文。\n\n可以发送最多")
     assert chinese.endswith("回复“返回”修改描述。")
-    chat.say("完成")
-    assert chat.say("帮助").endswith("回复“返回”回到上一步。")
+    talk.say("完成")
+    assert talk.say("帮助").endswith("回复“返回”回到上一步。")
     # "Done" typed again at the place question means no place, not a place called so.
-    assert "地点：（无）" in chat.say("完成")
-    assert chat.say("help").endswith("回复“确认”提交，“返回”修改地点，“退出”放弃。")
-    chat.say("确认")
+    assert "地点：（无）" in talk.say("完成")
+    assert talk.say("help").endswith("回复“确认”提交，“返回”修改地点，“退出”放弃。")
+    talk.say("确认")
     need = only_need(services)
     assert (need.description, need.place) == ("学校没有美术老师", None)
-    assert resident(services, chat.openid).language == "zh"
+    assert resident(services, talk.openid).language == "zh"
 
 
-def test_consent_and_erase_questions_are_asked_again_after_help(chat: Chat) -> None:
-    consent = chat.say("需求")
-    assert chat.say("帮助").endswith(f"\n\n{consent}")
-    chat.say("不同意")
-    erase = chat.say("删除我的信息")
-    assert chat.say("help").endswith(f"\n\n{erase}")
-    assert "没有删除" in chat.say("否")
+def test_consent_and_erase_questions_are_asked_again_after_help(talk: Talk) -> None:
+    consent = talk.say("需求")
+    assert talk.say("帮助").endswith(f"\n\n{consent}")
+    talk.say("不同意")
+    erase = talk.say("删除我的信息")
+    assert talk.say("help").endswith(f"\n\n{erase}")
+    assert "没有删除" in talk.say("否")
 
 
-def test_exit_mid_flow_drops_the_draft(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("学校缺图书")
-    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
-    assert "已退出" in chat.say("退出")
+def test_exit_mid_flow_drops_the_draft(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("学校缺图书")
+    talk.image("m1", "http://p/1")
+    assert "已退出" in talk.say("退出")
     assert count(services, Need) == 0 and count(services, NeedPhoto) == 0
-    assert chat.say("确认") == chat.say("帮助")
+    assert talk.say("确认") == talk.say("帮助")
 
 
-def test_no_at_confirmation_drops_the_draft(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("学校缺图书")
-    chat.say("跳过")
-    chat.say("跳过")
-    assert "已放弃" in chat.say("不")
+def test_no_at_confirmation_drops_the_draft(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("学校缺图书")
+    talk.say("跳过")
+    talk.say("跳过")
+    assert "已放弃" in talk.say("不")
     assert count(services, Need) == 0
 
 
-def test_a_menu_tap_leaves_the_draft(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    assert "还没有提交过需求" in tap(chat, "MY_NEEDS")
-    assert chat.say("学校缺图书") == chat.say("帮助")
+def test_a_menu_tap_leaves_the_draft(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    assert "还没有提交过需求" in talk.tap("MY_NEEDS")
+    assert talk.say("学校缺图书") == talk.say("帮助")
     assert count(services, Need) == 0
 
 
 def test_a_draft_left_for_the_flow_ttl_expires(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("学校缺图书")
+    start(talk)
+    talk.say("1")
+    talk.say("学校缺图书")
     clock.advance(seconds=services.config.bot.flow_ttl_s - 1)
-    assert "位置" in chat.say("跳过")
+    assert "位置" in talk.say("跳过")
     clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
-    expired = chat.say("跳过")
+    expired = talk.say("跳过")
     assert "已过期" in expired and "30 分钟" in expired
-    assert chat.say("确认") == chat.say("帮助")
+    assert talk.say("确认") == talk.say("帮助")
     assert count(services, Need) == 0
 
 
 def test_help_after_the_draft_expired_says_it_expired(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
-    start(chat)
-    chat.say("1")
+    start(talk)
+    talk.say("1")
     clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
-    helped = chat.say("帮助")
+    helped = talk.say("帮助")
     assert "我的需求" in helped and "已过期" in helped
-    assert chat.say("学校缺图书") == chat.say("帮助")
+    assert talk.say("学校缺图书") == talk.say("帮助")
     assert count(services, Need) == 0
 
 
-def test_a_draft_gone_from_redis_creates_nothing(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("学校缺图书")
-    services.redis.delete(f"aixiang:flow:{chat.openid}")
-    assert chat.say("跳过") == chat.say("帮助")
+def test_a_draft_gone_from_redis_creates_nothing(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("学校缺图书")
+    services.redis.delete(f"aixiang:flow:{talk.openid}")
+    assert talk.say("跳过") == talk.say("帮助")
     assert count(services, Need) == 0
 
 
-def test_english_flow(chat: Chat, services: Services) -> None:
-    chat.say("English")
-    assert "Reply 'yes'" in chat.say("need")
-    assert "1. education" in chat.say("yes")
-    assert "Category: environment and waste" in chat.say("environment and waste")
-    assert "up to 3 photos" in chat.say("Rubbish by the gate")
-    assert "Where is it" in chat.say("skip")
-    assert "Place: (none)" in chat.say("skip")
-    assert "Your need is N-000001" in chat.say("ok")
-    listing = chat.say("my needs")
+def test_english_flow(talk: Talk, services: Services) -> None:
+    talk.verify(
+        [
+            ("English", "Switched to English."),
+            (
+                "need",
+                "Before you submit: we keep what you write, your photos and the place, only"
+                " to handle your need and count community needs; send 'delete my data' any"
+                " time to erase them. Reply 'yes' to agree or 'no' to decline.",
+            ),
+            (
+                "yes",
+                "Which kind of need is it? Reply with a number or a name:\n1. education\n"
+                "2. environment and waste\n3. infrastructure\n4. jobs and skills\n"
+                "5. elderly and children\n6. other\nSend 'exit' any time to stop.",
+            ),
+            (
+                "environment and waste",
+                "Category: environment and waste. Please describe the need in words (or a"
+                " voice message), up to 1000 characters. Reply 'back' to choose another"
+                " category.",
+            ),
+            (
+                "Rubbish by the gate",
+                "You may send up to 3 photos (optional). Reply 'done' when finished or"
+                " 'skip' for none; 'back' to change the description.",
+            ),
+            (
+                "skip",
+                "Where is it? Send a location (the '+' button, then Location) or type a"
+                " village or address; reply 'skip' for none or 'back' to go back a step.",
+            ),
+            (
+                "skip",
+                "Please check your need:\nCategory: environment and waste\n"
+                "Description: Rubbish by the gate\nPhotos: 0\nPlace: (none)\n"
+                "Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.",
+            ),
+            (
+                "ok",
+                "Submitted! Your need is N-000001. You will hear from us when it is"
+                " acknowledged; send 'my needs' to follow it.",
+            ),
+        ]
+    )
+    listing = talk.say("my needs")
     assert "N-000001 environment and waste · submitted" in listing
 
 
 def test_my_needs_newest_first_with_status(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
-    assert "还没有提交过需求" in chat.say("我的需求")
-    submit(chat, "1", "学校缺图书")
+    assert "还没有提交过需求" in talk.say("我的需求")
+    submit(talk, "1", "学校缺图书")
     clock.advance(hours=1)
-    submit(chat, "3", "路灯坏了")
+    submit(talk, "3", "路灯坏了")
     clock.advance(hours=1)
     with services.session_factory() as db, db.begin():
         change_status(db, get_need(db, "N-000001"), "acknowledged", "王", None, False, clock.now)
-    listing = tap(chat, "MY_NEEDS")
+    listing = talk.tap("MY_NEEDS")
     assert listing.index("N-000002") < listing.index("N-000001")
     assert "N-000001 教育 · 已受理 · 更新于 2026-05-01 12:00" in listing
     assert "N-000002 基础设施 · 已提交 · 更新于 2026-05-01 11:00" in listing
@@ -361,34 +378,34 @@ def test_my_needs_newest_first_with_status(
 
 
 def test_show_one_need_with_its_public_history(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
-    submit(chat, "3", "路灯坏了")
+    submit(talk, "3", "路灯坏了")
     clock.advance(hours=2)
     with services.session_factory() as db, db.begin():
         need = get_need(db, "N-000001")
         change_status(db, need, "acknowledged", "王", "下周一派人看", True, clock.now)
         change_status(db, need, "acknowledged", "王", "电工老李负责", False, clock.now)
-    detail = chat.say("需求 N-000001")
+    detail = talk.say("需求 N-000001")
     assert "N-000001 · 基础设施 · 已受理" in detail
     assert "路灯坏了" in detail
     assert "2026-05-01 10:00 已提交" in detail
     assert "2026-05-01 12:00 已受理 · 下周一派人看" in detail
     assert "电工老李" not in detail
-    assert chat.say("需求 1") == detail
-    assert chat.say("need n-000001") == detail
+    assert talk.say("需求 1") == detail
+    assert talk.say("need n-000001") == detail
 
 
-def test_show_refuses_unknown_refs_and_other_peoples_needs(chat: Chat) -> None:
-    submit(chat)
-    assert "没有找到您的需求 N-000001" in chat.as_resident("o-other").say("需求 N-000001")
-    assert "没有找到您的需求 N-000042" in chat.say("需求 N-000042")
-    assert "需求 N-000123" in chat.say("需求 路灯坏了")
+def test_show_refuses_unknown_refs_and_other_peoples_needs(talk: Talk) -> None:
+    submit(talk)
+    assert "没有找到您的需求 N-000001" in talk.as_resident("o-other").say("需求 N-000001")
+    assert "没有找到您的需求 N-000042" in talk.say("需求 N-000042")
+    assert "需求 N-000123" in talk.say("需求 路灯坏了")
 
 
-def test_merged_need_shows_the_original(chat: Chat, services: Services, clock: FakeClock) -> None:
-    submit(chat.as_resident("o-first"), "3", "路灯坏了")
-    submit(chat, "3", "老街路灯不亮")
+def test_merged_need_shows_the_original(talk: Talk, services: Services, clock: FakeClock) -> None:
+    submit(talk.as_resident("o-first"), "3", "路灯坏了")
+    submit(talk, "3", "老街路灯不亮")
     with services.session_factory() as db, db.begin():
         original = get_need(db, "N-000001")
         change_status(db, original, "acknowledged", "王", None, False, clock.now)
@@ -402,8 +419,8 @@ def test_merged_need_shows_the_original(chat: Chat, services: Services, clock: F
             clock.now,
             duplicate_of=original,
         )
-    assert "已并入 N-000001（已受理）" in chat.say("我的需求")
-    assert "共有 2 位居民反映了这个需求" in chat.as_resident("o-first").say("需求 N-000001")
+    assert "已并入 N-000001（已受理）" in talk.say("我的需求")
+    assert "共有 2 位居民反映了这个需求" in talk.as_resident("o-first").say("需求 N-000001")
 
 
 def test_delete_my_data(chat: Chat, services: Services) -> None:
@@ -443,149 +460,149 @@ def test_delete_my_data(chat: Chat, services: Services) -> None:
     assert "同意" in chat.say("需求")
 
 
-def test_delete_with_nothing_stored(chat: Chat, services: Services) -> None:
-    chat.say("删除我的信息")
-    done = chat.say("确认")
+def test_delete_with_nothing_stored(talk: Talk, services: Services) -> None:
+    talk.say("删除我的信息")
+    done = talk.say("确认")
     assert "0 条需求的内容，0 张照片，0 个地点，" in done and "姓名" not in done
 
 
-def test_photo_never_fetched_is_erased_at_once(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("教室漏雨")
-    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
-    chat.say("完成")
-    chat.say("跳过")
-    chat.say("确认")
-    chat.say("删除我的信息")
-    chat.say("确认")
+def test_photo_never_fetched_is_erased_at_once(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("教室漏雨")
+    talk.image("m1", "http://p/1")
+    talk.say("完成")
+    talk.say("跳过")
+    talk.say("确认")
+    talk.say("删除我的信息")
+    talk.say("确认")
     with services.session_factory() as db:
         assert db.execute(select(NeedPhoto.status)).scalar_one() == PhotoStatus.ERASED
 
 
-def test_a_location_at_the_photo_step_is_the_place(chat: Chat, services: Services) -> None:
+def test_a_location_at_the_photo_step_is_the_place(talk: Talk, services: Services) -> None:
     """Photos are optional: a resident who sends the place instead has moved on to it."""
-    start(chat)
-    chat.say("2")
-    chat.say("河边有人倒垃圾")
-    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
-    summary = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    start(talk)
+    talk.say("2")
+    talk.say("河边有人倒垃圾")
+    talk.image("m1", "http://p/1")
+    summary = talk.location(30.1, 120.1, "河边")
     assert summary.startswith("请确认您的需求：")
     assert "照片：1 张" in summary and "地点：河边 (30.10000, 120.10000)" in summary
-    assert "N-000001" in chat.say("确认")
+    assert "N-000001" in talk.say("确认")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
     assert count(services, NeedPhoto) == 1
 
 
-def test_a_location_before_any_photo_in_english(chat: Chat, services: Services) -> None:
-    chat.say("English")
-    assert "yes" in chat.say("need")
-    chat.say("yes")
-    chat.say("2")
-    chat.say("Rubbish dumped by the river")
-    summary = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, ""))
+def test_a_location_before_any_photo_in_english(talk: Talk, services: Services) -> None:
+    talk.say("English")
+    assert "yes" in talk.say("need")
+    talk.say("yes")
+    talk.say("2")
+    talk.say("Rubbish dumped by the river")
+    summary = talk.location(30.1, 120.1, "")
     assert "Photos: 0\nPlace: 30.10000, 120.10000\n" in summary
-    chat.say("yes")
+    talk.say("yes")
     assert (only_need(services).latitude, only_need(services).place) == (30.1, None)
 
 
 def test_a_location_at_the_description_step_is_kept_as_the_place(
-    chat: Chat, services: Services
+    talk: Talk, services: Services
 ) -> None:
     """The place came before the description: it is kept, the description asked again,
     and the place step is not asked a second time."""
-    start(chat)
-    chat.say("2")
-    kept = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
+    start(talk)
+    talk.say("2")
+    kept = talk.location(30.1, 120.1, "河边")
     assert kept.startswith("已保存您发送的位置作为需求地点，之后不用再发。\n类别：环境卫生。")
     assert "这一步需要文字描述" not in kept
-    assert "照片" in chat.say("河边有人倒垃圾")
-    summary = chat.say("完成")
+    assert "照片" in talk.say("河边有人倒垃圾")
+    summary = talk.say("完成")
     assert summary.startswith("请确认您的需求：")
     assert "描述：河边有人倒垃圾" in summary and "地点：河边 (30.10000, 120.10000)" in summary
-    assert "N-000001" in chat.say("确认")
+    assert "N-000001" in talk.say("确认")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
     assert need.description == "河边有人倒垃圾"
 
 
-def test_a_location_at_the_description_step_in_english(chat: Chat, services: Services) -> None:
-    chat.say("English")
-    chat.say("need")
-    chat.say("yes")
-    chat.say("2")
-    kept = chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "By the river"))
+def test_a_location_at_the_description_step_in_english(talk: Talk, services: Services) -> None:
+    talk.say("English")
+    talk.say("need")
+    talk.say("yes")
+    talk.say("2")
+    kept = talk.location(30.1, 120.1, "By the river")
     assert kept.startswith(
         "The location you sent is kept as the need's place; no need to send it again.\nCategory: "
     )
     assert "describe the need in words" in kept
-    chat.say("Rubbish dumped by the river")
-    assert "Place: By the river (30.10000, 120.10000)\n" in chat.say("skip")
-    chat.say("yes")
+    talk.say("Rubbish dumped by the river")
+    assert "Place: By the river (30.10000, 120.10000)\n" in talk.say("skip")
+    talk.say("yes")
     assert only_need(services).place == "By the river"
 
 
-def test_a_photo_at_the_summary_is_said_not_kept(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("教室漏雨")
-    chat.say("完成")
-    chat.say("跳过")
-    late = chat.send(chat.payloads.image(chat.openid, "late", "http://p"))
+def test_a_photo_at_the_summary_is_said_not_kept(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("教室漏雨")
+    talk.say("完成")
+    talk.say("跳过")
+    late = talk.image("late", "http://p")
     assert late == (
         "照片步骤已经过了，这张没有保存；回复两次“返回”可回去添加照片。\n"
         "回复“确认”提交，“返回”修改地点，“退出”放弃。"
     )
-    assert "需求在哪里" in chat.say("返回")
-    assert "可以发送最多 3 张照片" in chat.say("返回")
-    chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
-    chat.say("完成")
-    chat.say("跳过")
-    chat.say("English")
-    late = chat.send(chat.payloads.image(chat.openid, "late-2", "http://p"))
+    assert "需求在哪里" in talk.say("返回")
+    assert "可以发送最多 3 张照片" in talk.say("返回")
+    talk.image("m1", "http://p/1")
+    talk.say("完成")
+    talk.say("跳过")
+    talk.say("English")
+    late = talk.image("late-2", "http://p")
     assert late.startswith("The photo step is over and this one was not kept;")
     assert late.endswith("Reply 'yes' to submit, 'back' to change the place, 'exit' to drop it.")
-    chat.say("yes")
+    talk.say("yes")
     with services.session_factory() as db:
         assert list(db.execute(select(NeedPhoto.media_id)).scalars()) == ["m1"]
 
 
-def test_a_photo_at_the_summary_beyond_the_limit(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("1")
-    chat.say("教室漏雨")
+def test_a_photo_at_the_summary_beyond_the_limit(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("1")
+    talk.say("教室漏雨")
     for number in (1, 2, 3):
-        chat.send(chat.payloads.image(chat.openid, f"m{number}", f"http://p/{number}"))
-    chat.say("跳过")
-    late = chat.send(chat.payloads.image(chat.openid, "m4", "http://p/4"))
+        talk.image(f"m{number}", f"http://p/{number}")
+    talk.say("跳过")
+    late = talk.image("m4", "http://p/4")
     assert late.startswith("最多只能添加 3 张照片，这张没有保存。\n回复“确认”提交")
-    chat.say("确认")
+    talk.say("确认")
     assert count(services, NeedPhoto) == 3
 
 
-def test_a_location_at_the_summary_replaces_the_place(chat: Chat, services: Services) -> None:
-    start(chat)
-    chat.say("3")
-    chat.say("路灯坏了")
-    chat.say("跳过")
-    assert "地点：老街" in chat.say("老街")
-    summary = chat.send(chat.payloads.location(chat.openid, 30.2, 120.2, "老街十二号"))
+def test_a_location_at_the_summary_replaces_the_place(talk: Talk, services: Services) -> None:
+    start(talk)
+    talk.say("3")
+    talk.say("路灯坏了")
+    talk.say("跳过")
+    assert "地点：老街" in talk.say("老街")
+    summary = talk.location(30.2, 120.2, "老街十二号")
     assert summary.startswith("已改用您刚发送的位置。\n请确认您的需求：")
     assert "地点：老街十二号 (30.20000, 120.20000)" in summary
-    chat.say("English")
-    again = chat.send(chat.payloads.location(chat.openid, 30.3, 120.3, "Old Street"))
+    talk.say("English")
+    again = talk.location(30.3, 120.3, "Old Street")
     assert again.startswith("The place is now the location you just sent.\nPlease check")
-    chat.say("yes")
+    talk.say("yes")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("Old Street", 30.3, 120.3)
 
 
 def test_demand_shown_to_a_resident_counts_residents(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
-    submit(chat, "3", "路灯坏了")
-    submit(chat, "3", "路灯还是坏的")
+    submit(talk, "3", "路灯坏了")
+    submit(talk, "3", "路灯还是坏的")
     with services.session_factory() as db, db.begin():
         original = get_need(db, "N-000001")
         change_status(
@@ -598,8 +615,8 @@ def test_demand_shown_to_a_resident_counts_residents(
             clock.now,
             duplicate_of=original,
         )
-    assert "位居民" not in chat.say("需求 N-000001")
-    submit(chat.as_resident("o-neighbour"), "3", "老街路灯不亮")
+    assert "位居民" not in talk.say("需求 N-000001")
+    submit(talk.as_resident("o-neighbour"), "3", "老街路灯不亮")
     with services.session_factory() as db, db.begin():
         change_status(
             db,
@@ -611,34 +628,28 @@ def test_demand_shown_to_a_resident_counts_residents(
             clock.now,
             duplicate_of=get_need(db, "N-000001"),
         )
-    assert "共有 2 位居民反映了这个需求。" in chat.say("需求 N-000001")
-    chat.say("English")
-    assert "2 residents raised this need." in chat.say("need N-000001")
-
-
-def assigned_pushes(services: Services) -> list[OutboxMessage]:
-    with services.session_factory() as db:
-        query = select(OutboxMessage).where(OutboxMessage.kind == "need_assigned")
-        return list(db.execute(query.order_by(OutboxMessage.id)).scalars())
+    assert "共有 2 位居民反映了这个需求。" in talk.say("需求 N-000001")
+    talk.say("English")
+    assert "2 residents raised this need." in talk.say("need N-000001")
 
 
 def test_delete_my_data_takes_the_words_out_of_partner_pushes(
-    chat: Chat, services: Services, clock: FakeClock
+    talk: Talk, services: Services, clock: FakeClock
 ) -> None:
     """A partner's contact was pushed the need's words and place; erasure rewrites those
     rows without them, whether the push went out already or is still to go."""
-    submit(chat.as_resident("o-neighbour"), "2", "垃圾桶坏了")
-    start(chat)
-    chat.say("2")
-    chat.say("我家门口垃圾没人收，电话13900001111")
-    chat.say("跳过")
-    chat.say("幸福小区3栋")
-    chat.say("确认")
-    chat.say("需求")
-    chat.say("2")
-    chat.say("河边有人倒垃圾")
-    chat.send(chat.payloads.location(chat.openid, 30.1, 120.1, "河边"))
-    chat.say("确认")
+    submit(talk.as_resident("o-neighbour"), "2", "垃圾桶坏了")
+    start(talk)
+    talk.say("2")
+    talk.say("我家门口垃圾没人收，电话13900001111")
+    talk.say("跳过")
+    talk.say("幸福小区3栋")
+    talk.say("确认")
+    talk.say("需求")
+    talk.say("2")
+    talk.say("河边有人倒垃圾")
+    talk.location(30.1, 120.1, "河边")
+    talk.say("确认")
     with services.session_factory() as db, db.begin():
         partner = add_partner(
             db, name="环卫所", kind="government", now=clock.now, contact_openid="o-partner"
@@ -660,11 +671,11 @@ def test_delete_my_data_takes_the_words_out_of_partner_pushes(
             .where(OutboxMessage.idempotency_key.like("need_assigned:2:%"))
             .values(status="sent", sent_at=clock.now)
         )
-    neighbours_before = assigned_pushes(services)[0].payload
+    neighbours_before = pushes(services, "need_assigned")[0].payload
 
-    chat.say("删除我的信息")
-    assert "已删除：2 条需求的内容" in chat.say("确认")
-    neighbours, sent, pending = assigned_pushes(services)
+    talk.say("删除我的信息")
+    assert "已删除：2 条需求的内容" in talk.say("确认")
+    neighbours, sent, pending = pushes(services, "need_assigned")
     assert neighbours.payload == neighbours_before
     assert "垃圾桶坏了" in neighbours.payload["text"]["zh"]
     assert (sent.status, pending.status) == ("sent", "pending")

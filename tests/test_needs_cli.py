@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli.main import main
 from bot.services import Services
 from models import NeedHistory, OutboxMessage
 from models.needs.submission import create_need
 from models.residents import get_or_create_resident
-from tests.cli import fail
+from tests.cli import fail, run
 from tests.conftest import FakeClock
-
-
-def run(staff: CliRunner, *args: str) -> Result:
-    return staff.invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

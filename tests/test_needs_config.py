@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import create_app
 from bot.config import (
     DEFAULT_NEED_CATEGORIES,
     PROJECT_ROOT,
@@ -15,9 +14,8 @@ from bot.config import (
     load_config,
 )
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.payloads import WeChatPayloads
-from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
+from tests.transcript import Talk
 
 
 def needs_config(**values: object) -> object:
@@ -84,10 +82,11 @@ def test_bad_settings_are_one_line(values: dict[str, object], message: str) -> N
 
 
 @pytest.fixture
-def small_chat(
+def small_talk(
     database_url: str, redis_url: str, clock: FakeClock, services: WebhookServices
-) -> Iterator[Chat]:
-    """A chat with two categories of its own, one photo and 20 characters at most."""
+) -> Iterator[Talk]:
+    """A resident talking to services with two categories of their own, one photo and 20
+    characters at most."""
     config = make_test_config(
         database_url,
         redis_url,
@@ -101,26 +100,20 @@ def small_chat(
         },
     )
     own = build_webhook_services(config, clock=clock)
-    with create_app(services=own).test_client() as client:
-        payloads = WeChatPayloads(
-            token=config.wechat.token,
-            app_id=config.wechat.app_id,
-            encoding_aes_key=config.wechat.encoding_aes_key,
-        )
-        yield Chat(client=client, payloads=payloads)
+    yield Talk(services=own)
     own.close()
 
 
-def test_the_flow_follows_the_settings(small_chat: Chat, services: WebhookServices) -> None:
-    chat = small_chat
-    chat.say("需求")
-    prompt = chat.say("同意")
+def test_the_flow_follows_the_settings(small_talk: Talk, services: WebhookServices) -> None:
+    talk = small_talk
+    talk.say("需求")
+    prompt = talk.say("同意")
     assert "1. 饮水\n2. 道路" in prompt and "教育" not in prompt
-    assert "没有这个类别" in chat.say("3")
-    assert "20 字以内" in chat.say("roads")
-    assert "20 字以内" in chat.say("路" * 21)
-    assert "最多 1 张" in chat.say("路" * 20)
-    full = chat.send(chat.payloads.image(chat.openid, "m1", "http://p/1"))
+    assert "没有这个类别" in talk.say("3")
+    assert "20 字以内" in talk.say("roads")
+    assert "20 字以内" in talk.say("路" * 21)
+    assert "最多 1 张" in talk.say("路" * 20)
+    full = talk.image("m1", "http://p/1")
     assert "已达上限" in full
-    chat.say("跳过")
-    assert "N-000001" in chat.say("确认")
+    talk.say("跳过")
+    assert "N-000001" in talk.say("确认")

@@ -21,6 +21,7 @@ from models.needs.transitions import change_status
 from models.partners import PartnerError, add_partner, get_partner
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
+from tests.helpers import count_in, pushes_in
 
 MakeNeed = Callable[..., Need]
 
@@ -43,14 +44,6 @@ def make_need(db: Session, clock: FakeClock) -> MakeNeed:
         return need
 
     return make
-
-
-def count(db: Session, model: type) -> int:
-    return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def pushes(db: Session) -> list[OutboxMessage]:
-    return list(db.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
 
 
 def test_refs() -> None:
@@ -85,7 +78,7 @@ def test_the_whole_life_of_a_need(db: Session, make_need: MakeNeed, clock: FakeC
         ("李", "in_progress", "resolved", "已清运", False),
     ]
     assert history[1].partner_id == partner.id
-    sent = pushes(db)
+    sent = pushes_in(db)
     assert [p.kind for p in sent] == ["need_status"] * 3
     assert [p.idempotency_key for p in sent] == [
         f"need_status:{need.id}:{h.id}" for h in history[1:]
@@ -119,12 +112,12 @@ def test_invalid_transitions_are_refused_and_write_nothing(
     for status in path:
         change_status(db, need, status, "王", None, False, clock.now)
     db.commit()
-    before = (count(db, NeedHistory), count(db, OutboxMessage), need.status)
+    before = (count_in(db, NeedHistory), count_in(db, OutboxMessage), need.status)
     with pytest.raises(NeedError) as error:
         change_status(db, need, refused, "王", None, False, clock.now)
     db.rollback()
     assert "\n" not in str(error.value)
-    assert (count(db, NeedHistory), count(db, OutboxMessage), need.status) == before
+    assert (count_in(db, NeedHistory), count_in(db, OutboxMessage), need.status) == before
 
 
 def test_refusal_messages(db: Session, make_need: MakeNeed, clock: FakeClock) -> None:
@@ -154,16 +147,16 @@ def test_final_statuses_say_so(db: Session, make_need: MakeNeed, clock: FakeCloc
     change_status(db, need, "declined", "王", "不在本村范围", True, clock.now)
     with pytest.raises(NeedError, match="nothing \\(it is final\\)"):
         change_status(db, need, "acknowledged", "王", None, False, clock.now)
-    assert "说明：不在本村范围" in pushes(db)[0].payload["text"]["zh"]
-    assert "未能受理" in pushes(db)[0].payload["text"]["zh"]
+    assert "说明：不在本村范围" in pushes_in(db)[0].payload["text"]["zh"]
+    assert "未能受理" in pushes_in(db)[0].payload["text"]["zh"]
 
 
 def test_notes_without_a_status_change(db: Session, make_need: MakeNeed, clock: FakeClock) -> None:
     need = make_need()
     change_status(db, need, "submitted", "王", "内部：先核实", False, clock.now)
-    assert pushes(db) == []
+    assert pushes_in(db) == []
     entry = change_status(db, need, "submitted", "王", "下周派人查看", True, clock.now)
-    [push] = pushes(db)
+    [push] = pushes_in(db)
     assert push.kind == "need_note"
     assert push.idempotency_key == f"need_note:{need.id}:{entry.id}"
     assert push.payload["text"]["zh"] == "您的需求 N-000001 有新进展。\n说明：下周派人查看"
@@ -177,7 +170,7 @@ def test_assigning_a_partner_alone_is_internal(
     partner = add_partner(db, name="阳光志愿队", kind="volunteer", now=clock.now)
     entry = change_status(db, need, "submitted", "王", None, False, clock.now, partner=partner)
     assert need.partner_id == partner.id and entry.partner_id == partner.id
-    assert pushes(db) == []
+    assert pushes_in(db) == []
 
 
 def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
@@ -191,7 +184,7 @@ def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
     quiet = add_partner(db, name="阳光志愿队", kind="volunteer", now=clock.now)
     change_status(db, need, "acknowledged", "王", "请周五前联系", False, clock.now, partner=school)
     change_status(db, need, "in_progress", "王", None, False, clock.now, partner=school)
-    told = [row for row in pushes(db) if row.kind == "need_assigned"]
+    told = [row for row in pushes_in(db) if row.kind == "need_assigned"]
     assert [row.recipient_openid for row in told] == ["o-principal"]  # once, not on re-assign
     text = told[0].payload["text"]
     assert need.ref in text["zh"] and "学校缺美术老师" in text["zh"] and "希望小学" in text["zh"]
@@ -200,7 +193,7 @@ def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
     contact = db.get_one(Resident, told[0].resident_id)
     assert not contact.subscribed  # not a follower, so not in broadcasts, until WeChat says
     change_status(db, need, "in_progress", "王", None, False, clock.now, partner=quiet)
-    assert len([row for row in pushes(db) if row.kind == "need_assigned"]) == 1  # no contact
+    assert len([row for row in pushes_in(db) if row.kind == "need_assigned"]) == 1  # no contact
 
 
 def test_duplicates_link_to_the_root_and_count_demand(
@@ -227,7 +220,7 @@ def test_duplicates_link_to_the_root_and_count_demand(
     [row] = [r for r in list_needs(db) if r.need.id == fourth.id]
     assert row.demand_count == 4
     assert list_needs(db, by_demand=True)[0].need.id == fourth.id
-    merged_push = pushes(db)[0].payload["text"]
+    merged_push = pushes_in(db)[0].payload["text"]
     assert merged_push["zh"].startswith("您的需求 N-000002 与 N-000001 相同，已合并")
 
 
@@ -239,9 +232,9 @@ def test_residents_of_merged_needs_hear_about_the_original(
     again = make_need("o-a")
     change_status(db, mine, "duplicate", "王", "同", False, clock.now, duplicate_of=original)
     change_status(db, again, "duplicate", "王", "同", False, clock.now, duplicate_of=original)
-    before = len(pushes(db))
+    before = len(pushes_in(db))
     entry = change_status(db, original, "acknowledged", "王", None, False, clock.now)
-    new = pushes(db)[before:]
+    new = pushes_in(db)[before:]
     resident_b = db.execute(select(Resident).where(Resident.openid == "o-b")).scalar_one()
     assert [(p.recipient_openid, p.idempotency_key) for p in new] == [
         ("o-a", f"need_status:{original.id}:{entry.id}"),
@@ -263,7 +256,7 @@ def test_partners(db: Session, clock: FakeClock) -> None:
         get_partner(db, "Nobody")
     with pytest.raises(NeedError, match="no need 'N-000404'"):
         get_need(db, "N-000404")
-    assert count(db, Partner) == 1
+    assert count_in(db, Partner) == 1
 
 
 def test_create_need_needs_consent_and_words(db: Session, clock: FakeClock) -> None:
@@ -444,7 +437,7 @@ def test_a_need_erased_before_it_is_assigned_reaches_the_partner_without_words(
     erase_resident_data(db, person, clock.now)
     partner = add_partner(db, name="环卫所", kind="government", now=clock.now, contact_openid="o-p")
     change_status(db, need, "acknowledged", "王", None, False, clock.now, partner=partner)
-    [told] = [row for row in pushes(db) if row.kind == "need_assigned"]
+    [told] = [row for row in pushes_in(db) if row.kind == "need_assigned"]
     assert told.payload["text"]["zh"] == (
         f"环卫所：爱乡共建俱乐部将需求 {need.ref}（environment）交给您跟进。\n"
         "内容和地点已应居民要求删除。"

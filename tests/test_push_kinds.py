@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,8 +22,8 @@ from models.outbox import PUSH_KIND_VALUES
 from models.pushes import Broadcast
 from models.reminders import reminder_payload
 from scheduler.channels import Push, render_template_data
+from tests.helpers import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 
 

@@ -14,24 +14,15 @@ from sqlalchemy import select, update
 
 from bot.redis_conn import connect_redis
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
 from models.outbox import OutboxMessage, claim_due
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.pushes import add_resident, outbox_row, queue
+from tests.pushes import add_resident, outbox_row, queue, sent_to
 
 TEMPLATE = {"template_id": "TPL-need", "fields": {"first": "{text}", "keyword1": "{ref}"}}
-
-
-def sent_to(fake: FakeWeChatServer, endpoint: str) -> list[dict]:
-    return [
-        c
-        for c in fake.calls(endpoint)
-        if isinstance(c["result"], dict) and not c["result"].get("errcode")
-    ]
 
 
 def test_custom_message_inside_48_hours(make_worker, clock: FakeClock, fake_wechat) -> None:

@@ -1,26 +1,23 @@
-"""Routing rules, as conversation transcripts through the real webhook."""
+"""Routing rules, as transcripts at the handler level; through the real webhook only
+help, the language switch and voice (the wiring), and what only the webhook does: the
+follow lifecycle, interaction windows and the apology when a handler fails."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bot.services import Services
 from handlers.answers import is_no, is_skip, is_yes, pick_option
 from handlers.context import FlowState
 from handlers.router import Router, normalize
-from models import Resident
 from models.residents import get_or_create_resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from tests.helpers import resident
+from tests.transcript import Talk
 from texts.catalog import Catalog
-
-
-def resident(services: Services, openid: str) -> Resident:
-    with services.session_factory() as db:
-        return db.execute(select(Resident).where(Resident.openid == openid)).scalar_one()
 
 
 def test_help_in_both_languages(chat: Chat) -> None:
@@ -28,8 +25,8 @@ def test_help_in_both_languages(chat: Chat) -> None:
     assert "my needs" in chat.say("help").lower() or "我的需求" in chat.say("help")
 
 
-def test_unmatched_text_gets_help_not_an_error(chat: Chat) -> None:
-    assert chat.say("路灯坏了怎么办") == chat.say("帮助")
+def test_unmatched_text_gets_help_not_an_error(talk: Talk) -> None:
+    assert talk.say("路灯坏了怎么办") == talk.say("帮助")
 
 
 def test_language_switch_changes_every_reply(chat: Chat, services: Services) -> None:
@@ -40,13 +37,13 @@ def test_language_switch_changes_every_reply(chat: Chat, services: Services) -> 
     assert "我的需求" in chat.say("help")
 
 
-def test_full_width_and_case_are_forgiven(chat: Chat) -> None:
-    assert chat.say("ＨＥＬＰ") == chat.say("帮助")
+def test_full_width_and_case_are_forgiven(talk: Talk) -> None:
+    assert talk.say("ＨＥＬＰ") == talk.say("帮助")
 
 
-def test_menu_help_and_unknown_menu_key(chat: Chat) -> None:
-    assert chat.tap("HELP") == chat.say("帮助")
-    assert "即将上线" in chat.tap("SOMETHING_NEW")
+def test_menu_help_and_unknown_menu_key(talk: Talk) -> None:
+    assert talk.tap("HELP") == talk.say("帮助")
+    assert "即将上线" in talk.tap("SOMETHING_NEW")
 
 
 def test_recognised_voice_counts_as_the_words_heard(chat: Chat) -> None:
@@ -56,38 +53,38 @@ def test_recognised_voice_counts_as_the_words_heard(chat: Chat) -> None:
     assert "I can read text" in unheard
 
 
-def test_a_photo_or_place_on_its_own_points_to_needs(chat: Chat) -> None:
-    photo = chat.send(chat.payloads.image(chat.openid, "m-1", "http://pic/1"))
-    place = chat.send(chat.payloads.location(chat.openid, 30.27, 120.15, "村口"))
+def test_a_photo_or_place_on_its_own_points_to_needs(talk: Talk) -> None:
+    photo = talk.image("m-1", "http://pic/1")
+    place = talk.location(30.27, 120.15, "村口")
     assert photo == place
     assert "“需求”" in photo and "帮助" in photo
 
 
-def test_exit_without_a_flow(chat: Chat) -> None:
-    assert "没有进行中的对话" in chat.say("退出")
+def test_exit_without_a_flow(talk: Talk) -> None:
+    assert "没有进行中的对话" in talk.say("退出")
 
 
 @pytest.mark.parametrize("word", ["退出！", "退出。", "exit.", "EXIT!", "退出～", "exit ?"])
-def test_exit_with_trailing_punctuation_leaves_a_flow(chat: Chat, word: str) -> None:
+def test_exit_with_trailing_punctuation_leaves_a_flow(talk: Talk, word: str) -> None:
     """People end a command with what their keyboard offers; it is still the command, never
     the flow's answer."""
-    consent = chat.say("需求")
-    assert "已退出" in chat.say(word)
-    assert "没有进行中的对话" in chat.say("退出")
-    assert chat.say("需求") == consent
+    consent = talk.say("需求")
+    assert "已退出" in talk.say(word)
+    assert "没有进行中的对话" in talk.say("退出")
+    assert talk.say("需求") == consent
 
 
 @pytest.mark.parametrize("word", ["帮助？", "help?", "帮助。", "HELP!"])
-def test_help_mid_flow_takes_trailing_punctuation(chat: Chat, word: str) -> None:
-    consent = chat.say("需求")
-    assert chat.say(word) == chat.say("帮助")
-    assert chat.say(word).endswith(f"\n\n{consent}")
+def test_help_mid_flow_takes_trailing_punctuation(talk: Talk, word: str) -> None:
+    consent = talk.say("需求")
+    assert talk.say(word) == talk.say("帮助")
+    assert talk.say(word).endswith(f"\n\n{consent}")
 
 
-def test_language_switch_mid_flow_takes_trailing_punctuation(chat: Chat) -> None:
-    chat.say("需求")
-    assert chat.say("English!").startswith("Switched to English.\n\n")
-    assert chat.say("中文。").startswith("已切换为中文。\n\n")
+def test_language_switch_mid_flow_takes_trailing_punctuation(talk: Talk) -> None:
+    talk.say("需求")
+    assert talk.say("English!").startswith("Switched to English.\n\n")
+    assert talk.say("中文。").startswith("已切换为中文。\n\n")
 
 
 def test_subscribe_unsubscribe_resubscribe_is_one_resident(chat: Chat, services: Services) -> None:
@@ -127,15 +124,17 @@ def test_a_late_copy_from_someone_who_unfollowed_does_not_resubscribe_them(
     assert not resident(services, chat.openid).subscribed
 
 
-def test_subscribe_by_qr_scene_is_welcomed(chat: Chat) -> None:
-    assert "欢迎" in chat.event("subscribe", "qrscene_campaign:spring")
+def test_subscribe_by_qr_scene_is_welcomed(talk: Talk) -> None:
+    assert "欢迎" in talk.event("subscribe", "qrscene_campaign:spring")
 
 
-def test_broadcast_opt_out_and_back(chat: Chat, services: Services) -> None:
-    assert "退订" in chat.say("退订")
-    assert resident(services, chat.openid).broadcast_opt_out
-    chat.say("subscribe")
-    assert not resident(services, chat.openid).broadcast_opt_out
+def test_broadcast_opt_out_and_back(talk: Talk, services: Services) -> None:
+    talk.verify(
+        [("退订", "已退订活动推送。活动提醒和您需求的进展仍会通知您。发送“订阅”可重新打开。")]
+    )
+    assert resident(services, talk.openid).broadcast_opt_out
+    talk.verify([("subscribe", "已重新订阅活动推送。")])
+    assert not resident(services, talk.openid).broadcast_opt_out
 
 
 def test_interaction_kind_tracks_wechat_windows(
@@ -198,3 +197,8 @@ def test_skip_and_options() -> None:
     assert pick_option("Education", options) == 0
     assert pick_option("3", options) is None
     assert pick_option("天气", options) is None
+
+
+def test_a_transcript_names_the_turn_that_went_wrong(talk: Talk) -> None:
+    with pytest.raises(AssertionError, match="answer to '中文'"):
+        talk.verify([("English", "Switched to English."), ("中文", "Switched to Chinese.")])

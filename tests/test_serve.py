@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ from click.testing import CliRunner
 from bot.cli.main import main
 from bot.config import MEMORY_REDIS_URL
 from bot.wechat.payloads import WeChatPayloads
+from tests.helpers import free_port
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def serve_env(database_url: str, redis_url: str) -> dict[str, str]:

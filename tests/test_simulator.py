@@ -7,18 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from click.testing import CliRunner
-from flask import Flask
-from sqlalchemy import func, select
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.cli.main import main
@@ -39,24 +35,10 @@ from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events.tables import Event
 from models.residents import get_or_create_resident
+from tests.helpers import count, serving
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """``app`` on a free port of a real threaded server, as the demo runs it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    # A short poll interval makes shutdown() quick; it costs nothing while serving.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture
@@ -90,11 +72,6 @@ def pushes(url: str, openid: str, since: int = 0) -> dict[str, Any]:
 def inbound(services: Services) -> list[InboundMessage]:
     with services.session_factory() as db:
         return list(db.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars())
-
-
-def count(services: Services, model: type) -> int:
-    with services.session_factory() as db:
-        return int(db.execute(select(func.count()).select_from(model)).scalar_one())
 
 
 # The page ---------------------------------------------------------------------------

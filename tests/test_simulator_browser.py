@@ -17,7 +17,7 @@ from bot.demo.runner import build_demo_app
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
-from tests.test_simulator import serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 

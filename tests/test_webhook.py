@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
 import requests
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
-from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.webhook_services import WebhookServices, build_webhook_services
@@ -24,17 +21,8 @@ from handlers.message import Message, Reply
 from models import InboundMessage, Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock, make_test_config
+from tests.helpers import count, resident, serving
 from tests.settings import TEST_TOKEN
-
-
-def count(services: WebhookServices, model: type) -> int:
-    with services.session_factory() as db:
-        return db.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def resident_language(services: WebhookServices, openid: str) -> str | None:
-    with services.session_factory() as db:
-        return db.execute(select(Resident.language).where(Resident.openid == openid)).scalar_one()
 
 
 def assert_nothing_stored(services: WebhookServices) -> None:
@@ -478,19 +466,6 @@ def test_events_are_deduped_by_sender_time_and_key(chat: Chat, services: Webhook
     assert count(services, InboundMessage) == 2
 
 
-@contextmanager
-def serving(services: WebhookServices) -> Iterator[str]:
-    """The app on a real threaded HTTP server, for truly concurrent deliveries."""
-    server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/wechat"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
 def post_copies_at_once(url: str, payloads: WeChatPayloads, xml: str, copies: int) -> set[str]:
     """Every copy's status and reply, each copy signed afresh as WeChat's re-sends are."""
     deliveries = [payloads.sign(xml) for _ in range(copies)]
@@ -509,7 +484,8 @@ def test_concurrent_duplicates_are_processed_once(
     payloads: WeChatPayloads, services: WebhookServices
 ) -> None:
     xml = payloads.text("o-racer", "english", msg_id=31337)
-    with serving(services) as url:
+    with serving(create_app(services=services)) as root:
+        url = f"{root}/wechat"
         assert post_copies_at_once(url, payloads, xml, 8) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
@@ -551,11 +527,12 @@ def test_concurrent_duplicates_without_redis_are_stored_once_with_one_reply(
     """No Redis claim to keep the copies apart: each is handled, the database keeps the
     first to be stored, and the others roll their work back and answer with its reply."""
     xml = payloads.text("o-racer", "english", msg_id=31338)
-    with serving(services_without_redis) as url:
+    with serving(create_app(services=services_without_redis)) as root:
+        url = f"{root}/wechat"
         assert post_copies_at_once(url, payloads, xml, 6) == {"200 Switched to English."}
     assert count(services, InboundMessage) == 1
     assert count(services, Resident) == 1
-    assert resident_language(services, "o-racer") == "en"
+    assert resident(services, "o-racer").language == "en"
 
 
 # A handler that fails ---------------------------------------------------------------
@@ -572,7 +549,7 @@ def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
     chat.say("帮助")
     monkeypatch.setitem(services.router._keywords, "中文", half_done)
     assert "抱歉" in chat.say("中文")
-    assert resident_language(services, chat.openid) is None
+    assert resident(services, chat.openid).language is None
     with services.session_factory() as db:
         kept = db.execute(
             select(InboundMessage).where(InboundMessage.content == "中文")
