@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from bot.app import create_app
 from bot.webhook_services import WebhookServices, build_webhook_services
@@ -167,7 +170,7 @@ def test_tencent_official_sample_through_the_webhook(
         "nonce": sample["nonce"],
         "encrypt_type": "aes",
         "msg_signature": sample["msg_signature"],
-        "signature": "not-checked-in-safe-mode",
+        "signature": sign(sample["token"], sample["timestamp"], sample["nonce"]),
     }
     client = create_app(services=tencent_sample_services).test_client()
     response = client.post("/wechat", query_string=query, data=body)
@@ -314,7 +317,7 @@ def test_a_timestamp_that_is_not_a_plain_number_is_403(
 ) -> None:
     xml = chat.payloads.text(chat.openid, "帮助")
     plain = {"timestamp": timestamp, "nonce": "n", "signature": sign(TEST_TOKEN, timestamp, "n")}
-    safe = {"timestamp": timestamp, "nonce": "n", "encrypt_type": "aes", "msg_signature": "x"}
+    safe = {**plain, "encrypt_type": "aes", "msg_signature": "x"}
     for query in (plain, safe):
         response = chat.client.post("/wechat", query_string=query, data=xml)
         assert response.status_code == 403, query
@@ -390,6 +393,7 @@ def test_encrypt_that_does_not_decrypt_is_400(chat: Chat, services: WebhookServi
     query = {
         "timestamp": now,
         "nonce": nonce,
+        "signature": sign(TEST_TOKEN, now, nonce),
         "encrypt_type": "aes",
         "msg_signature": sign(TEST_TOKEN, now, nonce, garbage),
     }
@@ -406,6 +410,56 @@ def test_message_encrypted_for_another_app_is_400(chat: Chat, services: WebhookS
     delivery = other.sign(other.text(chat.openid, "帮助"), safe=True)
     response = chat.client.post("/wechat", query_string=delivery.query, data=delivery.body)
     assert response.status_code == 400
+    assert_nothing_stored(services)
+
+
+class StalledBody(io.RawIOBase):
+    """A body its sender never sends: reading it fails as the server's socket timeout
+    makes it fail (bot/gunicorn_app.py)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise TimeoutError("timed out")
+
+
+def post_stalled(chat: Chat, query: dict[str, str]) -> TestResponse:
+    return chat.client.post(
+        "/wechat",
+        query_string=query,
+        environ_overrides={"wsgi.input": StalledBody(), "CONTENT_LENGTH": "600"},
+    )
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["plaintext", "safe"])
+def test_a_forged_or_stale_query_is_refused_before_the_body_is_read(
+    chat: Chat, services: WebhookServices, safe: bool
+) -> None:
+    """The query alone decides: a slow client without WeChat's signature, or with a
+    stale one, holds no thread waiting for its body."""
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"), safe=safe)
+    forged = {**delivery.query, "signature": "0" * 40}
+    assert post_stalled(chat, forged).get_data(as_text=True) == "bad signature"
+    stale = chat.payloads.sign(b"", safe=False, timestamp=int(time.time()) - 3600).query
+    if safe:
+        stale.update(encrypt_type="aes", msg_signature="0" * 40)
+    response = post_stalled(chat, stale)
+    assert response.status_code == 403
+    assert response.get_data(as_text=True).startswith("timestamp ")
+    assert_nothing_stored(services)
+
+
+def test_a_signed_request_whose_body_stalls_is_408_and_stores_nothing(
+    chat: Chat, services: WebhookServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery = chat.payloads.sign(chat.payloads.text(chat.openid, "帮助"))
+    with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+        response = post_stalled(chat, delivery.query)
+    assert response.status_code == 408
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.webhook"] == [
+        "rejected POST /wechat from 127.0.0.1: body stalled or was cut short"
+    ]
     assert_nothing_stored(services)
 
 
