@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, request
+import redis
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected
 
 from bot import inbound
 from bot.config import WeChatConfig
+from bot.redis_conn import degradations
 from bot.webhook_services import WebhookServices
 from bot.wechat.protocol import (
     MAX_BODY_BYTES,
@@ -47,6 +52,33 @@ def _reject(rejection: Rejection) -> Response:
         "rejected %s /wechat from %s: %s", request.method, request.remote_addr, rejection.reason
     )
     return Response(rejection.reason, status=rejection.status, mimetype="text/plain")
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    """Whether the database and Redis answer now, and how many times since the process
+    started the webhook went on without Redis, by what it did without it. 503 when the
+    database does not answer (messages then fail and WeChat re-sends them); Redis down
+    is degraded, not down."""
+    services = _services()
+    database = _answers(lambda: _select_one(services), SQLAlchemyError)
+    cache = _answers(services.redis.ping, redis.RedisError)
+    body = jsonify(database=database, redis=cache, degraded=degradations.counts())
+    body.status_code = 200 if database else 503
+    return body
+
+
+def _select_one(services: WebhookServices) -> None:
+    with services.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _answers(check: Callable[[], object], failure: type[Exception]) -> bool:
+    try:
+        check()
+    except failure:
+        return False
+    return True
 
 
 @blueprint.get("/wechat")
