@@ -9,6 +9,7 @@ per interval, with how many lines were held back.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -46,6 +47,21 @@ class OncePerInterval:
 def held_back(count: int) -> str:
     """The tail of a line that says how many like it were not written."""
     return f" ({count} more like it held back)" if count else ""
+
+
+_tracebacks = OncePerInterval()
+
+
+def log_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """One ERROR line: ``what`` and the failure's types; the traceback (frames and types
+    only) goes with it once a minute per distinct cause."""
+    reason = describe(error)
+    frames = frames_only(error)
+    held = _tracebacks.admit(f"{reason}\n{frames}")
+    if held is None:
+        logger.error("%s: %s", what, reason)
+    else:
+        logger.error("%s: %s%s\n%s", what, reason, held_back(held), frames)
 
 
 def describe(error: BaseException) -> str:

@@ -14,11 +14,12 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import ClientDisconnected
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bot import inbound
 from bot.config import WeChatConfig
 from bot.redis_conn import degradations
+from bot.safe_log import log_failure
 from bot.webhook_services import WebhookServices
 from bot.wechat.protocol import (
     MAX_BODY_BYTES,
@@ -52,6 +53,16 @@ def _reject(rejection: Rejection) -> Response:
         "rejected %s /wechat from %s: %s", request.method, request.remote_addr, rejection.reason
     )
     return Response(rejection.reason, status=rejection.status, mimetype="text/plain")
+
+
+@blueprint.errorhandler(Exception)
+def _fail(error: Exception) -> Response | HTTPException:
+    """A delivery that could not be handled (the database down, a bug): one line saying
+    why, never the message, and a 500 so that WeChat sends it again."""
+    if isinstance(error, HTTPException):
+        return error
+    log_failure(log, f"{request.method} /wechat failed", error)
+    return Response("internal error", status=500, mimetype="text/plain")
 
 
 @blueprint.get("/healthz")
