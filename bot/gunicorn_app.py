@@ -6,6 +6,8 @@ no two workers ever share a socket.
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +17,14 @@ from gunicorn.app.base import BaseApplication
 from bot.app import create_app
 from bot.config import Config
 
-WORKER_THREADS = 4
+WORKER_THREADS = 64
+# How long one read of a request's head or body may wait for the client's next bytes.
+CLIENT_READ_TIMEOUT_S = 2
+# Connections a worker holds at once (in its threads or kept alive), and connections the
+# kernel queues for it beyond those; WeChat gives up after 5 s, so a longer queue only
+# holds requests nobody waits for any more.
+WORKER_CONNECTIONS = 256
+BACKLOG = 256
 
 
 class FlaskServer(BaseApplication):  # type: ignore[misc]
@@ -44,6 +53,15 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     re-sent delivery, which waits up to 4 s for its first copy's reply (bot/dedupe.py),
     from stalling a whole worker.
 
+    Slow clients: gthread gives a connection a thread as soon as its first bytes arrive
+    (or for up to 5 s waiting for them), and reads its head and body there with blocking
+    reads. So every read waits at most CLIENT_READ_TIMEOUT_S (``_bound_client_reads``),
+    the webhook refuses a forged or stale query before reading the body (bot/webhook.py),
+    and each worker has 64 threads rather than 4: idle ones cost little, and a client
+    that stalls holds one for seconds instead of a quarter of the worker. That is enough
+    for a few dozen stalled clients per worker; more need the buffering proxy that
+    ``aixiang serve`` is meant to run behind (README.md, docs/nginx.conf.example).
+
     Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
     connections over them. On one shared socket, whichever worker won the accept kept the
     keep-alive connections it took: in bench/webhook.py one worker sometimes held all 16
@@ -64,7 +82,20 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "graceful_timeout": 10,
         "accesslog": None,
         "reuse_port": True,
+        "worker_connections": WORKER_CONNECTIONS,
+        "backlog": BACKLOG,
+        "post_fork": _bound_client_reads,
     }
+
+
+def _bound_client_reads(_arbiter: Any, worker: Any) -> None:
+    """Give the worker's listening sockets a kernel receive timeout (SO_RCVTIMEO), which
+    every connection accepted from them inherits. Gunicorn makes each accepted socket
+    blocking without a timeout before reading from it, which leaves a kernel timeout in
+    place: a read that waits longer fails, and the connection is closed."""
+    timeout = struct.pack("@ll", CLIENT_READ_TIMEOUT_S, 0)
+    for listener in worker.sockets:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
 
 
 def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:

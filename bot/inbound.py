@@ -14,6 +14,7 @@ nothing a resident said is lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot.dedupe import FirstLook
+from bot.safe_log import log_failure
 from bot.webhook_services import WebhookServices
 from handlers.context import Context, FlowState
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
@@ -62,9 +64,12 @@ def _handle_once(services: WebhookServices, delivery: Delivery, flow: FlowState 
     """Handle and store a delivery; if the handler fails, store it with an apology."""
     try:
         return _on_live_connection(services, delivery, flow, run_handler=True)
-    except _HandlerFailed:
-        log.exception(
-            "handler failed for delivery %s; kept the message, sent an apology", delivery.key
+    except _HandlerFailed as failure:
+        log_failure(
+            log,
+            f"handler failed for delivery {_log_reference(delivery.key)}; "
+            "kept the message, sent an apology",
+            failure.__cause__ or failure,
         )
         return _on_live_connection(services, delivery, None, run_handler=False)
 
@@ -80,7 +85,9 @@ def _on_live_connection(
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
-        log.warning("database connection was lost; retrying delivery %s", delivery.key)
+        log.warning(
+            "database connection was lost; retrying delivery %s", _log_reference(delivery.key)
+        )
         return _store_and_answer(services, delivery, flow, run_handler)
 
 
@@ -125,6 +132,14 @@ def _store_and_answer(
             if connection.in_transaction():
                 db.commit()
         return reply
+
+
+def _log_reference(key: str) -> str:
+    """How logs name a delivery: a message's key is its MsgId; an event's key holds the
+    sender's openid, so logs get a hash of it instead."""
+    if key.startswith("msg:"):
+        return key
+    return "evt:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _new_inbound(delivery: Delivery, now: datetime) -> NewInbound:

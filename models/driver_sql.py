@@ -81,7 +81,9 @@ def _bound(compiled: _Compiled, values: Mapping[str, Any]) -> dict[str, Any]:
         for name, processor in compiled.processors.items():
             params[name] = processor(params[name])
     except (TypeError, ValueError) as error:
-        raise StatementError(str(error), compiled.sql.string, params, error) from error
+        raise StatementError(
+            str(error), compiled.sql.string, params, error, hide_parameters=True
+        ) from error
     return params
 
 
@@ -89,7 +91,9 @@ def _as_sqlalchemy_error(
     connection: Connection, sql: str, params: Mapping[str, Any], error: psycopg.Error
 ) -> StatementError:
     """What ``Connection.execute`` raises for ``error``; a lost connection is invalidated,
-    and the pool with it, since a restarted server has dropped every pooled connection."""
+    and the pool with it, since a restarted server has dropped every pooled connection.
+    The parameters stay out of the error, as the engine keeps them out of its own
+    (models/db.py): they hold what residents wrote."""
     lost = connection.dialect.is_disconnect(
         cast(Any, error), connection.connection.dbapi_connection, None
     )
@@ -101,6 +105,7 @@ def _as_sqlalchemy_error(
         dict(params),
         error,
         psycopg.Error,
+        hide_parameters=True,
         connection_invalidated=lost,
         dialect=connection.dialect,
     )

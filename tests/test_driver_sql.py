@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, literal_column, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.services import Services
@@ -67,3 +67,12 @@ def test_column_types_still_check_what_is_bound(services: Services) -> None:
         assert (
             connection.execute(select(Resident.id).where(Resident.openid == "o-naive")).all() == []
         )
+
+
+def test_a_failed_statement_never_shows_its_parameters(services: Services) -> None:
+    """The engine hides parameters from its errors; the cursor path must too, or a failed
+    store puts a resident's words and phone number in the logs."""
+    failing = select(literal_column("1/0"), bindparam("words", type_=String))
+    with services.engine.connect() as connection, pytest.raises(StatementError) as raised:
+        driver_sql.first_row(connection, failing, {"words": "我家住3号楼502 手机13800001111"})
+    assert "13800001111" not in str(raised.value)

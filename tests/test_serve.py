@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -158,3 +160,37 @@ def test_serve_names_a_host_it_cannot_listen_on(database_url: str) -> None:
     assert result.exit_code == 2
     assert result.output.startswith("error: cannot listen on no-such-host.invalid: ")
     assert result.output.count("\n") == 1
+
+
+STALLED_CLIENTS = 50
+
+
+def stall(port: int, kind: int, signed_query: str) -> socket.socket:
+    """A connection that sends part of a request and then nothing: in the headers, in
+    the body of an unsigned request, or in the body of a signed (replayed) one."""
+    client = socket.create_connection(("127.0.0.1", port))
+    head = "POST /wechat?{} HTTP/1.1\r\nHost: aixiang\r\n"
+    if kind == 0:
+        client.sendall(head.format("timestamp=1").encode())
+    else:
+        query = signed_query if kind == 2 else "timestamp=1&nonce=n&signature=x"
+        client.sendall(head.format(query).encode() + b"Content-Length: 600\r\n\r\n<xml>")
+    return client
+
+
+def test_stalled_clients_do_not_hold_the_webhook(served: tuple[str, int]) -> None:
+    """WeChat's messages are answered within its 5 s while 50 clients stall part-way
+    through their requests (bot/gunicorn_app.py)."""
+    url, _ = served
+    port = int(url.split(":")[2].split("/")[0])
+    payloads = WeChatPayloads(TEST_TOKEN, TEST_APP_ID, TEST_AES_KEY)
+    replayed = urlencode(payloads.sign(payloads.text("o-serve-replayed", "帮助")).query)
+    stalled = [stall(port, index % 3, replayed) for index in range(STALLED_CLIENTS)]
+    try:
+        for safe in (False, True):
+            delivery = payloads.sign(payloads.text(f"o-serve-patient-{safe}", "帮助"), safe=safe)
+            response = requests.post(url, params=delivery.query, data=delivery.body, timeout=5)
+            assert "活动" in payloads.read_reply(response.content, safe=safe)["Content"]
+    finally:
+        for client in stalled:
+            client.close()

@@ -30,7 +30,12 @@ def _stop_on_signals() -> threading.Event:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Run the webhook under gunicorn (production)."""
+    """Run the webhook under gunicorn (production).
+
+    Run it behind a reverse proxy that buffers whole requests (nginx with
+    proxy_request_buffering on; see docs/nginx.conf.example), not exposed directly
+    with --host 0.0.0.0: slow clients would hold its threads.
+    """
     config = config_from_context(ctx)
     try:
         config.require_wechat_credentials()
