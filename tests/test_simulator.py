@@ -78,13 +78,22 @@ def say(url: str, text: str, openid: str = "o-demo-test", safe: bool = False) ->
     return str(answer["reply"])
 
 
-def pushes(url: str, openid: str, since: int = 0) -> dict[str, Any]:
+def thread(url: str, openid: str, since: str = "") -> dict[str, Any]:
     response = requests.get(
-        f"{url}/sim/api/pushes", params={"openid": openid, "since": since}, timeout=10
+        f"{url}/sim/api/thread", params={"openid": openid, "since": since}, timeout=10
     )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def pushes(url: str, openid: str, since: str = "") -> dict[str, Any]:
+    """The thread's pushes (from the fake WeChat API's call log) and the cursor."""
+    answer = thread(url, openid, since)
+    return {
+        "messages": [item for item in answer["items"] if "endpoint" in item],
+        "cursor": answer["cursor"],
+    }
 
 
 def inbound(services: Services) -> list[InboundMessage]:
@@ -212,7 +221,7 @@ def test_a_rejection_is_reported_with_status_and_reason(
     [
         ("not json", "send a JSON object such as {openid, kind, text}"),
         ({"openid": "o 1", "kind": "text", "text": "hi"}, "openid must be 1-64 letters"),
-        ({"openid": "o-1", "kind": "shout"}, "kind must be one of text, click"),
+        ({"openid": "o-1", "kind": "shout"}, "kind must be one of text, voice, click"),
         ({"openid": "o-1", "kind": "text", "text": "  "}, "text is empty"),
         ({"openid": "o-1", "kind": "text", "text": "\x00\x0b\x1f"}, "text is empty"),
         ({"openid": "o-1", "kind": "text", "text": "长" * 2001}, "text is over 2000 characters"),
@@ -283,7 +292,7 @@ def test_pushes_for_a_resident_appear_in_the_feed(
         ("message/template/send", "需求有进展\n已受理"),
         ("message/subscribe/bizsend", "签到"),
     ]
-    assert pushes(demo_url, "o-demo-li", since=feed["last_seq"])["messages"] == []
+    assert pushes(demo_url, "o-demo-li", since=feed["cursor"])["messages"] == []
 
 
 def test_broadcasts_reach_everyone_or_the_tag(
@@ -319,9 +328,9 @@ def test_pushes_say_when_the_fake_api_is_down(services: Services) -> None:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with serving(build_demo_app(services, closed)) as url:
-        response = requests.get(f"{url}/sim/api/pushes", params={"openid": "o-1"}, timeout=10)
+        response = requests.get(f"{url}/sim/api/thread", params={"openid": "o-1"}, timeout=10)
         bad_since = requests.get(
-            f"{url}/sim/api/pushes", params={"openid": "o-1", "since": "x"}, timeout=10
+            f"{url}/sim/api/thread", params={"openid": "o-1", "since": "x"}, timeout=10
         )
 
     assert response.status_code == 502

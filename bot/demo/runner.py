@@ -142,7 +142,7 @@ class _DemoRequestHandler(WSGIRequestHandler):
     """Werkzeug's request log without the page's poll every two seconds."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if self.path.startswith("/sim/api/pushes") and str(code) == "200":
+        if self.path.startswith("/sim/api/thread") and str(code) == "200":
             return
         super().log_request(code, size)
 
