@@ -10,6 +10,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,10 @@ from bot.demo.runner import (
     seed_demo_data,
 )
 from bot.demo.simulator import install_simulator
+from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
 from bot.services import Services
-from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from bot.wechat.fake_api import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
@@ -455,3 +458,61 @@ def test_fake_wechat_command_says_its_port_is_taken() -> None:
 
     assert result.exit_code == 2
     assert result.output.startswith(f"error: cannot listen on --port {port}: ")
+
+
+def test_the_thread_survives_a_restart_of_the_fake_api(services: Services, tmp_path: Path) -> None:
+    """The page's cursor still works against a restarted demo, whose call log carries on
+    from the file, and a reload shows the pushes of both runs."""
+    call_log = tmp_path / "demo-calls.jsonl"
+    openid = "o-demo-li"
+    with (
+        FakeWeChatServer(call_log=call_log) as fake,
+        serving(build_demo_app(services, fake.root_url)) as url,
+    ):
+        say(url, "帮助", openid=openid)
+        push(services, fake, openid, "first run")
+        cursor = thread(url, openid)["cursor"]
+    with (
+        FakeWeChatServer(call_log=call_log) as fake,
+        serving(build_demo_app(services, fake.root_url)) as url,
+    ):
+        push(services, fake, openid, "second run")
+        new = thread(url, openid, since=cursor)
+        whole = thread(url, openid)
+
+    assert [item["text"] for item in new["items"]] == ["second run"]
+    texts = [item["text"] for item in whole["items"]]
+    assert texts[0] == "帮助" and texts[-2:] == ["first run", "second run"]
+
+
+def push(services: Services, fake: FakeWeChatServer, openid: str, text: str) -> None:
+    """A text pushed through ``fake``, as the demo's worker would."""
+    config = replace(
+        services.config,
+        wechat=replace(
+            services.config.wechat,
+            api_base_url=fake.base_url,
+            app_id=fake.app_id,
+            app_secret=fake.app_secret,
+        ),
+    )
+    client = build_wechat_client(config, services.redis)
+    try:
+        client.message.send_text(openid, text)
+    finally:
+        client.close()
+
+
+def test_the_clock_is_set_to_a_local_time_in_one_step(
+    services: Services, fake_wechat: FakeWeChatServer
+) -> None:
+    clock = SimulatedClock()
+    demo_services = replace(services, clock=clock)
+    target = (clock() + timedelta(days=2)).astimezone(services.config.bot.tz)
+    at = target.strftime("%Y-%m-%dT%H:%M")
+    with serving(build_demo_app(demo_services, fake_wechat.root_url)) as url:
+        moved = requests.post(f"{url}/sim/api/clock", json={"at": at}, timeout=10).json()
+        back = requests.post(f"{url}/sim/api/clock", json={"at": "2020-01-01T09:00"}, timeout=10)
+
+    assert moved["now"] == at.replace("T", " ")
+    assert back.status_code == 400 and "only moves forward" in back.json()["error"]
