@@ -25,13 +25,13 @@ from click.testing import CliRunner
 
 import bot.config
 from bot.config import load_config
-from bot.demo.runner import DemoCredentials, demo_config
+from bot.demo.runner import DEMO_RESIDENTS, DemoCredentials, demo_config
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import DemoFiles, write_demo_config
 from bot.services import clock_for
 from models.base import utcnow
 from tests.cli import fail, run
-from tests.test_simulator import ROOT
+from tests.test_simulator import ROOT, say
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -98,6 +98,20 @@ def demo_process(folder: Path, *options: str) -> Iterator[RunningDemo]:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_aixiang_demo_runs_until_terminated(tmp_path: Path) -> None:
+    """The real command in its own process: it announces the page, answers through the
+    webhook, and stops cleanly on SIGTERM."""
+    with demo_process(tmp_path) as demo:
+        reply = say(demo.url, "帮助", openid="o-demo-li", safe=True)
+        residents = requests.get(f"{demo.url}/sim/api/residents", timeout=10)
+
+    assert demo.output[0].startswith(f"Aixiang demo: open {demo.url}/ ")
+    assert "活动" in reply
+    assert {r["openid"] for r in residents.json()} >= {p.openid for p in DEMO_RESIDENTS}
+    assert demo.output[-1].rstrip() == "Aixiang demo stopped."
+    assert (demo.data / "aixiang.db").exists()
 
 
 def local(moment: datetime) -> str:
