@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-webhook bench-needs bench-events bench-push clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/aixiang demo
+
+# The demo from empty data: its database, media, clock and pushes deleted first.
+demo-reset: $(STAMP)
+	$(VENV)/bin/aixiang demo --fresh
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

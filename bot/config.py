@@ -41,6 +41,9 @@ DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
 # Where relative paths (the embedded database, media) are read from when no config file
 # names them: the project's folder, so a command works the same from any folder.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The config a running `aixiang demo` writes beside its database (bot/demo/state.py), read
+# when no other config file is given, so staff commands reach the demo as it runs.
+RUNNING_DEMO_CONFIG = PROJECT_ROOT / "instance" / "demo.toml"
 
 
 class ConfigError(Exception):
@@ -75,6 +78,9 @@ class BotConfig:
     default_language: str = "zh"
     flow_ttl_s: int = 1800
     reply_cache_ttl_s: int = 60
+    # A file holding how far the clock runs ahead of real time (the demo's, which its chat
+    # page moves); empty means real time. See bot/services.py ``clock_for``.
+    clock_offset_file: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -210,16 +216,19 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     read_file: bool = True,
+    running_demo: bool = True,
 ) -> Config:
     """Build the validated configuration.
 
-    ``path`` defaults to ``AIXIANG_CONFIG``, else ``./config.toml`` when it exists;
-    ``overrides`` (section -> key -> value) win over everything and exist for tests,
-    which also pass ``read_file=False`` so a developer's config.toml cannot leak in.
+    ``path`` defaults to ``AIXIANG_CONFIG``, else ``./config.toml`` when it exists, else
+    the running demo's config (unless ``running_demo`` is False: the demo itself must not
+    read the one a previous run left); ``overrides`` (section -> key -> value) win over
+    everything and exist for tests, which also pass ``read_file=False`` so a developer's
+    config.toml cannot leak in.
     """
     env = os.environ if environ is None else environ
     raw: dict[str, dict[str, Any]] = {}
-    config_path = _config_path(path, env) if read_file else None
+    config_path = _config_path(path, env, running_demo) if read_file else None
     if config_path is not None:
         _merge(raw, _read_toml(config_path))
     _merge(raw, _from_environment(env))
@@ -244,6 +253,11 @@ def _anchor_paths(config: Config, folder: Path) -> Config:
     ):
         database_url = url.set(database=str(folder / path)).render_as_string(hide_password=False)
     media = Path(config.needs.media_dir)
+    clock_file = Path(config.bot.clock_offset_file)
+    if config.bot.clock_offset_file and not clock_file.is_absolute():
+        config = replace(
+            config, bot=replace(config.bot, clock_offset_file=str(folder / clock_file))
+        )
     return replace(
         config,
         database=replace(config.database, url=database_url),
@@ -253,13 +267,17 @@ def _anchor_paths(config: Config, folder: Path) -> Config:
     )
 
 
-def _config_path(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+def _config_path(
+    path: str | os.PathLike[str] | None, env: Mapping[str, str], running_demo: bool
+) -> Path | None:
     if path is not None:
         return Path(path)
     if env.get("AIXIANG_CONFIG"):
         return Path(env["AIXIANG_CONFIG"])
     default = Path("config.toml")
-    return default if default.exists() else None
+    if default.exists():
+        return default
+    return RUNNING_DEMO_CONFIG if running_demo and RUNNING_DEMO_CONFIG.exists() else None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -3,46 +3,72 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import select
 
+from bot.config import PUSH_KIND_VALUES
 from bot.demo.loops import DemoBackground
-from bot.demo.runner import build_demo_app
+from bot.demo.runner import DemoCredentials, build_demo_app, demo_config
 from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
+from bot.demo.templates import DEMO_TEMPLATES
 from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.fake_api import FakeWeChatServer
 from models.events.staff import create_event
 from models.needs.tables import Need
 from models.needs.transitions import change_status
+from models.outbox import OutboxMessage
 from tests.conftest import make_test_config
 from tests.helpers import serving
 from tests.test_simulator import pushes, say
 
 Demo = tuple[str, WebhookServices]
+MakeDemo = Callable[..., Demo]
 
 
 @pytest.fixture
-def demo(
+def make_demo(
     database_url: str, redis_url: str, services: WebhookServices, fake_wechat: FakeWeChatServer
-) -> Iterator[Demo]:
-    """The demo app on a real port with a movable clock, its worker and its jobs running."""
-    config = make_test_config(
-        database_url,
-        redis_url,
-        wechat={"api_base_url": fake_wechat.base_url},
-        push={"rate_per_s": 0},
-    )
-    demo_services = build_webhook_services(config, SimulatedClock())
-    with (
-        serving(build_demo_app(demo_services, fake_wechat.root_url)) as url,
-        DemoBackground(demo_services),
-    ):
-        yield url, demo_services
-    demo_services.close()
+) -> Iterator[MakeDemo]:
+    """The demo app on a real port with a movable clock, its worker and its jobs running,
+    on the test database; its account and templates as ``aixiang demo`` sets them up
+    (``subscription=True``: as ``aixiang demo --subscription``)."""
+    with ExitStack() as running:
+
+        def make(subscription: bool = False, **push: object) -> Demo:
+            account = demo_config(
+                DemoCredentials.generate(), fake_wechat.base_url, subscription=subscription
+            )
+            config = make_test_config(
+                database_url,
+                redis_url,
+                wechat={"api_base_url": fake_wechat.base_url},
+                push={"rate_per_s": 0, **push},
+            )
+            config = replace(
+                config,
+                wechat=replace(config.wechat, account_type=account.wechat.account_type),
+                push=replace(config.push, templates=account.push.templates),
+            )
+            demo_services = build_webhook_services(config, SimulatedClock())
+            running.callback(demo_services.close)
+            url = running.enter_context(
+                serving(build_demo_app(demo_services, fake_wechat.root_url))
+            )
+            running.enter_context(DemoBackground(demo_services))
+            return url, demo_services
+
+        yield make
+
+
+@pytest.fixture
+def demo(make_demo: MakeDemo) -> Demo:
+    return make_demo()
 
 
 def wait_for_push(url: str, openid: str, words: str, within_s: float = 15.0) -> str:
@@ -124,3 +150,71 @@ def test_need_status_update_arrives(demo: Demo) -> None:
             db, need, "acknowledged", by="staff", note=None, public=False, now=services.clock()
         )
     assert "N-" in wait_for_push(url, "o-demo-n", "受理")
+
+
+def test_the_demo_has_a_template_for_every_push_kind() -> None:
+    service = demo_config(DemoCredentials.generate(), "http://x/cgi-bin/")
+    subscription = demo_config(DemoCredentials.generate(), "http://x/cgi-bin/", subscription=True)
+
+    assert set(service.push.templates) == set(PUSH_KIND_VALUES)
+    assert {t.kind for t in DEMO_TEMPLATES} == set(PUSH_KIND_VALUES)
+    assert service.wechat.account_type == "service"
+    assert (subscription.wechat.account_type, subscription.push.templates) == ("subscription", {})
+
+
+def reminder_after_two_quiet_days(url: str, services: WebhookServices) -> OutboxMessage:
+    """Sign up for an event 60 hours ahead, say nothing more, and move the clock to its
+    2-hour reminder: 58 hours after the resident last wrote, past WeChat's 48-hour window
+    for customer-service messages."""
+    now = services.clock()
+    with services.session_factory() as db, db.begin():
+        event_id = create_event(
+            db,
+            title="社区花园开放日",
+            starts_at=now + timedelta(hours=60),
+            capacity=10,
+            now=now,
+            place="社区花园",
+            publish=True,
+        ).id
+    assert "签到码" in say(url, f"报名 {event_id}", openid="o-demo-quiet")
+    requests.post(f"{url}/sim/api/clock", json={"hours": 58.5}, timeout=5)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with services.session_factory() as db:
+            row = db.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.kind == "reminder",
+                    OutboxMessage.status.in_(("sent", "held")),
+                )
+            ).scalar_one_or_none()
+        if row is not None:
+            return row
+        time.sleep(0.2)
+    raise AssertionError("the reminder was neither sent nor held")
+
+
+def test_a_service_account_reminds_by_template_after_48_hours(
+    make_demo: MakeDemo, fake_wechat: FakeWeChatServer
+) -> None:
+    url, services = make_demo(reminder_offsets_h=[2])
+
+    row = reminder_after_two_quiet_days(url, services)
+
+    assert (row.status, row.channel) == ("sent", "template")
+    [call] = [c for c in fake_wechat.calls("message/template/send") if c["status"] == 200]
+    assert call["body"]["template_id"] == "demo-reminder"
+    assert call["body"]["data"]["keyword1"] == {"value": "社区花园开放日"}
+    assert call["body"]["data"]["keyword3"] == {"value": "社区花园"}
+
+
+def test_a_subscription_account_holds_the_reminder_until_the_next_message(
+    make_demo: MakeDemo, fake_wechat: FakeWeChatServer
+) -> None:
+    url, services = make_demo(subscription=True, reminder_offsets_h=[2])
+
+    row = reminder_after_two_quiet_days(url, services)
+
+    assert row.status == "held"
+    assert fake_wechat.calls("message/template/send") == []
+    assert "社区花园开放日" in say(url, "帮助", openid="o-demo-quiet")

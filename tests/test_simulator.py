@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,10 @@ from bot.demo.runner import (
     seed_demo_data,
 )
 from bot.demo.simulator import install_simulator
+from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
 from bot.services import Services
-from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from bot.wechat.fake_api import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
@@ -60,13 +59,22 @@ def say(url: str, text: str, openid: str = "o-demo-test", safe: bool = False) ->
     return str(answer["reply"])
 
 
-def pushes(url: str, openid: str, since: int = 0) -> dict[str, Any]:
+def thread(url: str, openid: str, since: str = "") -> dict[str, Any]:
     response = requests.get(
-        f"{url}/sim/api/pushes", params={"openid": openid, "since": since}, timeout=10
+        f"{url}/sim/api/thread", params={"openid": openid, "since": since}, timeout=10
     )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def pushes(url: str, openid: str, since: str = "") -> dict[str, Any]:
+    """The thread's pushes (from the fake WeChat API's call log) and the cursor."""
+    answer = thread(url, openid, since)
+    return {
+        "messages": [item for item in answer["items"] if "endpoint" in item],
+        "cursor": answer["cursor"],
+    }
 
 
 def inbound(services: Services) -> list[InboundMessage]:
@@ -189,7 +197,7 @@ def test_a_rejection_is_reported_with_status_and_reason(
     [
         ("not json", "send a JSON object such as {openid, kind, text}"),
         ({"openid": "o 1", "kind": "text", "text": "hi"}, "openid must be 1-64 letters"),
-        ({"openid": "o-1", "kind": "shout"}, "kind must be one of text, click"),
+        ({"openid": "o-1", "kind": "shout"}, "kind must be one of text, voice, click"),
         ({"openid": "o-1", "kind": "text", "text": "  "}, "text is empty"),
         ({"openid": "o-1", "kind": "text", "text": "\x00\x0b\x1f"}, "text is empty"),
         ({"openid": "o-1", "kind": "text", "text": "长" * 2001}, "text is over 2000 characters"),
@@ -260,7 +268,7 @@ def test_pushes_for_a_resident_appear_in_the_feed(
         ("message/template/send", "需求有进展\n已受理"),
         ("message/subscribe/bizsend", "签到"),
     ]
-    assert pushes(demo_url, "o-demo-li", since=feed["last_seq"])["messages"] == []
+    assert pushes(demo_url, "o-demo-li", since=feed["cursor"])["messages"] == []
 
 
 def test_broadcasts_reach_everyone_or_the_tag(
@@ -296,9 +304,9 @@ def test_pushes_say_when_the_fake_api_is_down(services: Services) -> None:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with serving(build_demo_app(services, closed)) as url:
-        response = requests.get(f"{url}/sim/api/pushes", params={"openid": "o-1"}, timeout=10)
+        response = requests.get(f"{url}/sim/api/thread", params={"openid": "o-1"}, timeout=10)
         bad_since = requests.get(
-            f"{url}/sim/api/pushes", params={"openid": "o-1", "since": "x"}, timeout=10
+            f"{url}/sim/api/thread", params={"openid": "o-1", "since": "x"}, timeout=10
         )
 
     assert response.status_code == 502
@@ -369,51 +377,6 @@ def test_demo_says_which_port_is_taken(
     assert result.output.count("\n") == 1
 
 
-def test_aixiang_demo_runs_until_terminated(tmp_path: Path) -> None:
-    """The real command in its own process: it announces the page, answers through the
-    webhook, and stops cleanly on SIGTERM."""
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    # Its data goes beside this config file (relative paths are read from a config file's
-    # folder), not into the project's instance/.
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIXIANG_CONFIG": str(config)}
-    command = [sys.executable, "-m", "bot", "demo", "--port", str(ports[0])]
-    process = subprocess.Popen(
-        [*command, "--fake-port", str(ports[1])],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first_line = process.stdout.readline()
-        assert first_line.startswith(f"Aixiang demo: open http://127.0.0.1:{ports[0]}/ "), (
-            first_line
-        )
-        reply = say(f"http://127.0.0.1:{ports[0]}", "帮助", openid="o-demo-li", safe=True)
-        residents = requests.get(f"http://127.0.0.1:{ports[0]}/sim/api/residents", timeout=10)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        rest = process.stdout.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-    assert "活动" in reply
-    assert {r["openid"] for r in residents.json()} >= {p.openid for p in DEMO_RESIDENTS}
-    assert rest.rstrip().endswith("Aixiang demo stopped.")
-    assert (tmp_path / "instance" / "aixiang.db").exists()
-
-
 def test_fake_wechat_command_says_its_port_is_taken() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -423,3 +386,61 @@ def test_fake_wechat_command_says_its_port_is_taken() -> None:
 
     assert result.exit_code == 2
     assert result.output.startswith(f"error: cannot listen on --port {port}: ")
+
+
+def test_the_thread_survives_a_restart_of_the_fake_api(services: Services, tmp_path: Path) -> None:
+    """The page's cursor still works against a restarted demo, whose call log carries on
+    from the file, and a reload shows the pushes of both runs."""
+    call_log = tmp_path / "demo-calls.jsonl"
+    openid = "o-demo-li"
+    with (
+        FakeWeChatServer(call_log=call_log) as fake,
+        serving(build_demo_app(services, fake.root_url)) as url,
+    ):
+        say(url, "帮助", openid=openid)
+        push(services, fake, openid, "first run")
+        cursor = thread(url, openid)["cursor"]
+    with (
+        FakeWeChatServer(call_log=call_log) as fake,
+        serving(build_demo_app(services, fake.root_url)) as url,
+    ):
+        push(services, fake, openid, "second run")
+        new = thread(url, openid, since=cursor)
+        whole = thread(url, openid)
+
+    assert [item["text"] for item in new["items"]] == ["second run"]
+    texts = [item["text"] for item in whole["items"]]
+    assert texts[0] == "帮助" and texts[-2:] == ["first run", "second run"]
+
+
+def push(services: Services, fake: FakeWeChatServer, openid: str, text: str) -> None:
+    """A text pushed through ``fake``, as the demo's worker would."""
+    config = replace(
+        services.config,
+        wechat=replace(
+            services.config.wechat,
+            api_base_url=fake.base_url,
+            app_id=fake.app_id,
+            app_secret=fake.app_secret,
+        ),
+    )
+    client = build_wechat_client(config, services.redis)
+    try:
+        client.message.send_text(openid, text)
+    finally:
+        client.close()
+
+
+def test_the_clock_is_set_to_a_local_time_in_one_step(
+    services: Services, fake_wechat: FakeWeChatServer
+) -> None:
+    clock = SimulatedClock()
+    demo_services = replace(services, clock=clock)
+    target = (clock() + timedelta(days=2)).astimezone(services.config.bot.tz)
+    at = target.strftime("%Y-%m-%dT%H:%M")
+    with serving(build_demo_app(demo_services, fake_wechat.root_url)) as url:
+        moved = requests.post(f"{url}/sim/api/clock", json={"at": at}, timeout=10).json()
+        back = requests.post(f"{url}/sim/api/clock", json={"at": "2020-01-01T09:00"}, timeout=10)
+
+    assert moved["now"] == at.replace("T", " ")
+    assert back.status_code == 400 and "only moves forward" in back.json()["error"]

@@ -79,3 +79,66 @@ def test_a_menu_tap_and_a_push_show_in_the_thread(
 
     wechat_client.message.send_text(openid, "明天见")
     expect(page.locator(".msg.bot .bubble").last).to_have_text("明天见")
+
+
+def test_reload_restores_the_thread_in_order_with_its_times(
+    page: Page, wechat_client: AixiangWeChatClient
+) -> None:
+    page.click("#new-resident")
+    page.click("#follow")
+    expect(page.locator(".msg.bot .bubble").last).to_contain_text("欢迎关注")
+    openid = page.locator("#resident").input_value()
+    page.click("#to-keyboard")
+    page.fill("#text", "帮助")
+    page.click("#send")
+    expect(page.locator(".msg.bot .bubble")).to_have_count(2)
+    wechat_client.message.send_text(openid, "明天见")
+    expect(page.locator(".msg.bot .bubble").last).to_have_text("明天见")
+    shown = page.locator(".thread .msg .bubble").all_inner_texts()
+
+    page.reload()
+
+    expect(page.locator(".msg.bot .bubble").last).to_have_text("明天见")
+    assert page.locator(".thread .msg .bubble").all_inner_texts() == shown
+    expect(page.locator(".thread .note").first).to_have_text(
+        "你关注了公众号 You followed the account"
+    )
+    expect(page.locator(".thread .time").first).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
+    )
+
+
+def test_a_template_message_shows_its_fields(
+    page: Page, wechat_client: AixiangWeChatClient
+) -> None:
+    page.click("#new-resident")
+    openid = page.locator("#resident").input_value()
+    wechat_client.message.send_template(
+        openid,
+        "demo-reminder",
+        {"first": {"value": "活动即将开始"}, "keyword1": {"value": "社区花园开放日"}},
+    )
+
+    card = page.locator(".bubble.card").last
+    expect(card.locator(".card-title")).to_have_text("活动提醒 Event reminder")
+    expect(card.locator(".card-lead")).to_have_text("活动即将开始")
+    expect(card.locator(".card-field")).to_have_text("活动 Event社区花园开放日")
+
+
+def test_voice_and_an_unfollowed_resident(page: Page) -> None:
+    page.click("#new-resident")
+    page.click("#follow")
+    page.click("#to-keyboard")
+    page.fill("#text", "帮助")
+    page.click("#plus")
+    page.click("#send-voice")
+    expect(page.locator(".msg.me .bubble.voice")).to_contain_text("帮助")
+    expect(page.locator(".msg.bot .bubble").last).to_contain_text("我的需求")
+
+    page.click("#unfollow")
+    expect(page.locator(".note").last).to_contain_text("取消了关注")
+    page.fill("#text", "还在吗")
+    page.click("#send")
+
+    expect(page.locator(".note.error").last).to_contain_text("未关注")
+    expect(page.locator(".msg.me .bubble")).to_have_count(1)

@@ -23,12 +23,12 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    now_from_context,
     parse_id,
     parse_local_time,
     staff_session,
 )
 from bot.services import broadcast_settings
-from models.base import utcnow
 from models.broadcasts import (
     AUDIENCE_HELP,
     BY_TAG,
@@ -86,7 +86,7 @@ def broadcast(
         raise StaffError("--text-en goes with --text")
     if audience is None:
         raise StaffError(f"--audience is required: {AUDIENCE_HELP}")
-    now = utcnow()
+    now = now_from_context(ctx)
     send_at = None if at is None else _send_at(at, settings.tz, now)
     categories = [category.key for category in config.needs.categories]
     try:
@@ -287,7 +287,7 @@ def cancel(ctx: click.Context, broadcast_id: str) -> None:
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:
-            cancelled = cancel_broadcast(db, number, utcnow(), os.environ.get("USER"))
+            cancelled = cancel_broadcast(db, number, now_from_context(ctx), os.environ.get("USER"))
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
     click.echo(

@@ -16,14 +16,26 @@ PORT = click.IntRange(1, 65535)
 @click.command(short_help="Run everything locally: chat page and fake WeChat.")
 @click.option("--port", default=8000, show_default=True, type=PORT, help="Webhook and page.")
 @click.option("--fake-port", default=8001, show_default=True, type=PORT, help="Fake WeChat API.")
-def demo(port: int, fake_port: int) -> None:
+@click.option("--fresh", is_flag=True, help="Delete the demo's data first, to start empty.")
+@click.option(
+    "--subscription", is_flag=True, help="Play a subscription account: no template messages."
+)
+def demo(port: int, fake_port: int, fresh: bool, subscription: bool) -> None:
     """Run the bot locally with a chat page, a fake WeChat API and fresh credentials.
 
     Storage is always the embedded default (SQLite at instance/aixiang.db, Redis in
-    process), whatever config.toml says; its menu and bot settings are used.
+    process), whatever config.toml says; its menu and bot settings are used. While it
+    runs, staff commands without a config file of their own use instance/demo.toml, the
+    demo's config: its database, its clock and its WeChat account.
     """
     try:
-        run_demo(port=port, fake_port=fake_port, announce=click.echo)
+        run_demo(
+            port=port,
+            fake_port=fake_port,
+            announce=click.echo,
+            fresh=fresh,
+            subscription=subscription,
+        )
     except (DemoError, PortTaken, ConfigError) as exc:
         raise StaffError(str(exc)) from None
 

@@ -29,6 +29,7 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    now_from_context,
     parse_id,
     parse_local_time,
     staff_session,
@@ -36,7 +37,6 @@ from bot.cli.support import (
 from bot.config import Config, ConfigError
 from bot.redis_conn import connect_redis
 from bot.wechat.client import build_wechat_client
-from models.base import utcnow
 from models.events.checkin import QR_SCENE_PREFIX, CheckInResult, check_in, check_in_by_code
 from models.events.errors import EventError
 from models.events.queries import get_event, list_events, occupancies, roster
@@ -192,7 +192,7 @@ def create_command(
             title=title,
             starts_at=parse_local_time(starts_at, tz, "--starts-at"),
             capacity=_integer(capacity, "--capacity"),
-            now=utcnow(),
+            now=now_from_context(ctx),
             ends_at=_time(ends_at, tz, "--ends-at"),
             place=place,
             description=description,
@@ -267,7 +267,7 @@ def update_command(
         _, promoted = update_event(
             db,
             number,
-            utcnow(),
+            now_from_context(ctx),
             tz,
             tags=tags or None,
             partner_names=partners or None,
@@ -292,7 +292,7 @@ def publish_command(ctx: click.Context, event_id: str) -> None:
     """Open a draft to residents."""
     number = _event_id(event_id)
     with _session(ctx) as db:
-        changed = publish_event(db, number, utcnow())
+        changed = publish_event(db, number, now_from_context(ctx))
     click.echo(f"published event {number}" if changed else f"event {number} is already published")
 
 
@@ -306,7 +306,7 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> Non
     if reason is None or not reason.strip():
         raise StaffError("--reason is required: residents are told why")
     with _session(ctx) as db:
-        told = cancel_event(db, number, reason, utcnow(), _tz(ctx))
+        told = cancel_event(db, number, reason, now_from_context(ctx), _tz(ctx))
     click.echo(f"cancelled event {number}; {told} resident(s) will be told")
 
 
@@ -321,7 +321,7 @@ def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
     """Events with their places taken, newest first (soonest first with --upcoming)."""
     tz = _tz(ctx)
     with _session(ctx) as db:
-        found = list_events(db, utcnow(), upcoming=upcoming)
+        found = list_events(db, now_from_context(ctx), upcoming=upcoming)
         taken = occupancies(db, found)
         rows = [
             _summary(
@@ -511,10 +511,10 @@ def checkin_command(
     tz = _tz(ctx)
     with _session(ctx) as db:
         if code is not None:
-            result = check_in_by_code(db, number, code, utcnow())
+            result = check_in_by_code(db, number, code, now_from_context(ctx))
         else:
             result = check_in(
-                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, utcnow()
+                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now_from_context(ctx)
             )
         click.echo(_checkin_line(result, tz))
 

@@ -19,11 +19,11 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    now_from_context,
     parse_local_time,
     staff_session,
 )
 from bot.config import Config
-from models.base import utcnow
 from models.needs.errors import NeedError
 from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
 from models.needs.tables import Need, NeedStatus, need_ref
@@ -227,7 +227,7 @@ def update_command(
                 by,
                 note,
                 public,
-                utcnow(),
+                now_from_context(ctx),
                 duplicate_of=original,
                 partner=partner,
             )

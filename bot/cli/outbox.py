@@ -13,11 +13,11 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    now_from_context,
     parse_id,
     staff_session,
 )
 from models import outbox
-from models.base import utcnow
 
 
 @click.group(name="outbox")
@@ -31,7 +31,7 @@ def outbox_group() -> None:
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     """Counts by kind and status, and the age of the oldest pending push."""
     tz = config_from_context(ctx).bot.tz
-    now = utcnow()
+    now = now_from_context(ctx)
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
     rows = [
@@ -66,7 +66,7 @@ def _duration(seconds: float) -> str:
 def outbox_retry(ctx: click.Context, dead: bool, kind: str | None) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
     with staff_session(ctx) as db:
-        count = outbox.retry_dead(db, utcnow(), kind)
+        count = outbox.retry_dead(db, now_from_context(ctx), kind)
     click.echo(f"{count} dead pushes queued again")
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.support import StaffError, emit, staff_session
-from models.base import utcnow
+from bot.cli.support import StaffError, emit, now_from_context, staff_session
 from models.partners import PartnerError, PartnerKind, add_partner, list_partners
 
 
@@ -24,7 +23,7 @@ def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str |
     with staff_session(ctx) as db:
         try:
             partner = add_partner(
-                db, name=name, kind=kind, contact_openid=contact_openid, now=utcnow()
+                db, name=name, kind=kind, contact_openid=contact_openid, now=now_from_context(ctx)
             )
         except PartnerError as exc:
             raise StaffError(str(exc)) from None

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.config import Config, ConfigError, load_config
-from bot.services import Services, build_services
+from bot.services import Services, build_services, clock_for
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from models.base import ID_MAX, local_text
 from models.db import make_engine, make_session_factory
@@ -47,6 +47,14 @@ def config_from_context(ctx: click.Context) -> Config:
             raise StaffError(f"config: {exc}") from None
     config: Config = root.meta["config"]
     return config
+
+
+def now_from_context(ctx: click.Context) -> datetime:
+    """The time by the config's clock: real time, or the demo's when run against it."""
+    try:
+        return clock_for(config_from_context(ctx))()
+    except ConfigError as exc:
+        raise StaffError(f"config: {exc}") from None
 
 
 @contextmanager
@@ -205,7 +213,10 @@ def wechat_process(ctx: click.Context) -> Iterator[tuple[Services, AixiangWeChat
         config.require_wechat_credentials()
     except ConfigError as exc:
         raise StaffError(f"config: {exc}") from None
-    services = build_services(config)
+    try:
+        services = build_services(config)
+    except ConfigError as exc:
+        raise StaffError(f"config: {exc}") from None
     client = build_wechat_client(config, services.redis)
     try:
         yield services, client

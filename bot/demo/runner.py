@@ -3,7 +3,8 @@
 One process runs the fake WeChat API (in a thread) and one web server holding the real
 webhook at /wechat and the chat simulator at /. Storage is the embedded default (SQLite at
 instance/aixiang.db, the in-process Redis substitute), and the WeChat credentials are made
-up afresh for every run, so the demo ships no secret that anyone could reuse.
+up afresh for every run, so the demo ships no secret that anyone could reuse; the run's
+config is written beside the database for staff commands (bot/demo/state.py).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from bot.demo.loops import DemoBackground
 from bot.demo.seed import seed_demo_events
 from bot.demo.simulator import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
+from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_config
+from bot.demo.templates import push_templates_setting
 from bot.ports import ensure_port_free
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api import API_PREFIX, FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import migrate
 from models.residents import get_or_create_resident
@@ -74,11 +77,18 @@ DEMO_RESIDENTS = (
 )
 
 
-def demo_config(credentials: DemoCredentials, api_base_url: str) -> Config:
+def demo_config(
+    credentials: DemoCredentials, api_base_url: str, *, subscription: bool = False
+) -> Config:
     """The config file and environment, with storage forced to the embedded defaults and
     WeChat to this run's account at the fake API: the demo never touches a real database,
-    Redis or WeChat account, whatever config.toml says. Menu and bot settings still apply,
-    so the demo previews them."""
+    media folder, Redis or WeChat account, whatever config.toml says. Menu and bot settings
+    still apply, so the demo previews them.
+
+    The account is a service account with a template for every push kind, as the club's
+    is meant to be; ``subscription`` makes it a subscription account, which has none, so
+    a push to someone who has not written for 48 hours waits for their next message.
+    """
     return load_config(
         overrides={
             "database": {"url": DEFAULT_SQLITE_URL},
@@ -89,8 +99,13 @@ def demo_config(credentials: DemoCredentials, api_base_url: str) -> Config:
                 "app_secret": credentials.app_secret,
                 "encoding_aes_key": credentials.encoding_aes_key,
                 "api_base_url": api_base_url,
+                "account_type": "subscription" if subscription else "service",
             },
-        }
+            "bot": {"clock_offset_file": CLOCK_FILE},
+            "needs": {"media_dir": MEDIA_FOLDER},
+            "push": {"templates": {} if subscription else push_templates_setting()},
+        },
+        running_demo=False,
     )
 
 
@@ -127,30 +142,54 @@ class _DemoRequestHandler(WSGIRequestHandler):
     """Werkzeug's request log without the page's poll every two seconds."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if self.path.startswith("/sim/api/pushes") and str(code) == "200":
+        if self.path.startswith("/sim/api/thread") and str(code) == "200":
             return
         super().log_request(code, size)
 
 
 def run_demo(
-    port: int = 8000, fake_port: int = 8001, announce: Callable[[str], None] = print
+    port: int = 8000,
+    fake_port: int = 8001,
+    announce: Callable[[str], None] = print,
+    *,
+    fresh: bool = False,
+    subscription: bool = False,
 ) -> None:
-    """Run the demo in the foreground until Ctrl-C.
+    """Run the demo in the foreground until Ctrl-C; ``fresh`` first deletes what earlier
+    runs left (bot/demo/state.py), ``subscription`` see :func:`demo_config`.
 
     Everything that runs beside the web server is entered on ``running``, which stops it
     in reverse order on the way out: the fake WeChat API and, once the database is ready,
-    the outbox worker and the scheduler's jobs.
+    the run's config file for staff commands, the outbox worker and the scheduler's jobs.
     """
     if port == fake_port:
         raise DemoError(f"the demo and the fake WeChat API cannot share port {port}")
     credentials = DemoCredentials.generate()
     ensure_port_free(DEMO_HOST, port, "--port")
     ensure_port_free(DEMO_HOST, fake_port, "--fake-port")
+    config = demo_config(
+        credentials, f"http://{DEMO_HOST}:{fake_port}{API_PREFIX}", subscription=subscription
+    )
+    files = DemoFiles.of(config)
+    if fresh:
+        announce(
+            f"Starting afresh: deleting the demo's database, media and state in {files.folder}"
+        )
+        files.delete()
+    files.folder.mkdir(parents=True, exist_ok=True)
+    clock = SimulatedClock(files.clock)
     with ExitStack() as running:
         fake = running.enter_context(
-            FakeWeChatServer(DEMO_HOST, fake_port, credentials.app_id, credentials.app_secret)
+            FakeWeChatServer(
+                DEMO_HOST,
+                fake_port,
+                credentials.app_id,
+                credentials.app_secret,
+                call_log=files.call_log,
+                clock=lambda: clock().timestamp(),
+            )
         )
-        services = build_webhook_services(demo_config(credentials, fake.base_url), SimulatedClock())
+        services = build_webhook_services(config, clock)
         running.callback(services.close)
         server = make_server(
             DEMO_HOST,
@@ -161,6 +200,8 @@ def run_demo(
         )
         running.callback(server.server_close)
         prepare_database(services)
+        write_demo_config(files.config, config)
+        running.callback(files.config.unlink, missing_ok=True)
         # Background loops start here, each entered on ``running`` so that they stop too.
         running.enter_context(DemoBackground(services))
         announce(
@@ -168,7 +209,9 @@ def run_demo(
             f"  webhook        http://{DEMO_HOST}:{port}/wechat\n"
             f"  fake WeChat    {fake.base_url} (calls: {fake.root_url}/_fake/calls)\n"
             f"  database       {services.config.database.url}; Redis in-process\n"
-            f"  account        app id {credentials.app_id}, made up for this run\n"
+            f"  account        {config.wechat.account_type} account {credentials.app_id}, "
+            "made up for this run\n"
+            f"  staff commands read {files.config} while the demo runs\n"
             "Press Ctrl-C to stop."
         )
         # Werkzeug's loop returns on Ctrl-C; SIGTERM is made to stop it the same way.

@@ -8,7 +8,9 @@ with WeChat's texts, and the endpoints the bot calls.
 
 Every call is recorded in memory and failures can be scheduled, both over HTTP under
 ``/_fake/``, so a test, a benchmark or the demo's chat page in another process can watch
-and disturb it. The hot path is a few dictionary operations under one lock: no disk.
+and disturb it. The hot path is a few dictionary operations under one lock: no disk,
+unless a ``call_log`` file is given (the demo's, so its chat page still shows the pushes
+after a restart), where each answered call is appended as a line of JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeGuard
 
@@ -234,12 +237,23 @@ OK = Reply({"errcode": 0, "errmsg": "ok"})
 class FakeWeChat:
     """The fake's state and behaviour, independent of HTTP so that it stays easy to read."""
 
-    def __init__(self, app_id: str, app_secret: str) -> None:
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        call_log: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``clock`` stamps the recorded calls (the demo's runs ahead of real time);
+        ``call_log`` keeps them in a file, and the calls a previous run kept there are
+        the first of this one's, numbering carrying on after them."""
         self.app_id = app_id
         self.app_secret = app_secret
         self._lock = threading.Lock()
-        self._calls: list[dict[str, Any]] = []
-        self._seq = 0
+        self._call_log = call_log
+        self._clock = clock
+        self._calls: list[dict[str, Any]] = _read_call_log(call_log) if call_log else []
+        self._seq = max((call["seq"] for call in self._calls), default=0)
         self._faults: list[Fault] = []
         # A delayed answer waits on this event, so clearing faults or stopping wakes it.
         self._wake = threading.Event()
@@ -316,6 +330,9 @@ class FakeWeChat:
             record["status"] = reply.status
             record["result"] = reply.summary()
             record.update(reply.recorded or {})
+            if self._call_log is not None:
+                with self._call_log.open("a", encoding="utf-8") as log_file:
+                    log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def _dispatch(self, endpoint: str, query: dict[str, str], body: Any) -> Reply:
         handler = self._handlers.get(endpoint)
@@ -336,7 +353,7 @@ class FakeWeChat:
             self._seq += 1
             record = {
                 "seq": self._seq,
-                "time": time.time(),
+                "time": self._clock(),
                 "endpoint": endpoint,
                 "method": method,
                 "query": query,
@@ -362,6 +379,8 @@ class FakeWeChat:
         with self._lock:
             count = len(self._calls)
             self._calls = []
+            if self._call_log is not None:
+                self._call_log.write_text("")
         return count
 
     def forget_mass_requests(self) -> None:
@@ -710,6 +729,23 @@ class FakeWeChat:
         return Reply(Binary(qr_png(f"media:{query['media_id']}"), "image/png"))
 
 
+def _read_call_log(path: Path) -> list[dict[str, Any]]:
+    """The calls kept in ``path``; a line cut short by a crash is left out."""
+    calls = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            call = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(call, dict) and isinstance(call.get("seq"), int):
+            calls.append(call)
+    return calls
+
+
 def _parse_body(raw: bytes) -> tuple[Any, bool]:
     """The JSON body, or (the raw text, True) when it is not JSON, so the log still shows it.
     JSON nested deeper than Python's recursion limit is not JSON the fake can read either."""
@@ -894,10 +930,13 @@ class FakeWeChatServer:
         port: int = 0,
         app_id: str = FAKE_APP_ID,
         app_secret: str = FAKE_APP_SECRET,
+        *,
+        call_log: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self.port = port
-        self.fake = FakeWeChat(app_id, app_secret)
+        self.fake = FakeWeChat(app_id, app_secret, call_log, clock)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -3,27 +3,39 @@
 The page never calls the conversation code directly: ``POST /sim/api/send`` builds the
 delivery WeChat's servers would send (signed, and AES-encrypted in safe mode), POSTs it
 over HTTP to this server's own ``/wechat``, and decodes the passive reply, so what the page
-shows is what a resident would get, rejections included. Pushed messages are read from the
-fake WeChat API's call log, which is where the account's outbound messages end up.
+shows is what a resident would get, rejections included.
+
+The page's thread is rebuilt from what is stored, so a reload or a restarted demo shows it
+whole, in order, at the simulated times: the resident's messages and the replies from the
+database (``inbound_message``), the pushes from the fake WeChat API's call log (kept in a
+file by the demo), which is where the account's outbound messages end up. The page polls
+with a cursor of stored numbers (the last message's id, the last call's), which a restart
+keeps.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import click
 import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bot.cli.support import parse_local_time
 from bot.config import MenuButton
 from bot.demo.simulator.clock import SimulatedClock
+from bot.demo.templates import TEMPLATES_BY_ID
 from bot.webhook_services import WebhookServices
 from bot.wechat.payloads import WeChatPayloads, xml_text
 from bot.wechat.protocol import Rejection
+from models.inbound import InboundMessage
 from models.residents import Resident
 
 SIMULATOR_KEY = "aixiang_simulator"
@@ -32,7 +44,11 @@ MAX_TEXT_CHARS = 2000
 MAX_KEY_BYTES = 128
 MAX_SCENE_CHARS = 64
 MAX_RESIDENTS_LISTED = 200
-KINDS = ("text", "click", "subscribe", "unsubscribe", "scan", "image", "location")
+KINDS = ("text", "voice", "click", "subscribe", "unsubscribe", "scan", "image", "location")
+# What WeChat still delivers from someone who unfollowed: following again, by tap or scan.
+KINDS_WHEN_UNFOLLOWED = ("subscribe", "scan")
+MAX_THREAD_MESSAGES = 300
+TEMPLATE_ENDPOINTS = ("message/template/send", "message/subscribe/bizsend")
 PUSH_TITLES = {
     "message/custom/send": "客服消息 · Message",
     "message/template/send": "模板消息 · Template message",
@@ -169,7 +185,14 @@ def send() -> Response:
         raise SimulatorError(400, "safe must be true or false")
     if safe and not simulator.payloads.encoding_aes_key:
         raise SimulatorError(400, "safe mode needs wechat.encoding_aes_key, which is not set")
-    xml = _delivery_xml(simulator.payloads, _openid(data.get("openid")), data)
+    openid = _openid(data.get("openid"))
+    if data.get("kind") not in KINDS_WHEN_UNFOLLOWED and _has_unfollowed(openid):
+        raise SimulatorError(
+            409,
+            "未关注，消息发不出去 · This resident unfollowed the account: WeChat delivers "
+            "nothing from them until they follow again",
+        )
+    xml = _delivery_xml(simulator.payloads, openid, data)
     delivery = simulator.payloads.sign(xml, safe=safe)
     url = _own_webhook_url()
     try:
@@ -207,17 +230,32 @@ def clock_now() -> Response:
 
 @blueprint.post("/sim/api/clock")
 def clock_advance() -> Response:
-    """Move the demo's clock forward, e.g. to the moment a reminder falls due."""
+    """Move the demo's clock forward, e.g. to the moment a reminder falls due: by
+    ``hours``, or to the local time ``at`` ("2026-06-01T09:30") in one step."""
     clock = _clock()
     data = request.get_json(silent=True)
     hours = data.get("hours") if isinstance(data, dict) else None
-    if isinstance(hours, bool) or not isinstance(hours, int | float):
-        raise SimulatorError(400, 'send a JSON object such as {"hours": 24}')
+    at = data.get("at") if isinstance(data, dict) else None
     try:
-        clock.advance_hours(hours)
+        if isinstance(at, str):
+            clock.advance_to(_local_time(at))
+        elif isinstance(hours, int | float) and not isinstance(hours, bool):
+            clock.advance_hours(hours)
+        else:
+            raise SimulatorError(
+                400, 'send a JSON object such as {"hours": 24} or {"at": "2026-06-01T09:30"}'
+            )
     except ValueError as exc:
         raise SimulatorError(400, str(exc)) from None
     return _clock_json(clock)
+
+
+def _local_time(text: str) -> datetime:
+    """A time typed on the page, read in the club's time zone as staff commands read it."""
+    try:
+        return parse_local_time(text, _services().config.bot.tz, "at")
+    except click.UsageError as exc:
+        raise SimulatorError(400, exc.format_message()) from None
 
 
 def _clock() -> SimulatedClock:
@@ -259,6 +297,9 @@ def _delivery_xml(payloads: WeChatPayloads, openid: str, data: Mapping[str, Any]
     kind = data.get("kind")
     if kind == "text":
         return payloads.text(openid, _text(data.get("text")))
+    if kind == "voice":
+        # WeChat delivers a voice message with its speech recognition's text.
+        return payloads.voice(openid, _text(data.get("text")))
     if kind == "click":
         return payloads.event(openid, "CLICK", _menu_key(data.get("key")))
     if kind in ("subscribe", "unsubscribe"):
@@ -329,47 +370,175 @@ def _scan_xml(payloads: WeChatPayloads, openid: str, scene: str) -> str:
 
 
 def _is_following(openid: str) -> bool:
+    return _subscribed(openid) is True
+
+
+def _has_unfollowed(openid: str) -> bool:
+    """Known and not following; someone not known yet may write (the webhook adds them)."""
+    return _subscribed(openid) is False
+
+
+def _subscribed(openid: str) -> bool | None:
     with _services().session_factory() as db:
-        subscribed = db.execute(
+        subscribed: bool | None = db.execute(
             select(Resident.subscribed).where(Resident.openid == openid)
         ).scalar_one_or_none()
-    return bool(subscribed)
+    return subscribed
 
 
-@blueprint.get("/sim/api/pushes")
-def pushes() -> Response:
-    """The account's pushes that reached ``openid`` after the fake API's call ``since``."""
+@blueprint.get("/sim/api/thread")
+def thread() -> Response:
+    """The conversation with ``openid`` in order, after the ``since`` cursor of the
+    previous answer, or whole (its last messages) without one; ``reset`` says the cursor
+    belonged to data since deleted (``aixiang demo --fresh``), so the answer is whole."""
     openid = _openid(request.args.get("openid"))
-    since = request.args.get("since", "0")
-    if not since.isdecimal():
-        raise SimulatorError(400, "since must be a call number from the previous answer")
-    calls = _fake_calls(since=int(since))
-    messages = []
+    last_inbound, last_seq = _cursor(request.args.get("since", ""))
+    calls = _fake_calls(since=last_seq)
+    with _services().session_factory() as db:
+        newest = db.execute(select(func.max(InboundMessage.id))).scalar_one() or 0
+        reset = last_inbound > newest or (last_seq > 0 and _log_restarted(last_seq))
+        if reset:
+            last_inbound, last_seq = 0, 0
+            calls = _fake_calls()
+        rows = list(
+            db.execute(
+                select(InboundMessage)
+                .join(Resident, Resident.id == InboundMessage.resident_id)
+                .where(Resident.openid == openid, InboundMessage.id > last_inbound)
+                .order_by(InboundMessage.id.desc())
+                .limit(MAX_THREAD_MESSAGES)
+            ).scalars()
+        )
+    rows.reverse()
+    items = [item for row in rows for item in _inbound_items(row)]
+    items += [_push_item(call) for call in calls if _reached(call, openid)]
+    items.sort(key=lambda item: item["at"])
+    cursor = f"{max([last_inbound, *(row.id for row in rows)])}.{_answered_up_to(calls, last_seq)}"
+    return jsonify(items=items, cursor=cursor, reset=reset)
+
+
+def _cursor(since: str) -> tuple[int, int]:
+    """``<last message id>.<last call seq>``, as the previous answer gave it."""
+    if not since:
+        return 0, 0
+    inbound, _, seq = since.partition(".")
+    if not (inbound.isdecimal() and seq.isdecimal()):
+        raise SimulatorError(400, "since must be the cursor of the previous answer")
+    return int(inbound), int(seq)
+
+
+def _log_restarted(last_seq: int) -> bool:
+    """Whether the call log no longer reaches ``last_seq``: it was deleted since."""
+    return not _fake_calls(since=last_seq - 1)
+
+
+def _answered_up_to(calls: list[dict[str, Any]], since: int) -> int:
+    """The last seq before the first call still being answered: that one may yet turn out
+    a delivered push, and a cursor past it would never show it."""
+    answered = since
     for call in calls:
-        body = call.get("body")
-        if call.get("endpoint") not in PUSH_TITLES or not _delivered(call):
-            continue
-        if not isinstance(body, dict):
-            continue
-        if _addressed_to(call, body, openid):
-            messages.append(
-                {
-                    "seq": call["seq"],
-                    "time": call["time"],
-                    "endpoint": call["endpoint"],
-                    "title": PUSH_TITLES[call["endpoint"]],
-                    "text": push_text(body),
-                }
-            )
-    last_seq = max((int(call["seq"]) for call in calls), default=int(since))
-    return jsonify(messages=messages, last_seq=last_seq)
+        if call.get("status") is None:
+            break
+        answered = int(call["seq"])
+    return answered
 
 
-def _fake_calls(since: int = 0, endpoint: str | None = None) -> list[dict[str, Any]]:
+def _when(moment: datetime) -> dict[str, Any]:
+    """An item's time: ``at`` to order and space the thread, ``time`` to show (local)."""
+    local = moment.astimezone(_services().config.bot.tz)
+    return {"at": moment.timestamp(), "time": local.strftime("%Y-%m-%d %H:%M")}
+
+
+def _inbound_items(row: InboundMessage) -> Iterator[dict[str, Any]]:
+    """A stored message as the page shows it, then the reply it got."""
+    when = _when(row.received_at)
+    base = {"id": f"in-{row.id}", **when}
+    if row.msg_type in ("text", "voice"):
+        yield {**base, "who": "me", "kind": row.msg_type, "text": row.content or ""}
+    elif row.msg_type == "image":
+        yield {**base, "who": "me", "kind": "image", "text": ""}
+    elif row.msg_type == "location":
+        label = _stored_fields(row).get("Label", "")
+        yield {**base, "who": "me", "kind": "location", "title": "位置 Location", "text": label}
+    elif row.msg_type == "event":
+        yield {**base, "who": "system", "kind": "note", "text": _event_note(row)}
+    if row.reply:
+        yield {"id": f"re-{row.id}", **when, "who": "bot", "kind": "text", "text": row.reply}
+
+
+def _stored_fields(row: InboundMessage) -> dict[str, Any]:
+    try:
+        fields = json.loads(row.content or "{}")
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+def _event_note(row: InboundMessage) -> str:
+    key = row.event_key or ""
+    if row.event == "subscribe" and key.startswith("qrscene_"):
+        return f"扫码关注 Scanned to follow · {key.removeprefix('qrscene_')}"
+    if row.event == "SCAN":
+        return f"扫描二维码 Scanned QR · {key}"
+    if row.event == "CLICK":
+        return f"点击菜单 Tapped “{_menu_name(key)}”"
+    return {
+        "subscribe": "你关注了公众号 You followed the account",
+        "unsubscribe": "你取消了关注 You unfollowed the account",
+    }.get(row.event or "", f"[{row.event}]")
+
+
+def _menu_name(key: str) -> str:
+    buttons = list(_services().config.menu.buttons)
+    for button in buttons:
+        buttons.extend(button.sub_buttons)
+        if button.key == key:
+            return button.name
+    return key
+
+
+def _push_item(call: Mapping[str, Any]) -> dict[str, Any]:
+    body = call["body"]
+    item = {
+        "id": f"call-{call['seq']}",
+        **_when(datetime.fromtimestamp(float(call["time"]), UTC)),
+        "who": "bot",
+        "kind": "text",
+        "endpoint": call["endpoint"],
+        "label": PUSH_TITLES[call["endpoint"]],
+        "text": push_text(body),
+    }
+    if call["endpoint"] in TEMPLATE_ENDPOINTS:
+        template = TEMPLATES_BY_ID.get(str(body.get("template_id")))
+        labels = {name: label for name, label, _ in template.fields} if template else {}
+        item |= {
+            "kind": "card",
+            "title": template.title if template else PUSH_TITLES[call["endpoint"]],
+            "fields": [
+                {"label": labels.get(name, name), "value": _field_value(value)}
+                for name, value in body.get("data", {}).items()
+            ],
+        }
+    return item
+
+
+def _field_value(value: Any) -> str:
+    return str(value.get("value", "")) if isinstance(value, dict) else str(value)
+
+
+def _reached(call: Mapping[str, Any], openid: str) -> bool:
+    body = call.get("body")
+    return (
+        call.get("endpoint") in PUSH_TITLES
+        and _delivered(call)
+        and isinstance(body, dict)
+        and _addressed_to(call, body, openid)
+    )
+
+
+def _fake_calls(since: int = 0) -> list[dict[str, Any]]:
     simulator = _simulator()
-    params: dict[str, str | int] = {"since": since}
-    if endpoint:
-        params["endpoint"] = endpoint
+    params = {"since": since}
     url = f"{simulator.fake_api_root}/_fake/calls"
     try:
         response = requests.get(url, params=params, timeout=simulator.http_timeout_s)

@@ -1,12 +1,13 @@
 // The chat simulator page. Everything it sends goes to /sim/api/send, which delivers it to
-// the real /wechat webhook the way WeChat's servers would; pushes are polled from the fake
-// WeChat API's call log through /sim/api/pushes. No framework and no build step.
+// the real /wechat webhook the way WeChat's servers would. The thread comes from
+// /sim/api/thread, built from what the demo stored (messages and replies in the database,
+// pushes in the fake WeChat API's call log), so a reload or a restarted demo shows it
+// whole, at the simulated times. No framework and no build step.
 "use strict";
 
 const POLL_MS = 2000;
-const TIME_GAP_MS = 5 * 60 * 1000;
+const TIME_GAP_S = 5 * 60;
 const PHOTO_URL = "/sim/static/sample-photo.svg";
-const CARD_ENDPOINTS = new Set(["message/template/send", "message/subscribe/bizsend"]);
 const store = window.localStorage;
 
 const state = {
@@ -14,8 +15,8 @@ const state = {
   residents: [],          // from the database
   created: [],            // made on this page, not yet known to the database
   openid: store.getItem("aixiang.sim.openid") || "",
-  threads: new Map(),     // openid -> [{who, kind, text, title, time}]
-  lastSeq: new Map(),     // openid -> the fake API's last call number seen
+  threads: new Map(),     // openid -> [{id, who, kind, text, title, fields, at, time}]
+  cursors: new Map(),     // openid -> the cursor of /sim/api/thread's last answer
   polling: false,
   pollError: "",
 };
@@ -52,20 +53,15 @@ function threadOf(openid) {
 }
 
 function add(openid, item) {
-  const entry = { time: Date.now(), ...item };
   const items = threadOf(openid);
   const previous = items[items.length - 1];
-  items.push(entry);
-  if (openid === state.openid) renderItem(entry, previous);
+  items.push(item);
+  if (openid === state.openid) renderItem(item, previous);
 }
 
-function note(text, openid = state.openid) {
-  add(openid, { who: "system", kind: "note", text });
-}
-
-function clock(time) {
-  const d = new Date(time);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+// A note of the page's own (a refusal, a tapped link): not stored, so gone on reload.
+function note(text, openid = state.openid, error = false) {
+  add(openid, { who: "system", kind: "note", text, error, at: null });
 }
 
 function avatar(who) {
@@ -95,10 +91,22 @@ function bubbleContent(item) {
     bubble.appendChild(el("div", "loc-map"));
     return bubble;
   }
+  if (item.kind === "voice") {
+    const bubble = el("div", "bubble voice");
+    bubble.appendChild(el("div", "voice-wave", "🎤 ))) "));
+    bubble.appendChild(el("div", "voice-text", item.text));
+    return bubble;
+  }
   if (item.kind === "card") {
+    // A template message: its title, then each field with the template's label.
     const bubble = el("div", "bubble card");
     bubble.appendChild(el("div", "card-title", item.title));
-    bubble.appendChild(el("div", "card-body", item.text));
+    for (const field of item.fields) {
+      const row = el("div", field.label ? "card-field" : "card-lead");
+      if (field.label) row.appendChild(el("span", "card-label", field.label));
+      row.appendChild(el("span", "card-value", field.value));
+      bubble.appendChild(row);
+    }
     bubble.appendChild(el("div", "card-foot", "详情 Details ›"));
     return bubble;
   }
@@ -109,8 +117,9 @@ function renderItem(item, previous) {
   const thread = $("thread");
   const empty = thread.querySelector(".empty");
   if (empty) empty.remove();
-  if (!previous || item.time - previous.time > TIME_GAP_MS) {
-    thread.appendChild(el("div", "time", clock(item.time)));
+  // Stored items carry their simulated time; a stamp shows where the time moved on.
+  if (item.at !== null && (!previous || previous.at === null || item.at - previous.at > TIME_GAP_S)) {
+    thread.appendChild(el("div", "time", item.time));
   }
   if (item.who === "system") {
     thread.appendChild(el("div", `note${item.error ? " error" : ""}`, item.text));
@@ -140,13 +149,13 @@ function renderThread() {
 
 // Sending ------------------------------------------------------------------------------
 
-async function deliver(payload, mine) {
+// The message and its reply show once the webhook has stored them, from the thread.
+async function deliver(payload) {
   const openid = state.openid;
   if (!openid) {
     renderThread();
     return;
   }
-  if (mine) add(openid, mine);
   let data;
   try {
     data = await api("/sim/api/send", {
@@ -154,33 +163,25 @@ async function deliver(payload, mine) {
       body: JSON.stringify({ ...payload, openid, safe: $("safe-mode").checked }),
     });
   } catch (err) {
-    add(openid, { who: "system", kind: "note", error: true, text: `未送达 Not sent: ${err.message}` });
+    note(`未送达 Not sent: ${err.message}`, openid, true);
     return;
   }
+  await poll();
   if (!data.ok) {
-    add(openid, {
-      who: "system", kind: "note", error: true,
-      text: `webhook 拒绝 rejected · HTTP ${data.status}: ${data.reason}`,
-    });
-  } else if (data.reply) {
-    add(openid, { who: "bot", kind: "text", text: data.reply });
-  } else if (data.reply_type) {
-    add(openid, { who: "bot", kind: "text", text: `[${data.reply_type}]` });
+    note(`webhook 拒绝 rejected · HTTP ${data.status}: ${data.reason}`, openid, true);
   }
   await loadResidents();
-  poll();
 }
 
-function say(text) {
+function say(text, kind = "text") {
   const trimmed = text.trim();
   if (!trimmed) return;
-  deliver({ kind: "text", text: trimmed }, { who: "me", kind: "text", text: trimmed });
+  deliver({ kind, text: trimmed });
 }
 
 function tap(button) {
   closeSubmenus();
   if (button.key) {
-    note(`点击菜单 Tapped “${button.name}”`);
     deliver({ kind: "click", key: button.key });
   } else if (button.url) {
     note(`“${button.name}” 会打开网页 would open ${button.url}`);
@@ -278,7 +279,7 @@ function renderResidents() {
   let status = "";
   if (resident && resident.subscribed === undefined) status = "还没有发过消息 · Has not written yet";
   else if (resident && resident.subscribed) status = "已关注 · Following";
-  else if (resident) status = "未关注 · Not following";
+  else if (resident) status = "未关注，关注后才能发消息 · Not following: follow to write";
   $("resident-status").textContent = status;
 }
 
@@ -303,23 +304,26 @@ function newResident() {
 
 async function poll() {
   const openid = state.openid;
-  if (!openid || state.polling) return;
-  state.polling = true;
+  if (!openid) return;
+  // One poll at a time; a poll asked for meanwhile runs when the current one ends.
+  if (state.polling) {
+    await state.polling;
+    return poll();
+  }
+  let done;
+  state.polling = new Promise((resolve) => { done = resolve; });
   try {
-    const since = state.lastSeq.get(openid) || 0;
-    const data = await api(`/sim/api/pushes?openid=${encodeURIComponent(openid)}&since=${since}`);
-    for (const push of data.messages) {
-      // Template and subscription messages are cards on a phone; the rest are bubbles.
-      const card = CARD_ENDPOINTS.has(push.endpoint);
-      add(openid, {
-        who: "bot",
-        kind: card ? "card" : "text",
-        title: push.title,
-        label: card ? "" : push.title,
-        text: push.text,
-      });
+    const since = state.cursors.get(openid) || "";
+    const data = await api(
+      `/sim/api/thread?openid=${encodeURIComponent(openid)}&since=${encodeURIComponent(since)}`,
+    );
+    if (data.reset) {
+      state.threads.set(openid, []);
+      if (openid === state.openid) renderThread();
     }
-    state.lastSeq.set(openid, data.last_seq);
+    for (const item of data.items) add(openid, item);
+    state.cursors.set(openid, data.cursor);
+    if (openid === state.openid && !threadOf(openid).length) renderThread();
     state.pollError = "";
   } catch (err) {
     if (state.pollError !== err.message) {
@@ -328,6 +332,7 @@ async function poll() {
     }
   } finally {
     state.polling = false;
+    done();
   }
 }
 
@@ -336,20 +341,13 @@ async function poll() {
 function wire() {
   $("resident").addEventListener("change", (event) => chooseResident(event.target.value));
   $("new-resident").addEventListener("click", newResident);
-  $("follow").addEventListener("click", () => {
-    note("你关注了公众号 You followed the account");
-    deliver({ kind: "subscribe" });
-  });
-  $("unfollow").addEventListener("click", () => {
-    note("你取消了关注 You unfollowed the account");
-    deliver({ kind: "unsubscribe" });
-  });
+  $("follow").addEventListener("click", () => deliver({ kind: "subscribe" }));
+  $("unfollow").addEventListener("click", () => deliver({ kind: "unsubscribe" }));
   $("scan-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const value = $("scan-scene").value.trim();
     if (!value) return;
     const scene = /^\d+$/.test(value) ? `checkin:${value}` : value;
-    note(`扫描二维码 Scanned QR · ${scene}`);
     deliver({ kind: "scan", scene });
     $("scan-scene").value = "";
   });
@@ -367,16 +365,21 @@ function wire() {
   });
   $("send-photo").addEventListener("click", () => {
     $("plus-panel").hidden = true;
-    deliver({ kind: "image" }, { who: "me", kind: "image" });
+    deliver({ kind: "image" });
+  });
+  $("send-voice").addEventListener("click", () => {
+    $("plus-panel").hidden = true;
+    const words = $("text").value.trim();
+    if (!words) {
+      note("先在输入框写下要说的话 · Type what to say first; it is sent as speech");
+      return;
+    }
+    say(words, "voice");
+    $("text").value = "";
   });
   $("send-location").addEventListener("click", () => {
     $("plus-panel").hidden = true;
-    const index = Number($("village").value);
-    const village = state.config.villages[index];
-    deliver(
-      { kind: "location", village: index },
-      { who: "me", kind: "location", title: village.name, text: village.label },
-    );
+    deliver({ kind: "location", village: Number($("village").value) });
   });
   $("safe-mode").addEventListener("change", (event) => {
     store.setItem("aixiang.sim.safe", event.target.checked ? "1" : "");
@@ -385,7 +388,15 @@ function wire() {
     chip.addEventListener("click", () => say(chip.dataset.say));
   });
   document.querySelectorAll("#clock-card [data-hours]").forEach((button) => {
-    button.addEventListener("click", () => advanceClock(Number(button.dataset.hours)));
+    button.addEventListener("click", () => {
+      const hours = Number(button.dataset.hours);
+      moveClock({ hours }, `时间快进 ${hours} 小时 Clock moved forward ${hours} h`);
+    });
+  });
+  $("clock-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const at = $("clock-at").value;
+    if (at) moveClock({ at }, `时间设为 Clock set to ${at.replace("T", " ")}`);
   });
   document.addEventListener("click", closeSubmenus);
 }
@@ -393,6 +404,7 @@ function wire() {
 function showClock(clockState) {
   $("clock-card").hidden = false;
   $("clock-now").textContent = clockState.now;
+  if (!$("clock-at").value) $("clock-at").value = clockState.now.replace(" ", "T");
   $("clock-ahead").textContent = clockState.ahead_hours
     ? `(+${clockState.ahead_hours} h)`
     : "";
@@ -406,12 +418,12 @@ async function loadClock() {
   }
 }
 
-async function advanceClock(hours) {
+async function moveClock(move, done) {
   try {
-    showClock(await api("/sim/api/clock", { method: "POST", body: JSON.stringify({ hours }) }));
-    note(`时间快进 ${hours} 小时 Clock moved forward ${hours} h`);
+    showClock(await api("/sim/api/clock", { method: "POST", body: JSON.stringify(move) }));
+    note(done);
   } catch (err) {
-    note(`无法调整时间 Could not move the clock: ${err.message}`);
+    note(`无法调整时间 Could not move the clock: ${err.message}`, state.openid, true);
   }
 }
 
