@@ -2,6 +2,8 @@
 
 Tests read as transcripts: ``chat.say("帮助")`` returns the bot's answer text, after the
 delivery went through signature checks, (optionally) AES, dedupe, storage and routing.
+Conversations themselves are tested at the handler level (tests/transcript.py); ``Chat``
+is for the wiring, one test per feature, and for what only the webhook does.
 """
 
 from __future__ import annotations
