@@ -105,15 +105,7 @@ def _store_and_answer(
             return arrival.answered
         contact = arrival.contact or enrol(connection, new)
         with services.session_factory(bind=connection) as db:
-            ctx = Context(
-                db=db,
-                contact=contact,
-                sessions=services.sessions,
-                catalog=services.router.catalog,
-                settings=services.handler_settings,
-                now=now,
-                flow=flow,
-            )
+            ctx = services.context(db, contact, now, flow)
             if run_handler:
                 answer = _dispatch(services, message, ctx)
                 reply = answer.text if answer is not None else ""

@@ -4,6 +4,9 @@ dedupe guard, which only the process that answers WeChat needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
@@ -11,9 +14,10 @@ from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
 from bot.sessions import RedisSessionStore
 from handlers import build_router
-from handlers.context import HandlerSettings, NeedCategory
+from handlers.context import Context, FlowState, HandlerSettings, NeedCategory
 from handlers.router import Router
 from models.base import utcnow
+from models.inbound import Contact
 
 
 @dataclass
@@ -22,6 +26,22 @@ class WebhookServices(Services):
     sessions: RedisSessionStore
     guard: DeliveryGuard
     handler_settings: HandlerSettings
+
+    def context(
+        self, db: Session, contact: Contact, now: datetime, flow: FlowState | None
+    ) -> Context:
+        """What a handler is given for one message: the conversation's shared parts (the
+        state store, the texts, the settings) with this message's session, sender, time
+        and flow."""
+        return Context(
+            db=db,
+            contact=contact,
+            sessions=self.sessions,
+            catalog=self.router.catalog,
+            settings=self.handler_settings,
+            now=now,
+            flow=flow,
+        )
 
 
 def build_webhook_services(

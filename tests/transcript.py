@@ -22,8 +22,7 @@ from typing import Protocol, cast
 
 import pytest
 
-from bot.services import Services
-from handlers.context import Context
+from bot.webhook_services import WebhookServices
 from handlers.message import EVENT, IMAGE, LOCATION, TEXT, VOICE, Location, Message
 from models.inbound import NewInbound, enrol
 
@@ -41,7 +40,7 @@ class Talk:
     calls as ``Chat`` (say, tap, event, as_resident), so a transcript reads the same at
     either level."""
 
-    services: Services
+    services: WebhookServices
     openid: str = "o-resident-1"
 
     def send(self, message: Message) -> str:
@@ -57,15 +56,7 @@ class Talk:
             # contact) with the language the handlers read, and records no interaction.
             contact = enrol(connection, self._arrival(message))
             with services.session_factory(bind=connection) as db:
-                ctx = Context(
-                    db=db,
-                    contact=contact,
-                    sessions=services.sessions,
-                    catalog=services.router.catalog,
-                    settings=services.handler_settings,
-                    now=now,
-                    flow=flow,
-                )
+                ctx = services.context(db, contact, now, flow)
                 reply = services.router.dispatch(message, ctx)
                 db.commit()
         return reply.text if reply is not None else ""
