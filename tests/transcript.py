@@ -130,6 +130,6 @@ class Talk:
 
 
 @pytest.fixture
-def talk(services: Services) -> Talk:
+def talk(services: WebhookServices) -> Talk:
     """A resident (``o-resident-1``, as ``chat``) talking to the router over empty tables."""
     return Talk(services=services)
