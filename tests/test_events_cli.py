@@ -435,7 +435,12 @@ def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: 
         (1, "o-3"),
         (2, "o-4"),
     ]
-    assert data["confirmed"][0]["checked_in"] and data["attendance"][0]["method"] == "code"
+    assert data["attendance"][0]["method"] == "code"
+    assert data["confirmed"][0]["checked_in"] == data["attendance"][0]["checked_in"]
+    assert data["confirmed"][1]["checked_in"] is None
+    assert datetime.fromisoformat(data["confirmed"][0]["signed_up"]).utcoffset() == timedelta(
+        hours=8
+    )
 
     path = tmp_path / "roster.csv"
     result = run(staff, "events", "roster", str(event_id), "--csv", str(path))

@@ -59,7 +59,7 @@ def test_list_filters_and_json(staff: CliRunner, seeded: None) -> None:
     assert [line.split()[0] for line in table[1:]] == ["N-000003", "N-000002", "N-000001"]
     rows = json.loads(run(staff, "needs", "list", "--category", "基础设施", "--json").output)
     assert [r["ref"] for r in rows] == ["N-000003", "N-000001"]
-    assert rows[1]["created"] == "2026-05-01 10:00" and rows[1]["demand"] == 1
+    assert rows[1]["created"] == "2026-05-01T10:00:00+08:00" and rows[1]["demand"] == 1
     assert rows[1]["summary"] == "老街路灯坏了，晚上很黑"
     since = run(staff, "needs", "list", "--since", "2026-05-01T11:00", "--json").output
     assert [r["ref"] for r in json.loads(since)] == ["N-000003", "N-000002"]
@@ -115,6 +115,8 @@ def test_update_walks_a_need_through_its_life(
     shown = json.loads(run(staff, "needs", "show", "N-000001", "--json").output)
     assert shown["status"] == "acknowledged" and shown["partner"] == "镇建设办"
     assert shown["demand_count"] == 2 and shown["resident_openid"] == "o-a"
+    assert shown["created"] == "2026-05-01T10:00:00+08:00" and shown["resolved"] is None
+    assert shown["history"][0]["at"] == "2026-05-01T10:00:00+08:00"
     assert [(h["by"], h["to"], h["note"], h["public"]) for h in shown["history"]] == [
         ("resident", "submitted", None, False),
         ("王芳", "acknowledged", "下周修", True),

@@ -108,7 +108,7 @@ def broadcast(
             plan = plan_mass(found, settings) if mass else None
             if plan is not None:
                 check_mass_quota(db, plan, settings, now, send_at=send_at)
-            summary = _summary(found, plan, texts, send_at, settings.tz)
+            summary = _summary(found, plan, texts, send_at)
             if dry_run:
                 _report_dry_run(summary, as_json)
                 return
@@ -150,14 +150,13 @@ def _summary(
     plan: MassPlan | None,
     texts: dict[str, str],
     send_at: datetime | None,
-    tz: ZoneInfo,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "audience": found.spec,
         "recipients": found.size,
         "excluded_unsubscribed": found.excluded_unsubscribed,
         "excluded_opted_out": found.excluded_opted_out,
-        "send_at": None if send_at is None else send_at.astimezone(tz).isoformat(),
+        "send_at": send_at,
         "mass": plan is not None,
         "text": as_residents_see(texts),
     }
@@ -253,17 +252,16 @@ def broadcasts() -> None:
 @click.pass_context
 def list_broadcasts(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """Scheduled broadcasts, soonest first (with --all: the latest 50 of any status)."""
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
-        rows = [_listed(b, tz) for b in recent_broadcasts(db, scheduled_only=not everything)]
+        rows = [_listed(b) for b in recent_broadcasts(db, scheduled_only=not everything)]
     emit(rows, as_json)
 
 
-def _listed(broadcast: Broadcast, tz: ZoneInfo) -> dict[str, Any]:
+def _listed(broadcast: Broadcast) -> dict[str, Any]:
     return {
         "id": broadcast.id,
         "status": broadcast.status,
-        "at": format_local(broadcast.scheduled_at, tz),
+        "at": broadcast.scheduled_at,
         "audience": broadcast.audience,
         "mass": broadcast.mass,
         "event": broadcast.event_id,

@@ -118,22 +118,16 @@ def _time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
     return None if value is None else parse_local_time(value, tz, option)
 
 
-def _iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat()
-
-
-def _summary(
-    event: Event, tz: ZoneInfo, confirmed: int, waitlisted: int, walk_ins: int
-) -> dict[str, Any]:
+def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> dict[str, Any]:
     return {
         "id": event.id,
         "status": event.status,
         "title": event.title,
-        "starts_at": _iso(event.starts_at, tz),
-        "ends_at": _iso(event.ends_at, tz),
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
         "place": event.place,
         "capacity": event.capacity,
-        "deadline": _iso(event.signup_deadline, tz),
+        "deadline": event.signup_deadline,
         "max_party": event.max_party_size,
         "require_contact": event.contact_required,
         "confirmed": confirmed,
@@ -319,14 +313,12 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> Non
 @click.pass_context
 def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
     """Events with their places taken, newest first (soonest first with --upcoming)."""
-    tz = _tz(ctx)
     with _session(ctx) as db:
         found = list_events(db, utcnow(), upcoming=upcoming)
         taken = occupancies(db, found)
         rows = [
             _summary(
                 event,
-                tz,
                 taken[event.id].confirmed,
                 taken[event.id].waitlisted,
                 taken[event.id].walk_ins,
@@ -340,10 +332,7 @@ def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
         rows,
         as_json=False,
         columns=LIST_COLUMNS,
-        formatters={
-            "starts_at": lambda value: value[:16].replace("T", " ") if value else "",
-            "tags": lambda value: ",".join(value),
-        },
+        formatters={"tags": lambda value: ",".join(value)},
     )
 
 
@@ -366,9 +355,9 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
     with _session(ctx) as db:
         found = roster(db, number)
         checked_in = {row.resident_id: row for row in found.attendance}
-        confirmed = [_signup_row(s, checked_in.get(s.resident_id), tz) for s in found.confirmed]
-        waitlist = [_signup_row(s, None, tz) for s in found.waitlist]
-        attendance = [_attendance_row(row, tz) for row in found.attendance]
+        confirmed = [_signup_row(s, checked_in.get(s.resident_id)) for s in found.confirmed]
+        waitlist = [_signup_row(s, None) for s in found.waitlist]
+        attendance = [_attendance_row(row) for row in found.attendance]
         event = found.event
         header = (
             f"event {event.id}: {event.title} — {format_local(event.starts_at, tz)}"
@@ -376,7 +365,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
             f"capacity {event.capacity}"
         )
     if csv_path is not None:
-        _write_csv(csv_path, confirmed, waitlist, attendance)
+        _write_csv(csv_path, tz, confirmed, waitlist, attendance)
     if as_json:
         emit_object(
             {
@@ -409,7 +398,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
         click.echo(f"wrote {rows_written} rows to {csv_path}", err=as_json)
 
 
-def _signup_row(signup: Signup, attendance: Attendance | None, tz: ZoneInfo) -> dict[str, Any]:
+def _signup_row(signup: Signup, attendance: Attendance | None) -> dict[str, Any]:
     resident = signup.resident
     return {
         "position": signup.waitlist_position,
@@ -418,12 +407,12 @@ def _signup_row(signup: Signup, attendance: Attendance | None, tz: ZoneInfo) -> 
         "mobile": resident.mobile,
         "party": signup.party_size,
         "code": signup.checkin_code,
-        "signed_up": format_local(signup.created_at, tz),
-        "checked_in": format_local(attendance.checked_in_at, tz) if attendance else "",
+        "signed_up": signup.created_at,
+        "checked_in": attendance.checked_in_at if attendance else None,
     }
 
 
-def _attendance_row(attendance: Attendance, tz: ZoneInfo) -> dict[str, Any]:
+def _attendance_row(attendance: Attendance) -> dict[str, Any]:
     resident = attendance.resident
     return {
         "openid": resident.openid,
@@ -431,12 +420,13 @@ def _attendance_row(attendance: Attendance, tz: ZoneInfo) -> dict[str, Any]:
         "party": attendance.party_size,
         "method": attendance.method,
         "walk_in": attendance.walk_in,
-        "checked_in": format_local(attendance.checked_in_at, tz),
+        "checked_in": attendance.checked_in_at,
     }
 
 
 def _write_csv(
     path: Path,
+    tz: ZoneInfo,
     confirmed: list[dict[str, Any]],
     waitlist: list[dict[str, Any]],
     attendance: list[dict[str, Any]],
@@ -458,8 +448,8 @@ def _write_csv(
                             "mobile": row["mobile"],
                             "party_size": row["party"],
                             "checkin_code": row["code"],
-                            "signed_up_at": row["signed_up"],
-                            "checked_in_at": row["checked_in"],
+                            "signed_up_at": format_local(row["signed_up"], tz),
+                            "checked_in_at": format_local(row["checked_in"], tz),
                         },
                     )
             for row in attendance:
@@ -470,7 +460,7 @@ def _write_csv(
                         "openid": row["openid"],
                         "name": row["name"],
                         "party_size": row["party"],
-                        "checked_in_at": row["checked_in"],
+                        "checked_in_at": format_local(row["checked_in"], tz),
                         "method": row["method"],
                         "walk_in": row["walk_in"],
                     },

@@ -18,7 +18,6 @@ from bot.cli.support import (
     config_from_context,
     emit,
     emit_object,
-    format_local,
     parse_local_time,
     staff_session,
 )
@@ -103,8 +102,8 @@ def list_command(
                 "status": row.need.status,
                 "partner": row.partner,
                 "demand": row.demand_count,
-                "created": format_local(row.need.created_at, tz),
-                "updated": format_local(row.need.updated_at, tz),
+                "created": row.need.created_at,
+                "updated": row.need.updated_at,
                 "summary": _summary(row.need.description, cut=not as_json),
             }
             for row in rows
@@ -118,7 +117,6 @@ def list_command(
 @click.pass_context
 def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one need, e.g. N-000123, with its photos and whole history (internal notes too)."""
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
         need = _need(db, ref)
         resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
@@ -131,16 +129,16 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
             "demand_count": demand_counts(db, [need.id])[need.id],
             "duplicate_of": original.ref if original is not None else None,
             "resident_openid": resident.openid if resident is not None else None,
-            "created": format_local(need.created_at, tz),
-            "updated": format_local(need.updated_at, tz),
-            "acknowledged": format_local(need.acknowledged_at, tz),
-            "resolved": format_local(need.resolved_at, tz),
+            "created": need.created_at,
+            "updated": need.updated_at,
+            "acknowledged": need.acknowledged_at,
+            "resolved": need.resolved_at,
             "description": need.description,
             "place": need.place,
             "coordinates": (
                 f"{need.latitude}, {need.longitude}" if need.latitude is not None else None
             ),
-            "erased": format_local(need.erased_at, tz),
+            "erased": need.erased_at,
         }
         photos = [
             {
@@ -153,7 +151,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
         ]
         history = [
             {
-                "at": format_local(entry.created_at, tz),
+                "at": entry.created_at,
                 "by": entry.by,
                 "from": entry.from_status,
                 "to": entry.to_status,

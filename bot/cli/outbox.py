@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import click
 
 from bot.cli.support import (
     StaffError,
-    config_from_context,
     emit,
     emit_object,
-    format_local,
     parse_id,
     staff_session,
 )
@@ -30,7 +27,6 @@ def outbox_group() -> None:
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     """Counts by kind and status, and the age of the oldest pending push."""
-    tz = config_from_context(ctx).bot.tz
     now = utcnow()
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
@@ -39,7 +35,7 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
             "kind": g.kind,
             "status": g.status,
             "count": g.count,
-            "oldest": format_local(g.oldest, tz) if not as_json else g.oldest,
+            "oldest": g.oldest,
         }
         for g in groups
     ]
@@ -77,7 +73,6 @@ def outbox_retry(ctx: click.Context, dead: bool, kind: str | None) -> None:
 def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
     """One push with its payload, status and last error."""
     row_id = parse_id(row_ref, "an outbox row", "outbox stats")
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
         row = db.get(outbox.OutboxMessage, row_id)
         if row is None:
@@ -95,9 +90,11 @@ def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
                 "idempotency_key",
                 "last_error",
                 "payload",
+                "created_at",
+                "next_attempt_at",
+                "sent_at",
+                "expires_at",
+                "lease_until",
             )
         }
-        for column in ("created_at", "next_attempt_at", "sent_at", "expires_at", "lease_until"):
-            value: datetime | None = getattr(row, column)
-            record[column] = value if as_json else format_local(value, tz)
     emit_object(record, as_json)
