@@ -23,6 +23,7 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    json_option,
     parse_id,
     parse_local_time,
     staff_session,
@@ -64,7 +65,7 @@ LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 )
 @click.option("--dry-run", is_flag=True, help="Show the audience and the message; send nothing.")
 @click.option("--mass", is_flag=True, help="Use WeChat's mass-send API (quotas apply).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def broadcast(
     ctx: click.Context,
@@ -248,7 +249,7 @@ def broadcasts() -> None:
 
 @broadcasts.command("list", short_help="Scheduled broadcasts, soonest first.")
 @click.option("--all", "everything", is_flag=True, help="Every status, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def list_broadcasts(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """Scheduled broadcasts, soonest first (with --all: the latest 50 of any status)."""
@@ -278,16 +279,21 @@ def _headline(text: str, most: int = 24) -> str:
 
 @broadcasts.command("cancel", short_help="Cancel a broadcast before it goes out.")
 @click.argument("broadcast_id")
+@json_option("Print the cancelled broadcast as JSON.")
 @click.pass_context
-def cancel(ctx: click.Context, broadcast_id: str) -> None:
+def cancel(ctx: click.Context, broadcast_id: str, as_json: bool) -> None:
     """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
     number = parse_id(broadcast_id, "a broadcast id", "broadcasts list")
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:
             cancelled = cancel_broadcast(db, number, utcnow(), os.environ.get("USER"))
+            record = _listed(cancelled)
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
+    if as_json:
+        emit_object(record, as_json=True)
+        return
     click.echo(
         f"broadcast {number} cancelled; it was to go out {format_local(cancelled.scheduled_at, tz)}"
     )

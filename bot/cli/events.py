@@ -29,8 +29,10 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    json_option,
     parse_id,
     parse_local_time,
+    printable,
     staff_session,
 )
 from bot.config import Config, ConfigError
@@ -118,6 +120,22 @@ def _time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
     return None if value is None else parse_local_time(value, tz, option)
 
 
+def _event_record(db: Session, event: Event) -> dict[str, Any]:
+    [record] = _event_records(db, [event])
+    return record
+
+
+def _event_records(db: Session, found: list[Event]) -> list[dict[str, Any]]:
+    """Events as `events list` gives them, with their places taken (one query for all)."""
+    taken = occupancies(db, found)
+    return [
+        _summary(
+            event, taken[event.id].confirmed, taken[event.id].waitlisted, taken[event.id].walk_ins
+        )
+        for event in found
+    ]
+
+
 def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -154,7 +172,7 @@ def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> di
 @click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"id": ...} as JSON.')
+@json_option('Print {"id": ...} as JSON.')
 @click.pass_context
 def create_command(
     ctx: click.Context,
@@ -217,6 +235,7 @@ def create_command(
 @click.option("--require-contact/--no-require-contact", default=None)
 @click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
+@json_option("Print the event after the change as JSON, with how many were promoted.")
 @click.pass_context
 def update_command(
     ctx: click.Context,
@@ -232,6 +251,7 @@ def update_command(
     require_contact: bool | None,
     tags: tuple[str, ...],
     partners: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Change an event; residents promoted by a larger capacity are told by push."""
     tz = _tz(ctx)
@@ -258,7 +278,7 @@ def update_command(
         raise StaffError("nothing to change: give at least one option (see --help)")
     number = _event_id(event_id)
     with _session(ctx) as db:
-        _, promoted = update_event(
+        event, promoted = update_event(
             db,
             number,
             utcnow(),
@@ -268,6 +288,10 @@ def update_command(
             **changes,
         )
         count = len(promoted)
+        record = _event_record(db, event)
+    if as_json:
+        emit_object({**record, "promoted": count}, as_json=True)
+        return
     click.echo(f"updated event {number}")
     if count:
         click.echo(f"{count} waitlisted sign-up(s) confirmed; they will be told")
@@ -281,26 +305,37 @@ def _optional_time(value: str, tz: ZoneInfo, option: str) -> datetime | None:
 
 @events.command("publish")
 @click.argument("event_id")
+@json_option("Print the event as JSON, with whether this call published it.")
 @click.pass_context
-def publish_command(ctx: click.Context, event_id: str) -> None:
+def publish_command(ctx: click.Context, event_id: str, as_json: bool) -> None:
     """Open a draft to residents."""
     number = _event_id(event_id)
     with _session(ctx) as db:
         changed = publish_event(db, number, utcnow())
+        record = _event_record(db, get_event(db, number))
+    if as_json:
+        emit_object({**record, "published_now": changed}, as_json=True)
+        return
     click.echo(f"published event {number}" if changed else f"event {number} is already published")
 
 
 @events.command("cancel", short_help="Call an event off and tell residents.")
 @click.argument("event_id")
 @click.option("--reason", help="Told to everyone confirmed or waitlisted.")
+@json_option("Print the cancelled event as JSON, with how many residents will be told.")
 @click.pass_context
-def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> None:
+def cancel_command(ctx: click.Context, event_id: str, reason: str | None, as_json: bool) -> None:
     """Call an event off; every confirmed and waitlisted resident gets a push."""
     number = _event_id(event_id)
     if reason is None or not reason.strip():
         raise StaffError("--reason is required: residents are told why")
     with _session(ctx) as db:
         told = cancel_event(db, number, reason, utcnow(), _tz(ctx))
+        event = get_event(db, number)
+        record = {**_event_record(db, event), "cancel_reason": event.cancel_reason, "told": told}
+    if as_json:
+        emit_object(record, as_json=True)
+        return
     click.echo(f"cancelled event {number}; {told} resident(s) will be told")
 
 
@@ -309,22 +344,12 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> Non
 
 @events.command("list", short_help="Events with their places taken.")
 @click.option("--upcoming", is_flag=True, help="Only drafts and published events to come.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 @click.pass_context
 def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
     """Events with their places taken, newest first (soonest first with --upcoming)."""
     with _session(ctx) as db:
-        found = list_events(db, utcnow(), upcoming=upcoming)
-        taken = occupancies(db, found)
-        rows = [
-            _summary(
-                event,
-                taken[event.id].confirmed,
-                taken[event.id].waitlisted,
-                taken[event.id].walk_ins,
-            )
-            for event in found
-        ]
+        rows = _event_records(db, list_events(db, utcnow(), upcoming=upcoming))
     if as_json:
         emit(rows, as_json=True)
         return
@@ -338,7 +363,7 @@ def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
 
 @events.command("roster")
 @click.argument("event_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@json_option("Print JSON instead of tables.")
 @click.option(
     "--csv",
     "csv_path",
@@ -490,9 +515,10 @@ def spreadsheet_text(value: Any) -> Any:
 @click.argument("event_id")
 @click.option("--code", help="The check-in code the resident shows.")
 @click.option("--openid", help="Or: the resident's openid, e.g. from the roster.")
+@json_option("Print the attendance as JSON (first_time: false when already checked in).")
 @click.pass_context
 def checkin_command(
-    ctx: click.Context, event_id: str, code: str | None, openid: str | None
+    ctx: click.Context, event_id: str, code: str | None, openid: str | None, as_json: bool
 ) -> None:
     """Check a resident in at the door; doing it twice changes nothing."""
     number = _event_id(event_id)
@@ -506,7 +532,17 @@ def checkin_command(
             result = check_in(
                 db, number, _resident(db, openid or ""), CheckinMethod.STAFF, utcnow()
             )
-        click.echo(_checkin_line(result, tz))
+        if as_json:
+            emit_object(
+                {
+                    "event_id": number,
+                    **_attendance_row(result.attendance),
+                    "first_time": result.first_time,
+                },
+                as_json=True,
+            )
+        else:
+            click.echo(printable(_checkin_line(result, tz)))
 
 
 def _resident(db: Session, openid: str) -> Resident:
@@ -535,8 +571,9 @@ def _checkin_line(result: CheckInResult, tz: ZoneInfo) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to save the PNG, e.g. event-12.png.",
 )
+@json_option('Print {"event_id", "scene", "out"} as JSON.')
 @click.pass_context
-def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
+def qr_command(ctx: click.Context, event_id: str, out: Path | None, as_json: bool) -> None:
     """Save the event's check-in QR code (a permanent WeChat code, scene checkin:<id>)."""
     number = _event_id(event_id)
     if out is None:
@@ -554,11 +591,15 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
         config.require_wechat_credentials()
     except ConfigError as exc:
         raise StaffError(f"config: {exc}") from None
-    image = _fetch_qr(config, f"{QR_SCENE_PREFIX}{number}")
+    scene = f"{QR_SCENE_PREFIX}{number}"
+    image = _fetch_qr(config, scene)
     try:
         out.write_bytes(image)
     except OSError as exc:
         raise StaffError(f"--out: cannot write {str(out)!r}: {exc.strerror}") from None
+    if as_json:
+        emit_object({"event_id": number, "scene": scene, "out": str(out)}, as_json=True)
+        return
     click.echo(f"saved the check-in QR code for event {number} to {out}")
 
 

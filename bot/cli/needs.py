@@ -18,13 +18,21 @@ from bot.cli.support import (
     config_from_context,
     emit,
     emit_object,
+    json_option,
     parse_local_time,
     staff_session,
 )
 from bot.config import Config
 from models.base import utcnow
 from models.needs.errors import NeedError
-from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
+from models.needs.queries import (
+    change_pushes,
+    demand_counts,
+    get_need,
+    list_needs,
+    need_history,
+    need_photos,
+)
 from models.needs.tables import Need, NeedStatus, need_ref
 from models.needs.transitions import change_status
 from models.partners import Partner, PartnerError, get_partner, partner_name
@@ -62,7 +70,7 @@ def needs() -> None:
     help="Most raised first (demand: the residents who raised it, merged needs included), "
     "then newest.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 @click.pass_context
 def list_command(
     ctx: click.Context,
@@ -113,33 +121,13 @@ def list_command(
 
 @needs.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one need, e.g. N-000123, with its photos and whole history (internal notes too)."""
     with staff_session(ctx) as db:
         need = _need(db, ref)
-        resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
-        original = db.get(Need, need.duplicate_of_id) if need.duplicate_of_id else None
-        details: dict[str, Any] = {
-            "ref": need.ref,
-            "category": need.category,
-            "status": need.status,
-            "partner": partner_name(db, need.partner_id),
-            "demand_count": demand_counts(db, [need.id])[need.id],
-            "duplicate_of": original.ref if original is not None else None,
-            "resident_openid": resident.openid if resident is not None else None,
-            "created": need.created_at,
-            "updated": need.updated_at,
-            "acknowledged": need.acknowledged_at,
-            "resolved": need.resolved_at,
-            "description": need.description,
-            "place": need.place,
-            "coordinates": (
-                f"{need.latitude}, {need.longitude}" if need.latitude is not None else None
-            ),
-            "erased": need.erased_at,
-        }
+        details = _need_record(db, need)
         photos = [
             {
                 "position": photo.position,
@@ -188,6 +176,10 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.option("--assign", "assign", help="Assign the need to this partner (name or id).")
 @click.option("--duplicate-of", help="The original need's ref: marks this one duplicate of it.")
 @click.option("--by", "by", default="staff", show_default=True, help="Who made the change.")
+@json_option(
+    "Print the need after the change as JSON, with the change and the pushes it queued "
+    "(kind and recipient openid)."
+)
 @click.pass_context
 def update_command(
     ctx: click.Context,
@@ -198,6 +190,7 @@ def update_command(
     assign: str | None,
     duplicate_of: str | None,
     by: str,
+    as_json: bool,
 ) -> None:
     """Change a need's status, add a note, or assign it to a partner.
 
@@ -231,6 +224,18 @@ def update_command(
             )
         except NeedError as exc:
             raise StaffError(str(exc)) from None
+        if as_json:
+            emit_object(
+                {
+                    **_need_record(db, need),
+                    "change": {"from": entry.from_status, "to": entry.to_status},
+                    "note": entry.note,
+                    "public": entry.public,
+                    "pushes": [{"kind": k, "to": to} for k, to in change_pushes(db, entry)],
+                },
+                as_json=True,
+            )
+            return
         pushed = before != need.status or entry.public
         told = "the resident will be told" if pushed else "nothing is sent to the resident"
         change = f"{before} -> {need.status}" if before != need.status else need.status
@@ -243,6 +248,29 @@ def update_command(
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
         click.echo(f"{need.ref}: {change}{detail}; {told}")
+
+
+def _need_record(db: Session, need: Need) -> dict[str, Any]:
+    """A need as `needs show` and a change's JSON give it: what staff act on."""
+    resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
+    original = db.get(Need, need.duplicate_of_id) if need.duplicate_of_id else None
+    return {
+        "ref": need.ref,
+        "category": need.category,
+        "status": need.status,
+        "partner": partner_name(db, need.partner_id),
+        "demand_count": demand_counts(db, [need.id])[need.id],
+        "duplicate_of": original.ref if original is not None else None,
+        "resident_openid": resident.openid if resident is not None else None,
+        "created": need.created_at,
+        "updated": need.updated_at,
+        "acknowledged": need.acknowledged_at,
+        "resolved": need.resolved_at,
+        "description": need.description,
+        "place": need.place,
+        "coordinates": f"{need.latitude}, {need.longitude}" if need.latitude is not None else None,
+        "erased": need.erased_at,
+    }
 
 
 def _check_status(status: str) -> None:

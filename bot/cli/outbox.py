@@ -10,6 +10,7 @@ from bot.cli.support import (
     StaffError,
     emit,
     emit_object,
+    json_option,
     parse_id,
     staff_session,
 )
@@ -23,7 +24,7 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("stats")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     """Counts by kind and status, and the age of the oldest pending push."""
@@ -58,17 +59,21 @@ def _duration(seconds: float) -> str:
 @outbox_group.command("retry", short_help="Give dead pushes fresh attempts.")
 @click.option("--dead", is_flag=True, required=True, help="Retry dead-lettered pushes.")
 @click.option("--kind", help="Only this kind of push.")
+@json_option('Print {"retried": N, "kind": ...} as JSON.')
 @click.pass_context
-def outbox_retry(ctx: click.Context, dead: bool, kind: str | None) -> None:
+def outbox_retry(ctx: click.Context, dead: bool, kind: str | None, as_json: bool) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
     with staff_session(ctx) as db:
         count = outbox.retry_dead(db, utcnow(), kind)
+    if as_json:
+        emit_object({"retried": count, "kind": kind}, as_json=True)
+        return
     click.echo(f"{count} dead pushes queued again")
 
 
 @outbox_group.command("show")
 @click.argument("row_ref")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
     """One push with its payload, status and last error."""

@@ -13,7 +13,9 @@ from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from models.needs.errors import NeedError
+from models.needs.notices import ASSIGNED_KIND
 from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.outbox import OutboxMessage
 from models.partners import Partner
 from models.residents import Resident
 
@@ -147,3 +149,30 @@ def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
             select(NeedPhoto).where(NeedPhoto.need_id == need.id).order_by(NeedPhoto.position)
         ).scalars()
     )
+
+
+# The kinds transitions.py queues for a change, which it keys kind:need:entry (and
+# :resident after that for a resident whose need was merged into this one).
+CHANGE_PUSH_KINDS = ("need_status", "need_note", ASSIGNED_KIND)
+
+
+def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:
+    """(kind, openid) of every push one change queued: to the resident, to residents
+    whose needs were merged into it, to the assigned partner's contact. Found by their
+    exact idempotency keys (the unique index), so staff learn who will be told from what
+    was queued, not from a second reckoning of who should be."""
+    merged = db.execute(
+        select(Need.resident_id).where(
+            Need.duplicate_of_id == entry.need_id, Need.resident_id.is_not(None)
+        )
+    ).scalars()
+    stems = [f"{kind}:{entry.need_id}:{entry.id}" for kind in CHANGE_PUSH_KINDS]
+    keys = stems + [f"{stem}:{resident_id}" for resident_id in merged for stem in stems]
+    return [
+        (kind, openid)
+        for kind, openid in db.execute(
+            select(OutboxMessage.kind, OutboxMessage.recipient_openid)
+            .where(OutboxMessage.idempotency_key.in_(keys))
+            .order_by(OutboxMessage.id)
+        )
+    ]
