@@ -23,10 +23,11 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.config import Config
-from models.base import utcnow
+from models.base import ID_MAX, utcnow
 from models.needs.errors import NeedError
 from models.needs.queries import (
     change_pushes,
+    count_needs,
     demand_counts,
     get_need,
     list_needs,
@@ -65,12 +66,19 @@ def needs() -> None:
 @click.option("--since", help="Only needs submitted on or after this local date or time.")
 @click.option("--limit", default=str(DEFAULT_LIMIT), show_default=True, help="Rows to show.")
 @click.option(
+    "--offset", default="0", show_default=True, help="Rows to skip: where the page starts."
+)
+@click.option(
     "--by-demand",
     is_flag=True,
     help="Most raised first (demand: the residents who raised it, merged needs included), "
     "then newest.",
 )
-@json_option()
+@json_option(
+    'Print {"rows": [...], "total": N, "offset": N} as JSON: total counts every need '
+    "the filters match, so the next page starts at offset + len(rows) while that is "
+    "below total."
+)
 @click.pass_context
 def list_command(
     ctx: click.Context,
@@ -79,10 +87,12 @@ def list_command(
     partner: str | None,
     since: str | None,
     limit: str,
+    offset: str,
     by_demand: bool,
     as_json: bool,
 ) -> None:
-    """List needs, newest first, one page of --limit rows."""
+    """List needs, newest first, one page of --limit rows from --offset; the table ends
+    with how many more there are and the --offset of the next page."""
     config = config_from_context(ctx)
     tz = config.bot.tz
     if status is not None:
@@ -92,6 +102,7 @@ def list_command(
         parse_local_time(since, tz, "--since", date_alone=True) if since is not None else None
     )
     page = _limit(limit)
+    start = _offset(offset)
     with staff_session(ctx) as db:
         chosen = _partner(db, partner) if partner is not None else None
         rows = list_needs(
@@ -101,7 +112,11 @@ def list_command(
             partner=chosen,
             since=since_at,
             limit=page,
+            offset=start,
             by_demand=by_demand,
+        )
+        total = count_needs(
+            db, status=status, category=category_key, partner=chosen, since=since_at
         )
         records = [
             {
@@ -116,7 +131,13 @@ def list_command(
             }
             for row in rows
         ]
-    emit(records, as_json, LIST_COLUMNS)
+    if as_json:
+        emit_object({"rows": records, "total": total, "offset": start}, as_json=True)
+        return
+    emit(records, as_json=False, columns=LIST_COLUMNS)
+    more = total - start - len(records)
+    if more > 0:
+        click.echo(f"… {more} more; --offset {start + len(records)} for the next page")
 
 
 @needs.command("show")
@@ -290,6 +311,12 @@ def _category_key(config: Config, category: str) -> str:
 def _limit(value: str) -> int:
     if not value.isdecimal() or not 1 <= int(value) <= MAX_LIMIT:
         raise StaffError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
+    return int(value)
+
+
+def _offset(value: str) -> int:
+    if not value.isdecimal() or int(value) > ID_MAX:
+        raise StaffError(f"--offset must be a whole number from 0 to {ID_MAX}, got {value!r}")
     return int(value)
 
 
