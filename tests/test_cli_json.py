@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from bot.cli.main import main
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models.broadcasts import create_broadcast, text_message
@@ -24,33 +22,9 @@ from models.needs.submission import create_need
 from models.outbox import OutboxMessage
 from models.partners import add_partner
 from models.residents import get_or_create_resident
-from tests.cli import run
+from tests.cli import LONG_TEXT, STAFF_COMMANDS, command_args, run
 from tests.pushes import queue
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
-
-# The processes run until stopped (or print logs); `db upgrade` prepares the database.
-PROCESSES = {
-    ("serve",),
-    ("worker",),
-    ("scheduler",),
-    ("demo",),
-    ("fake-wechat",),
-    ("db", "upgrade"),
-}
-LONG_TEXT = "老街路灯坏了，晚上很黑，老人孩子出门都不方便，" * 4
-
-
-def leaf_commands(
-    group: click.Group, prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in group.commands.items():
-        if isinstance(command, click.Group):
-            yield from leaf_commands(command, (*prefix, name))
-        else:
-            yield (*prefix, name), command
-
-
-STAFF_COMMANDS = {path: command for path, command in leaf_commands(main) if path not in PROCESSES}
 
 
 @pytest.mark.parametrize("path", sorted(STAFF_COMMANDS), ids=" ".join)
@@ -106,35 +80,9 @@ class Scenario:
 
     def args(self, path: tuple[str, ...]) -> tuple[str, ...]:
         """The arguments that make ``path`` succeed on this scenario."""
-        return {
-            ("broadcast",): ("--text", "通知", "--audience", "all", "--dry-run"),
-            ("broadcasts", "list"): (),
-            ("broadcasts", "cancel"): (self.broadcast,),
-            ("events", "create"): (
-                "--title",
-                "T",
-                "--starts-at",
-                (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
-                "--capacity",
-                "3",
-            ),
-            ("events", "update"): (self.event, "--capacity", "9"),
-            ("events", "publish"): (self.draft,),
-            ("events", "cancel"): (self.event, "--reason", "下雨"),
-            ("events", "list"): (),
-            ("events", "roster"): (self.event,),
-            ("events", "checkin"): (self.event, "--code", self.code),
-            ("events", "qr"): (self.event, "--out", self.png),
-            ("needs", "list"): (),
-            ("needs", "show"): ("N-000001",),
-            ("needs", "update"): ("N-000001", "--status", "acknowledged", "--note", LONG_TEXT),
-            ("partners", "add"): ("镇建设办", "--kind", "government"),
-            ("partners", "list"): (),
-            ("outbox", "stats"): (),
-            ("outbox", "retry"): ("--dead",),
-            ("outbox", "show"): (self.push,),
-            ("menu", "push"): (),
-        }[path]
+        return command_args(
+            path, self.event, self.draft, self.code, self.broadcast, self.push, self.png
+        )
 
 
 @pytest.fixture
