@@ -64,6 +64,9 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "graceful_timeout": 10,
         "accesslog": None,
         "reuse_port": True,
+        # gunicorn 27 otherwise listens on ~/.gunicorn/gunicorn.ctl, through which anyone
+        # with the user's access can reload or stop the server; nothing here uses it.
+        "control_socket_disable": True,
     }
 
 
