@@ -61,7 +61,7 @@ class Scenario:
             assert signup is not None
             broadcast = create_broadcast(
                 db,
-                texts=text_message("明天停水"),
+                texts=text_message(LONG_TEXT),
                 audience="all",
                 now=now,
                 scheduled_at=now + timedelta(days=1),

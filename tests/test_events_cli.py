@@ -610,3 +610,22 @@ def test_qr_without_credentials(staff: CliRunner, tmp_path: Path) -> None:
     event_id = create(staff)
     out = str(tmp_path / "qr.png")
     assert "wechat.token is required" in fail(staff, "events", "qr", str(event_id), "--out", out)
+
+
+def test_a_residents_control_characters_never_reach_the_terminal(
+    staff: CliRunner, services: Services
+) -> None:
+    """A name with a C1 control (U+009B reads as CSI) or ESC is shown with U+FFFD in the
+    roster's table and the check-in line, and kept whole in JSON."""
+    name = "王\x9b2J阿姨\x1b]0;x"
+    event_id = create(staff, "--publish", days=0.05)
+    residents_sign_up(services, event_id, "o-1")
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, "o-1", utcnow()).name = name
+    line = run(staff, "events", "checkin", str(event_id), "--openid", "o-1").stdout
+    table = run(staff, "events", "roster", str(event_id)).stdout
+    for output in (line, table):
+        assert "王\ufffd2J阿姨\ufffd]0;x" in output
+        assert not any(0x80 <= ord(ch) <= 0x9F or ch == "\x1b" for ch in output)
+    data = json.loads(run(staff, "events", "roster", str(event_id), "--json").stdout)
+    assert data["confirmed"][0]["name"] == name

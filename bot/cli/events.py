@@ -400,7 +400,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
             as_json=True,
         )
     else:
-        click.echo(header)
+        click.echo(printable(header))
         for title, rows, columns in (
             (
                 f"confirmed ({sum(r['party'] for r in confirmed)} people)",

@@ -20,6 +20,7 @@ from bot.cli.support import (
     emit_object,
     json_option,
     parse_local_time,
+    printable,
     staff_session,
 )
 from bot.config import Config
@@ -268,7 +269,7 @@ def update_command(
         if entry.note:
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
-        click.echo(f"{need.ref}: {change}{detail}; {told}")
+        click.echo(printable(f"{need.ref}: {change}{detail}; {told}"))
 
 
 def _need_record(db: Session, need: Need) -> dict[str, Any]:
