@@ -60,7 +60,7 @@ def needs() -> None:
     """Residents' needs: list, show and update them."""
 
 
-@needs.command("list")
+@needs.command("list", short_help="Needs, newest first, a page at a time.")
 @click.option("--status", help=f"Only this status: {', '.join(NeedStatus)}.")
 @click.option("--category", help="Only this category (its key or its name).")
 @click.option("--partner", help="Only needs assigned to this partner (name or id).")
