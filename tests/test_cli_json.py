@@ -123,6 +123,9 @@ def test_every_staff_command_prints_whole_json(
     assert not any(text.endswith("…") for text in texts(document))
 
 
+CREATE = ("events", "create", *command_args(("events", "create")))
+
+
 def test_a_change_prints_the_changed_record(staff: CliRunner, scenario: Scenario) -> None:
     need = json.loads(
         run(staff, "needs", "update", "N-000001", "--status", "acknowledged", "--json").stdout
@@ -135,5 +138,7 @@ def test_a_change_prints_the_changed_record(staff: CliRunner, scenario: Scenario
     )
     assert cancelled["id"] == int(scenario.event) and cancelled["status"] == "cancelled"
     assert cancelled["told"] == 1 and cancelled["cancel_reason"] == "下雨"
+    created = json.loads(run(staff, *CREATE, "--json").stdout)
+    assert created["id"] == 3 and created["status"] == "draft" and created["confirmed"] == 0
     partner = json.loads(run(staff, "partners", "add", "P", "--kind", "ngo", "--json").stdout)
     assert partner == {"id": 2, "name": "P", "kind": "ngo", "contact_openid": None}

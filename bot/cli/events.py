@@ -119,6 +119,7 @@ def _time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
 
 
 def _event_record(db: Session, event: Event) -> dict[str, Any]:
+    """One event as `events list` gives it: what a change command prints as JSON."""
     [record] = _event_records(db, [event])
     return record
 
@@ -170,7 +171,7 @@ def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> di
 @click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
-@json_option('Print {"id": ...} as JSON.')
+@json_option("Print the new event as JSON (its id, times, places and partners).")
 @click.pass_context
 def create_command(
     ctx: click.Context,
@@ -213,11 +214,11 @@ def create_command(
             partner_names=partners,
             publish=publish,
         )
-        event_id = event.id
+        record = _event_record(db, event)
     if as_json:
-        emit_object({"id": event_id}, as_json=True)
+        emit_object(record, as_json=True)
     else:
-        click.echo(event_id)
+        click.echo(record["id"])
 
 
 @events.command("update", short_help="Change an event.")
