@@ -281,11 +281,22 @@ def _config_path(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The settings in the file at ``path``; whatever makes it unusable (absent, a folder,
+    unreadable, not UTF-8 as TOML requires, not TOML) is one line naming the path."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start + 1}); TOML files are "
+            "UTF-8: save it as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 

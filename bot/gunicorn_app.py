@@ -85,6 +85,9 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "worker_connections": WORKER_CONNECTIONS,
         "backlog": BACKLOG,
         "post_fork": _bound_client_reads,
+        # gunicorn 27 otherwise listens on ~/.gunicorn/gunicorn.ctl, through which anyone
+        # with the user's access can reload or stop the server; nothing here uses it.
+        "control_socket_disable": True,
     }
 
 

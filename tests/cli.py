@@ -1,10 +1,13 @@
-"""The staff command line under test: the runner fixture and the two ways to call it
-that every CLI test file shares."""
+"""The staff command line under test: the runner fixture, the two ways to call it, and
+every staff command with arguments that act on given records, which CLI tests share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -44,3 +47,69 @@ def fail(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+# The processes run until stopped (or print logs); `db upgrade` prepares the database.
+PROCESSES = {
+    ("serve",),
+    ("worker",),
+    ("scheduler",),
+    ("demo",),
+    ("fake-wechat",),
+    ("db", "upgrade"),
+}
+LONG_TEXT = "老街路灯坏了，晚上很黑，老人孩子出门都不方便，" * 4
+
+
+def leaf_commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from leaf_commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+STAFF_COMMANDS = {path: command for path, command in leaf_commands(main) if path not in PROCESSES}
+
+
+def command_args(
+    path: tuple[str, ...],
+    event: str = "1",
+    draft: str = "2",
+    code: str = "ABC123",
+    broadcast: str = "1",
+    push: str = "1",
+    png: str = "qr.png",
+) -> tuple[str, ...]:
+    """Arguments for each staff command, acting on the given records."""
+    return {
+        ("broadcast",): ("--text", "通知", "--audience", "all", "--dry-run"),
+        ("broadcasts", "list"): (),
+        ("broadcasts", "cancel"): (broadcast,),
+        ("events", "create"): (
+            "--title",
+            "T",
+            "--starts-at",
+            (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"),
+            "--capacity",
+            "3",
+        ),
+        ("events", "update"): (event, "--capacity", "9"),
+        ("events", "publish"): (draft,),
+        ("events", "cancel"): (event, "--reason", "下雨"),
+        ("events", "list"): (),
+        ("events", "roster"): (event,),
+        ("events", "checkin"): (event, "--code", code),
+        ("events", "qr"): (event, "--out", png),
+        ("needs", "list"): (),
+        ("needs", "show"): ("N-000001",),
+        ("needs", "update"): ("N-000001", "--status", "acknowledged", "--note", LONG_TEXT),
+        ("partners", "add"): ("镇建设办", "--kind", "government"),
+        ("partners", "list"): (),
+        ("outbox", "stats"): (),
+        ("outbox", "retry"): ("--dead",),
+        ("outbox", "show"): (push,),
+        ("menu", "push"): (),
+    }[path]

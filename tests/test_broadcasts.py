@@ -731,8 +731,8 @@ def test_staff_list_and_cancel_a_scheduled_broadcast_which_then_never_goes(
     run(staff, "broadcast", "--text", "后天见", "--audience", "all", "--at", when)
     listed = json.loads(broadcasts_command(staff, "list", "--json").stdout)
     assert [(b["id"], b["status"], b["at"]) for b in listed] == [
-        (1, "scheduled", at.strftime("%Y-%m-%d %H:%M")),
-        (2, "scheduled", at.strftime("%Y-%m-%d %H:%M")),
+        (1, "scheduled", at.isoformat()),
+        (2, "scheduled", at.isoformat()),
     ]
     assert listed[0]["text"] == "明天停水，请提前储水"
 

@@ -3,6 +3,7 @@ missing, empty or unreachable, creating nothing on the way."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from click.testing import CliRunner
 from bot.cli.main import main
 from bot.config import load_config
 from models.migrate import upgrade
+from tests.cli import STAFF_COMMANDS, command_args
+from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
 def invoke(*args: str, config: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -44,7 +47,7 @@ def test_a_command_from_another_folder_uses_the_same_database(
     output = invoke(
         "needs", "list", "--json", config=config, cwd=elsewhere, monkeypatch=monkeypatch
     )
-    assert output.strip() == "[]"
+    assert json.loads(output) == {"rows": [], "total": 0, "offset": 0}
     assert list(elsewhere.iterdir()) == []
 
 
@@ -85,3 +88,45 @@ def test_an_upgraded_database_is_found_by_every_reading_command(
     upgrade(load_config(config, environ={}).database.url)
     for command in (("needs", "list"), ("events", "list"), ("partners", "list")):
         assert invoke(*command, config=config, cwd=tmp_path, monkeypatch=monkeypatch)
+
+
+# menu push talks to WeChat only; the processes are checked below.
+NEEDS_THE_DATABASE = sorted(path for path in STAFF_COMMANDS if path != ("menu", "push"))
+UNREACHABLE = "postgresql://postgres:secretpw@127.0.0.1:1/aixiang"
+
+
+@pytest.mark.parametrize("path", NEEDS_THE_DATABASE, ids=" ".join)
+def test_every_staff_command_is_one_line_when_the_database_is_unreachable(
+    tmp_path: Path, path: tuple[str, ...]
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        [*path, *command_args(path, png=str(tmp_path / "qr.png"))],
+        env=unreachable_env(tmp_path),
+    )
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach the database: ") and "secretpw" not in line
+
+
+@pytest.mark.parametrize("process", ["worker", "scheduler"])
+def test_a_process_starting_without_its_database_is_one_line(tmp_path: Path, process: str) -> None:
+    result = CliRunner().invoke(main, [process, "--once"], env=unreachable_env(tmp_path))
+    assert result.exit_code != 0, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach the database: ") and "secretpw" not in line
+
+
+def unreachable_env(tmp_path: Path) -> dict[str, str]:
+    """A config whose PostgreSQL nobody listens to, with WeChat credentials (the fake
+    API's address: nothing is sent before the database is found missing)."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    return {
+        "AIXIANG_CONFIG": str(config),
+        "AIXIANG_DATABASE_URL": UNREACHABLE,
+        "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
+        "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
+        "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
+        "AIXIANG_WECHAT_API_BASE_URL": "http://127.0.0.1:1/cgi-bin/",
+    }

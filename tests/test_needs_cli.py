@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -31,6 +32,14 @@ def seeded(services: Services, clock: FakeClock) -> None:
             clock.advance(hours=1)
 
 
+def page(staff: CliRunner, *args: str) -> list[dict[str, Any]]:
+    """The rows of one `needs list --json` page."""
+    rows: list[dict[str, Any]] = json.loads(run(staff, "needs", "list", *args, "--json").output)[
+        "rows"
+    ]
+    return rows
+
+
 def counts(services: Services) -> tuple[int, int]:
     with services.session_factory() as db:
         return (
@@ -52,13 +61,13 @@ def test_list_filters_and_json(staff: CliRunner, seeded: None) -> None:
         "summary",
     ]
     assert [line.split()[0] for line in table[1:]] == ["N-000003", "N-000002", "N-000001"]
-    rows = json.loads(run(staff, "needs", "list", "--category", "基础设施", "--json").output)
+    rows = page(staff, "--category", "基础设施")
     assert [r["ref"] for r in rows] == ["N-000003", "N-000001"]
-    assert rows[1]["created"] == "2026-05-01 10:00" and rows[1]["demand"] == 1
+    assert rows[1]["created"] == "2026-05-01T10:00:00+08:00" and rows[1]["demand"] == 1
     assert rows[1]["summary"] == "老街路灯坏了，晚上很黑"
-    since = run(staff, "needs", "list", "--since", "2026-05-01T11:00", "--json").output
-    assert [r["ref"] for r in json.loads(since)] == ["N-000003", "N-000002"]
-    limited = json.loads(run(staff, "needs", "list", "--limit", "1", "--json").output)
+    since = page(staff, "--since", "2026-05-01T11:00")
+    assert [r["ref"] for r in since] == ["N-000003", "N-000002"]
+    limited = page(staff, "--limit", "1")
     assert [r["ref"] for r in limited] == ["N-000003"]
     assert run(staff, "needs", "list", "--status", "resolved").output.strip() == "(none)"
 
@@ -102,14 +111,16 @@ def test_update_walks_a_need_through_its_life(
         "同一盏灯",
     ).output
     assert "N-000003: submitted -> duplicate (duplicate of N-000001, internal note)" in out
-    rows = json.loads(run(staff, "needs", "list", "--partner", "镇建设办", "--json").output)
+    rows = page(staff, "--partner", "镇建设办")
     assert [(r["ref"], r["status"], r["demand"]) for r in rows] == [("N-000001", "acknowledged", 2)]
-    by_demand = json.loads(run(staff, "needs", "list", "--by-demand", "--json").output)
+    by_demand = page(staff, "--by-demand")
     assert by_demand[0]["ref"] == "N-000001"
 
     shown = json.loads(run(staff, "needs", "show", "N-000001", "--json").output)
     assert shown["status"] == "acknowledged" and shown["partner"] == "镇建设办"
     assert shown["demand_count"] == 2 and shown["resident_openid"] == "o-a"
+    assert shown["created"] == "2026-05-01T10:00:00+08:00" and shown["resolved"] is None
+    assert shown["history"][0]["at"] == "2026-05-01T10:00:00+08:00"
     assert [(h["by"], h["to"], h["note"], h["public"]) for h in shown["history"]] == [
         ("resident", "submitted", None, False),
         ("王芳", "acknowledged", "下周修", True),
@@ -189,7 +200,35 @@ def test_json_keeps_the_whole_summary_and_the_table_cuts_it(
         create_need(
             db, resident=resident, category="infrastructure", description=words, now=clock.now
         )
-    rows = json.loads(run(staff, "needs", "list", "--json").output)
-    assert rows[0]["summary"] == words
+    assert page(staff)[0]["summary"] == words
     table = run(staff, "needs", "list").output.splitlines()
     assert table[1].endswith(f"{words[:24]}…")
+
+
+def test_list_pages_with_offset_and_says_how_many_more(staff: CliRunner, seeded: None) -> None:
+    first = json.loads(run(staff, "needs", "list", "--limit", "2", "--json").output)
+    assert first["total"] == 3 and first["offset"] == 0
+    assert [r["ref"] for r in first["rows"]] == ["N-000003", "N-000002"]
+    second = json.loads(
+        run(staff, "needs", "list", "--limit", "2", "--offset", "2", "--json").output
+    )
+    assert (second["total"], second["offset"]) == (3, 2)
+    assert [r["ref"] for r in second["rows"]] == ["N-000001"]
+    table = run(staff, "needs", "list", "--limit", "2").output.splitlines()
+    assert table[-1] == "… 1 more; --offset 2 for the next page"
+    assert len(table) == 4
+    last = run(staff, "needs", "list", "--limit", "2", "--offset", "2").output.splitlines()
+    assert [line.split()[0] for line in last[1:]] == ["N-000001"]
+    filtered = json.loads(
+        run(staff, "needs", "list", "--category", "education", "--limit", "1", "--json").output
+    )
+    assert filtered["total"] == 1
+    beyond = json.loads(run(staff, "needs", "list", "--offset", "9", "--json").output)
+    assert beyond == {"rows": [], "total": 3, "offset": 9}
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "1.5", "", "99999999999999999999"])
+def test_offset_must_be_a_whole_number(staff: CliRunner, seeded: None, value: str) -> None:
+    assert fail(staff, "needs", "list", "--offset", value) == (
+        f"error: --offset must be a whole number from 0 to 2147483647, got {value!r}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def wechat_env(staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path) 
             "AIXIANG_NEEDS_MEDIA_DIR": str(tmp_path / "media"),
         }
     )
+
+
+# ISO 8601 in the configured zone (Shanghai), to the second.
+ISO_LOCAL = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00"
 
 
 def real_now() -> datetime:
@@ -86,9 +91,15 @@ def test_outbox_stats_show_and_retry(staff: CliRunner, services: Services) -> No
     groups = {(g["kind"], g["status"]): g["count"] for g in stats["groups"]}
     assert groups == {("need_status", "dead"): 1, ("promotion", "pending"): 1}
     assert stats["oldest_pending_age_s"] is not None
+    assert all(re.fullmatch(ISO_LOCAL, g["oldest"]) for g in stats["groups"])
     assert "need_status" in run(staff, "outbox", "stats").output
     shown = run(staff, "outbox", "show", str(first)).output
     assert "system busy" in shown and "dead" in shown
+    [payload_line] = [line for line in shown.splitlines() if line.startswith("payload: ")]
+    payload = json.loads(payload_line.removeprefix("payload: "))
+    record = json.loads(run(staff, "outbox", "show", str(first), "--json").output)
+    assert record["payload"] == payload and record["status"] == "dead"
+    assert re.fullmatch(ISO_LOCAL, record["created_at"]) and record["sent_at"] is None
     assert "0 dead pushes" in run(staff, "outbox", "retry", "--dead", "--kind", "promotion").output
     assert "1 dead pushes" in run(staff, "outbox", "retry", "--dead").output
     assert outbox_row(services, first).status == "pending"

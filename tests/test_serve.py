@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from bot.cli.main import main
 from bot.config import MEMORY_REDIS_URL
+from bot.gunicorn_app import server_options
 from bot.wechat.payloads import WeChatPayloads
 from tests.helpers import free_port
 from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
@@ -54,8 +55,14 @@ def worker_pids(master: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
+def serve_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HOME of the served process: where gunicorn 27 would put its control socket."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str, serve_home: Path
 ) -> Iterator[tuple[str, int]]:
     """``aixiang serve`` on the suite's database, and how many workers it runs: two when
     Redis is real (serve refuses the in-process substitute with more than one)."""
@@ -67,7 +74,7 @@ def served(
         process = subprocess.Popen(
             [*command, "--workers", str(workers)],
             cwd=tmp_path_factory.mktemp("cwd"),
-            env=serve_env(database_url, redis_url),
+            env={**serve_env(database_url, redis_url), "HOME": str(serve_home)},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -105,6 +112,13 @@ def test_serve_answers_signed_messages_in_both_modes(served: tuple[str, int]) ->
         reply = payloads.read_reply(response.content, safe=safe)
         assert reply["ToUserName"] == f"o-serve-{safe}"
         assert "活动" in reply["Content"]
+
+
+def test_serve_opens_no_control_socket(served: tuple[str, int], serve_home: Path) -> None:
+    """gunicorn 27 listens on a control socket (~/.gunicorn/gunicorn.ctl) unless told not
+    to: a way to reload or stop the server that nothing here uses."""
+    assert list(serve_home.rglob("*")) == []
+    assert server_options("127.0.0.1", 8000, 2)["control_socket_disable"] is True
 
 
 def test_serve_rejects_a_bad_signature(served: tuple[str, int]) -> None:

@@ -23,6 +23,7 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    json_option,
     now_from_context,
     parse_id,
     parse_local_time,
@@ -64,7 +65,7 @@ LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 )
 @click.option("--dry-run", is_flag=True, help="Show the audience and the message; send nothing.")
 @click.option("--mass", is_flag=True, help="Use WeChat's mass-send API (quotas apply).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def broadcast(
     ctx: click.Context,
@@ -108,7 +109,7 @@ def broadcast(
             plan = plan_mass(found, settings) if mass else None
             if plan is not None:
                 check_mass_quota(db, plan, settings, now, send_at=send_at)
-            summary = _summary(found, plan, texts, send_at, settings.tz)
+            summary = _summary(found, plan, texts, send_at)
             if dry_run:
                 _report_dry_run(summary, as_json)
                 return
@@ -150,14 +151,13 @@ def _summary(
     plan: MassPlan | None,
     texts: dict[str, str],
     send_at: datetime | None,
-    tz: ZoneInfo,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "audience": found.spec,
         "recipients": found.size,
         "excluded_unsubscribed": found.excluded_unsubscribed,
         "excluded_opted_out": found.excluded_opted_out,
-        "send_at": None if send_at is None else send_at.astimezone(tz).isoformat(),
+        "send_at": send_at,
         "mass": plan is not None,
         "text": as_residents_see(texts),
     }
@@ -249,26 +249,30 @@ def broadcasts() -> None:
 
 @broadcasts.command("list", short_help="Scheduled broadcasts, soonest first.")
 @click.option("--all", "everything", is_flag=True, help="Every status, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option()
 @click.pass_context
 def list_broadcasts(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """Scheduled broadcasts, soonest first (with --all: the latest 50 of any status)."""
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
-        rows = [_listed(b, tz) for b in recent_broadcasts(db, scheduled_only=not everything)]
+        rows = [
+            _listed(b, cut=not as_json)
+            for b in recent_broadcasts(db, scheduled_only=not everything)
+        ]
     emit(rows, as_json)
 
 
-def _listed(broadcast: Broadcast, tz: ZoneInfo) -> dict[str, Any]:
+def _listed(broadcast: Broadcast, *, cut: bool) -> dict[str, Any]:
+    """A broadcast as staff list it: its text's first line cut to fit a table's column,
+    whole in JSON (a script must never get a fragment)."""
     return {
         "id": broadcast.id,
         "status": broadcast.status,
-        "at": format_local(broadcast.scheduled_at, tz),
+        "at": broadcast.scheduled_at,
         "audience": broadcast.audience,
         "mass": broadcast.mass,
         "event": broadcast.event_id,
         "recipients": broadcast.recipients if broadcast.sent_at is not None else None,
-        "text": _headline(broadcast.text_zh),
+        "text": _headline(broadcast.text_zh) if cut else broadcast.text_zh,
         "note": broadcast.error,
     }
 
@@ -280,16 +284,21 @@ def _headline(text: str, most: int = 24) -> str:
 
 @broadcasts.command("cancel", short_help="Cancel a broadcast before it goes out.")
 @click.argument("broadcast_id")
+@json_option("Print the cancelled broadcast as JSON.")
 @click.pass_context
-def cancel(ctx: click.Context, broadcast_id: str) -> None:
+def cancel(ctx: click.Context, broadcast_id: str, as_json: bool) -> None:
     """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
     number = parse_id(broadcast_id, "a broadcast id", "broadcasts list")
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:
             cancelled = cancel_broadcast(db, number, now_from_context(ctx), os.environ.get("USER"))
+            record = _listed(cancelled, cut=False)
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
+    if as_json:
+        emit_object(record, as_json=True)
+        return
     click.echo(
         f"broadcast {number} cancelled; it was to go out {format_local(cancelled.scheduled_at, tz)}"
     )

@@ -29,12 +29,15 @@ from bot.cli.support import (
     emit,
     emit_object,
     format_local,
+    json_option,
     now_from_context,
     parse_id,
     parse_local_time,
+    printable,
     staff_session,
 )
 from bot.config import Config, ConfigError
+from bot.exports import spreadsheet_text
 from bot.redis_conn import connect_redis
 from bot.wechat.client import build_wechat_client
 from models.events.checkin import QR_SCENE_PREFIX, CheckInResult, check_in, check_in_by_code
@@ -72,9 +75,6 @@ CSV_COLUMNS = (
     "method",
     "walk_in",
 )
-# A cell starting with one of these is run as a formula by Excel and LibreOffice; a
-# resident's name such as =HYPERLINK(...) must stay text (OWASP, "CSV Injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NONE_WORDS = frozenset({"none", ""})
 
 
@@ -118,22 +118,33 @@ def _time(value: str | None, tz: ZoneInfo, option: str) -> datetime | None:
     return None if value is None else parse_local_time(value, tz, option)
 
 
-def _iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat()
+def _event_record(db: Session, event: Event) -> dict[str, Any]:
+    """One event as `events list` gives it: what a change command prints as JSON."""
+    [record] = _event_records(db, [event])
+    return record
 
 
-def _summary(
-    event: Event, tz: ZoneInfo, confirmed: int, waitlisted: int, walk_ins: int
-) -> dict[str, Any]:
+def _event_records(db: Session, found: list[Event]) -> list[dict[str, Any]]:
+    """Events as `events list` gives them, with their places taken (one query for all)."""
+    taken = occupancies(db, found)
+    return [
+        _summary(
+            event, taken[event.id].confirmed, taken[event.id].waitlisted, taken[event.id].walk_ins
+        )
+        for event in found
+    ]
+
+
+def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> dict[str, Any]:
     return {
         "id": event.id,
         "status": event.status,
         "title": event.title,
-        "starts_at": _iso(event.starts_at, tz),
-        "ends_at": _iso(event.ends_at, tz),
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
         "place": event.place,
         "capacity": event.capacity,
-        "deadline": _iso(event.signup_deadline, tz),
+        "deadline": event.signup_deadline,
         "max_party": event.max_party_size,
         "require_contact": event.contact_required,
         "confirmed": confirmed,
@@ -160,7 +171,7 @@ def _summary(
 @click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"id": ...} as JSON.')
+@json_option("Print the new event as JSON (its id, times, places and partners).")
 @click.pass_context
 def create_command(
     ctx: click.Context,
@@ -203,11 +214,11 @@ def create_command(
             partner_names=partners,
             publish=publish,
         )
-        event_id = event.id
+        record = _event_record(db, event)
     if as_json:
-        emit_object({"id": event_id}, as_json=True)
+        emit_object(record, as_json=True)
     else:
-        click.echo(event_id)
+        click.echo(record["id"])
 
 
 @events.command("update", short_help="Change an event.")
@@ -223,6 +234,7 @@ def create_command(
 @click.option("--require-contact/--no-require-contact", default=None)
 @click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
+@json_option("Print the event after the change as JSON, with how many were promoted.")
 @click.pass_context
 def update_command(
     ctx: click.Context,
@@ -238,6 +250,7 @@ def update_command(
     require_contact: bool | None,
     tags: tuple[str, ...],
     partners: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Change an event; residents promoted by a larger capacity are told by push."""
     tz = _tz(ctx)
@@ -264,7 +277,7 @@ def update_command(
         raise StaffError("nothing to change: give at least one option (see --help)")
     number = _event_id(event_id)
     with _session(ctx) as db:
-        _, promoted = update_event(
+        event, promoted = update_event(
             db,
             number,
             now_from_context(ctx),
@@ -274,6 +287,10 @@ def update_command(
             **changes,
         )
         count = len(promoted)
+        record = _event_record(db, event)
+    if as_json:
+        emit_object({**record, "promoted": count}, as_json=True)
+        return
     click.echo(f"updated event {number}")
     if count:
         click.echo(f"{count} waitlisted sign-up(s) confirmed; they will be told")
@@ -287,26 +304,37 @@ def _optional_time(value: str, tz: ZoneInfo, option: str) -> datetime | None:
 
 @events.command("publish")
 @click.argument("event_id")
+@json_option("Print the event as JSON, with whether this call published it.")
 @click.pass_context
-def publish_command(ctx: click.Context, event_id: str) -> None:
+def publish_command(ctx: click.Context, event_id: str, as_json: bool) -> None:
     """Open a draft to residents."""
     number = _event_id(event_id)
     with _session(ctx) as db:
         changed = publish_event(db, number, now_from_context(ctx))
+        record = _event_record(db, get_event(db, number))
+    if as_json:
+        emit_object({**record, "published_now": changed}, as_json=True)
+        return
     click.echo(f"published event {number}" if changed else f"event {number} is already published")
 
 
 @events.command("cancel", short_help="Call an event off and tell residents.")
 @click.argument("event_id")
 @click.option("--reason", help="Told to everyone confirmed or waitlisted.")
+@json_option("Print the cancelled event as JSON, with how many residents will be told.")
 @click.pass_context
-def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> None:
+def cancel_command(ctx: click.Context, event_id: str, reason: str | None, as_json: bool) -> None:
     """Call an event off; every confirmed and waitlisted resident gets a push."""
     number = _event_id(event_id)
     if reason is None or not reason.strip():
         raise StaffError("--reason is required: residents are told why")
     with _session(ctx) as db:
         told = cancel_event(db, number, reason, now_from_context(ctx), _tz(ctx))
+        event = get_event(db, number)
+        record = {**_event_record(db, event), "cancel_reason": event.cancel_reason, "told": told}
+    if as_json:
+        emit_object(record, as_json=True)
+        return
     click.echo(f"cancelled event {number}; {told} resident(s) will be told")
 
 
@@ -315,24 +343,12 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None) -> Non
 
 @events.command("list", short_help="Events with their places taken.")
 @click.option("--upcoming", is_flag=True, help="Only drafts and published events to come.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 @click.pass_context
 def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
     """Events with their places taken, newest first (soonest first with --upcoming)."""
-    tz = _tz(ctx)
     with _session(ctx) as db:
-        found = list_events(db, now_from_context(ctx), upcoming=upcoming)
-        taken = occupancies(db, found)
-        rows = [
-            _summary(
-                event,
-                tz,
-                taken[event.id].confirmed,
-                taken[event.id].waitlisted,
-                taken[event.id].walk_ins,
-            )
-            for event in found
-        ]
+        rows = _event_records(db, list_events(db, now_from_context(ctx), upcoming=upcoming))
     if as_json:
         emit(rows, as_json=True)
         return
@@ -340,16 +356,13 @@ def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
         rows,
         as_json=False,
         columns=LIST_COLUMNS,
-        formatters={
-            "starts_at": lambda value: value[:16].replace("T", " ") if value else "",
-            "tags": lambda value: ",".join(value),
-        },
+        formatters={"tags": lambda value: ",".join(value)},
     )
 
 
 @events.command("roster")
 @click.argument("event_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@json_option("Print JSON instead of tables.")
 @click.option(
     "--csv",
     "csv_path",
@@ -366,9 +379,9 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
     with _session(ctx) as db:
         found = roster(db, number)
         checked_in = {row.resident_id: row for row in found.attendance}
-        confirmed = [_signup_row(s, checked_in.get(s.resident_id), tz) for s in found.confirmed]
-        waitlist = [_signup_row(s, None, tz) for s in found.waitlist]
-        attendance = [_attendance_row(row, tz) for row in found.attendance]
+        confirmed = [_signup_row(s, checked_in.get(s.resident_id)) for s in found.confirmed]
+        waitlist = [_signup_row(s, None) for s in found.waitlist]
+        attendance = [_attendance_row(row) for row in found.attendance]
         event = found.event
         header = (
             f"event {event.id}: {event.title} — {format_local(event.starts_at, tz)}"
@@ -376,7 +389,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
             f"capacity {event.capacity}"
         )
     if csv_path is not None:
-        _write_csv(csv_path, confirmed, waitlist, attendance)
+        _write_csv(csv_path, tz, confirmed, waitlist, attendance)
     if as_json:
         emit_object(
             {
@@ -388,7 +401,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
             as_json=True,
         )
     else:
-        click.echo(header)
+        click.echo(printable(header))
         for title, rows, columns in (
             (
                 f"confirmed ({sum(r['party'] for r in confirmed)} people)",
@@ -409,7 +422,7 @@ def roster_command(ctx: click.Context, event_id: str, as_json: bool, csv_path: P
         click.echo(f"wrote {rows_written} rows to {csv_path}", err=as_json)
 
 
-def _signup_row(signup: Signup, attendance: Attendance | None, tz: ZoneInfo) -> dict[str, Any]:
+def _signup_row(signup: Signup, attendance: Attendance | None) -> dict[str, Any]:
     resident = signup.resident
     return {
         "position": signup.waitlist_position,
@@ -418,12 +431,12 @@ def _signup_row(signup: Signup, attendance: Attendance | None, tz: ZoneInfo) -> 
         "mobile": resident.mobile,
         "party": signup.party_size,
         "code": signup.checkin_code,
-        "signed_up": format_local(signup.created_at, tz),
-        "checked_in": format_local(attendance.checked_in_at, tz) if attendance else "",
+        "signed_up": signup.created_at,
+        "checked_in": attendance.checked_in_at if attendance else None,
     }
 
 
-def _attendance_row(attendance: Attendance, tz: ZoneInfo) -> dict[str, Any]:
+def _attendance_row(attendance: Attendance) -> dict[str, Any]:
     resident = attendance.resident
     return {
         "openid": resident.openid,
@@ -431,12 +444,13 @@ def _attendance_row(attendance: Attendance, tz: ZoneInfo) -> dict[str, Any]:
         "party": attendance.party_size,
         "method": attendance.method,
         "walk_in": attendance.walk_in,
-        "checked_in": format_local(attendance.checked_in_at, tz),
+        "checked_in": attendance.checked_in_at,
     }
 
 
 def _write_csv(
     path: Path,
+    tz: ZoneInfo,
     confirmed: list[dict[str, Any]],
     waitlist: list[dict[str, Any]],
     attendance: list[dict[str, Any]],
@@ -458,8 +472,8 @@ def _write_csv(
                             "mobile": row["mobile"],
                             "party_size": row["party"],
                             "checkin_code": row["code"],
-                            "signed_up_at": row["signed_up"],
-                            "checked_in_at": row["checked_in"],
+                            "signed_up_at": format_local(row["signed_up"], tz),
+                            "checked_in_at": format_local(row["checked_in"], tz),
                         },
                     )
             for row in attendance:
@@ -470,7 +484,7 @@ def _write_csv(
                         "openid": row["openid"],
                         "name": row["name"],
                         "party_size": row["party"],
-                        "checked_in_at": row["checked_in"],
+                        "checked_in_at": format_local(row["checked_in"], tz),
                         "method": row["method"],
                         "walk_in": row["walk_in"],
                     },
@@ -484,15 +498,6 @@ def _write_safe_row(writer: csv.DictWriter[str], row: dict[str, Any]) -> None:
     writer.writerow({column: spreadsheet_text(value) for column, value in row.items()})
 
 
-def spreadsheet_text(value: Any) -> Any:
-    """A text cell a spreadsheet shows as typed: one that would start a formula gets a
-    leading single quote, which Excel and LibreOffice read as "this is text". Residents
-    choose their own names, so a name is never trusted to be inert."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return f"'{value}"
-    return value
-
-
 # check-in / QR ------------------------------------------------------------------------------
 
 
@@ -500,9 +505,10 @@ def spreadsheet_text(value: Any) -> Any:
 @click.argument("event_id")
 @click.option("--code", help="The check-in code the resident shows.")
 @click.option("--openid", help="Or: the resident's openid, e.g. from the roster.")
+@json_option("Print the attendance as JSON (first_time: false when already checked in).")
 @click.pass_context
 def checkin_command(
-    ctx: click.Context, event_id: str, code: str | None, openid: str | None
+    ctx: click.Context, event_id: str, code: str | None, openid: str | None, as_json: bool
 ) -> None:
     """Check a resident in at the door; doing it twice changes nothing."""
     number = _event_id(event_id)
@@ -516,7 +522,17 @@ def checkin_command(
             result = check_in(
                 db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now_from_context(ctx)
             )
-        click.echo(_checkin_line(result, tz))
+        if as_json:
+            emit_object(
+                {
+                    "event_id": number,
+                    **_attendance_row(result.attendance),
+                    "first_time": result.first_time,
+                },
+                as_json=True,
+            )
+        else:
+            click.echo(printable(_checkin_line(result, tz)))
 
 
 def _resident(db: Session, openid: str) -> Resident:
@@ -545,8 +561,9 @@ def _checkin_line(result: CheckInResult, tz: ZoneInfo) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to save the PNG, e.g. event-12.png.",
 )
+@json_option('Print {"event_id", "scene", "out"} as JSON.')
 @click.pass_context
-def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
+def qr_command(ctx: click.Context, event_id: str, out: Path | None, as_json: bool) -> None:
     """Save the event's check-in QR code (a permanent WeChat code, scene checkin:<id>)."""
     number = _event_id(event_id)
     if out is None:
@@ -564,11 +581,15 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None) -> None:
         config.require_wechat_credentials()
     except ConfigError as exc:
         raise StaffError(f"config: {exc}") from None
-    image = _fetch_qr(config, f"{QR_SCENE_PREFIX}{number}")
+    scene = f"{QR_SCENE_PREFIX}{number}"
+    image = _fetch_qr(config, scene)
     try:
         out.write_bytes(image)
     except OSError as exc:
         raise StaffError(f"--out: cannot write {str(out)!r}: {exc.strerror}") from None
+    if as_json:
+        emit_object({"event_id": number, "scene": scene, "out": str(out)}, as_json=True)
+        return
     click.echo(f"saved the check-in QR code for event {number} to {out}")
 
 

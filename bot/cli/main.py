@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli.arguments import StaffGroup
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
@@ -24,11 +25,12 @@ from bot.config import PROJECT_ROOT
 
 
 @click.group(
+    cls=StaffGroup,
     epilog="Config: built-in defaults < the TOML file at AIXIANG_CONFIG, else ./config.toml "
     "< AIXIANG_<SECTION>_<KEY> variables. Relative paths in the file (the embedded SQLite "
     "database, needs.media_dir) are read from the file's folder; without a file, from the "
     f"project's, so by default every command uses {PROJECT_ROOT / 'instance' / 'aixiang.db'} "
-    "whatever folder it runs in."
+    "whatever folder it runs in.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:

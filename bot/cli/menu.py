@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.support import StaffError, wechat_process
+from bot.cli.support import StaffError, emit_object, json_option, wechat_process
 from bot.wechat.client import WeChatAPIError, push_menu
 
 
@@ -14,8 +14,9 @@ def menu() -> None:
 
 
 @menu.command("push")
+@json_option('Print {"buttons": [names of the top-level buttons]} as JSON.')
 @click.pass_context
-def menu_push(ctx: click.Context) -> None:
+def menu_push(ctx: click.Context, as_json: bool) -> None:
     """Create the custom menu in WeChat from the [menu] config."""
     with wechat_process(ctx) as (services, client):
         try:
@@ -24,4 +25,8 @@ def menu_push(ctx: click.Context) -> None:
             raise StaffError(
                 f"WeChat refused the menu: {exc.errmsg} (errcode {exc.errcode})"
             ) from None
-    click.echo(f"menu with {len(services.config.menu.buttons)} buttons pushed to WeChat")
+    buttons = services.config.menu.buttons
+    if as_json:
+        emit_object({"buttons": [button.name for button in buttons]}, as_json=True)
+        return
+    click.echo(f"menu with {len(buttons)} buttons pushed to WeChat")

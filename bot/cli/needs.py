@@ -18,14 +18,24 @@ from bot.cli.support import (
     config_from_context,
     emit,
     emit_object,
-    format_local,
+    json_option,
     now_from_context,
     parse_local_time,
+    printable,
     staff_session,
 )
 from bot.config import Config
+from models.base import ID_MAX
 from models.needs.errors import NeedError
-from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
+from models.needs.queries import (
+    change_pushes,
+    count_needs,
+    demand_counts,
+    get_need,
+    list_needs,
+    need_history,
+    need_photos,
+)
 from models.needs.tables import Need, NeedStatus, need_ref
 from models.needs.transitions import change_status
 from models.partners import Partner, PartnerError, get_partner, partner_name
@@ -51,19 +61,26 @@ def needs() -> None:
     """Residents' needs: list, show and update them."""
 
 
-@needs.command("list")
+@needs.command("list", short_help="Needs, newest first, a page at a time.")
 @click.option("--status", help=f"Only this status: {', '.join(NeedStatus)}.")
 @click.option("--category", help="Only this category (its key or its name).")
 @click.option("--partner", help="Only needs assigned to this partner (name or id).")
 @click.option("--since", help="Only needs submitted on or after this local date or time.")
 @click.option("--limit", default=str(DEFAULT_LIMIT), show_default=True, help="Rows to show.")
 @click.option(
+    "--offset", default="0", show_default=True, help="Rows to skip: where the page starts."
+)
+@click.option(
     "--by-demand",
     is_flag=True,
     help="Most raised first (demand: the residents who raised it, merged needs included), "
     "then newest.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option(
+    'Print {"rows": [...], "total": N, "offset": N} as JSON: total counts every need '
+    "the filters match, so the next page starts at offset + len(rows) while that is "
+    "below total."
+)
 @click.pass_context
 def list_command(
     ctx: click.Context,
@@ -72,10 +89,12 @@ def list_command(
     partner: str | None,
     since: str | None,
     limit: str,
+    offset: str,
     by_demand: bool,
     as_json: bool,
 ) -> None:
-    """List needs, newest first, one page of --limit rows."""
+    """List needs, newest first, one page of --limit rows from --offset; the table ends
+    with how many more there are and the --offset of the next page."""
     config = config_from_context(ctx)
     tz = config.bot.tz
     if status is not None:
@@ -85,6 +104,7 @@ def list_command(
         parse_local_time(since, tz, "--since", date_alone=True) if since is not None else None
     )
     page = _limit(limit)
+    start = _offset(offset)
     with staff_session(ctx) as db:
         chosen = _partner(db, partner) if partner is not None else None
         rows = list_needs(
@@ -94,7 +114,11 @@ def list_command(
             partner=chosen,
             since=since_at,
             limit=page,
+            offset=start,
             by_demand=by_demand,
+        )
+        total = count_needs(
+            db, status=status, category=category_key, partner=chosen, since=since_at
         )
         records = [
             {
@@ -103,45 +127,30 @@ def list_command(
                 "status": row.need.status,
                 "partner": row.partner,
                 "demand": row.demand_count,
-                "created": format_local(row.need.created_at, tz),
-                "updated": format_local(row.need.updated_at, tz),
+                "created": row.need.created_at,
+                "updated": row.need.updated_at,
                 "summary": _summary(row.need.description, cut=not as_json),
             }
             for row in rows
         ]
-    emit(records, as_json, LIST_COLUMNS)
+    if as_json:
+        emit_object({"rows": records, "total": total, "offset": start}, as_json=True)
+        return
+    emit(records, as_json=False, columns=LIST_COLUMNS)
+    more = total - start - len(records)
+    if more > 0:
+        click.echo(f"… {more} more; --offset {start + len(records)} for the next page")
 
 
 @needs.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one need, e.g. N-000123, with its photos and whole history (internal notes too)."""
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
         need = _need(db, ref)
-        resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
-        original = db.get(Need, need.duplicate_of_id) if need.duplicate_of_id else None
-        details: dict[str, Any] = {
-            "ref": need.ref,
-            "category": need.category,
-            "status": need.status,
-            "partner": partner_name(db, need.partner_id),
-            "demand_count": demand_counts(db, [need.id])[need.id],
-            "duplicate_of": original.ref if original is not None else None,
-            "resident_openid": resident.openid if resident is not None else None,
-            "created": format_local(need.created_at, tz),
-            "updated": format_local(need.updated_at, tz),
-            "acknowledged": format_local(need.acknowledged_at, tz),
-            "resolved": format_local(need.resolved_at, tz),
-            "description": need.description,
-            "place": need.place,
-            "coordinates": (
-                f"{need.latitude}, {need.longitude}" if need.latitude is not None else None
-            ),
-            "erased": format_local(need.erased_at, tz),
-        }
+        details = _need_record(db, need)
         photos = [
             {
                 "position": photo.position,
@@ -153,7 +162,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
         ]
         history = [
             {
-                "at": format_local(entry.created_at, tz),
+                "at": entry.created_at,
                 "by": entry.by,
                 "from": entry.from_status,
                 "to": entry.to_status,
@@ -190,6 +199,10 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.option("--assign", "assign", help="Assign the need to this partner (name or id).")
 @click.option("--duplicate-of", help="The original need's ref: marks this one duplicate of it.")
 @click.option("--by", "by", default="staff", show_default=True, help="Who made the change.")
+@json_option(
+    "Print the need after the change as JSON, with the change and the pushes it queued "
+    "(kind and recipient openid)."
+)
 @click.pass_context
 def update_command(
     ctx: click.Context,
@@ -200,6 +213,7 @@ def update_command(
     assign: str | None,
     duplicate_of: str | None,
     by: str,
+    as_json: bool,
 ) -> None:
     """Change a need's status, add a note, or assign it to a partner.
 
@@ -233,6 +247,18 @@ def update_command(
             )
         except NeedError as exc:
             raise StaffError(str(exc)) from None
+        if as_json:
+            emit_object(
+                {
+                    **_need_record(db, need),
+                    "change": {"from": entry.from_status, "to": entry.to_status},
+                    "note": entry.note,
+                    "public": entry.public,
+                    "pushes": [{"kind": k, "to": to} for k, to in change_pushes(db, entry)],
+                },
+                as_json=True,
+            )
+            return
         pushed = before != need.status or entry.public
         told = "the resident will be told" if pushed else "nothing is sent to the resident"
         change = f"{before} -> {need.status}" if before != need.status else need.status
@@ -244,7 +270,30 @@ def update_command(
         if entry.note:
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
-        click.echo(f"{need.ref}: {change}{detail}; {told}")
+        click.echo(printable(f"{need.ref}: {change}{detail}; {told}"))
+
+
+def _need_record(db: Session, need: Need) -> dict[str, Any]:
+    """A need as `needs show` and a change's JSON give it: what staff act on."""
+    resident = db.get(Resident, need.resident_id) if need.resident_id is not None else None
+    original = db.get(Need, need.duplicate_of_id) if need.duplicate_of_id else None
+    return {
+        "ref": need.ref,
+        "category": need.category,
+        "status": need.status,
+        "partner": partner_name(db, need.partner_id),
+        "demand_count": demand_counts(db, [need.id])[need.id],
+        "duplicate_of": original.ref if original is not None else None,
+        "resident_openid": resident.openid if resident is not None else None,
+        "created": need.created_at,
+        "updated": need.updated_at,
+        "acknowledged": need.acknowledged_at,
+        "resolved": need.resolved_at,
+        "description": need.description,
+        "place": need.place,
+        "coordinates": f"{need.latitude}, {need.longitude}" if need.latitude is not None else None,
+        "erased": need.erased_at,
+    }
 
 
 def _check_status(status: str) -> None:
@@ -264,6 +313,12 @@ def _category_key(config: Config, category: str) -> str:
 def _limit(value: str) -> int:
     if not value.isdecimal() or not 1 <= int(value) <= MAX_LIMIT:
         raise StaffError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
+    return int(value)
+
+
+def _offset(value: str) -> int:
+    if not value.isdecimal() or int(value) > ID_MAX:
+        raise StaffError(f"--offset must be a whole number from 0 to {ID_MAX}, got {value!r}")
     return int(value)
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import click
 
 from bot.cli.support import (
     StaffError,
-    config_from_context,
     emit,
     emit_object,
-    format_local,
+    json_option,
     now_from_context,
     parse_id,
     staff_session,
@@ -26,11 +24,10 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("stats")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     """Counts by kind and status, and the age of the oldest pending push."""
-    tz = config_from_context(ctx).bot.tz
     now = now_from_context(ctx)
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
@@ -39,7 +36,7 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
             "kind": g.kind,
             "status": g.status,
             "count": g.count,
-            "oldest": format_local(g.oldest, tz) if not as_json else g.oldest,
+            "oldest": g.oldest,
         }
         for g in groups
     ]
@@ -62,22 +59,25 @@ def _duration(seconds: float) -> str:
 @outbox_group.command("retry", short_help="Give dead pushes fresh attempts.")
 @click.option("--dead", is_flag=True, required=True, help="Retry dead-lettered pushes.")
 @click.option("--kind", help="Only this kind of push.")
+@json_option('Print {"retried": N, "kind": ...} as JSON.')
 @click.pass_context
-def outbox_retry(ctx: click.Context, dead: bool, kind: str | None) -> None:
+def outbox_retry(ctx: click.Context, dead: bool, kind: str | None, as_json: bool) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
     with staff_session(ctx) as db:
         count = outbox.retry_dead(db, now_from_context(ctx), kind)
+    if as_json:
+        emit_object({"retried": count, "kind": kind}, as_json=True)
+        return
     click.echo(f"{count} dead pushes queued again")
 
 
 @outbox_group.command("show")
 @click.argument("row_ref")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @click.pass_context
 def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
     """One push with its payload, status and last error."""
     row_id = parse_id(row_ref, "an outbox row", "outbox stats")
-    tz = config_from_context(ctx).bot.tz
     with staff_session(ctx) as db:
         row = db.get(outbox.OutboxMessage, row_id)
         if row is None:
@@ -95,9 +95,11 @@ def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
                 "idempotency_key",
                 "last_error",
                 "payload",
+                "created_at",
+                "next_attempt_at",
+                "sent_at",
+                "expires_at",
+                "lease_until",
             )
         }
-        for column in ("created_at", "next_attempt_at", "sent_at", "expires_at", "lease_until"):
-            value: datetime | None = getattr(row, column)
-            record[column] = value if as_json else format_local(value, tz)
     emit_object(record, as_json)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from bot.cli.support import StaffError, emit, now_from_context, staff_session
-from models.partners import PartnerError, PartnerKind, add_partner, list_partners
+from bot.cli.support import (
+    StaffError,
+    emit,
+    emit_object,
+    json_option,
+    now_from_context,
+    printable,
+    staff_session,
+)
+from models.partners import Partner, PartnerError, PartnerKind, add_partner, list_partners
+
+COLUMNS = ("id", "name", "kind", "contact_openid")
 
 
 @click.group()
@@ -17,8 +29,11 @@ def partners() -> None:
 @click.argument("name")
 @click.option("--kind", required=True, help=f"One of: {', '.join(PartnerKind)}.")
 @click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
+@json_option("Print the new partner as JSON.")
 @click.pass_context
-def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str | None) -> None:
+def partners_add(
+    ctx: click.Context, name: str, kind: str, contact_openid: str | None, as_json: bool
+) -> None:
     """Add a partner: a government department, enterprise, NGO, school or volunteer group."""
     with staff_session(ctx) as db:
         try:
@@ -27,22 +42,22 @@ def partners_add(ctx: click.Context, name: str, kind: str, contact_openid: str |
             )
         except PartnerError as exc:
             raise StaffError(str(exc)) from None
-        click.echo(f"partner {partner.id}: {partner.name} ({partner.kind})")
+        record = _record(partner)
+    if as_json:
+        emit_object(record, as_json=True)
+    else:
+        click.echo(printable(f"partner {partner.id}: {partner.name} ({partner.kind})"))
 
 
 @partners.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 @click.pass_context
 def partners_list(ctx: click.Context, as_json: bool) -> None:
     """List partners."""
     with staff_session(ctx) as db:
-        rows = [
-            {
-                "id": partner.id,
-                "name": partner.name,
-                "kind": partner.kind,
-                "contact_openid": partner.contact_openid,
-            }
-            for partner in list_partners(db)
-        ]
-    emit(rows, as_json, ("id", "name", "kind", "contact_openid"))
+        rows = [_record(partner) for partner in list_partners(db)]
+    emit(rows, as_json, COLUMNS)
+
+
+def _record(partner: Partner) -> dict[str, Any]:
+    return {column: getattr(partner, column) for column in COLUMNS}

@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from bot.cli.support import StaffError, config_from_context, wechat_process
+from bot.cli.support import StaffError, config_from_context, open_database, wechat_process
 from bot.config import ConfigError
 from bot.ports import PortTaken, ensure_port_free
 from scheduler.jobs import JobContext, run_all_once
@@ -22,6 +22,12 @@ def _stop_on_signals() -> threading.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     return stop
+
+
+def _require_database(ctx: click.Context) -> None:
+    """A process whose database is unreachable or has no schema stops at start in one
+    line, instead of logging a traceback per batch or job until someone looks."""
+    open_database(config_from_context(ctx).database.url).dispose()
 
 
 @click.command()
@@ -60,6 +66,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
     """Deliver the outbox to WeChat (several may run at once)."""
+    _require_database(ctx)
     with wechat_process(ctx) as (services, client):
         delivery = Worker(services, client)
         try:
@@ -76,6 +83,7 @@ def worker(ctx: click.Context, once: bool) -> None:
 @click.pass_context
 def scheduler(ctx: click.Context, once: bool) -> None:
     """Run time-driven jobs: reminders, event status, broadcasts, digest, expiry, media."""
+    _require_database(ctx)
     with wechat_process(ctx) as (services, client):
         job_context = JobContext(services=services, client=client)
         if once:

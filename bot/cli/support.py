@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from unicodedata import east_asian_width
 from zoneinfo import ZoneInfo
 
 import click
@@ -161,22 +162,35 @@ def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
     return "" if moment is None else local_text(moment, tz)
 
 
+def json_option(help_text: str = "Print JSON instead of a table.") -> Callable[[Any], Any]:
+    """The ``--json`` flag every staff command has (the contract: tables by default, JSON
+    for scripts), spelled once so no command names it differently."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
 def emit(
     rows: Sequence[dict[str, Any]],
     as_json: bool,
     columns: Sequence[str] | None = None,
     formatters: dict[str, Callable[[Any], str]] | None = None,
 ) -> None:
-    """Print rows as a human table, or as JSON for scripts."""
+    """Print rows as a human table, or as JSON for scripts (whole: never cut)."""
+    tz = _command_tz()
     if as_json:
-        click.echo(json.dumps(list(rows), ensure_ascii=False, default=str, indent=2))
+        click.echo(_json_text(list(rows), tz))
         return
     if not rows:
         click.echo("(none)")
         return
     columns = list(columns or rows[0].keys())
     formatters = formatters or {}
-    cells = [[formatters.get(c, _cell)(row.get(c)) for c in columns] for row in rows]
+    cells = [
+        [
+            printable(formatters[c](row.get(c)) if c in formatters else _cell(row.get(c), tz))
+            for c in columns
+        ]
+        for row in rows
+    ]
     widths = [max(_width(c), *(_width(r[i]) for r in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(_pad(c, w) for c, w in zip(columns, widths, strict=True)))
     for row_cells in cells:
@@ -185,20 +199,69 @@ def emit(
 
 def emit_object(obj: dict[str, Any], as_json: bool) -> None:
     """Print one record as JSON, or as 'key: value' lines."""
+    tz = _command_tz()
     if as_json:
-        click.echo(json.dumps(obj, ensure_ascii=False, default=str, indent=2))
+        click.echo(_json_text(obj, tz))
         return
     for key, value in obj.items():
-        click.echo(f"{key}: {_cell(value)}")
+        click.echo(f"{key}: {printable(_cell(value, tz))}")
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+def printable(text: str) -> str:
+    """Text as a terminal should show it: residents type their own names and needs, and a
+    control character among them (ESC, or a C1 such as U+009B, which terminals read as
+    the start of a command) would move the cursor, recolour or clear the screen. Line and
+    tab breaks become spaces, so a row stays one line; other controls become U+FFFD,
+    so staff see that something was there."""
+    return text.translate(_TERMINAL_SAFE)
+
+
+def _command_tz() -> ZoneInfo:
+    """The configured zone of the command being run: times are shown in it."""
+    return config_from_context(click.get_current_context()).bot.tz
+
+
+def _json_text(value: Any, tz: ZoneInfo) -> str:
+    """JSON for scripts: times as ISO 8601 with the zone's offset, to the second; C1
+    controls and line separators escaped (still the same string once parsed), so the
+    JSON is as safe on a terminal as a table."""
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=lambda v: _json_value(v, tz))
+    return text.translate(_JSON_ESCAPES)
+
+
+def _json_value(value: Any, tz: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat(timespec="seconds")
+    raise TypeError(f"{type(value).__name__} has no JSON form in staff output")
+
+
+def _cell(value: Any, tz: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return local_text(value, tz)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=lambda v: _json_value(v, tz))
+    return str(value)
+
+
+def _control_characters() -> dict[int, str]:
+    """C0, DEL and C1 controls, and the Unicode line and paragraph separators."""
+    codes = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+    breaks = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85, 0x2028, 0x2029}
+    return {code: " " if code in breaks else "\ufffd" for code in codes}
+
+
+_TERMINAL_SAFE = str.maketrans(_control_characters())
+# json.dumps already escapes C0; these it writes raw when ensure_ascii is off.
+_JSON_ESCAPES = str.maketrans(
+    {code: f"\\u{code:04x}" for code in [*range(0x7F, 0xA0), 0x2028, 0x2029]}
+)
 
 
 def _width(text: str) -> int:
-    """Display width: CJK characters take two columns in a terminal."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    """Display width: wide (CJK) characters take two columns in a terminal."""
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text: str, width: int) -> str:

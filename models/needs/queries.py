@@ -8,15 +8,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from models.needs.errors import NeedError
+from models.needs.notices import ASSIGNED_KIND
 from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.outbox import OutboxMessage
 from models.partners import Partner
 from models.residents import Resident
 
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 REF_PATTERN = re.compile(r"^n?-?\s*0*(\d{1,9})$", re.IGNORECASE)
 
 
@@ -83,15 +87,57 @@ def list_needs(
     partner: Partner | None = None,
     since: datetime | None = None,
     limit: int = 50,
+    offset: int = 0,
     by_demand: bool = False,
 ) -> list[NeedRow]:
-    """Needs newest first (or most raised first), one page of ``limit`` rows.
+    """Needs newest first (or most raised first), one page of ``limit`` rows after
+    ``offset``.
 
     The filters and the newest-first order follow the need indexes, so a page costs the
     same with a million needs as with ten; ordering by demand counts the residents of
     every merged need, which is fine for open needs but not for the whole table.
     """
-    query = select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id)
+    query = _filtered(
+        select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
+        status,
+        category,
+        partner,
+        since,
+    )
+    if by_demand:
+        others = _other_residents().subquery()
+        need_id, residents = others.c
+        query = query.outerjoin(others, need_id == Need.id).order_by(
+            func.coalesce(residents, 0).desc()
+        )
+    query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit).offset(offset)
+    rows = db.execute(query).all()
+    counts = demand_counts(db, [need.id for need, _ in rows])
+    return [NeedRow(need, partner_name, counts[need.id]) for need, partner_name in rows]
+
+
+def count_needs(
+    db: Session,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    partner: Partner | None = None,
+    since: datetime | None = None,
+) -> int:
+    """How many needs :func:`list_needs` with these filters holds in all: one count over
+    the same indexes, so a page can say how many rows lie beyond it."""
+    query = select(func.count()).select_from(Need)
+    return int(db.execute(_filtered(query, status, category, partner, since)).scalar_one())
+
+
+def _filtered(
+    query: SelectT,
+    status: str | None,
+    category: str | None,
+    partner: Partner | None,
+    since: datetime | None,
+) -> SelectT:
+    """The staff list's filters, once for its page and its count."""
     if status is not None:
         query = query.where(Need.status == status)
     if category is not None:
@@ -100,16 +146,7 @@ def list_needs(
         query = query.where(Need.partner_id == partner.id)
     if since is not None:
         query = query.where(Need.created_at >= since)
-    if by_demand:
-        others = _other_residents().subquery()
-        need_id, residents = others.c
-        query = query.outerjoin(others, need_id == Need.id).order_by(
-            func.coalesce(residents, 0).desc()
-        )
-    query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit)
-    rows = db.execute(query).all()
-    counts = demand_counts(db, [need.id for need, _ in rows])
-    return [NeedRow(need, partner_name, counts[need.id]) for need, partner_name in rows]
+    return query
 
 
 def resident_needs(db: Session, resident: Resident, limit: int = 10) -> list[Need]:
@@ -147,3 +184,30 @@ def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
             select(NeedPhoto).where(NeedPhoto.need_id == need.id).order_by(NeedPhoto.position)
         ).scalars()
     )
+
+
+# The kinds transitions.py queues for a change, which it keys kind:need:entry (and
+# :resident after that for a resident whose need was merged into this one).
+CHANGE_PUSH_KINDS = ("need_status", "need_note", ASSIGNED_KIND)
+
+
+def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:
+    """(kind, openid) of every push one change queued: to the resident, to residents
+    whose needs were merged into it, to the assigned partner's contact. Found by their
+    exact idempotency keys (the unique index), so staff learn who will be told from what
+    was queued, not from a second reckoning of who should be."""
+    merged = db.execute(
+        select(Need.resident_id).where(
+            Need.duplicate_of_id == entry.need_id, Need.resident_id.is_not(None)
+        )
+    ).scalars()
+    stems = [f"{kind}:{entry.need_id}:{entry.id}" for kind in CHANGE_PUSH_KINDS]
+    keys = stems + [f"{stem}:{resident_id}" for resident_id in merged for stem in stems]
+    return [
+        (kind, openid)
+        for kind, openid in db.execute(
+            select(OutboxMessage.kind, OutboxMessage.recipient_openid)
+            .where(OutboxMessage.idempotency_key.in_(keys))
+            .order_by(OutboxMessage.id)
+        )
+    ]
