@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from models.events import PUBLISHED, Event, Occupancy, occupancies
 from models.needs import OPEN_STATUSES, STATUS_NAMES, Need, need_ref
-from models.outbox import OutboxMessage, enqueue_push
+from models.push.outbox import OutboxMessage, enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import get_or_create_resident
 
-KIND = "digest"
 NEW_WINDOW = timedelta(hours=24)
 WAITING_AFTER = timedelta(days=3)
 WAITING_LISTED = 10
@@ -206,7 +206,7 @@ def digest_due_at(day: date, digest_time: str, tz: ZoneInfo) -> datetime:
 def digest_payload(
     facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
 ) -> dict[str, Any]:
-    """The digest's text and template values (models.outbox.PUSH_KIND_VALUES["digest"])."""
+    """The digest's text and template values (models/push/registry.py)."""
     return {
         "text": render_digest(facts, tz, categories),
         "fields": {
@@ -256,7 +256,7 @@ def queue_digest(
         row = enqueue_push(
             db,
             recipient_openid=openid,
-            kind=KIND,
+            kind=PushKind.DIGEST,
             payload=payload,
             idempotency_key=keys[openid],
             now=now,

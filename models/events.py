@@ -51,7 +51,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 
 from models.base import Base, CreatedAtMixin, local_text, rowcount
 from models.needs import ID_MAX, Partner
-from models.outbox import enqueue_push
+from models.push import stale
+from models.push.outbox import enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 DRAFT = "draft"
@@ -631,6 +633,7 @@ def update_event(
             f"event {event_id} is {event.status} and cannot be changed",
             event=event,
         )
+    starts_at = event.starts_at
     for name, value in changes.items():
         if isinstance(value, str):
             value = value.strip()
@@ -657,6 +660,8 @@ def update_event(
     if partner_names is not None:
         event.partners = find_partners(db, partner_names)
     event.updated_at = now
+    if event.starts_at != starts_at:
+        stale.event_moved(db, event.id)
     db.flush()
     promoted = _promote(db, event, now, tz) if event.status == PUBLISHED else []
     return event, promoted
@@ -703,6 +708,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     event.cancelled_at = now
     event.cancel_reason = reason
     event.updated_at = now
+    stale.event_cancelled(db, event.id, event.status)
     signups = db.execute(
         select(Signup, Resident)
         .join(Resident, Resident.id == Signup.resident_id)
@@ -715,7 +721,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
             db,
             recipient_openid=resident.openid,
             resident_id=resident.id,
-            kind="event_cancelled",
+            kind=PushKind.EVENT_CANCELLED,
             payload=cancellation_payload(event, signup, reason, tz),
             idempotency_key=f"event_cancelled:{event.id}:{resident.id}",
             now=now,
@@ -736,7 +742,7 @@ def cancel_notice_expires_at(event: Event, now: datetime) -> datetime:
 
 def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo) -> dict[str, Any]:
     """The push telling a signed-up resident the event is off, with its template values
-    (models.outbox.PUSH_KIND_VALUES["event_cancelled"])."""
+    (models/push/registry.py)."""
     when = local_text(event.starts_at, tz)
     return {
         "text": {
@@ -901,6 +907,7 @@ def cancel_signup(
     signup.status = SIGNUP_CANCELLED
     signup.cancelled_at = now
     signup.waitlist_position = None
+    stale.signup_cancelled(db, signup.id)
     db.flush()
     promoted = _promote(db, event, now, tz) if was_confirmed else []
     if not was_confirmed:
@@ -936,7 +943,7 @@ def _push_promotion(db: Session, event: Event, signup: Signup, now: datetime, tz
         db,
         recipient_openid=signup.resident.openid,
         resident_id=signup.resident_id,
-        kind="promotion",
+        kind=PushKind.PROMOTION,
         payload=promotion_payload(event, signup, tz),
         idempotency_key=f"promotion:{signup.id}",
         now=now,
@@ -946,7 +953,7 @@ def _push_promotion(db: Session, event: Event, signup: Signup, now: datetime, tz
 
 def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, Any]:
     """The push telling a waitlisted resident their place is confirmed, with its template
-    values (models.outbox.PUSH_KIND_VALUES["promotion"])."""
+    values (models/push/registry.py)."""
     when = local_text(event.starts_at, tz)
     place_zh = f"，地点：{event.place}" if event.place else ""
     place_en = f" at {event.place}" if event.place else ""

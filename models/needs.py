@@ -37,7 +37,8 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from models.base import Base, CreatedAtMixin
 from models.inbound import InboundMessage
-from models.outbox import OutboxMessage, enqueue_push
+from models.push.outbox import OutboxMessage, enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import OPENID_MAX, Resident, get_or_create_resident
 
 SUBMITTED = "submitted"
@@ -63,7 +64,7 @@ NEEDS_A_REASON = frozenset({DECLINED, DUPLICATE})
 
 PARTNER_KINDS = ("government", "enterprise", "ngo", "school", "volunteer")
 # The push to a partner's contact when a need is handed to them.
-ASSIGNED_KIND = "need_assigned"
+ASSIGNED_KIND = PushKind.NEED_ASSIGNED
 
 PHOTO_PENDING = "pending"
 PHOTO_FETCHED = "fetched"
@@ -483,7 +484,7 @@ def _queue_pushes(
     partner: Partner | None,
     now: datetime,
 ) -> None:
-    kind = "need_status" if entry.from_status != entry.to_status else "need_note"
+    kind = PushKind.NEED_STATUS if entry.from_status != entry.to_status else PushKind.NEED_NOTE
     recipients: list[tuple[Resident, Need]] = []
     owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
     if owner is not None:

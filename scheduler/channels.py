@@ -14,11 +14,6 @@ from typing import Any
 
 from bot.config import PushTemplate
 
-CUSTOM = "custom"
-TEMPLATE = "template"
-SUBSCRIBE = "subscribe"
-REPLY = "reply"
-
 
 @dataclass(frozen=True)
 class Push:

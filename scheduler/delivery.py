@@ -28,12 +28,10 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
-from models.outbox import Claimed
+from models.push.outbox import Claimed
+from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags
 from scheduler.channels import (
-    CUSTOM,
-    SUBSCRIBE,
-    TEMPLATE,
     Push,
     Unrenderable,
     custom_message,
@@ -50,24 +48,12 @@ DAILY_QUOTA_CODES = frozenset({45009})
 QUOTA_CODES = frozenset({45009, 45011, 45028})
 MINUTE_QUOTA_CODES = frozenset({45011})
 
-SENT = "sent"
-RETRY = "retry"
-DEAD = "dead"
-HELD = "held"
-PAUSED = "paused"
-REPLAN = "replan"
-EXPIRED = "expired"
-SKIPPED = "skipped"
-UNSUBSCRIBED = "unsubscribed"
-# Not sent: the worker no longer held the row's lease, so the row is another's to send.
-LEASE_LOST = "lease lost"
-
 
 @dataclass(frozen=True)
 class Plan:
     row: Claimed
     push: Push
-    channels: Sequence[str]
+    channels: Sequence[Channel]
     mass: dict[str, Any] | None = None
     # A tag send's tag: its name and the openids it must hold when the request is posted.
     tag: dict[str, Any] | None = None
@@ -76,8 +62,8 @@ class Plan:
 @dataclass
 class Outcome:
     row: Claimed
-    result: str
-    channel: str | None = None
+    result: DeliveryOutcome
+    channel: Channel | None = None
     error: str | None = None
     pause_until: datetime | None = None
     window_exhausted: bool = False
@@ -119,27 +105,29 @@ class Sender:
             try:
                 endpoint, body = self._message(channel, plan.push)
             except Unrenderable as exc:
-                return Outcome(plan.row, DEAD, channel, str(exc))
+                return Outcome(plan.row, DeliveryOutcome.DEAD, channel, str(exc))
             try:
                 self._client.post(endpoint, data=body)
             except WeChatAPIError as exc:
                 outcome = self._classify(plan, channel, exc, now)
                 if outcome is not None:
                     return outcome
-                window_exhausted = window_exhausted or channel == CUSTOM
+                window_exhausted = window_exhausted or channel == Channel.CUSTOM
                 last_error = _describe(exc)
                 continue
-            return Outcome(plan.row, SENT, channel)
-        return Outcome(plan.row, REPLAN, None, last_error, window_exhausted=window_exhausted)
+            return Outcome(plan.row, DeliveryOutcome.SENT, channel)
+        return Outcome(
+            plan.row, DeliveryOutcome.REPLAN, None, last_error, window_exhausted=window_exhausted
+        )
 
-    def _message(self, channel: str, push: Push) -> tuple[str, dict[str, Any]]:
+    def _message(self, channel: Channel, push: Push) -> tuple[str, dict[str, Any]]:
         """The endpoint and body that carry ``push`` on ``channel``, rendered before any
         call, so a push that cannot be rendered is dead-lettered without a request."""
-        if channel == CUSTOM:
+        if channel == Channel.CUSTOM:
             return "message/custom/send", custom_message(push)
-        if channel == TEMPLATE:
+        if channel == Channel.TEMPLATE:
             return "message/template/send", template_message(self._templates[push.kind], push)
-        if channel == SUBSCRIBE:
+        if channel == Channel.SUBSCRIBE:
             template = self._subscribe_templates[push.kind]
             return "message/subscribe/bizsend", subscription_notice(template, push)
         raise ValueError(f"unknown channel {channel!r}")
@@ -150,30 +138,32 @@ class Sender:
         try:
             result = mass_tags.post_mass(self._client, endpoint, plan.mass, plan.tag, now)
         except mass_tags.TagRefused as refusal:
-            return Outcome(plan.row, DEAD, "mass", str(refusal))
+            return Outcome(plan.row, DeliveryOutcome.DEAD, Channel.MASS, str(refusal))
         except WeChatAPIError as exc:
-            outcome = self._classify(plan, "mass", exc, now)
-            return outcome or Outcome(plan.row, RETRY, "mass", _describe(exc))
-        return Outcome(plan.row, SENT, "mass", details={"msg_id": result.get("msg_id")})
+            outcome = self._classify(plan, Channel.MASS, exc, now)
+            return outcome or Outcome(plan.row, DeliveryOutcome.RETRY, Channel.MASS, _describe(exc))
+        return Outcome(
+            plan.row, DeliveryOutcome.SENT, Channel.MASS, details={"msg_id": result.get("msg_id")}
+        )
 
     def _classify(
-        self, plan: Plan, channel: str, exc: WeChatAPIError, now: datetime
+        self, plan: Plan, channel: Channel, exc: WeChatAPIError, now: datetime
     ) -> Outcome | None:
         """The outcome an error decides, or None to try the next channel."""
         code = exc.errcode
-        if code in WINDOW_CODES and channel == CUSTOM:
+        if code in WINDOW_CODES and channel == Channel.CUSTOM:
             return None
         if code in UNREACHABLE_CODES:
-            return Outcome(plan.row, UNSUBSCRIBED, channel, _describe(exc))
+            return Outcome(plan.row, DeliveryOutcome.UNSUBSCRIBED, channel, _describe(exc))
         if code in QUOTA_CODES:
             return Outcome(
                 plan.row,
-                PAUSED,
+                DeliveryOutcome.PAUSED,
                 channel,
                 _describe(exc),
                 pause_until=quota_reset(code, now, self._timezone),
             )
-        return Outcome(plan.row, RETRY, channel, _describe(exc))
+        return Outcome(plan.row, DeliveryOutcome.RETRY, channel, _describe(exc))
 
 
 def quota_reset(code: int | None, now: datetime, timezone: ZoneInfo) -> datetime:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
-from models.broadcasts import mass_tag_day
+from models.broadcasts.mass import mass_tag_day
 
 log = logging.getLogger(__name__)
 

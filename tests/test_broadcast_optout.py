@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
-from models.broadcasts import NOBODY_LEFT, OPTED_OUT
+from models.broadcasts.sending import NOBODY_LEFT
+from models.push.stale import OPTED_OUT
 from models.residents import Resident
 from scheduler.worker import Worker
 from tests.chat import Chat

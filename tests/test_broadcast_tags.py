@@ -19,7 +19,7 @@ from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
 from bot.wechat.fake_api import MAX_TAGS, FakeWeChatServer
 from models import BroadcastRecipient, OutboxMessage
 from models.base import utcnow
-from models.broadcasts import mass_tag_day, mass_tag_name
+from models.broadcasts.mass import mass_tag_day, mass_tag_name
 from scheduler.mass_tags import sync_tag
 from scheduler.worker import Worker
 from tests.conftest import FakeClock

@@ -19,23 +19,14 @@ from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
-from models.broadcasts import (
-    MASS_OPENIDS_MAX,
-    Audience,
-    BroadcastError,
-    BroadcastSettings,
-    Recipient,
-    create_broadcast,
-    event_announcement,
-    fan_out,
-    plan_mass,
-    resolve_audience,
-    send_due_broadcasts,
-    text_message,
-)
+from models.broadcasts.audience import Audience, Recipient, resolve_audience
+from models.broadcasts.fanout import create_broadcast, fan_out, send_due_broadcasts
+from models.broadcasts.mass import MASS_OPENIDS_MAX, plan_mass
+from models.broadcasts.messages import event_announcement, text_message
+from models.broadcasts.records import BroadcastError, BroadcastSettings
 from models.events import Attendance, Event, cancel_signup, create_event, sign_up
 from models.needs import create_need
-from models.outbox import enqueue_push
+from models.push.outbox import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
 from tests.pushes import add_resident

@@ -20,7 +20,9 @@ from sqlalchemy import func, select, update
 from bot.services import Services
 from models import Broadcast
 from models.base import utcnow
-from models.broadcasts import BroadcastError, create_broadcast, text_message
+from models.broadcasts.fanout import create_broadcast
+from models.broadcasts.messages import text_message
+from models.broadcasts.records import BroadcastError
 from models.events import SCHEDULE_HORIZON, Event, EventError, create_event
 from tests.cli import fail, run
 from tests.pushes import add_resident

@@ -12,7 +12,7 @@ from bot.config import DEFAULT_NEED_CATEGORIES
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage, Resident
-from models.broadcasts import resolve_audience
+from models.broadcasts.audience import resolve_audience
 from models.digest import compose_digest, queue_digest
 from models.events import create_event, sign_up
 from models.needs import create_need

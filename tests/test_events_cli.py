@@ -33,7 +33,7 @@ from models.events import (
     sign_up,
 )
 from models.needs import add_partner
-from models.outbox import expire_stale
+from models.push.outbox import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
 

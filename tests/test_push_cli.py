@@ -13,7 +13,7 @@ from sqlalchemy import update
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models.events import create_event, sign_up
-from models.outbox import OutboxMessage
+from models.push.outbox import OutboxMessage
 from tests.cli import fail, run
 from tests.pushes import add_resident, outbox_row, queue, seen_resident
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from bot.redis_conn import connect_redis
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.outbox import OutboxMessage, claim_due
+from models.push.outbox import OutboxMessage, claim_due
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow
