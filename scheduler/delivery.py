@@ -20,24 +20,21 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.api import WeChatAPI
+from bot.wechat.client import WeChatAPIError
+from models.broadcasts.sending import MassSend
 from models.push.outbox import Claimed
 from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags
-from scheduler.channels import (
-    Push,
-    Unrenderable,
-    custom_message,
-    subscription_notice,
-    template_message,
-)
+from scheduler.channels import Push, Unrenderable, render_template_fields
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +51,7 @@ class Plan:
     row: Claimed
     push: Push
     channels: Sequence[Channel]
-    mass: dict[str, Any] | None = None
-    # A tag send's tag: its name and the openids it must hold when the request is posted.
-    tag: dict[str, Any] | None = None
+    mass: MassSend | None = None
 
 
 @dataclass
@@ -90,24 +85,24 @@ def push_fields(row: Claimed) -> dict[str, Any]:
 class Sender:
     """Sends planned rows; safe to call from several threads at once (no DB, no Redis)."""
 
-    def __init__(self, client: AixiangWeChatClient, config: Config) -> None:
-        self._client = client
+    def __init__(self, api: WeChatAPI, config: Config) -> None:
+        self._api = api
         self._templates = config.push.templates
         self._subscribe_templates = config.push.subscribe_templates
         self._timezone = config.bot.tz
 
     def send(self, plan: Plan, now: datetime) -> Outcome:
         if plan.mass is not None:
-            return self._send_mass(plan, now)
+            return self._send_mass(plan, plan.mass, now)
         last_error = "no channel"
         window_exhausted = False
         for channel in plan.channels:
             try:
-                endpoint, body = self._message(channel, plan.push)
+                call = self._message(channel, plan.push)
             except Unrenderable as exc:
                 return Outcome(plan.row, DeliveryOutcome.DEAD, channel, str(exc))
             try:
-                self._client.post(endpoint, data=body)
+                call()
             except WeChatAPIError as exc:
                 outcome = self._classify(plan, channel, exc, now)
                 if outcome is not None:
@@ -120,23 +115,33 @@ class Sender:
             plan.row, DeliveryOutcome.REPLAN, None, last_error, window_exhausted=window_exhausted
         )
 
-    def _message(self, channel: Channel, push: Push) -> tuple[str, dict[str, Any]]:
-        """The endpoint and body that carry ``push`` on ``channel``, rendered before any
+    def _message(self, channel: Channel, push: Push) -> Callable[[], None]:
+        """The call that carries ``push`` on ``channel``, its template rendered before any
         call, so a push that cannot be rendered is dead-lettered without a request."""
+        messages = self._api.messages
         if channel == Channel.CUSTOM:
-            return "message/custom/send", custom_message(push)
+            return partial(messages.send_text, push.openid, push.text)
         if channel == Channel.TEMPLATE:
-            return "message/template/send", template_message(self._templates[push.kind], push)
+            template = self._templates[push.kind]
+            fields = render_template_fields(template, push)
+            return partial(
+                messages.send_template, push.openid, template.template_id, fields, template.url
+            )
         if channel == Channel.SUBSCRIBE:
             template = self._subscribe_templates[push.kind]
-            return "message/subscribe/bizsend", subscription_notice(template, push)
+            fields = render_template_fields(template, push)
+            return partial(
+                messages.send_subscription_notice,
+                push.openid,
+                template.template_id,
+                fields,
+                template.url,
+            )
         raise ValueError(f"unknown channel {channel!r}")
 
-    def _send_mass(self, plan: Plan, now: datetime) -> Outcome:
-        assert plan.mass is not None
-        endpoint = "message/mass/send" if "touser" in plan.mass else "message/mass/sendall"
+    def _send_mass(self, plan: Plan, mass: MassSend, now: datetime) -> Outcome:
         try:
-            result = mass_tags.post_mass(self._client, endpoint, plan.mass, plan.tag, now)
+            result = mass_tags.post_mass(self._api, mass, now)
         except mass_tags.TagRefused as refusal:
             return Outcome(plan.row, DeliveryOutcome.DEAD, Channel.MASS, str(refusal))
         except WeChatAPIError as exc:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from models.broadcasts.sending import mass_send_now
 from models.push.consents import use_consent
@@ -138,7 +139,7 @@ class Planner:
         send = mass_send_now(db, row.id, row.payload, row.expires_at, now)
         if isinstance(send, str):
             return Outcome(row, DeliveryOutcome.SKIPPED, error=send)
-        return Plan(row, _push(row, ""), (), mass=send.body, tag=send.tag)
+        return Plan(row, _push(row, ""), (), mass=send)
 
     def _choose_channels(
         self, db: Session, row: Claimed, custom: bool, now: datetime
@@ -183,7 +184,7 @@ class Worker:
         self._push = services.config.push
         self._window = ServiceWindow(services.redis)
         self._planner = Planner(services, self._window)
-        self._sender = Sender(client, services.config)
+        self._sender = Sender(WeChatAPI(client), services.config)
         self._rate = SendRateLimit(services.redis, self._push.rate_per_s)
         self._pauses = KindPauses(services.redis)
         self._pool = ThreadPoolExecutor(

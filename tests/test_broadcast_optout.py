@@ -105,7 +105,7 @@ def test_an_openid_list_leaves_out_who_opted_out_since_fan_out(
     resident(services, "o-quiet", opted_out=True)  # so not one sendall, but a list
     broadcast_now(services, "all", mass=True)
     [row] = rows(services, "mass")
-    assert row.payload["request"]["touser"] == ["o-1", "o-2", "o-3"]
+    assert row.payload["target"] == {"to": "openids", "openids": ["o-1", "o-2", "o-3"]}
     opts_out(services, "o-2")
 
     worker.run_once()
@@ -148,7 +148,7 @@ def test_a_tag_send_leaves_out_who_opted_out_since_fan_out(
     resident(services, "o-quiet", opted_out=True)  # a tag send: someone opted out before
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     [row] = rows(services, "mass")
-    assert row.payload["tag"]["openids"] == ["o-1", "o-2", "o-3"]
+    assert row.payload["target"]["openids"] == ["o-1", "o-2", "o-3"]
     opts_out(services, "o-3")
 
     worker.run_once()
@@ -166,7 +166,7 @@ def test_a_send_to_every_follower_becomes_a_tag_send_without_who_opted_out(
         resident(services, openid)
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     [row] = rows(services, "mass")
-    assert row.payload["request"]["filter"] == {"is_to_all": True}
+    assert row.payload["target"] == {"to": "all"}
     opts_out(services, "o-1")
 
     worker.run_once()

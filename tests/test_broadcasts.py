@@ -540,7 +540,7 @@ def test_sixty_mass_requests_a_minute(services: Services, clock: FakeClock) -> N
                 db,
                 recipient_openid="all",
                 kind="mass",
-                payload={"request": {}, "text": {"zh": "x", "en": "x"}},
+                payload={"text": {"zh": "x", "en": "x"}, "target": {"to": "all"}},
                 idempotency_key=f"other:{n}",
                 now=clock.now - timedelta(seconds=30),
             )

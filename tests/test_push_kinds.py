@@ -22,7 +22,7 @@ from models.needs import ACKNOWLEDGED, Need, NeedHistory, assigned_payload, stat
 from models.push.registry import KINDS, TEMPLATE_VALUES
 from models.push.vocabulary import PushKind
 from models.reminders import reminder_payload
-from scheduler.channels import Push, render_template_data
+from scheduler.channels import Push, render_template_fields
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -110,7 +110,7 @@ def test_a_push_with_no_place_shows_none_in_its_template(kind: str) -> None:
     payload = place_of[kind]()
     template = PushTemplate("TPL", (("keyword3", "地点：{place}"),))
     push = Push("o-1", kind, payload["text"]["zh"], payload["fields"])
-    assert render_template_data(template, push) == {"keyword3": {"value": "地点："}}
+    assert render_template_fields(template, push) == {"keyword3": "地点："}
     assert "None" not in payload["text"]["zh"] + payload["text"]["en"]
 
 

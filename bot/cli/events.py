@@ -35,6 +35,7 @@ from bot.cli.support import (
 )
 from bot.config import Config, ConfigError
 from bot.redis_conn import connect_redis
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import build_wechat_client
 from models.base import utcnow
 from models.events import (
@@ -592,10 +593,7 @@ def _fetch_qr(config: Config, scene: str) -> bytes:
     redis_client = connect_redis(config.redis.url)
     client = build_wechat_client(config, redis_client)
     try:
-        created = client.qrcode.create(
-            {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
-        )
-        ticket = created.get("ticket")
+        ticket = WeChatAPI(client).qrcode.create_permanent(scene)
         if not ticket:
             raise WeChatUnavailable("WeChat created no QR code ticket")
         response = requests.get(

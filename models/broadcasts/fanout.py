@@ -27,7 +27,7 @@ from models.broadcasts.mass import (
     WECHAT_TAG,
     MassPlan,
     check_mass_quota,
-    mass_request_body,
+    mass_intent,
     mass_tag_name,
     plan_mass,
 )
@@ -187,16 +187,13 @@ def _write_mass(
 ) -> int:
     for number, request in enumerate(plan.requests, start=1):
         key = f"broadcast:{broadcast.id}:mass:{number}"
+        name = mass_tag_name(broadcast.id, now)
         payload: dict[str, Any] = {
-            "request": mass_request_body(request, texts, broadcast.id, number),
             "text": texts,
             "fields": _fields(broadcast),
+            **mass_intent(request, name, broadcast.id, number),
         }
-        target = request.target
-        if request.method == BY_TAG:
-            name = mass_tag_name(broadcast.id, now)
-            target = f"{WECHAT_TAG}:{name}"
-            payload["tag"] = {"name": name, "openids": request.openids}
+        target = f"{WECHAT_TAG}:{name}" if request.method == BY_TAG else request.target
         outbox_id = enqueue_push(
             db,
             recipient_openid=target,

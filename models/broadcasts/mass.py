@@ -112,29 +112,29 @@ def _even_chunks(items: list[Recipient], most: int) -> Iterator[tuple[int, list[
         yield start, items[start : start + size]
 
 
-def mass_request_body(
-    request: MassRequest, texts: dict[str, str], broadcast_id: int, number: int
+def mass_intent(
+    request: MassRequest, tag_name: str, broadcast_id: int, number: int
 ) -> dict[str, Any]:
-    """The JSON WeChat gets. ``clientmsgid`` makes WeChat drop a retried duplicate.
-
-    A tag send's ``tag_id`` is WeChat's number for the tag, known only once the worker has
-    made the tag; the worker adds it (and never wechatpy's obsolete ``group_id``).
+    """What a mass-send row asks for, in the words of models/, not WeChat's: the language
+    of its text (``both``, ``zh`` or ``en``), its target (everyone; a tag by name with the
+    openids it must hold; or an openid list), and the id that makes a retried send a
+    duplicate WeChat drops. The worker turns it into WeChat's request (bot/wechat/api.py).
     """
-    content = (
-        f"{texts['zh']}\n\n{texts['en']}" if request.language == "both" else texts[request.language]
-    )
-    body: dict[str, Any] = {
-        "msgtype": "text",
-        "text": {"content": content},
-        "clientmsgid": f"aixiang-b{broadcast_id}-r{number}",
+    target: dict[str, Any] = {"to": request.method}
+    if request.method == BY_TAG:
+        target.update(tag=tag_name, openids=request.openids)
+    elif request.method == BY_OPENIDS:
+        target["openids"] = request.openids
+    return {
+        "language": request.language,
+        "target": target,
+        "send_id": f"aixiang-b{broadcast_id}-r{number}",
     }
-    if request.method == TO_ALL:
-        body["filter"] = {"is_to_all": True}
-    elif request.method == BY_TAG:
-        body["filter"] = {"is_to_all": False}
-    else:
-        body["touser"] = request.openids
-    return body
+
+
+def mass_text(texts: dict[str, str], language: str) -> str:
+    """The one text a mass send carries: both languages, or the one its recipients read."""
+    return f"{texts['zh']}\n\n{texts['en']}" if language == "both" else texts[language]
 
 
 def mass_tag_name(broadcast_id: int, now: datetime) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.broadcasts.mass import MASS_OPENIDS_MIN, mass_tag_name
+from models.broadcasts.mass import BY_OPENIDS, BY_TAG, MASS_OPENIDS_MIN, mass_tag_name, mass_text
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.push import stale
 from models.push.outbox import enqueue_push
@@ -32,11 +32,13 @@ def set_broadcast_opt_out(db: Session, resident: Resident, refused: bool) -> Non
 
 @dataclass(frozen=True)
 class MassSend:
-    """A mass-send row's request as it may go now: the body to post and, for a tag send,
-    the tag's name and the openids it must hold."""
+    """A mass-send row's intent as it may go now: its one text, the id that makes a retry
+    a duplicate WeChat drops, and its target (``to`` everyone, a ``tag`` by name with the
+    ``openids`` it must hold, or an ``openids`` list)."""
 
-    body: dict[str, Any]
-    tag: dict[str, Any] | None
+    text: str
+    send_id: str
+    target: dict[str, Any]
 
 
 def mass_send_now(
@@ -46,7 +48,7 @@ def mass_send_now(
     expires_at: datetime | None,
     now: datetime,
 ) -> MassSend | str:
-    """The mass request of outbox row ``outbox_id`` without the residents who opted out
+    """The mass send of outbox row ``outbox_id`` without the residents who opted out
     (退订) or unfollowed since fan-out, or why nothing of it goes out.
 
     The openids were fixed at fan-out, so this is read again right before the send:
@@ -57,8 +59,12 @@ def mass_send_now(
     - a send to every follower cannot leave anyone out, so it becomes a tag send to the
       others (the broadcast's own tag, as a subscription account's audience uses).
     """
-    body = dict(payload["request"])
-    tag: dict[str, Any] | None = payload.get("tag")
+    target: dict[str, Any] = payload["target"]
+    text = mass_text(payload["text"], payload["language"])
+
+    def send(to: dict[str, Any]) -> MassSend:
+        return MassSend(text, payload["send_id"], to)
+
     recipients = db.execute(
         select(Resident.id, Resident.openid, Resident.subscribed, Resident.broadcast_opt_out)
         .join(BroadcastRecipient, BroadcastRecipient.resident_id == Resident.id)
@@ -67,22 +73,20 @@ def mass_send_now(
     ).all()
     staying = {r.openid: r.id for r in recipients if r.subscribed and not r.broadcast_opt_out}
     if len(staying) == len(recipients):
-        return MassSend(body, tag)
+        return send(target)
     if not staying:
         return NOBODY_LEFT
-    if "touser" in body:
-        kept = [openid for openid in body["touser"] if openid in staying]
+    if target["to"] == BY_OPENIDS:
+        kept = [openid for openid in target["openids"] if openid in staying]
         if len(kept) >= MASS_OPENIDS_MIN:
-            return MassSend({**body, "touser": kept}, tag)
+            return send({**target, "openids": kept})
         return _hand_to_single(db, payload, kept[0], staying[kept[0]], expires_at, now)
-    if tag is not None:
-        return MassSend(body, {**tag, "openids": [o for o in tag["openids"] if o in staying]})
+    if target["to"] == BY_TAG:
+        return send({**target, "openids": [o for o in target["openids"] if o in staying]})
     broadcast = db.get(Broadcast, payload["fields"]["broadcast_id"])
     assert broadcast is not None and broadcast.sent_at is not None
     name = mass_tag_name(broadcast.id, broadcast.sent_at)
-    return MassSend(
-        {**body, "filter": {"is_to_all": False}}, {"name": name, "openids": list(staying)}
-    )
+    return send({"to": BY_TAG, "tag": name, "openids": list(staying)})
 
 
 def _hand_to_single(
