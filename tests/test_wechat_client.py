@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.response import HTTPResponse
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import MenuButton, MenuConfig
@@ -294,15 +294,15 @@ def test_a_finished_download_never_touches_its_connection_once_back_in_the_pool(
     client.access_token  # noqa: B018 - one pooled connection, already open
     fake_wechat.add_fault("message/custom/send", delay_s=0.7)
     handed_back, other_done = threading.Event(), threading.Event()
-    put_conn = HTTPConnectionPool._put_conn
+    release_conn = HTTPResponse.release_conn
 
-    def put_and_stall(pool: HTTPConnectionPool, conn: Any) -> None:
-        put_conn(pool, conn)
-        if threading.current_thread().name == "download":
+    def release_and_stall(response: HTTPResponse) -> None:
+        release_conn(response)
+        if threading.current_thread().name == "download" and not handed_back.is_set():
             handed_back.set()
             other_done.wait(timeout=5)
 
-    monkeypatch.setattr(HTTPConnectionPool, "_put_conn", put_and_stall)
+    monkeypatch.setattr(HTTPResponse, "release_conn", release_and_stall)
     results: dict[str, Any] = {}
 
     def download() -> None:

@@ -24,10 +24,6 @@ class _Area:
         return result
 
 
-def _template_data(fields: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    return {name: {"value": value} for name, value in fields.items()}
-
-
 class Messages(_Area):
     """Messages to one resident."""
 
@@ -43,27 +39,28 @@ class Messages(_Area):
         self, openid: str, template_id: str, fields: Mapping[str, str], url: str = ""
     ) -> None:
         """A template message (service accounts) with each field's text."""
-        body: dict[str, Any] = {
-            "touser": openid,
-            "template_id": template_id,
-            "data": _template_data(fields),
-        }
-        if url:
-            body["url"] = url
-        self._post(self.TEMPLATE, body)
+        self._post(self.TEMPLATE, _templated(openid, template_id, fields, "url", url))
 
     def send_subscription_notice(
         self, openid: str, template_id: str, fields: Mapping[str, str], page: str = ""
     ) -> None:
         """A subscription notice, paid for by one consent the resident gave."""
-        body: dict[str, Any] = {
-            "touser": openid,
-            "template_id": template_id,
-            "data": _template_data(fields),
-        }
-        if page:
-            body["page"] = page
-        self._post(self.SUBSCRIPTION, body)
+        self._post(self.SUBSCRIPTION, _templated(openid, template_id, fields, "page", page))
+
+
+def _templated(
+    openid: str, template_id: str, fields: Mapping[str, str], link_key: str, link: str
+) -> dict[str, Any]:
+    """A template message's or subscription notice's body; they differ only in the name
+    of the link a tap opens."""
+    body: dict[str, Any] = {
+        "touser": openid,
+        "template_id": template_id,
+        "data": {name: {"value": value} for name, value in fields.items()},
+    }
+    if link:
+        body[link_key] = link
+    return body
 
 
 class Mass(_Area):

@@ -11,6 +11,8 @@ token and carries on.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import math
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import SplitResult, urlencode, urlsplit
 
 import redis
@@ -39,9 +41,6 @@ from wechatpy.session import SessionStorage
 
 from bot.config import Config, MenuButton, MenuConfig
 from bot.redis_conn import degradable
-
-if TYPE_CHECKING:
-    from requests.sessions import _Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,42 +174,24 @@ class _Route:
 
 
 class _WeChatSession(requests.Session):
-    """requests' Session with two economies for the one host it talks to.
-
-    Proxy and CA settings are read from the environment once per host instead of on
-    every call: requests scans all of os.environ for proxies each time. A running
-    process's environment does not change, so what it finds is the same.
+    """requests' Session with a faster way for the one host it talks to.
 
     :meth:`direct` sends a call through the same adapter's urllib3 connection pools,
-    chosen as requests chooses them (proxies, TLS verification), but without building
-    requests' Request, PreparedRequest and hooks around every call: that machinery cost
-    more CPU than the HTTP exchange itself, about 0.6 of the 1.1 ms a push took.
+    chosen as requests chooses them (proxies, TLS verification, read from the environment
+    once per host, as a running process's environment does not change), but without
+    building requests' Request, PreparedRequest and hooks around every call: that
+    machinery cost more CPU than the HTTP exchange itself, about 0.6 of the 1.1 ms a push
+    took. Only public APIs of requests and urllib3 are used.
     """
 
     def __init__(self, pool_size: int) -> None:
         super().__init__()
-        self._environment: dict[tuple[str, str], _Settings] = {}
         self._routes: dict[tuple[str, str], _Route] = {}
         # requests keeps 10 connections per host; threads beyond that would each open and
         # drop a connection per call.
         self._adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))
         self.mount("https://", self._adapter)
         self.mount("http://", self._adapter)
-
-    def merge_environment_settings(
-        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> _Settings:
-        given = proxies or stream is not None or verify is not None or cert is not None
-        if given or not isinstance(url, str):
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        host = (parts.scheme, parts.netloc)
-        settings = self._environment.get(host)
-        if settings is None:
-            settings = super().merge_environment_settings(url, {}, None, None, None)
-            self._environment[host] = settings
-        # A copy, so that nothing done to one call's proxies reaches the next call.
-        return {**settings, "proxies": dict(settings["proxies"])}
 
     def direct(
         self,
@@ -242,7 +223,8 @@ class _WeChatSession(requests.Session):
         res.headers = CaseInsensitiveDict(raw.headers)
         res.encoding = get_encoding_from_headers(res.headers)
         res.url = url
-        res._content = raw.data if download is None else _read_file(raw, download, parts)
+        # The body, already read, as the file requests reads ``content`` from.
+        res.raw = io.BytesIO(raw.data if download is None else _read_file(raw, download, parts))
         return res
 
     def _route(self, host: tuple[str, str]) -> _Route:
@@ -569,68 +551,105 @@ def _overall_s(value: Any) -> float | None:
 def _read_file(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
     """A streamed file answer, read under ``download``'s size cap and deadline. A refused
     or late answer's connection is closed rather than drained, as the rest is not wanted."""
+    reader = _CappedReader(raw, download, parts)
     try:
-        return _read_capped(raw, download, parts)
+        return reader.read()
     except BaseException:
         raw.close()
         raise
     finally:
+        reader.stop()
         raw.release_conn()
 
 
-def _read_capped(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
-    """A streamed body of at most ``download.max_bytes``: refused up front by its
-    Content-Length when it declares one, else as soon as the bytes read pass the limit."""
-    max_bytes = download.max_bytes
-    declared = str(raw.headers.get("Content-Length") or "")
-    if declared.isdecimal() and int(declared) > max_bytes:
-        raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
-    content = bytearray()
-    while chunk := _read_chunk(raw, download, parts):
-        content += chunk
-        if len(content) > max_bytes:
-            raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
-    return bytes(content)
+class _CappedReader:
+    """Reads a streamed body of at most ``download.max_bytes``, all of it by the deadline.
 
+    urllib3's read timeout bounds each socket read, so an answer trickling in a byte at a
+    time would otherwise never time out. While the connection stays open after the
+    answer (keep-alive), each read waits only what is left of the whole: the connection's
+    socket gets that timeout before each read (``read1``, one socket read at a time).
+    Only this thread touches the socket, and only while the response still holds its
+    connection: urllib3 hands it back to the pool inside the read that ends the body,
+    and another call may be using it by then. An answer that closes the connection after
+    it (``Connection: close``) has left the connection without a socket, and its socket
+    is never used again, so there a timer shuts the response down at the deadline
+    (urllib3's ``shutdown``), which ends a read waiting on it.
+    """
 
-def _read_chunk(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
-    """One socket read's worth of the body, waiting no longer than the read timeout nor
-    past the deadline. urllib3's read timeout bounds each socket read, so an answer
-    trickling in a byte at a time would otherwise never time out; hence one read at a
-    time (``read1``), each given only what is left of the whole. Only this thread touches
-    the socket, and only while the response still holds it: urllib3 hands it back to the
-    pool inside the read that ends the body, and another call may be using it by then."""
-    sock = _body_socket(raw)
-    if sock is None:
-        return raw.read1(_DOWNLOAD_CHUNK)  # the body has ended: nothing left to wait for
-    wait_s = download.read_s
-    if download.deadline is not None:
-        left_s = download.deadline - time.monotonic()
-        if left_s <= 0:
-            raise _late(download, parts)
-        wait_s = left_s if wait_s is None else min(wait_s, left_s)
-    sock.settimeout(wait_s)
-    try:
-        return raw.read1(_DOWNLOAD_CHUNK)
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        if wait_s != download.read_s:  # the wait was cut short by the deadline
-            raise _late(download, parts) from None
-        raise
+    def __init__(
+        self, raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult
+    ) -> None:
+        self._raw = raw
+        self._download = download
+        self._parts = parts
+        self._timer: threading.Timer | None = None
+        self._cut_off = threading.Event()
 
+    def read(self) -> bytes:
+        """The body: refused up front by its Content-Length when it declares one, else as
+        soon as the bytes read pass the limit."""
+        max_bytes = self._download.max_bytes
+        declared = str(self._raw.headers.get("Content-Length") or "")
+        if declared.isdecimal() and int(declared) > max_bytes:
+            raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
+        content = bytearray()
+        while chunk := self._chunk():
+            content += chunk
+            if len(content) > max_bytes:
+                raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
+        if self._cut_off.is_set():  # the end came from the shutdown, not from the server
+            raise self._late()
+        return bytes(content)
 
-def _body_socket(raw: urllib3.BaseHTTPResponse) -> socket.socket | None:
-    """The socket the body is read from while the response still holds its connection.
-    An answer that closes the connection after it (``Connection: close``) has already
-    been handed its socket: http.client drops it from the connection, not from the
-    response's file, so that is where it is found."""
-    connection = raw.connection
-    if connection is None:
-        return None
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        fp = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _chunk(self) -> bytes:
+        """One socket read's worth of the body, waiting no longer than the read timeout
+        nor past the deadline."""
+        raw, download = self._raw, self._download
+        connection = raw.connection
+        if connection is None:
+            return raw.read1(_DOWNLOAD_CHUNK)  # the body has ended: nothing left to wait for
+        wait_s = download.read_s
+        if download.deadline is not None:
+            left_s = download.deadline - time.monotonic()
+            if left_s <= 0:
+                raise self._late()
+            wait_s = left_s if wait_s is None else min(wait_s, left_s)
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(wait_s)
+        elif download.deadline is not None and self._timer is None:
+            self._timer = threading.Timer(download.deadline - time.monotonic(), self._shut)
+            self._timer.daemon = True
+            self._timer.start()
+        try:
+            return raw.read1(_DOWNLOAD_CHUNK)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            if wait_s != download.read_s:  # the wait was cut short by the deadline
+                raise self._late() from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError):
+            if self._cut_off.is_set():  # the shutdown at the deadline ended the read
+                raise self._late() from None
+            raise
+
+    def _shut(self) -> None:
+        """At the deadline: end the read waiting on a connection that closes after it.
+        A body that ended meanwhile has handed its connection back and is left alone;
+        the flag is set before the shutdown, so the reader never takes the end the
+        shutdown makes for the end of the body."""
+        if self._raw.connection is None:
+            return
+        self._cut_off.set()
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._raw.shutdown()  # raises if the body ended after all: nothing to end
+
+    def _late(self) -> WeChatTimeout:
+        return _late(self._download, self._parts)
 
 
 def _late(download: _Download, parts: SplitResult) -> WeChatTimeout:
