@@ -1,12 +1,13 @@
-"""The one way out to WeChat's API: wechatpy's client, made safe to share between processes.
+"""The one way out to WeChat's API, safe to share between threads and processes.
 
 WeChat rations access tokens, and its plain ``token`` endpoint invalidates the previous
 token on every call, so every process must use the same one. Here the token lives in Redis;
 one process at a time fetches it, under a Redis lock, through ``stable_token`` (which hands
-back the token already issued instead of replacing it); every call has a timeout; and
-wechatpy's unbounded refresh-and-retry on a rejected token becomes one refresh, one retry,
-then an error that keeps WeChat's errcode. When Redis is down each process keeps its own
-token and carries on.
+back the token already issued instead of replacing it); every call has a timeout; and a
+rejected token means one refresh, one retry, then an error that keeps WeChat's errcode
+(wechatpy's own client retries without bound). When Redis is down each process keeps its
+own token and carries on. Only public APIs of wechatpy, requests and urllib3 are used: the
+client is its own class, not a subclass of wechatpy's.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ClosedPoolError, NewConnectionError
-from wechatpy.client import WeChatClient
+from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTag
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
@@ -271,8 +272,15 @@ class _TransactionalLock(Lock):
                 ) from None
 
 
-class AixiangWeChatClient(WeChatClient):
-    """wechatpy's WeChatClient with a shared token, a timeout and a bounded retry."""
+class AixiangWeChatClient:
+    """The HTTP client every WeChat call goes through: a shared token, a timeout, a
+    bounded retry, pooled connections.
+
+    It wraps nothing of wechatpy's client internals: its own ``get``/``post`` are what
+    wechatpy's API areas (``message``, ``media``, ``menu``, ``tag``, built here through
+    their public constructors, for callers that speak wechatpy) and this project's facade
+    (bot/wechat/api.py) call.
+    """
 
     def __init__(
         self,
@@ -284,8 +292,15 @@ class AixiangWeChatClient(WeChatClient):
         redis_client: redis.Redis,
         pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
-        super().__init__(appid, secret, session=SharedStorage(redis_client), timeout=timeout)
+        self.appid = appid
+        self.secret = secret
+        self.timeout = timeout
+        self.session = SharedStorage(redis_client)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else f"{api_base_url}/"
+        self.message = WeChatMessage(self)
+        self.media = WeChatMedia(self)
+        self.menu = WeChatMenu(self)
+        self.tag = WeChatTag(self)
         self._http = _WeChatSession(pool_size)
         self._redis = redis_client
         self._refresh_guard = threading.Lock()
@@ -293,6 +308,12 @@ class AixiangWeChatClient(WeChatClient):
         # A fetch is one request of at most a connect and a read timeout; the lock must
         # outlive it, and whoever waits must wait at least that long.
         self._lock_timeout_s = 2 * timeout + 1
+
+    @property
+    def access_token_key(self) -> str:
+        """The session key of the token, as wechatpy names it (tokens stored before are
+        found again)."""
+        return f"{self.appid}_access_token"
 
     @property
     def access_token(self) -> str:
@@ -338,7 +359,7 @@ class AixiangWeChatClient(WeChatClient):
             },
             timeout=self.timeout,
         )
-        result = self._decode_result(res)
+        result = _decode(res)
         if not isinstance(result, dict) or not result.get("access_token"):
             errcode = _errcode(result) or None
             errmsg = result.get("errmsg") if isinstance(result, dict) else "an answer not JSON"
@@ -353,7 +374,6 @@ class AixiangWeChatClient(WeChatClient):
         self.session.set(
             self.access_token_key, result["access_token"], max(1, expires_in - TOKEN_MARGIN_S)
         )
-        self.expires_at = int(time.time()) + expires_in
         log.info("fetched a WeChat access token (force_refresh=%s)", force_refresh)
         return result
 
@@ -382,9 +402,18 @@ class AixiangWeChatClient(WeChatClient):
                 if held:
                     _release(lock)
 
+    def get(self, url_or_endpoint: str, **kwargs: Any) -> Any:
+        """A GET to WeChat's API: its JSON, or for a download endpoint the file."""
+        return self._request("get", url_or_endpoint, **kwargs)
+
+    def post(self, url_or_endpoint: str, **kwargs: Any) -> Any:
+        """A POST to WeChat's API (``data``: a dict sent as JSON, or bytes): its JSON."""
+        return self._request("post", url_or_endpoint, **kwargs)
+
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
-        """wechatpy's request, sent through :meth:`_send` so that transport failures raise
-        this module's errors."""
+        """One call, sent through :meth:`_send` so that transport failures raise this
+        module's errors. ``api_base_url`` (as wechatpy's API areas pass it) replaces the
+        configured base; ``result_processor`` maps a successful answer."""
         base_url = kwargs.pop("api_base_url", self.API_BASE_URL)
         absolute = url_or_endpoint.startswith(("http://", "https://"))
         url = url_or_endpoint if absolute else f"{base_url}{url_or_endpoint}"
@@ -465,11 +494,12 @@ class AixiangWeChatClient(WeChatClient):
         result_processor: Callable[[dict[str, Any]], Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """wechatpy's result handling, except that a rejected token is refreshed once and
-        the call retried once: wechatpy 1.8.18 retries without bound, which ends in a
-        RecursionError while WeChat keeps refusing (a reset secret, a token replaced)."""
-        result = self._decode_result(res)
-        if _errcode(result) in TOKEN_ERRCODES and self.auto_retry and method and url:
+        """The answer's JSON, or an error keeping WeChat's errcode. A rejected token is
+        refreshed once and the call retried once (wechatpy's own client retries without
+        bound, which ends in a RecursionError while WeChat keeps refusing: a reset
+        secret, a token replaced)."""
+        result = _decode(res)
+        if _errcode(result) in TOKEN_ERRCODES and method and url:
             params = kwargs["params"]
             log.info(
                 "WeChat rejected the access token (errcode %s); refreshing it once",
@@ -477,7 +507,7 @@ class AixiangWeChatClient(WeChatClient):
             )
             params["access_token"] = self.refresh_access_token(rejected=params["access_token"])
             res = self._send(method, url, **kwargs)
-            result = self._decode_result(res)
+            result = _decode(res)
             if _errcode(result) in TOKEN_ERRCODES:
                 raise WeChatTokenRejected(
                     _errcode(result),
@@ -660,6 +690,14 @@ def _late(download: _Download, parts: SplitResult) -> WeChatTimeout:
     )
 
 
+def _decode(res: requests.Response) -> Any:
+    """The answer's JSON, or the response itself when it is not JSON (a file)."""
+    try:
+        return json.loads(res.content.decode("utf-8", "ignore"), strict=False)
+    except ValueError:
+        return res
+
+
 def _errcode(result: Any) -> int:
     return int(result.get("errcode") or 0) if isinstance(result, dict) else 0
 
@@ -699,7 +737,7 @@ def _menu_button(button: MenuButton) -> dict[str, Any]:
     return {"type": "view", "name": button.name, "url": button.url}
 
 
-def push_menu(client: WeChatClient, menu: MenuConfig) -> dict[str, Any]:
+def push_menu(client: AixiangWeChatClient, menu: MenuConfig) -> dict[str, Any]:
     """Replace the account's menu with ``menu`` (``aixiang menu push``)."""
     result: dict[str, Any] = client.menu.create(menu_to_wechat(menu))
     return result
