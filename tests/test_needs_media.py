@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from models import NeedPhoto
@@ -391,7 +392,9 @@ def test_a_trickling_download_ends_at_the_timeout_and_is_retried(
     client = odd_wechat_client(odd_wechat_url, timeout=1.0)
     try:
         assert sweep(services, client, media_dir, clock) == SweepResult(retrying=1)
-        assert client.download_media("m-after", MAX_BYTES).content.startswith(PNG_SIGNATURE)
+        assert (
+            WeChatAPI(client).media.download("m-after", MAX_BYTES).content.startswith(PNG_SIGNATURE)
+        )
     finally:
         client.close()
     [photo] = photos(services)

@@ -1,5 +1,5 @@
 """The outbound API facade: one method per WeChat endpoint the project calls, named for
-what it does, one class per area (messages, mass sends, tags, QR codes).
+what it does, one class per area (messages, mass sends, tags, QR codes, menu, media).
 
 Every JSON body sent to WeChat is built here and nowhere else; callers speak intents
 ("send this text to this resident", "tag these openids"). The transport underneath, with
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.config import MenuButton, MenuConfig
 from bot.wechat.client import AixiangWeChatClient
 
 
@@ -146,6 +147,39 @@ class QRCodes(_Area):
         return str(created.get("ticket") or "")
 
 
+class Menus(_Area):
+    def create(self, menu: MenuConfig) -> None:
+        """Replace the account's menu with ``menu`` (``aixiang menu push``)."""
+        self._post("menu/create", menu_to_wechat(menu))
+
+
+def menu_to_wechat(menu: MenuConfig) -> dict[str, Any]:
+    """WeChat's menu JSON: CLICK buttons carry their key, VIEW buttons their url."""
+    return {"button": [_menu_button(button) for button in menu.buttons]}
+
+
+def _menu_button(button: MenuButton) -> dict[str, Any]:
+    if button.sub_buttons:
+        return {
+            "name": button.name,
+            "sub_button": [_menu_button(sub) for sub in button.sub_buttons],
+        }
+    if button.key:
+        return {"type": "click", "name": button.name, "key": button.key}
+    return {"type": "view", "name": button.name, "url": button.url}
+
+
+class Media(_Area):
+    def download(self, media_id: str, max_bytes: int) -> Any:
+        """media/get, read as it arrives and refused (WeChatFileTooLarge) once it passes
+        ``max_bytes``: wechatpy's ``media.download`` holds the whole answer, however big,
+        before anyone can look at its size. The whole download must end within the
+        client's timeout (WeChatTimeout), not only each read, so a server that trickles
+        the file cannot hold the sweep. Answers the file as a requests Response, or
+        WeChat's JSON when JSON came back (a video's MediaId gives a ``video_url``)."""
+        return self._client.get("media/get", params={"media_id": media_id}, max_bytes=max_bytes)
+
+
 class WeChatAPI:
     """Every area of the API over one client (one shared token, one connection pool)."""
 
@@ -155,3 +189,5 @@ class WeChatAPI:
         self.mass = Mass(client)
         self.tags = Tags(client)
         self.qrcode = QRCodes(client)
+        self.menu = Menus(client)
+        self.media = Media(client)

@@ -40,7 +40,7 @@ from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTa
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
-from bot.config import Config, MenuButton, MenuConfig
+from bot.config import Config
 from bot.redis_conn import degradable
 
 log = logging.getLogger(__name__)
@@ -548,15 +548,6 @@ class AixiangWeChatClient:
             response=res,
         )
 
-    def download_media(self, media_id: str, max_bytes: int) -> Any:
-        """media/get, read as it arrives and refused (:class:`WeChatFileTooLarge`) once it
-        passes ``max_bytes``: wechatpy's ``media.download`` holds the whole answer, however
-        big, before anyone can look at its size. The whole download must end within the
-        client's timeout (:class:`WeChatTimeout`), not only each read, so a server that
-        trickles the file cannot hold the sweep. Answers the file as a requests Response,
-        or WeChat's JSON when JSON came back (a video's MediaId gives a ``video_url``)."""
-        return self.get("media/get", params={"media_id": media_id}, max_bytes=max_bytes)
-
     def close(self) -> None:
         """Close the pooled HTTP connections, which wechatpy never does."""
         self._http.close()
@@ -719,25 +710,3 @@ def build_wechat_client(config: Config, redis_client: redis.Redis) -> AixiangWeC
         redis_client=redis_client,
         pool_size=config.push.worker_threads,
     )
-
-
-def menu_to_wechat(menu: MenuConfig) -> dict[str, Any]:
-    """WeChat's menu JSON: CLICK buttons carry their key, VIEW buttons their url."""
-    return {"button": [_menu_button(button) for button in menu.buttons]}
-
-
-def _menu_button(button: MenuButton) -> dict[str, Any]:
-    if button.sub_buttons:
-        return {
-            "name": button.name,
-            "sub_button": [_menu_button(sub) for sub in button.sub_buttons],
-        }
-    if button.key:
-        return {"type": "click", "name": button.name, "key": button.key}
-    return {"type": "view", "name": button.name, "url": button.url}
-
-
-def push_menu(client: AixiangWeChatClient, menu: MenuConfig) -> dict[str, Any]:
-    """Replace the account's menu with ``menu`` (``aixiang menu push``)."""
-    result: dict[str, Any] = client.menu.create(menu_to_wechat(menu))
-    return result
