@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 # What each push kind's templates may show: models/ declares it, its builders are held to it.
-from models.outbox import PUSH_KIND_VALUES
+from models.push.registry import TEMPLATE_VALUES
 from texts.catalog import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -515,8 +515,8 @@ def _push_templates(raw: Any, where: str) -> dict[str, PushTemplate]:
 def _push_template(kind: str, spec: Any, name: str) -> PushTemplate:
     """One [push.templates.<kind>] table; every field's format string is checked against
     the values its kind carries, so no push fails later in the worker."""
-    if kind not in PUSH_KIND_VALUES:
-        raise ConfigError(f"{name}: no push kind {kind!r}; kinds: {', '.join(PUSH_KIND_VALUES)}")
+    if kind not in TEMPLATE_VALUES:
+        raise ConfigError(f"{name}: no push kind {kind!r}; kinds: {', '.join(TEMPLATE_VALUES)}")
     template_id = spec.get("template_id") if isinstance(spec, Mapping) else None
     if not isinstance(template_id, str) or not template_id.strip():
         raise ConfigError(f"{name}.template_id is required")
@@ -550,8 +550,8 @@ def _template_field(kind: str, name: str, pattern: Any) -> str:
             continue
         if spec or conversion:
             raise ConfigError(f"{name}: write {{{placeholder}}} with no format spec or conversion")
-        if placeholder not in PUSH_KIND_VALUES[kind]:
-            values = ", ".join(f"{{{v}}}" for v in sorted(PUSH_KIND_VALUES[kind]))
+        if placeholder not in TEMPLATE_VALUES[kind]:
+            values = ", ".join(f"{{{v}}}" for v in sorted(TEMPLATE_VALUES[kind]))
             raise ConfigError(f"{name}: {kind} pushes have no {{{placeholder}}}, only {values}")
     return text
 

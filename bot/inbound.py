@@ -30,7 +30,7 @@ from handlers.context import Context, FlowState
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
 from models.inbound import NewInbound, enrol, look_up, store, stored_reply
-from models.outbox import take_held_for_reply
+from models.push.policy import take_held_for_reply
 from models.residents import InteractionKind
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Config, ConfigError
 from bot.redis_conn import connect_redis
 from models.base import utcnow
-from models.broadcasts import BroadcastSettings
+from models.broadcasts.records import BroadcastSettings
 from models.db import make_engine, make_session_factory
 
 Clock = Callable[[], datetime]

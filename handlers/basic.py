@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.message import Message, Reply
 from handlers.router import Router
+from models.broadcasts.sending import set_broadcast_opt_out
 from models.residents import mark_subscribed, mark_unsubscribed
 from texts.catalog import Language
 
@@ -42,12 +43,12 @@ def leave_flow(message: Message, ctx: Context) -> Reply:
 
 
 def broadcasts_off(message: Message, ctx: Context) -> Reply:
-    ctx.resident.broadcast_opt_out = True
+    set_broadcast_opt_out(ctx.db, ctx.resident, refused=True)
     return Reply(ctx.t("broadcast_off"))
 
 
 def broadcasts_on(message: Message, ctx: Context) -> Reply:
-    ctx.resident.broadcast_opt_out = False
+    set_broadcast_opt_out(ctx.db, ctx.resident, refused=False)
     return Reply(ctx.t("broadcast_on"))
 
 

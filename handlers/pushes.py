@@ -12,7 +12,7 @@ import json
 from handlers.context import Context
 from handlers.message import Message
 from handlers.router import Router
-from models.pushes import record_consents
+from models.push.consents import record_consents
 
 
 def on_subscription_popup(message: Message, ctx: Context) -> None:

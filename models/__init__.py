@@ -5,13 +5,14 @@ for tests, whichever model a caller imports first.
 """
 
 from models.base import Base
-from models.broadcasts import BroadcastRecipient
+from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.needs.tables import Need, NeedHistory, NeedPhoto
-from models.outbox import OutboxMessage
 from models.partners import Partner
-from models.pushes import Broadcast, Reminder, SubscriptionConsent
+from models.push.consents import SubscriptionConsent
+from models.push.outbox import OutboxMessage
+from models.reminders import Reminder
 from models.residents import Resident
 
 __all__ = [

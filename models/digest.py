@@ -21,11 +21,11 @@ from models.events.queries import Occupancy, occupancies
 from models.events.tables import Event, EventStatus
 from models.needs.notices import STATUS_NAMES
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
-from models.outbox import OutboxMessage, enqueue_push
+from models.push.outbox import OutboxMessage, enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import get_or_create_resident
 from texts.catalog import LINES, Both, both
 
-KIND = "digest"
 NEW_WINDOW = timedelta(hours=24)
 WAITING_AFTER = timedelta(days=3)
 WAITING_LISTED = 10
@@ -199,7 +199,7 @@ def digest_due_at(day: date, digest_time: str, tz: ZoneInfo) -> datetime:
 def digest_payload(
     facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
 ) -> dict[str, Any]:
-    """The digest's text and template values (models.outbox.PUSH_KIND_VALUES["digest"])."""
+    """The digest's text and template values (models/push/registry.py)."""
     return {
         "text": render_digest(facts, tz, categories),
         "fields": {
@@ -249,7 +249,7 @@ def queue_digest(
         row = enqueue_push(
             db,
             recipient_openid=openid,
-            kind=KIND,
+            kind=PushKind.DIGEST,
             payload=payload,
             idempotency_key=keys[openid],
             now=now,

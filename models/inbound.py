@@ -44,7 +44,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models import driver_sql
 from models.base import Base
-from models.outbox import HELD, OutboxMessage
+from models.push.outbox import OutboxMessage
+from models.push.vocabulary import OutboxStatus
 from models.residents import MESSAGE_WINDOW, InteractionKind, Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -264,7 +265,9 @@ def _look_up_statement() -> Select[Any]:
     one = select(literal(1).label("one")).subquery("one")
     held = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.resident_id == _RESIDENTS.c.id, OutboxMessage.status == HELD)
+        .where(
+            OutboxMessage.resident_id == _RESIDENTS.c.id, OutboxMessage.status == OutboxStatus.HELD
+        )
         .exists()
     )
     return select(
@@ -303,7 +306,7 @@ def _enrol_statement(dialect: str, interacting: bool) -> Insert:
     # a correlated subquery's "id" ambiguous.
     held = literal_column(
         "EXISTS (SELECT 1 FROM outbox WHERE outbox.resident_id = resident.id"
-        f" AND outbox.status = '{HELD}')",
+        f" AND outbox.status = '{OutboxStatus.HELD}')",
         Boolean,
     ).label("has_held_pushes")
     return statement.on_conflict_do_update(index_elements=["openid"], set_=touched).returning(

@@ -22,21 +22,59 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Row, Select, Table, any_, bindparam, case, func, literal, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    UniqueConstraint,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import local_text
+from models.base import Base, local_text
 from models.bulk import insert_rows
 from models.events.notices import confirmed_push_text
 from models.events.tables import Event, EventStatus, Signup, SignupStatus
-from models.outbox import PENDING, OutboxMessage
-from models.pushes import QUEUED, SKIPPED, Reminder
+from models.push.outbox import OutboxMessage, push_row
+from models.push.stale import EVENT_MOVED, SIGNUP_CANCELLED, event_not_on
+from models.push.vocabulary import PushKind
 from models.residents import Resident
 
-KIND = "reminder"
 # How far back a tick looks for reminders nobody decided (the scheduler was down).
 MISSED_LOOKBACK = timedelta(days=2)
+
+
+QUEUED = "queued"
+SKIPPED = "skipped"
+
+
+class Reminder(Base):
+    """One reminder of one sign-up at one offset before one start time.
+
+    The start time is part of the key, so an event that moves gets fresh reminders and a
+    reminder for its old time is never sent; a reminder that fell due while nothing ran
+    and whose event has begun is recorded as skipped rather than sent late.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("signup_id", "offset_minutes", "event_starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signup.id"), index=True)
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    event_starts_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime]
 
 
 @dataclass(frozen=True)
@@ -167,22 +205,19 @@ def _queue_pushes(
 
 
 def _push_row(row: Row[Any], minutes: int, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "resident_id": row.resident_id,
-        "recipient_openid": row.openid,
-        "kind": KIND,
-        "payload": reminder_payload(row, tz),
-        "idempotency_key": f"reminder:{row.signup_id}:{minutes}m:{row.starts_at.isoformat()}",
-        "status": PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "expires_at": row.starts_at,
-        "created_at": now,
-    }
+    return push_row(
+        kind=PushKind.REMINDER,
+        recipient_openid=row.openid,
+        payload=reminder_payload(row, tz),
+        idempotency_key=f"reminder:{row.signup_id}:{minutes}m:{row.starts_at.isoformat()}",
+        now=now,
+        resident_id=row.resident_id,
+        expires_at=row.starts_at,
+    )
 
 
 def reminder_payload(row: Any, tz: ZoneInfo) -> dict[str, Any]:
-    """A reminder's text and template values (models.outbox.PUSH_KIND_VALUES["reminder"])
+    """A reminder's text and template values (models/push/registry.py)
     from a due sign-up's row: event_id, signup_id, title, starts_at, place, checkin_code."""
     when = local_text(row.starts_at, tz)
     return {
@@ -214,25 +249,34 @@ def _decision(
     }
 
 
-def still_worth_sending(db: Session, outbox_id: int) -> str | None:
-    """Why a queued reminder must not go out any more, or None if it still should.
+def stale_reminders(db: Session, outbox_ids: Sequence[int]) -> dict[int, str]:
+    """Why each of these queued reminders must not go out any more, by outbox id; those
+    still worth sending are left out. One query for a whole batch.
 
-    The sign-up may have been cancelled, or the event cancelled or moved, since the
-    reminder was queued; the worker asks just before sending.
+    The change that made a reminder stale (its sign-up cancelled, its event cancelled or
+    moved) marked it skipped when it happened; this is the check just before sending, in
+    case anything changed the sign-up or event some other way.
     """
-    row = db.execute(
-        select(Reminder, Signup, Event)
+    if not outbox_ids:
+        return {}
+    rows = db.execute(
+        select(
+            Reminder.outbox_id,
+            Reminder.event_starts_at,
+            Signup.status.label("signup_status"),
+            Event.status.label("event_status"),
+            Event.starts_at,
+        )
         .join(Signup, Signup.id == Reminder.signup_id)
         .join(Event, Event.id == Signup.event_id)
-        .where(Reminder.outbox_id == outbox_id)
-    ).first()
-    if row is None:
-        return None
-    reminder, signup, event = row
-    if signup.status != SignupStatus.CONFIRMED:
-        return "the sign-up was cancelled"
-    if event.status != EventStatus.PUBLISHED:
-        return f"the event is {event.status}"
-    if event.starts_at != reminder.event_starts_at:
-        return "the event moved; a reminder for the new time is queued separately"
-    return None
+        .where(Reminder.outbox_id.in_(list(outbox_ids)))
+    ).all()
+    reasons: dict[int, str] = {}
+    for row in rows:
+        if row.signup_status != SignupStatus.CONFIRMED:
+            reasons[row.outbox_id] = SIGNUP_CANCELLED
+        elif row.event_status != EventStatus.PUBLISHED:
+            reasons[row.outbox_id] = event_not_on(row.event_status)
+        elif row.starts_at != row.event_starts_at:
+            reasons[row.outbox_id] = EVENT_MOVED
+    return reasons

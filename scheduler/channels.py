@@ -14,11 +14,6 @@ from typing import Any
 
 from bot.config import PushTemplate
 
-CUSTOM = "custom"
-TEMPLATE = "template"
-SUBSCRIBE = "subscribe"
-REPLY = "reply"
-
 
 @dataclass(frozen=True)
 class Push:
@@ -40,46 +35,20 @@ class Unrenderable(ValueError):
 FORMAT_ERRORS = (KeyError, IndexError, ValueError, AttributeError, TypeError)
 
 
-def render_template_data(template: PushTemplate, push: Push) -> dict[str, dict[str, str]]:
-    """WeChat's ``data`` object: each configured field formatted from the push's values.
+def render_template_fields(template: PushTemplate, push: Push) -> dict[str, str]:
+    """Each configured template field's text, formatted from the push's values.
 
     Config checks the patterns at load, but a payload written before a change, or by
     other code, may still not fit one: that raises :class:`Unrenderable`, naming the field.
     """
     values = {"text": push.text, **push.fields}
-    data: dict[str, dict[str, str]] = {}
+    rendered: dict[str, str] = {}
     for name, pattern in template.fields:
         try:
-            data[name] = {"value": pattern.format(**values)}
+            rendered[name] = pattern.format(**values)
         except FORMAT_ERRORS as exc:
             raise Unrenderable(
                 f"cannot render the {push.kind} template's field {name} = {pattern!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-    return data
-
-
-def custom_message(push: Push) -> dict[str, Any]:
-    return {"touser": push.openid, "msgtype": "text", "text": {"content": push.text}}
-
-
-def template_message(template: PushTemplate, push: Push) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "touser": push.openid,
-        "template_id": template.template_id,
-        "data": render_template_data(template, push),
-    }
-    if template.url:
-        body["url"] = template.url
-    return body
-
-
-def subscription_notice(template: PushTemplate, push: Push) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "touser": push.openid,
-        "template_id": template.template_id,
-        "data": render_template_data(template, push),
-    }
-    if template.url:
-        body["page"] = template.url
-    return body
+    return rendered

@@ -20,26 +20,21 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
-from models.outbox import Claimed
+from bot.wechat.api import WeChatAPI
+from bot.wechat.client import WeChatAPIError
+from models.broadcasts.sending import MassSend
+from models.push.outbox import Claimed
+from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags
-from scheduler.channels import (
-    CUSTOM,
-    SUBSCRIBE,
-    TEMPLATE,
-    Push,
-    Unrenderable,
-    custom_message,
-    subscription_notice,
-    template_message,
-)
+from scheduler.channels import Push, Unrenderable, render_template_fields
 
 log = logging.getLogger(__name__)
 
@@ -50,34 +45,20 @@ DAILY_QUOTA_CODES = frozenset({45009})
 QUOTA_CODES = frozenset({45009, 45011, 45028})
 MINUTE_QUOTA_CODES = frozenset({45011})
 
-SENT = "sent"
-RETRY = "retry"
-DEAD = "dead"
-HELD = "held"
-PAUSED = "paused"
-REPLAN = "replan"
-EXPIRED = "expired"
-SKIPPED = "skipped"
-UNSUBSCRIBED = "unsubscribed"
-# Not sent: the worker no longer held the row's lease, so the row is another's to send.
-LEASE_LOST = "lease lost"
-
 
 @dataclass(frozen=True)
 class Plan:
     row: Claimed
     push: Push
-    channels: Sequence[str]
-    mass: dict[str, Any] | None = None
-    # A tag send's tag: its name and the openids it must hold when the request is posted.
-    tag: dict[str, Any] | None = None
+    channels: Sequence[Channel]
+    mass: MassSend | None = None
 
 
 @dataclass
 class Outcome:
     row: Claimed
-    result: str
-    channel: str | None = None
+    result: DeliveryOutcome
+    channel: Channel | None = None
     error: str | None = None
     pause_until: datetime | None = None
     window_exhausted: bool = False
@@ -104,76 +85,90 @@ def push_fields(row: Claimed) -> dict[str, Any]:
 class Sender:
     """Sends planned rows; safe to call from several threads at once (no DB, no Redis)."""
 
-    def __init__(self, client: AixiangWeChatClient, config: Config) -> None:
-        self._client = client
+    def __init__(self, api: WeChatAPI, config: Config) -> None:
+        self._api = api
         self._templates = config.push.templates
         self._subscribe_templates = config.push.subscribe_templates
         self._timezone = config.bot.tz
 
     def send(self, plan: Plan, now: datetime) -> Outcome:
         if plan.mass is not None:
-            return self._send_mass(plan, now)
+            return self._send_mass(plan, plan.mass, now)
         last_error = "no channel"
         window_exhausted = False
         for channel in plan.channels:
             try:
-                endpoint, body = self._message(channel, plan.push)
+                call = self._message(channel, plan.push)
             except Unrenderable as exc:
-                return Outcome(plan.row, DEAD, channel, str(exc))
+                return Outcome(plan.row, DeliveryOutcome.DEAD, channel, str(exc))
             try:
-                self._client.post(endpoint, data=body)
+                call()
             except WeChatAPIError as exc:
                 outcome = self._classify(plan, channel, exc, now)
                 if outcome is not None:
                     return outcome
-                window_exhausted = window_exhausted or channel == CUSTOM
+                window_exhausted = window_exhausted or channel == Channel.CUSTOM
                 last_error = _describe(exc)
                 continue
-            return Outcome(plan.row, SENT, channel)
-        return Outcome(plan.row, REPLAN, None, last_error, window_exhausted=window_exhausted)
+            return Outcome(plan.row, DeliveryOutcome.SENT, channel)
+        return Outcome(
+            plan.row, DeliveryOutcome.REPLAN, None, last_error, window_exhausted=window_exhausted
+        )
 
-    def _message(self, channel: str, push: Push) -> tuple[str, dict[str, Any]]:
-        """The endpoint and body that carry ``push`` on ``channel``, rendered before any
+    def _message(self, channel: Channel, push: Push) -> Callable[[], None]:
+        """The call that carries ``push`` on ``channel``, its template rendered before any
         call, so a push that cannot be rendered is dead-lettered without a request."""
-        if channel == CUSTOM:
-            return "message/custom/send", custom_message(push)
-        if channel == TEMPLATE:
-            return "message/template/send", template_message(self._templates[push.kind], push)
-        if channel == SUBSCRIBE:
+        messages = self._api.messages
+        if channel == Channel.CUSTOM:
+            return partial(messages.send_text, push.openid, push.text)
+        if channel == Channel.TEMPLATE:
+            template = self._templates[push.kind]
+            fields = render_template_fields(template, push)
+            return partial(
+                messages.send_template, push.openid, template.template_id, fields, template.url
+            )
+        if channel == Channel.SUBSCRIBE:
             template = self._subscribe_templates[push.kind]
-            return "message/subscribe/bizsend", subscription_notice(template, push)
+            fields = render_template_fields(template, push)
+            return partial(
+                messages.send_subscription_notice,
+                push.openid,
+                template.template_id,
+                fields,
+                template.url,
+            )
         raise ValueError(f"unknown channel {channel!r}")
 
-    def _send_mass(self, plan: Plan, now: datetime) -> Outcome:
-        assert plan.mass is not None
-        endpoint = "message/mass/send" if "touser" in plan.mass else "message/mass/sendall"
+    def _send_mass(self, plan: Plan, mass: MassSend, now: datetime) -> Outcome:
         try:
-            result = mass_tags.post_mass(self._client, endpoint, plan.mass, plan.tag, now)
+            result = mass_tags.post_mass(self._api, mass, now)
         except mass_tags.TagRefused as refusal:
-            return Outcome(plan.row, DEAD, "mass", str(refusal))
+            return Outcome(plan.row, DeliveryOutcome.DEAD, Channel.MASS, str(refusal))
         except WeChatAPIError as exc:
-            outcome = self._classify(plan, "mass", exc, now)
-            return outcome or Outcome(plan.row, RETRY, "mass", _describe(exc))
-        return Outcome(plan.row, SENT, "mass", details={"msg_id": result.get("msg_id")})
+            outcome = self._classify(plan, Channel.MASS, exc, now)
+            return outcome or Outcome(plan.row, DeliveryOutcome.RETRY, Channel.MASS, _describe(exc))
+        return Outcome(
+            plan.row, DeliveryOutcome.SENT, Channel.MASS, details={"msg_id": result.get("msg_id")}
+        )
 
     def _classify(
-        self, plan: Plan, channel: str, exc: WeChatAPIError, now: datetime
+        self, plan: Plan, channel: Channel, exc: WeChatAPIError, now: datetime
     ) -> Outcome | None:
         """The outcome an error decides, or None to try the next channel."""
         code = exc.errcode
-        if code in WINDOW_CODES and channel == CUSTOM:
+        if code in WINDOW_CODES and channel == Channel.CUSTOM:
             return None
         if code in UNREACHABLE_CODES:
-            return Outcome(plan.row, UNSUBSCRIBED, channel, _describe(exc))
+            return Outcome(plan.row, DeliveryOutcome.UNSUBSCRIBED, channel, _describe(exc))
         if code in QUOTA_CODES:
             return Outcome(
                 plan.row,
-                PAUSED,
+                DeliveryOutcome.PAUSED,
                 channel,
                 _describe(exc),
                 pause_until=quota_reset(code, now, self._timezone),
             )
-        return Outcome(plan.row, RETRY, channel, _describe(exc))
+        return Outcome(plan.row, DeliveryOutcome.RETRY, channel, _describe(exc))
 
 
 def quota_reset(code: int | None, now: datetime, timezone: ZoneInfo) -> datetime:

@@ -19,9 +19,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Config
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
-from models import broadcasts, digest, reminders
+from models import digest, reminders
+from models.broadcasts.fanout import send_due_broadcasts
 from models.events.staff import finish_past_events
-from models.outbox import expire_stale
+from models.push.outbox import expire_stale
 from scheduler.media import run_media_sweep
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def finish_events(ctx: JobContext) -> str:
 
 def send_scheduled_broadcasts(ctx: JobContext) -> str:
     with ctx.services.session_factory() as db, db.begin():
-        sent = broadcasts.send_due_broadcasts(
+        sent = send_due_broadcasts(
             db, ctx.services.clock(), broadcast_settings(ctx.services.config)
         )
     return _summary(sent, f"{sent} scheduled broadcasts sent")

@@ -1,14 +1,14 @@
 """Mass sends by WeChat user tag: make the tag hold exactly the audience, then send once.
 
 A subscription account may mass-send only to every follower or to a tag, so a broadcast
-to anyone else goes to a tag made for it (models/broadcasts.py ``plan_mass``). Its outbox
-row carries the tag's name and the openids it must hold; right before posting, the worker
-finds or creates the tag, lists its members, untags whoever is not in the audience (a
-resident who opted out since, or anyone staff tagged by hand), tags whoever is missing,
-and posts one ``sendall`` with the tag's ``tag_id`` (never wechatpy's obsolete
-``group_id``). All of it is safe to repeat: a retried row syncs again, changing only what
-differs, and posts the same ``clientmsgid``, which WeChat answers with 45065 when it has
-already taken that request; that counts as sent, so nobody gets the message twice.
+to anyone else goes to a tag made for it (models/broadcasts/mass.py ``plan_mass``). Its
+outbox row carries the tag's name and the openids it must hold; right before posting, the
+worker finds or creates the tag, lists its members, untags whoever is not in the audience
+(a resident who opted out since, or anyone staff tagged by hand), tags whoever is
+missing, and posts one mass send to that tag (bot/wechat/api.py). All of it is safe to
+repeat: a retried row syncs again, changing only what differs, and posts the same
+``send_id``, which WeChat answers with 45065 when it has already taken that request; that
+counts as sent, so nobody gets the message twice.
 
 Each broadcast has its own tag, so two broadcasts never share members; tags of earlier
 broadcasts are deleted once ``RETIRE_AFTER`` old (WeChat sends a job within minutes), so
@@ -23,16 +23,18 @@ raises :class:`TagRefused`, and the row is dead-lettered with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
-from models.broadcasts import mass_tag_day
+from bot.wechat.api import Tag, Tags, WeChatAPI
+from bot.wechat.client import WeChatAPIError
+from models.broadcasts.mass import BY_OPENIDS, BY_TAG, mass_tag_day
+from models.broadcasts.sending import MassSend
 
 log = logging.getLogger(__name__)
 
-TAGGING_BATCH = 50  # WeChat tags or untags at most 50 openids a call
 RETIRE_AFTER = timedelta(days=2)
 DUPLICATE_CLIENTMSGID = 45065
 UNKNOWN_TAG = 45159
@@ -48,32 +50,31 @@ REFUSALS = {
     49003: "an openid in the audience belongs to another account",
 }
 
+T = TypeVar("T")
+
 
 class TagRefused(Exception):
     """WeChat refused a tag sync in a way no retry fixes; the message is for last_error."""
 
 
-def post_mass(
-    client: AixiangWeChatClient,
-    endpoint: str,
-    body: dict[str, Any],
-    tag: dict[str, Any] | None,
-    now: datetime,
-) -> dict[str, Any]:
-    """Post one mass-send request, first making its tag (if it has one) hold exactly the
-    openids it names. WeChat's answer, or for a request it already took (45065, the same
-    ``clientmsgid``) the earlier job's ``msg_id``."""
+def post_mass(api: WeChatAPI, mass: MassSend, now: datetime) -> dict[str, Any]:
+    """Post one mass send, first making its tag (if it is a tag send) hold exactly the
+    openids it names. WeChat's answer, or for a send it already took (45065, the same
+    ``send_id``) the earlier job's ``msg_id``."""
+    target = mass.target
     name: str | None = None
     tag_id: int | None = None
-    if tag is not None:
-        name = str(tag["name"])
-        tag_id = sync_tag(client, name, [str(openid) for openid in tag["openids"]], now)
-        body = {**body, "filter": {"is_to_all": False, "tag_id": tag_id}}
     try:
-        result: dict[str, Any] = client.post(endpoint, data=body)
+        if target["to"] == BY_TAG:
+            name = str(target["tag"])
+            tag_id = sync_tag(api.tags, name, [str(o) for o in target["openids"]], now)
+            return api.mass.send_text_to_tag(tag_id, mass.text, mass.send_id)
+        if target["to"] == BY_OPENIDS:
+            return api.mass.send_text_to_openids(target["openids"], mass.text, mass.send_id)
+        return api.mass.send_text_to_all(mass.text, mass.send_id)
     except WeChatAPIError as exc:
         if exc.errcode == DUPLICATE_CLIENTMSGID:
-            log.info("WeChat already took mass request %s; not sent again", body.get("clientmsgid"))
+            log.info("WeChat already took mass send %s; not sent again", mass.send_id)
             return {"msg_id": _answer(exc).get("msg_id")}
         if tag_id is not None and exc.errcode == UNKNOWN_TAG:
             raise WeChatAPIError(
@@ -84,25 +85,24 @@ def post_mass(
                 response=exc.response,
             ) from exc
         raise
-    return result
 
 
-def sync_tag(client: AixiangWeChatClient, name: str, openids: Sequence[str], now: datetime) -> int:
+def sync_tag(tags: Tags, name: str, openids: Sequence[str], now: datetime) -> int:
     """The id of WeChat tag ``name``, created if missing, whose members are now exactly
     ``openids``; old tags of earlier broadcasts are deleted on the way."""
-    tags = _call(client, name, "tags/get")["tags"]
-    _retire(client, tags, name, now)
-    tag_id = next((int(t["id"]) for t in tags if t["name"] == name), None)
+    existing = _call(name, Tags.LIST, tags.get)
+    _retire(tags, existing, name, now)
+    tag_id = next((tag.id for tag in existing if tag.name == name), None)
     current: set[str] = set()
     if tag_id is None:
-        tag_id = _create(client, name)
+        tag_id = _create(tags, name)
     else:
-        current = _members(client, name, tag_id)
+        current = _members(tags, name, tag_id)
     wanted = set(openids)
     removed = sorted(current - wanted)
     added = sorted(wanted - current)
-    _change(client, name, tag_id, "tags/members/batchuntagging", removed)
-    _change(client, name, tag_id, "tags/members/batchtagging", added)
+    _change(name, Tags.UNTAG_USERS, partial(tags.untag_users, tag_id), removed)
+    _change(name, Tags.TAG_USERS, partial(tags.tag_users, tag_id), added)
     log.info(
         "WeChat tag %s (id %s): %d members, %d added, %d removed",
         name,
@@ -114,84 +114,71 @@ def sync_tag(client: AixiangWeChatClient, name: str, openids: Sequence[str], now
     return tag_id
 
 
-def _call(
-    client: AixiangWeChatClient, name: str, endpoint: str, data: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """One tag call. Its errors name the tag and the call, so last_error says which step
-    failed; the ones no retry fixes become TagRefused."""
+def _call(name: str, step: str, call: Callable[[], T]) -> T:
+    """One tag call. Its errors name the tag and the call (``step``), so last_error says
+    which step failed; the ones no retry fixes become TagRefused."""
     try:
-        if data is None:
-            result: dict[str, Any] = client.get(endpoint)
-        else:
-            result = client.post(endpoint, data=data)
+        return call()
     except WeChatAPIError as exc:
         code = "no answer" if exc.errcode is None else f"errcode {exc.errcode}"
         if exc.errcode in REFUSALS:
             raise TagRefused(
-                f"tag {name!r}, {endpoint}: {REFUSALS[exc.errcode]} ({code}: {exc.errmsg})"
+                f"tag {name!r}, {step}: {REFUSALS[exc.errcode]} ({code}: {exc.errmsg})"
             ) from exc
         raise WeChatAPIError(
             exc.errcode,
-            f"tag {name!r}, {endpoint}: {exc.errmsg}",
+            f"tag {name!r}, {step}: {exc.errmsg}",
             request=exc.request,
             response=exc.response,
         ) from exc
-    return result
 
 
-def _create(client: AixiangWeChatClient, name: str) -> int:
+def _create(tags: Tags, name: str) -> int:
     try:
-        created = _call(client, name, "tags/create", {"tag": {"name": name}})
+        return _call(name, Tags.CREATE, partial(tags.create, name))
     except TagRefused as refusal:
         # 45157 is also WeChat's answer when the name exists: another sync of this row
         # (a worker whose lease ran out) may have just made it.
         cause = refusal.__cause__
         if not isinstance(cause, WeChatAPIError) or cause.errcode != INVALID_TAG_NAME:
             raise
-        tags = _call(client, name, "tags/get")["tags"]
-        found = next((int(t["id"]) for t in tags if t["name"] == name), None)
+        existing = _call(name, Tags.LIST, tags.get)
+        found = next((tag.id for tag in existing if tag.name == name), None)
         if found is None:
             raise
         return found
-    return int(created["tag"]["id"])
 
 
-def _members(client: AixiangWeChatClient, name: str, tag_id: int) -> set[str]:
+def _members(tags: Tags, name: str, tag_id: int) -> set[str]:
     """Every openid with the tag, page by page (WeChat answers 10,000 at a time)."""
     members: set[str] = set()
     after = ""
     while True:
-        page = _call(client, name, "user/tag/get", {"tagid": tag_id, "next_openid": after})
-        openids = (page.get("data") or {}).get("openid") or []
+        openids, following = _call(name, Tags.MEMBERS, partial(tags.members, tag_id, after))
         members.update(openids)
-        following = page.get("next_openid") or ""
         if not openids or not following or following == after:
             return members
         after = following
 
 
-def _change(
-    client: AixiangWeChatClient, name: str, tag_id: int, endpoint: str, openids: list[str]
-) -> None:
-    for start in range(0, len(openids), TAGGING_BATCH):
-        batch = openids[start : start + TAGGING_BATCH]
-        _call(client, name, endpoint, {"openid_list": batch, "tagid": tag_id})
+def _change(name: str, step: str, change: Callable[[list[str]], None], openids: list[str]) -> None:
+    for start in range(0, len(openids), Tags.BATCH):
+        batch = openids[start : start + Tags.BATCH]
+        _call(name, step, partial(change, batch))
 
 
-def _retire(
-    client: AixiangWeChatClient, tags: list[dict[str, Any]], keep: str, now: datetime
-) -> None:
+def _retire(tags: Tags, existing: list[Tag], keep: str, now: datetime) -> None:
     """Delete this project's tags of broadcasts older than RETIRE_AFTER. A failure here
     must not hold up today's send, so it is logged and the next sync tries again."""
     oldest_kept = (now - RETIRE_AFTER).astimezone(UTC).date()
-    for tag in tags:
-        day = mass_tag_day(str(tag["name"]))
-        if day is None or tag["name"] == keep or day >= oldest_kept:
+    for tag in existing:
+        day = mass_tag_day(tag.name)
+        if day is None or tag.name == keep or day >= oldest_kept:
             continue
         try:
-            client.post("tags/delete", data={"tag": {"id": int(tag["id"])}})
+            tags.delete(tag.id)
         except WeChatAPIError as exc:
-            log.warning("could not delete old WeChat tag %s: %s", tag["name"], exc.errmsg)
+            log.warning("could not delete old WeChat tag %s: %s", tag.name, exc.errmsg)
 
 
 def _answer(exc: WeChatAPIError) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
 from models.needs.photos import (
     claim_photos,
@@ -144,7 +145,7 @@ def _download(client: AixiangWeChatClient, media_id: str) -> tuple[bytes, str]:
     if not media_id:
         raise MediaRefused("the photo has no MediaId")
     try:
-        response: Any = client.download_media(media_id, MAX_BYTES)
+        response: Any = WeChatAPI(client).media.download(media_id, MAX_BYTES)
     except WeChatFileTooLarge as exc:
         raise MediaRefused(str(exc)) from exc
     if not isinstance(response, requests.Response):

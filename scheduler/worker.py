@@ -25,25 +25,15 @@ from sqlalchemy.orm import Session
 
 from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
-from models import broadcasts, reminders
-from models.outbox import (
-    DEAD,
-    EXPIRED,
-    FAILED,
-    HELD,
-    PENDING,
-    SKIPPED,
-    Claimed,
-    claim_due,
-    mark_outcome,
-    mark_sent,
-    renew_lease,
-)
-from models.pushes import use_consent
+from models.broadcasts.sending import mass_send_now
+from models.push.consents import use_consent
+from models.push.outbox import Claimed, claim_due, mark_outcome, mark_sent, renew_lease
+from models.push.policy import not_to_send
+from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus, PushKind
 from models.residents import Resident, mark_unsubscribed
-from scheduler import delivery
-from scheduler.channels import CUSTOM, SUBSCRIBE, TEMPLATE, Push, Unrenderable
+from scheduler.channels import Push, Unrenderable
 from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow
@@ -51,7 +41,6 @@ from scheduler.windows import ServiceWindow
 log = logging.getLogger(__name__)
 
 PAUSES_KEY = "aixiang:push:pauses"
-MASS_KIND = "mass"
 
 
 class KindPauses:
@@ -100,9 +89,11 @@ class Planner:
         self._window = window
 
     def plan_all(self, db: Session, rows: Sequence[Claimed], now: datetime) -> list[Plan | Outcome]:
-        """Each row's plan or outcome, in order. The customer-service allowance of the
-        whole batch is spent in one Redis round trip rather than one per row."""
-        early = [self._decide_early(db, row, now) for row in rows]
+        """Each row's plan or outcome, in order. Whether rows are still worth sending is
+        asked once for the batch (models/push/policy.py), and the customer-service
+        allowance of the whole batch is spent in one Redis round trip rather than one per row."""
+        stale = not_to_send(db, [row for row in rows if not _expired(row, now)])
+        early = [self._decide_early(db, row, stale.get(row.id), now) for row in rows]
         waiting = [row for row, result in zip(rows, early, strict=True) if result is None]
         custom = iter(
             self._window.try_use_many(
@@ -118,44 +109,47 @@ class Planner:
             for row, result in zip(rows, early, strict=True)
         ]
 
-    def _decide_early(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome | None:
-        """What is decided before any channel is considered, or None to consider them."""
-        if row.expires_at is not None and row.expires_at <= now:
-            return Outcome(row, delivery.EXPIRED, error="expired before it could be delivered")
-        if row.kind == reminders.KIND:
-            reason = reminders.still_worth_sending(db, row.id)
-            if reason is not None:
-                return Outcome(row, delivery.SKIPPED, error=reason)
-        if row.kind == MASS_KIND:
+    def _decide_early(
+        self, db: Session, row: Claimed, stale: str | None, now: datetime
+    ) -> Plan | Outcome | None:
+        """What is decided before any channel is considered, or None to consider them.
+        ``stale`` is why the policy says the row is no longer worth sending."""
+        if _expired(row, now):
+            return Outcome(
+                row, DeliveryOutcome.EXPIRED, error="expired before it could be delivered"
+            )
+        if stale is not None:
+            return Outcome(row, DeliveryOutcome.SKIPPED, error=stale)
+        if row.kind == PushKind.MASS:
             return self._plan_mass(db, row, now)
         if not row.subscribed:
-            return Outcome(row, delivery.DEAD, error="the resident has unfollowed the account")
-        if row.kind == broadcasts.BROADCAST_KIND and row.broadcast_opt_out:
-            return Outcome(row, delivery.SKIPPED, error=broadcasts.OPTED_OUT)
+            return Outcome(
+                row, DeliveryOutcome.DEAD, error="the resident has unfollowed the account"
+            )
         try:
             push_text(row, self._config.bot.default_language)
             push_fields(row)
         except Unrenderable as exc:
-            return Outcome(row, delivery.DEAD, error=str(exc))
+            return Outcome(row, DeliveryOutcome.DEAD, error=str(exc))
         return None
 
     def _plan_mass(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
         """A mass send to its audience as it is now: whoever opted out since fan-out is
         left out of its openids or tag, or the row is skipped when nobody is left."""
-        send = broadcasts.mass_send_now(db, row.id, row.payload, row.expires_at, now)
+        send = mass_send_now(db, row.id, row.payload, row.expires_at, now)
         if isinstance(send, str):
-            return Outcome(row, delivery.SKIPPED, error=send)
-        return Plan(row, _push(row, ""), (), mass=send.body, tag=send.tag)
+            return Outcome(row, DeliveryOutcome.SKIPPED, error=send)
+        return Plan(row, _push(row, ""), (), mass=send)
 
     def _choose_channels(
         self, db: Session, row: Claimed, custom: bool, now: datetime
     ) -> Plan | Outcome:
         """``custom`` says whether the resident's customer-service allowance had room."""
         push = _push(row, push_text(row, self._config.bot.default_language))
-        channels: list[str] = [CUSTOM] if custom else []
+        channels: list[Channel] = [Channel.CUSTOM] if custom else []
         push_config = self._config.push
         if self._config.wechat.account_type == "service" and row.kind in push_config.templates:
-            channels.append(TEMPLATE)
+            channels.append(Channel.TEMPLATE)
         subscribe = push_config.subscribe_templates.get(row.kind)
         if (
             not channels
@@ -163,10 +157,16 @@ class Planner:
             and row.resident_id is not None
             and use_consent(db, row.resident_id, subscribe.template_id, now)
         ):
-            channels.append(SUBSCRIBE)
+            channels.append(Channel.SUBSCRIBE)
         if not channels:
-            return Outcome(row, delivery.HELD, error="waiting for the resident's next message")
+            return Outcome(
+                row, DeliveryOutcome.HELD, error="waiting for the resident's next message"
+            )
         return Plan(row, push, channels)
+
+
+def _expired(row: Claimed, now: datetime) -> bool:
+    return row.expires_at is not None and row.expires_at <= now
 
 
 def _push(row: Claimed, text: str) -> Push:
@@ -184,7 +184,7 @@ class Worker:
         self._push = services.config.push
         self._window = ServiceWindow(services.redis)
         self._planner = Planner(services, self._window)
-        self._sender = Sender(client, services.config)
+        self._sender = Sender(WeChatAPI(client), services.config)
         self._rate = SendRateLimit(services.redis, self._push.rate_per_s)
         self._pauses = KindPauses(services.redis)
         self._pool = ThreadPoolExecutor(
@@ -253,7 +253,7 @@ class Worker:
         """Send one row if this worker still holds its lease for as long as the send may
         take; otherwise leave it to whoever holds it now (or after the lease runs out)."""
         if not held.holds(plan.row.id, self._send_time(plan)):
-            return Outcome(plan.row, delivery.LEASE_LOST, error="the lease ran out")
+            return Outcome(plan.row, DeliveryOutcome.LEASE_LOST, error="the lease ran out")
         try:
             return self._sender.send(plan, now)
         except Exception as exc:
@@ -261,7 +261,7 @@ class Worker:
             # backoff like a transport failure, and the rest of the batch is recorded
             # rather than left leased until the lease runs out.
             log.exception("sending outbox row %s failed unexpectedly", plan.row.id)
-            return Outcome(plan.row, delivery.RETRY, error=f"{type(exc).__name__}: {exc}")
+            return Outcome(plan.row, DeliveryOutcome.RETRY, error=f"{type(exc).__name__}: {exc}")
 
     def _send_time(self, plan: Plan) -> timedelta:
         """How long sending ``plan`` may take: a timeout per channel tried."""
@@ -274,9 +274,9 @@ class Worker:
         worker that took a row over records it)."""
         sent: dict[str, list[int]] = defaultdict(list)
         for outcome in outcomes:
-            if outcome.result == delivery.SENT:
+            if outcome.result == DeliveryOutcome.SENT:
                 sent[outcome.channel or "unknown"].append(outcome.row.id)
-            elif outcome.result != delivery.LEASE_LOST:
+            elif outcome.result != DeliveryOutcome.LEASE_LOST:
                 self._record_other(db, outcome, now, lease_until)
         mark_sent(db, sent, now, lease_until=lease_until)
 
@@ -285,49 +285,54 @@ class Worker:
     ) -> None:
         row = outcome.row
 
-        def mark(status: str, error: str | None = None, **details: Any) -> None:
+        def mark(status: OutboxStatus, error: str | None = None, **details: Any) -> None:
             mark_outcome(db, row.id, status, error, lease_until=lease_until, **details)
 
         recorded = outcome.window_exhausted and self._window.exhaust(
             row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
         )
-        retried = outcome.result in (delivery.RETRY, delivery.REPLAN)
-        if outcome.result == delivery.REPLAN and recorded:
+        retried = outcome.result in (DeliveryOutcome.RETRY, DeliveryOutcome.REPLAN)
+        if outcome.result == DeliveryOutcome.REPLAN and recorded:
             # The window is now known spent (in Redis, or in this worker's memory without
             # it), so the next plan, at once, picks the template, a subscription notice
             # or holds the push for the resident's reply: that cannot loop, so the attempt
             # is given back rather than counted towards a dead letter.
-            mark(PENDING, outcome.error, next_attempt_at=now, refund_attempt=True)
+            mark(OutboxStatus.PENDING, outcome.error, next_attempt_at=now, refund_attempt=True)
         elif retried and row.attempts >= self._push.max_attempts:
-            mark(DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
-        elif outcome.result == delivery.RETRY:
+            mark(OutboxStatus.DEAD, f"gave up after {row.attempts} attempts: {outcome.error}")
+        elif outcome.result == DeliveryOutcome.RETRY:
             wait = backoff(row.attempts, self._push.backoff_base_s, self._push.backoff_max_s)
-            mark(FAILED, outcome.error, next_attempt_at=now + wait)
-        elif outcome.result == delivery.UNSUBSCRIBED:
+            mark(OutboxStatus.FAILED, outcome.error, next_attempt_at=now + wait)
+        elif outcome.result == DeliveryOutcome.UNSUBSCRIBED:
             if row.resident_id is not None:
                 resident = db.get(Resident, row.resident_id)
                 if resident is not None:
                     mark_unsubscribed(resident, now)
-            mark(DEAD, outcome.error)
-        elif outcome.result == delivery.PAUSED:
+            mark(OutboxStatus.DEAD, outcome.error)
+        elif outcome.result == DeliveryOutcome.PAUSED:
             assert outcome.pause_until is not None
             self._pauses.pause(row.kind, outcome.pause_until, outcome.error or "quota")
-            mark(FAILED, outcome.error, next_attempt_at=outcome.pause_until, refund_attempt=True)
-        elif outcome.result == delivery.REPLAN:
+            mark(
+                OutboxStatus.FAILED,
+                outcome.error,
+                next_attempt_at=outcome.pause_until,
+                refund_attempt=True,
+            )
+        elif outcome.result == DeliveryOutcome.REPLAN:
             # Refused for a window nothing could record: tried again at once, but each try
             # counts, so max_attempts still bounds how often WeChat is asked.
-            mark(PENDING, outcome.error, next_attempt_at=now)
+            mark(OutboxStatus.PENDING, outcome.error, next_attempt_at=now)
         elif outcome.result in _FINAL_STATUSES:
             mark(_FINAL_STATUSES[outcome.result], outcome.error)
         else:
-            mark(DEAD, outcome.error)
+            mark(OutboxStatus.DEAD, outcome.error)
 
 
 # Outcomes recorded as they are, with their reason.
 _FINAL_STATUSES = {
-    delivery.HELD: HELD,
-    delivery.EXPIRED: EXPIRED,
-    delivery.SKIPPED: SKIPPED,
+    DeliveryOutcome.HELD: OutboxStatus.HELD,
+    DeliveryOutcome.EXPIRED: OutboxStatus.EXPIRED,
+    DeliveryOutcome.SKIPPED: OutboxStatus.SKIPPED,
 }
 
 

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from bot.services import Services
 from models.events.tables import Signup
-from models.outbox import OutboxMessage
+from models.push.outbox import OutboxMessage
 from models.residents import Resident
 
 

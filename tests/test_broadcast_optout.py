@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage
-from models.broadcasts import NOBODY_LEFT, OPTED_OUT
+from models.broadcasts.sending import NOBODY_LEFT
+from models.push.stale import OPTED_OUT
 from models.residents import Resident
 from scheduler.worker import Worker
 from tests.chat import Chat
@@ -106,7 +107,7 @@ def test_an_openid_list_leaves_out_who_opted_out_since_fan_out(
     resident(services, "o-quiet", opted_out=True)  # so not one sendall, but a list
     broadcast_now(services, "all", mass=True)
     [row] = pushes(services, "mass")
-    assert row.payload["request"]["touser"] == ["o-1", "o-2", "o-3"]
+    assert row.payload["target"] == {"to": "openids", "openids": ["o-1", "o-2", "o-3"]}
     opts_out(services, "o-2")
 
     worker.run_once()
@@ -149,7 +150,7 @@ def test_a_tag_send_leaves_out_who_opted_out_since_fan_out(
     resident(services, "o-quiet", opted_out=True)  # a tag send: someone opted out before
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     [row] = pushes(services, "mass")
-    assert row.payload["tag"]["openids"] == ["o-1", "o-2", "o-3"]
+    assert row.payload["target"]["openids"] == ["o-1", "o-2", "o-3"]
     opts_out(services, "o-3")
 
     worker.run_once()
@@ -167,7 +168,7 @@ def test_a_send_to_every_follower_becomes_a_tag_send_without_who_opted_out(
         resident(services, openid)
     broadcast_now(services, "all", mass=True, settings=SUBSCRIPTION)
     [row] = pushes(services, "mass")
-    assert row.payload["request"]["filter"] == {"is_to_all": True}
+    assert row.payload["target"] == {"to": "all"}
     opts_out(services, "o-1")
 
     worker.run_once()

@@ -15,11 +15,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
 from bot.wechat.fake_api import MAX_TAGS, FakeWeChatServer
 from models import BroadcastRecipient, OutboxMessage
 from models.base import utcnow
-from models.broadcasts import mass_tag_day, mass_tag_name
+from models.broadcasts.mass import mass_tag_day, mass_tag_name
 from scheduler.mass_tags import sync_tag
 from scheduler.worker import Worker
 from tests.cli import fail, run
@@ -77,8 +78,7 @@ def test_subscription_mass_to_signed_up_reaches_exactly_the_audience_by_tag(
     worker, services, broadcast_id, row = tag_send(make_worker)
     name = f"aixiang-20260501-b{broadcast_id}"
     assert row.recipient_openid == f"wechat-tag:{name}"
-    assert row.payload["tag"] == {"name": name, "openids": ["o-1", "o-en"]}
-    assert row.payload["request"]["filter"] == {"is_to_all": False}
+    assert row.payload["target"] == {"to": "tag", "tag": name, "openids": ["o-1", "o-en"]}
     # The tag is left over from before: o-quiet has since opted out, o-stranger was
     # tagged by hand; neither may get the message.
     old_id = tag_named(wechat_client, name)
@@ -114,14 +114,14 @@ def test_a_new_tag_is_made_and_filled_in_batches_of_fifty(
     audience = [f"o-{n:03d}" for n in range(120)]
     fake_wechat.fake.tag_page_size = 7
     try:
-        tag_id = sync_tag(wechat_client, name, audience, NOW)
+        tag_id = sync_tag(WeChatAPI(wechat_client).tags, name, audience, NOW)
         sizes = [len(c["body"]["openid_list"]) for c in sent_to(fake_wechat, TAGGING)]
         assert sizes == [50, 50, 20]
         fake_wechat.clear()
         # Half of them leave, others join: only the difference is sent; 120 members
         # listed 7 a page take 18 pages, and one more finds none left.
         changed = audience[60:] + [f"o-new-{n}" for n in range(3)]
-        assert sync_tag(wechat_client, name, changed, NOW) == tag_id
+        assert sync_tag(WeChatAPI(wechat_client).tags, name, changed, NOW) == tag_id
         assert len(fake_wechat.calls("user/tag/get")) == 19
     finally:
         fake_wechat.fake.tag_page_size = 10_000
@@ -140,7 +140,7 @@ def test_old_tags_of_earlier_broadcasts_are_deleted_and_no_others(
         if tag_named(wechat_client, name) is None:
             wechat_client.post("tags/create", data={"tag": {"name": name}})
 
-    sync_tag(wechat_client, "aixiang-20260501-b6", ["o-1"], NOW)
+    sync_tag(WeChatAPI(wechat_client).tags, "aixiang-20260501-b6", ["o-1"], NOW)
 
     left = {tag["name"] for tag in wechat_client.get("tags/get")["tags"]}
     assert "aixiang-20260420-b3" not in left and "aixiang-20260428-b4" not in left

@@ -18,25 +18,16 @@ from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
-from models.broadcasts import (
-    MASS_OPENIDS_MAX,
-    Audience,
-    BroadcastError,
-    BroadcastSettings,
-    Recipient,
-    create_broadcast,
-    event_announcement,
-    fan_out,
-    plan_mass,
-    resolve_audience,
-    send_due_broadcasts,
-    text_message,
-)
+from models.broadcasts.audience import Audience, Recipient, resolve_audience
+from models.broadcasts.fanout import create_broadcast, fan_out, send_due_broadcasts
+from models.broadcasts.mass import MASS_OPENIDS_MAX, plan_mass
+from models.broadcasts.messages import event_announcement, text_message
+from models.broadcasts.records import BroadcastError, BroadcastSettings
 from models.events.signups import cancel_signup, sign_up
 from models.events.staff import create_event
 from models.events.tables import Attendance, Event
 from models.needs.submission import create_need
-from models.outbox import enqueue_push
+from models.push.outbox import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.cli import fail, run
 from tests.conftest import FakeClock
@@ -539,7 +530,7 @@ def test_sixty_mass_requests_a_minute(services: Services, clock: FakeClock) -> N
                 db,
                 recipient_openid="all",
                 kind="mass",
-                payload={"request": {}, "text": {"zh": "x", "en": "x"}},
+                payload={"text": {"zh": "x", "en": "x"}, "target": {"to": "all"}},
                 idempotency_key=f"other:{n}",
                 now=clock.now - timedelta(seconds=30),
             )

@@ -15,12 +15,13 @@ from sqlalchemy import update
 
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.broadcasts import create_broadcast, text_message
+from models.broadcasts.fanout import create_broadcast
+from models.broadcasts.messages import text_message
 from models.events.signups import sign_up
 from models.events.staff import create_event
 from models.needs.submission import create_need
-from models.outbox import OutboxMessage
 from models.partners import add_partner
+from models.push.outbox import OutboxMessage
 from models.residents import get_or_create_resident
 from tests.cli import LONG_TEXT, STAFF_COMMANDS, command_args, run
 from tests.pushes import queue

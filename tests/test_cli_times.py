@@ -20,7 +20,9 @@ from sqlalchemy import update
 from bot.services import Services
 from models import Broadcast
 from models.base import utcnow
-from models.broadcasts import BroadcastError, create_broadcast, text_message
+from models.broadcasts.fanout import create_broadcast
+from models.broadcasts.messages import text_message
+from models.broadcasts.records import BroadcastError
 from models.events.errors import EventError
 from models.events.staff import SCHEDULE_HORIZON, create_event
 from models.events.tables import Event

@@ -12,7 +12,6 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.config import PUSH_KIND_VALUES
 from bot.demo.loops import DemoBackground
 from bot.demo.runner import DemoCredentials, build_demo_app, demo_config
 from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
@@ -22,7 +21,8 @@ from bot.wechat.fake_api import FakeWeChatServer
 from models.events.staff import create_event
 from models.needs.tables import Need
 from models.needs.transitions import change_status
-from models.outbox import OutboxMessage
+from models.push.outbox import OutboxMessage
+from models.push.registry import TEMPLATE_VALUES
 from tests.conftest import make_test_config
 from tests.helpers import serving
 from tests.test_simulator import pushes, say
@@ -156,8 +156,8 @@ def test_the_demo_has_a_template_for_every_push_kind() -> None:
     service = demo_config(DemoCredentials.generate(), "http://x/cgi-bin/")
     subscription = demo_config(DemoCredentials.generate(), "http://x/cgi-bin/", subscription=True)
 
-    assert set(service.push.templates) == set(PUSH_KIND_VALUES)
-    assert {t.kind for t in DEMO_TEMPLATES} == set(PUSH_KIND_VALUES)
+    assert set(service.push.templates) == set(TEMPLATE_VALUES)
+    assert {t.kind for t in DEMO_TEMPLATES} == set(TEMPLATE_VALUES)
     assert service.wechat.account_type == "service"
     assert (subscription.wechat.account_type, subscription.push.templates) == ("subscription", {})
 

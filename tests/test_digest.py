@@ -11,7 +11,7 @@ from bot.config import DEFAULT_NEED_CATEGORIES
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage, Resident
-from models.broadcasts import resolve_audience
+from models.broadcasts.audience import resolve_audience
 from models.digest import compose_digest, queue_digest
 from models.events.signups import sign_up
 from models.events.staff import create_event

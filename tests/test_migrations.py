@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect, text
@@ -135,3 +137,93 @@ def test_down_and_up_again_with_rows_that_reference_each_other(empty_database: s
     engine.dispose()
     assert consent is not None  # kept in the one consent column 0007 had, and taken back
     assert messages == 1
+
+
+_OUTBOX = sa.table(
+    "outbox",
+    sa.column("id", sa.Integer),
+    sa.column("recipient_openid", sa.String),
+    sa.column("kind", sa.String),
+    sa.column("payload", sa.JSON),
+    sa.column("idempotency_key", sa.String),
+    sa.column("status", sa.String),
+    sa.column("attempts", sa.Integer),
+    sa.column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+def test_queued_mass_rows_store_the_intent_instead_of_wechats_request(
+    empty_database: str,
+) -> None:
+    """0012 turns a queued mass row's WeChat request into its intent, and back down; rows
+    already sent keep the request they were sent with."""
+    upgrade(empty_database, "0012_push_vocabulary")
+    engine = make_engine(empty_database)
+    texts = {"zh": "周六大扫除", "en": "Clean-up on Saturday"}
+    fields = {"broadcast_id": 7, "event_id": None}
+    tag_send = {
+        "request": {
+            "msgtype": "text",
+            "text": {"content": "周六大扫除\n\nClean-up on Saturday"},
+            "clientmsgid": "aixiang-b7-r1",
+            "filter": {"is_to_all": False},
+        },
+        "text": texts,
+        "fields": fields,
+        "tag": {"name": "aixiang-20260501-b7", "openids": ["o-1", "o-2"]},
+    }
+    english_list = {
+        "request": {
+            "msgtype": "text",
+            "text": {"content": "Clean-up on Saturday"},
+            "clientmsgid": "aixiang-b7-r2",
+            "touser": ["o-3", "o-4"],
+        },
+        "text": texts,
+        "fields": fields,
+    }
+    sent = {**english_list, "request": {**english_list["request"], "clientmsgid": "x"}}
+    at = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        for number, (status, payload) in enumerate(
+            [("pending", tag_send), ("failed", english_list), ("sent", sent)], start=1
+        ):
+            connection.execute(
+                _OUTBOX.insert().values(
+                    id=number,
+                    recipient_openid="all",
+                    kind="mass",
+                    payload=payload,
+                    idempotency_key=f"broadcast:7:mass:{number}",
+                    status=status,
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
+
+    def payloads() -> dict[int, Any]:
+        with engine.connect() as connection:
+            return dict(connection.execute(sa.select(_OUTBOX.c.id, _OUTBOX.c.payload)).all())
+
+    upgrade(empty_database)
+    converted = payloads()
+    assert converted[1] == {
+        "text": texts,
+        "fields": fields,
+        "language": "both",
+        "target": {"to": "tag", "tag": "aixiang-20260501-b7", "openids": ["o-1", "o-2"]},
+        "send_id": "aixiang-b7-r1",
+    }
+    assert converted[2] == {
+        "text": texts,
+        "fields": fields,
+        "language": "en",
+        "target": {"to": "openids", "openids": ["o-3", "o-4"]},
+        "send_id": "aixiang-b7-r2",
+    }
+    assert converted[3] == sent
+    downgrade(empty_database, "0012_push_vocabulary")
+    assert payloads() == {1: tag_send, 2: english_list, 3: sent}
+    engine.dispose()

@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bot.services import Services
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from models import NeedPhoto
@@ -41,7 +42,8 @@ class _OddMedia(BaseHTTPRequestHandler):
     MediaId's first word. ``json-``: JSON without an errcode (a video's MediaId);
     ``huge-declared``/``huge-undeclared``: a JPEG of HUGE bytes, with or without a
     Content-Length; ``drip-``: a PNG a byte at a time, each sooner than a read timeout
-    but all of it far later than one; anything else: a small PNG. Any POST gets an
+    but all of it far later than one (``drip-undeclared``: with no Content-Length, on a
+    connection closed after it); anything else: a small PNG. Any POST gets an
     access token."""
 
     protocol_version = "HTTP/1.1"
@@ -72,10 +74,14 @@ class _OddMedia(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client stopped reading, as it should
 
-    def _drip(self) -> None:
+    def _drip(self, declared: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(DRIP_BYTES))
+        if declared:
+            self.send_header("Content-Length", str(DRIP_BYTES))
+        else:
+            self.send_header("Connection", "close")  # the end of the body is the end
+            self.close_connection = True
         self.end_headers()
         self.wfile.flush()
         try:
@@ -93,7 +99,7 @@ class _OddMedia(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         media_id = parse_qs(urlsplit(self.path).query).get("media_id", [""])[0]
         if media_id.startswith("drip-"):
-            self._drip()
+            self._drip(declared=media_id != "drip-undeclared")
         elif media_id.startswith("huge-"):
             self._huge(declared=media_id == "huge-declared")
         elif media_id.startswith("json-"):
@@ -371,15 +377,19 @@ def test_a_file_over_the_limit_is_refused_without_being_held_whole(
     assert not media_dir.exists() or not any(media_dir.rglob("*.*"))
 
 
+@pytest.mark.parametrize("media_id", ["drip-1", "drip-undeclared"])
 def test_a_trickling_download_ends_at_the_timeout_and_is_retried(
-    services: Services, odd_wechat_url: str, media_dir: Path, clock: FakeClock
+    services: Services, odd_wechat_url: str, media_dir: Path, clock: FakeClock, media_id: str
 ) -> None:
-    """Each byte comes sooner than the 1 s read timeout; the whole never would."""
-    add_need(services, clock, "drip-1")
+    """Each byte comes sooner than the 1 s read timeout; the whole never would, whether
+    the connection stays open after the answer or closes to end it."""
+    add_need(services, clock, media_id)
     client = odd_wechat_client(odd_wechat_url, timeout=1.0)
     try:
         assert sweep(services, client, media_dir, clock) == SweepResult(retrying=1)
-        assert client.download_media("m-after", MAX_BYTES).content.startswith(PNG_SIGNATURE)
+        assert (
+            WeChatAPI(client).media.download("m-after", MAX_BYTES).content.startswith(PNG_SIGNATURE)
+        )
     finally:
         client.close()
     [photo] = photos(services)

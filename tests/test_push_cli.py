@@ -15,7 +15,7 @@ from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models.events.signups import sign_up
 from models.events.staff import create_event
-from models.outbox import OutboxMessage
+from models.push.outbox import OutboxMessage
 from tests.cli import fail, run
 from tests.pushes import add_resident, outbox_row, queue, seen_resident
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,16 +13,17 @@ import pytest
 
 from bot import config
 from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
-from models.broadcasts import broadcast_payload
+from models.broadcasts.fanout import broadcast_payload
+from models.broadcasts.records import Broadcast
 from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events.notices import cancellation_payload, promotion_payload
 from models.events.tables import Event, Signup
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
-from models.outbox import PUSH_KIND_VALUES
-from models.pushes import Broadcast
+from models.push.registry import KINDS, TEMPLATE_VALUES
+from models.push.vocabulary import PushKind
 from models.reminders import reminder_payload
-from scheduler.channels import Push, render_template_data
+from scheduler.channels import Push, render_template_fields
 from tests.helpers import SHANGHAI
 
 AT = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -82,18 +84,18 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 def test_every_declared_kind_has_a_payload_builder() -> None:
-    assert set(BUILDERS) == set(PUSH_KIND_VALUES)
+    assert set(BUILDERS) == set(TEMPLATE_VALUES)
 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
 def test_a_kind_s_payload_provides_exactly_its_declared_values(kind: str) -> None:
     payload = BUILDERS[kind]()
     assert set(payload["text"]) == {"zh", "en"}
-    assert {"text", *payload["fields"]} == PUSH_KIND_VALUES[kind]
+    assert {"text", *payload["fields"]} == KINDS[PushKind(kind)].fields
 
 
 def test_config_checks_templates_against_the_models_declaration() -> None:
-    assert config.PUSH_KIND_VALUES is PUSH_KIND_VALUES
+    assert config.TEMPLATE_VALUES is TEMPLATE_VALUES
 
 
 @pytest.mark.parametrize("kind", ["reminder", "promotion", "need_assigned"])
@@ -113,5 +115,35 @@ def test_a_push_with_no_place_shows_none_in_its_template(kind: str) -> None:
     payload = place_of[kind]()
     template = PushTemplate("TPL", (("keyword3", "地点：{place}"),))
     push = Push("o-1", kind, payload["text"]["zh"], payload["fields"])
-    assert render_template_data(template, push) == {"keyword3": {"value": "地点："}}
+    assert render_template_fields(template, push) == {"keyword3": "地点："}
     assert "None" not in payload["text"]["zh"] + payload["text"]["en"]
+
+
+def test_every_kind_is_in_the_registry_with_its_lifetime() -> None:
+    assert set(KINDS) == set(PushKind)
+    for kind, spec in KINDS.items():
+        assert spec.kind is kind
+        assert spec.lifetime
+        assert not spec.fields or "text" in spec.fields
+
+
+def test_only_broadcasts_heed_the_opt_out_and_only_reminders_go_stale_by_themselves() -> None:
+    assert {kind for kind, spec in KINDS.items() if spec.broadcast_opt_out} == {PushKind.BROADCAST}
+    assert {kind for kind, spec in KINDS.items() if spec.stale is not None} == {PushKind.REMINDER}
+
+
+def test_config_refuses_a_template_for_a_kind_no_template_carries(tmp_path: Path) -> None:
+    """Mass sends use no templates: the registry declares no fields for them."""
+    path = tmp_path / "config.toml"
+    path.write_text('[push.templates.mass]\ntemplate_id = "T"\nfields = { a = "{text}" }\n')
+    with pytest.raises(config.ConfigError, match="no push kind 'mass'"):
+        config.load_config(path, environ={})
+
+
+@pytest.mark.parametrize("kind", sorted(TEMPLATE_VALUES))
+def test_config_accepts_every_value_the_registry_declares(tmp_path: Path, kind: str) -> None:
+    pattern = " ".join(f"{{{value}}}" for value in sorted(TEMPLATE_VALUES[kind]))
+    path = tmp_path / "config.toml"
+    path.write_text(f'[push.templates.{kind}]\ntemplate_id = "T"\nfields = {{ a = "{pattern}" }}\n')
+    template = config.load_config(path, environ={}).push.templates[kind]
+    assert template.fields == (("a", pattern),)

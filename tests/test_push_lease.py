@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.outbox import claim_due, mark_outcome, mark_sent, renew_lease
+from models.push.outbox import claim_due, mark_outcome, mark_sent, renew_lease
 from scheduler.ratelimit import SendRateLimit
 from scheduler.worker import BatchLease
 from tests.conftest import FakeClock

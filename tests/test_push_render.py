@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from bot.config import PushTemplate
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
-from models.outbox import OutboxMessage
+from models.push.outbox import OutboxMessage
 from scheduler.worker import Worker
 from tests.conftest import FakeClock
 from tests.pushes import MakePushServices, add_resident, queue

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from bot.redis_conn import connect_redis
 from bot.services import Services
-from models.outbox import OutboxMessage, claim_due
+from models.push.outbox import OutboxMessage, claim_due
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.services import Services
 from models.events.signups import cancel_signup, sign_up
 from models.events.staff import cancel_event, create_event, update_event
-from models.outbox import HELD_PER_REPLY, OutboxMessage, take_held_for_reply
-from models.pushes import Reminder
-from models.reminders import queue_due_reminders
+from models.push.outbox import OutboxMessage
+from models.push.policy import HELD_PER_REPLY, take_held_for_reply
+from models.reminders import Reminder, queue_due_reminders
 from models.residents import Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock

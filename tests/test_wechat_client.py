@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 import pytest
-from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.response import HTTPResponse
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import MenuButton, MenuConfig
 from bot.redis_conn import connect_redis
+from bot.wechat.api import WeChatAPI, menu_to_wechat
 from bot.wechat.client import (
     AixiangWeChatClient,
     WeChatAPIError,
@@ -19,8 +20,6 @@ from bot.wechat.client import (
     WeChatTimeout,
     WeChatTokenRejected,
     WeChatTransportError,
-    menu_to_wechat,
-    push_menu,
 )
 from bot.wechat.fake_api import FakeWeChatServer
 from tests.fixtures_wechat import MakeWeChatClient
@@ -194,7 +193,7 @@ def test_a_closed_client_opens_new_connections_when_used_again(
 def test_a_call_with_more_than_a_query_and_a_body_goes_through_requests_alike(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
-    push_menu(wechat_client, MenuConfig())
+    WeChatAPI(wechat_client).menu.create(MenuConfig())
 
     direct = wechat_client.get("menu/get")
     through_requests = wechat_client.get("menu/get", headers={"X-Trace": "1"})
@@ -262,7 +261,7 @@ def test_the_media_download_still_answers_the_file(wechat_client: AixiangWeChatC
 def test_a_capped_download_answers_a_file_within_the_cap(
     wechat_client: AixiangWeChatClient,
 ) -> None:
-    response = wechat_client.download_media("m-1", max_bytes=1 << 20)
+    response = WeChatAPI(wechat_client).media.download("m-1", max_bytes=1 << 20)
 
     assert response.headers["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
@@ -271,12 +270,12 @@ def test_a_capped_download_answers_a_file_within_the_cap(
 def test_a_capped_download_refuses_a_bigger_file_and_the_client_goes_on(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
-    size = len(wechat_client.download_media("m-1", max_bytes=1 << 20).content)
+    size = len(WeChatAPI(wechat_client).media.download("m-1", max_bytes=1 << 20).content)
 
     with pytest.raises(WeChatFileTooLarge, match=f"{size} bytes, over {size - 1}"):
-        wechat_client.download_media("m-1", max_bytes=size - 1)
+        WeChatAPI(wechat_client).media.download("m-1", max_bytes=size - 1)
 
-    assert len(wechat_client.download_media("m-1", max_bytes=size).content) == size
+    assert len(WeChatAPI(wechat_client).media.download("m-1", max_bytes=size).content) == size
     assert len(fake_wechat.calls("media/get")) == 3
 
 
@@ -294,20 +293,22 @@ def test_a_finished_download_never_touches_its_connection_once_back_in_the_pool(
     client.access_token  # noqa: B018 - one pooled connection, already open
     fake_wechat.add_fault("message/custom/send", delay_s=0.7)
     handed_back, other_done = threading.Event(), threading.Event()
-    put_conn = HTTPConnectionPool._put_conn
+    release_conn = HTTPResponse.release_conn
 
-    def put_and_stall(pool: HTTPConnectionPool, conn: Any) -> None:
-        put_conn(pool, conn)
-        if threading.current_thread().name == "download":
+    def release_and_stall(response: HTTPResponse) -> None:
+        release_conn(response)
+        if threading.current_thread().name == "download" and not handed_back.is_set():
             handed_back.set()
             other_done.wait(timeout=5)
 
-    monkeypatch.setattr(HTTPConnectionPool, "_put_conn", put_and_stall)
+    monkeypatch.setattr(HTTPResponse, "release_conn", release_and_stall)
     results: dict[str, Any] = {}
 
     def download() -> None:
         try:
-            results["download"] = len(client.download_media("m-1", max_bytes=1 << 20).content)
+            results["download"] = len(
+                WeChatAPI(client).media.download("m-1", max_bytes=1 << 20).content
+            )
         except Exception as exc:
             results["download"] = exc
 
@@ -364,7 +365,7 @@ def test_wrong_secret_says_the_token_could_not_be_fetched(
 def test_push_menu_sends_wechats_menu_json(
     fake_wechat: FakeWeChatServer, wechat_client: AixiangWeChatClient
 ) -> None:
-    push_menu(wechat_client, MenuConfig())
+    WeChatAPI(wechat_client).menu.create(MenuConfig())
 
     [created] = fake_wechat.calls("menu/create")
     assert created["body"] == {

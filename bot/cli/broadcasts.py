@@ -30,27 +30,17 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.services import broadcast_settings
-from models.broadcasts import (
-    AUDIENCE_HELP,
-    BY_TAG,
-    TO_ALL,
-    Audience,
-    BroadcastError,
-    MassPlan,
+from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
+from models.broadcasts.fanout import cancel_broadcast, check_send_at, create_broadcast, fan_out
+from models.broadcasts.mass import BY_TAG, TO_ALL, MassPlan, check_mass_quota, plan_mass
+from models.broadcasts.messages import (
     announceable_event,
     as_residents_see,
-    cancel_broadcast,
-    check_mass_quota,
-    check_send_at,
-    create_broadcast,
     event_announcement,
-    fan_out,
-    plan_mass,
-    recent_broadcasts,
-    resolve_audience,
     text_message,
 )
-from models.pushes import Broadcast
+from models.broadcasts.queries import recent_broadcasts
+from models.broadcasts.records import Broadcast, BroadcastError
 
 LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 

@@ -39,6 +39,7 @@ from bot.cli.support import (
 from bot.config import Config, ConfigError
 from bot.exports import spreadsheet_text
 from bot.redis_conn import connect_redis
+from bot.wechat.api import WeChatAPI
 from bot.wechat.client import build_wechat_client
 from models.events.checkin import QR_SCENE_PREFIX, CheckInResult, check_in, check_in_by_code
 from models.events.errors import EventError
@@ -599,10 +600,7 @@ def _fetch_qr(config: Config, scene: str) -> bytes:
     redis_client = connect_redis(config.redis.url)
     client = build_wechat_client(config, redis_client)
     try:
-        created = client.qrcode.create(
-            {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
-        )
-        ticket = created.get("ticket")
+        ticket = WeChatAPI(client).qrcode.create_permanent(scene)
         if not ticket:
             raise WeChatUnavailable("WeChat created no QR code ticket")
         response = requests.get(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.cli.support import StaffError, emit_object, json_option, wechat_process
-from bot.wechat.client import WeChatAPIError, push_menu
+from bot.wechat.api import WeChatAPI
+from bot.wechat.client import WeChatAPIError
 
 
 @click.group()
@@ -20,7 +21,7 @@ def menu_push(ctx: click.Context, as_json: bool) -> None:
     """Create the custom menu in WeChat from the [menu] config."""
     with wechat_process(ctx) as (services, client):
         try:
-            push_menu(client, services.config.menu)
+            WeChatAPI(client).menu.create(services.config.menu)
         except WeChatAPIError as exc:
             raise StaffError(
                 f"WeChat refused the menu: {exc.errmsg} (errcode {exc.errcode})"

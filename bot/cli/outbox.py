@@ -15,7 +15,8 @@ from bot.cli.support import (
     parse_id,
     staff_session,
 )
-from models import outbox
+from models.push import outbox
+from models.push.vocabulary import OutboxStatus
 
 
 @click.group(name="outbox")
@@ -40,7 +41,7 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
         }
         for g in groups
     ]
-    pending = [g.oldest for g in groups if g.status == outbox.PENDING and g.oldest]
+    pending = [g.oldest for g in groups if g.status == OutboxStatus.PENDING and g.oldest]
     oldest_age = (now - min(pending)).total_seconds() if pending else None
     if as_json:
         emit_object({"groups": rows, "oldest_pending_age_s": oldest_age}, as_json=True)

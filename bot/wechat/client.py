@@ -1,16 +1,19 @@
-"""The one way out to WeChat's API: wechatpy's client, made safe to share between processes.
+"""The one way out to WeChat's API, safe to share between threads and processes.
 
 WeChat rations access tokens, and its plain ``token`` endpoint invalidates the previous
 token on every call, so every process must use the same one. Here the token lives in Redis;
 one process at a time fetches it, under a Redis lock, through ``stable_token`` (which hands
-back the token already issued instead of replacing it); every call has a timeout; and
-wechatpy's unbounded refresh-and-retry on a rejected token becomes one refresh, one retry,
-then an error that keeps WeChat's errcode. When Redis is down each process keeps its own
-token and carries on.
+back the token already issued instead of replacing it); every call has a timeout; and a
+rejected token means one refresh, one retry, then an error that keeps WeChat's errcode
+(wechatpy's own client retries without bound). When Redis is down each process keeps its
+own token and carries on. Only public APIs of wechatpy, requests and urllib3 are used: the
+client is its own class, not a subclass of wechatpy's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import math
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import SplitResult, urlencode, urlsplit
 
 import redis
@@ -33,15 +36,12 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ClosedPoolError, NewConnectionError
-from wechatpy.client import WeChatClient
+from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTag
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
-from bot.config import Config, MenuButton, MenuConfig
+from bot.config import Config
 from bot.redis_conn import degradable
-
-if TYPE_CHECKING:
-    from requests.sessions import _Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,42 +175,24 @@ class _Route:
 
 
 class _WeChatSession(requests.Session):
-    """requests' Session with two economies for the one host it talks to.
-
-    Proxy and CA settings are read from the environment once per host instead of on
-    every call: requests scans all of os.environ for proxies each time. A running
-    process's environment does not change, so what it finds is the same.
+    """requests' Session with a faster way for the one host it talks to.
 
     :meth:`direct` sends a call through the same adapter's urllib3 connection pools,
-    chosen as requests chooses them (proxies, TLS verification), but without building
-    requests' Request, PreparedRequest and hooks around every call: that machinery cost
-    more CPU than the HTTP exchange itself, about 0.6 of the 1.1 ms a push took.
+    chosen as requests chooses them (proxies, TLS verification, read from the environment
+    once per host, as a running process's environment does not change), but without
+    building requests' Request, PreparedRequest and hooks around every call: that
+    machinery cost more CPU than the HTTP exchange itself, about 0.6 of the 1.1 ms a push
+    took. Only public APIs of requests and urllib3 are used.
     """
 
     def __init__(self, pool_size: int) -> None:
         super().__init__()
-        self._environment: dict[tuple[str, str], _Settings] = {}
         self._routes: dict[tuple[str, str], _Route] = {}
         # requests keeps 10 connections per host; threads beyond that would each open and
         # drop a connection per call.
         self._adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))
         self.mount("https://", self._adapter)
         self.mount("http://", self._adapter)
-
-    def merge_environment_settings(
-        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> _Settings:
-        given = proxies or stream is not None or verify is not None or cert is not None
-        if given or not isinstance(url, str):
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        host = (parts.scheme, parts.netloc)
-        settings = self._environment.get(host)
-        if settings is None:
-            settings = super().merge_environment_settings(url, {}, None, None, None)
-            self._environment[host] = settings
-        # A copy, so that nothing done to one call's proxies reaches the next call.
-        return {**settings, "proxies": dict(settings["proxies"])}
 
     def direct(
         self,
@@ -242,7 +224,8 @@ class _WeChatSession(requests.Session):
         res.headers = CaseInsensitiveDict(raw.headers)
         res.encoding = get_encoding_from_headers(res.headers)
         res.url = url
-        res._content = raw.data if download is None else _read_file(raw, download, parts)
+        # The body, already read, as the file requests reads ``content`` from.
+        res.raw = io.BytesIO(raw.data if download is None else _read_file(raw, download, parts))
         return res
 
     def _route(self, host: tuple[str, str]) -> _Route:
@@ -289,8 +272,15 @@ class _TransactionalLock(Lock):
                 ) from None
 
 
-class AixiangWeChatClient(WeChatClient):
-    """wechatpy's WeChatClient with a shared token, a timeout and a bounded retry."""
+class AixiangWeChatClient:
+    """The HTTP client every WeChat call goes through: a shared token, a timeout, a
+    bounded retry, pooled connections.
+
+    It wraps nothing of wechatpy's client internals: its own ``get``/``post`` are what
+    wechatpy's API areas (``message``, ``media``, ``menu``, ``tag``, built here through
+    their public constructors, for callers that speak wechatpy) and this project's facade
+    (bot/wechat/api.py) call.
+    """
 
     def __init__(
         self,
@@ -302,8 +292,15 @@ class AixiangWeChatClient(WeChatClient):
         redis_client: redis.Redis,
         pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
-        super().__init__(appid, secret, session=SharedStorage(redis_client), timeout=timeout)
+        self.appid = appid
+        self.secret = secret
+        self.timeout = timeout
+        self.session = SharedStorage(redis_client)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else f"{api_base_url}/"
+        self.message = WeChatMessage(self)
+        self.media = WeChatMedia(self)
+        self.menu = WeChatMenu(self)
+        self.tag = WeChatTag(self)
         self._http = _WeChatSession(pool_size)
         self._redis = redis_client
         self._refresh_guard = threading.Lock()
@@ -311,6 +308,12 @@ class AixiangWeChatClient(WeChatClient):
         # A fetch is one request of at most a connect and a read timeout; the lock must
         # outlive it, and whoever waits must wait at least that long.
         self._lock_timeout_s = 2 * timeout + 1
+
+    @property
+    def access_token_key(self) -> str:
+        """The session key of the token, as wechatpy names it (tokens stored before are
+        found again)."""
+        return f"{self.appid}_access_token"
 
     @property
     def access_token(self) -> str:
@@ -356,7 +359,7 @@ class AixiangWeChatClient(WeChatClient):
             },
             timeout=self.timeout,
         )
-        result = self._decode_result(res)
+        result = _decode(res)
         if not isinstance(result, dict) or not result.get("access_token"):
             errcode = _errcode(result) or None
             errmsg = result.get("errmsg") if isinstance(result, dict) else "an answer not JSON"
@@ -371,7 +374,6 @@ class AixiangWeChatClient(WeChatClient):
         self.session.set(
             self.access_token_key, result["access_token"], max(1, expires_in - TOKEN_MARGIN_S)
         )
-        self.expires_at = int(time.time()) + expires_in
         log.info("fetched a WeChat access token (force_refresh=%s)", force_refresh)
         return result
 
@@ -400,9 +402,18 @@ class AixiangWeChatClient(WeChatClient):
                 if held:
                     _release(lock)
 
+    def get(self, url_or_endpoint: str, **kwargs: Any) -> Any:
+        """A GET to WeChat's API: its JSON, or for a download endpoint the file."""
+        return self._request("get", url_or_endpoint, **kwargs)
+
+    def post(self, url_or_endpoint: str, **kwargs: Any) -> Any:
+        """A POST to WeChat's API (``data``: a dict sent as JSON, or bytes): its JSON."""
+        return self._request("post", url_or_endpoint, **kwargs)
+
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
-        """wechatpy's request, sent through :meth:`_send` so that transport failures raise
-        this module's errors."""
+        """One call, sent through :meth:`_send` so that transport failures raise this
+        module's errors. ``api_base_url`` (as wechatpy's API areas pass it) replaces the
+        configured base; ``result_processor`` maps a successful answer."""
         base_url = kwargs.pop("api_base_url", self.API_BASE_URL)
         absolute = url_or_endpoint.startswith(("http://", "https://"))
         url = url_or_endpoint if absolute else f"{base_url}{url_or_endpoint}"
@@ -483,11 +494,12 @@ class AixiangWeChatClient(WeChatClient):
         result_processor: Callable[[dict[str, Any]], Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """wechatpy's result handling, except that a rejected token is refreshed once and
-        the call retried once: wechatpy 1.8.18 retries without bound, which ends in a
-        RecursionError while WeChat keeps refusing (a reset secret, a token replaced)."""
-        result = self._decode_result(res)
-        if _errcode(result) in TOKEN_ERRCODES and self.auto_retry and method and url:
+        """The answer's JSON, or an error keeping WeChat's errcode. A rejected token is
+        refreshed once and the call retried once (wechatpy's own client retries without
+        bound, which ends in a RecursionError while WeChat keeps refusing: a reset
+        secret, a token replaced)."""
+        result = _decode(res)
+        if _errcode(result) in TOKEN_ERRCODES and method and url:
             params = kwargs["params"]
             log.info(
                 "WeChat rejected the access token (errcode %s); refreshing it once",
@@ -495,7 +507,7 @@ class AixiangWeChatClient(WeChatClient):
             )
             params["access_token"] = self.refresh_access_token(rejected=params["access_token"])
             res = self._send(method, url, **kwargs)
-            result = self._decode_result(res)
+            result = _decode(res)
             if _errcode(result) in TOKEN_ERRCODES:
                 raise WeChatTokenRejected(
                     _errcode(result),
@@ -536,15 +548,6 @@ class AixiangWeChatClient(WeChatClient):
             response=res,
         )
 
-    def download_media(self, media_id: str, max_bytes: int) -> Any:
-        """media/get, read as it arrives and refused (:class:`WeChatFileTooLarge`) once it
-        passes ``max_bytes``: wechatpy's ``media.download`` holds the whole answer, however
-        big, before anyone can look at its size. The whole download must end within the
-        client's timeout (:class:`WeChatTimeout`), not only each read, so a server that
-        trickles the file cannot hold the sweep. Answers the file as a requests Response,
-        or WeChat's JSON when JSON came back (a video's MediaId gives a ``video_url``)."""
-        return self.get("media/get", params={"media_id": media_id}, max_bytes=max_bytes)
-
     def close(self) -> None:
         """Close the pooled HTTP connections, which wechatpy never does."""
         self._http.close()
@@ -569,68 +572,105 @@ def _overall_s(value: Any) -> float | None:
 def _read_file(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
     """A streamed file answer, read under ``download``'s size cap and deadline. A refused
     or late answer's connection is closed rather than drained, as the rest is not wanted."""
+    reader = _CappedReader(raw, download, parts)
     try:
-        return _read_capped(raw, download, parts)
+        return reader.read()
     except BaseException:
         raw.close()
         raise
     finally:
+        reader.stop()
         raw.release_conn()
 
 
-def _read_capped(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
-    """A streamed body of at most ``download.max_bytes``: refused up front by its
-    Content-Length when it declares one, else as soon as the bytes read pass the limit."""
-    max_bytes = download.max_bytes
-    declared = str(raw.headers.get("Content-Length") or "")
-    if declared.isdecimal() and int(declared) > max_bytes:
-        raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
-    content = bytearray()
-    while chunk := _read_chunk(raw, download, parts):
-        content += chunk
-        if len(content) > max_bytes:
-            raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
-    return bytes(content)
+class _CappedReader:
+    """Reads a streamed body of at most ``download.max_bytes``, all of it by the deadline.
 
+    urllib3's read timeout bounds each socket read, so an answer trickling in a byte at a
+    time would otherwise never time out. While the connection stays open after the
+    answer (keep-alive), each read waits only what is left of the whole: the connection's
+    socket gets that timeout before each read (``read1``, one socket read at a time).
+    Only this thread touches the socket, and only while the response still holds its
+    connection: urllib3 hands it back to the pool inside the read that ends the body,
+    and another call may be using it by then. An answer that closes the connection after
+    it (``Connection: close``) has left the connection without a socket, and its socket
+    is never used again, so there a timer shuts the response down at the deadline
+    (urllib3's ``shutdown``), which ends a read waiting on it.
+    """
 
-def _read_chunk(raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult) -> bytes:
-    """One socket read's worth of the body, waiting no longer than the read timeout nor
-    past the deadline. urllib3's read timeout bounds each socket read, so an answer
-    trickling in a byte at a time would otherwise never time out; hence one read at a
-    time (``read1``), each given only what is left of the whole. Only this thread touches
-    the socket, and only while the response still holds it: urllib3 hands it back to the
-    pool inside the read that ends the body, and another call may be using it by then."""
-    sock = _body_socket(raw)
-    if sock is None:
-        return raw.read1(_DOWNLOAD_CHUNK)  # the body has ended: nothing left to wait for
-    wait_s = download.read_s
-    if download.deadline is not None:
-        left_s = download.deadline - time.monotonic()
-        if left_s <= 0:
-            raise _late(download, parts)
-        wait_s = left_s if wait_s is None else min(wait_s, left_s)
-    sock.settimeout(wait_s)
-    try:
-        return raw.read1(_DOWNLOAD_CHUNK)
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        if wait_s != download.read_s:  # the wait was cut short by the deadline
-            raise _late(download, parts) from None
-        raise
+    def __init__(
+        self, raw: urllib3.BaseHTTPResponse, download: _Download, parts: SplitResult
+    ) -> None:
+        self._raw = raw
+        self._download = download
+        self._parts = parts
+        self._timer: threading.Timer | None = None
+        self._cut_off = threading.Event()
 
+    def read(self) -> bytes:
+        """The body: refused up front by its Content-Length when it declares one, else as
+        soon as the bytes read pass the limit."""
+        max_bytes = self._download.max_bytes
+        declared = str(self._raw.headers.get("Content-Length") or "")
+        if declared.isdecimal() and int(declared) > max_bytes:
+            raise WeChatFileTooLarge(None, f"the file is {declared} bytes, over {max_bytes}")
+        content = bytearray()
+        while chunk := self._chunk():
+            content += chunk
+            if len(content) > max_bytes:
+                raise WeChatFileTooLarge(None, f"the file is over {max_bytes} bytes")
+        if self._cut_off.is_set():  # the end came from the shutdown, not from the server
+            raise self._late()
+        return bytes(content)
 
-def _body_socket(raw: urllib3.BaseHTTPResponse) -> socket.socket | None:
-    """The socket the body is read from while the response still holds its connection.
-    An answer that closes the connection after it (``Connection: close``) has already
-    been handed its socket: http.client drops it from the connection, not from the
-    response's file, so that is where it is found."""
-    connection = raw.connection
-    if connection is None:
-        return None
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        fp = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _chunk(self) -> bytes:
+        """One socket read's worth of the body, waiting no longer than the read timeout
+        nor past the deadline."""
+        raw, download = self._raw, self._download
+        connection = raw.connection
+        if connection is None:
+            return raw.read1(_DOWNLOAD_CHUNK)  # the body has ended: nothing left to wait for
+        wait_s = download.read_s
+        if download.deadline is not None:
+            left_s = download.deadline - time.monotonic()
+            if left_s <= 0:
+                raise self._late()
+            wait_s = left_s if wait_s is None else min(wait_s, left_s)
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(wait_s)
+        elif download.deadline is not None and self._timer is None:
+            self._timer = threading.Timer(download.deadline - time.monotonic(), self._shut)
+            self._timer.daemon = True
+            self._timer.start()
+        try:
+            return raw.read1(_DOWNLOAD_CHUNK)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            if wait_s != download.read_s:  # the wait was cut short by the deadline
+                raise self._late() from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError):
+            if self._cut_off.is_set():  # the shutdown at the deadline ended the read
+                raise self._late() from None
+            raise
+
+    def _shut(self) -> None:
+        """At the deadline: end the read waiting on a connection that closes after it.
+        A body that ended meanwhile has handed its connection back and is left alone;
+        the flag is set before the shutdown, so the reader never takes the end the
+        shutdown makes for the end of the body."""
+        if self._raw.connection is None:
+            return
+        self._cut_off.set()
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._raw.shutdown()  # raises if the body ended after all: nothing to end
+
+    def _late(self) -> WeChatTimeout:
+        return _late(self._download, self._parts)
 
 
 def _late(download: _Download, parts: SplitResult) -> WeChatTimeout:
@@ -639,6 +679,14 @@ def _late(download: _Download, parts: SplitResult) -> WeChatTimeout:
         f"the download from {parts.scheme}://{parts.netloc}{parts.path} did not "
         f"finish within {download.limit_s:g}s",
     )
+
+
+def _decode(res: requests.Response) -> Any:
+    """The answer's JSON, or the response itself when it is not JSON (a file)."""
+    try:
+        return json.loads(res.content.decode("utf-8", "ignore"), strict=False)
+    except ValueError:
+        return res
 
 
 def _errcode(result: Any) -> int:
@@ -662,25 +710,3 @@ def build_wechat_client(config: Config, redis_client: redis.Redis) -> AixiangWeC
         redis_client=redis_client,
         pool_size=config.push.worker_threads,
     )
-
-
-def menu_to_wechat(menu: MenuConfig) -> dict[str, Any]:
-    """WeChat's menu JSON: CLICK buttons carry their key, VIEW buttons their url."""
-    return {"button": [_menu_button(button) for button in menu.buttons]}
-
-
-def _menu_button(button: MenuButton) -> dict[str, Any]:
-    if button.sub_buttons:
-        return {
-            "name": button.name,
-            "sub_button": [_menu_button(sub) for sub in button.sub_buttons],
-        }
-    if button.key:
-        return {"type": "click", "name": button.name, "key": button.key}
-    return {"type": "view", "name": button.name, "url": button.url}
-
-
-def push_menu(client: WeChatClient, menu: MenuConfig) -> dict[str, Any]:
-    """Replace the account's menu with ``menu`` (``aixiang menu push``)."""
-    result: dict[str, Any] = client.menu.create(menu_to_wechat(menu))
-    return result

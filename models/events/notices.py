@@ -29,7 +29,7 @@ def cancel_notice_expires_at(event: Event, now: datetime) -> datetime:
 
 def cancellation_payload(event: Event, signup: Signup, reason: str, tz: ZoneInfo) -> dict[str, Any]:
     """The push telling a signed-up resident the event is off, with its template values
-    (models.outbox.PUSH_KIND_VALUES["event_cancelled"])."""
+    (models/push/registry.py)."""
     when = local_text(event.starts_at, tz)
     return {
         "text": both("push_event_cancelled", title=event.title, when=when, reason=reason).as_dict(),
@@ -57,7 +57,7 @@ def confirmed_push_text(
 
 def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, Any]:
     """The push telling a waitlisted resident their place is confirmed, with its template
-    values (models.outbox.PUSH_KIND_VALUES["promotion"])."""
+    values (models/push/registry.py)."""
     when = local_text(event.starts_at, tz)
     return {
         "text": confirmed_push_text(

@@ -25,7 +25,9 @@ from models.events.errors import EventError, EventRefusal
 from models.events.notices import promotion_payload
 from models.events.queries import attendance_of, get_event, live_signup, occupancy
 from models.events.tables import CHECKIN_CODE_DIGITS, Event, EventStatus, Signup, SignupStatus
-from models.outbox import enqueue_push
+from models.push import stale
+from models.push.outbox import enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 MAX_NAME = 64
@@ -194,6 +196,7 @@ def cancel_signup(
     signup.status = SignupStatus.CANCELLED
     signup.cancelled_at = now
     signup.waitlist_position = None
+    stale.signup_cancelled(db, signup.id)
     db.flush()
     promoted = promote_waitlist(db, event, now, tz) if was_confirmed else []
     if not was_confirmed:
@@ -229,7 +232,7 @@ def _push_promotion(db: Session, event: Event, signup: Signup, now: datetime, tz
         db,
         recipient_openid=signup.resident.openid,
         resident_id=signup.resident_id,
-        kind="promotion",
+        kind=PushKind.PROMOTION,
         payload=promotion_payload(event, signup, tz),
         idempotency_key=f"promotion:{signup.id}",
         now=now,

@@ -29,8 +29,10 @@ from models.events.tables import (
     EventTag,
     Signup,
 )
-from models.outbox import enqueue_push
 from models.partners import Partner
+from models.push import stale
+from models.push.outbox import enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
@@ -197,6 +199,7 @@ def update_event(
             f"event {event_id} is {event.status} and cannot be changed",
             event=event,
         )
+    starts_at = event.starts_at
     for name, value in changes.items():
         if isinstance(value, str):
             value = value.strip()
@@ -223,6 +226,8 @@ def update_event(
     if partner_names is not None:
         event.partners = find_partners(db, partner_names)
     event.updated_at = now
+    if event.starts_at != starts_at:
+        stale.event_moved(db, event.id)
     db.flush()
     promoted = promote_waitlist(db, event, now, tz) if event.status == EventStatus.PUBLISHED else []
     return event, promoted
@@ -275,6 +280,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     event.cancelled_at = now
     event.cancel_reason = reason
     event.updated_at = now
+    stale.event_cancelled(db, event.id, event.status)
     signups = db.execute(
         select(Signup, Resident)
         .join(Resident, Resident.id == Signup.resident_id)
@@ -287,7 +293,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
             db,
             recipient_openid=resident.openid,
             resident_id=resident.id,
-            kind="event_cancelled",
+            kind=PushKind.EVENT_CANCELLED,
             payload=cancellation_payload(event, signup, reason, tz),
             idempotency_key=f"event_cancelled:{event.id}:{resident.id}",
             now=now,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from models.inbound import InboundMessage
 from models.needs.notices import assigned_key, assigned_payload
 from models.needs.tables import Need, NeedHistory, NeedPhoto, PhotoStatus
-from models.outbox import OutboxMessage
 from models.partners import Partner
+from models.push.outbox import OutboxMessage
 from models.residents import Resident
 
 

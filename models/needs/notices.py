@@ -8,10 +8,11 @@ from datetime import datetime
 
 from models.needs.tables import NEEDS_A_REASON, Need, NeedHistory, NeedStatus
 from models.partners import Partner
+from models.push.vocabulary import PushKind
 from texts.catalog import LINES, both
 
 # The push to a partner's contact when a need is handed to them.
-ASSIGNED_KIND = "need_assigned"
+ASSIGNED_KIND = PushKind.NEED_ASSIGNED
 
 
 STATUS_NAMES: dict[str, tuple[str, str]] = {

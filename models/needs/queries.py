@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, aliased
 from models.needs.errors import NeedError
 from models.needs.notices import ASSIGNED_KIND
 from models.needs.tables import Need, NeedHistory, NeedPhoto
-from models.outbox import OutboxMessage
 from models.partners import Partner
+from models.push.outbox import OutboxMessage
+from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -188,7 +189,7 @@ def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
 
 # The kinds transitions.py queues for a change, which it keys kind:need:entry (and
 # :resident after that for a resident whose need was merged into this one).
-CHANGE_PUSH_KINDS = ("need_status", "need_note", ASSIGNED_KIND)
+CHANGE_PUSH_KINDS = (PushKind.NEED_STATUS, PushKind.NEED_NOTE, ASSIGNED_KIND)
 
 
 def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from models.needs.errors import NeedError
 from models.needs.notices import ASSIGNED_KIND, assigned_key, assigned_payload, status_push_payload
 from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
-from models.outbox import enqueue_push
 from models.partners import Partner
+from models.push.outbox import enqueue_push
+from models.push.vocabulary import PushKind
 from models.residents import Resident, get_or_create_resident
 
 
@@ -137,7 +138,7 @@ def _queue_pushes(
     partner: Partner | None,
     now: datetime,
 ) -> None:
-    kind = "need_status" if entry.from_status != entry.to_status else "need_note"
+    kind = PushKind.NEED_STATUS if entry.from_status != entry.to_status else PushKind.NEED_NOTE
     recipients: list[tuple[Resident, Need]] = []
     owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
     if owner is not None:

@@ -1,21 +1,32 @@
 """The outbox: every push to a person is a row here first, delivered later with retries.
 
-Domain code (need status changes, waitlist promotions, reminders, broadcasts) only ever
-calls :func:`enqueue_push`; the worker in ``scheduler/`` claims and delivers rows. The
-unique idempotency key makes "create this push" safe to repeat: a second call with the
-same key is a no-op, so nothing is sent twice because a job or request ran twice.
+Domain code (need status changes, waitlist promotions, reminders, broadcasts) builds every
+row with :func:`push_row`, one at a time through :func:`enqueue_push` or in bulk; the
+worker in ``scheduler/`` claims and delivers rows. The unique idempotency key makes
+"create this push" safe to repeat: a second call with the same key is a no-op, so nothing
+is sent twice because a job or request ran twice.
+
+A row stores the intent, never WeChat's JSON: ``payload`` holds ``text`` in both
+languages, the template ``fields``, and for a mass send its ``target``.
+
+A change that makes queued pushes stale (a cancelled sign-up, a moved event, an opt-out)
+marks them skipped in its own transaction with :func:`skip_queued`; the policy's check
+at send time (models/push/policy.py) is only a safety net.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -31,25 +42,26 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin, UTCDateTime, rowcount
+from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus, PushKind
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-DEAD = "dead"
-EXPIRED = "expired"
 # The rows claim_due may lease, as the partial index that keeps them in claim order says it.
 CLAIMABLE = text("status IN ('pending', 'failed', 'sending')")
 # Pushes waiting for their resident's next message; the webhook asks on every message.
 HELD_ONLY = text("status = 'held'")
+
+
+def one_of(column: str, vocabulary: type[StrEnum]) -> str:
+    """A CHECK condition that ``column`` holds one of ``vocabulary``'s values."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in vocabulary)})"
 
 
 class OutboxMessage(CreatedAtMixin, Base):
@@ -69,6 +81,8 @@ class OutboxMessage(CreatedAtMixin, Base):
             sqlite_where=HELD_ONLY,
             postgresql_where=HELD_ONLY,
         ),
+        CheckConstraint(one_of("status", OutboxStatus), name="status"),
+        CheckConstraint(one_of("kind", PushKind), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,7 +91,7 @@ class OutboxMessage(CreatedAtMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     channel: Mapped[str | None] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -87,11 +101,38 @@ class OutboxMessage(CreatedAtMixin, Base):
     sent_at: Mapped[datetime | None]
 
 
+def push_row(
+    *,
+    kind: PushKind,
+    recipient_openid: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    now: datetime,
+    resident_id: int | None = None,
+    expires_at: datetime | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one new outbox row: every enqueuer, single or bulk, builds its
+    rows here, so a queued push always starts out the same way."""
+    return {
+        "resident_id": resident_id,
+        "recipient_openid": recipient_openid,
+        "kind": kind,
+        "payload": payload,
+        "idempotency_key": idempotency_key,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
+
+
 def enqueue_push(
     db: Session,
     *,
     recipient_openid: str,
-    kind: str,
+    kind: PushKind,
     payload: dict[str, Any],
     idempotency_key: str,
     now: datetime,
@@ -103,60 +144,46 @@ def enqueue_push(
     return insert_ignoring_conflict(
         db,
         OutboxMessage,
-        {
-            "resident_id": resident_id,
-            "recipient_openid": recipient_openid,
-            "kind": kind,
-            "payload": payload,
-            "idempotency_key": idempotency_key,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": not_before or now,
-            "expires_at": expires_at,
-            "created_at": now,
-        },
+        push_row(
+            kind=kind,
+            recipient_openid=recipient_openid,
+            payload=payload,
+            idempotency_key=idempotency_key,
+            now=now,
+            resident_id=resident_id,
+            expires_at=expires_at,
+            not_before=not_before,
+        ),
         conflict_columns=["idempotency_key"],
     )
 
 
-# What each push kind's templates may show: ``text`` (the message in the resident's
-# language) and the ``fields`` of its payload. The payloads are built by
-# models/reminders.py ``reminder_payload``, events.py ``promotion_payload`` and
-# ``cancellation_payload``, needs.py ``status_push_payload`` and ``assigned_payload``,
-# digest.py ``digest_payload`` and broadcasts.py ``broadcast_payload``
-# (tests/test_push_kinds.py holds each to exactly its set); bot/config.py refuses a
-# template naming anything else at start-up. Mass sends use no templates.
-PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
-    "reminder": frozenset(
-        {"text", "event_id", "signup_id", "title", "starts_at", "place", "checkin_code"}
-    ),
-    "promotion": frozenset(
-        {"text", "event_id", "title", "starts_at", "place", "party_size", "checkin_code"}
-    ),
-    "event_cancelled": frozenset(
-        {"text", "event_id", "title", "starts_at", "reason", "signup_status"}
-    ),
-    "need_status": frozenset(
-        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
-    ),
-    "need_note": frozenset(
-        {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"}
-    ),
-    "need_assigned": frozenset({"text", "ref", "category", "partner", "place", "assigned_at"}),
-    "digest": frozenset(
-        {"text", "date", "new_needs", "waiting_needs", "events_today", "events_tomorrow"}
-    ),
-    "broadcast": frozenset({"text", "broadcast_id", "event_id"}),
-}
+def skip_queued(
+    db: Session,
+    kind: PushKind,
+    reason: str,
+    *,
+    resident_id: int | None = None,
+    **fields: int,
+) -> int:
+    """Mark the queued pushes of ``kind`` that a change just made stale as skipped with
+    ``reason``, in the caller's transaction; returns how many.
 
-
-# Statuses the delivery pipeline adds: a push no channel can carry now waits for the
-# resident's next message ("held"), and a reminder that was due while nothing ran and is
-# now too late is recorded as "skipped" rather than silently dropped.
-HELD = "held"
-SKIPPED = "skipped"
-HELD_PER_REPLY = 5
-STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD, EXPIRED, HELD, SKIPPED)
+    Which ones: those to ``resident_id`` if given, and whose payload ``fields`` hold the
+    given values (e.g. ``signup_id=7``). Rows being sent right now are left alone: their
+    worker checks again (models/push/policy.py) only if it claims them again.
+    """
+    condition: ColumnElement[bool] = true()
+    if resident_id is not None:
+        condition = and_(condition, OutboxMessage.resident_id == resident_id)
+    for name, value in fields.items():
+        condition = and_(condition, OutboxMessage.payload[("fields", name)].as_integer() == value)
+    result = db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.status.in_(QUEUED_STATUSES), condition)
+        .values(status=OutboxStatus.SKIPPED, last_error=reason, lease_until=None)
+    )
+    return rowcount(result)
 
 
 @dataclass(frozen=True)
@@ -241,10 +268,18 @@ def _choose_due(paused: bool) -> Select[Any]:
     ``paused`` parameter."""
     due = and_(
         OutboxMessage.status.in_(
-            bindparam("claimable", (PENDING, FAILED, SENDING), expanding=True, literal_execute=True)
+            bindparam(
+                "claimable",
+                (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING),
+                expanding=True,
+                literal_execute=True,
+            )
         ),
         OutboxMessage.next_attempt_at <= bindparam("now"),
-        or_(OutboxMessage.status != SENDING, OutboxMessage.lease_until < bindparam("now")),
+        or_(
+            OutboxMessage.status != OutboxStatus.SENDING,
+            OutboxMessage.lease_until < bindparam("now"),
+        ),
     )
     if paused:
         due = and_(due, OutboxMessage.kind.not_in(bindparam("paused", expanding=True)))
@@ -278,7 +313,7 @@ _RESIDENT_COLUMNS = (
     Resident.last_interaction_kind,
 )
 _LEASE_VALUES = {
-    "status": SENDING,
+    "status": OutboxStatus.SENDING,
     "lease_until": bindparam("lease_until", type_=OutboxMessage.lease_until.type),
     "attempts": OutboxMessage.attempts + 1,
 }
@@ -322,7 +357,7 @@ def renew_lease(db: Session, ids: Iterable[int], held_until: datetime, until: da
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(list(ids)),
-            OutboxMessage.status == SENDING,
+            OutboxMessage.status == OutboxStatus.SENDING,
             OutboxMessage.lease_until == held_until,
         )
         .values(lease_until=until)
@@ -357,12 +392,12 @@ def _mark_sent(dialect: str) -> Update:
         update(OutboxMessage)
         .where(
             ids,
-            OutboxMessage.status == SENDING,
+            OutboxMessage.status == OutboxStatus.SENDING,
             OutboxMessage.lease_until
             == bindparam("held_until", type_=OutboxMessage.lease_until.type),
         )
         .values(
-            status=SENT,
+            status=OutboxStatus.SENT,
             channel=bindparam("channel"),
             sent_at=bindparam("now", type_=OutboxMessage.sent_at.type),
             lease_until=None,
@@ -374,7 +409,7 @@ def _mark_sent(dialect: str) -> Update:
 def mark_outcome(
     db: Session,
     row_id: int,
-    status: str,
+    status: OutboxStatus,
     error: str | None = None,
     next_attempt_at: datetime | None = None,
     refund_attempt: bool = False,
@@ -396,82 +431,11 @@ def mark_outcome(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == row_id,
-            OutboxMessage.status == SENDING,
+            OutboxMessage.status == OutboxStatus.SENDING,
             OutboxMessage.lease_until == lease_until,
         )
         .values(**values)
     )
-
-
-def take_held_for_reply(
-    db: Session, resident_id: int, now: datetime, limit: int = HELD_PER_REPLY
-) -> list[dict[str, Any]]:
-    """Payloads of held pushes for a resident who just wrote, marked delivered in the reply.
-
-    At most ``limit`` ride on one reply (WeChat cuts long replies); the rest wait for the
-    next. Expired ones are left for the expiry sweep, which records them as expired. A
-    reminder whose sign-up or event was cancelled (or whose event moved) while it waited,
-    or a broadcast to a resident who has opted out (退订, perhaps in this very message), is
-    recorded as skipped instead, as the worker would have, and its place goes to the
-    next held push. The webhook asks on every message and nearly always finds nothing, so
-    the look-up is one prebuilt statement and the rest runs only when something was found.
-    """
-    taken: list[dict[str, Any]] = []
-    while len(taken) < limit:
-        rows = db.execute(
-            _HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit - len(taken)}
-        ).all()
-        if not rows:
-            break
-        stale = _not_to_send(db, resident_id, rows)
-        for row_id, reason in stale.items():
-            _mark_held_skipped(db, row_id, reason)
-        fresh = [row for row in rows if row.id not in stale]
-        if fresh:
-            db.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in fresh]))
-                .values(status=SENT, channel="reply", sent_at=now)
-            )
-        taken.extend(row.payload for row in fresh)
-        if not stale:
-            break
-    return taken
-
-
-def _not_to_send(db: Session, resident_id: int, rows: Sequence[Row[Any]]) -> dict[int, str]:
-    """Why each held push among ``rows`` (all the resident's) must not go out any more,
-    by row id: a stale reminder, or a broadcast the resident has opted out of."""
-    # Imported here: both modules build on this one (they queue outbox rows).
-    from models.broadcasts import BROADCAST_KIND, OPTED_OUT, opted_out
-    from models.reminders import KIND, still_worth_sending
-
-    reasons = {row.id: still_worth_sending(db, row.id) for row in rows if row.kind == KIND}
-    broadcasts = [row.id for row in rows if row.kind == BROADCAST_KIND]
-    if broadcasts and opted_out(db, resident_id):
-        reasons.update(dict.fromkeys(broadcasts, OPTED_OUT))
-    return {row_id: reason for row_id, reason in reasons.items() if reason is not None}
-
-
-def _mark_held_skipped(db: Session, row_id: int, reason: str) -> None:
-    db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.status == HELD)
-        .values(status=SKIPPED, last_error=reason)
-    )
-
-
-_HELD_FOR_REPLY = (
-    select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
-    .where(
-        OutboxMessage.resident_id == bindparam("resident_id"),
-        OutboxMessage.status == HELD,
-        or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > bindparam("now")),
-    )
-    .order_by(OutboxMessage.created_at, OutboxMessage.id)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
 
 
 def expire_stale(db: Session, now: datetime) -> int:
@@ -479,11 +443,11 @@ def expire_stale(db: Session, now: datetime) -> int:
     result = db.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.status.in_((PENDING, FAILED, HELD)),
+            OutboxMessage.status.in_(QUEUED_STATUSES),
             OutboxMessage.expires_at.is_not(None),
             OutboxMessage.expires_at <= now,
         )
-        .values(status=EXPIRED, last_error="expired before it could be delivered")
+        .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be delivered")
     )
     return rowcount(result)
 
@@ -525,8 +489,8 @@ def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
     """Give dead rows a fresh set of attempts (after fixing what killed them)."""
     statement = (
         update(OutboxMessage)
-        .where(OutboxMessage.status == DEAD)
-        .values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None)
+        .where(OutboxMessage.status == OutboxStatus.DEAD)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, lease_until=None)
     )
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)

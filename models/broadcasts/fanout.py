@@ -1,0 +1,365 @@
+"""Fan-out: a broadcast becomes outbox rows, one per recipient or one per mass request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    any_,
+    cast,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models.base import UTCDateTime, local_text
+from models.broadcasts.audience import Audience, Recipient, normalize_audience, resolve_audience
+from models.broadcasts.mass import (
+    BY_TAG,
+    WECHAT_TAG,
+    MassPlan,
+    check_mass_quota,
+    mass_intent,
+    mass_tag_name,
+    plan_mass,
+)
+from models.broadcasts.messages import announceable_event, as_residents_see, event_announcement
+from models.broadcasts.queries import due_broadcasts
+from models.broadcasts.records import (
+    CANCELLED,
+    REFUSED,
+    SCHEDULED,
+    SENT,
+    Broadcast,
+    BroadcastError,
+    BroadcastRecipient,
+    BroadcastSettings,
+)
+from models.events.staff import SCHEDULE_HORIZON
+from models.events.tables import Event
+from models.push.outbox import OutboxMessage, enqueue_push, push_row
+from models.push.vocabulary import PushKind
+from models.residents import Resident
+
+# A text broadcast nobody could deliver within this time (the resident never wrote to
+# us) is not worth sending with a reply weeks later; an event's expires when sign-up closes.
+TEXT_VALID_FOR = timedelta(days=3)
+BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class FanOut:
+    broadcast_id: int
+    recipients: int
+    rows: int
+    mass_requests: int = 0
+    singles: int = 0
+
+
+Progress = Callable[[int], None]
+
+
+def prepare(
+    db: Session,
+    broadcast: Broadcast,
+    now: datetime,
+    settings: BroadcastSettings,
+    categories: Collection[str] | None = None,
+) -> tuple[dict[str, str], Audience, MassPlan | None]:
+    """What a broadcast would send right now: its text, audience and mass plan (checked)."""
+    texts = {"zh": broadcast.text_zh, "en": broadcast.text_en}
+    if broadcast.event_id is not None:
+        texts = event_announcement(db, announceable_event(db, broadcast.event_id, now), settings.tz)
+    audience = resolve_audience(db, broadcast.audience, categories)
+    plan = None
+    if broadcast.mass:
+        plan = plan_mass(audience, settings)
+        check_mass_quota(db, plan, settings, now, broadcast_id=broadcast.id)
+    return texts, audience, plan
+
+
+def fan_out(
+    db: Session,
+    broadcast: Broadcast,
+    now: datetime,
+    settings: BroadcastSettings,
+    progress: Progress | None = None,
+    categories: Collection[str] | None = None,
+) -> FanOut:
+    """Queue a broadcast: resolve its audience now, write its outbox rows, mark it sent.
+
+    Refusals (a closed event, an audience gone wrong, a mass quota) raise BroadcastError
+    before anything is written. Writing again is harmless: every row has its key.
+    """
+    texts, audience, plan = prepare(db, broadcast, now, settings, categories)
+    broadcast.text_zh, broadcast.text_en = texts["zh"], texts["en"]
+    shown = as_residents_see(texts)
+    expires_at = _expiry(db, broadcast, now)
+    singles = audience.recipients if plan is None else plan.singles
+    rows = _write_rows(db, broadcast, singles, shown, now, expires_at, progress)
+    if plan is not None:
+        rows += _write_mass(db, broadcast, plan, shown, now, expires_at, progress)
+    broadcast.status = SENT
+    broadcast.sent_at = now
+    broadcast.error = None
+    broadcast.recipients = audience.size
+    broadcast.excluded_unsubscribed = audience.excluded_unsubscribed
+    broadcast.excluded_opted_out = audience.excluded_opted_out
+    db.flush()
+    return FanOut(
+        broadcast_id=broadcast.id,
+        recipients=audience.size,
+        rows=rows,
+        mass_requests=0 if plan is None else len(plan.requests),
+        singles=0 if plan is None else len(plan.singles),
+    )
+
+
+def _expiry(db: Session, broadcast: Broadcast, now: datetime) -> datetime:
+    if broadcast.event_id is not None:
+        event = db.get(Event, broadcast.event_id)
+        assert event is not None
+        return event.closes_at
+    return now + TEXT_VALID_FOR
+
+
+def _fields(broadcast: Broadcast) -> dict[str, Any]:
+    return {"broadcast_id": broadcast.id, "event_id": broadcast.event_id}
+
+
+def broadcast_payload(broadcast: Broadcast, texts: dict[str, str]) -> dict[str, Any]:
+    """One resident's broadcast row: the message as residents see it, and its template
+    values (models/push/registry.py)."""
+    return {"text": texts, "fields": _fields(broadcast)}
+
+
+def _write_rows(
+    db: Session,
+    broadcast: Broadcast,
+    recipients: Sequence[Recipient],
+    texts: dict[str, str],
+    now: datetime,
+    expires_at: datetime,
+    progress: Progress | None,
+) -> int:
+    """One outbox row per recipient (keys make a re-run a no-op).
+
+    Each batch is one INSERT ... SELECT from ``resident`` whose values are bound once, so
+    tens of thousands of rows cost a few statements, not a Python round per row.
+    """
+    shared = push_row(
+        kind=PushKind.BROADCAST,
+        recipient_openid="",
+        payload=broadcast_payload(broadcast, texts),
+        idempotency_key="",
+        now=now,
+        expires_at=expires_at,
+    )
+    columns = {name: _bound(db, name, value) for name, value in shared.items()}
+    # Who each row goes to comes from the resident table, row by row.
+    columns.update(
+        resident_id=Resident.id,
+        recipient_openid=Resident.openid,
+        idempotency_key=literal(f"broadcast:{broadcast.id}:", String) + cast(Resident.id, String),
+    )
+    _copy_residents(db, OutboxMessage, columns, ["idempotency_key"], recipients, progress)
+    return len(recipients)
+
+
+def _write_mass(
+    db: Session,
+    broadcast: Broadcast,
+    plan: MassPlan,
+    texts: dict[str, str],
+    now: datetime,
+    expires_at: datetime,
+    progress: Progress | None,
+) -> int:
+    for number, request in enumerate(plan.requests, start=1):
+        key = f"broadcast:{broadcast.id}:mass:{number}"
+        name = mass_tag_name(broadcast.id, now)
+        payload: dict[str, Any] = {
+            "text": texts,
+            "fields": _fields(broadcast),
+            **mass_intent(request, name, broadcast.id, number),
+        }
+        target = f"{WECHAT_TAG}:{name}" if request.method == BY_TAG else request.target
+        outbox_id = enqueue_push(
+            db,
+            recipient_openid=target,
+            kind=PushKind.MASS,
+            payload=payload,
+            idempotency_key=key,
+            now=now,
+            expires_at=expires_at,
+        )
+        if outbox_id is None:
+            outbox_id = db.execute(
+                select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+            ).scalar_one()
+        columns = {
+            "broadcast_id": literal(broadcast.id, Integer),
+            "resident_id": Resident.id,
+            "outbox_id": literal(outbox_id, Integer),
+            "created_at": literal(now, UTCDateTime()),
+        }
+        _copy_residents(
+            db,
+            BroadcastRecipient,
+            columns,
+            ["broadcast_id", "resident_id"],
+            request.recipients,
+            progress,
+        )
+    return len(plan.requests)
+
+
+def _bound(db: Session, name: str, value: Any) -> Any:
+    """An outbox column's value bound in a SELECT list, typed as its column. A JSON value
+    needs its type spelled out on PostgreSQL, while SQLite would turn CAST(... AS JSON)
+    into a number."""
+    column_type = OutboxMessage.__table__.c[name].type
+    bound = literal(value, column_type)
+    if isinstance(column_type, JSON) and db.get_bind().dialect.name == "postgresql":
+        return cast(bound, JSON)
+    return bound
+
+
+def _copy_residents(
+    db: Session,
+    model: type[Any],
+    columns: dict[str, Any],
+    conflict_columns: list[str],
+    recipients: Sequence[Recipient],
+    progress: Progress | None,
+) -> None:
+    """INSERT INTO ``model`` SELECT ``columns`` FROM resident, batch by batch of ids,
+    skipping rows whose ``conflict_columns`` exist (ON CONFLICT DO NOTHING)."""
+    on_postgresql = db.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
+    for start in range(0, len(recipients), BATCH_SIZE):
+        batch = recipients[start : start + BATCH_SIZE]
+        ids = [r.resident_id for r in batch]
+        # On PostgreSQL one array parameter instead of thousands of placeholders.
+        chosen = (
+            Resident.id == any_(literal(ids, postgresql.ARRAY(Integer)))
+            if on_postgresql
+            else Resident.id.in_(ids)
+        )
+        rows = select(*columns.values()).where(chosen)
+        db.execute(
+            insert(model.__table__)
+            .from_select(list(columns), rows)
+            .on_conflict_do_nothing(index_elements=conflict_columns)
+        )
+        if progress is not None:
+            progress(len(batch))
+
+
+def send_due_broadcasts(db: Session, now: datetime, settings: BroadcastSettings) -> int:
+    """Fan out every scheduled broadcast that is due; returns how many went out.
+
+    One that can no longer go (its event closed, a mass quota spent) is marked refused
+    with the reason, so it is neither retried forever nor lost silently.
+    """
+    sent = 0
+    while True:
+        due = due_broadcasts(db, now)
+        if not due:
+            return sent
+        for broadcast in due:
+            try:
+                with db.begin_nested():
+                    fan_out(db, broadcast, now, settings)
+                sent += 1
+            except BroadcastError as refusal:
+                broadcast.status = REFUSED
+                broadcast.error = str(refusal)
+        db.flush()
+
+
+STORED_ZONE = ZoneInfo("UTC")
+
+
+def check_send_at(send_at: datetime, now: datetime, tz: ZoneInfo) -> None:
+    """Refuse a time staff cannot mean for a scheduled broadcast, shown in ``tz``.
+
+    It must be after ``now`` (a time already passed would go out at once, which staff ask
+    for by leaving out --at) and at most :data:`SCHEDULE_HORIZON` ahead: further is a typo,
+    and this is checked before the mass quotas, whose day and month periods overflow near
+    year 9999.
+    """
+    if send_at <= now:
+        raise BroadcastError(f"--at {local_text(send_at, tz)} ({tz.key}) is not in the future")
+    latest = now + SCHEDULE_HORIZON
+    if send_at > latest:
+        raise BroadcastError(
+            f"--at {local_text(send_at, tz)} ({tz.key}) is more than a year ahead; "
+            f"the latest is {local_text(latest, tz)}"
+        )
+
+
+def create_broadcast(
+    db: Session,
+    *,
+    texts: dict[str, str],
+    audience: str,
+    now: datetime,
+    scheduled_at: datetime | None = None,
+    event_id: int | None = None,
+    mass: bool = False,
+    created_by: str | None = None,
+) -> Broadcast:
+    """Record a broadcast to send now (then call :func:`fan_out`) or at ``scheduled_at``."""
+    if scheduled_at is not None:
+        check_send_at(scheduled_at, now, STORED_ZONE)
+    broadcast = Broadcast(
+        text_zh=texts["zh"],
+        text_en=texts["en"],
+        event_id=event_id,
+        audience=normalize_audience(audience),
+        mass=mass,
+        status=SCHEDULED,
+        scheduled_at=scheduled_at or now,
+        recipients=0,
+        excluded_unsubscribed=0,
+        excluded_opted_out=0,
+        created_by=(created_by or "")[:64] or None,
+        created_at=now,
+    )
+    db.add(broadcast)
+    db.flush()
+    return broadcast
+
+
+def cancel_broadcast(db: Session, broadcast_id: int, now: datetime, by: str | None) -> Broadcast:
+    """Stop a scheduled broadcast before it goes out.
+
+    The row is locked first, so a cancel racing the scheduler's send either wins (the
+    scheduler skips it) or waits and then finds it sent, and says so: once outbox rows
+    exist the broadcast is on its way and cannot be called back here.
+    """
+    broadcast = db.execute(
+        select(Broadcast).where(Broadcast.id == broadcast_id).with_for_update()
+    ).scalar_one_or_none()
+    if broadcast is None:
+        raise BroadcastError(f"there is no broadcast {broadcast_id}")
+    if broadcast.status != SCHEDULED:
+        raise BroadcastError(
+            f"broadcast {broadcast_id} is {broadcast.status}, not scheduled: "
+            "only a broadcast that has not gone out can be cancelled"
+        )
+    broadcast.status = CANCELLED
+    broadcast.error = f"cancelled at {now.isoformat(timespec='seconds')}" + (
+        f" by {by}" if by else ""
+    )
+    db.flush()
+    return broadcast

@@ -1,0 +1,81 @@
+"""A broadcast's record: its tables, its statuses, and what the rules refuse.
+
+A broadcast is recorded before anything is sent: its audience and the message in both
+languages, so the dry run, the send and the audit trail all describe the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAtMixin
+
+SERVICE = "service"
+SUBSCRIPTION = "subscription"
+
+SCHEDULED = "scheduled"
+SENT = "sent"
+REFUSED = "refused"
+CANCELLED = "cancelled"
+
+
+class Broadcast(CreatedAtMixin, Base):
+    __tablename__ = "broadcast"
+    __table_args__ = (Index("ix_broadcast_status_scheduled_at", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
+    audience: Mapped[str] = mapped_column(String(80))
+    mass: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=SCHEDULED)
+    scheduled_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BroadcastError(ValueError):
+    """A broadcast the rules refuse; the message is one English line for staff."""
+
+
+class BroadcastRecipient(Base):
+    """One resident a mass-send request was addressed to, for WeChat's monthly limit."""
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "resident_id"),
+        Index("ix_broadcast_recipient_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class BroadcastSettings:
+    """What fan-out needs from the configuration (models/ reads no config itself)."""
+
+    tz: ZoneInfo
+    account_type: str = SERVICE
+    default_language: str = "zh"

@@ -1,0 +1,47 @@
+"""Changes that make queued pushes stale, and the words that say why.
+
+Each function is called by the domain operation that makes the change, in its own
+transaction, so a cancelled sign-up's reminder is skipped at once rather than when the
+worker gets to it. The worker and the held-for-reply path check again before sending
+(models/push/policy.py), with the same words, as a safety net. This module imports only
+the outbox, so the domain modules (models/events.py, models/broadcasts/) can call it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from models.push.outbox import skip_queued
+from models.push.vocabulary import PushKind
+
+SIGNUP_CANCELLED = "the sign-up was cancelled"
+EVENT_MOVED = "the event moved; a reminder for the new time is queued separately"
+# The audience was fixed at fan-out; the opt-out is the resident's word since, and it wins
+# until the row has gone out.
+OPTED_OUT = "the resident opted out of broadcasts (退订) before it went out"
+
+
+def event_not_on(status: str) -> str:
+    """Why a reminder of an event no longer published is not sent."""
+    return f"the event is {status}"
+
+
+def signup_cancelled(db: Session, signup_id: int) -> int:
+    """A sign-up was cancelled: its queued reminders are not sent."""
+    return skip_queued(db, PushKind.REMINDER, SIGNUP_CANCELLED, signup_id=signup_id)
+
+
+def event_cancelled(db: Session, event_id: int, status: str) -> int:
+    """An event is no longer on (``status``): its queued reminders are not sent."""
+    return skip_queued(db, PushKind.REMINDER, event_not_on(status), event_id=event_id)
+
+
+def event_moved(db: Session, event_id: int) -> int:
+    """An event's start time changed: reminders queued for the old time are not sent (the
+    next sweep queues those of the new time)."""
+    return skip_queued(db, PushKind.REMINDER, EVENT_MOVED, event_id=event_id)
+
+
+def broadcasts_refused(db: Session, resident_id: int) -> int:
+    """A resident opted out of broadcasts (退订): their queued broadcasts are not sent."""
+    return skip_queued(db, PushKind.BROADCAST, OPTED_OUT, resident_id=resident_id)
