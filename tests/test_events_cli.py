@@ -26,7 +26,7 @@ from models.partners import add_partner
 from models.push.outbox import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
-from tests.helpers import SHANGHAI, count, local, signups
+from tests.helpers import SHANGHAI, count, local, pushes, signups
 
 # A day a month ahead: events may be set at most a year ahead
 # (models.events.staff.SCHEDULE_HORIZON).
@@ -243,6 +243,23 @@ def test_larger_capacity_promotes_the_waitlist(staff: CliRunner, services: Servi
     with services.session_factory() as db:
         [push] = db.execute(select(OutboxMessage)).scalars().all()
     assert push.kind == "promotion" and push.recipient_openid == "o-4"
+
+
+def test_moving_an_event_says_how_many_will_be_told(staff: CliRunner, services: Services) -> None:
+    event_id = create(staff, "--publish")
+    residents_sign_up(services, event_id, "o-1", "o-2", "o-3", "o-4")
+    moved = local(timedelta(days=11))
+    result = run(staff, "events", "update", str(event_id), "--starts-at", moved)
+    assert result.stdout.splitlines() == [
+        f"updated event {event_id}",
+        "4 sign-up(s) (4 people) will be told the new time or place",
+    ]
+    told = json.loads(
+        run(staff, "events", "update", str(event_id), "--place", "礼堂", "--json").stdout
+    )["told_of_change"]
+    assert told == {"signups": 4, "people": 4}
+    notices = [p for p in pushes(services, "event_moved") if p.status == "pending"]
+    assert sorted(p.recipient_openid for p in notices) == ["o-1", "o-2", "o-3", "o-4"]
 
 
 def test_update_refusals(staff: CliRunner, services: Services) -> None:

@@ -16,7 +16,7 @@ from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
 from models.broadcasts.fanout import broadcast_payload
 from models.broadcasts.records import Broadcast
 from models.digest import DayEvents, DigestFacts, digest_payload
-from models.events.notices import cancellation_payload, promotion_payload
+from models.events.notices import cancellation_payload, change_payload, promotion_payload
 from models.events.tables import Event, Signup
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
@@ -73,6 +73,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "reminder": lambda: reminder_payload(due_reminder(), SHANGHAI),
     "promotion": lambda: promotion_payload(event(), signup(), SHANGHAI),
     "event_cancelled": lambda: cancellation_payload(event(), signup(), "下雨", SHANGHAI),
+    "event_moved": lambda: change_payload(event(), signup(), AT, "村委会", SHANGHAI),
     "need_status": lambda: status_push_payload(need(), need(), history(), None, None),
     "need_note": lambda: status_push_payload(need(), need(), history(), None, None),
     "need_assigned": lambda: assigned_payload(need(), "街道办", "请跟进", AT),

@@ -19,6 +19,7 @@ from models.reminders import Reminder, queue_due_reminders
 from models.residents import Resident
 from tests.chat import Chat
 from tests.conftest import FakeClock
+from tests.helpers import pushes
 from tests.pushes import queue, seen_resident
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -134,7 +135,10 @@ def test_moved_event_gets_fresh_reminders(
     old, new = sorted(reminder_rows(services), key=lambda row: row.id)
     assert old.status == "skipped" and "moved" in old.last_error
     assert new.status == "sent"
-    assert len(fake_wechat.calls("message/custom/send")) == 1
+    # The resident hears of the new time, then gets the one reminder for it.
+    [notice] = pushes(services, "event_moved")
+    assert notice.status == "sent"
+    assert len(fake_wechat.calls("message/custom/send")) == 2
 
 
 def test_concurrent_sweeps_queue_each_reminder_once(services: Services, clock: FakeClock) -> None:

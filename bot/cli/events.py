@@ -278,7 +278,7 @@ def update_command(
         raise StaffError("nothing to change: give at least one option (see --help)")
     number = _event_id(event_id)
     with _session(ctx) as db:
-        event, promoted = update_event(
+        update = update_event(
             db,
             number,
             now_from_context(ctx),
@@ -287,12 +287,18 @@ def update_command(
             partner_names=partners or None,
             **changes,
         )
-        count = len(promoted)
-        record = _event_record(db, event)
+        count = len(update.promoted)
+        record = _event_record(db, update.event)
     if as_json:
-        emit_object({**record, "promoted": count}, as_json=True)
+        told = {"signups": len(update.told), "people": update.people_told}
+        emit_object({**record, "promoted": count, "told_of_change": told}, as_json=True)
         return
     click.echo(f"updated event {number}")
+    if update.told:
+        click.echo(
+            f"{len(update.told)} sign-up(s) ({update.people_told} people) will be told the new "
+            "time or place"
+        )
     if count:
         click.echo(f"{count} waitlisted sign-up(s) confirmed; they will be told")
 

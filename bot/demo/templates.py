@@ -56,6 +56,13 @@ DEMO_TEMPLATES: tuple[DemoTemplate, ...] = (
         ("keyword3", "原因 Reason", "{reason}"),
     ),
     _template(
+        "event_moved",
+        "活动变更 Event changed",
+        ("keyword1", "活动 Event", "{title}"),
+        ("keyword2", "时间 Time", "{starts_at}"),
+        ("keyword3", "地点 Place", "{place}"),
+    ),
+    _template(
         "need_status",
         "需求进展 Need update",
         ("keyword1", "编号 Ref", "{ref}"),

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from models.base import local_text
 from models.events.tables import Event, Signup
-from texts.catalog import NOTHING, both
+from texts.catalog import LINES, NOTHING, both
 
 # A cancellation notice is worth sending until the event would have begun; once it has
 # begun (rain called it off mid-way), people on their way or already there still need to
@@ -71,5 +71,32 @@ def promotion_payload(event: Event, signup: Signup, tz: ZoneInfo) -> dict[str, A
             "place": event.place or "",
             "party_size": signup.party_size,
             "checkin_code": signup.checkin_code,
+        },
+    }
+
+
+def change_payload(
+    event: Event, signup: Signup, old_starts_at: datetime, old_place: str | None, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The push telling a signed-up resident the event's time or place changed: what it
+    is now, what changed, how to cancel; with its template values (models/push/registry.py)."""
+    when = local_text(event.starts_at, tz)
+    lines = [both("push_event_changed", title=event.title)]
+    if event.starts_at != old_starts_at:
+        lines.append(both("push_event_changed_time", when=when, was=local_text(old_starts_at, tz)))
+    if event.place != old_place:
+        lines.append(both("push_event_changed_place", place=event.place or "", was=old_place or ""))
+    lines.append(both("push_event_changed_cancel", event_id=event.id))
+    return {
+        "text": LINES.join(lines).as_dict(),
+        "fields": {
+            "event_id": event.id,
+            "signup_id": signup.id,
+            "title": event.title,
+            "starts_at": when,
+            "place": event.place or "",
+            "old_starts_at": local_text(old_starts_at, tz),
+            "old_place": old_place or "",
+            "signup_status": signup.status,
         },
     }

@@ -32,6 +32,7 @@ from models.events.tables import (
     Signup,
     SignupStatus,
 )
+from models.residents import Resident
 
 
 @dataclass(frozen=True)
@@ -241,3 +242,15 @@ def roster(db: Session, event_id: int) -> Roster:
         ),
         attendance=attendance,
     )
+
+
+def live_signups(db: Session, event_id: int) -> list[tuple[Signup, Resident]]:
+    """The event's confirmed and waitlisted sign-ups with their residents, in sign-up
+    order: the people a cancellation or a change of time or place is told to."""
+    rows = db.execute(
+        select(Signup, Resident)
+        .join(Resident, Resident.id == Signup.resident_id)
+        .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
+        .order_by(Signup.id)
+    ).all()
+    return [(signup, resident) for signup, resident in rows]

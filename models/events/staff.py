@@ -7,6 +7,7 @@ everyone who holds or waits for a place.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,12 +16,11 @@ from sqlalchemy.orm import Session
 
 from models.base import ID_MAX, rowcount
 from models.events.errors import EventError, EventRefusal
-from models.events.notices import cancel_notice_expires_at, cancellation_payload
-from models.events.queries import get_event, occupancy
+from models.events.notices import cancel_notice_expires_at, cancellation_payload, change_payload
+from models.events.queries import get_event, live_signups, occupancy
 from models.events.signups import promote_waitlist
 from models.events.tables import (
     DEFAULT_DURATION,
-    LIVE_SIGNUP_STATUSES,
     MAX_PLACE,
     MAX_TAG,
     MAX_TITLE,
@@ -33,7 +33,6 @@ from models.partners import Partner
 from models.push import stale
 from models.push.outbox import enqueue_push
 from models.push.vocabulary import PushKind
-from models.residents import Resident
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
 # club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
@@ -184,9 +183,10 @@ def update_event(
     tags: Iterable[str] | None = None,
     partner_names: Iterable[str] | None = None,
     **changes: object,
-) -> tuple[Event, list[Signup]]:
-    """Change an event that is not cancelled or finished; returns it and the waitlisted
-    sign-ups a larger capacity confirmed (they are told through the outbox)."""
+) -> EventUpdate:
+    """Change an event that is not cancelled or finished. Waitlisted sign-ups a larger
+    capacity confirms are told, and so is everyone confirmed or waitlisted when the time
+    or the place changes (a notice of an earlier change not yet sent is dropped)."""
     unknown = set(changes) - UPDATABLE
     if unknown:
         raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
@@ -199,7 +199,7 @@ def update_event(
             f"event {event_id} is {event.status} and cannot be changed",
             event=event,
         )
-    starts_at = event.starts_at
+    starts_at, place = event.starts_at, event.place
     for name, value in changes.items():
         if isinstance(value, str):
             value = value.strip()
@@ -229,8 +229,56 @@ def update_event(
     if event.starts_at != starts_at:
         stale.event_moved(db, event.id)
     db.flush()
+    told: list[Signup] = []
+    if event.status == EventStatus.PUBLISHED and (event.starts_at, event.place) != (
+        starts_at,
+        place,
+    ):
+        told = _tell_of_change(db, event, starts_at, place, now, tz)
     promoted = promote_waitlist(db, event, now, tz) if event.status == EventStatus.PUBLISHED else []
-    return event, promoted
+    return EventUpdate(event, promoted, told)
+
+
+@dataclass(frozen=True)
+class EventUpdate:
+    """What an update did: the event, the waitlisted sign-ups a larger capacity
+    confirmed, and the sign-ups told that the time or place changed."""
+
+    event: Event
+    promoted: list[Signup]
+    told: list[Signup]
+
+    @property
+    def people_told(self) -> int:
+        return sum(signup.party_size for signup in self.told)
+
+
+def _tell_of_change(
+    db: Session,
+    event: Event,
+    old_starts_at: datetime,
+    old_place: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+) -> list[Signup]:
+    """Queue the change notice to everyone confirmed or waitlisted, after dropping the
+    unsent notices of an earlier change; returns the sign-ups told."""
+    stale.event_changed(db, event.id)
+    change = now.isoformat()
+    told = []
+    for signup, resident in live_signups(db, event.id):
+        enqueue_push(
+            db,
+            recipient_openid=resident.openid,
+            resident_id=resident.id,
+            kind=PushKind.EVENT_MOVED,
+            payload=change_payload(event, signup, old_starts_at, old_place, tz),
+            idempotency_key=f"event_moved:{event.id}:{resident.id}:{change}",
+            now=now,
+            expires_at=event.starts_at,
+        )
+        told.append(signup)
+    return told
 
 
 def publish_event(db: Session, event_id: int, now: datetime) -> bool:
@@ -281,14 +329,8 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     event.cancel_reason = reason
     event.updated_at = now
     stale.event_cancelled(db, event.id, event.status)
-    signups = db.execute(
-        select(Signup, Resident)
-        .join(Resident, Resident.id == Signup.resident_id)
-        .where(Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES))
-        .order_by(Signup.id)
-    ).all()
     told = 0
-    for signup, resident in signups:
+    for signup, resident in live_signups(db, event_id):
         enqueue_push(
             db,
             recipient_openid=resident.openid,

@@ -70,6 +70,21 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 "until the event was to start; for one under way, its end or 3 hours on",
             ),
             _spec(
+                PushKind.EVENT_MOVED,
+                {
+                    "text",
+                    "event_id",
+                    "signup_id",
+                    "title",
+                    "starts_at",
+                    "place",
+                    "old_starts_at",
+                    "old_place",
+                    "signup_status",
+                },
+                "until the event starts; a later change or the sign-up's end skips it",
+            ),
+            _spec(
                 PushKind.NEED_STATUS,
                 {"text", "ref", "status", "status_zh", "status_en", "note", "changed_at"},
                 "no end",

@@ -15,6 +15,8 @@ from models.push.outbox import skip_queued
 from models.push.vocabulary import PushKind
 
 SIGNUP_CANCELLED = "the sign-up was cancelled"
+SUPERSEDED = "a later change of the event's time or place is told instead"
+EVENT_OFF = "the event was called off; residents are told that instead"
 EVENT_MOVED = "the event moved; a reminder for the new time is queued separately"
 # The audience was fixed at fan-out; the opt-out is the resident's word since, and it wins
 # until the row has gone out.
@@ -27,13 +29,25 @@ def event_not_on(status: str) -> str:
 
 
 def signup_cancelled(db: Session, signup_id: int) -> int:
-    """A sign-up was cancelled: its queued reminders are not sent."""
-    return skip_queued(db, PushKind.REMINDER, SIGNUP_CANCELLED, signup_id=signup_id)
+    """A sign-up was cancelled: its queued reminders and change notices are not sent."""
+    return sum(
+        skip_queued(db, kind, SIGNUP_CANCELLED, signup_id=signup_id)
+        for kind in (PushKind.REMINDER, PushKind.EVENT_MOVED)
+    )
 
 
 def event_cancelled(db: Session, event_id: int, status: str) -> int:
-    """An event is no longer on (``status``): its queued reminders are not sent."""
-    return skip_queued(db, PushKind.REMINDER, event_not_on(status), event_id=event_id)
+    """An event is no longer on (``status``): its queued reminders and change notices are
+    not sent (the cancellation notice tells residents instead)."""
+    return skip_queued(db, PushKind.REMINDER, event_not_on(status), event_id=event_id) + (
+        skip_queued(db, PushKind.EVENT_MOVED, EVENT_OFF, event_id=event_id)
+    )
+
+
+def event_changed(db: Session, event_id: int) -> int:
+    """An event's time or place changed again: the notices of the earlier change that
+    have not gone out are not sent, so nobody is told a time that no longer holds."""
+    return skip_queued(db, PushKind.EVENT_MOVED, SUPERSEDED, event_id=event_id)
 
 
 def event_moved(db: Session, event_id: int) -> int:

@@ -15,6 +15,8 @@ class PushKind(StrEnum):
     REMINDER = "reminder"
     PROMOTION = "promotion"
     EVENT_CANCELLED = "event_cancelled"
+    # An event's time or place changed: everyone confirmed or waitlisted is told.
+    EVENT_MOVED = "event_moved"
     NEED_STATUS = "need_status"
     NEED_NOTE = "need_note"
     NEED_ASSIGNED = "need_assigned"
