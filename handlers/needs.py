@@ -125,10 +125,13 @@ def _confirm_question(ctx: Context, draft: NeedDraft) -> str:
 
 
 def _place_text(ctx: Context, place: str | None, lat: float | None, lng: float | None) -> str:
+    """The place as the resident knows it: the address WeChat labelled the location with
+    (or what they typed); coordinates only for a location that came without a label."""
+    if place:
+        return place
     if lat is not None and lng is not None:
-        coordinates = f"{lat:.5f}, {lng:.5f}"
-        return f"{place} ({coordinates})" if place else coordinates
-    return place or ctx.t("need_no_place")
+        return f"{lat:.5f}, {lng:.5f}"
+    return ctx.t("need_no_place")
 
 
 # The flow's answers -------------------------------------------------------------------------
