@@ -83,13 +83,13 @@ def _availability(ctx: Context, event: Event, taken: Occupancy) -> str:
     if ctx.now >= event.closes_at:
         return ctx.t("event_signup_closed")
     if taken.places_left > 0:
-        return ctx.t("event_places_left", n=taken.places_left)
+        return ctx.t("event_places_left", count=taken.places_left)
     return ctx.t("event_waitlist_only")
 
 
 def _status(ctx: Context, signup: Signup) -> str:
     if signup.status == SignupStatus.CONFIRMED:
-        return ctx.t("event_status_confirmed", party=signup.party_size, code=signup.checkin_code)
+        return ctx.t("event_status_confirmed", count=signup.party_size, code=signup.checkin_code)
     if signup.status == SignupStatus.WAITLISTED:
         return ctx.t("event_status_waitlisted", position=signup.waitlist_position)
     return ctx.t("event_status_cancelled")
@@ -535,7 +535,7 @@ def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
         return Reply(ctx.t("event_checked_in_before", title=title, time=time))
     if result.walk_in:
         return Reply(ctx.t("event_walked_in", title=title))
-    return Reply(ctx.t("event_checked_in", title=title, party=result.attendance.party_size))
+    return Reply(ctx.t("event_checked_in", title=title, count=result.attendance.party_size))
 
 
 def register(router: Router) -> None:

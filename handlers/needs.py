@@ -406,12 +406,12 @@ def on_erase(message: Message, ctx: Context, draft: EraseDraft) -> Reply:
     return Reply(
         ctx.t(
             "erase_done",
-            needs=erased.needs,
-            photos=erased.photos,
-            places=erased.places,
+            needs=ctx.t("erase_needs", count=erased.needs),
+            photos=ctx.t("erase_photos", count=erased.photos),
+            places=ctx.t("erase_places", count=erased.places),
             contact=ctx.t("erase_contact") if erased.contact else "",
             # This message too: it is stored without its words.
-            messages=erased.messages + 1,
+            messages=ctx.t("erase_messages", count=erased.messages + 1),
         ),
         erases_message=True,
     )

@@ -1,6 +1,9 @@
 """One explicit registry: text keywords, menu keys, event types, message types, flow states.
 
 Dispatch order, and why:
+0. A resident whose language is not known yet (never chosen, never guessed) gets the
+   language of their first words: someone who opens with "hello" or "help" reads English
+   from then on, and 中文/English still switch.
 1. 退出/exit always leaves a flow, so no one is ever stuck in one; like every whole-word
    command, it may end with the punctuation people type ("退出！", "help?").
 2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
@@ -17,6 +20,7 @@ Dispatch order, and why:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ from typing import TypeVar
 
 from handlers.context import Context
 from handlers.message import EVENT, TEXT, Message, Reply
-from texts.catalog import Catalog
+from texts.catalog import Catalog, Language
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
@@ -38,6 +42,10 @@ EXIT_WORDS = ("退出", "exit")
 # What people end a command with on a phone ("退出！", "help?", "exit."), after NFKC has
 # folded the full-width forms (！？．～) to ASCII; 。 and … have no such fold.
 COMMAND_END_PUNCTUATION = "。.!?~…"
+# Words that tell a language: any Chinese character, or an English word (two letters or
+# more, so a reference such as "N-000001" tells nothing).
+CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+ENGLISH_WORD = re.compile(r"[a-z]{2,}")
 
 
 def normalize(text: str) -> str:
@@ -51,6 +59,15 @@ def command_word(text: str) -> str:
     commands are matched this way; an answer keeps its punctuation, and a message that is
     only punctuation ("?", itself a way to ask for help) stays as it is."""
     return text.rstrip(COMMAND_END_PUNCTUATION).rstrip() or text
+
+
+def language_of(text: str) -> Language | None:
+    """The language a normalized message is written in, or None if it does not tell."""
+    if CHINESE.search(text):
+        return Language.ZH
+    if ENGLISH_WORD.search(text):
+        return Language.EN
+    return None
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,8 @@ class Router:
 
     def dispatch(self, message: Message, ctx: Context) -> Reply | None:
         text = normalize(message.words)
+        if text and ctx.contact.language is None and ctx.resident.language is None:
+            ctx.resident.language = language_of(text)
         command = command_word(text)
         if command in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
