@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from handlers.answers import is_no, is_yes
+from handlers.answers import is_back, is_no, is_yes
 from handlers.context import Context
 from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Message, Reply
-from handlers.router import Handler, Router, normalize
+from handlers.router import Handler, Router, command_word, normalize
 from models.events.checkin import QR_SCENE_PREFIX, check_in
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import (
@@ -53,6 +53,8 @@ LIST = "event.list"
 
 PAGE_SIZE = 5
 MORE_WORDS = frozenset({"下一页", "more", "next"})
+# On a list, 返回/back turns back a page too (handlers/answers.py's back words).
+PREVIOUS_WORDS = frozenset({"上一页", "previous"})
 # "My events" shows sign-ups for events that started at most this long ago.
 MY_EVENTS_SINCE = timedelta(days=1)
 MY_EVENTS_SHOWN = 10
@@ -164,6 +166,8 @@ def _parse_numbers(arg: str) -> list[int] | None:
 
 
 def _show_page(ctx: Context, page: int) -> Reply:
+    """One page of the list; the list stays open (the flow state remembers the page) so
+    that 下一页 and 上一页 work from any page, the last one included."""
     events = upcoming_events(ctx.db, ctx.now, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1)
     more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
@@ -183,13 +187,8 @@ def _show_page(ctx: Context, page: int) -> Reply:
                 availability=_availability(ctx, event, taken[event.id]),
             )
         )
-    if more:
-        ctx.start_flow(LIST, {"page": page})
-        lines.append(ctx.t("event_list_more"))
-    else:
-        if ctx.flow is not None:
-            ctx.end_flow()
-        lines.append(ctx.t("event_list_last"))
+    ctx.start_flow(LIST, {"page": page, "last": not more})
+    lines.append(ctx.t("event_list_more") if more else ctx.t("event_list_last"))
     return Reply("\n".join(lines))
 
 
@@ -197,13 +196,27 @@ def list_events(message: Message, ctx: Context) -> Reply:
     return _show_page(ctx, 0)
 
 
+def no_list(message: Message, ctx: Context) -> Reply:
+    """下一页/上一页 with no list open (it was left, or never shown)."""
+    return Reply(ctx.t("event_no_list"))
+
+
 def _list_flow(router: Router) -> Handler:
-    """While a list is shown, 下一页/more turns the page; anything else leaves the list
-    and is handled as if no list had been shown."""
+    """While a list is shown, 下一页/more and 上一页/back turn the page (past either end,
+    the resident is told so); anything else leaves the list and is handled as if no list
+    had been shown."""
 
     def on_list_reply(message: Message, ctx: Context) -> Reply | None:
-        if normalize(message.words) in MORE_WORDS and ctx.flow:
+        said = command_word(normalize(message.words))
+        if ctx.flow is not None and said in MORE_WORDS:
+            if ctx.flow.data.get("last"):
+                return Reply(ctx.t("event_list_at_end"))
             return _show_page(ctx, int(ctx.flow.data.get("page", 0)) + 1)
+        if ctx.flow is not None and (said in PREVIOUS_WORDS or is_back(said)):
+            page = int(ctx.flow.data.get("page", 0))
+            if page == 0:
+                return Reply(ctx.t("event_list_at_start"))
+            return _show_page(ctx, page - 1)
         ctx.end_flow()
         return router.dispatch(message, ctx)
 
@@ -545,6 +558,7 @@ def register(router: Router) -> None:
     router.add_arg_keyword(("报名", "signup", "sign up"), start_signup)
     router.add_arg_keyword(("取消报名", "cancel"), cancel)
     router.add_keyword(("报名", "signup", "取消报名", "cancel"), ask_which)
+    router.add_keyword(MORE_WORDS | PREVIOUS_WORDS, no_list)
     router.add_keyword(("我的活动", "my events"), my_events)
     router.add_click(("MY_EVENTS",), my_events)
     router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)

@@ -31,6 +31,9 @@ from models.needs.tables import Need, NeedStatus, need_ref
 MAX_PLACE = 200
 MY_NEEDS_SHOWN = 10
 EXCERPT = 30
+# A need's reference sent on its own (normalized): N-000001, n1. Bare numbers are not
+# taken, since residents send those as answers and event numbers.
+NEED_REF_ALONE = r"n-?\s*\d{1,9}"
 DONE_WORDS = frozenset({"完成", "好了", "没有了", "done", "no more"})
 
 # Starting ---------------------------------------------------------------------------------
@@ -426,6 +429,7 @@ def register(router: Router) -> None:
     router.add_keyword(("需求", "need", "提交需求", "new need"), start_need)
     router.add_click(("NEED_NEW",), start_need)
     router.add_arg_keyword(("需求", "need"), show_need)
+    router.add_pattern(NEED_REF_ALONE, show_need)
     router.add_keyword(("我的需求", "my needs", "my need"), my_needs)
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)

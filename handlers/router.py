@@ -12,10 +12,12 @@ Dispatch order, and why:
    answer anywhere (帮助/help, 中文/English): they are answered and the step's question
    is asked again, so a name or an address is never taken to be "help".
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
-   取消报名 3 is never read as 报名). A voice message WeChat recognised counts as the
-   words it heard: many residents speak rather than type.
+   取消报名 3 is never read as 报名), then patterns that are recognised on their own (a
+   need's reference, N-000001). A voice message WeChat recognised counts as the words
+   it heard: many residents speak rather than type.
 5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
-6. The fallback answers with help, never an error.
+6. The fallback says briefly that the message was not understood and suggests the
+   closest commands (the full help is one word away), never an error.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class _ArgKeyword:
 
 
 @dataclass(frozen=True)
+class _Pattern:
+    pattern: re.Pattern[str]
+    handler: ArgHandler
+
+
+@dataclass(frozen=True)
 class _Flow:
     handler: Handler
     prompt: Prompt | None
@@ -87,6 +95,7 @@ class Router:
         self.catalog = catalog
         self._keywords: dict[str, Handler] = {}
         self._arg_keywords: list[_ArgKeyword] = []
+        self._patterns: list[_Pattern] = []
         self._clicks: dict[str, Handler] = {}
         self._events: dict[str, Handler] = {}
         self._types: dict[str, Handler] = {}
@@ -115,6 +124,16 @@ class Router:
         for word in words:
             self._arg_keywords.append(_ArgKeyword(normalize(word), handler))
         self._arg_keywords.sort(key=lambda k: len(k.word), reverse=True)
+
+    def add_pattern(self, pattern: str, handler: ArgHandler) -> None:
+        """A message that, normalized, matches ``pattern`` as a whole (the argument: the
+        whole message), tried after every keyword."""
+        self._patterns.append(_Pattern(re.compile(pattern), handler))
+
+    @property
+    def keywords(self) -> frozenset[str]:
+        """Every whole-word command, normalized: what the fallback suggests from."""
+        return frozenset(self._keywords)
 
     def add_click(self, keys: Iterable[str], handler: Handler) -> None:
         for key in keys:
@@ -234,6 +253,9 @@ class Router:
                 argument = text[len(keyword.word) :].strip()
                 if argument:
                     return keyword.handler(message, ctx, argument)
+        for pattern in self._patterns:
+            if pattern.pattern.fullmatch(text):
+                return pattern.handler(message, ctx, text)
         return None
 
     def _call_fallback(self, message: Message, ctx: Context) -> Reply | None:

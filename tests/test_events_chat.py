@@ -51,8 +51,7 @@ def test_list_pages_five_at_a_time(talk: Talk, make_event: MakeEvent, clock: Fak
     second = talk.say("下一页")
     assert "第 2 页" in second and "活动5" in second and "活动6" in second
     assert "活动0" not in second and "下一页" not in second
-    # The list is over, so 下一页 is no longer a list command.
-    assert talk.say("下一页") == talk.say("帮助")
+    assert talk.say("下一页") == "这已是最后一页。发送“上一页”返回，“活动 N”查看详情。"
 
 
 def test_menu_tap_and_english_paging(talk: Talk, make_event: MakeEvent, clock: FakeClock) -> None:
@@ -70,7 +69,7 @@ def test_other_words_leave_the_list(talk: Talk, make_event: MakeEvent, clock: Fa
         make_event(title=f"活动{i}", starts_at=clock.now + timedelta(days=i + 1), ends_at=None)
     talk.say("活动")
     assert "我的需求" in talk.say("帮助")
-    assert talk.say("下一页") == talk.say("帮助")
+    assert talk.say("下一页") == "现在没有显示列表。发送“活动”查看活动。"
 
 
 def test_list_shows_waitlist_and_closed(
@@ -531,3 +530,21 @@ def test_contact_saved_before_is_reused_directly(
         person = get_or_create_resident(db, talk.openid, clock.now)
         save_contact(person, "赵六", "13700000000", clock.now)
     assert "报名成功" in talk.say(f"报名 {event_id}")
+
+
+def test_turning_pages_back_and_past_the_ends(
+    talk: Talk, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    for i in range(6):
+        make_event(title=f"活动{i}", starts_at=clock.now + timedelta(days=i + 1), ends_at=None)
+    first = talk.say("活动")
+    assert "第 2 页" in talk.say("下一页")
+    assert talk.say("下一页") == "这已是最后一页。发送“上一页”返回，“活动 N”查看详情。"
+    assert talk.say("上一页") == first
+    assert talk.say("返回") == "这已是第一页。发送“下一页”查看更多。"
+    talk.say("English")
+    talk.say("events")
+    assert "page 2" in talk.say("more")
+    assert "page 1" in talk.say("back")
+    assert "我的需求" not in talk.say("我的活动")
+    assert talk.say("下一页") == "No list is open now. Send 'events' to see the events."
