@@ -58,8 +58,8 @@ def test_what_is_not_understood_gets_a_short_answer_not_the_whole_help(talk: Tal
         [
             (
                 "evnts",
-                "Sorry, I did not understand 'evnts'. Did you mean: events, my events? Send 'help' for"
-                " everything you can do.",
+                "Sorry, I did not understand 'evnts'. Did you mean: events, my events? Send"
+                " 'help' for everything you can do.",
             ),
             (
                 "hello",
