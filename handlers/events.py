@@ -541,7 +541,10 @@ def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
     except EventError as error:
         if error.reason in (EventRefusal.UNKNOWN_EVENT, EventRefusal.NOT_PUBLISHED):
             return Reply(ctx.t("event_bad_qr"))
-        return _refusal(ctx, error, event_id)
+        refusal = _refusal(ctx, error, event_id)
+        if error.reason == EventRefusal.CHECKIN_NOT_OPEN and error.event is not None:
+            return Reply("\n".join([refusal.text, *_not_signed_up(ctx, error.event)]))
+        return refusal
     title = result.event.title
     if not result.first_time:
         time = ctx.local_time(result.attendance.checked_in_at)[11:]
@@ -549,6 +552,19 @@ def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
     if result.walk_in:
         return Reply(ctx.t("event_walked_in", title=title))
     return Reply(ctx.t("event_checked_in", title=title, count=result.attendance.party_size))
+
+
+def _not_signed_up(ctx: Context, event: Event) -> list[str]:
+    """For someone who scanned before check-in opens: how to sign up, if they have not
+    and still can (there is time to, and then the scan checks them in)."""
+    resident_id = ctx.contact.resident_id
+    if live_signup(ctx.db, event.id, resident_id) is not None or ctx.now >= event.closes_at:
+        return []
+    return [ctx.t("event_scan_signup", id=event.id)]
+
+
+def unknown_qr(message: Message, ctx: Context) -> Reply:
+    return Reply(ctx.t("event_unknown_qr"))
 
 
 def register(router: Router) -> None:
@@ -562,5 +578,6 @@ def register(router: Router) -> None:
     router.add_keyword(("我的活动", "my events"), my_events)
     router.add_click(("MY_EVENTS",), my_events)
     router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)
+    router.set_unknown_scene(unknown_qr)
     router.add_flow(LIST, _list_flow(router))
     SIGNUP_FLOW.register(router)

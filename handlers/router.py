@@ -106,6 +106,7 @@ class Router:
         self._fallback: Handler | None = None
         self._unsupported: Handler | None = None
         self._coming_soon: Handler | None = None
+        self._unknown_scene: Handler | None = None
 
     # Registration -------------------------------------------------------------------
 
@@ -171,6 +172,12 @@ class Router:
 
     def set_unsupported(self, handler: Handler) -> None:
         self._unsupported = handler
+
+    def set_unknown_scene(self, handler: Handler) -> None:
+        """Answer for a scanned QR code whose scene no handler knows (an old poster, a
+        code from elsewhere): a scan always gets an answer. A follow by scanning one is
+        answered by the welcome."""
+        self._unknown_scene = handler
 
     def set_coming_soon(self, handler: Handler) -> None:
         """Answer for a menu key in the menu whose feature has no handler yet."""
@@ -242,6 +249,8 @@ class Router:
         for prefix, handler in self._scenes.items():
             if scene.startswith(prefix):
                 return handler(message, ctx, scene[len(prefix) :])
+        if message.event.lower() == "scan" and self._unknown_scene is not None:
+            return self._unknown_scene(message, ctx)
         return None
 
     def _dispatch_text(self, text: str, message: Message, ctx: Context) -> Reply | None:

@@ -548,3 +548,22 @@ def test_turning_pages_back_and_past_the_ends(
     assert "page 1" in talk.say("back")
     assert "我的需求" not in talk.say("我的活动")
     assert talk.say("下一页") == "No list is open now. Send 'events' to see the events."
+
+
+def test_an_unknown_qr_code_is_answered(chat: Chat) -> None:
+    assert scan(chat, "poster:spring") == (
+        "这个二维码不是爱乡的签到码，或已经失效。发送“活动”查看近期活动，“帮助”查看全部功能。"
+    )
+
+
+def test_scanning_early_without_signing_up_is_told_how_to_sign_up(
+    talk: Talk, make_event: MakeEvent
+) -> None:
+    event_id = make_event()
+    assert talk.event("SCAN", f"checkin:{event_id}") == (
+        f"活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。\n您还没有报名：发送“报名 {event_id}”报名。"
+    )
+    talk.say(f"报名 {event_id}")
+    assert talk.event("SCAN", f"checkin:{event_id}") == (
+        "活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。"
+    )
