@@ -561,7 +561,8 @@ def test_scanning_early_without_signing_up_is_told_how_to_sign_up(
 ) -> None:
     event_id = make_event()
     assert talk.event("SCAN", f"checkin:{event_id}") == (
-        f"活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。\n您还没有报名：发送“报名 {event_id}”报名。"
+        "活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。\n"
+        f"您还没有报名：发送“报名 {event_id}”报名。"
     )
     talk.say(f"报名 {event_id}")
     assert talk.event("SCAN", f"checkin:{event_id}") == (
