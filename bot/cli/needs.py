@@ -27,7 +27,7 @@ from bot.config import Config
 from models.needs.errors import NeedError
 from models.needs.queries import demand_counts, get_need, list_needs, need_history, need_photos
 from models.needs.tables import Need, NeedStatus, need_ref
-from models.needs.transitions import change_status
+from models.needs.transitions import change_status, residents_told
 from models.partners import Partner, PartnerError, get_partner, partner_name
 from models.residents import Resident
 
@@ -63,6 +63,11 @@ def needs() -> None:
     help="Most raised first (demand: the residents who raised it, merged needs included), "
     "then newest.",
 )
+@click.option(
+    "--erased",
+    is_flag=True,
+    help="Also list needs whose resident erased their data (anonymous, kept for counts).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def list_command(
@@ -73,6 +78,7 @@ def list_command(
     since: str | None,
     limit: str,
     by_demand: bool,
+    erased: bool,
     as_json: bool,
 ) -> None:
     """List needs, newest first, one page of --limit rows."""
@@ -95,6 +101,7 @@ def list_command(
             since=since_at,
             limit=page,
             by_demand=by_demand,
+            include_erased=erased,
         )
         records = [
             {
@@ -233,8 +240,7 @@ def update_command(
             )
         except NeedError as exc:
             raise StaffError(str(exc)) from None
-        pushed = before != need.status or entry.public
-        told = "the resident will be told" if pushed else "nothing is sent to the resident"
+        told = _told(residents_told(db, entry))
         change = f"{before} -> {need.status}" if before != need.status else need.status
         extras = []
         if partner is not None:
@@ -245,6 +251,14 @@ def update_command(
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
         click.echo(f"{need.ref}: {change}{detail}; {told}")
+
+
+def _told(residents: int) -> str:
+    if residents == 0:
+        return "nothing is sent to the resident"
+    if residents == 1:
+        return "the resident will be told"
+    return f"{residents} residents will be told"
 
 
 def _check_status(status: str) -> None:

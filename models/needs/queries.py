@@ -84,14 +84,20 @@ def list_needs(
     since: datetime | None = None,
     limit: int = 50,
     by_demand: bool = False,
+    include_erased: bool = False,
 ) -> list[NeedRow]:
     """Needs newest first (or most raised first), one page of ``limit`` rows.
+
+    A need whose resident erased their data is kept, anonymous, for the counts, but it
+    is no longer work: no one can be told of its progress. It is left out unless asked.
 
     The filters and the newest-first order follow the need indexes, so a page costs the
     same with a million needs as with ten; ordering by demand counts the residents of
     every merged need, which is fine for open needs but not for the whole table.
     """
     query = select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id)
+    if not include_erased:
+        query = query.where(Need.erased_at.is_(None))
     if status is not None:
         query = query.where(Need.status == status)
     if category is not None:

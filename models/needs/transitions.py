@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.needs.errors import NeedError
 from models.needs.notices import ASSIGNED_KIND, assigned_key, assigned_payload, status_push_payload
 from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
-from models.outbox import enqueue_push
+from models.outbox import OutboxMessage, enqueue_push
 from models.partners import Partner
 from models.residents import Resident, get_or_create_resident
 
@@ -121,6 +121,33 @@ def _tell_partner(
     )
 
 
+def _push_kind(entry: NeedHistory) -> str:
+    return "need_status" if entry.from_status != entry.to_status else "need_note"
+
+
+def _push_key(entry: NeedHistory) -> str:
+    """The idempotency key of the push telling a need's resident of ``entry``; pushes to
+    residents whose needs were merged into it add the resident's id after it."""
+    return f"{_push_kind(entry)}:{entry.need_id}:{entry.id}"
+
+
+def residents_told(db: Session, entry: NeedHistory) -> int:
+    """How many residents the change recorded by ``entry`` queued a push for: none for an
+    erased need, whose resident is gone. Read from the outbox, so that whoever says "the
+    resident will be told" says what was queued, not what a change usually queues."""
+    key = _push_key(entry)
+    return int(
+        db.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                (OutboxMessage.idempotency_key == key)
+                | OutboxMessage.idempotency_key.startswith(f"{key}:", autoescape=True)
+            )
+        ).scalar_one()
+    )
+
+
 def _root(db: Session, need: Need) -> Need:
     """The need a duplicate stands for (duplicates always point at a non-duplicate)."""
     if need.duplicate_of_id is None:
@@ -137,7 +164,7 @@ def _queue_pushes(
     partner: Partner | None,
     now: datetime,
 ) -> None:
-    kind = "need_status" if entry.from_status != entry.to_status else "need_note"
+    kind = _push_kind(entry)
     recipients: list[tuple[Resident, Need]] = []
     owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
     if owner is not None:
@@ -155,7 +182,7 @@ def _queue_pushes(
                 told.add(resident.id)
                 recipients.append((resident, merged))
     for resident, own_need in recipients:
-        key = f"{kind}:{need.id}:{entry.id}"
+        key = _push_key(entry)
         if own_need.id != need.id:
             key = f"{key}:{resident.id}"
         enqueue_push(
