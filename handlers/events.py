@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from handlers.answers import is_back, is_no, is_yes
+from handlers.answers import is_back, is_no, is_yes, pick_option
 from handlers.context import Context
 from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Message, Reply
@@ -84,8 +84,8 @@ def _place(ctx: Context, event: Event) -> str:
 def _availability(ctx: Context, event: Event, taken: Occupancy) -> str:
     if ctx.now >= event.closes_at:
         return ctx.t("event_signup_closed")
-    if taken.places_left > 0:
-        return ctx.t("event_places_left", count=taken.places_left)
+    if taken.places_open > 0:
+        return ctx.t("event_places_left", count=taken.places_open)
     return ctx.t("event_waitlist_only")
 
 
@@ -307,7 +307,8 @@ class SignupDraft(Draft):
     """A sign-up in progress; the keys are those sign-up drafts were stored with.
 
     ``name`` and ``mobile`` are kept only until the resident agrees to their being saved;
-    ``party_size`` is 0 until given (a party is at least one person).
+    ``party_size`` is 0 until given (a party is at least one person); ``fewer`` is the
+    number of places offered to a party larger than the places open.
     """
 
     event_id: int
@@ -315,6 +316,7 @@ class SignupDraft(Draft):
     name: str = ""
     mobile: str = ""
     waitlist: bool = False
+    fewer: int = 0
 
 
 def _needs_contact(ctx: Context, event: Event) -> bool:
@@ -341,7 +343,7 @@ def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
         )
     except EventError as error:
         if error.reason == EventRefusal.FULL:
-            return WAITLIST.ask(ctx, draft)
+            return _offer(ctx, event, draft)
         ctx.end_flow()
         return _refusal(ctx, error, event.id)
     ctx.end_flow()
@@ -366,6 +368,17 @@ def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
             id=event.id,
         )
     )
+
+
+def _offer(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
+    """A party that does not fit: the places open, if some are (come with fewer), or the
+    waitlist for the whole party."""
+    places = occupancy(ctx.db, event).places_open
+    if 0 < places < draft.party_size:
+        draft.fewer = places
+        return FEWER.ask(ctx, draft)
+    draft.fewer = 0
+    return WAITLIST.ask(ctx, draft)
 
 
 def _event_gone(ctx: Context, draft: SignupDraft) -> str | None:
@@ -408,6 +421,15 @@ def _ask_party(ctx: Context, draft: SignupDraft) -> str:
 
 def _offer_waitlist(ctx: Context, draft: SignupDraft) -> str:
     return ctx.t("event_offer_waitlist", title=_event(ctx, draft).title)
+
+
+def _offer_fewer(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t(
+        "event_offer_fewer",
+        title=_event(ctx, draft).title,
+        count=draft.fewer,
+        party=draft.party_size,
+    )
 
 
 # The sign-up's answers ------------------------------------------------------------------------
@@ -465,14 +487,34 @@ def on_waitlist(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     return Reply(ctx.t("event_offer_waitlist_again"))
 
 
+# The answers to the offer of fewer places, by number or by name.
+FEWER_OPTIONS = (("少来几位", "fewer"), ("候补", "waitlist"))
+
+
+def on_fewer(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
+    if is_no(message.words):
+        ctx.end_flow()
+        return Reply(ctx.t("event_waitlist_declined"))
+    choice = pick_option(message.words, FEWER_OPTIONS)
+    if choice is None:
+        return Reply(ctx.t("event_offer_fewer_again"))
+    if choice == 0:
+        draft.party_size = draft.fewer
+    else:
+        draft.waitlist = True
+    draft.fewer = 0
+    return _sign_up(ctx, _event(ctx, draft), draft)
+
+
 NAME = Step("event.contact_name", on_name, _ask_name)
 MOBILE = Step("event.contact_mobile", on_mobile, _ask_mobile)
 CONSENT = Step("event.contact_consent", on_consent, _ask_consent)
 PARTY = Step("event.party_size", on_party, _ask_party)
 WAITLIST = Step("event.waitlist", on_waitlist, _offer_waitlist)
+FEWER = Step("event.fewer", on_fewer, _offer_fewer)
 SIGNUP_FLOW = Flow(
     SignupDraft,
-    (NAME, MOBILE, CONSENT, PARTY, WAITLIST),
+    (NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
     expired=_expired,
     gone=_event_gone,
 )
