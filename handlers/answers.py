@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers.router import normalize
+from handlers.router import command_word, normalize
 
-YES_WORDS = frozenset({"确认", "是", "好", "同意", "yes", "ok", "y"})
+YES_WORDS = frozenset({"确认", "是", "好", "同意", "yes", "ok", "y", "confirm", "agree"})
 NO_WORDS = frozenset({"否", "不", "不同意", "no", "n"})
 SKIP_WORDS = frozenset({"跳过", "skip"})
 BACK_WORDS = frozenset({"返回", "back"})
 
 
 def is_yes(text: str) -> bool:
-    return normalize(text) in YES_WORDS
+    """Yes as phones type it too: "好！", "OK."."""
+    return command_word(normalize(text)) in YES_WORDS
 
 
 def is_no(text: str) -> bool:
-    return normalize(text) in NO_WORDS
+    return command_word(normalize(text)) in NO_WORDS
 
 
 def is_skip(text: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+
 from handlers.context import Context
 from handlers.message import Message, Reply
-from handlers.router import Router
+from handlers.router import Handler, Router, language_of, normalize
 from models.broadcasts.sending import set_broadcast_opt_out
 from models.residents import mark_subscribed, mark_unsubscribed
 from texts.catalog import Language
@@ -52,6 +54,31 @@ def broadcasts_on(message: Message, ctx: Context) -> Reply:
     return Reply(ctx.t("broadcast_on"))
 
 
+# How much of a message not understood is quoted back, and how many commands suggested.
+SAID_SHOWN = 12
+SUGGESTED = 3
+# How close a message must be to a command for it to be suggested (difflib's ratio).
+CLOSE_ENOUGH = 0.6
+
+
+def _not_understood(router: Router) -> Handler:
+    """A short answer for what no handler took: the words quoted back, so the resident
+    sees what was read, and the commands closest to them in the resident's language (the
+    whole help is one word away; ten lines every time buries the answer)."""
+
+    def not_understood(message: Message, ctx: Context) -> Reply:
+        said = " ".join(message.words.split())
+        quoted = said if len(said) <= SAID_SHOWN else f"{said[:SAID_SHOWN]}…"
+        commands = sorted(word for word in router.keywords if language_of(word) == ctx.language)
+        close = difflib.get_close_matches(normalize(said), commands, SUGGESTED, CLOSE_ENOUGH)
+        if not close:
+            return Reply(ctx.t("not_understood", said=quoted))
+        suggestions = ctx.t("suggestion_separator").join(close)
+        return Reply(ctx.t("not_understood_close", said=quoted, suggestions=suggestions))
+
+    return not_understood
+
+
 def unsupported(message: Message, ctx: Context) -> Reply:
     return Reply(ctx.t("unsupported_type"))
 
@@ -70,6 +97,6 @@ def register(router: Router) -> None:
     router.add_event(("subscribe",), on_subscribe)
     router.add_event(("unsubscribe",), on_unsubscribe)
     router.set_exit(leave_flow)
-    router.set_fallback(show_help)
+    router.set_fallback(_not_understood(router))
     router.set_unsupported(unsupported)
     router.set_coming_soon(coming_soon)

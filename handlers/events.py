@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from handlers.answers import is_no, is_yes
+from handlers.answers import is_back, is_no, is_yes, pick_option
 from handlers.context import Context
 from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Message, Reply
-from handlers.router import Handler, Router, normalize
+from handlers.router import Handler, Router, command_word, normalize
 from models.events.checkin import QR_SCENE_PREFIX, check_in
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import (
@@ -53,6 +53,8 @@ LIST = "event.list"
 
 PAGE_SIZE = 5
 MORE_WORDS = frozenset({"下一页", "more", "next"})
+# On a list, 返回/back turns back a page too (handlers/answers.py's back words).
+PREVIOUS_WORDS = frozenset({"上一页", "previous"})
 # "My events" shows sign-ups for events that started at most this long ago.
 MY_EVENTS_SINCE = timedelta(days=1)
 MY_EVENTS_SHOWN = 10
@@ -82,14 +84,14 @@ def _place(ctx: Context, event: Event) -> str:
 def _availability(ctx: Context, event: Event, taken: Occupancy) -> str:
     if ctx.now >= event.closes_at:
         return ctx.t("event_signup_closed")
-    if taken.places_left > 0:
-        return ctx.t("event_places_left", n=taken.places_left)
+    if taken.places_open > 0:
+        return ctx.t("event_places_left", count=taken.places_open)
     return ctx.t("event_waitlist_only")
 
 
 def _status(ctx: Context, signup: Signup) -> str:
     if signup.status == SignupStatus.CONFIRMED:
-        return ctx.t("event_status_confirmed", party=signup.party_size, code=signup.checkin_code)
+        return ctx.t("event_status_confirmed", count=signup.party_size, code=signup.checkin_code)
     if signup.status == SignupStatus.WAITLISTED:
         return ctx.t("event_status_waitlisted", position=signup.waitlist_position)
     return ctx.t("event_status_cancelled")
@@ -164,6 +166,8 @@ def _parse_numbers(arg: str) -> list[int] | None:
 
 
 def _show_page(ctx: Context, page: int) -> Reply:
+    """One page of the list; the list stays open (the flow state remembers the page) so
+    that 下一页 and 上一页 work from any page, the last one included."""
     events = upcoming_events(ctx.db, ctx.now, offset=page * PAGE_SIZE, limit=PAGE_SIZE + 1)
     more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
@@ -183,13 +187,8 @@ def _show_page(ctx: Context, page: int) -> Reply:
                 availability=_availability(ctx, event, taken[event.id]),
             )
         )
-    if more:
-        ctx.start_flow(LIST, {"page": page})
-        lines.append(ctx.t("event_list_more"))
-    else:
-        if ctx.flow is not None:
-            ctx.end_flow()
-        lines.append(ctx.t("event_list_last"))
+    ctx.start_flow(LIST, {"page": page, "last": not more})
+    lines.append(ctx.t("event_list_more") if more else ctx.t("event_list_last"))
     return Reply("\n".join(lines))
 
 
@@ -197,13 +196,27 @@ def list_events(message: Message, ctx: Context) -> Reply:
     return _show_page(ctx, 0)
 
 
+def no_list(message: Message, ctx: Context) -> Reply:
+    """下一页/上一页 with no list open (it was left, or never shown)."""
+    return Reply(ctx.t("event_no_list"))
+
+
 def _list_flow(router: Router) -> Handler:
-    """While a list is shown, 下一页/more turns the page; anything else leaves the list
-    and is handled as if no list had been shown."""
+    """While a list is shown, 下一页/more and 上一页/back turn the page (past either end,
+    the resident is told so); anything else leaves the list and is handled as if no list
+    had been shown."""
 
     def on_list_reply(message: Message, ctx: Context) -> Reply | None:
-        if normalize(message.words) in MORE_WORDS and ctx.flow:
+        said = command_word(normalize(message.words))
+        if ctx.flow is not None and said in MORE_WORDS:
+            if ctx.flow.data.get("last"):
+                return Reply(ctx.t("event_list_at_end"))
             return _show_page(ctx, int(ctx.flow.data.get("page", 0)) + 1)
+        if ctx.flow is not None and (said in PREVIOUS_WORDS or is_back(said)):
+            page = int(ctx.flow.data.get("page", 0))
+            if page == 0:
+                return Reply(ctx.t("event_list_at_start"))
+            return _show_page(ctx, page - 1)
         ctx.end_flow()
         return router.dispatch(message, ctx)
 
@@ -294,7 +307,8 @@ class SignupDraft(Draft):
     """A sign-up in progress; the keys are those sign-up drafts were stored with.
 
     ``name`` and ``mobile`` are kept only until the resident agrees to their being saved;
-    ``party_size`` is 0 until given (a party is at least one person).
+    ``party_size`` is 0 until given (a party is at least one person); ``fewer`` is the
+    number of places offered to a party larger than the places open.
     """
 
     event_id: int
@@ -302,6 +316,7 @@ class SignupDraft(Draft):
     name: str = ""
     mobile: str = ""
     waitlist: bool = False
+    fewer: int = 0
 
 
 def _needs_contact(ctx: Context, event: Event) -> bool:
@@ -328,7 +343,7 @@ def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
         )
     except EventError as error:
         if error.reason == EventRefusal.FULL:
-            return WAITLIST.ask(ctx, draft)
+            return _offer(ctx, event, draft)
         ctx.end_flow()
         return _refusal(ctx, error, event.id)
     ctx.end_flow()
@@ -353,6 +368,17 @@ def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
             id=event.id,
         )
     )
+
+
+def _offer(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
+    """A party that does not fit: the places open, if some are (come with fewer), or the
+    waitlist for the whole party."""
+    places = occupancy(ctx.db, event).places_open
+    if 0 < places < draft.party_size:
+        draft.fewer = places
+        return FEWER.ask(ctx, draft)
+    draft.fewer = 0
+    return WAITLIST.ask(ctx, draft)
 
 
 def _event_gone(ctx: Context, draft: SignupDraft) -> str | None:
@@ -395,6 +421,15 @@ def _ask_party(ctx: Context, draft: SignupDraft) -> str:
 
 def _offer_waitlist(ctx: Context, draft: SignupDraft) -> str:
     return ctx.t("event_offer_waitlist", title=_event(ctx, draft).title)
+
+
+def _offer_fewer(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t(
+        "event_offer_fewer",
+        title=_event(ctx, draft).title,
+        count=draft.fewer,
+        party=draft.party_size,
+    )
 
 
 # The sign-up's answers ------------------------------------------------------------------------
@@ -452,14 +487,34 @@ def on_waitlist(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     return Reply(ctx.t("event_offer_waitlist_again"))
 
 
+# The answers to the offer of fewer places, by number or by name.
+FEWER_OPTIONS = (("少来几位", "fewer"), ("候补", "waitlist"))
+
+
+def on_fewer(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
+    if is_no(message.words):
+        ctx.end_flow()
+        return Reply(ctx.t("event_waitlist_declined"))
+    choice = pick_option(message.words, FEWER_OPTIONS)
+    if choice is None:
+        return Reply(ctx.t("event_offer_fewer_again"))
+    if choice == 0:
+        draft.party_size = draft.fewer
+    else:
+        draft.waitlist = True
+    draft.fewer = 0
+    return _sign_up(ctx, _event(ctx, draft), draft)
+
+
 NAME = Step("event.contact_name", on_name, _ask_name)
 MOBILE = Step("event.contact_mobile", on_mobile, _ask_mobile)
 CONSENT = Step("event.contact_consent", on_consent, _ask_consent)
 PARTY = Step("event.party_size", on_party, _ask_party)
 WAITLIST = Step("event.waitlist", on_waitlist, _offer_waitlist)
+FEWER = Step("event.fewer", on_fewer, _offer_fewer)
 SIGNUP_FLOW = Flow(
     SignupDraft,
-    (NAME, MOBILE, CONSENT, PARTY, WAITLIST),
+    (NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
     expired=_expired,
     gone=_event_gone,
 )
@@ -528,14 +583,30 @@ def on_checkin_scan(message: Message, ctx: Context, rest: str) -> Reply:
     except EventError as error:
         if error.reason in (EventRefusal.UNKNOWN_EVENT, EventRefusal.NOT_PUBLISHED):
             return Reply(ctx.t("event_bad_qr"))
-        return _refusal(ctx, error, event_id)
+        refusal = _refusal(ctx, error, event_id)
+        if error.reason == EventRefusal.CHECKIN_NOT_OPEN and error.event is not None:
+            return Reply("\n".join([refusal.text, *_not_signed_up(ctx, error.event)]))
+        return refusal
     title = result.event.title
     if not result.first_time:
         time = ctx.local_time(result.attendance.checked_in_at)[11:]
         return Reply(ctx.t("event_checked_in_before", title=title, time=time))
     if result.walk_in:
         return Reply(ctx.t("event_walked_in", title=title))
-    return Reply(ctx.t("event_checked_in", title=title, party=result.attendance.party_size))
+    return Reply(ctx.t("event_checked_in", title=title, count=result.attendance.party_size))
+
+
+def _not_signed_up(ctx: Context, event: Event) -> list[str]:
+    """For someone who scanned before check-in opens: how to sign up, if they have not
+    and still can (there is time to, and then the scan checks them in)."""
+    resident_id = ctx.contact.resident_id
+    if live_signup(ctx.db, event.id, resident_id) is not None or ctx.now >= event.closes_at:
+        return []
+    return [ctx.t("event_scan_signup", id=event.id)]
+
+
+def unknown_qr(message: Message, ctx: Context) -> Reply:
+    return Reply(ctx.t("event_unknown_qr"))
 
 
 def register(router: Router) -> None:
@@ -545,8 +616,10 @@ def register(router: Router) -> None:
     router.add_arg_keyword(("报名", "signup", "sign up"), start_signup)
     router.add_arg_keyword(("取消报名", "cancel"), cancel)
     router.add_keyword(("报名", "signup", "取消报名", "cancel"), ask_which)
+    router.add_keyword(MORE_WORDS | PREVIOUS_WORDS, no_list)
     router.add_keyword(("我的活动", "my events"), my_events)
     router.add_click(("MY_EVENTS",), my_events)
     router.add_scene(QR_SCENE_PREFIX, on_checkin_scan)
+    router.set_unknown_scene(unknown_qr)
     router.add_flow(LIST, _list_flow(router))
     SIGNUP_FLOW.register(router)

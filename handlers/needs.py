@@ -31,6 +31,9 @@ from models.needs.tables import Need, NeedStatus, need_ref
 MAX_PLACE = 200
 MY_NEEDS_SHOWN = 10
 EXCERPT = 30
+# A need's reference sent on its own (normalized): N-000001, n1. Bare numbers are not
+# taken, since residents send those as answers and event numbers.
+NEED_REF_ALONE = r"n-?\s*\d{1,9}"
 DONE_WORDS = frozenset({"完成", "好了", "没有了", "done", "no more"})
 
 # Starting ---------------------------------------------------------------------------------
@@ -125,10 +128,13 @@ def _confirm_question(ctx: Context, draft: NeedDraft) -> str:
 
 
 def _place_text(ctx: Context, place: str | None, lat: float | None, lng: float | None) -> str:
+    """The place as the resident knows it: the address WeChat labelled the location with
+    (or what they typed); coordinates only for a location that came without a label."""
+    if place:
+        return place
     if lat is not None and lng is not None:
-        coordinates = f"{lat:.5f}, {lng:.5f}"
-        return f"{place} ({coordinates})" if place else coordinates
-    return place or ctx.t("need_no_place")
+        return f"{lat:.5f}, {lng:.5f}"
+    return ctx.t("need_no_place")
 
 
 # The flow's answers -------------------------------------------------------------------------
@@ -403,12 +409,12 @@ def on_erase(message: Message, ctx: Context, draft: EraseDraft) -> Reply:
     return Reply(
         ctx.t(
             "erase_done",
-            needs=erased.needs,
-            photos=erased.photos,
-            places=erased.places,
+            needs=ctx.t("erase_needs", count=erased.needs),
+            photos=ctx.t("erase_photos", count=erased.photos),
+            places=ctx.t("erase_places", count=erased.places),
             contact=ctx.t("erase_contact") if erased.contact else "",
             # This message too: it is stored without its words.
-            messages=erased.messages + 1,
+            messages=ctx.t("erase_messages", count=erased.messages + 1),
         ),
         erases_message=True,
     )
@@ -423,6 +429,7 @@ def register(router: Router) -> None:
     router.add_keyword(("需求", "need", "提交需求", "new need"), start_need)
     router.add_click(("NEED_NEW",), start_need)
     router.add_arg_keyword(("需求", "need"), show_need)
+    router.add_pattern(NEED_REF_ALONE, show_need)
     router.add_keyword(("我的需求", "my needs", "my need"), my_needs)
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)

@@ -1,6 +1,9 @@
 """One explicit registry: text keywords, menu keys, event types, message types, flow states.
 
 Dispatch order, and why:
+0. A resident whose language is not known yet (never chosen, never guessed) gets the
+   language of their first words: someone who opens with "hello" or "help" reads English
+   from then on, and 中文/English still switch.
 1. 退出/exit always leaves a flow, so no one is ever stuck in one; like every whole-word
    command, it may end with the punctuation people type ("退出！", "help?").
 2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
@@ -9,14 +12,17 @@ Dispatch order, and why:
    answer anywhere (帮助/help, 中文/English): they are answered and the step's question
    is asked again, so a name or an address is never taken to be "help".
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
-   取消报名 3 is never read as 报名). A voice message WeChat recognised counts as the
-   words it heard: many residents speak rather than type.
+   取消报名 3 is never read as 报名), then patterns that are recognised on their own (a
+   need's reference, N-000001). A voice message WeChat recognised counts as the words
+   it heard: many residents speak rather than type.
 5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
-6. The fallback answers with help, never an error.
+6. The fallback says briefly that the message was not understood and suggests the
+   closest commands (the full help is one word away), never an error.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from typing import TypeVar
 
 from handlers.context import Context
 from handlers.message import EVENT, TEXT, Message, Reply
-from texts.catalog import Catalog
+from texts.catalog import Catalog, Language
 
 Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
@@ -38,6 +44,10 @@ EXIT_WORDS = ("退出", "exit")
 # What people end a command with on a phone ("退出！", "help?", "exit."), after NFKC has
 # folded the full-width forms (！？．～) to ASCII; 。 and … have no such fold.
 COMMAND_END_PUNCTUATION = "。.!?~…"
+# Words that tell a language: any Chinese character, or an English word (two letters or
+# more, so a reference such as "N-000001" tells nothing).
+CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+ENGLISH_WORD = re.compile(r"[a-z]{2,}")
 
 
 def normalize(text: str) -> str:
@@ -53,9 +63,24 @@ def command_word(text: str) -> str:
     return text.rstrip(COMMAND_END_PUNCTUATION).rstrip() or text
 
 
+def language_of(text: str) -> Language | None:
+    """The language a normalized message is written in, or None if it does not tell."""
+    if CHINESE.search(text):
+        return Language.ZH
+    if ENGLISH_WORD.search(text):
+        return Language.EN
+    return None
+
+
 @dataclass(frozen=True)
 class _ArgKeyword:
     word: str
+    handler: ArgHandler
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    pattern: re.Pattern[str]
     handler: ArgHandler
 
 
@@ -70,6 +95,7 @@ class Router:
         self.catalog = catalog
         self._keywords: dict[str, Handler] = {}
         self._arg_keywords: list[_ArgKeyword] = []
+        self._patterns: list[_Pattern] = []
         self._clicks: dict[str, Handler] = {}
         self._events: dict[str, Handler] = {}
         self._types: dict[str, Handler] = {}
@@ -80,6 +106,7 @@ class Router:
         self._fallback: Handler | None = None
         self._unsupported: Handler | None = None
         self._coming_soon: Handler | None = None
+        self._unknown_scene: Handler | None = None
 
     # Registration -------------------------------------------------------------------
 
@@ -98,6 +125,16 @@ class Router:
         for word in words:
             self._arg_keywords.append(_ArgKeyword(normalize(word), handler))
         self._arg_keywords.sort(key=lambda k: len(k.word), reverse=True)
+
+    def add_pattern(self, pattern: str, handler: ArgHandler) -> None:
+        """A message that, normalized, matches ``pattern`` as a whole (the argument: the
+        whole message), tried after every keyword."""
+        self._patterns.append(_Pattern(re.compile(pattern), handler))
+
+    @property
+    def keywords(self) -> frozenset[str]:
+        """Every whole-word command, normalized: what the fallback suggests from."""
+        return frozenset(self._keywords)
 
     def add_click(self, keys: Iterable[str], handler: Handler) -> None:
         for key in keys:
@@ -136,6 +173,12 @@ class Router:
     def set_unsupported(self, handler: Handler) -> None:
         self._unsupported = handler
 
+    def set_unknown_scene(self, handler: Handler) -> None:
+        """Answer for a scanned QR code whose scene no handler knows (an old poster, a
+        code from elsewhere): a scan always gets an answer. A follow by scanning one is
+        answered by the welcome."""
+        self._unknown_scene = handler
+
     def set_coming_soon(self, handler: Handler) -> None:
         """Answer for a menu key in the menu whose feature has no handler yet."""
         self._coming_soon = handler
@@ -150,6 +193,8 @@ class Router:
 
     def dispatch(self, message: Message, ctx: Context) -> Reply | None:
         text = normalize(message.words)
+        if text and ctx.contact.language is None and ctx.resident.language is None:
+            ctx.resident.language = language_of(text)
         command = command_word(text)
         if command in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
@@ -204,6 +249,8 @@ class Router:
         for prefix, handler in self._scenes.items():
             if scene.startswith(prefix):
                 return handler(message, ctx, scene[len(prefix) :])
+        if message.event.lower() == "scan" and self._unknown_scene is not None:
+            return self._unknown_scene(message, ctx)
         return None
 
     def _dispatch_text(self, text: str, message: Message, ctx: Context) -> Reply | None:
@@ -215,6 +262,9 @@ class Router:
                 argument = text[len(keyword.word) :].strip()
                 if argument:
                     return keyword.handler(message, ctx, argument)
+        for pattern in self._patterns:
+            if pattern.pattern.fullmatch(text):
+                return pattern.handler(message, ctx, text)
         return None
 
     def _call_fallback(self, message: Message, ctx: Context) -> Reply | None:

@@ -51,8 +51,7 @@ def test_list_pages_five_at_a_time(talk: Talk, make_event: MakeEvent, clock: Fak
     second = talk.say("下一页")
     assert "第 2 页" in second and "活动5" in second and "活动6" in second
     assert "活动0" not in second and "下一页" not in second
-    # The list is over, so 下一页 is no longer a list command.
-    assert talk.say("下一页") == talk.say("帮助")
+    assert talk.say("下一页") == "这已是最后一页。发送“上一页”返回，“活动 N”查看详情。"
 
 
 def test_menu_tap_and_english_paging(talk: Talk, make_event: MakeEvent, clock: FakeClock) -> None:
@@ -70,7 +69,7 @@ def test_other_words_leave_the_list(talk: Talk, make_event: MakeEvent, clock: Fa
         make_event(title=f"活动{i}", starts_at=clock.now + timedelta(days=i + 1), ends_at=None)
     talk.say("活动")
     assert "我的需求" in talk.say("帮助")
-    assert talk.say("下一页") == talk.say("帮助")
+    assert talk.say("下一页") == "现在没有显示列表。发送“活动”查看活动。"
 
 
 def test_list_shows_waitlist_and_closed(
@@ -360,18 +359,18 @@ def test_event_cancelled_during_the_questions(
 # Cancelling and promotion ----------------------------------------------------------------
 
 
-def test_cancel_promotes_the_first_who_fits(
+def test_cancel_promotes_the_first_in_line(
     talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
 ) -> None:
     event_id = make_event(capacity=2, max_party_size=2)
     talk.say(f"报名 {event_id} 1")
     fill(services, clock, event_id, 1)
-    big = talk.as_resident("o-big")
-    big.say(f"报名 {event_id} 2")
-    assert "第 1 位" in big.say("是")
     small = talk.as_resident("o-small")
     small.say(f"报名 {event_id} 1")
-    assert "第 2 位" in small.say("是")
+    assert "第 1 位" in small.say("是")
+    big = talk.as_resident("o-big")
+    big.say(f"报名 {event_id} 2")
+    assert "第 2 位" in big.say("是")
 
     assert "已取消您对活动" in talk.say(f"取消报名 {event_id}")
     by_resident = {s.resident_id: s for s in signups(services, event_id)}
@@ -531,3 +530,82 @@ def test_contact_saved_before_is_reused_directly(
         person = get_or_create_resident(db, talk.openid, clock.now)
         save_contact(person, "赵六", "13700000000", clock.now)
     assert "报名成功" in talk.say(f"报名 {event_id}")
+
+
+def test_turning_pages_back_and_past_the_ends(
+    talk: Talk, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    for i in range(6):
+        make_event(title=f"活动{i}", starts_at=clock.now + timedelta(days=i + 1), ends_at=None)
+    first = talk.say("活动")
+    assert "第 2 页" in talk.say("下一页")
+    assert talk.say("下一页") == "这已是最后一页。发送“上一页”返回，“活动 N”查看详情。"
+    assert talk.say("上一页") == first
+    assert talk.say("返回") == "这已是第一页。发送“下一页”查看更多。"
+    talk.say("English")
+    talk.say("events")
+    assert "page 2" in talk.say("more")
+    assert "page 1" in talk.say("back")
+    assert "我的需求" not in talk.say("我的活动")
+    assert talk.say("下一页") == "No list is open now. Send 'events' to see the events."
+
+
+def test_an_unknown_qr_code_is_answered(chat: Chat) -> None:
+    assert scan(chat, "poster:spring") == (
+        "这个二维码不是爱乡的签到码，或已经失效。发送“活动”查看近期活动，“帮助”查看全部功能。"
+    )
+
+
+def test_scanning_early_without_signing_up_is_told_how_to_sign_up(
+    talk: Talk, make_event: MakeEvent
+) -> None:
+    event_id = make_event()
+    assert talk.event("SCAN", f"checkin:{event_id}") == (
+        "活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。\n"
+        f"您还没有报名：发送“报名 {event_id}”报名。"
+    )
+    talk.say(f"报名 {event_id}")
+    assert talk.event("SCAN", f"checkin:{event_id}") == (
+        "活动“社区花园共建”的签到将于 2026-05-03 08:00 开始。"
+    )
+
+
+def test_a_party_larger_than_the_places_left_is_offered_them_or_the_waitlist(
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(capacity=3, max_party_size=3)
+    fill(services, clock, event_id, 1)
+    offer = (
+        "活动“社区花园共建”只剩 2 个名额，坐不下您的 3 人。"
+        "回复“1”：以 2 人报名；回复“2”：3 人一起排候补；回复“否”：不报名。"
+    )
+    talk.verify([(f"报名 {event_id} 3", offer), ("3", "请回复“1”“2”或“否”。")])
+    assert "人数：2" in talk.say("1")
+    assert [s.party_size for s in signups(services, event_id)] == [1, 2]
+
+    talk.say(f"取消报名 {event_id}")
+    waiting = talk.as_resident("o-party")
+    assert waiting.say(f"报名 {event_id} 3") == offer
+    assert "排第 1 位" in waiting.say("2")
+    # The two places left wait for the party: a single who comes later queues behind it.
+    assert "已满，可排候补" in talk.say("活动")
+    talk.say(f"报名 {event_id} 1")
+    assert "排第 2 位" in talk.say("是")
+    filler = talk.as_resident(f"o-filler-{event_id}-0")
+    filler.say(f"取消报名 {event_id}")
+    by_resident = {s.resident_id: s for s in signups(services, event_id)}
+    assert by_resident[resident(services, "o-party").id].status == SignupStatus.CONFIRMED
+    assert by_resident[resident(services, talk.openid).id].waitlist_position == 1
+
+
+def test_a_party_offered_the_places_left_in_english(
+    talk: Talk, services: Services, make_event: MakeEvent, clock: FakeClock
+) -> None:
+    event_id = make_event(capacity=2, max_party_size=2)
+    fill(services, clock, event_id, 1)
+    talk.say("English")
+    assert talk.say(f"signup {event_id} 2") == (
+        "Only 1 place is left for '社区花园共建', not enough for your 2 people. Reply '1' to"
+        " come as 1, '2' to wait together for 2 places, 'no' to stop."
+    )
+    assert "waitlist at position 1" in talk.say("waitlist")

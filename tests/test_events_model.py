@@ -81,8 +81,8 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
     sign_up(db, event.id, b, 1, clock.now)
     sign_up(db, event.id, c, 1, clock.now)
     sign_up(db, event.id, d, 2, clock.now)  # does not fit: waitlisted
-    sign_up(db, event.id, e, 1, clock.now)
-    cancel_signup(db, event.id, c, clock.now, TZ)  # frees one: e (1) fits, d (2) does not
+    sign_up(db, event.id, e, 1, clock.now)  # waits behind d, though one place is free
+    cancel_signup(db, event.id, e, clock.now, TZ)  # gives up waiting: the place stays free
     clock.advance(days=1)
     check_in(db, event.id, a, CheckinMethod.QR, clock.now)
     check_in(db, event.id, walker, CheckinMethod.QR, clock.now)
@@ -223,3 +223,33 @@ def test_seed_demo_events_once(db: Session, clock: FakeClock) -> None:
         "elderly",
     }
     assert seed_demo_events(db, clock.now) == []
+
+
+def test_places_go_in_the_order_they_were_asked_for(db: Session, clock: FakeClock) -> None:
+    """A party waiting for places is never overtaken: a later sign-up joins the waitlist
+    behind it even where its own party would fit, and places freed go to it first."""
+    event = create_event(
+        db,
+        title="排队",
+        starts_at=clock.now + timedelta(days=1),
+        capacity=4,
+        max_party_size=3,
+        now=clock.now,
+        publish=True,
+    )
+    a, b, c, party, single, late = people(db, clock, "o-a", "o-b", "o-c", "o-p", "o-s", "o-l")
+    for holder in (a, b, c):
+        sign_up(db, event.id, holder, 1, clock.now)
+    waiting = sign_up(db, event.id, party, 3, clock.now).signup
+    assert (waiting.status, waiting.waitlist_position) == ("waitlisted", 1)
+    later = sign_up(db, event.id, single, 1, clock.now).signup
+    assert (later.status, later.waitlist_position) == ("waitlisted", 2)
+    assert occupancy(db, event).places_left == 1 and occupancy(db, event).places_open == 0
+    with pytest.raises(EventError) as refused:
+        sign_up(db, event.id, late, 1, clock.now, join_waitlist=False)
+    assert refused.value.reason == EventRefusal.FULL
+    # Two places are not enough for the party, and the single behind it still waits.
+    assert cancel_signup(db, event.id, a, clock.now, TZ).promoted == []
+    assert cancel_signup(db, event.id, b, clock.now, TZ).promoted == [waiting]
+    assert (later.status, later.waitlist_position) == ("waitlisted", 1)
+    assert cancel_signup(db, event.id, c, clock.now, TZ).promoted == [later]

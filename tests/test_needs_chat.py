@@ -8,6 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from bot.services import Services
+from bot.wechat.protocol import to_message
+from handlers.message import Location
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
 from models.needs.queries import get_need
 from models.needs.tables import PhotoStatus
@@ -55,7 +57,8 @@ def test_whole_flow_with_photos_and_location(chat: Chat, services: Services) -> 
     assert "位置" in chat.say("完成")
     summary = chat.send(chat.payloads.location(chat.openid, 30.27, 120.15, "下沙村村口"))
     assert "环境卫生" in summary and "三天没人清理" in summary
-    assert "照片：2 张" in summary and "下沙村村口" in summary
+    assert "照片：2 张" in summary and "地点：下沙村村口\n" in summary
+    assert "30.27" not in summary, "a labelled place shows its label, not coordinates"
     assert count(services, Need) == 0
     done = chat.say("确认")
     assert "N-000001" in done
@@ -254,7 +257,7 @@ def test_exit_mid_flow_drops_the_draft(talk: Talk, services: Services) -> None:
     talk.image("m1", "http://p/1")
     assert "已退出" in talk.say("退出")
     assert count(services, Need) == 0 and count(services, NeedPhoto) == 0
-    assert talk.say("确认") == talk.say("帮助")
+    assert talk.say("确认").startswith("抱歉，没有看懂")
 
 
 def test_no_at_confirmation_drops_the_draft(talk: Talk, services: Services) -> None:
@@ -271,7 +274,7 @@ def test_a_menu_tap_leaves_the_draft(talk: Talk, services: Services) -> None:
     start(talk)
     talk.say("1")
     assert "还没有提交过需求" in talk.tap("MY_NEEDS")
-    assert talk.say("学校缺图书") == talk.say("帮助")
+    assert talk.say("学校缺图书").startswith("抱歉，没有看懂")
     assert count(services, Need) == 0
 
 
@@ -286,7 +289,7 @@ def test_a_draft_left_for_the_flow_ttl_expires(
     clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
     expired = talk.say("跳过")
     assert "已过期" in expired and "30 分钟" in expired
-    assert talk.say("确认") == talk.say("帮助")
+    assert talk.say("确认").startswith("抱歉，没有看懂")
     assert count(services, Need) == 0
 
 
@@ -298,7 +301,7 @@ def test_help_after_the_draft_expired_says_it_expired(
     clock.advance(seconds=services.config.bot.flow_ttl_s + 1)
     helped = talk.say("帮助")
     assert "我的需求" in helped and "已过期" in helped
-    assert talk.say("学校缺图书") == talk.say("帮助")
+    assert talk.say("学校缺图书").startswith("抱歉，没有看懂")
     assert count(services, Need) == 0
 
 
@@ -307,7 +310,7 @@ def test_a_draft_gone_from_redis_creates_nothing(talk: Talk, services: Services)
     talk.say("1")
     talk.say("学校缺图书")
     services.redis.delete(f"aixiang:flow:{talk.openid}")
-    assert talk.say("跳过") == talk.say("帮助")
+    assert talk.say("跳过").startswith("抱歉，没有看懂")
     assert count(services, Need) == 0
 
 
@@ -488,11 +491,26 @@ def test_a_location_at_the_photo_step_is_the_place(talk: Talk, services: Service
     talk.image("m1", "http://p/1")
     summary = talk.location(30.1, 120.1, "河边")
     assert summary.startswith("请确认您的需求：")
-    assert "照片：1 张" in summary and "地点：河边 (30.10000, 120.10000)" in summary
+    assert "照片：1 张" in summary and "地点：河边\n" in summary
     assert "N-000001" in talk.say("确认")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
     assert count(services, NeedPhoto) == 1
+
+
+def test_wechat_location_label_reaches_the_plain_message() -> None:
+    """The address WeChat puts in ``Label`` is what residents read as the place."""
+    message = to_message(
+        {
+            "FromUserName": "o-1",
+            "MsgType": "location",
+            "CreateTime": "1790000000",
+            "Location_X": "30.5269",
+            "Location_Y": "119.6095",
+            "Label": "浙江省杭州市临安区太湖源镇",
+        }
+    )
+    assert message.location == Location(30.5269, 119.6095, "浙江省杭州市临安区太湖源镇")
 
 
 def test_a_location_before_any_photo_in_english(talk: Talk, services: Services) -> None:
@@ -520,7 +538,7 @@ def test_a_location_at_the_description_step_is_kept_as_the_place(
     assert "照片" in talk.say("河边有人倒垃圾")
     summary = talk.say("完成")
     assert summary.startswith("请确认您的需求：")
-    assert "描述：河边有人倒垃圾" in summary and "地点：河边 (30.10000, 120.10000)" in summary
+    assert "描述：河边有人倒垃圾" in summary and "地点：河边\n" in summary
     assert "N-000001" in talk.say("确认")
     need = only_need(services)
     assert (need.place, need.latitude, need.longitude) == ("河边", 30.1, 120.1)
@@ -538,7 +556,7 @@ def test_a_location_at_the_description_step_in_english(talk: Talk, services: Ser
     )
     assert "describe the need in words" in kept
     talk.say("Rubbish dumped by the river")
-    assert "Place: By the river (30.10000, 120.10000)\n" in talk.say("skip")
+    assert "Place: By the river\n" in talk.say("skip")
     talk.say("yes")
     assert only_need(services).place == "By the river"
 
@@ -589,7 +607,7 @@ def test_a_location_at_the_summary_replaces_the_place(talk: Talk, services: Serv
     assert "地点：老街" in talk.say("老街")
     summary = talk.location(30.2, 120.2, "老街十二号")
     assert summary.startswith("已改用您刚发送的位置。\n请确认您的需求：")
-    assert "地点：老街十二号 (30.20000, 120.20000)" in summary
+    assert "地点：老街十二号\n" in summary
     talk.say("English")
     again = talk.location(30.3, 120.3, "Old Street")
     assert again.startswith("The place is now the location you just sent.\nPlease check")
@@ -691,3 +709,10 @@ def test_delete_my_data_takes_the_words_out_of_partner_pushes(
             "Staff note: 请本周处理",
         }
         assert row.payload["fields"]["ref"] == ref and row.payload["fields"]["place"] == ""
+
+
+def test_a_need_reference_on_its_own_shows_the_need(talk: Talk) -> None:
+    submit(talk)
+    assert talk.say("N-000001") == talk.say("需求 N-000001")
+    assert talk.say("n000001").startswith("N-000001 · 环境卫生")
+    assert "没有找到您的需求 N-000001" in talk.as_resident("o-other").say("N-000001")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from models import NeedHistory, OutboxMessage
+from models.needs.erasure import erase_resident_data
 from models.needs.submission import create_need
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
@@ -232,3 +233,22 @@ def test_offset_must_be_a_whole_number(staff: CliRunner, seeded: None, value: st
     assert fail(staff, "needs", "list", "--offset", value) == (
         f"error: --offset must be a whole number from 0 to 2147483647, got {value!r}"
     )
+
+
+def test_an_erased_need_leaves_the_queue_and_no_notice_is_claimed(
+    staff: CliRunner, seeded: None, services: Services, clock: FakeClock
+) -> None:
+    with services.session_factory() as db, db.begin():
+        erase_resident_data(db, get_or_create_resident(db, "o-a", clock.now), clock.now)
+    queue = json.loads(run(staff, "needs", "list", "--json").output)
+    assert [r["ref"] for r in queue["rows"]] == ["N-000003", "N-000002"]
+    assert queue["total"] == 2
+    everything = json.loads(run(staff, "needs", "list", "--erased", "--json").output)
+    assert [(r["ref"], r["summary"]) for r in everything["rows"]][-1] == ("N-000001", "(erased)")
+    assert everything["total"] == 3
+    out = run(staff, "needs", "update", "N-000001", "--status", "acknowledged").output
+    assert out.strip() == "N-000001: submitted -> acknowledged; nothing is sent to the resident"
+    assert counts(services) == (4, 0)
+    out = run(staff, "needs", "update", "N-000002", "--status", "acknowledged").output
+    assert out.strip() == "N-000002: submitted -> acknowledged; the resident will be told"
+    assert counts(services) == (5, 1)

@@ -61,7 +61,7 @@ def test_a_new_resident_asks_for_help(page: Page) -> None:
     page.click("#send")
 
     expect(page.locator(".msg.me .bubble").last).to_have_text("帮助")
-    expect(page.locator(".msg.bot .bubble").last).to_contain_text("我的需求 — 查看需求进展")
+    expect(page.locator(".msg.bot .bubble").last).to_contain_text("我的需求 — 需求进展")
 
 
 def test_a_menu_tap_and_a_push_show_in_the_thread(

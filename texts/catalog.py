@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from string import Formatter
 
+from babel import Locale
 from babel.messages.pofile import read_po
 
 
@@ -80,34 +81,72 @@ def placeholders(text: str) -> set[str]:
     }
 
 
+# A plural text's forms, in the order of the .po file's msgstr[0], msgstr[1]...
+Forms = tuple[str, ...]
+# The CLDR plural categories in their canonical order: for Chinese (other) and English
+# (one, other), the order of the gettext forms of a plural entry.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+# The value that picks a plural text's form.
+PLURAL_COUNT = "count"
+
+
+@cache
+def _plural_categories(language: str) -> tuple[str, ...]:
+    """The plural categories a language tells apart, in the order of its gettext forms."""
+    used = Locale.parse(language).plural_form.tags | {"other"}
+    return tuple(category for category in PLURAL_CATEGORIES if category in used)
+
+
+def _plural_form(language: str, count: int) -> int:
+    """Which form of a plural text reads right for ``count`` ("1 place", "2 places")."""
+    return _plural_categories(language).index(Locale.parse(language).plural_form(count))
+
+
 class Catalog:
     """The texts of every language by key, refused unless each key has a text in every
-    language and the same placeholders in each."""
+    language and the same placeholders in each.
 
-    def __init__(self, texts: Mapping[str, Mapping[str, str]]) -> None:
-        self._texts: dict[str, dict[str, str]] = {
+    A text is a string, or for a plural text (a gettext ``msgid_plural`` entry) its
+    forms: one per plural category of the language, chosen by the ``{count}`` value, so
+    English says "1 place left" and "2 places left" where Chinese has one form.
+    """
+
+    def __init__(self, texts: Mapping[str, Mapping[str, str | Forms]]) -> None:
+        self._texts: dict[str, dict[str, str | Forms]] = {
             language: dict(texts.get(language, {})) for language in LANGUAGES
         }
         keys = set().union(*(self._texts[language] for language in LANGUAGES))
         for key in sorted(keys):
-            missing = [language for language in LANGUAGES if not self._texts[language].get(key)]
+            missing = [
+                language
+                for language in LANGUAGES
+                if not all(_forms(self._texts[language].get(key, "")))
+            ]
             if missing:
                 raise ValueError(f"text {key!r} has no {', '.join(missing)} version")
-            names = {language: placeholders(self._texts[language][key]) for language in LANGUAGES}
+            names = {
+                language: set().union(*map(placeholders, _forms(self._texts[language][key])))
+                for language in LANGUAGES
+            }
             if len({frozenset(found) for found in names.values()}) > 1:
                 raise ValueError(f"text {key!r} has different placeholders: {names}")
+            _check_plural(key, {language: self._texts[language][key] for language in LANGUAGES})
 
     @classmethod
     def load(cls, directory: Path = LOCALE_DIR) -> Catalog:
         """Read each language's .po file; a fuzzy entry (a draft, as gettext's msgfmt
-        treats it) counts as missing."""
-        texts: dict[str, dict[str, str]] = {}
+        treats it) counts as missing. A plural entry is keyed by its ``msgid``."""
+        texts: dict[str, dict[str, str | Forms]] = {}
         for language in LANGUAGES:
             path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
             with path.open("rb") as po:
                 entries = read_po(po, locale=language, abort_invalid=True)
             texts[language] = {
-                str(entry.id): str(entry.string)
+                str(entry.id[0] if entry.pluralizable else entry.id): (
+                    tuple(str(form) for form in entry.string or ())
+                    if entry.pluralizable
+                    else str(entry.string)
+                )
                 for entry in entries
                 if entry.id and not entry.fuzzy
             }
@@ -123,12 +162,37 @@ class Catalog:
             name: value.text(language) if isinstance(value, Both) else value
             for name, value in values.items()
         }
-        return self._texts[language][key].format(**own)
+        text = self._texts[language][key]
+        if not isinstance(text, str):
+            count = own[PLURAL_COUNT]
+            if not isinstance(count, int):
+                raise TypeError(f"text {key!r} is plural: its {PLURAL_COUNT} must be a number")
+            text = text[_plural_form(language, count)]
+        return text.format(**own)
 
     def both(self, key: str, **values: object) -> Both:
         return Both(
             zh=self.render(key, Language.ZH, **values), en=self.render(key, Language.EN, **values)
         )
+
+
+def _forms(text: str | Forms) -> Forms:
+    return (text,) if isinstance(text, str) else text
+
+
+def _check_plural(key: str, texts: Mapping[str, str | Forms]) -> None:
+    """A plural text has every form its language tells apart, and a ``{count}`` to choose
+    one by; a key is plural in every language or in none."""
+    if all(isinstance(text, str) for text in texts.values()):
+        return
+    for language, text in texts.items():
+        if isinstance(text, str):
+            raise ValueError(f"text {key!r} is plural in some languages but not in {language}")
+        wanted = len(_plural_categories(language))
+        if len(text) != wanted:
+            raise ValueError(f"text {key!r} has {len(text)} {language} forms, not {wanted}")
+        if PLURAL_COUNT not in placeholders(text[0]):
+            raise ValueError(f"text {key!r} is plural without a {{{PLURAL_COUNT}}}")
 
 
 @cache

@@ -35,6 +35,7 @@ from models.needs.queries import (
     list_needs,
     need_history,
     need_photos,
+    residents_told,
 )
 from models.needs.tables import Need, NeedStatus, need_ref
 from models.needs.transitions import change_status
@@ -76,6 +77,11 @@ def needs() -> None:
     help="Most raised first (demand: the residents who raised it, merged needs included), "
     "then newest.",
 )
+@click.option(
+    "--erased",
+    is_flag=True,
+    help="Also list needs whose resident erased their data (anonymous, kept for counts).",
+)
 @json_option(
     'Print {"rows": [...], "total": N, "offset": N} as JSON: total counts every need '
     "the filters match, so the next page starts at offset + len(rows) while that is "
@@ -91,6 +97,7 @@ def list_command(
     limit: str,
     offset: str,
     by_demand: bool,
+    erased: bool,
     as_json: bool,
 ) -> None:
     """List needs, newest first, one page of --limit rows from --offset; the table ends
@@ -116,9 +123,15 @@ def list_command(
             limit=page,
             offset=start,
             by_demand=by_demand,
+            include_erased=erased,
         )
         total = count_needs(
-            db, status=status, category=category_key, partner=chosen, since=since_at
+            db,
+            status=status,
+            category=category_key,
+            partner=chosen,
+            since=since_at,
+            include_erased=erased,
         )
         records = [
             {
@@ -259,8 +272,7 @@ def update_command(
                 as_json=True,
             )
             return
-        pushed = before != need.status or entry.public
-        told = "the resident will be told" if pushed else "nothing is sent to the resident"
+        told = _told(residents_told(db, entry))
         change = f"{before} -> {need.status}" if before != need.status else need.status
         extras = []
         if partner is not None:
@@ -294,6 +306,14 @@ def _need_record(db: Session, need: Need) -> dict[str, Any]:
         "coordinates": f"{need.latitude}, {need.longitude}" if need.latitude is not None else None,
         "erased": need.erased_at,
     }
+
+
+def _told(residents: int) -> str:
+    if residents == 0:
+        return "nothing is sent to the resident"
+    if residents == 1:
+        return "the resident will be told"
+    return f"{residents} residents will be told"
 
 
 def _check_status(status: str) -> None:

@@ -48,6 +48,12 @@ class Occupancy:
     def places_left(self) -> int:
         return max(0, self.capacity - self.confirmed - self.walk_ins)
 
+    @property
+    def places_open(self) -> int:
+        """The places a new sign-up may take: none while anyone waits, since places go in
+        the order they were asked for (the free ones wait for the waitlist)."""
+        return 0 if self.waitlisted else self.places_left
+
 
 def get_event(db: Session, event_id: int, *, lock: bool = False) -> Event:
     """The event, or EventError(EventRefusal.UNKNOWN_EVENT). ``lock`` takes the row lock

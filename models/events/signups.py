@@ -6,8 +6,11 @@ and writes in the same transaction. Counting under that lock is what makes overb
 impossible however many residents press "sign up" at once; a partial unique index (one
 live sign-up per event and resident) is the last guard.
 
-The waitlist is kept numbered 1..n in arrival order; when places free up, the first
-waitlisted sign-up whose party fits is confirmed and told through the outbox.
+Places go in the order they were asked for: nobody who signs up later takes a place
+ahead of someone already waiting. While anyone waits, a new sign-up joins the waitlist
+even where its party would fit the places left; the waitlist is kept numbered 1..n in
+arrival order, and when places free up, waiting sign-ups are confirmed in that order
+(and told through the outbox) until the next one's party does not fit.
 """
 
 from __future__ import annotations
@@ -125,10 +128,12 @@ def sign_up(
     *,
     join_waitlist: bool = True,
 ) -> SignupResult:
-    """Confirm a place, or a place on the waitlist when the party does not fit.
+    """Confirm a place, or a place on the waitlist when the party does not fit the places
+    open (none while anyone waits: see the module's docstring).
 
-    With ``join_waitlist=False`` a full event is refused with EventRefusal.FULL and nothing
-    is written, so the chat can offer the waitlist first.
+    With ``join_waitlist=False`` a party that does not fit is refused with
+    EventRefusal.FULL and nothing is written, so the chat can offer the places open (come
+    with fewer) or the waitlist first.
     """
     event = get_event(db, event_id, lock=True)
     check_open(event, now)
@@ -141,7 +146,7 @@ def sign_up(
         )
     check_not_signed_up(db, event, resident)
     taken = occupancy(db, event)
-    fits = party_size <= taken.places_left
+    fits = party_size <= taken.places_open
     if not fits and not join_waitlist:
         raise EventError(EventRefusal.FULL, f"event {event.id} is full", event=event)
     signup = Signup(
@@ -205,16 +210,15 @@ def cancel_signup(
 
 
 def promote_waitlist(db: Session, event: Event, now: datetime, tz: ZoneInfo) -> list[Signup]:
-    """Confirm waitlisted sign-ups in order while their party fits the places left,
-    skipping a party too large for what is free. Called with the event locked."""
+    """Confirm waitlisted sign-ups in order while their party fits the places left; a
+    party too large for what is free keeps the places for itself, as nobody behind it
+    may go first. Called with the event locked."""
     free = occupancy(db, event).places_left
     promoted: list[Signup] = []
     if free > 0:
         for signup in _waitlist(db, event.id):
-            if free <= 0:
-                break
             if signup.party_size > free:
-                continue
+                break
             signup.status = SignupStatus.CONFIRMED
             signup.confirmed_at = now
             signup.waitlist_position = None

@@ -38,6 +38,17 @@ def assigned_key(need_id: int, entry_id: int) -> str:
     return f"{ASSIGNED_KIND}:{need_id}:{entry_id}"
 
 
+def status_push_kind(entry: NeedHistory) -> PushKind:
+    """A change of status is a status update; a public note alone is a note."""
+    return PushKind.NEED_STATUS if entry.from_status != entry.to_status else PushKind.NEED_NOTE
+
+
+def status_push_key(entry: NeedHistory) -> str:
+    """The idempotency key of the push telling a need's resident of ``entry``; pushes to
+    residents whose needs were merged into it add the resident's id after it."""
+    return f"{status_push_kind(entry)}:{entry.need_id}:{entry.id}"
+
+
 def assigned_payload(
     need: Need, partner_name: str, note: str | None, assigned_at: datetime
 ) -> dict[str, object]:

@@ -14,11 +14,10 @@ from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from models.needs.errors import NeedError
-from models.needs.notices import ASSIGNED_KIND
+from models.needs.notices import ASSIGNED_KIND, assigned_key, status_push_key
 from models.needs.tables import Need, NeedHistory, NeedPhoto
 from models.partners import Partner
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -90,9 +89,13 @@ def list_needs(
     limit: int = 50,
     offset: int = 0,
     by_demand: bool = False,
+    include_erased: bool = False,
 ) -> list[NeedRow]:
     """Needs newest first (or most raised first), one page of ``limit`` rows after
     ``offset``.
+
+    A need whose resident erased their data is kept, anonymous, for the counts, but it
+    is no longer work: no one can be told of its progress. It is left out unless asked.
 
     The filters and the newest-first order follow the need indexes, so a page costs the
     same with a million needs as with ten; ordering by demand counts the residents of
@@ -104,6 +107,7 @@ def list_needs(
         category,
         partner,
         since,
+        include_erased,
     )
     if by_demand:
         others = _other_residents().subquery()
@@ -124,11 +128,13 @@ def count_needs(
     category: str | None = None,
     partner: Partner | None = None,
     since: datetime | None = None,
+    include_erased: bool = False,
 ) -> int:
     """How many needs :func:`list_needs` with these filters holds in all: one count over
     the same indexes, so a page can say how many rows lie beyond it."""
     query = select(func.count()).select_from(Need)
-    return int(db.execute(_filtered(query, status, category, partner, since)).scalar_one())
+    filtered = _filtered(query, status, category, partner, since, include_erased)
+    return int(db.execute(filtered).scalar_one())
 
 
 def _filtered(
@@ -137,8 +143,11 @@ def _filtered(
     category: str | None,
     partner: Partner | None,
     since: datetime | None,
+    include_erased: bool,
 ) -> SelectT:
     """The staff list's filters, once for its page and its count."""
+    if not include_erased:
+        query = query.where(Need.erased_at.is_(None))
     if status is not None:
         query = query.where(Need.status == status)
     if category is not None:
@@ -189,9 +198,6 @@ def need_photos(db: Session, need: Need) -> list[NeedPhoto]:
 
 # The kinds transitions.py queues for a change, which it keys kind:need:entry (and
 # :resident after that for a resident whose need was merged into this one).
-CHANGE_PUSH_KINDS = (PushKind.NEED_STATUS, PushKind.NEED_NOTE, ASSIGNED_KIND)
-
-
 def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:
     """(kind, openid) of every push one change queued: to the resident, to residents
     whose needs were merged into it, to the assigned partner's contact. Found by their
@@ -202,7 +208,7 @@ def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:
             Need.duplicate_of_id == entry.need_id, Need.resident_id.is_not(None)
         )
     ).scalars()
-    stems = [f"{kind}:{entry.need_id}:{entry.id}" for kind in CHANGE_PUSH_KINDS]
+    stems = [status_push_key(entry), assigned_key(entry.need_id, entry.id)]
     keys = stems + [f"{stem}:{resident_id}" for resident_id in merged for stem in stems]
     return [
         (kind, openid)
@@ -212,3 +218,10 @@ def change_pushes(db: Session, entry: NeedHistory) -> list[tuple[str, str]]:
             .order_by(OutboxMessage.id)
         )
     ]
+
+
+def residents_told(db: Session, entry: NeedHistory) -> int:
+    """How many residents the change recorded by ``entry`` queued a push for (none for an
+    erased need, whose resident is gone): read from what was queued, so that whoever says
+    "the resident will be told" says what happened, not what a change usually does."""
+    return sum(1 for kind, _ in change_pushes(db, entry) if kind != ASSIGNED_KIND)

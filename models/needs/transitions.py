@@ -12,11 +12,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.needs.errors import NeedError
-from models.needs.notices import ASSIGNED_KIND, assigned_key, assigned_payload, status_push_payload
+from models.needs.notices import (
+    ASSIGNED_KIND,
+    assigned_key,
+    assigned_payload,
+    status_push_key,
+    status_push_kind,
+    status_push_payload,
+)
 from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
 from models.partners import Partner
 from models.push.outbox import enqueue_push
-from models.push.vocabulary import PushKind
 from models.residents import Resident, get_or_create_resident
 
 
@@ -138,7 +144,7 @@ def _queue_pushes(
     partner: Partner | None,
     now: datetime,
 ) -> None:
-    kind = PushKind.NEED_STATUS if entry.from_status != entry.to_status else PushKind.NEED_NOTE
+    kind = status_push_kind(entry)
     recipients: list[tuple[Resident, Need]] = []
     owner = db.get(Resident, need.resident_id) if need.resident_id is not None else None
     if owner is not None:
@@ -156,7 +162,7 @@ def _queue_pushes(
                 told.add(resident.id)
                 recipients.append((resident, merged))
     for resident, own_need in recipients:
-        key = f"{kind}:{need.id}:{entry.id}"
+        key = status_push_key(entry)
         if own_need.id != need.id:
             key = f"{key}:{resident.id}"
         enqueue_push(
