@@ -11,11 +11,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bot.outage import Deadline
 from bot.redis_conn import ThreadClients, degradable
 
 CLAIM_TTL_S = 600
 WAIT_FOR_FIRST_S = 4.0
 WAIT_STEP_S = 0.05
+# What a copy that stops waiting for the first keeps of WeChat's 5 s to handle itself.
+HANDLING_BUDGET_S = 1.0
 # Kept when freshness checks are off, so replayed pairs are still caught for a while.
 NONCE_TTL_WITHOUT_TOLERANCE_S = 300
 
@@ -88,12 +91,6 @@ class DeliveryGuard:
         # then keeps it to one.
         return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
 
-    def cached_reply(self, message_key: str) -> str | None:
-        value = degradable(
-            "reply cache", lambda: self._client().get(f"aixiang:reply:{message_key}"), None
-        )
-        return None if value is None else str(value)
-
     def cache_reply(self, message_key: str, reply: str) -> None:
         degradable(
             "reply cache",
@@ -101,12 +98,29 @@ class DeliveryGuard:
             None,
         )
 
-    def wait_for_reply(self, message_key: str) -> str | None:
-        """The first copy's reply, waiting briefly while that copy is still being handled."""
-        deadline = time.monotonic() + WAIT_FOR_FIRST_S
-        while time.monotonic() < deadline:
-            reply = self.cached_reply(message_key)
-            if reply is not None:
+    def release(self, message_key: str) -> None:
+        """Give up the claim of a copy that failed, so that WeChat's re-send is handled at
+        once instead of waiting for a reply that will never come."""
+        degradable("claim", lambda: self._client().delete(f"aixiang:seen:{message_key}"), None)
+
+    def wait_for_reply(self, message_key: str, deadline: Deadline) -> str | None:
+        """The first copy's reply, waiting while that copy is being handled. None, to
+        handle this copy, when the first one failed (its claim released, and taken here)
+        or the wait would leave too little of WeChat's deadline."""
+        reply_key, claim_key = f"aixiang:reply:{message_key}", f"aixiang:seen:{message_key}"
+        wait_s = min(WAIT_FOR_FIRST_S, deadline.remaining() - HANDLING_BUDGET_S)
+        until = time.monotonic() + wait_s
+
+        def look() -> tuple[str | None, bool]:
+            pipe = self._client().pipeline(transaction=False)
+            pipe.get(reply_key)
+            pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL_S)
+            reply, claimed = pipe.execute()
+            return (None if reply is None else str(reply)), bool(claimed)
+
+        while True:
+            nothing: tuple[str | None, bool] = (None, True)
+            reply, claimed = degradable("reply cache", look, nothing)
+            if reply is not None or claimed or time.monotonic() >= until:
                 return reply
             time.sleep(WAIT_STEP_S)
-        return None

@@ -4,12 +4,15 @@ dedupe guard, which only the process that answers WeChat needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
+from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
 from bot.sessions import RedisSessionStore
+from bot.spool import Spool
 from handlers import build_router
 from handlers.context import HandlerSettings, NeedCategory
 from handlers.router import Router
@@ -22,6 +25,9 @@ class WebhookServices(Services):
     sessions: RedisSessionStore
     guard: DeliveryGuard
     handler_settings: HandlerSettings
+    spool: Spool
+    gate: DatabaseGate
+    languages: RecentLanguages
 
 
 def build_webhook_services(
@@ -52,4 +58,7 @@ def build_webhook_services(
             need_max_photos=config.needs.max_photos,
             need_max_text=config.needs.max_text,
         ),
+        spool=Spool(Path(config.bot.spool_dir)),
+        gate=DatabaseGate(),
+        languages=RecentLanguages(),
     )

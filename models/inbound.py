@@ -40,13 +40,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import driver_sql
 from models.base import Base
-from models.outbox import HELD, OutboxMessage
+from models.outbox import HELD, OutboxMessage, enqueue_push
 from models.residents import MESSAGE_WINDOW, InteractionKind, Resident
 from models.upsert import insert_ignoring_conflict
+
+# The push that carries the reply to a delivery handled after the database came back.
+DEFERRED_REPLY = "deferred_reply"
 
 # Column widths the webhook checks a delivery against before storing it (bot/wechat/protocol.py).
 DEDUPE_KEY_MAX = 160
@@ -170,6 +173,30 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
             conflict_columns=["dedupe_key"],
         )
     return inserted is not None
+
+
+def deferred_reply_payload(reply: str) -> dict[str, Any]:
+    """The reply as it was rendered, in the language the resident had when their message
+    was handled; both languages carry it, so a switch meanwhile changes nothing."""
+    return {"text": {"zh": reply, "en": reply}, "fields": {}}
+
+
+def queue_deferred_reply(
+    db: Session, contact: Contact, dedupe_key: str, reply: str, received_at: datetime, now: datetime
+) -> None:
+    """Queue the reply to a delivery the webhook could only acknowledge, in the transaction
+    that stores the delivery. It is worth sending while the message's 48-hour service
+    window lasts, the one channel a free-text answer has."""
+    enqueue_push(
+        db,
+        recipient_openid=contact.openid,
+        kind=DEFERRED_REPLY,
+        payload=deferred_reply_payload(reply),
+        idempotency_key=f"{DEFERRED_REPLY}:{dedupe_key}",
+        now=now,
+        resident_id=contact.resident_id,
+        expires_at=received_at + MESSAGE_WINDOW,
+    )
 
 
 def stored_reply(db: Connection, dedupe_key: str) -> str | None:

@@ -123,7 +123,8 @@ def enqueue_push(
 # language) and the ``fields`` of its payload. The payloads are built by
 # models/reminders.py ``reminder_payload``, events.py ``promotion_payload`` and
 # ``cancellation_payload``, needs.py ``status_push_payload`` and ``assigned_payload``,
-# digest.py ``digest_payload`` and broadcasts.py ``broadcast_payload``
+# digest.py ``digest_payload``, broadcasts.py ``broadcast_payload`` and inbound.py
+# ``deferred_reply_payload``
 # (tests/test_push_kinds.py holds each to exactly its set); bot/config.py refuses a
 # template naming anything else at start-up. Mass sends use no templates.
 PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
@@ -147,6 +148,7 @@ PUSH_KIND_VALUES: dict[str, frozenset[str]] = {
         {"text", "date", "new_needs", "waiting_needs", "events_today", "events_tomorrow"}
     ),
     "broadcast": frozenset({"text", "broadcast_id", "event_id"}),
+    "deferred_reply": frozenset({"text"}),
 }
 
 

@@ -16,6 +16,7 @@ from models.broadcasts import broadcast_payload
 from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events.notices import cancellation_payload, promotion_payload
 from models.events.tables import Event, Signup
+from models.inbound import deferred_reply_payload
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.outbox import PUSH_KIND_VALUES
@@ -78,6 +79,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "broadcast": lambda: broadcast_payload(
         Broadcast(id=5, event_id=None), {"zh": "你好", "en": "Hello"}
     ),
+    "deferred_reply": lambda: deferred_reply_payload("报名成功"),
 }
 
 
