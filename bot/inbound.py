@@ -191,12 +191,15 @@ def _store_and_answer(
             if deferred_from is not None and reply and not _unfollowing(message):
                 queue_deferred_reply(db, contact, delivery.key, reply, deferred_from, now)
             db.flush()
-            if not store(connection, new, contact.resident_id, reply):
+            # A handler that never reached the database left nothing to commit: its
+            # delivery is stored by the group commit, with those of other threads
+            # (asking the session would cost it a transaction object).
+            handler_wrote = connection.in_transaction()
+            store_now = store if handler_wrote else services.committer.store
+            if not store_now(connection, new, contact.resident_id, reply):
                 db.rollback()
                 return stored_reply(connection, delivery.key) or ""
-            # A handler that never reached the database left nothing to commit: the store
-            # committed itself (asking the session would cost it a transaction object).
-            if connection.in_transaction():
+            if handler_wrote:
                 db.commit()
         return reply
 

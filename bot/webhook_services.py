@@ -1,5 +1,6 @@
-"""The webhook's services: the base ones plus the chat router, conversation state and the
-dedupe guard, which only the process that answers WeChat needs."""
+"""The webhook's services: the base ones plus the chat router, conversation state, the
+dedupe guard, the spool and the group commit, which only the process that answers WeChat
+needs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
+from bot.group_commit import GroupCommit
 from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
@@ -28,6 +30,7 @@ class WebhookServices(Services):
     spool: Spool
     gate: DatabaseGate
     languages: RecentLanguages
+    committer: GroupCommit
 
 
 def build_webhook_services(
@@ -61,4 +64,5 @@ def build_webhook_services(
         spool=Spool(Path(config.bot.spool_dir)),
         gate=DatabaseGate(),
         languages=RecentLanguages(),
+        committer=GroupCommit(),
     )

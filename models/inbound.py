@@ -12,7 +12,7 @@ the database for is stored by a single autocommitted statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,17 +148,7 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
     insert that meets another transaction's uncommitted copy waits for it, so False means
     "the other copy was committed", never "maybe".
     """
-    values = {
-        **_resident_values(delivery),
-        "resident_id": resident_id,
-        "dedupe_key": delivery.dedupe_key,
-        "msg_id": delivery.msg_id,
-        "msg_type": delivery.msg_type,
-        "event": delivery.event,
-        "event_key": delivery.event_key,
-        "content": delivery.content,
-        "reply": reply,
-    }
+    values = _stored_values(delivery, resident_id, reply)
     interacting = delivery.interaction is not None
     if db.dialect.name == "postgresql":
         return driver_sql.first_row(db, _touch_and_insert(interacting), values) is not None
@@ -173,6 +163,42 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
             conflict_columns=["dedupe_key"],
         )
     return inserted is not None
+
+
+def store_together(db: Connection, handled: Sequence[tuple[NewInbound, int, str]]) -> list[bool]:
+    """Store several handled deliveries (each with its resident's id and its reply) in
+    one transaction and one commit; for each, as :func:`store` says. On PostgreSQL the
+    statements go in one round trip, in the order of their residents' rows and then of
+    their keys, the order every such transaction takes its locks in, so that two of them
+    never wait for each other. The connection must not be in a transaction."""
+    order = sorted(range(len(handled)), key=lambda i: (handled[i][1], handled[i][0].dedupe_key))
+    stored = [False] * len(handled)
+    if db.dialect.name == "postgresql":
+        work = [
+            (_touch_and_insert(handled[i][0].interaction is not None), _stored_values(*handled[i]))
+            for i in order
+        ]
+        for i, row in zip(order, driver_sql.first_rows_committed(db, work), strict=True):
+            stored[i] = row is not None
+        return stored
+    with db.begin():
+        for i in order:
+            stored[i] = store(db, *handled[i])
+    return stored
+
+
+def _stored_values(delivery: NewInbound, resident_id: int, reply: str) -> dict[str, Any]:
+    return {
+        **_resident_values(delivery),
+        "resident_id": resident_id,
+        "dedupe_key": delivery.dedupe_key,
+        "msg_id": delivery.msg_id,
+        "msg_type": delivery.msg_type,
+        "event": delivery.event,
+        "event_key": delivery.event_key,
+        "content": delivery.content,
+        "reply": reply,
+    }
 
 
 def deferred_reply_payload(reply: str) -> dict[str, Any]:
