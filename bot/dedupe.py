@@ -9,14 +9,20 @@ reply are the guard that holds when Redis is down.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import redis
+
+from bot.batches import Batches
 from bot.outage import Deadline
 from bot.redis_conn import ThreadClients, degradable
 
 CLAIM_TTL_S = 600
 WAIT_FOR_FIRST_S = 4.0
 WAIT_STEP_S = 0.05
+# Redis commands of concurrent deliveries sent in one pipeline, at most (bot/batches.py).
+PIPELINE_MAX = 64
 # What a copy that stops waiting for the first keeps of WeChat's 5 s to handle itself.
 HANDLING_BUDGET_S = 1.0
 # Kept when freshness checks are off, so replayed pairs are still caught for a while.
@@ -35,6 +41,10 @@ local cached = redis.call('GET', KEYS[2])
 local claimed = redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3])
 return {0, cached, claimed and 1 or 0, redis.call('GET', KEYS[4])}
 """
+
+
+# One delivery's first look: the script's keys and its arguments.
+_Look = tuple[list[str], tuple[str, int, int]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,13 @@ class DeliveryGuard:
         # tolerance after it: twice the tolerance from the pair's first use.
         self._nonce_ttl_s = 2 * timestamp_tolerance_s or NONCE_TTL_WITHOUT_TOLERANCE_S
         self._first_look = clients.shared.register_script(_FIRST_LOOK)
+        # Concurrent deliveries' looks, and their replies to cache, share a pipeline.
+        self._looks: Batches[redis.Redis, _Look, FirstLook] = Batches(
+            self._look_together, PIPELINE_MAX
+        )
+        self._replies: Batches[redis.Redis, tuple[str, str], None] = Batches(
+            self._cache_together, PIPELINE_MAX
+        )
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another
@@ -67,7 +84,8 @@ class DeliveryGuard:
 
         One script rather than a pipeline of commands: Redis answers it as one command,
         which costs the webhook less to send and parse, and a replayed pair never takes
-        the claim, so it cannot delay the real message.
+        the claim, so it cannot delay the real message. Concurrent deliveries' scripts go
+        in one pipeline.
         """
         keys = [
             f"aixiang:nonce:{timestamp}:{nonce}",
@@ -76,27 +94,43 @@ class DeliveryGuard:
             extra_key,
         ]
 
-        def look() -> FirstLook:
-            reused, cached, claimed, extra = self._first_look(
-                keys, [message_key, self._nonce_ttl_s, CLAIM_TTL_S], self._client()
-            )
-            return FirstLook(
+        look = (keys, (message_key, self._nonce_ttl_s, CLAIM_TTL_S))
+
+        # Without Redis every copy is handled as if first; the inbound table's unique key
+        # then keeps it to one.
+        return degradable(
+            "nonce check, reply cache and claim",
+            lambda: self._looks.submit(self._client(), look),
+            FirstLook(False, None, True),
+        )
+
+    def _look_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[FirstLook]:
+        pipe = client.pipeline(transaction=False)
+        for keys, args in looks:
+            self._first_look(keys, list(args), pipe)
+        return [
+            FirstLook(
                 bool(reused),
                 None if cached is None else str(cached),
                 bool(claimed),
                 None if extra is None else str(extra),
             )
-
-        # Without Redis every copy is handled as if first; the inbound table's unique key
-        # then keeps it to one.
-        return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
+            for reused, cached, claimed, extra in pipe.execute()
+        ]
 
     def cache_reply(self, message_key: str, reply: str) -> None:
         degradable(
-            "reply cache",
-            lambda: self._client().set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
-            None,
+            "reply cache", lambda: self._replies.submit(self._client(), (message_key, reply)), None
         )
+
+    def _cache_together(
+        self, client: redis.Redis, replies: Sequence[tuple[str, str]]
+    ) -> list[None]:
+        pipe = client.pipeline(transaction=False)
+        for message_key, reply in replies:
+            pipe.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
+        pipe.execute()
+        return [None] * len(replies)
 
     def release(self, message_key: str) -> None:
         """Give up the claim of a copy that failed, so that WeChat's re-send is handled at

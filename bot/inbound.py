@@ -195,8 +195,12 @@ def _store_and_answer(
             # delivery is stored by the group commit, with those of other threads
             # (asking the session would cost it a transaction object).
             handler_wrote = connection.in_transaction()
-            store_now = store if handler_wrote else services.committer.store
-            if not store_now(connection, new, contact.resident_id, reply):
+            handled = (new, contact.resident_id, reply)
+            if handler_wrote:
+                stored = store(connection, *handled)
+            else:
+                stored = services.committer.submit(connection, handled)
+            if not stored:
                 db.rollback()
                 return stored_reply(connection, delivery.key) or ""
             if handler_wrote:

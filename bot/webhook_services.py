@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Connection
+
+from bot.batches import Batches
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
-from bot.group_commit import GroupCommit
 from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
@@ -19,6 +21,10 @@ from handlers import build_router
 from handlers.context import HandlerSettings, NeedCategory
 from handlers.router import Router
 from models.base import utcnow
+from models.inbound import Handled, store_together
+
+# Deliveries one commit may hold; a leader never waits for a batch to fill.
+GROUP_COMMIT_MAX = 64
 
 
 @dataclass
@@ -30,7 +36,8 @@ class WebhookServices(Services):
     spool: Spool
     gate: DatabaseGate
     languages: RecentLanguages
-    committer: GroupCommit
+    # The group commit of deliveries whose handler changed nothing (bot/batches.py).
+    committer: Batches[Connection, Handled, bool]
 
 
 def build_webhook_services(
@@ -64,5 +71,5 @@ def build_webhook_services(
         spool=Spool(Path(config.bot.spool_dir)),
         gate=DatabaseGate(),
         languages=RecentLanguages(),
-        committer=GroupCommit(),
+        committer=Batches(store_together, GROUP_COMMIT_MAX),
     )

@@ -62,7 +62,7 @@ def first_rows_committed(
 ) -> list[tuple[Any, ...] | None]:
     """Each statement's first row (None for none), all in one transaction committed with
     them, sent in one round trip (psycopg's pipeline mode) and committed by one COMMIT:
-    the group commit of concurrent deliveries (bot/group_commit.py). A failure rolls the
+    the group commit of concurrent deliveries (bot/batches.py). A failure rolls the
     whole transaction back and is raised as SQLAlchemy's. The connection must not be in a
     transaction."""
     if connection.in_transaction():

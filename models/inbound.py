@@ -165,7 +165,11 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
     return inserted is not None
 
 
-def store_together(db: Connection, handled: Sequence[tuple[NewInbound, int, str]]) -> list[bool]:
+# A handled delivery as it is stored: the delivery, its resident's id and its reply.
+Handled = tuple[NewInbound, int, str]
+
+
+def store_together(db: Connection, handled: Sequence[Handled]) -> list[bool]:
     """Store several handled deliveries (each with its resident's id and its reply) in
     one transaction and one commit; for each, as :func:`store` says. On PostgreSQL the
     statements go in one round trip, in the order of their residents' rows and then of

@@ -10,11 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Connection, select
 
-from bot import group_commit
-from bot.group_commit import GroupCommit
+from bot.batches import Batches
 from bot.services import Services
 from models import InboundMessage
-from models.inbound import NewInbound, enrol, store_together
+from models.inbound import Handled, enrol, store_together
 from tests.test_inbound_store import delivery
 
 WAITING = 3
@@ -28,18 +27,15 @@ def residents(services: Services, count: int) -> list[int]:
         ]
 
 
-def test_stores_that_queue_behind_a_commit_share_the_next_one(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_stores_that_queue_behind_a_commit_share_the_next_one(services: Services) -> None:
     """The first store commits alone at once; the three that queue while it is in flight
     are stored by one transaction; nobody returns before the commit holding their row."""
     ids = residents(services, WAITING + 1)
-    committer = GroupCommit()
     batches: list[list[str]] = []
     first_in_flight, others_queued = threading.Event(), threading.Event()
     committed: set[str] = set()
 
-    def observed(db: Connection, handled: Sequence[tuple[NewInbound, int, str]]) -> list[bool]:
+    def observed(db: Connection, handled: Sequence[Handled]) -> list[bool]:
         keys = [new.dedupe_key for new, _, _ in handled]
         batches.append(keys)
         if len(batches) == 1:
@@ -49,12 +45,12 @@ def test_stores_that_queue_behind_a_commit_share_the_next_one(
         committed.update(keys)
         return outcomes
 
-    monkeypatch.setattr(group_commit, "store_together", observed)
+    committer = Batches(observed, 64)
 
     def store(n: int) -> tuple[bool, bool]:
         key = f"k-group-{n}"
         with services.engine.connect() as connection:
-            stored = committer.store(connection, delivery(f"o-group-{n}", key), ids[n], "帮助")
+            stored = committer.submit(connection, (delivery(f"o-group-{n}", key), ids[n], "帮助"))
         return stored, key in committed
 
     with ThreadPoolExecutor(WAITING + 1) as pool:
@@ -90,13 +86,10 @@ def test_a_batch_stores_a_second_copy_once_and_answers_in_the_callers_order(
         assert sorted(db.scalars(select(InboundMessage.dedupe_key))) == ["k-a", "k-b"]
 
 
-def test_a_batch_that_fails_fails_every_store_in_it(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def failing(db: Connection, handled: Sequence[tuple[NewInbound, int, str]]) -> list[bool]:
+def test_a_batch_that_fails_fails_every_store_in_it(services: Services) -> None:
+    def failing(db: Connection, handled: Sequence[Handled]) -> list[bool]:
         raise RuntimeError("commit failed")
 
-    monkeypatch.setattr(group_commit, "store_together", failing)
     (resident_id,) = residents(services, 1)
     with services.engine.connect() as connection, pytest.raises(RuntimeError):
-        GroupCommit().store(connection, delivery("o-group-0", "k-fail"), resident_id, "帮助")
+        Batches(failing, 64).submit(connection, (delivery("o-group-0", "k-fail"), resident_id, ""))
