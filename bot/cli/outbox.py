@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from bot.cli.support import (
     parse_id,
     staff_session,
 )
+from bot.spool import Spool
 from models import outbox
 
 
@@ -29,9 +31,13 @@ def outbox_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts by kind and status, and the age of the oldest pending push."""
-    tz = config_from_context(ctx).bot.tz
+    """Counts by kind and status, the age of the oldest pending push, and the deliveries
+    waiting in this host's spool for the database (their replies are pushes to come)."""
+    config = config_from_context(ctx)
+    tz = config.bot.tz
     now = now_from_context(ctx)
+    spooled = Spool(Path(config.bot.spool_dir)).depth()
+    spool_age = None if spooled.oldest is None else (now - spooled.oldest).total_seconds()
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
     rows = [
@@ -46,11 +52,19 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     pending = [g.oldest for g in groups if g.status == outbox.PENDING and g.oldest]
     oldest_age = (now - min(pending)).total_seconds() if pending else None
     if as_json:
-        emit_object({"groups": rows, "oldest_pending_age_s": oldest_age}, as_json=True)
+        spool = {"depth": spooled.records, "oldest_age_s": spool_age}
+        emit_object(
+            {"groups": rows, "oldest_pending_age_s": oldest_age, "spool": spool}, as_json=True
+        )
         return
     emit(rows, as_json=False)
     if oldest_age is not None:
         click.echo(f"oldest pending push waiting {_duration(oldest_age)}")
+    if spool_age is not None:
+        click.echo(
+            f"{spooled.records} deliveries spooled on this host, "
+            f"the oldest waiting {_duration(spool_age)}"
+        )
 
 
 def _duration(seconds: float) -> str:
