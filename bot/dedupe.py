@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -44,7 +45,7 @@ return {0, cached, claimed and 1 or 0, redis.call('GET', KEYS[4])}
 
 
 # One delivery's first look: the script's keys and its arguments.
-_Look = tuple[list[str], tuple[str, int, int]]
+_Look = tuple[list[str], tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class DeliveryGuard:
             extra_key,
         ]
 
-        look = (keys, (message_key, self._nonce_ttl_s, CLAIM_TTL_S))
+        look = (keys, (message_key, str(self._nonce_ttl_s), str(CLAIM_TTL_S)))
 
         # Without Redis every copy is handled as if first; the inbound table's unique key
         # then keeps it to one.
@@ -105,9 +106,19 @@ class DeliveryGuard:
         )
 
     def _look_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[FirstLook]:
-        pipe = client.pipeline(transaction=False)
-        for keys, args in looks:
-            self._first_look(keys, list(args), pipe)
+        """A lone look is one script call. Several go in one pipeline by the script's
+        hash: redis-py's script objects would first ask Redis whether the script exists,
+        a round trip more per pipeline; a Redis that lost its scripts (restarted) says
+        NOSCRIPT, and the script is loaded and the pipeline sent again."""
+        if len(looks) == 1:
+            keys, args = looks[0]
+            raw = [self._first_look(keys, list(args), client)]
+        else:
+            try:
+                raw = self._evalsha_together(client, looks)
+            except redis.exceptions.NoScriptError:
+                client.script_load(_FIRST_LOOK)
+                raw = self._evalsha_together(client, looks)
         return [
             FirstLook(
                 bool(reused),
@@ -115,8 +126,14 @@ class DeliveryGuard:
                 bool(claimed),
                 None if extra is None else str(extra),
             )
-            for reused, cached, claimed, extra in pipe.execute()
+            for reused, cached, claimed, extra in raw
         ]
+
+    def _evalsha_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for keys, args in looks:
+            pipe.evalsha(self._first_look.sha, len(keys), *keys, *args)
+        return pipe.execute()
 
     def cache_reply(self, message_key: str, reply: str) -> None:
         degradable(
@@ -126,6 +143,12 @@ class DeliveryGuard:
     def _cache_together(
         self, client: redis.Redis, replies: Sequence[tuple[str, str]]
     ) -> list[None]:
+        """A lone reply is one SET on the thread's own connection; several, one pipeline
+        (which checks a connection out of the pool: worth it only for more than one)."""
+        if len(replies) == 1:
+            message_key, reply = replies[0]
+            client.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
+            return [None]
         pipe = client.pipeline(transaction=False)
         for message_key, reply in replies:
             pipe.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)

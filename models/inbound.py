@@ -174,7 +174,11 @@ def store_together(db: Connection, handled: Sequence[Handled]) -> list[bool]:
     one transaction and one commit; for each, as :func:`store` says. On PostgreSQL the
     statements go in one round trip, in the order of their residents' rows and then of
     their keys, the order every such transaction takes its locks in, so that two of them
-    never wait for each other. The connection must not be in a transaction."""
+    never wait for each other. A lone delivery is stored as :func:`store` does (one
+    autocommitted statement), cheaper than a pipeline of one. The connection must not be
+    in a transaction."""
+    if len(handled) == 1:
+        return [store(db, *handled[0])]
     order = sorted(range(len(handled)), key=lambda i: (handled[i][1], handled[i][0].dedupe_key))
     stored = [False] * len(handled)
     if db.dialect.name == "postgresql":

@@ -80,7 +80,7 @@ def test_a_statement_that_fails_on_what_was_written(
         connection.execute(statement, {"words": f"{new.content} {new.openid}"})
         return True
 
-    monkeypatch.setattr("bot.inbound.store", failing_store)
+    monkeypatch.setattr("models.inbound.store", failing_store)  # a lone group commit
     assert deliver(services, payloads, caplog) == 500
 
 
