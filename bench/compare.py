@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The lines of each benchmark's output that hold its headline figures.
 HEADLINES = {
-    "webhook": re.compile(r"^(target|app |floor |must-store |app / )"),
+    "webhook": re.compile(r"^(target|app |floor |must-store |naive |app / )"),
     "push": re.compile(r"pushes/s|peak RSS|every row sent exactly once"),
 }
 

@@ -1,14 +1,17 @@
 """Webhook throughput and latency: the app under gunicorn on PostgreSQL + Redis, and floors.
 
 The app (``python -m bot serve``, i.e. ``aixiang serve``), the floor (bench/floor_app.py:
-signature check, XML parse, echo) and the must-store floor (the floor plus a Redis claim,
+signature check, XML parse, echo), the must-store floor (the floor plus a Redis claim,
 one durable PostgreSQL statement and a Redis reply cache, the least issue #2 asks of each
-delivery) run side by side with the same gunicorn options; wrk, in its own process, drives
-each in turn with signed text messages for a fixed time. Every message is new (its own
+delivery) and the naive peer (``--naive``, by default ../shared/bench/naive_app.py: what a
+developer would write first, one ORM insert and commit per message, run under gunicorn
+as its README says, on a database of its own) run side by side; wrk, in its own process,
+drives each in turn with signed text messages for a fixed time. Every message is new (its own
 MsgId, from one of ``--residents`` openids), so the app stores, dedupes and routes each
 one instead of answering from its reply cache.
 
-Prints msgs/s, p50/p99 latency, worker RSS and CPU for each, the ratios, and the goals.
+Prints msgs/s, p50/p99 latency, worker RSS and CPU for each, the ratios (app / naive is
+a goal: at least 1.5), and the goals.
 Needs wrk (``apt-get install -y wrk``), PostgreSQL and Redis; it creates and drops its own
 database and only adds keys (with TTLs) to its Redis database. Asserts nothing about time.
 
@@ -66,6 +69,12 @@ from models.migrate import upgrade  # noqa: E402
 
 REDIS_DATABASE = 10
 DATABASE_NAME = "aixiang_bench_webhook"
+NAIVE_DATABASE_NAME = "aixiang_bench_naive"
+# The naive peer's own WeChat token and table (naive_app.py), and its gunicorn threads.
+NAIVE_TOKEN = "loadtoken"
+NAIVE_TABLE = "msg"
+NAIVE_THREADS = 4
+NAIVE_BESIDE_REPOSITORY = Path("..", "shared", "bench", "naive_app.py")
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # What residents type most: all of these are answered with the help text.
 TEXTS = ("帮助", "help", "你好")
@@ -75,11 +84,13 @@ STOP_TIMEOUT_S = 15.0
 
 # The floor that also claims, stores and caches each delivery (bench/floor_app.py).
 STORED = "must-store"
+NAIVE = "naive"
 
 GOAL_RATE = 1000.0
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 0.5
 GOAL_RSS_MB = 120.0
+GOAL_NAIVE_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,15 @@ class CpuShare:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """Where a storing target keeps each message: its database and the table counted."""
+
+    url: str
+    name: str
+    table: str
+
+
+@dataclass(frozen=True)
 class TargetResult:
     name: str
     load: Load
@@ -142,10 +162,31 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("app", "floor", STORED),
+        choices=("app", "floor", STORED, NAIVE),
         help="drive one target (all are still started)",
     )
+    parser.add_argument(
+        "--naive",
+        type=Path,
+        help="the naive storing peer's app file (default: ../shared/bench/naive_app.py "
+        "from the repository's main checkout)",
+    )
     return parser.parse_args()
+
+
+def repository_folder() -> Path:
+    """The repository's main checkout: a git worktree (bench/compare.py's baseline, an
+    engineer's own) lives elsewhere, and the peer sits beside the repository itself."""
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if common.returncode != 0:
+        return ROOT
+    return Path(common.stdout.strip()).parent
 
 
 # Database ------------------------------------------------------------------------------
@@ -199,7 +240,11 @@ def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> 
             raise BenchError(f"{server.name} exited at start: {server.log_tail()}")
         delivery = payloads.sign(payloads.text("o-bench-ready", "帮助"))
         request = urllib.request.Request(
-            f"{server.url}?{urlencode(delivery.query)}", data=delivery.body, method="POST"
+            f"{server.url}?{urlencode(delivery.query)}",
+            data=delivery.body,
+            method="POST",
+            # As WeChat and bench/webhook.lua send it; the naive peer reads only such a body.
+            headers={"Content-Type": "text/xml"},
         )
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
@@ -271,7 +316,7 @@ def drive(
     openids: list[str],
     args: argparse.Namespace,
     workdir: Path,
-    database_url: str | None,
+    storage: Storage | None,
 ) -> TargetResult:
     """Warm up, then measure; the pools are signed just before each wrk run (fresh stamps)."""
     warmup_file = workdir / f"{server.name}-warmup.txt"
@@ -281,14 +326,14 @@ def drive(
     write_deliveries(measure_file, payloads, openids, args.duration * args.max_rate, False)
 
     workers = server.worker_pids()
-    stored_before = count_rows(database_url, "inbound_message") if database_url else 0
-    meter = CpuMeter(DATABASE_NAME)
+    stored_before = count_rows(storage.url, storage.table) if storage else 0
+    meter = CpuMeter(storage.name if storage else DATABASE_NAME)
     meter.start()
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = run_wrk(server.url, measure_file, args.duration, args)
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     meter.stop()
-    stored = count_rows(database_url, "inbound_message") - stored_before if database_url else None
+    stored = count_rows(storage.url, storage.table) - stored_before if storage else None
 
     worker_s = meter.seconds_of_pids(workers)
     wrk_s = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
@@ -387,6 +432,10 @@ def report(
     if "floor" in by_name:
         ratio = app.rate / by_name["floor"].load.rate
         rows.insert(2, (f"≥ {GOAL_RATIO:.0%} of floor", f"{ratio:.0%}", ratio >= GOAL_RATIO))
+    if NAIVE in by_name:
+        ratio = app.rate / by_name[NAIVE].load.rate
+        met = ratio >= GOAL_NAIVE_RATIO
+        rows.insert(2, (f"≥ {GOAL_NAIVE_RATIO}x naive", f"{ratio:.2f}x", met))
     print(f"{'goal':<22}{'measured':>12}  result")
     for goal, measured, met in rows:
         print(f"{goal:<22}{measured:>12}  {'met' if met else 'MISSED'}")
@@ -397,7 +446,8 @@ def print_ratios(by_name: dict[str, TargetResult]) -> None:
     must-store / floor is about as far as code that stores each delivery durably before
     answering it could get, and app / must-store how much of that the app reaches."""
     print()
-    for slower, faster in (("app", "floor"), (STORED, "floor"), ("app", STORED)):
+    pairs = (("app", "floor"), (STORED, "floor"), ("app", STORED), ("app", NAIVE))
+    for slower, faster in pairs:
         if slower in by_name and faster in by_name:
             ratio = by_name[slower].load.rate / by_name[faster].load.rate
             print(f"{slower} / {faster} throughput: {ratio:.2f}")
@@ -406,10 +456,17 @@ def print_ratios(by_name: dict[str, TargetResult]) -> None:
 def bench(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise BenchError("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
+    naive_app = (args.naive or repository_folder() / NAIVE_BESIDE_REPOSITORY).resolve()
+    if not naive_app.is_file():
+        raise BenchError(f"no naive peer at {naive_app} (--naive PATH)")
     speed_before = python_speed_ms()
-    with dedicated_database(DATABASE_NAME) as database_url:
+    with (
+        dedicated_database(DATABASE_NAME) as database_url,
+        dedicated_database(NAIVE_DATABASE_NAME) as naive_url,
+    ):
         upgrade(database_url)
         payloads = WeChatPayloads(token=TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY)
+        naive_payloads = WeChatPayloads(token=NAIVE_TOKEN, app_id=APP_ID, encoding_aes_key=AES_KEY)
         openids = [f"o-bench-{n:05d}" for n in range(args.residents)]
         with tempfile.TemporaryDirectory(prefix="aixiang-bench-") as tmp:
             workdir = Path(tmp)
@@ -421,25 +478,46 @@ def bench(args: argparse.Namespace) -> None:
                 AIXIANG_WECHAT_APP_ID=APP_ID,
                 AIXIANG_WECHAT_APP_SECRET=APP_SECRET,
                 AIXIANG_WECHAT_ENCODING_AES_KEY=AES_KEY,
+                AIXIANG_BOT_SPOOL_DIR=str(workdir / "spool"),
             )
-            app_port, floor_port, stored_port = free_port(), free_port(), free_port()
-            app_command = [sys.executable, "-m", "bot", "serve", "--port", str(app_port)]
-            floor_command = [sys.executable, "bench/floor_app.py", "--port", str(floor_port)]
+            ports = {name: free_port() for name in ("app", "floor", STORED, NAIVE)}
+            app_command = [sys.executable, "-m", "bot", "serve", "--port", str(ports["app"])]
+            floor_command = [sys.executable, "bench/floor_app.py", "--port", str(ports["floor"])]
             stored_command = [
-                sys.executable, "bench/floor_app.py", "--port", str(stored_port), "--must-store"
+                sys.executable, "bench/floor_app.py", "--port", str(ports[STORED]), "--must-store"
             ]  # fmt: skip
+            naive_command = [
+                sys.executable, "-m", "gunicorn", "--chdir", str(naive_app.parent),
+                "-w", str(args.workers), "--threads", str(NAIVE_THREADS),
+                "-b", f"127.0.0.1:{ports[NAIVE]}", f"{naive_app.stem}:app",
+            ]  # fmt: skip
+            naive_env = {**env, "NAIVE_DB": naive_url}
             workers = ["--workers", str(args.workers)]
             with (
-                serving("app", app_command + workers, app_port, env, workdir) as app,
-                serving("floor", floor_command + workers, floor_port, env, workdir) as floor,
-                serving(STORED, stored_command + workers, stored_port, env, workdir) as stored,
+                serving("app", app_command + workers, ports["app"], env, workdir) as app,
+                serving("floor", floor_command + workers, ports["floor"], env, workdir) as floor,
+                serving(STORED, stored_command + workers, ports[STORED], env, workdir) as stored,
+                serving(NAIVE, naive_command, ports[NAIVE], naive_env, workdir) as naive,
             ):
-                servers = (floor, stored, app)
-                storing = {name: database_url for name in (STORED, "app")}
+                servers = (floor, stored, naive, app)
+                app_storage = Storage(database_url, DATABASE_NAME, "inbound_message")
+                storing = {
+                    STORED: app_storage,
+                    "app": app_storage,
+                    NAIVE: Storage(naive_url, NAIVE_DATABASE_NAME, NAIVE_TABLE),
+                }
+                signing = {NAIVE: naive_payloads}
                 for server in servers:
-                    wait_until_ready(server, payloads, args.workers)
+                    wait_until_ready(server, signing.get(server.name, payloads), args.workers)
                 results = [
-                    drive(server, payloads, openids, args, workdir, storing.get(server.name))
+                    drive(
+                        server,
+                        signing.get(server.name, payloads),
+                        openids,
+                        args,
+                        workdir,
+                        storing.get(server.name),
+                    )
                     for server in servers
                     if args.only in (None, server.name)
                 ]

@@ -5,15 +5,25 @@ from __future__ import annotations
 from flask import Flask
 
 from bot.config import Config, load_config
+from bot.drain import Drainer
 from bot.webhook import blueprint as webhook_blueprint
 from bot.webhook_services import WebhookServices, build_webhook_services
 
 
-def create_app(config: Config | None = None, services: WebhookServices | None = None) -> Flask:
-    """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis."""
+def create_app(
+    config: Config | None = None,
+    services: WebhookServices | None = None,
+    *,
+    drain: bool = False,
+) -> Flask:
+    """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis.
+    ``drain`` starts this process's spool drain (bot/drain.py): every process that
+    answers WeChat for real runs one; tests drive theirs by hand."""
     if services is None:
         services = build_webhook_services(config or load_config(), ping_connections=False)
     app = Flask(__name__)
     app.extensions["aixiang"] = services
+    if drain:
+        Drainer(services).start()
     app.register_blueprint(webhook_blueprint)
     return app

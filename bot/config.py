@@ -81,6 +81,8 @@ class BotConfig:
     # A file holding how far the clock runs ahead of real time (the demo's, which its chat
     # page moves); empty means real time. See bot/services.py ``clock_for``.
     clock_offset_file: str = ""
+    # Where deliveries wait while PostgreSQL is down (bot/spool.py): a local disk.
+    spool_dir: str = "instance/spool"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -253,6 +255,7 @@ def _anchor_paths(config: Config, folder: Path) -> Config:
     ):
         database_url = url.set(database=str(folder / path)).render_as_string(hide_password=False)
     media = Path(config.needs.media_dir)
+    spool = Path(config.bot.spool_dir)
     clock_file = Path(config.bot.clock_offset_file)
     if config.bot.clock_offset_file and not clock_file.is_absolute():
         config = replace(
@@ -260,6 +263,7 @@ def _anchor_paths(config: Config, folder: Path) -> Config:
         )
     return replace(
         config,
+        bot=replace(config.bot, spool_dir=str(spool if spool.is_absolute() else folder / spool)),
         database=replace(config.database, url=database_url),
         needs=replace(
             config.needs, media_dir=str(media if media.is_absolute() else folder / media)

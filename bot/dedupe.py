@@ -9,13 +9,23 @@ reply are the guard that holds when Redis is down.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import redis
+
+from bot.batches import Batches
+from bot.outage import Deadline
 from bot.redis_conn import ThreadClients, degradable
 
 CLAIM_TTL_S = 600
 WAIT_FOR_FIRST_S = 4.0
 WAIT_STEP_S = 0.05
+# Redis commands of concurrent deliveries sent in one pipeline, at most (bot/batches.py).
+PIPELINE_MAX = 64
+# What a copy that stops waiting for the first keeps of WeChat's 5 s to handle itself.
+HANDLING_BUDGET_S = 1.0
 # Kept when freshness checks are off, so replayed pairs are still caught for a while.
 NONCE_TTL_WITHOUT_TOLERANCE_S = 300
 
@@ -32,6 +42,10 @@ local cached = redis.call('GET', KEYS[2])
 local claimed = redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3])
 return {0, cached, claimed and 1 or 0, redis.call('GET', KEYS[4])}
 """
+
+
+# One delivery's first look: the script's keys and its arguments.
+_Look = tuple[list[str], tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,13 @@ class DeliveryGuard:
         # tolerance after it: twice the tolerance from the pair's first use.
         self._nonce_ttl_s = 2 * timestamp_tolerance_s or NONCE_TTL_WITHOUT_TOLERANCE_S
         self._first_look = clients.shared.register_script(_FIRST_LOOK)
+        # Concurrent deliveries' looks, and their replies to cache, share a pipeline.
+        self._looks: Batches[redis.Redis, _Look, FirstLook] = Batches(
+            self._look_together, PIPELINE_MAX
+        )
+        self._replies: Batches[redis.Redis, tuple[str, str], None] = Batches(
+            self._cache_together, PIPELINE_MAX
+        )
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another
@@ -64,7 +85,8 @@ class DeliveryGuard:
 
         One script rather than a pipeline of commands: Redis answers it as one command,
         which costs the webhook less to send and parse, and a replayed pair never takes
-        the claim, so it cannot delay the real message.
+        the claim, so it cannot delay the real message. Concurrent deliveries' scripts go
+        in one pipeline.
         """
         keys = [
             f"aixiang:nonce:{timestamp}:{nonce}",
@@ -73,40 +95,89 @@ class DeliveryGuard:
             extra_key,
         ]
 
-        def look() -> FirstLook:
-            reused, cached, claimed, extra = self._first_look(
-                keys, [message_key, self._nonce_ttl_s, CLAIM_TTL_S], self._client()
-            )
-            return FirstLook(
+        look = (keys, (message_key, str(self._nonce_ttl_s), str(CLAIM_TTL_S)))
+
+        # Without Redis every copy is handled as if first; the inbound table's unique key
+        # then keeps it to one.
+        return degradable(
+            "nonce check, reply cache and claim",
+            lambda: self._looks.submit(self._client(), look),
+            FirstLook(False, None, True),
+        )
+
+    def _look_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[FirstLook]:
+        """A lone look is one script call. Several go in one pipeline by the script's
+        hash: redis-py's script objects would first ask Redis whether the script exists,
+        a round trip more per pipeline; a Redis that lost its scripts (restarted) says
+        NOSCRIPT, and the script is loaded and the pipeline sent again."""
+        if len(looks) == 1:
+            keys, args = looks[0]
+            raw = [self._first_look(keys, list(args), client)]
+        else:
+            try:
+                raw = self._evalsha_together(client, looks)
+            except redis.exceptions.NoScriptError:
+                client.script_load(_FIRST_LOOK)
+                raw = self._evalsha_together(client, looks)
+        return [
+            FirstLook(
                 bool(reused),
                 None if cached is None else str(cached),
                 bool(claimed),
                 None if extra is None else str(extra),
             )
+            for reused, cached, claimed, extra in raw
+        ]
 
-        # Without Redis every copy is handled as if first; the inbound table's unique key
-        # then keeps it to one.
-        return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
-
-    def cached_reply(self, message_key: str) -> str | None:
-        value = degradable(
-            "reply cache", lambda: self._client().get(f"aixiang:reply:{message_key}"), None
-        )
-        return None if value is None else str(value)
+    def _evalsha_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for keys, args in looks:
+            pipe.evalsha(self._first_look.sha, len(keys), *keys, *args)
+        return pipe.execute()
 
     def cache_reply(self, message_key: str, reply: str) -> None:
         degradable(
-            "reply cache",
-            lambda: self._client().set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
-            None,
+            "reply cache", lambda: self._replies.submit(self._client(), (message_key, reply)), None
         )
 
-    def wait_for_reply(self, message_key: str) -> str | None:
-        """The first copy's reply, waiting briefly while that copy is still being handled."""
-        deadline = time.monotonic() + WAIT_FOR_FIRST_S
-        while time.monotonic() < deadline:
-            reply = self.cached_reply(message_key)
-            if reply is not None:
+    def _cache_together(
+        self, client: redis.Redis, replies: Sequence[tuple[str, str]]
+    ) -> list[None]:
+        """A lone reply is one SET on the thread's own connection; several, one pipeline
+        (which checks a connection out of the pool: worth it only for more than one)."""
+        if len(replies) == 1:
+            message_key, reply = replies[0]
+            client.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
+            return [None]
+        pipe = client.pipeline(transaction=False)
+        for message_key, reply in replies:
+            pipe.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
+        pipe.execute()
+        return [None] * len(replies)
+
+    def release(self, message_key: str) -> None:
+        """Give up the claim of a copy that failed, so that WeChat's re-send is handled at
+        once instead of waiting for a reply that will never come."""
+        degradable("claim", lambda: self._client().delete(f"aixiang:seen:{message_key}"), None)
+
+    def wait_for_reply(self, message_key: str, deadline: Deadline) -> str | None:
+        """The first copy's reply, waiting while that copy is being handled. None, to
+        handle this copy, when the first one failed (its claim released, and taken here)
+        or the wait would leave too little of WeChat's deadline."""
+        reply_key, claim_key = f"aixiang:reply:{message_key}", f"aixiang:seen:{message_key}"
+        wait_s = min(WAIT_FOR_FIRST_S, deadline.remaining() - HANDLING_BUDGET_S)
+        until = time.monotonic() + wait_s
+
+        def look() -> tuple[str | None, bool]:
+            pipe = self._client().pipeline(transaction=False)
+            pipe.get(reply_key)
+            pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL_S)
+            reply, claimed = pipe.execute()
+            return (None if reply is None else str(reply)), bool(claimed)
+
+        while True:
+            nothing: tuple[str | None, bool] = (None, True)
+            reply, claimed = degradable("reply cache", look, nothing)
+            if reply is not None or claimed or time.monotonic() >= until:
                 return reply
             time.sleep(WAIT_STEP_S)
-        return None

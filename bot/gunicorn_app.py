@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from bot.app import create_app
 from bot.config import Config
+from bot.outage import note_arrival
 
 WORKER_THREADS = 64
 # How long one read of a request's head or body may wait for the client's next bytes.
@@ -75,7 +78,7 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": f"{__name__}.{ArrivalStampingWorker.__name__}",
         "threads": WORKER_THREADS,
         # WeChat gives up after 5 s; a request still running then is not worth finishing.
         "timeout": 30,
@@ -91,6 +94,24 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
+class ArrivalStampingWorker(ThreadWorker):  # type: ignore[misc]
+    """Gunicorn's gthread worker, noting when each request reached it (bot/outage.py).
+
+    A request queues for a thread while all of them are busy, and WeChat's 5 s run from
+    when it sent, not from when a thread took it up; the webhook drops one that waited
+    past them without doing its work (WeChat has sent another copy by then). gthread hands
+    a connection to its thread pool when it is accepted or, kept alive, has a new request.
+    """
+
+    def enqueue_req(self, conn: Any) -> None:
+        conn.aixiang_arrived = time.monotonic()
+        super().enqueue_req(conn)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        note_arrival(getattr(conn, "aixiang_arrived", time.monotonic()))
+        return super().handle_request(req, conn)
+
+
 def _bound_client_reads(_arbiter: Any, worker: Any) -> None:
     """Give the worker's listening sockets a kernel receive timeout (SO_RCVTIMEO), which
     every connection accepted from them inherits. Gunicorn makes each accepted socket
@@ -102,4 +123,4 @@ def _bound_client_reads(_arbiter: Any, worker: Any) -> None:
 
 
 def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
-    FlaskServer(lambda: create_app(config), server_options(host, port, workers)).run()
+    FlaskServer(lambda: create_app(config, drain=True), server_options(host, port, workers)).run()

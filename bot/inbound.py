@@ -10,6 +10,12 @@ to wait for) are both handled, and the database keeps one: the copy whose store 
 other's row rolls its own work back and answers with the stored reply. A handler that
 fails takes its work with it; the delivery is then stored on its own with an apology, so
 nothing a resident said is lost.
+
+A delivery that cannot reach the database is written to the spool (bot/spool.py) and
+answered "got it, we will reply shortly" in the resident's language; the drain
+(bot/drain.py) handles it later through the same steps, and its reply becomes a
+``deferred_reply`` push queued in the transaction that stores it. A copy that fails for
+any reason gives up its Redis claim at once, so WeChat's re-send is handled straight away.
 """
 
 from __future__ import annotations
@@ -24,12 +30,22 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 
 from bot.dedupe import FirstLook
+from bot.outage import Deadline, unreachable
 from bot.safe_log import log_failure
+from bot.spool import SpooledDelivery
 from bot.webhook_services import WebhookServices
+from bot.wechat.protocol import to_message
 from handlers.context import Context, FlowState
 from handlers.message import EVENT, TEXT, VOICE, Message, Reply
 from handlers.pushes import with_held_notices
-from models.inbound import NewInbound, enrol, look_up, store, stored_reply
+from models.inbound import (
+    NewInbound,
+    enrol,
+    look_up,
+    queue_deferred_reply,
+    store,
+    stored_reply,
+)
 from models.push.policy import take_held_for_reply
 from models.residents import InteractionKind
 
@@ -43,27 +59,67 @@ class Delivery:
     key: str
 
 
-def process(services: WebhookServices, delivery: Delivery, look: FirstLook) -> str:
-    """The reply text for a delivery ("" for none), handling it only the first time."""
+def process(
+    services: WebhookServices, delivery: Delivery, look: FirstLook, deadline: Deadline
+) -> str:
+    """The reply text for a delivery ("" for none), handling it only the first time;
+    SpoolUnavailable when neither the database nor the spool can take it."""
     if look.cached_reply is not None:
         return look.cached_reply
     if not look.claimed:
-        cached = services.guard.wait_for_reply(delivery.key)
+        cached = services.guard.wait_for_reply(delivery.key, deadline)
         if cached is not None:
             return cached
-    reply = _handle_once(services, delivery, services.sessions.parse(look.extra))
+    try:
+        reply = _handle_or_spool(services, delivery, services.sessions.parse(look.extra))
+    except BaseException:
+        services.guard.release(delivery.key)
+        raise
     services.guard.cache_reply(delivery.key, reply)
     return reply
+
+
+def handle_spooled(services: WebhookServices, spooled: SpooledDelivery) -> None:
+    """Handle a delivery the spool kept, unless a copy was stored meanwhile; its reply is
+    queued as a push in the transaction that stores it. Errors reach the drain."""
+    delivery = Delivery(spooled.fields, to_message(spooled.fields), spooled.key)
+    flow = services.sessions.load(delivery.message.openid)
+    _handle_once(services, delivery, flow, deferred_from=spooled.received_at)
+
+
+def _handle_or_spool(services: WebhookServices, delivery: Delivery, flow: FlowState | None) -> str:
+    """Handle the delivery, or spool it while the database cannot be reached."""
+    if not services.gate.down:
+        try:
+            return _handle_once(services, delivery, flow)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            services.gate.close()
+            log_failure(
+                log, f"database unreachable; spooling {_log_reference(delivery.key)}", error
+            )
+    services.spool.append(SpooledDelivery(delivery.key, delivery.fields, services.clock()))
+    language = services.languages.recall(delivery.message.openid)
+    return services.router.catalog.render(
+        "reply_deferred", language or services.handler_settings.default_language
+    )
 
 
 class _HandlerFailed(Exception):
     """A handler raised: its work is rolled back and the delivery stored without it."""
 
 
-def _handle_once(services: WebhookServices, delivery: Delivery, flow: FlowState | None) -> str:
-    """Handle and store a delivery; if the handler fails, store it with an apology."""
+def _handle_once(
+    services: WebhookServices,
+    delivery: Delivery,
+    flow: FlowState | None,
+    deferred_from: datetime | None = None,
+) -> str:
+    """Handle and store a delivery; if the handler fails, store it with an apology.
+    ``deferred_from`` (when a spooled delivery arrived) sends the reply as a push."""
     try:
-        return _on_live_connection(services, delivery, flow, run_handler=True)
+        return _on_live_connection(services, delivery, flow, True, deferred_from)
     except _HandlerFailed as failure:
         log_failure(
             log,
@@ -71,39 +127,48 @@ def _handle_once(services: WebhookServices, delivery: Delivery, flow: FlowState 
             "kept the message, sent an apology",
             failure.__cause__ or failure,
         )
-        return _on_live_connection(services, delivery, None, run_handler=False)
+        return _on_live_connection(services, delivery, None, False, deferred_from)
 
 
 def _on_live_connection(
-    services: WebhookServices, delivery: Delivery, flow: FlowState | None, run_handler: bool
+    services: WebhookServices,
+    delivery: Delivery,
+    flow: FlowState | None,
+    run_handler: bool,
+    deferred_from: datetime | None,
 ) -> str:
     """Retry once when the pooled connection was dead (PostgreSQL restarted): the webhook
     does not ping connections before use, and SQLAlchemy has by now replaced the pool's
     connections, so the second try runs on a fresh one."""
     try:
-        return _store_and_answer(services, delivery, flow, run_handler)
+        return _store_and_answer(services, delivery, flow, run_handler, deferred_from)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         log.warning(
             "database connection was lost; retrying delivery %s", _log_reference(delivery.key)
         )
-        return _store_and_answer(services, delivery, flow, run_handler)
+        return _store_and_answer(services, delivery, flow, run_handler, deferred_from)
 
 
 def _store_and_answer(
-    services: WebhookServices, delivery: Delivery, flow: FlowState | None, run_handler: bool
+    services: WebhookServices,
+    delivery: Delivery,
+    flow: FlowState | None,
+    run_handler: bool,
+    deferred_from: datetime | None,
 ) -> str:
     """Look up, handle and store on one connection. The ORM session that handlers use
     begins a transaction only if they touch the database, and the store joins it."""
     message = delivery.message
     now = services.clock()
-    new = _new_inbound(delivery, now)
+    new = _new_inbound(delivery, deferred_from or now)
     with services.engine.connect() as connection:
         arrival = look_up(connection, message.openid, delivery.key)
         if arrival.answered is not None:
             return arrival.answered
         contact = arrival.contact or enrol(connection, new)
+        services.languages.remember(message.openid, contact.language)
         with services.session_factory(bind=connection) as db:
             ctx = services.context(db, contact, now, flow)
             if run_handler:
@@ -115,13 +180,22 @@ def _store_and_answer(
                 reply = ctx.t("handler_error")
             if contact.has_held_pushes and not _unfollowing(message):
                 reply = _with_held_pushes(reply, ctx)
+            if deferred_from is not None and reply and not _unfollowing(message):
+                queue_deferred_reply(db, contact, delivery.key, reply, deferred_from, now)
             db.flush()
-            if not store(connection, new, contact.resident_id, reply):
+            # A handler that never reached the database left nothing to commit: its
+            # delivery is stored by the group commit, with those of other threads
+            # (asking the session would cost it a transaction object).
+            handler_wrote = connection.in_transaction()
+            handled = (new, contact.resident_id, reply)
+            if handler_wrote:
+                stored = store(connection, *handled)
+            else:
+                stored = services.committer.submit(connection, handled)
+            if not stored:
                 db.rollback()
                 return stored_reply(connection, delivery.key) or ""
-            # A handler that never reached the database left nothing to commit: the store
-            # committed itself (asking the session would cost it a transaction object).
-            if connection.in_transaction():
+            if handler_wrote:
                 db.commit()
         return reply
 

@@ -31,6 +31,12 @@ class RedisSessionStore:
         stored = json.loads(str(raw))
         return FlowState(name=stored["name"], data=stored["data"])
 
+    def load(self, openid: str) -> FlowState | None:
+        """The resident's flow, read on its own: for a delivery the spool kept, whose
+        flow may have moved on since it arrived."""
+        raw = degradable("load flow", lambda: self._client().get(self.key(openid)), None)
+        return self.parse(None if raw is None else str(raw))
+
     def save(self, openid: str, state: FlowState) -> None:
         value = json.dumps({"name": state.name, "data": state.data}, ensure_ascii=False)
         degradable(

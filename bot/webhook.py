@@ -18,8 +18,10 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bot import inbound
 from bot.config import WeChatConfig
+from bot.outage import WECHAT_WAIT_S, request_deadline
 from bot.redis_conn import degradations
 from bot.safe_log import log_failure
+from bot.spool import SpoolUnavailable
 from bot.webhook_services import WebhookServices
 from bot.wechat.protocol import (
     MAX_BODY_BYTES,
@@ -55,6 +57,14 @@ def _reject(rejection: Rejection) -> Response:
     return Response(rejection.reason, status=rejection.status, mimetype="text/plain")
 
 
+@blueprint.errorhandler(SpoolUnavailable)
+def _unavailable(error: SpoolUnavailable) -> Response:
+    """Neither the database nor the spool could take the delivery: say so at once, and
+    WeChat sends it again."""
+    log_failure(log, f"{request.method} /wechat: database and spool both unavailable", error)
+    return Response("unavailable", status=503, mimetype="text/plain")
+
+
 @blueprint.errorhandler(Exception)
 def _fail(error: Exception) -> Response | HTTPException:
     """A delivery that could not be handled (the database down, a bug): one line saying
@@ -67,14 +77,23 @@ def _fail(error: Exception) -> Response | HTTPException:
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    """Whether the database and Redis answer now, and how many times since the process
-    started the webhook went on without Redis, by what it did without it. 503 when the
-    database does not answer (messages then fail and WeChat re-sends them); Redis down
-    is degraded, not down."""
+    """Whether the database and Redis answer now, how many times since the process
+    started the webhook went on without Redis, by what it did without it, and how many
+    deliveries wait in this host's spool and since when. 503 when the database does not
+    answer (messages are then spooled, or fail and WeChat re-sends them); Redis down is
+    degraded, not down."""
     services = _services()
     database = _answers(lambda: _select_one(services), SQLAlchemyError)
     cache = _answers(services.redis.ping, redis.RedisError)
-    body = jsonify(database=database, redis=cache, degraded=degradations.counts())
+    depth = services.spool.depth()
+    oldest = depth.oldest
+    spool = {
+        "depth": depth.records,
+        "oldest_age_s": None
+        if oldest is None
+        else round((services.clock() - oldest).total_seconds(), 3),
+    }
+    body = jsonify(database=database, redis=cache, degraded=degradations.counts(), spool=spool)
     body.status_code = 200 if database else 503
     return body
 
@@ -101,6 +120,11 @@ def verify_url() -> Response:
 
 @blueprint.post("/wechat")
 def receive() -> Response:
+    deadline = request_deadline()
+    if deadline.passed():
+        # WeChat stopped waiting for this copy and has sent, or will send, another.
+        log.warning("dropped a /wechat request that waited over %.0f s to start", WECHAT_WAIT_S)
+        return Response("too late", status=503, mimetype="text/plain")
     services = _services()
     wechat = services.config.wechat
     args = request.args
@@ -129,7 +153,7 @@ def receive() -> Response:
     if look.pair_reused:
         raise Rejection(403, "timestamp and nonce reused with a different message")
     delivery = inbound.Delivery(fields=fields, message=to_message(fields), key=key)
-    reply_text = inbound.process(services, delivery, look)
+    reply_text = inbound.process(services, delivery, look, deadline)
     if not reply_text:
         return Response(NO_REPLY, mimetype="text/plain")
     xml = render_text_reply(fields, reply_text)

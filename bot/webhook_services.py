@@ -1,23 +1,32 @@
-"""The webhook's services: the base ones plus the chat router, conversation state and the
-dedupe guard, which only the process that answers WeChat needs."""
+"""The webhook's services: the base ones plus the chat router, conversation state, the
+dedupe guard, the spool and the group commit, which only the process that answers WeChat
+needs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from bot.batches import Batches
 from bot.config import Config
 from bot.dedupe import DeliveryGuard
+from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
 from bot.sessions import RedisSessionStore
+from bot.spool import Spool
 from handlers import build_router
 from handlers.context import Context, FlowState, HandlerSettings, NeedCategory
 from handlers.router import Router
 from models.base import utcnow
-from models.inbound import Contact
+from models.inbound import Contact, Handled, store_together
+
+# Deliveries one commit may hold; a leader never waits for a batch to fill.
+GROUP_COMMIT_MAX = 64
 
 
 @dataclass
@@ -26,6 +35,11 @@ class WebhookServices(Services):
     sessions: RedisSessionStore
     guard: DeliveryGuard
     handler_settings: HandlerSettings
+    spool: Spool
+    gate: DatabaseGate
+    languages: RecentLanguages
+    # The group commit of deliveries whose handler changed nothing (bot/batches.py).
+    committer: Batches[Connection, Handled, bool]
 
     def context(
         self, db: Session, contact: Contact, now: datetime, flow: FlowState | None
@@ -72,4 +86,8 @@ def build_webhook_services(
             need_max_photos=config.needs.max_photos,
             need_max_text=config.needs.max_text,
         ),
+        spool=Spool(Path(config.bot.spool_dir)),
+        gate=DatabaseGate(),
+        languages=RecentLanguages(),
+        committer=Batches(store_together, GROUP_COMMIT_MAX),
     )

@@ -12,7 +12,7 @@ the database for is stored by a single autocommitted statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,12 +40,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import driver_sql
 from models.base import Base
-from models.push.outbox import OutboxMessage
-from models.push.vocabulary import OutboxStatus
+from models.push.outbox import OutboxMessage, enqueue_push
+from models.push.vocabulary import OutboxStatus, PushKind
 from models.residents import MESSAGE_WINDOW, InteractionKind, Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -146,17 +146,7 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
     insert that meets another transaction's uncommitted copy waits for it, so False means
     "the other copy was committed", never "maybe".
     """
-    values = {
-        **_resident_values(delivery),
-        "resident_id": resident_id,
-        "dedupe_key": delivery.dedupe_key,
-        "msg_id": delivery.msg_id,
-        "msg_type": delivery.msg_type,
-        "event": delivery.event,
-        "event_key": delivery.event_key,
-        "content": delivery.content,
-        "reply": reply,
-    }
+    values = _stored_values(delivery, resident_id, reply)
     interacting = delivery.interaction is not None
     if db.dialect.name == "postgresql":
         return driver_sql.first_row(db, _touch_and_insert(interacting), values) is not None
@@ -171,6 +161,74 @@ def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) ->
             conflict_columns=["dedupe_key"],
         )
     return inserted is not None
+
+
+# A handled delivery as it is stored: the delivery, its resident's id and its reply.
+Handled = tuple[NewInbound, int, str]
+
+
+def store_together(db: Connection, handled: Sequence[Handled]) -> list[bool]:
+    """Store several handled deliveries (each with its resident's id and its reply) in
+    one transaction and one commit; for each, as :func:`store` says. On PostgreSQL the
+    statements go in one round trip, in the order of their residents' rows and then of
+    their keys, the order every such transaction takes its locks in, so that two of them
+    never wait for each other. A lone delivery is stored as :func:`store` does (one
+    autocommitted statement), cheaper than a pipeline of one. The connection must not be
+    in a transaction."""
+    if len(handled) == 1:
+        return [store(db, *handled[0])]
+    order = sorted(range(len(handled)), key=lambda i: (handled[i][1], handled[i][0].dedupe_key))
+    stored = [False] * len(handled)
+    if db.dialect.name == "postgresql":
+        work = [
+            (_touch_and_insert(handled[i][0].interaction is not None), _stored_values(*handled[i]))
+            for i in order
+        ]
+        for i, row in zip(order, driver_sql.first_rows_committed(db, work), strict=True):
+            stored[i] = row is not None
+        return stored
+    with db.begin():
+        for i in order:
+            stored[i] = store(db, *handled[i])
+    return stored
+
+
+def _stored_values(delivery: NewInbound, resident_id: int, reply: str) -> dict[str, Any]:
+    return {
+        **_resident_values(delivery),
+        "resident_id": resident_id,
+        "dedupe_key": delivery.dedupe_key,
+        "msg_id": delivery.msg_id,
+        "msg_type": delivery.msg_type,
+        "event": delivery.event,
+        "event_key": delivery.event_key,
+        "content": delivery.content,
+        "reply": reply,
+    }
+
+
+def deferred_reply_payload(reply: str) -> dict[str, Any]:
+    """The reply as it was rendered, in the language the resident had when their message
+    was handled; both languages carry it, so a switch meanwhile changes nothing."""
+    return {"text": {"zh": reply, "en": reply}, "fields": {}}
+
+
+def queue_deferred_reply(
+    db: Session, contact: Contact, dedupe_key: str, reply: str, received_at: datetime, now: datetime
+) -> None:
+    """Queue the reply to a delivery the webhook could only acknowledge, in the transaction
+    that stores the delivery. It is worth sending while the message's 48-hour service
+    window lasts, the one channel a free-text answer has."""
+    enqueue_push(
+        db,
+        recipient_openid=contact.openid,
+        kind=PushKind.DEFERRED_REPLY,
+        payload=deferred_reply_payload(reply),
+        idempotency_key=f"{PushKind.DEFERRED_REPLY}:{dedupe_key}",
+        now=now,
+        resident_id=contact.resident_id,
+        expires_at=received_at + MESSAGE_WINDOW,
+    )
 
 
 def stored_reply(db: Connection, dedupe_key: str) -> str | None:

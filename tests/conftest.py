@@ -8,6 +8,7 @@ servers, in a database created for this run and a Redis db flushed before each t
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +83,8 @@ def make_test_config(database_url: str, redis_url: str, **overrides: Any) -> Con
     settings: dict[str, dict[str, Any]] = {
         "database": {"url": database_url},
         "redis": {"url": redis_url},
+        # Never the project's instance/: a test that breaks the database off spools there.
+        "bot": {"spool_dir": tempfile.mkdtemp(prefix="aixiang-test-spool-")},
         "wechat": {
             "token": TEST_TOKEN,
             "app_id": TEST_APP_ID,
@@ -125,6 +128,9 @@ def _empty_tables(services: WebhookServices) -> None:
 def services(session_services: WebhookServices, clock: FakeClock) -> Iterator[WebhookServices]:
     """The webhook's services over empty tables, a flushed Redis and the clock at its start."""
     clock.set(FakeClock().now)
+    # A test that broke the database off leaves the gate closed and deliveries spooled.
+    session_services.gate.open()
+    session_services.spool.drain(lambda _kept: None)
     session_services.redis.flushdb()
     _empty_tables(session_services)
     yield session_services

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from bot.services import Services
+from bot.spool import SpooledDelivery
+from bot.webhook_services import WebhookServices
 from bot.wechat.fake_api import FakeWeChatServer
 from models.events.signups import sign_up
 from models.events.staff import create_event
@@ -104,6 +106,18 @@ def test_outbox_stats_show_and_retry(staff: CliRunner, services: Services) -> No
     assert "1 dead pushes" in run(staff, "outbox", "retry", "--dead").output
     assert outbox_row(services, first).status == "pending"
     assert outbox_row(services, first).attempts == 0
+
+
+def test_outbox_stats_show_the_spool(staff: CliRunner, services: WebhookServices) -> None:
+    """Deliveries kept while the database was down, whose replies are pushes to come."""
+    arrived = datetime.now(UTC) - timedelta(seconds=90)
+    services.spool.append(SpooledDelivery("msg:1", {"FromUserName": "o-ops"}, arrived))
+    stats = json.loads(run(staff, "outbox", "stats", "--json").output)
+    assert stats["spool"]["depth"] == 1
+    assert 90 <= stats["spool"]["oldest_age_s"] < 120
+    assert "1 deliveries spooled on this host, the oldest waiting 1m " in (
+        run(staff, "outbox", "stats").output
+    )
 
 
 def test_outbox_show_unknown_row(staff: CliRunner, services: Services) -> None:

@@ -18,6 +18,7 @@ from models.broadcasts.records import Broadcast
 from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events.notices import cancellation_payload, change_payload, promotion_payload
 from models.events.tables import Event, Signup
+from models.inbound import deferred_reply_payload
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.push.registry import KINDS, TEMPLATE_VALUES
@@ -81,6 +82,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "broadcast": lambda: broadcast_payload(
         Broadcast(id=5, event_id=None), {"zh": "你好", "en": "Hello"}
     ),
+    "deferred_reply": lambda: deferred_reply_payload("报名成功"),
 }
 
 

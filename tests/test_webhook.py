@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.test import TestResponse
 
 from bot.app import create_app
+from bot.outage import WECHAT_WAIT_S, note_arrival
 from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.payloads import WeChatPayloads
 from bot.wechat.protocol import Cipher, parse_xml, sign
@@ -63,6 +64,17 @@ def test_url_verification_stale_timestamp_is_403(client) -> None:
 
 
 # Accepted messages ------------------------------------------------------------------
+
+
+def test_a_request_that_waited_past_wechats_deadline_is_dropped_unhandled(
+    chat: Chat, services: WebhookServices
+) -> None:
+    """WeChat has stopped waiting for it and sends another copy: no work is done."""
+    note_arrival(time.monotonic() - WECHAT_WAIT_S - 1)
+    response = chat.post(chat.payloads.text("o-late", "帮助"))
+    assert response.status_code == 503
+    assert_nothing_stored(services)
+    assert services.spool.depth().records == 0
 
 
 def test_help_in_plaintext_mode(chat: Chat, services: WebhookServices) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from bot.cli.support import (
     StaffError,
+    config_from_context,
     emit,
     emit_object,
     json_option,
@@ -15,6 +17,7 @@ from bot.cli.support import (
     parse_id,
     staff_session,
 )
+from bot.spool import Spool
 from models.push import outbox
 from models.push.vocabulary import OutboxStatus
 
@@ -24,12 +27,16 @@ def outbox_group() -> None:
     """Inspect and repair the outbox."""
 
 
-@outbox_group.command("stats")
+@outbox_group.command("stats", short_help="Counts, oldest pending push, spooled deliveries.")
 @json_option()
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts by kind and status, and the age of the oldest pending push."""
+    """Counts by kind and status, the age of the oldest pending push, and the deliveries
+    waiting in this host's spool for the database (their replies are pushes to come)."""
+    config = config_from_context(ctx)
     now = now_from_context(ctx)
+    spooled = Spool(Path(config.bot.spool_dir)).depth()
+    spool_age = None if spooled.oldest is None else (now - spooled.oldest).total_seconds()
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
     rows = [
@@ -44,11 +51,19 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     pending = [g.oldest for g in groups if g.status == OutboxStatus.PENDING and g.oldest]
     oldest_age = (now - min(pending)).total_seconds() if pending else None
     if as_json:
-        emit_object({"groups": rows, "oldest_pending_age_s": oldest_age}, as_json=True)
+        spool = {"depth": spooled.records, "oldest_age_s": spool_age}
+        emit_object(
+            {"groups": rows, "oldest_pending_age_s": oldest_age, "spool": spool}, as_json=True
+        )
         return
     emit(rows, as_json=False)
     if oldest_age is not None:
         click.echo(f"oldest pending push waiting {_duration(oldest_age)}")
+    if spool_age is not None:
+        click.echo(
+            f"{spooled.records} deliveries spooled on this host, "
+            f"the oldest waiting {_duration(spool_age)}"
+        )
 
 
 def _duration(seconds: float) -> str:

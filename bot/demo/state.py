@@ -103,6 +103,7 @@ def demo_toml(config: Config) -> str:
         _pair("timezone", config.bot.timezone),
         _pair("default_language", config.bot.default_language),
         _pair("clock_offset_file", config.bot.clock_offset_file),
+        _pair("spool_dir", config.bot.spool_dir),
         "[needs]",
         _pair("media_dir", config.needs.media_dir),
     ]

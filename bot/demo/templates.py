@@ -62,6 +62,7 @@ DEMO_TEMPLATES: tuple[DemoTemplate, ...] = (
         ("keyword2", "时间 Time", "{starts_at}"),
         ("keyword3", "地点 Place", "{place}"),
     ),
+    _template("deferred_reply", "回复 Reply"),
     _template(
         "need_status",
         "需求进展 Need update",
@@ -87,6 +88,7 @@ DEMO_TEMPLATES: tuple[DemoTemplate, ...] = (
         ("keyword2", "新需求 New needs", "{new_needs}"),
     ),
     _template("broadcast", "社区通知 Club notice"),
+    _template("deferred_reply", "消息回复 Reply to your message"),
 )
 TEMPLATES_BY_ID: Mapping[str, DemoTemplate] = {t.template_id: t for t in DEMO_TEMPLATES}
 

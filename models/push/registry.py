@@ -110,6 +110,11 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 "3 days; an event's announcement until its sign-up closes",
                 broadcast_opt_out=True,
             ),
+            _spec(
+                PushKind.DEFERRED_REPLY,
+                {"text"},
+                "the 48 hours a message opens WeChat's customer-service window for",
+            ),
             # The opt-out of a mass send's recipients is checked as its request is planned
             # (models/broadcasts/sending.py mass_send_now), since one row reaches many.
             _spec(

@@ -22,6 +22,8 @@ class PushKind(StrEnum):
     NEED_ASSIGNED = "need_assigned"
     DIGEST = "digest"
     BROADCAST = "broadcast"
+    # The reply to a message the webhook could only acknowledge while PostgreSQL was down.
+    DEFERRED_REPLY = "deferred_reply"
     # One WeChat mass-send request of a broadcast (to an openid list, a tag or everyone).
     MASS = "mass"
 

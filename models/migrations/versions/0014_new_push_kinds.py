@@ -1,18 +1,20 @@
-"""outbox.kind may hold event_moved: the notice of an event's new time or place
+"""outbox.kind may hold event_moved and deferred_reply
 
-Revision ID: 0014_event_moved_kind
+Revision ID: 0014_new_push_kinds
 Revises: 0013_mass_intent
 Create Date: 2026-12-02
 
-Moving an event's time or place now tells everyone confirmed and waitlisted, as a push of
-its own kind. The kinds are written out as they are at this revision, as in 0012.
+Moving an event's time or place now tells everyone confirmed and waitlisted
+(event_moved), and a message answered only with an acknowledgement while PostgreSQL was
+down gets its real reply as a push (deferred_reply). The kinds are written out as they
+are at this revision, as in 0012.
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014_event_moved_kind"
+revision: str = "0014_new_push_kinds"
 down_revision: str | None = "0013_mass_intent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -28,7 +30,7 @@ BEFORE = (
     "broadcast",
     "mass",
 )
-AFTER = (*BEFORE, "event_moved")
+AFTER = (*BEFORE, "event_moved", "deferred_reply")
 
 
 def _kinds(values: Sequence[str]) -> str:
@@ -46,5 +48,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM outbox WHERE kind = 'event_moved'")
+    op.execute("DELETE FROM outbox WHERE kind IN ('event_moved', 'deferred_reply')")
     _replace_kind_check(BEFORE)

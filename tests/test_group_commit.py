@@ -1,0 +1,95 @@
+"""Concurrent deliveries share one transaction and one commit, and each thread gets its
+outcome only once the commit holding its row has returned."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Connection, select
+
+from bot.batches import Batches
+from bot.services import Services
+from models import InboundMessage
+from models.inbound import Handled, enrol, store_together
+from tests.test_inbound_store import delivery
+
+WAITING = 3
+
+
+def residents(services: Services, count: int) -> list[int]:
+    with services.engine.connect() as connection:
+        return [
+            enrol(connection, delivery(f"o-group-{n}", f"enrol-{n}")).resident_id
+            for n in range(count)
+        ]
+
+
+def test_stores_that_queue_behind_a_commit_share_the_next_one(services: Services) -> None:
+    """The first store commits alone at once; the three that queue while it is in flight
+    are stored by one transaction; nobody returns before the commit holding their row."""
+    ids = residents(services, WAITING + 1)
+    batches: list[list[str]] = []
+    first_in_flight, others_queued = threading.Event(), threading.Event()
+    committed: set[str] = set()
+
+    def observed(db: Connection, handled: Sequence[Handled]) -> list[bool]:
+        keys = [new.dedupe_key for new, _, _ in handled]
+        batches.append(keys)
+        if len(batches) == 1:
+            first_in_flight.set()
+            assert others_queued.wait(10)
+        outcomes = store_together(db, handled)
+        committed.update(keys)
+        return outcomes
+
+    committer = Batches(observed, 64)
+
+    def store(n: int) -> tuple[bool, bool]:
+        key = f"k-group-{n}"
+        with services.engine.connect() as connection:
+            stored = committer.submit(connection, (delivery(f"o-group-{n}", key), ids[n], "帮助"))
+        return stored, key in committed
+
+    with ThreadPoolExecutor(WAITING + 1) as pool:
+        first = pool.submit(store, 0)
+        assert first_in_flight.wait(10)
+        rest = [pool.submit(store, n) for n in range(1, WAITING + 1)]
+        while committer.queued < WAITING:
+            threading.Event().wait(0.01)
+        others_queued.set()
+        outcomes = [first.result(10)] + [f.result(10) for f in rest]
+
+    assert outcomes == [(True, True)] * (WAITING + 1)
+    assert batches[0] == ["k-group-0"]
+    assert sorted(batches[1]) == [f"k-group-{n}" for n in range(1, WAITING + 1)]
+    assert len(batches) == 2
+    with services.session_factory() as db:
+        stored = db.scalars(select(InboundMessage.dedupe_key)).all()
+    assert sorted(stored) == sorted(f"k-group-{n}" for n in range(WAITING + 1))
+
+
+def test_a_batch_stores_a_second_copy_once_and_answers_in_the_callers_order(
+    services: Services,
+) -> None:
+    first, second = residents(services, 2)
+    handled = [
+        (delivery("o-group-1", "k-b"), second, "b"),
+        (delivery("o-group-0", "k-a"), first, "a"),
+        (delivery("o-group-1", "k-b"), second, "b"),
+    ]
+    with services.engine.connect() as connection:
+        assert store_together(connection, handled) == [True, True, False]
+    with services.session_factory() as db:
+        assert sorted(db.scalars(select(InboundMessage.dedupe_key))) == ["k-a", "k-b"]
+
+
+def test_a_batch_that_fails_fails_every_store_in_it(services: Services) -> None:
+    def failing(db: Connection, handled: Sequence[Handled]) -> list[bool]:
+        raise RuntimeError("commit failed")
+
+    (resident_id,) = residents(services, 1)
+    with services.engine.connect() as connection, pytest.raises(RuntimeError):
+        Batches(failing, 64).submit(connection, (delivery("o-group-0", "k-fail"), resident_id, ""))
