@@ -1,5 +1,6 @@
 """Helpers every kind of test shares, kept once: read-backs of what the database holds
-after a test acted, local times as staff type them, and a real HTTP server for an app.
+after a test acted, local times as staff type them, a real HTTP server for an app, and
+the real ``aixiang demo`` in a process of its own.
 
 Each read-back opens a session of its own, so a test sees what was committed, as the
 next request or worker batch would; the ``*_in`` forms read inside a session a test holds.
@@ -7,19 +8,27 @@ next request or worker batch would; the ``*_in`` forms read inside a session a t
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from bot.config import PROJECT_ROOT
 from bot.services import Services
 from models.events.tables import Signup
 from models.push.outbox import OutboxMessage
@@ -94,3 +103,61 @@ def serving(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+@dataclass(frozen=True)
+class RunningDemo:
+    """A demo started by :func:`demo_process`: its page, its fake WeChat API, its data
+    folder and what it printed, so tests can act on it as a person at the page would."""
+
+    url: str
+    fake_url: str
+    data: Path
+    output: list[str]
+
+    @property
+    def config(self) -> Path:
+        return self.data / "demo.toml"
+
+    def staff(self) -> CliRunner:
+        """A runner whose commands use the demo's config, as README tells staff to."""
+        return CliRunner(env={"AIXIANG_CONFIG": str(self.config)})
+
+
+@contextmanager
+def demo_process(folder: Path, *options: str) -> Iterator[RunningDemo]:
+    """``aixiang demo`` with its data in ``folder``/instance, until SIGTERM at the end."""
+    port, fake_port = [free_port() for _ in range(2)]
+    # Relative paths are read from a config file's folder: the data goes beside it.
+    config = folder / "config.toml"
+    config.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "AIXIANG_CONFIG": str(config)}
+    command = [sys.executable, "-m", "bot", "demo", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--fake-port", str(fake_port), *options],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("Aixiang demo: open"):
+                break
+        assert output and output[-1].startswith("Aixiang demo: open"), output
+        yield RunningDemo(
+            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", folder / "instance", output
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        output.extend(process.stdout.read().splitlines(keepends=True))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -37,8 +37,6 @@ from models.residents import get_or_create_resident
 from tests.helpers import count, serving
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
 def demo_url(services: Services, fake_wechat: FakeWeChatServer) -> Iterator[str]:

@@ -6,21 +6,12 @@ temporary folder; the commands find it through the config file it writes there.
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from click.testing import CliRunner
 
 import bot.config
 from bot.config import load_config
@@ -30,65 +21,8 @@ from bot.demo.state import DemoFiles, write_demo_config
 from bot.services import clock_for
 from models.base import utcnow
 from tests.cli import fail, run
-from tests.helpers import free_port
-from tests.test_simulator import ROOT, say
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass(frozen=True)
-class RunningDemo:
-    url: str
-    fake_url: str
-    data: Path
-    output: list[str]
-
-    @property
-    def config(self) -> Path:
-        return self.data / "demo.toml"
-
-    def staff(self) -> CliRunner:
-        """A runner whose commands use the demo's config, as README tells staff to."""
-        return CliRunner(env={"AIXIANG_CONFIG": str(self.config)})
-
-
-@contextmanager
-def demo_process(folder: Path, *options: str) -> Iterator[RunningDemo]:
-    """``aixiang demo`` with its data in ``folder``/instance, until SIGTERM at the end."""
-    port, fake_port = [free_port() for _ in range(2)]
-    # Relative paths are read from a config file's folder: the data goes beside it.
-    config = folder / "config.toml"
-    config.write_text("")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIXIANG_CONFIG": str(config)}
-    command = [sys.executable, "-m", "bot", "demo", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--fake-port", str(fake_port), *options],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    output: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith("Aixiang demo: open"):
-                break
-        assert output and output[-1].startswith("Aixiang demo: open"), output
-        yield RunningDemo(
-            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{fake_port}", folder / "instance", output
-        )
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        output.extend(process.stdout.read().splitlines(keepends=True))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+from tests.helpers import SHANGHAI, demo_process
+from tests.test_simulator import say
 
 
 def test_aixiang_demo_runs_until_terminated(tmp_path: Path) -> None:
