@@ -4,6 +4,8 @@ Every table module is imported here so that ``Base.metadata`` is complete for Al
 for tests, whichever model a caller imports first.
 """
 
+from models.accounts.tables import Account
+from models.audit import AuditEntry
 from models.base import Base
 from models.broadcasts import BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
@@ -15,7 +17,9 @@ from models.pushes import Broadcast, Reminder, SubscriptionConsent
 from models.residents import Resident
 
 __all__ = [
+    "Account",
     "Attendance",
+    "AuditEntry",
     "Base",
     "Broadcast",
     "BroadcastRecipient",
