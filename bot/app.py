@@ -5,15 +5,20 @@ from __future__ import annotations
 from flask import Flask
 
 from bot.config import Config, load_config
+from bot.console import install_console
 from bot.webhook import blueprint as webhook_blueprint
 from bot.webhook_services import WebhookServices, build_webhook_services
 
 
 def create_app(config: Config | None = None, services: WebhookServices | None = None) -> Flask:
-    """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis."""
+    """Build the app: the webhook at /wechat and the console at /console/ (which needs
+    ``console.secret_key``); tests pass ``services`` to share a clock, DB and Redis."""
+    settings = services.config if services is not None else config or load_config()
+    settings.require_console_secret()
     if services is None:
-        services = build_webhook_services(config or load_config(), ping_connections=False)
+        services = build_webhook_services(settings, ping_connections=False)
     app = Flask(__name__)
     app.extensions["aixiang"] = services
     app.register_blueprint(webhook_blueprint)
+    install_console(app, services)
     return app
