@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli.accounts import accounts
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
@@ -52,6 +53,7 @@ main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(outbox_group)
 main.add_command(menu)
+main.add_command(accounts)
 
 
 def run() -> None:
