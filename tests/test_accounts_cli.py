@@ -214,7 +214,7 @@ def test_needs_update_as_a_partner_only_for_its_own_needs(
     assert fail(staff, "needs", "update", "N-000001", "--note", "x", "--as", "viewer") == (
         "error: --as: a viewer account may not do this"
     )
-    assert fail(
-        staff, "needs", "update", "N-000001", "--assign", "村小", "--as", "jsb"
-    ).startswith("error: --as: a partner account updates only")
+    assert fail(staff, "needs", "update", "N-000001", "--assign", "村小", "--as", "jsb").startswith(
+        "error: --as: a partner account updates only"
+    )
     run(staff, "needs", "update", "N-000001", "--status", "acknowledged", "--as", "jsb")

@@ -76,9 +76,12 @@ def test_what_an_account_must_be(
     values.update(fields)
     if values.pop("partner", None):
         values["partner"] = partner
-    with services.session_factory() as db, db.begin():
-        with pytest.raises(AccountError, match=message):
-            create_account(db, CLI, now=clock.now, **values)  # type: ignore[arg-type]
+    with (
+        services.session_factory() as db,
+        db.begin(),
+        pytest.raises(AccountError, match=message),
+    ):
+        create_account(db, CLI, now=clock.now, **values)  # type: ignore[arg-type]
     assert count(services, Account) == 1
 
 
@@ -141,12 +144,13 @@ def test_a_failing_change_leaves_no_audit_entry(services: Services, clock: FakeC
     """The entry is written in the change's own transaction: when anything after it
     fails, both are rolled back together."""
     with services.session_factory() as db, db.begin():
-        account = create_account(db, CLI, login="li", role="staff", password=PASSWORD, now=clock.now)
-    with services.session_factory() as db:
-        with pytest.raises(RuntimeError), db.begin():
-            disable_account(db, CLI, db.merge(account), clock.now)
-            assert count_in(db, AuditEntry, AuditEntry.action == "account.disable") == 1
-            raise RuntimeError("the change fails after its entry was written")
+        account = create_account(
+            db, CLI, login="li", role="staff", password=PASSWORD, now=clock.now
+        )
+    with services.session_factory() as db, pytest.raises(RuntimeError), db.begin():
+        disable_account(db, CLI, db.merge(account), clock.now)
+        assert count_in(db, AuditEntry, AuditEntry.action == "account.disable") == 1
+        raise RuntimeError("the change fails after its entry was written")
     assert count(services, AuditEntry, AuditEntry.action == "account.disable") == 0
     with services.session_factory() as db:
         assert get_account(db, "li").active
@@ -178,7 +182,7 @@ def test_the_audit_page_filters_and_pages(services: Services, clock: FakeClock) 
     with services.session_factory() as db:
         everything = audit_page(db, AuditFilter(), page_size=3)
         assert (everything.total, everything.pages) == (8, 3)
-        assert [e.action for e in everything.entries][0] == "account.password"
+        assert everything.entries[0].action == "account.password"
         last = audit_page(db, AuditFilter(), page=3, page_size=3)
         assert [e.object_id for e in last.entries] == [2, 1]
         by_ops = audit_page(db, AuditFilter(actor="OPS", action="need.update"))

@@ -11,9 +11,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from bot.app import create_app
 from bot.console.auth import OWN_SETTINGS_ENDPOINTS, PUBLIC_ENDPOINTS
@@ -134,11 +136,26 @@ def test_an_admin_opens_both(browser: Callable[[], Console], make_account: MakeA
     assert person.get("/console/audit/").status_code == 200
 
 
-def test_a_disabled_account_is_signed_out_at_its_next_request(
+def disable(db: Session, account: Account, now: datetime) -> None:
+    disable_account(db, Actor.os_user("test"), account, now)
+
+
+def new_password(db: Session, account: Account, now: datetime) -> None:
+    set_password(db, Actor.os_user("test"), account, "another long password", now)
+
+
+@pytest.mark.parametrize(
+    ("change", "password_after"),
+    [(disable, None), (new_password, "another long password")],
+    ids=["disabled", "new-password"],
+)
+def test_a_session_ends_at_its_next_request_when_its_account_is_disabled_or_repassworded(
     browser: Callable[[], Console],
     make_account: MakeAccount,
     services: Services,
     clock: FakeClock,
+    change: Callable[[Session, Account, datetime], None],
+    password_after: str | None,
 ) -> None:
     staff_id = make_account("li", "staff")
     person = browser()
@@ -147,26 +164,12 @@ def test_a_disabled_account_is_signed_out_at_its_next_request(
     with services.session_factory() as db, db.begin():
         account = db.get(Account, staff_id)
         assert account is not None
-        disable_account(db, Actor.os_user("test"), account, clock.now)
+        change(db, account, clock.now)
     assert signed_out(person.get("/console/"))
-    assert person.sign_in("li").status_code == 401
-
-
-def test_a_new_password_signs_out_the_sessions_of_the_old_one(
-    browser: Callable[[], Console],
-    make_account: MakeAccount,
-    services: Services,
-    clock: FakeClock,
-) -> None:
-    staff_id = make_account("li", "staff")
-    person = browser()
-    person.sign_in("li")
-    with services.session_factory() as db, db.begin():
-        account = db.get(Account, staff_id)
-        assert account is not None
-        set_password(db, Actor.os_user("test"), account, "another long password", clock.now)
-    assert signed_out(person.get("/console/"))
-    assert person.sign_in("li", "another long password").status_code == 302
+    if password_after is None:
+        assert person.sign_in("li").status_code == 401
+    else:
+        assert person.sign_in("li", password_after).status_code == 302
 
 
 def test_a_session_unused_for_the_idle_time_ends(

@@ -17,9 +17,9 @@ CHECKSUM = re.compile(r"^([0-9a-f]{64})  (\S+)$", re.MULTILINE)
 def test_each_vendored_file_is_listed_with_its_checksum_and_licence() -> None:
     readme = (VENDOR / "README.md").read_text(encoding="utf-8")
     listed = {path: digest for digest, path in CHECKSUM.findall(readme)}
-    on_disk = {
-        str(path.relative_to(VENDOR)) for path in VENDOR.rglob("*") if path.is_file()
-    } - {"README.md"}
+    on_disk = {str(path.relative_to(VENDOR)) for path in VENDOR.rglob("*") if path.is_file()} - {
+        "README.md"
+    }
     assert set(listed) == on_disk
     for path, digest in listed.items():
         assert hashlib.sha256((VENDOR / path).read_bytes()).hexdigest() == digest, path

@@ -33,7 +33,7 @@ from models.accounts.queries import get_account, list_accounts
 from models.accounts.roles import Permission, Role
 from models.accounts.tables import Account
 from models.audit import Actor
-from models.partners import Partner, PartnerError, get_partner, list_partners
+from models.partners import PartnerError, get_partner, list_partners
 from texts.catalog import LANGUAGES
 
 LIST_COLUMNS = (
@@ -82,8 +82,8 @@ def accounts_add(
     """
     with staff_session(ctx) as db:
         actor = acting(db, as_account, Permission.MANAGE_ACCOUNTS)
-        organisation = _partner(db, partner) if partner is not None else None
         try:
+            organisation = get_partner(db, partner) if partner is not None else None
             check_new_account(
                 db,
                 login=name,
@@ -103,7 +103,7 @@ def accounts_add(
                 partner=organisation,
                 language=language,
             )
-        except AccountError as exc:
+        except (AccountError, PartnerError) as exc:
             raise StaffError(str(exc)) from None
         click.echo(f"account {account.id}: {account.login} ({account.role})")
 
@@ -177,13 +177,6 @@ def _account(db: Session, name: str) -> Account:
     try:
         return get_account(db, name)
     except AccountError as exc:
-        raise StaffError(str(exc)) from None
-
-
-def _partner(db: Session, name: str) -> Partner:
-    try:
-        return get_partner(db, name)
-    except PartnerError as exc:
         raise StaffError(str(exc)) from None
 
 
