@@ -59,7 +59,6 @@ ERROR_TEXT_KEYS = {
     400: "console_error_400",
     403: "console_error_403",
     404: "console_error_404",
-    405: "console_error_405",
 }
 
 
