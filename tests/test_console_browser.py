@@ -9,12 +9,15 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
+from bot.cli.actors import os_user
 from bot.demo.runner import DEMO_ADMIN, build_demo_app, ensure_demo_admin
 from bot.services import Services
 from bot.webhook_services import WebhookServices
 from bot.wechat.fake_api import FakeWeChatServer
+from models.accounts.operations import create_account
+from models.accounts.queries import get_account
 from models.needs.submission import create_need
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
@@ -121,3 +124,33 @@ def test_on_a_phones_screen_the_lists_become_cards(
     page.click("#filter-apply")
     expect(page.locator("#audit-results .quiet")).to_have_text("共 1 条 · 第 1/1 页")
     expect(page).to_have_url(re.compile(r"action=account\.add"))
+
+
+def test_an_admin_disables_an_account_in_place_with_htmx(
+    chromium: Browser, site: str, admin_password: str, services: Services, clock: FakeClock
+) -> None:
+    """The button asks first, then htmx posts with the CSRF token in its header and
+    swaps the account's row; the page itself stays."""
+    with services.session_factory() as db, db.begin():
+        li = create_account(
+            db, os_user(), login="li", role="staff", password=STAFF_PASSWORD, now=clock.now
+        )
+    page = chromium.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(f"{site}/console/accounts/")
+    sign_in(page, DEMO_ADMIN, admin_password)
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    row = page.locator(f"#account-{li.id}")
+    row.locator("button.danger").click()
+    expect(row).to_contain_text("已停用账号 li。")
+    expect(row).to_contain_text("已停用")
+    expect(row.locator("button.danger")).to_have_count(0)
+    assert asked == ["确定停用账号 li 吗？停用后它将无法登录。"]
+    assert page.url.endswith("/console/accounts/")
+    with services.session_factory() as db:
+        assert not get_account(db, "li").active
