@@ -9,7 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.demo.runner import DEMO_ADMIN, prepare_database
 from bot.services import Services
+from bot.webhook_services import WebhookServices
+from models.accounts.operations import authenticate
 from models.accounts.tables import Account
 from models.audit import Actor, AuditAction, AuditEntry, AuditObject, record
 from models.needs.submission import create_need
@@ -136,3 +139,20 @@ def test_the_audit_log_filters_and_pages(
     ignored = admin.get("/console/audit/?action=drop+table&object_id=abc&page=x")
     assert "共 61 条 · 第 1/1 页" not in ignored.get_data(as_text=True)
     assert ignored.status_code == 200
+
+
+def test_each_demo_run_gives_the_demo_admin_a_new_password(
+    services: WebhookServices, clock: FakeClock
+) -> None:
+    first = prepare_database(services)
+    second = prepare_database(services)
+    assert first != second and len(second) >= 16
+    with services.session_factory() as db:
+        assert authenticate(db, DEMO_ADMIN, first, clock.now) is None
+        admin = authenticate(db, DEMO_ADMIN, second, clock.now)
+        assert admin is not None and admin.role == "admin"
+        log = list(db.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+    assert [(e.action, e.actor_kind) for e in log] == [
+        ("account.add", "os_user"),
+        ("account.password", "os_user"),
+    ]
