@@ -1,9 +1,10 @@
 """Who is signed in, and what each request may do.
 
 Every console route is behind the sign-in guard unless listed in ``PUBLIC_ENDPOINTS``,
-and every POST behind the CSRF check and, unless listed in ``OWN_SETTINGS_ENDPOINTS``,
-behind the role's permission to change anything: a page added later is closed by default
-rather than open until someone remembers a decorator.
+and every request that may change something (a POST) behind the CSRF check and, unless
+listed in ``OWN_SETTINGS_ENDPOINTS``, behind the role's permission to change anything:
+a page added later is closed by default rather than open until someone remembers a
+decorator.
 
 The session holds the account's id and a fingerprint of its password hash, so a new
 password signs out every other session of that account; a disabled account's session
@@ -35,6 +36,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.static"})
+# What only reads; anything else is a change, CSRF-checked.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that change only the person's own session or settings: a read-only role makes them.
 OWN_SETTINGS_ENDPOINTS = frozenset({"console.sign_in", "console.sign_out", "console.language"})
 
@@ -83,17 +86,16 @@ def to_sign_in() -> ResponseReturnValue:
 
 def guard() -> ResponseReturnValue | None:
     """Run before every console request (see the module's docstring)."""
-    if request.endpoint in PUBLIC_ENDPOINTS and request.method != "POST":
-        return None
-    if request.method == "POST":
+    changing = request.method not in SAFE_METHODS
+    if changing:
         csrf.protect()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
         response: Response = login_manager.unauthorized()
         return response
-    changing = request.method == "POST" and request.endpoint not in OWN_SETTINGS_ENDPOINTS
-    if changing and not current_user.can(Permission.CHANGE):
+    own_settings = request.endpoint in OWN_SETTINGS_ENDPOINTS
+    if changing and not own_settings and not current_user.can(Permission.CHANGE):
         abort(403)
     return None
 
