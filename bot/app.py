@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from bot.config import Config, load_config
+from bot.console import install_console
 from bot.drain import Drainer
 from bot.webhook import blueprint as webhook_blueprint
 from bot.webhook_services import WebhookServices, build_webhook_services
@@ -16,14 +17,18 @@ def create_app(
     *,
     drain: bool = False,
 ) -> Flask:
-    """Build the webhook app; tests pass ``services`` to share a clock, DB and Redis.
+    """Build the app: the webhook at /wechat and the console at /console/ (which needs
+    ``console.secret_key``); tests pass ``services`` to share a clock, DB and Redis.
     ``drain`` starts this process's spool drain (bot/drain.py): every process that
     answers WeChat for real runs one; tests drive theirs by hand."""
+    settings = services.config if services is not None else config or load_config()
+    settings.require_console_secret()
     if services is None:
-        services = build_webhook_services(config or load_config(), ping_connections=False)
+        services = build_webhook_services(settings, ping_connections=False)
     app = Flask(__name__)
     app.extensions["aixiang"] = services
     if drain:
         Drainer(services).start()
     app.register_blueprint(webhook_blueprint)
+    install_console(app, services)
     return app

@@ -180,6 +180,28 @@ class PushConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The staff console's sessions and sign-in. ``secret_key`` signs the session cookie:
+    ``aixiang serve`` refuses to start without one (the demo makes one per run), since a
+    key anyone can read lets anyone forge a signed-in session."""
+
+    secret_key: str = ""
+    # True behind HTTPS: the browser then sends the cookie over HTTPS only.
+    secure_cookies: bool = False
+    # A session unused this long is signed out.
+    idle_minutes: int = 30
+    # Failed sign-ins that lock a login name, and an address, for lockout_minutes.
+    lockout_failures: int = 5
+    lockout_address_failures: int = 20
+    lockout_minutes: int = 15
+    # Reverse proxies in front of the console, each adding the address it saw to
+    # X-Forwarded-For: the sign-in lockout counts failures by the address the nearest
+    # of them reports. 0 (no proxy) uses the connection's own address, since the header
+    # could then be anything a client chose.
+    proxy_hops: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -188,6 +210,7 @@ class Config:
     menu: MenuConfig = field(default_factory=MenuConfig)
     needs: NeedsConfig = field(default_factory=NeedsConfig)
     push: PushConfig = field(default_factory=PushConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def require_wechat_credentials(self) -> None:
         """Stop a process that talks to WeChat when the credentials it needs are absent."""
@@ -197,6 +220,15 @@ class Config:
                     f"wechat.{key} is required (set it in config.toml or "
                     f"AIXIANG_WECHAT_{key.upper()})"
                 )
+
+    def require_console_secret(self) -> None:
+        """Stop a process that serves the console when it has no key to sign sessions."""
+        if not self.console.secret_key:
+            raise ConfigError(
+                "console.secret_key is required (set it in config.toml or "
+                "AIXIANG_CONSOLE_SECRET_KEY; e.g. python -c 'import secrets; "
+                "print(secrets.token_hex(32))')"
+            )
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -210,6 +242,7 @@ SCALAR_SECTIONS: dict[str, type] = {
     "bot": BotConfig,
     "needs": NeedsConfig,
     "push": PushConfig,
+    "console": ConsoleConfig,
 }
 
 
@@ -575,6 +608,7 @@ def _validate(config: Config) -> None:
     if not config.needs.media_dir.strip():
         raise ConfigError("needs.media_dir must name a folder")
     _validate_ranges(config)
+    _validate_console(config.console)
     _validate_push(config.push)
     _validate_database_url(config.database.url)
     _validate_redis_url(config.redis.url)
@@ -605,6 +639,11 @@ NUMBER_RANGES: dict[str, Range] = {
     "push.lease_s": Range(10, DAY_S, "seconds"),
     "push.batch_size": Range(1, 10_000, "rows"),
     "push.worker_threads": Range(1, 64, "threads"),
+    "console.idle_minutes": Range(1, 7 * 24 * 60, "minutes"),
+    "console.lockout_failures": Range(1, 1000, "failed sign-ins"),
+    "console.lockout_address_failures": Range(1, 100_000, "failed sign-ins"),
+    "console.lockout_minutes": Range(1, 24 * 60, "minutes"),
+    "console.proxy_hops": Range(0, 10, "proxies"),
 }
 # Reminders at most a year before the event; more would be no reminder.
 MAX_REMINDER_OFFSET_H = 8760
@@ -700,6 +739,20 @@ def _validate_redis_url(url: str) -> None:
     except ValueError as exc:
         # The URL itself is not repeated: it may carry a password.
         raise ConfigError(f"redis.url is not a Redis URL: {exc}") from None
+
+
+# Shorter keys can be guessed offline from one signed cookie.
+MIN_SECRET_KEY_CHARS = 32
+
+
+def _validate_console(console: ConsoleConfig) -> None:
+    key = console.secret_key
+    if key and len(key) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(
+            f"console.secret_key must be at least {MIN_SECRET_KEY_CHARS} characters, got {len(key)}"
+        )
+    if key != key.strip():
+        raise ConfigError("console.secret_key has spaces or a line break at its start or end")
 
 
 def _validate_push(push: PushConfig) -> None:

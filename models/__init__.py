@@ -4,6 +4,8 @@ Every table module is imported here so that ``Base.metadata`` is complete for Al
 for tests, whichever model a caller imports first.
 """
 
+from models.accounts.tables import Account
+from models.audit import AuditEntry
 from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
@@ -16,7 +18,9 @@ from models.reminders import Reminder
 from models.residents import Resident
 
 __all__ = [
+    "Account",
     "Attendance",
+    "AuditEntry",
     "Base",
     "Broadcast",
     "BroadcastRecipient",

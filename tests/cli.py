@@ -31,9 +31,12 @@ def staff(services: Services, tmp_path: Path) -> CliRunner:
     )
 
 
-def run(staff: CliRunner, *args: str, env: dict[str, str] | None = None) -> Result:
-    """Run a command that must succeed (exit 0); an exception fails the test as itself."""
-    result = staff.invoke(main, list(args), env=env, catch_exceptions=False)
+def run(
+    staff: CliRunner, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
+    """Run a command that must succeed (exit 0); an exception fails the test as itself.
+    ``input`` is what is typed or piped in (a password)."""
+    result = staff.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
 
@@ -59,6 +62,9 @@ PROCESSES = {
     ("fake-wechat",),
     ("db", "upgrade"),
 }
+# A console account the scenarios hold, and a password the account rules accept.
+ACCOUNT = "wangfang"
+PASSWORD = "Lamp-post-17-village"
 LONG_TEXT = "老街路灯坏了，晚上很黑，老人孩子出门都不方便，" * 4
 
 
@@ -113,4 +119,13 @@ def command_args(
         ("outbox", "retry"): ("--dead",),
         ("outbox", "show"): (push,),
         ("menu", "push"): (),
+        ("accounts", "add"): ("hebe", "--role", "staff", "--password-stdin"),
+        ("accounts", "passwd"): (ACCOUNT, "--password-stdin"),
+        ("accounts", "disable"): (ACCOUNT,),
+        ("accounts", "list"): (),
     }[path]
+
+
+def command_input(path: tuple[str, ...]) -> str | None:
+    """What a staff command reads from standard input: the password, for those that set one."""
+    return f"{PASSWORD}\n" if path in (("accounts", "add"), ("accounts", "passwd")) else None

@@ -24,11 +24,18 @@ from bot.webhook_services import WebhookServices, build_webhook_services
 from models import Base
 from models.migrate import upgrade
 from tests.databases import create_postgres_database, drop_postgres_database
-from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
+from tests.settings import (
+    TEST_AES_KEY,
+    TEST_APP_ID,
+    TEST_APP_SECRET,
+    TEST_CONSOLE_SECRET,
+    TEST_TOKEN,
+)
 
 pytest_plugins = [
     "tests.chat",
     "tests.cli",
+    "tests.console",
     "tests.events",
     "tests.fixtures_wechat",
     "tests.guards",
@@ -91,6 +98,7 @@ def make_test_config(database_url: str, redis_url: str, **overrides: Any) -> Con
             "app_secret": TEST_APP_SECRET,
             "encoding_aes_key": TEST_AES_KEY,
         },
+        "console": {"secret_key": TEST_CONSOLE_SECRET},
     }
     for section, values in overrides.items():
         settings.setdefault(section, {}).update(values)

@@ -15,6 +15,9 @@ from sqlalchemy import update
 
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
+from models.accounts.operations import create_account
+from models.accounts.roles import Role
+from models.audit import Actor
 from models.broadcasts.fanout import create_broadcast
 from models.broadcasts.messages import text_message
 from models.events.signups import sign_up
@@ -23,7 +26,15 @@ from models.needs.submission import create_need
 from models.partners import add_partner
 from models.push.outbox import OutboxMessage
 from models.residents import get_or_create_resident
-from tests.cli import LONG_TEXT, STAFF_COMMANDS, command_args, run
+from tests.cli import (
+    ACCOUNT,
+    LONG_TEXT,
+    PASSWORD,
+    STAFF_COMMANDS,
+    command_args,
+    command_input,
+    run,
+)
 from tests.pushes import queue
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
@@ -58,6 +69,14 @@ class Scenario:
                 db, title="清洁日", starts_at=now + timedelta(days=4), capacity=5, now=now
             )
             add_partner(db, name="村委会", kind="government", contact_openid=None, now=now)
+            create_account(
+                db,
+                Actor.os_user("test"),
+                login=ACCOUNT,
+                role=Role.STAFF,
+                password=PASSWORD,
+                now=now,
+            )
             signup = sign_up(db, event.id, resident, 1, now).signup
             assert signup is not None
             broadcast = create_broadcast(
@@ -118,7 +137,7 @@ def test_every_staff_command_prints_whole_json(
     staff: CliRunner, scenario: Scenario, path: tuple[str, ...]
 ) -> None:
     """One JSON document on stdout, nothing cut ("…") however long the resident's text."""
-    output = run(staff, *path, *scenario.args(path), "--json").stdout
+    output = run(staff, *path, *scenario.args(path), "--json", input=command_input(path)).stdout
     document = json.loads(output)
     assert document not in (None, "", [], {})
     assert not any(text.endswith("…") for text in texts(document))

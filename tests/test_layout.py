@@ -119,3 +119,25 @@ def test_scheduler_uses_only_wechat_and_the_base_services_from_bot() -> None:
         and not target.startswith(tuple(f"{allowed}" for allowed in SCHEDULER_MAY_USE))
     ]
     assert offending == []
+
+
+def test_the_console_builds_no_sql() -> None:
+    """bot/console/ parses, checks the role and renders: every query and change it needs
+    is a function of models/, so it takes nothing from SQLAlchemy but the Session type."""
+    assert len(list(source_files("bot/console"))) >= 5
+    offending = [
+        f"{module_name(path)} imports {node.module}.{alias.name}"
+        for path in source_files("bot/console")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for alias in node.names
+        if (node.module, alias.name) != ("sqlalchemy.orm", "Session")
+    ]
+    assert offending == []
+    assert "sqlalchemy" not in {
+        target.split(".")[0]
+        for path in source_files("bot/console")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Import)
+        for target in (alias.name for alias in node.names)
+    }

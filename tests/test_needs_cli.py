@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from bot.cli.main import main
 from bot.services import Services
 from models import NeedHistory, OutboxMessage
 from models.needs.erasure import erase_resident_data
@@ -80,6 +81,12 @@ def test_update_walks_a_need_through_its_life(
         "partner 1: 镇建设办 (government)"
         in run(staff, "partners", "add", "镇建设办", "--kind", "government").output
     )
+    added = staff.invoke(
+        main,
+        ["accounts", "add", "wangfang", "--role", "staff", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
     out = run(
         staff,
         "needs",
@@ -92,14 +99,14 @@ def test_update_walks_a_need_through_its_life(
         "--note",
         "下周修",
         "--public",
-        "--by",
-        "王芳",
+        "--as",
+        "wangfang",
     ).output
     assert out.strip() == (
         "N-000001: submitted -> acknowledged (assigned to 镇建设办, public note); "
         "the resident will be told"
     )
-    out = run(staff, "needs", "update", "N-000001", "--note", "电工老李", "--by", "王芳").output
+    out = run(staff, "needs", "update", "N-000001", "--note", "电工老李", "--as", "wangfang").output
     assert "internal note); nothing is sent to the resident" in out
     out = run(
         staff,
@@ -124,8 +131,8 @@ def test_update_walks_a_need_through_its_life(
     assert shown["history"][0]["at"] == "2026-05-01T10:00:00+08:00"
     assert [(h["by"], h["to"], h["note"], h["public"]) for h in shown["history"]] == [
         ("resident", "submitted", None, False),
-        ("王芳", "acknowledged", "下周修", True),
-        ("王芳", "acknowledged", "电工老李", False),
+        ("wangfang", "acknowledged", "下周修", True),
+        ("wangfang", "acknowledged", "电工老李", False),
     ]
     text = run(staff, "needs", "show", "N-000001").output
     assert "description: 老街路灯坏了，晚上很黑" in text and "电工老李" in text

@@ -45,6 +45,8 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "AIXIANG_TEST_REDIS_URL=redis://127.0.0.1:6379/15 make test": ".ci/run on CI",
 }
 
+# A console password, as a person types it at the prompt and again to confirm.
+PASSWORD_TWICE = "Lamp-post-17-village\nLamp-post-17-village\n"
 LOCAL_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2})\b")
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -132,7 +134,9 @@ def test_readme_commands_run_as_written_on_the_demo(demo: RunningDemo) -> None:
             continue
         assert words[0] == "aixiang", words
         command = in_the_future(words, now)
-        result = staff.invoke(main, command[1:])
+        # The commands that ask for a password (twice at a prompt, or once on stdin).
+        asks = words[1:3] in (["accounts", "add"], ["accounts", "passwd"])
+        result = staff.invoke(main, command[1:], input=PASSWORD_TWICE if asks else None)
         assert result.exit_code == 0, f"{shlex.join(command)}:\n{result.output}"
         ran.append(" ".join(words[1:3]))
 

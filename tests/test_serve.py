@@ -21,7 +21,13 @@ from bot.config import MEMORY_REDIS_URL
 from bot.gunicorn_app import server_options
 from bot.wechat.payloads import WeChatPayloads
 from tests.helpers import free_port
-from tests.settings import TEST_AES_KEY, TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
+from tests.settings import (
+    TEST_AES_KEY,
+    TEST_APP_ID,
+    TEST_APP_SECRET,
+    TEST_CONSOLE_SECRET,
+    TEST_TOKEN,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
@@ -38,6 +44,7 @@ def serve_env(database_url: str, redis_url: str) -> dict[str, str]:
         "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
         "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
         "AIXIANG_WECHAT_ENCODING_AES_KEY": TEST_AES_KEY,
+        "AIXIANG_CONSOLE_SECRET_KEY": TEST_CONSOLE_SECRET,
     }
 
 
@@ -163,6 +170,21 @@ def test_a_second_serve_on_the_same_port_is_refused(
     )
     assert second.returncode == 2
     assert second.stderr == f"error: cannot listen on --port {port}: Address already in use\n"
+
+
+def test_serve_serves_the_console(served: tuple[str, int]) -> None:
+    url, _ = served
+    root = url.removesuffix("/wechat")
+    assert requests.get(f"{root}/console/sign-in", timeout=5).status_code == 200
+    assert requests.get(f"{root}/console/", allow_redirects=False, timeout=5).status_code == 302
+
+
+def test_serve_refuses_to_start_without_a_console_secret(database_url: str) -> None:
+    env = {**serve_env(database_url, MEMORY_REDIS_URL), "AIXIANG_CONSOLE_SECRET_KEY": ""}
+    result = CliRunner().invoke(main, ["serve", "--workers", "1"], env=env)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: config: console.secret_key is required")
+    assert result.output.count("\n") == 1
 
 
 def test_serve_names_a_host_it_cannot_listen_on(database_url: str) -> None:

@@ -4,17 +4,30 @@ code renders present in it (texts/catalog.py says how code names a key)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-from texts.catalog import Catalog, catalog
+from texts.catalog import LANGUAGES, Catalog, catalog, gettext_translations
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ("bot", "handlers", "models", "scheduler")
 # What code calls to render a text: ``ctx.t(key, ...)`` in the conversation, ``render``
-# on the catalog itself, ``both(key, ...)`` for pushes, and models' helpers taking a key.
-RENDERERS = frozenset({"t", "render", "both", "confirmed_push_text"})
+# on the catalog itself, ``both(key, ...)`` for pushes, models' helpers taking a key,
+# Flask-Babel's ``gettext`` in the console and the account rules' errors.
+RENDERERS = frozenset({"t", "render", "both", "confirmed_push_text", "gettext", "AccountError"})
+TEMPLATES = ROOT / "bot" / "console" / "templates"
+# A key a console template renders: ``_("console_sign_in")`` or ``_('...')``.
+TEMPLATE_KEY = re.compile(r"""\b_\(\s*["']([a-z0-9_]+)["']""")
+
+
+def keys_in_templates() -> set[str]:
+    return {
+        key
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for key in TEMPLATE_KEY.findall(path.read_text(encoding="utf-8"))
+    }
 
 
 def _trees() -> list[ast.Module]:
@@ -82,11 +95,14 @@ def test_every_key_rendered_in_code_is_in_the_catalog() -> None:
     found = {"help", "handler_error", "push_need_update_resolved", "push_event_reminder"}
     assert found <= rendered, "the scan missed keys"
     assert sorted(rendered - catalog().keys) == []
+    templates = keys_in_templates()
+    assert {"console_sign_in", "console_nav_accounts"} <= templates, "the scan missed keys"
+    assert sorted(templates - catalog().keys) == []
 
 
 def test_every_key_in_the_catalog_is_named_in_code() -> None:
     """A text no code names is dead: removed or renamed code left it behind."""
-    assert sorted(catalog().keys - string_literals_in_code()) == []
+    assert sorted(catalog().keys - string_literals_in_code() - keys_in_templates()) == []
 
 
 def test_a_key_missing_in_a_language_is_refused() -> None:
@@ -114,3 +130,15 @@ def test_a_fuzzy_entry_counts_as_missing(tmp_path: Path) -> None:
         (folder / "messages.po").write_text(entry, encoding="utf-8")
     with pytest.raises(ValueError, match="no zh version"):
         Catalog.load(tmp_path)
+
+
+def test_console_texts_hold_no_percent_sign() -> None:
+    """Jinja's gettext formats every text with ``%`` (Flask-Babel installs it so); a ``%``
+    in a console text would fail the page. Console texts use ``{name}`` instead."""
+    with_percent = [
+        key
+        for language in LANGUAGES
+        for key in sorted(catalog().keys)
+        if key.startswith("console_") and "%" in gettext_translations(language).gettext(key)
+    ]
+    assert with_percent == []

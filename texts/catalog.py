@@ -7,17 +7,22 @@ names the situation, so rewording a text never changes the code that uses it.
 
 Placeholders are ``str.format``'s ``{name}``, as the texts had before they moved here;
 ``{}`` reads well next to Chinese punctuation, and gettext tools know it as
-``python-brace-format``. (A console template may format a text the same way.)
+``python-brace-format``. A console template formats a text the same way
+(``_("console_audit_count").format(count=...)``); its texts hold no ``%``, which Jinja's
+gettext would read as a format of its own.
 
-The .po files are read directly (no compiled .mo files to keep in step with them; the
-console's Flask-Babel will need them compiled, ``pybabel compile``, at build time). They
-are checked as they load: a key missing in a language, or whose placeholders differ
-between languages, stops the process when it first reads the catalog (the webhook does
-as it builds its router) rather than failing in front of a resident.
+The .po files are read directly, with no compiled .mo files to keep in step with them:
+the console's Flask-Babel gets its gettext translations from :func:`gettext_translations`,
+compiled in memory from the same files when first asked. They are checked as they load:
+a key missing in a language, or whose placeholders differ between languages, stops the
+process when it first reads the catalog (the webhook does as it builds its router)
+rather than failing in front of a resident.
 
 Code names a key as a string literal where it renders it (``ctx.t("help")``,
-``both("push_event_cancelled", ...)``); a key chosen at run time comes from a table whose
-name ends in ``_TEXT_KEYS``. tests/test_texts.py reads both forms to find keys missing here.
+``both("push_event_cancelled", ...)``, ``gettext("console_sign_in_refused")``,
+``AccountError("account_error_taken", ...)``, ``_("console_sign_in")`` in a console
+template); a key chosen at run time comes from a table whose name ends in ``_TEXT_KEYS``.
+tests/test_texts.py reads every form to find keys missing here.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 from string import Formatter
 
 from babel import Locale
+from babel.messages.catalog import Catalog as PoCatalog
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import Translations
 
 
 class Language(StrEnum):
@@ -138,16 +147,13 @@ class Catalog:
         treats it) counts as missing. A plural entry is keyed by its ``msgid``."""
         texts: dict[str, dict[str, str | Forms]] = {}
         for language in LANGUAGES:
-            path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-            with path.open("rb") as po:
-                entries = read_po(po, locale=language, abort_invalid=True)
             texts[language] = {
                 str(entry.id[0] if entry.pluralizable else entry.id): (
                     tuple(str(form) for form in entry.string or ())
                     if entry.pluralizable
                     else str(entry.string)
                 )
-                for entry in entries
+                for entry in _read_po(directory, language)
                 if entry.id and not entry.fuzzy
             }
         return cls(texts)
@@ -193,6 +199,25 @@ def _check_plural(key: str, texts: Mapping[str, str | Forms]) -> None:
             raise ValueError(f"text {key!r} has {len(text)} {language} forms, not {wanted}")
         if PLURAL_COUNT not in placeholders(text[0]):
             raise ValueError(f"text {key!r} is plural without a {{{PLURAL_COUNT}}}")
+
+
+def _read_po(directory: Path, language: str) -> PoCatalog:
+    with (directory / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        return read_po(po, locale=language, abort_invalid=True)
+
+
+@cache
+def gettext_translations(language: str) -> Translations:
+    """The catalog of ``language`` as gettext translations (what Flask-Babel reads),
+    compiled in memory on first use: nothing to build or write, so an installed copy on
+    a read-only disk serves the console, and the texts are those the chat uses. The
+    catalog is checked first (:func:`catalog`), so a key missing in a language stops
+    here too; fuzzy entries are left out, as there."""
+    catalog()
+    compiled = BytesIO()
+    write_mo(compiled, _read_po(LOCALE_DIR, language))
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 @cache

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli.accounts import accounts
 from bot.cli.arguments import StaffGroup
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
@@ -54,6 +55,7 @@ main.add_command(worker)
 main.add_command(scheduler)
 main.add_command(outbox_group)
 main.add_command(menu)
+main.add_command(accounts)
 
 
 def run() -> None:

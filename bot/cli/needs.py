@@ -13,6 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from bot.cli.actors import acting_account, as_option, os_user
 from bot.cli.support import (
     StaffError,
     config_from_context,
@@ -25,6 +26,9 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.config import Config
+from models.accounts.operations import actor_for
+from models.accounts.roles import Permission
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import ID_MAX
 from models.needs.errors import NeedError
 from models.needs.queries import (
@@ -211,7 +215,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
 )
 @click.option("--assign", "assign", help="Assign the need to this partner (name or id).")
 @click.option("--duplicate-of", help="The original need's ref: marks this one duplicate of it.")
-@click.option("--by", "by", default="staff", show_default=True, help="Who made the change.")
+@as_option
 @json_option(
     "Print the need after the change as JSON, with the change and the pushes it queued "
     "(kind and recipient openid)."
@@ -225,7 +229,7 @@ def update_command(
     public: bool,
     assign: str | None,
     duplicate_of: str | None,
-    by: str,
+    as_account: str | None,
     as_json: bool,
 ) -> None:
     """Change a need's status, add a note, or assign it to a partner.
@@ -243,23 +247,42 @@ def update_command(
         _check_status(status)
     with staff_session(ctx) as db:
         need = _need(db, ref)
+        actor = _needs_actor(db, as_account, need, assigning=assign is not None)
         partner = _partner(db, assign) if assign is not None else None
         original = _need(db, duplicate_of) if duplicate_of is not None else None
         before = need.status
+        before_partner = partner_name(db, need.partner_id)
+        now = now_from_context(ctx)
         try:
             entry = change_status(
                 db,
                 need,
                 status or (NeedStatus.DUPLICATE if original is not None else need.status),
-                by,
+                actor.label,
                 note,
                 public,
-                now_from_context(ctx),
+                now,
                 duplicate_of=original,
                 partner=partner,
             )
         except NeedError as exc:
             raise StaffError(str(exc)) from None
+        record(
+            db,
+            actor,
+            AuditAction.NEED_UPDATE,
+            AuditObject.NEED,
+            need.id,
+            now,
+            before={"status": before, "partner": before_partner},
+            after={
+                "status": need.status,
+                "partner": partner_name(db, need.partner_id),
+                "duplicate_of": need_ref(entry.duplicate_of_id) if entry.duplicate_of_id else None,
+                "note": entry.note,
+                "public": entry.public,
+            },
+        )
         if as_json:
             emit_object(
                 {
@@ -314,6 +337,20 @@ def _told(residents: int) -> str:
     if residents == 1:
         return "the resident will be told"
     return f"{residents} residents will be told"
+
+
+def _needs_actor(db: Session, as_account: str | None, need: Need, *, assigning: bool) -> Actor:
+    """Who updates the need: the ``--as`` account (a partner's only for a need assigned
+    to its organisation, and never to hand it to another), or the OS user."""
+    if as_account is None:
+        return os_user()
+    account = acting_account(db, as_account, Permission.UPDATE_NEEDS)
+    if account.partner_id is not None and (assigning or need.partner_id != account.partner_id):
+        raise StaffError(
+            f"--as: a partner account updates only its own organisation's needs, and "
+            f"assigns none; {need.ref} is not its to change"
+        )
+    return actor_for(account)
 
 
 def _check_status(status: str) -> None:

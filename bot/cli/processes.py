@@ -36,7 +36,7 @@ def _require_database(ctx: click.Context) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Run the webhook under gunicorn (production).
+    """Run the webhook and the console under gunicorn (production).
 
     Run it behind a reverse proxy that buffers whole requests (nginx with
     proxy_request_buffering on; see docs/nginx.conf.example), not exposed directly
@@ -45,6 +45,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     config = config_from_context(ctx)
     try:
         config.require_wechat_credentials()
+        config.require_console_secret()
     except ConfigError as exc:
         raise StaffError(f"config: {exc}") from None
     if config.uses_embedded_redis and workers > 1:

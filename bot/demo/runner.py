@@ -4,7 +4,10 @@ One process runs the fake WeChat API (in a thread) and one web server holding th
 webhook at /wechat and the chat simulator at /. Storage is the embedded default (SQLite at
 instance/aixiang.db, the in-process Redis substitute), and the WeChat credentials are made
 up afresh for every run, so the demo ships no secret that anyone could reuse; the run's
-config is written beside the database for staff commands (bot/demo/state.py).
+config is written beside the database for staff commands (bot/demo/state.py). The staff
+console is at /console/: each run gives the demo admin a new random password, printed once
+in the terminal, and signs sessions with a key made for the run (no default password or
+key anywhere).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import create_app
+from bot.cli.actors import os_user
 from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
 from bot.demo.loops import DemoBackground
 from bot.demo.seed import seed_demo_events
@@ -34,9 +38,14 @@ from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.fake_api import API_PREFIX, FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import migrate
+from models.accounts.operations import create_account, set_password
+from models.accounts.queries import find_account
+from models.accounts.roles import Role
 from models.residents import get_or_create_resident
 
 DEMO_HOST = "127.0.0.1"
+DEMO_ADMIN = "demo-admin"
+DEMO_ADMIN_NAME = "演示管理员 Demo admin"
 
 
 class DemoError(Exception):
@@ -104,6 +113,7 @@ def demo_config(
             "bot": {"clock_offset_file": CLOCK_FILE},
             "needs": {"media_dir": MEDIA_FOLDER},
             "push": {"templates": {} if subscription else push_templates_setting()},
+            "console": {"secret_key": secrets.token_hex(32)},
         },
         running_demo=False,
     )
@@ -120,11 +130,33 @@ def seed_demo_data(db: Session, now: datetime) -> None:
     seed_demo_events(db, now)
 
 
-def prepare_database(services: WebhookServices) -> None:
-    """Bring the schema up to date and seed the demo data, in one transaction."""
+def ensure_demo_admin(db: Session, now: datetime) -> str:
+    """The demo admin's password for this run: the account is made on the first run and
+    given a new random password on every run (audited as the person running the demo)."""
+    password = secrets.token_urlsafe(12)
+    admin = find_account(db, DEMO_ADMIN)
+    if admin is None:
+        create_account(
+            db,
+            os_user(),
+            login=DEMO_ADMIN,
+            role=Role.ADMIN,
+            password=password,
+            now=now,
+            display_name=DEMO_ADMIN_NAME,
+        )
+    else:
+        set_password(db, os_user(), admin, password, now)
+    return password
+
+
+def prepare_database(services: WebhookServices) -> str:
+    """Bring the schema up to date and seed the demo data, in one transaction; the demo
+    admin's password for this run comes back."""
     migrate.upgrade(services.config.database.url)
     with services.session_factory() as db, db.begin():
         seed_demo_data(db, services.clock())
+        return ensure_demo_admin(db, services.clock())
 
 
 def build_demo_app(services: WebhookServices, fake_api_root: str) -> Flask:
@@ -199,13 +231,15 @@ def run_demo(
             request_handler=_DemoRequestHandler,
         )
         running.callback(server.server_close)
-        prepare_database(services)
+        admin_password = prepare_database(services)
         write_demo_config(files.config, config)
         running.callback(files.config.unlink, missing_ok=True)
         # Background loops start here, each entered on ``running`` so that they stop too.
         running.enter_context(DemoBackground(services))
         announce(
             f"Aixiang demo: open http://{DEMO_HOST}:{port}/ to chat as a resident.\n"
+            f"  staff console  http://{DEMO_HOST}:{port}/console/  sign in as {DEMO_ADMIN}, "
+            f"password {admin_password} (new each run, shown only here)\n"
             f"  webhook        http://{DEMO_HOST}:{port}/wechat\n"
             f"  fake WeChat    {fake.base_url} (calls: {fake.root_url}/_fake/calls)\n"
             f"  database       {services.config.database.url}; Redis in-process\n"

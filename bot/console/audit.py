@@ -1,0 +1,54 @@
+"""The audit log, for admins: every change with its author, filtered by who, what action
+and which object, a page at a time (newest first). The filter form narrows the list in
+place with htmx, and the address keeps the filter, so a filtered view can be shared."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from bot.console.auth import requires
+from bot.console.context import request_db
+from models.accounts.roles import Permission
+from models.audit import AuditAction, AuditFilter, AuditObject, audit_page
+from models.base import ID_MAX
+
+blueprint = Blueprint("audit", __name__, url_prefix="/audit")
+
+ACTION_TEXT_KEYS = {
+    AuditAction.ACCOUNT_ADD: "console_action_account_add",
+    AuditAction.ACCOUNT_PASSWORD: "console_action_account_password",
+    AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
+    AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
+    AuditAction.NEED_UPDATE: "console_action_need_update",
+}
+OBJECT_TEXT_KEYS = {
+    AuditObject.ACCOUNT: "console_object_account",
+    AuditObject.NEED: "console_object_need",
+}
+
+
+def _number(text: str) -> int | None:
+    """A typed number, or None for anything that is not one (the filter then ignores it)."""
+    text = text.strip().lstrip("#")
+    return int(text) if text.isdecimal() and int(text) <= ID_MAX else None
+
+
+@blueprint.get("/")
+@requires(Permission.READ_AUDIT)
+def index() -> str:
+    action = request.args.get("action", "")
+    object_type = request.args.get("object", "")
+    wanted = AuditFilter(
+        actor=request.args.get("who", "").strip(),
+        action=action if action in tuple(AuditAction) else "",
+        object_type=object_type if object_type in tuple(AuditObject) else "",
+        object_id=_number(request.args.get("object_id", "")),
+    )
+    page = audit_page(request_db(), wanted, _number(request.args.get("page", "")) or 1)
+    return render_template(
+        "console/audit.html",
+        page=page,
+        wanted=wanted,
+        actions=ACTION_TEXT_KEYS,
+        objects=OBJECT_TEXT_KEYS,
+    )

@@ -1,0 +1,174 @@
+"""Changes to accounts, each written to the audit log in the caller's transaction.
+
+The console and the CLI both call these, so the rules (a partner account names its
+organisation, a password is long enough, a disabled account stays out) hold whoever
+asks. ``authenticate`` is here too: signing in reads the password hash, and nothing else
+should.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from models.accounts.errors import AccountError
+from models.accounts.passwords import hash_password, password_matches
+from models.accounts.queries import find_account
+from models.accounts.roles import Role
+from models.accounts.tables import DISPLAY_NAME_MAX, LOGIN_MAX, Account
+from models.audit import Actor, ActorKind, AuditAction, AuditObject, record
+from models.partners import Partner
+from texts.catalog import Language
+
+LOGIN_PATTERN = re.compile(rf"[a-z0-9][a-z0-9._-]{{1,{LOGIN_MAX - 1}}}")
+
+
+def actor_for(account: Account) -> Actor:
+    """The audit log's author for changes this account makes."""
+    return Actor(ActorKind.ACCOUNT, account.login, account.id)
+
+
+def check_new_account(
+    db: Session,
+    *,
+    login: str,
+    role: str,
+    display_name: str = "",
+    partner: Partner | None = None,
+    language: str = Language.ZH,
+) -> None:
+    """Refuse an account that :func:`create_account` would refuse, before its password
+    is asked for (the CLI asks only once the rest is right)."""
+    login = login.strip().lower()
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise AccountError("account_error_login", max=LOGIN_MAX)
+    if role not in tuple(Role):
+        raise AccountError("account_error_role", role=role, roles=", ".join(Role))
+    if role == Role.PARTNER and partner is None:
+        raise AccountError("account_error_partner_needed")
+    if role != Role.PARTNER and partner is not None:
+        raise AccountError("account_error_partner_not_wanted")
+    if language not in tuple(Language):
+        raise AccountError("account_error_language")
+    if len(display_name.strip()) > DISPLAY_NAME_MAX:
+        raise AccountError("account_error_display_name", max=DISPLAY_NAME_MAX)
+    if find_account(db, login) is not None:
+        raise AccountError("account_error_taken", login=login)
+
+
+def create_account(
+    db: Session,
+    actor: Actor,
+    *,
+    login: str,
+    role: str,
+    password: str,
+    now: datetime,
+    display_name: str = "",
+    partner: Partner | None = None,
+    language: str = Language.ZH,
+) -> Account:
+    """A new active account. ``login`` is kept in lower case; the display name defaults
+    to it."""
+    check_new_account(
+        db,
+        login=login,
+        role=role,
+        display_name=display_name,
+        partner=partner,
+        language=language,
+    )
+    login = login.strip().lower()
+    name = display_name.strip() or login
+    account = Account(
+        login=login,
+        display_name=name,
+        role=role,
+        partner_id=partner.id if partner is not None else None,
+        language=language,
+        password_hash=hash_password(password),
+        active=True,
+        created_at=now,
+    )
+    db.add(account)
+    db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.ACCOUNT_ADD,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        after={
+            "login": login,
+            "display_name": name,
+            "role": role,
+            "partner": partner.name if partner is not None else None,
+        },
+    )
+    return account
+
+
+def set_password(db: Session, actor: Actor, account: Account, password: str, now: datetime) -> None:
+    """A new password; the sessions signed in with the old one end (see the console's
+    session id), and the log says that it changed, never what to."""
+    account.password_hash = hash_password(password)
+    db.flush()
+    record(db, actor, AuditAction.ACCOUNT_PASSWORD, AuditObject.ACCOUNT, account.id, now)
+
+
+def disable_account(db: Session, actor: Actor, account: Account, now: datetime) -> None:
+    """The account can no longer sign in, and its open sessions end at their next
+    request. The row stays: the audit log points at it."""
+    if not account.active:
+        raise AccountError("account_error_disabled_already", login=account.login)
+    if actor.account_id == account.id:
+        raise AccountError("account_error_disable_self")
+    account.active = False
+    account.disabled_at = now
+    db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.ACCOUNT_DISABLE,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        before={"active": True},
+        after={"active": False},
+    )
+
+
+def set_language(db: Session, account: Account, language: str, now: datetime) -> None:
+    """The language the console speaks to this account, chosen by its owner."""
+    if language not in tuple(Language):
+        raise AccountError("account_error_language")
+    if account.language == language:
+        return
+    before = account.language
+    account.language = language
+    db.flush()
+    record(
+        db,
+        actor_for(account),
+        AuditAction.ACCOUNT_LANGUAGE,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        before={"language": before},
+        after={"language": language},
+    )
+
+
+def authenticate(db: Session, login: str, password: str, now: datetime) -> Account | None:
+    """The active account whose password this is, its sign-in time recorded; None for an
+    unknown login, a wrong password or a disabled account alike, in the same time."""
+    account = find_account(db, login)
+    matches = password_matches(account.password_hash if account is not None else None, password)
+    if account is None or not matches or not account.active:
+        return None
+    account.last_sign_in_at = now
+    db.flush()
+    return account

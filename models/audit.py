@@ -1,0 +1,184 @@
+"""The audit log: who changed what, when, with a short before and after.
+
+Every change a person makes through the console or the CLI writes one row through
+:func:`record`, in the caller's session: the row commits with the change or not at all,
+so the log never tells of a change that did not happen, nor misses one that did.
+
+The author is a console account, or, for the CLI without ``--as``, the operating-system
+user who ran the command, marked as such: the CLI runs on the server, so that name is
+the best there is, and it is never mistaken for an account.
+
+``action`` and ``object_type`` are vocabularies in code (:class:`AuditAction`,
+:class:`AuditObject`) without a CHECK on the table: every feature adds actions, and the
+log, the largest table to rebuild, should not need a migration for each. The actor's
+kind, which will not grow, has its CHECK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, check_one_of
+
+ACTOR_NAME_MAX = 64
+# A before or after value is cut to this many characters: the log says what changed, it
+# does not keep copies of what residents wrote.
+VALUE_MAX_CHARS = 200
+PAGE_SIZE = 50
+
+
+class ActorKind(StrEnum):
+    ACCOUNT = "account"
+    OS_USER = "os_user"
+
+
+class AuditAction(StrEnum):
+    """What was done, as ``<object>.<verb>``."""
+
+    ACCOUNT_ADD = "account.add"
+    ACCOUNT_PASSWORD = "account.password"
+    ACCOUNT_DISABLE = "account.disable"
+    ACCOUNT_LANGUAGE = "account.language"
+    NEED_UPDATE = "need.update"
+
+
+class AuditObject(StrEnum):
+    """What kind of record was changed."""
+
+    ACCOUNT = "account"
+    NEED = "need"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: an account (``account_id``), or an operating-system user."""
+
+    kind: ActorKind
+    name: str
+    account_id: int | None = None
+
+    @classmethod
+    def os_user(cls, name: str) -> Actor:
+        return cls(ActorKind.OS_USER, name[:ACTOR_NAME_MAX])
+
+    @property
+    def label(self) -> str:
+        """How the author is shown (and written in a need's history)."""
+        return self.name if self.kind == ActorKind.ACCOUNT else f"{self.name} (os user)"
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit"
+    __table_args__ = (
+        check_one_of("actor_kind", ActorKind),
+        Index("ix_audit_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    # The login name (or OS user) at the time, so the log reads the same after renames.
+    actor_name: Mapped[str] = mapped_column(String(ACTOR_NAME_MAX))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def actor_label(self) -> str:
+        return Actor(ActorKind(self.actor_kind), self.actor_name).label
+
+
+def record(
+    db: Session,
+    actor: Actor,
+    action: AuditAction,
+    object_type: AuditObject,
+    object_id: int | None,
+    now: datetime,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add the entry to ``db``'s transaction (flushed, never committed here)."""
+    entry = AuditEntry(
+        created_at=now,
+        actor_kind=actor.kind,
+        actor_account_id=actor.account_id,
+        actor_name=actor.name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=_short(before),
+        after=_short(after),
+    )
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def _short(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """JSON-safe values, long texts cut: numbers, booleans and None stay as they are."""
+    if values is None:
+        return None
+    shown: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, bool | int | float):
+            shown[key] = value
+        else:
+            text = value.isoformat() if isinstance(value, datetime) else str(value)
+            shown[key] = text if len(text) <= VALUE_MAX_CHARS else text[:VALUE_MAX_CHARS] + "…"
+    return shown
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page narrows to; an empty field narrows nothing."""
+
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def audit_page(
+    db: Session, wanted: AuditFilter, page: int = 1, page_size: int = PAGE_SIZE
+) -> AuditPage:
+    """One page of entries, newest first, and how many match in all."""
+    query = select(AuditEntry)
+    if wanted.actor:
+        query = query.where(func.lower(AuditEntry.actor_name) == wanted.actor.strip().lower())
+    if wanted.action:
+        query = query.where(AuditEntry.action == wanted.action)
+    if wanted.object_type:
+        query = query.where(AuditEntry.object_type == wanted.object_type)
+    if wanted.object_id is not None:
+        query = query.where(AuditEntry.object_id == wanted.object_id)
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    page = max(1, page)
+    entries = db.execute(
+        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).scalars()
+    return AuditPage(list(entries), int(total), page, page_size)
