@@ -4,8 +4,14 @@ Several workers may run at once: rows are leased (PostgreSQL ``FOR UPDATE SKIP L
 so two healthy workers never take the same row, and a worker killed mid-batch loses
 nothing, because its leased rows fall due again when the lease runs out. A slow batch
 renews its lease as it goes, and a row is sent and recorded only while its lease is
-still this worker's (:class:`BatchLease`). Sends run on a thread pool; the database is
-touched before and after, in two short transactions, and during only to renew.
+still this worker's (:class:`BatchLease`).
+
+Sends run on a thread pool, and each thread records its row's outcome right after the
+send, in a short transaction of its own, before it takes the next row. So a worker
+killed mid-batch has at most one unrecorded send per thread (``push.worker_threads``),
+and only those are sent again when its lease runs out, never the rows it had already
+sent. Outcomes decided without a send (expired, stale, held) are written in the claim's
+own transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -224,21 +230,17 @@ class Worker:
         lease = timedelta(seconds=self._push.lease_s)
         with self._services.session_factory() as db, db.begin():
             claimed = claim_due(db, now, lease, self._push.batch_size, self._pauses.active(now))
-            decided: list[Outcome] = []
             planned: list[Plan] = []
             for result in self._planner.plan_all(db, claimed, now):
                 if isinstance(result, Plan):
                     planned.append(result)
                 else:
-                    decided.append(result)
+                    self._record_other(db, result, now, now + lease)
         held = BatchLease(self._services, [row.id for row in claimed], now + lease, lease)
-        outcomes = decided + self._send_all(planned, now, held)
-        with self._services.session_factory() as db, db.begin():
-            self._record(db, [o for o in outcomes if held.owns(o.row.id)], now, held.until)
+        self._send_all(planned, now, held)
         return len(claimed)
 
-    def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> None:
         remaining = planned
         while remaining:
             allowed = self._rate.take(len(remaining))
@@ -246,8 +248,24 @@ class Worker:
                 threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
                 continue
             chunk, remaining = remaining[:allowed], remaining[allowed:]
-            outcomes.extend(self._pool.map(lambda plan: self._send(plan, now, held), chunk))
-        return outcomes
+            for _ in self._pool.map(lambda plan: self._send_and_record(plan, now, held), chunk):
+                pass
+
+    def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
+        """Send one row and record its outcome at once, under the lease it was sent under."""
+        outcome = self._send(plan, now, held)
+        if outcome.result == DeliveryOutcome.LEASE_LOST:
+            return
+        with (
+            held.recording() as lease_until,
+            self._services.session_factory() as db,
+            db.begin(),
+        ):
+            if outcome.result == DeliveryOutcome.SENT:
+                channel = outcome.channel or "unknown"
+                mark_sent(db, {channel: [plan.row.id]}, now, lease_until=lease_until)
+            else:
+                self._record_other(db, outcome, now, lease_until)
 
     def _send(self, plan: Plan, now: datetime, held: BatchLease) -> Outcome:
         """Send one row if this worker still holds its lease for as long as the send may
@@ -258,27 +276,13 @@ class Worker:
             return self._sender.send(plan, now)
         except Exception as exc:
             # A bug or an odd library error in this one send: the row is retried with
-            # backoff like a transport failure, and the rest of the batch is recorded
-            # rather than left leased until the lease runs out.
+            # backoff like a transport failure, and the rest of the batch goes on.
             log.exception("sending outbox row %s failed unexpectedly", plan.row.id)
             return Outcome(plan.row, DeliveryOutcome.RETRY, error=f"{type(exc).__name__}: {exc}")
 
     def _send_time(self, plan: Plan) -> timedelta:
         """How long sending ``plan`` may take: a timeout per channel tried."""
         return timedelta(seconds=self._timeout_s * max(1, len(plan.channels)))
-
-    def _record(
-        self, db: Session, outcomes: list[Outcome], now: datetime, lease_until: datetime
-    ) -> None:
-        """Write the batch's outcomes, for the rows still under its lease only (another
-        worker that took a row over records it)."""
-        sent: dict[str, list[int]] = defaultdict(list)
-        for outcome in outcomes:
-            if outcome.result == DeliveryOutcome.SENT:
-                sent[outcome.channel or "unknown"].append(outcome.row.id)
-            elif outcome.result != DeliveryOutcome.LEASE_LOST:
-                self._record_other(db, outcome, now, lease_until)
-        mark_sent(db, sent, now, lease_until=lease_until)
 
     def _record_other(
         self, db: Session, outcome: Outcome, now: datetime, lease_until: datetime
@@ -344,6 +348,10 @@ class BatchLease:
     renewed once a third of it has passed, and the send goes ahead only if this worker
     still holds the row for longer than the send may take. The check is in memory;
     the database is touched only to renew, which a fast batch never needs.
+
+    Outcomes are recorded by the sending threads while others send, each matching the
+    row's ``lease_until``; a renewal changes it, so it waits until no record is being
+    written (:meth:`recording`), and a record never names an end the database no longer has.
     """
 
     def __init__(
@@ -353,7 +361,8 @@ class BatchLease:
         self._ids = set(ids)
         self.until = until
         self._lease = lease
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._recording = 0
 
     def holds(self, row_id: int, send_time: timedelta) -> bool:
         """True if the row is still ours for longer than ``send_time`` (at most half the
@@ -361,13 +370,23 @@ class BatchLease:
         with self._lock:
             now = self._services.clock()
             if self.until - now < self._lease * 2 / 3:
+                self._lock.wait_for(lambda: self._recording == 0)
                 self._renew(now)
             needed = min(send_time, self._lease / 2)
             return row_id in self._ids and self.until - now > needed
 
-    def owns(self, row_id: int) -> bool:
-        """Whether the row was still ours at the last renewal (or since the claim)."""
-        return row_id in self._ids
+    @contextmanager
+    def recording(self) -> Iterator[datetime]:
+        """The lease's end to record an outcome under, unchanged until the block ends."""
+        with self._lock:
+            self._recording += 1
+            until = self.until
+        try:
+            yield until
+        finally:
+            with self._lock:
+                self._recording -= 1
+                self._lock.notify_all()
 
     def _renew(self, now: datetime) -> None:
         until = now + self._lease
