@@ -110,6 +110,7 @@ def command_args(
         ("partners", "list"): (),
         ("outbox", "stats"): (),
         ("outbox", "retry"): ("--dead",),
+        ("outbox", "resume"): ("--kind", "reminder"),
         ("outbox", "show"): (push,),
         ("menu", "push"): (),
     }[path]

@@ -39,6 +39,14 @@ def test_a_killed_worker_re_sends_only_its_sends_in_flight(
         return sessions(**kwargs)
 
     doomed = make_worker(replace(services, session_factory=session_unless_killed))
+    record_session = doomed._recorder._session
+
+    def record_session_unless_killed() -> Any:
+        if killed.is_set():
+            raise Killed
+        return record_session()
+
+    doomed._recorder._session = record_session_unless_killed  # type: ignore[method-assign]
     send = doomed._sender.send
     done = Counter[str]()
     lock = threading.Lock()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+import redis
 
 from bot.cli.support import (
     StaffError,
+    config_from_context,
     emit,
     emit_object,
     json_option,
@@ -15,8 +19,11 @@ from bot.cli.support import (
     parse_id,
     staff_session,
 )
+from bot.redis_conn import connect_redis
 from models.push import outbox
-from models.push.vocabulary import OutboxStatus
+from models.push.pauses import release_paused
+from models.push.vocabulary import OutboxStatus, PushKind
+from scheduler.pauses import Pauses
 
 
 @click.group(name="outbox")
@@ -24,14 +31,38 @@ def outbox_group() -> None:
     """Inspect and repair the outbox."""
 
 
-@outbox_group.command("stats")
+@contextmanager
+def _pauses(ctx: click.Context) -> Iterator[Pauses]:
+    """The workers' quota pauses, in the configured Redis."""
+    client = connect_redis(config_from_context(ctx).redis.url)
+    try:
+        yield Pauses(client)
+    except redis.RedisError as exc:
+        raise StaffError(f"Redis cannot be reached, so the pauses are unknown: {exc}") from None
+    finally:
+        client.close()
+
+
+@outbox_group.command("stats", short_help="Counts by kind and status, and paused kinds.")
 @json_option()
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts by kind and status, and the age of the oldest pending push."""
+    """Counts by kind and status, the age of the oldest pending push, and the kinds whose
+    sends on a channel are paused for a spent WeChat quota (until their next probe)."""
     now = now_from_context(ctx)
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
+    with _pauses(ctx) as pauses:
+        paused = [
+            {
+                "kind": p.kind,
+                "channel": p.channel,
+                "reason": p.reason,
+                "until": p.until,
+                "since": p.since,
+            }
+            for p in pauses.all()
+        ]
     rows = [
         {
             "kind": g.kind,
@@ -44,11 +75,37 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     pending = [g.oldest for g in groups if g.status == OutboxStatus.PENDING and g.oldest]
     oldest_age = (now - min(pending)).total_seconds() if pending else None
     if as_json:
-        emit_object({"groups": rows, "oldest_pending_age_s": oldest_age}, as_json=True)
+        emit_object(
+            {"groups": rows, "oldest_pending_age_s": oldest_age, "paused": paused}, as_json=True
+        )
         return
     emit(rows, as_json=False)
     if oldest_age is not None:
         click.echo(f"oldest pending push waiting {_duration(oldest_age)}")
+    if paused:
+        click.echo("paused (tried again from 'until', or `aixiang outbox resume --kind K`):")
+        emit(paused, as_json=False)
+
+
+@outbox_group.command("resume", short_help="Lift the quota pauses of a kind of push.")
+@click.option("--kind", required=True, help="The kind of push whose sends may go again.")
+@json_option('Print {"kind": ..., "channels": [...], "released": N} as JSON.')
+@click.pass_context
+def outbox_resume(ctx: click.Context, kind: str, as_json: bool) -> None:
+    """Lift every quota pause of a kind now (say, once WeChat raised the quota), and make
+    its pushes that waited for the pause due at once."""
+    if kind not in set(PushKind):
+        raise StaffError(f"unknown kind {kind!r}; kinds: {', '.join(PushKind)}")
+    with _pauses(ctx) as pauses:
+        lifted = pauses.resume(kind)
+    with staff_session(ctx) as db:
+        released = release_paused(db, kind, now_from_context(ctx))
+    channels = [pause.channel for pause in lifted]
+    if as_json:
+        emit_object({"kind": kind, "channels": channels, "released": released}, as_json=True)
+        return
+    what = ", ".join(channels) if channels else "nothing was paused"
+    click.echo(f"{kind}: resumed ({what}); {released} waiting pushes due now")
 
 
 def _duration(seconds: float) -> str:
