@@ -1,26 +1,24 @@
 """Write each send's outcome as soon as the send ends, in group commits.
 
 A worker killed after sending a row but before recording it has that row sent again
-when its lease runs out. So no sending thread starts its next send before the outcome
-of its last one is committed: at any instant a worker has at most one unrecorded send
-per thread, and a kill re-sends at most that many rows.
+when its lease runs out. So a sending thread hands each outcome to this recorder the
+moment its send ends, and the recorder commits it at once. A thread goes on to its next
+send without waiting for the commit, unless as many outcomes as there are sending
+threads (``backlog``) are still waiting for theirs; then it waits for room. So at any
+instant a worker has at most two unrecorded sends per thread: the one in flight, and one
+handed over (or waiting to be) but not committed; a kill re-sends at most that many rows.
 
-One commit per row would cost a transaction (and a disk flush) per push, and the worker
-would fall behind WeChat's pace. Instead the sending threads hand their outcomes to one
-recorder thread and wait; it writes everything handed over since its last commit in one
-transaction (sent rows as one statement per channel) and wakes the threads it wrote for.
-While it commits, the next group gathers, so a busy worker commits a few rows at a time
-and an idle one commits each row at once. The recorder keeps one connection of its own
-(no pool checkout and liveness ping per group; a connection that broke is replaced).
+One commit per row, made by the thread that sent it, would cost a transaction per push,
+and the bench showed the worker falling far behind. Instead one recorder thread writes
+everything handed over since its last commit in one transaction, sent rows as one
+statement per channel; while it commits, the next group gathers. It keeps a connection
+of its own (no pool checkout and liveness ping per group; one that broke is replaced),
+and on PostgreSQL a group of sent rows, the common case, is a single statement that
+commits by itself: one round trip.
 
-On PostgreSQL the recorder's connection commits with ``synchronous_commit = off``: a
-commit returns once PostgreSQL has it in memory, without waiting for the disk, so a
-sending thread waits a round trip instead of a disk flush; and a group of sent rows (the
-common case) is one statement that commits by itself, one round trip. A killed worker
-loses nothing by it (PostgreSQL has the commit); only a crash of PostgreSQL itself may
-forget the outcomes of its last moments (at most three ``wal_writer_delay``, 0.6 s by
-default), whose rows are then sent again when their lease runs out: a duplicate, never
-a loss.
+A write that fails (the database gone) is raised to the sending threads at their next
+hand-over and by :meth:`OutcomeRecorder.flush`, so the batch stops sending; its rows
+stay leased and go again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -29,13 +27,12 @@ import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from models.push.outbox import mark_sent, mark_sent_alone
@@ -50,12 +47,11 @@ class Lease(Protocol):
     def recording(self) -> AbstractContextManager[datetime]: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Record:
     outcome: Outcome
     now: datetime
     lease: Lease
-    done: Future[None] = field(default_factory=Future)
 
 
 # Writes one outcome other than "sent" for a row still under the lease ending at the
@@ -66,20 +62,37 @@ WriteOther = Callable[[Session, Outcome, datetime, datetime], None]
 class OutcomeRecorder:
     """The recorder thread of one worker; :meth:`record` is called from sending threads."""
 
-    def __init__(self, engine: Engine, write_other: WriteOther) -> None:
+    def __init__(self, engine: Engine, write_other: WriteOther, backlog: int) -> None:
         self._engine = engine
         self._connection: Connection | None = None
         self._write_other = write_other
+        self._room = threading.Semaphore(backlog)
+        self._state = threading.Condition()
+        self._pending = 0
+        self._failure: BaseException | None = None
         self._queue: queue.SimpleQueue[_Record | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="push-recorder", daemon=True)
         self._thread.start()
 
     def record(self, outcome: Outcome, now: datetime, lease: Lease) -> None:
-        """Return once ``outcome`` is committed under ``lease``, the one its row was sent
-        under; raise what stopped it being written."""
-        record = _Record(outcome, now, lease)
-        self._queue.put(record)
-        record.done.result()
+        """Hand over ``outcome`` to be committed under ``lease``, the one its row was sent
+        under, first waiting while ``backlog`` outcomes wait for their commit. Raises what
+        stopped an earlier outcome being written, so the batch stops sending."""
+        self._room.acquire()
+        with self._state:
+            if self._failure is not None:
+                self._room.release()
+                raise self._failure
+            self._pending += 1
+        self._queue.put(_Record(outcome, now, lease))
+
+    def flush(self) -> None:
+        """Wait until every outcome handed over is committed; raise what stopped one."""
+        with self._state:
+            self._state.wait_for(lambda: self._pending == 0)
+            failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     def close(self) -> None:
         """Write what was handed over, then end the thread."""
@@ -132,8 +145,7 @@ class OutcomeRecorder:
             # for it must hear of it rather than wait for ever; they raise it. The
             # connection may be broken: the next group opens a new one.
             self._drop_connection()
-            for record in group:
-                record.done.set_exception(exc)
+            self._done(group, exc)
             return
         self._done(group)
 
@@ -155,16 +167,18 @@ class OutcomeRecorder:
         )
         return True
 
-    def _done(self, group: list[_Record]) -> None:
-        for record in group:
-            record.done.set_result(None)
+    def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
+        with self._state:
+            self._pending -= len(group)
+            if failure is not None and self._failure is None:
+                self._failure = failure
+            self._state.notify_all()
+        for _ in group:
+            self._room.release()
 
     def _connect(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-            if self._engine.dialect.name == "postgresql":
-                self._connection.execute(_ASYNC_COMMIT)
-                self._connection.commit()
         return self._connection
 
     def _session(self) -> Session:
@@ -175,6 +189,3 @@ class OutcomeRecorder:
             self._connection.invalidate()
             self._connection.close()
             self._connection = None
-
-
-_ASYNC_COMMIT = text("SET synchronous_commit TO OFF")

@@ -6,12 +6,12 @@ nothing, because its leased rows fall due again when the lease runs out. A slow 
 renews its lease as it goes, and a row is sent and recorded only while its lease is
 still this worker's (:class:`BatchLease`).
 
-Sends run on a thread pool, and each thread has its row's outcome committed right after
-the send, before it takes the next row (scheduler/recorder.py, which groups the commits
-of all threads). So a worker killed mid-batch has at most one unrecorded send per thread
-(``push.worker_threads``), and only those are sent again when its lease runs out, never
-the rows it had already sent. Outcomes decided without a send (expired, stale, held) are
-written in the claim's own transaction.
+Sends run on a thread pool, and each thread hands its row's outcome to be committed the
+moment the send ends (scheduler/recorder.py, which groups the commits of all threads).
+So a worker killed mid-batch has at most two unrecorded sends per thread
+(``push.worker_threads``): one in flight and one waiting for its commit. Only those are
+sent again when its lease runs out, never the rows it had already sent. Outcomes decided
+without a send (expired, stale, held) are written in the claim's own transaction.
 """
 
 from __future__ import annotations
@@ -196,7 +196,9 @@ class Worker:
         self._pool = ThreadPoolExecutor(
             max_workers=self._push.worker_threads, thread_name_prefix="push"
         )
-        self._recorder = OutcomeRecorder(services.engine, self._record_other)
+        self._recorder = OutcomeRecorder(
+            services.engine, self._record_other, backlog=self._push.worker_threads
+        )
         self._outage = OutageLog()
         self._timeout_s = services.config.wechat.http_timeout_s
 
@@ -254,10 +256,11 @@ class Worker:
             chunk, remaining = remaining[:allowed], remaining[allowed:]
             for _ in self._pool.map(lambda plan: self._send_and_record(plan, now, held), chunk):
                 pass
+        self._recorder.flush()
 
     def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
-        """Send one row and have its outcome committed before the thread goes on. Quota
-        refusals pause their channel for the row's kind; a probe WeChat took lifts its pause."""
+        """Send one row and hand its outcome over to be committed at once. Quota refusals
+        pause their channel for the row's kind; a probe WeChat took lifts its pause."""
         outcome = self._send(plan, now, held)
         kind = plan.row.kind
         for hit in outcome.quota_hits:
