@@ -197,5 +197,5 @@ class Gate:
         the earliest probe, or :data:`PROBE_WAIT` from now when that is out already."""
         pauses = [pause for (name, _), pause in self.current.items() if name == kind]
         first = min(pauses, key=lambda pause: pause.until)
-        until = max(first.until, self.now + PROBE_WAIT) if first.until <= self.now else first.until
+        until = first.until if first.until > self.now else self.now + PROBE_WAIT
         return until, f"{first.channel} sends of {kind} are paused: {first.reason}"
