@@ -119,30 +119,18 @@ class OutcomeRecorder:
             self._write(group)
 
     def _write(self, group: list[_Record]) -> None:
-        """One transaction for the group, each row matched against its lease's end, which
-        no renewal changes meanwhile (``BatchLease.recording``)."""
+        """Commit the group, each row matched against its lease's end, which no renewal
+        changes meanwhile (``BatchLease.recording``)."""
         try:
             with ExitStack() as held:
                 ends = {
                     record.lease: held.enter_context(record.lease.recording()) for record in group
                 }
-                if self._sent_alone(group, ends):
-                    self._done(group)
-                    return
-                with self._session() as db, db.begin():
-                    sent: dict[tuple[Lease, datetime, str], list[int]] = defaultdict(list)
-                    for record in group:
-                        outcome, end = record.outcome, ends[record.lease]
-                        if outcome.result == DeliveryOutcome.SENT:
-                            channel = outcome.channel or "unknown"
-                            sent[(record.lease, record.now, channel)].append(outcome.row.id)
-                        else:
-                            self._write_other(db, outcome, record.now, end)
-                    for (lease, now, channel), ids in sent.items():
-                        mark_sent(db, {channel: ids}, now, lease_until=ends[lease])
+                if not self._sent_alone(group, ends):
+                    self._write_mixed(group, ends)
         except BaseException as exc:
-            # Whatever stopped the write (the database gone, a bug), the threads waiting
-            # for it must hear of it rather than wait for ever; they raise it. The
+            # Whatever stopped the write (the database gone, a bug), the sending threads
+            # must hear of it and stop rather than send on unrecorded; they raise it. The
             # connection may be broken: the next group opens a new one.
             self._drop_connection()
             self._done(group, exc)
@@ -166,6 +154,21 @@ class OutcomeRecorder:
             self._connect(), ids, channel or "unknown", first.now, lease_until=ends[first.lease]
         )
         return True
+
+    def _write_mixed(self, group: list[_Record], ends: dict[Lease, datetime]) -> None:
+        """Any group, in one transaction: sent rows one statement per channel, the other
+        outcomes by the worker's rules."""
+        with self._session() as db, db.begin():
+            sent: dict[tuple[Lease, datetime, str], list[int]] = defaultdict(list)
+            for record in group:
+                outcome, end = record.outcome, ends[record.lease]
+                if outcome.result == DeliveryOutcome.SENT:
+                    channel = outcome.channel or "unknown"
+                    sent[(record.lease, record.now, channel)].append(outcome.row.id)
+                else:
+                    self._write_other(db, outcome, record.now, end)
+            for (lease, now, channel), ids in sent.items():
+                mark_sent(db, {channel: ids}, now, lease_until=ends[lease])
 
     def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
         with self._state:
