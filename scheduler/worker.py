@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -247,16 +247,24 @@ class Worker:
         return len(claimed)
 
     def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> None:
+        """Send the batch; return once every outcome is committed, or raise what stopped
+        one being committed once no send of the batch is running any more."""
         remaining = planned
-        while remaining:
-            allowed = self._rate.take(len(remaining))
-            if allowed == 0:
-                threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
-                continue
-            chunk, remaining = remaining[:allowed], remaining[allowed:]
-            for _ in self._pool.map(lambda plan: self._send_and_record(plan, now, held), chunk):
-                pass
-        self._recorder.flush()
+        try:
+            while remaining:
+                allowed = self._rate.take(len(remaining))
+                if allowed == 0:
+                    threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
+                    continue
+                chunk, remaining = remaining[:allowed], remaining[allowed:]
+                sends = [
+                    self._pool.submit(self._send_and_record, plan, now, held) for plan in chunk
+                ]
+                wait(sends)
+                for send in sends:
+                    send.result()
+        finally:
+            self._recorder.flush()
 
     def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
         """Send one row and hand its outcome over to be committed at once. Quota refusals

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from models.push.outbox import OutboxMessage
 from tests.conftest import FakeClock
@@ -77,3 +78,30 @@ def test_a_killed_worker_re_sends_only_its_unrecorded_sends(
     assert 1 <= len(twice) <= 2 * THREADS
     with services.session_factory() as db:
         assert set(db.execute(select(OutboxMessage.status)).scalars()) == {"sent"}
+
+
+def test_a_worker_whose_records_failed_goes_on_once_the_database_is_back(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    worker = make_worker(push={"worker_threads": THREADS})
+    services = worker._services
+    openids = [f"o-down{i}" for i in range(6)]
+    for openid in openids:
+        add_resident(services, openid, last_seen=clock.now)
+        queue(services, openid, f"down:{openid}")
+    connect = worker._recorder._connect
+
+    def database_gone() -> Any:
+        raise OperationalError("UPDATE outbox", {}, ConnectionError("connection refused"))
+
+    worker._recorder._connect = database_gone  # type: ignore[method-assign]
+    with pytest.raises(OperationalError):
+        worker.process_batch()
+    worker._recorder._connect = connect  # type: ignore[method-assign]
+    clock.advance(seconds=services.config.push.lease_s + 1)
+    assert worker.run_once() > 0  # the failure is not raised again
+    with services.session_factory() as db:
+        assert set(db.execute(select(OutboxMessage.status)).scalars()) == {"sent"}
+    sends = Counter(c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send"))
+    assert set(sends) == set(openids)
+    assert sum(sends.values()) - len(openids) <= 2 * THREADS
