@@ -10,6 +10,7 @@ from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
+from models.leadership import SchedulerFence
 from models.needs.tables import Need, NeedHistory, NeedPhoto
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
@@ -34,6 +35,7 @@ __all__ = [
     "Partner",
     "Reminder",
     "Resident",
+    "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
 ]

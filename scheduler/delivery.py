@@ -2,18 +2,20 @@
 
 Planning (which channels may carry the row) happens before any network call, with the
 database and Redis at hand; sending happens in worker threads with no database; the
-outcome is written back in bulk. WeChat's errcodes decide the outcome:
+outcome is committed right after (scheduler/recorder.py). What WeChat's refusal means
+(bot/wechat/errors.py, the one place that knows the errcodes) decides the outcome:
 
-- 40001/42001: the client has already refreshed the shared token once and retried once;
-  if that failed too the row is retried later.
-- 45015 (48-hour window closed) and 45047 (customer-service count spent): fall back to
-  the next channel; with none left, the row is re-planned at once (the window is now
-  known shut, so the template, a subscription notice or the next reply is chosen).
-- 43004, 43019, 40003 (the resident cannot receive): the resident is marked unsubscribed
-  and the row dead-lettered.
-- 45009, 45011 and other quota codes: the row's kind pauses until the quota resets.
-- -1, HTTP errors, timeouts and anything else: retried with exponential backoff and
-  jitter, then dead after ``push.max_attempts``.
+- a rejected token: the client has already refreshed the shared token once and retried
+  once; if that failed too the row is retried later.
+- the customer-service window closed or its allowance spent: fall back to the next
+  channel; with none left, the row is re-planned at once (the window is now known shut,
+  so the template, a subscription notice or the next reply is chosen).
+- the resident cannot receive: the resident is marked unsubscribed and the row
+  dead-lettered.
+- a quota spent: that channel pauses for the row's kind (scheduler/pauses.py) and the
+  next channel is tried; with none left, the row waits for the pause's probe.
+- no answer, HTTP errors, timeouts and anything else: retried with exponential backoff
+  and jitter, then dead after ``push.max_attempts``.
 """
 
 from __future__ import annotations
@@ -25,25 +27,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import WeChatAPIError
+from bot.wechat.errors import QUOTAS, Refusal
 from models.broadcasts.sending import MassSend
 from models.push.outbox import Claimed
+from models.push.pauses import PAUSED_PREFIX
 from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags
 from scheduler.channels import Push, Unrenderable, render_template_fields
+from scheduler.pauses import pause_end
 
 log = logging.getLogger(__name__)
-
-WINDOW_CODES = frozenset({45015, 45047})
-UNREACHABLE_CODES = frozenset({43004, 43019, 40003})
-DAILY_QUOTA_CODES = frozenset({45009})
-# Daily API quota, per-minute API quota, mass-send quota.
-QUOTA_CODES = frozenset({45009, 45011, 45028})
-MINUTE_QUOTA_CODES = frozenset({45011})
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,17 @@ class Plan:
     push: Push
     channels: Sequence[Channel]
     mass: MassSend | None = None
+    # The channels this row probes: their pause ends if WeChat takes the row on one.
+    probes: frozenset[Channel] = frozenset()
+
+
+@dataclass(frozen=True)
+class QuotaHit:
+    """A channel whose quota WeChat said is spent, to be paused for the row's kind."""
+
+    channel: Channel
+    refusal: Refusal
+    error: str
 
 
 @dataclass
@@ -63,6 +71,7 @@ class Outcome:
     pause_until: datetime | None = None
     window_exhausted: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    quota_hits: list[QuotaHit] = field(default_factory=list)
 
 
 def push_text(row: Claimed, default_language: str) -> str:
@@ -89,28 +98,37 @@ class Sender:
         self._api = api
         self._templates = config.push.templates
         self._subscribe_templates = config.push.subscribe_templates
-        self._timezone = config.bot.tz
 
     def send(self, plan: Plan, now: datetime) -> Outcome:
         if plan.mass is not None:
             return self._send_mass(plan, plan.mass, now)
         last_error = "no channel"
         window_exhausted = False
+        hits: list[QuotaHit] = []
         for channel in plan.channels:
             try:
                 call = self._message(channel, plan.push)
             except Unrenderable as exc:
-                return Outcome(plan.row, DeliveryOutcome.DEAD, channel, str(exc))
+                return Outcome(plan.row, DeliveryOutcome.DEAD, channel, str(exc), quota_hits=hits)
             try:
                 call()
             except WeChatAPIError as exc:
-                outcome = self._classify(plan, channel, exc, now)
-                if outcome is not None:
-                    return outcome
-                window_exhausted = window_exhausted or channel == Channel.CUSTOM
                 last_error = _describe(exc)
-                continue
-            return Outcome(plan.row, DeliveryOutcome.SENT, channel)
+                if exc.refusal in QUOTAS:
+                    hits.append(QuotaHit(channel, exc.refusal, last_error))
+                    continue
+                if exc.refusal is Refusal.WINDOW_CLOSED and channel == Channel.CUSTOM:
+                    window_exhausted = True
+                    continue
+                result = (
+                    DeliveryOutcome.UNSUBSCRIBED
+                    if exc.refusal is Refusal.UNREACHABLE
+                    else DeliveryOutcome.RETRY
+                )
+                return Outcome(plan.row, result, channel, last_error, quota_hits=hits)
+            return Outcome(plan.row, DeliveryOutcome.SENT, channel, quota_hits=hits)
+        if hits:
+            return _paused(plan, hits, now, window_exhausted)
         return Outcome(
             plan.row, DeliveryOutcome.REPLAN, None, last_error, window_exhausted=window_exhausted
         )
@@ -145,41 +163,29 @@ class Sender:
         except mass_tags.TagRefused as refusal:
             return Outcome(plan.row, DeliveryOutcome.DEAD, Channel.MASS, str(refusal))
         except WeChatAPIError as exc:
-            outcome = self._classify(plan, Channel.MASS, exc, now)
-            return outcome or Outcome(plan.row, DeliveryOutcome.RETRY, Channel.MASS, _describe(exc))
+            if exc.refusal in QUOTAS:
+                return _paused(plan, [QuotaHit(Channel.MASS, exc.refusal, _describe(exc))], now)
+            return Outcome(plan.row, DeliveryOutcome.RETRY, Channel.MASS, _describe(exc))
         return Outcome(
             plan.row, DeliveryOutcome.SENT, Channel.MASS, details={"msg_id": result.get("msg_id")}
         )
 
-    def _classify(
-        self, plan: Plan, channel: Channel, exc: WeChatAPIError, now: datetime
-    ) -> Outcome | None:
-        """The outcome an error decides, or None to try the next channel."""
-        code = exc.errcode
-        if code in WINDOW_CODES and channel == Channel.CUSTOM:
-            return None
-        if code in UNREACHABLE_CODES:
-            return Outcome(plan.row, DeliveryOutcome.UNSUBSCRIBED, channel, _describe(exc))
-        if code in QUOTA_CODES:
-            return Outcome(
-                plan.row,
-                DeliveryOutcome.PAUSED,
-                channel,
-                _describe(exc),
-                pause_until=quota_reset(code, now, self._timezone),
-            )
-        return Outcome(plan.row, DeliveryOutcome.RETRY, channel, _describe(exc))
 
-
-def quota_reset(code: int | None, now: datetime, timezone: ZoneInfo) -> datetime:
-    """When WeChat's quota behind ``code`` refills: daily quotas at local midnight."""
-    if code in DAILY_QUOTA_CODES:
-        local = now.astimezone(timezone)
-        midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight
-    if code in MINUTE_QUOTA_CODES:
-        return now + timedelta(minutes=1)
-    return now + timedelta(hours=1)
+def _paused(
+    plan: Plan, hits: list[QuotaHit], now: datetime, window_exhausted: bool = False
+) -> Outcome:
+    """Every channel left was refused for a spent quota: the row waits for the first of
+    their pauses to end."""
+    until = min(pause_end(hit.refusal, now) for hit in hits)
+    return Outcome(
+        plan.row,
+        DeliveryOutcome.PAUSED,
+        None,
+        PAUSED_PREFIX + hits[-1].error,
+        pause_until=until,
+        window_exhausted=window_exhausted,
+        quota_hits=hits,
+    )
 
 
 def backoff(attempts: int, base_s: float, cap_s: float) -> timedelta:

@@ -23,6 +23,7 @@ from models import digest, reminders
 from models.broadcasts.fanout import send_due_broadcasts
 from models.events.staff import finish_past_events
 from models.push.outbox import expire_stale
+from scheduler.leader import Deposed, Fence
 from scheduler.media import run_media_sweep
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,13 @@ def _summary(count: int, text: str) -> str:
 
 @dataclass(frozen=True)
 class JobContext:
+    """What jobs run with. Under a leader, ``fence`` is its lead's fencing token and
+    ``services.session_factory`` its fenced sessions (``Fence.sessions``); `aixiang
+    scheduler --once` and the demo run without one."""
+
     services: Services
     client: AixiangWeChatClient
+    fence: Fence | None = None
 
 
 @dataclass(frozen=True)
@@ -130,9 +136,16 @@ JOBS: tuple[Job, ...] = (
 
 
 def run_job(job: Job, ctx: JobContext) -> bool:
-    """Run one job, logging what it did; a failing job never stops the others."""
+    """Run one job, logging what it did; a failing job never stops the others. Under a
+    leader, a job starts only while the lead is sure, and stops at its next transaction
+    once it is not."""
     try:
+        if ctx.fence is not None:
+            ctx.fence.check()
         summary = job.run(ctx)
+    except Deposed as exc:
+        log.warning("job %s not run to the end: %s", job.id, exc)
+        return False
     except Exception:
         log.exception("job %s failed; it runs again at its next time", job.id)
         return False

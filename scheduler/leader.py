@@ -12,6 +12,15 @@ to an unreachable Redis may take its socket timeout to fail, the leader asks for
 time that long before the expiry. A standby that cannot reach Redis simply does not lead
 yet. Either way the process keeps trying, logging the outage at most once a minute,
 rather than dying of it.
+
+A lock with an expiry cannot stop a leader that was frozen (SIGSTOP, a stalled VM) past
+its lease: it wakes up with its jobs due and may run them before its next renewal says it
+lost the lead. So each lead comes with a fencing token (:class:`Fence`, the counter in
+models/leadership.py): a job starts only while the lease cannot have lapsed, and every
+transaction of a job first checks, under a share lock on the token's row, that no newer
+leader has taken a token since. A stale leader's job stops at its next transaction and
+writes nothing; a transaction that checked just before the new leader took its token
+commits before the new leader's first job starts.
 """
 
 from __future__ import annotations
@@ -22,8 +31,14 @@ import uuid
 from collections.abc import Callable
 
 import redis
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from bot.redis_conn import degradable
+from bot.services import Services
+from models.db import make_session_factory
+from models.leadership import take_token, token_is
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +146,48 @@ def call_timeout(client: redis.Redis) -> float:
     kwargs: dict[str, object] = getattr(pool, "connection_kwargs", None) or {}
     timeouts = [kwargs.get("socket_timeout"), kwargs.get("socket_connect_timeout")]
     return max((float(t) for t in timeouts if isinstance(t, int | float)), default=0.0)
+
+
+class Deposed(Exception):
+    """This scheduler no longer leads, or cannot be sure it does: its jobs must stop."""
+
+
+class Fence:
+    """The fencing token of one lead, and sessions whose transactions check it.
+
+    ``sessions`` is a session factory like the services' own, for the jobs of this lead:
+    each transaction it begins first checks :meth:`check` and then the token in the
+    database, and raises :class:`Deposed` instead of going on.
+    """
+
+    def __init__(self, lock: LeaderLock, services: Services) -> None:
+        self._lock = lock
+        self._services = services
+        self.token: int | None = None
+        self.sessions: sessionmaker[Session] = make_session_factory(services.engine)
+        event.listen(self.sessions, "after_begin", self._check_transaction)
+
+    def take(self) -> int:
+        """Take the next token for this lead: every job of an earlier lead stops writing."""
+        with self._services.session_factory() as db, db.begin():
+            self.token = take_token(db, self._lock.identity, self._services.clock())
+        log.info("scheduler %s holds fencing token %d", self._lock.identity, self.token)
+        return self.token
+
+    def check(self) -> None:
+        """Raise Deposed unless this lead has a token and its lease cannot have lapsed
+        (by this process's monotonic clock, which a frozen process sees jump)."""
+        if self.token is None:
+            raise Deposed(f"scheduler {self._lock.identity} has no fencing token")
+        if self._lock.lease_left_s() <= 0:
+            raise Deposed(f"scheduler {self._lock.identity}'s lease may have lapsed")
+
+    def _check_transaction(
+        self, _session: Session, _transaction: SessionTransaction, connection: Connection
+    ) -> None:
+        self.check()
+        assert self.token is not None
+        if not token_is(connection, self.token):
+            raise Deposed(
+                f"scheduler {self._lock.identity}'s token {self.token} is no longer current"
+            )

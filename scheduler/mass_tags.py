@@ -30,25 +30,13 @@ from typing import Any, TypeVar
 
 from bot.wechat.api import Tag, Tags, WeChatAPI
 from bot.wechat.client import WeChatAPIError
+from bot.wechat.errors import Refusal, tag_refusal
 from models.broadcasts.mass import BY_OPENIDS, BY_TAG, mass_tag_day
 from models.broadcasts.sending import MassSend
 
 log = logging.getLogger(__name__)
 
 RETIRE_AFTER = timedelta(days=2)
-DUPLICATE_CLIENTMSGID = 45065
-UNKNOWN_TAG = 45159
-INVALID_TAG_NAME = 45157
-# Answers to a tag call that the same call cannot get past, and what staff should know.
-REFUSALS = {
-    40003: "an openid in the audience is not a follower of this account",
-    40032: "WeChat refused the size of the openid list",
-    45056: "the account already has WeChat's 100 tags; delete tags it no longer needs",
-    45059: "a resident in the audience already has WeChat's 20 tags",
-    45157: "WeChat refused the tag name (invalid, or another tag has it)",
-    45158: "the tag name is longer than WeChat's 30 characters",
-    49003: "an openid in the audience belongs to another account",
-}
 
 T = TypeVar("T")
 
@@ -73,10 +61,10 @@ def post_mass(api: WeChatAPI, mass: MassSend, now: datetime) -> dict[str, Any]:
             return api.mass.send_text_to_openids(target["openids"], mass.text, mass.send_id)
         return api.mass.send_text_to_all(mass.text, mass.send_id)
     except WeChatAPIError as exc:
-        if exc.errcode == DUPLICATE_CLIENTMSGID:
+        if exc.refusal is Refusal.ALREADY_SENT:
             log.info("WeChat already took mass send %s; not sent again", mass.send_id)
             return {"msg_id": _answer(exc).get("msg_id")}
-        if tag_id is not None and exc.errcode == UNKNOWN_TAG:
+        if tag_id is not None and exc.refusal is Refusal.UNKNOWN_TAG:
             raise WeChatAPIError(
                 exc.errcode,
                 f"tag {name!r} (id {tag_id}) was deleted before the send, and the retry "
@@ -121,10 +109,9 @@ def _call(name: str, step: str, call: Callable[[], T]) -> T:
         return call()
     except WeChatAPIError as exc:
         code = "no answer" if exc.errcode is None else f"errcode {exc.errcode}"
-        if exc.errcode in REFUSALS:
-            raise TagRefused(
-                f"tag {name!r}, {step}: {REFUSALS[exc.errcode]} ({code}: {exc.errmsg})"
-            ) from exc
+        refused = tag_refusal(exc.errcode)
+        if refused is not None:
+            raise TagRefused(f"tag {name!r}, {step}: {refused} ({code}: {exc.errmsg})") from exc
         raise WeChatAPIError(
             exc.errcode,
             f"tag {name!r}, {step}: {exc.errmsg}",
@@ -140,7 +127,7 @@ def _create(tags: Tags, name: str) -> int:
         # 45157 is also WeChat's answer when the name exists: another sync of this row
         # (a worker whose lease ran out) may have just made it.
         cause = refusal.__cause__
-        if not isinstance(cause, WeChatAPIError) or cause.errcode != INVALID_TAG_NAME:
+        if not isinstance(cause, WeChatAPIError) or cause.refusal is not Refusal.TAG_NAME_TAKEN:
             raise
         existing = _call(name, Tags.LIST, tags.get)
         found = next((tag.id for tag in existing if tag.name == name), None)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
+from bot.wechat.errors import Refusal
 from models.needs.photos import (
     claim_photos,
     photo_erased,
@@ -41,8 +42,6 @@ LEASE = timedelta(minutes=5)
 # Waits before the 2nd, 3rd, ... attempt; after the last one the photo is given up.
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 MAX_BYTES = 10 * 1024 * 1024
-# 40007: invalid media_id, which is also what WeChat says once the three days are over.
-GIVE_UP_ERRCODES = frozenset({40007})
 EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/jpg": ".jpg",
@@ -120,8 +119,7 @@ def _fetch_one(
     try:
         content, content_type = _download(client, claim.media_id)
     except (WeChatAPIError, MediaRefused) as exc:
-        errcode = getattr(exc, "errcode", None)
-        give_up = isinstance(exc, MediaRefused) or errcode in GIVE_UP_ERRCODES
+        give_up = isinstance(exc, MediaRefused) or exc.refusal is Refusal.MEDIA_GONE
         retry_at = None
         if not give_up and claim.attempts <= len(RETRY_DELAYS):
             retry_at = clock() + RETRY_DELAYS[claim.attempts - 1]

@@ -1,7 +1,8 @@
 """The `aixiang scheduler` process: a leader runs APScheduler, standbys wait to take over.
 
 Only the holder of the Redis leader lock starts its APScheduler (APScheduler's own rule:
-a job store is never shared by two running schedulers); it renews the lock and stops
+a job store is never shared by two running schedulers), after taking a fencing token
+that its jobs check (scheduler/leader.py :class:`Fence`); it renews the lock and stops
 its scheduler the moment renewal fails, or, cut off from Redis, when its lease ends. A
 standby polls for the lock and so takes over within a lease plus a poll of the leader's
 death.
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import OperationalError
 
 from scheduler.jobs import JOBS, JobContext, run_job
-from scheduler.leader import RENEW_EVERY_S, STANDBY_POLL_S, LeaderLock
+from scheduler.leader import RENEW_EVERY_S, STANDBY_POLL_S, Fence, LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,11 @@ class LeadOrStandBy:
         if self.running is None:
             if not self._lock.acquire():
                 return STANDBY_POLL_S
-            self.running = build_scheduler(self._ctx)
+            fenced = self._fenced()
+            if fenced is None:
+                self._lock.release()
+                return STANDBY_POLL_S
+            self.running = build_scheduler(fenced)
             self.running.start()
             log.info("scheduler %s leads: %d jobs scheduled", self._lock.identity, len(JOBS))
             return self._until_renewal()
@@ -73,6 +80,18 @@ class LeadOrStandBy:
         self.running.shutdown(wait=False)
         self.running = None
         return 0.0
+
+    def _fenced(self) -> JobContext | None:
+        """The jobs' context for this lead, under a new fencing token; None when the
+        token cannot be taken (the database is out of reach), so nobody leads yet."""
+        fence = Fence(self._lock, self._ctx.services)
+        try:
+            fence.take()
+        except OperationalError as exc:
+            log.warning("scheduler %s cannot take a fencing token (%s)", self._lock.identity, exc)
+            return None
+        services = replace(self._ctx.services, session_factory=fence.sessions)
+        return JobContext(services, self._ctx.client, fence)
 
     def _until_renewal(self) -> float:
         """The wait before renewing: RENEW_EVERY_S, but never so long that a renewal which

@@ -4,8 +4,14 @@ Several workers may run at once: rows are leased (PostgreSQL ``FOR UPDATE SKIP L
 so two healthy workers never take the same row, and a worker killed mid-batch loses
 nothing, because its leased rows fall due again when the lease runs out. A slow batch
 renews its lease as it goes, and a row is sent and recorded only while its lease is
-still this worker's (:class:`BatchLease`). Sends run on a thread pool; the database is
-touched before and after, in two short transactions, and during only to renew.
+still this worker's (:class:`BatchLease`).
+
+Sends run on a thread pool, and each thread hands its row's outcome to be committed the
+moment the send ends (scheduler/recorder.py, which groups the commits of all threads).
+So a worker killed mid-batch has at most two unrecorded sends per thread
+(``push.worker_threads``): one in flight and one waiting for its commit. Only those are
+sent again when its lease runs out, never the rows it had already sent. Outcomes decided
+without a send (expired, stale, held) are written in the claim's own transaction.
 """
 
 from __future__ import annotations
@@ -13,56 +19,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import redis
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.redis_conn import DEGRADED_LOG_INTERVAL_S, degradable
+from bot.redis_conn import DEGRADED_LOG_INTERVAL_S
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from models.broadcasts.sending import mass_send_now
 from models.push.consents import use_consent
-from models.push.outbox import Claimed, claim_due, mark_outcome, mark_sent, renew_lease
+from models.push.outbox import Claimed, claim_due, mark_outcome, renew_lease
+from models.push.pauses import PAUSED_PREFIX
 from models.push.policy import not_to_send
 from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus, PushKind
 from models.residents import Resident, mark_unsubscribed
 from scheduler.channels import Push, Unrenderable
 from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text
+from scheduler.pauses import Gate, Pauses
 from scheduler.ratelimit import SendRateLimit
+from scheduler.recorder import OutcomeRecorder
 from scheduler.windows import ServiceWindow
 
 log = logging.getLogger(__name__)
-
-PAUSES_KEY = "aixiang:push:pauses"
-
-
-class KindPauses:
-    """Kinds of push held back until a WeChat quota resets, shared by all workers."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def active(self, now: datetime) -> list[str]:
-        def read() -> dict[str, str]:
-            stored = cast(dict[str, str], self._redis.hgetall(PAUSES_KEY))
-            return {str(k): str(v) for k, v in stored.items()}
-
-        paused: dict[str, str] = degradable("push pauses", read, {})
-        return [kind for kind, until in paused.items() if float(until) > now.timestamp()]
-
-    def pause(self, kind: str, until: datetime, reason: str) -> None:
-        def store() -> int:
-            return int(cast(int, self._redis.hset(PAUSES_KEY, kind, str(until.timestamp()))))
-
-        if degradable("push pauses", store, 1):
-            log.warning("pausing %s pushes until %s: %s", kind, until.isoformat(), reason)
 
 
 class OutageLog:
@@ -88,29 +73,34 @@ class Planner:
         self._config = services.config
         self._window = window
 
-    def plan_all(self, db: Session, rows: Sequence[Claimed], now: datetime) -> list[Plan | Outcome]:
+    def plan_all(
+        self, db: Session, rows: Sequence[Claimed], now: datetime, gate: Gate
+    ) -> list[Plan | Outcome]:
         """Each row's plan or outcome, in order. Whether rows are still worth sending is
         asked once for the batch (models/push/policy.py), and the customer-service
-        allowance of the whole batch is spent in one Redis round trip rather than one per row."""
+        allowance of the whole batch is spent in one Redis round trip rather than one per
+        row, for the rows whose customer-service sends are not paused (``gate``)."""
         stale = not_to_send(db, [row for row in rows if not _expired(row, now)])
-        early = [self._decide_early(db, row, stale.get(row.id), now) for row in rows]
+        early = [self._decide_early(db, row, stale.get(row.id), now, gate) for row in rows]
         waiting = [row for row, result in zip(rows, early, strict=True) if result is None]
-        custom = iter(
-            self._window.try_use_many(
-                [
-                    (row.recipient_openid, row.last_interaction_at, row.last_interaction_kind)
-                    for row in waiting
-                ],
-                now,
-            )
+        unpaused = [row for row in waiting if gate.open(row.kind, Channel.CUSTOM)]
+        allowed = self._window.try_use_many(
+            [
+                (row.recipient_openid, row.last_interaction_at, row.last_interaction_kind)
+                for row in unpaused
+            ],
+            now,
         )
+        custom = {row.id: ok for row, ok in zip(unpaused, allowed, strict=True)}
         return [
-            result if result is not None else self._choose_channels(db, row, next(custom), now)
+            result
+            if result is not None
+            else self._choose_channels(db, row, custom.get(row.id), now, gate)
             for row, result in zip(rows, early, strict=True)
         ]
 
     def _decide_early(
-        self, db: Session, row: Claimed, stale: str | None, now: datetime
+        self, db: Session, row: Claimed, stale: str | None, now: datetime, gate: Gate
     ) -> Plan | Outcome | None:
         """What is decided before any channel is considered, or None to consider them.
         ``stale`` is why the policy says the row is no longer worth sending."""
@@ -121,7 +111,9 @@ class Planner:
         if stale is not None:
             return Outcome(row, DeliveryOutcome.SKIPPED, error=stale)
         if row.kind == PushKind.MASS:
-            return self._plan_mass(db, row, now)
+            if not gate.open(row.kind, Channel.MASS):
+                return _paused(row, gate)
+            return self._plan_mass(db, row, now, gate)
         if not row.subscribed:
             return Outcome(
                 row, DeliveryOutcome.DEAD, error="the resident has unfollowed the account"
@@ -133,36 +125,50 @@ class Planner:
             return Outcome(row, DeliveryOutcome.DEAD, error=str(exc))
         return None
 
-    def _plan_mass(self, db: Session, row: Claimed, now: datetime) -> Plan | Outcome:
+    def _plan_mass(self, db: Session, row: Claimed, now: datetime, gate: Gate) -> Plan | Outcome:
         """A mass send to its audience as it is now: whoever opted out since fan-out is
         left out of its openids or tag, or the row is skipped when nobody is left."""
         send = mass_send_now(db, row.id, row.payload, row.expires_at, now)
         if isinstance(send, str):
             return Outcome(row, DeliveryOutcome.SKIPPED, error=send)
-        return Plan(row, _push(row, ""), (), mass=send)
+        probes = frozenset({Channel.MASS}) if gate.probing(row.kind, Channel.MASS) else frozenset()
+        return Plan(row, _push(row, ""), (), mass=send, probes=probes)
 
     def _choose_channels(
-        self, db: Session, row: Claimed, custom: bool, now: datetime
+        self, db: Session, row: Claimed, custom: bool | None, now: datetime, gate: Gate
     ) -> Plan | Outcome:
-        """``custom`` says whether the resident's customer-service allowance had room."""
+        """``custom`` says whether the resident's customer-service allowance had room;
+        None when customer-service sends of the row's kind are paused. A row whose only
+        channels are paused waits for the pause's probe rather than the resident."""
         push = _push(row, push_text(row, self._config.bot.default_language))
         channels: list[Channel] = [Channel.CUSTOM] if custom else []
+        paused = custom is None
         push_config = self._config.push
         if self._config.wechat.account_type == "service" and row.kind in push_config.templates:
-            channels.append(Channel.TEMPLATE)
+            if gate.open(row.kind, Channel.TEMPLATE):
+                channels.append(Channel.TEMPLATE)
+            else:
+                paused = True
         subscribe = push_config.subscribe_templates.get(row.kind)
-        if (
-            not channels
-            and subscribe is not None
-            and row.resident_id is not None
-            and use_consent(db, row.resident_id, subscribe.template_id, now)
-        ):
-            channels.append(Channel.SUBSCRIBE)
+        if not channels and subscribe is not None and row.resident_id is not None:
+            if not gate.open(row.kind, Channel.SUBSCRIBE):
+                paused = True
+            elif use_consent(db, row.resident_id, subscribe.template_id, now):
+                channels.append(Channel.SUBSCRIBE)
+        if not channels and paused:
+            return _paused(row, gate)
         if not channels:
             return Outcome(
                 row, DeliveryOutcome.HELD, error="waiting for the resident's next message"
             )
-        return Plan(row, push, channels)
+        probes = frozenset(channel for channel in channels if gate.probing(row.kind, channel))
+        return Plan(row, push, channels, probes=probes)
+
+
+def _paused(row: Claimed, gate: Gate) -> Outcome:
+    """The row waits, its attempt given back, for the probe of its kind's pause."""
+    until, why = gate.wait(row.kind)
+    return Outcome(row, DeliveryOutcome.PAUSED, error=PAUSED_PREFIX + why, pause_until=until)
 
 
 def _expired(row: Claimed, now: datetime) -> bool:
@@ -186,15 +192,19 @@ class Worker:
         self._planner = Planner(services, self._window)
         self._sender = Sender(WeChatAPI(client), services.config)
         self._rate = SendRateLimit(services.redis, self._push.rate_per_s)
-        self._pauses = KindPauses(services.redis)
+        self._pauses = Pauses(services.redis)
         self._pool = ThreadPoolExecutor(
             max_workers=self._push.worker_threads, thread_name_prefix="push"
+        )
+        self._recorder = OutcomeRecorder(
+            services.engine, self._record_other, backlog=self._push.worker_threads
         )
         self._outage = OutageLog()
         self._timeout_s = services.config.wechat.http_timeout_s
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._recorder.close()
 
     def run_once(self) -> int:
         """Deliver everything due now, then return how many rows were handled."""
@@ -222,32 +232,51 @@ class Worker:
     def process_batch(self) -> int:
         now = self._services.clock()
         lease = timedelta(seconds=self._push.lease_s)
+        gate = self._pauses.gate(now)
         with self._services.session_factory() as db, db.begin():
-            claimed = claim_due(db, now, lease, self._push.batch_size, self._pauses.active(now))
-            decided: list[Outcome] = []
+            mass_paused = gate.paused_kinds(Channel.MASS)
+            claimed = claim_due(db, now, lease, self._push.batch_size, mass_paused)
             planned: list[Plan] = []
-            for result in self._planner.plan_all(db, claimed, now):
+            for result in self._planner.plan_all(db, claimed, now, gate):
                 if isinstance(result, Plan):
                     planned.append(result)
                 else:
-                    decided.append(result)
+                    self._record_other(db, result, now, now + lease)
         held = BatchLease(self._services, [row.id for row in claimed], now + lease, lease)
-        outcomes = decided + self._send_all(planned, now, held)
-        with self._services.session_factory() as db, db.begin():
-            self._record(db, [o for o in outcomes if held.owns(o.row.id)], now, held.until)
+        self._send_all(planned, now, held)
         return len(claimed)
 
-    def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> None:
+        """Send the batch; return once every outcome is committed, or raise what stopped
+        one being committed once no send of the batch is running any more."""
         remaining = planned
-        while remaining:
-            allowed = self._rate.take(len(remaining))
-            if allowed == 0:
-                threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
-                continue
-            chunk, remaining = remaining[:allowed], remaining[allowed:]
-            outcomes.extend(self._pool.map(lambda plan: self._send(plan, now, held), chunk))
-        return outcomes
+        try:
+            while remaining:
+                allowed = self._rate.take(len(remaining))
+                if allowed == 0:
+                    threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
+                    continue
+                chunk, remaining = remaining[:allowed], remaining[allowed:]
+                sends = [
+                    self._pool.submit(self._send_and_record, plan, now, held) for plan in chunk
+                ]
+                wait(sends)
+                for send in sends:
+                    send.result()
+        finally:
+            self._recorder.flush()
+
+    def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
+        """Send one row and hand its outcome over to be committed at once. Quota refusals
+        pause their channel for the row's kind; a probe WeChat took lifts its pause."""
+        outcome = self._send(plan, now, held)
+        kind = plan.row.kind
+        for hit in outcome.quota_hits:
+            self._pauses.pause(kind, hit.channel, hit.refusal, hit.error, now)
+        if outcome.result == DeliveryOutcome.SENT and outcome.channel in plan.probes:
+            self._pauses.lift(kind, outcome.channel)
+        if outcome.result != DeliveryOutcome.LEASE_LOST:
+            self._recorder.record(outcome, now, held)
 
     def _send(self, plan: Plan, now: datetime, held: BatchLease) -> Outcome:
         """Send one row if this worker still holds its lease for as long as the send may
@@ -258,27 +287,13 @@ class Worker:
             return self._sender.send(plan, now)
         except Exception as exc:
             # A bug or an odd library error in this one send: the row is retried with
-            # backoff like a transport failure, and the rest of the batch is recorded
-            # rather than left leased until the lease runs out.
+            # backoff like a transport failure, and the rest of the batch goes on.
             log.exception("sending outbox row %s failed unexpectedly", plan.row.id)
             return Outcome(plan.row, DeliveryOutcome.RETRY, error=f"{type(exc).__name__}: {exc}")
 
     def _send_time(self, plan: Plan) -> timedelta:
         """How long sending ``plan`` may take: a timeout per channel tried."""
         return timedelta(seconds=self._timeout_s * max(1, len(plan.channels)))
-
-    def _record(
-        self, db: Session, outcomes: list[Outcome], now: datetime, lease_until: datetime
-    ) -> None:
-        """Write the batch's outcomes, for the rows still under its lease only (another
-        worker that took a row over records it)."""
-        sent: dict[str, list[int]] = defaultdict(list)
-        for outcome in outcomes:
-            if outcome.result == DeliveryOutcome.SENT:
-                sent[outcome.channel or "unknown"].append(outcome.row.id)
-            elif outcome.result != DeliveryOutcome.LEASE_LOST:
-                self._record_other(db, outcome, now, lease_until)
-        mark_sent(db, sent, now, lease_until=lease_until)
 
     def _record_other(
         self, db: Session, outcome: Outcome, now: datetime, lease_until: datetime
@@ -311,7 +326,6 @@ class Worker:
             mark(OutboxStatus.DEAD, outcome.error)
         elif outcome.result == DeliveryOutcome.PAUSED:
             assert outcome.pause_until is not None
-            self._pauses.pause(row.kind, outcome.pause_until, outcome.error or "quota")
             mark(
                 OutboxStatus.FAILED,
                 outcome.error,
@@ -344,6 +358,10 @@ class BatchLease:
     renewed once a third of it has passed, and the send goes ahead only if this worker
     still holds the row for longer than the send may take. The check is in memory;
     the database is touched only to renew, which a fast batch never needs.
+
+    Outcomes are recorded while other rows are sent, each matching the row's
+    ``lease_until``; a renewal changes it, so it waits until no record is being written
+    (:meth:`recording`), and a record never names an end the database no longer has.
     """
 
     def __init__(
@@ -353,7 +371,8 @@ class BatchLease:
         self._ids = set(ids)
         self.until = until
         self._lease = lease
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._recording = 0
 
     def holds(self, row_id: int, send_time: timedelta) -> bool:
         """True if the row is still ours for longer than ``send_time`` (at most half the
@@ -361,13 +380,23 @@ class BatchLease:
         with self._lock:
             now = self._services.clock()
             if self.until - now < self._lease * 2 / 3:
+                self._lock.wait_for(lambda: self._recording == 0)
                 self._renew(now)
             needed = min(send_time, self._lease / 2)
             return row_id in self._ids and self.until - now > needed
 
-    def owns(self, row_id: int) -> bool:
-        """Whether the row was still ours at the last renewal (or since the claim)."""
-        return row_id in self._ids
+    @contextmanager
+    def recording(self) -> Iterator[datetime]:
+        """The lease's end to record an outcome under, unchanged until the block ends."""
+        with self._lock:
+            self._recording += 1
+            until = self.until
+        try:
+            yield until
+        finally:
+            with self._lock:
+                self._recording -= 1
+                self._lock.notify_all()
 
     def _renew(self, now: datetime) -> None:
         until = now + self._lease

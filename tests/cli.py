@@ -117,6 +117,7 @@ def command_args(
         ("partners", "list"): (),
         ("outbox", "stats"): (),
         ("outbox", "retry"): ("--dead",),
+        ("outbox", "resume"): ("--kind", "reminder"),
         ("outbox", "show"): (push,),
         ("menu", "push"): (),
         ("accounts", "add"): ("hebe", "--role", "staff", "--password-stdin"),

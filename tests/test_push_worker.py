@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -164,25 +164,6 @@ def test_43004_unsubscribes_and_dead_letters(make_worker, clock: FakeClock, fake
     assert outbox_row(worker._services, row).status == "dead"
     with worker._services.session_factory() as db:
         assert db.get(Resident, resident_id).subscribed is False  # type: ignore[union-attr]
-
-
-def test_45009_pauses_the_kind_until_local_midnight(
-    make_worker, clock: FakeClock, fake_wechat
-) -> None:
-    worker = make_worker()
-    add_resident(worker._services, "o-q", last_seen=clock.now)
-    fake_wechat.add_fault("message/custom/send", errcode=45009)
-    first = queue(worker._services, "o-q", "k9a")
-    worker.run_once()
-    row = outbox_row(worker._services, first)
-    assert row.status == "failed" and row.attempts == 0
-    # 2026-05-01 02:00 UTC is 10:00 in Shanghai; the quota resets at 16:00 UTC.
-    assert row.next_attempt_at == datetime(2026, 5, 1, 16, 0, tzinfo=UTC)
-    second = queue(worker._services, "o-q", "k9b")
-    assert worker.run_once() == 0  # the kind is paused: not even claimed
-    assert outbox_row(worker._services, second).status == "pending"
-    queue(worker._services, "o-q", "other", kind="promotion")
-    assert worker.run_once() == 1  # other kinds still flow
 
 
 def test_transient_errors_back_off_then_dead(make_worker, clock: FakeClock, fake_wechat) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+import redis
 
 from bot.cli.support import (
     StaffError,
@@ -17,9 +20,12 @@ from bot.cli.support import (
     parse_id,
     staff_session,
 )
+from bot.redis_conn import connect_redis
 from bot.spool import Spool
 from models.push import outbox
-from models.push.vocabulary import OutboxStatus
+from models.push.pauses import release_paused
+from models.push.vocabulary import OutboxStatus, PushKind
+from scheduler.pauses import Pauses
 
 
 @click.group(name="outbox")
@@ -27,18 +33,43 @@ def outbox_group() -> None:
     """Inspect and repair the outbox."""
 
 
-@outbox_group.command("stats", short_help="Counts, oldest pending push, spooled deliveries.")
+@contextmanager
+def _pauses(ctx: click.Context) -> Iterator[Pauses]:
+    """The workers' quota pauses, in the configured Redis."""
+    client = connect_redis(config_from_context(ctx).redis.url)
+    try:
+        yield Pauses(client)
+    except redis.RedisError as exc:
+        raise StaffError(f"Redis cannot be reached, so the pauses are unknown: {exc}") from None
+    finally:
+        client.close()
+
+
+@outbox_group.command("stats", short_help="Counts, oldest pending push, pauses, spool.")
 @json_option()
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts by kind and status, the age of the oldest pending push, and the deliveries
-    waiting in this host's spool for the database (their replies are pushes to come)."""
+    """Counts by kind and status, the age of the oldest pending push, the kinds whose
+    sends on a channel are paused for a spent WeChat quota (until their next probe), and
+    the deliveries waiting in this host's spool for the database (their replies are
+    pushes to come)."""
     config = config_from_context(ctx)
     now = now_from_context(ctx)
     spooled = Spool(Path(config.bot.spool_dir)).depth()
     spool_age = None if spooled.oldest is None else (now - spooled.oldest).total_seconds()
     with staff_session(ctx) as db:
         groups = outbox.stats(db)
+    with _pauses(ctx) as pauses:
+        paused = [
+            {
+                "kind": p.kind,
+                "channel": p.channel,
+                "reason": p.reason,
+                "until": p.until,
+                "since": p.since,
+            }
+            for p in pauses.all()
+        ]
     rows = [
         {
             "kind": g.kind,
@@ -53,7 +84,13 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         spool = {"depth": spooled.records, "oldest_age_s": spool_age}
         emit_object(
-            {"groups": rows, "oldest_pending_age_s": oldest_age, "spool": spool}, as_json=True
+            {
+                "groups": rows,
+                "oldest_pending_age_s": oldest_age,
+                "paused": paused,
+                "spool": spool,
+            },
+            as_json=True,
         )
         return
     emit(rows, as_json=False)
@@ -64,6 +101,30 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
             f"{spooled.records} deliveries spooled on this host, "
             f"the oldest waiting {_duration(spool_age)}"
         )
+    if paused:
+        click.echo("paused (tried again from 'until', or `aixiang outbox resume --kind K`):")
+        emit(paused, as_json=False)
+
+
+@outbox_group.command("resume", short_help="Lift the quota pauses of a kind of push.")
+@click.option("--kind", required=True, help="The kind of push whose sends may go again.")
+@json_option('Print {"kind": ..., "channels": [...], "released": N} as JSON.')
+@click.pass_context
+def outbox_resume(ctx: click.Context, kind: str, as_json: bool) -> None:
+    """Lift every quota pause of a kind now (say, once WeChat raised the quota), and make
+    its pushes that waited for the pause due at once."""
+    if kind not in set(PushKind):
+        raise StaffError(f"unknown kind {kind!r}; kinds: {', '.join(PushKind)}")
+    with _pauses(ctx) as pauses:
+        lifted = pauses.resume(kind)
+    with staff_session(ctx) as db:
+        released = release_paused(db, kind, now_from_context(ctx))
+    channels = [pause.channel for pause in lifted]
+    if as_json:
+        emit_object({"kind": kind, "channels": channels, "released": released}, as_json=True)
+        return
+    what = ", ".join(channels) if channels else "nothing was paused"
+    click.echo(f"{kind}: resumed ({what}); {released} waiting pushes due now")
 
 
 def _duration(seconds: float) -> str:

@@ -42,11 +42,9 @@ from wechatpy.session import SessionStorage
 
 from bot.config import Config
 from bot.redis_conn import degradable
+from bot.wechat.errors import Refusal, refusal
 
 log = logging.getLogger(__name__)
-
-# Invalid credential, invalid access token, expired access token.
-TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 # Stop using a token this long before WeChat says it expires: stable_token hands out the
 # next one during the old one's last five minutes.
 TOKEN_MARGIN_S = 300
@@ -67,8 +65,13 @@ DOWNLOAD_ENDPOINTS = ("/media/get",)
 
 
 class WeChatAPIError(WeChatClientException):
-    """A WeChat call failed. ``errcode`` is WeChat's code, or None when no answer came, so
-    a caller can tell a resident who cannot be reached from a call worth retrying."""
+    """A WeChat call failed. ``errcode`` is WeChat's code, or None when no answer came;
+    callers act on :attr:`refusal`, what the code means (bot/wechat/errors.py), so that
+    a resident who cannot be reached is told from a call worth retrying."""
+
+    @property
+    def refusal(self) -> Refusal:
+        return refusal(self.errcode)
 
 
 class WeChatTokenRejected(WeChatAPIError):
@@ -499,7 +502,7 @@ class AixiangWeChatClient:
         bound, which ends in a RecursionError while WeChat keeps refusing: a reset
         secret, a token replaced)."""
         result = _decode(res)
-        if _errcode(result) in TOKEN_ERRCODES and method and url:
+        if refusal(_errcode(result)) is Refusal.TOKEN and method and url:
             params = kwargs["params"]
             log.info(
                 "WeChat rejected the access token (errcode %s); refreshing it once",
@@ -508,7 +511,7 @@ class AixiangWeChatClient:
             params["access_token"] = self.refresh_access_token(rejected=params["access_token"])
             res = self._send(method, url, **kwargs)
             result = _decode(res)
-            if _errcode(result) in TOKEN_ERRCODES:
+            if refusal(_errcode(result)) is Refusal.TOKEN:
                 raise WeChatTokenRejected(
                     _errcode(result),
                     f"WeChat rejected a freshly fetched access token too: {result.get('errmsg')}",

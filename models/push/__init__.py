@@ -4,6 +4,7 @@ policy that decides whether a queued push is still worth sending.
 - :mod:`models.push.vocabulary`: kinds, statuses, channels and delivery outcomes (StrEnums);
 - :mod:`models.push.outbox`: the outbox table, the one row builder every enqueuer uses,
   claiming, leasing and recording outcomes, and marking queued rows stale;
+- :mod:`models.push.pauses`: rows put off by a quota pause, and their release on resume;
 - :mod:`models.push.consents`: residents' one-time consents to subscription notices;
 - :mod:`models.push.registry`: what each kind is (imports the domain modules, which
   themselves import only the outbox, so nothing in the domain imports the registry);

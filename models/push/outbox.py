@@ -27,6 +27,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     ColumnElement,
+    Connection,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models import driver_sql
 from models.base import Base, CreatedAtMixin, UTCDateTime, rowcount
 from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus, PushKind
 from models.residents import Resident
@@ -379,6 +381,16 @@ def mark_sent(
             )
 
 
+def mark_sent_alone(
+    connection: Connection, ids: list[int], channel: str, now: datetime, *, lease_until: datetime
+) -> None:
+    """:func:`mark_sent` for one channel on a PostgreSQL connection outside any
+    transaction: one round trip that commits by itself (models/driver_sql.py), for the
+    worker, which records its sends a few at a time as they end."""
+    values = {"ids": ids, "channel": channel, "now": now, "held_until": lease_until}
+    driver_sql.first_row(connection, _mark_sent("postgresql"), values)
+
+
 @lru_cache(maxsize=2)
 def _mark_sent(dialect: str) -> Update:
     """Built once: on PostgreSQL the ids travel as one array, so the statement's text is
@@ -403,6 +415,7 @@ def _mark_sent(dialect: str) -> Update:
             lease_until=None,
             last_error=None,
         )
+        .returning(OutboxMessage.id)
     )
 
 

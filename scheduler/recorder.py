@@ -1,0 +1,194 @@
+"""Write each send's outcome as soon as the send ends, in group commits.
+
+A worker killed after sending a row but before recording it has that row sent again
+when its lease runs out. So a sending thread hands each outcome to this recorder the
+moment its send ends, and the recorder commits it at once. A thread goes on to its next
+send without waiting for the commit, unless as many outcomes as there are sending
+threads (``backlog``) are still waiting for theirs; then it waits for room. So at any
+instant a worker has at most two unrecorded sends per thread: the one in flight, and one
+handed over (or waiting to be) but not committed; a kill re-sends at most that many rows.
+
+One commit per row, made by the thread that sent it, would cost a transaction per push,
+and the bench showed the worker falling far behind. Instead one recorder thread writes
+everything handed over since its last commit in one transaction, sent rows as one
+statement per channel; while it commits, the next group gathers. It keeps a connection
+of its own (no pool checkout and liveness ping per group; one that broke is replaced),
+and on PostgreSQL a group of sent rows, the common case, is a single statement that
+commits by itself: one round trip.
+
+A write that fails (the database gone) is raised to the sending threads at their next
+hand-over and by :meth:`OutcomeRecorder.flush`, so the batch stops sending; its rows
+stay leased and go again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from models.push.outbox import mark_sent, mark_sent_alone
+from models.push.vocabulary import DeliveryOutcome
+from scheduler.delivery import Outcome
+
+
+class Lease(Protocol):
+    """A batch's lease (scheduler/worker.py BatchLease): the end a record must match,
+    kept from changing while the record is written."""
+
+    def recording(self) -> AbstractContextManager[datetime]: ...
+
+
+@dataclass(frozen=True)
+class _Record:
+    outcome: Outcome
+    now: datetime
+    lease: Lease
+
+
+# Writes one outcome other than "sent" for a row still under the lease ending at the
+# last argument (the worker's retry, dead-letter and pause rules).
+WriteOther = Callable[[Session, Outcome, datetime, datetime], None]
+
+
+class OutcomeRecorder:
+    """The recorder thread of one worker; :meth:`record` is called from sending threads."""
+
+    def __init__(self, engine: Engine, write_other: WriteOther, backlog: int) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._write_other = write_other
+        self._room = threading.Semaphore(backlog)
+        self._state = threading.Condition()
+        self._pending = 0
+        self._failure: BaseException | None = None
+        self._queue: queue.SimpleQueue[_Record | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="push-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, outcome: Outcome, now: datetime, lease: Lease) -> None:
+        """Hand over ``outcome`` to be committed under ``lease``, the one its row was sent
+        under, first waiting while ``backlog`` outcomes wait for their commit. Raises what
+        stopped an earlier outcome being written, so the batch stops sending."""
+        self._room.acquire()
+        with self._state:
+            if self._failure is not None:
+                self._room.release()
+                raise self._failure
+            self._pending += 1
+        self._queue.put(_Record(outcome, now, lease))
+
+    def flush(self) -> None:
+        """Wait until every outcome handed over is committed; raise what stopped one."""
+        with self._state:
+            self._state.wait_for(lambda: self._pending == 0)
+            failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        """Write what was handed over, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._connection is not None:
+            self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while True:
+                try:
+                    record = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if record is None:
+                    self._write(group)
+                    return
+                group.append(record)
+            self._write(group)
+
+    def _write(self, group: list[_Record]) -> None:
+        """Commit the group, each row matched against its lease's end, which no renewal
+        changes meanwhile (``BatchLease.recording``)."""
+        try:
+            with ExitStack() as held:
+                ends = {
+                    record.lease: held.enter_context(record.lease.recording()) for record in group
+                }
+                if not self._sent_alone(group, ends):
+                    self._write_mixed(group, ends)
+        except BaseException as exc:
+            # Whatever stopped the write (the database gone, a bug), the sending threads
+            # must hear of it and stop rather than send on unrecorded; they raise it. The
+            # connection may be broken: the next group opens a new one.
+            self._drop_connection()
+            self._done(group, exc)
+            return
+        self._done(group)
+
+    def _sent_alone(self, group: list[_Record], ends: dict[Lease, datetime]) -> bool:
+        """Record a group of rows sent on one channel under one lease in one statement
+        that commits by itself (PostgreSQL); False for any other group."""
+        first = group[0]
+        channel = first.outcome.channel
+        if self._engine.dialect.name != "postgresql" or any(
+            record.outcome.result != DeliveryOutcome.SENT
+            or (record.lease, record.now, record.outcome.channel)
+            != (first.lease, first.now, channel)
+            for record in group
+        ):
+            return False
+        ids = [record.outcome.row.id for record in group]
+        mark_sent_alone(
+            self._connect(), ids, channel or "unknown", first.now, lease_until=ends[first.lease]
+        )
+        return True
+
+    def _write_mixed(self, group: list[_Record], ends: dict[Lease, datetime]) -> None:
+        """Any group, in one transaction: sent rows one statement per channel, the other
+        outcomes by the worker's rules."""
+        with self._session() as db, db.begin():
+            sent: dict[tuple[Lease, datetime, str], list[int]] = defaultdict(list)
+            for record in group:
+                outcome, end = record.outcome, ends[record.lease]
+                if outcome.result == DeliveryOutcome.SENT:
+                    channel = outcome.channel or "unknown"
+                    sent[(record.lease, record.now, channel)].append(outcome.row.id)
+                else:
+                    self._write_other(db, outcome, record.now, end)
+            for (lease, now, channel), ids in sent.items():
+                mark_sent(db, {channel: ids}, now, lease_until=ends[lease])
+
+    def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
+        with self._state:
+            self._pending -= len(group)
+            if failure is not None and self._failure is None:
+                self._failure = failure
+            self._state.notify_all()
+        for _ in group:
+            self._room.release()
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def _session(self) -> Session:
+        return Session(bind=self._connect(), expire_on_commit=False)
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection.close()
+            self._connection = None
