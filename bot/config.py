@@ -25,6 +25,8 @@ from redis.connection import parse_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from models.broadcasts.records import AccountType
+
 # What each push kind's templates may show: models/ declares it, its builders are held to it.
 from models.push.registry import TEMPLATE_VALUES
 from texts.catalog import LANGUAGES
@@ -67,7 +69,7 @@ class WeChatConfig:
     app_secret: str = ""
     encoding_aes_key: str = ""
     api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
-    account_type: str = "service"
+    account_type: str = AccountType.SERVICE
     timestamp_tolerance_s: int = 300
     http_timeout_s: float = 5.0
 
@@ -597,10 +599,10 @@ def _validate(config: Config) -> None:
     _validate_timezone(config.bot.timezone)
     if config.bot.default_language not in LANGUAGES:
         raise ConfigError("bot.default_language must be 'zh' or 'en'")
-    if config.wechat.account_type not in {"service", "subscription"}:
+    if config.wechat.account_type not in tuple(AccountType):
+        choices = " or ".join(repr(str(kind)) for kind in AccountType)
         raise ConfigError(
-            f"wechat.account_type must be 'service' or 'subscription', "
-            f"got {config.wechat.account_type!r}"
+            f"wechat.account_type must be {choices}, got {config.wechat.account_type!r}"
         )
     _validate_wechat(config.wechat)
     if not 0 <= config.needs.max_photos <= 9:

@@ -36,7 +36,7 @@ from bot.spool import SpooledDelivery
 from bot.webhook_services import WebhookServices
 from bot.wechat.protocol import to_message
 from handlers.context import Context, FlowState
-from handlers.message import EVENT, TEXT, VOICE, Message, Reply
+from handlers.message import Message, MessageType, Reply
 from handlers.pushes import with_held_notices
 from models.inbound import (
     NewInbound,
@@ -229,7 +229,7 @@ def _new_inbound(delivery: Delivery, now: datetime) -> NewInbound:
 
 def _unfollowing(message: Message) -> bool:
     """Unfollowing opens no service window, and nothing can ride on its (unseen) reply."""
-    return message.type == EVENT and message.event == "unsubscribe"
+    return message.type == MessageType.EVENT and message.event == "unsubscribe"
 
 
 def _dispatch(services: WebhookServices, message: Message, ctx: Context) -> Reply | None:
@@ -251,7 +251,7 @@ def _with_held_pushes(reply: str, ctx: Context) -> str:
 
 def _content(message: Message, fields: Mapping[str, str]) -> str | None:
     """What staff see in SQL: the words for text and voice, the payload for the rest."""
-    if message.type in (TEXT, VOICE):
+    if message.type in (MessageType.TEXT, MessageType.VOICE):
         return message.text
     payload = {k: v for k, v in fields.items() if k not in ("ToUserName", "FromUserName")}
     return json.dumps(payload, ensure_ascii=False)

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
-TEXT = "text"
-IMAGE = "image"
-VOICE = "voice"
-LOCATION = "location"
-EVENT = "event"
+
+class MessageType(StrEnum):
+    """What a resident sent (``Message.type``), as WeChat's MsgType names it."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    LOCATION = "location"
+    EVENT = "event"
+
 
 # Menu taps, follows and QR scans: WeChat counts them apart from typed messages.
 TAP_EVENTS = frozenset({"subscribe", "click", "scan", "view"})
@@ -47,15 +53,15 @@ class Message:
         """What the resident said: the text they typed, or the words WeChat recognised in
         a voice message, without the full stop recognition ends with; empty for anything
         else. Many residents speak rather than type, so answers and keywords accept both."""
-        if self.type == TEXT:
+        if self.type == MessageType.TEXT:
             return self.text
-        if self.type == VOICE:
+        if self.type == MessageType.VOICE:
             return self.text.strip().rstrip(VOICE_END_PUNCTUATION)
         return ""
 
     @property
     def is_tap(self) -> bool:
-        return self.type == EVENT and self.event in TAP_EVENTS
+        return self.type == MessageType.EVENT and self.event in TAP_EVENTS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from handlers.answers import is_back, is_no, is_skip, is_yes, pick_option
 from handlers.context import Context, NeedCategory
 from handlers.flows import Draft, Flow, Step, ttl_minutes
-from handlers.message import IMAGE, LOCATION, TEXT, VOICE, Location, Message, Reply
+from handlers.message import Location, Message, MessageType, Reply
 from handlers.router import Router, normalize
 from models.needs.erasure import erase_resident_data
 from models.needs.notices import STATUS_NAMES
@@ -163,17 +163,17 @@ def on_category(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
 
 
 def on_describe(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
-    if message.type == LOCATION and message.location is not None:
+    if message.type == MessageType.LOCATION and message.location is not None:
         # The place came early: keep it, and the description is still what this step needs.
         _keep_location(draft, message.location)
         return Reply(f"{ctx.t('need_place_kept_describe')}\n{DESCRIBE.ask(ctx, draft).text}")
-    if message.type not in (TEXT, VOICE):
+    if message.type not in (MessageType.TEXT, MessageType.VOICE):
         return Reply(ctx.t("need_text_expected"))
     text = message.text.strip()
     if is_back(message.words):
         return CATEGORY.ask(ctx, draft)
     if not text:
-        key = "need_voice_unrecognised" if message.type == VOICE else "need_text_empty"
+        key = "need_voice_unrecognised" if message.type == MessageType.VOICE else "need_text_empty"
         return Reply(ctx.t(key))
     if is_skip(message.words):
         return Reply(ctx.t("need_text_empty"))
@@ -189,7 +189,7 @@ def on_describe(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
 def on_photos(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     max_photos = ctx.settings.need_max_photos
     photos = draft.photos
-    if message.type == IMAGE:
+    if message.type == MessageType.IMAGE:
         if not message.media_id:
             return Reply(ctx.t("need_unsupported_media"))
         if len(photos) >= max_photos:
@@ -200,7 +200,7 @@ def on_photos(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
             return Reply(ctx.t("need_photo_received", count=len(photos), max_photos=max_photos))
         following = _after_photos(ctx, draft).text
         return Reply(f"{ctx.t('need_photos_full', count=len(photos))}\n{following}")
-    if message.type == LOCATION and message.location is not None:
+    if message.type == MessageType.LOCATION and message.location is not None:
         # The photos are optional: sending the place is moving on to it.
         return _take_location(ctx, draft, message.location)
     said = message.words
@@ -214,12 +214,12 @@ def on_photos(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
 
 
 def on_place(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
-    if message.type == IMAGE:
+    if message.type == MessageType.IMAGE:
         max_photos = ctx.settings.need_max_photos
         if len(draft.photos) >= max_photos:
             return Reply(ctx.t("need_photo_limit", max_photos=max_photos))
         return Reply(ctx.t("need_photo_step_over"))
-    if message.type == LOCATION and message.location is not None:
+    if message.type == MessageType.LOCATION and message.location is not None:
         return _take_location(ctx, draft, message.location)
     if message.words:
         text = message.words.strip()
@@ -263,11 +263,11 @@ def _take_location(ctx: Context, draft: NeedDraft, location: Location) -> Reply:
 
 
 def on_confirm(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
-    if message.type == LOCATION and message.location is not None:
+    if message.type == MessageType.LOCATION and message.location is not None:
         # The summary offers to change the place; a location sent here does just that.
         summary = _take_location(ctx, draft, message.location).text
         return Reply(f"{ctx.t('need_place_replaced')}\n{summary}")
-    if message.type == IMAGE:
+    if message.type == MessageType.IMAGE:
         return Reply(f"{_late_photo(ctx, draft)}\n{ctx.t('need_confirm_again')}")
     said = message.words
     if is_back(said):
@@ -433,6 +433,6 @@ def register(router: Router) -> None:
     router.add_keyword(("我的需求", "my needs", "my need"), my_needs)
     router.add_click(("MY_NEEDS",), my_needs)
     router.add_keyword(("删除我的信息", "delete my data"), ask_erase)
-    router.add_message_type((IMAGE, LOCATION), media_outside_a_draft)
+    router.add_message_type((MessageType.IMAGE, MessageType.LOCATION), media_outside_a_draft)
     NEED_FLOW.register(router)
     ERASE_FLOW.register(router)

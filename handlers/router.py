@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from handlers.context import Context
-from handlers.message import EVENT, TEXT, Message, Reply
+from handlers.message import Message, MessageType, Reply
 from texts.catalog import Catalog, Language
 
 Handler = Callable[[Message, Context], Reply | None]
@@ -198,7 +198,7 @@ class Router:
         command = command_word(text)
         if command in EXIT_WORDS and self._exit is not None:
             return self._exit(message, ctx)
-        if message.type == EVENT:
+        if message.type == MessageType.EVENT:
             return self._dispatch_event(message, ctx)
         if ctx.flow is not None:
             flow = self._flows.get(ctx.flow.name)
@@ -207,7 +207,7 @@ class Router:
                     return self._answer_mid_flow(command, message, ctx, flow.prompt)
                 return flow.handler(message, ctx)
             ctx.end_flow()
-        if message.type == TEXT or text:
+        if message.type == MessageType.TEXT or text:
             reply = self._dispatch_text(text, message, ctx)
             if reply is not None:
                 return reply

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, local_text
+from models.base import Base, check_one_of, local_text
 from models.bulk import insert_rows
 from models.events.notices import confirmed_push_text
 from models.events.tables import Event, EventStatus, Signup, SignupStatus
@@ -53,8 +54,12 @@ from models.residents import Resident
 MISSED_LOOKBACK = timedelta(days=2)
 
 
-QUEUED = "queued"
-SKIPPED = "skipped"
+class ReminderDecision(StrEnum):
+    """What a tick decided for a due reminder (``reminder.status``): its push queued, or
+    skipped because the event had begun while nothing ran."""
+
+    QUEUED = "queued"
+    SKIPPED = "skipped"
 
 
 class Reminder(Base):
@@ -66,7 +71,10 @@ class Reminder(Base):
     """
 
     __tablename__ = "reminder"
-    __table_args__ = (UniqueConstraint("signup_id", "offset_minutes", "event_starts_at"),)
+    __table_args__ = (
+        check_one_of("status", ReminderDecision),
+        UniqueConstraint("signup_id", "offset_minutes", "event_starts_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     signup_id: Mapped[int] = mapped_column(ForeignKey("signup.id"), index=True)
@@ -104,9 +112,9 @@ def queue_due_reminders(
                 to_skip.append((row, minutes))
     outbox_ids = _queue_pushes(db, to_queue, now, tz)
     decisions = [
-        _decision(row, minutes, QUEUED, now, outbox_id)
+        _decision(row, minutes, ReminderDecision.QUEUED, now, outbox_id)
         for (row, minutes), outbox_id in zip(to_queue, outbox_ids, strict=True)
-    ] + [_decision(row, minutes, SKIPPED, now, None) for row, minutes in to_skip]
+    ] + [_decision(row, minutes, ReminderDecision.SKIPPED, now, None) for row, minutes in to_skip]
     insert_rows(db, cast(Table, Reminder.__table__), decisions)
     return Sweep(len(to_queue), len(to_skip))
 

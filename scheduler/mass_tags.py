@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from bot.wechat.api import Tag, Tags, WeChatAPI
 from bot.wechat.client import WeChatAPIError
 from bot.wechat.errors import Refusal, tag_refusal
-from models.broadcasts.mass import BY_OPENIDS, BY_TAG, mass_tag_day
+from models.broadcasts.mass import MassMethod, mass_tag_day
 from models.broadcasts.sending import MassSend
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,11 @@ def post_mass(api: WeChatAPI, mass: MassSend, now: datetime) -> dict[str, Any]:
     name: str | None = None
     tag_id: int | None = None
     try:
-        if target["to"] == BY_TAG:
+        if target["to"] == MassMethod.BY_TAG:
             name = str(target["tag"])
             tag_id = sync_tag(api.tags, name, [str(o) for o in target["openids"]], now)
             return api.mass.send_text_to_tag(tag_id, mass.text, mass.send_id)
-        if target["to"] == BY_OPENIDS:
+        if target["to"] == MassMethod.BY_OPENIDS:
             return api.mass.send_text_to_openids(target["openids"], mass.text, mass.send_id)
         return api.mass.send_text_to_all(mass.text, mass.send_id)
     except WeChatAPIError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.services import Services
 from handlers.context import Context, FlowState, HandlerSettings
 from handlers.flows import Draft, Flow, Step
-from handlers.message import TEXT, Message, Reply
+from handlers.message import Message, MessageType, Reply
 from handlers.router import Router
 from models import Need, NeedPhoto, Resident
 from models.events.staff import create_event
@@ -112,7 +112,7 @@ class Transcript:
         return COUNT.ask(self.context(), Order(dish=dish)).text
 
     def say(self, text: str) -> str:
-        message = Message(openid=OPENID, type=TEXT, created_at=self.now, text=text)
+        message = Message(openid=OPENID, type=MessageType.TEXT, created_at=self.now, text=text)
         reply = self.router.dispatch(message, self.context())
         return reply.text if reply is not None else ""
 

@@ -23,7 +23,7 @@ from typing import Protocol, cast
 import pytest
 
 from bot.webhook_services import WebhookServices
-from handlers.message import EVENT, IMAGE, LOCATION, TEXT, VOICE, Location, Message
+from handlers.message import Location, Message, MessageType
 from models.inbound import NewInbound, enrol
 
 
@@ -88,21 +88,25 @@ class Talk:
         )
 
     def say(self, text: str) -> str:
-        return self.send(self.message(TEXT, text=text))
+        return self.send(self.message(MessageType.TEXT, text=text))
 
     def speak(self, recognition: str) -> str:
         """A voice message with what WeChat's speech recognition heard ("" for nothing)."""
-        return self.send(self.message(VOICE, text=recognition, media_id="voice-media"))
+        return self.send(self.message(MessageType.VOICE, text=recognition, media_id="voice-media"))
 
     def image(self, media_id: str, pic_url: str) -> str:
-        return self.send(self.message(IMAGE, media_id=media_id, pic_url=pic_url))
+        return self.send(self.message(MessageType.IMAGE, media_id=media_id, pic_url=pic_url))
 
     def location(self, latitude: float, longitude: float, label: str) -> str:
-        return self.send(self.message(LOCATION, location=Location(latitude, longitude, label)))
+        return self.send(
+            self.message(MessageType.LOCATION, location=Location(latitude, longitude, label))
+        )
 
     def event(self, event: str, key: str = "", raw: Mapping[str, str] | None = None) -> str:
         """An event as bot/protocol.py reads it: the event's name in lower case."""
-        return self.send(self.message(EVENT, event=event.lower(), event_key=key, raw=raw))
+        return self.send(
+            self.message(MessageType.EVENT, event=event.lower(), event_key=key, raw=raw)
+        )
 
     def tap(self, key: str) -> str:
         return self.event("CLICK", key)

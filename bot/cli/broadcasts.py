@@ -32,7 +32,7 @@ from bot.cli.support import (
 from bot.services import broadcast_settings
 from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
 from models.broadcasts.fanout import cancel_broadcast, check_send_at, create_broadcast, fan_out
-from models.broadcasts.mass import BY_TAG, TO_ALL, MassPlan, check_mass_quota, plan_mass
+from models.broadcasts.mass import MassMethod, MassPlan, check_mass_quota, plan_mass
 from models.broadcasts.messages import (
     announceable_event,
     as_residents_see,
@@ -167,9 +167,9 @@ def _summary(
 
 def _how(request: dict[str, Any]) -> str:
     """How one mass request is addressed and in which language, as staff should read it."""
-    if request["method"] == TO_ALL:
+    if request["method"] == MassMethod.TO_ALL:
         how = "to every follower"
-    elif request["method"] == BY_TAG:
+    elif request["method"] == MassMethod.BY_TAG:
         how = "by WeChat tag"
     else:
         how = f"by openid list {request['target']}"

@@ -41,6 +41,7 @@ from models import migrate
 from models.accounts.operations import create_account, set_password
 from models.accounts.queries import find_account
 from models.accounts.roles import Role
+from models.broadcasts.records import AccountType
 from models.residents import get_or_create_resident
 
 DEMO_HOST = "127.0.0.1"
@@ -108,7 +109,7 @@ def demo_config(
                 "app_secret": credentials.app_secret,
                 "encoding_aes_key": credentials.encoding_aes_key,
                 "api_base_url": api_base_url,
-                "account_type": "subscription" if subscription else "service",
+                "account_type": AccountType.SUBSCRIPTION if subscription else AccountType.SERVICE,
             },
             "bot": {"clock_offset_file": CLOCK_FILE},
             "needs": {"media_dir": MEDIA_FOLDER},

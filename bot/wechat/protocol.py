@@ -26,7 +26,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 
-from handlers.message import EVENT, LOCATION, TEXT, VOICE, Location, Message
+from handlers.message import Location, Message, MessageType
 from models.inbound import DEDUPE_KEY_MAX, EVENT_MAX, MSG_TYPE_MAX
 from models.residents import OPENID_MAX
 
@@ -149,17 +149,17 @@ def to_message(fields: Mapping[str, str]) -> Message:
     """WeChat's fields as the plain Message the handlers read."""
     msg_type = fields["MsgType"].lower()
     text = fields.get("Content", "")
-    if msg_type == VOICE:
+    if msg_type == MessageType.VOICE:
         text = fields.get("Recognition", "")
     location = None
-    if msg_type == LOCATION:
+    if msg_type == MessageType.LOCATION:
         location = _location(fields)
     return Message(
         openid=fields["FromUserName"],
         type=msg_type,
         created_at=datetime.fromtimestamp(int(fields["CreateTime"]), UTC),
-        text=text if msg_type in (TEXT, VOICE) else "",
-        event=fields.get("Event", "").lower() if msg_type == EVENT else "",
+        text=text if msg_type in (MessageType.TEXT, MessageType.VOICE) else "",
+        event=fields.get("Event", "").lower() if msg_type == MessageType.EVENT else "",
         event_key=fields.get("EventKey", ""),
         media_id=fields.get("MediaId", ""),
         pic_url=fields.get("PicUrl", ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,12 +21,17 @@ from models.events.tables import LIVE_SIGNUP_STATUSES, Attendance, EventTag, Sig
 from models.needs.tables import Need
 from models.residents import Resident
 
-ALL = "all"
-TAG = "tag"
-SIGNED_UP = "signed-up"
-ATTENDED = "attended"
-CATEGORY_INTEREST = "category-interest"
-AUDIENCE_KINDS = (ALL, TAG, SIGNED_UP, ATTENDED, CATEGORY_INTEREST)
+
+class AudienceKind(StrEnum):
+    """The first part of an audience spec (``tag:women``): whom the argument selects."""
+
+    ALL = "all"
+    TAG = "tag"
+    SIGNED_UP = "signed-up"
+    ATTENDED = "attended"
+    CATEGORY_INTEREST = "category-interest"
+
+
 AUDIENCE_HELP = "all, tag:T, signed-up:ID, attended:ID or category-interest:C"
 
 
@@ -53,24 +59,27 @@ def parse_audience(spec: str) -> tuple[str, str]:
     cleaned = spec.strip()
     kind, colon, argument = cleaned.partition(":")
     kind, argument = kind.strip().lower(), argument.strip()
-    if kind == ALL and not colon:
-        return ALL, ""
-    if kind not in AUDIENCE_KINDS or kind == ALL:
+    if kind == AudienceKind.ALL and not colon:
+        return AudienceKind.ALL, ""
+    if kind not in tuple(AudienceKind) or kind == AudienceKind.ALL:
         raise BroadcastError(f"--audience {spec!r} is not one of {AUDIENCE_HELP}")
     if not argument:
         raise BroadcastError(f"--audience {spec!r}: say which after the colon, e.g. {kind}:...")
-    if kind in (SIGNED_UP, ATTENDED) and not argument.lstrip("#").isdecimal():
+    if (
+        kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED)
+        and not argument.lstrip("#").isdecimal()
+    ):
         raise BroadcastError(f"--audience {spec!r}: {argument!r} is not an event id")
-    if kind in (SIGNED_UP, ATTENDED):
+    if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
         argument = str(int(argument.lstrip("#")))
-    if kind in (TAG, CATEGORY_INTEREST):
+    if kind in (AudienceKind.TAG, AudienceKind.CATEGORY_INTEREST):
         argument = argument.lower()
     return kind, argument
 
 
 def normalize_audience(spec: str) -> str:
     kind, argument = parse_audience(spec)
-    return kind if kind == ALL else f"{kind}:{argument}"
+    return kind if kind == AudienceKind.ALL else f"{kind}:{argument}"
 
 
 def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
@@ -88,7 +97,7 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         Resident.subscribed,
         Resident.broadcast_opt_out,
     )
-    if kind != ALL:
+    if kind != AudienceKind.ALL:
         query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
@@ -102,7 +111,7 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=kind if kind == ALL else f"{kind}:{argument}",
+        spec=kind if kind == AudienceKind.ALL else f"{kind}:{argument}",
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
@@ -110,7 +119,7 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
 
 
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
-    if kind == TAG:
+    if kind == AudienceKind.TAG:
         known = db.execute(select(EventTag.tag).where(EventTag.tag == argument).limit(1)).first()
         if known is None:
             raise BroadcastError(f"--audience tag:{argument}: no event is tagged {argument!r}")
@@ -121,7 +130,7 @@ def _candidates(db: Session, kind: str, argument: str, categories: Collection[st
             ),
             select(Attendance.resident_id).where(Attendance.event_id.in_(tagged)),
         )
-    if kind in (SIGNED_UP, ATTENDED):
+    if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
         event_id = int(argument)
         try:
             get_event(db, event_id)
@@ -129,7 +138,7 @@ def _candidates(db: Session, kind: str, argument: str, categories: Collection[st
             raise BroadcastError(
                 f"--audience {kind}:{event_id}: there is no event {event_id}"
             ) from None
-        if kind == SIGNED_UP:
+        if kind == AudienceKind.SIGNED_UP:
             return select(Signup.resident_id).where(
                 Signup.event_id == event_id, Signup.status.in_(LIVE_SIGNUP_STATUSES)
             )

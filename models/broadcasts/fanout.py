@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from models.base import UTCDateTime, local_text
 from models.broadcasts.audience import Audience, Recipient, normalize_audience, resolve_audience
 from models.broadcasts.mass import (
-    BY_TAG,
     WECHAT_TAG,
+    MassMethod,
     MassPlan,
     check_mass_quota,
     mass_intent,
@@ -34,14 +34,11 @@ from models.broadcasts.mass import (
 from models.broadcasts.messages import announceable_event, as_residents_see, event_announcement
 from models.broadcasts.queries import due_broadcasts
 from models.broadcasts.records import (
-    CANCELLED,
-    REFUSED,
-    SCHEDULED,
-    SENT,
     Broadcast,
     BroadcastError,
     BroadcastRecipient,
     BroadcastSettings,
+    BroadcastStatus,
 )
 from models.events.staff import SCHEDULE_HORIZON
 from models.events.tables import Event
@@ -107,7 +104,7 @@ def fan_out(
     rows = _write_rows(db, broadcast, singles, shown, now, expires_at, progress)
     if plan is not None:
         rows += _write_mass(db, broadcast, plan, shown, now, expires_at, progress)
-    broadcast.status = SENT
+    broadcast.status = BroadcastStatus.SENT
     broadcast.sent_at = now
     broadcast.error = None
     broadcast.recipients = audience.size
@@ -191,7 +188,7 @@ def _write_mass(
             "fields": _fields(broadcast),
             **mass_intent(request, name, broadcast.id, number),
         }
-        target = f"{WECHAT_TAG}:{name}" if request.method == BY_TAG else request.target
+        target = f"{WECHAT_TAG}:{name}" if request.method == MassMethod.BY_TAG else request.target
         outbox_id = enqueue_push(
             db,
             recipient_openid=target,
@@ -281,7 +278,7 @@ def send_due_broadcasts(db: Session, now: datetime, settings: BroadcastSettings)
                     fan_out(db, broadcast, now, settings)
                 sent += 1
             except BroadcastError as refusal:
-                broadcast.status = REFUSED
+                broadcast.status = BroadcastStatus.REFUSED
                 broadcast.error = str(refusal)
         db.flush()
 
@@ -327,7 +324,7 @@ def create_broadcast(
         event_id=event_id,
         audience=normalize_audience(audience),
         mass=mass,
-        status=SCHEDULED,
+        status=BroadcastStatus.SCHEDULED,
         scheduled_at=scheduled_at or now,
         recipients=0,
         excluded_unsubscribed=0,
@@ -352,12 +349,12 @@ def cancel_broadcast(db: Session, broadcast_id: int, now: datetime, by: str | No
     ).scalar_one_or_none()
     if broadcast is None:
         raise BroadcastError(f"there is no broadcast {broadcast_id}")
-    if broadcast.status != SCHEDULED:
+    if broadcast.status != BroadcastStatus.SCHEDULED:
         raise BroadcastError(
             f"broadcast {broadcast_id} is {broadcast.status}, not scheduled: "
             "only a broadcast that has not gone out can be cancelled"
         )
-    broadcast.status = CANCELLED
+    broadcast.status = BroadcastStatus.CANCELLED
     broadcast.error = f"cancelled at {now.isoformat(timespec='seconds')}" + (
         f" by {by}" if by else ""
     )

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,15 +21,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from models.broadcasts.audience import ALL, Audience, Recipient
+from models.broadcasts.audience import Audience, AudienceKind, Recipient
 from models.broadcasts.records import (
-    SCHEDULED,
-    SENT,
-    SUBSCRIPTION,
+    AccountType,
     Broadcast,
     BroadcastError,
     BroadcastRecipient,
     BroadcastSettings,
+    BroadcastStatus,
 )
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus, PushKind
@@ -38,10 +38,6 @@ MASS_OPENIDS_MIN = 2
 MASS_PER_RESIDENT_PER_MONTH = 4
 MASS_PER_DAY_SUBSCRIPTION = 1
 MASS_REQUESTS_PER_MINUTE = 60
-# How a mass request is addressed (MassRequest.method).
-TO_ALL = "all"
-BY_TAG = "tag"
-BY_OPENIDS = "openids"
 # Outbox rows of tag sends name their tag after this, e.g. "wechat-tag:aixiang-20260501-b7".
 WECHAT_TAG = "wechat-tag"
 # The WeChat tags the project made for mass sends, and only those: "aixiang-<UTC day>-b<id>".
@@ -51,6 +47,14 @@ MASS_TAG_PATTERN = re.compile(r"aixiang-(\d{8})-b(\d+)")
 MASS_LOCK_KEY = 0x41584D53
 
 
+class MassMethod(StrEnum):
+    """How a mass request is addressed (``MassRequest.method``, the ``to`` of its intent)."""
+
+    TO_ALL = "all"
+    BY_TAG = "tag"
+    BY_OPENIDS = "openids"
+
+
 @dataclass(frozen=True)
 class MassRequest:
     """One mass-send call: to every follower, to a WeChat tag, or to an openid list."""
@@ -58,7 +62,7 @@ class MassRequest:
     target: str
     language: str
     recipients: list[Recipient]
-    method: str = BY_OPENIDS
+    method: str = MassMethod.BY_OPENIDS
 
     @property
     def openids(self) -> list[str]:
@@ -84,10 +88,12 @@ def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
     """
     if audience.size == 0:
         return MassPlan([])
-    if audience.spec == ALL and audience.excluded_opted_out == 0:
-        return MassPlan([MassRequest(ALL, "both", audience.recipients, TO_ALL)])
-    if settings.account_type == SUBSCRIPTION:
-        return MassPlan([MassRequest(WECHAT_TAG, "both", audience.recipients, BY_TAG)])
+    if audience.spec == AudienceKind.ALL and audience.excluded_opted_out == 0:
+        return MassPlan(
+            [MassRequest(AudienceKind.ALL, "both", audience.recipients, MassMethod.TO_ALL)]
+        )
+    if settings.account_type == AccountType.SUBSCRIPTION:
+        return MassPlan([MassRequest(WECHAT_TAG, "both", audience.recipients, MassMethod.BY_TAG)])
     by_language: dict[str, list[Recipient]] = {"zh": [], "en": []}
     for recipient in audience.recipients:
         language = recipient.language if recipient.language in by_language else None
@@ -100,7 +106,7 @@ def plan_mass(audience: Audience, settings: BroadcastSettings) -> MassPlan:
             continue
         for start, chunk in _even_chunks(recipients, MASS_OPENIDS_MAX):
             target = f"openids:{language}:{start + 1}-{start + len(chunk)}"
-            requests.append(MassRequest(target, language, chunk, BY_OPENIDS))
+            requests.append(MassRequest(target, language, chunk, MassMethod.BY_OPENIDS))
     return MassPlan(requests, singles)
 
 
@@ -121,9 +127,9 @@ def mass_intent(
     duplicate WeChat drops. The worker turns it into WeChat's request (bot/wechat/api.py).
     """
     target: dict[str, Any] = {"to": request.method}
-    if request.method == BY_TAG:
+    if request.method == MassMethod.BY_TAG:
         target.update(tag=tag_name, openids=request.openids)
-    elif request.method == BY_OPENIDS:
+    elif request.method == MassMethod.BY_OPENIDS:
         target["openids"] = request.openids
     return {
         "language": request.language,
@@ -168,7 +174,7 @@ def check_mass_quota(
     if db.get_bind().dialect.name == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MASS_LOCK_KEY})
     when = send_at or now
-    if settings.account_type == SUBSCRIPTION:
+    if settings.account_type == AccountType.SUBSCRIPTION:
         other = _mass_broadcast_on_day(db, when, settings.tz, broadcast_id)
         if other is not None:
             raise BroadcastError(
@@ -221,8 +227,10 @@ def _mass_broadcast_on_day(
     query = select(Broadcast.id).where(
         Broadcast.mass.is_(True),
         or_(
-            (Broadcast.status == SENT) & (Broadcast.sent_at >= start) & (Broadcast.sent_at < end),
-            (Broadcast.status == SCHEDULED)
+            (Broadcast.status == BroadcastStatus.SENT)
+            & (Broadcast.sent_at >= start)
+            & (Broadcast.sent_at < end),
+            (Broadcast.status == BroadcastStatus.SCHEDULED)
             & (Broadcast.scheduled_at >= start)
             & (Broadcast.scheduled_at < end),
         ),

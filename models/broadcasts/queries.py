@@ -9,7 +9,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from models.broadcasts.records import SCHEDULED, Broadcast
+from models.broadcasts.records import Broadcast, BroadcastStatus
 
 
 def due_broadcasts(db: Session, now: datetime, limit: int = 20) -> list[Broadcast]:
@@ -17,7 +17,7 @@ def due_broadcasts(db: Session, now: datetime, limit: int = 20) -> list[Broadcas
     return list(
         db.execute(
             select(Broadcast)
-            .where(Broadcast.status == SCHEDULED, Broadcast.scheduled_at <= now)
+            .where(Broadcast.status == BroadcastStatus.SCHEDULED, Broadcast.scheduled_at <= now)
             .order_by(Broadcast.scheduled_at, Broadcast.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -29,7 +29,7 @@ def recent_broadcasts(db: Session, scheduled_only: bool, limit: int = 50) -> lis
     """Scheduled broadcasts, soonest first; or the latest of every status, newest first."""
     query = select(Broadcast)
     if scheduled_only:
-        query = query.where(Broadcast.status == SCHEDULED).order_by(
+        query = query.where(Broadcast.status == BroadcastStatus.SCHEDULED).order_by(
             Broadcast.scheduled_at, Broadcast.id
         )
     else:

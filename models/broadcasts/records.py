@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -21,20 +22,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, CreatedAtMixin
+from models.base import Base, CreatedAtMixin, check_one_of
 
-SERVICE = "service"
-SUBSCRIPTION = "subscription"
 
-SCHEDULED = "scheduled"
-SENT = "sent"
-REFUSED = "refused"
-CANCELLED = "cancelled"
+class AccountType(StrEnum):
+    """The kind of Official Account (``wechat.account_type``): a service account sends
+    template messages and mass-sends to openid lists; a subscription account mass-sends
+    once a day, through a WeChat tag."""
+
+    SERVICE = "service"
+    SUBSCRIPTION = "subscription"
+
+
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is: waiting for its time, fanned out, refused by WeChat's mass
+    quotas when it came due, or cancelled by staff before it went out."""
+
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
 
 
 class Broadcast(CreatedAtMixin, Base):
     __tablename__ = "broadcast"
-    __table_args__ = (Index("ix_broadcast_status_scheduled_at", "status", "scheduled_at"),)
+    __table_args__ = (
+        check_one_of("status", BroadcastStatus),
+        Index("ix_broadcast_status_scheduled_at", "status", "scheduled_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text_zh: Mapped[str] = mapped_column(Text)
@@ -42,7 +57,7 @@ class Broadcast(CreatedAtMixin, Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     audience: Mapped[str] = mapped_column(String(80))
     mass: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default=SCHEDULED)
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.SCHEDULED)
     scheduled_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     recipients: Mapped[int] = mapped_column(Integer, default=0)
@@ -77,5 +92,5 @@ class BroadcastSettings:
     """What fan-out needs from the configuration (models/ reads no config itself)."""
 
     tz: ZoneInfo
-    account_type: str = SERVICE
+    account_type: str = AccountType.SERVICE
     default_language: str = "zh"

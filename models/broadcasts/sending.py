@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.broadcasts.mass import BY_OPENIDS, BY_TAG, MASS_OPENIDS_MIN, mass_tag_name, mass_text
+from models.broadcasts.mass import MASS_OPENIDS_MIN, MassMethod, mass_tag_name, mass_text
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.push import stale
 from models.push.outbox import enqueue_push
@@ -76,17 +76,17 @@ def mass_send_now(
         return send(target)
     if not staying:
         return NOBODY_LEFT
-    if target["to"] == BY_OPENIDS:
+    if target["to"] == MassMethod.BY_OPENIDS:
         kept = [openid for openid in target["openids"] if openid in staying]
         if len(kept) >= MASS_OPENIDS_MIN:
             return send({**target, "openids": kept})
         return _hand_to_single(db, payload, kept[0], staying[kept[0]], expires_at, now)
-    if target["to"] == BY_TAG:
+    if target["to"] == MassMethod.BY_TAG:
         return send({**target, "openids": [o for o in target["openids"] if o in staying]})
     broadcast = db.get(Broadcast, payload["fields"]["broadcast_id"])
     assert broadcast is not None and broadcast.sent_at is not None
     name = mass_tag_name(broadcast.id, broadcast.sent_at)
-    return send({"to": BY_TAG, "tag": name, "openids": list(staying)})
+    return send({"to": MassMethod.BY_TAG, "tag": name, "openids": list(staying)})
 
 
 def _hand_to_single(

@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    CheckConstraint,
     ColumnElement,
     Connection,
     ForeignKey,
@@ -50,8 +48,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import driver_sql
-from models.base import Base, CreatedAtMixin, UTCDateTime, rowcount
-from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus, PushKind
+from models.base import Base, CreatedAtMixin, UTCDateTime, check_one_of, rowcount
+from models.push.vocabulary import QUEUED_STATUSES, Channel, OutboxStatus, PushKind
 from models.residents import Resident
 from models.upsert import insert_ignoring_conflict
 
@@ -59,11 +57,6 @@ from models.upsert import insert_ignoring_conflict
 CLAIMABLE = text("status IN ('pending', 'failed', 'sending')")
 # Pushes waiting for their resident's next message; the webhook asks on every message.
 HELD_ONLY = text("status = 'held'")
-
-
-def one_of(column: str, vocabulary: type[StrEnum]) -> str:
-    """A CHECK condition that ``column`` holds one of ``vocabulary``'s values."""
-    return f"{column} IN ({', '.join(repr(str(value)) for value in vocabulary)})"
 
 
 class OutboxMessage(CreatedAtMixin, Base):
@@ -83,8 +76,9 @@ class OutboxMessage(CreatedAtMixin, Base):
             sqlite_where=HELD_ONLY,
             postgresql_where=HELD_ONLY,
         ),
-        CheckConstraint(one_of("status", OutboxStatus), name="status"),
-        CheckConstraint(one_of("kind", PushKind), name="kind"),
+        check_one_of("status", OutboxStatus),
+        check_one_of("kind", PushKind),
+        check_one_of("channel", Channel),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
