@@ -9,12 +9,20 @@ instant a worker has at most two unrecorded sends per thread: the one in flight,
 handed over (or waiting to be) but not committed; a kill re-sends at most that many rows.
 
 One commit per row, made by the thread that sent it, would cost a transaction per push,
-and the bench showed the worker falling far behind. Instead one recorder thread writes
-everything handed over since its last commit in one transaction, sent rows as one
-statement per channel; while it commits, the next group gathers. It keeps a connection
-of its own (no pool checkout and liveness ping per group; one that broke is replaced),
-and on PostgreSQL a group of sent rows, the common case, is a single statement that
-commits by itself: one round trip.
+and the bench showed the worker falling far behind. Instead one recorder thread commits
+outcomes in groups: after the first outcome of a group it gathers for ``GATHER_S`` (2 ms),
+or until ``backlog`` are waiting, and writes them in one transaction, sent rows as one
+statement per channel. It keeps a connection of its own (no pool checkout and liveness
+ping per group; one that broke is replaced), and on PostgreSQL a group of sent rows, the
+common case, is a single statement that commits by itself: one round trip.
+
+On PostgreSQL that connection commits with ``synchronous_commit = off``: PostgreSQL
+answers once the commit is in its memory, without waiting for the disk, so the group's
+outcomes are settled sooner and the sending threads rarely wait for room. A killed worker
+loses nothing by it (PostgreSQL has the commit); only a crash of PostgreSQL itself may
+forget the outcomes of its last moments (at most three ``wal_writer_delay``, 0.6 s by
+default), whose rows are then sent again when their lease runs out: a duplicate, never
+a loss.
 
 A write that fails (the database gone) is raised to the sending threads at their next
 hand-over and by :meth:`OutcomeRecorder.flush`, so the batch stops sending; its rows
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
@@ -32,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from models.push.outbox import mark_sent, mark_sent_alone
@@ -54,6 +63,12 @@ class _Record:
     lease: Lease
 
 
+# How long the recorder gathers outcomes after the first of a group before it commits
+# them (unless ``backlog`` of them are waiting already): a commit for a few rows rather
+# than one each. Sending threads do not wait for it.
+GATHER_S = 0.002
+_ASYNC_COMMIT = text("SET synchronous_commit TO OFF")
+
 # Writes one outcome other than "sent" for a row still under the lease ending at the
 # last argument (the worker's retry, dead-letter and pause rules).
 WriteOther = Callable[[Session, Outcome, datetime, datetime], None]
@@ -66,6 +81,7 @@ class OutcomeRecorder:
         self._engine = engine
         self._connection: Connection | None = None
         self._write_other = write_other
+        self._backlog = backlog
         self._room = threading.Semaphore(backlog)
         self._state = threading.Condition()
         self._pending = 0
@@ -107,9 +123,10 @@ class OutcomeRecorder:
             if first is None:
                 return
             group = [first]
-            while True:
+            deadline = time.monotonic() + GATHER_S
+            while len(group) < self._backlog:
                 try:
-                    record = self._queue.get_nowait()
+                    record = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 if record is None:
@@ -182,6 +199,9 @@ class OutcomeRecorder:
     def _connect(self) -> Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
+            if self._engine.dialect.name == "postgresql":
+                self._connection.execute(_ASYNC_COMMIT)
+                self._connection.commit()
         return self._connection
 
     def _session(self) -> Session:

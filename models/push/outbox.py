@@ -388,7 +388,8 @@ def mark_sent_alone(
 @lru_cache(maxsize=2)
 def _mark_sent(dialect: str) -> Update:
     """Built once: on PostgreSQL the ids travel as one array, so the statement's text is
-    the same for any number of rows and psycopg prepares it."""
+    the same for any number of rows and psycopg prepares it. It answers the ids it
+    marked, since :func:`mark_sent_alone` runs it through driver_sql, which reads rows."""
     ids = (
         OutboxMessage.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
         if dialect == "postgresql"
