@@ -258,6 +258,20 @@ def test_the_media_download_still_answers_the_file(wechat_client: AixiangWeChatC
     assert response.content.startswith(b"\x89PNG")
 
 
+def test_a_qr_code_ticket_answers_its_image_without_the_token(
+    wechat_client: AixiangWeChatClient, fake_wechat: FakeWeChatServer
+) -> None:
+    """showqrcode goes to the configured API host; the ticket alone opens it."""
+    qrcode = WeChatAPI(wechat_client).qrcode
+    image = qrcode.image(qrcode.create_permanent("checkin:7"))
+
+    assert image.startswith(b"\x89PNG")
+    [shown] = fake_wechat.calls("showqrcode")
+    assert "access_token" not in shown["query"]
+    with pytest.raises(WeChatTransportError, match="HTTP 404"):
+        qrcode.image("no-such-ticket")
+
+
 def test_a_capped_download_answers_a_file_within_the_cap(
     wechat_client: AixiangWeChatClient,
 ) -> None:

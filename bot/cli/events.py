@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
@@ -601,35 +600,26 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None, as_json: boo
 
 
 def _fetch_qr(config: Config, scene: str) -> bytes:
-    """Ask WeChat for a permanent QR code with ``scene``, then download its image from the
-    configured API host (wechatpy's own download hard-codes mp.weixin.qq.com)."""
+    """Ask WeChat for a permanent QR code with ``scene``, then download its image."""
     redis_client = connect_redis(config.redis.url)
     client = build_wechat_client(config, redis_client)
+    api = WeChatAPI(client)
     try:
-        ticket = WeChatAPI(client).qrcode.create_permanent(scene)
+        try:
+            ticket = api.qrcode.create_permanent(scene)
+        except WeChatClientException as exc:
+            raise WeChatUnavailable(f"WeChat refused the QR code: {_one_line(exc)}") from None
         if not ticket:
             raise WeChatUnavailable("WeChat created no QR code ticket")
-        response = requests.get(
-            f"{client.API_BASE_URL}showqrcode",
-            params={"ticket": ticket},
-            timeout=config.wechat.http_timeout_s,
-        )
-    except WeChatClientException as exc:
-        raise WeChatUnavailable(f"WeChat refused the QR code: {_one_line(exc)}") from None
-    except requests.RequestException as exc:
-        raise WeChatUnavailable(
-            f"could not download the QR code image: {type(exc).__name__}"
-        ) from None
+        try:
+            return api.qrcode.image(ticket)
+        except WeChatClientException as exc:
+            raise WeChatUnavailable(
+                f"could not download the QR code image: {_one_line(exc)}"
+            ) from None
     finally:
         client.close()
         redis_client.close()
-    if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith(
-        "image/"
-    ):
-        raise WeChatUnavailable(
-            f"the QR code download answered HTTP {response.status_code} without an image"
-        )
-    return response.content
 
 
 def _one_line(exc: Exception) -> str:

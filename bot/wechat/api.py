@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import MenuButton, MenuConfig
-from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.client import AixiangWeChatClient, WeChatTransportError
 
 
 class _Area:
@@ -145,6 +145,19 @@ class QRCodes(_Area):
             {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}},
         )
         return str(created.get("ticket") or "")
+
+    def image(self, ticket: str) -> bytes:
+        """The PNG of the QR code behind ``ticket`` (showqrcode), from the configured API
+        host: wechatpy's own download hard-codes mp.weixin.qq.com, which the fake API and
+        a proxy in front of WeChat would not see. The ticket is its own key, so no access
+        token goes with it (a None parameter is left out of the query). An answer that is
+        not an image raises WeChatTransportError."""
+        answer = self._client.get("showqrcode", params={"ticket": ticket, "access_token": None})
+        if isinstance(answer, dict) or not answer.headers.get("Content-Type", "").startswith(
+            "image/"
+        ):
+            raise WeChatTransportError(None, "the QR code download answered without an image")
+        return bytes(answer.content)
 
 
 class Menus(_Area):

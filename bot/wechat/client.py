@@ -60,8 +60,8 @@ KEY_PREFIX = "aixiang:wechat"
 # Accept-Encoding; WeChat needs none of them, and an uncompressed answer costs no inflating).
 _DIRECT_HEADERS = {"User-Agent": f"aixiang python-urllib3/{urllib3.__version__}"}
 _UNREACHABLE = object()
-# The endpoints that answer a file rather than JSON (a photo a resident sent).
-DOWNLOAD_ENDPOINTS = ("/media/get",)
+# The endpoints that answer a file rather than JSON (a photo a resident sent, a QR code).
+DOWNLOAD_ENDPOINTS = ("/media/get", "/showqrcode")
 
 
 class WeChatAPIError(WeChatClientException):
