@@ -59,12 +59,11 @@ PREVIOUS_WORDS = frozenset({"上一页", "previous"})
 MY_EVENTS_SINCE = timedelta(days=1)
 MY_EVENTS_SHOWN = 10
 
-TAG_NAMES = {
-    "women": ("女性", "women"),
-    "children": ("儿童", "children"),
-    "elderly": ("长者", "elderly"),
-    "volunteers": ("志愿者", "volunteers"),
-}
+# The tags residents read by a name in their language (text "event_tag_<tag>"); any other
+# tag shows as staff wrote it.
+EVENT_TAG_TEXT_KEYS = frozenset(
+    {"event_tag_women", "event_tag_children", "event_tag_elderly", "event_tag_volunteers"}
+)
 
 # Formatting ---------------------------------------------------------------------------------
 
@@ -98,10 +97,8 @@ def _status(ctx: Context, signup: Signup) -> str:
 
 
 def _tag_name(ctx: Context, tag: str) -> str:
-    names = TAG_NAMES.get(tag)
-    if names is None:
-        return tag
-    return names[0] if ctx.language == "zh" else names[1]
+    key = f"event_tag_{tag}"
+    return ctx.t(key) if key in EVENT_TAG_TEXT_KEYS else tag
 
 
 def _refusal(ctx: Context, error: EventError, event_id: int) -> Reply:
@@ -226,7 +223,7 @@ def _list_flow(router: Router) -> Handler:
 def show_event(message: Message, ctx: Context, arg: str) -> Reply:
     numbers = _parse_numbers(arg)
     if numbers is None or len(numbers) != 1:
-        return Reply(ctx.t("event_which", example="活动 3" if ctx.language == "zh" else "events 3"))
+        return Reply(ctx.t("event_which", example=ctx.t("event_which_example_show")))
     event_id = numbers[0]
     try:
         event = get_event(ctx.db, event_id)
@@ -284,7 +281,7 @@ def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
     to :func:`sign_up`, which checks everything under the event's lock."""
     numbers = _parse_numbers(arg)
     if numbers is None or len(numbers) > 2:
-        return Reply(ctx.t("event_which", example="报名 3" if ctx.language == "zh" else "signup 3"))
+        return Reply(ctx.t("event_which", example=ctx.t("event_which_example_signup")))
     event_id = numbers[0]
     try:
         event = get_event(ctx.db, event_id)
@@ -525,14 +522,13 @@ SIGNUP_FLOW = Flow(
 
 def ask_which(message: Message, ctx: Context) -> Reply:
     """报名 / 取消报名 without a number."""
-    return Reply(ctx.t("event_which", example="报名 3" if ctx.language == "zh" else "signup 3"))
+    return Reply(ctx.t("event_which", example=ctx.t("event_which_example_signup")))
 
 
 def cancel(message: Message, ctx: Context, arg: str) -> Reply:
     numbers = _parse_numbers(arg)
     if numbers is None or len(numbers) != 1:
-        example = "取消报名 3" if ctx.language == "zh" else "cancel 3"
-        return Reply(ctx.t("event_which", example=example))
+        return Reply(ctx.t("event_which", example=ctx.t("event_which_example_cancel")))
     event_id = numbers[0]
     try:
         result = cancel_signup(ctx.db, event_id, ctx.resident, ctx.now, ctx.settings.timezone)

@@ -16,7 +16,7 @@ from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Location, Message, MessageType, Reply
 from handlers.router import Router, normalize
 from models.needs.erasure import erase_resident_data
-from models.needs.notices import STATUS_NAMES
+from models.needs.notices import STATUS_NAME_TEXT_KEYS
 from models.needs.queries import (
     count_resident_needs,
     demand_counts,
@@ -86,8 +86,7 @@ def _category_options(ctx: Context) -> str:
 
 
 def _status_name(ctx: Context, status: str) -> str:
-    zh, en = STATUS_NAMES[status]
-    return zh if ctx.language == "zh" else en
+    return ctx.t(STATUS_NAME_TEXT_KEYS[status])
 
 
 # The flow's questions -----------------------------------------------------------------------

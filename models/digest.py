@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.events.queries import Occupancy, occupancies
 from models.events.tables import Event, EventStatus
-from models.needs.notices import STATUS_NAMES
+from models.needs.notices import status_name
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
 from models.push.outbox import OutboxMessage, enqueue_push
 from models.push.vocabulary import PushKind
@@ -150,7 +150,7 @@ def render_digest(
     else:
         lines.append(both("push_digest_new_none"))
     if facts.waiting_total:
-        waiting = [(Both(*STATUS_NAMES[s]), n) for s, n in facts.waiting_by_status]
+        waiting = [(status_name(s), n) for s, n in facts.waiting_by_status]
         lines.append(both("push_digest_waiting", total=facts.waiting_total, counts=counts(waiting)))
         for need in facts.waiting:
             lines.append(
@@ -158,7 +158,7 @@ def render_digest(
                     "push_digest_waiting_need",
                     ref=need.ref,
                     category=category(need.category),
-                    status=Both(*STATUS_NAMES[need.status]),
+                    status=status_name(need.status),
                     days=need.days,
                 )
             )

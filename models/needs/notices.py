@@ -9,20 +9,26 @@ from datetime import datetime
 from models.needs.tables import NEEDS_A_REASON, Need, NeedHistory, NeedStatus
 from models.partners import Partner
 from models.push.vocabulary import PushKind
-from texts.catalog import LINES, both
+from texts.catalog import LINES, Both, both
 
 # The push to a partner's contact when a need is handed to them.
 ASSIGNED_KIND = PushKind.NEED_ASSIGNED
 
 
-STATUS_NAMES: dict[str, tuple[str, str]] = {
-    NeedStatus.SUBMITTED: ("已提交", "submitted"),
-    NeedStatus.ACKNOWLEDGED: ("已受理", "acknowledged"),
-    NeedStatus.IN_PROGRESS: ("处理中", "in progress"),
-    NeedStatus.RESOLVED: ("已解决", "resolved"),
-    NeedStatus.DECLINED: ("未能受理", "declined"),
-    NeedStatus.DUPLICATE: ("已合并", "merged as a duplicate"),
+# The name a status is shown by, in the chat, the staff digest and template fields.
+STATUS_NAME_TEXT_KEYS: dict[str, str] = {
+    NeedStatus.SUBMITTED: "need_status_name_submitted",
+    NeedStatus.ACKNOWLEDGED: "need_status_name_acknowledged",
+    NeedStatus.IN_PROGRESS: "need_status_name_in_progress",
+    NeedStatus.RESOLVED: "need_status_name_resolved",
+    NeedStatus.DECLINED: "need_status_name_declined",
+    NeedStatus.DUPLICATE: "need_status_name_duplicate",
 }
+
+
+def status_name(status: str) -> Both:
+    """A need's status as people read it, in both languages."""
+    return both(STATUS_NAME_TEXT_KEYS[status])
 
 
 # The push saying the need reached a status ("Your need N-000123 is in progress.").
@@ -109,8 +115,8 @@ def status_push_payload(
         "fields": {
             "ref": own_need.ref,
             "status": entry.to_status,
-            "status_zh": STATUS_NAMES[entry.to_status][0],
-            "status_en": STATUS_NAMES[entry.to_status][1],
+            "status_zh": status_name(entry.to_status).zh,
+            "status_en": status_name(entry.to_status).en,
             "note": entry.note if entry.public else "",
             "changed_at": entry.created_at.isoformat(),
         },
