@@ -31,8 +31,10 @@ def outbox_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def outbox_stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts by kind and status, the age of the oldest pending push, and the deliveries
-    waiting in this host's spool for the database (their replies are pushes to come)."""
+    """Counts by kind and status, oldest pending push, spool on this host.
+
+    The spool holds deliveries kept while the database was down; their replies are
+    pushes still to come."""
     config = config_from_context(ctx)
     tz = config.bot.tz
     now = now_from_context(ctx)
