@@ -68,8 +68,10 @@ from bot.wechat.payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
 REDIS_DATABASE = 10
-DATABASE_NAME = "aixiang_bench_webhook"
-NAIVE_DATABASE_NAME = "aixiang_bench_naive"
+# Suffixed with the process id: on a machine shared with others' benchmark runs, two runs
+# at once would otherwise drop each other's database.
+DATABASE_NAME = f"aixiang_bench_webhook_{os.getpid()}"
+NAIVE_DATABASE_NAME = f"aixiang_bench_naive_{os.getpid()}"
 # The naive peer's own WeChat token and table (naive_app.py), and its gunicorn threads.
 NAIVE_TOKEN = "loadtoken"
 NAIVE_TABLE = "msg"

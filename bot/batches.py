@@ -13,8 +13,12 @@ per message and each thread pays a round trip of its own; batched, the statement
 concurrent deliveries go in one round trip with one COMMIT (models/inbound.py
 ``store_together``). A delivery whose handler wrote commits its own transaction: its work
 and its row must commit together, and one handler's failure must not roll back another's.
-Used too for the Redis commands every delivery sends (bot/dedupe.py): their first look and
-their cached reply go in one pipeline with those of concurrent deliveries.
+The Redis commands of concurrent deliveries (each delivery's first look, a Lua script,
+and its reply-cache SET) went through it too, in one pipeline per batch, and were taken
+out again: the app's worker CPU per message rose from 1.54 to 2.10 ms and its rate fell
+from 460 to 354 msgs/s (bench/README.md, 2026-12-02). A Redis round trip costs the worker
+about what a follower's hand-off does (a lock, an event, a GIL switch), and a pipeline
+checks a connection out of the pool where the thread's own connection needs none.
 
 The bounds:
 - a thread returns only once the batch holding its item is done (for the group commit:

@@ -9,21 +9,14 @@ reply are the guard that holds when Redis is down.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import redis
-
-from bot.batches import Batches
 from bot.outage import Deadline
 from bot.redis_conn import ThreadClients, degradable
 
 CLAIM_TTL_S = 600
 WAIT_FOR_FIRST_S = 4.0
 WAIT_STEP_S = 0.05
-# Redis commands of concurrent deliveries sent in one pipeline, at most (bot/batches.py).
-PIPELINE_MAX = 64
 # What a copy that stops waiting for the first keeps of WeChat's 5 s to handle itself.
 HANDLING_BUDGET_S = 1.0
 # Kept when freshness checks are off, so replayed pairs are still caught for a while.
@@ -42,10 +35,6 @@ local cached = redis.call('GET', KEYS[2])
 local claimed = redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3])
 return {0, cached, claimed and 1 or 0, redis.call('GET', KEYS[4])}
 """
-
-
-# One delivery's first look: the script's keys and its arguments.
-_Look = tuple[list[str], tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -69,13 +58,6 @@ class DeliveryGuard:
         # tolerance after it: twice the tolerance from the pair's first use.
         self._nonce_ttl_s = 2 * timestamp_tolerance_s or NONCE_TTL_WITHOUT_TOLERANCE_S
         self._first_look = clients.shared.register_script(_FIRST_LOOK)
-        # Concurrent deliveries' looks, and their replies to cache, share a pipeline.
-        self._looks: Batches[redis.Redis, _Look, FirstLook] = Batches(
-            self._look_together, PIPELINE_MAX
-        )
-        self._replies: Batches[redis.Redis, tuple[str, str], None] = Batches(
-            self._cache_together, PIPELINE_MAX
-        )
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another
@@ -85,8 +67,7 @@ class DeliveryGuard:
 
         One script rather than a pipeline of commands: Redis answers it as one command,
         which costs the webhook less to send and parse, and a replayed pair never takes
-        the claim, so it cannot delay the real message. Concurrent deliveries' scripts go
-        in one pipeline.
+        the claim, so it cannot delay the real message.
         """
         keys = [
             f"aixiang:nonce:{timestamp}:{nonce}",
@@ -95,65 +76,27 @@ class DeliveryGuard:
             extra_key,
         ]
 
-        look = (keys, (message_key, str(self._nonce_ttl_s), str(CLAIM_TTL_S)))
-
-        # Without Redis every copy is handled as if first; the inbound table's unique key
-        # then keeps it to one.
-        return degradable(
-            "nonce check, reply cache and claim",
-            lambda: self._looks.submit(self._client(), look),
-            FirstLook(False, None, True),
-        )
-
-    def _look_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[FirstLook]:
-        """A lone look is one script call. Several go in one pipeline by the script's
-        hash: redis-py's script objects would first ask Redis whether the script exists,
-        a round trip more per pipeline; a Redis that lost its scripts (restarted) says
-        NOSCRIPT, and the script is loaded and the pipeline sent again."""
-        if len(looks) == 1:
-            keys, args = looks[0]
-            raw = [self._first_look(keys, list(args), client)]
-        else:
-            try:
-                raw = self._evalsha_together(client, looks)
-            except redis.exceptions.NoScriptError:
-                client.script_load(_FIRST_LOOK)
-                raw = self._evalsha_together(client, looks)
-        return [
-            FirstLook(
+        def look() -> FirstLook:
+            reused, cached, claimed, extra = self._first_look(
+                keys, [message_key, self._nonce_ttl_s, CLAIM_TTL_S], self._client()
+            )
+            return FirstLook(
                 bool(reused),
                 None if cached is None else str(cached),
                 bool(claimed),
                 None if extra is None else str(extra),
             )
-            for reused, cached, claimed, extra in raw
-        ]
 
-    def _evalsha_together(self, client: redis.Redis, looks: Sequence[_Look]) -> list[Any]:
-        pipe = client.pipeline(transaction=False)
-        for keys, args in looks:
-            pipe.evalsha(self._first_look.sha, len(keys), *keys, *args)
-        return pipe.execute()
+        # Without Redis every copy is handled as if first; the inbound table's unique key
+        # then keeps it to one.
+        return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
 
     def cache_reply(self, message_key: str, reply: str) -> None:
         degradable(
-            "reply cache", lambda: self._replies.submit(self._client(), (message_key, reply)), None
+            "reply cache",
+            lambda: self._client().set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
+            None,
         )
-
-    def _cache_together(
-        self, client: redis.Redis, replies: Sequence[tuple[str, str]]
-    ) -> list[None]:
-        """A lone reply is one SET on the thread's own connection; several, one pipeline
-        (which checks a connection out of the pool: worth it only for more than one)."""
-        if len(replies) == 1:
-            message_key, reply = replies[0]
-            client.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
-            return [None]
-        pipe = client.pipeline(transaction=False)
-        for message_key, reply in replies:
-            pipe.set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s)
-        pipe.execute()
-        return [None] * len(replies)
 
     def release(self, message_key: str) -> None:
         """Give up the claim of a copy that failed, so that WeChat's re-send is handled at

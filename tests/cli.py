@@ -26,7 +26,6 @@ def staff(services: Services, tmp_path: Path) -> CliRunner:
             "AIXIANG_CONFIG": str(config),
             "AIXIANG_DATABASE_URL": services.config.database.url,
             "AIXIANG_REDIS_URL": services.config.redis.url,
-            "AIXIANG_BOT_SPOOL_DIR": services.config.bot.spool_dir,
         }
     )
 

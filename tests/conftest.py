@@ -86,12 +86,26 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# The configs' spool folders, deleted when the test process ends (TemporaryDirectory's
+# finalizer), so a run leaves none behind.
+_SPOOL_FOLDERS: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _spool_folder() -> str:
+    folder = tempfile.TemporaryDirectory(prefix="aixiang-test-spool-")
+    _SPOOL_FOLDERS.append(folder)
+    return folder.name
+
+
 def make_test_config(database_url: str, redis_url: str, **overrides: Any) -> Config:
     settings: dict[str, dict[str, Any]] = {
         "database": {"url": database_url},
         "redis": {"url": redis_url},
         # Never the project's instance/: a test that breaks the database off spools there.
-        "bot": {"spool_dir": tempfile.mkdtemp(prefix="aixiang-test-spool-")},
+        # One folder per test process; the ``services`` fixture drains it for each test.
+        "bot": {
+            "spool_dir": str(Path(tempfile.gettempdir()) / f"aixiang-test-spool-{os.getpid()}")
+        },
         "wechat": {
             "token": TEST_TOKEN,
             "app_id": TEST_APP_ID,

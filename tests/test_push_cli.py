@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from bot.services import Services
-from bot.spool import SpooledDelivery
-from bot.webhook_services import WebhookServices
+from bot.spool import Spool, SpooledDelivery
 from bot.wechat.fake_api import FakeWeChatServer
 from models.events.signups import sign_up
 from models.events.staff import create_event
@@ -108,10 +107,12 @@ def test_outbox_stats_show_and_retry(staff: CliRunner, services: Services) -> No
     assert outbox_row(services, first).attempts == 0
 
 
-def test_outbox_stats_show_the_spool(staff: CliRunner, services: WebhookServices) -> None:
+def test_outbox_stats_show_the_spool(staff: CliRunner, tmp_path: Path) -> None:
     """Deliveries kept while the database was down, whose replies are pushes to come."""
+    staff.env["AIXIANG_BOT_SPOOL_DIR"] = str(tmp_path / "spool")
     arrived = datetime.now(UTC) - timedelta(seconds=90)
-    services.spool.append(SpooledDelivery("msg:1", {"FromUserName": "o-ops"}, arrived))
+    spool = Spool(tmp_path / "spool")
+    spool.append(SpooledDelivery("msg:1", {"FromUserName": "o-ops"}, arrived))
     stats = json.loads(run(staff, "outbox", "stats", "--json").output)
     assert stats["spool"]["depth"] == 1
     assert 90 <= stats["spool"]["oldest_age_s"] < 120
