@@ -192,13 +192,7 @@ def update_event(
         raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
     event = get_event(db, event_id, lock=True)
     if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
-        raise EventError(
-            EventRefusal.EVENT_CANCELLED
-            if event.status == EventStatus.CANCELLED
-            else EventRefusal.EVENT_FINISHED,
-            f"event {event_id} is {event.status} and cannot be changed",
-            event=event,
-        )
+        raise _over(event, f"event {event_id} is {event.status} and cannot be changed")
     starts_at, place = event.starts_at, event.place
     for name, value in changes.items():
         if isinstance(value, str):
@@ -281,19 +275,23 @@ def _tell_of_change(
     return told
 
 
+def _over(event: Event, message: str) -> EventError:
+    """The refusal for an event that is cancelled or finished: nothing more happens to it."""
+    reason = (
+        EventRefusal.EVENT_CANCELLED
+        if event.status == EventStatus.CANCELLED
+        else EventRefusal.EVENT_FINISHED
+    )
+    return EventError(reason, message, event=event)
+
+
 def publish_event(db: Session, event_id: int, now: datetime) -> bool:
     """Open a draft to residents; False when it was already published."""
     event = get_event(db, event_id, lock=True)
     if event.status == EventStatus.PUBLISHED:
         return False
     if event.status != EventStatus.DRAFT:
-        raise EventError(
-            EventRefusal.EVENT_CANCELLED
-            if event.status == EventStatus.CANCELLED
-            else EventRefusal.EVENT_FINISHED,
-            f"event {event_id} is {event.status} and cannot be published",
-            event=event,
-        )
+        raise _over(event, f"event {event_id} is {event.status} and cannot be published")
     if event.starts_at <= now:
         raise EventError(EventRefusal.INVALID, f"event {event_id} has already started", event=event)
     event.status = EventStatus.PUBLISHED
@@ -310,13 +308,7 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
         raise EventError(EventRefusal.INVALID, "a reason is required, residents are told it")
     event = get_event(db, event_id, lock=True)
     if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
-        raise EventError(
-            EventRefusal.EVENT_CANCELLED
-            if event.status == EventStatus.CANCELLED
-            else EventRefusal.EVENT_FINISHED,
-            f"event {event_id} is already {event.status}",
-            event=event,
-        )
+        raise _over(event, f"event {event_id} is already {event.status}")
     # The status job marks ended events finished every few minutes (and not at all with
     # no scheduler leader): an event over by now is finished, and nobody should be told
     # that something which already happened is off.
