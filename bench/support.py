@@ -9,6 +9,7 @@ The scripts put the repository root on sys.path and import this as ``bench.suppo
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -99,11 +100,16 @@ def free_port() -> int:
 
 def server_env(workdir: Path, **settings: str) -> dict[str, str]:
     """This process's environment without its AIXIANG_* variables, plus ``settings`` and
-    an empty config file: the server runs on what the bench sets and nothing it inherits."""
+    an empty config file: the server runs on what the bench sets and nothing it inherits.
+    The app also serves the console, whose session key this run makes up."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIXIANG_")}
     empty_config = workdir / "config.toml"
     empty_config.write_text("")
-    env.update(AIXIANG_CONFIG=str(empty_config), **settings)
+    env.update(
+        AIXIANG_CONFIG=str(empty_config),
+        AIXIANG_CONSOLE_SECRET_KEY=secrets.token_hex(32),
+        **settings,
+    )
     return env
 
 
