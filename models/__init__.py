@@ -10,6 +10,7 @@ from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
+from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
 from models.needs.tables import Need, NeedHistory, NeedPhoto
 from models.partners import Partner
@@ -25,6 +26,8 @@ __all__ = [
     "Base",
     "Broadcast",
     "BroadcastRecipient",
+    "Conversation",
+    "ConversationMessage",
     "Event",
     "EventTag",
     "InboundMessage",

@@ -46,6 +46,9 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    CONVERSATION_ASSIGN = "conversation.assign"
+    CONVERSATION_ANSWER = "conversation.answer"
+    CONVERSATION_CLOSE = "conversation.close"
 
 
 class AuditObject(StrEnum):
@@ -53,6 +56,7 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    CONVERSATION = "conversation"
 
 
 @dataclass(frozen=True)

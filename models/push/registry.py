@@ -115,6 +115,11 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 {"text"},
                 "the 48 hours a message opens WeChat's customer-service window for",
             ),
+            _spec(
+                PushKind.STAFF_ANSWER,
+                {"text", "answer", "answered_at"},
+                "no end: the resident asked, and the answer waits for them if need be",
+            ),
             # The opt-out of a mass send's recipients is checked as its request is planned
             # (models/broadcasts/sending.py mass_send_now), since one row reaches many.
             _spec(

@@ -26,6 +26,8 @@ class PushKind(StrEnum):
     DEFERRED_REPLY = "deferred_reply"
     # One WeChat mass-send request of a broadcast (to an openid list, a tag or everyone).
     MASS = "mass"
+    # A staff member's answer to a message a resident left for staff (models/inbox/).
+    STAFF_ANSWER = "staff_answer"
 
 
 class OutboxStatus(StrEnum):
