@@ -20,10 +20,14 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
     AuditAction.NEED_UPDATE: "console_action_need_update",
+    AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
+    AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
+    AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
+    AuditObject.CONVERSATION: "console_object_conversation",
 }
 
 

@@ -27,15 +27,23 @@ class Permission(StrEnum):
     UPDATE_NEEDS = "update_needs"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    # Read the residents' inbox: the messages residents left for staff and the answers.
+    READ_INBOX = "read_inbox"
+    # Take, answer and close conversations of the inbox.
+    ANSWER_INBOX = "answer_inbox"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
+    Role.STAFF: frozenset(
+        {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.READ_INBOX, Permission.ANSWER_INBOX}
+    ),
+    # The inbox holds what residents wrote to the club's staff, which concerns no
+    # partner organisation: partners and the foundation do not see it.
     Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
     # Reads everything; approving projects comes with the projects.
     Role.FOUNDATION: frozenset(),
-    Role.VIEWER: frozenset(),
+    Role.VIEWER: frozenset({Permission.READ_INBOX}),
 }
 
 

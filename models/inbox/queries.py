@@ -103,7 +103,7 @@ def inbox(db: Session, tab: InboxTab, account_id: int, limit: int = LIST_SIZE) -
         )
     return [
         InboxRow(conversation, resident, login, _excerpt(text or ""))
-        for conversation, resident, login, text in db.execute(query).tuples()
+        for conversation, resident, login, text in db.execute(query).all()
     ]
 
 
@@ -128,7 +128,7 @@ def thread(db: Session, conversation: Conversation) -> Thread:
         .outerjoin(OutboxMessage, OutboxMessage.id == ConversationMessage.outbox_id)
         .where(ConversationMessage.conversation_id == conversation.id)
         .order_by(ConversationMessage.id)
-    ).tuples()
+    ).all()
     entries = [
         ThreadEntry(message, login, _delivery(push) if push is not None else None)
         for message, login, push in rows

@@ -1,0 +1,93 @@
+"""The inbox from the chat (handlers/inbox.py), as transcripts: 人工 and its English
+words ask for the message, what follows goes to staff, later free text joins the open
+conversation while commands still work, a closed conversation reopens, and two misses in
+a row bring the offer. One test goes through the real webhook."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.services import Services
+from models.audit import Actor
+from models.inbox.operations import close
+from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
+from tests.chat import Chat
+from tests.conftest import FakeClock
+from tests.helpers import count
+from tests.transcript import Talk
+
+ASK = "请写下您想对工作人员说的话，我们会转给他们，他们会在这里回复您。发送“退出”取消。"
+LEFT = (
+    "已转给工作人员，他们会在这里回复您。在他们处理完之前，您发来的其他话也会转给他们；"
+    "活动、需求等命令照常可用。"
+)
+ADDED = "已转给工作人员。"
+OFFER = "需要找工作人员吗？发送“人工”给他们留言。"
+
+
+def thread_texts(services: Services) -> list[str]:
+    with services.session_factory() as db:
+        query = select(ConversationMessage.text).order_by(ConversationMessage.id)
+        return list(db.execute(query).scalars())
+
+
+def test_a_resident_leaves_a_message_and_goes_on_talking_to_staff(
+    talk: Talk, services: Services
+) -> None:
+    talk.verify([("人工", ASK), ("路灯坏了，谁能来看看？", LEFT), ("在3号楼门口", ADDED)])
+    assert talk.say("帮助").startswith("爱乡共建俱乐部")
+    assert talk.say("我的需求").startswith("您还没有提交过需求")
+    assert thread_texts(services) == ["路灯坏了，谁能来看看？", "在3号楼门口"]
+    assert count(services, Conversation, Conversation.status == ConversationStatus.OPEN) == 1
+    talk.verify(
+        [
+            ("留言", "工作人员已收到您的留言。请写下您要补充的话；发送“退出”取消。"),
+            ("还有2号楼", LEFT),
+        ]
+    )
+    assert count(services, Conversation) == 1
+
+
+def test_english_words_and_leaving_without_a_message(talk: Talk, services: Services) -> None:
+    talk.say("English")
+    assert talk.say("Talk to a person!") == (
+        "Write what you would like to tell our staff and we will pass it on; they will answer"
+        " here. Send 'exit' to cancel."
+    )
+    assert talk.image("media-1", "http://pic") == (
+        "Please write your message in words, or send 'exit' to cancel."
+    )
+    assert talk.say("exit").startswith("You left the conversation")
+    assert count(services, Conversation) == 0
+
+
+def test_a_message_left_after_staff_closed_the_conversation_reopens_it(
+    talk: Talk, services: Services, clock: FakeClock
+) -> None:
+    talk.verify([("人工", ASK), ("路灯坏了", LEFT)])
+    with services.session_factory() as db, db.begin():
+        conversation = db.execute(select(Conversation)).scalar_one()
+        close(db, Actor.os_user("wang"), conversation, clock.now)
+    assert talk.say("还是不亮").startswith("抱歉，没有看懂")
+    clock.advance(hours=1)
+    talk.verify([("人工", ASK), ("还是不亮", LEFT)])
+    with services.session_factory() as db:
+        reopened = db.execute(select(Conversation)).scalar_one()
+    assert reopened.status == ConversationStatus.OPEN
+    assert thread_texts(services) == ["路灯坏了", "还是不亮"]
+
+
+def test_two_misses_in_a_row_bring_the_offer_and_a_command_between_resets(talk: Talk) -> None:
+    first = talk.say("你好")
+    assert first.startswith("抱歉，没有看懂“你好”") and OFFER not in first
+    assert talk.say("帮助").startswith("爱乡共建俱乐部")
+    assert OFFER not in talk.say("在吗")
+    assert talk.say("有人吗").endswith(f"\n\n{OFFER}")
+    assert OFFER not in talk.say("喂")
+    assert talk.say("人工") == ASK
+
+
+def test_leaving_a_message_through_the_webhook(chat: Chat, services: Services) -> None:
+    assert chat.say("人工") == ASK
+    assert chat.say("垃圾没人收") == LEFT
+    assert thread_texts(services) == ["垃圾没人收"]
