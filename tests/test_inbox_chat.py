@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.services import Services
 from models.audit import Actor
-from models.inbox.operations import close
+from models.inbox.operations import answer, close
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
 from tests.chat import Chat
 from tests.conftest import FakeClock
@@ -25,7 +25,7 @@ ADDED = "已转给工作人员。"
 OFFER = "需要找工作人员吗？发送“人工”给他们留言。"
 
 
-def thread_texts(services: Services) -> list[str]:
+def thread_texts(services: Services) -> list[str | None]:
     with services.session_factory() as db:
         query = select(ConversationMessage.text).order_by(ConversationMessage.id)
         return list(db.execute(query).scalars())
@@ -91,3 +91,15 @@ def test_leaving_a_message_through_the_webhook(chat: Chat, services: Services) -
     assert chat.say("人工") == ASK
     assert chat.say("垃圾没人收") == LEFT
     assert thread_texts(services) == ["垃圾没人收"]
+
+
+def test_erasing_one_s_data_takes_the_words_left_for_staff(
+    talk: Talk, services: Services, clock: FakeClock
+) -> None:
+    talk.verify([("人工", ASK), ("我家住在5号楼302", LEFT)])
+    with services.session_factory() as db, db.begin():
+        conversation = db.execute(select(Conversation)).scalar_one()
+        answer(db, Actor.os_user("wang"), conversation, "好的，明天去看", clock.now)
+    talk.say("删除我的信息")
+    assert talk.say("确认").startswith("已删除")
+    assert thread_texts(services) == [None, "好的，明天去看"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.accounts.tables import Account
@@ -155,6 +155,21 @@ def close(db: Session, actor: Actor, conversation: Conversation, now: datetime) 
         now,
         before={"status": ConversationStatus.OPEN},
         after={"status": ConversationStatus.CLOSED},
+    )
+
+
+def erase_resident_messages(db: Session, resident_id: int) -> None:
+    """The resident's own messages lose their words (删除我的信息); staff answers stay, as
+    staff wrote them, and so does the conversation, so the console shows what happened."""
+    db.execute(
+        update(ConversationMessage)
+        .where(
+            ConversationMessage.author == Author.RESIDENT,
+            ConversationMessage.conversation_id.in_(
+                select(Conversation.id).where(Conversation.resident_id == resident_id)
+            ),
+        )
+        .values(text=None)
     )
 
 

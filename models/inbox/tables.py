@@ -71,7 +71,8 @@ class ConversationMessage(Base):
     author: Mapped[str] = mapped_column(String(16))
     # The staff member who answered (None for the resident's own messages).
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
-    text: Mapped[str] = mapped_column(Text)
+    # None once the resident erased their data (删除我的信息): the thread stays, the words go.
+    text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     # A staff answer's push, whose row tells how far its delivery got.
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))

@@ -12,6 +12,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from models.inbound import InboundMessage
+from models.inbox.operations import erase_resident_messages
 from models.needs.notices import assigned_key, assigned_payload
 from models.needs.tables import Need, NeedHistory, NeedPhoto, PhotoStatus
 from models.partners import Partner
@@ -35,7 +36,8 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
 
     Needs keep their category, status, dates and partner (so counts and response times
     stay true) but lose their text, place and photos and their link to the resident;
-    stored messages lose their words; name, mobile and both consents go. Photo
+    stored messages and those left for staff (models/inbox/) lose their words; name,
+    mobile and both consents go. Photo
     files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
 
     The photo rows are locked while they are read: a download finishing meanwhile
@@ -80,6 +82,7 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
         .values(content=None, reply=None)
     )
     messages = cast(CursorResult[Any], erased_messages).rowcount
+    erase_resident_messages(db, resident.id)
     contact = resident.name is not None or resident.mobile is not None
     resident.name = None
     resident.mobile = None

@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("author", sa.String(length=16), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("outbox_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
