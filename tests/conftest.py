@@ -33,6 +33,7 @@ from tests.settings import (
 )
 
 pytest_plugins = [
+    "tests.browser",
     "tests.chat",
     "tests.cli",
     "tests.console",

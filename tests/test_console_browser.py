@@ -6,24 +6,20 @@ Then the same pages on a phone's screen."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, expect
 
 from bot.cli.actors import os_user
-from bot.demo.runner import DEMO_ADMIN, build_demo_app, ensure_demo_admin
+from bot.demo.runner import DEMO_ADMIN, ensure_demo_admin
 from bot.services import Services
-from bot.webhook_services import WebhookServices
-from bot.wechat.fake_api import FakeWeChatServer
 from models.accounts.operations import create_account
 from models.accounts.queries import get_account
 from models.needs.submission import create_need
 from models.residents import get_or_create_resident
+from tests.browser import sign_in
 from tests.conftest import FakeClock
 from tests.events import MakeEvent
-from tests.helpers import serving
-from tests.test_simulator_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -40,30 +36,6 @@ def admin_password(services: Services, clock: FakeClock, make_event: MakeEvent) 
         resident.privacy_consent_at = clock.now
         create_need(db, resident=resident, category="other", description="路灯坏了", now=clock.now)
         return ensure_demo_admin(db, clock.now)
-
-
-@pytest.fixture
-def site(services: WebhookServices, fake_wechat: FakeWeChatServer) -> Iterator[str]:
-    with serving(build_demo_app(services, fake_wechat.root_url)) as url:
-        yield url
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(page: Page, login: str, password: str) -> None:
-    page.fill("#login", login)
-    page.fill("#password", password)
-    page.click("#sign-in")
 
 
 def test_the_demo_admin_adds_a_staff_member_who_then_signs_in(
@@ -104,7 +76,7 @@ def test_the_demo_admin_adds_a_staff_member_who_then_signs_in(
     expect(page.locator("h1")).to_have_text("李丽，您好")
     expect(page.locator("#open-needs .number")).to_have_text("1")
     expect(page.locator("#upcoming-events .number")).to_have_text("1")
-    expect(page.locator("nav.nav a")).to_have_count(1)
+    expect(page.locator("nav.nav a")).to_have_count(2)
     page.goto(f"{site}/console/accounts/")
     expect(page.locator(".error")).to_have_text("您的账号无权进行此操作。")
 
