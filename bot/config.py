@@ -232,6 +232,12 @@ class Config:
                 "print(secrets.token_hex(32))')"
             )
 
+    def sends_templates_of(self, kind: str) -> bool:
+        """Whether template messages may carry pushes of ``kind``: only a service
+        account sends them, and only for a kind with a template configured. The worker
+        plans by it and the console's inbox tells staff by it."""
+        return self.wechat.account_type == AccountType.SERVICE and kind in self.push.templates
+
     @property
     def uses_embedded_redis(self) -> bool:
         return self.redis.url == MEMORY_REDIS_URL

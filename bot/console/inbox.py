@@ -154,7 +154,6 @@ def _outlook_text(resident: Resident) -> str:
     """Whether an answer can go out now and how, or when it will (the worker's rules,
     models/push/channels.py; the allowance it counts in Redis is not asked)."""
     config = services().config
-    template = config.wechat.account_type == "service" and ANSWER_KIND in config.push.templates
     subscribe = config.push.subscribe_templates.get(ANSWER_KIND)
     consent = subscribe is not None and has_consent(
         request_db(), resident.id, subscribe.template_id
@@ -163,7 +162,7 @@ def _outlook_text(resident: Resident) -> str:
         resident.last_interaction_at,
         resident.last_interaction_kind,
         now(),
-        template=template,
+        template=config.sends_templates_of(ANSWER_KIND),
         subscription_consent=consent,
     )
     closes = "" if seen.window_closes_at is None else _local(seen.window_closes_at)

@@ -24,7 +24,7 @@ from models.push.outbox import enqueue_push
 from models.residents import Resident
 
 
-def checked_text(text: str) -> str:
+def _checked_text(text: str) -> str:
     """The message as kept: without the spaces around it; refused when empty or longer
     than a chat message."""
     words = text.strip()
@@ -35,7 +35,7 @@ def checked_text(text: str) -> str:
     return words
 
 
-def latest_conversation(db: Session, resident_id: int) -> Conversation | None:
+def _latest_conversation(db: Session, resident_id: int) -> Conversation | None:
     """The resident's most recent conversation, locked: the one a new message joins."""
     return db.execute(
         select(Conversation)
@@ -50,8 +50,8 @@ def leave_message(db: Session, resident: Resident, text: str, now: datetime) -> 
     """A resident's message for staff: it joins their open conversation, opens their
     closed one again (staff see the whole story, and whoever had it still has it), or
     starts the first one."""
-    words = checked_text(text)
-    conversation = latest_conversation(db, resident.id)
+    words = _checked_text(text)
+    conversation = _latest_conversation(db, resident.id)
     if conversation is None:
         conversation = Conversation(
             resident_id=resident.id,
@@ -104,7 +104,7 @@ def answer(
     carry it now). An answer to a conversation nobody had makes it the answerer's."""
     if conversation.status == ConversationStatus.CLOSED:
         raise InboxError("inbox_error_closed")
-    words = checked_text(text)
+    words = _checked_text(text)
     resident = db.get_one(Resident, conversation.resident_id)
     message = ConversationMessage(
         conversation_id=conversation.id,

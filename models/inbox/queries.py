@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from models.accounts.tables import Account
@@ -105,18 +105,6 @@ def inbox(db: Session, tab: InboxTab, account_id: int, limit: int = LIST_SIZE) -
         InboxRow(conversation, resident, login, _excerpt(text or ""))
         for conversation, resident, login, text in db.execute(query).all()
     ]
-
-
-def count_unassigned(db: Session) -> int:
-    """Open conversations nobody has taken: the number the console's menu shows."""
-    return int(
-        db.execute(
-            select(func.count()).where(
-                Conversation.status == ConversationStatus.OPEN,
-                Conversation.assigned_account_id.is_(None),
-            )
-        ).scalar_one()
-    )
 
 
 def thread(db: Session, conversation: Conversation) -> Thread:
