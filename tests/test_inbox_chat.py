@@ -5,15 +5,19 @@ a row bring the offer. One test goes through the real webhook."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from bot.services import Services
 from models.audit import Actor
 from models.inbox.operations import answer, close
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
+from models.push.vocabulary import Channel, OutboxStatus, PushKind
+from scheduler.worker import Worker
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.helpers import count
+from tests.helpers import count, pushes
 from tests.transcript import Talk
 
 ASK = "请写下您想对工作人员说的话，我们会转给他们，他们会在这里回复您。发送“退出”取消。"
@@ -103,3 +107,23 @@ def test_erasing_one_s_data_takes_the_words_left_for_staff(
     talk.say("删除我的信息")
     assert talk.say("确认").startswith("已删除")
     assert thread_texts(services) == [None, "好的，明天去看"]
+
+
+def test_an_answer_after_the_window_shut_rides_on_the_reply_to_the_next_message(
+    chat: Chat, services: Services, clock: FakeClock, make_worker: Callable[..., Worker]
+) -> None:
+    """No channel can carry it (48 hours passed, no template): the worker holds it, and
+    the resident's next message, whatever it is, brings it along."""
+    chat.say("人工")
+    chat.say("路灯坏了")
+    clock.advance(hours=49)
+    with services.session_factory() as db, db.begin():
+        conversation = db.execute(select(Conversation)).scalar_one()
+        answer(db, Actor.os_user("wang"), conversation, "已经修好了", clock.now)
+    make_worker().run_once()
+    [push] = pushes(services, PushKind.STAFF_ANSWER)
+    assert push.status == OutboxStatus.HELD
+    reply = chat.say("帮助")
+    assert reply.endswith("您有 1 条新通知：\n1. 工作人员回复：已经修好了")
+    [push] = pushes(services, PushKind.STAFF_ANSWER)
+    assert (push.status, push.channel) == (OutboxStatus.SENT, Channel.REPLY)
