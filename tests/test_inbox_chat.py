@@ -127,3 +127,12 @@ def test_an_answer_after_the_window_shut_rides_on_the_reply_to_the_next_message(
     assert reply.endswith("您有 1 条新通知：\n1. 工作人员回复：已经修好了")
     [push] = pushes(services, PushKind.STAFF_ANSWER)
     assert (push.status, push.channel) == (OutboxStatus.SENT, Channel.REPLY)
+
+
+def test_a_message_not_written_within_the_flow_ttl_is_dropped(
+    talk: Talk, services: Services, clock: FakeClock
+) -> None:
+    assert talk.say("人工") == ASK
+    clock.advance(minutes=31)
+    assert talk.say("路灯坏了") == "留言超过 30 分钟没有写完，已取消。需要时请再发送“人工”。"
+    assert count(services, Conversation) == 0

@@ -152,9 +152,12 @@ def test_refusals_change_nothing(services: Services, clock: FakeClock, staff: in
             answer(db, actor_for(wang), conversation, "您好", clock.now)
         with pytest.raises(InboxError, match="closed already"):
             close(db, actor_for(wang), conversation, clock.now)
+        with pytest.raises(InboxError, match="closed already"):
+            assign(db, actor_for(wang), conversation, wang, clock.now)
+        conversation.status = ConversationStatus.OPEN
         with pytest.raises(InboxError, match="assigned to wang already"):
             assign(db, actor_for(wang), conversation, wang, clock.now)
-        db.commit()
+        db.rollback()
     assert count(services, AuditEntry) == audited
     assert pushes(services, PushKind.STAFF_ANSWER) == []
     assert count(services, ConversationMessage) == 1

@@ -126,7 +126,14 @@ def _change(
 
 
 def _conversation(conversation_id: int) -> Conversation:
-    found = request_db().get(Conversation, conversation_id) if conversation_id <= ID_MAX else None
+    """The conversation, locked for a change (a resident's message may be reopening it
+    at this moment: the close or answer waits for it rather than crossing it)."""
+    locked = request.method == "POST"
+    found = (
+        request_db().get(Conversation, conversation_id, with_for_update=locked)
+        if conversation_id <= ID_MAX
+        else None
+    )
     if found is None:
         abort(404)
     return found

@@ -80,6 +80,8 @@ def assign(
     db: Session, actor: Actor, conversation: Conversation, account: Account, now: datetime
 ) -> None:
     """Give the conversation to ``account`` (staff take one for themselves)."""
+    if conversation.status == ConversationStatus.CLOSED:
+        raise InboxError("inbox_error_closed_already")
     if conversation.assigned_account_id == account.id:
         raise InboxError("inbox_error_assigned_already", login=account.login)
     before = _assignee_login(db, conversation)
