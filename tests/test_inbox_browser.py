@@ -53,5 +53,13 @@ def test_a_resident_s_message_is_answered_from_the_console(
     assert make_worker().run_once() == 1
 
     expect(chat.locator(".msg.bot .bubble").last).to_have_text("工作人员回复：明天上午去修")
-    console.reload()
-    expect(console.locator("#thread .entry.staff .delivery")).to_contain_text("已送达（客服消息")
+    # The thread refreshes itself (htmx), so the delivery shows without a reload.
+    expect(console.locator("#thread .entry.staff .delivery")).to_contain_text(
+        "已送达（客服消息", timeout=15_000
+    )
+    console.click("#back")
+    # Taken, so no longer unassigned.
+    expect(console.locator("#inbox")).not_to_contain_text("路灯坏了")
+    console.click("#tab-all")
+    expect(console.locator("#inbox")).to_contain_text("明天上午去修")
+    expect(console).to_have_url(re.compile(r"/console/inbox/\?tab=all$"))

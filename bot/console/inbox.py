@@ -34,6 +34,10 @@ from models.residents import Resident
 
 blueprint = Blueprint("inbox", __name__, url_prefix="/inbox")
 
+# How often an open conversation's page asks for its thread again (htmx), so new
+# messages and each answer's delivery show without a reload.
+REFRESH_S = 5
+
 TAB_TEXT_KEYS = {
     InboxTab.UNASSIGNED: "console_inbox_tab_unassigned",
     InboxTab.MINE: "console_inbox_tab_mine",
@@ -151,6 +155,7 @@ def _thread_page(conversation: Conversation, error: str = "", draft: str = "") -
         thread=shown,
         deliveries=deliveries,
         statuses=STATUS_TEXT_KEYS,
+        refresh_s=REFRESH_S,
         outlook=_outlook_text(shown.resident),
         error=error,
         draft=draft,
