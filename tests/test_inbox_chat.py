@@ -136,3 +136,10 @@ def test_a_message_not_written_within_the_flow_ttl_is_dropped(
     clock.advance(minutes=31)
     assert talk.say("路灯坏了") == "留言超过 30 分钟没有写完，已取消。需要时请再发送“人工”。"
     assert count(services, Conversation) == 0
+
+
+def test_a_message_too_long_is_refused_and_the_step_waits(talk: Talk, services: Services) -> None:
+    talk.say("人工")
+    assert talk.say("长" * 1001) == "留言最多 1000 个字"
+    assert count(services, Conversation) == 0
+    assert talk.say("路灯坏了") == LEFT
