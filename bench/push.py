@@ -72,7 +72,7 @@ from bench.support import (  # noqa: E402
     running,
     server_env,
 )
-from bot.config import PushConfig  # noqa: E402
+from bot.config.sections import PushConfig  # noqa: E402
 from bot.wechat.fake_api import FAKE_APP_ID, FAKE_APP_SECRET  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402

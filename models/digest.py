@@ -32,7 +32,7 @@ WAITING_LISTED = 10
 
 
 class CategoryName(Protocol):
-    """A need category as configured (bot.config.NeedCategory fits)."""
+    """A need category as configured (bot.config.sections.NeedCategory fits)."""
 
     @property
     def key(self) -> str: ...

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from bot.config import Config
+from bot.config.sections import Config
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import WeChatAPIError
 from bot.wechat.errors import QUOTAS, Refusal

@@ -16,7 +16,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config
+from bot.config.sections import Config
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
 from models import digest, reminders

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.config import DEFAULT_NEED_CATEGORIES
+from bot.config.sections import DEFAULT_NEED_CATEGORIES
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models import OutboxMessage, Resident

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot import config
-from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
+from bot.config import push as push_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
+from bot.config.sections import DEFAULT_NEED_CATEGORIES, PushTemplate
 from models.broadcasts.fanout import broadcast_payload
 from models.broadcasts.records import Broadcast
 from models.digest import DayEvents, DigestFacts, digest_payload
@@ -98,7 +100,7 @@ def test_a_kind_s_payload_provides_exactly_its_declared_values(kind: str) -> Non
 
 
 def test_config_checks_templates_against_the_models_declaration() -> None:
-    assert config.TEMPLATE_VALUES is TEMPLATE_VALUES
+    assert push_config.TEMPLATE_VALUES is TEMPLATE_VALUES
 
 
 @pytest.mark.parametrize("kind", ["reminder", "promotion", "need_assigned"])
@@ -139,8 +141,8 @@ def test_config_refuses_a_template_for_a_kind_no_template_carries(tmp_path: Path
     """Mass sends use no templates: the registry declares no fields for them."""
     path = tmp_path / "config.toml"
     path.write_text('[push.templates.mass]\ntemplate_id = "T"\nfields = { a = "{text}" }\n')
-    with pytest.raises(config.ConfigError, match="no push kind 'mass'"):
-        config.load_config(path, environ={})
+    with pytest.raises(ConfigError, match="no push kind 'mass'"):
+        load_config(path, environ={})
 
 
 @pytest.mark.parametrize("kind", sorted(TEMPLATE_VALUES))
@@ -148,5 +150,5 @@ def test_config_accepts_every_value_the_registry_declares(tmp_path: Path, kind: 
     pattern = " ".join(f"{{{value}}}" for value in sorted(TEMPLATE_VALUES[kind]))
     path = tmp_path / "config.toml"
     path.write_text(f'[push.templates.{kind}]\ntemplate_id = "T"\nfields = {{ a = "{pattern}" }}\n')
-    template = config.load_config(path, environ={}).push.templates[kind]
+    template = load_config(path, environ={}).push.templates[kind]
     assert template.fields == (("a", pattern),)

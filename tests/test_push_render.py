@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select, update
 
-from bot.config import PushTemplate
+from bot.config.sections import PushTemplate
 from bot.services import Services
 from bot.wechat.fake_api import FakeWeChatServer
 from models.push.outbox import OutboxMessage

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.cli.main import main
-from bot.config import MEMORY_REDIS_URL, PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
+from bot.config.sections import MEMORY_REDIS_URL
 from bot.demo.runner import (
     DEMO_RESIDENTS,
     DemoCredentials,

@@ -10,7 +10,7 @@ import pytest
 from urllib3.response import HTTPResponse
 from wechatpy.exceptions import WeChatClientException
 
-from bot.config import MenuButton, MenuConfig
+from bot.config.sections import MenuButton, MenuConfig
 from bot.redis_conn import connect_redis
 from bot.wechat.api import WeChatAPI, menu_to_wechat
 from bot.wechat.client import (

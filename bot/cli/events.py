@@ -35,7 +35,8 @@ from bot.cli.support import (
     printable,
     staff_session,
 )
-from bot.config import Config, ConfigError
+from bot.config.errors import ConfigError
+from bot.config.sections import Config
 from bot.exports import spreadsheet_text
 from bot.redis_conn import connect_redis
 from bot.wechat.api import WeChatAPI

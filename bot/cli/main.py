@@ -22,7 +22,7 @@ from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
 from bot.cli.partners import partners
 from bot.cli.processes import scheduler, serve, worker
-from bot.config import PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
 
 
 @click.group(

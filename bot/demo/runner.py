@@ -26,7 +26,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import create_app
 from bot.cli.actors import os_user
-from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
+from bot.config.loader import load_config
+from bot.config.sections import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config
 from bot.demo.loops import DemoBackground
 from bot.demo.seed import seed_demo_events
 from bot.demo.simulator import install_simulator

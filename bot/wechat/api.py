@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import MenuButton, MenuConfig
+from bot.config.sections import MenuButton, MenuConfig
 from bot.wechat.client import AixiangWeChatClient, WeChatTransportError
 
 

@@ -40,7 +40,7 @@ from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTa
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
-from bot.config import Config
+from bot.config.sections import Config
 from bot.redis_conn import degradable
 from bot.wechat.errors import Refusal, refusal
 

@@ -4,7 +4,7 @@ opt-out (退订) applies, how long it stays worth sending, and what makes it sta
 This is the one module that imports the domain modules (for their staleness checks);
 they import only models/push's outbox, builder and stale marking, so there is no import
 circle. Adding a kind means a member of :class:`~models.push.vocabulary.PushKind`, its
-payload builder in its domain module, and its entry here; bot/config.py checks
+payload builder in its domain module, and its entry here; bot/config/push.py checks
 configured templates against :data:`KINDS`, and tests/test_push_kinds.py holds each
 kind's payload builder to exactly its ``fields``.
 """
@@ -127,7 +127,7 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
 )
 
 
-# What a template of each kind may show, for bot/config.py to check templates against;
+# What a template of each kind may show, for bot/config/push.py to check templates against;
 # a kind no template carries is not in it.
 TEMPLATE_VALUES: Mapping[str, frozenset[str]] = MappingProxyType(
     {str(kind): spec.fields for kind, spec in KINDS.items() if spec.fields}

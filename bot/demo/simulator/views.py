@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from bot.cli.support import parse_local_time
-from bot.config import MenuButton
+from bot.config.sections import MenuButton
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.templates import TEMPLATES_BY_ID
 from bot.webhook_services import WebhookServices
