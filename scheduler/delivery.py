@@ -30,8 +30,7 @@ from typing import Any
 
 from bot.config.sections import Config
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import WeChatAPIError
-from bot.wechat.errors import QUOTAS, Refusal
+from bot.wechat.errors import QUOTAS, Refusal, WeChatAPIError
 from models.broadcasts.sending import MassSend
 from models.push.outbox import Claimed
 from models.push.pauses import PAUSED_PREFIX

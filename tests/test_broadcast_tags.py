@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import WeChatAPIError
 from bot.wechat.fake_api import MAX_TAGS, FakeWeChatServer
 from models import BroadcastRecipient, OutboxMessage
 from models.base import utcnow

@@ -13,8 +13,8 @@ from wechatpy.exceptions import WeChatClientException
 from bot.config.sections import MenuButton, MenuConfig
 from bot.redis_conn import connect_redis
 from bot.wechat.api import WeChatAPI, menu_to_wechat
-from bot.wechat.client import (
-    AixiangWeChatClient,
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import (
     WeChatAPIError,
     WeChatFileTooLarge,
     WeChatTimeout,

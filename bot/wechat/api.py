@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config.sections import MenuButton, MenuConfig
-from bot.wechat.client import AixiangWeChatClient, WeChatTransportError
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import WeChatTransportError
 
 
 class _Area:
