@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.cli.main import main
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts.audience import Audience, Recipient, resolve_audience

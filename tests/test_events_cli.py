@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import OutboxMessage
 from models.base import utcnow
 from models.events.notices import LATE_CANCEL_NOTICE_WINDOW

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.push.outbox import claim_due, mark_outcome, mark_sent, renew_lease
 from scheduler.ratelimit import SendRateLimit
 from scheduler.worker import BatchLease

@@ -30,7 +30,7 @@ from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events.tables import Event

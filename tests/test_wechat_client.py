@@ -21,7 +21,7 @@ from bot.wechat.errors import (
     WeChatTokenRejected,
     WeChatTransportError,
 )
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.fixtures_wechat import MakeWeChatClient
 
 

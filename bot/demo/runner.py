@@ -36,7 +36,8 @@ from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_confi
 from bot.demo.templates import push_templates_setting
 from bot.ports import ensure_port_free
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.fake_api import API_PREFIX, FakeWeChatServer
+from bot.wechat.fake_api.app import API_PREFIX
+from bot.wechat.fake_api.server import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import migrate
 from models.accounts.operations import create_account, set_password
