@@ -25,9 +25,9 @@ from bot.demo.runner import (
     demo_config,
     seed_demo_data,
 )
-from bot.demo.simulator import install_simulator
+from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
-from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
+from bot.demo.simulator.page import MAX_RESIDENTS_LISTED
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from bot.wechat.fake_api.server import FakeWeChatServer

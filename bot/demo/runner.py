@@ -30,7 +30,7 @@ from bot.config.loader import load_config
 from bot.config.sections import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config
 from bot.demo.loops import DemoBackground
 from bot.demo.seed import seed_demo_events
-from bot.demo.simulator import install_simulator
+from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_config
 from bot.demo.templates import push_templates_setting
