@@ -16,7 +16,7 @@ from bot.cli.arguments import StaffGroup
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
-from bot.cli.events import events
+from bot.cli.events.group import events
 from bot.cli.menu import menu
 from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
