@@ -32,7 +32,7 @@ from bot.config.sections import Config
 from bot.wechat.api import WeChatAPI
 from bot.wechat.errors import QUOTAS, Refusal, WeChatAPIError
 from models.broadcasts.sending import MassSend
-from models.push.outbox import Claimed
+from models.push.claims import Claimed
 from models.push.pauses import PAUSED_PREFIX
 from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags

@@ -22,7 +22,7 @@ from bot.wechat.client import AixiangWeChatClient
 from models import digest, reminders
 from models.broadcasts.fanout import send_due_broadcasts
 from models.events.staff import finish_past_events
-from models.push.outbox import expire_stale
+from models.push.upkeep import expire_stale
 from scheduler.leader import Deposed, Fence
 from scheduler.media import run_media_sweep
 

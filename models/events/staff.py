@@ -31,7 +31,7 @@ from models.events.tables import (
 )
 from models.partners import Partner
 from models.push import stale
-from models.push.outbox import enqueue_push
+from models.push.rows import enqueue_push
 from models.push.vocabulary import PushKind
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
