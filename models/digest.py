@@ -22,8 +22,8 @@ from models.events.tables import Event, EventStatus
 from models.needs.notices import status_name
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
 from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
 from models.push.rows import enqueue_push
-from models.push.vocabulary import PushKind
 from models.residents import get_or_create_resident
 from texts.catalog import LINES, Both, both
 

@@ -39,7 +39,8 @@ from models.push.consents import use_consent
 from models.push.outcomes import mark_outcome
 from models.push.pauses import PAUSED_PREFIX
 from models.push.policy import not_to_send
-from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus
 from models.residents import Resident, mark_unsubscribed
 from scheduler.channels import Push, Unrenderable
 from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text

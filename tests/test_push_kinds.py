@@ -23,8 +23,8 @@ from models.events.tables import Event, Signup
 from models.inbound import deferred_reply_payload
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
-from models.push.registry import KINDS, TEMPLATE_VALUES
-from models.push.vocabulary import PushKind
+from models.push.registry import KINDS, TEMPLATE_VALUES, PushKind
+from models.push.stale_checks import STALE_CHECKS
 from models.reminders import reminder_payload
 from scheduler.channels import Push, render_template_fields
 from tests.helpers import SHANGHAI
@@ -134,7 +134,7 @@ def test_every_kind_is_in_the_registry_with_its_lifetime() -> None:
 
 def test_only_broadcasts_heed_the_opt_out_and_only_reminders_go_stale_by_themselves() -> None:
     assert {kind for kind, spec in KINDS.items() if spec.broadcast_opt_out} == {PushKind.BROADCAST}
-    assert {kind for kind, spec in KINDS.items() if spec.stale is not None} == {PushKind.REMINDER}
+    assert set(STALE_CHECKS) == {PushKind.REMINDER}
 
 
 def test_config_refuses_a_template_for_a_kind_no_template_carries(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from bot.spool import Spool
 from models.push import upkeep
 from models.push.outbox import OutboxMessage
 from models.push.pauses import release_paused
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import OutboxStatus
 from scheduler.pauses import Pauses
 
 

@@ -24,7 +24,8 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, check_one_of
-from models.push.vocabulary import Channel, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, OutboxStatus
 
 # The rows claim_due may lease, as the partial index that keeps them in claim order says it.
 CLAIMABLE = text("status IN ('pending', 'failed', 'sending')")

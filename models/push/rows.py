@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import OutboxStatus
 from models.upsert import insert_ignoring_conflict
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from models.base import rowcount
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus
 
 SIGNUP_CANCELLED = "the sign-up was cancelled"
 SUPERSEDED = "a later change of the event's time or place is told instead"
