@@ -54,6 +54,8 @@ def anchor_paths(config: Config, folder: Path) -> Config:
 def config_path_for(
     path: str | os.PathLike[str] | None, env: Mapping[str, str], running_demo: bool
 ) -> Path | None:
+    """The file to read: ``path``, else ``AIXIANG_CONFIG``, else ./config.toml, else the
+    running demo's (when ``running_demo``); None when there is none."""
     if path is not None:
         return Path(path)
     if env.get("AIXIANG_CONFIG"):

@@ -7,8 +7,8 @@ one process at a time fetches it, under a Redis lock (bot/wechat/token.py), thro
 every call has a timeout (bot/wechat/transport.py); and a rejected token means one
 refresh, one retry, then an error that keeps WeChat's errcode (wechatpy's own client
 retries without bound). When Redis is down each process keeps its own token and carries
-on. Only public APIs of wechatpy, requests and urllib3 are used: the
-client is its own class, not a subclass of wechatpy's.
+on. Only public APIs of wechatpy, requests and urllib3 are used: the client is its own
+class, not a subclass of wechatpy's.
 """
 
 from __future__ import annotations
