@@ -277,11 +277,17 @@ def _yours(ctx: Context, event: Event) -> list[str]:
 
 
 def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
-    """Refuse at once what can be refused; a sign-up with no question to ask goes straight
-    to :func:`sign_up`, which checks everything under the event's lock."""
+    """报名 N: the sign-up for N kept aside, where it was left, or a new one."""
     numbers = _parse_numbers(arg)
     if numbers is None or len(numbers) > 2:
         return Reply(ctx.t("event_which", example=ctx.t("event_which_example_signup")))
+    key = SignupDraft(event_id=numbers[0]).kept_key()
+    return SIGNUP_FLOW.resume_or(ctx, key, lambda: _new_signup(ctx, numbers))
+
+
+def _new_signup(ctx: Context, numbers: list[int]) -> Reply:
+    """Refuse at once what can be refused; a sign-up with no question to ask goes straight
+    to :func:`sign_up`, which checks everything under the event's lock."""
     event_id = numbers[0]
     try:
         event = get_event(ctx.db, event_id)
@@ -314,6 +320,10 @@ class SignupDraft(Draft):
     mobile: str = ""
     waitlist: bool = False
     fewer: int = 0
+
+    def kept_key(self) -> str:
+        """One sign-up kept aside per event: 报名 N picks up N's."""
+        return f"{super().kept_key()}:{self.event_id}"
 
 
 def _needs_contact(ctx: Context, event: Event) -> bool:
@@ -395,6 +405,14 @@ def _event(ctx: Context, draft: SignupDraft) -> Event:
 
 def _expired(ctx: Context, draft: SignupDraft) -> str:
     return ctx.t("event_signup_expired", minutes=ttl_minutes(ctx), id=draft.event_id)
+
+
+def _kept(ctx: Context, draft: SignupDraft) -> str:
+    return ctx.t("event_signup_kept", minutes=ttl_minutes(ctx), id=draft.event_id)
+
+
+def _name_is_called(ctx: Context) -> str:
+    return ctx.t("event_answer_name")
 
 
 # The sign-up's questions ----------------------------------------------------------------------
@@ -503,7 +521,7 @@ def on_fewer(message: Message, ctx: Context, draft: SignupDraft) -> Reply:
     return _sign_up(ctx, _event(ctx, draft), draft)
 
 
-NAME = Step("event.contact_name", on_name, _ask_name)
+NAME = Step("event.contact_name", on_name, _ask_name, free_text=_name_is_called)
 MOBILE = Step("event.contact_mobile", on_mobile, _ask_mobile)
 CONSENT = Step("event.contact_consent", on_consent, _ask_consent)
 PARTY = Step("event.party_size", on_party, _ask_party)
@@ -514,6 +532,7 @@ SIGNUP_FLOW = Flow(
     (NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
     expired=_expired,
     gone=_event_gone,
+    kept=_kept,
 )
 
 

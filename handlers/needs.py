@@ -3,7 +3,12 @@
 The draft lives only in the flow state (Redis, with the flow TTL); nothing reaches the
 database until the resident confirms, so leaving, going quiet or declining the privacy
 notice leaves nothing behind. The steps run on handlers/flows.py, which drops a draft
-older than the flow TTL even where Redis kept it.
+older than the flow TTL even where Redis kept it, and keeps it aside when the resident
+goes elsewhere (需求 picks it up again).
+
+A photo or a location sent with no draft open is kept in a new draft while the resident
+is asked whether to start a need with it, or goes into the draft kept aside: what a
+resident gave is never dropped unsaid, and nothing is written unless they go on.
 """
 
 from __future__ import annotations
@@ -40,14 +45,32 @@ DONE_WORDS = frozenset({"完成", "好了", "没有了", "done", "no more"})
 
 
 def media_outside_a_draft(message: Message, ctx: Context) -> Reply:
-    """A photo or a place sent on its own is most likely a problem being reported."""
-    return Reply(ctx.t("need_media_outside_draft"))
+    """A photo or a place sent on its own is most likely a problem being reported: it
+    goes into the need draft kept aside if there is one, else into a new draft offered
+    to the resident (nothing is written until a need is submitted)."""
+    kept = NEED_FLOW.take_back(ctx, NeedDraft().kept_key())
+    if isinstance(kept, NeedDraft):
+        added = _add_media(ctx, kept, message)
+        return Reply(f"{added}\n{_ask_again(ctx, kept).text}")
+    expired = f"{kept}\n" if isinstance(kept, str) else ""
+    draft = NeedDraft()
+    added = _add_media(ctx, draft, message)
+    if not draft.photos and draft.lat is None:
+        return Reply(f"{expired}{added}")
+    return Reply(f"{expired}{OFFER.ask(ctx, draft).text}")
 
 
 def start_need(message: Message, ctx: Context) -> Reply:
+    """需求/need: the draft kept aside, where it was left, or a new one."""
+    return NEED_FLOW.resume_or(
+        ctx, NeedDraft().kept_key(), lambda: _first_question(ctx, NeedDraft())
+    )
+
+
+def _first_question(ctx: Context, draft: NeedDraft) -> Reply:
     if ctx.resident.privacy_consent_at is None:
-        return CONSENT.ask(ctx, NeedDraft())
-    return CATEGORY.ask(ctx, NeedDraft())
+        return CONSENT.ask(ctx, draft)
+    return CATEGORY.ask(ctx, draft)
 
 
 @dataclass
@@ -65,6 +88,10 @@ class NeedDraft(Draft):
 
 def _expired(ctx: Context, draft: Draft) -> str:
     return ctx.t("need_expired", minutes=ttl_minutes(ctx))
+
+
+def _kept(ctx: Context, draft: Draft) -> str:
+    return ctx.t("need_kept", minutes=ttl_minutes(ctx))
 
 
 def _categories(ctx: Context) -> tuple[NeedCategory, ...]:
@@ -92,6 +119,11 @@ def _status_name(ctx: Context, status: str) -> str:
 # The flow's questions -----------------------------------------------------------------------
 
 
+def _offer_question(ctx: Context, draft: NeedDraft) -> str:
+    place = _place_text(ctx, draft.place, draft.lat, draft.lng)
+    return ctx.t("need_offer", photos=len(draft.photos), place=place)
+
+
 def _consent_question(ctx: Context, draft: NeedDraft) -> str:
     return ctx.t("need_consent")
 
@@ -109,11 +141,22 @@ def _describe_question(ctx: Context, draft: NeedDraft) -> str:
 
 
 def _photos_question(ctx: Context, draft: NeedDraft) -> str:
-    return ctx.t("need_ask_photos", max_photos=ctx.settings.need_max_photos)
+    max_photos = ctx.settings.need_max_photos
+    if draft.photos:
+        return ctx.t("need_ask_more_photos", count=len(draft.photos), max_photos=max_photos)
+    return ctx.t("need_ask_photos", max_photos=max_photos)
 
 
 def _place_question(ctx: Context, draft: NeedDraft) -> str:
     return ctx.t("need_ask_place")
+
+
+def _text_is_called(ctx: Context) -> str:
+    return ctx.t("need_answer_text")
+
+
+def _place_is_called(ctx: Context) -> str:
+    return ctx.t("need_answer_place")
 
 
 def _confirm_question(ctx: Context, draft: NeedDraft) -> str:
@@ -137,6 +180,18 @@ def _place_text(ctx: Context, place: str | None, lat: float | None, lng: float |
 
 
 # The flow's answers -------------------------------------------------------------------------
+
+
+def on_offer(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
+    if message.type in (MessageType.IMAGE, MessageType.LOCATION):
+        added = _add_media(ctx, draft, message)
+        return Reply(f"{added}\n{OFFER.ask(ctx, draft).text}")
+    if is_yes(message.words):
+        return _first_question(ctx, draft)
+    if is_no(message.words):
+        ctx.end_flow()
+        return Reply(ctx.t("need_offer_declined"))
+    return Reply(ctx.t("need_offer_again"))
 
 
 def on_consent(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
@@ -180,7 +235,7 @@ def on_describe(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if len(text) > max_text:
         return Reply(ctx.t("need_text_too_long", length=len(text), max_text=max_text))
     draft.text = text
-    if ctx.settings.need_max_photos == 0:
+    if len(draft.photos) >= ctx.settings.need_max_photos:
         return _after_photos(ctx, draft)
     return PHOTOS.ask(ctx, draft)
 
@@ -247,6 +302,31 @@ def _after_photos(ctx: Context, draft: NeedDraft) -> Reply:
     return PLACE.ask(ctx, draft)
 
 
+def _add_media(ctx: Context, draft: NeedDraft, message: Message) -> str:
+    """Keep a photo or a location sent outside the step that asks for it; the line says
+    what became of it."""
+    if message.type == MessageType.LOCATION and message.location is not None:
+        _keep_location(draft, message.location)
+        return ctx.t("need_media_kept_place")
+    if message.type != MessageType.IMAGE or not message.media_id:
+        return ctx.t("need_unsupported_media")
+    max_photos = ctx.settings.need_max_photos
+    if len(draft.photos) >= max_photos:
+        return ctx.t("need_photo_limit", max_photos=max_photos)
+    draft.photos.append([message.media_id, message.pic_url])
+    return ctx.t("need_media_kept_photo", count=len(draft.photos))
+
+
+def _ask_again(ctx: Context, draft: NeedDraft) -> Reply:
+    """The question of the step a draft taken back is at, past what a photo or a place
+    just added already answered (the place, a full set of photos)."""
+    step = NEED_FLOW.current_step(ctx)
+    photos_done = len(draft.photos) >= ctx.settings.need_max_photos
+    if step in (PHOTOS, PLACE) and (draft.lat is not None or photos_done):
+        return _after_photos(ctx, draft)
+    return step.ask(ctx, draft)
+
+
 def _keep_location(draft: NeedDraft, location: Location) -> None:
     """A LOCATION message is the need's place, whichever step it arrives at."""
     draft.place = location.label.strip()[:MAX_PLACE] or None
@@ -300,13 +380,19 @@ def _late_photo(ctx: Context, draft: NeedDraft) -> str:
     return ctx.t("need_photo_after_photo_step")
 
 
+OFFER = Step("need.offer", on_offer, _offer_question)
 CONSENT = Step("need.consent", on_consent, _consent_question)
 CATEGORY = Step("need.category", on_category, _category_question)
-DESCRIBE = Step("need.text", on_describe, _describe_question)
+DESCRIBE = Step("need.text", on_describe, _describe_question, free_text=_text_is_called)
 PHOTOS = Step("need.photos", on_photos, _photos_question)
-PLACE = Step("need.place", on_place, _place_question)
+PLACE = Step("need.place", on_place, _place_question, free_text=_place_is_called)
 CONFIRM = Step("need.confirm", on_confirm, _confirm_question)
-NEED_FLOW = Flow(NeedDraft, (CONSENT, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM), expired=_expired)
+NEED_FLOW = Flow(
+    NeedDraft,
+    (OFFER, CONSENT, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM),
+    expired=_expired,
+    kept=_kept,
+)
 
 
 # Following needs --------------------------------------------------------------------------
@@ -404,6 +490,8 @@ def on_erase(message: Message, ctx: Context, draft: EraseDraft) -> Reply:
     if not is_yes(message.words):
         return Reply(ctx.t("erase_ask_again"))
     ctx.end_flow()
+    # Drafts set aside hold the resident's words too.
+    ctx.drop_kept()
     erased = erase_resident_data(ctx.db, ctx.resident, ctx.now)
     return Reply(
         ctx.t(
