@@ -194,7 +194,7 @@ class Flow(Generic[DraftT]):
             if step.free_text is not None and router.is_command(message.words):
                 word = message.words.strip()
                 step.go(ctx, draft, asked=word)
-                return Reply(ctx.t("flow_command_or_answer", word=word, answer=step.free_text(ctx)))
+                return Reply(_command_or_answer_question(ctx, step, word))
             return step.answer(message, ctx, draft)
 
         return answer
@@ -222,7 +222,12 @@ class Flow(Generic[DraftT]):
     def _question(self, step: Step[DraftT]) -> Prompt:
         def question(ctx: Context) -> str:
             draft = self._resume(ctx)
-            return draft if isinstance(draft, str) else step.question(ctx, draft)
+            if isinstance(draft, str):
+                return draft
+            asked = ctx.flow.data.get(ASKED) if ctx.flow is not None else None
+            if asked is not None:
+                return _command_or_answer_question(ctx, step, str(asked))
+            return step.question(ctx, draft)
 
         return question
 
@@ -238,6 +243,13 @@ class Flow(Generic[DraftT]):
             ctx.end_flow()
             return ended
         return draft
+
+
+def _command_or_answer_question(ctx: Context, step: Step[Any], word: str) -> str:
+    """Whether a command word typed at a free-text step was meant as the command."""
+    if step.free_text is None:
+        raise RuntimeError("only a free-text step asks what a command word meant")
+    return ctx.t("flow_command_or_answer", word=word, answer=step.free_text(ctx))
 
 
 def _followed_by(reply: Reply | None, line: str) -> Reply:

@@ -207,6 +207,15 @@ def test_anything_else_after_the_question_is_the_answer_as_usual(talk: Talk) -> 
     )
 
 
+def test_help_while_asked_asks_the_same_question_again(talk: Talk) -> None:
+    up_to_photos(talk)
+    talk.say("完成")
+    talk.say("活动")
+    assert talk.say("帮助").endswith(f"\n\n{command_or('活动', '地点')}")
+    assert talk.say("1").endswith(f"\n\n{KEPT}")
+    assert talk.say("需求") == f"{RESUMED}\n{PLACE}"
+
+
 def test_a_spoken_command_word_at_a_free_text_step_is_asked_about(talk: Talk) -> None:
     up_to_photos(talk)
     talk.say("完成")
