@@ -17,10 +17,12 @@ a command they chose to run), a flow that keeps drafts (``kept`` given) sets its
 aside under the draft's key and the answer says so; the command that starts the flow
 (需求/need) picks it up again at the step where it was left, or says that it expired.
 
-A step that takes free text (a description, a place, a name) would take a command word
-typed alone there as its answer, or a command would silently drop what was typed: so
-the flow asks which was meant (1: run the command, the draft kept; 2: take the word as
-the answer). The command words are the router's registry, not a list kept here.
+A command word typed alone at a step of such a flow is going elsewhere too: at a step
+that takes a choice (a category, yes or no, a number) it is no answer, so the command
+runs with the draft kept. A step that takes free text (a description, a place, a name)
+could take it as its answer, so the flow asks which was meant (1: run the command, the
+draft kept; 2: take the word as the answer). The command words are the router's
+registry, not a list kept here.
 
 Stored shape: the draft's fields, leaving out those still at their default, plus
 ``touched`` (when the draft last moved to a step, ISO 8601) and, while the resident is
@@ -191,7 +193,9 @@ class Flow(Generic[DraftT]):
             if asked is not None:
                 step.go(ctx, draft)
                 return self._command_or_answer(step, router, str(asked), message, ctx, draft)
-            if step.free_text is not None and router.is_command(message.words):
+            if self.kept is not None and router.is_command(message.words):
+                if step.free_text is None:
+                    return self._keep(ctx, lambda: router.dispatch(message, ctx))
                 word = message.words.strip()
                 step.go(ctx, draft, asked=word)
                 return Reply(_command_or_answer_question(ctx, step, word))

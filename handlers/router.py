@@ -11,8 +11,9 @@ Dispatch order, and why:
    draft aside and the answer to the tap says so, so a draft is never lost unsaid.
 3. In a flow, everything else goes to the flow's current step, except the words that
    answer anywhere (帮助/help, 中文/English): they are answered and the step's question
-   is asked again, so a name or an address is never taken to be "help". A step that
-   takes free text asks what a command word typed alone there meant (handlers/flows.py).
+   is asked again, so a name or an address is never taken to be "help". In a flow that
+   keeps drafts, a command word typed alone runs with the draft kept, except at a step
+   that takes free text, which asks what was meant (handlers/flows.py).
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
    取消报名 3 is never read as 报名), then patterns that are recognised on their own (a
    need's reference, N-000001). A voice message WeChat recognised counts as the words

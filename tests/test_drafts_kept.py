@@ -167,7 +167,35 @@ def test_a_menu_tap_keeps_a_sign_up_and_signup_n_continues_it(
     assert "张三" in talk.say("13800138000")
 
 
-# A command word at a free-text step --------------------------------------------------------
+# A command word typed mid-draft ------------------------------------------------------------
+
+
+def test_a_command_word_where_a_choice_is_asked_runs_with_the_draft_kept(talk: Talk) -> None:
+    talk.verify(
+        [
+            ("需求", CONSENT),
+            ("同意", CATEGORIES),
+            ("活动", f"{NO_EVENTS}\n\n{KEPT}"),
+            ("需求", f"{RESUMED}\n{CATEGORIES}"),
+            ("我的需求！", f"{NO_NEEDS}\n\n{KEPT}"),
+            ("需求", f"{RESUMED}\n{CATEGORIES}"),
+            ("需求", f"{RESUMED}\n{CATEGORIES}"),
+            ("2", DESCRIBE),
+        ]
+    )
+
+
+def test_a_command_word_at_the_party_size_keeps_the_sign_up(
+    talk: Talk, make_event: MakeEvent
+) -> None:
+    event_id = make_event(max_party_size=4)
+    ask_party = talk.say(f"报名 {event_id}")
+    assert talk.say("我的活动") == (
+        f"{talk.as_resident('o-other').say('我的活动')}\n\n"
+        f"您对活动 {event_id} 的报名尚未完成，已为您保存（30 分钟内有效），"
+        f"发送“报名 {event_id}”可继续。"
+    )
+    assert talk.say(f"报名 {event_id}") == f"{RESUMED}\n{ask_party}"
 
 
 def test_a_command_word_as_the_place_is_asked_about_and_2_takes_it(talk: Talk) -> None:
