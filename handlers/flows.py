@@ -37,8 +37,7 @@ from dataclasses import MISSING, Field, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, Self, TypeVar
 
-from handlers.answers import pick_option
-from handlers.answers import is_yes_or_no
+from handlers.answers import is_yes_or_no, pick_option
 from handlers.context import Context
 from handlers.message import Message, MessageType, Reply
 from handlers.router import Elsewhere, Handler, Prompt, Router
