@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from bot.demo.runner import build_demo_app
 from bot.webhook_services import WebhookServices
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.helpers import serving
 from tests.test_simulator_browser import CHROMIUM, CHROMIUM_ARGS
 

@@ -13,7 +13,8 @@ from bot.services import Services
 from models.audit import Actor
 from models.inbox.operations import answer, close
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
-from models.push.vocabulary import Channel, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, OutboxStatus
 from scheduler.worker import Worker
 from tests.chat import Chat
 from tests.conftest import FakeClock

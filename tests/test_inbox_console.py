@@ -15,7 +15,7 @@ from models.audit import AuditEntry
 from models.inbox.operations import leave_message
 from models.inbox.tables import Conversation
 from models.partners import add_partner
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from models.residents import InteractionKind, get_or_create_resident
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount, alert

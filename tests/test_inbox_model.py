@@ -20,7 +20,8 @@ from models.inbox.operations import answer, assign, close, leave_message
 from models.inbox.queries import InboxTab, inbox, open_conversation, thread
 from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
 from models.push.channels import outlook
-from models.push.vocabulary import Channel, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
 from tests.console import MakeAccount

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from texts.catalog import both
 
 ANSWER_KIND = PushKind.STAFF_ANSWER

@@ -20,7 +20,7 @@ from models.inbox.tables import (
     ConversationMessage,
     ConversationStatus,
 )
-from models.push.outbox import enqueue_push
+from models.push.rows import enqueue_push
 from models.residents import Resident
 
 
