@@ -47,7 +47,11 @@ class MessageDraft(Draft):
 
 
 def start_message(message: Message, ctx: Context) -> Reply:
-    return WRITE.ask(ctx, MessageDraft())
+    """人工/talk to a person: the message asked for, or asked for again where a command
+    word had set the step aside."""
+    return WRITE_FLOW.resume_or(
+        ctx, MessageDraft().kept_key(), lambda: WRITE.ask(ctx, MessageDraft())
+    )
 
 
 def _ask(ctx: Context, draft: MessageDraft) -> str:
@@ -71,8 +75,18 @@ def _expired(ctx: Context, draft: MessageDraft) -> str:
     return ctx.t("inbox_expired", minutes=ttl_minutes(ctx))
 
 
-WRITE = Step("inbox.write", _on_message, _ask)
-WRITE_FLOW = Flow(MessageDraft, (WRITE,), expired=_expired)
+def _message_is_called(ctx: Context) -> str:
+    return ctx.t("inbox_answer_message")
+
+
+def _kept(ctx: Context, draft: MessageDraft) -> str:
+    return ctx.t("inbox_kept", minutes=ttl_minutes(ctx))
+
+
+# A command word typed alone where the message is asked for is asked about, as at every
+# free-text step (handlers/flows.py): "活动" is more likely the command than the message.
+WRITE = Step("inbox.write", _on_message, _ask, free_text=_message_is_called)
+WRITE_FLOW = Flow(MessageDraft, (WRITE,), expired=_expired, kept=_kept)
 
 
 def unplaced(not_understood: Handler) -> Handler:

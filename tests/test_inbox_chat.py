@@ -144,3 +144,19 @@ def test_a_message_too_long_is_refused_and_the_step_waits(talk: Talk, services: 
     assert talk.say("长" * 1001) == "留言最多 1000 个字"
     assert count(services, Conversation) == 0
     assert talk.say("路灯坏了") == LEFT
+
+
+def test_a_command_word_where_the_message_is_asked_for_is_asked_about(
+    talk: Talk, services: Services
+) -> None:
+    """As at every free-text step: 1 runs the command and the message waits for 人工,
+    2 sends the word to staff."""
+    talk.say("人工")
+    asked = talk.say("活动")
+    assert asked.startswith("“活动”也是一个命令。") and "作为给工作人员的留言" in asked
+    ran = talk.say("1")
+    assert ran.endswith("留言还没写（30 分钟内有效），发送“人工”可继续。")
+    assert talk.say("人工").endswith(ASK)
+    talk.say("活动")
+    assert talk.say("2") == LEFT
+    assert thread_texts(services) == ["活动"]
