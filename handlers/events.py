@@ -17,6 +17,7 @@ from handlers.context import Context
 from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Message, Reply
 from handlers.router import Handler, Router, command_word, normalize
+from handlers.villages import VillageQuestion
 from models.events.checkin import QR_SCENE_PREFIX, check_in
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import (
@@ -296,7 +297,7 @@ def start_signup(message: Message, ctx: Context, arg: str) -> Reply:
             check_not_signed_up(ctx.db, event, ctx.resident)
     except EventError as error:
         return _refusal(ctx, error, event_id)
-    return _next_step(ctx, event, draft)
+    return VILLAGE.first(ctx, draft)
 
 
 @dataclass
@@ -331,6 +332,11 @@ def _next_step(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
     if not draft.party_size:
         return PARTY.ask(ctx, draft)
     return _sign_up(ctx, event, draft)
+
+
+def _go_on(ctx: Context, draft: SignupDraft) -> Reply:
+    """After the village question: the sign-up's next step."""
+    return _next_step(ctx, _event(ctx, draft), draft)
 
 
 def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
@@ -509,9 +515,11 @@ CONSENT = Step("event.contact_consent", on_consent, _ask_consent)
 PARTY = Step("event.party_size", on_party, _ask_party)
 WAITLIST = Step("event.waitlist", on_waitlist, _offer_waitlist)
 FEWER = Step("event.fewer", on_fewer, _offer_fewer)
+# Asked once, before the first sign-up's first question (handlers/villages.py).
+VILLAGE = VillageQuestion("event.village", _go_on)
 SIGNUP_FLOW = Flow(
     SignupDraft,
-    (NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
+    (VILLAGE.step, NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
     expired=_expired,
     gone=_event_gone,
 )

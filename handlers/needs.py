@@ -15,6 +15,7 @@ from handlers.context import Context, NeedCategory
 from handlers.flows import Draft, Flow, Step, ttl_minutes
 from handlers.message import Location, Message, MessageType, Reply
 from handlers.router import Router, normalize
+from handlers.villages import VillageQuestion
 from models.needs.erasure import erase_resident_data
 from models.needs.notices import STATUS_NAME_TEXT_KEYS
 from models.needs.queries import (
@@ -47,7 +48,7 @@ def media_outside_a_draft(message: Message, ctx: Context) -> Reply:
 def start_need(message: Message, ctx: Context) -> Reply:
     if ctx.resident.privacy_consent_at is None:
         return CONSENT.ask(ctx, NeedDraft())
-    return CATEGORY.ask(ctx, NeedDraft())
+    return VILLAGE.first(ctx, NeedDraft())
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _place_text(ctx: Context, place: str | None, lat: float | None, lng: float |
 def on_consent(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if is_yes(message.words):
         ctx.resident.privacy_consent_at = ctx.now
-        return CATEGORY.ask(ctx, draft)
+        return VILLAGE.first(ctx, draft)
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("need_consent_declined"))
@@ -302,11 +303,17 @@ def _late_photo(ctx: Context, draft: NeedDraft) -> str:
 
 CONSENT = Step("need.consent", on_consent, _consent_question)
 CATEGORY = Step("need.category", on_category, _category_question)
+# Asked once, before the first need's first question (handlers/villages.py).
+VILLAGE = VillageQuestion("need.village", CATEGORY.ask)
 DESCRIBE = Step("need.text", on_describe, _describe_question)
 PHOTOS = Step("need.photos", on_photos, _photos_question)
 PLACE = Step("need.place", on_place, _place_question)
 CONFIRM = Step("need.confirm", on_confirm, _confirm_question)
-NEED_FLOW = Flow(NeedDraft, (CONSENT, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM), expired=_expired)
+NEED_FLOW = Flow(
+    NeedDraft,
+    (CONSENT, VILLAGE.step, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM),
+    expired=_expired,
+)
 
 
 # Following needs --------------------------------------------------------------------------
