@@ -46,6 +46,8 @@ from models.events.queries import get_event, list_events, occupancies, roster
 from models.events.staff import cancel_event, create_event, publish_event, update_event
 from models.events.tables import Attendance, CheckinMethod, Event, EventStatus, Signup
 from models.residents import Resident
+from models.villages.errors import VillageError
+from models.villages.queries import all_villages, find_village
 
 LIST_COLUMNS = (
     "id",
@@ -95,8 +97,15 @@ def _session(ctx: click.Context) -> Iterator[Session]:
     try:
         with staff_session(ctx) as db:
             yield db
-    except EventError as error:
+    except (EventError, VillageError) as error:
         raise StaffError(str(error)) from None
+
+
+def _village_id(db: Session, name: str) -> int | None:
+    """The village ``--village`` names (a group as 朝阳村·一组), or None for 'none'."""
+    if name.strip().lower() in NONE_WORDS:
+        return None
+    return find_village(db, name).id
 
 
 def _tz(ctx: click.Context) -> ZoneInfo:
@@ -125,12 +134,20 @@ def _event_record(db: Session, event: Event) -> dict[str, Any]:
 
 
 def _event_records(db: Session, found: list[Event]) -> list[dict[str, Any]]:
-    """Events as `events list` gives them, with their places taken (one query for all)."""
+    """Events as `events list` gives them, with their places taken (one query for all)
+    and their villages' names (one more)."""
     taken = occupancies(db, found)
+    labels = {entry.id: entry.label for entry in all_villages(db)}
     return [
-        _summary(
-            event, taken[event.id].confirmed, taken[event.id].waitlisted, taken[event.id].walk_ins
-        )
+        {
+            **_summary(
+                event,
+                taken[event.id].confirmed,
+                taken[event.id].waitlisted,
+                taken[event.id].walk_ins,
+            ),
+            "village": labels.get(event.village_id) if event.village_id is not None else None,
+        }
         for event in found
     ]
 
@@ -171,6 +188,7 @@ def _summary(event: Event, confirmed: int, waitlisted: int, walk_ins: int) -> di
 @click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
+@click.option("--village", help="The village it is in, by name (a group: 朝阳村·一组).")
 @json_option("Print the new event as JSON (its id, times, places and partners).")
 @click.pass_context
 def create_command(
@@ -187,6 +205,7 @@ def create_command(
     tags: tuple[str, ...],
     partners: tuple[str, ...],
     publish: bool,
+    village: str | None,
     as_json: bool,
 ) -> None:
     """Create an event (a draft unless --publish) and print its id."""
@@ -213,6 +232,7 @@ def create_command(
             tags=tags,
             partner_names=partners,
             publish=publish,
+            village_id=_village_id(db, village) if village is not None else None,
         )
         record = _event_record(db, event)
     if as_json:
@@ -234,6 +254,7 @@ def create_command(
 @click.option("--require-contact/--no-require-contact", default=None)
 @click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
+@click.option("--village", help="The village it is in, by name, or 'none'.")
 @json_option("Print the event after the change as JSON, with how many were promoted.")
 @click.pass_context
 def update_command(
@@ -250,6 +271,7 @@ def update_command(
     require_contact: bool | None,
     tags: tuple[str, ...],
     partners: tuple[str, ...],
+    village: str | None,
     as_json: bool,
 ) -> None:
     """Change an event; residents promoted by a larger capacity are told by push."""
@@ -273,10 +295,12 @@ def update_command(
         changes["max_party_size"] = _integer(max_party, "--max-party")
     if require_contact is not None:
         changes["contact_required"] = require_contact
-    if not changes and not tags and not partners:
+    if not changes and not tags and not partners and village is None:
         raise StaffError("nothing to change: give at least one option (see --help)")
     number = _event_id(event_id)
     with _session(ctx) as db:
+        if village is not None:
+            changes["village_id"] = _village_id(db, village)
         update = update_event(
             db,
             number,
@@ -349,12 +373,15 @@ def cancel_command(ctx: click.Context, event_id: str, reason: str | None, as_jso
 
 @events.command("list", short_help="Events with their places taken.")
 @click.option("--upcoming", is_flag=True, help="Only drafts and published events to come.")
+@click.option("--village", help="Only those in this village (its groups included).")
 @json_option()
 @click.pass_context
-def list_command(ctx: click.Context, upcoming: bool, as_json: bool) -> None:
+def list_command(ctx: click.Context, upcoming: bool, village: str | None, as_json: bool) -> None:
     """Events with their places taken, newest first (soonest first with --upcoming)."""
     with _session(ctx) as db:
-        rows = _event_records(db, list_events(db, now_from_context(ctx), upcoming=upcoming))
+        village_id = find_village(db, village).id if village is not None else None
+        found = list_events(db, now_from_context(ctx), upcoming=upcoming, village_id=village_id)
+        rows = _event_records(db, found)
     if as_json:
         emit(rows, as_json=True)
         return

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from models.base import ID_MAX
 from models.villages.errors import VillageError
@@ -154,7 +154,7 @@ def get_village(db: Session, village_id: int) -> Village:
     return village
 
 
-def in_village(column: ColumnElement[int | None], village_id: int) -> ColumnElement[bool]:
+def in_village(column: QueryableAttribute[int | None], village_id: int) -> ColumnElement[bool]:
     """A WHERE clause for a list narrowed to one village: ``column`` (a need's, an
     event's or a resident's ``village_id``) names the village or one of its groups.
 
