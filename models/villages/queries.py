@@ -136,9 +136,13 @@ def village_named_in(db: Session, place: str | None) -> VillageEntry | None:
 
 
 def find_village(db: Session, name: str) -> Village:
-    """The village or group staff name exactly (朝阳村, or 朝阳村·一组 for a group)."""
+    """The village or group staff name exactly: 朝阳村, or 朝阳村·一组 for a group, or a
+    group's name alone when no other village or group has it."""
     typed = name_key(name)
-    found = [entry for entry in all_villages(db) if entry.key == typed]
+    entries = all_villages(db)
+    found = [entry for entry in entries if entry.key == typed]
+    if not found:
+        found = [entry for entry in entries if entry.group and name_key(entry.group) == typed]
     if not found:
         raise VillageError("village_error_unknown", name=name.strip())
     if len(found) > 1:
