@@ -182,3 +182,19 @@ def test_through_the_webhook(chat: Chat, services: Services) -> None:
     assert chat.say("同意") == ASK
     assert CATEGORIES in chat.say("1")
     assert village_of(services, chat.openid) == "朝阳村"
+
+
+def test_erasing_ones_data_forgets_the_village_but_not_the_needs(
+    talk: Talk, services: Services
+) -> None:
+    add_villages(services)
+    talk.say("需求")
+    talk.say("同意")
+    talk.say("李家村")
+    finish_need(talk)
+    talk.say("删除我的信息")
+    talk.say("确认")
+    assert village_of(services) is None
+    assert resident(services, "o-resident-1").village_asked_at is None
+    with services.session_factory() as db:
+        assert needs_villages(services) == [find_village(db, "李家村").id]
