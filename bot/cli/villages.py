@@ -79,7 +79,7 @@ def add_command(
         _show(db, village.id, as_json, "added")
 
 
-@villages.command("list")
+@villages.command("list", short_help="Villages and their groups, as residents see them.")
 @click.option("--all", "everything", is_flag=True, help="Retired villages too.")
 @json_option()
 @click.pass_context
