@@ -85,7 +85,8 @@ def set_resident_village(
 
 def _valid_name(db: Session, name: str, parent_id: int | None, own_id: int | None = None) -> str:
     """The name, trimmed, if it is a name and no other village (or group of the same
-    village) has it in the form names are compared."""
+    village) has it in the form names are compared. A name of digits alone would be read
+    as a number in the residents' list, and ``·`` is what joins a group to its village."""
     cleaned = " ".join(name.split())
     if not cleaned or name_key(cleaned).isdecimal():
         raise VillageError("village_error_name", max=MAX_VILLAGE_NAME)
