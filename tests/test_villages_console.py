@@ -65,6 +65,9 @@ def test_an_admin_adds_renames_and_retires(
         ("village.rename", 2, admin_id),
         ("village.retire", 1, admin_id),
     ]
+    log = admin.get("/console/audit/?object=village&object_id=2").get_data(as_text=True)
+    shown = re.findall(r'<td data-label="[^"]*">(添加村或组|村或组改名|停用村或组)</td>', log)
+    assert shown == ["村或组改名", "添加村或组"]
 
 
 def test_bad_input_is_refused_and_writes_nothing(
