@@ -87,6 +87,11 @@ class VillageQuestion(Generic[DraftT]):
         return self.then(ctx, draft)
 
     def _question(self, ctx: Context, draft: DraftT) -> str:
+        """The question, or, when it is no longer to be asked (the resident left the
+        draft at this step and said their village with 我的村 meanwhile), the flow moved
+        on: what ``then`` asks or answers."""
+        if not must_ask(ctx):
+            return self.then(ctx, draft).text
         return _first_question(ctx)
 
     def _answer(self, message: Message, ctx: Context, draft: DraftT) -> Reply:

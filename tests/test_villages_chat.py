@@ -27,6 +27,11 @@ def village_of(services: Services, openid: str = "o-resident-1") -> str | None:
     return entry.label if entry is not None else None
 
 
+def village_id(services: Services, name: str) -> int:
+    with services.session_factory() as db:
+        return find_village(db, name).id
+
+
 def finish_need(talk: Talk, place: str = "跳过") -> str:
     """From the category question to the submitted need."""
     talk.say("2")
@@ -198,3 +203,18 @@ def test_erasing_ones_data_forgets_the_village_but_not_the_needs(
     assert resident(services, "o-resident-1").village_asked_at is None
     with services.session_factory() as db:
         assert needs_villages(services) == [find_village(db, "李家村").id]
+
+
+def test_a_draft_left_at_the_question_goes_on_without_it_once_answered_elsewhere(
+    talk: Talk, services: Services
+) -> None:
+    add_villages(services)
+    talk.say("需求")
+    talk.say("同意")
+    changed = talk.say("我的村")
+    assert changed.startswith("您还没有登记村。")
+    assert talk.say("2").startswith("已记下：朝阳村·一组。")
+    resumed = talk.say("需求")
+    assert CATEGORIES in resumed and "哪个村" not in resumed
+    assert "N-000001" in finish_need(talk)
+    assert needs_villages(services) == [village_id(services, "朝阳村·一组")]
