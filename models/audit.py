@@ -49,6 +49,9 @@ class AuditAction(StrEnum):
     CONVERSATION_ASSIGN = "conversation.assign"
     CONVERSATION_ANSWER = "conversation.answer"
     CONVERSATION_CLOSE = "conversation.close"
+    VILLAGE_ADD = "village.add"
+    VILLAGE_RENAME = "village.rename"
+    VILLAGE_RETIRE = "village.retire"
 
 
 class AuditObject(StrEnum):
@@ -57,6 +60,7 @@ class AuditObject(StrEnum):
     ACCOUNT = "account"
     NEED = "need"
     CONVERSATION = "conversation"
+    VILLAGE = "village"
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,15 @@ ACTION_TEXT_KEYS = {
     AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
     AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
     AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
+    AuditAction.VILLAGE_ADD: "console_action_village_add",
+    AuditAction.VILLAGE_RENAME: "console_action_village_rename",
+    AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
     AuditObject.CONVERSATION: "console_object_conversation",
+    AuditObject.VILLAGE: "console_object_village",
 }
 
 

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     READ_INBOX = "read_inbox"
     # Take, answer and close conversations of the inbox.
     ANSWER_INBOX = "answer_inbox"
+    # Add, rename and retire the villages residents choose from.
+    MANAGE_VILLAGES = "manage_villages"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
