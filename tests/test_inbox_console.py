@@ -8,15 +8,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services import Services
-from models.audit import AuditEntry
+from models.audit import Actor, AuditEntry
 from models.inbox.operations import leave_message
 from models.inbox.tables import Conversation
 from models.partners import add_partner
 from models.push.registry import PushKind
-from models.residents import InteractionKind, get_or_create_resident
+from models.residents import InteractionKind, Resident, get_or_create_resident
+from models.villages.operations import add_village
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount, alert
 from tests.helpers import count, pushes
@@ -169,3 +170,25 @@ def test_partners_and_the_foundation_see_no_inbox(
     assert person.get("/console/inbox/").status_code == 403
     assert person.get(f"/console/inbox/{number}").status_code == 403
     assert person.post(f"/console/inbox/{number}/assign").status_code == 403
+
+
+def test_the_inbox_narrows_to_a_village(
+    browser: Callable[[], Console],
+    make_account: MakeAccount,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    make_account("wang", "staff")
+    with services.session_factory() as db, db.begin():
+        east = add_village(db, Actor.os_user("test"), "东村", clock.now).id
+    east_number = open_conversation_for(services, clock, clock.now, "o-east")
+    other_number = open_conversation_for(services, clock, clock.now, "o-other")
+    with services.session_factory() as db, db.begin():
+        db.execute(update(Resident).where(Resident.openid == "o-east").values(village_id=east))
+    staff = signed_in(browser, "wang")
+    page = staff.get(f"/console/inbox/?tab=all&village={east}").get_data(as_text=True)
+    assert f'id="conversation-{east_number}"' in page
+    assert f'id="conversation-{other_number}"' not in page
+    assert f'href="/console/inbox/?tab=mine&amp;village={east}"' in page
+    assert staff.get("/console/inbox/?village=999").status_code == 404
+    assert staff.get("/console/inbox/?village=x").status_code == 400

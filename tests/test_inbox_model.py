@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.services import Services
 from models.accounts.operations import actor_for
 from models.accounts.tables import Account
-from models.audit import AuditAction, AuditEntry
+from models.audit import Actor, AuditAction, AuditEntry
 from models.inbox.errors import InboxError
 from models.inbox.operations import answer, assign, close, leave_message
 from models.inbox.queries import InboxTab, inbox, open_conversation, thread
@@ -23,6 +23,7 @@ from models.push.channels import outlook
 from models.push.registry import PushKind
 from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident, get_or_create_resident
+from models.villages.operations import add_village
 from tests.conftest import FakeClock
 from tests.console import MakeAccount
 from tests.helpers import count, pushes
@@ -190,3 +191,24 @@ def test_the_channel_outlook_follows_wechat_s_rules(clock: FakeClock) -> None:
     )
     never = outlook(None, None, now, template=False, subscription_consent=False)
     assert never.channel is None and never.window_closes_at is None
+
+
+def test_a_tab_narrows_to_one_village_and_its_groups(
+    services: Services, clock: FakeClock, staff: int
+) -> None:
+    actor = Actor.os_user("test")
+    with services.session_factory() as db, db.begin():
+        east = add_village(db, actor, "东村", clock.now)
+        group = add_village(db, actor, "一组", clock.now, within=east)
+        west = add_village(db, actor, "西村", clock.now)
+        for openid, village in (("o-east", group), ("o-west", west), ("o-nowhere", None)):
+            resident = _resident(db, clock, openid)
+            resident.village_id = village.id if village is not None else None
+            leave_message(db, resident, f"来自 {openid}", clock.now)
+        shown = {
+            village.id: [row.resident.openid for row in inbox(db, InboxTab.ALL, staff, village.id)]
+            for village in (east, group, west)
+        }
+        everyone = inbox(db, InboxTab.ALL, staff)
+    assert shown == {east.id: ["o-east"], group.id: ["o-east"], west.id: ["o-west"]}
+    assert len(everyone) == 3

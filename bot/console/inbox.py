@@ -1,6 +1,7 @@
 """The residents' inbox: conversations residents opened by leaving a message for staff.
 
-Tabs: open conversations nobody has taken, those the reader took, and all of them. Staff
+Tabs: open conversations nobody has taken, those the reader took, and all of them, each
+narrowed to one village's residents when ``?village=`` names one. Staff
 open one, take it, answer (the answer is a push, delivered under WeChat's rules by the
 worker; the page says which channel can carry it now, or that it waits for the
 resident's next message) and close it. Every change goes through models/inbox, which
@@ -19,6 +20,7 @@ from flask_babel import gettext
 
 from bot.console.auth import requires
 from bot.console.context import account, now, request_db, services
+from bot.console.villages import chosen_village
 from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
 from models.base import ID_MAX, local_text
@@ -31,6 +33,7 @@ from models.push.channels import outlook
 from models.push.consents import has_consent
 from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident
+from models.villages.queries import active_villages
 
 blueprint = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -66,9 +69,16 @@ OUTLOOK_TEXT_KEYS = {
 def index() -> str:
     wanted = request.args.get("tab", "")
     tab = InboxTab(wanted) if wanted in tuple(InboxTab) else InboxTab.UNASSIGNED
-    rows = inbox(request_db(), tab, account().id)
+    db = request_db()
+    chosen = chosen_village()
     return render_template(
-        "console/inbox.html", rows=rows, tab=tab, tabs=TAB_TEXT_KEYS, statuses=STATUS_TEXT_KEYS
+        "console/inbox.html",
+        rows=inbox(db, tab, account().id, chosen),
+        tab=tab,
+        tabs=TAB_TEXT_KEYS,
+        statuses=STATUS_TEXT_KEYS,
+        villages=active_villages(db),
+        chosen=chosen,
     )
 
 

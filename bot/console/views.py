@@ -30,14 +30,14 @@ from bot.console.i18n import CatalogDomain
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
 from bot.console.villages import blueprint as villages_blueprint
+from bot.console.villages import chosen_village
 from models.accounts.errors import AccountError
 from models.accounts.operations import authenticate, set_language
 from models.accounts.passwords import MAX_LENGTH
 from models.accounts.roles import Permission, Role
 from models.base import local_text
 from models.dashboard import dashboard
-from models.villages.errors import VillageError
-from models.villages.queries import active_villages, get_village
+from models.villages.queries import active_villages
 
 log = logging.getLogger(__name__)
 
@@ -182,21 +182,8 @@ def dashboard_page() -> str:
     in one village when ``?village=`` names one."""
     signed = account()
     db = request_db()
-    chosen = _chosen_village()
+    chosen = chosen_village()
     figures = dashboard(db, now(), signed.partner_id, chosen)
     return render_template(
         "console/dashboard.html", figures=figures, villages=active_villages(db), chosen=chosen
     )
-
-
-def _chosen_village() -> int | None:
-    """The village ``?village=`` names (empty: all); a number naming none is a 404."""
-    value = request.args.get("village", "")
-    if not value:
-        return None
-    if not value.isdecimal():
-        abort(400)
-    try:
-        return get_village(request_db(), int(value)).id
-    except VillageError:
-        abort(404)

@@ -4,7 +4,7 @@ the audit entry in the same transaction."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
@@ -17,6 +17,20 @@ from models.villages.operations import add_village, rename_village, retire_villa
 from models.villages.queries import all_villages, get_village, village_entry
 
 blueprint = Blueprint("villages", __name__, url_prefix="/villages")
+
+
+def chosen_village() -> int | None:
+    """The village ``?village=`` names (empty: all); a number naming none is a 404. The
+    landing page and the inbox narrow their lists to it."""
+    value = request.args.get("village", "")
+    if not value:
+        return None
+    if not value.isdecimal():
+        abort(400)
+    try:
+        return get_village(request_db(), int(value)).id
+    except VillageError:
+        abort(404)
 
 
 def _page(form: dict[str, str], error: str = "") -> str:

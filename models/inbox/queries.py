@@ -15,6 +15,7 @@ from models.accounts.tables import Account
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
 from models.push.outbox import OutboxMessage
 from models.residents import Resident
+from models.villages.queries import in_village
 
 LIST_SIZE = 200
 EXCERPT = 60
@@ -74,8 +75,15 @@ def open_conversation(db: Session, resident_id: int) -> Conversation | None:
     ).scalar_one_or_none()
 
 
-def inbox(db: Session, tab: InboxTab, account_id: int, limit: int = LIST_SIZE) -> list[InboxRow]:
-    """One tab of the inbox, the conversation with the latest message first."""
+def inbox(
+    db: Session,
+    tab: InboxTab,
+    account_id: int,
+    village_id: int | None = None,
+    limit: int = LIST_SIZE,
+) -> list[InboxRow]:
+    """One tab of the inbox, the conversation with the latest message first; with
+    ``village_id``, only residents of that village (or one of its groups)."""
     assignee = aliased(Account)
     last_text = (
         select(ConversationMessage.text)
@@ -91,6 +99,8 @@ def inbox(db: Session, tab: InboxTab, account_id: int, limit: int = LIST_SIZE) -
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
+    if village_id is not None:
+        query = query.where(in_village(Resident.village_id, village_id))
     if tab == InboxTab.UNASSIGNED:
         query = query.where(
             Conversation.status == ConversationStatus.OPEN,
