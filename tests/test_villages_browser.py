@@ -9,16 +9,16 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import sign_in
 from tests.console import PASSWORD, MakeAccount
 from tests.helpers import serving
-from tests.test_console_browser import chromium, sign_in
 
 pytestmark = pytest.mark.browser
-__all__ = ["chromium"]
 
 
 @pytest.fixture
 def site(console_app: Flask) -> Iterator[str]:
+    """The console alone (no simulator), in place of tests/browser.py's demo app."""
     with serving(console_app) as url:
         yield url
 
