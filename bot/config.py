@@ -130,6 +130,9 @@ class NeedCategory:
     key: str
     zh: str
     en: str
+    # Days a need of this category may wait for acknowledgement before the console's
+    # queue shows it over time; None takes console.ack_days.
+    ack_days: int | None = None
 
 
 DEFAULT_NEED_CATEGORIES: tuple[NeedCategory, ...] = (
@@ -201,6 +204,18 @@ class ConsoleConfig:
     # of them reports. 0 (no proxy) uses the connection's own address, since the header
     # could then be anything a client chose.
     proxy_hops: int = 0
+    # Days a need may wait unacknowledged before the needs queue shows it over time
+    # (a category's own ack_days in [[needs.categories]] wins).
+    ack_days: int = 3
+    # The map tiles a need's page shows its place on ({z}/{x}/{y} in Leaflet's form, e.g.
+    # a county office's own tile server); empty shows the coordinates and WeChat's place
+    # label instead of a map that cannot load.
+    map_tile_url: str = ""
+    map_attribution: str = ""
+
+    def ack_days_by_category(self, categories: tuple[NeedCategory, ...]) -> dict[str, int]:
+        """Each category's days to acknowledge, its own or the console's."""
+        return {c.key: self.ack_days if c.ack_days is None else c.ack_days for c in categories}
 
 
 @dataclass(frozen=True)
@@ -508,7 +523,12 @@ def _need_category(raw: Any, where: str) -> NeedCategory:
         texts[name] = value.strip()
     if not NEED_CATEGORY_KEY.match(texts["key"]):
         raise ConfigError(f"{where}.key must be up to 32 of a-z, 0-9 and _, got {texts['key']!r}")
-    return NeedCategory(**texts)
+    ack_days = raw.get("ack_days")
+    if ack_days is not None and (
+        not isinstance(ack_days, int) or isinstance(ack_days, bool) or not 1 <= ack_days <= 365
+    ):
+        raise ConfigError(f"{where}.ack_days must be a whole number of days from 1 to 365")
+    return NeedCategory(**texts, ack_days=ack_days)
 
 
 PUSH_LISTS = ("reminder_offsets_h", "digest_openids")
@@ -646,6 +666,7 @@ NUMBER_RANGES: dict[str, Range] = {
     "console.lockout_address_failures": Range(1, 100_000, "failed sign-ins"),
     "console.lockout_minutes": Range(1, 24 * 60, "minutes"),
     "console.proxy_hops": Range(0, 10, "proxies"),
+    "console.ack_days": Range(1, 365, "days"),
 }
 # Reminders at most a year before the event; more would be no reminder.
 MAX_REMINDER_OFFSET_H = 8760

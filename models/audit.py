@@ -46,6 +46,10 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    NEED_CATEGORY = "need.category"
+    RESIDENT_ERASE = "resident.erase"
+    TEMPLATE_SAVE = "template.save"
+    TEMPLATE_DELETE = "template.delete"
 
 
 class AuditObject(StrEnum):
@@ -53,6 +57,8 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    RESIDENT = "resident"
+    TEMPLATE = "template"
 
 
 @dataclass(frozen=True)
