@@ -11,7 +11,7 @@ from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
@@ -35,6 +35,7 @@ __all__ = [
     "Partner",
     "Reminder",
     "Resident",
+    "ResponseTemplate",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
