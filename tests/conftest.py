@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.guards",
     "tests.pushes",
     "tests.transcript",
+    "tests.workbench",
 ]
 
 
