@@ -65,14 +65,14 @@ def resident_record(db: Session, resident: Resident) -> ResidentRecord:
         .where(Signup.resident_id == resident.id)
         .order_by(Signup.created_at.desc(), Signup.id.desc())
         .limit(RECORD_LIMIT)
-    ).tuples()
+    )
     attendance = db.execute(
         select(Attendance, Event)
         .join(Event, Event.id == Attendance.event_id)
         .where(Attendance.resident_id == resident.id)
         .order_by(Attendance.checked_in_at.desc(), Attendance.id.desc())
         .limit(RECORD_LIMIT)
-    ).tuples()
+    )
     pushes = db.execute(
         select(OutboxMessage)
         .where(OutboxMessage.resident_id == resident.id)

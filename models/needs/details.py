@@ -37,7 +37,7 @@ def merged_needs(db: Session, need: Need) -> list[tuple[Need, Resident | None]]:
             .outerjoin(Resident, Resident.id == Need.resident_id)
             .where(Need.duplicate_of_id == need.id)
             .order_by(Need.created_at, Need.id)
-        ).tuples()
+        )
     ]
 
 

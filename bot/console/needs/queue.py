@@ -60,7 +60,8 @@ def read_filter(args: MultiDict[str, str]) -> QueueFilter:
     status = args.get("status", OPEN)
     sort = args.get("sort", "")
     age = args.get("age", "").strip()
-    partner = args.get("partner", "")
+    # A partner account's queue is its own organisation's: a partner filter means nothing.
+    partner = args.get("partner", "") if scope_partner_id() is None else ""
     return QueueFilter(
         status=status if status in (OPEN, "", *NeedStatus) else OPEN,
         category=args.get("category", "") if args.get("category") in category_names() else "",
