@@ -351,3 +351,25 @@ def test_a_change_without_the_csrf_token_is_refused(
         need = get_need(db, ref)
         assert (need.status, need.category) == (NeedStatus.SUBMITTED, "infrastructure")
         assert db.execute(select(OutboxMessage)).first() is None
+
+
+def test_the_place_is_a_map_only_with_a_tile_server(
+    services: WebhookServices, make_account: MakeAccount, make_need: MakeNeed
+) -> None:
+    ref = make_need("路灯", latitude=30.27415, longitude=120.15515, place="西湖区文三路")
+    make_account("li", "staff")
+    plain = Console(create_app(services=services).test_client())
+    plain.sign_in("li")
+    page = plain.get(f"/console/needs/{ref}").get_data(as_text=True)
+    assert "西湖区文三路 (30.27415, 120.15515)" in page
+    assert 'id="need-map"' not in page and "leaflet" not in page
+    tiles = "https://tiles.county.example/{z}/{x}/{y}.png"
+    config = replace(services.config, console=replace(services.config.console, map_tile_url=tiles))
+    mapped = Console(create_app(services=replace(services, config=config)).test_client())
+    mapped.sign_in("li")
+    page = mapped.get(f"/console/needs/{ref}").get_data(as_text=True)
+    assert 'id="need-map"' in page and f'data-tiles="{tiles}"' in page
+    for asset in re.findall(r'(?:src|href)="(/console/static/[^"]+)"', page):
+        response = mapped.get(asset)
+        response.close()
+        assert response.status_code == 200, asset
