@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from models.needs.notices import ASSIGNED_KIND
 from models.needs.queries import parse_ref
-from models.needs.tables import Need
+from models.needs.tables import Need, NeedPhoto, PhotoStatus
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import PushKind
 from models.residents import Resident
@@ -52,3 +52,15 @@ def need_pushes(db: Session, need: Need) -> list[OutboxMessage]:
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
         ).scalars()
     )
+
+
+def stored_photo(db: Session, need: Need, position: int) -> NeedPhoto | None:
+    """The photo at ``position`` of ``need`` if its file is stored (fetched, not erased)."""
+    return db.execute(
+        select(NeedPhoto).where(
+            NeedPhoto.need_id == need.id,
+            NeedPhoto.position == position,
+            NeedPhoto.status == PhotoStatus.FETCHED,
+            NeedPhoto.local_path.is_not(None),
+        )
+    ).scalar_one_or_none()

@@ -6,30 +6,19 @@ from __future__ import annotations
 
 from flask import abort, send_from_directory
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from bot.console.context import request_db, services
 from bot.console.needs.blueprint import blueprint
 from bot.console.needs.common import find_need
-from models.needs.tables import NeedPhoto, PhotoStatus
+from models.needs.details import stored_photo
 
 
 @blueprint.get("/<ref>/photos/<int:position>")
 def photo(ref: str, position: int) -> ResponseReturnValue:
-    need = find_need(ref)
-    found = (
-        request_db()
-        .execute(
-            select(NeedPhoto).where(
-                NeedPhoto.need_id == need.id,
-                NeedPhoto.position == position,
-                NeedPhoto.status == PhotoStatus.FETCHED,
-            )
-        )
-        .scalar_one_or_none()
-    )
-    if found is None or not found.local_path:
+    found = stored_photo(request_db(), find_need(ref), position)
+    if found is None or found.local_path is None:
         abort(404)
+    # send_from_directory refuses a stored path that would leave the media folder.
     response = send_from_directory(
         services().config.needs.media_dir, found.local_path, mimetype=found.content_type
     )
