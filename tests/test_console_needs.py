@@ -291,6 +291,9 @@ def test_a_partner_sees_only_its_organisations_needs_anywhere(
     partner = Console(app.test_client())
     partner.sign_in("jsb")
     assert queue_refs(partner) == [ours]
+    queue = partner.get("/console/needs/").get_data(as_text=True)
+    assert "本机构的未结需求" in queue and 'id="view-unassigned"' not in queue
+    assert 'id="filter-partner"' not in queue and 'value="assign"' not in queue
     assert queue_refs(partner, f"partner={partners['绿源']}&q=路灯&status=") == [ours]
     for ref in (theirs, unassigned):
         for path in ("", "/photos/1", "/originals?q=路灯", "/note-box?template=1"):

@@ -49,8 +49,9 @@ SORT_TEXT_KEYS = {
     QueueSort.NEWEST: "console_needs_sort_newest",
     QueueSort.DEMAND: "console_needs_sort_demand",
 }
-# What a bulk change does: acknowledge, hand to a partner, or move to a chosen status.
-BULK_ACTIONS = ("acknowledge", "assign", "status")
+# The statuses a bulk change moves needs to: marking duplicates names each one's original,
+# which is done on the need's own page.
+BULK_STATUSES = [s for s in NeedStatus if s not in (NeedStatus.SUBMITTED, NeedStatus.DUPLICATE)]
 MAX_AGE_DAYS = 3650
 
 
@@ -109,6 +110,7 @@ def _render(
         view_args=_view_args(),
         sorts=SORT_TEXT_KEYS,
         statuses=list(NeedStatus),
+        bulk_statuses=BULK_STATUSES,
         categories=category_names(),
         partners=list_partners(db),
         status_name=status_name,
