@@ -209,5 +209,7 @@ def matching_needs(
     if need_id is not None:
         words = or_(words, Need.id == need_id)
     return list(
-        db.execute(query.where(words).order_by(Need.created_at.desc()).limit(limit)).scalars()
+        db.execute(
+            query.where(words).order_by(Need.created_at.desc(), Need.id.desc()).limit(limit)
+        ).scalars()
     )
