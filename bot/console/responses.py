@@ -65,7 +65,11 @@ def save() -> ResponseReturnValue:
         )
     except NeedError as exc:
         db.rollback()
-        return _page(form, gettext("console_template_refused").format(reason=exc), 400)
+        return _page(
+            form,
+            gettext("console_template_refused").format(reason=exc.text(account().language)),
+            400,
+        )
     db.commit()
     flash(gettext("console_template_saved").format(title=saved.title))
     return redirect(url_for("console.responses.index"))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditAction, AuditObject, record
-from models.needs.errors import NeedError
+from models.needs.errors import NeedRefusal
 from models.needs.tables import RESPONSE_TEXT_MAX, RESPONSE_TITLE_MAX, ResponseTemplate
 
 
@@ -42,20 +42,20 @@ def save_template(
     and both texts."""
     title, text_zh, text_en = title.strip(), text_zh.strip(), text_en.strip()
     if category not in set(known):
-        raise NeedError(f"unknown category {category!r}")
+        raise NeedRefusal("need_error_category", category=category)
     if not title or len(title) > RESPONSE_TITLE_MAX:
-        raise NeedError(f"a template's title is 1 to {RESPONSE_TITLE_MAX} characters")
+        raise NeedRefusal("need_error_template_title", max=RESPONSE_TITLE_MAX)
     if not text_zh or not text_en:
-        raise NeedError("a template needs its text in both Chinese and English")
+        raise NeedRefusal("need_error_template_texts")
     if max(len(text_zh), len(text_en)) > RESPONSE_TEXT_MAX:
-        raise NeedError(f"a template's text is at most {RESPONSE_TEXT_MAX} characters")
+        raise NeedRefusal("need_error_template_long", max=RESPONSE_TEXT_MAX)
     clash = db.execute(
         select(ResponseTemplate.id).where(
             ResponseTemplate.category == category, ResponseTemplate.title == title
         )
     ).scalar_one_or_none()
     if clash is not None and (template is None or clash != template.id):
-        raise NeedError(f"{category} has a template titled {title!r} already")
+        raise NeedRefusal("need_error_template_taken", category=category, title=title)
     before = None if template is None else _values(template)
     if template is None:
         template = ResponseTemplate(created_at=now)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditAction, AuditObject, record
-from models.needs.errors import NeedError
+from models.needs.errors import NeedRefusal
 from models.needs.tables import Need, NeedHistory, NeedStatus, need_ref
 from models.needs.transitions import change_status
 from models.partners import Partner, partner_name
@@ -91,8 +91,8 @@ def update_needs(
     for need in needs:
         try:
             entries.append(update_need(db, actor, need, change, now))
-        except NeedError as exc:
-            raise NeedError(f"{need.ref}: {exc}") from None
+        except NeedRefusal as exc:
+            raise exc.about_need(need.ref) from None
     return entries
 
 
@@ -101,9 +101,9 @@ def change_category(
 ) -> None:
     """File ``need`` under another of the ``known`` categories (audited)."""
     if category not in set(known):
-        raise NeedError(f"unknown category {category!r}")
+        raise NeedRefusal("need_error_category", category=category)
     if category == need.category:
-        raise NeedError(f"{need.ref} is already in {category}")
+        raise NeedRefusal("need_error_same_category", ref=need.ref, category=category)
     record(
         db,
         actor,

@@ -13,7 +13,7 @@ from flask_babel import gettext
 from bot.console.auth import requires
 from bot.console.context import now, request_db, services
 from bot.console.needs.blueprint import blueprint
-from bot.console.needs.common import actor, find_need, scope_partner_id
+from bot.console.needs.common import actor, find_need, refusal, scope_partner_id
 from bot.console.needs.page import render_need
 from models.accounts.roles import Permission
 from models.base import ID_MAX
@@ -57,7 +57,7 @@ def update(ref: str) -> ResponseReturnValue:
         entry = update_need(db, actor(), need, change, now())
     except NeedError as exc:
         db.rollback()
-        return render_need(need, gettext("console_needs_refused").format(reason=exc), 409)
+        return render_need(need, refusal(exc), 409)
     told = residents_told(db, entry)
     db.commit()
     flash(gettext("console_need_changed").format(ref=need.ref, told=told))
@@ -77,7 +77,7 @@ def category(ref: str) -> ResponseReturnValue:
         change_category(db, actor(), need, request.form.get("category", ""), known, now())
     except NeedError as exc:
         db.rollback()
-        return render_need(need, gettext("console_needs_refused").format(reason=exc), 400)
+        return render_need(need, refusal(exc), 400)
     db.commit()
     flash(gettext("console_need_category_changed").format(ref=need.ref))
     return redirect(url_for("console.needs.show", ref=need.ref))

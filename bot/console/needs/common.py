@@ -5,12 +5,13 @@ deadlines the queue marks needs over time by, and the names people read."""
 from __future__ import annotations
 
 from flask import abort
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 from bot.console.context import account, request_db, services
 from models.accounts.operations import actor_for
 from models.audit import Actor
 from models.needs.details import visible_need
+from models.needs.errors import NeedError
 from models.needs.queue import AckDeadlines
 from models.needs.tables import Need
 
@@ -43,3 +44,8 @@ def category_names() -> dict[str, str]:
     """Each configured category's key and its name in the page's language."""
     english = str(get_locale()) == "en"
     return {c.key: c.en if english else c.zh for c in services().config.needs.categories}
+
+
+def refusal(exc: NeedError) -> str:
+    """A refused change, said in the signed-in person's language: nothing was changed."""
+    return gettext("console_needs_refused").format(reason=exc.text(account().language))

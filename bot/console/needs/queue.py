@@ -25,6 +25,7 @@ from bot.console.needs.common import (
     category_names,
     deadlines,
     find_need,
+    refusal,
     scope_partner_id,
 )
 from models.accounts.roles import Permission
@@ -156,7 +157,12 @@ def bulk() -> ResponseReturnValue:
         entries = update_needs(db, actor(), needs, change, now())
     except NeedError as exc:
         db.rollback()
-        return _render(wanted, 1, gettext("console_needs_refused").format(reason=exc), 409)
+        return _render(
+            wanted,
+            1,
+            refusal(exc),
+            409,
+        )
     told = sum(residents_told(db, entry) for entry in entries)
     db.commit()
     flash(gettext("console_needs_bulk_done").format(count=len(entries), told=told))
