@@ -179,6 +179,7 @@ def test_public_notes_reach_everyone_who_said_me_too_and_internal_notes_no_one(
     assert sorted(p.recipient_openid for p in notes) == ["o-a", "o-b"]
     page = li.get(f"/console/needs/{lamp}").get_data(as_text=True)
     assert "只给同事看" in page and "明天来修" in page and me_too in page
+    assert "/console/residents/2" in page  # who said "me too", for staff who read residents
     assert "待发送" in page  # the pushes about it, each with its status
     assert update(li, lamp, note="   ", public="1")[0] == 409  # a public note needs words
 
