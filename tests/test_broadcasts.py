@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.cli.main import main
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts.audience import Audience, Recipient, resolve_audience
@@ -27,7 +27,7 @@ from models.events.signups import cancel_signup, sign_up
 from models.events.staff import create_event
 from models.events.tables import Attendance, Event
 from models.needs.submission import create_need
-from models.push.outbox import enqueue_push
+from models.push.rows import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.cli import fail, run
 from tests.conftest import FakeClock

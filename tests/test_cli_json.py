@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.accounts.operations import create_account
 from models.accounts.roles import Role
 from models.audit import Actor

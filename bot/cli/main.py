@@ -16,13 +16,13 @@ from bot.cli.arguments import StaffGroup
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
-from bot.cli.events import events
+from bot.cli.events.group import events
 from bot.cli.menu import menu
 from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
 from bot.cli.partners import partners
 from bot.cli.processes import scheduler, serve, worker
-from bot.config import PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
 
 
 @click.group(

@@ -31,8 +31,8 @@ from models.events.tables import (
 )
 from models.partners import Partner
 from models.push import stale
-from models.push.outbox import enqueue_push
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
 # club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
