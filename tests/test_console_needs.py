@@ -22,7 +22,7 @@ from models.audit import AuditAction, AuditEntry
 from models.needs.queries import get_need, need_history
 from models.needs.tables import NeedPhoto, NeedStatus, PhotoStatus
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from models.residents import Resident
 from tests.cli import run
 from tests.console import Console, MakeAccount

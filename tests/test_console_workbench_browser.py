@@ -13,11 +13,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.audit import Actor
 from models.needs.responses import save_template
 from models.partners import add_partner
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from models.residents import get_or_create_resident
 from scheduler.worker import Worker
 from tests.conftest import FakeClock

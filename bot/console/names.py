@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from models.needs.notices import STATUS_NAME_TEXT_KEYS
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import OutboxStatus
 
 PUSH_STATUS_TEXT_KEYS: dict[str, str] = {
     OutboxStatus.PENDING: "console_push_pending",

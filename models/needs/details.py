@@ -10,7 +10,7 @@ from models.needs.notices import ASSIGNED_KIND
 from models.needs.queries import parse_ref
 from models.needs.tables import Need, NeedPhoto, PhotoStatus
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from models.residents import Resident
 
 # The kinds queued about a need, each keyed ``kind:need_id:...`` (models/needs/notices.py).
