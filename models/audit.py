@@ -50,6 +50,9 @@ class AuditAction(StrEnum):
     RESIDENT_ERASE = "resident.erase"
     TEMPLATE_SAVE = "template.save"
     TEMPLATE_DELETE = "template.delete"
+    VILLAGE_ADD = "village.add"
+    VILLAGE_RENAME = "village.rename"
+    VILLAGE_RETIRE = "village.retire"
 
 
 class AuditObject(StrEnum):
@@ -59,6 +62,7 @@ class AuditObject(StrEnum):
     NEED = "need"
     RESIDENT = "resident"
     TEMPLATE = "template"
+    VILLAGE = "village"
 
 
 @dataclass(frozen=True)

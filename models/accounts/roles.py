@@ -32,6 +32,8 @@ class Permission(StrEnum):
     READ_RESIDENTS = "read_residents"
     # Keep the response templates staff insert into public notes.
     MANAGE_TEMPLATES = "manage_templates"
+    # Add, rename and retire the villages residents choose from.
+    MANAGE_VILLAGES = "manage_villages"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -1,7 +1,7 @@
 """need_response_template: canned public notes per need category, in both languages
 
-Revision ID: 0020_response_templates
-Revises: 0017_more_vocabulary_checks
+Revision ID: 0023_response_templates
+Revises: 0022_villages
 Create Date: 2026-12-02
 
 Admins keep them in the console; staff insert one into a need's note box and edit it
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_response_templates"
-down_revision: str | None = "0017_more_vocabulary_checks"
+revision: str = "0023_response_templates"
+down_revision: str | None = "0022_villages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
