@@ -15,6 +15,7 @@ from models.needs.queries import resident_needs
 from models.needs.tables import Need
 from models.push.outbox import OutboxMessage
 from models.residents import Resident
+from models.villages.queries import in_village
 
 SEARCH_MAX = 64
 # The fewest characters searched for, so a search narrows to someone.
@@ -23,25 +24,30 @@ LIMIT = 50
 RECORD_LIMIT = 100
 
 
-def search_residents(db: Session, text: str, limit: int = LIMIT) -> list[Resident]:
+def search_residents(
+    db: Session, text: str, village_id: int | None = None, limit: int = LIMIT
+) -> list[Resident]:
     """Residents whose name contains ``text``, whose mobile contains it, or whose openid
-    ends with it; most recently heard from first. Too short a text finds no one."""
+    ends with it, in ``village_id`` (with its groups) when given; most recently heard
+    from first. Too short a text finds no one, unless a village narrows the search."""
     text = text.strip()[:SEARCH_MAX]
-    if len(text) < SEARCH_MIN:
+    if len(text) < SEARCH_MIN and (text or village_id is None):
         return []
-    lowered = text.lower()
+    query = select(Resident)
+    if text:
+        lowered = text.lower()
+        query = query.where(
+            or_(
+                func.lower(Resident.name).contains(lowered, autoescape=True),
+                Resident.mobile.contains(text, autoescape=True),
+                Resident.openid.endswith(text, autoescape=True),
+            )
+        )
+    if village_id is not None:
+        query = query.where(in_village(Resident.village_id, village_id))
     return list(
         db.execute(
-            select(Resident)
-            .where(
-                or_(
-                    func.lower(Resident.name).contains(lowered, autoescape=True),
-                    Resident.mobile.contains(text, autoescape=True),
-                    Resident.openid.endswith(text, autoescape=True),
-                )
-            )
-            .order_by(Resident.last_interaction_at.desc(), Resident.id.desc())
-            .limit(limit)
+            query.order_by(Resident.last_interaction_at.desc(), Resident.id.desc()).limit(limit)
         ).scalars()
     )
 

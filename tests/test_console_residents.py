@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.webhook_services import WebhookServices
-from models.audit import AuditAction, AuditEntry
+from models.audit import Actor, AuditAction, AuditEntry
 from models.needs.queries import get_need
 from models.residents import Resident
+from models.villages.operations import add_village, set_resident_village
+from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount
 from tests.workbench import MakeNeed
 
@@ -39,15 +41,16 @@ def wang(services: WebhookServices, make_need: MakeNeed) -> int:
         return resident.id
 
 
-def found(person: Console, text: str) -> bool:
-    return "王芳" in person.get(f"/console/residents/?q={text}").get_data(as_text=True)
+def found(person: Console, query: str) -> bool:
+    """Whether 王芳 is among the residents the search finds (a link to her page)."""
+    return ">王芳</a>" in person.get(f"/console/residents/?{query}").get_data(as_text=True)
 
 
 def test_staff_find_a_resident_by_name_mobile_or_openid_tail(li: Console, wang: int) -> None:
-    assert found(li, "王芳") and found(li, "0013800") and found(li, "123456")
-    assert not found(li, "oAbCdEf")  # the start of an openid is not what a resident reads
-    assert not found(li, "王")  # too short to narrow to someone
-    assert not found(li, "%")
+    assert found(li, "q=王芳") and found(li, "q=0013800") and found(li, "q=123456")
+    assert not found(li, "q=oAbCdEf")  # the start of an openid is not what a resident reads
+    assert not found(li, "q=王")  # too short to narrow to someone
+    assert not found(li, "q=%25")
     page = li.get(f"/console/residents/{wang}").get_data(as_text=True)
     assert "N-000001" in page and "13800138000" in page
     assert li.get("/console/residents/999999").status_code == 404
@@ -106,5 +109,23 @@ def test_the_foundation_reads_residents_and_erases_nothing(
     make_account("fund", "foundation")
     person = browser()
     person.sign_in("fund")
-    assert found(person, "王芳")
+    assert found(person, "q=王芳")
     assert person.post(f"/console/residents/{wang}/erase").status_code == 403
+
+
+def test_staff_list_a_villages_residents(
+    li: Console, wang: int, services: WebhookServices, clock: FakeClock
+) -> None:
+    with services.session_factory() as db, db.begin():
+        chaoyang = add_village(db, Actor.os_user("t"), "朝阳村", clock.now)
+        other = add_village(db, Actor.os_user("t"), "河西村", clock.now)
+        resident = db.get(Resident, wang)
+        assert resident is not None
+        set_resident_village(db, resident, chaoyang.id, clock.now)
+        village_ids = (chaoyang.id, other.id)
+    page = li.get("/console/residents/").get_data(as_text=True)
+    assert 'id="resident-village"' in page and "朝阳村" in page
+    assert found(li, f"village={village_ids[0]}")
+    assert not found(li, f"village={village_ids[1]}")
+    assert not found(li, f"village={village_ids[1]}&q=王芳")
+    assert found(li, f"village={village_ids[0]}&q=王芳")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.services import Services
+from models.audit import Actor
 from models.needs.queries import get_need
 from models.needs.queue import (
     OPEN,
@@ -19,6 +20,7 @@ from models.needs.queue import (
 )
 from models.needs.tables import NeedStatus
 from models.needs.transitions import change_status
+from models.villages.operations import add_village
 from tests.conftest import FakeClock
 from tests.workbench import MakeNeed
 
@@ -154,3 +156,19 @@ def test_the_originals_search_finds_words_or_a_ref_and_never_a_duplicate(
         assert [n.ref for n in matching_needs(db, "路灯", need, None)] == [lamp]
         assert [n.ref for n in matching_needs(db, lamp, need, None)] == [lamp]
         assert matching_needs(db, "  ", need, None) == []
+
+
+def test_a_village_takes_its_groups_along(
+    services: Services, clock: FakeClock, make_need: MakeNeed
+) -> None:
+    made = [make_need(text, openid=f"o-{n}", days_old=3 - n) for n, text in enumerate("一二三")]
+    with services.session_factory() as db, db.begin():
+        chaoyang = add_village(db, Actor.os_user("t"), "朝阳村", clock.now)
+        group = add_village(db, Actor.os_user("t"), "一组", clock.now, within=chaoyang)
+        other = add_village(db, Actor.os_user("t"), "河西村", clock.now)
+        for ref, village in zip(made, (chaoyang, group, other), strict=True):
+            get_need(db, ref).village_id = village.id
+        village_ids = (chaoyang.id, group.id, other.id)
+    assert refs(services, QueueFilter(village_id=village_ids[0]), clock.now) == made[:2]
+    assert refs(services, QueueFilter(village_id=village_ids[1]), clock.now) == made[1:2]
+    assert refs(services, QueueFilter(village_id=village_ids[2]), clock.now) == made[2:]

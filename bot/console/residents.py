@@ -21,6 +21,7 @@ from models.base import ID_MAX
 from models.needs.erasure import erase_on_request
 from models.resident_lookup import SEARCH_MIN, resident_record, search_residents
 from models.residents import Resident
+from models.villages.queries import all_villages
 
 blueprint = Blueprint("residents", __name__, url_prefix="/residents")
 
@@ -29,10 +30,15 @@ blueprint = Blueprint("residents", __name__, url_prefix="/residents")
 @requires(Permission.READ_RESIDENTS)
 def index() -> str:
     asked = request.args.get("q", "").strip()
+    village = request.args.get("village", "")
+    village_id = int(village) if village.isdecimal() and int(village) <= ID_MAX else None
+    db = request_db()
     return render_template(
         "console/residents/index.html",
         asked=asked,
-        found=search_residents(request_db(), asked),
+        village_id=village_id,
+        villages=all_villages(db),
+        found=search_residents(db, asked, village_id),
         search_min=SEARCH_MIN,
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from models.needs.queries import SelectT, demand_counts, other_residents, parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
+from models.villages.queries import in_village
 
 PAGE_SIZE = 25
 # The status filter's value for every need still waiting for an outcome.
@@ -42,12 +43,13 @@ class QueueFilter:
     """What the queue shows; an empty field narrows nothing.
 
     ``partner`` is a partner's id as text, or :data:`UNASSIGNED`; ``scope_partner_id``
-    is set for a partner account and cannot be widened by the other fields. A filter on
-    villages belongs beside ``category`` once needs carry a village.
+    is set for a partner account and cannot be widened by the other fields; ``village_id``
+    takes the village's groups along.
     """
 
     status: str = OPEN
     category: str = ""
+    village_id: int | None = None
     partner: str = ""
     text: str = ""
     min_age_days: int | None = None
@@ -133,6 +135,8 @@ def _narrowed(
         query = query.where(Need.status == wanted.status)
     if wanted.category:
         query = query.where(Need.category == wanted.category)
+    if wanted.village_id is not None:
+        query = query.where(in_village(Need.village_id, wanted.village_id))
     if wanted.partner == UNASSIGNED:
         query = query.where(Need.partner_id.is_(None))
     elif wanted.partner.isdecimal():

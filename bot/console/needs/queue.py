@@ -36,6 +36,7 @@ from models.needs.queue import OPEN, UNASSIGNED, QueueFilter, QueueSort, queue_p
 from models.needs.staff import NeedUpdate, may_update, update_needs
 from models.needs.tables import NeedStatus
 from models.partners import Partner, list_partners
+from models.villages.queries import all_villages
 
 # The saved views: a name, the filter it stands for, and its label's text key.
 SAVED_VIEWS: dict[str, tuple[QueueFilter, str]] = {
@@ -64,9 +65,11 @@ def read_filter(args: MultiDict[str, str]) -> QueueFilter:
     age = args.get("age", "").strip()
     # A partner account's queue is its own organisation's: a partner filter means nothing.
     partner = args.get("partner", "") if scope_partner_id() is None else ""
+    village = args.get("village", "")
     return QueueFilter(
         status=status if status in (OPEN, "", *NeedStatus) else OPEN,
         category=args.get("category", "") if args.get("category") in category_names() else "",
+        village_id=int(village) if _is_id(village) else None,
         partner=partner if partner == UNASSIGNED or _is_id(partner) else "",
         text=args.get("q", ""),
         min_age_days=int(age) if age.isdecimal() and int(age) <= MAX_AGE_DAYS else None,
@@ -80,6 +83,7 @@ def filter_args(wanted: QueueFilter) -> dict[str, str]:
     values = {
         "status": wanted.status,
         "category": wanted.category,
+        "village": "" if wanted.village_id is None else str(wanted.village_id),
         "partner": wanted.partner,
         "q": wanted.text,
         "age": "" if wanted.min_age_days is None else str(wanted.min_age_days),
@@ -114,6 +118,7 @@ def _render(
         bulk_statuses=BULK_STATUSES,
         categories=category_names(),
         partners=list_partners(db),
+        villages=all_villages(db),
         status_name=status_name,
         error=error,
         partner_scoped=scope_partner_id() is not None,
