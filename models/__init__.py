@@ -12,7 +12,7 @@ from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
@@ -39,6 +39,7 @@ __all__ = [
     "Partner",
     "Reminder",
     "Resident",
+    "ResponseTemplate",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",

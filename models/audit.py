@@ -49,6 +49,10 @@ class AuditAction(StrEnum):
     CONVERSATION_ASSIGN = "conversation.assign"
     CONVERSATION_ANSWER = "conversation.answer"
     CONVERSATION_CLOSE = "conversation.close"
+    NEED_CATEGORY = "need.category"
+    RESIDENT_ERASE = "resident.erase"
+    TEMPLATE_SAVE = "template.save"
+    TEMPLATE_DELETE = "template.delete"
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
@@ -60,6 +64,8 @@ class AuditObject(StrEnum):
     ACCOUNT = "account"
     NEED = "need"
     CONVERSATION = "conversation"
+    RESIDENT = "resident"
+    TEMPLATE = "template"
     VILLAGE = "village"
 
 

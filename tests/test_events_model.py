@@ -34,7 +34,7 @@ SUMMARY_COLUMNS = [
     "walk_ins",
     "attendance_rate",
     "unique_residents",
-    # Added by 0022_villages, at the end.
+    # Added by 0018_villages, at the end.
     "village",
     "village_group",
 ]

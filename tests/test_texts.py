@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = ("bot", "handlers", "models", "scheduler")
 # What code calls to render a text: ``ctx.t(key, ...)`` in the conversation, ``render``
 # on the catalog itself, ``both(key, ...)`` for pushes, models' helpers taking a key,
-# Flask-Babel's ``gettext`` in the console and the account, village and inbox rules' errors.
+# Flask-Babel's ``gettext`` in the console and the account, needs, village and inbox rules' errors.
 RENDERERS = frozenset(
     {
         "t",
@@ -24,6 +24,7 @@ RENDERERS = frozenset(
         "confirmed_push_text",
         "gettext",
         "AccountError",
+        "NeedRefusal",
         "VillageError",
         "InboxError",
     }

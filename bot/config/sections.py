@@ -91,6 +91,9 @@ class NeedCategory:
     key: str
     zh: str
     en: str
+    # Days a need of this category may wait for acknowledgement before the console's
+    # queue shows it over time; None takes console.ack_days.
+    ack_days: int | None = None
 
 
 DEFAULT_NEED_CATEGORIES: tuple[NeedCategory, ...] = (
@@ -162,6 +165,18 @@ class ConsoleConfig:
     # of them reports. 0 (no proxy) uses the connection's own address, since the header
     # could then be anything a client chose.
     proxy_hops: int = 0
+    # Days a need may wait unacknowledged before the needs queue shows it over time
+    # (a category's own ack_days in [[needs.categories]] wins).
+    ack_days: int = 3
+    # The map tiles a need's page shows its place on ({z}/{x}/{y} in Leaflet's form, e.g.
+    # a county office's own tile server); empty shows the coordinates and WeChat's place
+    # label instead of a map that cannot load.
+    map_tile_url: str = ""
+    map_attribution: str = ""
+
+    def ack_days_by_category(self, categories: tuple[NeedCategory, ...]) -> dict[str, int]:
+        """Each category's days to acknowledge, its own or the console's."""
+        return {c.key: self.ack_days if c.ack_days is None else c.ack_days for c in categories}
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ NUMBER_RANGES: dict[str, Range] = {
     "console.lockout_address_failures": Range(1, 100_000, "failed sign-ins"),
     "console.lockout_minutes": Range(1, 24 * 60, "minutes"),
     "console.proxy_hops": Range(0, 10, "proxies"),
+    "console.ack_days": Range(1, 365, "days"),
 }
 # Reminders at most a year before the event; more would be no reminder.
 MAX_REMINDER_OFFSET_H = 8760

@@ -23,6 +23,10 @@ ACTION_TEXT_KEYS = {
     AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
     AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
     AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
+    AuditAction.NEED_CATEGORY: "console_action_need_category",
+    AuditAction.RESIDENT_ERASE: "console_action_resident_erase",
+    AuditAction.TEMPLATE_SAVE: "console_action_template_save",
+    AuditAction.TEMPLATE_DELETE: "console_action_template_delete",
     AuditAction.VILLAGE_ADD: "console_action_village_add",
     AuditAction.VILLAGE_RENAME: "console_action_village_rename",
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
@@ -31,6 +35,8 @@ OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
     AuditObject.CONVERSATION: "console_object_conversation",
+    AuditObject.RESIDENT: "console_object_resident",
+    AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
 }
 

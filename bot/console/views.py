@@ -29,6 +29,10 @@ from bot.console.context import account, close_request_db, now, request_db, serv
 from bot.console.i18n import CatalogDomain
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
+from bot.console.names import push_kind_name, push_status_name
+from bot.console.needs.routes import blueprint as needs_blueprint
+from bot.console.residents import blueprint as residents_blueprint
+from bot.console.responses import blueprint as responses_blueprint
 from bot.console.villages import blueprint as villages_blueprint
 from bot.console.villages import chosen_village
 from models.accounts.errors import AccountError
@@ -51,6 +55,9 @@ console = Blueprint(
 console.register_blueprint(accounts_blueprint)
 console.register_blueprint(audit_blueprint)
 console.register_blueprint(inbox_blueprint)
+console.register_blueprint(needs_blueprint)
+console.register_blueprint(residents_blueprint)
+console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
 
 DOMAIN = CatalogDomain()
@@ -85,6 +92,8 @@ def _page_context() -> dict[str, Any]:
         "can": lambda permission: bool(signed_in) and current_user.can(Permission(permission)),
         "role_name": lambda role: gettext(ROLE_TEXT_KEYS[Role(role)]),
         "language": str(get_locale().language),
+        "push_status_name": push_status_name,
+        "push_kind_name": push_kind_name,
     }
 
 

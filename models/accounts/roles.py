@@ -31,6 +31,11 @@ class Permission(StrEnum):
     READ_INBOX = "read_inbox"
     # Take, answer and close conversations of the inbox.
     ANSWER_INBOX = "answer_inbox"
+    # Look residents up and read what the club holds about one (and, with CHANGE, erase
+    # it at their request): the club's own staff only, as residents confided in the club.
+    READ_RESIDENTS = "read_residents"
+    # Keep the response templates staff insert into public notes.
+    MANAGE_TEMPLATES = "manage_templates"
     # Add, rename and retire the villages residents choose from.
     MANAGE_VILLAGES = "manage_villages"
 
@@ -38,13 +43,19 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.STAFF: frozenset(
-        {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.READ_INBOX, Permission.ANSWER_INBOX}
+        {
+            Permission.CHANGE,
+            Permission.UPDATE_NEEDS,
+            Permission.READ_RESIDENTS,
+            Permission.READ_INBOX,
+            Permission.ANSWER_INBOX,
+        }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
     # partner organisation: partners and the foundation do not see it.
     Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset(),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
     Role.VIEWER: frozenset({Permission.READ_INBOX}),
 }
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.inbound import InboundMessage
 from models.inbox.operations import erase_resident_messages
 from models.needs.notices import assigned_key, assigned_payload
@@ -123,3 +124,25 @@ def _erase_from_partner_pushes(db: Session, needs: Sequence[Need]) -> None:
             .where(OutboxMessage.idempotency_key == assigned_key(need_id, entry_id))
             .values(payload=assigned_payload(need, partner_name, note, assigned_at))
         )
+
+
+def erase_on_request(db: Session, actor: Actor, resident: Resident, now: datetime) -> Erasure:
+    """Staff erase a resident's data because the resident asked them (by phone, in
+    person): the same erasure as the chat's 删除我的信息, audited with who did it."""
+    erased = erase_resident_data(db, resident, now)
+    record(
+        db,
+        actor,
+        AuditAction.RESIDENT_ERASE,
+        AuditObject.RESIDENT,
+        resident.id,
+        now,
+        after={
+            "needs": erased.needs,
+            "photos": erased.photos,
+            "places": erased.places,
+            "contact": erased.contact,
+            "messages": erased.messages,
+        },
+    )
+    return erased

@@ -1,6 +1,6 @@
 """villages: the villages (and groups) residents, needs and events name; the views say them
 
-Revision ID: 0022_villages
+Revision ID: 0018_villages
 Revises: 0017_more_vocabulary_checks
 Create Date: 2026-12-02
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022_villages"
+revision: str = "0018_villages"
 down_revision: str | None = "0017_more_vocabulary_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """inbox: conversations residents open by leaving a message for staff, and staff answers
 
-Revision ID: 0023_inbox
-Revises: 0022_villages
+Revision ID: 0019_inbox
+Revises: 0018_villages
 Create Date: 2026-12-02
 
 Two new tables, and outbox.kind may hold staff_answer (a staff member's answer, pushed
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_inbox"
-down_revision: str | None = "0022_villages"
+revision: str = "0019_inbox"
+down_revision: str | None = "0018_villages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
