@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from models.broadcasts.records import AccountType
+from models.db import Timeouts
 
 # What each push kind's templates may show: models/ declares it, its builders are held to it.
 from models.push.registry import TEMPLATE_VALUES
@@ -55,6 +56,16 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = DEFAULT_SQLITE_URL
+    # PostgreSQL's limits (models/db.py Timeouts): a server that accepts connections but
+    # never answers fails a request or a command after connect_timeout_s instead of
+    # hanging it; statement and lock limits are off (0) unless set.
+    connect_timeout_s: int = Timeouts.connect_s
+    statement_timeout_s: float = Timeouts.statement_s
+    lock_timeout_s: float = Timeouts.lock_s
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.connect_timeout_s, self.statement_timeout_s, self.lock_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -628,6 +639,9 @@ class Range:
 
 DAY_S = 86_400
 NUMBER_RANGES: dict[str, Range] = {
+    "database.connect_timeout_s": Range(1, 300, "seconds"),
+    "database.statement_timeout_s": Range(0, DAY_S, "seconds (0 turns the limit off)"),
+    "database.lock_timeout_s": Range(0, DAY_S, "seconds (0 turns the limit off)"),
     "wechat.timestamp_tolerance_s": Range(0, DAY_S, "seconds (0 turns the check off)"),
     "wechat.http_timeout_s": Range(0.1, 120, "seconds"),
     "bot.flow_ttl_s": Range(60, DAY_S, "seconds"),
