@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -619,7 +619,7 @@ def in_flight(engine: Engine, phase: Phase, feed: PushFeed) -> int:
         return int(
             connection.execute(
                 text(
-                    "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending') "
+                    "SELECT count(*) FROM outbox WHERE status IN ('pending', 'failed', 'sending') "
                     "AND (idempotency_key = ANY(:keys) OR recipient_openid LIKE :chats)"
                 ),
                 {"keys": push_keys(feed), "chats": f"o-chaos-{phase.name}-%"},
@@ -658,7 +658,7 @@ def measure(
         for started, end, outcome in message.copies
         if outcome == "reply" and started >= returned.at
     ]
-    final = {"sent", "failed", "dead", "expired", "skipped"}
+    final = {"sent", "dead", "expired", "skipped"}
     return Figures(
         phase=phase.name,
         sent=len(messages),
@@ -673,20 +673,23 @@ def measure(
         waiting=sum(delivered[key] == 0 and status not in final for key, status in wanted.items()),
         reply_recovery_s=min(replied_after, default=None),
         push_recovery_s=first_push_after,
-        note=_with_doubles(
-            returned.note,
-            [first_copy[key] - began for key in wanted if delivered[key] > 1],
+        note="; ".join(
+            part
+            for part in (
+                returned.note,
+                _doubles(first_copy[key] - began for key in wanted if delivered[key] > 1),
+                why_lost(rig.engine, phase, feed),
+            )
+            if part
         ),
     )
 
 
-def _with_doubles(note: str, first_copies: list[float]) -> str:
-    """The fault's note and, for pushes that reached WeChat twice, when their first copy
-    did, from the fault's start: which sends the fault caught in flight."""
-    if not first_copies:
-        return note
+def _doubles(first_copies: Iterable[float]) -> str:
+    """For pushes that reached WeChat twice, when their first copy did, from the fault's
+    start: which sends the fault caught in flight."""
     offsets = ", ".join(f"{offset:+.1f}" for offset in sorted(first_copies))
-    return f"{note}; doubled pushes first reached WeChat at {offsets} s".lstrip("; ")
+    return f"doubled pushes first reached WeChat at {offsets} s" if offsets else ""
 
 
 def stored_rows(
@@ -721,6 +724,23 @@ def stored_rows(
             ).all()
         }
     return stored, deferred, pushes
+
+
+def why_lost(engine: Engine, phase: Phase, feed: PushFeed) -> str:
+    """The final statuses and errors of the phase's pushes that never reached WeChat."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT status, attempts, left(coalesce(last_error, ''), 80) FROM outbox "
+                "WHERE status IN ('dead', 'expired', 'skipped') "
+                "AND (idempotency_key = ANY(:keys) OR recipient_openid LIKE :chats)"
+            ),
+            {"keys": push_keys(feed), "chats": f"o-chaos-{phase.name}-%"},
+        ).all()
+    found = Counter(
+        f"{status} after {attempts} attempts ({error})" for status, attempts, error in rows
+    )
+    return "; ".join(f"{count} {what}" for what, count in found.items())
 
 
 # The run --------------------------------------------------------------------------------
