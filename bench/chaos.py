@@ -500,16 +500,19 @@ def wechat_fault(errcode: int | None = None, delay_s: float = 0.0) -> Callable[[
         rig.fake.add_fault(CUSTOM_SEND, errcode=errcode, delay_s=delay_s, times=None)
         time.sleep(rig.args.hold)
         rig.fake.fake.clear_faults()
+        cleared = time.time()
         if errcode == 45009:
             resume_quota_pauses(rig)
-        return Returned(time.time())
+            return Returned(cleared, f"pauses lifted {time.time() - cleared:.1f} s after")
+        return Returned(cleared)
 
     return inject
 
 
 def resume_quota_pauses(rig: Rig) -> None:
     """What staff do once the quota is back (`aixiang outbox resume`): a spent daily
-    quota pauses the channel for 20 minutes, longer than a phase."""
+    quota pauses the channel for 20 minutes, longer than a phase. The pushes' recovery is
+    counted from WeChat's return, so it includes the time these commands take."""
     for kind in PUSH_KINDS:
         subprocess.run(
             [sys.executable, "-m", "bot", "outbox", "resume", "--kind", kind],
