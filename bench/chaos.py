@@ -51,6 +51,7 @@ from pathlib import Path
 import redis
 import requests
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -319,7 +320,6 @@ class PushFeed:
         self._over_s = over_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, daemon=True)
-        self.failed_inserts = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -329,24 +329,20 @@ class PushFeed:
         self._thread.join()
 
     def _feed(self) -> None:
-        """Ten rows at a time; a batch PostgreSQL refuses (the outage) is tried again."""
+        """Ten rows at a time over the phase; a batch PostgreSQL refuses (the outage) is
+        tried again at the next step, and what is left when the phase stops is queued
+        then, as soon as PostgreSQL takes it."""
         pending = list(self.numbers)
         pause = self._over_s / max(1, len(pending) / 10)
-        while pending and not self._stop.is_set():
-            batch = pending[:10]
-            try:
+        while pending:
+            batch = pending if self._stop.is_set() else pending[:10]
+            with suppress(SQLAlchemyError):
                 queue_pushes(self._engine, batch)
-                del pending[:10]
-            except Exception:
-                self.failed_inserts += 1
-            self._stop.wait(pause)
-        if pending:
-            self._stop.clear()
-            while pending:
-                with suppress(Exception):
-                    queue_pushes(self._engine, pending)
-                    pending = []
+                del pending[: len(batch)]
+            if self._stop.is_set():
                 time.sleep(0.5)
+            else:
+                self._stop.wait(pause)
 
 
 def queue_pushes(engine: Engine, numbers: list[int]) -> None:
