@@ -67,7 +67,7 @@ from bench.support import (  # noqa: E402
     server_env,
 )
 from bot.outage import WECHAT_WAIT_S  # noqa: E402
-from bot.wechat.fake_api import FakeWeChatServer  # noqa: E402
+from bot.wechat.fake_api.server import FakeWeChatServer  # noqa: E402
 from bot.wechat.payloads import WeChatPayloads  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from scheduler.leader import LEADER_KEY, LEASE_MS  # noqa: E402

@@ -17,6 +17,7 @@ from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
 from models.reminders import Reminder
 from models.residents import Resident
+from models.villages.tables import Village
 
 __all__ = [
     "Account",
@@ -38,4 +39,5 @@ __all__ = [
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
+    "Village",
 ]

@@ -46,6 +46,9 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    VILLAGE_ADD = "village.add"
+    VILLAGE_RENAME = "village.rename"
+    VILLAGE_RETIRE = "village.retire"
 
 
 class AuditObject(StrEnum):
@@ -53,6 +56,7 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    VILLAGE = "village"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from models.push.outbox import mark_sent, mark_sent_alone
+from models.push.outcomes import mark_sent, mark_sent_alone
 from models.push.vocabulary import DeliveryOutcome
 from scheduler.delivery import Outcome
 

@@ -15,7 +15,7 @@ from bot.cli.actors import os_user
 from bot.demo.runner import DEMO_ADMIN, build_demo_app, ensure_demo_admin
 from bot.services import Services
 from bot.webhook_services import WebhookServices
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.accounts.operations import create_account
 from models.accounts.queries import get_account
 from models.needs.submission import create_need

@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import create_app
-from bot.config import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
 from bot.outage import WECHAT_WAIT_S
 from bot.webhook_services import build_webhook_services
 from bot.wechat.payloads import WeChatPayloads

@@ -18,7 +18,7 @@ from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedC
 from bot.demo.templates import DEMO_TEMPLATES
 from bot.spool import SpooledDelivery
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from bot.wechat.protocol import parse_xml
 from models.events.staff import create_event

@@ -6,13 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.config import (
-    DEFAULT_NEED_CATEGORIES,
-    PROJECT_ROOT,
-    ConfigError,
-    NeedCategory,
-    load_config,
-)
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
+from bot.config.paths import PROJECT_ROOT
+from bot.config.sections import DEFAULT_NEED_CATEGORIES, NeedCategory
 from bot.webhook_services import WebhookServices, build_webhook_services
 from tests.conftest import FakeClock, make_test_config
 from tests.transcript import Talk

@@ -25,7 +25,7 @@ from bot.cli.support import (
     printable,
     staff_session,
 )
-from bot.config import Config
+from bot.config.sections import Config
 from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
 from models.audit import Actor, AuditAction, AuditObject, record

@@ -20,10 +20,14 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
     AuditAction.NEED_UPDATE: "console_action_need_update",
+    AuditAction.VILLAGE_ADD: "console_action_village_add",
+    AuditAction.VILLAGE_RENAME: "console_action_village_rename",
+    AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
+    AuditObject.VILLAGE: "console_object_village",
 }
 
 

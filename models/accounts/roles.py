@@ -27,6 +27,8 @@ class Permission(StrEnum):
     UPDATE_NEEDS = "update_needs"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    # Add, rename and retire the villages residents choose from.
+    MANAGE_VILLAGES = "manage_villages"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

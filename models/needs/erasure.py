@@ -35,7 +35,8 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
 
     Needs keep their category, status, dates and partner (so counts and response times
     stay true) but lose their text, place and photos and their link to the resident;
-    stored messages lose their words; name, mobile and both consents go. Photo
+    stored messages lose their words; name, mobile, their village (asked again at their
+    next need; a need keeps its village, as it keeps its category) and both consents go. Photo
     files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
 
     The photo rows are locked while they are read: a download finishing meanwhile
@@ -85,6 +86,8 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
     resident.mobile = None
     resident.contact_consent_at = None
     resident.privacy_consent_at = None
+    resident.village_id = None
+    resident.village_asked_at = None
     db.flush()
     return Erasure(
         needs=len(needs), photos=photos, places=places, contact=contact, messages=messages

@@ -77,6 +77,7 @@ class Need(CreatedAtMixin, Base):
         Index("ix_need_status_created_at", "status", "created_at"),
         Index("ix_need_category_created_at", "category", "created_at"),
         Index("ix_need_partner_id_created_at", "partner_id", "created_at"),
+        Index("ix_need_village_id_created_at", "village_id", "created_at"),
         Index("ix_need_created_at", "created_at"),
     )
 
@@ -94,6 +95,9 @@ class Need(CreatedAtMixin, Base):
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+    # The village it is in: the one its place names, else its resident's at submission
+    # (models/villages); kept when the resident moves or their data is erased.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"))
 
     @property
     def ref(self) -> str:

@@ -22,7 +22,7 @@ from models.needs.notices import (
 )
 from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
 from models.partners import Partner
-from models.push.outbox import enqueue_push
+from models.push.rows import enqueue_push
 from models.residents import Resident, get_or_create_resident
 
 
