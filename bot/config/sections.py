@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.errors import ConfigError
 from models.broadcasts.records import AccountType
+from models.db import Timeouts
 
 MEMORY_REDIS_URL = "memory://"
 DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
@@ -16,6 +17,16 @@ DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = DEFAULT_SQLITE_URL
+    # PostgreSQL's limits (models/db.py Timeouts): a server that accepts connections but
+    # never answers fails a request or a command after connect_timeout_s instead of
+    # hanging it; statement and lock limits are off (0) unless set.
+    connect_timeout_s: int = Timeouts.connect_s
+    statement_timeout_s: float = Timeouts.statement_s
+    lock_timeout_s: float = Timeouts.lock_s
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.connect_timeout_s, self.statement_timeout_s, self.lock_timeout_s)
 
 
 @dataclass(frozen=True)
