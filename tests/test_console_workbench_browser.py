@@ -20,13 +20,12 @@ from models.partners import add_partner
 from models.push.registry import PushKind
 from models.residents import get_or_create_resident
 from scheduler.worker import Worker
+from tests.browser import sign_in
 from tests.conftest import FakeClock
 from tests.console import PASSWORD, MakeAccount
 from tests.helpers import pushes
-from tests.browser import sign_in
 from tests.workbench import MakeNeed
 
-__all__ = ["chromium", "site"]
 pytestmark = pytest.mark.browser
 
 LAMPS = ("老街路灯坏了", "桥头路灯不亮", "学校门口路灯闪")
