@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from bot.app import create_app
 from bot.outage import WECHAT_WAIT_S, note_arrival
-from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.webhook_services import WEBHOOK_CONNECTIONS, WebhookServices, build_webhook_services
 from bot.wechat.payloads import WeChatPayloads
 from bot.wechat.protocol import Cipher, parse_xml, sign
 from handlers.context import Context
@@ -659,3 +659,11 @@ def test_webhook_retries_a_delivery_whose_connection_was_lost(
         webhook_services.close()
     assert any("connection was lost" in r.getMessage() for r in caplog.records)
     assert count(services, InboundMessage) == 2
+
+
+def test_the_webhook_keeps_open_every_postgresql_connection_it_may_open() -> None:
+    """As many as SQLAlchemy's default pool may open (5 kept, 10 more), all kept: past
+    five deliveries at once, each used to open a backend and close it again."""
+    config = make_test_config("postgresql://postgres@127.0.0.1:1/never_opened", "memory://")
+    engine = build_webhook_services(config).engine
+    assert engine.pool.size() == WEBHOOK_CONNECTIONS == 15
