@@ -1,0 +1,242 @@
+"""The console's page reads, timed in this process, and what each statement's plan uses.
+
+Each read is a models/ function a console page calls, run as a page runs it: in a
+session of its own, on the samples of :class:`Samples` in turn (so no single row stays
+hot in every cache). The time is the whole call's, SQL and ORM, as the console worker
+would spend it. Then one more run is recorded statement by statement (a SQLAlchemy
+``before_cursor_execute`` listener) and each statement is explained with its parameters:
+``EXPLAIN (ANALYZE, BUFFERS)``, summarised as the indexes it used and the tables it read
+whole.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.console_data import NOW
+from bench.events import percentile
+from bench.needs import walk
+from models.dashboard import dashboard
+from models.db import make_session_factory
+from models.needs.queries import (
+    count_needs,
+    demand_counts,
+    get_need,
+    list_needs,
+    need_history,
+    need_photos,
+    resident_needs,
+)
+from models.residents import Resident
+
+# How many needs and residents the page reads take turns over.
+SAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Read:
+    """One thing a page reads, and the goal (ms, p99) issue #15 sets for its page."""
+
+    page: str
+    name: str
+    goal_ms: float
+    run: Callable[[Session, int], object]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Refs of needs and ids of residents to read pages of: the needs most residents said
+    "me too" to, and others spread over the table; the residents with most sign-ups."""
+
+    need_refs: list[str]
+    resident_ids: list[int]
+
+    @classmethod
+    def pick(cls, engine: Engine) -> Samples:
+        with engine.connect() as connection:
+            hot = connection.execute(
+                text(
+                    "SELECT duplicate_of_id FROM need WHERE duplicate_of_id IS NOT NULL "
+                    "GROUP BY duplicate_of_id ORDER BY count(*) DESC LIMIT :n"
+                ),
+                {"n": SAMPLES // 2},
+            ).scalars()
+            spread = connection.execute(
+                text("SELECT id FROM need WHERE id % 997 = 1 ORDER BY id LIMIT :n"),
+                {"n": SAMPLES - SAMPLES // 2},
+            ).scalars()
+            residents = connection.execute(
+                text(
+                    "SELECT resident_id FROM signup GROUP BY resident_id "
+                    "ORDER BY count(*) DESC, resident_id LIMIT :n"
+                ),
+                {"n": SAMPLES},
+            ).scalars()
+            return cls(
+                [f"N-{need_id:06d}" for need_id in [*hot, *spread]],
+                list(residents),
+            )
+
+    def need_ref(self, turn: int) -> str:
+        return self.need_refs[turn % len(self.need_refs)]
+
+    def resident_id(self, turn: int) -> int:
+        return self.resident_ids[turn % len(self.resident_ids)]
+
+
+def page_reads(samples: Samples) -> list[Read]:
+    """What the console's pages read, by page."""
+
+    def need_page(db: Session, turn: int) -> object:
+        need = get_need(db, samples.need_ref(turn))
+        return need_history(db, need), need_photos(db, need), demand_counts(db, [need.id])
+
+    def resident_page(db: Session, turn: int) -> object:
+        resident = db.get(Resident, samples.resident_id(turn))
+        assert resident is not None
+        return resident_needs(db, resident, limit=100)
+
+    def needs_list(**filters: Any) -> Callable[[Session, int], object]:
+        def run(db: Session, turn: int) -> object:
+            return list_needs(db, limit=50, **filters), count_needs(db, **filters)
+
+        return run
+
+    return [
+        Read("landing page", "dashboard", 150, lambda db, _: dashboard(db, NOW)),
+        Read("needs queue", "no filter", 150, needs_list()),
+        Read("needs queue", "status submitted", 150, needs_list(status="submitted")),
+        Read("needs queue", "category jobs", 150, needs_list(category="jobs")),
+        Read("need page", "need, history, photos, demand", 50, need_page),
+        Read("resident page", "needs", 100, resident_page),
+    ]
+
+
+@dataclass(frozen=True)
+class Timing:
+    read: Read
+    times_ms: list[float]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.times_ms)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.times_ms, 0.99)
+
+    @property
+    def met(self) -> bool:
+        return self.p99 < self.read.goal_ms
+
+
+def timed(read: Read, sessions: sessionmaker[Session], iterations: int) -> Timing:
+    """``iterations`` runs after one to warm up, each in a session of its own."""
+    times = []
+    for turn in range(-1, iterations):
+        started = time.perf_counter()
+        with sessions() as db:
+            read.run(db, turn)
+        if turn >= 0:
+            times.append((time.perf_counter() - started) * 1000)
+    return Timing(read, times)
+
+
+@contextmanager
+def recorded(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the engine runs meanwhile, with its parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def remember(*args: Any) -> None:
+        _connection, _cursor, statement, parameters, _context, _many = args
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+
+
+def plan_summary(engine: Engine, statement: str, parameters: Any) -> str:
+    """The statement's server time and what its plan read, in one line."""
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters
+        ).scalar_one()
+    top = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+    nodes = list(walk(top["Plan"]))
+    indexes = sorted(
+        {f"{node['Index Name']} ({node['Node Type']})" for node in nodes if "Index Name" in node}
+    )
+    whole = sorted({node["Relation Name"] for node in nodes if node["Node Type"] == "Seq Scan"})
+    buffers = top["Plan"].get("Shared Hit Blocks", 0) + top["Plan"].get("Shared Read Blocks", 0)
+    parts = [f"{top['Execution Time']:.1f} ms in the server, {buffers} buffers"]
+    parts.append(f"index: {', '.join(indexes)}" if indexes else "no index")
+    if whole:
+        parts.append(f"Seq Scan: {', '.join(whole)}")
+    return "; ".join(parts)
+
+
+def explained(engine: Engine, sessions: sessionmaker[Session], read: Read) -> list[str]:
+    """One line per statement of one run of ``read``."""
+    with recorded(engine) as statements, sessions() as db:
+        read.run(db, 0)
+    return [
+        f"{first_words(statement)}: {plan_summary(engine, statement, parameters)}"
+        for statement, parameters in statements
+        if statement.lstrip().upper().startswith("SELECT")
+    ]
+
+
+def first_words(statement: str) -> str:
+    """Enough of a statement to tell which one it is: what it selects from."""
+    flat = " ".join(statement.split())
+    start = flat.upper().find(" FROM ")
+    return flat[start + 1 : start + 60] if start >= 0 else flat[:60]
+
+
+def measure_queries(url: str, iterations: int) -> list[Timing]:
+    """Time and explain every page read; print them, and a line per page."""
+    engine = create_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        samples = Samples.pick(engine)
+        print(f"\npage reads in this process, {iterations} runs each (ms):")
+        timings = []
+        for read in page_reads(samples):
+            timing = timed(read, sessions, iterations)
+            timings.append(timing)
+            print(
+                f"  {read.page} / {read.name}: p50 {timing.p50:.1f}, p99 {timing.p99:.1f}, "
+                f"max {max(timing.times_ms):.1f} (goal p99 < {read.goal_ms:.0f}: "
+                f"{'met' if timing.met else 'MISSED'})"
+            )
+            for line in explained(engine, sessions, read):
+                print(f"      {line}")
+        print_by_page(timings)
+        return timings
+    finally:
+        engine.dispose()
+
+
+def print_by_page(timings: Sequence[Timing]) -> None:
+    print("\nby page: the slowest read's p99 against the page's goal")
+    pages: dict[str, list[Timing]] = {}
+    for timing in timings:
+        pages.setdefault(timing.read.page, []).append(timing)
+    for page, reads in pages.items():
+        worst = max(reads, key=lambda timing: timing.p99)
+        print(
+            f"  {page:<16} {worst.p99:7.1f} ms ({worst.read.name}), goal < "
+            f"{worst.read.goal_ms:.0f} ms: {'met' if worst.met else 'MISSED'}"
+        )
