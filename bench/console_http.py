@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +59,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def pages(url: str) -> list[str]:
     """The console paths staff click through, with the ids of real rows."""
-    return ["/console/", "/console/audit"]
+    return ["/console/"]
 
 
 def staff_password(url: str) -> str:
@@ -134,7 +134,7 @@ def click(
                 if answer.status_code != 200 or "/sign-in" in answer.url:
                     error = f"HTTP {answer.status_code} at {answer.url}"
             except requests.RequestException as exc:
-                error = type(exc).__name__
+                error = f"{type(exc).__name__}: {exc}"
             clicks.add(path, (time.perf_counter() - started) * 1000, error)
             time.sleep(think_s * rng.uniform(0.5, 1.5))
 
@@ -228,8 +228,8 @@ def report(clicks: Clicks, args: argparse.Namespace, memory: list[tuple[float, f
             f"  {path:<48} {len(times):>6} clicks  p50 {statistics.median(times):7.1f}  "
             f"p99 {percentile(times, 0.99):7.1f}  errors {len(clicks.errors.get(path, []))}"
         )
-        for error in sorted(set(clicks.errors.get(path, [])))[:3]:
-            print(f"      {error}")
+        for error, count in Counter(clicks.errors.get(path, [])).most_common(3):
+            print(f"      {count} x {error[:150]}")
     if every:
         print(
             f"  all pages: {len(every)} clicks ({len(every) / args.duration:.1f}/s), "
