@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-console clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-events: $(STAMP)
 
 bench-push: $(STAMP)
 	$(VENV)/bin/python bench/push.py
+
+bench-console: $(STAMP)
+	$(VENV)/bin/python bench/console.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,54 @@
+"""console search indexes: trigrams of need descriptions, prefixes of outbox keys
+
+Revision ID: 0023_console_search_indexes
+Revises: 0017_more_vocabulary_checks
+Create Date: 2026-12-02
+
+Measured by bench/console.py over 200,000 needs and 600,000 outbox rows (bench/README.md,
+Console):
+
+- The console's text search over needs (``description ILIKE '%words%'``) read the whole
+  table. PostgreSQL's own full-text parser does not segment Chinese (a run of Chinese
+  characters up to a punctuation mark is one "word"), so the index is pg_trgm's GIN over
+  trigrams of characters, which serves ``ILIKE '%...%'`` for any language once the words
+  searched for are 3 characters or more; shorter ones still read the table.
+- A need's page lists the pushes about it by the prefix of their idempotency key
+  (``need_status:<id>:``). The unique index on the key cannot serve ``LIKE 'prefix%'``
+  unless the database's collation is "C", so this index compares the key byte by byte
+  (varchar_pattern_ops).
+
+On SQLite both are plain indexes on the same columns. The pg_trgm extension stays
+installed after a downgrade: other databases' objects may use it.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0023_console_search_indexes"
+down_revision: str | None = "0017_more_vocabulary_checks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_need_description_trgm",
+        "need",
+        ["description"],
+        postgresql_using="gin",
+        postgresql_ops={"description": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_outbox_idempotency_key_pattern",
+        "outbox",
+        ["idempotency_key"],
+        postgresql_ops={"idempotency_key": "varchar_pattern_ops"},
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_idempotency_key_pattern", table_name="outbox")
+    op.drop_index("ix_need_description_trgm", table_name="need")
