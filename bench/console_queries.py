@@ -7,6 +7,11 @@ would spend it. Then one more run is recorded statement by statement (a SQLAlche
 ``before_cursor_execute`` listener) and each statement is explained with its parameters:
 ``EXPLAIN (ANALYZE, BUFFERS)``, summarised as the indexes it used and the tables it read
 whole.
+
+Everything runs on one connection with serial plans (``max_parallel_workers_per_gather =
+0``), so that the CPU its PostgreSQL backend spends, read from /proc, is all the server
+CPU a read costs. On a machine shared with other work the wall-clock times measure the
+neighbours too; the CPU times, this process's and the backend's, much less so.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from bench.console_data import NOW
 from bench.events import percentile
 from bench.needs import walk
+from bench.support import TICKS_PER_S, BenchError, cpu_ticks
 from models.dashboard import dashboard
 from models.db import make_session_factory
 from models.needs.queries import (
@@ -125,6 +133,10 @@ def page_reads(samples: Samples) -> list[Read]:
 class Timing:
     read: Read
     times_ms: list[float]
+    # Mean CPU milliseconds per run: this process's (Python, the ORM, the driver) and
+    # the PostgreSQL backend's.
+    client_cpu_ms: float
+    server_cpu_ms: float
 
     @property
     def p50(self) -> float:
@@ -139,16 +151,33 @@ class Timing:
         return self.p99 < self.read.goal_ms
 
 
-def timed(read: Read, sessions: sessionmaker[Session], iterations: int) -> Timing:
-    """``iterations`` runs after one to warm up, each in a session of its own."""
+def timed(read: Read, sessions: sessionmaker[Session], iterations: int, backend: int) -> Timing:
+    """``iterations`` runs after one to warm up, each in a session of its own; the CPU
+    this process and the ``backend`` process spent on them."""
     times = []
-    for turn in range(-1, iterations):
+    with sessions() as db:
+        read.run(db, -1)
+    client_before, server_before = time.process_time(), cpu_ticks(backend)
+    for turn in range(iterations):
         started = time.perf_counter()
         with sessions() as db:
             read.run(db, turn)
-        if turn >= 0:
-            times.append((time.perf_counter() - started) * 1000)
-    return Timing(read, times)
+        times.append((time.perf_counter() - started) * 1000)
+    client_ms = (time.process_time() - client_before) * 1000 / iterations
+    server_ms = (cpu_ticks(backend) - server_before) / TICKS_PER_S * 1000 / iterations
+    return Timing(read, times, client_ms, server_ms)
+
+
+def serial_engine(url: str) -> tuple[Engine, int]:
+    """An engine on one connection with serial plans, and its backend's process id."""
+    engine = create_engine(url, poolclass=StaticPool)
+    with engine.connect() as connection:
+        connection.execute(text("SET max_parallel_workers_per_gather = 0"))
+        backend = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        connection.commit()
+    if not Path(f"/proc/{backend}/stat").exists():
+        raise BenchError("the PostgreSQL server is not on this machine: no CPU from /proc")
+    return engine, backend
 
 
 @contextmanager
@@ -207,18 +236,22 @@ def first_words(statement: str) -> str:
 
 def measure_queries(url: str, iterations: int) -> list[Timing]:
     """Time and explain every page read; print them, and a line per page."""
-    engine = create_engine(url)
+    engine, backend = serial_engine(url)
     sessions = make_session_factory(engine)
     try:
         samples = Samples.pick(engine)
-        print(f"\npage reads in this process, {iterations} runs each (ms):")
+        print(
+            f"\npage reads in this process, {iterations} runs each, serial plans (ms; CPU: "
+            "mean per run of this process and of the PostgreSQL backend):"
+        )
         timings = []
         for read in page_reads(samples):
-            timing = timed(read, sessions, iterations)
+            timing = timed(read, sessions, iterations, backend)
             timings.append(timing)
             print(
                 f"  {read.page} / {read.name}: p50 {timing.p50:.1f}, p99 {timing.p99:.1f}, "
-                f"max {max(timing.times_ms):.1f} (goal p99 < {read.goal_ms:.0f}: "
+                f"max {max(timing.times_ms):.1f}; CPU {timing.client_cpu_ms:.1f} + "
+                f"{timing.server_cpu_ms:.1f} (goal p99 < {read.goal_ms:.0f}: "
                 f"{'met' if timing.met else 'MISSED'})"
             )
             for line in explained(engine, sessions, read):
@@ -236,7 +269,10 @@ def print_by_page(timings: Sequence[Timing]) -> None:
         pages.setdefault(timing.read.page, []).append(timing)
     for page, reads in pages.items():
         worst = max(reads, key=lambda timing: timing.p99)
+        costliest = max(reads, key=lambda timing: timing.client_cpu_ms + timing.server_cpu_ms)
         print(
-            f"  {page:<16} {worst.p99:7.1f} ms ({worst.read.name}), goal < "
-            f"{worst.read.goal_ms:.0f} ms: {'met' if worst.met else 'MISSED'}"
+            f"  {page:<16} p99 {worst.p99:7.1f} ms ({worst.read.name}), goal < "
+            f"{worst.read.goal_ms:.0f} ms: {'met' if worst.met else 'MISSED'}; most CPU "
+            f"{costliest.client_cpu_ms + costliest.server_cpu_ms:.1f} ms "
+            f"({costliest.read.name})"
         )
