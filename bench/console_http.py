@@ -32,6 +32,7 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from urllib3.util.retry import Retry
 
 from bench.console_data import NOW
@@ -39,9 +40,11 @@ from bench.events import percentile
 from bench.support import (
     APP_ID,
     APP_SECRET,
+    BENCH_BACKEND,
     ROOT,
     TOKEN,
     BenchError,
+    CpuMeter,
     Process,
     free_port,
     processes,
@@ -215,13 +218,33 @@ def click_through(url: str, redis: str, args: argparse.Namespace) -> Clicks:
             )
             for seed, client in enumerate(clients)
         ]
+        meter = CpuMeter(make_url(url).database)
+        meter.start()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        memory = [memory_mb(pid) for pid in worker_pids(process)]
+        meter.stop()
+        workers = worker_pids(process)
+        memory = [memory_mb(pid) for pid in workers]
     report(clicks, args, memory)
+    report_cpu(meter, workers, sum(len(times) for times in clicks.times_ms.values()))
     return clicks
+
+
+def report_cpu(meter: CpuMeter, workers: list[int], clicks: int) -> None:
+    """Where the cores went while the clients clicked, and the CPU a click costs: what
+    says whether a quiet machine would keep up, when a shared one did not."""
+    if not clicks:
+        return
+    app = meter.seconds_of_pids(workers)
+    database = meter.seconds_of_name(BENCH_BACKEND)
+    print(
+        f"  CPU per click: console workers {app / clicks * 1000:.1f} ms, PostgreSQL "
+        f"{database / clicks * 1000:.1f} ms; the machine was {meter.machine_busy_share():.0%} "
+        f"busy (steal {meter.machine_steal_share():.0%}), the console workers and "
+        f"PostgreSQL took {(app + database) / meter.machine_seconds():.0%} of that"
+    )
 
 
 def report(clicks: Clicks, args: argparse.Namespace, memory: list[tuple[float, float]]) -> None:
@@ -233,7 +256,7 @@ def report(clicks: Clicks, args: argparse.Namespace, memory: list[tuple[float, f
     )
     for path, times in clicks.times_ms.items():
         print(
-            f"  {path:<48} {len(times):>6} clicks  p50 {statistics.median(times):7.1f}  "
+            f"  {path:<58} {len(times):>5} clicks  p50 {statistics.median(times):7.1f}  "
             f"p99 {percentile(times, 0.99):7.1f}  errors {len(clicks.errors.get(path, []))}"
         )
         for error, count in Counter(clicks.errors.get(path, [])).most_common(3):
