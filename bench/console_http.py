@@ -234,7 +234,8 @@ def click_through(url: str, redis: str, args: argparse.Namespace) -> Clicks:
 
 def report_cpu(meter: CpuMeter, workers: list[int], clicks: int) -> None:
     """Where the cores went while the clients clicked, and the CPU a click costs: what
-    says whether a quiet machine would keep up, when a shared one did not."""
+    says whether a quiet machine would keep up, when a shared one did not. PostgreSQL's
+    parallel workers exit with their query, so their CPU is not in its figure."""
     if not clicks:
         return
     app = meter.seconds_of_pids(workers)
@@ -254,7 +255,7 @@ def report(clicks: Clicks, args: argparse.Namespace, memory: list[tuple[float, f
         f"\n{args.clients} signed-in staff clicking for {args.duration:.0f} s "
         f"(think {args.think} s), {args.workers} workers; client-side times on loopback (ms):"
     )
-    for path, times in clicks.times_ms.items():
+    for path, times in sorted(clicks.times_ms.items()):
         print(
             f"  {path:<58} {len(times):>5} clicks  p50 {statistics.median(times):7.1f}  "
             f"p99 {percentile(times, 0.99):7.1f}  errors {len(clicks.errors.get(path, []))}"
