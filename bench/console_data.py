@@ -5,7 +5,7 @@ server (no rows cross the wire), with the tables' indexes and constraints set as
 the load and rebuilt afterwards (``bench.events.bare_tables``). Texts are Chinese, built
 from a small vocabulary chosen by hashes of the row number, so that a word searched for
 matches a realistic share of the rows (a place about one need in 15, an object one in
-12, a place and an object together one in 180). Times spread over the two years before
+12, a place and an object together one in 60: the picks share a factor). Times spread over the two years before
 :data:`NOW`, newest last.
 """
 
