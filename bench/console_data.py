@@ -5,8 +5,8 @@ server (no rows cross the wire), with the tables' indexes and constraints set as
 the load and rebuilt afterwards (``bench.events.bare_tables``). Texts are Chinese, built
 from a small vocabulary chosen by hashes of the row number, so that a word searched for
 matches a realistic share of the rows (a place about one need in 15, an object one in
-12, a place and an object together one in 60: the picks share a factor). Times spread over the two years before
-:data:`NOW`, newest last.
+12, a place and an object together one in 60: the picks share a factor). Times spread
+over the two years before :data:`NOW`, newest last.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from bench.events import bare_tables
+from bench.needs import STATUS_BY_HASH
 
 # The bench's "now": what the in-process queries pass as the clock. The data ends here.
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -172,15 +173,7 @@ def load_statements(sizes: Sizes) -> list[tuple[str, str]]:
                    c.created, COALESCE(t.resolved, t.acknowledged, c.created),
                    t.acknowledged, t.resolved
             FROM generate_series(1, {n}) AS g
-            CROSS JOIN LATERAL (SELECT (g::bigint * 2654435761) % 100 AS h) AS k
-            CROSS JOIN LATERAL (
-                SELECT CASE WHEN k.h < 10 THEN 'submitted'
-                            WHEN k.h < 25 THEN 'acknowledged'
-                            WHEN k.h < 40 THEN 'in_progress'
-                            WHEN k.h < 85 THEN 'resolved'
-                            WHEN k.h < 93 THEN 'declined'
-                            ELSE 'duplicate' END AS status
-            ) AS s
+            {STATUS_BY_HASH}
             CROSS JOIN LATERAL (
                 SELECT {at} + g::bigint * {SPAN_S} / {n} * interval '1 second' AS created
             ) AS c
