@@ -1,6 +1,6 @@
 """A lean stand-in for WeChat's push endpoints, fast enough not to be what bench/push.py measures.
 
-The project's fake (bot/wechat/fake_api.py) runs Flask on werkzeug's threaded server and keeps
+The project's fake (bot/wechat/fake_api/) runs Flask on werkzeug's threaded server and keeps
 every call in memory: right for tests, but it answers only a few hundred requests a second
 on a small machine, well below the 2,000 pushes/s the push benchmark needs to see. This one
 is a single asyncio process with a hand-rolled HTTP/1.1 keep-alive loop and answers only

@@ -11,7 +11,7 @@ migrations and bulk-loads it with generate_series inside the server:
    sent, samples each worker's peak RSS (VmHWM), counts the CPU each process used, and
    checks that every row went out exactly once (rows sent, sends received, distinct
    openid + text pairs). Before that, wrk measures the lean fake on its own and, for
-   comparison, the project's fake (bot/wechat/fake_api.py).
+   comparison, the project's fake (bot/wechat/fake_api/).
 2. The reminder tick. 10,000 published events spread over a year around now and 500,000
    confirmed sign-ups; ``queue_due_reminders`` runs once to decide everything due now (a
    scheduler starting with nothing decided), then ``--ticks`` more times as it does each
@@ -72,8 +72,8 @@ from bench.support import (  # noqa: E402
     running,
     server_env,
 )
-from bot.config import PushConfig  # noqa: E402
-from bot.wechat.fake_api import FAKE_APP_ID, FAKE_APP_SECRET  # noqa: E402
+from bot.config.sections import PushConfig  # noqa: E402
+from bot.wechat.fake_api.server import FAKE_APP_ID, FAKE_APP_SECRET  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.reminders import queue_due_reminders  # noqa: E402

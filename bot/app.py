@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bot.config import Config, load_config
+from bot.config.loader import load_config
+from bot.config.sections import Config
 from bot.console import install_console
 from bot.drain import Drainer
 from bot.webhook import blueprint as webhook_blueprint

@@ -17,7 +17,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from bot.app import create_app
-from bot.config import Config
+from bot.config.sections import Config
 from bot.outage import note_arrival
 
 WORKER_THREADS = 64

@@ -22,7 +22,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bot.config import MEMORY_REDIS_URL
+from bot.config.sections import MEMORY_REDIS_URL
 from bot.safe_log import OncePerInterval, held_back
 
 log = logging.getLogger(__name__)

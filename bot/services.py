@@ -19,7 +19,8 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Config, ConfigError
+from bot.config.errors import ConfigError
+from bot.config.sections import Config
 from bot.redis_conn import connect_redis
 from models.base import utcnow
 from models.broadcasts.records import BroadcastSettings

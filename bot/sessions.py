@@ -7,9 +7,14 @@ stateless help menu rather than failing the webhook.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bot.redis_conn import ThreadClients, degradable
 from handlers.context import FlowState
+
+# A draft set aside outlives the flow TTL in Redis by this much (the clock still ends it
+# at the TTL), so that a resident who comes back for it is told it expired.
+KEPT_NOTICE_S = 24 * 3600
 
 
 class RedisSessionStore:
@@ -29,7 +34,11 @@ class RedisSessionStore:
         if raw is None:
             return None
         stored = json.loads(str(raw))
-        return FlowState(name=stored["name"], data=stored["data"])
+        kept = {
+            key: FlowState(name=draft["name"], data=draft["data"])
+            for key, draft in stored.get("kept", {}).items()
+        }
+        return FlowState(name=stored["name"], data=stored["data"], kept=kept)
 
     def load(self, openid: str) -> FlowState | None:
         """The resident's flow, read on its own: for a delivery the spool kept, whose
@@ -38,10 +47,15 @@ class RedisSessionStore:
         return self.parse(None if raw is None else str(raw))
 
     def save(self, openid: str, state: FlowState) -> None:
-        value = json.dumps({"name": state.name, "data": state.data}, ensure_ascii=False)
-        degradable(
-            "save flow", lambda: self._client().set(self.key(openid), value, ex=self._ttl_s), None
-        )
+        stored: dict[str, Any] = {"name": state.name, "data": state.data}
+        ttl_s = self._ttl_s
+        if state.kept:
+            stored["kept"] = {
+                key: {"name": draft.name, "data": draft.data} for key, draft in state.kept.items()
+            }
+            ttl_s += KEPT_NOTICE_S
+        value = json.dumps(stored, ensure_ascii=False)
+        degradable("save flow", lambda: self._client().set(self.key(openid), value, ex=ttl_s), None)
 
     def clear(self, openid: str) -> None:
         degradable("clear flow", lambda: self._client().delete(self.key(openid)), None)

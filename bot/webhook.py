@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bot import inbound
-from bot.config import WeChatConfig
+from bot.config.sections import WeChatConfig
 from bot.outage import WECHAT_WAIT_S, request_deadline
 from bot.redis_conn import degradations
 from bot.safe_log import log_failure

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from bot.batches import Batches
-from bot.config import Config
+from bot.config.sections import Config
 from bot.dedupe import DeliveryGuard
 from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from handlers.router import command_word, normalize
 
 YES_WORDS = frozenset({"确认", "是", "好", "同意", "yes", "ok", "y", "confirm", "agree"})
-NO_WORDS = frozenset({"否", "不", "不同意", "no", "n"})
+# 取消/cancel is also the command that cancels a sign-up; where a flow asks yes or no, a
+# resident typing it means no (flows.py lets the step take it before the command).
+NO_WORDS = frozenset({"否", "不", "不同意", "取消", "no", "n", "cancel"})
 SKIP_WORDS = frozenset({"跳过", "skip"})
 BACK_WORDS = frozenset({"返回", "back"})
 
@@ -23,6 +25,11 @@ def is_yes(text: str) -> bool:
 
 def is_no(text: str) -> bool:
     return command_word(normalize(text)) in NO_WORDS
+
+
+def is_yes_or_no(text: str) -> bool:
+    """Whether the words answer a yes-or-no question, whatever else they could mean."""
+    return is_yes(text) or is_no(text)
 
 
 def is_skip(text: str) -> bool:

@@ -22,10 +22,16 @@ from texts.catalog import Catalog
 
 @dataclass
 class FlowState:
-    """Where a resident is in a multi-step conversation, and what they said so far."""
+    """Where a resident is in a multi-step conversation, and what they said so far.
+
+    ``kept`` holds the drafts set aside when the resident went elsewhere mid-flow (a menu
+    tap, a command), by key (see handlers/flows.py), stored with the current flow so that
+    one read finds both; a state with an empty ``name`` has no current flow, only those.
+    """
 
     name: str
     data: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, FlowState] = field(default_factory=dict)
 
 
 class SessionStore(Protocol):
@@ -69,6 +75,15 @@ class Context:
     now: datetime
     flow: FlowState | None = None
     _resident: Resident | None = field(default=None, repr=False)
+    kept: dict[str, FlowState] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """The stored state split in two: the current flow (None when only drafts set
+        aside were stored) and the drafts set aside."""
+        stored = self.flow
+        if stored is not None:
+            self.kept = dict(stored.kept)
+            self.flow = FlowState(stored.name, stored.data) if stored.name else None
 
     @property
     def resident(self) -> Resident:
@@ -93,9 +108,36 @@ class Context:
 
     def start_flow(self, name: str, data: dict[str, Any] | None = None) -> FlowState:
         self.flow = FlowState(name=name, data=data or {})
-        self.sessions.save(self.contact.openid, self.flow)
+        self._store()
         return self.flow
 
     def end_flow(self) -> None:
+        """Leave the current flow; drafts set aside stay so."""
         self.flow = None
-        self.sessions.clear(self.contact.openid)
+        self._store()
+
+    def set_aside(self, key: str) -> None:
+        """Keep the current flow's draft under ``key`` and leave the flow."""
+        if self.flow is None:
+            raise RuntimeError("no flow to set aside")
+        self.kept[key] = self.flow
+        self.end_flow()
+
+    def take_kept(self, key: str) -> FlowState | None:
+        """The draft set aside under ``key``, no longer kept, or None."""
+        kept = self.kept.pop(key, None)
+        if kept is not None:
+            self._store()
+        return kept
+
+    def drop_kept(self) -> None:
+        """Forget every draft set aside (the resident's data is being erased)."""
+        self.kept.clear()
+        self._store()
+
+    def _store(self) -> None:
+        if self.flow is None and not self.kept:
+            self.sessions.clear(self.contact.openid)
+            return
+        current = self.flow or FlowState("")
+        self.sessions.save(self.contact.openid, FlowState(current.name, current.data, self.kept))

@@ -12,23 +12,40 @@ English/中文, see router.py), the flow checks two things and ends itself if ei
   the same;
 - optionally, that what the draft is about still exists (an event deleted meanwhile).
 
+A draft is never lost unsaid. When the resident goes elsewhere mid-flow (a menu tap, or
+a command they chose to run), a flow that keeps drafts (``kept`` given) sets its draft
+aside under the draft's key and the answer says so; the command that starts the flow
+(需求/need) picks it up again at the step where it was left, or says that it expired.
+
+A command word typed alone at a step of such a flow is going elsewhere too: at a step
+that takes a choice (a category, yes or no, a number) it is no answer, so the command
+runs with the draft kept. A step that takes free text (a description, a place, a name)
+could take it as its answer, so the flow asks which was meant (1: run the command, the
+draft kept; 2: take the word as the answer). The command words are the router's
+registry, not a list kept here.
+
 Stored shape: the draft's fields, leaving out those still at their default, plus
-``touched`` (when the draft last moved to a step, ISO 8601). A draft without ``touched``
+``touched`` (when the draft last moved to a step, ISO 8601) and, while the resident is
+asked what a command word meant, ``asked`` (the word). A draft without ``touched``
 counts as expired.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, dataclass, fields
+from dataclasses import MISSING, Field, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, Self, TypeVar
 
+from handlers.answers import is_yes_or_no, pick_option
 from handlers.context import Context
-from handlers.message import Message, Reply
-from handlers.router import Handler, Prompt, Router
+from handlers.message import Message, MessageType, Reply
+from handlers.router import Elsewhere, Handler, Prompt, Router
 
 TOUCHED = "touched"
+ASKED = "asked"
+# The answers to "run the command, or take the word as the answer?", by number or name.
+COMMAND_OR_ANSWER = (("命令", "command"), ("回答", "answer"))
 
 
 @dataclass
@@ -42,6 +59,11 @@ class Draft:
         the mechanism's, and a field missing from the data keeps its default."""
         names = {item.name for item in fields(cls)}
         return cls(**{name: value for name, value in data.items() if name in names})
+
+    def kept_key(self) -> str:
+        """Where the draft waits while set aside: one draft per flow (its type) unless a
+        flow keeps one per subject (a sign-up, one per event)."""
+        return type(self).__name__
 
     def dump(self) -> dict[str, Any]:
         """The draft as stored: a field still at its default is left out, so the data
@@ -71,16 +93,23 @@ class Step(Generic[DraftT]):
     ``state`` is the flow state's name while the step waits for its answer; ``answer``
     takes the resident's message with the draft (it moves the flow on with :meth:`ask` or
     :meth:`go`, or ends it); ``question`` is what the step asks, on arrival and again
-    after a word that answers anywhere.
+    after a word that answers anywhere. ``free_text``, for a step whose answer is free
+    text, names that answer ("the place") for asking what a command word typed alone
+    there meant.
     """
 
     state: str
     answer: Callable[[Message, Context, DraftT], Reply]
     question: Callable[[Context, DraftT], str]
+    free_text: Callable[[Context], str] | None = None
 
-    def go(self, ctx: Context, draft: DraftT) -> None:
-        """Make this the flow's current step and store the draft; its age counts from now."""
-        ctx.start_flow(self.state, {**draft.dump(), TOUCHED: ctx.now.isoformat()})
+    def go(self, ctx: Context, draft: DraftT, asked: str | None = None) -> None:
+        """Make this the flow's current step and store the draft; its age counts from now.
+        ``asked``: the command word the resident is being asked about."""
+        data = {**draft.dump(), TOUCHED: ctx.now.isoformat()}
+        if asked is not None:
+            data[ASKED] = asked
+        ctx.start_flow(self.state, data)
 
     def ask(self, ctx: Context, draft: DraftT) -> Reply:
         """Go to this step and ask its question."""
@@ -93,31 +122,124 @@ class Flow(Generic[DraftT]):
     """A flow's steps over one draft type.
 
     ``expired`` words why a draft older than the flow TTL was dropped; ``gone``, if given,
-    says why the flow cannot go on (what the draft is about vanished), or None.
+    says why the flow cannot go on (what the draft is about vanished), or None. ``kept``,
+    if given, makes the flow keep its draft when the resident goes elsewhere: it says the
+    draft is kept and how to continue it.
     """
 
     draft: type[DraftT]
     steps: tuple[Step[DraftT], ...]
     expired: Callable[[Context, DraftT], str]
     gone: Callable[[Context, DraftT], str | None] | None = None
+    kept: Callable[[Context, DraftT], str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kept is None and any(step.free_text is not None for step in self.steps):
+            raise ValueError("a flow with free-text steps must keep its draft (kept=...)")
 
     def register(self, router: Router) -> None:
+        keep = self._keep if self.kept is not None else None
         for step in self.steps:
-            router.add_flow(step.state, self._answer(step), self._question(step))
+            router.add_flow(step.state, self._answer(step, router), self._question(step), keep)
 
-    def _answer(self, step: Step[DraftT]) -> Handler:
-        def answer(message: Message, ctx: Context) -> Reply:
+    def resume_or(self, ctx: Context, key: str, start: Callable[[], Reply]) -> Reply:
+        """What the command that starts the flow does: continue the draft kept under
+        ``key`` at the step where it was left (or say why it cannot go on), else
+        ``start()`` afresh."""
+        draft = self.take_back(ctx, key)
+        if draft is None:
+            return start()
+        if isinstance(draft, str):
+            return Reply(draft)
+        question = self.current_step(ctx).ask(ctx, draft).text
+        return Reply(f"{ctx.t('flow_resumed')}\n{question}")
+
+    def take_back(self, ctx: Context, key: str) -> DraftT | str | None:
+        """The draft kept under ``key``, current again at the step where it was left; why
+        it cannot go on (expired, gone) instead; or None when none is kept."""
+        kept = ctx.take_kept(key)
+        if kept is None:
+            return None
+        ctx.start_flow(kept.name, kept.data)
+        return self._resume(ctx)
+
+    def current_step(self, ctx: Context) -> Step[DraftT]:
+        """The step the resident is at in this flow."""
+        for step in self.steps:
+            if ctx.flow is not None and step.state == ctx.flow.name:
+                return step
+        raise RuntimeError("the current flow state is none of this flow's steps")
+
+    def _keep(self, ctx: Context, elsewhere: Elsewhere) -> Reply | None:
+        """Set the draft aside, go where the resident went, and add a line that says the
+        draft is kept (unless where they went took it back: 需求 during a need draft), or
+        that it had expired."""
+        draft = self._resume(ctx)
+        if isinstance(draft, str):
+            return _followed_by(elsewhere(), draft)
+        key = draft.kept_key()
+        ctx.set_aside(key)
+        reply = elsewhere()
+        if self.kept is None or key not in ctx.kept:
+            return reply
+        return _followed_by(reply, self.kept(ctx, draft))
+
+    def _answer(self, step: Step[DraftT], router: Router) -> Handler:
+        def answer(message: Message, ctx: Context) -> Reply | None:
             draft = self._resume(ctx)
             if isinstance(draft, str):
                 return Reply(draft)
+            asked = ctx.flow.data.get(ASKED) if ctx.flow is not None else None
+            if asked is not None:
+                step.go(ctx, draft)
+                return self._command_or_answer(step, router, str(asked), message, ctx, draft)
+            if self._leaves_for_command(step, router, message.words):
+                if step.free_text is None:
+                    return self._keep(ctx, lambda: router.dispatch(message, ctx))
+                word = message.words.strip()
+                step.go(ctx, draft, asked=word)
+                return Reply(_command_or_answer_question(ctx, step, word))
             return step.answer(message, ctx, draft)
 
         return answer
 
+    def _leaves_for_command(self, step: Step[DraftT], router: Router, words: str) -> bool:
+        """Whether a command word typed at this step runs (with the draft kept) rather
+        than answering it: never at a step that asks yes or no when the word answers
+        that too (取消/cancel is a no there, not the sign-up cancellation)."""
+        if self.kept is None or not router.is_command(words):
+            return False
+        return step.free_text is not None or not is_yes_or_no(words)
+
+    def _command_or_answer(
+        self,
+        step: Step[DraftT],
+        router: Router,
+        word: str,
+        message: Message,
+        ctx: Context,
+        draft: DraftT,
+    ) -> Reply | None:
+        """The resident's choice for a command word typed at a free-text step: 1 runs the
+        command with the draft kept, 2 takes the word as the answer; anything else is
+        an answer to the step as usual (and a command word is asked about again)."""
+        said = replace(message, type=MessageType.TEXT, text=word)
+        choice = pick_option(message.words, COMMAND_OR_ANSWER)
+        if choice == 0:
+            return self._keep(ctx, lambda: router.dispatch(said, ctx))
+        if choice == 1:
+            return step.answer(said, ctx, draft)
+        return self._answer(step, router)(message, ctx)
+
     def _question(self, step: Step[DraftT]) -> Prompt:
         def question(ctx: Context) -> str:
             draft = self._resume(ctx)
-            return draft if isinstance(draft, str) else step.question(ctx, draft)
+            if isinstance(draft, str):
+                return draft
+            asked = ctx.flow.data.get(ASKED) if ctx.flow is not None else None
+            if asked is not None:
+                return _command_or_answer_question(ctx, step, str(asked))
+            return step.question(ctx, draft)
 
         return question
 
@@ -133,6 +255,20 @@ class Flow(Generic[DraftT]):
             ctx.end_flow()
             return ended
         return draft
+
+
+def _command_or_answer_question(ctx: Context, step: Step[Any], word: str) -> str:
+    """Whether a command word typed at a free-text step was meant as the command."""
+    if step.free_text is None:
+        raise RuntimeError("only a free-text step asks what a command word meant")
+    return ctx.t("flow_command_or_answer", word=word, answer=step.free_text(ctx))
+
+
+def _followed_by(reply: Reply | None, line: str) -> Reply:
+    """A reply with a line about the draft after it."""
+    if reply is None or not reply.text:
+        return Reply(line)
+    return replace(reply, text=f"{reply.text}\n\n{line}")
 
 
 def _outlived(ctx: Context) -> bool:

@@ -6,11 +6,14 @@ Dispatch order, and why:
    from then on, and 中文/English still switch.
 1. 退出/exit always leaves a flow, so no one is ever stuck in one; like every whole-word
    command, it may end with the punctuation people type ("退出！", "help?").
-2. Events (follow, menu tap, scan) come next; a menu tap also ends any flow, since the
-   resident chose to go elsewhere.
+2. Events (follow, menu tap, scan) come next. A menu tap leaves any flow, since the
+   resident chose to go elsewhere; a flow that keeps drafts (handlers/flows.py) sets its
+   draft aside and the answer to the tap says so, so a draft is never lost unsaid.
 3. In a flow, everything else goes to the flow's current step, except the words that
    answer anywhere (帮助/help, 中文/English): they are answered and the step's question
-   is asked again, so a name or an address is never taken to be "help".
+   is asked again, so a name or an address is never taken to be "help". In a flow that
+   keeps drafts, a command word typed alone runs with the draft kept, except at a step
+   that takes free text, which asks what was meant (handlers/flows.py).
 4. Keywords, exact first, then "keyword + argument" (longest keyword first, so that
    取消报名 3 is never read as 报名), then patterns that are recognised on their own (a
    need's reference, N-000001). A voice message WeChat recognised counts as the words
@@ -36,6 +39,11 @@ Handler = Callable[[Message, Context], Reply | None]
 ArgHandler = Callable[[Message, Context, str], Reply | None]
 # A flow step's question, asked again where the resident left it.
 Prompt = Callable[[Context], str]
+# What the resident went to instead of answering a flow's step, run by the flow.
+Elsewhere = Callable[[], Reply | None]
+# A flow that keeps its draft while the resident goes elsewhere: it sets the draft aside,
+# runs what they went to, and adds a line saying the draft is kept.
+Keep = Callable[[Context, Elsewhere], Reply | None]
 _Registered = TypeVar("_Registered")
 
 QR_SUBSCRIBE_PREFIX = "qrscene_"
@@ -88,6 +96,7 @@ class _Pattern:
 class _Flow:
     handler: Handler
     prompt: Prompt | None
+    keep: Keep | None
 
 
 class Router:
@@ -136,6 +145,10 @@ class Router:
         """Every whole-word command, normalized: what the fallback suggests from."""
         return frozenset(self._keywords)
 
+    def is_command(self, words: str) -> bool:
+        """Whether what a resident said is, on its own, a whole-word command."""
+        return command_word(normalize(words)) in self._keywords
+
     def add_click(self, keys: Iterable[str], handler: Handler) -> None:
         for key in keys:
             self._claim(self._clicks, key, handler, "menu key")
@@ -158,11 +171,14 @@ class Router:
             raise ValueError(f"QR scene {prefix!r} is registered twice")
         self._scenes[prefix] = handler
 
-    def add_flow(self, state: str, handler: Handler, prompt: Prompt | None = None) -> None:
+    def add_flow(
+        self, state: str, handler: Handler, prompt: Prompt | None = None, keep: Keep | None = None
+    ) -> None:
         """``prompt`` asks the state's question again after a word that answers anywhere;
         a state without one (the event list, which hands other words back to the router
-        itself) gets those words like any other."""
-        self._claim(self._flows, state, _Flow(handler, prompt), "flow state")
+        itself) gets those words like any other. ``keep`` sets the state's draft aside
+        when the resident goes elsewhere (a menu tap); without it, the flow just ends."""
+        self._claim(self._flows, state, _Flow(handler, prompt, keep), "flow state")
 
     def set_exit(self, handler: Handler) -> None:
         self._exit = handler
@@ -225,10 +241,10 @@ class Router:
     def _dispatch_event(self, message: Message, ctx: Context) -> Reply | None:
         event = message.event.lower()
         if event == "click":
-            if ctx.flow is not None:
-                ctx.end_flow()
             handler = self._clicks.get(message.event_key) or self._coming_soon
-            return handler(message, ctx) if handler is not None else None
+            return self._leave_flow_for(
+                ctx, lambda: handler(message, ctx) if handler is not None else None
+            )
         handler = self._events.get(event)
         reply = handler(message, ctx) if handler is not None else None
         scene_reply = self._dispatch_scene(message, ctx)
@@ -237,6 +253,16 @@ class Router:
         if reply is None:
             return scene_reply
         return Reply(f"{scene_reply.text}\n\n{reply.text}")
+
+    def _leave_flow_for(self, ctx: Context, elsewhere: Elsewhere) -> Reply | None:
+        """Go where the resident went mid-flow: a flow that keeps drafts sets its draft
+        aside and says so; any other simply ends."""
+        current = self._flows.get(ctx.flow.name) if ctx.flow is not None else None
+        if current is not None and current.keep is not None:
+            return current.keep(ctx, elsewhere)
+        if ctx.flow is not None:
+            ctx.end_flow()
+        return elsewhere()
 
     def _dispatch_scene(self, message: Message, ctx: Context) -> Reply | None:
         scene = message.event_key

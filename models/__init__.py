@@ -11,12 +11,13 @@ from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
 from models.reminders import Reminder
 from models.residents import Resident
+from models.villages.tables import Village
 
 __all__ = [
     "Account",
@@ -35,7 +36,9 @@ __all__ = [
     "Partner",
     "Reminder",
     "Resident",
+    "ResponseTemplate",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
+    "Village",
 ]

@@ -46,6 +46,13 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    NEED_CATEGORY = "need.category"
+    RESIDENT_ERASE = "resident.erase"
+    TEMPLATE_SAVE = "template.save"
+    TEMPLATE_DELETE = "template.delete"
+    VILLAGE_ADD = "village.add"
+    VILLAGE_RENAME = "village.rename"
+    VILLAGE_RETIRE = "village.retire"
 
 
 class AuditObject(StrEnum):
@@ -53,6 +60,9 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    RESIDENT = "resident"
+    TEMPLATE = "template"
+    VILLAGE = "village"
 
 
 @dataclass(frozen=True)

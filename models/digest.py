@@ -21,8 +21,9 @@ from models.events.queries import Occupancy, occupancies
 from models.events.tables import Event, EventStatus
 from models.needs.notices import status_name
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
-from models.push.outbox import OutboxMessage, enqueue_push
-from models.push.vocabulary import PushKind
+from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
 from models.residents import get_or_create_resident
 from texts.catalog import LINES, Both, both
 
@@ -32,7 +33,7 @@ WAITING_LISTED = 10
 
 
 class CategoryName(Protocol):
-    """A need category as configured (bot.config.NeedCategory fits)."""
+    """A need category as configured (bot.config.sections.NeedCategory fits)."""
 
     @property
     def key(self) -> str: ...

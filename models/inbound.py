@@ -44,8 +44,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import driver_sql
 from models.base import Base
-from models.push.outbox import OutboxMessage, enqueue_push
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
+from models.push.vocabulary import OutboxStatus
 from models.residents import MESSAGE_WINDOW, InteractionKind, Resident
 from models.upsert import insert_ignoring_conflict
 

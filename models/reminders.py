@@ -45,9 +45,10 @@ from models.base import Base, check_one_of, local_text
 from models.bulk import insert_rows
 from models.events.notices import confirmed_push_text
 from models.events.tables import Event, EventStatus, Signup, SignupStatus
-from models.push.outbox import OutboxMessage, push_row
+from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
+from models.push.rows import push_row
 from models.push.stale import EVENT_MOVED, SIGNUP_CANCELLED, event_not_on
-from models.push.vocabulary import PushKind
 from models.residents import Resident
 
 # How far back a tick looks for reminders nobody decided (the scheduler was down).

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import PushTemplate
+from bot.config.sections import PushTemplate
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from bot.config import Config
+from bot.config.sections import Config
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import WeChatAPIError
-from bot.wechat.errors import QUOTAS, Refusal
+from bot.wechat.errors import QUOTAS, Refusal, WeChatAPIError
 from models.broadcasts.sending import MassSend
-from models.push.outbox import Claimed
+from models.push.claims import Claimed
 from models.push.pauses import PAUSED_PREFIX
 from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags

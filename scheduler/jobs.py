@@ -16,13 +16,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config
+from bot.config.sections import Config
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
 from models import digest, reminders
 from models.broadcasts.fanout import send_due_broadcasts
 from models.events.staff import finish_past_events
-from models.push.outbox import expire_stale
+from models.push.upkeep import expire_stale
 from scheduler.leader import Deposed, Fence
 from scheduler.media import run_media_sweep
 

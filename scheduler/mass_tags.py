@@ -29,8 +29,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bot.wechat.api import Tag, Tags, WeChatAPI
-from bot.wechat.client import WeChatAPIError
-from bot.wechat.errors import Refusal, tag_refusal
+from bot.wechat.errors import Refusal, WeChatAPIError, tag_refusal
 from models.broadcasts.mass import MassMethod, mass_tag_day
 from models.broadcasts.sending import MassSend
 

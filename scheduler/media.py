@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError, WeChatFileTooLarge
-from bot.wechat.errors import Refusal
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import Refusal, WeChatAPIError, WeChatFileTooLarge
 from models.needs.photos import (
     claim_photos,
     photo_erased,

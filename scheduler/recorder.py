@@ -44,7 +44,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
-from models.push.outbox import mark_sent, mark_sent_alone
+from models.push.outcomes import mark_sent, mark_sent_alone
 from models.push.vocabulary import DeliveryOutcome
 from scheduler.delivery import Outcome
 

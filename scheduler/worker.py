@@ -34,11 +34,13 @@ from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from models.broadcasts.sending import mass_send_now
+from models.push.claims import Claimed, claim_due, renew_lease
 from models.push.consents import use_consent
-from models.push.outbox import Claimed, claim_due, mark_outcome, renew_lease
+from models.push.outcomes import mark_outcome
 from models.push.pauses import PAUSED_PREFIX
 from models.push.policy import not_to_send
-from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus
 from models.residents import Resident, mark_unsubscribed
 from scheduler.channels import Push, Unrenderable
 from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text

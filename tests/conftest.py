@@ -18,7 +18,8 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bot.config import MEMORY_REDIS_URL, Config, load_config
+from bot.config.loader import load_config
+from bot.config.sections import MEMORY_REDIS_URL, Config
 from bot.redis_conn import connect_redis
 from bot.webhook_services import WebhookServices, build_webhook_services
 from models import Base
@@ -41,6 +42,7 @@ pytest_plugins = [
     "tests.guards",
     "tests.pushes",
     "tests.transcript",
+    "tests.workbench",
 ]
 
 

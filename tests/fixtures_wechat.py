@@ -17,9 +17,9 @@ import fakeredis
 import pytest
 import redis
 
-from bot.config import Config, WeChatConfig
+from bot.config.sections import Config, WeChatConfig
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 MakeWeChatClient = Callable[..., AixiangWeChatClient]

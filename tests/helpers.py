@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from bot.config import PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
 from bot.services import Services
 from models.events.tables import Signup
 from models.push.outbox import OutboxMessage

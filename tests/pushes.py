@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from bot.services import Services, build_services
 from bot.wechat.client import build_wechat_client
-from bot.wechat.fake_api import FakeWeChatServer
-from models.push.outbox import OutboxMessage, enqueue_push
+from bot.wechat.fake_api.server import FakeWeChatServer
+from models.push.outbox import OutboxMessage
+from models.push.rows import enqueue_push
 from models.residents import Resident, get_or_create_resident, mark_unsubscribed
 from scheduler.worker import Worker
 from tests.conftest import FakeClock, make_test_config

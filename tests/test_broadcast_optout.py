@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import OutboxMessage
 from models.broadcasts.sending import NOBODY_LEFT
 from models.push.stale import OPTED_OUT

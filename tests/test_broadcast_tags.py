@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import AixiangWeChatClient, WeChatAPIError
-from bot.wechat.fake_api import MAX_TAGS, FakeWeChatServer
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import WeChatAPIError
+from bot.wechat.fake_api.server import FakeWeChatServer
+from bot.wechat.fake_api.tags import MAX_TAGS
 from models import BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts.mass import mass_tag_day, mass_tag_name

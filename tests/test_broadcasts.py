@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.cli.main import main
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.base import utcnow
 from models.broadcasts.audience import Audience, Recipient, resolve_audience
@@ -27,7 +27,7 @@ from models.events.signups import cancel_signup, sign_up
 from models.events.staff import create_event
 from models.events.tables import Attendance, Event
 from models.needs.submission import create_need
-from models.push.outbox import enqueue_push
+from models.push.rows import enqueue_push
 from models.residents import Resident, get_or_create_resident
 from tests.cli import fail, run
 from tests.conftest import FakeClock
@@ -59,7 +59,9 @@ def resident(
     return resident_id
 
 
-def event(services: Services, title: str = "女性技能课堂", *tags: str, days: float = 5) -> int:
+def event(
+    services: Services, title: str = "女性技能课堂", *tags: str, days: float = 5, party: int = 1
+) -> int:
     now = services.clock()
     with services.session_factory() as db, db.begin():
         made = create_event(
@@ -69,6 +71,7 @@ def event(services: Services, title: str = "女性技能课堂", *tags: str, day
             capacity=2,
             place="社区活动中心",
             tags=tags,
+            max_party_size=party,
             publish=True,
             now=now,
         )
@@ -241,6 +244,24 @@ def test_event_announcement_in_both_languages(services: Services) -> None:
         "Places left: 1",
         f"Reply 'signup {made}' to sign up",
     ]
+
+
+def test_event_announcement_offers_no_place_promised_to_the_waitlist(services: Services) -> None:
+    for openid in ("o-1", "o-2"):
+        resident(services, openid)
+    made = event(services, party=2)
+    signs_up(services, made, "o-1")
+    with services.session_factory() as db, db.begin():
+        found = db.execute(select(Resident).where(Resident.openid == "o-2")).scalar_one()
+        assert sign_up(db, made, found, 2, services.clock()).waitlisted
+    with services.session_factory() as db:
+        announced = db.get(Event, made)
+        assert announced is not None
+        texts = event_announcement(db, announced, SHANGHAI)
+    # One place is free, but the party of two waiting for it comes first.
+    assert "名额已满，可报名候补" in texts["zh"].splitlines()
+    assert "Full: signing up puts you on the waitlist" in texts["en"].splitlines()
+    assert "剩余名额" not in texts["zh"] and "Places left" not in texts["en"]
 
 
 # Sending -----------------------------------------------------------------------------------

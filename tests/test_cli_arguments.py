@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.config import PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
 from tests.cli import fail
 
 CASES = {

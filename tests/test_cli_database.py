@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.main import main
-from bot.config import load_config
+from bot.config.loader import load_config
 from models.migrate import upgrade
 from tests.cli import STAFF_COMMANDS, command_args
 from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN

@@ -11,7 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.main import main
-from bot.config import NUMBER_RANGES, PROJECT_ROOT, SCALAR_SECTIONS, ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
+from bot.config.paths import PROJECT_ROOT
+from bot.config.sections import SCALAR_SECTIONS
+from bot.config.validation import NUMBER_RANGES
 
 
 def write(tmp_path: Path, text: str) -> Path:

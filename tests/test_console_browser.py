@@ -15,7 +15,7 @@ from bot.cli.actors import os_user
 from bot.demo.runner import DEMO_ADMIN, build_demo_app, ensure_demo_admin
 from bot.services import Services
 from bot.webhook_services import WebhookServices
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.accounts.operations import create_account
 from models.accounts.queries import get_account
 from models.needs.submission import create_need
@@ -104,7 +104,7 @@ def test_the_demo_admin_adds_a_staff_member_who_then_signs_in(
     expect(page.locator("h1")).to_have_text("李丽，您好")
     expect(page.locator("#open-needs .number")).to_have_text("1")
     expect(page.locator("#upcoming-events .number")).to_have_text("1")
-    expect(page.locator("nav.nav a")).to_have_count(1)
+    expect(page.locator("nav.nav a")).to_have_text(["概览", "需求", "居民"])
     page.goto(f"{site}/console/accounts/")
     expect(page.locator(".error")).to_have_text("您的账号无权进行此操作。")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.app import create_app
-from bot.config import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
 
 
 def test_the_defaults() -> None:

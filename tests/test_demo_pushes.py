@@ -17,7 +17,7 @@ from bot.demo.runner import DemoCredentials, build_demo_app, demo_config
 from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
 from bot.demo.templates import DEMO_TEMPLATES
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.events.staff import create_event
 from models.needs.tables import Need
 from models.needs.transitions import change_status

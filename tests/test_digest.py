@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.config import DEFAULT_NEED_CATEGORIES
+from bot.config.sections import DEFAULT_NEED_CATEGORIES
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import OutboxMessage, Resident
 from models.broadcasts.audience import resolve_audience
 from models.digest import compose_digest, queue_digest

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import OutboxMessage
 from models.base import utcnow
 from models.events.notices import LATE_CANCEL_NOTICE_WINDOW
@@ -23,7 +23,7 @@ from models.events.signups import cancel_signup, save_contact, sign_up
 from models.events.staff import create_event
 from models.events.tables import Attendance, Event, SignupStatus
 from models.partners import add_partner
-from models.push.outbox import expire_stale
+from models.push.upkeep import expire_stale
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
 from tests.helpers import SHANGHAI, count, local, pushes, signups

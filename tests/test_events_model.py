@@ -34,6 +34,9 @@ SUMMARY_COLUMNS = [
     "walk_ins",
     "attendance_rate",
     "unique_residents",
+    # Added by 0022_villages, at the end.
+    "village",
+    "village_group",
 ]
 
 # The examples in docs/data-model.md, run here on both databases.
@@ -101,7 +104,7 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
 def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
     create_event(db, title="空", starts_at=clock.now + timedelta(days=1), capacity=5, now=clock.now)
     row = db.execute(text("SELECT * FROM event_summary")).one()._mapping
-    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0]
+    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0, None, None]
 
 
 def test_full_without_waitlist_writes_nothing(db: Session, clock: FakeClock) -> None:

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.endpoints import HANDLERS
+from bot.wechat.fake_api.server import FakeWeChatServer
+from bot.wechat.fake_api.state import FakeWeChat
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -443,10 +445,10 @@ def test_a_body_over_a_mebibyte_is_refused_unrecorded(
 def test_a_failure_of_the_fake_still_finishes_the_call(
     fake_wechat: FakeWeChatServer, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(query: dict[str, str], body: Any) -> Any:
+    def broken(fake: FakeWeChat, query: dict[str, str], body: Any) -> Any:
         raise RuntimeError("a bug in the fake")
 
-    monkeypatch.setitem(fake_wechat.fake._handlers, "menu/get", broken)
+    monkeypatch.setitem(HANDLERS, "menu/get", broken)
     answer = requests.get(
         f"{fake_wechat.base_url}menu/get", params={"access_token": token}, timeout=5
     )
@@ -568,9 +570,8 @@ def test_menu_is_checked_stored_and_returned() -> None:
 
 def test_serve_fake_wechat_runs_in_the_foreground_until_interrupted() -> None:
     port = free_port()
-    script = (
-        f"from bot.wechat.fake_api import serve_fake_wechat; serve_fake_wechat('127.0.0.1', {port})"
-    )
+    serve = f"serve_fake_wechat('127.0.0.1', {port})"
+    script = f"from bot.wechat.fake_api.server import serve_fake_wechat; {serve}"
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
         deadline = time.monotonic() + 20

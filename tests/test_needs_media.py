@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models import NeedPhoto
 from models.needs.erasure import erase_resident_data
 from models.needs.photos import photo_fetched

@@ -24,7 +24,7 @@ from bot.wechat.protocol import parse_xml
 from models import InboundMessage
 from models.migrate import upgrade
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from tests.conftest import make_test_config
 from tests.databases import create_postgres_database
 from tests.helpers import serving

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from bot.services import Services
 from bot.spool import Spool, SpooledDelivery
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.events.signups import sign_up
 from models.events.staff import create_event
 from models.push.outbox import OutboxMessage

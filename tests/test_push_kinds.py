@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot import config
-from bot.config import DEFAULT_NEED_CATEGORIES, PushTemplate
+from bot.config import push as push_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
+from bot.config.sections import DEFAULT_NEED_CATEGORIES, PushTemplate
 from models.broadcasts.fanout import broadcast_payload
 from models.broadcasts.records import Broadcast
 from models.digest import DayEvents, DigestFacts, digest_payload
@@ -21,8 +23,8 @@ from models.events.tables import Event, Signup
 from models.inbound import deferred_reply_payload
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
-from models.push.registry import KINDS, TEMPLATE_VALUES
-from models.push.vocabulary import PushKind
+from models.push.registry import KINDS, TEMPLATE_VALUES, PushKind
+from models.push.stale_checks import STALE_CHECKS
 from models.reminders import reminder_payload
 from scheduler.channels import Push, render_template_fields
 from tests.helpers import SHANGHAI
@@ -98,7 +100,7 @@ def test_a_kind_s_payload_provides_exactly_its_declared_values(kind: str) -> Non
 
 
 def test_config_checks_templates_against_the_models_declaration() -> None:
-    assert config.TEMPLATE_VALUES is TEMPLATE_VALUES
+    assert push_config.TEMPLATE_VALUES is TEMPLATE_VALUES
 
 
 @pytest.mark.parametrize("kind", ["reminder", "promotion", "need_assigned"])
@@ -132,15 +134,15 @@ def test_every_kind_is_in_the_registry_with_its_lifetime() -> None:
 
 def test_only_broadcasts_heed_the_opt_out_and_only_reminders_go_stale_by_themselves() -> None:
     assert {kind for kind, spec in KINDS.items() if spec.broadcast_opt_out} == {PushKind.BROADCAST}
-    assert {kind for kind, spec in KINDS.items() if spec.stale is not None} == {PushKind.REMINDER}
+    assert set(STALE_CHECKS) == {PushKind.REMINDER}
 
 
 def test_config_refuses_a_template_for_a_kind_no_template_carries(tmp_path: Path) -> None:
     """Mass sends use no templates: the registry declares no fields for them."""
     path = tmp_path / "config.toml"
     path.write_text('[push.templates.mass]\ntemplate_id = "T"\nfields = { a = "{text}" }\n')
-    with pytest.raises(config.ConfigError, match="no push kind 'mass'"):
-        config.load_config(path, environ={})
+    with pytest.raises(ConfigError, match="no push kind 'mass'"):
+        load_config(path, environ={})
 
 
 @pytest.mark.parametrize("kind", sorted(TEMPLATE_VALUES))
@@ -148,5 +150,5 @@ def test_config_accepts_every_value_the_registry_declares(tmp_path: Path, kind: 
     pattern = " ".join(f"{{{value}}}" for value in sorted(TEMPLATE_VALUES[kind]))
     path = tmp_path / "config.toml"
     path.write_text(f'[push.templates.{kind}]\ntemplate_id = "T"\nfields = {{ a = "{pattern}" }}\n')
-    template = config.load_config(path, environ={}).push.templates[kind]
+    template = load_config(path, environ={}).push.templates[kind]
     assert template.fields == (("a", pattern),)

@@ -9,8 +9,9 @@ from collections import Counter
 from datetime import timedelta
 
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
-from models.push.outbox import claim_due, mark_outcome, mark_sent, renew_lease
+from bot.wechat.fake_api.server import FakeWeChatServer
+from models.push.claims import claim_due, renew_lease
+from models.push.outcomes import mark_outcome, mark_sent
 from scheduler.ratelimit import SendRateLimit
 from scheduler.worker import BatchLease
 from tests.conftest import FakeClock

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.services import utcnow, write_clock_offset
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.cli import fail, run
 from tests.conftest import FakeClock
 from tests.pushes import add_resident, outbox_row, queue, sent_to

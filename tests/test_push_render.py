@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select, update
 
-from bot.config import PushTemplate
+from bot.config.sections import PushTemplate
 from bot.services import Services
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from models.push.outbox import OutboxMessage
 from scheduler.worker import Worker
 from tests.conftest import FakeClock

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from bot.redis_conn import connect_redis
 from bot.services import Services
-from models.push.outbox import OutboxMessage, claim_due
+from models.push.claims import claim_due
+from models.push.outbox import OutboxMessage
 from models.residents import Resident
 from scheduler.ratelimit import SendRateLimit
 from scheduler.windows import ServiceWindow

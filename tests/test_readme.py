@@ -21,7 +21,8 @@ import requests
 from sqlalchemy import select
 
 from bot.cli.main import main
-from bot.config import PROJECT_ROOT, load_config
+from bot.config.loader import load_config
+from bot.config.paths import PROJECT_ROOT
 from bot.services import clock_for
 from models.db import make_engine, make_session_factory
 from models.events.signups import sign_up

@@ -53,13 +53,6 @@ def test_recognised_voice_counts_as_the_words_heard(chat: Chat) -> None:
     assert "I can read text" in unheard
 
 
-def test_a_photo_or_place_on_its_own_points_to_needs(talk: Talk) -> None:
-    photo = talk.image("m-1", "http://pic/1")
-    place = talk.location(30.27, 120.15, "村口")
-    assert photo == place
-    assert "“需求”" in photo and "帮助" in photo
-
-
 def test_exit_without_a_flow(talk: Talk) -> None:
     assert "没有进行中的对话" in talk.say("退出")
 

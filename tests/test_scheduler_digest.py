@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from bot.config import Config, load_config
+from bot.config.loader import load_config
+from bot.config.sections import Config
 from bot.wechat.client import build_wechat_client
 from models import OutboxMessage
 from scheduler.jobs import JOBS, Job, JobContext, run_job

@@ -17,7 +17,7 @@ import requests
 from click.testing import CliRunner
 
 from bot.cli.main import main
-from bot.config import MEMORY_REDIS_URL
+from bot.config.sections import MEMORY_REDIS_URL
 from bot.gunicorn_app import server_options
 from bot.wechat.payloads import WeChatPayloads
 from tests.helpers import free_port

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.cli.main import main
-from bot.config import MEMORY_REDIS_URL, PROJECT_ROOT
+from bot.config.paths import PROJECT_ROOT
+from bot.config.sections import MEMORY_REDIS_URL
 from bot.demo.runner import (
     DEMO_RESIDENTS,
     DemoCredentials,
@@ -24,12 +25,12 @@ from bot.demo.runner import (
     demo_config,
     seed_demo_data,
 )
-from bot.demo.simulator import install_simulator
+from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
-from bot.demo.simulator.views import MAX_RESIDENTS_LISTED
+from bot.demo.simulator.page import MAX_RESIDENTS_LISTED
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events.tables import Event

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from bot.demo.runner import build_demo_app
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.helpers import serving
 
 pytestmark = pytest.mark.browser

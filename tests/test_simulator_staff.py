@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-import bot.config
-from bot.config import load_config
+import bot.config.paths
+from bot.config.loader import load_config
 from bot.demo.runner import DEMO_RESIDENTS, DemoCredentials, demo_config
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import DemoFiles, write_demo_config
@@ -138,7 +138,7 @@ def test_the_loader_falls_back_to_the_running_demos_config(
     monkeypatch.chdir(tmp_path)
     config = demo_config(credentials, "http://127.0.0.1:8001/cgi-bin/")
     write_demo_config(written, config)
-    monkeypatch.setattr(bot.config, "RUNNING_DEMO_CONFIG", written)
+    monkeypatch.setattr(bot.config.paths, "RUNNING_DEMO_CONFIG", written)
     monkeypatch.delenv("AIXIANG_CONFIG", raising=False)
 
     found = load_config()

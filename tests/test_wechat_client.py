@@ -10,18 +10,18 @@ import pytest
 from urllib3.response import HTTPResponse
 from wechatpy.exceptions import WeChatClientException
 
-from bot.config import MenuButton, MenuConfig
+from bot.config.sections import MenuButton, MenuConfig
 from bot.redis_conn import connect_redis
 from bot.wechat.api import WeChatAPI, menu_to_wechat
-from bot.wechat.client import (
-    AixiangWeChatClient,
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import (
     WeChatAPIError,
     WeChatFileTooLarge,
     WeChatTimeout,
     WeChatTokenRejected,
     WeChatTransportError,
 )
-from bot.wechat.fake_api import FakeWeChatServer
+from bot.wechat.fake_api.server import FakeWeChatServer
 from tests.fixtures_wechat import MakeWeChatClient
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.wechat.client import WeChatAPIError
-from bot.wechat.errors import Refusal, refusal, tag_refusal
+from bot.wechat.errors import Refusal, WeChatAPIError, refusal, tag_refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 # WeChat's errcodes for refused calls are five-digit numbers from 40001 up.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from bot.cli.support import StaffError
-from bot.config import ConfigError
+from bot.config.errors import ConfigError
 from bot.demo.runner import DemoError, run_demo
 from bot.ports import PortTaken, ensure_port_free
-from bot.wechat.fake_api import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
+from bot.wechat.fake_api.server import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
 
 PORT = click.IntRange(1, 65535)
 

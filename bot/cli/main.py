@@ -16,13 +16,14 @@ from bot.cli.arguments import StaffGroup
 from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
-from bot.cli.events import events
+from bot.cli.events.group import events
 from bot.cli.menu import menu
 from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
 from bot.cli.partners import partners
 from bot.cli.processes import scheduler, serve, worker
-from bot.config import PROJECT_ROOT
+from bot.cli.villages import villages
+from bot.config.paths import PROJECT_ROOT
 
 
 @click.group(
@@ -56,6 +57,7 @@ main.add_command(scheduler)
 main.add_command(outbox_group)
 main.add_command(menu)
 main.add_command(accounts)
+main.add_command(villages)
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ import click
 
 from bot.cli.support import StaffError, emit_object, json_option, wechat_process
 from bot.wechat.api import WeChatAPI
-from bot.wechat.client import WeChatAPIError
+from bot.wechat.errors import WeChatAPIError
 
 
 @click.group()

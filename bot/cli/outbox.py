@@ -22,9 +22,11 @@ from bot.cli.support import (
 )
 from bot.redis_conn import connect_redis
 from bot.spool import Spool
-from models.push import outbox
+from models.push import upkeep
+from models.push.outbox import OutboxMessage
 from models.push.pauses import release_paused
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import OutboxStatus
 from scheduler.pauses import Pauses
 
 
@@ -58,7 +60,7 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
     spooled = Spool(Path(config.bot.spool_dir)).depth()
     spool_age = None if spooled.oldest is None else (now - spooled.oldest).total_seconds()
     with staff_session(ctx) as db:
-        groups = outbox.stats(db)
+        groups = upkeep.stats(db)
     with _pauses(ctx) as pauses:
         paused = [
             {
@@ -141,7 +143,7 @@ def _duration(seconds: float) -> str:
 def outbox_retry(ctx: click.Context, dead: bool, kind: str | None, as_json: bool) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
     with staff_session(ctx) as db:
-        count = outbox.retry_dead(db, now_from_context(ctx), kind)
+        count = upkeep.retry_dead(db, now_from_context(ctx), kind)
     if as_json:
         emit_object({"retried": count, "kind": kind}, as_json=True)
         return
@@ -156,7 +158,7 @@ def outbox_show(ctx: click.Context, row_ref: str, as_json: bool) -> None:
     """One push with its payload, status and last error."""
     row_id = parse_id(row_ref, "an outbox row", "outbox stats")
     with staff_session(ctx) as db:
-        row = db.get(outbox.OutboxMessage, row_id)
+        row = db.get(OutboxMessage, row_id)
         if row is None:
             raise StaffError(f"no outbox row {row_id}")
         record: dict[str, Any] = {

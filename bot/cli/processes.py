@@ -9,7 +9,7 @@ import threading
 import click
 
 from bot.cli.support import StaffError, config_from_context, open_database, wechat_process
-from bot.config import ConfigError
+from bot.config.errors import ConfigError
 from bot.ports import PortTaken, ensure_port_free
 from scheduler.jobs import JobContext, run_all_once
 from scheduler.process import run_scheduler

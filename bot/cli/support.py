@@ -21,7 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.config import Config, ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.loader import load_config
+from bot.config.sections import Config
 from bot.services import Services, build_services, clock_for
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from models.base import ID_MAX, local_text

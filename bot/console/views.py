@@ -28,12 +28,19 @@ from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.i18n import CatalogDomain
 from bot.console.lockout import SignInLockout
+from bot.console.names import push_kind_name, push_status_name
+from bot.console.needs.routes import blueprint as needs_blueprint
+from bot.console.residents import blueprint as residents_blueprint
+from bot.console.responses import blueprint as responses_blueprint
+from bot.console.villages import blueprint as villages_blueprint
 from models.accounts.errors import AccountError
 from models.accounts.operations import authenticate, set_language
 from models.accounts.passwords import MAX_LENGTH
 from models.accounts.roles import Permission, Role
 from models.base import local_text
 from models.dashboard import dashboard
+from models.villages.errors import VillageError
+from models.villages.queries import active_villages, get_village
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,10 @@ console = Blueprint(
 )
 console.register_blueprint(accounts_blueprint)
 console.register_blueprint(audit_blueprint)
+console.register_blueprint(needs_blueprint)
+console.register_blueprint(residents_blueprint)
+console.register_blueprint(responses_blueprint)
+console.register_blueprint(villages_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {
@@ -79,6 +90,8 @@ def _page_context() -> dict[str, Any]:
         "can": lambda permission: bool(signed_in) and current_user.can(Permission(permission)),
         "role_name": lambda role: gettext(ROLE_TEXT_KEYS[Role(role)]),
         "language": str(get_locale().language),
+        "push_status_name": push_status_name,
+        "push_kind_name": push_kind_name,
     }
 
 
@@ -172,7 +185,25 @@ def language() -> ResponseReturnValue:
 @console.get("/")
 def dashboard_page() -> str:
     """The landing page: open needs and upcoming events, of the partner's own
-    organisation for a partner account (only those carry a partner), else of the club."""
+    organisation for a partner account (only those carry a partner), else of the club;
+    in one village when ``?village=`` names one."""
     signed = account()
-    figures = dashboard(request_db(), now(), signed.partner_id)
-    return render_template("console/dashboard.html", figures=figures)
+    db = request_db()
+    chosen = _chosen_village()
+    figures = dashboard(db, now(), signed.partner_id, chosen)
+    return render_template(
+        "console/dashboard.html", figures=figures, villages=active_villages(db), chosen=chosen
+    )
+
+
+def _chosen_village() -> int | None:
+    """The village ``?village=`` names (empty: all); a number naming none is a 404."""
+    value = request.args.get("village", "")
+    if not value:
+        return None
+    if not value.isdecimal():
+        abort(400)
+    try:
+        return get_village(request_db(), int(value)).id
+    except VillageError:
+        abort(404)

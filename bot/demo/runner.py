@@ -26,16 +26,18 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.app import create_app
 from bot.cli.actors import os_user
-from bot.config import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config, load_config
+from bot.config.loader import load_config
+from bot.config.sections import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config
 from bot.demo.loops import DemoBackground
 from bot.demo.seed import seed_demo_events
-from bot.demo.simulator import install_simulator
+from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_config
 from bot.demo.templates import push_templates_setting
 from bot.ports import ensure_port_free
 from bot.webhook_services import WebhookServices, build_webhook_services
-from bot.wechat.fake_api import API_PREFIX, FakeWeChatServer
+from bot.wechat.fake_api.app import API_PREFIX
+from bot.wechat.fake_api.server import FakeWeChatServer
 from bot.wechat.payloads import WeChatPayloads
 from models import migrate
 from models.accounts.operations import create_account, set_password

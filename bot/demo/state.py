@@ -4,7 +4,7 @@
 far the page moved the clock; ``demo-calls.jsonl`` what the account sent (the fake WeChat
 API's call log, from which the chat page rebuilds its pushes); ``demo.toml`` this run's
 config, so staff commands reach the running demo: the config loader reads it when no
-other config file is given (bot/config.py ``RUNNING_DEMO_CONFIG``). ``aixiang demo
+other config file is given (bot/config/paths.py ``RUNNING_DEMO_CONFIG``). ``aixiang demo
 --fresh`` deletes them all.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Config, MenuButton
+from bot.config.sections import Config, MenuButton
 
 DATA_FOLDER = "instance"
 CLOCK_FILE = f"{DATA_FOLDER}/demo-clock.json"

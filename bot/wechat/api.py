@@ -3,7 +3,8 @@ what it does, one class per area (messages, mass sends, tags, QR codes, menu, me
 
 Every JSON body sent to WeChat is built here and nowhere else; callers speak intents
 ("send this text to this resident", "tag these openids"). The transport underneath, with
-its shared token, timeouts and bounded retry, is bot/wechat/client.py.
+its shared token, timeouts and bounded retry, is bot/wechat/client.py (with token.py,
+transport.py and download.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import MenuButton, MenuConfig
-from bot.wechat.client import AixiangWeChatClient, WeChatTransportError
+from bot.config.sections import MenuButton, MenuConfig
+from bot.wechat.client import AixiangWeChatClient
+from bot.wechat.errors import WeChatTransportError
 
 
 class _Area:

@@ -1,7 +1,7 @@
 """What WeChat's errcodes mean, decided here and nowhere else.
 
 WeChat answers a refused call with a numeric errcode. The rest of the project acts on
-what a code means, never on the number: every :class:`~bot.wechat.client.WeChatAPIError`
+what a code means, never on the number: every :class:`WeChatAPIError`
 carries its :class:`Refusal` (``exc.refusal``), and a tag call's refusals that no retry
 fixes come with the sentence staff should read (:func:`tag_refusal`).
 """
@@ -9,6 +9,8 @@ fixes come with the sentence staff should read (:func:`tag_refusal`).
 from __future__ import annotations
 
 from enum import StrEnum
+
+from wechatpy.exceptions import WeChatClientException
 
 
 class Refusal(StrEnum):
@@ -81,3 +83,29 @@ def refusal(errcode: int | None) -> Refusal:
 def tag_refusal(errcode: int | None) -> str | None:
     """Why a tag call failed in a way no retry fixes, for staff; None if a retry may."""
     return _TAG_REFUSALS.get(errcode) if errcode is not None else None
+
+
+class WeChatAPIError(WeChatClientException):
+    """A WeChat call failed. ``errcode`` is WeChat's code, or None when no answer came;
+    callers act on :attr:`refusal`, what the code means (bot/wechat/errors.py), so that
+    a resident who cannot be reached is told from a call worth retrying."""
+
+    @property
+    def refusal(self) -> Refusal:
+        return refusal(self.errcode)
+
+
+class WeChatTokenRejected(WeChatAPIError):
+    """WeChat refused the access token, and then refused a freshly fetched one too."""
+
+
+class WeChatTransportError(WeChatAPIError):
+    """No usable answer: the connection failed, or an HTTP error status came back."""
+
+
+class WeChatTimeout(WeChatTransportError):
+    """WeChat did not answer within ``wechat.http_timeout_s``."""
+
+
+class WeChatFileTooLarge(WeChatAPIError):
+    """A downloaded file was bigger than the caller would keep; reading stopped there."""

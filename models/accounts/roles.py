@@ -27,14 +27,21 @@ class Permission(StrEnum):
     UPDATE_NEEDS = "update_needs"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    # Look residents up and read what the club holds about one (and, with CHANGE, erase
+    # it at their request): the club's own staff only, as residents confided in the club.
+    READ_RESIDENTS = "read_residents"
+    # Keep the response templates staff insert into public notes.
+    MANAGE_TEMPLATES = "manage_templates"
+    # Add, rename and retire the villages residents choose from.
+    MANAGE_VILLAGES = "manage_villages"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
+    Role.STAFF: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.READ_RESIDENTS}),
     Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset(),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
     Role.VIEWER: frozenset(),
 }
 

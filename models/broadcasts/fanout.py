@@ -42,8 +42,9 @@ from models.broadcasts.records import (
 )
 from models.events.staff import SCHEDULE_HORIZON
 from models.events.tables import Event
-from models.push.outbox import OutboxMessage, enqueue_push, push_row
-from models.push.vocabulary import PushKind
+from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push, push_row
 from models.residents import Resident
 
 # A text broadcast nobody could deliver within this time (the resident never wrote to

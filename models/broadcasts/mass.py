@@ -31,7 +31,8 @@ from models.broadcasts.records import (
     BroadcastStatus,
 )
 from models.push.outbox import OutboxMessage
-from models.push.vocabulary import OutboxStatus, PushKind
+from models.push.registry import PushKind
+from models.push.vocabulary import OutboxStatus
 
 MASS_OPENIDS_MAX = 10_000
 MASS_OPENIDS_MIN = 2

@@ -30,8 +30,11 @@ def text_message(text_zh: str, text_en: str | None = None) -> dict[str, str]:
 
 
 def event_announcement(db: Session, event: Event, tz: ZoneInfo) -> dict[str, str]:
-    """An event as a broadcast: title, local time, place, places left, how to sign up."""
-    left = occupancy(db, event).places_left
+    """An event as a broadcast: title, local time, place, places open, how to sign up.
+
+    The places shown are those a new sign-up may take: a place freed while people wait
+    is theirs, so an announcement never invites anyone to it."""
+    left = occupancy(db, event).places_open
     when = event.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     lines = [both("push_announce_title", title=event.title), both("push_announce_when", when=when)]
     if event.place:

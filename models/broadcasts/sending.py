@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from models.broadcasts.mass import MASS_OPENIDS_MIN, MassMethod, mass_tag_name, mass_text
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.push import stale
-from models.push.outbox import enqueue_push
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
 from models.residents import Resident
 
 NOBODY_LEFT = "every recipient opted out (退订) or unfollowed before it went out"

@@ -29,8 +29,8 @@ from models.events.notices import promotion_payload
 from models.events.queries import attendance_of, get_event, live_signup, occupancy
 from models.events.tables import CHECKIN_CODE_DIGITS, Event, EventStatus, Signup, SignupStatus
 from models.push import stale
-from models.push.outbox import enqueue_push
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
 from models.residents import Resident
 
 MAX_NAME = 64

@@ -31,8 +31,8 @@ from models.events.tables import (
 )
 from models.partners import Partner
 from models.push import stale
-from models.push.outbox import enqueue_push
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
+from models.push.rows import enqueue_push
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
 # club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
@@ -135,6 +135,7 @@ def create_event(
     tags: Iterable[str] = (),
     partner_names: Iterable[str] = (),
     publish: bool = False,
+    village_id: int | None = None,
 ) -> Event:
     event = Event(
         title=title.strip(),
@@ -148,6 +149,7 @@ def create_event(
         contact_required=contact_required,
         status=EventStatus.PUBLISHED if publish else EventStatus.DRAFT,
         published_at=now if publish else None,
+        village_id=village_id,
         created_at=now,
     )
     _validate(event, now, start_changed=True, end_changed=True, deadline_changed=True)
@@ -170,6 +172,7 @@ UPDATABLE = frozenset(
         "signup_deadline",
         "max_party_size",
         "contact_required",
+        "village_id",
     }
 )
 

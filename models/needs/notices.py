@@ -8,7 +8,7 @@ from datetime import datetime
 
 from models.needs.tables import NEEDS_A_REASON, Need, NeedHistory, NeedStatus
 from models.partners import Partner
-from models.push.vocabulary import PushKind
+from models.push.registry import PushKind
 from texts.catalog import LINES, Both, both
 
 # The push to a partner's contact when a need is handed to them.

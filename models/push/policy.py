@@ -18,9 +18,10 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.push.outbox import OutboxMessage
-from models.push.registry import KINDS
+from models.push.registry import KINDS, PushKind
 from models.push.stale import OPTED_OUT
-from models.push.vocabulary import Channel, OutboxStatus, PushKind
+from models.push.stale_checks import STALE_CHECKS
+from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident
 
 HELD_PER_REPLY = 5
@@ -46,15 +47,13 @@ def not_to_send(db: Session, rows: Sequence[Queued]) -> dict[int, str]:
     reasons: dict[int, str] = {}
     checked: dict[PushKind, list[int]] = defaultdict(list)
     for row in rows:
-        spec = KINDS[PushKind(row.kind)]
-        if spec.broadcast_opt_out and row.broadcast_opt_out:
+        kind = PushKind(row.kind)
+        if KINDS[kind].broadcast_opt_out and row.broadcast_opt_out:
             reasons[row.id] = OPTED_OUT
-        elif spec.stale is not None:
-            checked[spec.kind].append(row.id)
+        elif kind in STALE_CHECKS:
+            checked[kind].append(row.id)
     for kind, ids in checked.items():
-        stale = KINDS[kind].stale
-        assert stale is not None
-        reasons.update(stale(db, ids))
+        reasons.update(STALE_CHECKS[kind](db, ids))
     return reasons
 
 

@@ -1,27 +1,42 @@
-"""Every push kind, declared once: what its templates may show, whether the broadcast
-opt-out (退订) applies, how long it stays worth sending, and what makes it stale.
+"""Every push kind, declared once: its name (:class:`PushKind`), what its templates may
+show, whether the broadcast opt-out (退订) applies and how long it stays worth sending.
 
-This is the one module that imports the domain modules (for their staleness checks);
-they import only models/push's outbox, builder and stale marking, so there is no import
-circle. Adding a kind means a member of :class:`~models.push.vocabulary.PushKind`, its
-payload builder in its domain module, and its entry here; bot/config.py checks
-configured templates against :data:`KINDS`, and tests/test_push_kinds.py holds each
-kind's payload builder to exactly its ``fields``.
+Adding a kind means its member and its entry here, beside each other, and its payload
+builder in its domain module, which names the kind through :class:`PushKind`. So that the
+domain modules can import this module, it imports none of them: the few kinds whose rows
+are checked once more for staleness just before sending name that check in
+models/push/stale_checks.py's one list, which only the send-time policy imports.
+bot/config/push.py checks configured templates against :data:`TEMPLATE_VALUES`, and
+tests/test_push_kinds.py holds each kind's payload builder to exactly its ``fields`` and
+every member to an entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 
-from sqlalchemy.orm import Session
 
-from models import reminders
-from models.push.vocabulary import PushKind
+class PushKind(StrEnum):
+    """What a push is about; its entry in :data:`KINDS` says what it carries. The outbox's
+    CHECK constraint on ``kind`` is built from these values (models/push/outbox.py)."""
 
-# Why each of a batch's rows is stale, by outbox id (one query for the whole batch).
-StaleCheck = Callable[[Session, Sequence[int]], dict[int, str]]
+    REMINDER = "reminder"
+    PROMOTION = "promotion"
+    EVENT_CANCELLED = "event_cancelled"
+    # An event's time or place changed: everyone confirmed or waitlisted is told.
+    EVENT_MOVED = "event_moved"
+    NEED_STATUS = "need_status"
+    NEED_NOTE = "need_note"
+    NEED_ASSIGNED = "need_assigned"
+    DIGEST = "digest"
+    BROADCAST = "broadcast"
+    # The reply to a message the webhook could only acknowledge while PostgreSQL was down.
+    DEFERRED_REPLY = "deferred_reply"
+    # One WeChat mass-send request of a broadcast (to an openid list, a tag or everyone).
+    MASS = "mass"
 
 
 @dataclass(frozen=True)
@@ -34,8 +49,6 @@ class KindSpec:
     broadcast_opt_out: bool
     # How long it stays worth sending: its expires_at, set by its domain module.
     lifetime: str
-    # The check before sending for a stale row its domain did not already mark skipped.
-    stale: StaleCheck | None = None
 
 
 def _spec(
@@ -44,9 +57,8 @@ def _spec(
     lifetime: str,
     *,
     broadcast_opt_out: bool = False,
-    stale: StaleCheck | None = None,
 ) -> KindSpec:
-    return KindSpec(kind, frozenset(fields), broadcast_opt_out, lifetime, stale)
+    return KindSpec(kind, frozenset(fields), broadcast_opt_out, lifetime)
 
 
 KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
@@ -57,7 +69,6 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 PushKind.REMINDER,
                 {"text", "event_id", "signup_id", "title", "starts_at", "place", "checkin_code"},
                 "until the event starts",
-                stale=reminders.stale_reminders,
             ),
             _spec(
                 PushKind.PROMOTION,
@@ -127,7 +138,7 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
 )
 
 
-# What a template of each kind may show, for bot/config.py to check templates against;
+# What a template of each kind may show, for bot/config/push.py to check templates against;
 # a kind no template carries is not in it.
 TEMPLATE_VALUES: Mapping[str, frozenset[str]] = MappingProxyType(
     {str(kind): spec.fields for kind, spec in KINDS.items() if spec.fields}

@@ -4,15 +4,18 @@ Each function is called by the domain operation that makes the change, in its ow
 transaction, so a cancelled sign-up's reminder is skipped at once rather than when the
 worker gets to it. The worker and the held-for-reply path check again before sending
 (models/push/policy.py), with the same words, as a safety net. This module imports only
-the outbox, so the domain modules (models/events.py, models/broadcasts/) can call it.
+the outbox table, so the domain modules (models/events.py, models/broadcasts/) can call it.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, and_, true, update
 from sqlalchemy.orm import Session
 
-from models.push.outbox import skip_queued
-from models.push.vocabulary import PushKind
+from models.base import rowcount
+from models.push.outbox import OutboxMessage
+from models.push.registry import PushKind
+from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus
 
 SIGNUP_CANCELLED = "the sign-up was cancelled"
 SUPERSEDED = "a later change of the event's time or place is told instead"
@@ -59,3 +62,31 @@ def event_moved(db: Session, event_id: int) -> int:
 def broadcasts_refused(db: Session, resident_id: int) -> int:
     """A resident opted out of broadcasts (退订): their queued broadcasts are not sent."""
     return skip_queued(db, PushKind.BROADCAST, OPTED_OUT, resident_id=resident_id)
+
+
+def skip_queued(
+    db: Session,
+    kind: PushKind,
+    reason: str,
+    *,
+    resident_id: int | None = None,
+    **fields: int,
+) -> int:
+    """Mark the queued pushes of ``kind`` that a change just made stale as skipped with
+    ``reason``, in the caller's transaction; returns how many.
+
+    Which ones: those to ``resident_id`` if given, and whose payload ``fields`` hold the
+    given values (e.g. ``signup_id=7``). Rows being sent right now are left alone: their
+    worker checks again (models/push/policy.py) only if it claims them again.
+    """
+    condition: ColumnElement[bool] = true()
+    if resident_id is not None:
+        condition = and_(condition, OutboxMessage.resident_id == resident_id)
+    for name, value in fields.items():
+        condition = and_(condition, OutboxMessage.payload[("fields", name)].as_integer() == value)
+    result = db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.status.in_(QUEUED_STATUSES), condition)
+        .values(status=OutboxStatus.SKIPPED, last_error=reason, lease_until=None)
+    )
+    return rowcount(result)

@@ -1,31 +1,13 @@
 """The push pipeline's vocabularies, each defined once; stored values are these strings.
 
-The outbox's CHECK constraints on ``kind`` and ``status`` are built from them
-(models/push/outbox.py), so a value not listed here cannot be written.
+The outbox's CHECK constraints on ``status`` and ``channel`` are built from them
+(models/push/outbox.py), so a value not listed here cannot be written. The kinds are
+declared with what each carries, in models/push/registry.py.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-
-class PushKind(StrEnum):
-    """What a push is about; models/push/registry.py says what each one carries."""
-
-    REMINDER = "reminder"
-    PROMOTION = "promotion"
-    EVENT_CANCELLED = "event_cancelled"
-    # An event's time or place changed: everyone confirmed or waitlisted is told.
-    EVENT_MOVED = "event_moved"
-    NEED_STATUS = "need_status"
-    NEED_NOTE = "need_note"
-    NEED_ASSIGNED = "need_assigned"
-    DIGEST = "digest"
-    BROADCAST = "broadcast"
-    # The reply to a message the webhook could only acknowledge while PostgreSQL was down.
-    DEFERRED_REPLY = "deferred_reply"
-    # One WeChat mass-send request of a broadcast (to an openid list, a tag or everyone).
-    MASS = "mass"
 
 
 class OutboxStatus(StrEnum):

@@ -1,7 +1,7 @@
 """console indexes: trigrams of need descriptions, the queue's counts, outbox key prefixes
 
-Revision ID: 0023_console_search_indexes
-Revises: 0017_more_vocabulary_checks
+Revision ID: 0024_console_search_indexes
+Revises: 0023_response_templates
 Create Date: 2026-12-02
 
 Measured by bench/console.py over 200,000 needs and 600,000 outbox rows (bench/README.md,
@@ -31,8 +31,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_console_search_indexes"
-down_revision: str | None = "0017_more_vocabulary_checks"
+revision: str = "0024_console_search_indexes"
+down_revision: str | None = "0023_response_templates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

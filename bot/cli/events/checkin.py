@@ -1,0 +1,76 @@
+"""``events checkin``: a resident checked in at the door, by code or openid."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.cli.events.options import event_id_of, event_session, local_tz
+from bot.cli.events.roster import attendance_row
+from bot.cli.support import (
+    StaffError,
+    emit_object,
+    format_local,
+    json_option,
+    now_from_context,
+    printable,
+)
+from models.events.checkin import CheckInResult, check_in, check_in_by_code
+from models.events.tables import CheckinMethod
+from models.residents import Resident
+
+
+@click.command("checkin")
+@click.argument("event_id")
+@click.option("--code", help="The check-in code the resident shows.")
+@click.option("--openid", help="Or: the resident's openid, e.g. from the roster.")
+@json_option("Print the attendance as JSON (first_time: false when already checked in).")
+@click.pass_context
+def checkin_command(
+    ctx: click.Context, event_id: str, code: str | None, openid: str | None, as_json: bool
+) -> None:
+    """Check a resident in at the door; doing it twice changes nothing."""
+    number = event_id_of(event_id)
+    if (code is None) == (openid is None):
+        raise StaffError("give exactly one of --code and --openid")
+    tz = local_tz(ctx)
+    with event_session(ctx) as db:
+        if code is not None:
+            result = check_in_by_code(db, number, code, now_from_context(ctx))
+        else:
+            result = check_in(
+                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now_from_context(ctx)
+            )
+        if as_json:
+            emit_object(
+                {
+                    "event_id": number,
+                    **attendance_row(result.attendance),
+                    "first_time": result.first_time,
+                },
+                as_json=True,
+            )
+        else:
+            click.echo(printable(_checkin_line(result, tz)))
+
+
+def _resident(db: Session, openid: str) -> Resident:
+    resident = db.execute(
+        select(Resident).where(Resident.openid == openid.strip())
+    ).scalar_one_or_none()
+    if resident is None:
+        raise StaffError(f"no resident has openid {openid.strip()!r}")
+    return resident
+
+
+def _checkin_line(result: CheckInResult, tz: ZoneInfo) -> str:
+    attendance = result.attendance
+    who = attendance.resident.name or attendance.resident.openid
+    if not result.first_time:
+        return f"{who} already checked in at {format_local(attendance.checked_in_at, tz)}"
+    if attendance.walk_in:
+        return f"checked in {who} as a walk-in (not signed up)"
+    return f"checked in {who} (party of {attendance.party_size})"
