@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from urllib3.util.retry import Retry
 
 from bench.console_data import NOW
+from bench.console_queries import Samples
 from bench.events import percentile
 from bench.support import (
     APP_ID,
@@ -63,9 +64,42 @@ REQUEST_TIMEOUT_S = 30.0
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+# The needs queue as staff narrow and order it: each filter alone, three together, each
+# sort, and text searched for (3 characters and more use the trigram index, 2 do not).
+QUEUE_QUERIES = (
+    "",
+    "?status=submitted",
+    "?category=jobs",
+    "?partner=7",
+    "?partner=none",
+    "?age=30",
+    "?over=1",
+    "?status=in_progress&category=infrastructure&partner=7",
+    "?sort=newest",
+    "?sort=demand",
+    "?status=&sort=newest&page=100",
+    "?q=村口的路灯",
+    "?q=卫生室",
+    "?q=路灯",
+)
+# How many needs' and residents' pages are among the pages clicked.
+RECORD_PAGES = 5
+
+
 def pages(url: str) -> list[str]:
-    """The console paths staff click through, with the ids of real rows."""
-    return ["/console/"]
+    """The console paths staff click through, with the refs and ids of real rows."""
+    engine = create_engine(url)
+    try:
+        samples = Samples.pick(engine)
+    finally:
+        engine.dispose()
+    return [
+        "/console/",
+        *(f"/console/needs/{query}" for query in QUEUE_QUERIES),
+        *(f"/console/needs/{samples.need_ref(turn)}" for turn in range(RECORD_PAGES)),
+        *(f"/console/residents/{samples.resident_id(turn)}" for turn in range(RECORD_PAGES)),
+        "/console/residents/?q=王秀",
+    ]
 
 
 def staff_password(url: str) -> str:

@@ -33,17 +33,16 @@ from bench.console_data import NOW
 from bench.events import percentile
 from bench.needs import walk
 from bench.support import TICKS_PER_S, BenchError, cpu_ticks
+from bot.config.sections import DEFAULT_NEED_CATEGORIES, ConsoleConfig
+from models.audit import AuditFilter, AuditObject, audit_page
 from models.dashboard import dashboard
 from models.db import make_session_factory
-from models.needs.queries import (
-    count_needs,
-    demand_counts,
-    get_need,
-    list_needs,
-    need_history,
-    need_photos,
-    resident_needs,
-)
+from models.needs.details import merged_needs, need_pushes, visible_need
+from models.needs.queries import demand_counts, need_history, need_photos
+from models.needs.queue import UNASSIGNED, AckDeadlines, QueueFilter, QueueSort, queue_page
+from models.needs.responses import response_templates
+from models.partners import list_partners, partner_name
+from models.resident_lookup import resident_record, search_residents
 from models.residents import Resident
 
 # How many needs and residents the page reads take turns over.
@@ -101,32 +100,88 @@ class Samples:
         return self.resident_ids[turn % len(self.resident_ids)]
 
 
+# The needs queue's reads, by what narrows or orders them; 50 rows a page (issue #15).
+QUEUE_PAGE = 50
+QUEUE_READS: dict[str, QueueFilter] = {
+    "open, waiting longest (default)": QueueFilter(),
+    "status submitted": QueueFilter(status="submitted"),
+    "status resolved": QueueFilter(status="resolved"),
+    "every status": QueueFilter(status=""),
+    "category jobs": QueueFilter(category="jobs"),
+    "partner 7": QueueFilter(partner="7"),
+    "no partner": QueueFilter(partner=UNASSIGNED),
+    "older than 30 days": QueueFilter(min_age_days=30),
+    "over time": QueueFilter(over_time=True),
+    "in progress + infrastructure + partner 7": QueueFilter(
+        status="in_progress", category="infrastructure", partner="7"
+    ),
+    "open + jobs + older than 30 days": QueueFilter(category="jobs", min_age_days=30),
+    "sort newest": QueueFilter(sort=QueueSort.NEWEST),
+    "sort demand": QueueFilter(sort=QueueSort.DEMAND),
+    "every status, sort demand": QueueFilter(status="", sort=QueueSort.DEMAND),
+    "every status, sort newest, page 100": QueueFilter(status="", sort=QueueSort.NEWEST),
+}
+# Text searched for: 1, 2, 3 and 5 characters, a rare phrase, and one no need holds.
+SEARCHES = ("灯", "路灯", "卫生室", "村口的路灯", "祠堂前的井盖", "没有这句话")
+
+
 def page_reads(samples: Samples) -> list[Read]:
-    """What the console's pages read, by page."""
+    """What the console's pages read, by page, as their views call models/."""
+    deadlines = AckDeadlines(
+        ConsoleConfig().ack_days_by_category(DEFAULT_NEED_CATEGORIES), ConsoleConfig().ack_days
+    )
+
+    def queue(wanted: QueueFilter, page: int = 1) -> Callable[[Session, int], object]:
+        return lambda db, _: queue_page(db, wanted, deadlines, NOW, page, QUEUE_PAGE)
 
     def need_page(db: Session, turn: int) -> object:
-        need = get_need(db, samples.need_ref(turn))
-        return need_history(db, need), need_photos(db, need), demand_counts(db, [need.id])
+        need = visible_need(db, samples.need_ref(turn), None)
+        assert need is not None
+        return (
+            db.get(Resident, need.resident_id) if need.resident_id else None,
+            partner_name(db, need.partner_id),
+            demand_counts(db, [need.id]),
+            need_photos(db, need),
+            need_history(db, need),
+            merged_needs(db, need),
+            need_pushes(db, need),
+            audit_page(db, AuditFilter(object_type=AuditObject.NEED, object_id=need.id)),
+            list_partners(db),
+            response_templates(db, need.category),
+        )
 
     def resident_page(db: Session, turn: int) -> object:
         resident = db.get(Resident, samples.resident_id(turn))
         assert resident is not None
-        return resident_needs(db, resident, limit=100)
+        return resident_record(db, resident), audit_page(
+            db, AuditFilter(object_type=AuditObject.RESIDENT, object_id=resident.id)
+        )
 
-    def needs_list(**filters: Any) -> Callable[[Session, int], object]:
-        def run(db: Session, turn: int) -> object:
-            return list_needs(db, limit=50, **filters), count_needs(db, **filters)
-
-        return run
-
-    return [
-        Read("landing page", "dashboard", 150, lambda db, _: dashboard(db, NOW)),
-        Read("needs queue", "no filter", 150, needs_list()),
-        Read("needs queue", "status submitted", 150, needs_list(status="submitted")),
-        Read("needs queue", "category jobs", 150, needs_list(category="jobs")),
-        Read("need page", "need, history, photos, demand", 50, need_page),
-        Read("resident page", "needs", 100, resident_page),
-    ]
+    reads = [Read("landing page", "dashboard", 150, lambda db, _: dashboard(db, NOW))]
+    for name, wanted in QUEUE_READS.items():
+        page = 100 if name.endswith("page 100") else 1
+        reads.append(Read("needs queue", name, 150, queue(wanted, page)))
+    reads.append(Read("need page", "every read of a need's page", 50, need_page))
+    reads.append(Read("resident page", "record and audit", 100, resident_page))
+    for words in SEARCHES:
+        reads.append(
+            Read("text search", f"open needs, {words!r}", 300, queue(QueueFilter(text=words)))
+        )
+        reads.append(
+            Read(
+                "text search",
+                f"every need, {words!r}",
+                300,
+                queue(QueueFilter(status="", text=words)),
+            )
+        )
+    for words in ("王秀", "1300002", "9999"):
+        reads.append(
+            Read(
+                "resident search", repr(words), 300, lambda db, _, w=words: search_residents(db, w)
+            )
+        )
+    return reads
 
 
 @dataclass(frozen=True)
