@@ -126,7 +126,7 @@ def description_holds(text: str) -> ColumnElement[bool]:
 
     On PostgreSQL this is ``ILIKE`` for words with letters that have a case and ``LIKE``
     for the rest (Chinese, digits): both use the trigram index for 3 characters and more
-    (migration 0023), but a shorter text reads the table, where ``ILIKE`` costs 3 to 4
+    (migration 0024), but a shorter text reads the table, where ``ILIKE`` costs 3 to 4
     times ``LIKE`` per row (bench/README.md, Console). On SQLite ``icontains`` compares
     lower() of both sides.
     """
