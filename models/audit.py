@@ -46,6 +46,11 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    EVENT_CREATE = "event.create"
+    EVENT_UPDATE = "event.update"
+    EVENT_PUBLISH = "event.publish"
+    EVENT_CANCEL = "event.cancel"
+    EVENT_CHECKIN = "event.checkin"
 
 
 class AuditObject(StrEnum):
@@ -53,6 +58,7 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    EVENT = "event"
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,20 @@ class Permission(StrEnum):
     CHANGE = "change"
     # Triage needs (a partner: only those assigned to its organisation).
     UPDATE_NEEDS = "update_needs"
+    # Create, edit, publish and cancel events.
+    MANAGE_EVENTS = "manage_events"
+    # Check residents in at an event (a partner: only at events it co-hosts).
+    CHECK_IN = "check_in"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
-    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
+    Role.STAFF: frozenset(
+        {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.MANAGE_EVENTS, Permission.CHECK_IN}
+    ),
+    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN}),
     # Reads everything; approving projects comes with the projects.
     Role.FOUNDATION: frozenset(),
     Role.VIEWER: frozenset(),
