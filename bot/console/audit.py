@@ -20,10 +20,16 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
     AuditAction.NEED_UPDATE: "console_action_need_update",
+    AuditAction.EVENT_CREATE: "console_action_event_create",
+    AuditAction.EVENT_UPDATE: "console_action_event_update",
+    AuditAction.EVENT_PUBLISH: "console_action_event_publish",
+    AuditAction.EVENT_CANCEL: "console_action_event_cancel",
+    AuditAction.EVENT_CHECKIN: "console_action_event_checkin",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
+    AuditObject.EVENT: "console_object_event",
 }
 
 

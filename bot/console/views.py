@@ -26,6 +26,7 @@ from bot.console.accounts import blueprint as accounts_blueprint
 from bot.console.audit import blueprint as audit_blueprint
 from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.context import account, close_request_db, now, request_db, services
+from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
 from bot.console.lockout import SignInLockout
 from models.accounts.errors import AccountError
@@ -46,6 +47,7 @@ console = Blueprint(
 )
 console.register_blueprint(accounts_blueprint)
 console.register_blueprint(audit_blueprint)
+console.register_blueprint(events_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

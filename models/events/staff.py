@@ -335,7 +335,12 @@ def publish_event(db: Session, event_id: int, now: datetime) -> bool:
     if event.status != EventStatus.DRAFT:
         raise _over(event, f"event {event_id} is {event.status} and cannot be published")
     if event.starts_at <= now:
-        raise EventError(EventRefusal.INVALID, f"event {event_id} has already started", event=event)
+        raise EventError(
+            EventRefusal.INVALID,
+            f"event {event_id} has already started",
+            event=event,
+            rule=InvalidRule.START_PAST,
+        )
     event.status = EventStatus.PUBLISHED
     event.published_at = now
     event.updated_at = now
