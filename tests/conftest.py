@@ -34,6 +34,7 @@ from tests.settings import (
 )
 
 pytest_plugins = [
+    "tests.browser",
     "tests.chat",
     "tests.cli",
     "tests.console",

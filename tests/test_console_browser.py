@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from bot.cli.actors import os_user
 from bot.demo.runner import DEMO_ADMIN, build_demo_app, ensure_demo_admin
@@ -23,7 +23,6 @@ from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
 from tests.events import MakeEvent
 from tests.helpers import serving
-from tests.test_simulator_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -46,18 +45,6 @@ def admin_password(services: Services, clock: FakeClock, make_event: MakeEvent) 
 def site(services: WebhookServices, fake_wechat: FakeWeChatServer) -> Iterator[str]:
     with serving(build_demo_app(services, fake_wechat.root_url)) as url:
         yield url
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def sign_in(page: Page, login: str, password: str) -> None:
@@ -104,7 +91,7 @@ def test_the_demo_admin_adds_a_staff_member_who_then_signs_in(
     expect(page.locator("h1")).to_have_text("李丽，您好")
     expect(page.locator("#open-needs .number")).to_have_text("1")
     expect(page.locator("#upcoming-events .number")).to_have_text("1")
-    expect(page.locator("nav.nav a")).to_have_count(1)
+    expect(page.locator("nav.nav a")).to_have_count(2)  # the landing page and events
     page.goto(f"{site}/console/accounts/")
     expect(page.locator(".error")).to_have_text("您的账号无权进行此操作。")
 
