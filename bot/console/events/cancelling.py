@@ -11,11 +11,11 @@ from flask_babel import gettext
 from bot.console.context import now, request_db
 from bot.console.events.access import actor, club_tz, manages_events, visible_event
 from bot.console.events.refusals import refusal_field, refusal_text
-from models.audit import AuditAction, AuditObject, record
+from models.events.audit_entries import audit_cancelled
 from models.events.errors import EventError
 from models.events.listing import residents_to_tell
 from models.events.staff import cancel_event
-from models.events.tables import Event, EventStatus
+from models.events.tables import Event
 
 
 def _page(event: Event, reason: str = "", error: str = "", reason_error: str = "") -> str:
@@ -51,16 +51,7 @@ def cancel(event_id: int) -> ResponseReturnValue:
         if refusal_field(error) == "reason":
             return _page(event, reason, reason_error=refusal_text(error)), 400
         return _page(event, reason, error=refusal_text(error)), 400
-    record(
-        db,
-        actor(),
-        AuditAction.EVENT_CANCEL,
-        AuditObject.EVENT,
-        event_id,
-        now(),
-        before={"status": status},
-        after={"status": EventStatus.CANCELLED, "reason": reason, "told": told},
-    )
+    audit_cancelled(db, actor(), visible_event(event_id), status, told, now())
     db.commit()
     flash(gettext("console_event_cancelled").format(number=event_id, count=told))
     return redirect(url_for("console.events.roster_page", event_id=event_id))

@@ -10,7 +10,9 @@ that same count: if someone signed up meanwhile, the new count is shown instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -20,11 +22,16 @@ from bot.console.context import now, request_db
 from bot.console.events.access import actor, club_tz, manages_events, visible_event
 from bot.console.events.form import EventForm, blank_form, form_of, read_form
 from bot.console.events.refusals import field_text, refusal_field, refusal_text
-from models.audit import AuditAction, AuditObject, record
+from models.events.audit_entries import (
+    audit_created,
+    audit_published,
+    audit_updated,
+    audited_values,
+)
 from models.events.errors import EventError
 from models.events.listing import residents_to_tell
 from models.events.staff import create_event, normalize_tags, publish_event, update_event
-from models.events.tables import Event, EventStatus
+from models.events.tables import Event
 from models.partners import list_partners
 
 # What the form edits, as ``update_event`` names it.
@@ -116,15 +123,7 @@ def create() -> ResponseReturnValue:
         )
     except EventError as error:
         return _refused(form, error)
-    record(
-        db,
-        actor(),
-        AuditAction.EVENT_CREATE,
-        AuditObject.EVENT,
-        event.id,
-        now(),
-        after={"title": event.title, "starts_at": event.starts_at, "status": event.status},
-    )
+    audit_created(db, actor(), event, now())
     db.commit()
     flash(gettext("console_event_created").format(number=event.id))
     return redirect(url_for("console.events.roster_page", event_id=event.id))
@@ -136,34 +135,65 @@ def edit_form(event_id: int) -> str:
     return _form_page(form_of(event, club_tz()), event)
 
 
+@dataclass(frozen=True)
+class Edits:
+    """What a posted form changes of an event, as ``update_event`` takes it: the fields
+    whose value differs, and the tags and partners when they differ (else None)."""
+
+    fields: dict[str, Any]
+    tags: list[str] | None
+    partners: list[str] | None
+
+    @property
+    def names(self) -> list[str]:
+        """What changes, as the audit entry names it."""
+        lists = {"tags": self.tags, "partners": self.partners}
+        return [*self.fields, *(name for name, value in lists.items() if value is not None)]
+
+    @property
+    def moving(self) -> bool:
+        """Whether the change tells residents: a new time or place."""
+        return "starts_at" in self.fields or "place" in self.fields
+
+
+def _edits(event: Event, form: EventForm) -> Edits:
+    """The edits the form makes (a refused tag raises EventError)."""
+    fields = {
+        name: value
+        for name, value in form.values.items()
+        if name in EDITED and _differs(value, getattr(event, name))
+    }
+    tags = form.tags if normalize_tags(form.tags) != event.tags else None
+    current = sorted(partner.name for partner in event.partners)
+    partners = form.partners if sorted(form.partners) != current else None
+    return Edits(fields, tags, partners)
+
+
 @manages_events
 def update(event_id: int) -> ResponseReturnValue:
     event = visible_event(event_id)
     form = read_form(request.form, club_tz())
     if form.errors:
         return _form_page(form, event), 400
-    changes = {
-        name: value
-        for name, value in form.values.items()
-        if name in EDITED and _differs(value, getattr(event, name))
-    }
     try:
-        tags = form.tags if normalize_tags(form.tags) != event.tags else None
+        edits = _edits(event, form)
     except EventError as error:
         return _refused(form, error, event)
-    partners = (
-        form.partners if sorted(form.partners) != sorted(p.name for p in event.partners) else None
-    )
-    if not changes and tags is None and partners is None:
+    if not edits.names:
         flash(gettext("console_event_unchanged"))
         return redirect(url_for("console.events.roster_page", event_id=event.id))
     db = request_db()
-    moving = "starts_at" in changes or "place" in changes
-    to_tell = residents_to_tell(db, event) if moving else 0
-    before = {name: getattr(event, name) for name in changes}
+    to_tell = residents_to_tell(db, event) if edits.moving else 0
+    before = audited_values(event, edits.names)
     try:
         done = update_event(
-            db, event.id, now(), club_tz(), tags=tags, partner_names=partners, **changes
+            db,
+            event.id,
+            now(),
+            club_tz(),
+            tags=edits.tags,
+            partner_names=edits.partners,
+            **edits.fields,
         )
     except EventError as error:
         return _refused(form, error, event)
@@ -171,22 +201,7 @@ def update(event_id: int) -> ResponseReturnValue:
         # Every rule held: roll the change back and ask once more, with the count.
         db.rollback()
         return _form_page(form, visible_event(event_id), to_tell=to_tell)
-    after: dict[str, object] = {name: getattr(done.event, name) for name in changes}
-    if tags is not None:
-        after["tags"] = ", ".join(done.event.tags)
-    if partners is not None:
-        after["partners"] = ", ".join(p.name for p in done.event.partners)
-    after["told"] = len(done.told)
-    record(
-        db,
-        actor(),
-        AuditAction.EVENT_UPDATE,
-        AuditObject.EVENT,
-        event.id,
-        now(),
-        before=before,
-        after=after,
-    )
+    audit_updated(db, actor(), done, before, now())
     db.commit()
     flash(gettext("console_event_updated").format(number=event.id, count=len(done.told)))
     return redirect(url_for("console.events.roster_page", event_id=event.id))
@@ -203,16 +218,7 @@ def publish(event_id: int) -> ResponseReturnValue:
         flash(refusal_text(error))
         return redirect(url_for("console.events.roster_page", event_id=event_id))
     if changed:
-        record(
-            db,
-            actor(),
-            AuditAction.EVENT_PUBLISH,
-            AuditObject.EVENT,
-            event_id,
-            now(),
-            before={"status": EventStatus.DRAFT},
-            after={"status": EventStatus.PUBLISHED},
-        )
+        audit_published(db, actor(), event_id, now())
         db.commit()
         flash(gettext("console_event_published").format(number=event_id))
     return redirect(url_for("console.events.roster_page", event_id=event_id))

@@ -22,8 +22,8 @@ from bot.console.context import now, request_db
 from bot.console.events.access import actor, checks_in, visible_event
 from bot.console.events.refusals import refusal_text
 from models.accounts.roles import Permission
-from models.audit import AuditAction, AuditObject, record
 from models.base import ID_MAX
+from models.events.audit_entries import audit_checked_in
 from models.events.checkin import CheckInResult, check_in, check_in_by_code
 from models.events.errors import EventError
 from models.events.listing import residents_to_tell
@@ -64,26 +64,6 @@ def _answer(event_id: int, message: str, *, refused: bool) -> ResponseReturnValu
     return redirect(url_for("console.events.roster_page", event_id=event_id))
 
 
-def _audited(result: CheckInResult) -> None:
-    if not result.first_time:
-        return
-    attendance = result.attendance
-    record(
-        request_db(),
-        actor(),
-        AuditAction.EVENT_CHECKIN,
-        AuditObject.EVENT,
-        result.event.id,
-        now(),
-        after={
-            "resident": attendance.resident_id,
-            "method": attendance.method,
-            "party": attendance.party_size,
-            "walk_in": attendance.walk_in,
-        },
-    )
-
-
 def _said(result: CheckInResult) -> str:
     attendance = result.attendance
     who = attendance.resident.name or attendance.resident.openid
@@ -113,7 +93,7 @@ def check_in_row(event_id: int, signup_id: int) -> ResponseReturnValue:
     except EventError as error:
         db.rollback()
         return _answer(event_id, refusal_text(error), refused=True)
-    _audited(result)
+    audit_checked_in(db, actor(), result, now())
     db.commit()
     return _answer(event_id, _said(result), refused=False)
 
@@ -131,7 +111,7 @@ def check_in_code(event_id: int) -> ResponseReturnValue:
     except EventError as error:
         db.rollback()
         return _answer(event_id, refusal_text(error), refused=True)
-    _audited(result)
+    audit_checked_in(db, actor(), result, now())
     db.commit()
     return _answer(event_id, _said(result), refused=False)
 
@@ -158,7 +138,7 @@ def check_in_selected(event_id: int) -> ResponseReturnValue:
                 name=who, reason=refusal_text(error)
             )
             return _answer(event_id, message, refused=True)
-        _audited(result)
+        audit_checked_in(db, actor(), result, now())
         came += int(result.first_time)
     db.commit()
     return _answer(event_id, gettext("console_checkin_selected").format(count=came), refused=False)
