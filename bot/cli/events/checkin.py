@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.cli.actors import acting, as_option
 from bot.cli.events.options import event_id_of, event_session, local_tz
 from bot.cli.events.roster import attendance_row
 from bot.cli.support import (
@@ -18,6 +19,8 @@ from bot.cli.support import (
     now_from_context,
     printable,
 )
+from models.accounts.roles import Permission
+from models.events.audit_entries import audit_checked_in
 from models.events.checkin import CheckInResult, check_in, check_in_by_code
 from models.events.tables import CheckinMethod
 from models.residents import Resident
@@ -27,10 +30,16 @@ from models.residents import Resident
 @click.argument("event_id")
 @click.option("--code", help="The check-in code the resident shows.")
 @click.option("--openid", help="Or: the resident's openid, e.g. from the roster.")
+@as_option
 @json_option("Print the attendance as JSON (first_time: false when already checked in).")
 @click.pass_context
 def checkin_command(
-    ctx: click.Context, event_id: str, code: str | None, openid: str | None, as_json: bool
+    ctx: click.Context,
+    event_id: str,
+    code: str | None,
+    openid: str | None,
+    as_account: str | None,
+    as_json: bool,
 ) -> None:
     """Check a resident in at the door; doing it twice changes nothing."""
     number = event_id_of(event_id)
@@ -38,12 +47,13 @@ def checkin_command(
         raise StaffError("give exactly one of --code and --openid")
     tz = local_tz(ctx)
     with event_session(ctx) as db:
+        actor = acting(db, as_account, Permission.CHECK_IN)
+        now = now_from_context(ctx)
         if code is not None:
-            result = check_in_by_code(db, number, code, now_from_context(ctx))
+            result = check_in_by_code(db, number, code, now)
         else:
-            result = check_in(
-                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now_from_context(ctx)
-            )
+            result = check_in(db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now)
+        audit_checked_in(db, actor, result, now)
         if as_json:
             emit_object(
                 {
