@@ -1,5 +1,6 @@
 """What staff do to events from the CLI is in the audit log, as from the console: the
-``--as`` account (whose role must allow it), else the operating-system user."""
+``--as`` account (whose role must allow it; a partner's, only at its own events), else
+the operating-system user."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from models.audit import ActorKind, AuditAction, AuditEntry, AuditObject
 from models.base import utcnow
 from models.events.queries import get_event
 from models.events.signups import sign_up
-from models.events.tables import EventStatus
+from models.events.tables import Attendance, EventStatus
+from models.partners import PartnerKind, add_partner
 from models.residents import get_or_create_resident
 from tests.cli import fail, run
 from tests.console import MakeAccount
-from tests.helpers import local
+from tests.helpers import count, local
 
 
 def entries(services: Services) -> list[AuditEntry]:
@@ -74,3 +76,24 @@ def test_a_role_that_may_not_is_refused_and_nothing_changes(
     with services.session_factory() as db:
         assert get_event(db, event_id).status == EventStatus.DRAFT
     assert [e.action for e in entries(services)] == [AuditAction.EVENT_CREATE]
+
+
+def test_a_partner_checks_in_only_at_its_own_events(
+    staff: CliRunner, services: Services, make_account: MakeAccount
+) -> None:
+    with services.session_factory() as db, db.begin():
+        add_partner(db, name="阳光社工", kind=PartnerKind.NGO, now=utcnow())
+        add_partner(db, name="其他", kind=PartnerKind.NGO, now=utcnow())
+    make_account("sun", "partner", partner="阳光社工")
+    soon = timedelta(hours=1)
+    own = int(run(staff, *creating(soon), "--publish", "--partner", "阳光社工").stdout)
+    other = int(run(staff, *creating(soon), "--publish", "--partner", "其他").stdout)
+    with services.session_factory() as db, db.begin():
+        for event_id in (own, other):
+            sign_up(db, event_id, get_or_create_resident(db, "o-1", utcnow()), 1, utcnow())
+    line = fail(staff, "events", "checkin", str(other), "--openid", "o-1", "--as", "sun")
+    assert line == f"error: there is no event {other}"
+    run(staff, "events", "checkin", str(own), "--openid", "o-1", "--as", "sun")
+    assert count(services, Attendance) == 1
+    checked = [e for e in entries(services) if e.action == AuditAction.EVENT_CHECKIN]
+    assert [(e.object_id, e.actor_name) for e in checked] == [(own, "sun")]

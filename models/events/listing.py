@@ -10,6 +10,8 @@ from enum import StrEnum
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from models.accounts.roles import Role
+from models.accounts.tables import Account
 from models.events.tables import (
     LIVE_SIGNUP_STATUSES,
     Event,
@@ -75,6 +77,18 @@ def co_hosts(db: Session, event_id: int, partner_id: int) -> bool:
         .where(event_partner.c.event_id == event_id, event_partner.c.partner_id == partner_id)
     ).scalar_one()
     return bool(found)
+
+
+def kept_to(account: Account) -> int | None:
+    """The organisation whose events alone an account sees: a partner's; None for every
+    other role, which sees them all."""
+    return account.partner_id if account.role == Role.PARTNER else None
+
+
+def visible_to(db: Session, event_id: int, account: Account) -> bool:
+    """Whether the account may see (and, with the permission, check in at) the event."""
+    scope = kept_to(account)
+    return scope is None or co_hosts(db, event_id, scope)
 
 
 def event_tags(db: Session) -> list[str]:

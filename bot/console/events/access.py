@@ -11,11 +11,11 @@ from flask import abort
 from bot.console.auth import requires
 from bot.console.context import account, request_db, services
 from models.accounts.operations import actor_for
-from models.accounts.roles import Permission, Role
+from models.accounts.roles import Permission
 from models.audit import Actor
 from models.base import ID_MAX
 from models.events.errors import EventError
-from models.events.listing import co_hosts
+from models.events.listing import kept_to, visible_to
 from models.events.queries import get_event
 from models.events.tables import Event
 
@@ -25,8 +25,7 @@ checks_in = requires(Permission.CHECK_IN)
 
 def partner_scope() -> int | None:
     """The organisation a partner account is kept to; None for every other role."""
-    signed = account()
-    return signed.partner_id if signed.role == Role.PARTNER else None
+    return kept_to(account())
 
 
 def visible_event(event_id: int) -> Event:
@@ -38,8 +37,7 @@ def visible_event(event_id: int) -> Event:
         event = get_event(db, event_id)
     except EventError:
         abort(404)
-    scope = partner_scope()
-    if scope is not None and not co_hosts(db, event.id, scope):
+    if not visible_to(db, event.id, account()):
         abort(404)
     return event
 
