@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-events: $(STAMP)
 
 bench-push: $(STAMP)
 	$(VENV)/bin/python bench/push.py
+
+# The real processes on a PostgreSQL and a Redis of the bench's own, one fault a phase.
+bench-chaos: $(STAMP)
+	$(VENV)/bin/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -50,7 +50,9 @@ def build_services(
     """``clock`` defaults to the config's (:func:`clock_for`). ``ping_connections=False``
     saves a round trip per transaction; only the webhook turns it off, and it retries a
     delivery whose pooled connection turns out dead."""
-    engine = make_engine(config.database.url, pre_ping=ping_connections)
+    engine = make_engine(
+        config.database.url, pre_ping=ping_connections, timeouts=config.database.timeouts
+    )
     return Services(
         config=config,
         engine=engine,

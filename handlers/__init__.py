@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import basic, events, needs, pushes
+from handlers import basic, events, inbox, needs, pushes, villages
 from handlers.router import Router
 from texts.catalog import catalog
 
-FEATURES = (basic, needs, events, pushes)
+FEATURES = (basic, needs, events, pushes, villages, inbox)
 
 
 def build_router() -> Router:

@@ -61,10 +61,11 @@ SUGGESTED = 3
 CLOSE_ENOUGH = 0.6
 
 
-def _not_understood(router: Router) -> Handler:
+def not_understood(router: Router) -> Handler:
     """A short answer for what no handler took: the words quoted back, so the resident
     sees what was read, and the commands closest to them in the resident's language (the
-    whole help is one word away; ten lines every time buries the answer)."""
+    whole help is one word away; ten lines every time buries the answer). The inbox sets
+    the router's fallback around it (handlers/inbox.py)."""
 
     def not_understood(message: Message, ctx: Context) -> Reply:
         said = " ".join(message.words.split())
@@ -97,6 +98,5 @@ def register(router: Router) -> None:
     router.add_event(("subscribe",), on_subscribe)
     router.add_event(("unsubscribe",), on_unsubscribe)
     router.set_exit(leave_flow)
-    router.set_fallback(_not_understood(router))
     router.set_unsupported(unsupported)
     router.set_coming_soon(coming_soon)

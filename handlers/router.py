@@ -20,7 +20,9 @@ Dispatch order, and why:
    it heard: many residents speak rather than type.
 5. Handlers by message type (image, voice, location...), then an unsupported-type reply.
 6. The fallback says briefly that the message was not understood and suggests the
-   closest commands (the full help is one word away), never an error.
+   closest commands (the full help is one word away), never an error; a resident with a
+   conversation open with staff has the words passed on to it instead, and a second miss
+   in a row brings the offer to leave staff a message (handlers/inbox.py).
 """
 
 from __future__ import annotations

@@ -10,13 +10,15 @@ from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
 from models.inbound import InboundMessage
+from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
 from models.reminders import Reminder
 from models.residents import Resident
+from models.villages.tables import Village
 
 __all__ = [
     "Account",
@@ -25,6 +27,8 @@ __all__ = [
     "Base",
     "Broadcast",
     "BroadcastRecipient",
+    "Conversation",
+    "ConversationMessage",
     "Event",
     "EventTag",
     "InboundMessage",
@@ -35,7 +39,9 @@ __all__ = [
     "Partner",
     "Reminder",
     "Resident",
+    "ResponseTemplate",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
+    "Village",
 ]

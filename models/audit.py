@@ -46,6 +46,16 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
+    CONVERSATION_ASSIGN = "conversation.assign"
+    CONVERSATION_ANSWER = "conversation.answer"
+    CONVERSATION_CLOSE = "conversation.close"
+    NEED_CATEGORY = "need.category"
+    RESIDENT_ERASE = "resident.erase"
+    TEMPLATE_SAVE = "template.save"
+    TEMPLATE_DELETE = "template.delete"
+    VILLAGE_ADD = "village.add"
+    VILLAGE_RENAME = "village.rename"
+    VILLAGE_RETIRE = "village.retire"
     EVENT_CREATE = "event.create"
     EVENT_UPDATE = "event.update"
     EVENT_PUBLISH = "event.publish"
@@ -58,6 +68,10 @@ class AuditObject(StrEnum):
 
     ACCOUNT = "account"
     NEED = "need"
+    CONVERSATION = "conversation"
+    RESIDENT = "resident"
+    TEMPLATE = "template"
+    VILLAGE = "village"
     EVENT = "event"
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.events.tables import Event, EventStatus, event_partner
 from models.needs.tables import OPEN_STATUSES, Need
+from models.villages.queries import in_village
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,16 @@ class Dashboard:
     upcoming_events: int
 
 
-def dashboard(db: Session, now: datetime, partner_id: int | None = None) -> Dashboard:
-    """Open needs and published events still to come, for one partner when given."""
+def dashboard(
+    db: Session, now: datetime, partner_id: int | None = None, village_id: int | None = None
+) -> Dashboard:
+    """Open needs and published events still to come, for one partner and in one village
+    (its groups included) when given."""
     needs = select(Need.status, func.count()).where(Need.status.in_(OPEN_STATUSES))
     events = select(func.count()).select_from(Event)
+    if village_id is not None:
+        needs = needs.where(in_village(Need.village_id, village_id))
+        events = events.where(in_village(Event.village_id, village_id))
     if partner_id is not None:
         needs = needs.where(Need.partner_id == partner_id)
         events = events.join(event_partner, event_partner.c.event_id == Event.id).where(

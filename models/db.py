@@ -2,10 +2,14 @@
 
 SQLite is the embedded default: it gets WAL, foreign keys and a busy timeout so that the
 demo's threads and the test suite's concurrent requests wait instead of failing.
+PostgreSQL gets a connect timeout (:class:`Timeouts`): a server that takes the TCP
+connection and then never answers would otherwise hold a webhook request or a staff
+command for as long as the kernel keeps the socket, with no error to act on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +20,43 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long PostgreSQL may take: to accept a connection (whole seconds, as libpq
+    counts them), to run one statement, to wait for one lock; 0 means no limit. A limit
+    reached is an OperationalError, which the webhook treats as the database being away
+    (it spools the delivery) and a staff command prints as one line."""
+
+    connect_s: int = 3
+    statement_s: float = 0
+    lock_s: float = 0
+
+    def connect_args(self) -> dict[str, Any]:
+        """The psycopg connection parameters that set these limits."""
+        args: dict[str, Any] = {"connect_timeout": self.connect_s}
+        settings = [
+            f"-c {name}={round(seconds * 1000)}"
+            for name, seconds in (
+                ("statement_timeout", self.statement_s),
+                ("lock_timeout", self.lock_s),
+            )
+            if seconds
+        ]
+        if settings:
+            args["options"] = " ".join(settings)
+        return args
+
+
+def make_engine(
+    url: str, *, pre_ping: bool = True, timeouts: Timeouts = Timeouts(), **kwargs: Any
+) -> Engine:
     """Create the engine for ``url``, making the SQLite file's folder when needed.
 
     ``pre_ping`` tests each pooled PostgreSQL connection when it is checked out (a round
     trip); a caller that turns it off must retry work whose connection turns out dead.
-    Statement parameters are left out of errors (``hide_parameters``): they hold what
-    residents wrote, and an error's message ends up in the logs.
+    ``timeouts`` apply to PostgreSQL only (SQLite has its busy timeout). Statement
+    parameters are left out of errors (``hide_parameters``): they hold what residents
+    wrote, and an error's message ends up in the logs.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -39,7 +73,13 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=pre_ping, hide_parameters=True, **kwargs)
+    return create_engine(
+        url,
+        pool_pre_ping=pre_ping,
+        hide_parameters=True,
+        connect_args=timeouts.connect_args(),
+        **kwargs,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

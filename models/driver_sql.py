@@ -128,14 +128,16 @@ def _as_sqlalchemy_error(
 ) -> StatementError:
     """What ``Connection.execute`` raises for ``error``; a lost connection is invalidated,
     and the pool with it, since a restarted server has dropped every pooled connection.
-    The parameters stay out of the error, as the engine keeps them out of its own
-    (models/db.py): they hold what residents wrote."""
+    The pool's idle connections are closed as it goes: left open, each would hold its
+    socket until the garbage collector finds it (psycopg warns then). The parameters stay
+    out of the error, as the engine keeps them out of its own (models/db.py): they hold
+    what residents wrote."""
     lost = connection.dialect.is_disconnect(
         cast(Any, error), connection.connection.dbapi_connection, None
     )
     if lost:
         connection.invalidate(error)
-        connection.engine.dispose(close=False)
+        connection.engine.dispose()
     return DBAPIError.instance(
         sql,
         dict(params),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Boolean, String, bindparam, select
+from sqlalchemy import Boolean, ForeignKey, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, CreatedAtMixin, check_one_of
@@ -48,6 +48,10 @@ class Resident(CreatedAtMixin, Base):
     # Consent is per purpose: keeping contact details for events, and the needs notice.
     contact_consent_at: Mapped[datetime | None]
     privacy_consent_at: Mapped[datetime | None]
+    # Where they live (models/villages), and when they were asked: asked once, answered
+    # or not, and changed with 我的村 whenever they like.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), index=True)
+    village_asked_at: Mapped[datetime | None]
 
 
 def get_or_create_resident(

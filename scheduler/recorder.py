@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models.push.outcomes import mark_sent, mark_sent_alone
@@ -143,8 +144,7 @@ class OutcomeRecorder:
                 ends = {
                     record.lease: held.enter_context(record.lease.recording()) for record in group
                 }
-                if not self._sent_alone(group, ends):
-                    self._write_mixed(group, ends)
+                self._write_on_live_connection(group, ends)
         except BaseException as exc:
             # Whatever stopped the write (the database gone, a bug), the sending threads
             # must hear of it and stop rather than send on unrecorded; they raise it. The
@@ -153,6 +153,25 @@ class OutcomeRecorder:
             self._done(group, exc)
             return
         self._done(group)
+
+    def _write_on_live_connection(self, group: list[_Record], ends: dict[Lease, datetime]) -> None:
+        """Write the group, again on a new connection if the kept one turns out dead.
+
+        The kept connection is never pinged, so after PostgreSQL restarts its first use
+        fails, having written nothing. The group's rows were taken by WeChat: left
+        unrecorded, they would go out a second time when their lease ends (bench/chaos.py
+        saw it), so the write is tried once more on a fresh connection."""
+        try:
+            self._write_group(group, ends)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self._drop_connection()
+            self._write_group(group, ends)
+
+    def _write_group(self, group: list[_Record], ends: dict[Lease, datetime]) -> None:
+        if not self._sent_alone(group, ends):
+            self._write_mixed(group, ends)
 
     def _sent_alone(self, group: list[_Record], ends: dict[Lease, datetime]) -> bool:
         """Record a group of rows sent on one channel under one lease in one statement

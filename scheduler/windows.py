@@ -19,17 +19,7 @@ from datetime import datetime, timedelta
 import redis
 
 from bot.redis_conn import degradable
-from models.residents import MESSAGE_WINDOW, InteractionKind
-
-MESSAGE_LIMIT = 5
-TAP_WINDOW = timedelta(minutes=1)
-TAP_LIMIT = 3
-
-
-def window_for(kind: str | None) -> tuple[timedelta, int]:
-    return (
-        (TAP_WINDOW, TAP_LIMIT) if kind == InteractionKind.TAP else (MESSAGE_WINDOW, MESSAGE_LIMIT)
-    )
+from models.push.channels import window_for, window_is_open
 
 
 class ServiceWindow:
@@ -41,13 +31,6 @@ class ServiceWindow:
     @staticmethod
     def _key(openid: str, opened_at: datetime) -> str:
         return f"aixiang:cs:{openid}:{int(opened_at.timestamp())}"
-
-    @staticmethod
-    def is_open(opened_at: datetime | None, kind: str | None, now: datetime) -> bool:
-        if opened_at is None:
-            return False
-        window, _ = window_for(kind)
-        return now - opened_at < window
 
     def try_use_many(
         self, uses: Sequence[tuple[str, datetime | None, str | None]], now: datetime
@@ -62,7 +45,7 @@ class ServiceWindow:
         """
         open_windows: list[tuple[int, str, int, timedelta, datetime]] = []
         for index, (openid, opened_at, kind) in enumerate(uses):
-            if opened_at is not None and self.is_open(opened_at, kind, now):
+            if opened_at is not None and window_is_open(opened_at, kind, now):
                 window, limit = window_for(kind)
                 key = self._key(openid, opened_at)
                 open_windows.append((index, key, limit, window, opened_at + window))

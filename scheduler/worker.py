@@ -146,7 +146,7 @@ class Planner:
         channels: list[Channel] = [Channel.CUSTOM] if custom else []
         paused = custom is None
         push_config = self._config.push
-        if self._config.wechat.account_type == "service" and row.kind in push_config.templates:
+        if self._config.sends_templates_of(row.kind):
             if gate.open(row.kind, Channel.TEMPLATE):
                 channels.append(Channel.TEMPLATE)
             else:

@@ -1,25 +1,24 @@
-"""Pages in a real browser: Debian's Chromium, headless, through playwright (CI installs
-the ``chromium`` package); a test that needs it is skipped, saying why, without it."""
+"""Browser fixtures for the console: the demo app (webhook, simulator and console) on a
+real port, and Debian's Chromium headless (skipped, saying why, where it is missing)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from bot.demo.runner import build_demo_app
+from bot.webhook_services import WebhookServices
+from bot.wechat.fake_api.server import FakeWeChatServer
+from tests.helpers import serving
+from tests.test_simulator_browser import CHROMIUM, CHROMIUM_ARGS
+
+
+@pytest.fixture
+def site(services: WebhookServices, fake_wechat: FakeWeChatServer) -> Iterator[str]:
+    with serving(build_demo_app(services, fake_wechat.root_url)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -32,3 +31,9 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(page: Page, login: str, password: str) -> None:
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("#sign-in")

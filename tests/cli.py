@@ -65,6 +65,8 @@ PROCESSES = {
 ACCOUNT = "wangfang"
 PASSWORD = "Lamp-post-17-village"
 LONG_TEXT = "老街路灯坏了，晚上很黑，老人孩子出门都不方便，" * 4
+# A village the scenarios hold.
+VILLAGE = "朝阳村"
 
 
 def leaf_commands(
@@ -123,6 +125,10 @@ def command_args(
         ("accounts", "passwd"): (ACCOUNT, "--password-stdin"),
         ("accounts", "disable"): (ACCOUNT,),
         ("accounts", "list"): (),
+        ("villages", "add"): ("李家村",),
+        ("villages", "list"): (),
+        ("villages", "rename"): (VILLAGE, "向阳村"),
+        ("villages", "retire"): (VILLAGE,),
     }[path]
 
 

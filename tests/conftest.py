@@ -43,6 +43,7 @@ pytest_plugins = [
     "tests.guards",
     "tests.pushes",
     "tests.transcript",
+    "tests.workbench",
 ]
 
 

@@ -26,11 +26,13 @@ from models.needs.submission import create_need
 from models.partners import add_partner
 from models.push.outbox import OutboxMessage
 from models.residents import get_or_create_resident
+from models.villages.operations import add_village
 from tests.cli import (
     ACCOUNT,
     LONG_TEXT,
     PASSWORD,
     STAFF_COMMANDS,
+    VILLAGE,
     command_args,
     command_input,
     run,
@@ -69,6 +71,7 @@ class Scenario:
                 db, title="清洁日", starts_at=now + timedelta(days=4), capacity=5, now=now
             )
             add_partner(db, name="村委会", kind="government", contact_openid=None, now=now)
+            add_village(db, Actor.os_user("test"), VILLAGE, now)
             create_account(
                 db,
                 Actor.os_user("test"),

@@ -16,8 +16,11 @@ from bot.demo.loops import DemoBackground
 from bot.demo.runner import DemoCredentials, build_demo_app, demo_config
 from bot.demo.simulator.clock import JUMP_LIMIT, MAX_AHEAD, MAX_JUMP, SimulatedClock
 from bot.demo.templates import DEMO_TEMPLATES
+from bot.spool import SpooledDelivery
 from bot.webhook_services import WebhookServices, build_webhook_services
 from bot.wechat.fake_api.server import FakeWeChatServer
+from bot.wechat.payloads import WeChatPayloads
+from bot.wechat.protocol import parse_xml
 from models.events.staff import create_event
 from models.needs.tables import Need
 from models.needs.transitions import change_status
@@ -150,6 +153,15 @@ def test_need_status_update_arrives(demo: Demo) -> None:
             db, need, "acknowledged", by="staff", note=None, public=False, now=services.clock()
         )
     assert "N-" in wait_for_push(url, "o-demo-n", "受理")
+
+
+def test_the_demo_drains_deliveries_the_spool_kept(demo: Demo, payloads: WeChatPayloads) -> None:
+    """A delivery kept while the database was away is handled and answered by push."""
+    url, services = demo
+    fields = parse_xml(payloads.text("o-demo-spooled", "帮助").encode())
+    services.spool.append(SpooledDelivery(f"msg:{fields['MsgId']}", fields, services.clock()))
+    assert "活动" in wait_for_push(url, "o-demo-spooled", "活动")
+    assert services.spool.depth().records == 0
 
 
 def test_the_demo_has_a_template_for_every_push_kind() -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import String, bindparam, literal_column, select, update
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy import String, bindparam, literal_column, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from bot.services import Services
 from models import driver_sql
+from models.db import make_engine
 from models.inbound import enrol, look_up
 from models.residents import Resident
 from tests.test_inbound_store import NOW, delivery
@@ -76,3 +77,22 @@ def test_a_failed_statement_never_shows_its_parameters(services: Services) -> No
     with services.engine.connect() as connection, pytest.raises(StatementError) as raised:
         driver_sql.first_row(connection, failing, {"words": "我家住3号楼502 手机13800001111"})
     assert "13800001111" not in str(raised.value)
+
+
+def test_a_lost_connection_closes_the_pools_idle_connections(services: Services) -> None:
+    """A restarted server dropped them all: they are closed with the pool, not left to
+    hold their sockets until the garbage collector finds them."""
+    engine = make_engine(services.config.database.url)
+    with engine.connect() as lost:
+        with engine.connect() as idle:  # back in the pool at the end of this block
+            kept = idle.connection.dbapi_connection
+        assert kept is not None and not kept.closed
+        backend = lost.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with services.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        nothing = select(Resident.id).where(Resident.openid == bindparam("openid"))
+        with pytest.raises(DBAPIError) as raised:
+            driver_sql.first_row(lost, nothing, {"openid": "nobody"})
+    assert raised.value.connection_invalidated
+    assert kept.closed
+    engine.dispose()

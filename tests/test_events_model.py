@@ -34,6 +34,10 @@ SUMMARY_COLUMNS = [
     "walk_ins",
     "attendance_rate",
     "unique_residents",
+    # Added by 0018_villages, at the end.
+    "village",
+    "village_group",
+    # Added by 0021_event_summary_status, at the end.
     "status",
 ]
 
@@ -104,7 +108,7 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
 def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
     create_event(db, title="空", starts_at=clock.now + timedelta(days=1), capacity=5, now=clock.now)
     row = db.execute(text("SELECT * FROM event_summary")).one()._mapping
-    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0, "draft"]
+    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0, None, None, "draft"]
 
 
 def test_the_documented_queries_leave_drafts_and_cancelled_events_out(

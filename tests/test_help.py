@@ -30,12 +30,20 @@ def test_help_lists_everything_a_resident_can_do(talk: Talk, ask: str) -> None:
 
 
 def test_what_is_not_understood_gets_a_short_answer_not_the_whole_help(talk: Talk) -> None:
+    """A second miss in a row adds the offer to talk to a person (handlers/inbox.py)."""
     talk.verify(
         [
             ("你好", "抱歉，没有看懂“你好”。常用：活动、需求、我的需求；发送“帮助”查看全部功能。"),
-            ("😀", "抱歉，没有看懂“😀”。常用：活动、需求、我的需求；发送“帮助”查看全部功能。"),
+            (
+                "😀",
+                "抱歉，没有看懂“😀”。常用：活动、需求、我的需求；发送“帮助”查看全部功能。\n\n"
+                "需要找工作人员吗？发送“人工”给他们留言。",
+            ),
             ("下一页", "现在没有显示列表。发送“活动”查看活动。"),
-            ("我的活", "抱歉，没有看懂“我的活”。您是想发送：我的活动？发送“帮助”查看全部功能。"),
+            (
+                "我的活",
+                "抱歉，没有看懂“我的活”。您是想发送：我的活动、我的村？发送“帮助”查看全部功能。",
+            ),
         ]
     )
     talk.say("English")
@@ -49,7 +57,8 @@ def test_what_is_not_understood_gets_a_short_answer_not_the_whole_help(talk: Tal
             (
                 "hello",
                 "Sorry, I did not understand 'hello'. Did you mean: help? Send 'help' for"
-                " everything you can do.",
+                " everything you can do.\n\nWould you like to talk to a person? Send 'talk to a"
+                " person' to leave our staff a message.",
             ),
         ]
     )

@@ -114,3 +114,31 @@ def test_the_flow_follows_the_settings(small_talk: Talk, services: WebhookServic
     assert "已达上限" in full
     talk.say("跳过")
     assert "N-000001" in talk.say("确认")
+
+
+def test_days_to_acknowledge_by_category_or_the_consoles() -> None:
+    config = load_config(
+        environ={"AIXIANG_CONSOLE_ACK_DAYS": "4"},
+        overrides={
+            "needs": {
+                "categories": [
+                    {"key": "water", "zh": "饮水", "en": "water", "ack_days": 1},
+                    {"key": "other", "zh": "其他", "en": "other"},
+                ]
+            }
+        },
+        read_file=False,
+    )
+    assert config.console.ack_days_by_category(config.needs.categories) == {"water": 1, "other": 4}
+    assert load_config(environ={}, read_file=False).console.ack_days == 3
+
+
+@pytest.mark.parametrize("days", [0, 366, "2", True, 1.5])
+def test_a_categorys_days_to_acknowledge_are_whole_days_within_a_year(days: object) -> None:
+    with pytest.raises(ConfigError, match=r"needs.categories\[0\].ack_days must be a whole"):
+        needs_config(categories=[{"key": "water", "zh": "饮水", "en": "water", "ack_days": days}])
+
+
+def test_the_consoles_days_to_acknowledge_are_within_a_year() -> None:
+    with pytest.raises(ConfigError, match=r"console\.ack_days"):
+        load_config(environ={"AIXIANG_CONSOLE_ACK_DAYS": "0"}, read_file=False)

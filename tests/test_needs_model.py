@@ -292,6 +292,9 @@ def test_needs_overview(db: Session, make_need: MakeNeed, clock: FakeClock) -> N
         "resolved_at",
         "hours_to_acknowledge",
         "hours_to_resolve",
+        # Added by 0018_villages, at the end.
+        "village",
+        "village_group",
     ]
     rows = [row._asdict() for row in result]
     first = rows[0]

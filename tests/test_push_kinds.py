@@ -21,6 +21,7 @@ from models.digest import DayEvents, DigestFacts, digest_payload
 from models.events.notices import cancellation_payload, change_payload, promotion_payload
 from models.events.tables import Event, Signup
 from models.inbound import deferred_reply_payload
+from models.inbox.notices import answer_payload
 from models.needs.notices import assigned_payload, status_push_payload
 from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.push.registry import KINDS, TEMPLATE_VALUES, PushKind
@@ -85,6 +86,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
         Broadcast(id=5, event_id=None), {"zh": "你好", "en": "Hello"}
     ),
     "deferred_reply": lambda: deferred_reply_payload("报名成功"),
+    "staff_answer": lambda: answer_payload("明天去修", AT),
 }
 
 

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import OperationalError
 
+from bot.services import Services
 from models.push.outbox import OutboxMessage
 from tests.conftest import FakeClock
 from tests.pushes import add_resident, queue, sent_to
@@ -105,3 +106,39 @@ def test_a_worker_whose_records_failed_goes_on_once_the_database_is_back(
     sends = Counter(c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send"))
     assert set(sends) == set(openids)
     assert sum(sends.values()) - len(openids) <= 2 * THREADS
+
+
+def test_a_recorder_whose_connection_died_records_on_a_new_one(
+    make_worker, clock: FakeClock, fake_wechat
+) -> None:
+    """PostgreSQL restarted under the worker: the recorder's kept connection is dead, and
+    the sends it is handed were taken by WeChat. They are recorded on a new connection,
+    not left to go out again when their lease ends."""
+    worker = make_worker(push={"worker_threads": THREADS})
+    services = worker._services
+    add_resident(services, "o-before", last_seen=clock.now)
+    queue(services, "o-before", "restart:o-before")
+    assert worker.run_once() == 1
+    kill_connection(services, worker._recorder._connection)
+    openids = [f"o-restart{i}" for i in range(6)]
+    for openid in openids:
+        add_resident(services, openid, last_seen=clock.now)
+        queue(services, openid, f"restart:{openid}")
+    worker.run_once()
+    clock.advance(seconds=services.config.push.lease_s + 1)
+    worker.run_once()
+    sends = Counter(c["body"]["touser"] for c in sent_to(fake_wechat, "message/custom/send"))
+    assert sends == Counter({"o-before": 1, **{openid: 1 for openid in openids}})
+    with services.session_factory() as db:
+        assert set(db.execute(select(OutboxMessage.status)).scalars()) == {"sent"}
+
+
+def kill_connection(services: Services, connection: Connection) -> None:
+    """End ``connection`` as a restart of the server would: PostgreSQL ends its backend;
+    SQLite, a file, has no server, so the connection is closed under SQLAlchemy."""
+    if connection.dialect.name != "postgresql":
+        connection.connection.dbapi_connection.close()
+        return
+    backend = connection.connection.dbapi_connection.info.backend_pid
+    with services.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})

@@ -80,8 +80,9 @@ def test_sign_up_through_the_webhook(
     # Look-up and store, plus: the event (to answer "no such event" early), the
     # resident's row, the event again under its row lock, the resident's sign-up and
     # attendance there, the places taken, a check that the new check-in code is unused,
-    # and the insert of the sign-up.
-    assert len(statements) == on(services, sqlite=13, postgresql=10), statements
+    # and the insert of the sign-up; and, for a resident not yet asked their village,
+    # whether there is any village to ask about (none here).
+    assert len(statements) == on(services, sqlite=14, postgresql=11), statements
 
 
 def test_one_push_delivered_by_the_outbox_worker(

@@ -35,6 +35,7 @@ from bot.wechat.payloads import WeChatPayloads
 from models import InboundMessage, Resident
 from models.events.tables import Event
 from models.residents import get_or_create_resident
+from models.villages.tables import Village
 from tests.helpers import count, serving
 from tests.settings import TEST_AES_KEY, TEST_APP_ID
 
@@ -325,6 +326,9 @@ def test_demo_data_is_seeded_once(services: Services) -> None:
         names = set(db.execute(select(Resident.name)).scalars())
     assert names == {person.name for person in DEMO_RESIDENTS}
     assert count(services, Event) == 4
+    with services.session_factory() as db:
+        villages = db.execute(select(Village.name).order_by(Village.id)).scalars().all()
+    assert villages == ["爱乡村", "一组", "二组", "溪口村", "矿山社区"]
 
 
 def test_every_run_makes_up_its_own_valid_account(

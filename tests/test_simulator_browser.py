@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -16,10 +17,21 @@ from bot.demo.runner import build_demo_app
 from bot.services import Services
 from bot.wechat.client import AixiangWeChatClient
 from bot.wechat.fake_api.server import FakeWeChatServer
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture

@@ -15,8 +15,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = ("bot", "handlers", "models", "scheduler")
 # What code calls to render a text: ``ctx.t(key, ...)`` in the conversation, ``render``
 # on the catalog itself, ``both(key, ...)`` for pushes, models' helpers taking a key,
-# Flask-Babel's ``gettext`` in the console and the account rules' errors.
-RENDERERS = frozenset({"t", "render", "both", "confirmed_push_text", "gettext", "AccountError"})
+# Flask-Babel's ``gettext`` in the console and the account, needs, village and inbox rules' errors.
+RENDERERS = frozenset(
+    {
+        "t",
+        "render",
+        "both",
+        "confirmed_push_text",
+        "gettext",
+        "AccountError",
+        "NeedRefusal",
+        "VillageError",
+        "InboxError",
+    }
+)
 TEMPLATES = ROOT / "bot" / "console" / "templates"
 # A key a console template renders: ``_("console_sign_in")`` or ``_('...')``.
 TEMPLATE_KEY = re.compile(r"""\b_\(\s*["']([a-z0-9_]+)["']""")

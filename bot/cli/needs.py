@@ -28,7 +28,7 @@ from bot.cli.support import (
 from bot.config.sections import Config
 from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
-from models.audit import Actor, AuditAction, AuditObject, record
+from models.audit import Actor
 from models.base import ID_MAX
 from models.needs.errors import NeedError
 from models.needs.queries import (
@@ -41,8 +41,8 @@ from models.needs.queries import (
     need_photos,
     residents_told,
 )
+from models.needs.staff import NeedUpdate, may_update, update_need
 from models.needs.tables import Need, NeedStatus, need_ref
-from models.needs.transitions import change_status
 from models.partners import Partner, PartnerError, get_partner, partner_name
 from models.residents import Resident
 
@@ -247,42 +247,15 @@ def update_command(
         _check_status(status)
     with staff_session(ctx) as db:
         need = _need(db, ref)
-        actor = _needs_actor(db, as_account, need, assigning=assign is not None)
         partner = _partner(db, assign) if assign is not None else None
         original = _need(db, duplicate_of) if duplicate_of is not None else None
+        change = NeedUpdate(status, note, public, partner, original)
+        actor = _needs_actor(db, as_account, need, change)
         before = need.status
-        before_partner = partner_name(db, need.partner_id)
-        now = now_from_context(ctx)
         try:
-            entry = change_status(
-                db,
-                need,
-                status or (NeedStatus.DUPLICATE if original is not None else need.status),
-                actor.label,
-                note,
-                public,
-                now,
-                duplicate_of=original,
-                partner=partner,
-            )
+            entry = update_need(db, actor, need, change, now_from_context(ctx))
         except NeedError as exc:
             raise StaffError(str(exc)) from None
-        record(
-            db,
-            actor,
-            AuditAction.NEED_UPDATE,
-            AuditObject.NEED,
-            need.id,
-            now,
-            before={"status": before, "partner": before_partner},
-            after={
-                "status": need.status,
-                "partner": partner_name(db, need.partner_id),
-                "duplicate_of": need_ref(entry.duplicate_of_id) if entry.duplicate_of_id else None,
-                "note": entry.note,
-                "public": entry.public,
-            },
-        )
         if as_json:
             emit_object(
                 {
@@ -296,7 +269,7 @@ def update_command(
             )
             return
         told = _told(residents_told(db, entry))
-        change = f"{before} -> {need.status}" if before != need.status else need.status
+        moved = f"{before} -> {need.status}" if before != need.status else need.status
         extras = []
         if partner is not None:
             extras.append(f"assigned to {partner.name}")
@@ -305,7 +278,7 @@ def update_command(
         if entry.note:
             extras.append("public note" if entry.public else "internal note")
         detail = f" ({', '.join(extras)})" if extras else ""
-        click.echo(printable(f"{need.ref}: {change}{detail}; {told}"))
+        click.echo(printable(f"{need.ref}: {moved}{detail}; {told}"))
 
 
 def _need_record(db: Session, need: Need) -> dict[str, Any]:
@@ -339,13 +312,13 @@ def _told(residents: int) -> str:
     return f"{residents} residents will be told"
 
 
-def _needs_actor(db: Session, as_account: str | None, need: Need, *, assigning: bool) -> Actor:
+def _needs_actor(db: Session, as_account: str | None, need: Need, change: NeedUpdate) -> Actor:
     """Who updates the need: the ``--as`` account (a partner's only for a need assigned
     to its organisation, and never to hand it to another), or the OS user."""
     if as_account is None:
         return os_user()
     account = acting_account(db, as_account, Permission.UPDATE_NEEDS)
-    if account.partner_id is not None and (assigning or need.partner_id != account.partner_id):
+    if not may_update(account.partner_id, need, change):
         raise StaffError(
             f"--as: a partner account updates only its own organisation's needs, and "
             f"assigns none; {need.ref} is not its to change"

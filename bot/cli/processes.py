@@ -27,7 +27,7 @@ def _stop_on_signals() -> threading.Event:
 def _require_database(ctx: click.Context) -> None:
     """A process whose database is unreachable or has no schema stops at start in one
     line, instead of logging a traceback per batch or job until someone looks."""
-    open_database(config_from_context(ctx).database.url).dispose()
+    open_database(config_from_context(ctx).database).dispose()
 
 
 @click.command()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.config.errors import ConfigError
 from bot.config.loader import load_config
-from bot.config.sections import Config
+from bot.config.sections import Config, DatabaseConfig
 from bot.services import Services, build_services, clock_for
 from bot.wechat.client import AixiangWeChatClient, build_wechat_client
 from models.base import ID_MAX, local_text
@@ -69,7 +69,7 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
     file, as merely connecting would).
     """
     config = config_from_context(ctx)
-    engine = open_database(config.database.url)
+    engine = open_database(config.database)
     try:
         with make_session_factory(engine)() as db, db.begin():
             yield db
@@ -77,13 +77,15 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
         engine.dispose()
 
 
-def open_database(url: str) -> Engine:
-    """An engine on a database that exists, is reachable and has the schema."""
+def open_database(database: DatabaseConfig) -> Engine:
+    """An engine on a database that exists, is reachable (within the config's connect
+    timeout) and has the schema."""
+    url = database.url
     parsed = make_url(url)
     path = parsed.database
     if parsed.get_backend_name() == "sqlite" and path and not Path(path).exists():
         raise StaffError(f"no database at {path}: create it with `aixiang db upgrade`")
-    engine = make_engine(url)
+    engine = make_engine(url, timeouts=database.timeouts)
     try:
         with engine.connect() as connection:
             migrated = inspect(connection).has_table(MIGRATIONS_TABLE)

@@ -42,4 +42,9 @@ def _need_category(raw: Any, where: str) -> NeedCategory:
         texts[name] = value.strip()
     if not NEED_CATEGORY_KEY.match(texts["key"]):
         raise ConfigError(f"{where}.key must be up to 32 of a-z, 0-9 and _, got {texts['key']!r}")
-    return NeedCategory(**texts)
+    ack_days = raw.get("ack_days")
+    if ack_days is not None and (
+        not isinstance(ack_days, int) or isinstance(ack_days, bool) or not 1 <= ack_days <= 365
+    ):
+        raise ConfigError(f"{where}.ack_days must be a whole number of days from 1 to 365")
+    return NeedCategory(**texts, ack_days=ack_days)

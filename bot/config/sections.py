@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config.errors import ConfigError
 from models.broadcasts.records import AccountType
+from models.db import Timeouts
 
 MEMORY_REDIS_URL = "memory://"
 DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
@@ -16,6 +17,16 @@ DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = DEFAULT_SQLITE_URL
+    # PostgreSQL's limits (models/db.py Timeouts): a server that accepts connections but
+    # never answers fails a request or a command after connect_timeout_s instead of
+    # hanging it; statement and lock limits are off (0) unless set.
+    connect_timeout_s: int = Timeouts.connect_s
+    statement_timeout_s: float = Timeouts.statement_s
+    lock_timeout_s: float = Timeouts.lock_s
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.connect_timeout_s, self.statement_timeout_s, self.lock_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class NeedCategory:
     key: str
     zh: str
     en: str
+    # Days a need of this category may wait for acknowledgement before the console's
+    # queue shows it over time; None takes console.ack_days.
+    ack_days: int | None = None
 
 
 DEFAULT_NEED_CATEGORIES: tuple[NeedCategory, ...] = (
@@ -162,6 +176,18 @@ class ConsoleConfig:
     # of them reports. 0 (no proxy) uses the connection's own address, since the header
     # could then be anything a client chose.
     proxy_hops: int = 0
+    # Days a need may wait unacknowledged before the needs queue shows it over time
+    # (a category's own ack_days in [[needs.categories]] wins).
+    ack_days: int = 3
+    # The map tiles a need's page shows its place on ({z}/{x}/{y} in Leaflet's form, e.g.
+    # a county office's own tile server); empty shows the coordinates and WeChat's place
+    # label instead of a map that cannot load.
+    map_tile_url: str = ""
+    map_attribution: str = ""
+
+    def ack_days_by_category(self, categories: tuple[NeedCategory, ...]) -> dict[str, int]:
+        """Each category's days to acknowledge, its own or the console's."""
+        return {c.key: self.ack_days if c.ack_days is None else c.ack_days for c in categories}
 
 
 @dataclass(frozen=True)
@@ -192,6 +218,12 @@ class Config:
                 "AIXIANG_CONSOLE_SECRET_KEY; e.g. python -c 'import secrets; "
                 "print(secrets.token_hex(32))')"
             )
+
+    def sends_templates_of(self, kind: str) -> bool:
+        """Whether template messages may carry pushes of ``kind``: only a service
+        account sends them, and only for a kind with a template configured. The worker
+        plans by it and the console's inbox tells staff by it."""
+        return self.wechat.account_type == AccountType.SERVICE and kind in self.push.templates
 
     @property
     def uses_embedded_redis(self) -> bool:

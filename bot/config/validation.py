@@ -52,6 +52,9 @@ class Range:
 
 DAY_S = 86_400
 NUMBER_RANGES: dict[str, Range] = {
+    "database.connect_timeout_s": Range(1, 300, "seconds"),
+    "database.statement_timeout_s": Range(0, DAY_S, "seconds (0 turns the limit off)"),
+    "database.lock_timeout_s": Range(0, DAY_S, "seconds (0 turns the limit off)"),
     "wechat.timestamp_tolerance_s": Range(0, DAY_S, "seconds (0 turns the check off)"),
     "wechat.http_timeout_s": Range(0.1, 120, "seconds"),
     "bot.flow_ttl_s": Range(60, DAY_S, "seconds"),
@@ -70,6 +73,7 @@ NUMBER_RANGES: dict[str, Range] = {
     "console.lockout_address_failures": Range(1, 100_000, "failed sign-ins"),
     "console.lockout_minutes": Range(1, 24 * 60, "minutes"),
     "console.proxy_hops": Range(0, 10, "proxies"),
+    "console.ack_days": Range(1, 365, "days"),
 }
 # Reminders at most a year before the event; more would be no reminder.
 MAX_REMINDER_OFFSET_H = 8760

@@ -20,6 +20,16 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
     AuditAction.NEED_UPDATE: "console_action_need_update",
+    AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
+    AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
+    AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
+    AuditAction.NEED_CATEGORY: "console_action_need_category",
+    AuditAction.RESIDENT_ERASE: "console_action_resident_erase",
+    AuditAction.TEMPLATE_SAVE: "console_action_template_save",
+    AuditAction.TEMPLATE_DELETE: "console_action_template_delete",
+    AuditAction.VILLAGE_ADD: "console_action_village_add",
+    AuditAction.VILLAGE_RENAME: "console_action_village_rename",
+    AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
     AuditAction.EVENT_CREATE: "console_action_event_create",
     AuditAction.EVENT_UPDATE: "console_action_event_update",
     AuditAction.EVENT_PUBLISH: "console_action_event_publish",
@@ -29,6 +39,10 @@ ACTION_TEXT_KEYS = {
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
     AuditObject.NEED: "console_object_need",
+    AuditObject.CONVERSATION: "console_object_conversation",
+    AuditObject.RESIDENT: "console_object_resident",
+    AuditObject.TEMPLATE: "console_object_template",
+    AuditObject.VILLAGE: "console_object_village",
     AuditObject.EVENT: "console_object_event",
 }
 

@@ -28,13 +28,21 @@ from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
+from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
+from bot.console.names import push_kind_name, push_status_name
+from bot.console.needs.routes import blueprint as needs_blueprint
+from bot.console.residents import blueprint as residents_blueprint
+from bot.console.responses import blueprint as responses_blueprint
+from bot.console.villages import blueprint as villages_blueprint
+from bot.console.villages import chosen_village
 from models.accounts.errors import AccountError
 from models.accounts.operations import authenticate, set_language
 from models.accounts.passwords import MAX_LENGTH
 from models.accounts.roles import Permission, Role
 from models.base import local_text
 from models.dashboard import dashboard
+from models.villages.queries import active_villages
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,11 @@ console = Blueprint(
 )
 console.register_blueprint(accounts_blueprint)
 console.register_blueprint(audit_blueprint)
+console.register_blueprint(inbox_blueprint)
+console.register_blueprint(needs_blueprint)
+console.register_blueprint(residents_blueprint)
+console.register_blueprint(responses_blueprint)
+console.register_blueprint(villages_blueprint)
 console.register_blueprint(events_blueprint)
 
 DOMAIN = CatalogDomain()
@@ -81,6 +94,8 @@ def _page_context() -> dict[str, Any]:
         "can": lambda permission: bool(signed_in) and current_user.can(Permission(permission)),
         "role_name": lambda role: gettext(ROLE_TEXT_KEYS[Role(role)]),
         "language": str(get_locale().language),
+        "push_status_name": push_status_name,
+        "push_kind_name": push_kind_name,
     }
 
 
@@ -174,7 +189,12 @@ def language() -> ResponseReturnValue:
 @console.get("/")
 def dashboard_page() -> str:
     """The landing page: open needs and upcoming events, of the partner's own
-    organisation for a partner account (only those carry a partner), else of the club."""
+    organisation for a partner account (only those carry a partner), else of the club;
+    in one village when ``?village=`` names one."""
     signed = account()
-    figures = dashboard(request_db(), now(), signed.partner_id)
-    return render_template("console/dashboard.html", figures=figures)
+    db = request_db()
+    chosen = chosen_village()
+    figures = dashboard(db, now(), signed.partner_id, chosen)
+    return render_template(
+        "console/dashboard.html", figures=figures, villages=active_villages(db), chosen=chosen
+    )

@@ -1,9 +1,12 @@
-"""The demo's background work: the outbox worker and the scheduler's jobs, in threads.
+"""The demo's background work: the outbox worker, the scheduler's jobs and the spool's
+drain, in threads.
 
 Production runs `aixiang worker` and `aixiang scheduler` as processes; the demo is one
 process on the in-process Redis, so it runs the same Worker and the same jobs in threads.
 The jobs run every few seconds rather than every minute, so that moving the demo clock
-forward shows a reminder within moments.
+forward shows a reminder within moments. The demo answers WeChat as `aixiang serve` does,
+so it drains the spool as `aixiang serve` does (bot/drain.py): deliveries an earlier run
+or a database outage left there are handled, their replies sent as pushes.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from bot.services import Services
+from bot.drain import Drainer
+from bot.webhook_services import WebhookServices
 from bot.wechat.client import build_wechat_client
 from scheduler.jobs import JobContext, run_all_once
 from scheduler.worker import Worker
@@ -20,10 +24,11 @@ JOBS_EVERY_S = 3.0
 
 
 class DemoBackground:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: WebhookServices) -> None:
         self._client = build_wechat_client(services.config, services.redis)
         self._worker = Worker(services, self._client)
         self._jobs = JobContext(services=services, client=self._client)
+        self._drainer = Drainer(services)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._deliver, name="demo-worker", daemon=True),
@@ -41,6 +46,7 @@ class DemoBackground:
     def __enter__(self) -> DemoBackground:
         for thread in self._threads:
             thread.start()
+        self._drainer.start()
         return self
 
     def __exit__(
@@ -50,6 +56,7 @@ class DemoBackground:
         traceback: TracebackType | None,
     ) -> None:
         self._stop.set()
+        self._drainer.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self._worker.close()

@@ -8,8 +8,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.audit import Actor
 from models.events.staff import create_event
 from models.events.tables import Event
+from models.villages.operations import add_village
+from models.villages.tables import Village
+
+# The demo's villages, each with its groups: residents are asked theirs at their first
+# need or sign-up, and the console's lists filter by them.
+DEMO_VILLAGES: dict[str, tuple[str, ...]] = {
+    "爱乡村": ("一组", "二组"),
+    "溪口村": (),
+    "矿山社区": (),
+}
 
 
 def seed_demo_events(db: Session, now: datetime) -> list[Event]:
@@ -72,3 +83,14 @@ def seed_demo_events(db: Session, now: datetime) -> list[Event]:
         tags=["elderly", "volunteers"],
     )
     return created
+
+
+def seed_demo_villages(db: Session, actor: Actor, now: datetime) -> None:
+    """The demo's villages, added on a database that has none (an admin's own list, once
+    made, is left alone)."""
+    if db.execute(select(Village.id).limit(1)).first() is not None:
+        return
+    for name, groups in DEMO_VILLAGES.items():
+        village = add_village(db, actor, name, now)
+        for group in groups:
+            add_village(db, actor, group, now, within=village)

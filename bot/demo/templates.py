@@ -88,6 +88,7 @@ DEMO_TEMPLATES: tuple[DemoTemplate, ...] = (
         ("keyword2", "新需求 New needs", "{new_needs}"),
     ),
     _template("broadcast", "社区通知 Club notice"),
+    _template("staff_answer", "工作人员回复 Staff answer", ("keyword1", "回复 Answer", "{answer}")),
     _template("deferred_reply", "消息回复 Reply to your message"),
 )
 TEMPLATES_BY_ID: Mapping[str, DemoTemplate] = {t.template_id: t for t in DEMO_TEMPLATES}

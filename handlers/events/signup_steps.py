@@ -28,6 +28,7 @@ from handlers.events.wording import event_place, event_when, parse_numbers
 from handlers.flows import Flow, Step
 from handlers.message import Message, Reply
 from handlers.router import normalize
+from handlers.villages import VillageQuestion
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import get_event, occupancy
 from models.events.signups import (
@@ -69,7 +70,7 @@ def _new_signup(ctx: Context, numbers: list[int]) -> Reply:
             check_not_signed_up(ctx.db, event, ctx.resident)
     except EventError as error:
         return refusal_reply(ctx, error, event_id)
-    return _next_step(ctx, event, draft)
+    return VILLAGE.first(ctx, draft)
 
 
 def _needs_contact(ctx: Context, event: Event) -> bool:
@@ -87,6 +88,11 @@ def _next_step(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
     if not draft.party_size:
         return PARTY.ask(ctx, draft)
     return _sign_up(ctx, event, draft)
+
+
+def _go_on(ctx: Context, draft: SignupDraft) -> Reply:
+    """After the village question: the sign-up's next step."""
+    return _next_step(ctx, signup_event(ctx, draft), draft)
 
 
 def _sign_up(ctx: Context, event: Event, draft: SignupDraft) -> Reply:
@@ -211,9 +217,11 @@ CONSENT = Step("event.contact_consent", on_consent, ask_consent)
 PARTY = Step("event.party_size", on_party, ask_party)
 WAITLIST = Step("event.waitlist", on_waitlist, offer_waitlist)
 FEWER = Step("event.fewer", on_fewer, offer_fewer)
+# Asked once, before the first sign-up's first question (handlers/villages.py).
+VILLAGE = VillageQuestion("event.village", _go_on)
 SIGNUP_FLOW = Flow(
     SignupDraft,
-    (NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
+    (VILLAGE.step, NAME, MOBILE, CONSENT, PARTY, WAITLIST, FEWER),
     expired=signup_expired,
     gone=event_gone,
     kept=signup_kept,

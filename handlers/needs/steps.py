@@ -24,6 +24,7 @@ from handlers.needs.questions import (
 )
 from handlers.needs.wording import category_options, need_categories
 from handlers.router import normalize
+from handlers.villages import VillageQuestion
 from models.needs.submission import PhotoDraft, create_need
 
 MAX_PLACE = 200
@@ -33,7 +34,7 @@ DONE_WORDS = frozenset({"完成", "好了", "没有了", "done", "no more"})
 def first_question(ctx: Context, draft: NeedDraft) -> Reply:
     if ctx.resident.privacy_consent_at is None:
         return CONSENT.ask(ctx, draft)
-    return CATEGORY.ask(ctx, draft)
+    return VILLAGE.first(ctx, draft)
 
 
 def on_offer(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
@@ -51,7 +52,7 @@ def on_offer(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
 def on_consent(message: Message, ctx: Context, draft: NeedDraft) -> Reply:
     if is_yes(message.words):
         ctx.resident.privacy_consent_at = ctx.now
-        return CATEGORY.ask(ctx, draft)
+        return VILLAGE.first(ctx, draft)
     if is_no(message.words):
         ctx.end_flow()
         return Reply(ctx.t("need_consent_declined"))
@@ -237,13 +238,15 @@ def _late_photo(ctx: Context, draft: NeedDraft) -> str:
 OFFER = Step("need.offer", on_offer, offer_question)
 CONSENT = Step("need.consent", on_consent, consent_question)
 CATEGORY = Step("need.category", on_category, category_question)
+# Asked once, before the first need's first question (handlers/villages.py).
+VILLAGE = VillageQuestion("need.village", CATEGORY.ask)
 DESCRIBE = Step("need.text", on_describe, describe_question, free_text=text_is_called)
 PHOTOS = Step("need.photos", on_photos, photos_question)
 PLACE = Step("need.place", on_place, place_question, free_text=place_is_called)
 CONFIRM = Step("need.confirm", on_confirm, confirm_question)
 NEED_FLOW = Flow(
     NeedDraft,
-    (OFFER, CONSENT, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM),
+    (OFFER, CONSENT, VILLAGE.step, CATEGORY, DESCRIBE, PHOTOS, PLACE, CONFIRM),
     expired=draft_expired,
     kept=draft_kept,
 )

@@ -1,19 +1,9 @@
-"""What the account rules refuse, said from the catalog: the CLI prints the English text,
-the console shows the text in the signed-in person's language."""
+"""What the account rules refuse, said from the catalog (texts/errors.py)."""
 
 from __future__ import annotations
 
-from texts.catalog import Language, catalog
+from texts.errors import CatalogError
 
 
-class AccountError(ValueError):
-    """An account request the rules refuse: a catalog key (``account_error_...``) and
-    its values; ``str()`` is the English sentence."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        self.key = key
-        self.values = values
-        super().__init__(self.text(Language.EN))
-
-    def text(self, language: str) -> str:
-        return catalog().render(self.key, language, **self.values)
+class AccountError(CatalogError):
+    """An account request the rules refuse: a catalog key ``account_error_...``."""

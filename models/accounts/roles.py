@@ -31,17 +31,38 @@ class Permission(StrEnum):
     CHECK_IN = "check_in"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    # Read the residents' inbox: the messages residents left for staff and the answers.
+    READ_INBOX = "read_inbox"
+    # Take, answer and close conversations of the inbox.
+    ANSWER_INBOX = "answer_inbox"
+    # Look residents up and read what the club holds about one (and, with CHANGE, erase
+    # it at their request): the club's own staff only, as residents confided in the club.
+    READ_RESIDENTS = "read_residents"
+    # Keep the response templates staff insert into public notes.
+    MANAGE_TEMPLATES = "manage_templates"
+    # Add, rename and retire the villages residents choose from.
+    MANAGE_VILLAGES = "manage_villages"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.STAFF: frozenset(
-        {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.MANAGE_EVENTS, Permission.CHECK_IN}
+        {
+            Permission.CHANGE,
+            Permission.UPDATE_NEEDS,
+            Permission.READ_RESIDENTS,
+            Permission.READ_INBOX,
+            Permission.ANSWER_INBOX,
+            Permission.MANAGE_EVENTS,
+            Permission.CHECK_IN,
+        }
     ),
+    # The inbox holds what residents wrote to the club's staff, which concerns no
+    # partner organisation: partners and the foundation do not see it.
     Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN}),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset(),
-    Role.VIEWER: frozenset(),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
+    Role.VIEWER: frozenset({Permission.READ_INBOX}),
 }
 
 

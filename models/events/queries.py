@@ -33,6 +33,7 @@ from models.events.tables import (
     SignupStatus,
 )
 from models.residents import Resident
+from models.villages.queries import in_village
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,14 @@ def upcoming_events(db: Session, now: datetime, *, offset: int = 0, limit: int =
     )
 
 
-def list_events(db: Session, now: datetime, *, upcoming: bool = False) -> list[Event]:
-    """Every event for staff (newest start first), or only those still to come."""
+def list_events(
+    db: Session, now: datetime, *, upcoming: bool = False, village_id: int | None = None
+) -> list[Event]:
+    """Every event for staff (newest start first), or only those still to come; in one
+    village (its groups included) when given."""
     query = select(Event)
+    if village_id is not None:
+        query = query.where(in_village(Event.village_id, village_id))
     if upcoming:
         query = query.where(
             Event.starts_at > now, Event.status.in_((EventStatus.DRAFT, EventStatus.PUBLISHED))

@@ -176,6 +176,7 @@ def create_event(
     tags: Iterable[str] = (),
     partner_names: Iterable[str] = (),
     publish: bool = False,
+    village_id: int | None = None,
 ) -> Event:
     event = Event(
         title=title.strip(),
@@ -189,6 +190,7 @@ def create_event(
         contact_required=contact_required,
         status=EventStatus.PUBLISHED if publish else EventStatus.DRAFT,
         published_at=now if publish else None,
+        village_id=village_id,
         created_at=now,
     )
     _validate(event, now, start_changed=True, end_changed=True, deadline_changed=True)
@@ -211,6 +213,7 @@ UPDATABLE = frozenset(
         "signup_deadline",
         "max_party_size",
         "contact_required",
+        "village_id",
     }
 )
 

@@ -117,6 +117,7 @@ class Event(CreatedAtMixin, Base):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None]
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), index=True)
 
     tag_rows: Mapped[list[EventTag]] = relationship(
         cascade="all, delete-orphan", order_by=EventTag.tag

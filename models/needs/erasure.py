@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.inbound import InboundMessage
+from models.inbox.operations import erase_resident_messages
 from models.needs.notices import assigned_key, assigned_payload
 from models.needs.tables import Need, NeedHistory, NeedPhoto, PhotoStatus
 from models.partners import Partner
@@ -35,7 +37,9 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
 
     Needs keep their category, status, dates and partner (so counts and response times
     stay true) but lose their text, place and photos and their link to the resident;
-    stored messages lose their words; name, mobile and both consents go. Photo
+    stored messages and those left for staff (models/inbox/) lose their words; name,
+    mobile, their village (asked again at their next need; a need keeps its village, as it
+    keeps its category) and both consents go. Photo
     files are deleted by the media sweep, which owns the disk (rows marked ``erasing``).
 
     The photo rows are locked while they are read: a download finishing meanwhile
@@ -80,11 +84,14 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
         .values(content=None, reply=None)
     )
     messages = cast(CursorResult[Any], erased_messages).rowcount
+    erase_resident_messages(db, resident.id)
     contact = resident.name is not None or resident.mobile is not None
     resident.name = None
     resident.mobile = None
     resident.contact_consent_at = None
     resident.privacy_consent_at = None
+    resident.village_id = None
+    resident.village_asked_at = None
     db.flush()
     return Erasure(
         needs=len(needs), photos=photos, places=places, contact=contact, messages=messages
@@ -117,3 +124,25 @@ def _erase_from_partner_pushes(db: Session, needs: Sequence[Need]) -> None:
             .where(OutboxMessage.idempotency_key == assigned_key(need_id, entry_id))
             .values(payload=assigned_payload(need, partner_name, note, assigned_at))
         )
+
+
+def erase_on_request(db: Session, actor: Actor, resident: Resident, now: datetime) -> Erasure:
+    """Staff erase a resident's data because the resident asked them (by phone, in
+    person): the same erasure as the chat's 删除我的信息, audited with who did it."""
+    erased = erase_resident_data(db, resident, now)
+    record(
+        db,
+        actor,
+        AuditAction.RESIDENT_ERASE,
+        AuditObject.RESIDENT,
+        resident.id,
+        now,
+        after={
+            "needs": erased.needs,
+            "photos": erased.photos,
+            "places": erased.places,
+            "contact": erased.contact,
+            "messages": erased.messages,
+        },
+    )
+    return erased

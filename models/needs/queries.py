@@ -53,7 +53,7 @@ def _raised_by(need: type[Need]) -> ColumnElement[int]:
     return func.coalesce(need.resident_id, -need.id)
 
 
-def _other_residents(original_ids: Sequence[int] | None = None) -> Select[int | None, int]:
+def other_residents(original_ids: Sequence[int] | None = None) -> Select[int | None, int]:
     """Per original need (those in ``original_ids``, or all), how many residents besides
     its own raised it in needs merged into it: demand counts people, so one resident
     raising a need twice counts once."""
@@ -75,7 +75,7 @@ def demand_counts(db: Session, need_ids: Sequence[int]) -> dict[int, int]:
     were merged into it."""
     if not need_ids:
         return {}
-    others = {need_id: count for need_id, count in db.execute(_other_residents(need_ids))}
+    others = {need_id: count for need_id, count in db.execute(other_residents(need_ids))}
     return {need_id: 1 + others.get(need_id, 0) for need_id in need_ids}
 
 
@@ -110,7 +110,7 @@ def list_needs(
         include_erased,
     )
     if by_demand:
-        others = _other_residents().subquery()
+        others = other_residents().subquery()
         need_id, residents = others.c
         query = query.outerjoin(others, need_id == Need.id).order_by(
             func.coalesce(residents, 0).desc()

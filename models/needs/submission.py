@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from models.needs.errors import NeedError
 from models.needs.tables import BY_RESIDENT, Need, NeedHistory, NeedPhoto, NeedStatus, PhotoStatus
 from models.residents import Resident
+from models.villages.queries import village_named_in
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ def create_need(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> Need:
-    """Store a resident's need with its first history row and its photos to fetch."""
+    """Store a resident's need with its first history row and its photos to fetch.
+
+    The need is in the village its place names, else in its resident's village.
+    """
     description = description.strip()
     if not category:
         raise NeedError("a need needs a category")
@@ -49,6 +53,7 @@ def create_need(
         place=(place or "").strip()[:200] or None,
         latitude=latitude,
         longitude=longitude,
+        village_id=_village_id(db, resident, place),
         created_at=now,
         updated_at=now,
     )
@@ -79,3 +84,8 @@ def create_need(
         )
     db.flush()
     return need
+
+
+def _village_id(db: Session, resident: Resident, place: str | None) -> int | None:
+    named = village_named_in(db, place)
+    return named.id if named is not None else resident.village_id

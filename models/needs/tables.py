@@ -67,6 +67,8 @@ class PhotoStatus(StrEnum):
 
 
 BY_RESIDENT = "resident"
+RESPONSE_TITLE_MAX = 100
+RESPONSE_TEXT_MAX = 1000
 
 
 class Need(CreatedAtMixin, Base):
@@ -77,6 +79,7 @@ class Need(CreatedAtMixin, Base):
         Index("ix_need_status_created_at", "status", "created_at"),
         Index("ix_need_category_created_at", "category", "created_at"),
         Index("ix_need_partner_id_created_at", "partner_id", "created_at"),
+        Index("ix_need_village_id_created_at", "village_id", "created_at"),
         Index("ix_need_created_at", "created_at"),
     )
 
@@ -94,6 +97,9 @@ class Need(CreatedAtMixin, Base):
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+    # The village it is in: the one its place names, else its resident's at submission
+    # (models/villages); kept when the resident moves or their data is erased.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"))
 
     @property
     def ref(self) -> str:
@@ -143,3 +149,18 @@ class NeedPhoto(CreatedAtMixin, Base):
 def need_ref(need_id: int) -> str:
     """What residents and staff call a need: ``N-000123`` (more digits past 999999)."""
     return f"N-{need_id:06d}"
+
+
+class ResponseTemplate(CreatedAtMixin, Base):
+    """A canned public note for needs of one category, in both languages: staff insert
+    the resident's language into the note box and edit it before it is sent."""
+
+    __tablename__ = "need_response_template"
+    __table_args__ = (UniqueConstraint("category", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(RESPONSE_TITLE_MAX))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.needs.errors import NeedError
+from models.needs.errors import NeedRefusal
 from models.needs.notices import (
     ASSIGNED_KIND,
     assigned_key,
@@ -50,30 +50,33 @@ def change_status(
     db.refresh(need, with_for_update=True)
     from_status = need.status
     if to_status not in tuple(NeedStatus):
-        raise NeedError(f"unknown status {to_status!r}; use one of {', '.join(NeedStatus)}")
+        raise NeedRefusal("need_error_status", status=to_status, statuses=", ".join(NeedStatus))
     moving = to_status != from_status
+    if moving and not TRANSITIONS[from_status]:
+        raise NeedRefusal("need_error_final", ref=need.ref, status=from_status, wanted=to_status)
     if moving and to_status not in TRANSITIONS[from_status]:
-        allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "nothing (it is final)"
-        raise NeedError(
-            f"{need.ref} is {from_status}; it can move to {allowed}, not to {to_status}"
+        raise NeedRefusal(
+            "need_error_move",
+            ref=need.ref,
+            status=from_status,
+            allowed=", ".join(sorted(TRANSITIONS[from_status])),
+            wanted=to_status,
         )
     if not moving and note is None and partner is None:
-        raise NeedError(
-            f"{need.ref} is already {to_status}; give a new status, a note or a partner"
-        )
+        raise NeedRefusal("need_error_no_change", ref=need.ref, status=to_status)
     if public and note is None:
-        raise NeedError("a public note needs its text, to show the resident")
+        raise NeedRefusal("need_error_public_note_empty")
     if moving and to_status in NEEDS_A_REASON and note is None:
-        raise NeedError(f"marking a need {to_status} needs a reason (a note)")
+        raise NeedRefusal("need_error_reason", status=to_status)
     original = None
     if duplicate_of is not None:
         if not (moving and to_status == NeedStatus.DUPLICATE):
-            raise NeedError("a duplicate-of need is only given when marking a need duplicate")
+            raise NeedRefusal("need_error_original_unwanted")
         original = _root(db, duplicate_of)
         if original.id == need.id:
-            raise NeedError(f"{need.ref} cannot be a duplicate of itself")
+            raise NeedRefusal("need_error_own_duplicate", ref=need.ref)
     elif moving and to_status == NeedStatus.DUPLICATE:
-        raise NeedError("marking a need duplicate needs the need it duplicates")
+        raise NeedRefusal("need_error_original_needed")
 
     newly_assigned = partner is not None and need.partner_id != partner.id
     need.status = to_status

@@ -50,3 +50,20 @@ def use_consent(db: Session, resident_id: int, template_id: str, now: datetime) 
         return False
     consent.used_at = now
     return True
+
+
+def has_consent(db: Session, resident_id: int, template_id: str) -> bool:
+    """Whether the resident has an unused consent for ``template_id``, without spending
+    it: what the console reads to say how an answer will go out."""
+    return (
+        db.execute(
+            select(SubscriptionConsent.id)
+            .where(
+                SubscriptionConsent.resident_id == resident_id,
+                SubscriptionConsent.template_id == template_id,
+                SubscriptionConsent.used_at.is_(None),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )

@@ -37,6 +37,8 @@ class PushKind(StrEnum):
     DEFERRED_REPLY = "deferred_reply"
     # One WeChat mass-send request of a broadcast (to an openid list, a tag or everyone).
     MASS = "mass"
+    # A staff member's answer to a message a resident left for staff (models/inbox/).
+    STAFF_ANSWER = "staff_answer"
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 PushKind.DEFERRED_REPLY,
                 {"text"},
                 "the 48 hours a message opens WeChat's customer-service window for",
+            ),
+            _spec(
+                PushKind.STAFF_ANSWER,
+                {"text", "answer", "answered_at"},
+                "no end: the resident asked, and the answer waits for them if need be",
             ),
             # The opt-out of a mass send's recipients is checked as its request is planned
             # (models/broadcasts/sending.py mass_send_now), since one row reaches many.

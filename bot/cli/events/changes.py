@@ -12,6 +12,7 @@ from bot.cli.events.options import (
     local_tz,
     optional_time,
     time_or_none,
+    village_id_of,
 )
 from bot.cli.events.records import event_record
 from bot.cli.support import StaffError, emit_object, json_option, now_from_context, parse_local_time
@@ -40,6 +41,7 @@ from models.events.staff import cancel_event, create_event, publish_event, updat
 @click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
+@click.option("--village", help="The village it is in, by name (a group: 朝阳村·一组).")
 @as_option
 @json_option("Print the new event as JSON (its id, times, places and partners).")
 @click.pass_context
@@ -57,6 +59,7 @@ def create_command(
     tags: tuple[str, ...],
     partners: tuple[str, ...],
     publish: bool,
+    village: str | None,
     as_account: str | None,
     as_json: bool,
 ) -> None:
@@ -86,6 +89,7 @@ def create_command(
             tags=tags,
             partner_names=partners,
             publish=publish,
+            village_id=village_id_of(db, village) if village is not None else None,
         )
         audit_created(db, actor, event, now)
         record = event_record(db, event)
@@ -109,6 +113,7 @@ def create_command(
 @click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
 @as_option
+@click.option("--village", help="The village it is in, by name, or 'none'.")
 @json_option("Print the event after the change as JSON, with how many were promoted.")
 @click.pass_context
 def update_command(
@@ -125,6 +130,7 @@ def update_command(
     require_contact: bool | None,
     tags: tuple[str, ...],
     partners: tuple[str, ...],
+    village: str | None,
     as_account: str | None,
     as_json: bool,
 ) -> None:
@@ -149,10 +155,12 @@ def update_command(
         changes["max_party_size"] = integer(max_party, "--max-party")
     if require_contact is not None:
         changes["contact_required"] = require_contact
-    if not changes and not tags and not partners:
+    if not changes and not tags and not partners and village is None:
         raise StaffError("nothing to change: give at least one option (see --help)")
     number = event_id_of(event_id)
     with event_session(ctx) as db:
+        if village is not None:
+            changes["village_id"] = village_id_of(db, village)
         actor = acting(db, as_account, Permission.MANAGE_EVENTS)
         now = now_from_context(ctx)
         lists = {"tags": tags, "partners": partners}

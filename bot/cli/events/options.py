@@ -19,6 +19,8 @@ from bot.cli.support import (
     staff_session,
 )
 from models.events.errors import EventError
+from models.villages.errors import VillageError
+from models.villages.queries import find_village
 
 NONE_WORDS = frozenset({"none", ""})
 
@@ -29,8 +31,15 @@ def event_session(ctx: click.Context) -> Iterator[Session]:
     try:
         with staff_session(ctx) as db:
             yield db
-    except EventError as error:
+    except (EventError, VillageError) as error:
         raise StaffError(str(error)) from None
+
+
+def village_id_of(db: Session, name: str) -> int | None:
+    """The village ``--village`` names (a group as 朝阳村·一组), or None for 'none'."""
+    if name.strip().lower() in NONE_WORDS:
+        return None
+    return find_village(db, name).id
 
 
 def local_tz(ctx: click.Context) -> ZoneInfo:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from models.events.queries import occupancies
 from models.events.tables import Event
+from models.villages.queries import all_villages
 
 
 def event_record(db: Session, event: Event) -> dict[str, Any]:
@@ -17,12 +18,20 @@ def event_record(db: Session, event: Event) -> dict[str, Any]:
 
 
 def event_records(db: Session, found: list[Event]) -> list[dict[str, Any]]:
-    """Events as `events list` gives them, with their places taken (one query for all)."""
+    """Events as `events list` gives them, with their places taken (one query for all)
+    and their villages' names (one more)."""
     taken = occupancies(db, found)
+    labels = {entry.id: entry.label for entry in all_villages(db)}
     return [
-        _summary(
-            event, taken[event.id].confirmed, taken[event.id].waitlisted, taken[event.id].walk_ins
-        )
+        {
+            **_summary(
+                event,
+                taken[event.id].confirmed,
+                taken[event.id].waitlisted,
+                taken[event.id].walk_ins,
+            ),
+            "village": labels.get(event.village_id) if event.village_id is not None else None,
+        }
         for event in found
     ]
 

@@ -1,25 +1,36 @@
 """event_summary gains status, at the end: saved queries can leave drafts and cancelled
 events out
 
-Revision ID: 0024_event_summary_status
-Revises: 0017_more_vocabulary_checks
+Revision ID: 0021_event_summary_status
+Revises: 0020_response_templates
 Create Date: 2026-12-02
 
-The view's columns keep their names and order (saved queries depend on them); `status`
-(the event's, as in `event.status`) is added after them. The SQL is the same on
-PostgreSQL and SQLite, so the view is dropped and created again on both.
+The view's columns keep their names and order (saved queries depend on them), the
+village columns 0018_villages added included; `status` (the event's, as in
+`event.status`) comes after them. On PostgreSQL the view is replaced in place (CREATE OR
+REPLACE VIEW only adds columns at the end); SQLite has no such statement, so there it is
+dropped and created again. Going down drops it and makes it as 0018_villages left it.
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0024_event_summary_status"
-down_revision: str | None = "0017_more_vocabulary_checks"
+revision: str = "0021_event_summary_status"
+down_revision: str | None = "0020_response_templates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COLUMNS = """
+STATUS_COLUMN = """,
+        e.status AS status"""
+
+
+def _event_summary(create: str, status: bool) -> str:
+    """event_summary as 0018_villages made it, with ``status`` at the end when asked."""
+    extra = STATUS_COLUMN if status else ""
+    return f"""
+    {create} event_summary AS
+    SELECT
         e.id AS event_id,
         e.title AS title,
         e.starts_at AS starts_at,
@@ -30,9 +41,9 @@ _COLUMNS = """
         COALESCE(a.attended, 0) AS attended,
         COALESCE(a.walk_ins, 0) AS walk_ins,
         ROUND(1.0 * COALESCE(a.attended, 0) / NULLIF(s.confirmed, 0), 3) AS attendance_rate,
-        COALESCE(a.unique_residents, 0) AS unique_residents"""
-
-_SOURCES = """
+        COALESCE(a.unique_residents, 0) AS unique_residents,
+        COALESCE(vp.name, v.name) AS village,
+        CASE WHEN vp.id IS NULL THEN NULL ELSE v.name END AS village_group{extra}
     FROM event e
     LEFT JOIN (
         SELECT
@@ -52,18 +63,19 @@ _SOURCES = """
         FROM attendance
         GROUP BY event_id
     ) a ON a.event_id = e.id
+        LEFT JOIN village v ON v.id = e.village_id
+        LEFT JOIN village vp ON vp.id = v.parent_id
 """
 
 
-def _view(extra_columns: str) -> str:
-    return f"CREATE VIEW event_summary AS SELECT{_COLUMNS}{extra_columns}{_SOURCES}"
-
-
 def upgrade() -> None:
-    op.execute("DROP VIEW event_summary")
-    op.execute(_view(",\n        e.status AS status"))
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP VIEW event_summary")
+        op.execute(_event_summary("CREATE VIEW", status=True))
+    else:
+        op.execute(_event_summary("CREATE OR REPLACE VIEW", status=True))
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW event_summary")
-    op.execute(_view(""))
+    op.execute(_event_summary("CREATE VIEW", status=False))

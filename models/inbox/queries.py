@@ -1,0 +1,149 @@
+"""What the console reads of the inbox: the list by tab, and one conversation's thread
+with each answer's delivery as the outbox tells it; and, for the chat, whether a resident
+has a conversation open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from models.accounts.tables import Account
+from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
+from models.push.outbox import OutboxMessage
+from models.residents import Resident
+from models.villages.queries import in_village
+
+LIST_SIZE = 200
+EXCERPT = 60
+
+
+class InboxTab(StrEnum):
+    """The console's tabs: open conversations nobody has taken, open ones the reader has
+    taken, and every conversation, closed ones included."""
+
+    UNASSIGNED = "unassigned"
+    MINE = "mine"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    conversation: Conversation
+    resident: Resident
+    assignee: str | None
+    last_text: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How far an answer's push got: the outbox row's status, channel and times."""
+
+    status: str
+    channel: str | None
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    message: ConversationMessage
+    author_login: str | None
+    delivery: Delivery | None
+
+
+@dataclass(frozen=True)
+class Thread:
+    conversation: Conversation
+    resident: Resident
+    assignee: str | None
+    entries: list[ThreadEntry]
+
+
+def open_conversation(db: Session, resident_id: int) -> Conversation | None:
+    """The resident's open conversation, if any: while there is one, what the bot could
+    not place goes to it."""
+    return db.execute(
+        select(Conversation).where(
+            Conversation.resident_id == resident_id,
+            Conversation.status == ConversationStatus.OPEN,
+        )
+    ).scalar_one_or_none()
+
+
+def inbox(
+    db: Session,
+    tab: InboxTab,
+    account_id: int,
+    village_id: int | None = None,
+    limit: int = LIST_SIZE,
+) -> list[InboxRow]:
+    """One tab of the inbox, the conversation with the latest message first; with
+    ``village_id``, only residents of that village (or one of its groups)."""
+    assignee = aliased(Account)
+    last_text = (
+        select(ConversationMessage.text)
+        .where(ConversationMessage.conversation_id == Conversation.id)
+        .order_by(ConversationMessage.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(Conversation, Resident, assignee.login, last_text)
+        .join(Resident, Resident.id == Conversation.resident_id)
+        .outerjoin(assignee, assignee.id == Conversation.assigned_account_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    if village_id is not None:
+        query = query.where(in_village(Resident.village_id, village_id))
+    if tab == InboxTab.UNASSIGNED:
+        query = query.where(
+            Conversation.status == ConversationStatus.OPEN,
+            Conversation.assigned_account_id.is_(None),
+        )
+    elif tab == InboxTab.MINE:
+        query = query.where(
+            Conversation.status == ConversationStatus.OPEN,
+            Conversation.assigned_account_id == account_id,
+        )
+    return [
+        InboxRow(conversation, resident, login, _excerpt(text or ""))
+        for conversation, resident, login, text in db.execute(query).all()
+    ]
+
+
+def thread(db: Session, conversation: Conversation) -> Thread:
+    """The conversation's messages in order, each answer with its delivery."""
+    author = aliased(Account)
+    rows = db.execute(
+        select(ConversationMessage, author.login, OutboxMessage)
+        .outerjoin(author, author.id == ConversationMessage.account_id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == ConversationMessage.outbox_id)
+        .where(ConversationMessage.conversation_id == conversation.id)
+        .order_by(ConversationMessage.id)
+    ).all()
+    entries = [
+        ThreadEntry(message, login, _delivery(push) if push is not None else None)
+        for message, login, push in rows
+    ]
+    assignee = (
+        db.get_one(Account, conversation.assigned_account_id).login
+        if conversation.assigned_account_id is not None
+        else None
+    )
+    resident = db.get_one(Resident, conversation.resident_id)
+    return Thread(conversation, resident, assignee, entries)
+
+
+def _delivery(push: OutboxMessage) -> Delivery:
+    return Delivery(push.status, push.channel, push.sent_at, push.next_attempt_at, push.last_error)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT else f"{flat[:EXCERPT]}…"

@@ -1,0 +1,214 @@
+"""The inbox's rules (models/inbox/), on both databases: a resident's messages open,
+join and reopen one conversation; staff assign, answer (a staff_answer push) and close,
+each change audited; refused requests change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.services import Services
+from models.accounts.operations import actor_for
+from models.accounts.tables import Account
+from models.audit import Actor, AuditAction, AuditEntry
+from models.inbox.errors import InboxError
+from models.inbox.operations import answer, assign, close, leave_message
+from models.inbox.queries import InboxTab, inbox, open_conversation, thread
+from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
+from models.push.channels import outlook
+from models.push.registry import PushKind
+from models.push.vocabulary import Channel, OutboxStatus
+from models.residents import Resident, get_or_create_resident
+from models.villages.operations import add_village
+from tests.conftest import FakeClock
+from tests.console import MakeAccount
+from tests.helpers import count, pushes
+
+
+@pytest.fixture
+def staff(make_account: MakeAccount) -> int:
+    return make_account("wang", "staff")
+
+
+def _resident(db: Session, clock: FakeClock, openid: str = "o-inbox") -> Resident:
+    return get_or_create_resident(db, openid, clock.now)
+
+
+def test_messages_join_one_conversation_and_a_closed_one_reopens(
+    services: Services, clock: FakeClock, staff: int
+) -> None:
+    with services.session_factory() as db, db.begin():
+        first = leave_message(db, _resident(db, clock), "  路灯坏了  ", clock.now)
+    clock.advance(minutes=5)
+    with services.session_factory() as db, db.begin():
+        second = leave_message(db, _resident(db, clock), "在3号楼", clock.now)
+        assert second.id == first.id
+        assert second.last_message_at == clock.now
+        close(db, actor_for(db.get_one(Account, staff)), second, clock.now)
+    assert count(services, Conversation, Conversation.status == ConversationStatus.CLOSED) == 1
+    clock.advance(days=1)
+    with services.session_factory() as db, db.begin():
+        again = leave_message(db, _resident(db, clock), "又坏了", clock.now)
+        assert again.id == first.id
+        assert again.status == ConversationStatus.OPEN
+        assert again.closed_at is None and again.closed_by is None
+        texts = [entry.message.text for entry in thread(db, again).entries]
+    assert texts == ["路灯坏了", "在3号楼", "又坏了"]
+
+
+def test_a_resident_has_one_open_conversation_at_most(services: Services, clock: FakeClock) -> None:
+    with services.session_factory() as db, db.begin():
+        resident = _resident(db, clock)
+        leave_message(db, resident, "你好", clock.now)
+    with pytest.raises(IntegrityError), services.session_factory() as db, db.begin():
+        db.add(
+            Conversation(
+                resident_id=resident.id,
+                status=ConversationStatus.OPEN,
+                opened_at=clock.now,
+                last_message_at=clock.now,
+            )
+        )
+    assert count(services, Conversation) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [("   ", "the message is empty"), ("长" * (MAX_TEXT + 1), "at most 1000 characters")],
+)
+def test_an_empty_or_long_message_is_refused_and_nothing_is_written(
+    services: Services, clock: FakeClock, text: str, refusal: str
+) -> None:
+    with pytest.raises(InboxError, match=refusal), services.session_factory() as db, db.begin():
+        leave_message(db, _resident(db, clock), text, clock.now)
+    assert count(services, Conversation) == 0
+    assert count(services, ConversationMessage) == 0
+
+
+def test_staff_assign_answer_and_close_each_audited(
+    services: Services, clock: FakeClock, staff: int, make_account: MakeAccount
+) -> None:
+    other = make_account("li", "staff")
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, _resident(db, clock), "路灯坏了", clock.now)
+        wang = db.get_one(Account, staff)
+        assert [row.conversation.id for row in inbox(db, InboxTab.UNASSIGNED, staff)] == [
+            conversation.id
+        ]
+        assign(db, actor_for(wang), conversation, wang, clock.now)
+        assert [row.assignee for row in inbox(db, InboxTab.MINE, staff)] == ["wang"]
+        assert inbox(db, InboxTab.MINE, other) == []
+        assert inbox(db, InboxTab.UNASSIGNED, staff) == []
+        message = answer(db, actor_for(wang), conversation, " 明天去修 ", clock.now)
+        close(db, actor_for(wang), conversation, clock.now)
+        assert inbox(db, InboxTab.MINE, staff) == []
+        assert [row.last_text for row in inbox(db, InboxTab.ALL, staff)] == ["明天去修"]
+        entries = db.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    assert [(entry.action, entry.actor_name, entry.object_id) for entry in entries[-3:]] == [
+        (AuditAction.CONVERSATION_ASSIGN, "wang", conversation.id),
+        (AuditAction.CONVERSATION_ANSWER, "wang", conversation.id),
+        (AuditAction.CONVERSATION_CLOSE, "wang", conversation.id),
+    ]
+    assert entries[-3].before == {"assigned": None} and entries[-3].after == {"assigned": "wang"}
+    [push] = pushes(services, PushKind.STAFF_ANSWER)
+    assert push.id == message.outbox_id
+    assert push.status == OutboxStatus.PENDING
+    assert push.recipient_openid == "o-inbox"
+    assert push.payload["text"] == {
+        "zh": "工作人员回复：明天去修",
+        "en": "A reply from our staff: 明天去修",
+    }
+    assert push.payload["fields"]["answer"] == "明天去修"
+    with services.session_factory() as db:
+        closed = db.get_one(Conversation, conversation.id)
+        assert closed.closed_by == "wang" and closed.closed_at == clock.now
+        [_, staff_entry] = thread(db, closed).entries
+    assert staff_entry.author_login == "wang"
+    assert staff_entry.delivery is not None and staff_entry.delivery.status == OutboxStatus.PENDING
+
+
+def test_answering_an_unassigned_conversation_takes_it(
+    services: Services, clock: FakeClock, staff: int
+) -> None:
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, _resident(db, clock), "你好", clock.now)
+        answer(db, actor_for(db.get_one(Account, staff)), conversation, "您好", clock.now)
+        assert conversation.assigned_account_id == staff
+
+
+def test_refusals_change_nothing(services: Services, clock: FakeClock, staff: int) -> None:
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, _resident(db, clock), "你好", clock.now)
+        wang = db.get_one(Account, staff)
+        assign(db, actor_for(wang), conversation, wang, clock.now)
+        close(db, actor_for(wang), conversation, clock.now)
+    audited = count(services, AuditEntry)
+    with services.session_factory() as db:
+        conversation = db.get_one(Conversation, conversation.id)
+        wang = db.get_one(Account, staff)
+        with pytest.raises(InboxError, match="closed and cannot be answered"):
+            answer(db, actor_for(wang), conversation, "您好", clock.now)
+        with pytest.raises(InboxError, match="closed already"):
+            close(db, actor_for(wang), conversation, clock.now)
+        with pytest.raises(InboxError, match="closed already"):
+            assign(db, actor_for(wang), conversation, wang, clock.now)
+        conversation.status = ConversationStatus.OPEN
+        with pytest.raises(InboxError, match="assigned to wang already"):
+            assign(db, actor_for(wang), conversation, wang, clock.now)
+        db.rollback()
+    assert count(services, AuditEntry) == audited
+    assert pushes(services, PushKind.STAFF_ANSWER) == []
+    assert count(services, ConversationMessage) == 1
+
+
+def test_open_conversation_is_the_chat_s_question(services: Services, clock: FakeClock) -> None:
+    with services.session_factory() as db, db.begin():
+        resident = _resident(db, clock)
+        assert open_conversation(db, resident.id) is None
+        conversation = leave_message(db, resident, "你好", clock.now)
+        assert open_conversation(db, resident.id) is conversation
+
+
+def test_the_channel_outlook_follows_wechat_s_rules(clock: FakeClock) -> None:
+    now = clock.now
+    wrote = now - timedelta(hours=47)
+    assert outlook(wrote, "message", now, template=False, subscription_consent=False).channel == (
+        Channel.CUSTOM
+    )
+    tapped = now - timedelta(minutes=2)
+    shut = outlook(tapped, "tap", now, template=False, subscription_consent=False)
+    assert shut.channel is None and shut.window_closes_at == tapped + timedelta(minutes=1)
+    old = now - timedelta(hours=48)
+    assert outlook(old, "message", now, template=True, subscription_consent=True).channel == (
+        Channel.TEMPLATE
+    )
+    assert outlook(old, "message", now, template=False, subscription_consent=True).channel == (
+        Channel.SUBSCRIBE
+    )
+    never = outlook(None, None, now, template=False, subscription_consent=False)
+    assert never.channel is None and never.window_closes_at is None
+
+
+def test_a_tab_narrows_to_one_village_and_its_groups(
+    services: Services, clock: FakeClock, staff: int
+) -> None:
+    actor = Actor.os_user("test")
+    with services.session_factory() as db, db.begin():
+        east = add_village(db, actor, "东村", clock.now)
+        group = add_village(db, actor, "一组", clock.now, within=east)
+        west = add_village(db, actor, "西村", clock.now)
+        for openid, village in (("o-east", group), ("o-west", west), ("o-nowhere", None)):
+            resident = _resident(db, clock, openid)
+            resident.village_id = village.id if village is not None else None
+            leave_message(db, resident, f"来自 {openid}", clock.now)
+        shown = {
+            village.id: [row.resident.openid for row in inbox(db, InboxTab.ALL, staff, village.id)]
+            for village in (east, group, west)
+        }
+        everyone = inbox(db, InboxTab.ALL, staff)
+    assert shown == {east.id: ["o-east"], group.id: ["o-east"], west.id: ["o-west"]}
+    assert len(everyone) == 3
