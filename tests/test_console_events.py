@@ -32,6 +32,7 @@ from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount
 from tests.events import MakeEvent
 from tests.helpers import SHANGHAI, count, pushes
+from tests.villages import add_villages
 
 FIELD_ERROR = re.compile(r'id="error-([a-z_]+)"[^>]*>([^<]*)<')
 TOLD = re.compile(r'name="told" value="(\d+)"')
@@ -491,3 +492,26 @@ def test_the_check_in_qr_code_comes_from_wechat(
     fake_wechat.add_fault("qrcode/create", errcode=45009)
     refused = person.get(f"/console/events/{event_id}/qr.png")
     assert refused.status_code == 502
+
+
+def test_an_event_in_a_village_and_the_list_narrowed_to_it(
+    staff: Console, services: Services, clock: FakeClock, make_event: MakeEvent
+) -> None:
+    add_villages(services)  # 1 朝阳村, 2 朝阳村·一组, 3 朝阳村·二组, 4 李家村
+    form = event_form(clock, title="一组的活动", village="2", publish="1")
+    assert staff.post("/console/events/new", form).status_code == 302
+    make_event(title="李家村的活动", village_id=4)
+    make_event(title="哪里都不是")
+    [first, *_] = _events(services)
+    assert first.village_id == 2
+    roster_page = staff.get(f"/console/events/{first.id}").get_data(as_text=True)
+    assert "朝阳村·一组" in roster_page
+    # A village takes in its groups.
+    chaoyang = staff.get("/console/events/?village=1").get_data(as_text=True)
+    assert "一组的活动" in chaoyang and "李家村的活动" not in chaoyang
+    assert "哪里都不是" not in chaoyang
+    assert staff.get("/console/events/?village=99").status_code == 404
+    refused = staff.post("/console/events/new", event_form(clock, village="99"))
+    assert refused.status_code == 400
+    assert field_errors(refused)["village"] == "Choose a village from the list."
+    assert count(services, Event) == 3

@@ -1,4 +1,4 @@
-"""The console's reads of events: a list narrowed by when, tag and co-host, whether an
+"""The console's reads of events: a list narrowed by when, tag, village and co-host, whether an
 organisation co-hosts an event, and how many residents a change would tell."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from models.events.tables import (
     Signup,
     event_partner,
 )
+from models.villages.queries import in_village
 
 
 class EventListing(StrEnum):
@@ -32,11 +33,12 @@ class EventListing(StrEnum):
 
 @dataclass(frozen=True)
 class EventFilter:
-    """What the list narrows to; ``partner_id`` keeps a partner to its own events. A new
-    filter (such as a village) is one more field here and one more clause below."""
+    """What the list narrows to: when, a tag, a village (with its groups); ``partner_id``
+    keeps a partner to its own events."""
 
     listing: EventListing = EventListing.UPCOMING
     tag: str = ""
+    village_id: int | None = None
     partner_id: int | None = None
 
 
@@ -60,6 +62,8 @@ def staff_events(db: Session, wanted: EventFilter, now: datetime) -> list[Event]
         query = query.where(
             Event.id.in_(select(EventTag.event_id).where(EventTag.tag == wanted.tag.lower()))
         )
+    if wanted.village_id is not None:
+        query = query.where(in_village(Event.village_id, wanted.village_id))
     if wanted.partner_id is not None:
         query = query.where(Event.id.in_(co_hosted_by(wanted.partner_id)))
     return list(db.execute(_when(query, wanted.listing, now)).scalars())

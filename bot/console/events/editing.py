@@ -33,6 +33,7 @@ from models.events.listing import residents_to_tell
 from models.events.staff import create_event, normalize_tags, publish_event, update_event
 from models.events.tables import Event
 from models.partners import list_partners
+from models.villages.queries import active_villages
 
 # What the form edits, as ``update_event`` names it.
 EDITED = (
@@ -45,6 +46,7 @@ EDITED = (
     "capacity",
     "max_party_size",
     "contact_required",
+    "village_id",
 )
 
 
@@ -70,6 +72,7 @@ def _form_page(
         form=form,
         event=event,
         partners=list_partners(request_db()),
+        villages=active_villages(request_db()),
         field_errors=field_errors,
         error=error,
         to_tell=to_tell,
@@ -91,6 +94,15 @@ def _differs(typed: object, stored: object) -> bool:
     return typed != stored
 
 
+def _check_village(form: EventForm, event: Event | None) -> None:
+    """The village chosen must be one offered (or the event's own, retired since)."""
+    chosen = form.values.get("village_id")
+    if chosen is None or (event is not None and chosen == event.village_id):
+        return
+    if chosen not in {entry.id for entry in active_villages(request_db())}:
+        form.errors["village"] = "console_event_error_village"
+
+
 @manages_events
 def new_form() -> str:
     return _form_page(blank_form())
@@ -99,6 +111,7 @@ def new_form() -> str:
 @manages_events
 def create() -> ResponseReturnValue:
     form = read_form(request.form, club_tz())
+    _check_village(form, None)
     if form.errors:
         return _form_page(form), 400
     db = request_db()
@@ -119,6 +132,7 @@ def create() -> ResponseReturnValue:
             tags=form.tags,
             partner_names=form.partners,
             publish=publish,
+            village_id=values["village_id"],
             now=now(),
         )
     except EventError as error:
@@ -173,6 +187,7 @@ def _edits(event: Event, form: EventForm) -> Edits:
 def update(event_id: int) -> ResponseReturnValue:
     event = visible_event(event_id)
     form = read_form(request.form, club_tz())
+    _check_village(form, event)
     if form.errors:
         return _form_page(form, event), 400
     try:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.datastructures import MultiDict
 
+from models.base import ID_MAX
 from models.events.tables import Event
 
 TEXT_FIELDS = ("title", "place", "description")
@@ -49,6 +50,7 @@ def form_of(event: Event, tz: ZoneInfo) -> EventForm:
     typed = {name: str(getattr(event, name)) for name in TEXT_FIELDS}
     typed.update(capacity=str(event.capacity), max_party=str(event.max_party_size))
     typed["tags"] = ", ".join(event.tags)
+    typed["village"] = str(event.village_id or "")
     for name, attribute in TIME_FIELDS.items():
         moment: datetime | None = getattr(event, attribute)
         if moment is not None:
@@ -64,7 +66,7 @@ def form_of(event: Event, tz: ZoneInfo) -> EventForm:
 
 def read_form(posted: MultiDict[str, str], tz: ZoneInfo) -> EventForm:
     """The posted form read into values; ``errors`` names each field that could not be."""
-    names = (*TEXT_FIELDS, "capacity", "max_party", "tags")
+    names = (*TEXT_FIELDS, "capacity", "max_party", "tags", "village")
     typed = {name: posted.get(name, "").strip() for name in names}
     for name in TIME_FIELDS:
         typed[f"{name}_date"] = posted.get(f"{name}_date", "").strip()
@@ -81,7 +83,20 @@ def read_form(posted: MultiDict[str, str], tz: ZoneInfo) -> EventForm:
     _read_number(form, "max_party", "max_party_size", required=True)
     for name, attribute in TIME_FIELDS.items():
         _read_time(form, name, attribute, tz, required=name == "starts")
+    _read_village(form)
     return form
+
+
+def _read_village(form: EventForm) -> None:
+    """The village chosen (its id), or None for none; whether it exists is the view's to
+    check against the villages offered."""
+    text = form.typed["village"]
+    if not text:
+        form.values["village_id"] = None
+    elif text.isdecimal() and text.isascii() and int(text) <= ID_MAX:
+        form.values["village_id"] = int(text)
+    else:
+        form.errors["village"] = "console_event_error_village"
 
 
 def _read_number(form: EventForm, name: str, attribute: str, *, required: bool) -> None:

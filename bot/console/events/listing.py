@@ -1,6 +1,6 @@
-"""The events list: upcoming, past or drafts, narrowed by tag (and, for a partner, to its
-own events), each with its places taken. The filter form narrows the list in place with
-htmx and the address keeps the filter."""
+"""The events list: upcoming, past or drafts, narrowed by tag and village (and, for a
+partner, to its own events), each with its places taken. The filter form narrows the
+list in place with htmx and the address keeps the filter."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from flask_babel import gettext
 
 from bot.console.context import now, request_db, services
 from bot.console.events.access import partner_scope
+from bot.console.villages import chosen_village
 from models.events.listing import EventFilter, EventListing, event_tags, staff_events
 from models.events.queries import occupancies
 from models.events.tables import EventStatus
+from models.villages.queries import active_villages, all_villages
 
 LISTING_TEXT_KEYS = {
     EventListing.UPCOMING: "console_events_upcoming",
@@ -43,6 +45,7 @@ def wanted_events() -> EventFilter:
     return EventFilter(
         listing=EventListing(listing) if listing in tuple(EventListing) else EventListing.UPCOMING,
         tag=request.args.get("tag", "").strip(),
+        village_id=chosen_village(),
         partner_id=partner_scope(),
     )
 
@@ -58,4 +61,6 @@ def index() -> str:
         wanted=wanted,
         listings=LISTING_TEXT_KEYS,
         tags=event_tags(db),
+        villages=active_villages(db),
+        village_names={entry.id: entry.label for entry in all_villages(db)},
     )

@@ -29,6 +29,7 @@ from models.events.errors import EventError
 from models.events.listing import residents_to_tell
 from models.events.queries import occupancy, roster
 from models.events.tables import CHECKIN_CODE_DIGITS, CheckinMethod, Event, Signup
+from models.villages.queries import village_entry
 
 
 def _lists(event: Event) -> dict[str, Any]:
@@ -43,6 +44,7 @@ def _lists(event: Event) -> dict[str, Any]:
         "taken": occupancy(db, found.event),
         "to_tell": residents_to_tell(db, found.event),
         "show_contact": current_user.can(Permission.CHECK_IN),
+        "village": village_entry(db, found.event.village_id),
     }
 
 
