@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.services import Services
 from models.events.tables import Event, Signup
 from models.push.registry import PushKind
+from tests.browser import sign_in
 from tests.conftest import FakeClock
 from tests.console import PASSWORD, MakeAccount
 from tests.events import fill
@@ -45,9 +46,7 @@ def test_staff_create_move_and_check_in_on_a_phone(
     make_account("li", "staff", language="en")
     page = chromium.new_page(viewport=PHONE, is_mobile=True)
     page.goto(f"{site}/console/events/")
-    page.fill("#login", "li")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
+    sign_in(page, "li", PASSWORD)
     expect(page.locator("h1")).to_have_text("Events")
     page.click("#new-event")
 
