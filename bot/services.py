@@ -45,13 +45,21 @@ class Services:
 
 
 def build_services(
-    config: Config, clock: Clock | None = None, *, ping_connections: bool = True
+    config: Config,
+    clock: Clock | None = None,
+    *,
+    ping_connections: bool = True,
+    keep_connections: int | None = None,
 ) -> Services:
     """``clock`` defaults to the config's (:func:`clock_for`). ``ping_connections=False``
     saves a round trip per transaction; only the webhook turns it off, and it retries a
-    delivery whose pooled connection turns out dead."""
+    delivery whose pooled connection turns out dead. ``keep_connections``: see
+    ``models.db.make_engine``."""
     engine = make_engine(
-        config.database.url, pre_ping=ping_connections, timeouts=config.database.timeouts
+        config.database.url,
+        pre_ping=ping_connections,
+        timeouts=config.database.timeouts,
+        keep_connections=keep_connections,
     )
     return Services(
         config=config,

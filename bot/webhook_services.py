@@ -27,6 +27,11 @@ from models.inbound import Contact, Handled, store_together
 
 # Deliveries one commit may hold; a leader never waits for a batch to fill.
 GROUP_COMMIT_MAX = 64
+# PostgreSQL connections a worker may hold, as many as SQLAlchemy's default pool opens
+# (5 kept, 10 more closed as they come back), but all of them kept: with 16 deliveries
+# in flight over 2 workers (bench/webhook.py), a worker's sixth to eighth at a time each
+# opened a backend and closed it again, 132 connections for 3,000 messages.
+WEBHOOK_CONNECTIONS = 15
 
 
 @dataclass
@@ -63,7 +68,9 @@ def build_webhook_services(
 ) -> WebhookServices:
     """The base services, with the router and a Redis connection per thread for the
     guard and the flows (the webhook's hot path)."""
-    base = build_services(config, clock, ping_connections=ping_connections)
+    base = build_services(
+        config, clock, ping_connections=ping_connections, keep_connections=WEBHOOK_CONNECTIONS
+    )
     per_thread = ThreadClients(base.redis)
     return WebhookServices(
         config=base.config,

@@ -6,7 +6,7 @@ import difflib
 
 from handlers.context import Context
 from handlers.message import Message, Reply
-from handlers.router import Handler, Router, language_of, normalize
+from handlers.router import Handler, Router, normalize
 from models.broadcasts.sending import set_broadcast_opt_out
 from models.residents import mark_subscribed, mark_unsubscribed
 from texts.catalog import Language
@@ -70,7 +70,7 @@ def not_understood(router: Router) -> Handler:
     def not_understood(message: Message, ctx: Context) -> Reply:
         said = " ".join(message.words.split())
         quoted = said if len(said) <= SAID_SHOWN else f"{said[:SAID_SHOWN]}…"
-        commands = sorted(word for word in router.keywords if language_of(word) == ctx.language)
+        commands = router.keywords_in(ctx.language)
         close = difflib.get_close_matches(normalize(said), commands, SUGGESTED, CLOSE_ENOUGH)
         if not close:
             return Reply(ctx.t("not_understood", said=quoted))

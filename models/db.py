@@ -48,15 +48,24 @@ class Timeouts:
 
 
 def make_engine(
-    url: str, *, pre_ping: bool = True, timeouts: Timeouts = Timeouts(), **kwargs: Any
+    url: str,
+    *,
+    pre_ping: bool = True,
+    timeouts: Timeouts = Timeouts(),
+    keep_connections: int | None = None,
+    **kwargs: Any,
 ) -> Engine:
     """Create the engine for ``url``, making the SQLite file's folder when needed.
 
     ``pre_ping`` tests each pooled PostgreSQL connection when it is checked out (a round
     trip); a caller that turns it off must retry work whose connection turns out dead.
-    ``timeouts`` apply to PostgreSQL only (SQLite has its busy timeout). Statement
-    parameters are left out of errors (``hide_parameters``): they hold what residents
-    wrote, and an error's message ends up in the logs.
+    ``timeouts`` apply to PostgreSQL only (SQLite has its busy timeout).
+    ``keep_connections`` (PostgreSQL) is how many connections the pool may open, all of
+    them kept open once opened; by default it keeps 5 and opens up to 10 more, each
+    closed again as it comes back, so that a process whose concurrency goes past 5 opens
+    a backend (a fork and a sign-in on the server) for every piece of work past them.
+    Statement parameters are left out of errors (``hide_parameters``): they hold what
+    residents wrote, and an error's message ends up in the logs.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -73,6 +82,8 @@ def make_engine(
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if keep_connections is not None:
+        kwargs |= {"pool_size": keep_connections, "max_overflow": 0}
     return create_engine(
         url,
         pool_pre_ping=pre_ping,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from flask import Flask, session
 from sqlalchemy import select
 
 from bot.console.lockout import KEY_PREFIX
@@ -156,3 +157,12 @@ def test_signing_out_ends_the_session(
     person.sign_in("li")
     assert signed_out(person.post("/console/sign-out"))
     assert signed_out(person.get("/console/"))
+
+
+def test_the_session_is_opened_only_under_the_console(console_app: Flask) -> None:
+    """The cookie is scoped to /console, so elsewhere (the webhook) the session is the
+    null one: nothing spent on a signer per delivery, and nothing can be written to it."""
+    sessions = console_app.session_interface
+    for path, opened in (("/wechat", False), ("/healthz", False), ("/console/", True)):
+        with console_app.test_request_context(path, method="POST"):
+            assert sessions.is_null_session(session) is not opened, path

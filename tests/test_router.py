@@ -17,7 +17,7 @@ from tests.chat import Chat
 from tests.conftest import FakeClock
 from tests.helpers import resident
 from tests.transcript import Talk
-from texts.catalog import Catalog
+from texts.catalog import Catalog, Language
 
 
 def test_help_in_both_languages(chat: Chat) -> None:
@@ -167,6 +167,16 @@ def test_registry_refuses_duplicates() -> None:
     router.add_keyword(["帮助"], lambda m, c: None)
     with pytest.raises(ValueError, match="registered twice"):
         router.add_keyword(["帮助 "], lambda m, c: None)
+
+
+def test_suggestions_come_from_the_keywords_in_each_language_even_added_later() -> None:
+    router = Router(Catalog({}))
+    router.add_keyword(["活动", "events", "帮助", "help"], lambda m, c: None)
+    assert router.keywords_in(Language.ZH) == ("帮助", "活动")
+    assert router.keywords_in(Language.EN) == ("events", "help")
+    router.add_keyword(["需求", "Need"], lambda m, c: None)
+    assert router.keywords_in(Language.ZH) == ("帮助", "活动", "需求")
+    assert router.keywords_in(Language.EN) == ("events", "help", "need")
 
 
 def test_normalize() -> None:

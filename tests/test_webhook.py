@@ -13,13 +13,14 @@ import pytest
 import requests
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
+from wechatpy.replies import TextReply
 from werkzeug.test import TestResponse
 
 from bot.app import create_app
 from bot.outage import WECHAT_WAIT_S, note_arrival
-from bot.webhook_services import WebhookServices, build_webhook_services
+from bot.webhook_services import WEBHOOK_CONNECTIONS, WebhookServices, build_webhook_services
 from bot.wechat.payloads import WeChatPayloads
-from bot.wechat.protocol import Cipher, parse_xml, sign
+from bot.wechat.protocol import Cipher, parse_xml, render_text_reply, sign
 from handlers.context import Context
 from handlers.message import Message, Reply
 from models import InboundMessage, Resident
@@ -659,3 +660,27 @@ def test_webhook_retries_a_delivery_whose_connection_was_lost(
         webhook_services.close()
     assert any("connection was lost" in r.getMessage() for r in caplog.records)
     assert count(services, InboundMessage) == 2
+
+
+def test_the_webhook_keeps_open_every_postgresql_connection_it_may_open() -> None:
+    """As many as SQLAlchemy's default pool may open (5 kept, 10 more), all kept: past
+    five deliveries at once, each used to open a backend and close it again."""
+    config = make_test_config("postgresql://postgres@127.0.0.1:1/never_opened", "memory://")
+    engine = build_webhook_services(config).engine
+    assert engine.pool.size() == WEBHOOK_CONNECTIONS == 15
+
+
+@pytest.mark.parametrize("text", ["帮助", "a <b> & c", "ends ]]> early", "two\nlines", ""])
+def test_a_text_reply_is_what_wechatpy_renders(text: str) -> None:
+    """The passive reply is written out rather than built by wechatpy, byte for byte
+    the same (a ]]> in the text split across two CDATA sections, as before)."""
+    fields = {"ToUserName": "gh_account", "FromUserName": "o-resident"}
+    wechatpy = TextReply(
+        source="gh_account",
+        target="o-resident",
+        time=1700000000,
+        content=text.replace("]]>", "]]]]><![CDATA[>"),
+    )
+    rendered = render_text_reply(fields, text, now=1700000000.7)
+    assert rendered == str(wechatpy.render())
+    assert parse_xml(rendered.encode())["Content"] == text.strip()

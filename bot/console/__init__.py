@@ -16,6 +16,7 @@ from flask_babel import Babel
 
 from bot.console.auth import csrf, login_manager
 from bot.console.i18n import select_language
+from bot.console.session_cookie import ConsoleSessionInterface
 from bot.console.views import console
 from bot.services import Services
 
@@ -30,7 +31,8 @@ def install_console(app: Flask, services: Services) -> None:
     scoped to /console, and signed anew at each request with its time: Flask refuses one
     older than ``console.idle_minutes``, which is the idle expiry. CSRF is checked by the
     console's guard on its own POSTs only (the webhook's are signed by WeChat instead), so
-    Flask-WTF's app-wide check is off.
+    Flask-WTF's app-wide check is off. Only the console's own paths open the session
+    (bot/console/session_cookie.py).
     """
     config = services.config
     app.config.update(
@@ -46,6 +48,7 @@ def install_console(app: Flask, services: Services) -> None:
         # The token lives as long as the session, which idle expiry already bounds.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.session_interface = ConsoleSessionInterface()
     Babel(
         app,
         locale_selector=select_language,
