@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = [
     # Added by 0018_villages, at the end.
     "village",
     "village_group",
-    # Added by 0021_event_summary_status, at the end.
+    # Added by 0022_event_summary_status, at the end.
     "status",
 ]
 

@@ -1,8 +1,8 @@
 """event_summary gains status, at the end: saved queries can leave drafts and cancelled
 events out
 
-Revision ID: 0021_event_summary_status
-Revises: 0020_response_templates
+Revision ID: 0022_event_summary_status
+Revises: 0021_console_search_indexes
 Create Date: 2026-12-02
 
 The view's columns keep their names and order (saved queries depend on them), the
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021_event_summary_status"
-down_revision: str | None = "0020_response_templates"
+revision: str = "0022_event_summary_status"
+down_revision: str | None = "0021_console_search_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
