@@ -26,7 +26,6 @@ from models.base import ID_MAX
 from models.events.audit_entries import audit_checked_in
 from models.events.checkin import CheckInResult, check_in, check_in_by_code
 from models.events.errors import EventError
-from models.events.listing import residents_to_tell
 from models.events.queries import occupancy, roster
 from models.events.tables import CHECKIN_CODE_DIGITS, CheckinMethod, Event, Signup
 from models.villages.queries import village_entry
@@ -42,7 +41,6 @@ def _lists(event: Event) -> dict[str, Any]:
         "checked_in": {row.resident_id: row for row in found.attendance},
         "walk_ins": [row for row in found.attendance if row.walk_in],
         "taken": occupancy(db, found.event),
-        "to_tell": residents_to_tell(db, found.event),
         "show_contact": current_user.can(Permission.CHECK_IN),
         "village": village_entry(db, found.event.village_id),
     }
