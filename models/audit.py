@@ -56,6 +56,11 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    EVENT_CREATE = "event.create"
+    EVENT_UPDATE = "event.update"
+    EVENT_PUBLISH = "event.publish"
+    EVENT_CANCEL = "event.cancel"
+    EVENT_CHECKIN = "event.checkin"
 
 
 class AuditObject(StrEnum):
@@ -67,6 +72,7 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    EVENT = "event"
 
 
 @dataclass(frozen=True)
