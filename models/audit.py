@@ -56,6 +56,13 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    PARTNER_ADD = "partner.add"
+    BROADCAST_SEND = "broadcast.send"
+    BROADCAST_SCHEDULE = "broadcast.schedule"
+    BROADCAST_CANCEL = "broadcast.cancel"
+    OUTBOX_RETRY = "outbox.retry"
+    OUTBOX_RESUME = "outbox.resume"
+    MENU_PUSH = "menu.push"
 
 
 class AuditObject(StrEnum):
@@ -67,6 +74,12 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    PARTNER = "partner"
+    BROADCAST = "broadcast"
+    # The outbox as a whole (no object id): repairs act on every row that qualifies.
+    OUTBOX = "outbox"
+    # The account's custom menu in WeChat (no object id): there is one.
+    MENU = "menu"
 
 
 @dataclass(frozen=True)

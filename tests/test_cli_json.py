@@ -70,7 +70,14 @@ class Scenario:
             draft = create_event(
                 db, title="清洁日", starts_at=now + timedelta(days=4), capacity=5, now=now
             )
-            add_partner(db, name="村委会", kind="government", contact_openid=None, now=now)
+            add_partner(
+                db,
+                Actor.os_user("test"),
+                name="村委会",
+                kind="government",
+                contact_openid=None,
+                now=now,
+            )
             add_village(db, Actor.os_user("test"), VILLAGE, now)
             create_account(
                 db,
@@ -84,6 +91,7 @@ class Scenario:
             assert signup is not None
             broadcast = create_broadcast(
                 db,
+                Actor.os_user("test"),
                 texts=text_message(LONG_TEXT),
                 audience="all",
                 now=now,

@@ -30,6 +30,13 @@ ACTION_TEXT_KEYS = {
     AuditAction.VILLAGE_ADD: "console_action_village_add",
     AuditAction.VILLAGE_RENAME: "console_action_village_rename",
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
+    AuditAction.PARTNER_ADD: "console_action_partner_add",
+    AuditAction.BROADCAST_SEND: "console_action_broadcast_send",
+    AuditAction.BROADCAST_SCHEDULE: "console_action_broadcast_schedule",
+    AuditAction.BROADCAST_CANCEL: "console_action_broadcast_cancel",
+    AuditAction.OUTBOX_RETRY: "console_action_outbox_retry",
+    AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
+    AuditAction.MENU_PUSH: "console_action_menu_push",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -38,6 +45,10 @@ OBJECT_TEXT_KEYS = {
     AuditObject.RESIDENT: "console_object_resident",
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
+    AuditObject.PARTNER: "console_object_partner",
+    AuditObject.BROADCAST: "console_object_broadcast",
+    AuditObject.OUTBOX: "console_object_outbox",
+    AuditObject.MENU: "console_object_menu",
 }
 
 
