@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -341,7 +341,7 @@ def create_broadcast(
         "audience": broadcast.audience,
         "event_id": event_id,
         "mass": mass,
-        "scheduled_at": scheduled_at,
+        "scheduled_at": None if scheduled_at is None else scheduled_at.astimezone(UTC),
         "text": broadcast.text_zh,
     }
     action = AuditAction.BROADCAST_SEND if scheduled_at is None else AuditAction.BROADCAST_SCHEDULE
@@ -376,7 +376,10 @@ def cancel_broadcast(db: Session, actor: Actor, broadcast_id: int, now: datetime
         AuditObject.BROADCAST,
         broadcast.id,
         now,
-        before={"status": BroadcastStatus.SCHEDULED, "scheduled_at": broadcast.scheduled_at},
+        before={
+            "status": BroadcastStatus.SCHEDULED,
+            "scheduled_at": broadcast.scheduled_at.astimezone(UTC),
+        },
         after={"status": BroadcastStatus.CANCELLED},
     )
     return broadcast
