@@ -7,7 +7,6 @@ before and after; a refused command writes nothing at all."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,10 +21,9 @@ from models.accounts.tables import Account
 from models.audit import AuditEntry
 from models.partners import Partner
 from scheduler.pauses import Pauses
-from tests.cli import fail, run
+from tests.cli import fail, fake_wechat_env, run
 from tests.helpers import count, local
 from tests.pushes import add_resident, outbox_row, queue
-from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 OPS = "ops"
 WANG = "wang"
@@ -227,16 +225,9 @@ def test_outbox_resume_is_audited_with_the_channels_it_lifted(
 
 
 @pytest.fixture
-def wechat(staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path) -> FakeWeChatServer:
+def wechat(staff: CliRunner, fake_wechat: FakeWeChatServer) -> FakeWeChatServer:
     """The command line talks to the fake WeChat API as the test account."""
-    staff.env.update(
-        {
-            "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
-            "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
-            "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
-            "AIXIANG_WECHAT_API_BASE_URL": fake_wechat.base_url,
-        }
-    )
+    staff.env.update(fake_wechat_env(fake_wechat))
     return fake_wechat
 
 
