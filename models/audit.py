@@ -61,6 +61,13 @@ class AuditAction(StrEnum):
     EVENT_PUBLISH = "event.publish"
     EVENT_CANCEL = "event.cancel"
     EVENT_CHECKIN = "event.checkin"
+    PARTNER_ADD = "partner.add"
+    BROADCAST_SEND = "broadcast.send"
+    BROADCAST_SCHEDULE = "broadcast.schedule"
+    BROADCAST_CANCEL = "broadcast.cancel"
+    OUTBOX_RETRY = "outbox.retry"
+    OUTBOX_RESUME = "outbox.resume"
+    MENU_PUSH = "menu.push"
 
 
 class AuditObject(StrEnum):
@@ -73,6 +80,12 @@ class AuditObject(StrEnum):
     TEMPLATE = "template"
     VILLAGE = "village"
     EVENT = "event"
+    PARTNER = "partner"
+    BROADCAST = "broadcast"
+    # The outbox as a whole (no object id): repairs act on every row that qualifies.
+    OUTBOX = "outbox"
+    # The account's custom menu in WeChat (no object id): there is one.
+    MENU = "menu"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Partner organisations: who takes needs on and co-hosts events.
 
 Needs and events both refer to partners, so partners live apart from either, and
-neither domain imports the other for them.
+neither domain imports the other for them. Adding one is audited in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import ID_MAX, Base, CreatedAtMixin, check_one_of
 from models.residents import OPENID_MAX
 
@@ -42,8 +44,15 @@ class Partner(CreatedAtMixin, Base):
 
 
 def add_partner(
-    db: Session, *, name: str, kind: str, now: datetime, contact_openid: str | None = None
+    db: Session,
+    actor: Actor,
+    *,
+    name: str,
+    kind: str,
+    now: datetime,
+    contact_openid: str | None = None,
 ) -> Partner:
+    """A new partner, checked whole before anything is written."""
     name = name.strip()
     if not name:
         raise PartnerError("a partner needs a name")
@@ -63,6 +72,8 @@ def add_partner(
     partner = Partner(name=name, kind=kind, contact_openid=contact, created_at=now)
     db.add(partner)
     db.flush()
+    after = {"name": name, "kind": kind, "contact_openid": contact}
+    record(db, actor, AuditAction.PARTNER_ADD, AuditObject.PARTNER, partner.id, now, after=after)
     return partner
 
 

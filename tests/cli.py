@@ -13,6 +13,8 @@ from click.testing import CliRunner, Result
 
 from bot.cli.main import main
 from bot.services import Services
+from bot.wechat.fake_api.server import FakeWeChatServer
+from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
 @pytest.fixture
@@ -135,3 +137,14 @@ def command_args(
 def command_input(path: tuple[str, ...]) -> str | None:
     """What a staff command reads from standard input: the password, for those that set one."""
     return f"{PASSWORD}\n" if path in (("accounts", "add"), ("accounts", "passwd")) else None
+
+
+def fake_wechat_env(fake: FakeWeChatServer) -> dict[str, str]:
+    """What a staff command needs in its environment to talk to the fake WeChat API as
+    the test account."""
+    return {
+        "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
+        "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
+        "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
+        "AIXIANG_WECHAT_API_BASE_URL": fake.base_url,
+    }

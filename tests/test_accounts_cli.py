@@ -62,11 +62,12 @@ def test_add_list_passwd_disable(staff: CliRunner, services: Services, clock: Fa
     log = entries(services)
     assert [(e.actor_kind, e.action, e.object_id) for e in log] == [
         ("os_user", "account.add", 1),
+        ("os_user", "partner.add", 1),
         ("account", "account.add", 2),
         ("account", "account.password", 2),
         ("os_user", "account.disable", 2),
     ]
-    assert log[0].actor_label.endswith(" (os user)") and log[1].actor_label == "ops"
+    assert log[0].actor_label.endswith(" (os user)") and log[2].actor_label == "ops"
     assert "password" not in json.dumps([e.after for e in log])
 
 

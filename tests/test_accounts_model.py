@@ -70,7 +70,7 @@ def test_what_an_account_must_be(
     services: Services, clock: FakeClock, fields: dict[str, object], message: str
 ) -> None:
     with services.session_factory() as db, db.begin():
-        partner = add_partner(db, name="镇建设办", kind="government", now=clock.now)
+        partner = add_partner(db, CLI, name="镇建设办", kind="government", now=clock.now)
         create_account(db, CLI, login="taken", role="staff", password=PASSWORD, now=clock.now)
     values: dict[str, object] = {"login": "new", "role": "staff", "password": PASSWORD}
     values.update(fields)
@@ -87,7 +87,7 @@ def test_what_an_account_must_be(
 
 def test_a_partner_account_names_its_organisation(services: Services, clock: FakeClock) -> None:
     with services.session_factory() as db, db.begin():
-        partner = add_partner(db, name="镇建设办", kind="government", now=clock.now)
+        partner = add_partner(db, CLI, name="镇建设办", kind="government", now=clock.now)
         account = create_account(
             db, CLI, login="jsb", role="partner", password=PASSWORD, now=clock.now, partner=partner
         )

@@ -17,6 +17,7 @@ from bot.cli.main import main
 from bot.services import Services
 from bot.wechat.fake_api.server import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
+from models.audit import Actor
 from models.base import utcnow
 from models.broadcasts.audience import Audience, Recipient, resolve_audience
 from models.broadcasts.fanout import create_broadcast, fan_out, send_due_broadcasts
@@ -121,7 +122,9 @@ def broadcast_now(
 ) -> int:
     now = services.clock()
     with services.session_factory() as db, db.begin():
-        record = create_broadcast(db, texts=text_message(zh, en), audience=spec, now=now, mass=mass)
+        record = create_broadcast(
+            db, Actor.os_user("test"), texts=text_message(zh, en), audience=spec, now=now, mass=mass
+        )
         fan_out(db, record, now, settings)
         return record.id
 
@@ -318,7 +321,9 @@ def test_fan_out_of_many_recipients_reports_progress(services: Services) -> None
         )
     steps: list[int] = []
     with services.session_factory() as db, db.begin():
-        record = create_broadcast(db, texts=text_message("通知"), audience="all", now=now)
+        record = create_broadcast(
+            db, Actor.os_user("test"), texts=text_message("通知"), audience="all", now=now
+        )
         result = fan_out(db, record, now, SERVICE, progress=steps.append)
     assert result.rows == 4500 and steps == [2000, 2000, 500]
     with services.session_factory() as db:
@@ -333,6 +338,7 @@ def test_scheduled_broadcast_goes_out_when_due_and_only_once(
     with services.session_factory() as db, db.begin():
         record = create_broadcast(
             db,
+            Actor.os_user("test"),
             texts=text_message("明天停水"),
             audience="all",
             now=clock.now,
@@ -362,6 +368,7 @@ def test_scheduled_event_broadcast_is_refused_when_the_event_was_cancelled(
         assert found is not None
         record = create_broadcast(
             db,
+            Actor.os_user("test"),
             texts=event_announcement(db, found, SHANGHAI),
             audience="all",
             now=clock.now,
@@ -382,6 +389,7 @@ def test_scheduled_time_must_be_in_the_future(services: Services, clock: FakeClo
     with services.session_factory() as db, pytest.raises(BroadcastError, match="future"):
         create_broadcast(
             db,
+            Actor.os_user("test"),
             texts=text_message("x"),
             audience="all",
             now=clock.now,

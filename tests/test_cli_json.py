@@ -35,10 +35,10 @@ from tests.cli import (
     VILLAGE,
     command_args,
     command_input,
+    fake_wechat_env,
     run,
 )
 from tests.pushes import queue
-from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
 @pytest.mark.parametrize("path", sorted(STAFF_COMMANDS), ids=" ".join)
@@ -70,7 +70,14 @@ class Scenario:
             draft = create_event(
                 db, title="清洁日", starts_at=now + timedelta(days=4), capacity=5, now=now
             )
-            add_partner(db, name="村委会", kind="government", contact_openid=None, now=now)
+            add_partner(
+                db,
+                Actor.os_user("test"),
+                name="村委会",
+                kind="government",
+                contact_openid=None,
+                now=now,
+            )
             add_village(db, Actor.os_user("test"), VILLAGE, now)
             create_account(
                 db,
@@ -84,6 +91,7 @@ class Scenario:
             assert signup is not None
             broadcast = create_broadcast(
                 db,
+                Actor.os_user("test"),
                 texts=text_message(LONG_TEXT),
                 audience="all",
                 now=now,
@@ -113,14 +121,7 @@ def scenario(
     staff: CliRunner, services: Services, fake_wechat: FakeWeChatServer, tmp_path: Path
 ) -> Scenario:
     assert staff.env is not None
-    staff.env.update(
-        {
-            "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
-            "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
-            "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
-            "AIXIANG_WECHAT_API_BASE_URL": fake_wechat.base_url,
-        }
-    )
+    staff.env.update(fake_wechat_env(fake_wechat))
     return Scenario(services, tmp_path)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import update
 
 from bot.services import Services
 from models import Broadcast
+from models.audit import Actor
 from models.base import utcnow
 from models.broadcasts.fanout import create_broadcast
 from models.broadcasts.messages import text_message
@@ -165,12 +166,18 @@ def test_the_models_refuse_past_the_horizon_too(services: Services) -> None:
     with services.session_factory() as db:
         with pytest.raises(BroadcastError, match=r"\(UTC\) is more than a year ahead"):
             create_broadcast(
-                db, texts=text_message("x"), audience="all", now=now, scheduled_at=beyond
+                db,
+                Actor.os_user("test"),
+                texts=text_message("x"),
+                audience="all",
+                now=now,
+                scheduled_at=beyond,
             )
         with pytest.raises(EventError, match="start time is more than a year ahead"):
             create_event(db, title="T", starts_at=beyond, capacity=5, now=now)
         assert create_broadcast(
             db,
+            Actor.os_user("test"),
             texts=text_message("x"),
             audience="all",
             now=now,

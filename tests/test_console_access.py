@@ -116,7 +116,7 @@ def test_only_admins_open_the_accounts_and_the_audit_log(
     role: str,
 ) -> None:
     with services.session_factory() as db, db.begin():
-        add_partner(db, name="镇建设办", kind="government", now=clock.now)
+        add_partner(db, Actor.os_user("test"), name="镇建设办", kind="government", now=clock.now)
     make_account("someone", role, partner="镇建设办" if role == "partner" else None)
     person = browser()
     person.sign_in("someone")

@@ -20,7 +20,7 @@ from bot.app import create_app
 from bot.services import Services
 from bot.webhook_services import WebhookServices
 from bot.wechat.fake_api.server import FakeWeChatServer
-from models.audit import AuditAction, AuditEntry
+from models.audit import Actor, AuditAction, AuditEntry
 from models.events.checkin import check_in
 from models.events.queries import get_event
 from models.events.signups import sign_up
@@ -50,8 +50,8 @@ def staff(browser: Callable[[], Console], make_account: MakeAccount) -> Console:
 def partner_events(services: Services, clock: FakeClock, make_event: MakeEvent) -> tuple[int, int]:
     """An event co-hosted by 阳光社工 and one that is not (ids, in that order)."""
     with services.session_factory() as db, db.begin():
-        add_partner(db, name="阳光社工", kind=PartnerKind.NGO, now=clock.now)
-        add_partner(db, name="其他", kind=PartnerKind.NGO, now=clock.now)
+        add_partner(db, Actor.os_user("test"), name="阳光社工", kind=PartnerKind.NGO, now=clock.now)
+        add_partner(db, Actor.os_user("test"), name="其他", kind=PartnerKind.NGO, now=clock.now)
     return make_event(partner_names=["阳光社工"]), make_event(partner_names=["其他"])
 
 

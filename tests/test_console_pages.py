@@ -38,7 +38,9 @@ def test_the_landing_page_counts_the_clubs_work_or_the_partners_own(
     clock: FakeClock,
 ) -> None:
     with services.session_factory() as db, db.begin():
-        partner = add_partner(db, name="镇建设办", kind="government", now=clock.now)
+        partner = add_partner(
+            db, Actor.os_user("test"), name="镇建设办", kind="government", now=clock.now
+        )
         resident = get_or_create_resident(db, "o-a", clock.now)
         resident.privacy_consent_at = clock.now
         needs = [

@@ -44,7 +44,7 @@ def seed(
             resident = get_or_create_resident(db, f"o-lamp-{n}", clock.now)
             resident.last_interaction_at = clock.now
             resident.last_interaction_kind = "message"
-        add_partner(db, name="镇建设办", kind="government", now=clock.now)
+        add_partner(db, Actor.os_user("test"), name="镇建设办", kind="government", now=clock.now)
         save_template(
             db,
             Actor.os_user("test"),

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.services import Services
 from bot.wechat.fake_api.server import FakeWeChatServer
 from models import OutboxMessage
+from models.audit import Actor
 from models.base import utcnow
 from models.events.notices import LATE_CANCEL_NOTICE_WINDOW
 from models.events.signups import cancel_signup, save_contact, sign_up
@@ -87,8 +88,8 @@ def test_create_prints_the_id_and_stores_utc(staff: CliRunner, services: Service
 
 def test_create_with_every_option_and_json(staff: CliRunner, services: Services) -> None:
     with services.session_factory() as db, db.begin():
-        add_partner(db, name="爱乡小学", kind="school", now=utcnow())
-        add_partner(db, name="绿色环保协会", kind="ngo", now=utcnow())
+        add_partner(db, Actor.os_user("test"), name="爱乡小学", kind="school", now=utcnow())
+        add_partner(db, Actor.os_user("test"), name="绿色环保协会", kind="ngo", now=utcnow())
     result = run(
         staff,
         "events",

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.services import Services
-from models.audit import ActorKind, AuditAction, AuditEntry, AuditObject
+from models.audit import Actor, ActorKind, AuditAction, AuditEntry, AuditObject
 from models.base import utcnow
 from models.events.queries import get_event
 from models.events.signups import sign_up
@@ -82,8 +82,8 @@ def test_a_partner_checks_in_only_at_its_own_events(
     staff: CliRunner, services: Services, make_account: MakeAccount
 ) -> None:
     with services.session_factory() as db, db.begin():
-        add_partner(db, name="阳光社工", kind=PartnerKind.NGO, now=utcnow())
-        add_partner(db, name="其他", kind=PartnerKind.NGO, now=utcnow())
+        add_partner(db, Actor.os_user("test"), name="阳光社工", kind=PartnerKind.NGO, now=utcnow())
+        add_partner(db, Actor.os_user("test"), name="其他", kind=PartnerKind.NGO, now=utcnow())
     make_account("sun", "partner", partner="阳光社工")
     soon = timedelta(hours=1)
     own = int(run(staff, *creating(soon), "--publish", "--partner", "阳光社工").stdout)

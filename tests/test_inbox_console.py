@@ -162,7 +162,7 @@ def test_partners_and_the_foundation_see_no_inbox(
     role: str,
 ) -> None:
     with services.session_factory() as db, db.begin():
-        add_partner(db, name="街道办", kind="government", now=clock.now)
+        add_partner(db, Actor.os_user("test"), name="街道办", kind="government", now=clock.now)
     make_account("other", role, partner="街道办" if role == "partner" else None)
     number = open_conversation_for(services, clock, clock.now)
     person = signed_in(browser, "other")

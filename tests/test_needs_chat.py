@@ -11,6 +11,7 @@ from bot.services import Services
 from bot.wechat.protocol import to_message
 from handlers.message import Location
 from models import InboundMessage, Need, NeedHistory, NeedPhoto, OutboxMessage, Resident
+from models.audit import Actor
 from models.needs.queries import get_need
 from models.needs.tables import PhotoStatus
 from models.needs.transitions import change_status
@@ -670,7 +671,12 @@ def test_delete_my_data_takes_the_words_out_of_partner_pushes(
     talk.say("确认")
     with services.session_factory() as db, db.begin():
         partner = add_partner(
-            db, name="环卫所", kind="government", now=clock.now, contact_openid="o-partner"
+            db,
+            Actor.os_user("test"),
+            name="环卫所",
+            kind="government",
+            now=clock.now,
+            contact_openid="o-partner",
         )
         for ref in ("N-000001", "N-000002", "N-000003"):
             change_status(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.services import Services
 from models import Need, NeedHistory, OutboxMessage, Partner, Resident
+from models.audit import Actor
 from models.needs.erasure import erase_resident_data
 from models.needs.errors import NeedError
 from models.needs.queries import demand_counts, get_need, list_needs, parse_ref
@@ -22,6 +23,9 @@ from models.partners import PartnerError, add_partner, get_partner
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
 from tests.helpers import count_in, pushes_in
+
+# Who adds the partners these rules are tried with.
+STAFF = Actor.os_user("test")
 
 MakeNeed = Callable[..., Need]
 
@@ -58,7 +62,7 @@ def test_refs() -> None:
 def test_the_whole_life_of_a_need(db: Session, make_need: MakeNeed, clock: FakeClock) -> None:
     need = make_need()
     start = clock.now
-    partner = add_partner(db, name="镇环卫站", kind="government", now=clock.now)
+    partner = add_partner(db, STAFF, name="镇环卫站", kind="government", now=clock.now)
     clock.advance(hours=3)
     change_status(db, need, "acknowledged", "王", "已转环卫站", True, clock.now, partner=partner)
     clock.advance(hours=5)
@@ -167,7 +171,7 @@ def test_assigning_a_partner_alone_is_internal(
     db: Session, make_need: MakeNeed, clock: FakeClock
 ) -> None:
     need = make_need()
-    partner = add_partner(db, name="阳光志愿队", kind="volunteer", now=clock.now)
+    partner = add_partner(db, STAFF, name="阳光志愿队", kind="volunteer", now=clock.now)
     entry = change_status(db, need, "submitted", "王", None, False, clock.now, partner=partner)
     assert need.partner_id == partner.id and entry.partner_id == partner.id
     assert pushes_in(db) == []
@@ -179,9 +183,14 @@ def test_a_partner_with_a_contact_hears_of_each_need_handed_to_them(
     need = make_need(text="学校缺美术老师")
     need.place = "希望小学"
     school = add_partner(
-        db, name="希望小学", kind="school", now=clock.now, contact_openid="o-principal"
+        db,
+        STAFF,
+        name="希望小学",
+        kind="school",
+        now=clock.now,
+        contact_openid="o-principal",
     )
-    quiet = add_partner(db, name="阳光志愿队", kind="volunteer", now=clock.now)
+    quiet = add_partner(db, STAFF, name="阳光志愿队", kind="volunteer", now=clock.now)
     change_status(db, need, "acknowledged", "王", "请周五前联系", False, clock.now, partner=school)
     change_status(db, need, "in_progress", "王", None, False, clock.now, partner=school)
     told = [row for row in pushes_in(db) if row.kind == "need_assigned"]
@@ -245,13 +254,20 @@ def test_residents_of_merged_needs_hear_about_the_original(
 
 
 def test_partners(db: Session, clock: FakeClock) -> None:
-    partner = add_partner(db, name="Hope School", kind="school", now=clock.now, contact_openid="o")
+    partner = add_partner(
+        db,
+        STAFF,
+        name="Hope School",
+        kind="school",
+        now=clock.now,
+        contact_openid="o",
+    )
     assert get_partner(db, "hope school") is partner
     assert get_partner(db, str(partner.id)) is partner
     with pytest.raises(PartnerError, match="exists already"):
-        add_partner(db, name="Hope School", kind="school", now=clock.now)
+        add_partner(db, STAFF, name="Hope School", kind="school", now=clock.now)
     with pytest.raises(PartnerError, match="unknown partner kind 'club'"):
-        add_partner(db, name="X", kind="club", now=clock.now)
+        add_partner(db, STAFF, name="X", kind="club", now=clock.now)
     with pytest.raises(PartnerError, match="no partner 'Nobody'"):
         get_partner(db, "Nobody")
     with pytest.raises(NeedError, match="no need 'N-000404'"):
@@ -273,7 +289,7 @@ def test_needs_overview(db: Session, make_need: MakeNeed, clock: FakeClock) -> N
     original = make_need("o-a", category="infrastructure")
     duplicate = make_need("o-b", category="infrastructure")
     make_need("o-c", category="education")
-    partner = add_partner(db, name="镇建设办", kind="government", now=clock.now)
+    partner = add_partner(db, STAFF, name="镇建设办", kind="government", now=clock.now)
     clock.advance(hours=2)
     change_status(db, original, "acknowledged", "王", None, False, clock.now, partner=partner)
     change_status(db, duplicate, "duplicate", "王", "同", False, clock.now, duplicate_of=original)
@@ -438,7 +454,14 @@ def test_a_need_erased_before_it_is_assigned_reaches_the_partner_without_words(
     need.place = "幸福小区3栋"
     person = db.execute(select(Resident).where(Resident.openid == "o-a")).scalar_one()
     erase_resident_data(db, person, clock.now)
-    partner = add_partner(db, name="环卫所", kind="government", now=clock.now, contact_openid="o-p")
+    partner = add_partner(
+        db,
+        STAFF,
+        name="环卫所",
+        kind="government",
+        now=clock.now,
+        contact_openid="o-p",
+    )
     change_status(db, need, "acknowledged", "王", None, False, clock.now, partner=partner)
     [told] = [row for row in pushes_in(db) if row.kind == "need_assigned"]
     assert told.payload["text"]["zh"] == (

@@ -17,9 +17,8 @@ from bot.wechat.fake_api.server import FakeWeChatServer
 from models.events.signups import sign_up
 from models.events.staff import create_event
 from models.push.outbox import OutboxMessage
-from tests.cli import fail, run
+from tests.cli import fail, fake_wechat_env, run
 from tests.pushes import add_resident, outbox_row, queue, seen_resident
-from tests.settings import TEST_APP_ID, TEST_APP_SECRET, TEST_TOKEN
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +26,7 @@ def wechat_env(staff: CliRunner, fake_wechat: FakeWeChatServer, tmp_path: Path) 
     """The push commands talk to the fake WeChat API as the test account."""
     staff.env.update(
         {
-            "AIXIANG_WECHAT_TOKEN": TEST_TOKEN,
-            "AIXIANG_WECHAT_APP_ID": TEST_APP_ID,
-            "AIXIANG_WECHAT_APP_SECRET": TEST_APP_SECRET,
-            "AIXIANG_WECHAT_API_BASE_URL": fake_wechat.base_url,
+            **fake_wechat_env(fake_wechat),
             "AIXIANG_PUSH_RATE_PER_S": "0",
             "AIXIANG_NEEDS_MEDIA_DIR": str(tmp_path / "media"),
         }

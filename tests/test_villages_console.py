@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import Services
-from models.audit import AuditEntry
+from models.audit import Actor, AuditEntry
 from models.needs.submission import create_need
 from models.partners import add_partner
 from models.residents import get_or_create_resident
@@ -103,7 +103,9 @@ def test_only_admins_open_or_change_it(
     add_villages(services)
     if role == "partner":
         with services.session_factory() as db, db.begin():
-            add_partner(db, name="镇建设办", kind="government", now=services.clock())
+            add_partner(
+                db, Actor.os_user("test"), name="镇建设办", kind="government", now=services.clock()
+            )
     make_account("someone", role, partner="镇建设办" if role == "partner" else None)
     person = browser()
     person.sign_in("someone")

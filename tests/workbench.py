@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.services import Services
+from models.audit import Actor
 from models.needs.submission import create_need
 from models.needs.tables import NeedStatus
 from models.needs.transitions import change_status
@@ -24,7 +25,7 @@ def partners(services: Services, clock: FakeClock) -> dict[str, int]:
     """Two organisations: 镇建设办 (a government office) and 绿源 (an NGO)."""
     with services.session_factory() as db, db.begin():
         return {
-            name: add_partner(db, name=name, kind=kind, now=clock.now).id
+            name: add_partner(db, Actor.os_user("test"), name=name, kind=kind, now=clock.now).id
             for name, kind in (("镇建设办", "government"), ("绿源", "ngo"))
         }
 

@@ -4,12 +4,13 @@ Everything is checked before anything is written: exactly one of --event/--text,
 audience, the time, and for --mass WeChat's quotas. A mistake is one line and exit 2. A
 dry run prints who would get the message (and who is left out and why) and the message
 as residents will read it, in both languages; a real send records the broadcast and its
-outbox rows in one transaction, which the worker then delivers.
+outbox rows in one transaction, which the worker then delivers. Sending, scheduling and
+cancelling are audited with the broadcast; ``--as`` names an account allowed to send
+broadcasts.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli.actors import acting, as_option
 from bot.cli.support import (
     StaffError,
     config_from_context,
@@ -30,6 +32,7 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.services import broadcast_settings
+from models.accounts.roles import Permission
 from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
 from models.broadcasts.fanout import cancel_broadcast, check_send_at, create_broadcast, fan_out
 from models.broadcasts.mass import MassMethod, MassPlan, check_mass_quota, plan_mass
@@ -55,6 +58,7 @@ LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 )
 @click.option("--dry-run", is_flag=True, help="Show the audience and the message; send nothing.")
 @click.option("--mass", is_flag=True, help="Use WeChat's mass-send API (quotas apply).")
+@as_option
 @json_option()
 @click.pass_context
 def broadcast(
@@ -66,6 +70,7 @@ def broadcast(
     at: str | None,
     dry_run: bool,
     mass: bool,
+    as_account: str | None,
     as_json: bool,
 ) -> None:
     """Send a message to residents (unsubscribed and opted-out residents never get it)."""
@@ -82,6 +87,7 @@ def broadcast(
     categories = [category.key for category in config.needs.categories]
     try:
         with staff_session(ctx) as db:
+            actor = acting(db, as_account, Permission.SEND_BROADCASTS)
             number = None if event_id is None else parse_id(event_id, "an event id", "events list")
             if number is not None:
                 event = announceable_event(db, number, send_at or now)
@@ -105,13 +111,13 @@ def broadcast(
                 return
             record = create_broadcast(
                 db,
+                actor,
                 texts=texts,
                 audience=found.spec,
                 now=now,
                 scheduled_at=send_at,
                 event_id=number,
                 mass=mass,
-                created_by=os.environ.get("USER"),
             )
             summary = {"broadcast_id": record.id, **summary}
             if send_at is not None:
@@ -274,15 +280,17 @@ def _headline(text: str, most: int = 24) -> str:
 
 @broadcasts.command("cancel", short_help="Cancel a broadcast before it goes out.")
 @click.argument("broadcast_id")
+@as_option
 @json_option("Print the cancelled broadcast as JSON.")
 @click.pass_context
-def cancel(ctx: click.Context, broadcast_id: str, as_json: bool) -> None:
+def cancel(ctx: click.Context, broadcast_id: str, as_account: str | None, as_json: bool) -> None:
     """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
     number = parse_id(broadcast_id, "a broadcast id", "broadcasts list")
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:
-            cancelled = cancel_broadcast(db, number, now_from_context(ctx), os.environ.get("USER"))
+            actor = acting(db, as_account, Permission.SEND_BROADCASTS)
+            cancelled = cancel_broadcast(db, actor, number, now_from_context(ctx))
             record = _listed(cancelled, cut=False)
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None

@@ -1,4 +1,7 @@
-"""``aixiang outbox``: inspect and repair the outbox."""
+"""``aixiang outbox``: inspect and repair the outbox.
+
+Repairs are audited (models/push); ``--as`` names an account allowed to run the service
+(an admin)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import click
 import redis
 
+from bot.cli.actors import acting, as_option
 from bot.cli.support import (
     StaffError,
     config_from_context,
@@ -22,6 +26,7 @@ from bot.cli.support import (
 )
 from bot.redis_conn import connect_redis
 from bot.spool import Spool
+from models.accounts.roles import Permission
 from models.push import upkeep
 from models.push.outbox import OutboxMessage
 from models.push.pauses import release_paused
@@ -110,23 +115,30 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
 
 @outbox_group.command("resume", short_help="Lift the quota pauses of a kind of push.")
 @click.option("--kind", required=True, help="The kind of push whose sends may go again.")
+@as_option
 @json_option('Print {"kind": ..., "channels": [...], "released": N} as JSON.')
 @click.pass_context
-def outbox_resume(ctx: click.Context, kind: str, as_json: bool) -> None:
+def outbox_resume(ctx: click.Context, kind: str, as_account: str | None, as_json: bool) -> None:
     """Lift every quota pause of a kind now (say, once WeChat raised the quota), and make
     its pushes that waited for the pause due at once."""
-    if kind not in set(PushKind):
-        raise StaffError(f"unknown kind {kind!r}; kinds: {', '.join(PushKind)}")
-    with _pauses(ctx) as pauses:
-        lifted = pauses.resume(kind)
+    _check_kind(kind)
     with staff_session(ctx) as db:
-        released = release_paused(db, kind, now_from_context(ctx))
-    channels = [pause.channel for pause in lifted]
+        actor = acting(db, as_account, Permission.RUN_SERVICE)
+        with _pauses(ctx) as pauses:
+            channels = [pause.channel for pause in pauses.resume(kind)]
+        released = release_paused(db, actor, kind, channels, now_from_context(ctx))
     if as_json:
         emit_object({"kind": kind, "channels": channels, "released": released}, as_json=True)
         return
     what = ", ".join(channels) if channels else "nothing was paused"
     click.echo(f"{kind}: resumed ({what}); {released} waiting pushes due now")
+
+
+def _check_kind(kind: str) -> None:
+    """A kind of push as typed, refused in one line when there is no such kind (a typo
+    would otherwise match no row and look like nothing to do)."""
+    if kind not in set(PushKind):
+        raise StaffError(f"unknown kind {kind!r}; kinds: {', '.join(PushKind)}")
 
 
 def _duration(seconds: float) -> str:
@@ -138,12 +150,18 @@ def _duration(seconds: float) -> str:
 @outbox_group.command("retry", short_help="Give dead pushes fresh attempts.")
 @click.option("--dead", is_flag=True, required=True, help="Retry dead-lettered pushes.")
 @click.option("--kind", help="Only this kind of push.")
+@as_option
 @json_option('Print {"retried": N, "kind": ...} as JSON.')
 @click.pass_context
-def outbox_retry(ctx: click.Context, dead: bool, kind: str | None, as_json: bool) -> None:
+def outbox_retry(
+    ctx: click.Context, dead: bool, kind: str | None, as_account: str | None, as_json: bool
+) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
+    if kind is not None:
+        _check_kind(kind)
     with staff_session(ctx) as db:
-        count = upkeep.retry_dead(db, now_from_context(ctx), kind)
+        actor = acting(db, as_account, Permission.RUN_SERVICE)
+        count = upkeep.retry_dead(db, actor, now_from_context(ctx), kind)
     if as_json:
         emit_object({"retried": count, "kind": kind}, as_json=True)
         return

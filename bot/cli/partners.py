@@ -1,4 +1,7 @@
-"""``aixiang partners``: the organisations that take on needs."""
+"""``aixiang partners``: the organisations that take on needs.
+
+Adding one is audited (models/partners.py); ``--as`` names an account allowed to manage
+partners (an admin)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 import click
 
+from bot.cli.actors import acting, as_option
 from bot.cli.support import (
     StaffError,
     emit,
@@ -15,6 +19,7 @@ from bot.cli.support import (
     printable,
     staff_session,
 )
+from models.accounts.roles import Permission
 from models.partners import Partner, PartnerError, PartnerKind, add_partner, list_partners
 
 COLUMNS = ("id", "name", "kind", "contact_openid")
@@ -29,16 +34,28 @@ def partners() -> None:
 @click.argument("name")
 @click.option("--kind", required=True, help=f"One of: {', '.join(PartnerKind)}.")
 @click.option("--contact-openid", help="A staff contact's WeChat openid (optional).")
+@as_option
 @json_option("Print the new partner as JSON.")
 @click.pass_context
 def partners_add(
-    ctx: click.Context, name: str, kind: str, contact_openid: str | None, as_json: bool
+    ctx: click.Context,
+    name: str,
+    kind: str,
+    contact_openid: str | None,
+    as_account: str | None,
+    as_json: bool,
 ) -> None:
     """Add a partner: a government department, enterprise, NGO, school or volunteer group."""
     with staff_session(ctx) as db:
+        actor = acting(db, as_account, Permission.MANAGE_PARTNERS)
         try:
             partner = add_partner(
-                db, name=name, kind=kind, contact_openid=contact_openid, now=now_from_context(ctx)
+                db,
+                actor,
+                name=name,
+                kind=kind,
+                contact_openid=contact_openid,
+                now=now_from_context(ctx),
             )
         except PartnerError as exc:
             raise StaffError(str(exc)) from None

@@ -35,6 +35,13 @@ ACTION_TEXT_KEYS = {
     AuditAction.EVENT_PUBLISH: "console_action_event_publish",
     AuditAction.EVENT_CANCEL: "console_action_event_cancel",
     AuditAction.EVENT_CHECKIN: "console_action_event_checkin",
+    AuditAction.PARTNER_ADD: "console_action_partner_add",
+    AuditAction.BROADCAST_SEND: "console_action_broadcast_send",
+    AuditAction.BROADCAST_SCHEDULE: "console_action_broadcast_schedule",
+    AuditAction.BROADCAST_CANCEL: "console_action_broadcast_cancel",
+    AuditAction.OUTBOX_RETRY: "console_action_outbox_retry",
+    AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
+    AuditAction.MENU_PUSH: "console_action_menu_push",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -44,6 +51,10 @@ OBJECT_TEXT_KEYS = {
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
     AuditObject.EVENT: "console_object_event",
+    AuditObject.PARTNER: "console_object_partner",
+    AuditObject.BROADCAST: "console_object_broadcast",
+    AuditObject.OUTBOX: "console_object_outbox",
+    AuditObject.MENU: "console_object_menu",
 }
 
 

@@ -42,6 +42,13 @@ class Permission(StrEnum):
     MANAGE_TEMPLATES = "manage_templates"
     # Add, rename and retire the villages residents choose from.
     MANAGE_VILLAGES = "manage_villages"
+    # Add the partner organisations needs are assigned to and events are co-hosted with.
+    MANAGE_PARTNERS = "manage_partners"
+    # Send, schedule and cancel broadcasts to residents.
+    SEND_BROADCASTS = "send_broadcasts"
+    # Run the service: repair the outbox (retry dead pushes, lift quota pauses) and push
+    # the account's menu to WeChat; each reaches every resident at once.
+    RUN_SERVICE = "run_service"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -55,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ANSWER_INBOX,
             Permission.MANAGE_EVENTS,
             Permission.CHECK_IN,
+            Permission.SEND_BROADCASTS,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no

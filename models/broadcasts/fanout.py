@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import UTCDateTime, local_text
 from models.broadcasts.audience import Audience, Recipient, normalize_audience, resolve_audience
 from models.broadcasts.mass import (
@@ -307,6 +308,7 @@ def check_send_at(send_at: datetime, now: datetime, tz: ZoneInfo) -> None:
 
 def create_broadcast(
     db: Session,
+    actor: Actor,
     *,
     texts: dict[str, str],
     audience: str,
@@ -314,9 +316,9 @@ def create_broadcast(
     scheduled_at: datetime | None = None,
     event_id: int | None = None,
     mass: bool = False,
-    created_by: str | None = None,
 ) -> Broadcast:
-    """Record a broadcast to send now (then call :func:`fan_out`) or at ``scheduled_at``."""
+    """Record a broadcast to send now (then call :func:`fan_out`) or at ``scheduled_at``,
+    audited as sent or scheduled by ``actor``."""
     if scheduled_at is not None:
         check_send_at(scheduled_at, now, STORED_ZONE)
     broadcast = Broadcast(
@@ -330,15 +332,24 @@ def create_broadcast(
         recipients=0,
         excluded_unsubscribed=0,
         excluded_opted_out=0,
-        created_by=(created_by or "")[:64] or None,
+        created_by=actor.label[:64],
         created_at=now,
     )
     db.add(broadcast)
     db.flush()
+    after = {
+        "audience": broadcast.audience,
+        "event_id": event_id,
+        "mass": mass,
+        "scheduled_at": None if scheduled_at is None else scheduled_at.astimezone(UTC),
+        "text": broadcast.text_zh,
+    }
+    action = AuditAction.BROADCAST_SEND if scheduled_at is None else AuditAction.BROADCAST_SCHEDULE
+    record(db, actor, action, AuditObject.BROADCAST, broadcast.id, now, after=after)
     return broadcast
 
 
-def cancel_broadcast(db: Session, broadcast_id: int, now: datetime, by: str | None) -> Broadcast:
+def cancel_broadcast(db: Session, actor: Actor, broadcast_id: int, now: datetime) -> Broadcast:
     """Stop a scheduled broadcast before it goes out.
 
     The row is locked first, so a cancel racing the scheduler's send either wins (the
@@ -356,8 +367,19 @@ def cancel_broadcast(db: Session, broadcast_id: int, now: datetime, by: str | No
             "only a broadcast that has not gone out can be cancelled"
         )
     broadcast.status = BroadcastStatus.CANCELLED
-    broadcast.error = f"cancelled at {now.isoformat(timespec='seconds')}" + (
-        f" by {by}" if by else ""
-    )
+    broadcast.error = f"cancelled at {now.isoformat(timespec='seconds')} by {actor.label}"
     db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.BROADCAST_CANCEL,
+        AuditObject.BROADCAST,
+        broadcast.id,
+        now,
+        before={
+            "status": BroadcastStatus.SCHEDULED,
+            "scheduled_at": broadcast.scheduled_at.astimezone(UTC),
+        },
+        after={"status": BroadcastStatus.CANCELLED},
+    )
     return broadcast

@@ -3,16 +3,19 @@
 The pauses themselves live in Redis, shared by the workers (scheduler/pauses.py); a row
 that found every channel it could take paused is put off until the pause's next probe,
 as ``failed`` with its attempt given back and a ``last_error`` starting with
-:data:`PAUSED_PREFIX`, so that resuming can find exactly those rows.
+:data:`PAUSED_PREFIX`, so that resuming can find exactly those rows. Resuming is a
+person's decision, audited in the transaction that lets the rows go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import rowcount
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus
@@ -20,9 +23,13 @@ from models.push.vocabulary import OutboxStatus
 PAUSED_PREFIX = "paused: "
 
 
-def release_paused(db: Session, kind: str, now: datetime) -> int:
-    """Make the rows of ``kind`` put off by a quota pause due now; returns how many."""
-    return rowcount(
+def release_paused(
+    db: Session, actor: Actor, kind: str, lifted: Sequence[str], now: datetime
+) -> int:
+    """Make the rows of ``kind`` put off by a quota pause due now, once ``actor`` lifted
+    its pauses on the ``lifted`` channels; returns how many rows. Audited when anything
+    was lifted or released: resuming a kind nothing held changed nothing."""
+    released = rowcount(
         db.execute(
             update(OutboxMessage)
             .where(
@@ -34,3 +41,7 @@ def release_paused(db: Session, kind: str, now: datetime) -> int:
             .values(next_attempt_at=now)
         )
     )
+    if lifted or released:
+        after = {"kind": kind, "channels": ", ".join(lifted), "released": released}
+        record(db, actor, AuditAction.OUTBOX_RESUME, AuditObject.OUTBOX, None, now, after=after)
+    return released

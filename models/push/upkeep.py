@@ -1,5 +1,5 @@
-"""The outbox's upkeep: queued rows past their validity expired, dead rows tried again,
-and the counts ``aixiang outbox stats`` shows."""
+"""The outbox's upkeep: queued rows past their validity expired, dead rows tried again
+(by a person, so audited), and the counts ``aixiang outbox stats`` shows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import UTCDateTime, rowcount
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus
@@ -28,8 +29,10 @@ def expire_stale(db: Session, now: datetime) -> int:
     return rowcount(result)
 
 
-def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
-    """Give dead rows a fresh set of attempts (after fixing what killed them)."""
+def retry_dead(db: Session, actor: Actor, now: datetime, kind: str | None = None) -> int:
+    """Give dead rows (of ``kind``, or all) a fresh set of attempts, after fixing what
+    killed them; returns how many. Audited when it revived any: a retry that found none
+    changed nothing."""
     statement = (
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.DEAD)
@@ -37,7 +40,11 @@ def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
     )
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)
-    return rowcount(db.execute(statement))
+    retried = rowcount(db.execute(statement))
+    if retried:
+        after = {"kind": kind, "retried": retried}
+        record(db, actor, AuditAction.OUTBOX_RETRY, AuditObject.OUTBOX, None, now, after=after)
+    return retried
 
 
 @dataclass(frozen=True)
