@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    SWITCH_CHANGE = "switch.change"
 
 
 class AuditObject(StrEnum):
@@ -67,6 +68,7 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    SWITCH = "switch"
 
 
 @dataclass(frozen=True)
