@@ -38,6 +38,11 @@ class Permission(StrEnum):
     MANAGE_TEMPLATES = "manage_templates"
     # Add, rename and retire the villages residents choose from.
     MANAGE_VILLAGES = "manage_villages"
+    # Read the impact dashboard and download its tables (a partner: its own organisation's
+    # figures only, scoped in models/impact/scope.py).
+    READ_IMPACT = "read_impact"
+    # Turn the public impact page (/impact) on and off.
+    PUBLISH_IMPACT = "publish_impact"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -49,14 +54,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_RESIDENTS,
             Permission.READ_INBOX,
             Permission.ANSWER_INBOX,
+            Permission.READ_IMPACT,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
     # partner organisation: partners and the foundation do not see it.
-    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
+    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.READ_IMPACT}),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
-    Role.VIEWER: frozenset({Permission.READ_INBOX}),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS, Permission.READ_IMPACT}),
+    Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_IMPACT}),
 }
 
 

@@ -53,13 +53,14 @@ def held_event_rows(db: Session, scope: ImpactScope) -> list[HeldEvent]:
     """Each event held in the period with its confirmed sign-ups and attendance, oldest
     first."""
     ids = select(Event.id).where(*held_events(scope)).scalar_subquery()
-    confirmed = dict(
-        db.execute(
+    confirmed = {
+        event_id: int(people)
+        for event_id, people in db.execute(
             select(Signup.event_id, func.sum(Signup.party_size))
             .where(Signup.event_id.in_(ids), Signup.status == SignupStatus.CONFIRMED)
             .group_by(Signup.event_id)
-        ).tuples()
-    )
+        )
+    }
     came = {
         event_id: (int(attended), int(walk_ins))
         for event_id, attended, walk_ins in db.execute(
@@ -82,7 +83,7 @@ def held_event_rows(db: Session, scope: ImpactScope) -> list[HeldEvent]:
             event_id,
             title,
             starts_at,
-            int(confirmed.get(event_id, 0)),
+            confirmed.get(event_id, 0),
             *came.get(event_id, (0, 0)),
         )
         for event_id, title, starts_at in events

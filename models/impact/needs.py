@@ -91,7 +91,9 @@ def partner_hours(rows: list[RaisedNeed]) -> list[PartnerHours]:
         to_ack = _hours([hours_between(row.created_at, row.acknowledged_at) for row in mine])
         to_resolve = _hours([hours_between(row.created_at, row.resolved_at) for row in mine])
         found.append(
-            PartnerHours(partner, len(to_ack), _median(to_ack), len(to_resolve), _median(to_resolve))
+            PartnerHours(
+                partner, len(to_ack), _median(to_ack), len(to_resolve), _median(to_resolve)
+            )
         )
     return found
 

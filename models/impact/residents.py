@@ -3,7 +3,7 @@ raised a need and came to two events in the period counts once."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from models.events.tables import Attendance, Event
@@ -21,10 +21,6 @@ def residents_served(db: Session, scope: ImpactScope) -> int:
         .join(Event, Event.id == Attendance.event_id)
         .where(*held_events(scope))
     )
-    parts = [came]
-    if not scope.tag:
-        parts.append(
-            select(Need.resident_id).where(*raised_needs(scope), Need.resident_id.is_not(None))
-        )
-    everyone = union(*parts).subquery()
-    return len(db.execute(select(everyone.c[0])).all())
+    raised = select(Need.resident_id).where(*raised_needs(scope), Need.resident_id.is_not(None))
+    everyone = (came if scope.tag else union(came, raised)).subquery()
+    return int(db.execute(select(func.count()).select_from(everyone)).scalar_one())

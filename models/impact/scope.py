@@ -32,10 +32,10 @@ class ImpactScope:
 
 
 def held_events(scope: ImpactScope) -> list[ColumnElement[bool]]:
-    """Events held in the period: published (not drafts, not cancelled) and started
-    within it."""
+    """Events held in the period: published or finished (not drafts, not cancelled) and
+    started within it."""
     conditions = [
-        Event.status == EventStatus.PUBLISHED,
+        Event.status.in_((EventStatus.PUBLISHED, EventStatus.FINISHED)),
         Event.starts_at >= scope.start,
         Event.starts_at < scope.end,
     ]
