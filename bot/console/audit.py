@@ -30,6 +30,7 @@ ACTION_TEXT_KEYS = {
     AuditAction.VILLAGE_ADD: "console_action_village_add",
     AuditAction.VILLAGE_RENAME: "console_action_village_rename",
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
+    AuditAction.SWITCH_CHANGE: "console_action_switch_change",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -38,6 +39,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.RESIDENT: "console_object_resident",
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
+    AuditObject.SWITCH: "console_object_switch",
 }
 
 
