@@ -30,8 +30,8 @@ def test_the_dashboard_draws_its_charts(
     page.fill("input[name=value]", "2026-Q1")
     page.click("#impact-show")
     charts = page.locator(".chart")
-    expect(charts).to_have_count(6)
-    for index in range(6):
+    expect(charts).to_have_count(7)
+    for index in range(7):
         expect(charts.nth(index).locator("canvas")).to_have_count(1)
     expect(page.locator("#impact-headline td").nth(1)).to_have_text("2")
     box = charts.first.bounding_box()

@@ -61,7 +61,7 @@ def test_the_club_s_readers_see_the_whole_club(
     page = person.get(f"/console/impact/?{MARCH}").get_data(as_text=True)
     assert cells(page, "headline")[:2] == ["举办的活动", "2"]
     assert "群发触达人数" in section(page, "headline")
-    assert page.count('class="chart"') == 6
+    assert page.count('class="chart"') == 7
     assert ("impact-public-switch" in page) == (role == "admin")
 
 

@@ -21,12 +21,13 @@ from models.impact.events import by_month, held_event_rows, total
 from models.impact.headline import headline
 from models.impact.needs import (
     by_category_status,
+    by_month_status,
     most_raised,
     over_deadline,
     partner_hours,
     raised_need_rows,
 )
-from models.impact.period import PeriodError, period_bounds
+from models.impact.period import PeriodError, local_month, period_bounds
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
@@ -119,6 +120,31 @@ def test_needs_by_category_and_status_equal_needs_overview(services: Services, c
     }
 
 
+def test_needs_by_month_and_status_equal_needs_overview(services: Services, club: Club) -> None:
+    scope = ImpactScope(day(-30), AFTER)
+    with services.session_factory() as db:
+        counted = by_month_status(raised_need_rows(db, scope), TZ)
+        viewed = view_rows(
+            db,
+            "SELECT ref, created_at, status FROM needs_overview"
+            " WHERE created_at >= :start AND created_at < :end",
+            scope,
+        )
+    expected: dict[tuple[str, str], int] = {}
+    for _ref, created_at, status in viewed:
+        month = local_month(as_utc(created_at), TZ)
+        expected[(month, status)] = expected.get((month, status), 0) + 1
+    assert counted == expected
+    assert counted[("2026-02", "submitted")] == 1
+    assert counted[("2026-04", "acknowledged")] == 1
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A view's timestamp: a datetime on PostgreSQL, naive UTC text on SQLite."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def test_median_hours_per_partner_equal_needs_overview(services: Services, club: Club) -> None:
     scope = ImpactScope(day(-30), AFTER)
     with services.session_factory() as db:
@@ -170,10 +196,7 @@ def test_needs_over_their_deadline_follow_the_queue_rule(services: Services, clu
         village = over_deadline(db, march(village_id=club.villages["朝阳村"]), DEADLINES, now)
     expected: dict[str, int] = {}
     for category, created_at in viewed:
-        created = (
-            created_at if isinstance(created_at, datetime) else datetime.fromisoformat(created_at)
-        )
-        if created.replace(tzinfo=UTC) < now - timedelta(days=DEADLINES.days(category)):
+        if as_utc(created_at) < now - timedelta(days=DEADLINES.days(category)):
             expected[category] = expected.get(category, 0) + 1
     assert found == expected == {"education": 1, "environment": 1}
     assert village == {}

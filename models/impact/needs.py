@@ -67,6 +67,11 @@ def by_month_category(rows: list[RaisedNeed], tz: ZoneInfo) -> dict[tuple[str, s
     return dict(Counter((local_month(row.created_at, tz), row.category) for row in rows))
 
 
+def by_month_status(rows: list[RaisedNeed], tz: ZoneInfo) -> dict[tuple[str, str], int]:
+    """Of the needs raised in each local month, how many are in each status now."""
+    return dict(Counter((local_month(row.created_at, tz), row.status) for row in rows))
+
+
 def hours_between(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else (end - start).total_seconds() / 3600
 

@@ -6,7 +6,8 @@ series; ``impact_charts.js`` turns that into an ECharts option."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from models.impact.events import by_month, held_event_rows, total
 from models.impact.needs import (
     by_category_status,
     by_month_category,
+    by_month_status,
     most_raised,
     over_deadline,
     partner_hours,
@@ -47,7 +49,6 @@ class ImpactTable:
     headers: list[str]
     rows: list[list[Any]]
     chart: Chart | None = None
-    notes: list[str] = field(default_factory=list)
 
     def chart_data(self) -> dict[str, Any] | None:
         """What impact_charts.js draws, or none for a table without a chart."""
@@ -69,7 +70,7 @@ class Inputs:
 
     tz: ZoneInfo
     deadlines: AckDeadlines
-    now: Any
+    now: datetime
     category_name: Callable[[str], str]
 
 
@@ -134,6 +135,16 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
             [
                 [month, name(category), count]
                 for (month, category), count in sorted(by_month_category(needs, inputs.tz).items())
+            ],
+            Chart("line", 0, (2,), pivot=1),
+        ),
+        ImpactTable(
+            "needs_months_status",
+            gettext("impact_table_needs_months_status"),
+            _heads("impact_column_month", "impact_column_status", "impact_column_needs"),
+            [
+                [month, status_name(status), count]
+                for (month, status), count in sorted(by_month_status(needs, inputs.tz).items())
             ],
             Chart("line", 0, (2,), pivot=1),
         ),
