@@ -56,6 +56,11 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    EVENT_CREATE = "event.create"
+    EVENT_UPDATE = "event.update"
+    EVENT_PUBLISH = "event.publish"
+    EVENT_CANCEL = "event.cancel"
+    EVENT_CHECKIN = "event.checkin"
     SWITCH_CHANGE = "switch.change"
 
 
@@ -68,6 +73,7 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    EVENT = "event"
     SWITCH = "switch"
 
 

@@ -30,6 +30,11 @@ ACTION_TEXT_KEYS = {
     AuditAction.VILLAGE_ADD: "console_action_village_add",
     AuditAction.VILLAGE_RENAME: "console_action_village_rename",
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
+    AuditAction.EVENT_CREATE: "console_action_event_create",
+    AuditAction.EVENT_UPDATE: "console_action_event_update",
+    AuditAction.EVENT_PUBLISH: "console_action_event_publish",
+    AuditAction.EVENT_CANCEL: "console_action_event_cancel",
+    AuditAction.EVENT_CHECKIN: "console_action_event_checkin",
     AuditAction.SWITCH_CHANGE: "console_action_switch_change",
 }
 OBJECT_TEXT_KEYS = {
@@ -39,6 +44,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.RESIDENT: "console_object_resident",
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
+    AuditObject.EVENT: "console_object_event",
     AuditObject.SWITCH: "console_object_switch",
 }
 

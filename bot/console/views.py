@@ -26,6 +26,7 @@ from bot.console.accounts import blueprint as accounts_blueprint
 from bot.console.audit import blueprint as audit_blueprint
 from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.context import account, close_request_db, now, request_db, services
+from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
 from bot.console.impact.routes import blueprint as impact_blueprint
 from bot.console.inbox import blueprint as inbox_blueprint
@@ -61,6 +62,7 @@ console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
+console.register_blueprint(events_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

@@ -1,7 +1,7 @@
 """switch: the switches an admin turns on and off in the console (the public impact page)
 
 Revision ID: 0023_switch
-Revises: 0020_response_templates
+Revises: 0022_event_summary_status
 Create Date: 2026-12-02
 
 One row per switch that was ever turned on; a missing row is off (models/impact/
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023_switch"
-down_revision: str | None = "0020_response_templates"
+down_revision: str | None = "0022_event_summary_status"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
