@@ -9,6 +9,7 @@ from models.audit import AuditEntry
 from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
+from models.impact.publication import Switch
 from models.inbound import InboundMessage
 from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
@@ -43,5 +44,6 @@ __all__ = [
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
+    "Switch",
     "Village",
 ]

@@ -68,6 +68,7 @@ class AuditAction(StrEnum):
     OUTBOX_RETRY = "outbox.retry"
     OUTBOX_RESUME = "outbox.resume"
     MENU_PUSH = "menu.push"
+    SWITCH_CHANGE = "switch.change"
 
 
 class AuditObject(StrEnum):
@@ -86,6 +87,7 @@ class AuditObject(StrEnum):
     OUTBOX = "outbox"
     # The account's custom menu in WeChat (no object id): there is one.
     MENU = "menu"
+    SWITCH = "switch"
 
 
 @dataclass(frozen=True)

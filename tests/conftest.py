@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.events",
     "tests.fixtures_wechat",
     "tests.guards",
+    "tests.impact",
     "tests.pushes",
     "tests.transcript",
     "tests.workbench",

@@ -16,6 +16,7 @@ from flask_babel import Babel
 
 from bot.console.auth import csrf, login_manager
 from bot.console.i18n import select_language
+from bot.console.impact.public import blueprint as public_impact
 from bot.console.session_cookie import ConsoleSessionInterface
 from bot.console.views import console
 from bot.services import Services
@@ -58,3 +59,4 @@ def install_console(app: Flask, services: Services) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(console)
+    app.register_blueprint(public_impact)

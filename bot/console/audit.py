@@ -42,6 +42,7 @@ ACTION_TEXT_KEYS = {
     AuditAction.OUTBOX_RETRY: "console_action_outbox_retry",
     AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
     AuditAction.MENU_PUSH: "console_action_menu_push",
+    AuditAction.SWITCH_CHANGE: "console_action_switch_change",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -55,6 +56,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.BROADCAST: "console_object_broadcast",
     AuditObject.OUTBOX: "console_object_outbox",
     AuditObject.MENU: "console_object_menu",
+    AuditObject.SWITCH: "console_object_switch",
 }
 
 

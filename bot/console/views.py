@@ -28,6 +28,7 @@ from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
+from bot.console.impact.routes import blueprint as impact_blueprint
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
 from bot.console.names import push_kind_name, push_status_name
@@ -55,6 +56,7 @@ console = Blueprint(
 )
 console.register_blueprint(accounts_blueprint)
 console.register_blueprint(audit_blueprint)
+console.register_blueprint(impact_blueprint)
 console.register_blueprint(inbox_blueprint)
 console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)

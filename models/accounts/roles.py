@@ -49,6 +49,11 @@ class Permission(StrEnum):
     # Run the service: repair the outbox (retry dead pushes, lift quota pauses) and push
     # the account's menu to WeChat; each reaches every resident at once.
     RUN_SERVICE = "run_service"
+    # Read the impact dashboard and download its tables (a partner: its own organisation's
+    # figures only, scoped in models/impact/scope.py).
+    READ_IMPACT = "read_impact"
+    # Turn the public impact page (/impact) on and off.
+    PUBLISH_IMPACT = "publish_impact"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -63,14 +68,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_EVENTS,
             Permission.CHECK_IN,
             Permission.SEND_BROADCASTS,
+            Permission.READ_IMPACT,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
     # partner organisation: partners and the foundation do not see it.
-    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN}),
+    Role.PARTNER: frozenset(
+        {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN, Permission.READ_IMPACT}
+    ),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
-    Role.VIEWER: frozenset({Permission.READ_INBOX}),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS, Permission.READ_IMPACT}),
+    Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_IMPACT}),
 }
 
 

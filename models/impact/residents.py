@@ -1,0 +1,26 @@
+"""Unique residents served: one identity across needs and events, so a resident who
+raised a need and came to two events in the period counts once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session
+
+from models.events.tables import Attendance, Event
+from models.impact.scope import ImpactScope, held_events, raised_needs
+from models.needs.tables import Need
+
+
+def residents_served(db: Session, scope: ImpactScope) -> int:
+    """Residents who raised a need in the period or checked in at an event held in it
+    (walk-ins included); a tag narrows events only, so with one the needs are left out,
+    as their residents were not served under that tag. An erased need's resident is no
+    longer known and is not counted."""
+    came = (
+        select(Attendance.resident_id)
+        .join(Event, Event.id == Attendance.event_id)
+        .where(*held_events(scope))
+    )
+    raised = select(Need.resident_id).where(*raised_needs(scope), Need.resident_id.is_not(None))
+    everyone = (came if scope.tag else union(came, raised)).subquery()
+    return int(db.execute(select(func.count()).select_from(everyone)).scalar_one())
