@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.services import Services
+from models.db import make_engine, make_session_factory
 from models.needs.demand import counted_demand, recount_every_demand
 from models.needs.erasure import erase_resident_data
 from models.needs.queries import list_needs, other_residents
@@ -22,6 +23,7 @@ from models.needs.tables import OPEN_STATUSES, TRANSITIONS, Need, NeedStatus
 from models.needs.transitions import change_status
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
+from tests.test_events_concurrency import all_at_once
 
 DEADLINES = AckDeadlines({}, default=3)
 OPENIDS = [f"o-{n}" for n in range(6)]
@@ -165,3 +167,30 @@ def test_recounting_every_need_after_links_written_by_sql(db: Session, clock: Fa
     db.commit()
     assert original.demand == 3 and [need.demand for need in others] == [1, 1, 1]
     assert_stored_equals_counted(db)
+
+
+def test_staff_marking_duplicates_of_one_need_at_once_lose_no_count(
+    services: Services, clock: FakeClock
+) -> None:
+    """Each marking locks the original before counting, so the last to count sees every
+    link the others committed (on PostgreSQL, 20 connections at the same moment)."""
+    residents = 20 if services.engine.dialect.name == "postgresql" else 5
+    with services.session_factory() as db, db.begin():
+        original_id = new_need(db, "o-original", clock.now).id
+        merged = [new_need(db, f"o-{index}", clock.now).id for index in range(residents)]
+    engine = make_engine(services.config.database.url, pool_size=residents, max_overflow=0)
+    sessions = make_session_factory(engine)
+
+    def mark(index: int) -> None:
+        with sessions() as db, db.begin():
+            need, original = db.get_one(Need, merged[index]), db.get_one(Need, original_id)
+            change_status(
+                db, need, "duplicate", "王", "同", False, clock.now, duplicate_of=original
+            )
+
+    try:
+        all_at_once(residents, mark)
+    finally:
+        engine.dispose()
+    with services.session_factory() as db:
+        assert db.get_one(Need, original_id).demand == residents + 1

@@ -34,7 +34,9 @@ def recount_demand(db: Session, need_ids: Collection[int]) -> None:
 
     The needs are locked first, in id order, and counted after: two staff linking needs
     to one original at once each count in turn, the second seeing the first's link, so
-    neither count is lost.
+    neither count is lost. The lock is ``FOR NO KEY UPDATE``: a link to the original
+    already holds its key share (the foreign key), which ``FOR UPDATE`` would wait for,
+    each transaction for the other's.
     """
     if not need_ids:
         return
@@ -43,7 +45,7 @@ def recount_demand(db: Session, need_ids: Collection[int]) -> None:
             select(Need)
             .where(Need.id.in_(sorted(need_ids)))
             .order_by(Need.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         ).scalars()
     )
