@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from bench.events import bare_tables
-from bench.needs import STATUS_BY_HASH
+from bench.needs import STATUS_BY_HASH, recount_loaded_demand
 
 # The bench's "now": what the in-process queries pass as the clock. The data ends here.
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
@@ -366,6 +366,9 @@ def load(engine: Engine, sizes: Sizes) -> float:
                 # takes the new tables for nearly empty and joins them by nested loops.
                 connection.execute(text("ANALYZE"))
             print(f"  loaded {name:<22} {time.perf_counter() - started:6.1f} s")
+    started = time.perf_counter()
+    recount_loaded_demand(engine)
+    print(f"  recounted demand {time.perf_counter() - started:6.1f} s")
     # What autovacuum would soon do: statistics, and the visibility map for index-only scans.
     started = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

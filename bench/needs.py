@@ -52,6 +52,7 @@ from bench.support import (  # noqa: E402
 from bot.cli.main import main as cli_main  # noqa: E402
 from models.db import make_session_factory  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
+from models.needs.demand import recount_every_demand  # noqa: E402
 from models.needs.queries import list_needs  # noqa: E402
 
 DATABASE_NAME = "aixiang_bench_needs"
@@ -328,7 +329,18 @@ def load(engine: Engine) -> None:
         f"  rebuilt {len(dropped)} indexes and constraints, analyzed "
         f"{time.perf_counter() - started:6.1f} s"
     )
+    started = time.perf_counter()
+    recount_loaded_demand(engine)
+    print(f"  recounted demand {time.perf_counter() - started:6.1f} s")
     print(f"load: {time.perf_counter() - total:.1f} s")
+
+
+def recount_loaded_demand(engine: Engine) -> None:
+    """The needs were linked as duplicates by SQL, past the operations that keep each
+    need's stored demand: count it once, as the migration that added it did."""
+    with make_session_factory(engine)() as db:
+        recount_every_demand(db)
+        db.commit()
 
 
 def drop_secondary_structures(connection: Connection) -> list[str]:

@@ -227,3 +227,44 @@ def test_queued_mass_rows_store_the_intent_instead_of_wechats_request(
     downgrade(empty_database, "0012_push_vocabulary")
     assert payloads() == {1: tag_send, 2: english_list, 3: sent}
     engine.dispose()
+
+
+def test_the_migration_counts_needs_already_linked(empty_database: str) -> None:
+    """0024 adds need.demand to a database with needs linked already: each original's
+    other residents counted once, an erased need as one of its own."""
+    upgrade(empty_database, "0021_console_search_indexes")
+    engine = make_engine(empty_database)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        for openid in ("o-a", "o-b"):
+            connection.execute(
+                text(
+                    "INSERT INTO resident (openid, subscribed, broadcast_opt_out, created_at)"
+                    " VALUES (:openid, true, false, :now)"
+                ),
+                {"openid": openid, "now": now},
+            )
+        # need 1 (o-a) and what was merged into it: o-a again, o-b twice, two erased needs
+        rows = [(1, 1, None), (2, 1, 1), (3, 2, 1), (4, 2, 1), (5, None, 1), (6, None, 1)]
+        for need_id, resident_id, duplicate_of_id in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO need (id, resident_id, category, status, duplicate_of_id,"
+                    " updated_at, created_at) VALUES (:id, :resident, 'environment',"
+                    " :status, :original, :now, :now)"
+                ),
+                {
+                    "id": need_id,
+                    "resident": resident_id,
+                    "status": "duplicate" if duplicate_of_id else "submitted",
+                    "original": duplicate_of_id,
+                    "now": now,
+                },
+            )
+    engine.dispose()
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        demand = dict(connection.execute(text("SELECT id, demand FROM need")).all())
+    engine.dispose()
+    assert demand == {1: 4, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1}  # o-a, o-b and the two erased

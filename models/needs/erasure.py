@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models.audit import Actor, AuditAction, AuditObject, record
 from models.inbound import InboundMessage
 from models.inbox.operations import erase_resident_messages
+from models.needs.demand import recount_demand
 from models.needs.notices import assigned_key, assigned_payload
 from models.needs.tables import Need, NeedHistory, NeedPhoto, PhotoStatus
 from models.partners import Partner
@@ -74,6 +75,11 @@ def erase_resident_data(db: Session, resident: Resident, now: datetime) -> Erasu
         need.longitude = None
         need.resident_id = None
         need.erased_at = now
+    # An erased need counts as a resident of its own: the demand of these needs and of
+    # those they were merged into may grow (one resident's two "me too"s become two).
+    recount_demand(
+        db, {*need_ids, *(need.duplicate_of_id for need in needs if need.duplicate_of_id)}
+    )
     _erase_from_partner_pushes(db, needs)
     erased_messages = db.execute(
         update(InboundMessage)

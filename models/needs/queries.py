@@ -72,11 +72,11 @@ def other_residents(original_ids: Sequence[int] | None = None) -> Select[int | N
 
 def demand_counts(db: Session, need_ids: Sequence[int]) -> dict[int, int]:
     """How many residents raised each of ``need_ids``: its own, and those whose needs
-    were merged into it."""
+    were merged into it, as stored on the need (models/needs/demand.py keeps it)."""
     if not need_ids:
         return {}
-    others = {need_id: count for need_id, count in db.execute(other_residents(need_ids))}
-    return {need_id: 1 + others.get(need_id, 0) for need_id in need_ids}
+    stored = db.execute(select(Need.id, Need.demand).where(Need.id.in_(need_ids)))
+    return {need_id: demand for need_id, demand in stored}
 
 
 def list_needs(
@@ -98,8 +98,8 @@ def list_needs(
     is no longer work: no one can be told of its progress. It is left out unless asked.
 
     The filters and the newest-first order follow the need indexes, so a page costs the
-    same with a million needs as with ten; ordering by demand counts the residents of
-    every merged need, which is fine for open needs but not for the whole table.
+    same with a million needs as with ten; ordering by demand reads the count stored on
+    each need.
     """
     query = _filtered(
         select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
@@ -110,15 +110,9 @@ def list_needs(
         include_erased,
     )
     if by_demand:
-        others = other_residents().subquery()
-        need_id, residents = others.c
-        query = query.outerjoin(others, need_id == Need.id).order_by(
-            func.coalesce(residents, 0).desc()
-        )
+        query = query.order_by(Need.demand.desc())
     query = query.order_by(Need.created_at.desc(), Need.id.desc()).limit(limit).offset(offset)
-    rows = db.execute(query).all()
-    counts = demand_counts(db, [need.id for need, _ in rows])
-    return [NeedRow(need, partner_name, counts[need.id]) for need, partner_name in rows]
+    return [NeedRow(need, partner_name, need.demand) for need, partner_name in db.execute(query)]
 
 
 def count_needs(

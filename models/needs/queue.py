@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from models.needs.queries import SelectT, demand_counts, other_residents, parse_ref
+from models.needs.queries import SelectT, parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
 from models.villages.queries import in_village
@@ -182,23 +182,19 @@ def queue_page(
         now,
     )
     if wanted.sort == QueueSort.DEMAND:
-        others = other_residents().subquery()
-        need_id, residents = others.c
-        query = query.outerjoin(others, need_id == Need.id).order_by(
-            func.coalesce(residents, 0).desc(), Need.created_at, Need.id
-        )
+        # ix_need_unerased_demand holds this order: the page is read, not sorted.
+        query = query.order_by(Need.demand.desc(), Need.created_at, Need.id)
     elif wanted.sort == QueueSort.NEWEST:
         query = query.order_by(Need.created_at.desc(), Need.id.desc())
     else:
         query = query.order_by(Need.created_at, Need.id)
     rows = db.execute(query.offset((page - 1) * page_size).limit(page_size)).all()
-    counts = demand_counts(db, [need.id for need, _ in rows])
     total = db.execute(
         _narrowed(select(func.count()).select_from(Need), wanted, deadlines, now)
     ).scalar_one()
     return QueuePage(
         [
-            QueueRow(need, partner, counts[need.id], is_over_time(need, deadlines, now))
+            QueueRow(need, partner, need.demand, is_over_time(need, deadlines, now))
             for need, partner in rows
         ],
         int(total),

@@ -119,10 +119,26 @@ class Need(CreatedAtMixin, Base):
     # The village it is in: the one its place names, else its resident's at submission
     # (models/villages); kept when the resident moves or their data is erased.
     village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"))
+    # How many residents raised it: its own, and those whose needs were merged into it
+    # (models/needs/demand.py keeps it, in the transaction that changes who is linked), so
+    # the queue sorts by it without counting every need's duplicates first.
+    demand: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     @property
     def ref(self) -> str:
         return need_ref(self.id)
+
+
+# The queue sorted by demand, for needs not erased: read in order, stopping at a page,
+# whatever the status filter (migration 0024 says why status is not first).
+Index(
+    "ix_need_unerased_demand",
+    Need.demand.desc(),
+    Need.created_at,
+    Need.id,
+    postgresql_where=text("erased_at IS NULL"),
+    sqlite_where=text("erased_at IS NULL"),
+)
 
 
 class NeedHistory(CreatedAtMixin, Base):

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from models.needs.demand import recount_demand
 from models.needs.errors import NeedRefusal
 from models.needs.notices import (
     ASSIGNED_KIND,
@@ -42,7 +43,8 @@ def change_status(
     Writes one history row, and queues a push to the resident (and to residents whose
     needs were merged into this one) for a status change or a public note. Marking a
     duplicate links the need to the original's root, and needs already merged into it
-    move along, so demand counts stay one level deep.
+    move along, so demand counts stay one level deep; the stored demand of both needs is
+    recounted (models/needs/demand.py).
     """
     note = (note or "").strip() or None
     by = by.strip()[:64] or "staff"
@@ -92,6 +94,7 @@ def change_status(
         db.execute(
             update(Need).where(Need.duplicate_of_id == need.id).values(duplicate_of_id=original.id)
         )
+        recount_demand(db, {need.id, original.id})
     entry = NeedHistory(
         need_id=need.id,
         by=by,
