@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
@@ -101,7 +100,9 @@ class OutcomeRecorder:
                 self._room.release()
                 raise self._failure
             self._pending += 1
-        self._queue.put(_Record(outcome, now, lease))
+            self._queue.put(_Record(outcome, now, lease))
+            if self._pending >= self._backlog:
+                self._state.notify_all()
 
     def flush(self) -> None:
         """Wait until every outcome handed over is committed; raise what stopped one."""
@@ -123,18 +124,29 @@ class OutcomeRecorder:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            deadline = time.monotonic() + GATHER_S
-            while len(group) < self._backlog:
-                try:
-                    record = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if record is None:
-                    self._write(group)
-                    return
-                group.append(record)
+            group, closing = self._gather(first)
             self._write(group)
+            if closing:
+                return
+
+    def _gather(self, first: _Record) -> tuple[list[_Record], bool]:
+        """The group that ``first`` opens, and whether the recorder was closed meanwhile.
+
+        The thread sleeps through the gathering, woken early only when ``backlog``
+        outcomes are waiting (:meth:`record` says so), then takes what was queued: two
+        wake-ups a group, where waking for each outcome cost a thread switch per push."""
+        with self._state:
+            self._state.wait_for(lambda: self._pending >= self._backlog, timeout=GATHER_S)
+        group = [first]
+        while len(group) < self._backlog:
+            try:
+                record = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if record is None:
+                return group, True
+            group.append(record)
+        return group, False
 
     def _write(self, group: list[_Record]) -> None:
         """Commit the group, each row matched against its lease's end, which no renewal
@@ -142,7 +154,8 @@ class OutcomeRecorder:
         try:
             with ExitStack() as held:
                 ends = {
-                    record.lease: held.enter_context(record.lease.recording()) for record in group
+                    lease: held.enter_context(lease.recording())
+                    for lease in {record.lease for record in group}
                 }
                 self._write_on_live_connection(group, ends)
         except BaseException as exc:
@@ -212,8 +225,7 @@ class OutcomeRecorder:
             if failure is not None and self._failure is None:
                 self._failure = failure
             self._state.notify_all()
-        for _ in group:
-            self._room.release()
+        self._room.release(len(group))
 
     def _connect(self) -> Connection:
         if self._connection is None:
