@@ -91,8 +91,12 @@ class OutcomeRecorder:
         self._connection: Connection | None = None
         self._write_other = write_other
         self._backlog = backlog
-        self._room = threading.Semaphore(backlog)
-        self._state = threading.Condition()
+        # One lock for the counts, with a condition for each kind of waiter: sending
+        # threads wait for room (and flush for none pending), the recorder for a group
+        # of ``backlog``; so each wakes only for what it waits for.
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._full = threading.Condition(self._lock)
         self._pending = 0
         self._failure: BaseException | None = None
         self._queue: queue.SimpleQueue[_Record | None] = queue.SimpleQueue()
@@ -103,20 +107,19 @@ class OutcomeRecorder:
         """Hand over ``outcome`` to be committed under ``lease``, the one its row was sent
         under, first waiting while ``backlog`` outcomes wait for their commit. Raises what
         stopped an earlier outcome being written, so the batch stops sending."""
-        self._room.acquire()
-        with self._state:
+        with self._lock:
+            self._room.wait_for(lambda: self._pending < self._backlog or self._failure is not None)
             if self._failure is not None:
-                self._room.release()
                 raise self._failure
             self._pending += 1
             self._queue.put(_Record(outcome, now, lease))
             if self._pending >= self._backlog:
-                self._state.notify_all()
+                self._full.notify()
 
     def flush(self) -> None:
         """Wait until every outcome handed over is committed; raise what stopped one."""
-        with self._state:
-            self._state.wait_for(lambda: self._pending == 0)
+        with self._lock:
+            self._room.wait_for(lambda: self._pending == 0)
             failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -144,8 +147,8 @@ class OutcomeRecorder:
         The thread sleeps through the gathering, woken early only when ``backlog``
         outcomes are waiting (:meth:`record` says so), then takes what was queued: two
         wake-ups a group, where waking for each outcome cost a thread switch per push."""
-        with self._state:
-            self._state.wait_for(lambda: self._pending >= self._backlog, timeout=GATHER_S)
+        with self._lock:
+            self._full.wait_for(lambda: self._pending >= self._backlog, timeout=GATHER_S)
         group = [first]
         while len(group) < self._backlog:
             try:
@@ -229,12 +232,11 @@ class OutcomeRecorder:
                 mark_sent(db, {channel: ids}, now, lease_until=ends[lease])
 
     def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
-        with self._state:
+        with self._lock:
             self._pending -= len(group)
             if failure is not None and self._failure is None:
                 self._failure = failure
-            self._state.notify_all()
-        self._room.release(len(group))
+            self._room.notify_all()
 
     def _connect(self) -> Connection:
         if self._connection is None:
