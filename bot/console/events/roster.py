@@ -11,12 +11,14 @@ all: a refused one names the resident and leaves everyone as they were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from bot.console.context import now, request_db
 from bot.console.events.access import actor, checks_in, visible_event
@@ -87,15 +89,9 @@ def check_in_row(event_id: int, signup_id: int) -> ResponseReturnValue:
     """A tap on a row of the confirmed list or of the waitlist."""
     event = visible_event(event_id)
     signup = _signup_of(event, signup_id)
-    db = request_db()
-    try:
-        result = check_in(db, event.id, signup.resident, CheckinMethod.STAFF, now())
-    except EventError as error:
-        db.rollback()
-        return _answer(event_id, refusal_text(error), refused=True)
-    audit_checked_in(db, actor(), result, now())
-    db.commit()
-    return _answer(event_id, _said(result), refused=False)
+    return _checked_in(
+        event_id, lambda db: check_in(db, event.id, signup.resident, CheckinMethod.STAFF, now())
+    )
 
 
 @checks_in
@@ -105,9 +101,15 @@ def check_in_code(event_id: int) -> ResponseReturnValue:
     code = request.form.get("code", "").strip()
     if len(code) != CHECKIN_CODE_DIGITS or not code.isdecimal() or not code.isascii():
         return _answer(event_id, gettext("console_checkin_code_bad"), refused=True)
+    return _checked_in(event_id, lambda db: check_in_by_code(db, event.id, code, now()))
+
+
+def _checked_in(event_id: int, attempt: Callable[[Session], CheckInResult]) -> ResponseReturnValue:
+    """One check-in, audited under the account and committed, answered with what
+    happened; a refusal rolls back and changes nothing."""
     db = request_db()
     try:
-        result = check_in_by_code(db, event.id, code, now())
+        result = attempt(db)
     except EventError as error:
         db.rollback()
         return _answer(event_id, refusal_text(error), refused=True)
