@@ -13,9 +13,9 @@ HELP_LINES_AT_MOST = 12
 # What help must name, in each language: every command, the list's paging, need refs.
 COMMANDS = {
     "帮助": "活动 N, 报名 N, 取消报名 N, 我的活动, 下一页, 需求 N-, 我的需求, 退订,"
-    " 删除我的信息, English, 退出",
+    " 我的村, 人工, 删除我的信息, English, 退出",
     "help": "events N, signup N, cancel N, my events, more, need N-, my needs, unsubscribe,"
-    " delete my data, 中文, exit",
+    " my village, talk to a person, delete my data, 中文, exit",
 }
 
 
