@@ -56,6 +56,8 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    OUTBOX_RETRY = "outbox.retry"
+    OUTBOX_RESUME = "outbox.resume"
 
 
 class AuditObject(StrEnum):
@@ -67,6 +69,7 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    OUTBOX = "outbox"
 
 
 @dataclass(frozen=True)

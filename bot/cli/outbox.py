@@ -10,6 +10,7 @@ from typing import Any
 import click
 import redis
 
+from bot.cli.actors import acting, as_option
 from bot.cli.support import (
     StaffError,
     config_from_context,
@@ -22,9 +23,10 @@ from bot.cli.support import (
 )
 from bot.redis_conn import connect_redis
 from bot.spool import Spool
+from models.accounts.roles import Permission
 from models.push import upkeep
 from models.push.outbox import OutboxMessage
-from models.push.pauses import release_paused
+from models.push.pauses import resume_kind
 from models.push.registry import PushKind
 from models.push.vocabulary import OutboxStatus
 from scheduler.pauses import Pauses
@@ -110,18 +112,20 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
 
 @outbox_group.command("resume", short_help="Lift the quota pauses of a kind of push.")
 @click.option("--kind", required=True, help="The kind of push whose sends may go again.")
+@as_option
 @json_option('Print {"kind": ..., "channels": [...], "released": N} as JSON.')
 @click.pass_context
-def outbox_resume(ctx: click.Context, kind: str, as_json: bool) -> None:
+def outbox_resume(ctx: click.Context, kind: str, as_account: str | None, as_json: bool) -> None:
     """Lift every quota pause of a kind now (say, once WeChat raised the quota), and make
     its pushes that waited for the pause due at once."""
     if kind not in set(PushKind):
         raise StaffError(f"unknown kind {kind!r}; kinds: {', '.join(PushKind)}")
-    with _pauses(ctx) as pauses:
-        lifted = pauses.resume(kind)
     with staff_session(ctx) as db:
-        released = release_paused(db, kind, now_from_context(ctx))
-    channels = [pause.channel for pause in lifted]
+        actor = acting(db, as_account, Permission.MANAGE_OUTBOX)
+        with _pauses(ctx) as pauses:
+            lifted = pauses.resume(kind)
+        channels = [pause.channel for pause in lifted]
+        released = resume_kind(db, actor, kind, channels, now_from_context(ctx))
     if as_json:
         emit_object({"kind": kind, "channels": channels, "released": released}, as_json=True)
         return
@@ -138,12 +142,16 @@ def _duration(seconds: float) -> str:
 @outbox_group.command("retry", short_help="Give dead pushes fresh attempts.")
 @click.option("--dead", is_flag=True, required=True, help="Retry dead-lettered pushes.")
 @click.option("--kind", help="Only this kind of push.")
+@as_option
 @json_option('Print {"retried": N, "kind": ...} as JSON.')
 @click.pass_context
-def outbox_retry(ctx: click.Context, dead: bool, kind: str | None, as_json: bool) -> None:
+def outbox_retry(
+    ctx: click.Context, dead: bool, kind: str | None, as_account: str | None, as_json: bool
+) -> None:
     """Give dead pushes a fresh set of attempts, once what killed them is fixed."""
     with staff_session(ctx) as db:
-        count = upkeep.retry_dead(db, now_from_context(ctx), kind)
+        actor = acting(db, as_account, Permission.MANAGE_OUTBOX)
+        count = upkeep.retry_dead(db, actor, now_from_context(ctx), kind)
     if as_json:
         emit_object({"retried": count, "kind": kind}, as_json=True)
         return

@@ -30,6 +30,8 @@ ACTION_TEXT_KEYS = {
     AuditAction.VILLAGE_ADD: "console_action_village_add",
     AuditAction.VILLAGE_RENAME: "console_action_village_rename",
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
+    AuditAction.OUTBOX_RETRY: "console_action_outbox_retry",
+    AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -38,6 +40,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.RESIDENT: "console_object_resident",
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
+    AuditObject.OUTBOX: "console_object_outbox",
 }
 
 

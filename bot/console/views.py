@@ -31,6 +31,7 @@ from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
 from bot.console.names import push_kind_name, push_status_name
 from bot.console.needs.routes import blueprint as needs_blueprint
+from bot.console.outbox import blueprint as outbox_blueprint
 from bot.console.residents import blueprint as residents_blueprint
 from bot.console.responses import blueprint as responses_blueprint
 from bot.console.villages import blueprint as villages_blueprint
@@ -59,6 +60,7 @@ console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
+console.register_blueprint(outbox_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

@@ -38,6 +38,10 @@ class Permission(StrEnum):
     MANAGE_TEMPLATES = "manage_templates"
     # Add, rename and retire the villages residents choose from.
     MANAGE_VILLAGES = "manage_villages"
+    # See the outbox and the broadcasts: counts, dead letters, pauses, progress.
+    READ_OUTBOX = "read_outbox"
+    # Retry dead pushes, resume paused kinds, schedule and cancel broadcasts.
+    MANAGE_OUTBOX = "manage_outbox"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -49,14 +53,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_RESIDENTS,
             Permission.READ_INBOX,
             Permission.ANSWER_INBOX,
+            Permission.READ_OUTBOX,
+            Permission.MANAGE_OUTBOX,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
     # partner organisation: partners and the foundation do not see it.
     Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS}),
-    Role.VIEWER: frozenset({Permission.READ_INBOX}),
+    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS, Permission.READ_OUTBOX}),
+    Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_OUTBOX}),
 }
 
 

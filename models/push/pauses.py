@@ -8,11 +8,13 @@ as ``failed`` with its attempt given back and a ``last_error`` starting with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import rowcount
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus
@@ -34,3 +36,23 @@ def release_paused(db: Session, kind: str, now: datetime) -> int:
             .values(next_attempt_at=now)
         )
     )
+
+
+def resume_kind(
+    db: Session, actor: Actor, kind: str, channels: Sequence[str], now: datetime
+) -> int:
+    """Staff lifted the quota pauses of ``kind`` on ``channels`` (in Redis, by the
+    caller): its rows put off by them become due now, and the audit log says who did it.
+    The CLI's ``outbox resume`` and the console's outbox page both come here; returns
+    how many rows were made due."""
+    released = release_paused(db, kind, now)
+    record(
+        db,
+        actor,
+        AuditAction.OUTBOX_RESUME,
+        AuditObject.OUTBOX,
+        None,
+        now,
+        after={"kind": kind, "channels": ",".join(channels), "released": released},
+    )
+    return released

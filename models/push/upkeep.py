@@ -3,12 +3,14 @@ and the counts ``aixiang outbox stats`` shows."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from models.audit import Actor, AuditAction, AuditObject, record
 from models.base import UTCDateTime, rowcount
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import QUEUED_STATUSES, OutboxStatus
@@ -28,8 +30,17 @@ def expire_stale(db: Session, now: datetime) -> int:
     return rowcount(result)
 
 
-def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
-    """Give dead rows a fresh set of attempts (after fixing what killed them)."""
+def retry_dead(
+    db: Session,
+    actor: Actor,
+    now: datetime,
+    kind: str | None = None,
+    ids: Collection[int] | None = None,
+) -> int:
+    """Give dead rows a fresh set of attempts (after fixing what killed them): all of
+    them, those of ``kind``, or only the rows ``ids`` (the console's ticked dead letters;
+    an id that is not dead is left alone). The CLI and the console both come here, so
+    both are audited alike; returns how many rows went back to pending."""
     statement = (
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.DEAD)
@@ -37,7 +48,20 @@ def retry_dead(db: Session, now: datetime, kind: str | None = None) -> int:
     )
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)
-    return rowcount(db.execute(statement))
+    if ids is not None:
+        statement = statement.where(OutboxMessage.id.in_(sorted(ids)))
+    count = rowcount(db.execute(statement))
+    chosen = None if ids is None else ",".join(str(number) for number in sorted(ids))
+    record(
+        db,
+        actor,
+        AuditAction.OUTBOX_RETRY,
+        AuditObject.OUTBOX,
+        None,
+        now,
+        after={"kind": kind, "ids": chosen, "retried": count},
+    )
+    return count
 
 
 @dataclass(frozen=True)
@@ -61,12 +85,11 @@ def stats(db: Session) -> list[KindStatusCount]:
         .order_by(OutboxMessage.kind, OutboxMessage.status)
     ).all()
     return [
-        KindStatusCount(kind, status, count, _as_utc(oldest))
-        for kind, status, count, oldest in rows
+        KindStatusCount(kind, status, count, as_utc(oldest)) for kind, status, count, oldest in rows
     ]
 
 
-def _as_utc(value: datetime | str | None) -> datetime | None:
+def as_utc(value: datetime | str | None) -> datetime | None:
     """min() over a UTC column comes back untyped on SQLite; make it aware UTC again."""
     if value is None:
         return None
