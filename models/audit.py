@@ -58,6 +58,8 @@ class AuditAction(StrEnum):
     VILLAGE_RETIRE = "village.retire"
     OUTBOX_RETRY = "outbox.retry"
     OUTBOX_RESUME = "outbox.resume"
+    BROADCAST_SCHEDULE = "broadcast.schedule"
+    BROADCAST_CANCEL = "broadcast.cancel"
 
 
 class AuditObject(StrEnum):
@@ -70,6 +72,7 @@ class AuditObject(StrEnum):
     TEMPLATE = "template"
     VILLAGE = "village"
     OUTBOX = "outbox"
+    BROADCAST = "broadcast"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli.actors import acting, as_option, os_user
 from bot.cli.support import (
     StaffError,
     config_from_context,
@@ -30,8 +31,9 @@ from bot.cli.support import (
     staff_session,
 )
 from bot.services import broadcast_settings
+from models.accounts.roles import Permission
 from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
-from models.broadcasts.fanout import cancel_broadcast, check_send_at, create_broadcast, fan_out
+from models.broadcasts.fanout import check_send_at, create_broadcast, fan_out
 from models.broadcasts.mass import MassMethod, MassPlan, check_mass_quota, plan_mass
 from models.broadcasts.messages import (
     announceable_event,
@@ -42,6 +44,7 @@ from models.broadcasts.messages import (
 from models.broadcasts.preview import audience_channels, split_counts
 from models.broadcasts.queries import recent_broadcasts
 from models.broadcasts.records import Broadcast, BroadcastError
+from models.broadcasts.staff import cancel_scheduled, schedule_broadcast
 
 LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 
@@ -107,16 +110,27 @@ def broadcast(
                     summary["channels"] = split_counts(split)
                 _report_dry_run(summary, as_json)
                 return
-            record = create_broadcast(
-                db,
-                texts=texts,
-                audience=found.spec,
-                now=now,
-                scheduled_at=send_at,
-                event_id=number,
-                mass=mass,
-                created_by=os.environ.get("USER"),
-            )
+            if send_at is not None:
+                record = schedule_broadcast(
+                    db,
+                    os_user(),
+                    texts=texts,
+                    audience=found.spec,
+                    now=now,
+                    scheduled_at=send_at,
+                    event_id=number,
+                    mass=mass,
+                )
+            else:
+                record = create_broadcast(
+                    db,
+                    texts=texts,
+                    audience=found.spec,
+                    now=now,
+                    event_id=number,
+                    mass=mass,
+                    created_by=os.environ.get("USER"),
+                )
             summary = {"broadcast_id": record.id, **summary}
             if send_at is not None:
                 _report_scheduled(summary, as_json, settings.tz, send_at)
@@ -288,15 +302,17 @@ def _headline(text: str, most: int = 24) -> str:
 
 @broadcasts.command("cancel", short_help="Cancel a broadcast before it goes out.")
 @click.argument("broadcast_id")
+@as_option
 @json_option("Print the cancelled broadcast as JSON.")
 @click.pass_context
-def cancel(ctx: click.Context, broadcast_id: str, as_json: bool) -> None:
+def cancel(ctx: click.Context, broadcast_id: str, as_account: str | None, as_json: bool) -> None:
     """Cancel a scheduled broadcast; one that has gone out cannot be called back."""
     number = parse_id(broadcast_id, "a broadcast id", "broadcasts list")
     tz = config_from_context(ctx).bot.tz
     try:
         with staff_session(ctx) as db:
-            cancelled = cancel_broadcast(db, number, now_from_context(ctx), os.environ.get("USER"))
+            actor = acting(db, as_account, Permission.MANAGE_OUTBOX)
+            cancelled = cancel_scheduled(db, actor, number, now_from_context(ctx))
             record = _listed(cancelled, cut=False)
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None

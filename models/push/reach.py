@@ -71,9 +71,9 @@ def channel_split(
         chunk = list(resident_ids[start : start + CHUNK])
         consenting = _consenting(db, chunk, subscribe_template_id)
         for resident_id, opened_at, kind in db.execute(
-            select(
-                Resident.id, Resident.last_interaction_at, Resident.last_interaction_kind
-            ).where(Resident.id.in_(chunk))
+            select(Resident.id, Resident.last_interaction_at, Resident.last_interaction_kind).where(
+                Resident.id.in_(chunk)
+            )
         ):
             channels[resident_id] = outlook(
                 opened_at,
