@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,32 +19,17 @@ from models.broadcasts.audience import resolve_audience
 from models.broadcasts.fanout import create_broadcast, fan_out
 from models.broadcasts.messages import text_message
 from models.broadcasts.preview import audience_channels, split_counts
-from models.push.consents import record_consents
 from models.push.outbox import OutboxMessage
 from models.push.reach import channel_split
 from models.push.vocabulary import Channel
-from models.residents import Resident
 from scheduler.worker import Worker
+from tests.broadcasts import SUBSCRIBE_TEMPLATE, residents
 from tests.cli import run
 from tests.conftest import FakeClock
 from tests.pushes import MakePushServices, add_resident
 
-SUBSCRIBE = {"broadcast": {"template_id": "SUB-B", "fields": {"thing1": "{text}"}}}
+SUBSCRIBE = {"broadcast": {"template_id": SUBSCRIBE_TEMPLATE, "fields": {"thing1": "{text}"}}}
 TEMPLATES = {"broadcast": {"template_id": "TPL-B", "fields": {"first": "{text}"}}}
-
-
-def residents(services: Services, now_at: Any) -> None:
-    """One resident in each state a channel depends on, and two the audience leaves out."""
-    add_resident(services, "o-wrote", last_seen=now_at - timedelta(hours=1))
-    add_resident(services, "o-tapped", last_seen=now_at - timedelta(seconds=20), kind="tap")
-    add_resident(services, "o-tapped-long-ago", last_seen=now_at - timedelta(minutes=5), kind="tap")
-    add_resident(services, "o-away", last_seen=now_at - timedelta(days=3))
-    consenting = add_resident(services, "o-consented", last_seen=now_at - timedelta(days=3))
-    add_resident(services, "o-gone", last_seen=now_at, subscribed=False)
-    quiet = add_resident(services, "o-quiet", last_seen=now_at)
-    with services.session_factory() as db, db.begin():
-        record_consents(db, consenting, ["SUB-B"], now_at - timedelta(days=3))
-        db.get_one(Resident, quiet).broadcast_opt_out = True
 
 
 @pytest.mark.parametrize(

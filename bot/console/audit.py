@@ -32,6 +32,8 @@ ACTION_TEXT_KEYS = {
     AuditAction.VILLAGE_RETIRE: "console_action_village_retire",
     AuditAction.OUTBOX_RETRY: "console_action_outbox_retry",
     AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
+    AuditAction.BROADCAST_SCHEDULE: "console_action_broadcast_schedule",
+    AuditAction.BROADCAST_CANCEL: "console_action_broadcast_cancel",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -41,6 +43,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.TEMPLATE: "console_object_template",
     AuditObject.VILLAGE: "console_object_village",
     AuditObject.OUTBOX: "console_object_outbox",
+    AuditObject.BROADCAST: "console_object_broadcast",
 }
 
 

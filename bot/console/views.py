@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from bot.console.accounts import blueprint as accounts_blueprint
 from bot.console.audit import blueprint as audit_blueprint
 from bot.console.auth import SignedIn, client_address, guard, safe_next
+from bot.console.broadcasts import blueprint as broadcasts_blueprint
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.i18n import CatalogDomain
 from bot.console.inbox import blueprint as inbox_blueprint
@@ -61,6 +62,7 @@ console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
 console.register_blueprint(outbox_blueprint)
+console.register_blueprint(broadcasts_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditAction, AuditObject, record
 from models.broadcasts.fanout import cancel_broadcast, create_broadcast
-from models.broadcasts.records import Broadcast, BroadcastRecipient, BroadcastStatus
+from models.broadcasts.records import Broadcast, BroadcastStatus
 from models.push.outbox import OutboxMessage
 
 
@@ -73,17 +73,23 @@ def cancel_scheduled(db: Session, actor: Actor, broadcast_id: int, now: datetime
     return broadcast
 
 
-def broadcast_progress(db: Session, broadcast_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """How many of each broadcast's outbox rows are in each status, in one query."""
-    progress: dict[int, dict[str, int]] = {number: {} for number in broadcast_ids}
-    if not broadcast_ids:
-        return progress
-    rows = db.execute(
-        select(BroadcastRecipient.broadcast_id, OutboxMessage.status, func.count())
-        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
-        .where(BroadcastRecipient.broadcast_id.in_(list(broadcast_ids)))
-        .group_by(BroadcastRecipient.broadcast_id, OutboxMessage.status)
-    ).all()
-    for number, status, count in rows:
-        progress[number][status] = count
+def broadcast_progress(db: Session, broadcasts: Sequence[Broadcast]) -> dict[int, dict[str, int]]:
+    """How many of each broadcast's outbox rows (one per resident, or per mass-send
+    request) are in each status. Its rows are those whose idempotency key fan-out made
+    from its number (models/broadcasts/fanout.py); only a broadcast that went out has
+    any, so only those are counted."""
+    progress: dict[int, dict[str, int]] = {broadcast.id: {} for broadcast in broadcasts}
+    for broadcast in broadcasts:
+        if broadcast.sent_at is None:
+            continue
+        rows = db.execute(
+            select(OutboxMessage.status, func.count())
+            .where(
+                OutboxMessage.idempotency_key.startswith(
+                    f"broadcast:{broadcast.id}:", autoescape=True
+                )
+            )
+            .group_by(OutboxMessage.status)
+        ).all()
+        progress[broadcast.id] = {status: count for status, count in rows}
     return progress
