@@ -24,7 +24,7 @@ from models.broadcasts.fanout import check_send_at
 from models.broadcasts.messages import as_residents_see, text_message
 from models.broadcasts.preview import audience_channels
 from models.broadcasts.queries import recent_broadcasts
-from models.broadcasts.records import BroadcastError
+from models.broadcasts.records import BroadcastError, BroadcastStatus
 from models.broadcasts.staff import broadcast_progress, cancel_scheduled, schedule_broadcast
 from models.villages.queries import active_villages
 
@@ -33,6 +33,12 @@ blueprint = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
 FIELDS = ("text", "text_en", "audience", "tag", "village", "at")
 # The audiences the console offers (the CLI offers more).
 AUDIENCES = (AudienceKind.ALL, AudienceKind.TAG, AudienceKind.VILLAGE)
+STATUS_TEXT_KEYS = {
+    BroadcastStatus.SCHEDULED: "console_broadcast_status_scheduled",
+    BroadcastStatus.SENT: "console_broadcast_status_sent",
+    BroadcastStatus.REFUSED: "console_broadcast_status_refused",
+    BroadcastStatus.CANCELLED: "console_broadcast_status_cancelled",
+}
 
 
 class FormError(ValueError):
@@ -63,6 +69,7 @@ def _page(form: dict[str, str], error: str = "", preview: dict[str, object] | No
         progress=broadcast_progress(db, listed),
         villages=active_villages(db),
         audiences=AUDIENCES,
+        status_keys=STATUS_TEXT_KEYS,
         form=form,
         error=error,
         preview=preview,
