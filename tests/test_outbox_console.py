@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import redis
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
@@ -231,3 +232,27 @@ def test_retry_without_the_csrf_token_is_refused(staffer: Console, services: Ser
     answer = staffer.client.post("/console/outbox/retry", data={"all": "1"})
     assert answer.status_code == 400
     assert states(services, ids)[0][0] == "dead"
+
+
+def test_resume_without_redis_changes_nothing(
+    staffer: Console, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(_pauses: Pauses, _kind: str) -> list[object]:
+        raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(Pauses, "resume", unreachable)
+    answer = staffer.post("/console/outbox/resume", {"kind": "need_status"})
+    assert answer.status_code == 503
+    assert "无法连接 Redis" in answer.get_data(as_text=True)
+    assert audited(services, AuditAction.OUTBOX_RESUME) == []
+
+
+def test_the_cli_names_the_account_it_acts_as(
+    staffer: Console, services: Services, staff: CliRunner
+) -> None:
+    ids = dead_rows(services, "g", 1)
+    run(staff, "outbox", "retry", "--dead", "--as", "li")
+    run(staff, "outbox", "resume", "--kind", "need_status", "--as", "li")
+    assert states(services, ids)[0][0] == "pending"
+    assert [name for name, _ in audited(services, AuditAction.OUTBOX_RETRY)] == ["li"]
+    assert [name for name, _ in audited(services, AuditAction.OUTBOX_RESUME)] == ["li"]
