@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-push: $(STAMP)
 # The real processes on a PostgreSQL and a Redis of the bench's own, one fault a phase.
 bench-chaos: $(STAMP)
 	$(VENV)/bin/python bench/chaos.py
+
+bench-console: $(STAMP)
+	$(VENV)/bin/python bench/console.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -63,7 +63,19 @@ HOT_NEEDS = 2_000
 LOADED_TABLES = ("resident", "inbound_message", "partner", "need", "need_history")
 
 # Status by a hash of the id, in percent: 10 submitted, 15 acknowledged, 15 in progress,
-# 45 resolved, 8 declined, 7 duplicate. Ages spread over a year, newest last.
+# 45 resolved, 8 declined, 7 duplicate (``s.status`` for row ``g``; bench/console_data.py
+# loads its needs with it too). Ages spread over a year, newest last.
+STATUS_BY_HASH = """
+    CROSS JOIN LATERAL (SELECT (g::bigint * 2654435761) % 100 AS h) AS k
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN k.h < 10 THEN 'submitted'
+                    WHEN k.h < 25 THEN 'acknowledged'
+                    WHEN k.h < 40 THEN 'in_progress'
+                    WHEN k.h < 85 THEN 'resolved'
+                    WHEN k.h < 93 THEN 'declined'
+                    ELSE 'duplicate' END AS status
+    ) AS s
+"""
 LOAD_STATEMENTS: tuple[tuple[str, str], ...] = (
     (
         "residents",
@@ -115,15 +127,7 @@ LOAD_STATEMENTS: tuple[tuple[str, str], ...] = (
                t.acknowledged,
                t.resolved
         FROM generate_series(1, {NEEDS}) AS g
-        CROSS JOIN LATERAL (SELECT (g::bigint * 2654435761) % 100 AS h) AS k
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN k.h < 10 THEN 'submitted'
-                        WHEN k.h < 25 THEN 'acknowledged'
-                        WHEN k.h < 40 THEN 'in_progress'
-                        WHEN k.h < 85 THEN 'resolved'
-                        WHEN k.h < 93 THEN 'declined'
-                        ELSE 'duplicate' END AS status
-        ) AS s
+        {STATUS_BY_HASH}
         CROSS JOIN LATERAL (
             SELECT timestamptz '2025-11-21' + g * interval '150 seconds' AS created
         ) AS c

@@ -103,7 +103,10 @@ def test_an_admin_adds_and_disables_accounts(
     assert admin.post("/console/accounts/999/disable").status_code == 404
 
     with services.session_factory() as db:
-        log = list(db.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+        # The demo's villages are seeded (and audited) too; the account's entries are these.
+        about_accounts = AuditEntry.object_type == AuditObject.ACCOUNT
+        query = select(AuditEntry).where(about_accounts).order_by(AuditEntry.id)
+        log = list(db.execute(query).scalars())
     assert [(e.actor_label, e.action, e.object_id) for e in log[1:]] == [
         ("ops", "account.add", li.id),
         ("ops", "account.disable", li.id),
@@ -152,7 +155,10 @@ def test_each_demo_run_gives_the_demo_admin_a_new_password(
         admin = authenticate(db, DEMO_ADMIN, second, clock.now)
         assert admin is not None and admin.role == "admin"
         log = list(db.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+    # The first run also seeds the demo's villages (3 and 2 groups), audited like the
+    # admin's account under the person running the demo.
     assert [(e.action, e.actor_kind) for e in log] == [
+        *[("village.add", "os_user")] * 5,
         ("account.add", "os_user"),
         ("account.password", "os_user"),
     ]

@@ -37,6 +37,8 @@ SUMMARY_COLUMNS = [
     # Added by 0018_villages, at the end.
     "village",
     "village_group",
+    # Added by 0022_event_summary_status, at the end.
+    "status",
 ]
 
 # The examples in docs/data-model.md, run here on both databases.
@@ -45,6 +47,7 @@ SELECT COUNT(DISTINCT a.resident_id) AS residents_served
 FROM attendance a
 JOIN event e ON e.id = a.event_id
 WHERE e.starts_at >= '2026-01-01' AND e.starts_at < '2027-01-01'
+  AND e.status NOT IN ('draft', 'cancelled')
 """
 ATTENDANCE_BY_TAG = """
 SELECT t.tag,
@@ -53,6 +56,7 @@ SELECT t.tag,
        ROUND(1.0 * SUM(s.attended) / NULLIF(SUM(s.confirmed), 0), 3) AS attendance_rate
 FROM event_summary s
 JOIN event_tag t ON t.event_id = s.event_id
+WHERE s.status NOT IN ('draft', 'cancelled')
 GROUP BY t.tag
 ORDER BY attendance_rate DESC, t.tag
 """
@@ -104,7 +108,35 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
 def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
     create_event(db, title="空", starts_at=clock.now + timedelta(days=1), capacity=5, now=clock.now)
     row = db.execute(text("SELECT * FROM event_summary")).one()._mapping
-    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0, None, None]
+    assert [row[c] for c in SUMMARY_COLUMNS[4:]] == [0, 0, 0, 0, 0, None, 0, None, None, "draft"]
+
+
+def test_the_documented_queries_leave_drafts_and_cancelled_events_out(
+    db: Session, clock: FakeClock
+) -> None:
+    for status in ("draft", "cancelled"):
+        other = create_event(
+            db,
+            title=status,
+            starts_at=clock.now + timedelta(days=1),
+            capacity=5,
+            now=clock.now,
+            publish=True,
+            tags=["elderly"],
+        )
+        [resident] = people(db, clock, f"o-{status}")
+        sign_up(db, other.id, resident, 1, clock.now)
+        check_in(db, other.id, resident, CheckinMethod.STAFF, clock.now + timedelta(days=1))
+        other.status = status
+    db.flush()
+    assert db.execute(
+        text("SELECT status FROM event_summary ORDER BY event_id")
+    ).scalars().all() == [
+        "draft",
+        "cancelled",
+    ]
+    assert db.execute(text(UNIQUE_RESIDENTS_THIS_YEAR)).scalar_one() == 0
+    assert db.execute(text(ATTENDANCE_BY_TAG)).all() == []
 
 
 def test_full_without_waitlist_writes_nothing(db: Session, clock: FakeClock) -> None:

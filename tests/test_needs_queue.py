@@ -172,3 +172,18 @@ def test_a_village_takes_its_groups_along(
     assert refs(services, QueueFilter(village_id=village_ids[0]), clock.now) == made[:2]
     assert refs(services, QueueFilter(village_id=village_ids[1]), clock.now) == made[1:2]
     assert refs(services, QueueFilter(village_id=village_ids[2]), clock.now) == made[2:]
+
+
+def test_the_search_ignores_letter_case_and_takes_chinese_and_digits_as_written(
+    services: Services, clock: FakeClock, make_need: MakeNeed
+) -> None:
+    """Words with a letter case are matched in any case (ILIKE on PostgreSQL); Chinese and
+    digits, which have none, by the plain LIKE that costs less when the table is read."""
+    wifi = make_need("村委会的WiFi信号很差", days_old=2)
+    pipe = make_need("3号井的水管漏水", days_old=1, openid="o-pipe")
+    now = clock.now
+    assert refs(services, QueueFilter(text="wifi"), now) == [wifi]
+    assert refs(services, QueueFilter(text="WIFI信号"), now) == [wifi]
+    assert refs(services, QueueFilter(text="3号井"), now) == [pipe]
+    assert refs(services, QueueFilter(text="水管"), now) == [pipe]
+    assert refs(services, QueueFilter(text="_号"), now) == []  # a wildcard is a character

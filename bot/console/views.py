@@ -27,6 +27,7 @@ from bot.console.audit import blueprint as audit_blueprint
 from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.broadcasts import blueprint as broadcasts_blueprint
 from bot.console.context import account, close_request_db, now, request_db, services
+from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
@@ -61,6 +62,7 @@ console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
+console.register_blueprint(events_blueprint)
 console.register_blueprint(outbox_blueprint)
 console.register_blueprint(broadcasts_blueprint)
 

@@ -25,6 +25,10 @@ class Permission(StrEnum):
     CHANGE = "change"
     # Triage needs (a partner: only those assigned to its organisation).
     UPDATE_NEEDS = "update_needs"
+    # Create, edit, publish and cancel events.
+    MANAGE_EVENTS = "manage_events"
+    # Check residents in at an event (a partner: only at events it co-hosts).
+    CHECK_IN = "check_in"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
     # Read the residents' inbox: the messages residents left for staff and the answers.
@@ -53,13 +57,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_RESIDENTS,
             Permission.READ_INBOX,
             Permission.ANSWER_INBOX,
+            Permission.MANAGE_EVENTS,
+            Permission.CHECK_IN,
             Permission.READ_OUTBOX,
             Permission.MANAGE_OUTBOX,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
     # partner organisation: partners and the foundation do not see it.
-    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS}),
+    Role.PARTNER: frozenset({Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN}),
     # Reads everything; approving projects comes with the projects.
     Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS, Permission.READ_OUTBOX}),
     Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_OUTBOX}),

@@ -35,9 +35,32 @@ class EventRefusal(StrEnum):
     INVALID = "invalid"
 
 
+class InvalidRule(StrEnum):
+    """Which rule of an event's fields an ``INVALID`` refusal broke, so a form can say it
+    next to the field in the reader's language."""
+
+    TITLE_EMPTY = "title_empty"
+    TITLE_LONG = "title_long"
+    PLACE_LONG = "place_long"
+    START_PAST = "start_past"
+    START_FAR = "start_far"
+    END_FAR = "end_far"
+    END_BEFORE_START = "end_before_start"
+    CAPACITY_LOW = "capacity_low"
+    CAPACITY_HIGH = "capacity_high"
+    CAPACITY_TAKEN = "capacity_taken"
+    PARTY_LOW = "party_low"
+    PARTY_OVER_CAPACITY = "party_over_capacity"
+    DEADLINE_AFTER_START = "deadline_after_start"
+    DEADLINE_PAST = "deadline_past"
+    TAG = "tag"
+    REASON_EMPTY = "reason_empty"
+
+
 class EventError(Exception):
     """A request an event's rules refuse. ``reason`` says why; the message is one English
-    line for staff; ``event``/``signup`` say what it was about."""
+    line for staff; ``event``/``signup`` say what it was about; ``rule`` which field rule
+    an ``INVALID`` request broke, when it was one."""
 
     def __init__(
         self,
@@ -46,8 +69,10 @@ class EventError(Exception):
         *,
         event: Event | None = None,
         signup: Signup | None = None,
+        rule: InvalidRule | None = None,
     ) -> None:
         super().__init__(message)
+        self.rule = rule
         self.reason = reason
         self.event = event
         self.signup = signup

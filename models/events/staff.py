@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.base import ID_MAX, rowcount
-from models.events.errors import EventError, EventRefusal
+from models.events.errors import EventError, EventRefusal, InvalidRule
 from models.events.notices import cancel_notice_expires_at, cancellation_payload, change_payload
 from models.events.queries import get_event, live_signups, occupancy
 from models.events.signups import promote_waitlist
@@ -46,10 +46,12 @@ def normalize_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         cleaned = tag.strip().lower()
         if not cleaned:
-            raise EventError(EventRefusal.INVALID, "a tag cannot be empty")
+            raise EventError(EventRefusal.INVALID, "a tag cannot be empty", rule=InvalidRule.TAG)
         if len(cleaned) > MAX_TAG:
             raise EventError(
-                EventRefusal.INVALID, f"tag {cleaned!r} is longer than {MAX_TAG} characters"
+                EventRefusal.INVALID,
+                f"tag {cleaned!r} is longer than {MAX_TAG} characters",
+                rule=InvalidRule.TAG,
             )
         if cleaned not in result:
             result.append(cleaned)
@@ -84,39 +86,78 @@ def _validate(
     the start or end beyond :data:`SCHEDULE_HORIZON`. Only changed times are checked, so
     an event stored before a rule can still be edited."""
     if not event.title.strip():
-        raise EventError(EventRefusal.INVALID, "the title cannot be empty")
+        raise EventError(
+            EventRefusal.INVALID, "the title cannot be empty", rule=InvalidRule.TITLE_EMPTY
+        )
     if len(event.title) > MAX_TITLE:
-        raise EventError(EventRefusal.INVALID, f"the title is longer than {MAX_TITLE} characters")
+        raise EventError(
+            EventRefusal.INVALID,
+            f"the title is longer than {MAX_TITLE} characters",
+            rule=InvalidRule.TITLE_LONG,
+        )
     if len(event.place) > MAX_PLACE:
-        raise EventError(EventRefusal.INVALID, f"the place is longer than {MAX_PLACE} characters")
+        raise EventError(
+            EventRefusal.INVALID,
+            f"the place is longer than {MAX_PLACE} characters",
+            rule=InvalidRule.PLACE_LONG,
+        )
     if start_changed and event.starts_at <= now:
-        raise EventError(EventRefusal.INVALID, "the start time is in the past")
+        raise EventError(
+            EventRefusal.INVALID, "the start time is in the past", rule=InvalidRule.START_PAST
+        )
     if start_changed and event.starts_at > now + SCHEDULE_HORIZON:
-        raise EventError(EventRefusal.INVALID, "the start time is more than a year ahead")
+        raise EventError(
+            EventRefusal.INVALID,
+            "the start time is more than a year ahead",
+            rule=InvalidRule.START_FAR,
+        )
     if end_changed and event.ends_at is not None and event.ends_at > now + SCHEDULE_HORIZON:
-        raise EventError(EventRefusal.INVALID, "the end time is more than a year ahead")
+        raise EventError(
+            EventRefusal.INVALID, "the end time is more than a year ahead", rule=InvalidRule.END_FAR
+        )
     if event.ends_at is not None and event.ends_at <= event.starts_at:
-        raise EventError(EventRefusal.INVALID, "the end time must be after the start time")
+        raise EventError(
+            EventRefusal.INVALID,
+            "the end time must be after the start time",
+            rule=InvalidRule.END_BEFORE_START,
+        )
     if event.capacity < 1:
-        raise EventError(EventRefusal.INVALID, "capacity must be at least 1")
+        raise EventError(
+            EventRefusal.INVALID, "capacity must be at least 1", rule=InvalidRule.CAPACITY_LOW
+        )
     if event.capacity > ID_MAX:
         # The column is an integer; PostgreSQL would refuse more with a traceback.
-        raise EventError(EventRefusal.INVALID, f"capacity must be at most {ID_MAX}")
+        raise EventError(
+            EventRefusal.INVALID,
+            f"capacity must be at most {ID_MAX}",
+            rule=InvalidRule.CAPACITY_HIGH,
+        )
     if event.max_party_size < 1:
-        raise EventError(EventRefusal.INVALID, "the maximum party size must be at least 1")
+        raise EventError(
+            EventRefusal.INVALID,
+            "the maximum party size must be at least 1",
+            rule=InvalidRule.PARTY_LOW,
+        )
     if event.max_party_size > event.capacity:
         raise EventError(
             EventRefusal.INVALID,
             f"the maximum party size ({event.max_party_size}) is larger than the capacity "
             f"({event.capacity})",
+            rule=InvalidRule.PARTY_OVER_CAPACITY,
         )
     if event.signup_deadline is not None:
         if event.signup_deadline > event.starts_at:
             raise EventError(
-                EventRefusal.INVALID, "the sign-up deadline must not be after the start time"
+                EventRefusal.INVALID,
+                "the sign-up deadline must not be after the start time",
+                rule=InvalidRule.DEADLINE_AFTER_START,
             )
         if deadline_changed and event.signup_deadline <= now:
-            raise EventError(EventRefusal.INVALID, "the sign-up deadline is in the past")
+            raise EventError(
+                EventRefusal.INVALID,
+                "the sign-up deadline is in the past",
+                rule=InvalidRule.DEADLINE_PAST,
+            )
 
 
 def create_event(
@@ -214,6 +255,7 @@ def update_event(
             EventRefusal.INVALID,
             f"capacity {event.capacity} is below the {taken.confirmed + taken.walk_ins} "
             "places already taken",
+            rule=InvalidRule.CAPACITY_TAKEN,
         )
     if tags is not None:
         wanted = normalize_tags(tags)
@@ -296,7 +338,12 @@ def publish_event(db: Session, event_id: int, now: datetime) -> bool:
     if event.status != EventStatus.DRAFT:
         raise _over(event, f"event {event_id} is {event.status} and cannot be published")
     if event.starts_at <= now:
-        raise EventError(EventRefusal.INVALID, f"event {event_id} has already started", event=event)
+        raise EventError(
+            EventRefusal.INVALID,
+            f"event {event_id} has already started",
+            event=event,
+            rule=InvalidRule.START_PAST,
+        )
     event.status = EventStatus.PUBLISHED
     event.published_at = now
     event.updated_at = now
@@ -308,7 +355,11 @@ def cancel_event(db: Session, event_id: int, reason: str, now: datetime, tz: Zon
     many residents will be told. Their sign-ups keep their status, as a record."""
     reason = reason.strip()
     if not reason:
-        raise EventError(EventRefusal.INVALID, "a reason is required, residents are told it")
+        raise EventError(
+            EventRefusal.INVALID,
+            "a reason is required, residents are told it",
+            rule=InvalidRule.REASON_EMPTY,
+        )
     event = get_event(db, event_id, lock=True)
     if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
         raise _over(event, f"event {event_id} is already {event.status}")

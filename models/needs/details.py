@@ -48,7 +48,14 @@ def need_pushes(db: Session, need: Need) -> list[OutboxMessage]:
     return list(
         db.execute(
             select(OutboxMessage)
-            .where(or_(*(OutboxMessage.idempotency_key.startswith(p) for p in prefixes)))
+            .where(
+                or_(
+                    *(
+                        OutboxMessage.idempotency_key.startswith(p, autoescape=True)
+                        for p in prefixes
+                    )
+                )
+            )
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
         ).scalars()
     )

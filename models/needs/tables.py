@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,6 +82,24 @@ class Need(CreatedAtMixin, Base):
         Index("ix_need_partner_id_created_at", "partner_id", "created_at"),
         Index("ix_need_village_id_created_at", "village_id", "created_at"),
         Index("ix_need_created_at", "created_at"),
+        # The console queue's counts, which leave erased needs out: from the index alone.
+        Index(
+            "ix_need_unerased_queue_filters",
+            "status",
+            "category",
+            "partner_id",
+            "created_at",
+            postgresql_where=text("erased_at IS NULL"),
+            sqlite_where=text("erased_at IS NULL"),
+        ),
+        # The console's text search (description ILIKE '%words%'): trigrams, which serve
+        # Chinese as well as any language (migration 0021 says why not full-text search).
+        Index(
+            "ix_need_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -50,6 +50,13 @@ class OutboxMessage(CreatedAtMixin, Base):
             sqlite_where=HELD_ONLY,
             postgresql_where=HELD_ONLY,
         ),
+        # Pushes about one thing by the prefix of their key (``need_status:<id>:``); the
+        # unique index serves LIKE 'prefix%' only under the "C" collation.
+        Index(
+            "ix_outbox_idempotency_key_pattern",
+            "idempotency_key",
+            postgresql_ops={"idempotency_key": "varchar_pattern_ops"},
+        ),
         check_one_of("status", OutboxStatus),
         check_one_of("kind", PushKind),
         check_one_of("channel", Channel),

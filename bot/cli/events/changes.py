@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bot.cli.actors import acting, as_option
 from bot.cli.events.options import (
     event_id_of,
     event_session,
@@ -15,6 +16,14 @@ from bot.cli.events.options import (
 )
 from bot.cli.events.records import event_record
 from bot.cli.support import StaffError, emit_object, json_option, now_from_context, parse_local_time
+from models.accounts.roles import Permission
+from models.events.audit_entries import (
+    audit_cancelled,
+    audit_created,
+    audit_published,
+    audit_updated,
+    audited_values,
+)
 from models.events.queries import get_event
 from models.events.staff import cancel_event, create_event, publish_event, update_event
 
@@ -33,6 +42,7 @@ from models.events.staff import cancel_event, create_event, publish_event, updat
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
 @click.option("--village", help="The village it is in, by name (a group: 朝阳村·一组).")
+@as_option
 @json_option("Print the new event as JSON (its id, times, places and partners).")
 @click.pass_context
 def create_command(
@@ -50,6 +60,7 @@ def create_command(
     partners: tuple[str, ...],
     publish: bool,
     village: str | None,
+    as_account: str | None,
     as_json: bool,
 ) -> None:
     """Create an event (a draft unless --publish) and print its id."""
@@ -61,12 +72,14 @@ def create_command(
         raise StaffError("--capacity is required")
     tz = local_tz(ctx)
     with event_session(ctx) as db:
+        actor = acting(db, as_account, Permission.MANAGE_EVENTS)
+        now = now_from_context(ctx)
         event = create_event(
             db,
             title=title,
             starts_at=parse_local_time(starts_at, tz, "--starts-at"),
             capacity=integer(capacity, "--capacity"),
-            now=now_from_context(ctx),
+            now=now,
             ends_at=time_or_none(ends_at, tz, "--ends-at"),
             place=place,
             description=description,
@@ -78,6 +91,7 @@ def create_command(
             publish=publish,
             village_id=village_id_of(db, village) if village is not None else None,
         )
+        audit_created(db, actor, event, now)
         record = event_record(db, event)
     if as_json:
         emit_object(record, as_json=True)
@@ -98,6 +112,7 @@ def create_command(
 @click.option("--require-contact/--no-require-contact", default=None)
 @click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
+@as_option
 @click.option("--village", help="The village it is in, by name, or 'none'.")
 @json_option("Print the event after the change as JSON, with how many were promoted.")
 @click.pass_context
@@ -116,6 +131,7 @@ def update_command(
     tags: tuple[str, ...],
     partners: tuple[str, ...],
     village: str | None,
+    as_account: str | None,
     as_json: bool,
 ) -> None:
     """Change an event; residents promoted by a larger capacity are told by push."""
@@ -145,15 +161,21 @@ def update_command(
     with event_session(ctx) as db:
         if village is not None:
             changes["village_id"] = village_id_of(db, village)
+        actor = acting(db, as_account, Permission.MANAGE_EVENTS)
+        now = now_from_context(ctx)
+        lists = {"tags": tags, "partners": partners}
+        edited = [*changes, *(name for name, value in lists.items() if value)]
+        before = audited_values(get_event(db, number), edited)
         update = update_event(
             db,
             number,
-            now_from_context(ctx),
+            now,
             tz,
             tags=tags or None,
             partner_names=partners or None,
             **changes,
         )
+        audit_updated(db, actor, update, before, now)
         count = len(update.promoted)
         record = event_record(db, update.event)
     if as_json:
@@ -172,13 +194,20 @@ def update_command(
 
 @click.command("publish")
 @click.argument("event_id")
+@as_option
 @json_option("Print the event as JSON, with whether this call published it.")
 @click.pass_context
-def publish_command(ctx: click.Context, event_id: str, as_json: bool) -> None:
+def publish_command(
+    ctx: click.Context, event_id: str, as_account: str | None, as_json: bool
+) -> None:
     """Open a draft to residents."""
     number = event_id_of(event_id)
     with event_session(ctx) as db:
-        changed = publish_event(db, number, now_from_context(ctx))
+        actor = acting(db, as_account, Permission.MANAGE_EVENTS)
+        now = now_from_context(ctx)
+        changed = publish_event(db, number, now)
+        if changed:
+            audit_published(db, actor, number, now)
         record = event_record(db, get_event(db, number))
     if as_json:
         emit_object({**record, "published_now": changed}, as_json=True)
@@ -189,16 +218,23 @@ def publish_command(ctx: click.Context, event_id: str, as_json: bool) -> None:
 @click.command("cancel", short_help="Call an event off and tell residents.")
 @click.argument("event_id")
 @click.option("--reason", help="Told to everyone confirmed or waitlisted.")
+@as_option
 @json_option("Print the cancelled event as JSON, with how many residents will be told.")
 @click.pass_context
-def cancel_command(ctx: click.Context, event_id: str, reason: str | None, as_json: bool) -> None:
+def cancel_command(
+    ctx: click.Context, event_id: str, reason: str | None, as_account: str | None, as_json: bool
+) -> None:
     """Call an event off; every confirmed and waitlisted resident gets a push."""
     number = event_id_of(event_id)
     if reason is None or not reason.strip():
         raise StaffError("--reason is required: residents are told why")
     with event_session(ctx) as db:
-        told = cancel_event(db, number, reason, now_from_context(ctx), local_tz(ctx))
+        actor = acting(db, as_account, Permission.MANAGE_EVENTS)
+        now = now_from_context(ctx)
+        status = get_event(db, number).status
+        told = cancel_event(db, number, reason, now, local_tz(ctx))
         event = get_event(db, number)
+        audit_cancelled(db, actor, event, status, told, now)
         record = {**event_record(db, event), "cancel_reason": event.cancel_reason, "told": told}
     if as_json:
         emit_object(record, as_json=True)

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.cli.actors import acting_account, as_option, os_user
 from bot.cli.events.options import event_id_of, event_session, local_tz
 from bot.cli.events.roster import attendance_row
 from bot.cli.support import (
@@ -18,7 +19,12 @@ from bot.cli.support import (
     now_from_context,
     printable,
 )
+from models.accounts.operations import actor_for
+from models.accounts.roles import Permission
+from models.audit import Actor
+from models.events.audit_entries import audit_checked_in
 from models.events.checkin import CheckInResult, check_in, check_in_by_code
+from models.events.listing import visible_to
 from models.events.tables import CheckinMethod
 from models.residents import Resident
 
@@ -27,10 +33,16 @@ from models.residents import Resident
 @click.argument("event_id")
 @click.option("--code", help="The check-in code the resident shows.")
 @click.option("--openid", help="Or: the resident's openid, e.g. from the roster.")
+@as_option
 @json_option("Print the attendance as JSON (first_time: false when already checked in).")
 @click.pass_context
 def checkin_command(
-    ctx: click.Context, event_id: str, code: str | None, openid: str | None, as_json: bool
+    ctx: click.Context,
+    event_id: str,
+    code: str | None,
+    openid: str | None,
+    as_account: str | None,
+    as_json: bool,
 ) -> None:
     """Check a resident in at the door; doing it twice changes nothing."""
     number = event_id_of(event_id)
@@ -38,12 +50,13 @@ def checkin_command(
         raise StaffError("give exactly one of --code and --openid")
     tz = local_tz(ctx)
     with event_session(ctx) as db:
+        actor = _checking_in(db, number, as_account)
+        now = now_from_context(ctx)
         if code is not None:
-            result = check_in_by_code(db, number, code, now_from_context(ctx))
+            result = check_in_by_code(db, number, code, now)
         else:
-            result = check_in(
-                db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now_from_context(ctx)
-            )
+            result = check_in(db, number, _resident(db, openid or ""), CheckinMethod.STAFF, now)
+        audit_checked_in(db, actor, result, now)
         if as_json:
             emit_object(
                 {
@@ -55,6 +68,17 @@ def checkin_command(
             )
         else:
             click.echo(printable(_checkin_line(result, tz)))
+
+
+def _checking_in(db: Session, event_id: int, as_account: str | None) -> Actor:
+    """Who checks in: the ``--as`` account (a partner's only at its own events, any other
+    being unknown to it, as in the console), else the OS user."""
+    if as_account is None:
+        return os_user()
+    account = acting_account(db, as_account, Permission.CHECK_IN)
+    if not visible_to(db, event_id, account):
+        raise StaffError(f"there is no event {event_id}")
+    return actor_for(account)
 
 
 def _resident(db: Session, openid: str) -> Resident:

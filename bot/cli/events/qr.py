@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from wechatpy.exceptions import WeChatClientException
 
 from bot.cli.events.options import event_id_of, event_session
 from bot.cli.support import StaffError, config_from_context, emit_object, json_option
 from bot.config.errors import ConfigError
 from bot.config.sections import Config
 from bot.redis_conn import connect_redis
-from bot.wechat.api import WeChatAPI
-from bot.wechat.client import build_wechat_client
+from bot.wechat.qr_image import QRImageUnavailable, permanent_qr_png
 from models.events.checkin import QR_SCENE_PREFIX
 from models.events.queries import get_event
 from models.events.tables import EventStatus
@@ -65,27 +63,11 @@ def qr_command(ctx: click.Context, event_id: str, out: Path | None, as_json: boo
 
 
 def _fetch_qr(config: Config, scene: str) -> bytes:
-    """Ask WeChat for a permanent QR code with ``scene``, then download its image."""
+    """The QR code's PNG, over a Redis connection of the command's own (the shared token)."""
     redis_client = connect_redis(config.redis.url)
-    client = build_wechat_client(config, redis_client)
-    api = WeChatAPI(client)
     try:
-        try:
-            ticket = api.qrcode.create_permanent(scene)
-        except WeChatClientException as exc:
-            raise WeChatUnavailable(f"WeChat refused the QR code: {_one_line(exc)}") from None
-        if not ticket:
-            raise WeChatUnavailable("WeChat created no QR code ticket")
-        try:
-            return api.qrcode.image(ticket)
-        except WeChatClientException as exc:
-            raise WeChatUnavailable(
-                f"could not download the QR code image: {_one_line(exc)}"
-            ) from None
+        return permanent_qr_png(config, redis_client, scene)
+    except QRImageUnavailable as exc:
+        raise WeChatUnavailable(str(exc)) from None
     finally:
-        client.close()
         redis_client.close()
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
