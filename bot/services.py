@@ -25,6 +25,7 @@ from bot.redis_conn import connect_redis
 from models.base import utcnow
 from models.broadcasts.records import BroadcastSettings
 from models.db import make_engine, make_session_factory
+from models.push.registry import PushKind
 
 Clock = Callable[[], datetime]
 # Ten years: far past any demo, and far from where a timedelta overflows.
@@ -106,9 +107,13 @@ def write_clock_offset(path: Path, offset: timedelta) -> None:
 
 
 def broadcast_settings(config: Config) -> BroadcastSettings:
-    """What broadcast fan-out needs from the config, for the CLI and the scheduler alike."""
+    """What broadcast fan-out and its preview need from the config, for the CLI, the
+    console and the scheduler alike."""
+    subscribe = config.push.subscribe_templates.get(PushKind.BROADCAST)
     return BroadcastSettings(
         tz=config.bot.tz,
         account_type=config.wechat.account_type,
         default_language=config.bot.default_language,
+        sends_templates=config.sends_templates_of(PushKind.BROADCAST),
+        subscribe_template_id=None if subscribe is None else subscribe.template_id,
     )

@@ -18,7 +18,7 @@ from bot.services import Services
 from bot.webhook_services import WebhookServices
 from models.accounts.operations import create_account
 from models.audit import Actor
-from models.partners import get_partner
+from models.partners import add_partner, get_partner
 from tests.conftest import FakeClock
 
 PASSWORD = "a long enough password"
@@ -95,6 +95,21 @@ class Console:
 def browser(console_app: Flask) -> Callable[[], Console]:
     """Makes a fresh, signed-out browser on the console."""
     return lambda: Console(console_app.test_client())
+
+
+@pytest.fixture
+def partner_console(
+    browser: Callable[[], Console], make_account: MakeAccount, services: Services
+) -> Console:
+    """A partner organisation's account, signed in: for the pages partners may not see."""
+    with services.session_factory() as db, db.begin():
+        add_partner(
+            db, Actor.os_user("test"), name="绿色社", kind="government", now=services.clock()
+        )
+    make_account("green", "partner", partner="绿色社")
+    partner = browser()
+    partner.sign_in("green")
+    return partner
 
 
 def alert(response: TestResponse) -> str:

@@ -200,7 +200,7 @@ def test_outbox_retry_is_audited_when_it_revives_pushes(
     assert "1 dead pushes" in run(staff, "outbox", "retry", "--dead", "--as", OPS).output
     [entry] = entries(services)
     assert (entry.action, entry.object_type, entry.object_id) == ("outbox.retry", "outbox", None)
-    assert entry.before is None and entry.after == {"kind": None, "retried": 1}
+    assert entry.before is None and entry.after == {"kind": None, "ids": None, "retried": 1}
     assert (entry.actor_kind, entry.actor_name) == ("account", OPS)
 
 

@@ -42,6 +42,7 @@ from models.broadcasts.messages import (
     event_announcement,
     text_message,
 )
+from models.broadcasts.preview import audience_channels, split_counts
 from models.broadcasts.queries import recent_broadcasts
 from models.broadcasts.records import Broadcast, BroadcastError
 
@@ -107,6 +108,9 @@ def broadcast(
                 check_mass_quota(db, plan, settings, now, send_at=send_at)
             summary = _summary(found, plan, texts, send_at)
             if dry_run:
+                if plan is None:
+                    split = audience_channels(db, found, settings, now)
+                    summary["channels"] = split_counts(split)
                 _report_dry_run(summary, as_json)
                 return
             record = create_broadcast(
@@ -190,6 +194,16 @@ def _report_dry_run(summary: dict[str, Any], as_json: bool) -> None:
         return
     click.echo("dry run: nothing was queued")
     _echo_audience(summary)
+    channels = summary.get("channels")
+    if channels is not None:
+        click.echo(
+            f"now by customer-service message: {channels['custom']}, by template message: "
+            f"{channels['template']}, by subscription notice: {channels['subscribe']}"
+        )
+        click.echo(
+            f"held for their next message (never, if none comes before it expires): "
+            f"{channels['held']}"
+        )
     for language, title in LANGUAGE_TITLES:
         click.echo(f"--- {title} ---")
         click.echo(summary["text"][language])

@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from bot.console.accounts import blueprint as accounts_blueprint
 from bot.console.audit import blueprint as audit_blueprint
 from bot.console.auth import SignedIn, client_address, guard, safe_next
+from bot.console.broadcasts import blueprint as broadcasts_blueprint
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.events import blueprint as events_blueprint
 from bot.console.i18n import CatalogDomain
@@ -33,6 +34,7 @@ from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
 from bot.console.names import push_kind_name, push_status_name
 from bot.console.needs.routes import blueprint as needs_blueprint
+from bot.console.outbox import blueprint as outbox_blueprint
 from bot.console.residents import blueprint as residents_blueprint
 from bot.console.responses import blueprint as responses_blueprint
 from bot.console.villages import blueprint as villages_blueprint
@@ -63,6 +65,8 @@ console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
 console.register_blueprint(events_blueprint)
+console.register_blueprint(outbox_blueprint)
+console.register_blueprint(broadcasts_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

@@ -54,6 +54,8 @@ class Permission(StrEnum):
     READ_IMPACT = "read_impact"
     # Turn the public impact page (/impact) on and off.
     PUBLISH_IMPACT = "publish_impact"
+    # See the outbox and the broadcasts: counts, dead letters, pauses, progress.
+    READ_OUTBOX = "read_outbox"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -69,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHECK_IN,
             Permission.SEND_BROADCASTS,
             Permission.READ_IMPACT,
+            Permission.READ_OUTBOX,
         }
     ),
     # The inbox holds what residents wrote to the club's staff, which concerns no
@@ -77,8 +80,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.CHANGE, Permission.UPDATE_NEEDS, Permission.CHECK_IN, Permission.READ_IMPACT}
     ),
     # Reads everything; approving projects comes with the projects.
-    Role.FOUNDATION: frozenset({Permission.READ_RESIDENTS, Permission.READ_IMPACT}),
-    Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_IMPACT}),
+    Role.FOUNDATION: frozenset(
+        {Permission.READ_RESIDENTS, Permission.READ_IMPACT, Permission.READ_OUTBOX}
+    ),
+    Role.VIEWER: frozenset({Permission.READ_INBOX, Permission.READ_IMPACT, Permission.READ_OUTBOX}),
 }
 
 

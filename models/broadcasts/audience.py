@@ -1,5 +1,5 @@
 """Who a broadcast reaches: audience specs (all, tag:T, signed-up:ID, attended:ID,
-category-interest:C), resolved against the residents as they are when it goes out."""
+category-interest:C, village:ID), resolved against the residents as they are when it goes out."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from models.events.queries import get_event
 from models.events.tables import LIVE_SIGNUP_STATUSES, Attendance, EventTag, Signup
 from models.needs.tables import Need
 from models.residents import Resident
+from models.villages.errors import VillageError
+from models.villages.queries import get_village, in_village
 
 
 class AudienceKind(StrEnum):
@@ -30,9 +32,13 @@ class AudienceKind(StrEnum):
     SIGNED_UP = "signed-up"
     ATTENDED = "attended"
     CATEGORY_INTEREST = "category-interest"
+    # The residents of a village or of one of its groups (models/villages).
+    VILLAGE = "village"
 
 
-AUDIENCE_HELP = "all, tag:T, signed-up:ID, attended:ID or category-interest:C"
+AUDIENCE_HELP = "all, tag:T, signed-up:ID, attended:ID, category-interest:C or village:ID"
+# Audience kinds whose argument is a record's number.
+NUMBERED = (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED, AudienceKind.VILLAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +71,10 @@ def parse_audience(spec: str) -> tuple[str, str]:
         raise BroadcastError(f"--audience {spec!r} is not one of {AUDIENCE_HELP}")
     if not argument:
         raise BroadcastError(f"--audience {spec!r}: say which after the colon, e.g. {kind}:...")
-    if (
-        kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED)
-        and not argument.lstrip("#").isdecimal()
-    ):
-        raise BroadcastError(f"--audience {spec!r}: {argument!r} is not an event id")
-    if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
+    if kind in NUMBERED and not argument.lstrip("#").isdecimal():
+        what = "a village" if kind == AudienceKind.VILLAGE else "an event"
+        raise BroadcastError(f"--audience {spec!r}: {argument!r} is not {what} id")
+    if kind in NUMBERED:
         argument = str(int(argument.lstrip("#")))
     if kind in (AudienceKind.TAG, AudienceKind.CATEGORY_INTEREST):
         argument = argument.lower()
@@ -130,6 +134,14 @@ def _candidates(db: Session, kind: str, argument: str, categories: Collection[st
             ),
             select(Attendance.resident_id).where(Attendance.event_id.in_(tagged)),
         )
+    if kind == AudienceKind.VILLAGE:
+        try:
+            village = get_village(db, int(argument))
+        except VillageError:
+            raise BroadcastError(
+                f"--audience village:{argument}: there is no village {argument}"
+            ) from None
+        return select(Resident.id).where(in_village(Resident.village_id, village.id))
     if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
         event_id = int(argument)
         try:

@@ -94,3 +94,7 @@ class BroadcastSettings:
     tz: ZoneInfo
     account_type: str = AccountType.SERVICE
     default_language: str = "zh"
+    # Whether template messages carry broadcasts (``Config.sends_templates_of``), and the
+    # subscription notice configured for them: the channels a preview counts by.
+    sends_templates: bool = False
+    subscribe_template_id: str | None = None

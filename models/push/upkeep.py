@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +30,18 @@ def expire_stale(db: Session, now: datetime) -> int:
     return rowcount(result)
 
 
-def retry_dead(db: Session, actor: Actor, now: datetime, kind: str | None = None) -> int:
-    """Give dead rows (of ``kind``, or all) a fresh set of attempts, after fixing what
-    killed them; returns how many. Audited when it revived any: a retry that found none
-    changed nothing."""
+def retry_dead(
+    db: Session,
+    actor: Actor,
+    now: datetime,
+    kind: str | None = None,
+    ids: Collection[int] | None = None,
+) -> int:
+    """Give dead rows a fresh set of attempts (after fixing what killed them): all of
+    them, those of ``kind``, or only the rows ``ids`` (the console's ticked dead letters;
+    an id that is not dead is left alone); returns how many. The CLI and the console
+    both come here. Audited when it revived any: a retry that found none changed
+    nothing."""
     statement = (
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.DEAD)
@@ -40,9 +49,12 @@ def retry_dead(db: Session, actor: Actor, now: datetime, kind: str | None = None
     )
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)
+    if ids is not None:
+        statement = statement.where(OutboxMessage.id.in_(sorted(ids)))
     retried = rowcount(db.execute(statement))
     if retried:
-        after = {"kind": kind, "retried": retried}
+        chosen = None if ids is None else ",".join(str(number) for number in sorted(ids))
+        after = {"kind": kind, "ids": chosen, "retried": retried}
         record(db, actor, AuditAction.OUTBOX_RETRY, AuditObject.OUTBOX, None, now, after=after)
     return retried
 
@@ -68,12 +80,11 @@ def stats(db: Session) -> list[KindStatusCount]:
         .order_by(OutboxMessage.kind, OutboxMessage.status)
     ).all()
     return [
-        KindStatusCount(kind, status, count, _as_utc(oldest))
-        for kind, status, count, oldest in rows
+        KindStatusCount(kind, status, count, as_utc(oldest)) for kind, status, count, oldest in rows
     ]
 
 
-def _as_utc(value: datetime | str | None) -> datetime | None:
+def as_utc(value: datetime | str | None) -> datetime | None:
     """min() over a UTC column comes back untyped on SQLite; make it aware UTC again."""
     if value is None:
         return None
