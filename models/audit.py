@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, check_one_of
+from models.base import Base, check_one_of, page_count
 
 ACTOR_NAME_MAX = 64
 # A before or after value is cut to this many characters: the log says what changed, it
@@ -193,7 +193,7 @@ class AuditPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 def audit_page(

@@ -69,6 +69,12 @@ def check_one_of(column: str, vocabulary: type[StrEnum]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({values})", name=column)
 
 
+def page_count(total: int, page_size: int) -> int:
+    """How many pages of ``page_size`` rows ``total`` rows fill; an empty list is still one
+    page, so a list page always has a page 1 to show."""
+    return max(1, -(-total // page_size))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

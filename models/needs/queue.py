@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from models.base import page_count
 from models.needs.queries import SelectT, parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
@@ -90,7 +91,7 @@ class QueuePage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 def waiting_too_long(deadlines: AckDeadlines, now: datetime) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.base import page_count
 from models.push.outbox import OutboxMessage
 from models.push.upkeep import as_utc
 from models.push.vocabulary import OutboxStatus
@@ -57,7 +58,7 @@ class DeadLetterPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 def dead_letters(db: Session, page: int = 1, page_size: int | None = None) -> DeadLetterPage:
