@@ -157,7 +157,10 @@ def ensure_demo_admin(db: Session, now: datetime) -> str:
 def prepare_database(services: WebhookServices) -> str:
     """Bring the schema up to date and seed the demo data, in one transaction; the demo
     admin's password for this run comes back."""
-    migrate.upgrade(services.config.database.url)
+    migrate.upgrade(
+        services.config.database.url,
+        connect_timeout_s=services.config.database.connect_timeout_s,
+    )
     with services.session_factory() as db, db.begin():
         seed_demo_data(db, services.clock())
         return ensure_demo_admin(db, services.clock())
