@@ -79,4 +79,3 @@ def reader_text(payload: dict[str, Any], language: str | None, default_language:
         raise ValueError("the push carries no text")
     chosen = payload.get("language") or language or default_language
     return str(texts.get(chosen) or texts.get(default_language) or next(iter(texts.values())))
-
