@@ -3,7 +3,7 @@
 The account's own console page asks for a code; the person sends "绑定 CODE" or "link
 CODE" to the Official Account from their phone, and the chat handler
 (handlers/linking.py) redeems it for the openid that sent it. A code is six digits,
-lasts :data:`CODE_TTL_S`, works once (read and deleted in one command), and a new one
+lasts :data:`CODE_TTL_S`, works once (read and deleted in one transaction), and a new one
 replaces the account's previous one. Guessing is bounded twice over: a follower may try
 :data:`MAX_TRIES` codes per :data:`CODE_TTL_S` and an account may ask for
 :data:`MAX_ISSUED` codes in that time, so a million codes cannot be walked through.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import cast
 
 import redis
 
@@ -49,10 +48,10 @@ class LinkCodes:
             if asked > MAX_ISSUED:
                 return None
             code = _new_code(client, account_id)
-            previous = cast(
-                str | None,
-                client.set(f"{KEY_PREFIX}:account:{account_id}", code, ex=CODE_TTL_S, get=True),
-            )
+            with client.pipeline(transaction=True) as pipe:
+                pipe.get(f"{KEY_PREFIX}:account:{account_id}")
+                pipe.set(f"{KEY_PREFIX}:account:{account_id}", code, ex=CODE_TTL_S)
+                previous, _ = pipe.execute()
             if previous is not None and previous != code:
                 client.delete(_code_key(previous))
             return code
@@ -68,7 +67,10 @@ class LinkCodes:
             client = self._client()
             if _count(client, f"{KEY_PREFIX}:tries:{openid}") > MAX_TRIES:
                 return Redemption(None, refused=True)
-            found = cast(str | None, client.getdel(_code_key(code.strip())))
+            with client.pipeline(transaction=True) as pipe:
+                pipe.get(_code_key(code.strip()))
+                pipe.delete(_code_key(code.strip()))
+                found, _ = pipe.execute()
             if found is None:
                 return Redemption(None)
             client.delete(f"{KEY_PREFIX}:account:{found}")
@@ -84,9 +86,9 @@ def _code_key(code: str) -> str:
 def _count(client: redis.Redis, key: str) -> int:
     """One more in the count at ``key``, which lasts a code's lifetime from the first."""
     with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=CODE_TTL_S, nx=True)
         pipe.incr(key)
-        pipe.expire(key, CODE_TTL_S, nx=True)
-        counted, _ = pipe.execute()
+        _, counted = pipe.execute()
     return int(counted)
 
 
