@@ -19,7 +19,12 @@ from bot.config.loader import load_config
 from bot.services import Services
 from bot.wechat.client import build_wechat_client
 from bot.wechat.fake_api.server import FakeWeChatServer
-from models.accounts.operations import disable_account, link_wechat, set_weekly_report
+from models.accounts.operations import (
+    disable_account,
+    link_wechat,
+    set_weekly_report,
+    unlink_wechat,
+)
 from models.accounts.tables import Account
 from models.audit import Actor
 from models.impact.events import held_event_rows, total
@@ -284,3 +289,31 @@ def test_the_report_s_day_and_time_come_from_config_or_environment(tmp_path: Pat
     assert (config.reports.weekly_day, config.reports.weekly_time) == ("friday", "17:45")
     trigger = str(weekly_job().trigger(config))
     assert "day_of_week='4'" in trigger and "hour='17'" in trigger and "minute='45'" in trigger
+
+
+def test_a_queued_report_is_not_sent_once_its_account_stops_getting_it(
+    services: Services, clock: FakeClock, make_account: MakeAccount
+) -> None:
+    """Turned off, unlinked, linked to another WeChat or disabled: skipped at once."""
+    logins = {"off": "o-off", "unlinked": "o-unlinked", "moved": "o-moved", "gone": "o-gone"}
+    ids = {login: make_account(login, "staff") for login in [*logins, "kept"]}
+    for login, openid in {**logins, "kept": "o-kept"}.items():
+        opt_in(services, ids[login], openid)
+    clock.set(REPORT_DAY)
+    ctx = JobContext(services, build_wechat_client(services.config, services.redis))
+    assert run_job(weekly_job(), ctx)
+    with services.session_factory() as db, db.begin():
+        account = {login: db.get_one(Account, ids[login]) for login in logins}
+        set_weekly_report(db, ADMIN, account["off"], False, clock.now)
+        unlink_wechat(db, ADMIN, account["unlinked"], clock.now)
+        link_wechat(db, ADMIN, account["moved"], "o-moved-new", clock.now)
+        disable_account(db, ADMIN, account["gone"], clock.now)
+    status = {row.recipient_openid: (row.status, row.last_error) for row in report_rows(services)}
+    stopped = ("skipped", "the account no longer gets the weekly report on this WeChat")
+    assert status == {
+        "o-off": stopped,
+        "o-unlinked": stopped,
+        "o-moved": stopped,
+        "o-gone": stopped,
+        "o-kept": ("pending", None),
+    }

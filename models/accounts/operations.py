@@ -20,6 +20,7 @@ from models.accounts.roles import Role
 from models.accounts.tables import DISPLAY_NAME_MAX, LOGIN_MAX, Account
 from models.audit import Actor, ActorKind, AuditAction, AuditObject, record
 from models.partners import Partner
+from models.push.stale import weekly_report_stopped
 from models.residents import OPENID_MAX
 from texts.catalog import Language
 
@@ -124,14 +125,17 @@ def set_password(db: Session, actor: Actor, account: Account, password: str, now
 
 
 def disable_account(db: Session, actor: Actor, account: Account, now: datetime) -> None:
-    """The account can no longer sign in, and its open sessions end at their next
-    request. The row stays: the audit log points at it."""
+    """The account can no longer sign in, its open sessions end at their next request,
+    and a weekly report queued for it is not sent. The row stays: the audit log points
+    at it."""
     if not account.active:
         raise AccountError("account_error_disabled_already", login=account.login)
     if actor.account_id == account.id:
         raise AccountError("account_error_disable_self")
     account.active = False
     account.disabled_at = now
+    if account.wechat_openid is not None:
+        weekly_report_stopped(db, account.wechat_openid)
     db.flush()
     record(
         db,
@@ -180,6 +184,8 @@ def link_wechat(db: Session, actor: Actor, account: Account, openid: str, now: d
     if account.wechat_openid == openid:
         return
     before = account.wechat_openid
+    if before is not None:
+        weekly_report_stopped(db, before)
     account.wechat_openid = openid
     db.flush()
     record(
@@ -195,10 +201,12 @@ def link_wechat(db: Session, actor: Actor, account: Account, openid: str, now: d
 
 
 def unlink_wechat(db: Session, actor: Actor, account: Account, now: datetime) -> None:
-    """The account has no WeChat follower any more, so its weekly report stops too."""
+    """The account has no WeChat follower any more, so its weekly report stops too (one
+    queued is not sent)."""
     if account.wechat_openid is None:
         raise AccountError("account_error_not_linked", login=account.login)
     before = {"wechat_openid": account.wechat_openid, "weekly_report": account.weekly_report}
+    weekly_report_stopped(db, account.wechat_openid)
     account.wechat_openid = None
     account.weekly_report = False
     db.flush()
@@ -223,6 +231,8 @@ def set_weekly_report(
     if account.weekly_report == wanted:
         return
     account.weekly_report = wanted
+    if not wanted and account.wechat_openid is not None:
+        weekly_report_stopped(db, account.wechat_openid)
     db.flush()
     record(
         db,
