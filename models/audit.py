@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     ACCOUNT_PASSWORD = "account.password"
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
+    ACCOUNT_WECHAT = "account.wechat"
+    ACCOUNT_WEEKLY_REPORT = "account.weekly_report"
     NEED_UPDATE = "need.update"
     CONVERSATION_ASSIGN = "conversation.assign"
     CONVERSATION_ANSWER = "conversation.answer"

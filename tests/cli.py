@@ -126,6 +126,7 @@ def command_args(
         ("accounts", "add"): ("hebe", "--role", "staff", "--password-stdin"),
         ("accounts", "passwd"): (ACCOUNT, "--password-stdin"),
         ("accounts", "disable"): (ACCOUNT,),
+        ("accounts", "link"): (ACCOUNT, "--openid", "o-wangfang"),
         ("accounts", "list"): (),
         ("villages", "add"): ("李家村",),
         ("villages", "list"): (),

@@ -19,6 +19,8 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_PASSWORD: "console_action_account_password",
     AuditAction.ACCOUNT_DISABLE: "console_action_account_disable",
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
+    AuditAction.ACCOUNT_WECHAT: "console_action_account_wechat",
+    AuditAction.ACCOUNT_WEEKLY_REPORT: "console_action_account_weekly_report",
     AuditAction.NEED_UPDATE: "console_action_need_update",
     AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
     AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",

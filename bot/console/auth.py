@@ -39,7 +39,16 @@ PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.static"})
 # What only reads; anything else is a change, CSRF-checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that change only the person's own session or settings: a read-only role makes them.
-OWN_SETTINGS_ENDPOINTS = frozenset({"console.sign_in", "console.sign_out", "console.language"})
+OWN_SETTINGS_ENDPOINTS = frozenset(
+    {
+        "console.sign_in",
+        "console.sign_out",
+        "console.language",
+        "console.my_account.code",
+        "console.my_account.unlink",
+        "console.my_account.weekly",
+    }
+)
 
 
 class SignedIn(UserMixin):

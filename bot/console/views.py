@@ -32,6 +32,7 @@ from bot.console.i18n import CatalogDomain
 from bot.console.impact.routes import blueprint as impact_blueprint
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
+from bot.console.my_account import blueprint as my_account_blueprint
 from bot.console.names import push_kind_name, push_status_name
 from bot.console.needs.routes import blueprint as needs_blueprint
 from bot.console.outbox import blueprint as outbox_blueprint
@@ -67,6 +68,7 @@ console.register_blueprint(villages_blueprint)
 console.register_blueprint(events_blueprint)
 console.register_blueprint(outbox_blueprint)
 console.register_blueprint(broadcasts_blueprint)
+console.register_blueprint(my_account_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {

@@ -90,7 +90,11 @@ DEMO_RESIDENTS = (
 
 
 def demo_config(
-    credentials: DemoCredentials, api_base_url: str, *, subscription: bool = False
+    credentials: DemoCredentials,
+    api_base_url: str,
+    *,
+    subscription: bool = False,
+    public_url: str = "",
 ) -> Config:
     """The config file and environment, with storage forced to the embedded defaults and
     WeChat to this run's account at the fake API: the demo never touches a real database,
@@ -100,6 +104,7 @@ def demo_config(
     The account is a service account with a template for every push kind, as the club's
     is meant to be; ``subscription`` makes it a subscription account, which has none, so
     a push to someone who has not written for 48 hours waits for their next message.
+    ``public_url`` is the demo's own address, which the weekly report links under.
     """
     return load_config(
         overrides={
@@ -116,7 +121,7 @@ def demo_config(
             "bot": {"clock_offset_file": CLOCK_FILE},
             "needs": {"media_dir": MEDIA_FOLDER},
             "push": {"templates": {} if subscription else push_templates_setting()},
-            "console": {"secret_key": secrets.token_hex(32)},
+            "console": {"secret_key": secrets.token_hex(32), "public_url": public_url},
         },
         running_demo=False,
     )
@@ -207,7 +212,10 @@ def run_demo(
     ensure_port_free(DEMO_HOST, port, "--port")
     ensure_port_free(DEMO_HOST, fake_port, "--fake-port")
     config = demo_config(
-        credentials, f"http://{DEMO_HOST}:{fake_port}{API_PREFIX}", subscription=subscription
+        credentials,
+        f"http://{DEMO_HOST}:{fake_port}{API_PREFIX}",
+        subscription=subscription,
+        public_url=f"http://{DEMO_HOST}:{port}/",
     )
     files = DemoFiles.of(config)
     if fresh:

@@ -68,3 +68,14 @@ def enqueue_push(
         ),
         conflict_columns=["idempotency_key"],
     )
+
+
+def reader_text(payload: dict[str, Any], language: str | None, default_language: str) -> str:
+    """A row's text in the language its reader reads: the payload's own ``language`` when
+    the push names one (a report to a console account, read in the account's language),
+    else ``language`` (the resident's), else the default. ValueError if it carries no text."""
+    texts = payload.get("text")
+    if not isinstance(texts, dict) or not texts:
+        raise ValueError("the push carries no text")
+    chosen = payload.get("language") or language or default_language
+    return str(texts.get(chosen) or texts.get(default_language) or next(iter(texts.values())))
