@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     ACCOUNT_LANGUAGE = "account.language"
     NEED_UPDATE = "need.update"
     CONVERSATION_ASSIGN = "conversation.assign"
+    CONVERSATION_UNASSIGN = "conversation.unassign"
     CONVERSATION_ANSWER = "conversation.answer"
     CONVERSATION_CLOSE = "conversation.close"
     NEED_CATEGORY = "need.category"

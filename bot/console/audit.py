@@ -21,6 +21,7 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_LANGUAGE: "console_action_account_language",
     AuditAction.NEED_UPDATE: "console_action_need_update",
     AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
+    AuditAction.CONVERSATION_UNASSIGN: "console_action_conversation_unassign",
     AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
     AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
     AuditAction.NEED_CATEGORY: "console_action_need_category",
