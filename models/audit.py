@@ -70,6 +70,9 @@ class AuditAction(StrEnum):
     OUTBOX_RESUME = "outbox.resume"
     MENU_PUSH = "menu.push"
     SWITCH_CHANGE = "switch.change"
+    VIEW_SAVE = "view.save"
+    VIEW_RENAME = "view.rename"
+    VIEW_DELETE = "view.delete"
 
 
 class AuditObject(StrEnum):
@@ -89,6 +92,8 @@ class AuditObject(StrEnum):
     # The account's custom menu in WeChat (no object id): there is one.
     MENU = "menu"
     SWITCH = "switch"
+    # A saved view of the needs queue (models/needs/saved_views.py).
+    SAVED_VIEW = "saved_view"
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ ACTION_TEXT_KEYS = {
     AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
     AuditAction.MENU_PUSH: "console_action_menu_push",
     AuditAction.SWITCH_CHANGE: "console_action_switch_change",
+    AuditAction.VIEW_SAVE: "console_action_view_save",
+    AuditAction.VIEW_RENAME: "console_action_view_rename",
+    AuditAction.VIEW_DELETE: "console_action_view_delete",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -58,6 +61,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.OUTBOX: "console_object_outbox",
     AuditObject.MENU: "console_object_menu",
     AuditObject.SWITCH: "console_object_switch",
+    AuditObject.SAVED_VIEW: "console_object_saved_view",
 }
 
 

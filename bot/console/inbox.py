@@ -25,7 +25,7 @@ from bot.console.villages import chosen_village
 from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
 from models.accounts.tables import Account
-from models.base import ID_MAX, local_text
+from models.base import ID_MAX, is_id, local_text
 from models.inbox.errors import InboxError
 from models.inbox.notices import ANSWER_KIND
 from models.inbox.operations import answer, assign, close, unassign
@@ -127,9 +127,7 @@ def give_back(conversation_id: int) -> ResponseReturnValue:
 
 def _picked_account(picked: str) -> Account | None:
     """The account the picker's value (an id) names, if there is one."""
-    if not picked.isdecimal() or int(picked) > ID_MAX:
-        return None
-    return request_db().get(Account, int(picked))
+    return request_db().get(Account, int(picked)) if is_id(picked) else None
 
 
 @blueprint.post("/<int:conversation_id>/answer")
