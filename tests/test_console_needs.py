@@ -137,7 +137,7 @@ def test_a_bulk_change_one_need_refuses_changes_none(
     queued = len(pushes(services))
     status, page = bulk(li, [fresh, done], action="acknowledge", confirmed="1")
     assert status == 409
-    assert f"未做任何更改：{done}: {done} 已是 resolved，不能再更改状态" in page
+    assert f"未做任何更改：{done}: {done} 的状态是“已解决”，不能再更改（不能改为“已受理”）" in page
     with services.session_factory() as db:
         assert get_need(db, fresh).status == NeedStatus.SUBMITTED
     assert len(pushes(services)) == queued
