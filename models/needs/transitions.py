@@ -17,9 +17,9 @@ from models.needs.notices import (
     ASSIGNED_KIND,
     assigned_key,
     assigned_payload,
+    status_name,
     status_push_key,
     status_push_kind,
-    status_name,
     status_push_payload,
 )
 from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, NeedStatus
