@@ -60,16 +60,12 @@ def _answer(
     event_id: int, message: str, *, refused: bool, field_errors: dict[str, str] | None = None
 ) -> ResponseReturnValue:
     """The lists again with what happened (htmx), or the page with it (a plain post). A
-    mistake in the walk-in form is said next to its field, with what was typed kept."""
+    mistake in the walk-in form (a plain post) is said on the page next to its field, with
+    what was typed kept."""
     if field_errors:
         values = {field: request.form.get(field, "") for field in WALK_IN_FIELDS}
-        template = (
-            "console/events/roster_lists.html"
-            if request.headers.get("HX-Request")
-            else "console/events/roster.html"
-        )
         page = render_template(
-            template,
+            "console/events/roster.html",
             field_errors=field_errors,
             walk_in=values,
             **_lists(visible_event(event_id)),
