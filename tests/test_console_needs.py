@@ -249,6 +249,8 @@ def test_the_category_changes_with_an_audit_entry(
     ref = make_need("路灯")
     assert li.post(f"/console/needs/{ref}/category", {"category": "education"}).status_code == 302
     assert li.post(f"/console/needs/{ref}/category", {"category": "nonsense"}).status_code == 400
+    same = li.post(f"/console/needs/{ref}/category", {"category": "education"})
+    assert same.status_code == 400 and f"{ref} 已属于“教育”" in same.get_data(as_text=True)
     with services.session_factory() as db:
         assert get_need(db, ref).category == "education"
         entry = db.execute(

@@ -52,7 +52,7 @@ def seed(
             title="已派人查看",
             text_zh="我们已请镇建设办派人查看。",
             text_en="We asked the town office to send someone.",
-            known=["infrastructure"],
+            known=services.config.needs.categories,
             now=clock.now,
         )
     make_account("li", "staff")

@@ -59,7 +59,7 @@ def save() -> ResponseReturnValue:
             db,
             actor_for(account()),
             **form,
-            known=[c.key for c in services().config.needs.categories],
+            known=services().config.needs.categories,
             now=now(),
             template=template,
         )
