@@ -134,10 +134,7 @@ def test_a_bad_name_is_said_next_to_the_field_and_nothing_is_saved(
     assert f'id="rename-{view.id}"' in manage
     assert save(li, "另一个", status="open")[0] == 302
     refused = li.post(f"/console/needs/views/{view.id}/rename", {"name": "另一个"})
-    assert (
-        refused.status_code == 400
-        and alert(refused) == "未做任何更改：您已经有一个名为“另一个”的视图"
-    )
+    assert refused.status_code == 400 and alert(refused) == "您已经有一个名为“另一个”的视图"
     assert 'id="rename-error"' in refused.get_data(as_text=True)
     assert count(services, AuditEntry) == audited + 1, "only the second view's save"
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from bot.console.auth import requires
+from bot.console.changes import change_or_refuse
 from bot.console.context import account, now, request_db, services
 from bot.console.villages import chosen_village
 from models.accounts.operations import actor_for
@@ -165,18 +166,22 @@ def _change(
     """Make one change and come back to the conversation saying ``done``; a refused one
     shows the page again with the sentence (next to the assignee picker when it is about
     the pick) and what was typed, nothing written."""
-    db = request_db()
-    try:
+
+    def made() -> str:
         change()
-    except InboxError as exc:
-        db.rollback()
-        sentence = exc.text(account().language)
+        return done
+
+    def refused(sentence: str) -> ResponseReturnValue:
         if at_picker:
             return _thread_page(conversation, assignee_error=sentence), 409
         return _thread_page(conversation, sentence, draft), 409
-    db.commit()
-    flash(done)
-    return redirect(url_for("console.inbox.conversation_page", conversation_id=conversation.id))
+
+    return change_or_refuse(
+        made,
+        refused,
+        url_for("console.inbox.conversation_page", conversation_id=conversation.id),
+        (InboxError,),
+    )
 
 
 def _conversation(conversation_id: int) -> Conversation:

@@ -17,9 +17,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
+from bot.console.changes import change_or_refuse
 from bot.console.context import account, now, request_db
 from bot.console.needs.blueprint import blueprint
-from bot.console.needs.common import actor, category_names, refusal, scope_partner_id
+from bot.console.needs.common import actor, category_names, scope_partner_id
 from bot.console.needs.queue import address_filter, render_queue
 from models.base import ID_MAX
 from models.needs.errors import NeedError
@@ -53,15 +54,17 @@ def view_save() -> ResponseReturnValue:
     back = request.form.get("back", "")
     wanted = address_filter(MultiDict(parse_qsl(back)))
     name = request.form.get("name", "")
-    db = request_db()
-    try:
-        view = save_view(db, actor(), account().id, name, wanted, now())
-    except NeedError as exc:
-        db.rollback()
-        return render_queue(wanted, 1, status=400, view_name=name, view_error=refusal(exc))
-    db.commit()
-    flash(gettext("console_needs_view_saved").format(name=view.name))
-    return redirect(f"{url_for('console.needs.index')}?{back}")
+
+    def change() -> str:
+        view = save_view(request_db(), actor(), account().id, name, wanted, now())
+        return gettext("console_needs_view_saved").format(name=view.name)
+
+    return change_or_refuse(
+        change,
+        lambda error: render_queue(wanted, 1, status=400, view_name=name, view_error=error),
+        f"{url_for('console.needs.index')}?{back}",
+        (NeedError,),
+    )
 
 
 @blueprint.get("/views/<int:view_id>")
@@ -89,15 +92,17 @@ def view_list() -> ResponseReturnValue:
 def view_rename(view_id: int) -> ResponseReturnValue:
     view = _own(view_id)
     name = request.form.get("name", "")
-    db = request_db()
-    try:
-        rename_view(db, actor(), view, name, now())
-    except NeedError as exc:
-        db.rollback()
-        return _manage_page(view_id, name, refusal(exc)), 400
-    db.commit()
-    flash(gettext("console_needs_view_renamed").format(name=view.name))
-    return redirect(url_for("console.needs.view_list"))
+
+    def change() -> str:
+        rename_view(request_db(), actor(), view, name, now())
+        return gettext("console_needs_view_renamed").format(name=view.name)
+
+    return change_or_refuse(
+        change,
+        lambda error: (_manage_page(view_id, name, error), 400),
+        url_for("console.needs.view_list"),
+        (NeedError,),
+    )
 
 
 @blueprint.post("/views/<int:view_id>/delete")
