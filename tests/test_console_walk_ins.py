@@ -2,24 +2,29 @@
 bot/console/events/roster.py), on both databases: the name, phone and party kept on an
 attendance row without a resident, shown in the roster, counted as walk-ins in
 event_summary and in the places taken, audited; each mistake next to its field with
-nothing saved; a partner adds only at its own events, read-only roles not at all."""
+nothing saved; a partner adds only at its own events, read-only roles not at all; the
+CLI's roster lists one by name."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from bot.services import Services
 from models.audit import Actor, AuditAction, AuditEntry
+from models.events.checkin import add_walk_in
 from models.events.queries import occupancy
 from models.events.tables import Attendance, Event
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
 from models.partners import PartnerKind, add_partner
+from tests.cli import run
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount
 from tests.events import MakeEvent
@@ -183,3 +188,14 @@ def test_a_partner_adds_walk_ins_only_at_its_own_events_and_readers_not_at_all(
     assert add(partner, own, walk_in_name="王伯", walk_in_party="1").status_code == 302
     assert summary(services, own) == (0, 1, 0) and summary(services, other) == (0, 0, 0)
     assert [entry.actor_name for entry in checkins(services)] == ["sun"]
+
+
+def test_the_cli_roster_lists_a_walk_in_added_by_hand_by_name(
+    staff: CliRunner, services: Services, clock: FakeClock, make_event: MakeEvent
+) -> None:
+    event_id = make_event(capacity=5, max_party_size=2)
+    with services.session_factory() as db, db.begin():
+        add_walk_in(db, event_id, "王伯", "", 2, clock.now + timedelta(days=2))
+    data = json.loads(run(staff, "events", "roster", str(event_id), "--json").stdout)
+    [row] = data["attendance"]
+    assert (row["openid"], row["name"], row["party"], row["walk_in"]) == (None, "王伯", 2, True)
