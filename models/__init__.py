@@ -13,7 +13,7 @@ from models.impact.publication import Switch
 from models.inbound import InboundMessage
 from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate, SavedView
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
@@ -41,6 +41,7 @@ __all__ = [
     "Reminder",
     "Resident",
     "ResponseTemplate",
+    "SavedView",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",

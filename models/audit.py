@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     ACCOUNT_WEEKLY_REPORT = "account.weekly_report"
     NEED_UPDATE = "need.update"
     CONVERSATION_ASSIGN = "conversation.assign"
+    CONVERSATION_UNASSIGN = "conversation.unassign"
     CONVERSATION_ANSWER = "conversation.answer"
     CONVERSATION_CLOSE = "conversation.close"
     NEED_CATEGORY = "need.category"
@@ -71,6 +72,9 @@ class AuditAction(StrEnum):
     OUTBOX_RESUME = "outbox.resume"
     MENU_PUSH = "menu.push"
     SWITCH_CHANGE = "switch.change"
+    VIEW_SAVE = "view.save"
+    VIEW_RENAME = "view.rename"
+    VIEW_DELETE = "view.delete"
 
 
 class AuditObject(StrEnum):
@@ -90,6 +94,8 @@ class AuditObject(StrEnum):
     # The account's custom menu in WeChat (no object id): there is one.
     MENU = "menu"
     SWITCH = "switch"
+    # A saved view of the needs queue (models/needs/saved_views.py).
+    SAVED_VIEW = "saved_view"
 
 
 @dataclass(frozen=True)

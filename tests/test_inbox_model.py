@@ -16,8 +16,15 @@ from models.accounts.operations import actor_for
 from models.accounts.tables import Account
 from models.audit import Actor, AuditAction, AuditEntry
 from models.inbox.errors import InboxError
-from models.inbox.operations import answer, assign, close, leave_message
-from models.inbox.queries import InboxTab, inbox, open_conversation, thread
+from models.inbox.operations import answer, assign, close, leave_message, unassign
+from models.inbox.queries import (
+    AssignmentNote,
+    InboxTab,
+    assignable_accounts,
+    inbox,
+    open_conversation,
+    thread,
+)
 from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
 from models.push.channels import outlook
 from models.push.registry import PushKind
@@ -129,6 +136,33 @@ def test_staff_assign_answer_and_close_each_audited(
         [_, staff_entry] = thread(db, closed).entries
     assert staff_entry.author_login == "wang"
     assert staff_entry.delivery is not None and staff_entry.delivery.status == OutboxStatus.PENDING
+
+
+def test_a_hand_over_follows_mine_and_shows_in_the_thread_in_order(
+    services: Services, clock: FakeClock, staff: int, make_account: MakeAccount
+) -> None:
+    other = make_account("li", "staff")
+    make_account("kan", "viewer")
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, _resident(db, clock), "路灯坏了", clock.now)
+        wang, li = db.get_one(Account, staff), db.get_one(Account, other)
+        assert [account.login for account in assignable_accounts(db)] == ["li", "wang"]
+        clock.advance(minutes=1)
+        assign(db, actor_for(wang), conversation, li, clock.now)
+        assert [row.assignee for row in inbox(db, InboxTab.MINE, other)] == ["li"]
+        assert inbox(db, InboxTab.MINE, staff) == []
+        clock.advance(minutes=1)
+        leave_message(db, _resident(db, clock), "在3号楼", clock.now)
+        clock.advance(minutes=1)
+        unassign(db, actor_for(li), conversation, clock.now)
+        assert inbox(db, InboxTab.MINE, other) == []
+        with pytest.raises(InboxError, match="not assigned to anyone"):
+            unassign(db, actor_for(li), conversation, clock.now)
+        timeline = thread(db, conversation).timeline
+    assert [
+        item.assigned if isinstance(item, AssignmentNote) else item.message.text
+        for item in timeline
+    ] == ["路灯坏了", "li", "在3号楼", None]
 
 
 def test_answering_an_unassigned_conversation_takes_it(

@@ -23,6 +23,7 @@ ACTION_TEXT_KEYS = {
     AuditAction.ACCOUNT_WEEKLY_REPORT: "console_action_account_weekly_report",
     AuditAction.NEED_UPDATE: "console_action_need_update",
     AuditAction.CONVERSATION_ASSIGN: "console_action_conversation_assign",
+    AuditAction.CONVERSATION_UNASSIGN: "console_action_conversation_unassign",
     AuditAction.CONVERSATION_ANSWER: "console_action_conversation_answer",
     AuditAction.CONVERSATION_CLOSE: "console_action_conversation_close",
     AuditAction.NEED_CATEGORY: "console_action_need_category",
@@ -45,6 +46,9 @@ ACTION_TEXT_KEYS = {
     AuditAction.OUTBOX_RESUME: "console_action_outbox_resume",
     AuditAction.MENU_PUSH: "console_action_menu_push",
     AuditAction.SWITCH_CHANGE: "console_action_switch_change",
+    AuditAction.VIEW_SAVE: "console_action_view_save",
+    AuditAction.VIEW_RENAME: "console_action_view_rename",
+    AuditAction.VIEW_DELETE: "console_action_view_delete",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -59,6 +63,7 @@ OBJECT_TEXT_KEYS = {
     AuditObject.OUTBOX: "console_object_outbox",
     AuditObject.MENU: "console_object_menu",
     AuditObject.SWITCH: "console_object_switch",
+    AuditObject.SAVED_VIEW: "console_object_saved_view",
 }
 
 

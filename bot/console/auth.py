@@ -47,6 +47,10 @@ OWN_SETTINGS_ENDPOINTS = frozenset(
         "console.my_account.code",
         "console.my_account.unlink",
         "console.my_account.weekly",
+        # The needs queue's saved views are the account's own (bot/console/needs/saved_views.py).
+        "console.needs.view_save",
+        "console.needs.view_rename",
+        "console.needs.view_delete",
     }
 )
 

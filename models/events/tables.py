@@ -70,6 +70,8 @@ CHECKIN_CODE_DIGITS = 6
 MAX_TITLE = 200
 MAX_PLACE = 200
 MAX_TAG = 32
+WALK_IN_NAME_MAX = 64
+WALK_IN_PHONE_MAX = 20
 
 
 event_partner = Table(
@@ -190,15 +192,32 @@ class Attendance(Base):
             postgresql_where=text("walk_in"),
         ),
         check_one_of("method", CheckinMethod),
+        # Someone staff add at the door by hand has no WeChat identity: a named walk-in.
+        CheckConstraint(
+            "resident_id IS NOT NULL OR (walk_in AND walk_in_name IS NOT NULL)",
+            name="resident_or_named_walk_in",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
     signup_id: Mapped[int | None] = mapped_column(ForeignKey("signup.id"))
     checked_in_at: Mapped[datetime]
     method: Mapped[str] = mapped_column(String(8))
     walk_in: Mapped[bool] = mapped_column(Boolean, default=False)
     party_size: Mapped[int] = mapped_column(Integer, default=1)
+    # A walk-in staff added by hand (no resident): the name and phone they gave.
+    walk_in_name: Mapped[str | None] = mapped_column(String(WALK_IN_NAME_MAX))
+    walk_in_phone: Mapped[str | None] = mapped_column(String(WALK_IN_PHONE_MAX))
 
-    resident: Mapped[Resident] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+
+    @property
+    def name(self) -> str | None:
+        """The name the roster shows: the resident's, or the one a walk-in gave."""
+        return self.resident.name if self.resident is not None else self.walk_in_name
+
+    @property
+    def phone(self) -> str | None:
+        return self.resident.mobile if self.resident is not None else self.walk_in_phone

@@ -16,10 +16,11 @@ def residents_served(db: Session, scope: ImpactScope) -> int:
     (walk-ins included); a tag narrows events only, so with one the needs are left out,
     as their residents were not served under that tag. An erased need's resident is no
     longer known and is not counted."""
+    # A walk-in staff added by hand has no resident: counted in attendance, not here.
     came = (
         select(Attendance.resident_id)
         .join(Event, Event.id == Attendance.event_id)
-        .where(*held_events(scope))
+        .where(*held_events(scope), Attendance.resident_id.is_not(None))
     )
     raised = select(Need.resident_id).where(*raised_needs(scope), Need.resident_id.is_not(None))
     everyone = (came if scope.tag else union(came, raised)).subquery()

@@ -1,7 +1,9 @@
 """The console's needs queue: filters, sorts and pages over needs, for staff and for a
 partner's own organisation.
 
-One :class:`QueueFilter` holds what a person narrowed the queue to; :func:`queue_page`
+One :class:`QueueFilter` holds what a person narrowed the queue to, read from the
+queue's address or a saved view by :func:`read_filter` (which checks each value, so an
+edited address or an old saved view shows a page, never an error); :func:`queue_page`
 turns it into one page of rows and the count of all that match, through the same
 conditions, so the count and the rows never disagree. A partner account's queue is
 scoped here (``QueueFilter.scope_partner_id``), not in the view, so no page can forget it.
@@ -9,7 +11,7 @@ scoped here (``QueueFilter.scope_partner_id``), not in the view, so no page can 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from models.base import page_count
+from models.base import ID_MAX, is_id, page_count
 from models.needs.queries import SelectT, parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
@@ -29,6 +31,7 @@ OPEN = "open"
 # The partner filter's value for needs no partner has yet.
 UNASSIGNED = "none"
 SEARCH_MAX = 100
+MAX_AGE_DAYS = 3650
 
 
 class QueueSort(StrEnum):
@@ -60,6 +63,92 @@ class QueueFilter:
 
     def scoped(self, partner_id: int | None) -> QueueFilter:
         return replace(self, scope_partner_id=partner_id)
+
+
+class FilterKey(StrEnum):
+    """The filters' names in the queue's address and in a saved view."""
+
+    STATUS = "status"
+    CATEGORY = "category"
+    VILLAGE = "village"
+    PARTNER = "partner"
+    TEXT = "q"
+    AGE = "age"
+    OVER_TIME = "over"
+    SORT = "sort"
+
+
+@dataclass(frozen=True)
+class ReadFilter:
+    """A filter as read, and the keys whose values were left out as not (or no longer)
+    one of the choices."""
+
+    wanted: QueueFilter
+    dropped: tuple[FilterKey, ...]
+
+
+def read_filter(
+    values: Mapping[str, object], categories: Collection[str], scope_partner_id: int | None
+) -> ReadFilter:
+    """The filter ``values`` give (the address's or a saved view's): a value that is not
+    one of the choices narrows nothing and is named in ``dropped``; without a status the
+    queue shows open needs. A partner account's queue is its own organisation's, so a
+    partner filter means nothing to it (and is dropped)."""
+    dropped: list[FilterKey] = []
+
+    def chosen(key: FilterKey, choices: Collection[str], default: str = "") -> str:
+        value = values.get(key, default)
+        if value == "" or (isinstance(value, str) and value in choices):
+            return value
+        dropped.append(key)
+        return default
+
+    def number(key: FilterKey, most: int) -> int | None:
+        value = values.get(key, "")
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and value.strip().isdecimal() and int(value) <= most:
+            return int(value)
+        dropped.append(key)
+        return None
+
+    text = values.get(FilterKey.TEXT, "")
+    if not isinstance(text, str):
+        dropped.append(FilterKey.TEXT)
+        text = ""
+    partner = values.get(FilterKey.PARTNER, "")
+    if partner and (scope_partner_id is not None or not (partner == UNASSIGNED or is_id(partner))):
+        dropped.append(FilterKey.PARTNER)
+        partner = ""
+    sort = chosen(FilterKey.SORT, tuple(QueueSort))
+    wanted = QueueFilter(
+        status=chosen(FilterKey.STATUS, (OPEN, *NeedStatus), OPEN),
+        category=chosen(FilterKey.CATEGORY, categories),
+        village_id=number(FilterKey.VILLAGE, ID_MAX),
+        partner=str(partner),
+        text=text[:SEARCH_MAX],
+        min_age_days=number(FilterKey.AGE, MAX_AGE_DAYS),
+        over_time=chosen(FilterKey.OVER_TIME, ("1",)) == "1",
+        sort=QueueSort(sort) if sort else QueueSort.WAITING,
+        scope_partner_id=scope_partner_id,
+    )
+    return ReadFilter(wanted, tuple(key for key in FilterKey if key in dropped))
+
+
+def filter_values(wanted: QueueFilter) -> dict[str, str]:
+    """The filter as the address carries it and a saved view keeps it (only what
+    narrows, and the status always: without it the queue shows open needs)."""
+    values = {
+        FilterKey.STATUS: wanted.status,
+        FilterKey.CATEGORY: wanted.category,
+        FilterKey.VILLAGE: "" if wanted.village_id is None else str(wanted.village_id),
+        FilterKey.PARTNER: wanted.partner,
+        FilterKey.TEXT: wanted.text,
+        FilterKey.AGE: "" if wanted.min_age_days is None else str(wanted.min_age_days),
+        FilterKey.OVER_TIME: "1" if wanted.over_time else "",
+        FilterKey.SORT: wanted.sort if wanted.sort != QueueSort.WAITING else "",
+    }
+    return {str(key): value for key, value in values.items() if value or key == FilterKey.STATUS}
 
 
 @dataclass(frozen=True)
