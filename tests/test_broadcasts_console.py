@@ -79,6 +79,7 @@ def test_the_preview_is_the_cli_dry_run(
         "custom": dry_run["channels"]["custom"],
         "template": dry_run["channels"]["template"],
         "subscribe": dry_run["channels"]["subscribe"],
+        "paused": dry_run["channels"]["paused"],
         "held": dry_run["channels"]["held"],
     }
     assert (shown["reached"], shown["unfollowed"], shown["opted-out"]) == (5, 1, 1)

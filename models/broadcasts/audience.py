@@ -93,7 +93,7 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    kind, argument = parse_audience(spec)
+    normalized, candidates = audience_candidates(db, spec, categories)
     query = select(
         Resident.id,
         Resident.openid,
@@ -101,8 +101,8 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         Resident.subscribed,
         Resident.broadcast_opt_out,
     )
-    if kind != AudienceKind.ALL:
-        query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
+    if candidates is not None:
+        query = query.where(Resident.id.in_(candidates))
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
     for resident_id, openid, language, subscribed, opt_out in db.execute(
@@ -115,11 +115,23 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=kind if kind == AudienceKind.ALL else f"{kind}:{argument}",
+        spec=normalized,
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
     )
+
+
+def audience_candidates(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> tuple[str, Any]:
+    """The spec normalised, and a select of the ids of the residents it names (None for
+    everyone), before anyone is left out: what a preview counts set-based, without
+    reading the residents one by one. Refused as :func:`resolve_audience` refuses."""
+    kind, argument = parse_audience(spec)
+    if kind == AudienceKind.ALL:
+        return AudienceKind.ALL, None
+    return f"{kind}:{argument}", _candidates(db, kind, argument, categories)
 
 
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:

@@ -260,3 +260,66 @@ def _residents_at_monthly_limit(db: Session, plan: MassPlan, when: datetime, tz:
     if not full:
         return 0
     return sum(1 for request in plan.requests for r in request.recipients if r.resident_id in full)
+
+
+class QuotaPeriod(StrEnum):
+    """What WeChat counts mass sends over: a subscription account's day, a service
+    account's month."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class MassQuotaUse:
+    """How much of WeChat's mass-send quota is used in the current period, and when the
+    period ends: a subscription account's broadcasts today (of 1), or on a service
+    account the most mass broadcasts any follower had this month (of 4) and how many
+    followers have had all of theirs."""
+
+    period: QuotaPeriod
+    used: int
+    limit: int
+    followers_at_limit: int
+    resets_at: datetime
+
+
+def mass_quota_use(db: Session, settings: BroadcastSettings, now: datetime) -> MassQuotaUse:
+    """The mass-send quota as :func:`check_mass_quota` counts it, for staff to read."""
+    if settings.account_type == AccountType.SUBSCRIPTION:
+        start, end = _local_period(now, settings.tz, month=False)
+        used = db.execute(
+            select(func.count())
+            .select_from(Broadcast)
+            .where(
+                Broadcast.mass.is_(True),
+                Broadcast.status == BroadcastStatus.SENT,
+                Broadcast.sent_at >= start,
+                Broadcast.sent_at < end,
+            )
+        ).scalar_one()
+        return MassQuotaUse(
+            QuotaPeriod.DAY, used, MASS_PER_DAY_SUBSCRIPTION, 0, end.astimezone(UTC)
+        )
+    start, end = _local_period(now, settings.tz, month=True)
+    per_follower = (
+        select(func.count().label("had"))
+        .select_from(BroadcastRecipient)
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+        .where(
+            BroadcastRecipient.created_at >= start,
+            BroadcastRecipient.created_at < end,
+            OutboxMessage.status.not_in((OutboxStatus.DEAD, OutboxStatus.EXPIRED)),
+        )
+        .group_by(BroadcastRecipient.resident_id)
+        .subquery()
+    )
+    most, full = db.execute(
+        select(
+            func.coalesce(func.max(per_follower.c.had), 0),
+            func.count().filter(per_follower.c.had >= MASS_PER_RESIDENT_PER_MONTH),
+        )
+    ).one()
+    return MassQuotaUse(
+        QuotaPeriod.MONTH, int(most), MASS_PER_RESIDENT_PER_MONTH, int(full), end.astimezone(UTC)
+    )
