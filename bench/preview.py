@@ -13,7 +13,7 @@ exclusion, the residents whose allowance is spent moved one query per 500 openid
    unused and used subscription consents, tagged events with sign-ups. With ``--reuse`` a
    database holding the same counts is used as it is (and kept).
 2. The workers' Redis state, in the bench's own Redis database (keys with a TTL, removed
-   at the end): a spent allowance for one in ten residents whose window is open, and a
+   at the end): a spent allowance for one in a hundred residents whose window is open, and a
    quota pause on template messages.
 3. The preview for everyone, a tag and a village, ``--iterations`` runs each: p50/p99,
    and the split it gives. The clock is fixed (the data's "now"), so a reused database
@@ -216,14 +216,15 @@ def prepared_database(residents: int, reuse: bool) -> str:
 
 
 def seed_redis(client: redis.Redis, engine: Engine) -> int:
-    """The workers' state: one in ten open windows spent, template messages paused."""
+    """The workers' state: every 300th resident's window spent (each of them is in an
+    open window: one in a hundred open windows), template messages paused."""
     window_start = NOW - timedelta(hours=48)
     with Session(engine) as db:
         rows = db.execute(
             select(Resident.openid, Resident.last_interaction_at).where(
                 Resident.last_interaction_kind == "message",
                 Resident.last_interaction_at > window_start,
-                Resident.id % 10 == 0,
+                Resident.id % 300 == 1,
             )
         ).all()
     members = {

@@ -204,7 +204,7 @@ def test_the_counts_equal_the_rule_for_each_resident(
 
 def test_an_audience_narrows_the_counts(services: Services, clock: FakeClock) -> None:
     live = varied_population(services, clock.now, 3)
-    chosen = select(Resident.id).where(Resident.id % 3 == 0)
+    chosen = Resident.id.in_(select(Resident.id).where(Resident.id % 3 == 0))
     means = Means(template=False, subscription=True)
     with services.session_factory() as db:
         ids = list(

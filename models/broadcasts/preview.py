@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from models.broadcasts.audience import audience_candidates
+from models.broadcasts.audience import audience_condition
 from models.broadcasts.mass import MassPlan
 from models.broadcasts.records import BroadcastSettings
 from models.push.channels import ChannelPause, LiveLimits, Means
@@ -43,10 +43,10 @@ def preview_reach(
 ) -> tuple[str, Reach]:
     """The audience ``spec`` (normalised) and how it would be reached now, counted
     without reading its residents one by one. Refuses a bad spec as the send does."""
-    normalized, candidates = audience_candidates(db, spec, categories)
+    normalized, condition = audience_condition(db, spec, categories)
     reach = reach_counts(
         db,
-        candidates,
+        condition,
         now,
         means=broadcast_means(settings, live, now),
         subscribe_template_id=settings.subscribe_template_id,

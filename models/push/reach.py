@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
-    exists,
+    case,
     false,
     func,
     or_,
@@ -113,19 +112,21 @@ def window_open_clause(now: datetime) -> ColumnElement[bool]:
 
 
 def consent_clause(template_id: str | None) -> ColumnElement[bool]:
-    """SQL for "has an unused subscription consent to ``template_id``"."""
+    """SQL for "has an unused subscription consent to ``template_id``": an uncorrelated
+    IN, which PostgreSQL hashes once however many residents it is asked about."""
     if template_id is None:
         return false()
-    return exists().where(
-        SubscriptionConsent.resident_id == Resident.id,
-        SubscriptionConsent.template_id == template_id,
-        SubscriptionConsent.used_at.is_(None),
+    return Resident.id.in_(
+        select(SubscriptionConsent.resident_id).where(
+            SubscriptionConsent.template_id == template_id,
+            SubscriptionConsent.used_at.is_(None),
+        )
     )
 
 
 def reach_counts(
     db: Session,
-    audience: Any,
+    audience: ColumnElement[bool] | None,
     now: datetime,
     *,
     means: Means,
@@ -133,50 +134,33 @@ def reach_counts(
     live: LiveLimits,
     opt_out_applies: bool = True,
 ) -> Reach:
-    """The residents of ``audience`` (a select of resident ids, None for everyone)
-    counted: unfollowed, opted out (when the kind honours 退订), and the route of each
+    """The residents of ``audience`` (a WHERE clause on ``resident``, None for
+    everyone) counted: unfollowed, opted out (when the kind honours 退订), and the route of each
     other one. ``means.subscription`` must say whether ``subscribe_template_id`` is set."""
     followed = Resident.subscribed.is_(True)
     opted_out = Resident.broadcast_opt_out.is_(True) if opt_out_applies else false()
     reached = and_(followed, ~opted_out)
-    # Never NULL, so that "not open" counts the residents who never wrote.
-    is_open = func.coalesce(window_open_clause(now), false())
-    residents: Any = Resident.__table__
-    consents: ColumnElement[bool] = false()
-    if subscribe_template_id is not None:
-        # Joined once by hash, not looked up per resident and per count.
-        consenting = (
-            select(SubscriptionConsent.resident_id)
-            .where(
-                SubscriptionConsent.template_id == subscribe_template_id,
-                SubscriptionConsent.used_at.is_(None),
-            )
-            .distinct()
-            .subquery()
-        )
-        residents = residents.outerjoin(consenting, consenting.c.resident_id == Resident.id)
-        consents = consenting.c.resident_id.is_not(None)
-    combos = [
-        _Group(window_open, consent) for window_open in (True, False) for consent in (True, False)
-    ]
-    counts = [
-        func.count().filter(~followed),
-        func.count().filter(followed, opted_out),
-        *(
-            func.count().filter(
-                reached,
-                is_open if group.window_open else ~is_open,
-                consents if group.consent else ~consents,
-            )
-            for group in combos
-        ),
-    ]
-    query = select(*counts).select_from(residents)
+    # Each resident's state as one small number, each condition evaluated once a row and
+    # counted by hash: 0 unfollowed, 1 opted out, else 2 + 2 if open + 1 if consenting.
+    state = case(
+        (~followed, 0),
+        (opted_out, 1),
+        else_=2
+        + case((window_open_clause(now), 2), else_=0)
+        + case((consent_clause(subscribe_template_id), 1), else_=0),
+    )
+    query = select(state, func.count()).group_by(state)
     if audience is not None:
-        query = query.where(Resident.id.in_(audience))
+        query = query.where(audience)
     _no_jit(db)
-    unfollowed, opted, *by_group = db.execute(query).one()
-    groups: Counter[_Group] = Counter(dict(zip(combos, by_group, strict=True)))
+    excluded: Counter[int] = Counter()
+    groups: Counter[_Group] = Counter()
+    for code, count in db.execute(query):
+        if code < 2:
+            excluded[code] += count
+        else:
+            groups[_Group(window_open=code >= 4, consent=code % 2 == 1)] += count
+    unfollowed, opted = excluded[0], excluded[1]
     for consent, count in _spent_counts(
         db, audience, now, subscribe_template_id, live, reached
     ).items():
@@ -208,7 +192,7 @@ def _no_jit(db: Session) -> None:
 
 def _spent_counts(
     db: Session,
-    audience: Any,
+    audience: ColumnElement[bool] | None,
     now: datetime,
     template_id: str | None,
     live: LiveLimits,
@@ -228,7 +212,7 @@ def _spent_counts(
             window_open_clause(now),
         )
         if audience is not None:
-            query = query.where(Resident.id.in_(audience))
+            query = query.where(audience)
         for openid, opened_at, has_consent in db.execute(query):
             if not live.allowance_left(openid, opened_at):
                 spent[bool(has_consent)] += 1
