@@ -1,12 +1,15 @@
 """WeChat's rules for which channel may carry a push to a resident, as pure functions of
 what the database knows and of what the workers keep in Redis (:class:`LiveLimits`: the
-customer-service allowances spent and the quota pauses). The worker plans by them
-(scheduler/worker.py), and the console and the CLI tell staff by them whether a push can
-go out now and, if not, when: a broadcast's preview (models/push/reach.py) and the
-inbox's outlook for a staff answer.
+customer-service allowances spent and the quota pauses). The worker plans by the window
+rules here and in the order of :func:`channel_now` (scheduler/worker.py
+``_choose_channels``, which spends the allowance, a consent or a pause's probe as it
+goes, so it walks the order itself); tests/test_broadcast_preview.py pins that the two
+agree. The console and the CLI tell staff by them whether a push can go out now and, if
+not, when: a broadcast's preview (models/push/reach.py) and the inbox's outlook for a
+staff answer.
 
-They live here rather than in scheduler/ because the console may not import scheduler/
-(it would pull in the worker's machinery) and models/ is what both share.
+They live here rather than in scheduler/ because models/ is what the worker, the console
+and the CLI share; models/ reads no Redis, so what Redis knows is passed in.
 
 Order of preference: a customer-service message inside the window a resident's own
 message opens (48 hours, 5 messages; 1 minute and 3 messages after a menu tap, follow or
