@@ -48,7 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import (  # noqa: E402
+    TICKS_PER_S,
     BenchError,
+    cpu_ticks,
     create_database,
     database_url,
     drop_database,
@@ -246,7 +248,10 @@ def percentile(times: list[float], fraction: float) -> float:
 
 
 def measure(url: str, redis_location: str, iterations: int) -> None:
-    engine = create_engine(url)
+    """Each audience's preview ``iterations`` times on one connection: wall-clock p50/p99,
+    and the CPU a run costs in this process and in its PostgreSQL backend (from /proc,
+    the same server; less bent by other processes' load than the wall clock)."""
+    engine = create_engine(url, pool_size=1, max_overflow=0)
     client = connect_redis(redis_location)
     settings = BroadcastSettings(
         tz=ZoneInfo("Asia/Shanghai"),
@@ -256,17 +261,23 @@ def measure(url: str, redis_location: str, iterations: int) -> None:
     try:
         spent = seed_redis(client, engine)
         print(f"Redis: {spent} spent windows, template messages paused")
+        with engine.connect() as connection:
+            backend = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
         for spec in AUDIENCES:
             times: list[float] = []
+            cpu_before = time.process_time(), cpu_ticks(backend)
             for _ in range(iterations):
                 started = time.perf_counter()
                 live = read_limits(client, NOW, "service")
                 with Session(engine) as db:
                     _, reach = preview_reach(db, spec, settings, NOW, live)
                 times.append((time.perf_counter() - started) * 1000)
+            own = (time.process_time() - cpu_before[0]) * 1000 / iterations
+            server = (cpu_ticks(backend) - cpu_before[1]) * 1000 / TICKS_PER_S / iterations
             print(
                 f"  {spec:<14} p50 {statistics.median(times):7.1f} ms, "
-                f"p99 {percentile(times, 0.99):7.1f} ms ({iterations} runs); "
+                f"p99 {percentile(times, 0.99):7.1f} ms ({iterations} runs); CPU a run: "
+                f"{own:.0f} ms here + {server:.0f} ms PostgreSQL; "
                 f"reached {reach.reached}, unfollowed {reach.excluded_unsubscribed}, "
                 f"opted out {reach.excluded_opted_out}, {reach.counts()}"
             )
