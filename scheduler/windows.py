@@ -22,14 +22,12 @@ from datetime import datetime, timedelta
 import redis
 
 from bot.redis_conn import degradable
-from models.push.channels import window_for, window_is_open, window_key
-from models.residents import InteractionKind
+from models.push.channels import LONGEST_WINDOW, window_for, window_is_open, window_key
 
 CS_PREFIX = "aixiang:cs:"
 # The windows whose allowance is spent: members "openid:opened-at epoch s", scored by the
 # epoch second the window shuts.
 SPENT_KEY = "aixiang:cs:spent"
-LONGEST_WINDOW = max(window_for(kind)[0] for kind in (None, *InteractionKind))
 
 
 def spent_member(openid: str, opened_at: datetime) -> str:

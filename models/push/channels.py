@@ -40,6 +40,10 @@ def window_for(kind: str | None) -> tuple[timedelta, int]:
     )
 
 
+# No window stays open longer: what an index on the last interaction can narrow by.
+LONGEST_WINDOW = max(window_for(kind)[0] for kind in (None, *InteractionKind))
+
+
 def window_closes_at(opened_at: datetime | None, kind: str | None) -> datetime | None:
     """When the customer-service window the resident's last interaction opened shuts."""
     if opened_at is None:
