@@ -299,5 +299,9 @@ def test_a_mass_send_the_quota_refuses_is_shown_next_to_the_box(
         answer = staffer.post(path, {**form, "at": local_in(services, 3)})
         assert answer.status_code == 400
         shown = re.search(r'id="error-mass">([^<]*)<', answer.get_data(as_text=True))
-        assert shown is not None and "微信群发配额不允许" in shown.group(1)
+        assert shown is not None
+        assert shown.group(1) == (
+            "微信群发配额不允许：有 2 位接收者本月已收到 4 次群发（服务号每位关注者每月的上限）；"
+            "请不用群发接口发送，或缩小对象范围。"
+        )
     assert stored(services) == before

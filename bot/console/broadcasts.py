@@ -38,7 +38,12 @@ from models.broadcasts.messages import (
 from models.broadcasts.preview import mass_split, preview_reach
 from models.broadcasts.progress import broadcast_progress
 from models.broadcasts.queries import recent_broadcasts
-from models.broadcasts.records import BroadcastError, BroadcastSettings, BroadcastStatus
+from models.broadcasts.records import (
+    BroadcastError,
+    BroadcastSettings,
+    BroadcastStatus,
+    MassQuotaError,
+)
 from models.events.queries import upcoming_events
 from models.push.channels import LiveLimits
 from models.push.reach import Reach
@@ -262,11 +267,13 @@ def _announcement(chosen: str, send_at: datetime | None) -> tuple[int, dict[str,
 
 
 def _check_quota(check: Callable[[], None]) -> None:
-    """WeChat's mass-send quotas, refused next to the mass-send box."""
+    """WeChat's mass-send quotas, refused next to the mass-send box in the reader's
+    language."""
     try:
         check()
-    except BroadcastError as refusal:
-        raise FormError("console_broadcast_error_mass", "mass", reason=str(refusal)) from None
+    except MassQuotaError as refusal:
+        reason = refusal.text(account().language)
+        raise FormError("console_broadcast_error_mass", "mass", reason=reason) from None
 
 
 def _reached(spec: str, settings: BroadcastSettings, live: LiveLimits) -> tuple[str, Reach]:

@@ -25,10 +25,10 @@ from models.broadcasts.audience import Audience, AudienceKind, Recipient
 from models.broadcasts.records import (
     AccountType,
     Broadcast,
-    BroadcastError,
     BroadcastRecipient,
     BroadcastSettings,
     BroadcastStatus,
+    MassQuotaError,
 )
 from models.push.outbox import OutboxMessage
 from models.push.registry import PushKind
@@ -178,18 +178,16 @@ def check_mass_quota(
     if settings.account_type == AccountType.SUBSCRIPTION:
         other = _mass_broadcast_on_day(db, when, settings.tz, broadcast_id)
         if other is not None:
-            raise BroadcastError(
-                f"--mass: a subscription account may mass-send {MASS_PER_DAY_SUBSCRIPTION} "
-                f"broadcast a day, and broadcast {other} uses {_local_day(when, settings.tz)}'s"
+            raise MassQuotaError(
+                "mass_quota_day",
+                limit=MASS_PER_DAY_SUBSCRIPTION,
+                other=other,
+                day=_local_day(when, settings.tz),
             )
     else:
         full = _residents_at_monthly_limit(db, plan, when, settings.tz)
         if full:
-            raise BroadcastError(
-                f"--mass: {full} of the recipients already had {MASS_PER_RESIDENT_PER_MONTH} "
-                f"mass broadcasts this month (WeChat's limit per follower on a service "
-                "account); send without --mass or narrow the audience"
-            )
+            raise MassQuotaError("mass_quota_month", full=full, limit=MASS_PER_RESIDENT_PER_MONTH)
     if send_at is None or send_at <= now:
         recent = db.execute(
             select(func.count())
@@ -200,10 +198,11 @@ def check_mass_quota(
             )
         ).scalar_one()
         if recent + len(plan.requests) > MASS_REQUESTS_PER_MINUTE:
-            raise BroadcastError(
-                f"--mass: WeChat allows {MASS_REQUESTS_PER_MINUTE} mass-send requests a minute; "
-                f"{recent} were queued in the last minute and this needs "
-                f"{len(plan.requests)}; try again in a minute"
+            raise MassQuotaError(
+                "mass_quota_minute",
+                limit=MASS_REQUESTS_PER_MINUTE,
+                recent=recent,
+                needed=len(plan.requests),
             )
 
 
