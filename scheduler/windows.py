@@ -4,6 +4,9 @@ Since 2023 an account may send a resident at most 5 customer-service messages wi
 hours of the resident's own message, and at most 3 within 1 minute of a menu tap, follow
 or scan. The count lives in Redis, keyed by the interaction that opened the window, so a
 new message from the resident opens a fresh allowance and all workers spend the same one.
+A window whose allowance is used up is also listed in one sorted set (:data:`SPENT_KEY`,
+scored by when the window shuts), so a preview reads every spent window in one call
+(scheduler/limits.py) rather than asking about each resident.
 
 While Redis is out of reach each worker counts on its own, in memory, and remembers a
 45047 (allowance spent) the same way; so a worker never hammers WeChat with messages it
@@ -19,7 +22,16 @@ from datetime import datetime, timedelta
 import redis
 
 from bot.redis_conn import degradable
-from models.push.channels import window_for, window_is_open
+from models.push.channels import LONGEST_WINDOW, window_for, window_is_open, window_key
+
+CS_PREFIX = "aixiang:cs:"
+# The windows whose allowance is spent: members "openid:opened-at epoch s", scored by the
+# epoch second the window shuts.
+SPENT_KEY = "aixiang:cs:spent"
+
+
+def spent_member(openid: str, opened_at: datetime) -> str:
+    return f"{openid}:{window_key(opened_at)}"
 
 
 class ServiceWindow:
@@ -30,7 +42,7 @@ class ServiceWindow:
 
     @staticmethod
     def _key(openid: str, opened_at: datetime) -> str:
-        return f"aixiang:cs:{openid}:{int(opened_at.timestamp())}"
+        return CS_PREFIX + spent_member(openid, opened_at)
 
     def try_use_many(
         self, uses: Sequence[tuple[str, datetime | None, str | None]], now: datetime
@@ -67,9 +79,18 @@ class ServiceWindow:
             counts = [self._spend_locally(key, shuts) for _, key, _, _, shuts in open_windows]
         for (index, _, limit, _, _), used in zip(open_windows, counts, strict=True):
             allowed[index] = used <= limit
+        spent = {
+            key: shuts
+            for (_, key, limit, _, shuts), used in zip(open_windows, counts, strict=True)
+            if used >= limit
+        }
+        if spent:
+            degradable("service window", lambda: self._list_spent(spent, now), None)
         return allowed
 
-    def exhaust(self, openid: str, opened_at: datetime | None, kind: str | None) -> bool:
+    def exhaust(
+        self, openid: str, opened_at: datetime | None, kind: str | None, now: datetime
+    ) -> bool:
         """WeChat said the allowance is spent (45047): stop trying it for this window.
         Answers whether that is now recorded (in Redis, else in this process's memory);
         a window with no known opening cannot be."""
@@ -77,12 +98,24 @@ class ServiceWindow:
             return False
         window, limit = window_for(kind)
         key = self._key(openid, opened_at)
-        stored = degradable(
-            "service window", lambda: self._redis.set(key, limit + 1, ex=_ttl_s(window)), None
-        )
+
+        def store() -> bool:
+            self._redis.set(key, limit + 1, ex=_ttl_s(window))
+            self._list_spent({key: opened_at + window}, now)
+            return True
+
+        stored = degradable("service window", store, None)
         if stored is None:
             self._local[key] = (limit + 1, opened_at + window)
         return True
+
+    def _list_spent(self, spent: dict[str, datetime], now: datetime) -> None:
+        """Add the windows just used up to :data:`SPENT_KEY`, dropping those shut."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(SPENT_KEY, {k.removeprefix(CS_PREFIX): _epoch(s) for k, s in spent.items()})
+            pipe.zremrangebyscore(SPENT_KEY, "-inf", _epoch(now))
+            pipe.expire(SPENT_KEY, _ttl_s(LONGEST_WINDOW))
+            pipe.execute()
 
     def _spend_locally(self, key: str, shuts_at: datetime) -> int:
         """Count one use in this process's memory, for want of Redis."""
@@ -94,6 +127,10 @@ class ServiceWindow:
         """Keep in memory only the windows still open."""
         for key in [key for key, (_, shuts_at) in self._local.items() if shuts_at <= now]:
             del self._local[key]
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
 
 
 def _ttl_s(window: timedelta) -> int:

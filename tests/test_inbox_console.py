@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.services import Services
+from bot.wechat.errors import Refusal
 from models.accounts.operations import disable_account
 from models.accounts.tables import Account
 from models.audit import Actor, AuditEntry
@@ -20,6 +21,8 @@ from models.partners import add_partner
 from models.push.registry import PushKind
 from models.residents import InteractionKind, Resident, get_or_create_resident
 from models.villages.operations import add_village
+from scheduler.pauses import Pauses
+from scheduler.windows import ServiceWindow
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount, alert
 from tests.helpers import count, pushes
@@ -268,3 +271,38 @@ def test_the_inbox_narrows_to_a_village(
     assert f'href="/console/inbox/?tab=mine&amp;village={east}"' in page
     assert staff.get("/console/inbox/?village=999").status_code == 404
     assert staff.get("/console/inbox/?village=x").status_code == 400
+
+
+def test_the_page_counts_the_allowance_and_the_pauses_the_workers_keep(
+    browser: Callable[[], Console],
+    make_account: MakeAccount,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    make_account("wang", "staff")
+    wrote_at = clock.now - timedelta(hours=1)
+    number = open_conversation_for(services, clock, wrote_at)
+    staff = signed_in(browser, "wang")
+    # The worker has sent the resident all five messages that window allows.
+    window = ServiceWindow(services.redis)
+    assert window.try_use_many([("o-inbox", wrote_at, "message")] * 5, clock.now) == [True] * 5
+    page = staff.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert (
+        "现在没有渠道能送达：居民上次发消息后微信允许的客服消息已用完"
+        "（窗口到 2026-05-03 09:00 关闭），且没有可用的模板。" in page
+    )
+    # The resident writes again: a fresh allowance.
+    newer = open_conversation_for(services, clock, clock.now, openid="o-other")
+    assert "现在回复会作为客服消息立即送出" in staff.get(f"/console/inbox/{newer}").get_data(
+        as_text=True
+    )
+    # Customer-service messages of staff answers paused for their daily quota.
+    Pauses(services.redis).pause(
+        PushKind.STAFF_ANSWER, "custom", Refusal.DAILY_QUOTA, "45009", clock.now
+    )
+    page = staff.get(f"/console/inbox/{newer}").get_data(as_text=True)
+    # 10:20 is the probe; WeChat's day ends at midnight in China (UTC+8): 2026-05-02 00:00.
+    assert (
+        "现在没有渠道能送达：微信的该项配额已用完。2026-05-01 10:20 之后会再试；"
+        "微信的配额于 2026-05-02 00:00 重置。" in page
+    )

@@ -26,7 +26,7 @@ from models.inbox.queries import (
     thread,
 )
 from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
-from models.push.channels import outlook
+from models.push.channels import ChannelPause, Means, outlook
 from models.push.registry import PushKind
 from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident, get_or_create_resident
@@ -209,22 +209,28 @@ def test_open_conversation_is_the_chat_s_question(services: Services, clock: Fak
 
 def test_the_channel_outlook_follows_wechat_s_rules(clock: FakeClock) -> None:
     now = clock.now
+    bare = Means(template=False, subscription=False)
     wrote = now - timedelta(hours=47)
-    assert outlook(wrote, "message", now, template=False, subscription_consent=False).channel == (
-        Channel.CUSTOM
-    )
+    assert outlook(wrote, "message", now, means=bare, consent=False).channel == Channel.CUSTOM
+    # The same window with its five messages spent: nothing now.
+    spent = outlook(wrote, "message", now, means=bare, consent=False, allowance_left=False)
+    assert spent.channel is None and spent.paused is None
     tapped = now - timedelta(minutes=2)
-    shut = outlook(tapped, "tap", now, template=False, subscription_consent=False)
+    shut = outlook(tapped, "tap", now, means=bare, consent=False)
     assert shut.channel is None and shut.window_closes_at == tapped + timedelta(minutes=1)
     old = now - timedelta(hours=48)
-    assert outlook(old, "message", now, template=True, subscription_consent=True).channel == (
-        Channel.TEMPLATE
-    )
-    assert outlook(old, "message", now, template=False, subscription_consent=True).channel == (
-        Channel.SUBSCRIBE
-    )
-    never = outlook(None, None, now, template=False, subscription_consent=False)
+    both = Means(template=True, subscription=True)
+    assert outlook(old, "message", now, means=both, consent=True).channel == Channel.TEMPLATE
+    notice = Means(template=False, subscription=True)
+    assert outlook(old, "message", now, means=notice, consent=True).channel == Channel.SUBSCRIBE
+    never = outlook(None, None, now, means=bare, consent=False)
     assert never.channel is None and never.window_closes_at is None
+    # A paused template: a resident it would carry waits for the pause, not for a message.
+    pause = ChannelPause(now + timedelta(minutes=20), now + timedelta(hours=14))
+    paused = Means(template=True, subscription=False, paused={Channel.TEMPLATE: pause})
+    waiting = outlook(old, "message", now, means=paused, consent=False)
+    assert waiting.channel is None and waiting.paused == pause
+    assert outlook(wrote, "message", now, means=paused, consent=False).channel == Channel.CUSTOM
 
 
 def test_a_tab_narrows_to_one_village_and_its_groups(

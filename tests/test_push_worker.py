@@ -467,7 +467,7 @@ def test_without_redis_the_allowance_is_counted_in_memory(clock: FakeClock) -> N
     seen = clock.now - timedelta(hours=1)
     uses = [("o-m1", seen, "message")] * 6
     assert window.try_use_many(uses, clock.now) == [True] * 5 + [False]
-    window.exhaust("o-m2", clock.now, "tap")
+    window.exhaust("o-m2", clock.now, "tap", clock.now)
     assert window.try_use_many([("o-m2", clock.now, "tap")], clock.now) == [False]
     unreachable.close()
 

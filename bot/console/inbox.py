@@ -32,11 +32,12 @@ from models.inbox.notices import ANSWER_KIND
 from models.inbox.operations import answer, assign, close, unassign
 from models.inbox.queries import Delivery, InboxTab, assignable_accounts, inbox, thread
 from models.inbox.tables import Conversation, ConversationStatus
-from models.push.channels import outlook
+from models.push.channels import Means, outlook
 from models.push.consents import has_consent
 from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident
 from models.villages.queries import active_villages
+from scheduler.limits import read_limits
 
 blueprint = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -222,25 +223,41 @@ def _thread_page(
 
 
 def _outlook_text(resident: Resident) -> str:
-    """Whether an answer can go out now and how, or when it will (the worker's rules,
-    models/push/channels.py; the allowance it counts in Redis is not asked)."""
+    """Whether an answer can go out now and how, or when it will: the worker's rules
+    (models/push/channels.py) over the resident's window, the allowance the workers
+    have spent in it and the quota pauses, both read from Redis in one call."""
     config = services().config
+    moment = now()
+    live = read_limits(services().redis, moment, config.wechat.account_type)
     subscribe = config.push.subscribe_templates.get(ANSWER_KIND)
     consent = subscribe is not None and has_consent(
         request_db(), resident.id, subscribe.template_id
     )
+    opened_at = resident.last_interaction_at
+    allowance_left = live.allowance_left(resident.openid, opened_at)
     seen = outlook(
-        resident.last_interaction_at,
+        opened_at,
         resident.last_interaction_kind,
-        now(),
-        template=config.sends_templates_of(ANSWER_KIND),
-        subscription_consent=consent,
+        moment,
+        means=Means(
+            template=config.sends_templates_of(ANSWER_KIND),
+            subscription=subscribe is not None,
+            paused=live.paused(ANSWER_KIND, moment),
+        ),
+        consent=consent,
+        allowance_left=allowance_left,
     )
     closes = "" if seen.window_closes_at is None else _local(seen.window_closes_at)
     if seen.channel is not None:
         return gettext(OUTLOOK_TEXT_KEYS[seen.channel]).format(closes=closes)
+    if seen.paused is not None:
+        return gettext("console_outlook_paused").format(
+            until=_local(seen.paused.until), resets=_local(seen.paused.resets_at)
+        )
     if seen.window_closes_at is None:
         return gettext("console_outlook_never")
+    if not allowance_left and seen.window_closes_at > moment:
+        return gettext("console_outlook_spent").format(closes=closes)
     return gettext("console_outlook_held").format(closed=closes)
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     select,
     union,
 )
@@ -93,7 +94,7 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    kind, argument = parse_audience(spec)
+    normalized, condition = audience_condition(db, spec, categories)
     query = select(
         Resident.id,
         Resident.openid,
@@ -101,8 +102,8 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         Resident.subscribed,
         Resident.broadcast_opt_out,
     )
-    if kind != AudienceKind.ALL:
-        query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
+    if condition is not None:
+        query = query.where(condition)
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
     for resident_id, openid, language, subscribed, opt_out in db.execute(
@@ -115,11 +116,27 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=kind if kind == AudienceKind.ALL else f"{kind}:{argument}",
+        spec=normalized,
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
     )
+
+
+def audience_condition(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> tuple[str, ColumnElement[bool] | None]:
+    """The spec normalised, and a WHERE clause on ``resident`` for the residents it names
+    (None for everyone), before anyone is left out: what a preview counts set-based,
+    without reading the residents one by one. A village is a condition on the resident's
+    own row, the rest a list of ids. Refused as :func:`resolve_audience` refuses."""
+    kind, argument = parse_audience(spec)
+    if kind == AudienceKind.ALL:
+        return AudienceKind.ALL, None
+    candidates = _candidates(db, kind, argument, categories)
+    if kind == AudienceKind.VILLAGE:
+        return f"{kind}:{argument}", candidates
+    return f"{kind}:{argument}", Resident.id.in_(candidates)
 
 
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
@@ -141,7 +158,7 @@ def _candidates(db: Session, kind: str, argument: str, categories: Collection[st
             raise BroadcastError(
                 f"--audience village:{argument}: there is no village {argument}"
             ) from None
-        return select(Resident.id).where(in_village(Resident.village_id, village.id))
+        return in_village(Resident.village_id, village.id)
     if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
         event_id = int(argument)
         try:
