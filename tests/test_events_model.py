@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bot.demo.seed import seed_demo_events
+from bot.demo.seed import seed_demo_events, seed_demo_tags
 from bot.services import Services
+from models.audit import Actor
 from models.events.checkin import check_in, check_in_by_code
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import occupancy
@@ -20,6 +21,7 @@ from models.events.staff import cancel_event, create_event, update_event
 from models.events.tables import CheckinMethod
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
+from tests.tags import given_tags
 
 TZ = ZoneInfo("Asia/Shanghai")
 SUMMARY_COLUMNS = [
@@ -73,6 +75,7 @@ def people(db: Session, clock: FakeClock, *openids: str) -> list[Resident]:
 
 
 def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
+    given_tags(db, ["elderly"], clock.now)
     event = create_event(
         db,
         title="垃圾分类日",
@@ -114,6 +117,7 @@ def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
 def test_the_documented_queries_leave_drafts_and_cancelled_events_out(
     db: Session, clock: FakeClock
 ) -> None:
+    given_tags(db, ["elderly"], clock.now)
     for status in ("draft", "cancelled"):
         other = create_event(
             db,
@@ -247,6 +251,7 @@ def test_mobile_numbers(typed: str, mobile: str | None) -> None:
 
 
 def test_seed_demo_events_once(db: Session, clock: FakeClock) -> None:
+    seed_demo_tags(db, Actor.os_user("tests"), clock.now)
     created = seed_demo_events(db, clock.now)
     assert len(created) == 4
     assert all(event.status == "published" and event.starts_at > clock.now for event in created)

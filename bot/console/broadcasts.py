@@ -26,6 +26,7 @@ from models.broadcasts.preview import audience_channels
 from models.broadcasts.progress import broadcast_progress
 from models.broadcasts.queries import recent_broadcasts
 from models.broadcasts.records import BroadcastError, BroadcastStatus
+from models.tags.queries import all_tags
 from models.villages.queries import active_villages
 
 blueprint = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
@@ -68,6 +69,7 @@ def _page(form: dict[str, str], error: str = "", preview: dict[str, object] | No
         broadcasts=listed,
         progress=broadcast_progress(db, listed),
         villages=active_villages(db),
+        tags=all_tags(db),
         audiences=AUDIENCES,
         status_keys=STATUS_TEXT_KEYS,
         form=form,
