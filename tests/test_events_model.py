@@ -62,6 +62,16 @@ WHERE s.status NOT IN ('draft', 'cancelled')
 GROUP BY t.tag
 ORDER BY attendance_rate DESC, t.tag
 """
+ATTENDANCE_BY_TAG_NAMES = """
+SELECT g.name_zh, g.name_en,
+       ROUND(1.0 * SUM(s.attended) / NULLIF(SUM(s.confirmed), 0), 3) AS attendance_rate
+FROM event_summary s
+JOIN event_tag t ON t.event_id = s.event_id
+JOIN tag g ON g.key = t.tag
+WHERE s.status NOT IN ('draft', 'cancelled')
+GROUP BY g.name_zh, g.name_en
+ORDER BY attendance_rate DESC
+"""
 
 
 @pytest.fixture
@@ -106,6 +116,8 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
     assert db.execute(text(UNIQUE_RESIDENTS_THIS_YEAR)).scalar_one() == 2
     [(tag, confirmed, attended, rate)] = db.execute(text(ATTENDANCE_BY_TAG)).all()
     assert (tag, confirmed, attended, float(rate)) == ("elderly", 5, 3, pytest.approx(0.6))
+    [(name_zh, name_en, rate)] = db.execute(text(ATTENDANCE_BY_TAG_NAMES)).all()
+    assert (name_zh, name_en, float(rate)) == ("长者", "elderly", pytest.approx(0.6))
 
 
 def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
