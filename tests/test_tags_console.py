@@ -221,3 +221,10 @@ def test_the_broadcast_composer_picks_a_tag_from_the_list(
     ).get_data(as_text=True)
     assert 'id="preview-reached">2<' in preview
     assert '<option value="elderly" selected>长者</option>' in preview
+    scheduled = staff.post(
+        "/console/broadcasts/",
+        {"text": "茶会改期", "audience": "tag", "tag": "elderly", "at": "2026-05-02T18:00"},
+    )
+    assert scheduled.status_code == 302
+    listed = staff.get("/console/broadcasts/").get_data(as_text=True)
+    assert "活动标签: 长者</td>" in listed

@@ -64,12 +64,15 @@ class Composed:
 def _page(form: dict[str, str], error: str = "", preview: dict[str, object] | None = None) -> str:
     db = request_db()
     listed = recent_broadcasts(db, scheduled_only=False)
+    tags = all_tags(db)
     return render_template(
         "console/broadcasts.html",
         broadcasts=listed,
         progress=broadcast_progress(db, listed),
         villages=active_villages(db),
-        tags=all_tags(db),
+        tags=tags,
+        # A tag audience is listed by the tag's name in the reader's language.
+        tag_names={tag.key: tag.name(account().language) for tag in tags},
         audiences=AUDIENCES,
         status_keys=STATUS_TEXT_KEYS,
         form=form,

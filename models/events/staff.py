@@ -172,6 +172,8 @@ def create_event(
     publish: bool = False,
     village_id: int | None = None,
 ) -> Event:
+    """A new event; ``tags`` name tags of the managed list in either language (models/tags),
+    and one no longer in use is refused."""
     event = Event(
         title=title.strip(),
         description=description.strip(),
