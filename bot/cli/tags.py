@@ -147,13 +147,21 @@ def activate_command(ctx: click.Context, name: str, as_account: str | None, as_j
 @click.argument("name")
 @click.argument("into")
 @as_option
+@json_option("Print the tag merged into as JSON, with the key merged and the events moved.")
 @click.pass_context
-def merge_command(ctx: click.Context, name: str, into: str, as_account: str | None) -> None:
+def merge_command(
+    ctx: click.Context, name: str, into: str, as_account: str | None, as_json: bool
+) -> None:
     """Fold the tag NAME into the tag INTO: NAME's events carry INTO instead and NAME is
     removed, so its names are free to give INTO."""
     with _session(ctx) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag, target = find_tag(db, name), find_tag(db, into)
-        label = tag.label
+        key, label = tag.key, tag.label
         moved = merge_tag(db, actor, tag, target, now_from_context(ctx))
-        click.echo(printable(f"tag {label} merged into {target.label}: {moved} event(s) re-tagged"))
+        if as_json:
+            emit_object({**_record(target), "merged": key, "events": moved}, as_json=True)
+        else:
+            click.echo(
+                printable(f"tag {label} merged into {target.label}: {moved} event(s) re-tagged")
+            )
