@@ -19,6 +19,7 @@ from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
 from models.reminders import Reminder
 from models.residents import Resident
+from models.tags.tables import Tag
 from models.villages.tables import Village
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "Signup",
     "SubscriptionConsent",
     "Switch",
+    "Tag",
     "Village",
 ]

@@ -34,6 +34,7 @@ from tests.cli import fail, run
 from tests.conftest import FakeClock
 from tests.helpers import SHANGHAI, pushes
 from tests.pushes import add_resident, sent_to
+from tests.tags import given_tags
 
 SERVICE = BroadcastSettings(tz=SHANGHAI)
 SUBSCRIPTION = BroadcastSettings(tz=SHANGHAI, account_type="subscription")
@@ -65,6 +66,7 @@ def event(
 ) -> int:
     now = services.clock()
     with services.session_factory() as db, db.begin():
+        given_tags(db, tags, now)
         made = create_event(
             db,
             title=title,
@@ -211,7 +213,7 @@ def test_category_interest_is_who_raised_such_a_need(services: Services) -> None
         ("signed-up:abc", "'abc' is not an event id"),
         ("signed-up:999", "there is no event 999"),
         ("attended:999", "there is no event 999"),
-        ("tag:astronauts", "no event is tagged 'astronauts'"),
+        ("tag:astronauts", "There is no tag called 'astronauts'"),
         ("category-interest:space", "unknown category; use one of education, infrastructure"),
     ],
 )
@@ -583,6 +585,7 @@ def counts(services: Services) -> tuple[int, int]:
 def real_event(services: Services, *tags: str) -> int:
     now = utcnow()
     with services.session_factory() as db, db.begin():
+        given_tags(db, tags, now)
         return create_event(
             db,
             title="社区花园共建",

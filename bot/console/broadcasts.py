@@ -47,6 +47,7 @@ from models.broadcasts.records import (
 from models.events.queries import upcoming_events
 from models.push.channels import LiveLimits
 from models.push.reach import Reach
+from models.tags.queries import all_tags
 from models.villages.queries import active_villages
 from scheduler.limits import read_limits
 
@@ -101,6 +102,7 @@ def _page(
 ) -> str:
     db = request_db()
     listed = recent_broadcasts(db, scheduled_only=False)
+    tags = all_tags(db)
     return render_template(
         "console/broadcasts.html",
         broadcasts=listed,
@@ -108,6 +110,9 @@ def _page(
         villages=active_villages(db),
         events=upcoming_events(db, now(), limit=EVENTS_OFFERED),
         quota=_quota_text(db),
+        tags=tags,
+        # A tag audience is listed by the tag's name in the reader's language.
+        tag_names={tag.key: tag.name(account().language) for tag in tags},
         audiences=AUDIENCES,
         status_keys=STATUS_TEXT_KEYS,
         form=form,

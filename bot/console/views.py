@@ -38,6 +38,7 @@ from bot.console.needs.routes import blueprint as needs_blueprint
 from bot.console.outbox import blueprint as outbox_blueprint
 from bot.console.residents import blueprint as residents_blueprint
 from bot.console.responses import blueprint as responses_blueprint
+from bot.console.tags import blueprint as tags_blueprint
 from bot.console.villages import blueprint as villages_blueprint
 from bot.console.villages import chosen_village
 from models.accounts.errors import AccountError
@@ -65,6 +66,7 @@ console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
+console.register_blueprint(tags_blueprint)
 console.register_blueprint(events_blueprint)
 console.register_blueprint(outbox_blueprint)
 console.register_blueprint(broadcasts_blueprint)

@@ -29,7 +29,7 @@ from bot.cli.actors import os_user
 from bot.config.loader import load_config
 from bot.config.sections import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config
 from bot.demo.loops import DemoBackground
-from bot.demo.seed import seed_demo_events, seed_demo_villages
+from bot.demo.seed import seed_demo_events, seed_demo_tags, seed_demo_villages
 from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_config
@@ -135,6 +135,7 @@ def seed_demo_data(db: Session, now: datetime) -> None:
         if resident.name is None:
             resident.name = person.name
             resident.language = person.language
+    seed_demo_tags(db, os_user(), now)
     seed_demo_events(db, now)
     seed_demo_villages(db, os_user(), now)
 

@@ -1,5 +1,6 @@
 """Who a broadcast reaches: audience specs (all, tag:T, signed-up:ID, attended:ID,
-category-interest:C, village:ID), resolved against the residents as they are when it goes out."""
+category-interest:C, village:ID), resolved against the residents as they are when it goes out.
+A tag is named in either language (models/tags) and kept in the resolved spec as its key."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from models.events.queries import get_event
 from models.events.tables import LIVE_SIGNUP_STATUSES, Attendance, EventTag, Signup
 from models.needs.tables import Need
 from models.residents import Resident
+from models.tags.errors import TagError
+from models.tags.queries import find_tag
+from models.tags.tables import Tag
 from models.villages.errors import VillageError
 from models.villages.queries import get_village, in_village
 
@@ -77,7 +81,7 @@ def parse_audience(spec: str) -> tuple[str, str]:
         raise BroadcastError(f"--audience {spec!r}: {argument!r} is not {what} id")
     if kind in NUMBERED:
         argument = str(int(argument.lstrip("#")))
-    if kind in (AudienceKind.TAG, AudienceKind.CATEGORY_INTEREST):
+    if kind == AudienceKind.CATEGORY_INTEREST:
         argument = argument.lower()
     return kind, argument
 
@@ -133,17 +137,24 @@ def audience_condition(
     kind, argument = parse_audience(spec)
     if kind == AudienceKind.ALL:
         return AudienceKind.ALL, None
+    if kind == AudienceKind.TAG:
+        # Named in either language; kept as its key, which a rename does not change.
+        argument = _tag(db, argument).key
     candidates = _candidates(db, kind, argument, categories)
     if kind == AudienceKind.VILLAGE:
         return f"{kind}:{argument}", candidates
     return f"{kind}:{argument}", Resident.id.in_(candidates)
 
 
+def _tag(db: Session, name: str) -> Tag:
+    try:
+        return find_tag(db, name)
+    except TagError as error:
+        raise BroadcastError(f"--audience tag:{name}: {error}") from None
+
+
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
     if kind == AudienceKind.TAG:
-        known = db.execute(select(EventTag.tag).where(EventTag.tag == argument).limit(1)).first()
-        if known is None:
-            raise BroadcastError(f"--audience tag:{argument}: no event is tagged {argument!r}")
         tagged = select(EventTag.event_id).where(EventTag.tag == argument)
         return union(
             select(Signup.resident_id).where(

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, CreatedAtMixin, check_one_of
 from models.partners import Partner
 from models.residents import Resident
+from models.tags.tables import Tag
 
 
 class EventStatus(StrEnum):
@@ -69,7 +70,6 @@ DEFAULT_DURATION = timedelta(hours=3)
 CHECKIN_CODE_DIGITS = 6
 MAX_TITLE = 200
 MAX_PLACE = 200
-MAX_TAG = 32
 WALK_IN_NAME_MAX = 64
 WALK_IN_PHONE_MAX = 20
 
@@ -85,14 +85,17 @@ event_partner = Table(
 
 
 class EventTag(Base):
-    """An audience an event is for (women, children, elderly, volunteers...)."""
+    """An audience an event is for (women, children, elderly, volunteers...): a tag of the
+    managed list (models/tags), named by its key."""
 
     __tablename__ = "event_tag"
 
     event_id: Mapped[int] = mapped_column(
         ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
     )
-    tag: Mapped[str] = mapped_column(String(MAX_TAG), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(ForeignKey("tag.key"), primary_key=True, index=True)
+
+    entry: Mapped[Tag] = relationship(lazy="joined")
 
 
 class Event(CreatedAtMixin, Base):
@@ -128,7 +131,12 @@ class Event(CreatedAtMixin, Base):
 
     @property
     def tags(self) -> list[str]:
+        """The keys of its tags (models/tags/tables.py)."""
         return [row.tag for row in self.tag_rows]
+
+    def tag_names(self, language: str) -> list[str]:
+        """Its tags as a reader of ``language`` reads them."""
+        return [row.entry.name(language) for row in self.tag_rows]
 
     @property
     def closes_at(self) -> datetime:

@@ -7,7 +7,7 @@ from flask_babel import gettext
 
 from models.base import ID_MAX
 from models.events.errors import EventError, EventRefusal, InvalidRule
-from models.events.tables import MAX_PLACE, MAX_TAG, MAX_TITLE, WALK_IN_NAME_MAX
+from models.events.tables import MAX_PLACE, MAX_TITLE, WALK_IN_NAME_MAX
 
 # The form field each rule is about.
 RULE_FIELDS = {
@@ -25,7 +25,6 @@ RULE_FIELDS = {
     InvalidRule.PARTY_OVER_CAPACITY: "max_party",
     InvalidRule.DEADLINE_AFTER_START: "deadline",
     InvalidRule.DEADLINE_PAST: "deadline",
-    InvalidRule.TAG: "tags",
     InvalidRule.REASON_EMPTY: "reason",
     InvalidRule.WALK_IN_NAME: "walk_in_name",
     InvalidRule.WALK_IN_PHONE: "walk_in_phone",
@@ -46,7 +45,6 @@ RULE_TEXT_KEYS = {
     InvalidRule.PARTY_OVER_CAPACITY: "console_event_error_party_over_capacity",
     InvalidRule.DEADLINE_AFTER_START: "console_event_error_deadline_after_start",
     InvalidRule.DEADLINE_PAST: "console_event_error_deadline_past",
-    InvalidRule.TAG: "console_event_error_tag",
     InvalidRule.REASON_EMPTY: "console_event_error_required",
     InvalidRule.WALK_IN_NAME: "console_walk_in_error_name",
     InvalidRule.WALK_IN_PHONE: "console_walk_in_error_phone",
@@ -67,7 +65,6 @@ REFUSAL_TEXT_KEYS = {
 LIMITS = {
     "title": MAX_TITLE,
     "place": MAX_PLACE,
-    "tags": MAX_TAG,
     "capacity": ID_MAX,
     "walk_in_name": WALK_IN_NAME_MAX,
 }
