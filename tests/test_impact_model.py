@@ -19,14 +19,7 @@ from models.base import UTCDateTime
 from models.impact.broadcasts import Reach, broadcast_reach
 from models.impact.events import by_month, held_event_rows, total
 from models.impact.headline import headline
-from models.impact.needs import (
-    by_category_status,
-    by_month_status,
-    most_raised,
-    over_deadline,
-    partner_hours,
-    raised_need_rows,
-)
+from models.impact.needs import most_raised, over_deadline, partner_hours, raised_need_counts
 from models.impact.period import PeriodError, local_month, period_bounds
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.residents import residents_served
@@ -103,7 +96,7 @@ def test_months_sum_to_the_period(services: Services, club: Club) -> None:
 
 def test_needs_by_category_and_status_equal_needs_overview(services: Services, club: Club) -> None:
     with services.session_factory() as db:
-        counted = by_category_status(raised_need_rows(db, march()))
+        counted = raised_need_counts(db, march(), TZ).by_category_status()
         viewed = view_rows(
             db,
             "SELECT category, status, COUNT(*) FROM needs_overview"
@@ -123,7 +116,7 @@ def test_needs_by_category_and_status_equal_needs_overview(services: Services, c
 def test_needs_by_month_and_status_equal_needs_overview(services: Services, club: Club) -> None:
     scope = ImpactScope(day(-30), AFTER)
     with services.session_factory() as db:
-        counted = by_month_status(raised_need_rows(db, scope), TZ)
+        counted = raised_need_counts(db, scope, TZ).by_month_status()
         viewed = view_rows(
             db,
             "SELECT ref, created_at, status FROM needs_overview"
@@ -148,7 +141,7 @@ def as_utc(value: datetime | str) -> datetime:
 def test_median_hours_per_partner_equal_needs_overview(services: Services, club: Club) -> None:
     scope = ImpactScope(day(-30), AFTER)
     with services.session_factory() as db:
-        found = partner_hours(raised_need_rows(db, scope))
+        found = partner_hours(db, scope)
         viewed = view_rows(
             db,
             "SELECT partner, hours_to_acknowledge, hours_to_resolve FROM needs_overview"
@@ -172,7 +165,7 @@ def test_the_most_raised_needs_count_residents_as_needs_overview(
     services: Services, club: Club
 ) -> None:
     with services.session_factory() as db:
-        found = most_raised(db, raised_need_rows(db, march()))
+        found = most_raised(db, march())
         viewed = dict(list(db.execute(text("SELECT ref, demand_count FROM needs_overview"))))
     assert [(row.ref, row.demand_count) for row in found] == [
         (row.ref, viewed[row.ref]) for row in found
@@ -237,7 +230,7 @@ def test_broadcast_reach_is_the_club_s_only(
 
 def test_the_headline_holds_counts_only(services: Services, club: Club) -> None:
     with services.session_factory() as db:
-        figures = headline(db, march())
+        figures = headline(db, march(), TZ)
     assert figures.activities == 2
     assert figures.residents_served == 6
     assert figures.attended == 5
