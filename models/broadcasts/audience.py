@@ -9,6 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    func,
     select,
     union,
 )
@@ -86,6 +90,21 @@ def normalize_audience(spec: str) -> str:
     return kind if kind == AudienceKind.ALL else f"{kind}:{argument}"
 
 
+def audience_conditions(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> tuple[str, list[ColumnElement[bool]]]:
+    """``spec`` as stored, and the conditions over ``resident`` that select whom it
+    names, followers or not (see :func:`resolve_audience` for ``categories``)."""
+    kind, argument = parse_audience(spec)
+    if kind == AudienceKind.ALL:
+        return kind, []
+    return f"{kind}:{argument}", [Resident.id.in_(_candidates(db, kind, argument, categories))]
+
+
+# Who of an audience a broadcast reaches: followers who have not opted out.
+REACHABLE = (Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(False))
+
+
 def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
     """The residents ``spec`` reaches now, and how many it leaves out and why.
 
@@ -93,16 +112,14 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    kind, argument = parse_audience(spec)
+    stored, conditions = audience_conditions(db, spec, categories)
     query = select(
         Resident.id,
         Resident.openid,
         Resident.language,
         Resident.subscribed,
         Resident.broadcast_opt_out,
-    )
-    if kind != AudienceKind.ALL:
-        query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
+    ).where(*conditions)
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
     for resident_id, openid, language, subscribed, opt_out in db.execute(
@@ -115,11 +132,39 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=kind if kind == AudienceKind.ALL else f"{kind}:{argument}",
+        spec=stored,
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
     )
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    """How many an audience reaches and leaves out, counted by the database: what a
+    broadcast records when its rows are written inside the database too."""
+
+    spec: str
+    size: int
+    excluded_unsubscribed: int
+    excluded_opted_out: int
+
+
+def count_audience(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> AudienceCount:
+    """:func:`resolve_audience`'s counts, in one query and without a row per resident."""
+    stored, conditions = audience_conditions(db, spec, categories)
+    unsubscribed = Resident.subscribed.is_(False)
+    opted_out = and_(Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(True))
+    size, gone, quiet = db.execute(
+        select(
+            func.count(case((and_(*REACHABLE), 1))),
+            func.count(case((unsubscribed, 1))),
+            func.count(case((opted_out, 1))),
+        ).where(*conditions)
+    ).one()
+    return AudienceCount(stored, int(size), int(gone), int(quiet))
 
 
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
