@@ -10,13 +10,13 @@ needs one by one: a year holds a hundred thousand of them, and the page has 300 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.impact.period import local_month_of
@@ -95,21 +95,34 @@ def partner_hours(db: Session, scope: ImpactScope) -> list[PartnerHours]:
     ]
 
 
-def _hours(db: Session, start: InstrumentedAttribute[datetime], end: Any) -> ColumnElement[Any]:
-    """Hours from ``start`` to ``end``, as needs_overview computes them on each database."""
-    if db.get_bind().dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 24
-    return func.date_part("epoch", end - start) / 3600
-
-
 def _medians(
     db: Session, scope: ImpactScope, moment: InstrumentedAttribute[datetime | None]
 ) -> dict[str | None, tuple[int, float | None]]:
     """Each partner's (by name) count of the period's needs that reached ``moment``, and
-    the median hours they took, in one query: the needs ranked within each partner, and
-    the middle one (or the two middle ones' mean) kept. Every partner of a need raised in
-    the period is there, with 0 and none when none of its needs got that far."""
-    hours = _hours(db, Need.created_at, moment)
+    the median hours they took, in one query. Every partner of a need raised in the
+    period is there, with 0 and none when none of its needs got that far.
+
+    PostgreSQL has the median built in (``percentile_cont``, over the intervals, turned
+    into hours once per partner); SQLite has not, so there the needs are ranked within
+    each partner and the middle one (or the two middle ones' mean) kept. Either way the
+    hours are ``needs_overview``'s."""
+    if db.get_bind().dialect.name == "sqlite":
+        return _ranked_medians(db, scope, moment)
+    taken = func.percentile_cont(0.5).within_group(moment - Need.created_at)
+    query = (
+        select(Partner.name, func.count(moment), func.date_part("epoch", taken) / 3600)
+        .select_from(Need)
+        .outerjoin(Partner, Partner.id == Need.partner_id)
+        .where(*raised_needs(scope))
+        .group_by(Partner.name)
+    )
+    return _rounded(db.execute(query))
+
+
+def _ranked_medians(
+    db: Session, scope: ImpactScope, moment: InstrumentedAttribute[datetime | None]
+) -> dict[str | None, tuple[int, float | None]]:
+    hours = (func.julianday(moment) - func.julianday(Need.created_at)) * 24
     partner = Partner.name
     missing = case((moment.is_(None), 1), else_=0)
     ranked = (
@@ -132,9 +145,13 @@ def _medians(
         func.max(ranked.c.reached),
         func.avg(case((and_(middle, ranked.c.reached > 0), ranked.c.hours))),
     ).group_by(ranked.c.partner)
+    return _rounded(db.execute(query))
+
+
+def _rounded(rows: Iterable[Any]) -> dict[str | None, tuple[int, float | None]]:
     return {
         name: (int(reached), None if hours is None else round(float(hours), HOURS_DECIMALS))
-        for name, reached, hours in db.execute(query)
+        for name, reached, hours in rows
     }
 
 
