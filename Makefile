@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench-chaos: $(STAMP)
 
 bench-console: $(STAMP)
 	$(VENV)/bin/python bench/console.py
+
+# The impact dashboard's page for every period and filter, and a broadcast's fan-out to
+# 900,000 followers (`--reuse --only dashboard|fanout` for one part on a kept database).
+bench-dashboard: $(STAMP)
+	$(VENV)/bin/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
