@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, literal, select, text
 from sqlalchemy.orm import Session
 
 from bot.services import Services
@@ -20,7 +20,7 @@ from models.impact.broadcasts import Reach, broadcast_reach
 from models.impact.events import by_month, held_event_rows, total
 from models.impact.headline import headline
 from models.impact.needs import most_raised, over_deadline, partner_hours, raised_need_counts
-from models.impact.period import PeriodError, local_month, period_bounds
+from models.impact.period import PeriodError, local_month, local_month_of, period_bounds
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
@@ -136,6 +136,23 @@ def as_utc(value: datetime | str) -> datetime:
     """A view's timestamp: a datetime on PostgreSQL, naive UTC text on SQLite."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_local_months_counted_in_sql_are_python_s_at_their_edges(services: Services) -> None:
+    """The database buckets moments by local month as :func:`local_month` does, to the
+    microsecond around local midnight, for a period over three months."""
+    start, end = MARCH.start - timedelta(days=10), MARCH.end + timedelta(days=10)
+    edge = timedelta(microseconds=1)
+    moments = [start, MARCH.start - edge, MARCH.start, MARCH.end - edge, MARCH.end, end - edge]
+    with services.session_factory() as db:
+        found = [
+            db.execute(
+                select(local_month_of(literal(moment, UTCDateTime()), start, end, TZ))
+            ).scalar_one()
+            for moment in moments
+        ]
+    assert found == [local_month(moment, TZ) for moment in moments]
+    assert found == ["2026-02", "2026-02", "2026-03", "2026-03", "2026-04", "2026-04"]
 
 
 def test_median_hours_per_partner_equal_needs_overview(services: Services, club: Club) -> None:

@@ -113,7 +113,10 @@ def local_month(moment: datetime, tz: ZoneInfo) -> str:
 
 
 def local_month_of(
-    column: InstrumentedAttribute[datetime], start: datetime, end: datetime, tz: ZoneInfo
+    column: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
 ) -> ColumnElement[str]:
     """SQL for :func:`local_month` of ``column``, for moments in ``[start, end)``: a CASE
     over the UTC instants the local months between them end at, so the database groups
