@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-preview clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-preview bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ bench-console: $(STAMP)
 # A broadcast's preview over 1,000,000 residents, in a database of its own.
 bench-preview: $(STAMP)
 	$(VENV)/bin/python bench/preview.py
+
+# The impact dashboard's page for every period and filter, and a broadcast's fan-out to
+# 900,000 followers (`--reuse --only dashboard|fanout` for one part on a kept database).
+bench-dashboard: $(STAMP)
+	$(VENV)/bin/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

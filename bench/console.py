@@ -35,8 +35,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,21 +86,30 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def prepared_database(sizes: Sizes, reuse: bool) -> str:
-    """The URL of a migrated, loaded database: the kept one if ``reuse`` and its counts
-    match ``sizes``, else a fresh one."""
-    url = database_url(server_url(), DATABASE_NAME)
-    if reuse and _holds(url, sizes):
+def prepared_database(
+    sizes: Sizes,
+    reuse: bool,
+    name: str = DATABASE_NAME,
+    extra: Extra | None = None,
+) -> str:
+    """The URL of a migrated, loaded database ``name``: the kept one if ``reuse`` and its
+    counts match ``sizes`` (and ``extra``'s), else a fresh one, loaded with
+    bench/console_data.py's data and then ``extra``'s, if any."""
+    url = database_url(server_url(), name)
+    expected = expected_counts(sizes) if extra is None else extra.counts(sizes)
+    if reuse and _holds(url, expected):
         upgrade(url)
-        print(f"database {DATABASE_NAME}: reused, it holds {expected_counts(sizes)}")
+        print(f"database {name}: reused, it holds {expected}")
         return url
-    url = create_database(server_url(), DATABASE_NAME)
+    url = create_database(server_url(), name)
     started = time.perf_counter()
     upgrade(url)
-    print(f"database {DATABASE_NAME}: migrated in {time.perf_counter() - started:.1f} s")
+    print(f"database {name}: migrated in {time.perf_counter() - started:.1f} s")
     engine = create_engine(url)
     try:
         seconds = load(engine, sizes)
+        if extra is not None:
+            seconds += extra.load(engine, sizes)
         counts = loaded_counts(engine)
     finally:
         engine.dispose()
@@ -107,11 +117,19 @@ def prepared_database(sizes: Sizes, reuse: bool) -> str:
     return url
 
 
-def _holds(url: str, sizes: Sizes) -> bool:
-    """Whether the database at ``url`` exists and holds ``sizes``' counts."""
+class Extra(Protocol):
+    """More data another bench loads on top of the console's, and the counts it leaves."""
+
+    def counts(self, sizes: Sizes) -> dict[str, int]: ...
+
+    def load(self, engine: Engine, sizes: Sizes) -> float: ...
+
+
+def _holds(url: str, expected: dict[str, int]) -> bool:
+    """Whether the database at ``url`` exists and holds the ``expected`` counts."""
     engine = create_engine(url)
     try:
-        return loaded_counts(engine) == expected_counts(sizes)
+        return loaded_counts(engine) == expected
     except SQLAlchemyError:  # absent, unreachable or not migrated: load it afresh
         return False
     finally:

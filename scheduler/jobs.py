@@ -139,7 +139,12 @@ def queue_weekly_report(ctx: JobContext) -> str:
     now = ctx.services.clock()
     with ctx.services.session_factory() as db, db.begin():
         queued = queue_weekly_reports(
-            db, _report_week(config, now), now, config.ack_deadlines, config.console.public_url
+            db,
+            _report_week(config, now),
+            now,
+            config.ack_deadlines,
+            config.console.public_url,
+            config.bot.tz,
         )
     return _summary(queued, f"{queued} weekly reports queued")
 

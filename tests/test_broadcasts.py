@@ -19,7 +19,14 @@ from bot.wechat.fake_api.server import FakeWeChatServer
 from models import Broadcast, BroadcastRecipient, OutboxMessage
 from models.audit import Actor
 from models.base import utcnow
-from models.broadcasts.audience import Audience, Recipient, resolve_audience
+from models.broadcasts import fanout
+from models.broadcasts.audience import (
+    Audience,
+    AudienceCount,
+    Recipient,
+    count_audience,
+    resolve_audience,
+)
 from models.broadcasts.fanout import create_broadcast, fan_out, send_due_broadcasts
 from models.broadcasts.mass import MASS_OPENIDS_MAX, plan_mass
 from models.broadcasts.messages import event_announcement, text_message
@@ -105,8 +112,15 @@ def attends(services: Services, event_id: int, *openids: str) -> None:
 
 
 def audience(services: Services, spec: str) -> Audience:
+    """The audience as a list, checked against the database's count of it, which a plain
+    broadcast's fan-out records."""
     with services.session_factory() as db:
-        return resolve_audience(db, spec, CATEGORIES)
+        found = resolve_audience(db, spec, CATEGORIES)
+        counted = count_audience(db, spec, CATEGORIES)
+    assert counted == AudienceCount(
+        found.spec, found.size, found.excluded_unsubscribed, found.excluded_opted_out
+    )
+    return found
 
 
 def openids(found: Audience) -> list[str]:
@@ -330,6 +344,32 @@ def test_fan_out_of_many_recipients_reports_progress(services: Services) -> None
     assert result.rows == 4500 and steps == [2000, 2000, 500]
     with services.session_factory() as db:
         assert db.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 4500
+
+
+def test_fan_out_batches_skip_who_it_does_not_reach_and_a_rerun_adds_nothing(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 in id order, with residents left out between and at their edges:
+    each reached resident gets one row, progress counts them, and a second run writes
+    nothing and still reports its batches."""
+    monkeypatch.setattr(fanout, "BATCH_SIZE", 2)
+    reached = []
+    for n in range(9):
+        left_out = n in (0, 3, 4, 8)
+        resident(services, f"o-{n}", subscribed=n != 3, opted_out=left_out and n != 3)
+        if not left_out:
+            reached.append(f"o-{n}")
+    now = services.clock()
+    runs = []
+    with services.session_factory() as db, db.begin():
+        record = create_broadcast(
+            db, Actor.os_user("test"), texts=text_message("通知"), audience="all", now=now
+        )
+        for _ in range(2):
+            steps: list[int] = []
+            runs.append((fan_out(db, record, now, SERVICE, progress=steps.append).rows, steps))
+    assert runs == [(5, [2, 2, 1]), (5, [2, 2, 1])]
+    assert sorted(row.recipient_openid for row in pushes(services)) == reached
 
 
 def test_scheduled_broadcast_goes_out_when_due_and_only_once(

@@ -111,7 +111,7 @@ def test_the_figures_equal_the_dashboard_s_for_the_dates_its_link_opens(
     period = period_bounds("custom", "", TZ, dates["start"][0], dates["end"][0])
     dashboard = ImpactScope(period.start, period.end)
     with services.session_factory() as db:
-        figures = weekly_figures(db, ImpactScope(week.start, week.end), DEADLINES, REPORT_DAY)
+        figures = weekly_figures(db, ImpactScope(week.start, week.end), DEADLINES, REPORT_DAY, TZ)
         shown = headline(db, dashboard)
         events = total(held_event_rows(db, dashboard))
         late = sum(over_deadline(db, dashboard, DEADLINES, REPORT_DAY).values())
@@ -147,7 +147,7 @@ def test_a_partner_s_report_holds_its_own_organisation_s_figures(
     week = latest_week(REPORT_DAY, TZ, Weekday.MONDAY, AT)
     own = ImpactScope(week.start, week.end, partner_id=partners["镇建设办"])
     with services.session_factory() as db:
-        figures = weekly_figures(db, own, services.config.ack_deadlines, REPORT_DAY)
+        figures = weekly_figures(db, own, services.config.ack_deadlines, REPORT_DAY, TZ)
     assert (fields["o-town"]["needs_raised"], fields["o-town"]["activities"]) == (1, 1)
     assert fields["o-town"]["needs_raised"] == figures.needs_raised
     assert fields["o-town"]["residents_served"] == figures.residents_served

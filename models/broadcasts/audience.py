@@ -11,6 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    and_,
+    case,
+    func,
     select,
     union,
 )
@@ -91,6 +94,29 @@ def normalize_audience(spec: str) -> str:
     return kind if kind == AudienceKind.ALL else f"{kind}:{argument}"
 
 
+def audience_conditions(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> tuple[str, list[ColumnElement[bool]]]:
+    """``spec`` as stored, and the conditions over ``resident`` that select whom it
+    names, followers or not (see :func:`resolve_audience` for ``categories``): what a
+    preview counts and a fan-out writes set-based, without reading the residents one by
+    one. A village is a condition on the resident's own row, the rest a list of ids."""
+    kind, argument = parse_audience(spec)
+    if kind == AudienceKind.ALL:
+        return kind, []
+    if kind == AudienceKind.TAG:
+        # Named in either language; kept as its key, which a rename does not change.
+        argument = _tag(db, argument).key
+    candidates = _candidates(db, kind, argument, categories)
+    if kind == AudienceKind.VILLAGE:
+        return f"{kind}:{argument}", [candidates]
+    return f"{kind}:{argument}", [Resident.id.in_(candidates)]
+
+
+# Who of an audience a broadcast reaches: followers who have not opted out.
+REACHABLE = (Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(False))
+
+
 def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
     """The residents ``spec`` reaches now, and how many it leaves out and why.
 
@@ -98,16 +124,14 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    normalized, condition = audience_condition(db, spec, categories)
+    stored, conditions = audience_conditions(db, spec, categories)
     query = select(
         Resident.id,
         Resident.openid,
         Resident.language,
         Resident.subscribed,
         Resident.broadcast_opt_out,
-    )
-    if condition is not None:
-        query = query.where(condition)
+    ).where(*conditions)
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
     for resident_id, openid, language, subscribed, opt_out in db.execute(
@@ -120,30 +144,11 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=normalized,
+        spec=stored,
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
     )
-
-
-def audience_condition(
-    db: Session, spec: str, categories: Collection[str] | None = None
-) -> tuple[str, ColumnElement[bool] | None]:
-    """The spec normalised, and a WHERE clause on ``resident`` for the residents it names
-    (None for everyone), before anyone is left out: what a preview counts set-based,
-    without reading the residents one by one. A village is a condition on the resident's
-    own row, the rest a list of ids. Refused as :func:`resolve_audience` refuses."""
-    kind, argument = parse_audience(spec)
-    if kind == AudienceKind.ALL:
-        return AudienceKind.ALL, None
-    if kind == AudienceKind.TAG:
-        # Named in either language; kept as its key, which a rename does not change.
-        argument = _tag(db, argument).key
-    candidates = _candidates(db, kind, argument, categories)
-    if kind == AudienceKind.VILLAGE:
-        return f"{kind}:{argument}", candidates
-    return f"{kind}:{argument}", Resident.id.in_(candidates)
 
 
 def _tag(db: Session, name: str) -> Tag:
@@ -151,6 +156,34 @@ def _tag(db: Session, name: str) -> Tag:
         return find_tag(db, name)
     except TagError as error:
         raise BroadcastError(f"--audience tag:{name}: {error}") from None
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    """How many an audience reaches and leaves out, counted by the database: what a
+    broadcast records when its rows are written inside the database too."""
+
+    spec: str
+    size: int
+    excluded_unsubscribed: int
+    excluded_opted_out: int
+
+
+def count_audience(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> AudienceCount:
+    """:func:`resolve_audience`'s counts, in one query and without a row per resident."""
+    stored, conditions = audience_conditions(db, spec, categories)
+    unsubscribed = Resident.subscribed.is_(False)
+    opted_out = and_(Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(True))
+    size, gone, quiet = db.execute(
+        select(
+            func.count(case((and_(*REACHABLE), 1))),
+            func.count(case((unsubscribed, 1))),
+            func.count(case((opted_out, 1))),
+        ).where(*conditions)
+    ).one()
+    return AudienceCount(stored, int(size), int(gone), int(quiet))
 
 
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:

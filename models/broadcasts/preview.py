@@ -13,9 +13,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlalchemy.orm import Session
 
-from models.broadcasts.audience import audience_condition
+from models.broadcasts.audience import audience_conditions
 from models.broadcasts.mass import MassPlan
 from models.broadcasts.records import BroadcastSettings
 from models.push.channels import ChannelPause, LiveLimits, Means
@@ -43,10 +44,10 @@ def preview_reach(
 ) -> tuple[str, Reach]:
     """The audience ``spec`` (normalised) and how it would be reached now, counted
     without reading its residents one by one. Refuses a bad spec as the send does."""
-    normalized, condition = audience_condition(db, spec, categories)
+    normalized, conditions = audience_conditions(db, spec, categories)
     reach = reach_counts(
         db,
-        condition,
+        and_(*conditions) if conditions else None,
         now,
         means=broadcast_means(settings, live, now),
         subscribe_template_id=settings.subscribe_template_id,

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts.tables import Account
 from models.impact.events import held_event_rows, total
-from models.impact.needs import over_deadline, raised_need_rows
+from models.impact.needs import over_deadline, raised_need_counts
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
 from models.needs.queue import AckDeadlines
@@ -57,18 +58,18 @@ class WeeklyFigures:
 
 
 def weekly_figures(
-    db: Session, scope: ImpactScope, deadlines: AckDeadlines, now: datetime
+    db: Session, scope: ImpactScope, deadlines: AckDeadlines, now: datetime, tz: ZoneInfo
 ) -> WeeklyFigures:
     events = total(held_event_rows(db, scope))
-    needs = raised_need_rows(db, scope)
+    needs = raised_need_counts(db, scope, tz)
     return WeeklyFigures(
         activities=events.events,
         residents_served=residents_served(db, scope),
         signed_up=events.confirmed,
         attended=events.attended + events.walk_ins,
         walk_ins=events.walk_ins,
-        needs_raised=len(needs),
-        needs_resolved=sum(1 for need in needs if need.status == NeedStatus.RESOLVED),
+        needs_raised=needs.total,
+        needs_resolved=needs.in_status(NeedStatus.RESOLVED),
         over_deadline=sum(over_deadline(db, scope, deadlines, now).values()),
     )
 
@@ -154,6 +155,7 @@ def queue_weekly_reports(
     now: datetime,
     deadlines: AckDeadlines,
     public_url: str,
+    tz: ZoneInfo,
 ) -> int:
     """Queue ``week``'s report to each account that gets it and has none yet; returns how
     many were queued. Nothing before the report is due or a day after it was."""
@@ -176,7 +178,7 @@ def queue_weekly_reports(
         partner_id = account.partner_id
         if partner_id not in figures:
             scope = ImpactScope(week.start, week.end, partner_id=partner_id)
-            figures[partner_id] = weekly_figures(db, scope, deadlines, now)
+            figures[partner_id] = weekly_figures(db, scope, deadlines, now, tz)
         resident = get_or_create_resident(db, account.wechat_openid, now, followed=False)
         row = enqueue_push(
             db,
