@@ -112,7 +112,7 @@ def test_the_figures_equal_the_dashboard_s_for_the_dates_its_link_opens(
     dashboard = ImpactScope(period.start, period.end)
     with services.session_factory() as db:
         figures = weekly_figures(db, ImpactScope(week.start, week.end), DEADLINES, REPORT_DAY, TZ)
-        shown = headline(db, dashboard)
+        shown = headline(db, dashboard, TZ)
         events = total(held_event_rows(db, dashboard))
         late = sum(over_deadline(db, dashboard, DEADLINES, REPORT_DAY).values())
     assert figures == WeeklyFigures(
