@@ -6,9 +6,10 @@ together, any sort) p99 < 150 ms server time; a need's page < 50 ms; a resident'
 < 100 ms; text search over needs < 300 ms; 20 signed-in staff clicking through pages for
 60 s with no error and p99 < 300 ms; console worker RSS <= 150 MB.
 
-1. The data (bench/console_data.py) goes into its own database, aixiang_console_bench,
-   migrated with the project's migrations (what ``aixiang db upgrade`` runs). Without
-   ``--reuse`` it is created afresh; with ``--reuse`` a database holding the same counts
+1. The data (bench/console_data.py) goes into its own database, aixiang_console_bench
+   (``--database`` names another, e.g. a copy made with ``createdb -T``), migrated with
+   the project's migrations (what ``aixiang db upgrade`` runs). Without ``--reuse`` it
+   is created afresh; with ``--reuse`` a database holding the same counts
    is used as it is (and kept), else it is created and loaded again.
 2. The read queries the pages call (bench/console_queries.py), in this process, timed
    over ``--iterations`` runs each (p50/p99), each statement's EXPLAIN (ANALYZE,
@@ -22,6 +23,7 @@ Asserts nothing about time; drops the database at the end unless ``--keep``/``--
 
     .venv/bin/python bench/console.py [--reuse] [--keep] [--scale 1.0] [--iterations 200]
         [--duration 60] [--clients 20] [--think 1.0] [--workers 2] [--only queries|http]
+        [--database NAME]
 
 Environment: AIXIANG_BENCH_SERVER_URL (PostgreSQL server, default
 postgresql://postgres@127.0.0.1:5432/postgres), AIXIANG_BENCH_REDIS_URL (default
@@ -80,6 +82,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
     parser.add_argument("--only", choices=("queries", "http"), help="Run one part only.")
+    parser.add_argument(
+        "--database",
+        default=DATABASE_NAME,
+        help=f"The database to seed or reuse (default {DATABASE_NAME}), so that two people "
+        "on one server can each run the bench on a copy of their own.",
+    )
     args = parser.parse_args()
     if min(args.scale, args.iterations, args.duration, args.clients) <= 0 or args.think < 0:
         parser.error("--scale, --iterations, --duration and --clients must be above 0")
@@ -146,7 +154,7 @@ def machine_line() -> str:
 
 def bench(args: argparse.Namespace) -> None:
     sizes = Sizes.scaled(args.scale)
-    url = prepared_database(sizes, args.reuse)
+    url = prepared_database(sizes, args.reuse, args.database)
     try:
         engine = create_engine(url)
         with engine.connect() as connection:
