@@ -33,6 +33,7 @@ SPENT_KEY = "aixiang:cs:spent"
 def spent_member(openid: str, opened_at: datetime) -> str:
     return f"{openid}:{window_key(opened_at)}"
 
+
 # Each key's count after one more use, the key kept for its TTL (ARGV, in KEYS' order).
 _SPEND = """
 local used = {}
