@@ -77,6 +77,17 @@ def staff_session(ctx: click.Context) -> Iterator[Session]:
         engine.dispose()
 
 
+@contextmanager
+def refusing_session(ctx: click.Context, *refusals: type[Exception]) -> Iterator[Session]:
+    """A staff session where a domain rule's refusal (one of ``refusals``, whose message
+    is already the sentence to print) becomes a one-line error, and a rollback."""
+    try:
+        with staff_session(ctx) as db:
+            yield db
+    except refusals as error:
+        raise StaffError(str(error)) from None
+
+
 def open_database(database: DatabaseConfig) -> Engine:
     """An engine on a database that exists, is reachable (within the config's connect
     timeout) and has the schema."""

@@ -9,12 +9,9 @@ change goes through models/tags, which writes the audit entry in the same transa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
 from bot.cli.actors import acting, as_option
 from bot.cli.support import (
@@ -24,7 +21,7 @@ from bot.cli.support import (
     json_option,
     now_from_context,
     printable,
-    staff_session,
+    refusing_session,
 )
 from models.accounts.roles import Permission
 from models.tags.errors import TagError
@@ -38,16 +35,6 @@ COLUMNS = ("key", "name_zh", "name_en", "active")
 @click.group(short_help="The tags events are given.")
 def tags() -> None:
     """The tags events are given (the audiences they are for), named in both languages."""
-
-
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    """A staff session where a refused rule becomes a one-line error (and a rollback)."""
-    try:
-        with staff_session(ctx) as db:
-            yield db
-    except TagError as error:
-        raise StaffError(str(error)) from None
 
 
 def _record(tag: Tag) -> dict[str, Any]:
@@ -66,7 +53,7 @@ def _show(tag: Tag, as_json: bool, said: str) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """Every tag, in the order they were added, with whether it is still in use."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         rows = [_record(tag) for tag in all_tags(db)]
     emit(rows, as_json, COLUMNS)
 
@@ -81,7 +68,7 @@ def add_command(
     ctx: click.Context, name_zh: str, name_en: str, as_account: str | None, as_json: bool
 ) -> None:
     """Add a tag with its Chinese and English names; its key is made from the English."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag = add_tag(db, actor, name_zh, name_en, now_from_context(ctx))
         _show(tag, as_json, "added")
@@ -105,7 +92,7 @@ def rename_command(
     """Rename the tag NAME (either of its names); its events and key stay."""
     if name_zh is None and name_en is None:
         raise StaffError("nothing to change: give --zh, --en or both")
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag = find_tag(db, name)
         rename_tag(db, actor, tag, now_from_context(ctx), name_zh=name_zh, name_en=name_en)
@@ -122,7 +109,7 @@ def deactivate_command(
 ) -> None:
     """Stop offering the tag NAME for events; events that have it keep it, and a
     broadcast to tag:NAME still reaches their residents."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag = find_tag(db, name)
         set_tag_active(db, actor, tag, False, now_from_context(ctx))
@@ -136,7 +123,7 @@ def deactivate_command(
 @click.pass_context
 def activate_command(ctx: click.Context, name: str, as_account: str | None, as_json: bool) -> None:
     """Offer the tag NAME for events again."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag = find_tag(db, name)
         set_tag_active(db, actor, tag, True, now_from_context(ctx))
@@ -154,7 +141,7 @@ def merge_command(
 ) -> None:
     """Fold the tag NAME into the tag INTO: NAME's events carry INTO instead and NAME is
     removed, so its names are free to give INTO."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, TagError) as db:
         actor = acting(db, as_account, Permission.MANAGE_TAGS)
         tag, target = find_tag(db, name), find_tag(db, into)
         key, label = tag.key, tag.label

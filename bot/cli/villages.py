@@ -7,8 +7,6 @@ named with its village, 朝阳村·一组 (or 朝阳村 一组).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -17,13 +15,12 @@ from sqlalchemy.orm import Session
 
 from bot.cli.actors import acting, as_option
 from bot.cli.support import (
-    StaffError,
     emit,
     emit_object,
     json_option,
     now_from_context,
     printable,
-    staff_session,
+    refusing_session,
 )
 from models.accounts.roles import Permission
 from models.villages.errors import VillageError
@@ -36,16 +33,6 @@ COLUMNS = ("id", "village", "group", "retired")
 @click.group(short_help="The villages residents choose from.")
 def villages() -> None:
     """Villages or communities, and groups (组) within them, that residents choose from."""
-
-
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    """A staff session where a refused rule becomes a one-line error (and a rollback)."""
-    try:
-        with staff_session(ctx) as db:
-            yield db
-    except VillageError as error:
-        raise StaffError(str(error)) from None
 
 
 def _record(entry: VillageEntry) -> dict[str, Any]:
@@ -72,7 +59,7 @@ def add_command(
     ctx: click.Context, name: str, within: str | None, as_account: str | None, as_json: bool
 ) -> None:
     """Add a village or community; with --in, a group within a village."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, VillageError) as db:
         actor = acting(db, as_account, Permission.MANAGE_VILLAGES)
         parent = find_village(db, within) if within is not None else None
         village = add_village(db, actor, name, now_from_context(ctx), within=parent)
@@ -85,7 +72,7 @@ def add_command(
 @click.pass_context
 def list_command(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """Villages, each followed by its groups, in the order residents see them numbered."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, VillageError) as db:
         rows = [_record(entry) for entry in all_villages(db) if everything or not entry.retired]
     emit(rows, as_json, COLUMNS)
 
@@ -101,7 +88,7 @@ def rename_command(
 ) -> None:
     """Rename a village or group (a group by its village's name and its own: 朝阳村·一组);
     needs, events and residents that name it read the new name."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, VillageError) as db:
         actor = acting(db, as_account, Permission.MANAGE_VILLAGES)
         village = find_village(db, name)
         rename_village(db, actor, village, new_name, now_from_context(ctx))
@@ -116,7 +103,7 @@ def rename_command(
 def retire_command(ctx: click.Context, name: str, as_account: str | None, as_json: bool) -> None:
     """Stop offering a village (with its groups) or a group to residents; needs, events
     and residents that name it keep it."""
-    with _session(ctx) as db:
+    with refusing_session(ctx, VillageError) as db:
         actor = acting(db, as_account, Permission.MANAGE_VILLAGES)
         village = find_village(db, name)
         retire_village(db, actor, village, now_from_context(ctx))
