@@ -9,7 +9,7 @@ scoped here (``QueueFilter.scope_partner_id``), not in the view, so no page can 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,8 +17,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from models.base import page_count
-from models.needs.queries import SelectT, parse_ref
+from models.base import ID_MAX, SelectT, page_count
+from models.needs.queries import parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
 from models.villages.queries import in_village
@@ -29,6 +29,7 @@ OPEN = "open"
 # The partner filter's value for needs no partner has yet.
 UNASSIGNED = "none"
 SEARCH_MAX = 100
+MAX_AGE_DAYS = 3650
 
 
 class QueueSort(StrEnum):
@@ -60,6 +61,50 @@ class QueueFilter:
 
     def scoped(self, partner_id: int | None) -> QueueFilter:
         return replace(self, scope_partner_id=partner_id)
+
+
+def filter_from_args(
+    args: Mapping[str, str], categories: Collection[str], scope_partner_id: int | None
+) -> QueueFilter:
+    """The queue's filter from the address (or an export's filters, which are the same
+    words); a value that is not one of the choices narrows nothing, so an edited address
+    shows a page, never an error. A partner account's filter is its organisation's."""
+    status = args.get("status", OPEN)
+    sort = args.get("sort", "")
+    age = args.get("age", "").strip()
+    # A partner account's queue is its own organisation's: a partner filter means nothing.
+    partner = args.get("partner", "") if scope_partner_id is None else ""
+    village = args.get("village", "")
+    return QueueFilter(
+        status=status if status in (OPEN, "", *NeedStatus) else OPEN,
+        category=args.get("category", "") if args.get("category") in categories else "",
+        village_id=int(village) if is_id(village) else None,
+        partner=partner if partner == UNASSIGNED or is_id(partner) else "",
+        text=args.get("q", ""),
+        min_age_days=int(age) if age.isdecimal() and int(age) <= MAX_AGE_DAYS else None,
+        over_time=args.get("over") == "1",
+        sort=QueueSort(sort) if sort in tuple(QueueSort) else QueueSort.WAITING,
+    ).scoped(scope_partner_id)
+
+
+def filter_args(wanted: QueueFilter) -> dict[str, str]:
+    """The filter as the address carries it (only what narrows)."""
+    values = {
+        "status": wanted.status,
+        "category": wanted.category,
+        "village": "" if wanted.village_id is None else str(wanted.village_id),
+        "partner": wanted.partner,
+        "q": wanted.text,
+        "age": "" if wanted.min_age_days is None else str(wanted.min_age_days),
+        "over": "1" if wanted.over_time else "",
+        "sort": wanted.sort if wanted.sort != QueueSort.WAITING else "",
+    }
+    return {key: value for key, value in values.items() if value or key == "status"}
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` is a row's id as an address or a command line gives it."""
+    return text.isdecimal() and int(text) <= ID_MAX
 
 
 @dataclass(frozen=True)
@@ -136,7 +181,7 @@ def description_holds(text: str) -> ColumnElement[bool]:
     return Need.description.icontains(text, autoescape=True)
 
 
-def _narrowed(
+def narrowed(
     query: SelectT, wanted: QueueFilter, deadlines: AckDeadlines, now: datetime
 ) -> SelectT:
     """The filter's conditions, once for the page and its count. Needs whose resident
@@ -166,6 +211,16 @@ def _narrowed(
     return query
 
 
+def queue_order(query: SelectT, sort: QueueSort) -> SelectT:
+    """The queue's order, for its pages and its export alike."""
+    if sort == QueueSort.DEMAND:
+        # ix_need_unerased_demand holds this order: the page is read, not sorted.
+        return query.order_by(Need.demand.desc(), Need.created_at, Need.id)
+    if sort == QueueSort.NEWEST:
+        return query.order_by(Need.created_at.desc(), Need.id.desc())
+    return query.order_by(Need.created_at, Need.id)
+
+
 def queue_page(
     db: Session,
     wanted: QueueFilter,
@@ -176,22 +231,18 @@ def queue_page(
 ) -> QueuePage:
     """One page of the queue in the filter's order, and how many needs match in all."""
     page = max(1, page)
-    query = _narrowed(
-        select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
-        wanted,
-        deadlines,
-        now,
+    query = queue_order(
+        narrowed(
+            select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
+            wanted,
+            deadlines,
+            now,
+        ),
+        wanted.sort,
     )
-    if wanted.sort == QueueSort.DEMAND:
-        # ix_need_unerased_demand holds this order: the page is read, not sorted.
-        query = query.order_by(Need.demand.desc(), Need.created_at, Need.id)
-    elif wanted.sort == QueueSort.NEWEST:
-        query = query.order_by(Need.created_at.desc(), Need.id.desc())
-    else:
-        query = query.order_by(Need.created_at, Need.id)
     rows = db.execute(query.offset((page - 1) * page_size).limit(page_size)).all()
     total = db.execute(
-        _narrowed(select(func.count()).select_from(Need), wanted, deadlines, now)
+        narrowed(select(func.count()).select_from(Need), wanted, deadlines, now)
     ).scalar_one()
     return QueuePage(
         [

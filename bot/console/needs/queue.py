@@ -29,10 +29,17 @@ from bot.console.needs.common import (
     scope_partner_id,
 )
 from models.accounts.roles import Permission
-from models.base import ID_MAX
 from models.needs.errors import NeedError
 from models.needs.queries import residents_told
-from models.needs.queue import OPEN, UNASSIGNED, QueueFilter, QueueSort, queue_page
+from models.needs.queue import (
+    UNASSIGNED,
+    QueueFilter,
+    QueueSort,
+    filter_args,
+    filter_from_args,
+    is_id,
+    queue_page,
+)
 from models.needs.staff import NeedUpdate, may_update, update_needs
 from models.needs.tables import NeedStatus
 from models.partners import Partner, list_partners
@@ -54,47 +61,11 @@ SORT_TEXT_KEYS = {
 # The statuses a bulk change moves needs to: marking duplicates names each one's original,
 # which is done on the need's own page.
 BULK_STATUSES = [s for s in NeedStatus if s not in (NeedStatus.SUBMITTED, NeedStatus.DUPLICATE)]
-MAX_AGE_DAYS = 3650
 
 
 def read_filter(args: MultiDict[str, str]) -> QueueFilter:
-    """The queue's filter from the address; a value that is not one of the choices
-    narrows nothing, so an edited address shows a page, never an error."""
-    status = args.get("status", OPEN)
-    sort = args.get("sort", "")
-    age = args.get("age", "").strip()
-    # A partner account's queue is its own organisation's: a partner filter means nothing.
-    partner = args.get("partner", "") if scope_partner_id() is None else ""
-    village = args.get("village", "")
-    return QueueFilter(
-        status=status if status in (OPEN, "", *NeedStatus) else OPEN,
-        category=args.get("category", "") if args.get("category") in category_names() else "",
-        village_id=int(village) if _is_id(village) else None,
-        partner=partner if partner == UNASSIGNED or _is_id(partner) else "",
-        text=args.get("q", ""),
-        min_age_days=int(age) if age.isdecimal() and int(age) <= MAX_AGE_DAYS else None,
-        over_time=args.get("over") == "1",
-        sort=QueueSort(sort) if sort in tuple(QueueSort) else QueueSort.WAITING,
-    ).scoped(scope_partner_id())
-
-
-def filter_args(wanted: QueueFilter) -> dict[str, str]:
-    """The filter as the address carries it (only what narrows)."""
-    values = {
-        "status": wanted.status,
-        "category": wanted.category,
-        "village": "" if wanted.village_id is None else str(wanted.village_id),
-        "partner": wanted.partner,
-        "q": wanted.text,
-        "age": "" if wanted.min_age_days is None else str(wanted.min_age_days),
-        "over": "1" if wanted.over_time else "",
-        "sort": wanted.sort if wanted.sort != QueueSort.WAITING else "",
-    }
-    return {key: value for key, value in values.items() if value or key == "status"}
-
-
-def _is_id(text: str) -> bool:
-    return text.isdecimal() and int(text) <= ID_MAX
+    """The queue's filter from the address (see :func:`filter_from_args`)."""
+    return filter_from_args(args, category_names(), scope_partner_id())
 
 
 def _view_args() -> dict[str, dict[str, str]]:
@@ -128,7 +99,7 @@ def _render(
 @blueprint.get("/")
 def index() -> ResponseReturnValue:
     page = request.args.get("page", "1")
-    return _render(read_filter(request.args), int(page) if _is_id(page) else 1)
+    return _render(read_filter(request.args), int(page) if is_id(page) else 1)
 
 
 @blueprint.post("/bulk")
@@ -183,7 +154,7 @@ def _bulk_change(form: MultiDict[str, str]) -> NeedUpdate:
         return NeedUpdate(NeedStatus.ACKNOWLEDGED, note, public)
     if action == "assign":
         partner_id = form.get("partner", "")
-        partner = request_db().get(Partner, int(partner_id)) if _is_id(partner_id) else None
+        partner = request_db().get(Partner, int(partner_id)) if is_id(partner_id) else None
         if partner is None:
             raise NeedError(gettext("console_needs_bulk_pick_partner"))
         return NeedUpdate(None, note, public, partner)
