@@ -191,6 +191,19 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class ExportsConfig:
+    """The console's and the CLI's exports (bot/exports.py): an export of more rows than
+    ``background_rows`` runs as a job in the scheduler's process, its file written to
+    ``dir`` and kept ``keep_hours``; ``batch_rows`` rows are read from the database at a
+    time."""
+
+    background_rows: int = 10_000
+    keep_hours: int = 24
+    batch_rows: int = 2_000
+    dir: str = "instance/exports"
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -200,6 +213,7 @@ class Config:
     needs: NeedsConfig = field(default_factory=NeedsConfig)
     push: PushConfig = field(default_factory=PushConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    exports: ExportsConfig = field(default_factory=ExportsConfig)
 
     def require_wechat_credentials(self) -> None:
         """Stop a process that talks to WeChat when the credentials it needs are absent."""
@@ -238,4 +252,5 @@ SCALAR_SECTIONS: dict[str, type] = {
     "needs": NeedsConfig,
     "push": PushConfig,
     "console": ConsoleConfig,
+    "exports": ExportsConfig,
 }
