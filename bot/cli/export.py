@@ -50,8 +50,8 @@ def parse_filters(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(ExportFormat)),
-    default=ExportFormat.XLSX,
+    type=click.Choice([fmt.value for fmt in ExportFormat]),
+    default=ExportFormat.XLSX.value,
     show_default=True,
     help="The file's format (CSV is UTF-8 with a byte-order mark).",
 )

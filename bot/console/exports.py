@@ -71,9 +71,10 @@ REFRESH_S = 2
 
 
 def export_url(kind: str, fmt: str, args: Mapping[str, str]) -> str:
-    """A list's download link: the filters of its page's address that the kind takes."""
+    """A list's download link: the filters of its page's address that the kind takes
+    (an empty one too: the needs queue's ``status=`` means every status)."""
     keys = SPECS[ExportKind(kind)].filter_keys
-    kept: dict[str, Any] = {key: value for key, value in args.items() if key in keys and value}
+    kept: dict[str, Any] = {key: value for key, value in args.items() if key in keys}
     return url_for("console.exports.download", kind=kind, fmt=fmt, **kept)
 
 
