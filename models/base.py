@@ -89,7 +89,9 @@ def rowcount(result: Result[Any]) -> int:
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
     """A stored UTC time as residents and staff read it: local, to the minute."""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    # isoformat, cut after the minutes, is strftime("%Y-%m-%d %H:%M") at a third of its
+    # cost, which an export of hundreds of thousands of times notices.
+    return moment.astimezone(tz).isoformat(" ", "minutes")[:16]
 
 
 class Base(DeclarativeBase):

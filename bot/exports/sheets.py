@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import IO, Any
 
 import xlsxwriter
@@ -24,6 +25,9 @@ SHEET_NAME_MAX = 31
 # Excel's last row; the header takes one on each sheet.
 SHEET_ROWS_MAX = 1_048_576
 BOM = "\ufeff"
+# A text whose first character is none of these is safe as it is (the usual case, tested
+# first so that an export's cells rarely pay for the full check).
+RISKY_FIRST = FORMULA_STARTS | frozenset(LEADING_BLANKS) | frozenset("".join(CONTROL_STARTS))
 
 # Told how many rows were written so far, now and then.
 Progress = Callable[[int], None]
@@ -34,7 +38,7 @@ def spreadsheet_text(value: Any) -> Any:
     single quote, which Excel and LibreOffice read as "this is text". Residents choose
     their own names, so a name is never trusted to be inert; numbers, dates and None
     pass through unchanged."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value or value[0] not in RISKY_FIRST:
         return value
     if value.startswith(CONTROL_STARTS) or value.lstrip(LEADING_BLANKS)[:1] in FORMULA_STARTS:
         return f"'{value}"
@@ -47,19 +51,24 @@ def write_csv(
     rows: Iterable[Sequence[Any]],
     progress: Progress | None = None,
     every: int = 10_000,
+    *,
+    escaped: bool = False,
 ) -> int:
-    """``rows`` as CSV to ``out``, each cell made safe by :func:`spreadsheet_text`;
-    returns how many rows were written."""
+    """``rows`` as CSV to ``out``, each cell made safe by :func:`spreadsheet_text`
+    (unless ``escaped``: the caller did it for the cells that need it); returns how many
+    rows were written."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     try:
         text.write(BOM)
         writer = csv.writer(text)
         writer.writerow([spreadsheet_text(cell) for cell in headers])
+        safe = iter(rows) if escaped else ([spreadsheet_text(c) for c in row] for row in rows)
         count = 0
-        for row in rows:
-            writer.writerow(["" if cell is None else spreadsheet_text(cell) for cell in row])
-            count += 1
-            if progress is not None and count % every == 0:
+        while batch := list(islice(safe, every)):
+            # csv writes None as an empty cell.
+            writer.writerows(batch)
+            count += len(batch)
+            if progress is not None:
                 progress(count)
         text.flush()
     finally:
@@ -74,9 +83,12 @@ def write_xlsx(
     rows: Iterable[Sequence[Any]],
     progress: Progress | None = None,
     every: int = 10_000,
+    *,
+    escaped: bool = False,
 ) -> int:
     """``rows`` as an XLSX workbook to ``out`` (a file or a path): strings are never read
-    as formulas, numbers or links, and made safe as in CSV; returns how many rows."""
+    as formulas, numbers or links, and made safe as in CSV (unless ``escaped``); numbers
+    stay numbers; returns how many rows were written."""
     workbook = xlsxwriter.Workbook(
         out,
         {
@@ -100,13 +112,18 @@ def write_xlsx(
             worksheet = workbook.add_worksheet(f"{name[: SHEET_NAME_MAX - 4]} ({sheets})")
             worksheet.write_row(0, 0, safe_headers)
             line = 1
+        # The typed writers, not write(): XlsxWriter's dispatch on each cell's type costs
+        # as much as writing it.
+        write_string, write_number = worksheet.write_string, worksheet.write_number
         for column, cell in enumerate(row):
             if cell is None:
                 continue
             if isinstance(cell, str):
-                worksheet.write_string(line, column, spreadsheet_text(cell))
+                write_string(line, column, cell if escaped else spreadsheet_text(cell))
+            elif isinstance(cell, bool):
+                worksheet.write_boolean(line, column, cell)
             else:
-                worksheet.write(line, column, cell)
+                write_number(line, column, cell)
         line += 1
         count += 1
         if progress is not None and count % every == 0:
