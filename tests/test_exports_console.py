@@ -22,8 +22,10 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.webhook_services import WebhookServices
 from bot.wechat.client import build_wechat_client
+from models.accounts.queries import get_account
 from models.audit import AuditAction, AuditEntry
-from models.exports.jobs import ExportJob, ExportStatus
+from models.exports.jobs import ExportJob, ExportStatus, queue_export
+from models.exports.kinds import ExportFormat, ExportKind
 from models.needs.tables import NeedStatus
 from scheduler.jobs import JobContext, run_exports
 from tests.conftest import FakeClock
@@ -270,19 +272,8 @@ def test_a_job_whose_account_lost_the_right_fails_with_a_reason(
     ours = replace(services, config=config)
     make_account("li", "staff")
     with services.session_factory() as db, db.begin():
-        from models.accounts.queries import get_account
-        from models.exports.jobs import queue_export
-        from models.exports.kinds import ExportFormat, ExportKind
-
-        queue_export(
-            db,
-            get_account(db, "li").id,
-            ExportKind.AUDIT,
-            {},
-            ExportFormat.CSV,
-            1,
-            services.clock(),
-        )
+        li = get_account(db, "li").id
+        queue_export(db, li, ExportKind.AUDIT, {}, ExportFormat.CSV, 1, services.clock())
     assert (
         run_exports(JobContext(ours, build_wechat_client(config, services.redis)))
         == "1 exports written"
@@ -291,4 +282,21 @@ def test_a_job_whose_account_lost_the_right_fails_with_a_reason(
         job = db.execute(select(ExportJob)).scalar_one()
         assert job.status == ExportStatus.FAILED and "may not export" not in (job.error or "")
         assert "无权导出" in (job.error or "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_of_a_disabled_account_is_not_written(
+    make_account: MakeAccount, services: WebhookServices, tmp_path: Path
+) -> None:
+    config = replace(services.config, exports=replace(services.config.exports, dir=str(tmp_path)))
+    ours = replace(services, config=config)
+    make_account("li", "staff")
+    with services.session_factory() as db, db.begin():
+        li = get_account(db, "li")
+        queue_export(db, li.id, ExportKind.NEEDS, {}, ExportFormat.CSV, 1, services.clock())
+        li.active = False
+    assert run_exports(JobContext(ours, build_wechat_client(config, services.redis)))
+    with services.session_factory() as db:
+        job = db.execute(select(ExportJob)).scalar_one()
+        assert job.status == ExportStatus.FAILED and "已停用" in (job.error or "")
     assert list(tmp_path.iterdir()) == []

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,7 @@ from models.exports.jobs import (
 from models.exports.kinds import SPECS, ExportFormat, ExportKind
 from models.exports.queries import ExportContext, ExportScope, Rows, count_rows, export_query
 from models.needs.queue import AckDeadlines
+from texts.catalog import catalog
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class ExportSettings:
     folder: Path
     deadlines: AckDeadlines
     categories: tuple[str, ...]
-    tz: Any
+    tz: ZoneInfo
 
     @classmethod
     def of(cls, config: Config) -> ExportSettings:
@@ -189,6 +191,13 @@ def run_one_job(
             return False
         account = db.get(Account, job.account_id)
         assert account is not None  # the foreign key keeps it
+        if not account.active:
+            # Disabled since it asked: what it may see is nothing now.
+            fail_export(
+                db, job, catalog().render("export_error_disabled", account.language), clock()
+            )
+            db.commit()
+            return True
         exporter = Exporter.of(account)
         asked = Asked(job.kind, dict(job.filters), ExportFormat(job.format))
         path = job_path(settings, job)

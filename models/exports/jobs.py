@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, check_one_of
+from models.base import Base, check_one_of, rowcount
 from models.exports.kinds import ExportFormat, ExportKind
 
 ERROR_MAX = 500
@@ -100,12 +100,14 @@ def claim_export(db: Session, now: datetime) -> ExportJob | None:
     for job_id in db.execute(
         select(ExportJob.id).where(waiting).order_by(ExportJob.created_at, ExportJob.id).limit(5)
     ).scalars():
-        claimed = db.execute(
-            update(ExportJob)
-            .where(ExportJob.id == job_id, waiting)
-            .values(status=ExportStatus.RUNNING, lease_until=now + LEASE, rows_written=0)
+        claimed = rowcount(
+            db.execute(
+                update(ExportJob)
+                .where(ExportJob.id == job_id, waiting)
+                .values(status=ExportStatus.RUNNING, lease_until=now + LEASE, rows_written=0)
+            )
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed == 1:
             return db.get(ExportJob, job_id)
     return None
 
