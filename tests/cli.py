@@ -131,6 +131,7 @@ def command_args(
         ("villages", "list"): (),
         ("villages", "rename"): (VILLAGE, "向阳村"),
         ("villages", "retire"): (VILLAGE,),
+        ("export",): ("needs", "--out", str(Path(png).with_name("needs.xlsx"))),
     }[path]
 
 

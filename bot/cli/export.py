@@ -17,6 +17,8 @@ from bot.cli.actors import acting_account, as_option, os_user
 from bot.cli.support import (
     StaffError,
     config_from_context,
+    emit_object,
+    json_option,
     now_from_context,
     open_database,
     unreachable,
@@ -57,6 +59,7 @@ def parse_filters(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--out", "out", required=True, metavar="FILE", help="The file to write.")
 @as_option
+@json_option("Print what was written as JSON.")
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -65,6 +68,7 @@ def export(
     fmt: str,
     out: str,
     as_account: str | None,
+    as_json: bool,
 ) -> None:
     """Write the list KIND, narrowed by FILTERS (KEY=VALUE, the words of its console
     page's address), to --out. With --as, only what that account may see, with headers in
@@ -93,4 +97,7 @@ def export(
         raise StaffError(f"--out: {exc.strerror or exc}") from None
     finally:
         engine.dispose()
-    click.echo(f"{count} rows written to {path}")
+    if as_json:
+        emit_object({"kind": kind, "format": fmt, "rows": count, "out": str(path)}, as_json)
+    else:
+        click.echo(f"{count} rows written to {path}")
