@@ -25,8 +25,16 @@ from models.exports.errors import ExportError
 from models.exports.kinds import SPECS, ExportKind
 from models.inbox.queries import InboxTab, inbox_narrowed
 from models.inbox.tables import Conversation
-from models.needs.queue import AckDeadlines, filter_from_args, is_id, narrowed, queue_order
-from models.needs.tables import Need
+from models.needs.queue import (
+    OPEN,
+    AckDeadlines,
+    QueueSort,
+    filter_from_args,
+    is_id,
+    narrowed,
+    queue_order,
+)
+from models.needs.tables import Need, NeedStatus
 from models.partners import Partner
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus
@@ -100,8 +108,20 @@ def _id(filters: Filters, key: str, *, required: bool = False) -> int | None:
     return int(value)
 
 
+def _choice(filters: Filters, key: str, choices: Collection[str]) -> None:
+    """A filter whose value must be one of ``choices`` (or empty): the list's page
+    quietly ignores anything else, but a file should not hold other rows than asked."""
+    value = filters.get(key, "")
+    if value and value not in choices:
+        raise ExportError("export_error_choice", name=key, choices=", ".join(choices))
+
+
 def _needs(db: Session, filters: Filters, scope: ExportScope, context: ExportContext) -> Rows:
     _id(filters, "village")
+    _id(filters, "age")
+    _choice(filters, "status", (OPEN, *NeedStatus))
+    _choice(filters, "category", tuple(context.categories))
+    _choice(filters, "sort", tuple(QueueSort))
     wanted = filter_from_args(filters, context.categories, scope.partner_id)
     query = select(
         Need.id,
