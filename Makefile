@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-exports clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-preview bench-dashboard bench-exports clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench-chaos: $(STAMP)
 bench-console: $(STAMP)
 	$(VENV)/bin/python bench/console.py
 
+# A broadcast's preview over 1,000,000 residents, in a database of its own.
+bench-preview: $(STAMP)
+	$(VENV)/bin/python bench/preview.py
+
+# The impact dashboard's page for every period and filter, and a broadcast's fan-out to
+# 900,000 followers (`--reuse --only dashboard|fanout` for one part on a kept database).
+bench-dashboard: $(STAMP)
+	$(VENV)/bin/python bench/dashboard.py
 # The needs export of 200,000 needs as XLSX and CSV, in a PostgreSQL database of its own.
 bench-exports: $(STAMP)
 	$(VENV)/bin/python bench/exports.py

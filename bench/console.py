@@ -6,9 +6,10 @@ together, any sort) p99 < 150 ms server time; a need's page < 50 ms; a resident'
 < 100 ms; text search over needs < 300 ms; 20 signed-in staff clicking through pages for
 60 s with no error and p99 < 300 ms; console worker RSS <= 150 MB.
 
-1. The data (bench/console_data.py) goes into its own database, aixiang_console_bench,
-   migrated with the project's migrations (what ``aixiang db upgrade`` runs). Without
-   ``--reuse`` it is created afresh; with ``--reuse`` a database holding the same counts
+1. The data (bench/console_data.py) goes into its own database, aixiang_console_bench
+   (``--database`` names another, e.g. a copy made with ``createdb -T``), migrated with
+   the project's migrations (what ``aixiang db upgrade`` runs). Without ``--reuse`` it
+   is created afresh; with ``--reuse`` a database holding the same counts
    is used as it is (and kept), else it is created and loaded again.
 2. The read queries the pages call (bench/console_queries.py), in this process, timed
    over ``--iterations`` runs each (p50/p99), each statement's EXPLAIN (ANALYZE,
@@ -22,6 +23,7 @@ Asserts nothing about time; drops the database at the end unless ``--keep``/``--
 
     .venv/bin/python bench/console.py [--reuse] [--keep] [--scale 1.0] [--iterations 200]
         [--duration 60] [--clients 20] [--think 1.0] [--workers 2] [--only queries|http]
+        [--database NAME]
 
 Environment: AIXIANG_BENCH_SERVER_URL (PostgreSQL server, default
 postgresql://postgres@127.0.0.1:5432/postgres), AIXIANG_BENCH_REDIS_URL (default
@@ -35,8 +37,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,27 +82,42 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
     parser.add_argument("--only", choices=("queries", "http"), help="Run one part only.")
+    parser.add_argument(
+        "--database",
+        default=DATABASE_NAME,
+        help=f"The database to seed or reuse (default {DATABASE_NAME}), so that two people "
+        "on one server can each run the bench on a copy of their own.",
+    )
     args = parser.parse_args()
     if min(args.scale, args.iterations, args.duration, args.clients) <= 0 or args.think < 0:
         parser.error("--scale, --iterations, --duration and --clients must be above 0")
     return args
 
 
-def prepared_database(sizes: Sizes, reuse: bool) -> str:
-    """The URL of a migrated, loaded database: the kept one if ``reuse`` and its counts
-    match ``sizes``, else a fresh one."""
-    url = database_url(server_url(), DATABASE_NAME)
-    if reuse and _holds(url, sizes):
+def prepared_database(
+    sizes: Sizes,
+    reuse: bool,
+    name: str = DATABASE_NAME,
+    extra: Extra | None = None,
+) -> str:
+    """The URL of a migrated, loaded database ``name``: the kept one if ``reuse`` and its
+    counts match ``sizes`` (and ``extra``'s), else a fresh one, loaded with
+    bench/console_data.py's data and then ``extra``'s, if any."""
+    url = database_url(server_url(), name)
+    expected = expected_counts(sizes) if extra is None else extra.counts(sizes)
+    if reuse and _holds(url, expected):
         upgrade(url)
-        print(f"database {DATABASE_NAME}: reused, it holds {expected_counts(sizes)}")
+        print(f"database {name}: reused, it holds {expected}")
         return url
-    url = create_database(server_url(), DATABASE_NAME)
+    url = create_database(server_url(), name)
     started = time.perf_counter()
     upgrade(url)
-    print(f"database {DATABASE_NAME}: migrated in {time.perf_counter() - started:.1f} s")
+    print(f"database {name}: migrated in {time.perf_counter() - started:.1f} s")
     engine = create_engine(url)
     try:
         seconds = load(engine, sizes)
+        if extra is not None:
+            seconds += extra.load(engine, sizes)
         counts = loaded_counts(engine)
     finally:
         engine.dispose()
@@ -107,11 +125,19 @@ def prepared_database(sizes: Sizes, reuse: bool) -> str:
     return url
 
 
-def _holds(url: str, sizes: Sizes) -> bool:
-    """Whether the database at ``url`` exists and holds ``sizes``' counts."""
+class Extra(Protocol):
+    """More data another bench loads on top of the console's, and the counts it leaves."""
+
+    def counts(self, sizes: Sizes) -> dict[str, int]: ...
+
+    def load(self, engine: Engine, sizes: Sizes) -> float: ...
+
+
+def _holds(url: str, expected: dict[str, int]) -> bool:
+    """Whether the database at ``url`` exists and holds the ``expected`` counts."""
     engine = create_engine(url)
     try:
-        return loaded_counts(engine) == expected_counts(sizes)
+        return loaded_counts(engine) == expected
     except SQLAlchemyError:  # absent, unreachable or not migrated: load it afresh
         return False
     finally:
@@ -128,7 +154,7 @@ def machine_line() -> str:
 
 def bench(args: argparse.Namespace) -> None:
     sizes = Sizes.scaled(args.scale)
-    url = prepared_database(sizes, args.reuse)
+    url = prepared_database(sizes, args.reuse, args.database)
     try:
         engine = create_engine(url)
         with engine.connect() as connection:

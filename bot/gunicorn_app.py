@@ -18,6 +18,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from bot.app import create_app
 from bot.config.sections import Config
+from bot.heap import freeze_startup_objects
 from bot.outage import note_arrival
 
 WORKER_THREADS = 64
@@ -43,7 +44,9 @@ class FlaskServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self._build()
+        app = self._build()
+        freeze_startup_objects()
+        return app
 
 
 def server_options(host: str, port: int, workers: int) -> dict[str, Any]:

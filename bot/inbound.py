@@ -47,6 +47,7 @@ from models.inbound import (
     stored_reply,
 )
 from models.push.policy import take_held_for_reply
+from models.push.rows import reader_text
 from models.residents import InteractionKind
 
 log = logging.getLogger(__name__)
@@ -243,9 +244,7 @@ def _with_held_pushes(reply: str, ctx: Context) -> str:
     """Pushes no channel could carry go out with this reply, now that the resident wrote."""
     held = take_held_for_reply(ctx.db, ctx.contact.resident_id, ctx.now)
     default = ctx.settings.default_language
-    notices = [
-        str(payload["text"].get(ctx.language) or payload["text"][default]) for payload in held
-    ]
+    notices = [reader_text(payload, ctx.language, default) for payload in held]
     return with_held_notices(reply, notices, ctx)
 
 

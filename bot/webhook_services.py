@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.batches import Batches
 from bot.config.sections import Config
 from bot.dedupe import DeliveryGuard
+from bot.link_codes import LinkCodes
 from bot.outage import DatabaseGate, RecentLanguages
 from bot.redis_conn import ThreadClients
 from bot.services import Clock, Services, build_services
@@ -38,6 +39,7 @@ WEBHOOK_CONNECTIONS = 15
 class WebhookServices(Services):
     router: Router
     sessions: RedisSessionStore
+    link_codes: LinkCodes
     guard: DeliveryGuard
     handler_settings: HandlerSettings
     spool: Spool
@@ -56,6 +58,7 @@ class WebhookServices(Services):
             db=db,
             contact=contact,
             sessions=self.sessions,
+            link_codes=self.link_codes,
             catalog=self.router.catalog,
             settings=self.handler_settings,
             now=now,
@@ -80,6 +83,7 @@ def build_webhook_services(
         clock=base.clock,
         router=build_router(),
         sessions=RedisSessionStore(per_thread, config.bot.flow_ttl_s),
+        link_codes=LinkCodes(per_thread),
         guard=DeliveryGuard(
             per_thread, config.bot.reply_cache_ttl_s, config.wechat.timestamp_tolerance_s
         ),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import basic, events, inbox, needs, pushes, villages
+from handlers import basic, events, inbox, linking, needs, pushes, villages
 from handlers.router import Router
 from texts.catalog import catalog
 
-FEATURES = (basic, needs, events, pushes, villages, inbox)
+FEATURES = (basic, needs, events, pushes, villages, inbox, linking)
 
 
 def build_router() -> Router:

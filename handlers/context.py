@@ -44,6 +44,23 @@ class SessionStore(Protocol):
 
 
 @dataclass(frozen=True)
+class Redemption:
+    """What a link code gave: the console account it was issued for, or None for a wrong,
+    expired or used code; ``refused`` when no code is read now (the follower tried too
+    many lately, or the store is down)."""
+
+    account_id: int | None
+    refused: bool = False
+
+
+class LinkCodes(Protocol):
+    """One-time codes linking a console account to the follower who sends one (kept in
+    Redis by bot/link_codes.py, which the console's account page issues them from)."""
+
+    def redeem(self, code: str, openid: str) -> Redemption: ...
+
+
+@dataclass(frozen=True)
 class NeedCategory:
     """A category residents pick from; ``key`` is stored, ``zh``/``en`` are shown."""
 
@@ -70,6 +87,7 @@ class Context:
     db: Session
     contact: Contact
     sessions: SessionStore
+    link_codes: LinkCodes
     catalog: Catalog
     settings: HandlerSettings
     now: datetime

@@ -14,12 +14,13 @@ from models.impact.publication import Switch
 from models.inbound import InboundMessage
 from models.inbox.tables import Conversation, ConversationMessage
 from models.leadership import SchedulerFence
-from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate
+from models.needs.tables import Need, NeedHistory, NeedPhoto, ResponseTemplate, SavedView
 from models.partners import Partner
 from models.push.consents import SubscriptionConsent
 from models.push.outbox import OutboxMessage
 from models.reminders import Reminder
 from models.residents import Resident
+from models.tags.tables import Tag
 from models.villages.tables import Village
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "Reminder",
     "Resident",
     "ResponseTemplate",
+    "SavedView",
     "SchedulerFence",
     "Signup",
     "SubscriptionConsent",
     "Switch",
+    "Tag",
     "Village",
 ]

@@ -46,8 +46,11 @@ class AuditAction(StrEnum):
     ACCOUNT_PASSWORD = "account.password"
     ACCOUNT_DISABLE = "account.disable"
     ACCOUNT_LANGUAGE = "account.language"
+    ACCOUNT_WECHAT = "account.wechat"
+    ACCOUNT_WEEKLY_REPORT = "account.weekly_report"
     NEED_UPDATE = "need.update"
     CONVERSATION_ASSIGN = "conversation.assign"
+    CONVERSATION_UNASSIGN = "conversation.unassign"
     CONVERSATION_ANSWER = "conversation.answer"
     CONVERSATION_CLOSE = "conversation.close"
     NEED_CATEGORY = "need.category"
@@ -57,6 +60,11 @@ class AuditAction(StrEnum):
     VILLAGE_ADD = "village.add"
     VILLAGE_RENAME = "village.rename"
     VILLAGE_RETIRE = "village.retire"
+    TAG_ADD = "tag.add"
+    TAG_RENAME = "tag.rename"
+    TAG_DEACTIVATE = "tag.deactivate"
+    TAG_ACTIVATE = "tag.activate"
+    TAG_MERGE = "tag.merge"
     EVENT_CREATE = "event.create"
     EVENT_UPDATE = "event.update"
     EVENT_PUBLISH = "event.publish"
@@ -70,6 +78,9 @@ class AuditAction(StrEnum):
     OUTBOX_RESUME = "outbox.resume"
     MENU_PUSH = "menu.push"
     SWITCH_CHANGE = "switch.change"
+    VIEW_SAVE = "view.save"
+    VIEW_RENAME = "view.rename"
+    VIEW_DELETE = "view.delete"
     # Personal data taken out of the console or the CLI as a file (no change, but who
     # took what out is what the log is for).
     EXPORT_RUN = "export.run"
@@ -84,6 +95,7 @@ class AuditObject(StrEnum):
     RESIDENT = "resident"
     TEMPLATE = "template"
     VILLAGE = "village"
+    TAG = "tag"
     EVENT = "event"
     PARTNER = "partner"
     BROADCAST = "broadcast"
@@ -92,6 +104,8 @@ class AuditObject(StrEnum):
     # The account's custom menu in WeChat (no object id): there is one.
     MENU = "menu"
     SWITCH = "switch"
+    # A saved view of the needs queue (models/needs/saved_views.py).
+    SAVED_VIEW = "saved_view"
     # A list exported to a file: the object id is the background job's, if it was one.
     EXPORT = "export"
 

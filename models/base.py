@@ -32,6 +32,12 @@ NAMING_CONVENTION = {
 ID_MAX = 2**31 - 1
 
 
+def is_id(value: object) -> bool:
+    """Whether ``value`` (from an address, a form or stored JSON) is text naming a row's
+    id: digits only, and small enough to look up without the database refusing it."""
+    return isinstance(value, str) and value.isdecimal() and int(value) <= ID_MAX
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.events.queries import Occupancy, occupancies
 from models.events.tables import Event, EventStatus
+from models.needs.categories import CategoryName, category_names
 from models.needs.notices import status_name
 from models.needs.tables import OPEN_STATUSES, Need, need_ref
 from models.push.outbox import OutboxMessage
@@ -30,19 +31,6 @@ from texts.catalog import LINES, Both, both
 NEW_WINDOW = timedelta(hours=24)
 WAITING_AFTER = timedelta(days=3)
 WAITING_LISTED = 10
-
-
-class CategoryName(Protocol):
-    """A need category as configured (bot.config.sections.NeedCategory fits)."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def zh(self) -> str: ...
-
-    @property
-    def en(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -135,7 +123,7 @@ def compose_digest(
 def render_digest(
     facts: DigestFacts, tz: ZoneInfo, categories: Sequence[CategoryName]
 ) -> dict[str, str]:
-    names = {c.key: Both(c.zh, c.en) for c in categories}
+    names = category_names(categories)
 
     def category(key: str) -> Both:
         return names.get(key, Both(key, key))

@@ -34,6 +34,7 @@ from bot.wechat.errors import QUOTAS, Refusal, WeChatAPIError
 from models.broadcasts.sending import MassSend
 from models.push.claims import Claimed
 from models.push.pauses import PAUSED_PREFIX
+from models.push.rows import reader_text
 from models.push.vocabulary import Channel, DeliveryOutcome
 from scheduler import mass_tags
 from scheduler.channels import Push, Unrenderable, render_template_fields
@@ -74,12 +75,11 @@ class Outcome:
 
 
 def push_text(row: Claimed, default_language: str) -> str:
-    """The row's text in the resident's language; Unrenderable if it carries none."""
-    texts = row.payload.get("text")
-    if not isinstance(texts, dict) or not texts:
-        raise Unrenderable(f"the {row.kind} push carries no text to send")
-    language = row.language or default_language
-    return str(texts.get(language) or texts.get(default_language) or next(iter(texts.values())))
+    """The row's text in its reader's language; Unrenderable if it carries none."""
+    try:
+        return reader_text(row.payload, row.language, default_language)
+    except ValueError:
+        raise Unrenderable(f"the {row.kind} push carries no text to send") from None
 
 
 def push_fields(row: Claimed) -> dict[str, Any]:

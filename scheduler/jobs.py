@@ -24,6 +24,8 @@ from models import digest, reminders
 from models.broadcasts.fanout import send_due_broadcasts
 from models.events.staff import finish_past_events
 from models.push.upkeep import expire_stale
+from models.reports.week import ReportWeek, Weekday, is_late, latest_week, parse_time
+from models.reports.weekly import queue_weekly_reports
 from scheduler.leader import Deposed, Fence
 from scheduler.media import run_media_sweep
 
@@ -74,6 +76,26 @@ def _digest_missed(config: Config, now: datetime) -> bool:
     return local >= digest.digest_due_at(local.date(), config.push.digest_time, config.bot.tz)
 
 
+def _report_week(config: Config, now: datetime) -> ReportWeek:
+    reports = config.reports
+    return latest_week(
+        now, config.bot.tz, Weekday(reports.weekly_day), parse_time(reports.weekly_time)
+    )
+
+
+def _weekly_time(config: Config) -> BaseTrigger:
+    at = parse_time(config.reports.weekly_time)
+    day = Weekday(config.reports.weekly_day).number
+    return CronTrigger(day_of_week=day, hour=at.hour, minute=at.minute, timezone=config.bot.tz)
+
+
+def _weekly_missed(config: Config, now: datetime) -> bool:
+    """Whether the latest weekly report is still worth catching up (up to a day after it
+    was due): a leader starting then queues it at once. It cannot go twice: each
+    account's report is keyed by week (models/reports/weekly.py)."""
+    return not is_late(_report_week(config, now), now)
+
+
 def queue_reminders(ctx: JobContext) -> str:
     services = ctx.services
     with services.session_factory() as db, db.begin():
@@ -113,6 +135,21 @@ def queue_staff_digest(ctx: JobContext) -> str:
     return _summary(queued, f"{queued} staff digests queued")
 
 
+def queue_weekly_report(ctx: JobContext) -> str:
+    config = ctx.services.config
+    now = ctx.services.clock()
+    with ctx.services.session_factory() as db, db.begin():
+        queued = queue_weekly_reports(
+            db,
+            _report_week(config, now),
+            now,
+            config.ack_deadlines,
+            config.console.public_url,
+            config.bot.tz,
+        )
+    return _summary(queued, f"{queued} weekly reports queued")
+
+
 def expire_pushes(ctx: JobContext) -> str:
     """Pushes past their validity end; flow drafts expire by themselves (Redis TTL)."""
     with ctx.services.session_factory() as db, db.begin():
@@ -140,6 +177,7 @@ JOBS: tuple[Job, ...] = (
     Job("event-status", finish_events, _every(5)),
     Job("scheduled-broadcasts", send_scheduled_broadcasts, _every(1)),
     Job("staff-digest", queue_staff_digest, _digest_time, _digest_missed),
+    Job("weekly-report", queue_weekly_report, _weekly_time, _weekly_missed),
     Job("expire-pushes", expire_pushes, _every(5)),
     Job("fetch-media", fetch_media, _every(1)),
     Job("exports", run_exports, _every(1)),

@@ -18,7 +18,11 @@ round. Rows that found every channel they could take paused wait in the outbox u
 probe (models/push/pauses.py), or a minute more when the probe is already out.
 
 The pauses live in Redis; without it there are none (every channel is tried), which costs
-some refused calls and loses no push.
+some refused calls and loses no push. Each pause also says when WeChat's quota itself
+resets (:func:`quota_resets_at`), which is what staff plan by: WeChat counts its days on
+China's clock, so a daily quota resets at midnight there, a per-minute one at the next
+minute, and the mass-send quota at midnight (a subscription account's one a day) or at
+the month's start (a service account's four a month per follower).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
 import redis
 
 from bot.redis_conn import degradable
 from bot.wechat.errors import Refusal
+from models.broadcasts.records import AccountType
 from models.push.vocabulary import Channel
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,8 @@ PAUSE_FOR = {
 PROBE_HOLD = timedelta(minutes=1)
 # Rows that meet a pause whose probe is out try again this long after.
 PROBE_WAIT = timedelta(minutes=1)
+# The clock WeChat's quotas count days and months on.
+WECHAT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -59,11 +67,34 @@ class Pause:
     until: datetime
     reason: str
     since: datetime
+    # The quota WeChat refused; None for a pause stored before it was kept.
+    refusal: Refusal | None = None
+
+    def resets_at(self, account_type: str) -> datetime | None:
+        """When WeChat's quota behind this pause resets, counted from the refusal that
+        began its current round; None when the refusal is not known."""
+        if self.refusal is None:
+            return None
+        refused_at = self.until - PAUSE_FOR[self.refusal]
+        return quota_resets_at(self.refusal, refused_at, account_type)
 
 
 def pause_end(refusal: Refusal, now: datetime) -> datetime:
     """When a channel paused at ``now`` for the quota ``refusal`` may be probed."""
     return now + PAUSE_FOR[refusal]
+
+
+def quota_resets_at(refusal: Refusal, refused_at: datetime, account_type: str) -> datetime:
+    """When the quota WeChat refused at ``refused_at`` resets (see the module's words)."""
+    if refusal == Refusal.MINUTE_QUOTA:
+        return refused_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    local = refused_at.astimezone(WECHAT_TZ)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if refusal == Refusal.MASS_QUOTA and account_type == AccountType.SERVICE:
+        following = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return following.astimezone(UTC)
+    following_day = (midnight + timedelta(days=1)).replace(tzinfo=None)
+    return following_day.replace(tzinfo=WECHAT_TZ).astimezone(UTC)
 
 
 def _field(kind: str, channel: str) -> str:
@@ -80,31 +111,21 @@ class Pauses:
         """Every pause, ended or not (an ended one waits for its probe), by kind."""
 
         def read() -> dict[str, str]:
-            stored = cast(dict[str, str], self._redis.hgetall(PAUSES_KEY))
-            return {str(k): str(v) for k, v in stored.items()}
+            return cast(dict[str, str], self._redis.hgetall(PAUSES_KEY))
 
-        stored: dict[str, str] = degradable("push pauses", read, {})
-        pauses = []
-        for name, value in stored.items():
-            kind, _, channel = name.partition("/")
-            data = json.loads(value)
-            pauses.append(
-                Pause(
-                    kind,
-                    channel,
-                    datetime.fromtimestamp(data["until"], UTC),
-                    str(data["reason"]),
-                    datetime.fromtimestamp(data["since"], UTC),
-                )
-            )
-        return sorted(pauses, key=lambda pause: (pause.kind, pause.channel))
+        return parse_pauses(degradable("push pauses", read, {}))
 
     def pause(self, kind: str, channel: str, refusal: Refusal, reason: str, now: datetime) -> None:
         """Leave ``channel`` alone for ``kind`` after a quota refusal, until a probe."""
         until = pause_end(refusal, now)
         since = next((p.since for p in self.all() if (p.kind, p.channel) == (kind, channel)), now)
         value = json.dumps(
-            {"until": until.timestamp(), "reason": reason, "since": since.timestamp()}
+            {
+                "until": until.timestamp(),
+                "reason": reason,
+                "since": since.timestamp(),
+                "refusal": refusal.value,
+            }
         )
         name = _field(kind, channel)
 
@@ -157,6 +178,26 @@ class Pauses:
             return bool(self._redis.set(key, "1", nx=True, px=hold_ms))
 
         return degradable("push pauses", take, True)
+
+
+def parse_pauses(stored: dict[str, str]) -> list[Pause]:
+    """The pauses as :data:`PAUSES_KEY` holds them, by kind and channel."""
+    pauses = []
+    for name, value in stored.items():
+        kind, _, channel = str(name).partition("/")
+        data = json.loads(value)
+        refusal = data.get("refusal")
+        pauses.append(
+            Pause(
+                kind,
+                channel,
+                datetime.fromtimestamp(data["until"], UTC),
+                str(data["reason"]),
+                datetime.fromtimestamp(data["since"], UTC),
+                None if refusal is None else Refusal(refusal),
+            )
+        )
+    return sorted(pauses, key=lambda pause: (pause.kind, pause.channel))
 
 
 @dataclass

@@ -92,10 +92,13 @@ class OutcomeRecorder:
         self._write_other = write_other
         self._backlog = backlog
         # One lock for the counts, with a condition for each kind of waiter: sending
-        # threads wait for room (and flush for none pending), the recorder for a group
-        # of ``backlog``; so each wakes only for what it waits for.
+        # threads wait for room, flush for none pending, the recorder for a group of
+        # ``backlog``; so each wakes only for what it waits for. A committed group wakes
+        # as many sending threads as it made room for: waking all of them, most only to
+        # find the room taken, was a tenth of the worker's CPU under load.
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)
         self._full = threading.Condition(self._lock)
         self._pending = 0
         self._failure: BaseException | None = None
@@ -119,7 +122,7 @@ class OutcomeRecorder:
     def flush(self) -> None:
         """Wait until every outcome handed over is committed; raise what stopped one."""
         with self._lock:
-            self._room.wait_for(lambda: self._pending == 0)
+            self._settled.wait_for(lambda: self._pending == 0)
             failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -234,9 +237,15 @@ class OutcomeRecorder:
     def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
         with self._lock:
             self._pending -= len(group)
-            if failure is not None and self._failure is None:
-                self._failure = failure
-            self._room.notify_all()
+            if failure is not None:
+                # Every waiting sender must hear of it and stop.
+                if self._failure is None:
+                    self._failure = failure
+                self._room.notify_all()
+            else:
+                self._room.notify(len(group))
+            if self._pending == 0:
+                self._settled.notify_all()
 
     def _connect(self) -> Connection:
         if self._connection is None:

@@ -306,7 +306,7 @@ class Worker:
             mark_outcome(db, row.id, status, error, lease_until=lease_until, **details)
 
         recorded = outcome.window_exhausted and self._window.exhaust(
-            row.recipient_openid, row.last_interaction_at, row.last_interaction_kind
+            row.recipient_openid, row.last_interaction_at, row.last_interaction_kind, now
         )
         retried = outcome.result in (DeliveryOutcome.RETRY, DeliveryOutcome.REPLAN)
         if outcome.result == DeliveryOutcome.REPLAN and recorded:

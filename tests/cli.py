@@ -69,6 +69,9 @@ PASSWORD = "Lamp-post-17-village"
 LONG_TEXT = "老街路灯坏了，晚上很黑，老人孩子出门都不方便，" * 4
 # A village the scenarios hold.
 VILLAGE = "朝阳村"
+# The tags the scenarios hold, (Chinese, English): one in use, one to merge into it, one
+# no longer in use.
+TAGS = (("长者", "elderly"), ("老人", "old people"), ("妇女", "women"))
 
 
 def leaf_commands(
@@ -126,11 +129,18 @@ def command_args(
         ("accounts", "add"): ("hebe", "--role", "staff", "--password-stdin"),
         ("accounts", "passwd"): (ACCOUNT, "--password-stdin"),
         ("accounts", "disable"): (ACCOUNT,),
+        ("accounts", "link"): (ACCOUNT, "--openid", "o-wangfang"),
         ("accounts", "list"): (),
         ("villages", "add"): ("李家村",),
         ("villages", "list"): (),
         ("villages", "rename"): (VILLAGE, "向阳村"),
         ("villages", "retire"): (VILLAGE,),
+        ("tags", "add"): ("--zh", "儿童", "--en", "children"),
+        ("tags", "list"): (),
+        ("tags", "rename"): ("elderly", "--zh", "老年人"),
+        ("tags", "deactivate"): ("长者",),
+        ("tags", "activate"): ("women",),
+        ("tags", "merge"): ("老人", "elderly"),
         ("export",): ("needs", "--out", str(Path(png).with_name("needs.xlsx"))),
     }[path]
 

@@ -38,6 +38,8 @@ pytest_plugins = [
     "tests.chat",
     "tests.cli",
     "tests.console",
+    # Before tests.events, which imports it.
+    "tests.tags",
     "tests.events",
     "tests.fixtures_wechat",
     "tests.guards",

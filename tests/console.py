@@ -4,7 +4,7 @@ and a signed-in browser-less client per account (each with its own cookies)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +86,11 @@ class Console:
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         return self.client.get(path, **kwargs)
 
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> TestResponse:
-        """A form POST carrying the session's CSRF token."""
+    def post(
+        self, path: str, data: Mapping[str, str | list[str]] | None = None, **kwargs: Any
+    ) -> TestResponse:
+        """A form POST carrying the session's CSRF token (a list: a field sent once per
+        value, as ticked checkboxes are)."""
         return self.client.post(path, data={"csrf_token": self.csrf(), **(data or {})}, **kwargs)
 
 

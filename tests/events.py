@@ -13,13 +13,15 @@ from models.events.signups import sign_up
 from models.events.staff import create_event
 from models.residents import get_or_create_resident
 from tests.conftest import FakeClock
+from tests.tags import given_tags
 
 MakeEvent = Callable[..., int]
 
 
 @pytest.fixture
 def make_event(services: Services, clock: FakeClock) -> MakeEvent:
-    """Creates a published event two days ahead (10:00 in Shanghai); returns its id."""
+    """Creates a published event two days ahead (10:00 in Shanghai); returns its id. Its
+    tags are added to the list first when they are not there."""
 
     def make(**fields: Any) -> int:
         values: dict[str, Any] = {
@@ -32,6 +34,7 @@ def make_event(services: Services, clock: FakeClock) -> MakeEvent:
         }
         values.update(fields)
         with services.session_factory() as db, db.begin():
+            given_tags(db, values.get("tags", ()), clock.now)
             return create_event(db, now=clock.now, **values).id
 
     return make

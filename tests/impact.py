@@ -25,6 +25,7 @@ from models.partners import Partner
 from models.residents import Resident, get_or_create_resident
 from models.villages.queries import all_villages
 from tests.conftest import FakeClock
+from tests.tags import given_tags
 from tests.villages import add_villages
 
 MARCH = datetime(2026, 2, 28, 16, 0, tzinfo=UTC)  # 2026-03-01 00:00 in Shanghai
@@ -115,6 +116,7 @@ def _events(db: Session, people: dict[str, Resident], villages: dict[str, int]) 
         )
         return made.id
 
+    given_tags(db, ["garden", "elderly"], day(-10))
     garden = event("社区花园", 4.4, "朝阳村", tags=["garden"], partner_names=["镇建设办"])
     tea = event("敬老茶会", 19.4, "李家村", tags=["elderly"])
     april = event("四月植树", 35.4, "朝阳村", tags=["garden"])

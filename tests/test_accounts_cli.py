@@ -46,6 +46,7 @@ def test_add_list_passwd_disable(staff: CliRunner, services: Services, clock: Fa
     table = run(staff, "accounts", "list").output.splitlines()
     assert table[0].split() == [
         "id", "login", "display_name", "role", "partner", "language", "active", "last_sign_in",
+        "wechat_openid", "weekly_report",
     ]  # fmt: skip
 
     changed = staff.invoke(

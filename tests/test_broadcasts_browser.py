@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, expect
 from bot.services import Services
 from tests.browser import sign_in
 from tests.console import PASSWORD, MakeAccount
+from tests.events import MakeEvent
 from tests.helpers import serving
 from tests.pushes import add_resident
 
@@ -62,3 +63,35 @@ def test_staff_preview_schedule_and_cancel_a_broadcast(
     expect(page.locator("#broadcast-1")).to_have_attribute("data-status", "cancelled")
     expect(page.locator("#broadcast-1")).to_contain_text("Cancelled")
     expect(page.locator("#cancel-1")).to_have_count(0)
+
+
+def test_staff_preview_an_event_by_mass_send_and_see_a_mistake_by_its_field(
+    chromium: Browser,
+    site: str,
+    make_account: MakeAccount,
+    services: Services,
+    make_event: MakeEvent,
+) -> None:
+    now = services.clock()
+    add_resident(services, "o-wrote", last_seen=now - timedelta(hours=1))
+    add_resident(services, "o-away", last_seen=now - timedelta(days=3))
+    event = make_event(title="Tree planting")
+    make_account("li", "staff", language="en")
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{site}/console/")
+    sign_in(page, "li", PASSWORD)
+    page.click("#nav-broadcasts")
+    expect(page.locator("#mass-quota")).to_contain_text("of 4 per follower")
+
+    page.check("#message-event")
+    page.click("#broadcast-preview")
+    expect(page.locator("#error-event")).to_have_text("Choose the event to announce.")
+
+    page.select_option("#broadcast-event", str(event))
+    page.check("#broadcast-mass")
+    page.click("#broadcast-preview")
+    expect(page.locator("#error-event")).to_have_count(0)
+    expect(page.locator("#preview-reached")).to_have_text("2")
+    expect(page.locator("#preview-mass")).to_have_text("2")
+    expect(page.locator("#preview")).to_contain_text("Tree planting")
+    expect(page.locator("#broadcast-mass")).to_be_checked()

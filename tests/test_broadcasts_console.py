@@ -29,6 +29,7 @@ from tests.broadcasts import residents
 from tests.cli import run
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount, alert
+from tests.events import MakeEvent
 from tests.pushes import add_resident
 from tests.villages import add_villages
 
@@ -79,6 +80,7 @@ def test_the_preview_is_the_cli_dry_run(
         "custom": dry_run["channels"]["custom"],
         "template": dry_run["channels"]["template"],
         "subscribe": dry_run["channels"]["subscribe"],
+        "paused": dry_run["channels"]["paused"],
         "held": dry_run["channels"]["held"],
     }
     assert (shown["reached"], shown["unfollowed"], shown["opted-out"]) == (5, 1, 1)
@@ -205,3 +207,101 @@ def test_scheduling_without_the_csrf_token_is_refused(staffer: Console, services
     form = {"text": "x", "audience": "all", "at": local_in(services, 2)}
     assert staffer.client.post("/console/broadcasts/", data=form).status_code == 400
     assert stored(services) == []
+
+
+def test_an_event_announcement_is_previewed_and_scheduled(
+    staffer: Console, services: Services, make_event: MakeEvent
+) -> None:
+    add_resident(services, "o-1")
+    event = make_event(title="端午包粽子")
+    form = {"message": "event", "event": str(event), "audience": "all"}
+    page = staffer.post("/console/broadcasts/preview", form).get_data(as_text=True)
+    assert f'<option value="{event}" selected>' in page
+    assert figures(page)["reached"] == 1 and "端午包粽子" in page[page.index('id="preview"') :]
+    at = local_in(services, 2)
+    assert staffer.post("/console/broadcasts/", {**form, "at": at}).status_code == 302
+    with services.session_factory() as db:
+        [made] = db.execute(select(Broadcast)).scalars()
+        assert (made.event_id, made.mass, made.status) == (event, False, "scheduled")
+        assert "端午包粽子" in made.text_zh
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"message": "event", "event": ""}, "event", "请选择要通知的活动。"),
+        ({"message": "event", "event": "draft"}, "event", "这个活动不能通知"),
+        ({"message": "text", "text": " "}, "text", "请填写内容"),
+        ({"message": "text", "text": "x", "at": "tomorrow"}, "at", "须在现在之后"),
+        ({"message": "text", "text": "x", "audience": "tag"}, "audience", "请填写标签或选择村"),
+    ],
+)
+def test_a_mistake_is_shown_next_to_its_field(
+    form: dict[str, str],
+    field: str,
+    message: str,
+    staffer: Console,
+    services: Services,
+    make_event: MakeEvent,
+) -> None:
+    if form.get("event") == "draft":
+        form = {**form, "event": str(make_event(publish=False))}
+    filled = {"audience": "all", "at": local_in(services, 2), **form}
+    for path in ("/console/broadcasts/", "/console/broadcasts/preview"):
+        answer = staffer.post(path, filled)
+        assert answer.status_code == 400
+        page = answer.get_data(as_text=True)
+        shown = re.search(rf'id="error-{field}">([^<]*)<', page)
+        assert shown is not None and message in shown.group(1)
+        assert page.count('role="alert"') == 1
+    assert stored(services) == []
+
+
+def test_a_mass_send_is_previewed_with_its_quota_and_scheduled(
+    staffer: Console, services: Services, clock: FakeClock
+) -> None:
+    residents(services, clock.now)
+    form = {"message": "text", "text": "停水通知", "audience": "all", "mass": "1"}
+    page = staffer.post("/console/broadcasts/preview", form).get_data(as_text=True)
+    shown = figures(page)
+    # Five read Chinese: one openid list; nobody is left to a normal message.
+    assert (shown["reached"], shown["mass"], shown["custom"], shown["held"]) == (5, 5, 0, 0)
+    assert "本月每位关注者最多已收到 0 次群发，共 4 次" in page
+    assert staffer.post("/console/broadcasts/", {**form, "at": local_in(services, 2)}).status_code
+    with services.session_factory() as db:
+        [made] = db.execute(select(Broadcast)).scalars()
+        assert made.mass and made.status == "scheduled"
+
+
+def test_a_mass_send_the_quota_refuses_is_shown_next_to_the_box(
+    staffer: Console, services: Services, clock: FakeClock
+) -> None:
+    add_resident(services, "o-1")
+    add_resident(services, "o-2")
+    settings = broadcast_settings(services.config)
+    # Both followers already had WeChat's four mass broadcasts this month.
+    with services.session_factory() as db, db.begin():
+        for _ in range(4):
+            made = create_broadcast(
+                db,
+                Actor.os_user("test"),
+                texts=text_message("通知"),
+                audience="all",
+                now=clock.now,
+                mass=True,
+            )
+            fan_out(db, made, clock.now, settings)
+    page = staffer.get("/console/broadcasts/").get_data(as_text=True)
+    assert "本月每位关注者最多已收到 4 次群发，共 4 次；2 位已用完" in page
+    form = {"message": "text", "text": "停水", "audience": "all", "mass": "1"}
+    before = stored(services)
+    for path in ("/console/broadcasts/", "/console/broadcasts/preview"):
+        answer = staffer.post(path, {**form, "at": local_in(services, 3)})
+        assert answer.status_code == 400
+        shown = re.search(r'id="error-mass">([^<]*)<', answer.get_data(as_text=True))
+        assert shown is not None
+        assert shown.group(1) == (
+            "微信群发配额不允许：有 2 位接收者本月已收到 4 次群发（服务号每位关注者每月的上限）；"
+            "请不用群发接口发送，或缩小对象范围。"
+        )
+    assert stored(services) == before

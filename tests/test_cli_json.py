@@ -26,12 +26,14 @@ from models.needs.submission import create_need
 from models.partners import add_partner
 from models.push.outbox import OutboxMessage
 from models.residents import get_or_create_resident
+from models.tags.operations import add_tag, set_tag_active
 from models.villages.operations import add_village
 from tests.cli import (
     ACCOUNT,
     LONG_TEXT,
     PASSWORD,
     STAFF_COMMANDS,
+    TAGS,
     VILLAGE,
     command_args,
     command_input,
@@ -79,6 +81,9 @@ class Scenario:
                 now=now,
             )
             add_village(db, Actor.os_user("test"), VILLAGE, now)
+            for name_zh, name_en in TAGS:
+                tag = add_tag(db, Actor.os_user("test"), name_zh, name_en, now)
+            set_tag_active(db, Actor.os_user("test"), tag, False, now)
             create_account(
                 db,
                 Actor.os_user("test"),

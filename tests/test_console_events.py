@@ -34,6 +34,9 @@ from tests.events import MakeEvent
 from tests.helpers import SHANGHAI, count, pushes
 from tests.villages import add_villages
 
+# The tags these events are given are in the managed list.
+pytestmark = pytest.mark.usefixtures("usual_tags")
+
 FIELD_ERROR = re.compile(r'id="error-([a-z_]+)"[^>]*>([^<]*)<')
 TOLD = re.compile(r'name="told" value="(\d+)"')
 
@@ -73,13 +76,13 @@ def local_fields(moment: datetime, name: str = "starts") -> dict[str, str]:
     return {f"{name}_date": local.date().isoformat(), f"{name}_time": local.strftime("%H:%M")}
 
 
-def event_form(clock: FakeClock, **fields: str) -> dict[str, str]:
-    form = {
+def event_form(clock: FakeClock, **fields: str) -> dict[str, str | list[str]]:
+    form: dict[str, str | list[str]] = {
         "title": "社区花园共建",
         "place": "社区花园",
         "capacity": "10",
         "max_party": "2",
-        "tags": "elderly, Children",
+        "tags": ["elderly", "children"],
         **local_fields(clock.now + timedelta(days=3)),
     }
     form.update(fields)

@@ -137,7 +137,7 @@ def test_a_bulk_change_one_need_refuses_changes_none(
     queued = len(pushes(services))
     status, page = bulk(li, [fresh, done], action="acknowledge", confirmed="1")
     assert status == 409
-    assert f"未做任何更改：{done}: {done} 已是 resolved，不能再更改状态" in page
+    assert f"未做任何更改：{done}: {done} 的状态是“已解决”，不能再更改（不能改为“已受理”）" in page
     with services.session_factory() as db:
         assert get_need(db, fresh).status == NeedStatus.SUBMITTED
     assert len(pushes(services)) == queued
@@ -249,6 +249,8 @@ def test_the_category_changes_with_an_audit_entry(
     ref = make_need("路灯")
     assert li.post(f"/console/needs/{ref}/category", {"category": "education"}).status_code == 302
     assert li.post(f"/console/needs/{ref}/category", {"category": "nonsense"}).status_code == 400
+    same = li.post(f"/console/needs/{ref}/category", {"category": "education"})
+    assert same.status_code == 400 and f"{ref} 已属于“教育”" in same.get_data(as_text=True)
     with services.session_factory() as db:
         assert get_need(db, ref).category == "education"
         entry = db.execute(

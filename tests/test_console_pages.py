@@ -157,9 +157,10 @@ def test_each_demo_run_gives_the_demo_admin_a_new_password(
         admin = authenticate(db, DEMO_ADMIN, second, clock.now)
         assert admin is not None and admin.role == "admin"
         log = list(db.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
-    # The first run also seeds the demo's villages (3 and 2 groups), audited like the
-    # admin's account under the person running the demo.
+    # The first run also seeds the demo's tags (4) and villages (3 and 2 groups), audited
+    # like the admin's account under the person running the demo.
     assert [(e.action, e.actor_kind) for e in log] == [
+        *[("tag.add", "os_user")] * 4,
         *[("village.add", "os_user")] * 5,
         ("account.add", "os_user"),
         ("account.password", "os_user"),

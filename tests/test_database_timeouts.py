@@ -16,11 +16,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from click.testing import CliRunner
+from sqlalchemy import Engine, text
 
+import models.db
 from bot.app import create_app
+from bot.cli.main import main
 from bot.config.errors import ConfigError
 from bot.config.loader import load_config
 from bot.outage import WECHAT_WAIT_S
@@ -126,3 +130,27 @@ def test_no_limit_is_asked_of_postgres_unless_set() -> None:
 def test_a_bad_timeout_is_one_line_naming_it(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"database.{key}"):
         load_config(environ={f"AIXIANG_DATABASE_{key.upper()}": value}, read_file=False)
+
+
+def test_db_upgrade_connects_with_the_configured_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`aixiang db upgrade` gives up on a silent server after the configured
+    connect_timeout_s, as every other command does, not after the built-in default."""
+    made: list[Timeouts] = []
+
+    def recording_engine(url: str, **kwargs: Any) -> Engine:
+        made.append(kwargs["timeouts"])
+        return make_engine(url, **kwargs)
+
+    monkeypatch.setattr(models.db, "make_engine", recording_engine)
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    environment = {
+        "AIXIANG_CONFIG": str(config),
+        "AIXIANG_DATABASE_URL": f"sqlite:///{tmp_path / 'aixiang.db'}",
+        "AIXIANG_DATABASE_CONNECT_TIMEOUT_S": "7",
+    }
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=environment)
+    assert result.exit_code == 0, result.output
+    assert made == [Timeouts(connect_s=7)]

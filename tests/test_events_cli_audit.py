@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -20,6 +21,9 @@ from models.residents import get_or_create_resident
 from tests.cli import fail, run
 from tests.console import MakeAccount
 from tests.helpers import count, local
+
+# The tags these events are given are in the managed list.
+pytestmark = pytest.mark.usefixtures("usual_tags")
 
 
 def entries(services: Services) -> list[AuditEntry]:

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bot.demo.seed import seed_demo_events
+from bot.demo.seed import seed_demo_events, seed_demo_tags
 from bot.services import Services
+from models.audit import Actor
 from models.events.checkin import check_in, check_in_by_code
 from models.events.errors import EventError, EventRefusal
 from models.events.queries import occupancy
@@ -20,6 +21,7 @@ from models.events.staff import cancel_event, create_event, update_event
 from models.events.tables import CheckinMethod
 from models.residents import Resident, get_or_create_resident
 from tests.conftest import FakeClock
+from tests.tags import given_tags
 
 TZ = ZoneInfo("Asia/Shanghai")
 SUMMARY_COLUMNS = [
@@ -60,6 +62,16 @@ WHERE s.status NOT IN ('draft', 'cancelled')
 GROUP BY t.tag
 ORDER BY attendance_rate DESC, t.tag
 """
+ATTENDANCE_BY_TAG_NAMES = """
+SELECT g.name_zh, g.name_en,
+       ROUND(1.0 * SUM(s.attended) / NULLIF(SUM(s.confirmed), 0), 3) AS attendance_rate
+FROM event_summary s
+JOIN event_tag t ON t.event_id = s.event_id
+JOIN tag g ON g.key = t.tag
+WHERE s.status NOT IN ('draft', 'cancelled')
+GROUP BY g.name_zh, g.name_en
+ORDER BY attendance_rate DESC
+"""
 
 
 @pytest.fixture
@@ -73,6 +85,7 @@ def people(db: Session, clock: FakeClock, *openids: str) -> list[Resident]:
 
 
 def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
+    given_tags(db, ["elderly"], clock.now)
     event = create_event(
         db,
         title="垃圾分类日",
@@ -103,6 +116,8 @@ def test_event_summary_counts_people(db: Session, clock: FakeClock) -> None:
     assert db.execute(text(UNIQUE_RESIDENTS_THIS_YEAR)).scalar_one() == 2
     [(tag, confirmed, attended, rate)] = db.execute(text(ATTENDANCE_BY_TAG)).all()
     assert (tag, confirmed, attended, float(rate)) == ("elderly", 5, 3, pytest.approx(0.6))
+    [(name_zh, name_en, rate)] = db.execute(text(ATTENDANCE_BY_TAG_NAMES)).all()
+    assert (name_zh, name_en, float(rate)) == ("长者", "elderly", pytest.approx(0.6))
 
 
 def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
@@ -114,6 +129,7 @@ def test_event_summary_of_an_empty_event(db: Session, clock: FakeClock) -> None:
 def test_the_documented_queries_leave_drafts_and_cancelled_events_out(
     db: Session, clock: FakeClock
 ) -> None:
+    given_tags(db, ["elderly"], clock.now)
     for status in ("draft", "cancelled"):
         other = create_event(
             db,
@@ -247,6 +263,7 @@ def test_mobile_numbers(typed: str, mobile: str | None) -> None:
 
 
 def test_seed_demo_events_once(db: Session, clock: FakeClock) -> None:
+    seed_demo_tags(db, Actor.os_user("tests"), clock.now)
     created = seed_demo_events(db, clock.now)
     assert len(created) == 4
     assert all(event.status == "published" and event.starts_at > clock.now for event in created)

@@ -105,7 +105,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(
     assert "no list named parcels" in fail(staff, "export", "parcels", "--out", str(out))
     assert "no filter colour" in fail(staff, "export", "needs", "colour=red", "--out", str(out))
     assert "KEY=VALUE" in fail(staff, "export", "needs", "red", "--out", str(out))
-    assert "must be one of" in fail(staff, "export", "needs", "status=lost", "--out", str(out))
+    assert "does not take" in fail(staff, "export", "needs", "status=lost", "--out", str(out))
     assert "must be a number" in fail(staff, "export", "roster", "event=x", "--out", str(out))
     assert "does not exist" in fail(staff, "export", "roster", "event=9", "--out", str(out))
     assert "does not exist" in fail(staff, "export", "needs", "--out", str(files / "no" / "f"))

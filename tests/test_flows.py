@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import Services
-from handlers.context import Context, FlowState, HandlerSettings
+from handlers.context import Context, FlowState, HandlerSettings, Redemption
 from handlers.flows import Draft, Flow, Step
 from handlers.message import Message, MessageType, Reply
 from handlers.router import Router
@@ -26,6 +26,16 @@ from tests.conftest import FakeClock
 from texts.catalog import Catalog
 
 OPENID = "o-flow"
+
+
+class NoLinkCodes:
+    """The toy flow links no accounts."""
+
+    def redeem(self, code: str, openid: str) -> Redemption:
+        return Redemption(None)
+
+
+NO_LINK_CODES = NoLinkCodes()
 
 
 # The mechanism, on a toy flow --------------------------------------------------------------
@@ -102,6 +112,7 @@ class Transcript:
             db=None,  # type: ignore[arg-type]  # the toy flow never reaches the database
             contact=Contact(resident_id=1, openid=OPENID, language="en", has_held_pushes=False),
             sessions=self.sessions,
+            link_codes=NO_LINK_CODES,
             catalog=self.router.catalog,
             settings=HandlerSettings(timezone=ZoneInfo("Asia/Shanghai"), flow_ttl_s=600),
             now=self.now,

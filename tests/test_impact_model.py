@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, literal, select, text
 from sqlalchemy.orm import Session
 
 from bot.services import Services
@@ -19,15 +19,8 @@ from models.base import UTCDateTime
 from models.impact.broadcasts import Reach, broadcast_reach
 from models.impact.events import by_month, held_event_rows, total
 from models.impact.headline import headline
-from models.impact.needs import (
-    by_category_status,
-    by_month_status,
-    most_raised,
-    over_deadline,
-    partner_hours,
-    raised_need_rows,
-)
-from models.impact.period import PeriodError, local_month, period_bounds
+from models.impact.needs import most_raised, over_deadline, partner_hours, raised_need_counts
+from models.impact.period import PeriodError, local_month, local_month_of, period_bounds
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
@@ -103,7 +96,7 @@ def test_months_sum_to_the_period(services: Services, club: Club) -> None:
 
 def test_needs_by_category_and_status_equal_needs_overview(services: Services, club: Club) -> None:
     with services.session_factory() as db:
-        counted = by_category_status(raised_need_rows(db, march()))
+        counted = raised_need_counts(db, march(), TZ).by_category_status()
         viewed = view_rows(
             db,
             "SELECT category, status, COUNT(*) FROM needs_overview"
@@ -123,7 +116,7 @@ def test_needs_by_category_and_status_equal_needs_overview(services: Services, c
 def test_needs_by_month_and_status_equal_needs_overview(services: Services, club: Club) -> None:
     scope = ImpactScope(day(-30), AFTER)
     with services.session_factory() as db:
-        counted = by_month_status(raised_need_rows(db, scope), TZ)
+        counted = raised_need_counts(db, scope, TZ).by_month_status()
         viewed = view_rows(
             db,
             "SELECT ref, created_at, status FROM needs_overview"
@@ -145,10 +138,27 @@ def as_utc(value: datetime | str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def test_local_months_counted_in_sql_are_python_s_at_their_edges(services: Services) -> None:
+    """The database buckets moments by local month as :func:`local_month` does, to the
+    microsecond around local midnight, for a period over three months."""
+    start, end = MARCH.start - timedelta(days=10), MARCH.end + timedelta(days=10)
+    edge = timedelta(microseconds=1)
+    moments = [start, MARCH.start - edge, MARCH.start, MARCH.end - edge, MARCH.end, end - edge]
+    with services.session_factory() as db:
+        found = [
+            db.execute(
+                select(local_month_of(literal(moment, UTCDateTime()), start, end, TZ))
+            ).scalar_one()
+            for moment in moments
+        ]
+    assert found == [local_month(moment, TZ) for moment in moments]
+    assert found == ["2026-02", "2026-02", "2026-03", "2026-03", "2026-04", "2026-04"]
+
+
 def test_median_hours_per_partner_equal_needs_overview(services: Services, club: Club) -> None:
     scope = ImpactScope(day(-30), AFTER)
     with services.session_factory() as db:
-        found = partner_hours(raised_need_rows(db, scope))
+        found = partner_hours(db, scope)
         viewed = view_rows(
             db,
             "SELECT partner, hours_to_acknowledge, hours_to_resolve FROM needs_overview"
@@ -172,7 +182,7 @@ def test_the_most_raised_needs_count_residents_as_needs_overview(
     services: Services, club: Club
 ) -> None:
     with services.session_factory() as db:
-        found = most_raised(db, raised_need_rows(db, march()))
+        found = most_raised(db, march())
         viewed = dict(list(db.execute(text("SELECT ref, demand_count FROM needs_overview"))))
     assert [(row.ref, row.demand_count) for row in found] == [
         (row.ref, viewed[row.ref]) for row in found
@@ -237,7 +247,7 @@ def test_broadcast_reach_is_the_club_s_only(
 
 def test_the_headline_holds_counts_only(services: Services, club: Club) -> None:
     with services.session_factory() as db:
-        figures = headline(db, march())
+        figures = headline(db, march(), TZ)
     assert figures.activities == 2
     assert figures.residents_served == 6
     assert figures.attended == 5

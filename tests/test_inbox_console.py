@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.services import Services
+from bot.wechat.errors import Refusal
+from models.accounts.operations import disable_account
+from models.accounts.tables import Account
 from models.audit import Actor, AuditEntry
 from models.inbox.operations import leave_message
 from models.inbox.tables import Conversation
@@ -18,6 +21,8 @@ from models.partners import add_partner
 from models.push.registry import PushKind
 from models.residents import InteractionKind, Resident, get_or_create_resident
 from models.villages.operations import add_village
+from scheduler.pauses import Pauses
+from scheduler.windows import ServiceWindow
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount, alert
 from tests.helpers import count, pushes
@@ -108,6 +113,80 @@ def test_the_page_says_when_no_channel_can_carry_an_answer_now(
     assert says in page
 
 
+def test_staff_hand_a_conversation_to_a_colleague_and_back_to_nobody(
+    browser: Callable[[], Console],
+    make_account: MakeAccount,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    make_account("wang", "staff")
+    li = make_account("li", "admin")
+    number = open_conversation_for(services, clock, clock.now)
+    wang = signed_in(browser, "wang")
+    page = wang.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert f'<option value="{li}"' in page, "the picker offers active staff and admins"
+    handed = wang.post(f"/console/inbox/{number}/assign", {"account": str(li)})
+    assert handed.status_code == 302
+    page = wang.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert "已分配给 li。" in page and '<span id="assignee">li</span>' in page
+    assert "wang 把对话分配给 li" in page, "the hand-over shows in the thread"
+    li_console = signed_in(browser, "li")
+    assert f'id="conversation-{number}"' in li_console.get("/console/inbox/?tab=mine").get_data(
+        as_text=True
+    ), "mine follows the assignee"
+    assert f'id="conversation-{number}"' not in wang.get("/console/inbox/?tab=mine").get_data(
+        as_text=True
+    )
+
+    assert wang.post(f"/console/inbox/{number}/unassign").status_code == 302
+    page = wang.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert "wang 取消了对话的分配" in page and 'id="unassign"' not in page
+    assert f'id="conversation-{number}"' in wang.get("/console/inbox/").get_data(as_text=True)
+    again = wang.post(f"/console/inbox/{number}/unassign")
+    assert again.status_code == 409 and alert(again) == "这个对话还没有分配给任何人"
+    with services.session_factory() as db:
+        entries = db.execute(
+            select(AuditEntry)
+            .where(AuditEntry.object_type == "conversation", AuditEntry.object_id == number)
+            .order_by(AuditEntry.id)
+        ).scalars()
+        assert [(e.actor_name, e.action, e.before, e.after) for e in entries] == [
+            ("wang", "conversation.assign", {"assigned": None}, {"assigned": "li"}),
+            ("wang", "conversation.unassign", {"assigned": "li"}, {"assigned": None}),
+        ]
+
+
+def test_a_conversation_goes_only_to_an_active_account_that_answers_the_inbox(
+    browser: Callable[[], Console],
+    make_account: MakeAccount,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    make_account("wang", "staff")
+    viewer = make_account("kan", "viewer")
+    gone = make_account("zhao", "staff")
+    with services.session_factory() as db, db.begin():
+        disable_account(db, Actor.os_user("test"), db.get_one(Account, gone), clock.now)
+    number = open_conversation_for(services, clock, clock.now)
+    wang = signed_in(browser, "wang")
+    page = wang.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert f'<option value="{viewer}"' not in page and f'<option value="{gone}"' not in page
+    audited = count(services, AuditEntry)
+    for picked, says in [
+        (str(viewer), "kan 不能接手对话：请选择一个在用的工作人员或管理员账号"),
+        (str(gone), "zhao 不能接手对话：请选择一个在用的工作人员或管理员账号"),
+        ("999", "请选择由谁接手这个对话。"),
+        ("x", "请选择由谁接手这个对话。"),
+    ]:
+        refused = wang.post(f"/console/inbox/{number}/assign", {"account": picked})
+        assert refused.status_code in (400, 409)
+        assert 'id="assignee-error"' in refused.get_data(as_text=True), "next to the picker"
+        assert alert(refused) == says
+    assert count(services, AuditEntry) == audited
+    with services.session_factory() as db:
+        assert db.get_one(Conversation, number).assigned_account_id is None
+
+
 def test_refused_answers_change_nothing(
     browser: Callable[[], Console],
     make_account: MakeAccount,
@@ -146,7 +225,7 @@ def test_a_viewer_reads_the_inbox_and_changes_nothing(
     page = viewer.get(f"/console/inbox/{number}").get_data(as_text=True)
     assert "路灯坏了，谁能来看看？" in page
     assert 'id="send-answer"' not in page and 'id="assign-me"' not in page
-    for action in ("assign", "answer", "close"):
+    for action in ("assign", "unassign", "answer", "close"):
         assert viewer.post(f"/console/inbox/{number}/{action}", {"answer": "x"}).status_code == 403
     with services.session_factory() as db:
         conversation = db.get_one(Conversation, number)
@@ -192,3 +271,38 @@ def test_the_inbox_narrows_to_a_village(
     assert f'href="/console/inbox/?tab=mine&amp;village={east}"' in page
     assert staff.get("/console/inbox/?village=999").status_code == 404
     assert staff.get("/console/inbox/?village=x").status_code == 400
+
+
+def test_the_page_counts_the_allowance_and_the_pauses_the_workers_keep(
+    browser: Callable[[], Console],
+    make_account: MakeAccount,
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    make_account("wang", "staff")
+    wrote_at = clock.now - timedelta(hours=1)
+    number = open_conversation_for(services, clock, wrote_at)
+    staff = signed_in(browser, "wang")
+    # The worker has sent the resident all five messages that window allows.
+    window = ServiceWindow(services.redis)
+    assert window.try_use_many([("o-inbox", wrote_at, "message")] * 5, clock.now) == [True] * 5
+    page = staff.get(f"/console/inbox/{number}").get_data(as_text=True)
+    assert (
+        "现在没有渠道能送达：居民上次发消息后微信允许的客服消息已用完"
+        "（窗口到 2026-05-03 09:00 关闭），且没有可用的模板。" in page
+    )
+    # The resident writes again: a fresh allowance.
+    newer = open_conversation_for(services, clock, clock.now, openid="o-other")
+    assert "现在回复会作为客服消息立即送出" in staff.get(f"/console/inbox/{newer}").get_data(
+        as_text=True
+    )
+    # Customer-service messages of staff answers paused for their daily quota.
+    Pauses(services.redis).pause(
+        PushKind.STAFF_ANSWER, "custom", Refusal.DAILY_QUOTA, "45009", clock.now
+    )
+    page = staff.get(f"/console/inbox/{newer}").get_data(as_text=True)
+    # 10:20 is the probe; WeChat's day ends at midnight in China (UTC+8): 2026-05-02 00:00.
+    assert (
+        "现在没有渠道能送达：微信的该项配额已用完。2026-05-01 10:20 之后会再试；"
+        "微信的配额于 2026-05-02 00:00 重置。" in page
+    )

@@ -16,10 +16,17 @@ from models.accounts.operations import actor_for
 from models.accounts.tables import Account
 from models.audit import Actor, AuditAction, AuditEntry
 from models.inbox.errors import InboxError
-from models.inbox.operations import answer, assign, close, leave_message
-from models.inbox.queries import InboxTab, inbox, open_conversation, thread
+from models.inbox.operations import answer, assign, close, leave_message, unassign
+from models.inbox.queries import (
+    AssignmentNote,
+    InboxTab,
+    assignable_accounts,
+    inbox,
+    open_conversation,
+    thread,
+)
 from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
-from models.push.channels import outlook
+from models.push.channels import ChannelPause, Means, outlook
 from models.push.registry import PushKind
 from models.push.vocabulary import Channel, OutboxStatus
 from models.residents import Resident, get_or_create_resident
@@ -131,6 +138,33 @@ def test_staff_assign_answer_and_close_each_audited(
     assert staff_entry.delivery is not None and staff_entry.delivery.status == OutboxStatus.PENDING
 
 
+def test_a_hand_over_follows_mine_and_shows_in_the_thread_in_order(
+    services: Services, clock: FakeClock, staff: int, make_account: MakeAccount
+) -> None:
+    other = make_account("li", "staff")
+    make_account("kan", "viewer")
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, _resident(db, clock), "路灯坏了", clock.now)
+        wang, li = db.get_one(Account, staff), db.get_one(Account, other)
+        assert [account.login for account in assignable_accounts(db)] == ["li", "wang"]
+        clock.advance(minutes=1)
+        assign(db, actor_for(wang), conversation, li, clock.now)
+        assert [row.assignee for row in inbox(db, InboxTab.MINE, other)] == ["li"]
+        assert inbox(db, InboxTab.MINE, staff) == []
+        clock.advance(minutes=1)
+        leave_message(db, _resident(db, clock), "在3号楼", clock.now)
+        clock.advance(minutes=1)
+        unassign(db, actor_for(li), conversation, clock.now)
+        assert inbox(db, InboxTab.MINE, other) == []
+        with pytest.raises(InboxError, match="not assigned to anyone"):
+            unassign(db, actor_for(li), conversation, clock.now)
+        timeline = thread(db, conversation).timeline
+    assert [
+        item.assigned if isinstance(item, AssignmentNote) else item.message.text
+        for item in timeline
+    ] == ["路灯坏了", "li", "在3号楼", None]
+
+
 def test_answering_an_unassigned_conversation_takes_it(
     services: Services, clock: FakeClock, staff: int
 ) -> None:
@@ -175,22 +209,28 @@ def test_open_conversation_is_the_chat_s_question(services: Services, clock: Fak
 
 def test_the_channel_outlook_follows_wechat_s_rules(clock: FakeClock) -> None:
     now = clock.now
+    bare = Means(template=False, subscription=False)
     wrote = now - timedelta(hours=47)
-    assert outlook(wrote, "message", now, template=False, subscription_consent=False).channel == (
-        Channel.CUSTOM
-    )
+    assert outlook(wrote, "message", now, means=bare, consent=False).channel == Channel.CUSTOM
+    # The same window with its five messages spent: nothing now.
+    spent = outlook(wrote, "message", now, means=bare, consent=False, allowance_left=False)
+    assert spent.channel is None and spent.paused is None
     tapped = now - timedelta(minutes=2)
-    shut = outlook(tapped, "tap", now, template=False, subscription_consent=False)
+    shut = outlook(tapped, "tap", now, means=bare, consent=False)
     assert shut.channel is None and shut.window_closes_at == tapped + timedelta(minutes=1)
     old = now - timedelta(hours=48)
-    assert outlook(old, "message", now, template=True, subscription_consent=True).channel == (
-        Channel.TEMPLATE
-    )
-    assert outlook(old, "message", now, template=False, subscription_consent=True).channel == (
-        Channel.SUBSCRIBE
-    )
-    never = outlook(None, None, now, template=False, subscription_consent=False)
+    both = Means(template=True, subscription=True)
+    assert outlook(old, "message", now, means=both, consent=True).channel == Channel.TEMPLATE
+    notice = Means(template=False, subscription=True)
+    assert outlook(old, "message", now, means=notice, consent=True).channel == Channel.SUBSCRIBE
+    never = outlook(None, None, now, means=bare, consent=False)
     assert never.channel is None and never.window_closes_at is None
+    # A paused template: a resident it would carry waits for the pause, not for a message.
+    pause = ChannelPause(now + timedelta(minutes=20), now + timedelta(hours=14))
+    paused = Means(template=True, subscription=False, paused={Channel.TEMPLATE: pause})
+    waiting = outlook(old, "message", now, means=paused, consent=False)
+    assert waiting.channel is None and waiting.paused == pause
+    assert outlook(wrote, "message", now, means=paused, consent=False).channel == Channel.CUSTOM
 
 
 def test_a_tab_narrows_to_one_village_and_its_groups(

@@ -268,3 +268,75 @@ def test_the_migration_counts_needs_already_linked(empty_database: str) -> None:
         demand = dict(connection.execute(text("SELECT id, demand FROM need")).all())
     engine.dispose()
     assert demand == {1: 4, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1}  # o-a, o-b and the two erased
+
+
+def test_the_free_text_tags_are_carried_into_the_tag_list(empty_database: str) -> None:
+    """0025 makes a tag of each distinct event tag: key and names its text, the four the
+    chat translated keeping their Chinese name unless another tag is called so; events
+    keep their tags, now referencing the list, and the documented query still groups
+    by event_tag.tag."""
+    upgrade(empty_database, "0024_need_demand")
+    engine = make_engine(empty_database)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    tagged = {1: ["elderly", "长者"], 2: ["elderly", "women", "gardening"], 3: ["children"]}
+    with engine.begin() as connection:
+        for event_id, tags in tagged.items():
+            connection.execute(
+                text(
+                    "INSERT INTO event (id, title, description, place, starts_at, capacity,"
+                    " max_party_size, contact_required, status, created_at) VALUES (:id, 't',"
+                    " '', '', :now, 5, 1, false, 'published', :now)"
+                ),
+                {"id": event_id, "now": now},
+            )
+            for tag in tags:
+                connection.execute(
+                    text("INSERT INTO event_tag (event_id, tag) VALUES (:id, :tag)"),
+                    {"id": event_id, "tag": tag},
+                )
+    engine.dispose()
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        carried = connection.execute(
+            text("SELECT key, name_zh, name_en, active FROM tag ORDER BY key")
+        ).all()
+        grouped = connection.execute(
+            text("SELECT tag, count(*) FROM event_tag GROUP BY tag ORDER BY tag")
+        ).all()
+        names = dict(
+            connection.execute(
+                text(
+                    "SELECT t.key, string_agg(DISTINCT e.event_id::text, ',') FROM event_tag e"
+                    " JOIN tag t ON t.key = e.tag GROUP BY t.key"
+                    if engine.dialect.name == "postgresql"
+                    else "SELECT t.key, group_concat(DISTINCT e.event_id) FROM event_tag e"
+                    " JOIN tag t ON t.key = e.tag GROUP BY t.key"
+                )
+            ).all()
+        )
+    assert [tuple(row) for row in carried] == [
+        ("children", "儿童", "children", True),
+        # 长者 is a tag of its own already, so elderly keeps its text as its Chinese name.
+        ("elderly", "elderly", "elderly", True),
+        ("gardening", "gardening", "gardening", True),
+        ("women", "女性", "women", True),
+        ("长者", "长者", "长者", True),
+    ]
+    assert [tuple(row) for row in grouped] == [
+        ("children", 1),
+        ("elderly", 2),
+        ("gardening", 1),
+        ("women", 1),
+        ("长者", 1),
+    ]
+    assert names["elderly"] == "1,2"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(text("INSERT INTO event_tag (event_id, tag) VALUES (3, 'nobody')"))
+    engine.dispose()
+    downgrade(empty_database, "0024_need_demand")
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT count(*) FROM event_tag")).scalar_one()
+    engine.dispose()
+    assert kept == 6

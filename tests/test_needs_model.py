@@ -14,7 +14,7 @@ from bot.services import Services
 from models import Need, NeedHistory, OutboxMessage, Partner, Resident
 from models.audit import Actor
 from models.needs.erasure import erase_resident_data
-from models.needs.errors import NeedError
+from models.needs.errors import NeedError, NeedRefusal
 from models.needs.queries import demand_counts, get_need, list_needs, parse_ref
 from models.needs.submission import create_need
 from models.needs.tables import need_ref
@@ -130,7 +130,8 @@ def test_refusal_messages(db: Session, make_need: MakeNeed, clock: FakeClock) ->
         (("closed", None, False), "unknown status 'closed'"),
         (
             ("resolved", None, False),
-            "N-000001 is submitted; it can move to acknowledged, declined, duplicate",
+            "N-000001 is submitted; it can move to acknowledged, declined, merged as a duplicate,"
+            " not to resolved",
         ),
         (("declined", None, False), "needs a reason"),
         (("duplicate", "same", False), "needs the need it duplicates"),
@@ -140,6 +141,11 @@ def test_refusal_messages(db: Session, make_need: MakeNeed, clock: FakeClock) ->
     for (status, note, public), message in cases:
         with pytest.raises(NeedError, match=message):
             change_status(db, need, status, "王", note, public, clock.now)
+    with pytest.raises(NeedRefusal) as in_chinese:
+        change_status(db, need, "resolved", "王", None, False, clock.now)
+    assert in_chinese.value.text("zh") == (
+        "N-000001 当前状态为“已提交”，只能改为已受理、未能受理、已合并，不能改为“已解决”"
+    ), "statuses by their names, in the reader's language"
     with pytest.raises(NeedError, match="only given when marking a need duplicate"):
         change_status(db, need, "acknowledged", "王", None, False, clock.now, duplicate_of=need)
     with pytest.raises(NeedError, match="cannot be a duplicate of itself"):

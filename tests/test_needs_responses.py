@@ -6,13 +6,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.config.sections import NeedCategory
 from bot.services import Services
 from models.audit import Actor, AuditAction, AuditEntry
-from models.needs.errors import NeedError
+from models.needs.errors import NeedError, NeedRefusal
 from models.needs.responses import delete_template, response_templates, save_template
 from tests.conftest import FakeClock
 
-KNOWN = ("infrastructure", "education")
+KNOWN = (
+    NeedCategory("infrastructure", "基础设施", "Infrastructure"),
+    NeedCategory("education", "教育", "Education"),
+)
 ADMIN = Actor.os_user("ops")
 
 
@@ -52,8 +56,9 @@ def test_one_title_per_category_and_each_change_is_audited(
 ) -> None:
     save(services, clock)
     save(services, clock, category="education")  # the same title in another category
-    with pytest.raises(NeedError, match="has a template titled"):
+    with pytest.raises(NeedRefusal, match="Infrastructure has a template titled") as taken:
         save(services, clock)
+    assert taken.value.text("zh") == "“基础设施”已有标题为“已派人”的模板", "by its name"
     with services.session_factory() as db, db.begin():
         education, lamps = response_templates(db)  # by category, then title
         save_template(

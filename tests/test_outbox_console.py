@@ -6,9 +6,10 @@ CSRF-checked."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -18,9 +19,10 @@ from sqlalchemy import func, select, update
 from bot.services import Services
 from bot.wechat.errors import Refusal
 from models.audit import AuditAction, AuditEntry
+from models.base import local_text
 from models.push.outbox import OutboxMessage
 from models.push.pauses import PAUSED_PREFIX
-from scheduler.pauses import Pauses
+from scheduler.pauses import Pauses, quota_resets_at
 from tests.cli import run
 from tests.conftest import FakeClock
 from tests.console import Console, MakeAccount
@@ -170,6 +172,11 @@ def test_resume_changes_the_same_rows_as_the_cli(
     page = operator.get("/console/outbox/").get_data(as_text=True)
     assert 'id="outbox-pauses"' in page and "45009 quota" in page
     assert 'class="resume"' in page
+    # The probe is twenty minutes on; WeChat's quota resets at the next midnight in China.
+    resets = quota_resets_at(Refusal.DAILY_QUOTA, clock.now, "service")
+    assert f'class="resets">{local_text(resets, services.config.bot.tz)}<' in page
+    stats = json.loads(run(staff, "outbox", "stats", "--json").stdout)
+    assert datetime.fromisoformat(stats["paused"][0]["quota_resets"]) == resets
     assert operator.post("/console/outbox/resume", {"kind": "need_status"}).status_code == 302
     assert pauses.all() == []
     by_console = states_due(services, waiting)

@@ -4,7 +4,7 @@ config checks templates against that one declaration, and a missing place shows 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +27,8 @@ from models.needs.tables import Need, NeedHistory, NeedStatus
 from models.push.registry import KINDS, TEMPLATE_VALUES, PushKind
 from models.push.stale_checks import STALE_CHECKS
 from models.reminders import reminder_payload
+from models.reports.week import Weekday, latest_week
+from models.reports.weekly import WeeklyFigures, report_payload
 from scheduler.channels import Push, render_template_fields
 from tests.helpers import SHANGHAI
 
@@ -87,6 +89,12 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "deferred_reply": lambda: deferred_reply_payload("报名成功"),
     "staff_answer": lambda: answer_payload("明天去修", AT),
+    "weekly_report": lambda: report_payload(
+        WeeklyFigures(2, 30, 25, 22, 3, 5, 4, 1),
+        latest_week(AT, SHANGHAI, Weekday.MONDAY, time(8, 30)),
+        "https://aixiang.example.org/console/impact/",
+        "en",
+    ),
 }
 
 

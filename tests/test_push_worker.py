@@ -370,6 +370,14 @@ def test_a_batch_spends_each_residents_allowance_in_turn(
     ]
     assert window.try_use_many(uses, clock.now) == [True] * 5 + [False, False, False, True]
     assert window.try_use_many([("o-b1", seen, "message")], clock.now) == [False]
+    # Each count is kept a minute past its window (48 h after a message, 1 min after a tap).
+    ttls = {
+        key.split(":")[2]: services.redis.ttl(key)
+        for key in services.redis.scan_iter(match="aixiang:cs:o-b*")
+    }
+    assert ttls.keys() == {"o-b1", "o-b4"}
+    assert 48 * 3600 < ttls["o-b1"] <= 48 * 3600 + 60
+    assert 60 < ttls["o-b4"] <= 120
 
 
 def test_without_redis_open_windows_are_tried_and_shut_ones_are_not(clock: FakeClock) -> None:
@@ -467,7 +475,7 @@ def test_without_redis_the_allowance_is_counted_in_memory(clock: FakeClock) -> N
     seen = clock.now - timedelta(hours=1)
     uses = [("o-m1", seen, "message")] * 6
     assert window.try_use_many(uses, clock.now) == [True] * 5 + [False]
-    window.exhaust("o-m2", clock.now, "tap")
+    window.exhaust("o-m2", clock.now, "tap", clock.now)
     assert window.try_use_many([("o-m2", clock.now, "tap")], clock.now) == [False]
     unreachable.close()
 

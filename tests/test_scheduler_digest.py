@@ -55,7 +55,10 @@ def test_a_new_leader_past_the_digest_time_runs_the_digest_at_once() -> None:
     now = datetime.now(made.bot.tz)
     assert jobs["staff-digest"] <= now
     assert jobs["staff-digest"].date() == now.date()
-    assert all(jobs[job_id] > now for job_id in jobs if job_id != "staff-digest")
+    # The weekly report is missed only in the day after its time (tests/test_weekly_report.py).
+    weekly = next(job for job in JOBS if job.id == "weekly-report")
+    at_once = {"staff-digest"} | ({"weekly-report"} if weekly.missed(made, now) else set())
+    assert all(jobs[job_id] > now for job_id in jobs if job_id not in at_once)
 
 
 def test_catching_up_after_the_old_leader_queued_it_queues_nothing_more(

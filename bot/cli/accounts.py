@@ -27,7 +27,9 @@ from models.accounts.operations import (
     check_new_account,
     create_account,
     disable_account,
+    link_wechat,
     set_password,
+    unlink_wechat,
 )
 from models.accounts.queries import get_account, list_accounts
 from models.accounts.roles import Permission, Role
@@ -45,12 +47,15 @@ LIST_COLUMNS = (
     "language",
     "active",
     "last_sign_in",
+    "wechat_openid",
+    "weekly_report",
 )
 
 
 @click.group(short_help="Console accounts and their roles.")
 def accounts() -> None:
-    """Console accounts: add them, change a password, disable them, list them."""
+    """Console accounts: add them, change a password, link their WeChat, disable them,
+    list them."""
 
 
 @accounts.command("add", short_help="Add a console account.")
@@ -162,6 +167,43 @@ def accounts_disable(ctx: click.Context, name: str, as_account: str | None, as_j
         click.echo(f"account {account.login}: disabled")
 
 
+@accounts.command("link", short_help="Link an account's WeChat, or clear it.")
+@click.argument("name")
+@click.option("--openid", help="The WeChat openid of the account's owner.")
+@click.option("--clear", is_flag=True, help="Unlink it (the weekly report stops too).")
+@as_option
+@json_option("Print the account as JSON.")
+@click.pass_context
+def accounts_link(
+    ctx: click.Context,
+    name: str,
+    openid: str | None,
+    clear: bool,
+    as_account: str | None,
+    as_json: bool,
+) -> None:
+    """Link NAME to the WeChat follower --openid, or unlink it with --clear. Its owner
+    can do the same from the console's account page, by sending a code to the Official
+    Account; the weekly report goes only to a linked account."""
+    if (openid is not None) == clear:
+        raise StaffError("give either --openid OPENID or --clear")
+    with staff_session(ctx) as db:
+        account = _account(db, name)
+        actor = acting(db, as_account, Permission.MANAGE_ACCOUNTS)
+        try:
+            if openid is not None:
+                link_wechat(db, actor, account, openid, now_from_context(ctx))
+            else:
+                unlink_wechat(db, actor, account, now_from_context(ctx))
+        except AccountError as exc:
+            raise StaffError(str(exc)) from None
+        if as_json:
+            emit_object(_record(db, account), as_json=True)
+            return
+        linked = f"linked to {account.wechat_openid}" if account.wechat_openid else "unlinked"
+        click.echo(f"account {account.login}: WeChat {linked}")
+
+
 @accounts.command("list")
 @json_option()
 @click.pass_context
@@ -183,6 +225,8 @@ def _record(db: Session, account: Account) -> dict[str, object]:
         "language": account.language,
         "active": account.active,
         "last_sign_in": account.last_sign_in_at,
+        "wechat_openid": account.wechat_openid,
+        "weekly_report": account.weekly_report,
     }
 
 

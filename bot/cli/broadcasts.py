@@ -31,6 +31,8 @@ from bot.cli.support import (
     parse_local_time,
     staff_session,
 )
+from bot.config.sections import Config
+from bot.redis_conn import connect_redis
 from bot.services import broadcast_settings
 from models.accounts.roles import Permission
 from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
@@ -42,9 +44,12 @@ from models.broadcasts.messages import (
     event_announcement,
     text_message,
 )
-from models.broadcasts.preview import audience_channels, split_counts
+from models.broadcasts.preview import mass_split, preview_reach
 from models.broadcasts.queries import recent_broadcasts
 from models.broadcasts.records import Broadcast, BroadcastError
+from models.push.channels import ChannelPause, LiveLimits
+from models.push.reach import Reach
+from scheduler.limits import read_limits
 
 LANGUAGE_TITLES = (("zh", "中文"), ("en", "English"))
 
@@ -96,6 +101,11 @@ def broadcast(
             else:
                 assert text is not None
                 texts = text_message(text, text_en)
+            if dry_run and not mass:
+                live = _live_limits(config, now)
+                spec, reach = preview_reach(db, audience, settings, now, live, categories)
+                _report_dry_run(_reach_summary(spec, reach, texts, send_at), as_json, settings.tz)
+                return
             found = resolve_audience(db, audience, categories)
             if found.size == 0 and send_at is None and not dry_run:
                 raise StaffError(
@@ -108,10 +118,12 @@ def broadcast(
                 check_mass_quota(db, plan, settings, now, send_at=send_at)
             summary = _summary(found, plan, texts, send_at)
             if dry_run:
-                if plan is None:
-                    split = audience_channels(db, found, settings, now)
-                    summary["channels"] = split_counts(split)
-                _report_dry_run(summary, as_json)
+                assert plan is not None
+                split = mass_split(db, plan, settings, now, _live_limits(config, now))
+                summary["channels"] = {"mass": split.mass, **split.singles}
+                summary.update(_pause_fields("mass_", split.mass_paused))
+                summary.update(_pause_fields("", split.paused))
+                _report_dry_run(summary, as_json, settings.tz)
                 return
             record = create_broadcast(
                 db,
@@ -144,6 +156,39 @@ def _send_at(value: str, tz: ZoneInfo, now: datetime) -> datetime:
     except BroadcastError as refusal:
         raise StaffError(str(refusal)) from None
     return moment
+
+
+def _live_limits(config: Config, now: datetime) -> LiveLimits:
+    """The spent allowances and quota pauses the workers keep in Redis (none without it)."""
+    client = connect_redis(config.redis.url)
+    try:
+        return read_limits(client, now, config.wechat.account_type)
+    finally:
+        client.close()
+
+
+def _pause_fields(prefix: str, pause: ChannelPause | None) -> dict[str, datetime]:
+    """A quota pause's probe and its quota's reset, as the dry run names them."""
+    if pause is None:
+        return {}
+    return {f"{prefix}paused_until": pause.until, f"{prefix}quota_resets_at": pause.resets_at}
+
+
+def _reach_summary(
+    spec: str, reach: Reach, texts: dict[str, str], send_at: datetime | None
+) -> dict[str, Any]:
+    """A normal broadcast's dry run, counted without reading its residents one by one."""
+    return {
+        "audience": spec,
+        "recipients": reach.reached,
+        "excluded_unsubscribed": reach.excluded_unsubscribed,
+        "excluded_opted_out": reach.excluded_opted_out,
+        "send_at": send_at,
+        "mass": False,
+        "text": as_residents_see(texts),
+        "channels": reach.counts(),
+        **_pause_fields("", reach.paused),
+    }
 
 
 def _summary(
@@ -188,25 +233,37 @@ def _how(request: dict[str, Any]) -> str:
     return f"{how}, {request['recipients']} residents ({words})"
 
 
-def _report_dry_run(summary: dict[str, Any], as_json: bool) -> None:
+def _report_dry_run(summary: dict[str, Any], as_json: bool, tz: ZoneInfo) -> None:
     if as_json:
         emit_object({"dry_run": True, **summary}, as_json=True)
         return
     click.echo("dry run: nothing was queued")
     _echo_audience(summary)
-    channels = summary.get("channels")
-    if channels is not None:
-        click.echo(
-            f"now by customer-service message: {channels['custom']}, by template message: "
-            f"{channels['template']}, by subscription notice: {channels['subscribe']}"
-        )
-        click.echo(
-            f"held for their next message (never, if none comes before it expires): "
-            f"{channels['held']}"
-        )
+    channels = summary["channels"]
+    if "mass" in channels:
+        click.echo(f"by WeChat's mass send: {channels['mass']}")
+        _echo_pause("mass sends", summary, "mass_", tz)
+    click.echo(
+        f"now by customer-service message: {channels['custom']}, by template message: "
+        f"{channels['template']}, by subscription notice: {channels['subscribe']}"
+    )
+    click.echo(f"put off by a quota pause: {channels['paused']}")
+    _echo_pause("its channels", summary, "", tz)
+    click.echo(
+        f"held for their next message (never, if none comes before it expires): {channels['held']}"
+    )
     for language, title in LANGUAGE_TITLES:
         click.echo(f"--- {title} ---")
         click.echo(summary["text"][language])
+
+
+def _echo_pause(what: str, summary: dict[str, Any], prefix: str, tz: ZoneInfo) -> None:
+    until = summary.get(f"{prefix}paused_until")
+    if until is not None:
+        click.echo(
+            f"  {what} paused until {format_local(until, tz)}; WeChat's quota "
+            f"resets {format_local(summary[f'{prefix}quota_resets_at'], tz)}"
+        )
 
 
 def _report_scheduled(

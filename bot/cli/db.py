@@ -22,7 +22,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Create or migrate the database schema."""
     config = config_from_context(ctx)
     try:
-        migrate.upgrade(config.database.url, revision)
+        migrate.upgrade(config.database.url, revision, config.database.connect_timeout_s)
     except CommandError as exc:
         raise StaffError(f"db upgrade: {exc}") from None
     except OperationalError as exc:

@@ -23,6 +23,7 @@ from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
 from bot.cli.partners import partners
 from bot.cli.processes import scheduler, serve, worker
+from bot.cli.tags import tags
 from bot.cli.villages import villages
 from bot.config.paths import PROJECT_ROOT
 
@@ -59,6 +60,7 @@ main.add_command(outbox_group)
 main.add_command(menu)
 main.add_command(accounts)
 main.add_command(villages)
+main.add_command(tags)
 main.add_command(export)
 
 

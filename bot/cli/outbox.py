@@ -74,6 +74,7 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
                 "reason": p.reason,
                 "until": p.until,
                 "since": p.since,
+                "quota_resets": p.resets_at(config.wechat.account_type),
             }
             for p in pauses.all()
         ]
@@ -109,7 +110,10 @@ def outbox_stats(ctx: click.Context, as_json: bool) -> None:
             f"the oldest waiting {_duration(spool_age)}"
         )
     if paused:
-        click.echo("paused (tried again from 'until', or `aixiang outbox resume --kind K`):")
+        click.echo(
+            "paused (tried again from 'until', or `aixiang outbox resume --kind K`; "
+            "WeChat's quota itself resets at 'quota_resets'):"
+        )
         emit(paused, as_json=False)
 
 

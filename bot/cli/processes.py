@@ -10,6 +10,7 @@ import click
 
 from bot.cli.support import StaffError, config_from_context, open_database, wechat_process
 from bot.config.errors import ConfigError
+from bot.heap import freeze_startup_objects
 from bot.ports import PortTaken, ensure_port_free
 from scheduler.jobs import JobContext, run_all_once
 from scheduler.process import run_scheduler
@@ -74,6 +75,7 @@ def worker(ctx: click.Context, once: bool) -> None:
             if once:
                 click.echo(f"{delivery.run_once()} outbox rows handled")
             else:
+                freeze_startup_objects()
                 delivery.run_forever(_stop_on_signals())
         finally:
             delivery.close()
@@ -91,4 +93,5 @@ def scheduler(ctx: click.Context, once: bool) -> None:
             if not run_all_once(job_context):
                 sys.exit(1)
             return
+        freeze_startup_objects()
         run_scheduler(job_context, _stop_on_signals())

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.config.errors import ConfigError
 from models.broadcasts.records import AccountType
 from models.db import Timeouts
+from models.needs.queue import AckDeadlines
 
 MEMORY_REDIS_URL = "memory://"
 DEFAULT_SQLITE_URL = "sqlite:///instance/aixiang.db"
@@ -184,10 +185,23 @@ class ConsoleConfig:
     # label instead of a map that cannot load.
     map_tile_url: str = ""
     map_attribution: str = ""
+    # The console's address as people open it (e.g. https://aixiang.example.org/): links
+    # sent on WeChat (the weekly report's link to the dashboard) start with it; empty
+    # leaves such links out.
+    public_url: str = ""
 
     def ack_days_by_category(self, categories: tuple[NeedCategory, ...]) -> dict[str, int]:
         """Each category's days to acknowledge, its own or the console's."""
         return {c.key: self.ack_days if c.ack_days is None else c.ack_days for c in categories}
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """The weekly report pushed to the console accounts that asked for it: the local
+    day and time it is due. It covers the seven local days before that day."""
+
+    weekly_day: str = "monday"
+    weekly_time: str = "08:30"
 
 
 @dataclass(frozen=True)
@@ -213,6 +227,7 @@ class Config:
     needs: NeedsConfig = field(default_factory=NeedsConfig)
     push: PushConfig = field(default_factory=PushConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     exports: ExportsConfig = field(default_factory=ExportsConfig)
 
     def require_wechat_credentials(self) -> None:
@@ -240,6 +255,14 @@ class Config:
         return self.wechat.account_type == AccountType.SERVICE and kind in self.push.templates
 
     @property
+    def ack_deadlines(self) -> AckDeadlines:
+        """Days a need of each category may wait for acknowledgement: the needs queue's
+        "over time", and the over-deadline figures of the dashboard and the weekly report."""
+        return AckDeadlines(
+            self.console.ack_days_by_category(self.needs.categories), self.console.ack_days
+        )
+
+    @property
     def uses_embedded_redis(self) -> bool:
         return self.redis.url == MEMORY_REDIS_URL
 
@@ -252,5 +275,6 @@ SCALAR_SECTIONS: dict[str, type] = {
     "needs": NeedsConfig,
     "push": PushConfig,
     "console": ConsoleConfig,
+    "reports": ReportsConfig,
     "exports": ExportsConfig,
 }

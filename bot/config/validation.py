@@ -14,8 +14,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.config.errors import ConfigError
-from bot.config.sections import MEMORY_REDIS_URL, Config, ConsoleConfig, PushConfig, WeChatConfig
+from bot.config.sections import (
+    MEMORY_REDIS_URL,
+    Config,
+    ConsoleConfig,
+    PushConfig,
+    ReportsConfig,
+    WeChatConfig,
+)
 from models.broadcasts.records import AccountType
+from models.reports.week import Weekday
 from texts.catalog import LANGUAGES
 
 
@@ -38,6 +46,7 @@ def validate(config: Config) -> None:
     _validate_ranges(config)
     _validate_console(config.console)
     _validate_push(config.push)
+    _validate_reports(config.reports)
     _validate_database_url(config.database.url)
     _validate_redis_url(config.redis.url)
 
@@ -178,6 +187,7 @@ def _validate_redis_url(url: str) -> None:
 
 # Shorter keys can be guessed offline from one signed cookie.
 MIN_SECRET_KEY_CHARS = 32
+TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 def _validate_console(console: ConsoleConfig) -> None:
@@ -188,6 +198,11 @@ def _validate_console(console: ConsoleConfig) -> None:
         )
     if key != key.strip():
         raise ConfigError("console.secret_key has spaces or a line break at its start or end")
+    if console.public_url and not is_http_url(console.public_url):
+        raise ConfigError(
+            "console.public_url must be empty or an http:// or https:// URL with a host, "
+            f"got {console.public_url!r}"
+        )
 
 
 def _validate_push(push: PushConfig) -> None:
@@ -202,5 +217,13 @@ def _validate_push(push: PushConfig) -> None:
             f"push.backoff_base_s ({push.backoff_base_s:g}) must not exceed "
             f"push.backoff_max_s ({push.backoff_max_s:g})"
         )
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", push.digest_time):
+    if not TIME_OF_DAY.fullmatch(push.digest_time):
         raise ConfigError(f"push.digest_time must be HH:MM, got {push.digest_time!r}")
+
+
+def _validate_reports(reports: ReportsConfig) -> None:
+    if reports.weekly_day not in tuple(Weekday):
+        days = ", ".join(Weekday)
+        raise ConfigError(f"reports.weekly_day must be one of {days}, got {reports.weekly_day!r}")
+    if not TIME_OF_DAY.fullmatch(reports.weekly_time):
+        raise ConfigError(f"reports.weekly_time must be HH:MM, got {reports.weekly_time!r}")

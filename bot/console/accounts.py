@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from bot.console.auth import requires
+from bot.console.changes import change_or_refuse
 from bot.console.context import account, now, request_db
 from models.accounts.errors import AccountError
 from models.accounts.operations import actor_for, create_account, disable_account
@@ -46,12 +47,12 @@ def index() -> str:
 def add() -> ResponseReturnValue:
     form = {name: request.form.get(name, "").strip() for name in FORM_FIELDS}
     password = request.form.get("password", "")
-    db = request_db()
-    try:
+
+    def change() -> str:
         if password != request.form.get("password_again", ""):
             raise AccountError("account_error_passwords_differ")
         created = create_account(
-            db,
+            request_db(),
             actor_for(account()),
             login=form["login"],
             role=form["role"],
@@ -61,12 +62,14 @@ def add() -> ResponseReturnValue:
             partner=_partner(form["partner"]),
             language=form["language"],
         )
-    except AccountError as exc:
-        db.rollback()
-        return _page(form, exc.text(account().language)), 400
-    db.commit()
-    flash(gettext("console_account_added").format(login=created.login))
-    return redirect(url_for("console.accounts.index"))
+        return gettext("console_account_added").format(login=created.login)
+
+    return change_or_refuse(
+        change,
+        lambda error: (_page(form, error), 400),
+        url_for("console.accounts.index"),
+        (AccountError,),
+    )
 
 
 @blueprint.post("/<int:account_id>/disable")

@@ -39,7 +39,20 @@ PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.static"})
 # What only reads; anything else is a change, CSRF-checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that change only the person's own session or settings: a read-only role makes them.
-OWN_SETTINGS_ENDPOINTS = frozenset({"console.sign_in", "console.sign_out", "console.language"})
+OWN_SETTINGS_ENDPOINTS = frozenset(
+    {
+        "console.sign_in",
+        "console.sign_out",
+        "console.language",
+        "console.my_account.code",
+        "console.my_account.unlink",
+        "console.my_account.weekly",
+        # The needs queue's saved views are the account's own (bot/console/needs/saved_views.py).
+        "console.needs.view_save",
+        "console.needs.view_rename",
+        "console.needs.view_delete",
+    }
+)
 
 
 class SignedIn(UserMixin):

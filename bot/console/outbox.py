@@ -37,6 +37,7 @@ def index() -> str:
         oldest_age=None if oldest is None else moment - oldest,
         dead=dead_letters(db, _page_number()),
         pauses=Pauses(services().redis).all(),
+        account_type=services().config.wechat.account_type,
     )
 
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from bot.console.auth import requires
+from bot.console.changes import change_or_refuse
 from bot.console.context import account, now, request_db, services
 from bot.console.needs.common import category_names
 from models.accounts.operations import actor_for
@@ -53,26 +54,24 @@ def save() -> ResponseReturnValue:
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
     chosen = request.form.get("id", "")
     template = _template(int(chosen)) if chosen.isdecimal() else None
-    db = request_db()
-    try:
+
+    def change() -> str:
         saved = save_template(
-            db,
+            request_db(),
             actor_for(account()),
             **form,
-            known=[c.key for c in services().config.needs.categories],
+            known=services().config.needs.categories,
             now=now(),
             template=template,
         )
-    except NeedError as exc:
-        db.rollback()
-        return _page(
-            form,
-            gettext("console_template_refused").format(reason=exc.text(account().language)),
-            400,
-        )
-    db.commit()
-    flash(gettext("console_template_saved").format(title=saved.title))
-    return redirect(url_for("console.responses.index"))
+        return gettext("console_template_saved").format(title=saved.title)
+
+    return change_or_refuse(
+        change,
+        lambda error: _page(form, gettext("console_template_refused").format(reason=error), 400),
+        url_for("console.responses.index"),
+        (NeedError,),
+    )
 
 
 @blueprint.post("/<int:template_id>/delete")

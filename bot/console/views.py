@@ -34,11 +34,13 @@ from bot.console.i18n import CatalogDomain
 from bot.console.impact.routes import blueprint as impact_blueprint
 from bot.console.inbox import blueprint as inbox_blueprint
 from bot.console.lockout import SignInLockout
+from bot.console.my_account import blueprint as my_account_blueprint
 from bot.console.names import push_kind_name, push_status_name
 from bot.console.needs.routes import blueprint as needs_blueprint
 from bot.console.outbox import blueprint as outbox_blueprint
 from bot.console.residents import blueprint as residents_blueprint
 from bot.console.responses import blueprint as responses_blueprint
+from bot.console.tags import blueprint as tags_blueprint
 from bot.console.villages import blueprint as villages_blueprint
 from bot.console.villages import chosen_village
 from models.accounts.errors import AccountError
@@ -66,9 +68,11 @@ console.register_blueprint(needs_blueprint)
 console.register_blueprint(residents_blueprint)
 console.register_blueprint(responses_blueprint)
 console.register_blueprint(villages_blueprint)
+console.register_blueprint(tags_blueprint)
 console.register_blueprint(events_blueprint)
 console.register_blueprint(outbox_blueprint)
 console.register_blueprint(broadcasts_blueprint)
+console.register_blueprint(my_account_blueprint)
 console.register_blueprint(exports_blueprint)
 
 DOMAIN = CatalogDomain()

@@ -4,11 +4,14 @@ the audit entry in the same transaction."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+
+from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from bot.console.auth import requires
+from bot.console.changes import change_or_refuse
 from bot.console.context import account, now, request_db
 from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
@@ -54,49 +57,48 @@ def index() -> str:
 @requires(Permission.MANAGE_VILLAGES)
 def add() -> ResponseReturnValue:
     form = {name: request.form.get(name, "").strip() for name in ("name", "within")}
-    db = request_db()
-    try:
+
+    def change() -> str:
+        db = request_db()
         within = get_village(db, _number(form["within"])) if form["within"] else None
         village = add_village(db, actor_for(account()), form["name"], now(), within=within)
-        label = _label(village.id)
-    except VillageError as exc:
-        db.rollback()
-        return _page(form, exc.text(account().language)), 400
-    db.commit()
-    flash(gettext("console_village_added").format(name=label))
-    return redirect(url_for("console.villages.index"))
+        return gettext("console_village_added").format(name=_label(village.id))
+
+    return _changed(change, form)
 
 
 @blueprint.post("/<int:village_id>/rename")
 @requires(Permission.MANAGE_VILLAGES)
 def rename(village_id: int) -> ResponseReturnValue:
-    db = request_db()
-    try:
-        village = get_village(db, village_id)
-        rename_village(db, actor_for(account()), village, request.form.get("name", ""), now())
-        label = _label(village.id)
-    except VillageError as exc:
-        db.rollback()
-        return _page({}, exc.text(account().language)), 400
-    db.commit()
-    flash(gettext("console_village_renamed").format(name=label))
-    return redirect(url_for("console.villages.index"))
+    def change() -> str:
+        village = get_village(request_db(), village_id)
+        name = request.form.get("name", "")
+        rename_village(request_db(), actor_for(account()), village, name, now())
+        return gettext("console_village_renamed").format(name=_label(village.id))
+
+    return _changed(change)
 
 
 @blueprint.post("/<int:village_id>/retire")
 @requires(Permission.MANAGE_VILLAGES)
 def retire(village_id: int) -> ResponseReturnValue:
-    db = request_db()
-    try:
-        village = get_village(db, village_id)
-        retire_village(db, actor_for(account()), village, now())
-        label = _label(village.id)
-    except VillageError as exc:
-        db.rollback()
-        return _page({}, exc.text(account().language)), 400
-    db.commit()
-    flash(gettext("console_village_was_retired").format(name=label))
-    return redirect(url_for("console.villages.index"))
+    def change() -> str:
+        village = get_village(request_db(), village_id)
+        retire_village(request_db(), actor_for(account()), village, now())
+        return gettext("console_village_was_retired").format(name=_label(village.id))
+
+    return _changed(change)
+
+
+def _changed(change: Callable[[], str], form: dict[str, str] | None = None) -> ResponseReturnValue:
+    """The change made and the list shown again; refused, the page with the sentence and
+    the add form as it was typed."""
+    return change_or_refuse(
+        change,
+        lambda error: (_page(form or {}, error), 400),
+        url_for("console.villages.index"),
+        (VillageError,),
+    )
 
 
 def _label(village_id: int) -> str:

@@ -29,7 +29,7 @@ from bot.cli.actors import os_user
 from bot.config.loader import load_config
 from bot.config.sections import DEFAULT_SQLITE_URL, MEMORY_REDIS_URL, Config
 from bot.demo.loops import DemoBackground
-from bot.demo.seed import seed_demo_events, seed_demo_villages
+from bot.demo.seed import seed_demo_events, seed_demo_tags, seed_demo_villages
 from bot.demo.simulator.blueprint import install_simulator
 from bot.demo.simulator.clock import SimulatedClock
 from bot.demo.state import CLOCK_FILE, MEDIA_FOLDER, DemoFiles, write_demo_config
@@ -90,7 +90,11 @@ DEMO_RESIDENTS = (
 
 
 def demo_config(
-    credentials: DemoCredentials, api_base_url: str, *, subscription: bool = False
+    credentials: DemoCredentials,
+    api_base_url: str,
+    *,
+    subscription: bool = False,
+    public_url: str = "",
 ) -> Config:
     """The config file and environment, with storage forced to the embedded defaults and
     WeChat to this run's account at the fake API: the demo never touches a real database,
@@ -100,6 +104,7 @@ def demo_config(
     The account is a service account with a template for every push kind, as the club's
     is meant to be; ``subscription`` makes it a subscription account, which has none, so
     a push to someone who has not written for 48 hours waits for their next message.
+    ``public_url`` is the demo's own address, which the weekly report links under.
     """
     return load_config(
         overrides={
@@ -116,7 +121,7 @@ def demo_config(
             "bot": {"clock_offset_file": CLOCK_FILE},
             "needs": {"media_dir": MEDIA_FOLDER},
             "push": {"templates": {} if subscription else push_templates_setting()},
-            "console": {"secret_key": secrets.token_hex(32)},
+            "console": {"secret_key": secrets.token_hex(32), "public_url": public_url},
         },
         running_demo=False,
     )
@@ -130,6 +135,7 @@ def seed_demo_data(db: Session, now: datetime) -> None:
         if resident.name is None:
             resident.name = person.name
             resident.language = person.language
+    seed_demo_tags(db, os_user(), now)
     seed_demo_events(db, now)
     seed_demo_villages(db, os_user(), now)
 
@@ -157,7 +163,10 @@ def ensure_demo_admin(db: Session, now: datetime) -> str:
 def prepare_database(services: WebhookServices) -> str:
     """Bring the schema up to date and seed the demo data, in one transaction; the demo
     admin's password for this run comes back."""
-    migrate.upgrade(services.config.database.url)
+    migrate.upgrade(
+        services.config.database.url,
+        connect_timeout_s=services.config.database.connect_timeout_s,
+    )
     with services.session_factory() as db, db.begin():
         seed_demo_data(db, services.clock())
         return ensure_demo_admin(db, services.clock())
@@ -204,7 +213,10 @@ def run_demo(
     ensure_port_free(DEMO_HOST, port, "--port")
     ensure_port_free(DEMO_HOST, fake_port, "--fake-port")
     config = demo_config(
-        credentials, f"http://{DEMO_HOST}:{fake_port}{API_PREFIX}", subscription=subscription
+        credentials,
+        f"http://{DEMO_HOST}:{fake_port}{API_PREFIX}",
+        subscription=subscription,
+        public_url=f"http://{DEMO_HOST}:{port}/",
     )
     files = DemoFiles.of(config)
     if fresh:

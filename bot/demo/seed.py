@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from models.audit import Actor
 from models.events.staff import create_event
 from models.events.tables import Event
+from models.tags.operations import add_tag
+from models.tags.tables import Tag
 from models.villages.operations import add_village
 from models.villages.tables import Village
 
@@ -22,10 +24,23 @@ DEMO_VILLAGES: dict[str, tuple[str, ...]] = {
     "矿山社区": (),
 }
 
+# The demo's tags, Chinese and English names; the events below are given them.
+DEMO_TAGS = (("儿童", "children"), ("女性", "women"), ("志愿者", "volunteers"), ("长者", "elderly"))
+
+
+def seed_demo_tags(db: Session, actor: Actor, now: datetime) -> None:
+    """The demo's tags, added on a database that has none (an admin's own list, once
+    made, is left alone)."""
+    if db.execute(select(Tag.id).limit(1)).first() is not None:
+        return
+    for name_zh, name_en in DEMO_TAGS:
+        add_tag(db, actor, name_zh, name_en, now)
+
 
 def seed_demo_events(db: Session, now: datetime) -> list[Event]:
-    """Four published events for the demo, created once (a title already there is kept);
-    the waste-sorting day has 2 places, so a third resident meets the waitlist."""
+    """Four published events for the demo, created once (a title already there is kept),
+    given the tags of :func:`seed_demo_tags`; the waste-sorting day has 2 places, so a
+    third resident meets the waitlist."""
     day = (now + timedelta(days=3)).replace(hour=1, minute=30, second=0, microsecond=0)
     existing = set(db.execute(select(Event.title)).scalars())
     created: list[Event] = []

@@ -90,6 +90,13 @@ DEMO_TEMPLATES: tuple[DemoTemplate, ...] = (
     _template("broadcast", "社区通知 Club notice"),
     _template("staff_answer", "工作人员回复 Staff answer", ("keyword1", "回复 Answer", "{answer}")),
     _template("deferred_reply", "消息回复 Reply to your message"),
+    _template(
+        "weekly_report",
+        "每周报告 Weekly report",
+        ("keyword1", "日期 Dates", "{week}"),
+        ("keyword2", "活动 Activities", "{activities}"),
+        ("keyword3", "新需求 Needs raised", "{needs_raised}"),
+    ),
 )
 TEMPLATES_BY_ID: Mapping[str, DemoTemplate] = {t.template_id: t for t in DEMO_TEMPLATES}
 

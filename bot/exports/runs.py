@@ -61,10 +61,7 @@ class ExportSettings:
             keep=timedelta(hours=config.exports.keep_hours),
             batch_rows=config.exports.batch_rows,
             folder=Path(config.exports.dir),
-            deadlines=AckDeadlines(
-                config.console.ack_days_by_category(config.needs.categories),
-                config.console.ack_days,
-            ),
+            deadlines=config.ack_deadlines,
             categories=tuple(category.key for category in config.needs.categories),
             tz=config.bot.tz,
         )

@@ -11,7 +11,6 @@ from handlers.events.wording import (
     event_when,
     parse_numbers,
     signup_status,
-    tag_name,
 )
 from handlers.message import Message, Reply
 from handlers.router import Handler, Router, command_word, normalize
@@ -111,7 +110,7 @@ def show_event(message: Message, ctx: Context, arg: str) -> Reply:
     if event.description:
         lines.append(event.description)
     if event.tags:
-        tags = "、".join(tag_name(ctx, tag) for tag in event.tags)
+        tags = "、".join(event.tag_names(ctx.language))
         lines.append(ctx.t("event_detail_tags", tags=tags))
     if event.partners:
         partners = "、".join(partner.name for partner in event.partners)

@@ -1,4 +1,4 @@
-"""How events and sign-ups read in chat: times, places, places open, statuses, tags;
+"""How events and sign-ups read in chat: times, places, places open, statuses;
 and the event numbers residents type."""
 
 from __future__ import annotations
@@ -7,12 +7,6 @@ from handlers.context import Context
 from handlers.router import normalize
 from models.events.queries import Occupancy
 from models.events.tables import Event, Signup, SignupStatus
-
-# The tags residents read by a name in their language (text "event_tag_<tag>"); any other
-# tag shows as staff wrote it.
-EVENT_TAG_TEXT_KEYS = frozenset(
-    {"event_tag_women", "event_tag_children", "event_tag_elderly", "event_tag_volunteers"}
-)
 
 
 def event_when(ctx: Context, event: Event) -> str:
@@ -41,11 +35,6 @@ def signup_status(ctx: Context, signup: Signup) -> str:
     if signup.status == SignupStatus.WAITLISTED:
         return ctx.t("event_status_waitlisted", position=signup.waitlist_position)
     return ctx.t("event_status_cancelled")
-
-
-def tag_name(ctx: Context, tag: str) -> str:
-    key = f"event_tag_{tag}"
-    return ctx.t(key) if key in EVENT_TAG_TEXT_KEYS else tag
 
 
 def parse_numbers(arg: str) -> list[int] | None:

@@ -15,14 +15,19 @@ from sqlalchemy.orm import Session
 
 from models.accounts.errors import AccountError
 from models.accounts.passwords import hash_password, password_matches
-from models.accounts.queries import find_account
+from models.accounts.queries import find_account, linked_account
 from models.accounts.roles import Role
 from models.accounts.tables import DISPLAY_NAME_MAX, LOGIN_MAX, Account
 from models.audit import Actor, ActorKind, AuditAction, AuditObject, record
 from models.partners import Partner
+from models.push.stale import weekly_report_stopped
+from models.residents import OPENID_MAX
 from texts.catalog import Language
 
 LOGIN_PATTERN = re.compile(rf"[a-z0-9][a-z0-9._-]{{1,{LOGIN_MAX - 1}}}")
+# What an openid WeChat gives looks like (28 characters of letters, digits, - and _),
+# loosely enough for another account's longer ones.
+OPENID_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{OPENID_MAX}}}")
 
 
 def actor_for(account: Account) -> Actor:
@@ -120,14 +125,17 @@ def set_password(db: Session, actor: Actor, account: Account, password: str, now
 
 
 def disable_account(db: Session, actor: Actor, account: Account, now: datetime) -> None:
-    """The account can no longer sign in, and its open sessions end at their next
-    request. The row stays: the audit log points at it."""
+    """The account can no longer sign in, its open sessions end at their next request,
+    and a weekly report queued for it is not sent. The row stays: the audit log points
+    at it."""
     if not account.active:
         raise AccountError("account_error_disabled_already", login=account.login)
     if actor.account_id == account.id:
         raise AccountError("account_error_disable_self")
     account.active = False
     account.disabled_at = now
+    if account.wechat_openid is not None:
+        weekly_report_stopped(db, account.wechat_openid)
     db.flush()
     record(
         db,
@@ -159,6 +167,82 @@ def set_language(db: Session, account: Account, language: str, now: datetime) ->
         now,
         before={"language": before},
         after={"language": language},
+    )
+
+
+def link_wechat(db: Session, actor: Actor, account: Account, openid: str, now: datetime) -> None:
+    """The WeChat follower ``openid`` is this account's owner: reports for the account go
+    to it. An openid belongs to one account at most, and a disabled account links none."""
+    openid = openid.strip()
+    if not OPENID_PATTERN.fullmatch(openid):
+        raise AccountError("account_error_openid", max=OPENID_MAX)
+    if not account.active:
+        raise AccountError("account_error_link_disabled", login=account.login)
+    holder = linked_account(db, openid)
+    if holder is not None and holder.id != account.id:
+        raise AccountError("account_error_wechat_taken", login=holder.login)
+    if account.wechat_openid == openid:
+        return
+    before = account.wechat_openid
+    if before is not None:
+        weekly_report_stopped(db, before)
+    account.wechat_openid = openid
+    db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.ACCOUNT_WECHAT,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        before={"wechat_openid": before},
+        after={"wechat_openid": openid},
+    )
+
+
+def unlink_wechat(db: Session, actor: Actor, account: Account, now: datetime) -> None:
+    """The account has no WeChat follower any more, so its weekly report stops too (one
+    queued is not sent)."""
+    if account.wechat_openid is None:
+        raise AccountError("account_error_not_linked", login=account.login)
+    before = {"wechat_openid": account.wechat_openid, "weekly_report": account.weekly_report}
+    weekly_report_stopped(db, account.wechat_openid)
+    account.wechat_openid = None
+    account.weekly_report = False
+    db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.ACCOUNT_WECHAT,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        before=before,
+        after={"wechat_openid": None, "weekly_report": False},
+    )
+
+
+def set_weekly_report(
+    db: Session, actor: Actor, account: Account, wanted: bool, now: datetime
+) -> None:
+    """Whether the account gets the weekly report on WeChat; only a linked account can."""
+    if wanted and account.wechat_openid is None:
+        raise AccountError("account_error_weekly_needs_wechat")
+    if account.weekly_report == wanted:
+        return
+    account.weekly_report = wanted
+    if not wanted and account.wechat_openid is not None:
+        weekly_report_stopped(db, account.wechat_openid)
+    db.flush()
+    record(
+        db,
+        actor,
+        AuditAction.ACCOUNT_WEEKLY_REPORT,
+        AuditObject.ACCOUNT,
+        account.id,
+        now,
+        before={"weekly_report": not wanted},
+        after={"weekly_report": wanted},
     )
 
 

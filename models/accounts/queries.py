@@ -16,6 +16,11 @@ def find_account(db: Session, login: str) -> Account | None:
     ).scalar_one_or_none()
 
 
+def linked_account(db: Session, openid: str) -> Account | None:
+    """The account whose WeChat ``openid`` is, if any."""
+    return db.execute(select(Account).where(Account.wechat_openid == openid)).scalar_one_or_none()
+
+
 def get_account(db: Session, login: str) -> Account:
     account = find_account(db, login)
     if account is None:

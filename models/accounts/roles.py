@@ -42,6 +42,8 @@ class Permission(StrEnum):
     MANAGE_TEMPLATES = "manage_templates"
     # Add, rename and retire the villages residents choose from.
     MANAGE_VILLAGES = "manage_villages"
+    # Add, rename, deactivate and merge the tags events are given.
+    MANAGE_TAGS = "manage_tags"
     # Add the partner organisations needs are assigned to and events are co-hosted with.
     MANAGE_PARTNERS = "manage_partners"
     # Send, schedule and cancel broadcasts to residents.

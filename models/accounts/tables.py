@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.accounts.roles import Role
@@ -39,5 +39,8 @@ class Account(CreatedAtMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_sign_in_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
-    # For staff alerts later: the WeChat follower this person is.
+    # The WeChat follower this person is: linked by a code the person sends the Official
+    # Account from their phone (bot/link_codes.py), or set by an admin with the CLI.
     wechat_openid: Mapped[str | None] = mapped_column(String(OPENID_MAX), unique=True)
+    # Whether the weekly report (models/reports/weekly.py) is pushed to that follower.
+    weekly_report: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -1,5 +1,6 @@
 """Who a broadcast reaches: audience specs (all, tag:T, signed-up:ID, attended:ID,
-category-interest:C, village:ID), resolved against the residents as they are when it goes out."""
+category-interest:C, village:ID), resolved against the residents as they are when it goes out.
+A tag is named in either language (models/tags) and kept in the resolved spec as its key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    func,
     select,
     union,
 )
@@ -20,6 +25,9 @@ from models.events.queries import get_event
 from models.events.tables import LIVE_SIGNUP_STATUSES, Attendance, EventTag, Signup
 from models.needs.tables import Need
 from models.residents import Resident
+from models.tags.errors import TagError
+from models.tags.queries import find_tag
+from models.tags.tables import Tag
 from models.villages.errors import VillageError
 from models.villages.queries import get_village, in_village
 
@@ -76,7 +84,7 @@ def parse_audience(spec: str) -> tuple[str, str]:
         raise BroadcastError(f"--audience {spec!r}: {argument!r} is not {what} id")
     if kind in NUMBERED:
         argument = str(int(argument.lstrip("#")))
-    if kind in (AudienceKind.TAG, AudienceKind.CATEGORY_INTEREST):
+    if kind == AudienceKind.CATEGORY_INTEREST:
         argument = argument.lower()
     return kind, argument
 
@@ -86,6 +94,29 @@ def normalize_audience(spec: str) -> str:
     return kind if kind == AudienceKind.ALL else f"{kind}:{argument}"
 
 
+def audience_conditions(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> tuple[str, list[ColumnElement[bool]]]:
+    """``spec`` as stored, and the conditions over ``resident`` that select whom it
+    names, followers or not (see :func:`resolve_audience` for ``categories``): what a
+    preview counts and a fan-out writes set-based, without reading the residents one by
+    one. A village is a condition on the resident's own row, the rest a list of ids."""
+    kind, argument = parse_audience(spec)
+    if kind == AudienceKind.ALL:
+        return kind, []
+    if kind == AudienceKind.TAG:
+        # Named in either language; kept as its key, which a rename does not change.
+        argument = _tag(db, argument).key
+    candidates = _candidates(db, kind, argument, categories)
+    if kind == AudienceKind.VILLAGE:
+        return f"{kind}:{argument}", [candidates]
+    return f"{kind}:{argument}", [Resident.id.in_(candidates)]
+
+
+# Who of an audience a broadcast reaches: followers who have not opted out.
+REACHABLE = (Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(False))
+
+
 def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
     """The residents ``spec`` reaches now, and how many it leaves out and why.
 
@@ -93,16 +124,14 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    kind, argument = parse_audience(spec)
+    stored, conditions = audience_conditions(db, spec, categories)
     query = select(
         Resident.id,
         Resident.openid,
         Resident.language,
         Resident.subscribed,
         Resident.broadcast_opt_out,
-    )
-    if kind != AudienceKind.ALL:
-        query = query.where(Resident.id.in_(_candidates(db, kind, argument, categories)))
+    ).where(*conditions)
     recipients: list[Recipient] = []
     unsubscribed = opted_out = 0
     for resident_id, openid, language, subscribed, opt_out in db.execute(
@@ -115,18 +144,50 @@ def resolve_audience(db: Session, spec: str, categories: Collection[str] | None 
         else:
             recipients.append(Recipient(resident_id, openid, language))
     return Audience(
-        spec=kind if kind == AudienceKind.ALL else f"{kind}:{argument}",
+        spec=stored,
         recipients=recipients,
         excluded_unsubscribed=unsubscribed,
         excluded_opted_out=opted_out,
     )
 
 
+def _tag(db: Session, name: str) -> Tag:
+    try:
+        return find_tag(db, name)
+    except TagError as error:
+        raise BroadcastError(f"--audience tag:{name}: {error}") from None
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    """How many an audience reaches and leaves out, counted by the database: what a
+    broadcast records when its rows are written inside the database too."""
+
+    spec: str
+    size: int
+    excluded_unsubscribed: int
+    excluded_opted_out: int
+
+
+def count_audience(
+    db: Session, spec: str, categories: Collection[str] | None = None
+) -> AudienceCount:
+    """:func:`resolve_audience`'s counts, in one query and without a row per resident."""
+    stored, conditions = audience_conditions(db, spec, categories)
+    unsubscribed = Resident.subscribed.is_(False)
+    opted_out = and_(Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(True))
+    size, gone, quiet = db.execute(
+        select(
+            func.count(case((and_(*REACHABLE), 1))),
+            func.count(case((unsubscribed, 1))),
+            func.count(case((opted_out, 1))),
+        ).where(*conditions)
+    ).one()
+    return AudienceCount(stored, int(size), int(gone), int(quiet))
+
+
 def _candidates(db: Session, kind: str, argument: str, categories: Collection[str] | None) -> Any:
     if kind == AudienceKind.TAG:
-        known = db.execute(select(EventTag.tag).where(EventTag.tag == argument).limit(1)).first()
-        if known is None:
-            raise BroadcastError(f"--audience tag:{argument}: no event is tagged {argument!r}")
         tagged = select(EventTag.event_id).where(EventTag.tag == argument)
         return union(
             select(Signup.resident_id).where(
@@ -141,7 +202,7 @@ def _candidates(db: Session, kind: str, argument: str, categories: Collection[st
             raise BroadcastError(
                 f"--audience village:{argument}: there is no village {argument}"
             ) from None
-        return select(Resident.id).where(in_village(Resident.village_id, village.id))
+        return in_village(Resident.village_id, village.id)
     if kind in (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED):
         event_id = int(argument)
         try:

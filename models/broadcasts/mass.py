@@ -25,10 +25,10 @@ from models.broadcasts.audience import Audience, AudienceKind, Recipient
 from models.broadcasts.records import (
     AccountType,
     Broadcast,
-    BroadcastError,
     BroadcastRecipient,
     BroadcastSettings,
     BroadcastStatus,
+    MassQuotaError,
 )
 from models.push.outbox import OutboxMessage
 from models.push.registry import PushKind
@@ -178,18 +178,16 @@ def check_mass_quota(
     if settings.account_type == AccountType.SUBSCRIPTION:
         other = _mass_broadcast_on_day(db, when, settings.tz, broadcast_id)
         if other is not None:
-            raise BroadcastError(
-                f"--mass: a subscription account may mass-send {MASS_PER_DAY_SUBSCRIPTION} "
-                f"broadcast a day, and broadcast {other} uses {_local_day(when, settings.tz)}'s"
+            raise MassQuotaError(
+                "mass_quota_day",
+                limit=MASS_PER_DAY_SUBSCRIPTION,
+                other=other,
+                day=_local_day(when, settings.tz),
             )
     else:
         full = _residents_at_monthly_limit(db, plan, when, settings.tz)
         if full:
-            raise BroadcastError(
-                f"--mass: {full} of the recipients already had {MASS_PER_RESIDENT_PER_MONTH} "
-                f"mass broadcasts this month (WeChat's limit per follower on a service "
-                "account); send without --mass or narrow the audience"
-            )
+            raise MassQuotaError("mass_quota_month", full=full, limit=MASS_PER_RESIDENT_PER_MONTH)
     if send_at is None or send_at <= now:
         recent = db.execute(
             select(func.count())
@@ -200,10 +198,11 @@ def check_mass_quota(
             )
         ).scalar_one()
         if recent + len(plan.requests) > MASS_REQUESTS_PER_MINUTE:
-            raise BroadcastError(
-                f"--mass: WeChat allows {MASS_REQUESTS_PER_MINUTE} mass-send requests a minute; "
-                f"{recent} were queued in the last minute and this needs "
-                f"{len(plan.requests)}; try again in a minute"
+            raise MassQuotaError(
+                "mass_quota_minute",
+                limit=MASS_REQUESTS_PER_MINUTE,
+                recent=recent,
+                needed=len(plan.requests),
             )
 
 
@@ -260,3 +259,66 @@ def _residents_at_monthly_limit(db: Session, plan: MassPlan, when: datetime, tz:
     if not full:
         return 0
     return sum(1 for request in plan.requests for r in request.recipients if r.resident_id in full)
+
+
+class QuotaPeriod(StrEnum):
+    """What WeChat counts mass sends over: a subscription account's day, a service
+    account's month."""
+
+    DAY = "day"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class MassQuotaUse:
+    """How much of WeChat's mass-send quota is used in the current period, and when the
+    period ends: a subscription account's broadcasts today (of 1), or on a service
+    account the most mass broadcasts any follower had this month (of 4) and how many
+    followers have had all of theirs."""
+
+    period: QuotaPeriod
+    used: int
+    limit: int
+    followers_at_limit: int
+    resets_at: datetime
+
+
+def mass_quota_use(db: Session, settings: BroadcastSettings, now: datetime) -> MassQuotaUse:
+    """The mass-send quota as :func:`check_mass_quota` counts it, for staff to read."""
+    if settings.account_type == AccountType.SUBSCRIPTION:
+        start, end = _local_period(now, settings.tz, month=False)
+        used = db.execute(
+            select(func.count())
+            .select_from(Broadcast)
+            .where(
+                Broadcast.mass.is_(True),
+                Broadcast.status == BroadcastStatus.SENT,
+                Broadcast.sent_at >= start,
+                Broadcast.sent_at < end,
+            )
+        ).scalar_one()
+        return MassQuotaUse(
+            QuotaPeriod.DAY, used, MASS_PER_DAY_SUBSCRIPTION, 0, end.astimezone(UTC)
+        )
+    start, end = _local_period(now, settings.tz, month=True)
+    per_follower = (
+        select(func.count().label("had"))
+        .select_from(BroadcastRecipient)
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+        .where(
+            BroadcastRecipient.created_at >= start,
+            BroadcastRecipient.created_at < end,
+            OutboxMessage.status.not_in((OutboxStatus.DEAD, OutboxStatus.EXPIRED)),
+        )
+        .group_by(BroadcastRecipient.resident_id)
+        .subquery()
+    )
+    most, full = db.execute(
+        select(
+            func.coalesce(func.max(per_follower.c.had), 0),
+            func.count().filter(per_follower.c.had >= MASS_PER_RESIDENT_PER_MONTH),
+        )
+    ).one()
+    return MassQuotaUse(
+        QuotaPeriod.MONTH, int(most), MASS_PER_RESIDENT_PER_MONTH, int(full), end.astimezone(UTC)
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, check_one_of
+from texts.errors import CatalogError
 
 
 class AccountType(StrEnum):
@@ -69,6 +70,11 @@ class Broadcast(CreatedAtMixin, Base):
 
 class BroadcastError(ValueError):
     """A broadcast the rules refuse; the message is one English line for staff."""
+
+
+class MassQuotaError(BroadcastError, CatalogError):
+    """A mass send WeChat's quotas would refuse, said from the catalog (a key
+    ``mass_quota_...``): the CLI prints the English line, the console the reader's."""
 
 
 class BroadcastRecipient(Base):

@@ -91,21 +91,19 @@ def audit_cancelled(
 
 
 def audit_checked_in(db: Session, actor: Actor, result: CheckInResult, now: datetime) -> None:
-    """A check-in staff made; one that changed nothing (already in) is not an entry."""
+    """A check-in staff made; one that changed nothing (already in) is not an entry. A
+    walk-in added by hand has no resident: the entry names them as they gave it."""
     if not result.first_time:
         return
     attendance = result.attendance
+    after: dict[str, object] = {
+        "resident": attendance.resident_id,
+        "method": attendance.method,
+        "party": attendance.party_size,
+        "walk_in": attendance.walk_in,
+    }
+    if attendance.resident_id is None:
+        after["name"] = attendance.walk_in_name
     record(
-        db,
-        actor,
-        AuditAction.EVENT_CHECKIN,
-        AuditObject.EVENT,
-        result.event.id,
-        now,
-        after={
-            "resident": attendance.resident_id,
-            "method": attendance.method,
-            "party": attendance.party_size,
-            "walk_in": attendance.walk_in,
-        },
+        db, actor, AuditAction.EVENT_CHECKIN, AuditObject.EVENT, result.event.id, now, after=after
     )

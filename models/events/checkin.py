@@ -1,5 +1,7 @@
 """Check-in at the door: by the event's QR code, by the code a resident shows, or by
-staff; someone without a place comes in as a walk-in when one is free.
+staff; someone without a place comes in as a walk-in when one is free. Staff add a
+walk-in who is not a follower by hand, with the name (and phone) they give: the same
+attendance row, without a resident.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.events.errors import EventError, EventRefusal
+from models.events.errors import EventError, EventRefusal, InvalidRule
 from models.events.queries import attendance_of, get_event, live_signup, occupancy
-from models.events.signups import renumber_waitlist
+from models.events.signups import normalize_mobile, renumber_waitlist
 from models.events.tables import (
     CHECKIN_OPENS_BEFORE,
+    WALK_IN_NAME_MAX,
     Attendance,
     CheckinMethod,
     Event,
@@ -54,24 +57,7 @@ def check_in(
     existing = attendance_of(db, event.id, resident.id)
     if existing is not None:
         return CheckInResult(event=event, attendance=existing, first_time=False)
-    if event.status == EventStatus.CANCELLED:
-        raise EventError(
-            EventRefusal.EVENT_CANCELLED, f"event {event.id} is cancelled", event=event
-        )
-    if event.status == EventStatus.DRAFT:
-        raise EventError(
-            EventRefusal.NOT_PUBLISHED, f"event {event.id} is not published", event=event
-        )
-    if now < event.starts_at - CHECKIN_OPENS_BEFORE:
-        raise EventError(
-            EventRefusal.CHECKIN_NOT_OPEN,
-            f"check-in for event {event.id} has not opened yet",
-            event=event,
-        )
-    if method == CheckinMethod.QR and now > event.checkin_ends_at:
-        raise EventError(
-            EventRefusal.CHECKIN_CLOSED, f"check-in for event {event.id} is over", event=event
-        )
+    _check_open(event, method, now)
     signup = live_signup(db, event.id, resident.id)
     if signup is not None and signup.status == SignupStatus.CONFIRMED:
         attendance = Attendance(
@@ -104,6 +90,81 @@ def check_in(
     db.add(attendance)
     db.flush()
     return CheckInResult(event=event, attendance=attendance, first_time=True)
+
+
+def add_walk_in(
+    db: Session, event_id: int, name: str, phone: str, party_size: int, now: datetime
+) -> CheckInResult:
+    """Record someone who came without a sign-up and is not known by WeChat: the name
+    they give, a mainland mobile number if they give one, and how many came with them.
+    Like any walk-in, the party takes free places and is counted as walked in; staff
+    add them from the time check-in opens, as staff check-ins are."""
+    name = " ".join(name.split())
+    if not name or len(name) > WALK_IN_NAME_MAX:
+        raise EventError(
+            EventRefusal.INVALID,
+            f"a walk-in's name is 1 to {WALK_IN_NAME_MAX} characters",
+            rule=InvalidRule.WALK_IN_NAME,
+        )
+    mobile = normalize_mobile(phone) if phone.strip() else None
+    if phone.strip() and mobile is None:
+        raise EventError(
+            EventRefusal.INVALID,
+            f"{phone.strip()!r} is not a mainland mobile number",
+            rule=InvalidRule.WALK_IN_PHONE,
+        )
+    event = get_event(db, event_id, lock=True)
+    if party_size < 1 or party_size > event.max_party_size:
+        raise EventError(
+            EventRefusal.INVALID,
+            f"a party is 1 to {event.max_party_size} people at event {event.id}",
+            event=event,
+            rule=InvalidRule.WALK_IN_PARTY,
+        )
+    _check_open(event, CheckinMethod.STAFF, now)
+    if occupancy(db, event).places_left < party_size:
+        raise EventError(
+            EventRefusal.NO_ROOM,
+            f"event {event.id} has fewer than {party_size} places left",
+            event=event,
+        )
+    attendance = Attendance(
+        event_id=event.id,
+        resident_id=None,
+        signup_id=None,
+        checked_in_at=now,
+        method=CheckinMethod.STAFF,
+        walk_in=True,
+        party_size=party_size,
+        walk_in_name=name,
+        walk_in_phone=mobile,
+    )
+    db.add(attendance)
+    db.flush()
+    return CheckInResult(event=event, attendance=attendance, first_time=True)
+
+
+def _check_open(event: Event, method: str, now: datetime) -> None:
+    """Refuse a check-in at an event that is not taking them now: cancelled, a draft, not
+    open yet, or (by the QR code at the door) over."""
+    if event.status == EventStatus.CANCELLED:
+        raise EventError(
+            EventRefusal.EVENT_CANCELLED, f"event {event.id} is cancelled", event=event
+        )
+    if event.status == EventStatus.DRAFT:
+        raise EventError(
+            EventRefusal.NOT_PUBLISHED, f"event {event.id} is not published", event=event
+        )
+    if now < event.starts_at - CHECKIN_OPENS_BEFORE:
+        raise EventError(
+            EventRefusal.CHECKIN_NOT_OPEN,
+            f"check-in for event {event.id} has not opened yet",
+            event=event,
+        )
+    if method == CheckinMethod.QR and now > event.checkin_ends_at:
+        raise EventError(
+            EventRefusal.CHECKIN_CLOSED, f"check-in for event {event.id} is over", event=event
+        )
 
 
 def _leave_waitlist_at_the_door(db: Session, event: Event, signup: Signup, now: datetime) -> None:

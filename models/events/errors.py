@@ -53,8 +53,10 @@ class InvalidRule(StrEnum):
     PARTY_OVER_CAPACITY = "party_over_capacity"
     DEADLINE_AFTER_START = "deadline_after_start"
     DEADLINE_PAST = "deadline_past"
-    TAG = "tag"
     REASON_EMPTY = "reason_empty"
+    WALK_IN_NAME = "walk_in_name"
+    WALK_IN_PHONE = "walk_in_phone"
+    WALK_IN_PARTY = "walk_in_party"
 
 
 class EventError(Exception):

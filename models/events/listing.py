@@ -34,8 +34,8 @@ class EventListing(StrEnum):
 
 @dataclass(frozen=True)
 class EventFilter:
-    """What the list narrows to: when, a tag, a village (with its groups); ``partner_id``
-    keeps a partner to its own events."""
+    """What the list narrows to: when, a tag (its key), a village (with its groups);
+    ``partner_id`` keeps a partner to its own events."""
 
     listing: EventListing = EventListing.UPCOMING
     tag: str = ""
@@ -60,7 +60,7 @@ def events_narrowed(query: SelectT, wanted: EventFilter, now: datetime) -> Selec
     """The filter's conditions and the list's order, for the list and its export alike."""
     if wanted.tag:
         query = query.where(
-            Event.id.in_(select(EventTag.event_id).where(EventTag.tag == wanted.tag.lower()))
+            Event.id.in_(select(EventTag.event_id).where(EventTag.tag == wanted.tag))
         )
     if wanted.village_id is not None:
         query = query.where(in_village(Event.village_id, wanted.village_id))
@@ -99,11 +99,6 @@ def visible_to(db: Session, event_id: int, account: Account) -> bool:
     """Whether the account may see (and, with the permission, check in at) the event."""
     scope = kept_to(account)
     return scope is None or co_hosts(db, event_id, scope)
-
-
-def event_tags(db: Session) -> list[str]:
-    """Every tag in use, for the list's tag filter."""
-    return list(db.execute(select(EventTag.tag).distinct().order_by(EventTag.tag)).scalars())
 
 
 def residents_to_tell(db: Session, event: Event) -> int:

@@ -22,7 +22,6 @@ from models.events.signups import promote_waitlist
 from models.events.tables import (
     DEFAULT_DURATION,
     MAX_PLACE,
-    MAX_TAG,
     MAX_TITLE,
     Event,
     EventStatus,
@@ -33,6 +32,8 @@ from models.partners import Partner
 from models.push import stale
 from models.push.registry import PushKind
 from models.push.rows import enqueue_push
+from models.tags.errors import TagError
+from models.tags.queries import find_tags
 
 # How far ahead staff may set a time (an event's start or end, a broadcast's --at): a
 # club plans weeks or months ahead, so a time past a year (366 days, for leap years) is a
@@ -41,21 +42,14 @@ from models.push.rows import enqueue_push
 SCHEDULE_HORIZON = timedelta(days=366)
 
 
-def normalize_tags(tags: Iterable[str]) -> list[str]:
-    result: list[str] = []
-    for tag in tags:
-        cleaned = tag.strip().lower()
-        if not cleaned:
-            raise EventError(EventRefusal.INVALID, "a tag cannot be empty", rule=InvalidRule.TAG)
-        if len(cleaned) > MAX_TAG:
-            raise EventError(
-                EventRefusal.INVALID,
-                f"tag {cleaned!r} is longer than {MAX_TAG} characters",
-                rule=InvalidRule.TAG,
-            )
-        if cleaned not in result:
-            result.append(cleaned)
-    return result
+def event_tags(db: Session, names: Iterable[str], kept: Iterable[str] = ()) -> list[str]:
+    """The keys of the tags ``names`` name, in either language (models/tags); a tag no
+    longer offered is refused unless the event has it already (``kept``, its keys)."""
+    found = find_tags(db, names)
+    for tag in found:
+        if not tag.active and tag.key not in kept:
+            raise TagError("tag_error_inactive", name=tag.label)
+    return [tag.key for tag in found]
 
 
 def find_partners(db: Session, names: Iterable[str]) -> list[Partner]:
@@ -178,6 +172,8 @@ def create_event(
     publish: bool = False,
     village_id: int | None = None,
 ) -> Event:
+    """A new event; ``tags`` name tags of the managed list in either language (models/tags),
+    and one no longer in use is refused."""
     event = Event(
         title=title.strip(),
         description=description.strip(),
@@ -194,7 +190,7 @@ def create_event(
         created_at=now,
     )
     _validate(event, now, start_changed=True, end_changed=True, deadline_changed=True)
-    event.tag_rows = [EventTag(tag=tag) for tag in normalize_tags(tags)]
+    event.tag_rows = [EventTag(tag=key) for key in event_tags(db, tags)]
     event.partners = find_partners(db, partner_names)
     db.add(event)
     db.flush()
@@ -258,7 +254,7 @@ def update_event(
             rule=InvalidRule.CAPACITY_TAKEN,
         )
     if tags is not None:
-        wanted = normalize_tags(tags)
+        wanted = event_tags(db, tags, event.tags)
         event.tag_rows = [row for row in event.tag_rows if row.tag in wanted] + [
             EventTag(tag=tag) for tag in wanted if tag not in event.tags
         ]

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, CreatedAtMixin, check_one_of
 from models.partners import Partner
 from models.residents import Resident
+from models.tags.tables import Tag
 
 
 class EventStatus(StrEnum):
@@ -69,7 +70,8 @@ DEFAULT_DURATION = timedelta(hours=3)
 CHECKIN_CODE_DIGITS = 6
 MAX_TITLE = 200
 MAX_PLACE = 200
-MAX_TAG = 32
+WALK_IN_NAME_MAX = 64
+WALK_IN_PHONE_MAX = 20
 
 
 event_partner = Table(
@@ -83,14 +85,17 @@ event_partner = Table(
 
 
 class EventTag(Base):
-    """An audience an event is for (women, children, elderly, volunteers...)."""
+    """An audience an event is for (women, children, elderly, volunteers...): a tag of the
+    managed list (models/tags), named by its key."""
 
     __tablename__ = "event_tag"
 
     event_id: Mapped[int] = mapped_column(
         ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
     )
-    tag: Mapped[str] = mapped_column(String(MAX_TAG), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(ForeignKey("tag.key"), primary_key=True, index=True)
+
+    entry: Mapped[Tag] = relationship(lazy="joined")
 
 
 class Event(CreatedAtMixin, Base):
@@ -126,7 +131,12 @@ class Event(CreatedAtMixin, Base):
 
     @property
     def tags(self) -> list[str]:
+        """The keys of its tags (models/tags/tables.py)."""
         return [row.tag for row in self.tag_rows]
+
+    def tag_names(self, language: str) -> list[str]:
+        """Its tags as a reader of ``language`` reads them."""
+        return [row.entry.name(language) for row in self.tag_rows]
 
     @property
     def closes_at(self) -> datetime:
@@ -189,16 +199,35 @@ class Attendance(Base):
             sqlite_where=text("walk_in"),
             postgresql_where=text("walk_in"),
         ),
+        # What the impact dashboard sums for a period's events, read without the table.
+        Index("ix_attendance_event_id_walk_in_party_size", "event_id", "walk_in", "party_size"),
         check_one_of("method", CheckinMethod),
+        # Someone staff add at the door by hand has no WeChat identity: a named walk-in.
+        CheckConstraint(
+            "resident_id IS NOT NULL OR (walk_in AND walk_in_name IS NOT NULL)",
+            name="resident_or_named_walk_in",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
     signup_id: Mapped[int | None] = mapped_column(ForeignKey("signup.id"))
     checked_in_at: Mapped[datetime]
     method: Mapped[str] = mapped_column(String(8))
     walk_in: Mapped[bool] = mapped_column(Boolean, default=False)
     party_size: Mapped[int] = mapped_column(Integer, default=1)
+    # A walk-in staff added by hand (no resident): the name and phone they gave.
+    walk_in_name: Mapped[str | None] = mapped_column(String(WALK_IN_NAME_MAX))
+    walk_in_phone: Mapped[str | None] = mapped_column(String(WALK_IN_PHONE_MAX))
 
-    resident: Mapped[Resident] = relationship()
+    resident: Mapped[Resident | None] = relationship()
+
+    @property
+    def name(self) -> str | None:
+        """The name the roster shows: the resident's, or the one a walk-in gave."""
+        return self.resident.name if self.resident is not None else self.walk_in_name
+
+    @property
+    def phone(self) -> str | None:
+        return self.resident.mobile if self.resident is not None else self.walk_in_phone

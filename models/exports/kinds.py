@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from models.accounts.roles import Permission
 from models.needs.notices import STATUS_NAME_TEXT_KEYS
+from models.needs.queue import FilterKey
 
 
 class ExportKind(StrEnum):
@@ -89,7 +90,7 @@ SPECS: dict[ExportKind, ExportSpec] = {
         ),
         personal=True,
         permission=None,
-        filter_keys=("status", "category", "village", "partner", "q", "age", "over", "sort"),
+        filter_keys=tuple(FilterKey),
     ),
     ExportKind.EVENTS: ExportSpec(
         ExportKind.EVENTS,

@@ -19,22 +19,15 @@ from sqlalchemy.orm import Session, aliased
 from models.accounts.roles import allows
 from models.accounts.tables import Account
 from models.audit import AuditEntry, audit_filter_from_args, audit_narrowed, audit_order
+from models.base import is_id
 from models.events.listing import EventFilter, EventListing, co_hosts, events_narrowed, kept_to
 from models.events.tables import LIVE_SIGNUP_STATUSES, Attendance, Event, Signup
 from models.exports.errors import ExportError
 from models.exports.kinds import SPECS, ExportKind
 from models.inbox.queries import InboxTab, inbox_narrowed
 from models.inbox.tables import Conversation
-from models.needs.queue import (
-    OPEN,
-    AckDeadlines,
-    QueueSort,
-    filter_from_args,
-    is_id,
-    narrowed,
-    queue_order,
-)
-from models.needs.tables import Need, NeedStatus
+from models.needs.queue import AckDeadlines, narrowed, queue_order, read_filter
+from models.needs.tables import Need
 from models.partners import Partner
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus
@@ -108,21 +101,13 @@ def _id(filters: Filters, key: str, *, required: bool = False) -> int | None:
     return int(value)
 
 
-def _choice(filters: Filters, key: str, choices: Collection[str]) -> None:
-    """A filter whose value must be one of ``choices`` (or empty): the list's page
-    quietly ignores anything else, but a file should not hold other rows than asked."""
-    value = filters.get(key, "")
-    if value and value not in choices:
-        raise ExportError("export_error_choice", name=key, choices=", ".join(choices))
-
-
 def _needs(db: Session, filters: Filters, scope: ExportScope, context: ExportContext) -> Rows:
-    _id(filters, "village")
-    _id(filters, "age")
-    _choice(filters, "status", (OPEN, *NeedStatus))
-    _choice(filters, "category", tuple(context.categories))
-    _choice(filters, "sort", tuple(QueueSort))
-    wanted = filter_from_args(filters, context.categories, scope.partner_id)
+    found = read_filter(filters, context.categories, scope.partner_id)
+    if found.dropped:
+        # The queue's page quietly widens a value it does not take; a file should hold
+        # only the rows asked for.
+        raise ExportError("export_error_value", name=found.dropped[0])
+    wanted = found.wanted
     query = select(
         Need.id,
         Need.category,

@@ -4,12 +4,13 @@ shows. Counts only, never a name, a title or anything a resident wrote."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from models.impact.broadcasts import broadcast_reach
 from models.impact.events import held_event_rows, total
-from models.impact.needs import raised_need_rows
+from models.impact.needs import raised_need_counts
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
 from models.needs.tables import NeedStatus
@@ -26,16 +27,16 @@ class Headline:
     broadcast_recipients: int | None
 
 
-def headline(db: Session, scope: ImpactScope) -> Headline:
+def headline(db: Session, scope: ImpactScope, tz: ZoneInfo) -> Headline:
     events = total(held_event_rows(db, scope))
-    needs = raised_need_rows(db, scope)
+    needs = raised_need_counts(db, scope, tz)
     reach = broadcast_reach(db, scope)
     return Headline(
         activities=events.events,
         residents_served=residents_served(db, scope),
         attended=events.attended + events.walk_ins,
         attendance_rate=events.attendance_rate,
-        needs_raised=len(needs),
-        needs_resolved=sum(1 for need in needs if need.status == NeedStatus.RESOLVED),
+        needs_raised=needs.total,
+        needs_resolved=needs.in_status(NeedStatus.RESOLVED),
         broadcast_recipients=None if reach is None else reach.recipients,
     )

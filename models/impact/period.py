@@ -10,6 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, case, literal
+from sqlalchemy.orm import InstrumentedAttribute
+
 from texts.errors import CatalogError
 
 
@@ -107,3 +110,25 @@ def _local(first: date, after: date, tz: ZoneInfo, label: str) -> Period:
 def local_month(moment: datetime, tz: ZoneInfo) -> str:
     """The local month a moment falls in (2026-03): the buckets of the charts over time."""
     return moment.astimezone(tz).strftime("%Y-%m")
+
+
+def local_month_of(
+    column: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+) -> ColumnElement[str]:
+    """SQL for :func:`local_month` of ``column``, for moments in ``[start, end)``: a CASE
+    over the UTC instants the local months between them end at, so the database groups
+    by local month the same way on PostgreSQL and SQLite (which has no time zones)."""
+    first = start.astimezone(tz)
+    year, month = first.year, first.month
+    branches: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
+    while True:
+        after = _add_months(year, month, 1)
+        ends = datetime(after.year, after.month, after.day, tzinfo=tz).astimezone(UTC)
+        label = f"{year}-{month:02d}"
+        if ends >= end:
+            return case(*branches, else_=literal(label)) if branches else literal(label)
+        branches.append((column < ends, literal(label)))
+        year, month = after.year, after.month

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from models.accounts.roles import Permission, allows
 from models.accounts.tables import Account
 from models.audit import Actor, AuditAction, AuditObject, record
 from models.inbox.errors import InboxError
@@ -79,9 +80,13 @@ def leave_message(db: Session, resident: Resident, text: str, now: datetime) -> 
 def assign(
     db: Session, actor: Actor, conversation: Conversation, account: Account, now: datetime
 ) -> None:
-    """Give the conversation to ``account`` (staff take one for themselves)."""
+    """Give the conversation to ``account``: staff take one for themselves or hand it to
+    a colleague. Only an active account that may answer the inbox can hold one, or it
+    would sit in a "mine" tab nobody reads."""
     if conversation.status == ConversationStatus.CLOSED:
         raise InboxError("inbox_error_closed_already")
+    if not (account.active and allows(account.role, Permission.ANSWER_INBOX)):
+        raise InboxError("inbox_error_assignee", login=account.login)
     if conversation.assigned_account_id == account.id:
         raise InboxError("inbox_error_assigned_already", login=account.login)
     before = _assignee_login(db, conversation)
@@ -95,6 +100,26 @@ def assign(
         now,
         before={"assigned": before},
         after={"assigned": account.login},
+    )
+
+
+def unassign(db: Session, actor: Actor, conversation: Conversation, now: datetime) -> None:
+    """Give the conversation back to the unassigned tab (its holder is away, say)."""
+    if conversation.status == ConversationStatus.CLOSED:
+        raise InboxError("inbox_error_closed_already")
+    before = _assignee_login(db, conversation)
+    if before is None:
+        raise InboxError("inbox_error_unassigned_already")
+    conversation.assigned_account_id = None
+    record(
+        db,
+        actor,
+        AuditAction.CONVERSATION_UNASSIGN,
+        AuditObject.CONVERSATION,
+        conversation.id,
+        now,
+        before={"assigned": before},
+        after={"assigned": None},
     )
 
 

@@ -11,7 +11,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from models.accounts.roles import ROLE_PERMISSIONS, Permission
 from models.accounts.tables import Account
+from models.audit import AuditAction, AuditEntry, AuditObject
 from models.base import SelectT
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
 from models.push.outbox import OutboxMessage
@@ -58,11 +60,47 @@ class ThreadEntry:
 
 
 @dataclass(frozen=True)
+class AssignmentNote:
+    """Who gave the conversation to whom (``assigned`` None: back to nobody), and when,
+    as the audit log has it: the thread shows each hand-over between the messages."""
+
+    created_at: datetime
+    by: str
+    assigned: str | None
+
+
+@dataclass(frozen=True)
 class Thread:
     conversation: Conversation
     resident: Resident
     assignee: str | None
     entries: list[ThreadEntry]
+    assignments: list[AssignmentNote]
+
+    @property
+    def timeline(self) -> list[ThreadEntry | AssignmentNote]:
+        """Messages and hand-overs in the order they happened (a hand-over at the same
+        moment as a message comes after it: it answered what was said)."""
+        moments: list[tuple[datetime, int, ThreadEntry | AssignmentNote]] = [
+            (entry.message.created_at, 0, entry) for entry in self.entries
+        ]
+        moments += [(note.created_at, 1, note) for note in self.assignments]
+        return [item for _, _, item in sorted(moments, key=lambda moment: moment[:2])]
+
+
+def assignable_accounts(db: Session) -> list[Account]:
+    """The active accounts a conversation can be given to: those whose role answers the
+    inbox, by login name."""
+    roles = [
+        role for role, allowed in ROLE_PERMISSIONS.items() if Permission.ANSWER_INBOX in allowed
+    ]
+    return list(
+        db.execute(
+            select(Account)
+            .where(Account.active.is_(True), Account.role.in_(roles))
+            .order_by(Account.login)
+        ).scalars()
+    )
 
 
 def open_conversation(db: Session, resident_id: int) -> Conversation | None:
@@ -146,7 +184,25 @@ def thread(db: Session, conversation: Conversation) -> Thread:
         else None
     )
     resident = db.get_one(Resident, conversation.resident_id)
-    return Thread(conversation, resident, assignee, entries)
+    return Thread(conversation, resident, assignee, entries, _assignments(db, conversation))
+
+
+def _assignments(db: Session, conversation: Conversation) -> list[AssignmentNote]:
+    entries = db.execute(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == AuditObject.CONVERSATION,
+            AuditEntry.object_id == conversation.id,
+            AuditEntry.action.in_(
+                [AuditAction.CONVERSATION_ASSIGN, AuditAction.CONVERSATION_UNASSIGN]
+            ),
+        )
+        .order_by(AuditEntry.id)
+    ).scalars()
+    return [
+        AssignmentNote(entry.created_at, entry.actor_label, (entry.after or {}).get("assigned"))
+        for entry in entries
+    ]
 
 
 def _delivery(push: OutboxMessage) -> Delivery:

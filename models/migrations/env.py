@@ -6,13 +6,18 @@ from alembic import context
 from sqlalchemy import Connection
 
 from models import Base
-from models.db import make_engine
+from models.db import Timeouts, make_engine
+from models.migrate import CONNECT_TIMEOUT_ATTRIBUTE
 
 target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    connect_timeout_s = context.config.attributes.get(CONNECT_TIMEOUT_ATTRIBUTE, Timeouts.connect_s)
+    engine = make_engine(
+        context.config.get_main_option("sqlalchemy.url") or "",
+        timeouts=Timeouts(connect_s=connect_timeout_s),
+    )
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:

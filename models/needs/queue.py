@@ -1,7 +1,9 @@
 """The console's needs queue: filters, sorts and pages over needs, for staff and for a
 partner's own organisation.
 
-One :class:`QueueFilter` holds what a person narrowed the queue to; :func:`queue_page`
+One :class:`QueueFilter` holds what a person narrowed the queue to, read from the
+queue's address or a saved view by :func:`read_filter` (which checks each value, so an
+edited address or an old saved view shows a page, never an error); :func:`queue_page`
 turns it into one page of rows and the count of all that match, through the same
 conditions, so the count and the rows never disagree. A partner account's queue is
 scoped here (``QueueFilter.scope_partner_id``), not in the view, so no page can forget it.
@@ -17,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from models.base import ID_MAX, SelectT, page_count
+from models.base import ID_MAX, SelectT, is_id, page_count
 from models.needs.queries import parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
@@ -63,48 +65,90 @@ class QueueFilter:
         return replace(self, scope_partner_id=partner_id)
 
 
-def filter_from_args(
-    args: Mapping[str, str], categories: Collection[str], scope_partner_id: int | None
-) -> QueueFilter:
-    """The queue's filter from the address (or an export's filters, which are the same
-    words); a value that is not one of the choices narrows nothing, so an edited address
-    shows a page, never an error. A partner account's filter is its organisation's."""
-    status = args.get("status", OPEN)
-    sort = args.get("sort", "")
-    age = args.get("age", "").strip()
-    # A partner account's queue is its own organisation's: a partner filter means nothing.
-    partner = args.get("partner", "") if scope_partner_id is None else ""
-    village = args.get("village", "")
-    return QueueFilter(
-        status=status if status in (OPEN, "", *NeedStatus) else OPEN,
-        category=args.get("category", "") if args.get("category") in categories else "",
-        village_id=int(village) if is_id(village) else None,
-        partner=partner if partner == UNASSIGNED or is_id(partner) else "",
-        text=args.get("q", ""),
-        min_age_days=int(age) if age.isdecimal() and int(age) <= MAX_AGE_DAYS else None,
-        over_time=args.get("over") == "1",
-        sort=QueueSort(sort) if sort in tuple(QueueSort) else QueueSort.WAITING,
-    ).scoped(scope_partner_id)
+class FilterKey(StrEnum):
+    """The filters' names in the queue's address and in a saved view."""
+
+    STATUS = "status"
+    CATEGORY = "category"
+    VILLAGE = "village"
+    PARTNER = "partner"
+    TEXT = "q"
+    AGE = "age"
+    OVER_TIME = "over"
+    SORT = "sort"
 
 
-def filter_args(wanted: QueueFilter) -> dict[str, str]:
-    """The filter as the address carries it (only what narrows)."""
+@dataclass(frozen=True)
+class ReadFilter:
+    """A filter as read, and the keys whose values were left out as not (or no longer)
+    one of the choices."""
+
+    wanted: QueueFilter
+    dropped: tuple[FilterKey, ...]
+
+
+def read_filter(
+    values: Mapping[str, object], categories: Collection[str], scope_partner_id: int | None
+) -> ReadFilter:
+    """The filter ``values`` give (the address's or a saved view's): a value that is not
+    one of the choices narrows nothing and is named in ``dropped``; without a status the
+    queue shows open needs. A partner account's queue is its own organisation's, so a
+    partner filter means nothing to it (and is dropped)."""
+    dropped: list[FilterKey] = []
+
+    def chosen(key: FilterKey, choices: Collection[str], default: str = "") -> str:
+        value = values.get(key, default)
+        if value == "" or (isinstance(value, str) and value in choices):
+            return value
+        dropped.append(key)
+        return default
+
+    def number(key: FilterKey, most: int) -> int | None:
+        value = values.get(key, "")
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and value.strip().isdecimal() and int(value) <= most:
+            return int(value)
+        dropped.append(key)
+        return None
+
+    text = values.get(FilterKey.TEXT, "")
+    if not isinstance(text, str):
+        dropped.append(FilterKey.TEXT)
+        text = ""
+    partner = values.get(FilterKey.PARTNER, "")
+    if partner and (scope_partner_id is not None or not (partner == UNASSIGNED or is_id(partner))):
+        dropped.append(FilterKey.PARTNER)
+        partner = ""
+    sort = chosen(FilterKey.SORT, tuple(QueueSort))
+    wanted = QueueFilter(
+        status=chosen(FilterKey.STATUS, (OPEN, *NeedStatus), OPEN),
+        category=chosen(FilterKey.CATEGORY, categories),
+        village_id=number(FilterKey.VILLAGE, ID_MAX),
+        partner=str(partner),
+        text=text[:SEARCH_MAX],
+        min_age_days=number(FilterKey.AGE, MAX_AGE_DAYS),
+        over_time=chosen(FilterKey.OVER_TIME, ("1",)) == "1",
+        sort=QueueSort(sort) if sort else QueueSort.WAITING,
+        scope_partner_id=scope_partner_id,
+    )
+    return ReadFilter(wanted, tuple(key for key in FilterKey if key in dropped))
+
+
+def filter_values(wanted: QueueFilter) -> dict[str, str]:
+    """The filter as the address carries it and a saved view keeps it (only what
+    narrows, and the status always: without it the queue shows open needs)."""
     values = {
-        "status": wanted.status,
-        "category": wanted.category,
-        "village": "" if wanted.village_id is None else str(wanted.village_id),
-        "partner": wanted.partner,
-        "q": wanted.text,
-        "age": "" if wanted.min_age_days is None else str(wanted.min_age_days),
-        "over": "1" if wanted.over_time else "",
-        "sort": wanted.sort if wanted.sort != QueueSort.WAITING else "",
+        FilterKey.STATUS: wanted.status,
+        FilterKey.CATEGORY: wanted.category,
+        FilterKey.VILLAGE: "" if wanted.village_id is None else str(wanted.village_id),
+        FilterKey.PARTNER: wanted.partner,
+        FilterKey.TEXT: wanted.text,
+        FilterKey.AGE: "" if wanted.min_age_days is None else str(wanted.min_age_days),
+        FilterKey.OVER_TIME: "1" if wanted.over_time else "",
+        FilterKey.SORT: wanted.sort if wanted.sort != QueueSort.WAITING else "",
     }
-    return {key: value for key, value in values.items() if value or key == "status"}
-
-
-def is_id(text: str) -> bool:
-    """Whether ``text`` is a row's id as an address or a command line gives it."""
-    return text.isdecimal() and int(text) <= ID_MAX
+    return {str(key): value for key, value in values.items() if value or key == FilterKey.STATUS}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditAction, AuditObject, record
+from models.needs.categories import CategoryName, category_names
 from models.needs.errors import NeedRefusal
 from models.needs.tables import RESPONSE_TEXT_MAX, RESPONSE_TITLE_MAX, ResponseTemplate
 
@@ -34,14 +35,15 @@ def save_template(
     title: str,
     text_zh: str,
     text_en: str,
-    known: Iterable[str],
+    known: Iterable[CategoryName],
     now: datetime,
     template: ResponseTemplate | None = None,
 ) -> ResponseTemplate:
     """Add a template, or change ``template``: a known category, a title unique in it,
     and both texts."""
     title, text_zh, text_en = title.strip(), text_zh.strip(), text_en.strip()
-    if category not in set(known):
+    names = category_names(known)
+    if category not in names:
         raise NeedRefusal("need_error_category", category=category)
     if not title or len(title) > RESPONSE_TITLE_MAX:
         raise NeedRefusal("need_error_template_title", max=RESPONSE_TITLE_MAX)
@@ -55,7 +57,7 @@ def save_template(
         )
     ).scalar_one_or_none()
     if clash is not None and (template is None or clash != template.id):
-        raise NeedRefusal("need_error_template_taken", category=category, title=title)
+        raise NeedRefusal("need_error_template_taken", category=names[category], title=title)
     before = None if template is None else _values(template)
     if template is None:
         template = ResponseTemplate(created_at=now)

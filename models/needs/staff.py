@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditAction, AuditObject, record
+from models.needs.categories import CategoryName, category_names
 from models.needs.errors import NeedRefusal
 from models.needs.tables import Need, NeedHistory, NeedStatus, need_ref
 from models.needs.transitions import change_status
@@ -97,13 +98,19 @@ def update_needs(
 
 
 def change_category(
-    db: Session, actor: Actor, need: Need, category: str, known: Iterable[str], now: datetime
+    db: Session,
+    actor: Actor,
+    need: Need,
+    category: str,
+    known: Iterable[CategoryName],
+    now: datetime,
 ) -> None:
     """File ``need`` under another of the ``known`` categories (audited)."""
-    if category not in set(known):
+    names = category_names(known)
+    if category not in names:
         raise NeedRefusal("need_error_category", category=category)
     if category == need.category:
-        raise NeedRefusal("need_error_same_category", ref=need.ref, category=category)
+        raise NeedRefusal("need_error_same_category", ref=need.ref, category=names[category])
     record(
         db,
         actor,

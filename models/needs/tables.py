@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -198,4 +199,27 @@ class ResponseTemplate(CreatedAtMixin, Base):
     title: Mapped[str] = mapped_column(String(RESPONSE_TITLE_MAX))
     text_zh: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+SAVED_VIEW_NAME_MAX = 60
+
+
+class SavedView(CreatedAtMixin, Base):
+    """The queue's filters and sort saved by one account under a name it chose.
+
+    ``filters`` holds them as the queue's address carries them (``{"status": "open",
+    "sort": "demand"}``, models/needs/queue.py ``filter_values``), checked when saved and
+    again when read: a category, a sort or a key a later version no longer knows is left
+    out, never an error. A partner account's organisation is never stored: the scope is
+    the account's, applied when the view is read, so no saved view can widen it.
+    """
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    name: Mapped[str] = mapped_column(String(SAVED_VIEW_NAME_MAX))
+    filters: Mapped[dict[str, str]] = mapped_column(JSON)
     updated_at: Mapped[datetime]

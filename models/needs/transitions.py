@@ -17,6 +17,7 @@ from models.needs.notices import (
     ASSIGNED_KIND,
     assigned_key,
     assigned_payload,
+    status_name,
     status_push_key,
     status_push_kind,
     status_push_payload,
@@ -25,6 +26,7 @@ from models.needs.tables import NEEDS_A_REASON, TRANSITIONS, Need, NeedHistory, 
 from models.partners import Partner
 from models.push.rows import enqueue_push
 from models.residents import Resident, get_or_create_resident
+from texts.catalog import both
 
 
 def change_status(
@@ -54,22 +56,30 @@ def change_status(
     if to_status not in tuple(NeedStatus):
         raise NeedRefusal("need_error_status", status=to_status, statuses=", ".join(NeedStatus))
     moving = to_status != from_status
+    # Refusals name statuses as people read them, in the reader's language.
     if moving and not TRANSITIONS[from_status]:
-        raise NeedRefusal("need_error_final", ref=need.ref, status=from_status, wanted=to_status)
+        raise NeedRefusal(
+            "need_error_final",
+            ref=need.ref,
+            status=status_name(from_status),
+            wanted=status_name(to_status),
+        )
     if moving and to_status not in TRANSITIONS[from_status]:
         raise NeedRefusal(
             "need_error_move",
             ref=need.ref,
-            status=from_status,
-            allowed=", ".join(sorted(TRANSITIONS[from_status])),
-            wanted=to_status,
+            status=status_name(from_status),
+            allowed=both("push_digest_list_separator").join(
+                status_name(s) for s in NeedStatus if s in TRANSITIONS[from_status]
+            ),
+            wanted=status_name(to_status),
         )
     if not moving and note is None and partner is None:
-        raise NeedRefusal("need_error_no_change", ref=need.ref, status=to_status)
+        raise NeedRefusal("need_error_no_change", ref=need.ref, status=status_name(to_status))
     if public and note is None:
         raise NeedRefusal("need_error_public_note_empty")
     if moving and to_status in NEEDS_A_REASON and note is None:
-        raise NeedRefusal("need_error_reason", status=to_status)
+        raise NeedRefusal("need_error_reason", status=status_name(to_status))
     original = None
     if duplicate_of is not None:
         if not (moving and to_status == NeedStatus.DUPLICATE):

@@ -39,6 +39,8 @@ class PushKind(StrEnum):
     MASS = "mass"
     # A staff member's answer to a message a resident left for staff (models/inbox/).
     STAFF_ANSWER = "staff_answer"
+    # The week's figures, to the console accounts that asked for them (models/reports/).
+    WEEKLY_REPORT = "weekly_report"
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,22 @@ KINDS: Mapping[PushKind, KindSpec] = MappingProxyType(
                 PushKind.STAFF_ANSWER,
                 {"text", "answer", "answered_at"},
                 "no end: the resident asked, and the answer waits for them if need be",
+            ),
+            _spec(
+                PushKind.WEEKLY_REPORT,
+                {
+                    "text",
+                    "week",
+                    "activities",
+                    "residents_served",
+                    "signed_up",
+                    "attended",
+                    "needs_raised",
+                    "needs_resolved",
+                    "over_deadline",
+                    "url",
+                },
+                "until the next week's report is due",
             ),
             # The opt-out of a mass send's recipients is checked as its request is planned
             # (models/broadcasts/sending.py mass_send_now), since one row reaches many.

@@ -1,10 +1,18 @@
-"""New outbox rows: the one builder every enqueuer, single or bulk, goes through."""
+"""New outbox rows: the one builder every enqueuer, single or bulk, goes through.
+
+:func:`push_row` is the builder; :func:`enqueue_push` writes one row of it, and
+:func:`insert_push_rows` writes its set-based form, one row per row a SELECT finds, in
+one INSERT ... SELECT inside the database, so a million rows never cross the wire.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import JSON, ColumnElement, SQLColumnExpression, cast, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models.push.outbox import OutboxMessage
@@ -68,3 +76,65 @@ def enqueue_push(
         ),
         conflict_columns=["idempotency_key"],
     )
+
+
+def reader_text(payload: dict[str, Any], language: str | None, default_language: str) -> str:
+    """A row's text in the language its reader reads: the payload's own ``language`` when
+    the push names one (a report to a console account, read in the account's language),
+    else ``language`` (the resident's), else the default. ValueError if it carries no text."""
+    texts = payload.get("text")
+    if not isinstance(texts, dict) or not texts:
+        raise ValueError("the push carries no text")
+    chosen = payload.get("language") or language or default_language
+    return str(texts.get(chosen) or texts.get(default_language) or next(iter(texts.values())))
+
+
+def insert_push_rows(
+    db: Session,
+    *,
+    kind: PushKind,
+    payload: dict[str, Any],
+    now: datetime,
+    per_row: dict[str, SQLColumnExpression[Any]],
+    where: Sequence[ColumnElement[bool]],
+    expires_at: datetime | None = None,
+    not_before: datetime | None = None,
+) -> int:
+    """:func:`push_row` for every row ``where`` selects, in one INSERT ... SELECT: the
+    values every row shares bound once, and ``per_row`` (at least ``recipient_openid``
+    and ``idempotency_key``, as SQL over the selected tables) computed by the database
+    for each. A key queued before is skipped, as :func:`enqueue_push` skips it; returns
+    how many rows were written."""
+    shared = push_row(
+        kind=kind,
+        recipient_openid="",
+        payload=payload,
+        idempotency_key="",
+        now=now,
+        expires_at=expires_at,
+        not_before=not_before,
+    )
+    columns: dict[str, SQLColumnExpression[Any]] = {
+        name: _bound(db, name, value) for name, value in shared.items()
+    }
+    columns.update(per_row)
+    on_postgresql = db.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
+    statement = (
+        insert(OutboxMessage)
+        .from_select(list(columns), select(*columns.values()).where(*where))
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+    # The session's connection, in its transaction: its result says how many were written.
+    return db.connection().execute(statement).rowcount
+
+
+def _bound(db: Session, name: str, value: Any) -> ColumnElement[Any]:
+    """An outbox column's value bound in a SELECT list, typed as its column. A JSON value
+    needs its type spelled out on PostgreSQL, while SQLite would turn CAST(... AS JSON)
+    into a number."""
+    column_type = OutboxMessage.__table__.c[name].type
+    bound = literal(value, column_type)
+    if isinstance(column_type, JSON) and db.get_bind().dialect.name == "postgresql":
+        return cast(bound, JSON)
+    return bound

@@ -24,6 +24,7 @@ EVENT_MOVED = "the event moved; a reminder for the new time is queued separately
 # The audience was fixed at fan-out; the opt-out is the resident's word since, and it wins
 # until the row has gone out.
 OPTED_OUT = "the resident opted out of broadcasts (退订) before it went out"
+REPORT_STOPPED = "the account no longer gets the weekly report on this WeChat"
 
 
 def event_not_on(status: str) -> str:
@@ -64,24 +65,34 @@ def broadcasts_refused(db: Session, resident_id: int) -> int:
     return skip_queued(db, PushKind.BROADCAST, OPTED_OUT, resident_id=resident_id)
 
 
+def weekly_report_stopped(db: Session, openid: str) -> int:
+    """An account's weekly report no longer goes to ``openid`` (turned off, unlinked,
+    linked to another WeChat, the account disabled): its queued reports are not sent."""
+    return skip_queued(db, PushKind.WEEKLY_REPORT, REPORT_STOPPED, recipient_openid=openid)
+
+
 def skip_queued(
     db: Session,
     kind: PushKind,
     reason: str,
     *,
     resident_id: int | None = None,
+    recipient_openid: str | None = None,
     **fields: int,
 ) -> int:
     """Mark the queued pushes of ``kind`` that a change just made stale as skipped with
     ``reason``, in the caller's transaction; returns how many.
 
-    Which ones: those to ``resident_id`` if given, and whose payload ``fields`` hold the
-    given values (e.g. ``signup_id=7``). Rows being sent right now are left alone: their
-    worker checks again (models/push/policy.py) only if it claims them again.
+    Which ones: those to ``resident_id`` (or ``recipient_openid``) if given, and whose
+    payload ``fields`` hold the given values (e.g. ``signup_id=7``). Rows being sent right
+    now are left alone: their worker checks again (models/push/policy.py) only if it
+    claims them again.
     """
     condition: ColumnElement[bool] = true()
     if resident_id is not None:
         condition = and_(condition, OutboxMessage.resident_id == resident_id)
+    if recipient_openid is not None:
+        condition = and_(condition, OutboxMessage.recipient_openid == recipient_openid)
     for name, value in fields.items():
         condition = and_(condition, OutboxMessage.payload[("fields", name)].as_integer() == value)
     result = db.execute(

@@ -38,7 +38,9 @@ from models.events.staff import cancel_event, create_event, publish_event, updat
 @click.option("--deadline", help="Local time sign-up closes (default: the start).")
 @click.option("--max-party", default="1", show_default=True, help="People per sign-up.")
 @click.option("--require-contact", is_flag=True, help="Ask for name and mobile to sign up.")
-@click.option("--tag", "tags", multiple=True, help="Audience, e.g. women, children (repeat).")
+@click.option(
+    "--tag", "tags", multiple=True, help="A tag by either name, e.g. 长者 or elderly (repeat)."
+)
 @click.option("--partner", "partners", multiple=True, help="Co-hosting partner's name (repeat).")
 @click.option("--publish", is_flag=True, help="Open it to residents at once.")
 @click.option("--village", help="The village it is in, by name (a group: 朝阳村·一组).")
@@ -110,7 +112,7 @@ def create_command(
 @click.option("--deadline", help="Local time sign-up closes, or 'none' for the start.")
 @click.option("--max-party", help="People per sign-up.")
 @click.option("--require-contact/--no-require-contact", default=None)
-@click.option("--tag", "tags", multiple=True, help="Replaces the tags (repeat).")
+@click.option("--tag", "tags", multiple=True, help="Replaces the tags, by either name (repeat).")
 @click.option("--partner", "partners", multiple=True, help="Replaces the partners (repeat).")
 @as_option
 @click.option("--village", help="The village it is in, by name, or 'none'.")

@@ -92,7 +92,7 @@ def _resident(db: Session, openid: str) -> Resident:
 
 def _checkin_line(result: CheckInResult, tz: ZoneInfo) -> str:
     attendance = result.attendance
-    who = attendance.resident.name or attendance.resident.openid
+    who = attendance.name or (attendance.resident.openid if attendance.resident else "")
     if not result.first_time:
         return f"{who} already checked in at {format_local(attendance.checked_in_at, tz)}"
     if attendance.walk_in:

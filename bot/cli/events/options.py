@@ -19,6 +19,7 @@ from bot.cli.support import (
     staff_session,
 )
 from models.events.errors import EventError
+from models.tags.errors import TagError
 from models.villages.errors import VillageError
 from models.villages.queries import find_village
 
@@ -31,7 +32,7 @@ def event_session(ctx: click.Context) -> Iterator[Session]:
     try:
         with staff_session(ctx) as db:
             yield db
-    except (EventError, VillageError) as error:
+    except (EventError, TagError, VillageError) as error:
         raise StaffError(str(error)) from None
 
 

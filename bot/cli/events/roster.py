@@ -110,10 +110,11 @@ def _signup_row(signup: Signup, attendance: Attendance | None) -> dict[str, Any]
 
 
 def attendance_row(attendance: Attendance) -> dict[str, Any]:
+    """A check-in as the roster lists it; a walk-in staff added by hand has no openid."""
     resident = attendance.resident
     return {
-        "openid": resident.openid,
-        "name": resident.name,
+        "openid": resident.openid if resident is not None else None,
+        "name": attendance.name,
         "party": attendance.party_size,
         "method": attendance.method,
         "walk_in": attendance.walk_in,

@@ -29,4 +29,7 @@ blueprint.add_url_rule(
 blueprint.add_url_rule(
     "/<int:event_id>/checkin/<int:signup_id>", view_func=roster.check_in_row, methods=["POST"]
 )
+blueprint.add_url_rule(
+    "/<int:event_id>/walk-ins", view_func=roster.add_walk_in_by_hand, methods=["POST"]
+)
 blueprint.add_url_rule("/<int:event_id>/qr.png", view_func=qr.qr_png, methods=["GET"])

@@ -18,7 +18,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
-from bot.console.context import now, request_db
+from bot.console.context import account, now, request_db
 from bot.console.events.access import actor, club_tz, manages_events, visible_event
 from bot.console.events.form import EventForm, blank_form, form_of, read_form
 from bot.console.events.refusals import field_text, refusal_field, refusal_text
@@ -30,9 +30,11 @@ from models.events.audit_entries import (
 )
 from models.events.errors import EventError
 from models.events.listing import residents_to_tell
-from models.events.staff import create_event, normalize_tags, publish_event, update_event
+from models.events.staff import create_event, publish_event, update_event
 from models.events.tables import Event
 from models.partners import list_partners
+from models.tags.errors import TagError
+from models.tags.queries import all_tags
 from models.villages.queries import active_villages
 
 # What the form edits, as ``update_event`` names it.
@@ -54,14 +56,16 @@ def _form_page(
     form: EventForm,
     event: Event | None = None,
     *,
-    refused: EventError | None = None,
+    refused: EventError | TagError | None = None,
     to_tell: int | None = None,
 ) -> str:
     """The form, with each mistake next to its field; a refusal about no field is shown
-    above the form."""
+    above the form. The tags offered are those in use and those the event has."""
     field_errors = {name: field_text(name, key) for name, key in form.errors.items()}
     error = ""
-    if refused is not None:
+    if isinstance(refused, TagError):
+        field_errors["tags"] = refused.text(account().language)
+    elif refused is not None:
         field = refusal_field(refused)
         if field is None:
             error = refusal_text(refused)
@@ -73,13 +77,16 @@ def _form_page(
         event=event,
         partners=list_partners(request_db()),
         villages=active_villages(request_db()),
+        tags=[tag for tag in all_tags(request_db()) if tag.active or tag.key in form.tags],
         field_errors=field_errors,
         error=error,
         to_tell=to_tell,
     )
 
 
-def _refused(form: EventForm, error: EventError, event: Event | None = None) -> tuple[str, int]:
+def _refused(
+    form: EventForm, error: EventError | TagError, event: Event | None = None
+) -> tuple[str, int]:
     """The form again with the refusal; the request's changes are rolled back first, so
     nothing is half-saved."""
     request_db().rollback()
@@ -135,7 +142,7 @@ def create() -> ResponseReturnValue:
             village_id=values["village_id"],
             now=now(),
         )
-    except EventError as error:
+    except (EventError, TagError) as error:
         return _refused(form, error)
     audit_created(db, actor(), event, now())
     db.commit()
@@ -171,13 +178,13 @@ class Edits:
 
 
 def _edits(event: Event, form: EventForm) -> Edits:
-    """The edits the form makes (a refused tag raises EventError)."""
+    """The edits the form makes."""
     fields = {
         name: value
         for name, value in form.values.items()
         if name in EDITED and _differs(value, getattr(event, name))
     }
-    tags = form.tags if normalize_tags(form.tags) != event.tags else None
+    tags = form.tags if sorted(form.tags) != sorted(event.tags) else None
     current = sorted(partner.name for partner in event.partners)
     partners = form.partners if sorted(form.partners) != current else None
     return Edits(fields, tags, partners)
@@ -190,10 +197,7 @@ def update(event_id: int) -> ResponseReturnValue:
     _check_village(form, event)
     if form.errors:
         return _form_page(form, event), 400
-    try:
-        edits = _edits(event, form)
-    except EventError as error:
-        return _refused(form, error, event)
+    edits = _edits(event, form)
     if not edits.names:
         flash(gettext("console_event_unchanged"))
         return redirect(url_for("console.events.roster_page", event_id=event.id))
@@ -210,7 +214,7 @@ def update(event_id: int) -> ResponseReturnValue:
             partner_names=edits.partners,
             **edits.fields,
         )
-    except EventError as error:
+    except (EventError, TagError) as error:
         return _refused(form, error, event)
     if to_tell and request.form.get("told") != str(to_tell):
         # Every rule held: roll the change back and ask once more, with the count.

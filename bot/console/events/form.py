@@ -32,13 +32,11 @@ class EventForm:
     typed: dict[str, str]
     partners: list[str]
     contact_required: bool
+    # The keys of the tags ticked (models/tags).
+    tags: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     # A field's name and the catalog key of what is wrong with it.
     errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def tags(self) -> list[str]:
-        return [tag for tag in self.typed.get("tags", "").replace("，", ",").split(",") if tag]
 
 
 def blank_form() -> EventForm:
@@ -49,7 +47,6 @@ def form_of(event: Event, tz: ZoneInfo) -> EventForm:
     """The form filled in with an event as it is, its times in local time."""
     typed = {name: str(getattr(event, name)) for name in TEXT_FIELDS}
     typed.update(capacity=str(event.capacity), max_party=str(event.max_party_size))
-    typed["tags"] = ", ".join(event.tags)
     typed["village"] = str(event.village_id or "")
     for name, attribute in TIME_FIELDS.items():
         moment: datetime | None = getattr(event, attribute)
@@ -61,12 +58,13 @@ def form_of(event: Event, tz: ZoneInfo) -> EventForm:
         typed=typed,
         partners=[partner.name for partner in event.partners],
         contact_required=event.contact_required,
+        tags=list(event.tags),
     )
 
 
 def read_form(posted: MultiDict[str, str], tz: ZoneInfo) -> EventForm:
     """The posted form read into values; ``errors`` names each field that could not be."""
-    names = (*TEXT_FIELDS, "capacity", "max_party", "tags", "village")
+    names = (*TEXT_FIELDS, "capacity", "max_party", "village")
     typed = {name: posted.get(name, "").strip() for name in names}
     for name in TIME_FIELDS:
         typed[f"{name}_date"] = posted.get(f"{name}_date", "").strip()
@@ -75,6 +73,7 @@ def read_form(posted: MultiDict[str, str], tz: ZoneInfo) -> EventForm:
         typed=typed,
         partners=[name for name in posted.getlist("partners") if name.strip()],
         contact_required=bool(posted.get("contact_required")),
+        tags=[key for key in posted.getlist("tags") if key.strip()],
     )
     for name in TEXT_FIELDS:
         form.values[name] = typed[name]

@@ -12,9 +12,10 @@ from flask_babel import gettext
 from bot.console.context import now, request_db, services
 from bot.console.events.access import partner_scope
 from bot.console.villages import chosen_village
-from models.events.listing import EventFilter, EventListing, event_tags, staff_events
+from models.events.listing import EventFilter, EventListing, staff_events
 from models.events.queries import occupancies
 from models.events.tables import EventStatus
+from models.tags.queries import all_tags
 from models.villages.queries import active_villages, all_villages
 
 LISTING_TEXT_KEYS = {
@@ -60,7 +61,7 @@ def index() -> str:
         taken=occupancies(db, events),
         wanted=wanted,
         listings=LISTING_TEXT_KEYS,
-        tags=event_tags(db),
+        tags=all_tags(db),
         villages=active_villages(db),
         village_names={entry.id: entry.label for entry in all_villages(db)},
     )

@@ -7,7 +7,7 @@ from flask_babel import gettext
 
 from models.base import ID_MAX
 from models.events.errors import EventError, EventRefusal, InvalidRule
-from models.events.tables import MAX_PLACE, MAX_TAG, MAX_TITLE
+from models.events.tables import MAX_PLACE, MAX_TITLE, WALK_IN_NAME_MAX
 
 # The form field each rule is about.
 RULE_FIELDS = {
@@ -25,8 +25,10 @@ RULE_FIELDS = {
     InvalidRule.PARTY_OVER_CAPACITY: "max_party",
     InvalidRule.DEADLINE_AFTER_START: "deadline",
     InvalidRule.DEADLINE_PAST: "deadline",
-    InvalidRule.TAG: "tags",
     InvalidRule.REASON_EMPTY: "reason",
+    InvalidRule.WALK_IN_NAME: "walk_in_name",
+    InvalidRule.WALK_IN_PHONE: "walk_in_phone",
+    InvalidRule.WALK_IN_PARTY: "walk_in_party",
 }
 RULE_TEXT_KEYS = {
     InvalidRule.TITLE_EMPTY: "console_event_error_required",
@@ -43,8 +45,10 @@ RULE_TEXT_KEYS = {
     InvalidRule.PARTY_OVER_CAPACITY: "console_event_error_party_over_capacity",
     InvalidRule.DEADLINE_AFTER_START: "console_event_error_deadline_after_start",
     InvalidRule.DEADLINE_PAST: "console_event_error_deadline_past",
-    InvalidRule.TAG: "console_event_error_tag",
     InvalidRule.REASON_EMPTY: "console_event_error_required",
+    InvalidRule.WALK_IN_NAME: "console_walk_in_error_name",
+    InvalidRule.WALK_IN_PHONE: "console_walk_in_error_phone",
+    InvalidRule.WALK_IN_PARTY: "console_walk_in_error_party",
 }
 REFUSAL_TEXT_KEYS = {
     EventRefusal.UNKNOWN_PARTNER: "console_event_refused_partner",
@@ -61,14 +65,15 @@ REFUSAL_TEXT_KEYS = {
 LIMITS = {
     "title": MAX_TITLE,
     "place": MAX_PLACE,
-    "tags": MAX_TAG,
     "capacity": ID_MAX,
+    "walk_in_name": WALK_IN_NAME_MAX,
 }
 
 
-def field_text(field: str, key: str) -> str:
-    """A field's mistake in the reader's language."""
-    return gettext(key).format(limit=LIMITS.get(field, ""))
+def field_text(field: str, key: str, limit: int | None = None) -> str:
+    """A field's mistake in the reader's language; ``limit`` when it is the event's own
+    (the largest party) rather than the field's."""
+    return gettext(key).format(limit=LIMITS.get(field, "") if limit is None else limit)
 
 
 def refusal_field(error: EventError) -> str | None:
@@ -83,6 +88,8 @@ def refusal_field(error: EventError) -> str | None:
 def refusal_text(error: EventError) -> str:
     """The refusal as the reader reads it."""
     if error.rule is not None:
-        return field_text(RULE_FIELDS[error.rule], RULE_TEXT_KEYS[error.rule])
+        own = error.event.max_party_size if error.event is not None else None
+        limit = own if error.rule == InvalidRule.WALK_IN_PARTY else None
+        return field_text(RULE_FIELDS[error.rule], RULE_TEXT_KEYS[error.rule], limit)
     key = REFUSAL_TEXT_KEYS.get(error.reason, "console_event_refused")
     return gettext(key)

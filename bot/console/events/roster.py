@@ -1,8 +1,9 @@
 """An event's roster at the door: who is confirmed (party size, contact details where
-given), the waitlist in order, who came and who walked in; and checking people in from a
-phone, by the 6-digit code a resident shows, by tapping their row, or several rows at
-once. Each check-in is ``aixiang events checkin``'s operation (models/events/checkin.py),
-audited with the signed-in account.
+given), the waitlist in order, who came and who walked in, by name where known; and
+checking people in from a phone, by the 6-digit code a resident shows, by tapping their
+row, or several rows at once, and adding a walk-in who is not a follower by hand. Each
+check-in is ``aixiang events checkin``'s operation (models/events/checkin.py, a walk-in
+by hand ``add_walk_in``), audited with the signed-in account.
 
 A check-in answers htmx with the roster's lists drawn again (so counts and rows stay
 true), and a plain form post with the page. Several rows at once go in together or not at
@@ -22,15 +23,18 @@ from sqlalchemy.orm import Session
 
 from bot.console.context import now, request_db
 from bot.console.events.access import actor, checks_in, visible_event
-from bot.console.events.refusals import refusal_text
+from bot.console.events.refusals import refusal_field, refusal_text
 from models.accounts.roles import Permission
 from models.base import ID_MAX
 from models.events.audit_entries import audit_checked_in
-from models.events.checkin import CheckInResult, check_in, check_in_by_code
+from models.events.checkin import CheckInResult, add_walk_in, check_in, check_in_by_code
 from models.events.errors import EventError
 from models.events.queries import occupancy, roster
 from models.events.tables import CHECKIN_CODE_DIGITS, CheckinMethod, Event, Signup
 from models.villages.queries import village_entry
+
+# The walk-in form's fields, as the form names them.
+WALK_IN_FIELDS = ("walk_in_name", "walk_in_phone", "walk_in_party")
 
 
 def _lists(event: Event) -> dict[str, Any]:
@@ -52,8 +56,21 @@ def roster_page(event_id: int) -> str:
     return render_template("console/events/roster.html", **_lists(visible_event(event_id)))
 
 
-def _answer(event_id: int, message: str, *, refused: bool) -> ResponseReturnValue:
-    """The lists again with what happened (htmx), or the page with it (a plain post)."""
+def _answer(
+    event_id: int, message: str, *, refused: bool, field_errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    """The lists again with what happened (htmx), or the page with it (a plain post). A
+    mistake in the walk-in form (a plain post) is said on the page next to its field, with
+    what was typed kept."""
+    if field_errors:
+        values = {field: request.form.get(field, "") for field in WALK_IN_FIELDS}
+        page = render_template(
+            "console/events/roster.html",
+            field_errors=field_errors,
+            walk_in=values,
+            **_lists(visible_event(event_id)),
+        )
+        return page, 400
     if request.headers.get("HX-Request"):
         lists = render_template(
             "console/events/roster_lists.html",
@@ -68,7 +85,7 @@ def _answer(event_id: int, message: str, *, refused: bool) -> ResponseReturnValu
 
 def _said(result: CheckInResult) -> str:
     attendance = result.attendance
-    who = attendance.resident.name or attendance.resident.openid
+    who = attendance.name or (attendance.resident.openid if attendance.resident else "")
     if not result.first_time:
         return gettext("console_checkin_already").format(name=who)
     if attendance.walk_in:
@@ -116,6 +133,37 @@ def _checked_in(event_id: int, attempt: Callable[[Session], CheckInResult]) -> R
     audit_checked_in(db, actor(), result, now())
     db.commit()
     return _answer(event_id, _said(result), refused=False)
+
+
+@checks_in
+def add_walk_in_by_hand(event_id: int) -> ResponseReturnValue:
+    """Someone who came without signing up and is not a follower: their name, phone if
+    they give one, and how many came together."""
+    event = visible_event(event_id)
+    form = request.form
+    party = form.get("walk_in_party", "1").strip()
+    db = request_db()
+    try:
+        result = add_walk_in(
+            db,
+            event.id,
+            form.get("walk_in_name", ""),
+            form.get("walk_in_phone", ""),
+            int(party) if party.isdecimal() and len(party) <= len(str(ID_MAX)) else 0,
+            now(),
+        )
+    except EventError as error:
+        db.rollback()
+        field = refusal_field(error)
+        if field is not None:
+            return _answer(event_id, "", refused=True, field_errors={field: refusal_text(error)})
+        return _answer(event_id, refusal_text(error), refused=True)
+    audit_checked_in(db, actor(), result, now())
+    db.commit()
+    added = gettext("console_walk_in_added").format(
+        name=result.attendance.name, party=result.attendance.party_size
+    )
+    return _answer(event_id, added, refused=False)
 
 
 @checks_in

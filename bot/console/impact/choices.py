@@ -1,6 +1,6 @@
 """What a person narrowed the dashboard to, read from the query string: a period (this
-month unless chosen), a village, an event tag. Bad input is one sentence on the page,
-never a guess."""
+month unless chosen), a village, an event tag (its key, from the tag list). Bad input is
+one sentence on the page, never a guess."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import datetime
 from werkzeug.datastructures import MultiDict
 
 from bot.console.context import services
-from models.events.tables import MAX_TAG
 from models.impact.period import Period, PeriodKind, current_value, period_bounds
+from models.tags.tables import MAX_TAG
 
 
 @dataclass(frozen=True)

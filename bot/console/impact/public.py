@@ -32,7 +32,7 @@ def summary() -> str:
     tz = services().config.bot.tz
     year = current_value(PeriodKind.YEAR, now().astimezone(tz).date())
     period = period_bounds(PeriodKind.YEAR, year, tz).until(now())
-    figures = headline(db, ImpactScope(period.start, period.end))
+    figures = headline(db, ImpactScope(period.start, period.end), tz)
     return render_template(
         "console/impact_public.html",
         figures=figures,

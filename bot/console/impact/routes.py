@@ -22,6 +22,7 @@ from models.accounts.roles import Permission
 from models.impact.period import PeriodError, PeriodKind
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.scope import ImpactScope
+from models.tags.queries import all_tags
 from models.villages.queries import active_villages
 
 blueprint = Blueprint("impact", __name__, url_prefix="/impact")
@@ -63,6 +64,7 @@ def index() -> ResponseReturnValue:
         kinds=list(PeriodKind),
         period_names={kind: gettext(key) for kind, key in PERIOD_TEXT_KEYS.items()},
         villages=active_villages(request_db()),
+        tags=all_tags(request_db()),
         error=error,
         public_on=public_impact_on(request_db()),
     )

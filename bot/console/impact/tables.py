@@ -17,15 +17,7 @@ from sqlalchemy.orm import Session
 from bot.console.names import status_name
 from models.impact.broadcasts import broadcast_reach
 from models.impact.events import by_month, held_event_rows, total
-from models.impact.needs import (
-    by_category_status,
-    by_month_category,
-    by_month_status,
-    most_raised,
-    over_deadline,
-    partner_hours,
-    raised_need_rows,
-)
+from models.impact.needs import most_raised, over_deadline, partner_hours, raised_need_counts
 from models.impact.residents import residents_served
 from models.impact.scope import ImpactScope
 from models.needs.queue import AckDeadlines
@@ -77,7 +69,7 @@ class Inputs:
 def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[ImpactTable]:
     """Every table of the dashboard, in the page's order."""
     events = held_event_rows(db, scope)
-    needs = raised_need_rows(db, scope)
+    needs = raised_need_counts(db, scope, inputs.tz)
     name = inputs.category_name
     period = total(events)
     reach = broadcast_reach(db, scope)
@@ -88,7 +80,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
         [gettext("impact_attended"), period.attended],
         [gettext("impact_walk_ins"), period.walk_ins],
         [gettext("impact_attendance_rate"), period.attendance_rate],
-        [gettext("impact_needs_raised"), len(needs)],
+        [gettext("impact_needs_raised"), needs.total],
     ]
     if reach is not None:
         headline.append([gettext("impact_broadcasts_sent"), reach.broadcasts])
@@ -124,7 +116,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
             _heads("impact_column_category", "impact_column_status", "impact_column_needs"),
             [
                 [name(category), status_name(status), count]
-                for (category, status), count in sorted(by_category_status(needs).items())
+                for (category, status), count in sorted(needs.by_category_status().items())
             ],
             Chart("bar", 0, (2,), pivot=1),
         ),
@@ -134,7 +126,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
             _heads("impact_column_month", "impact_column_category", "impact_column_needs"),
             [
                 [month, name(category), count]
-                for (month, category), count in sorted(by_month_category(needs, inputs.tz).items())
+                for (month, category), count in sorted(needs.by_month_category().items())
             ],
             Chart("line", 0, (2,), pivot=1),
         ),
@@ -144,7 +136,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
             _heads("impact_column_month", "impact_column_status", "impact_column_needs"),
             [
                 [month, status_name(status), count]
-                for (month, status), count in sorted(by_month_status(needs, inputs.tz).items())
+                for (month, status), count in sorted(needs.by_month_status().items())
             ],
             Chart("line", 0, (2,), pivot=1),
         ),
@@ -166,7 +158,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
                     row.resolved,
                     row.median_to_resolve,
                 ]
-                for row in partner_hours(needs)
+                for row in partner_hours(db, scope)
             ],
             Chart("bar", 0, (2, 4)),
         ),
@@ -193,7 +185,7 @@ def impact_tables(db: Session, scope: ImpactScope, inputs: Inputs) -> list[Impac
             ),
             [
                 [row.ref, name(row.category), status_name(row.status), row.demand_count]
-                for row in most_raised(db, needs)
+                for row in most_raised(db, scope)
             ],
             Chart("bar", 0, (3,)),
         ),

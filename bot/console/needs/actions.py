@@ -72,7 +72,7 @@ def category(ref: str) -> ResponseReturnValue:
     if scope_partner_id() is not None:
         abort(403)
     db = request_db()
-    known = [c.key for c in services().config.needs.categories]
+    known = services().config.needs.categories
     try:
         change_category(db, actor(), need, request.form.get("category", ""), known, now())
     except NeedError as exc:

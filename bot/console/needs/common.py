@@ -34,10 +34,7 @@ def actor() -> Actor:
 
 
 def deadlines() -> AckDeadlines:
-    config = services().config
-    return AckDeadlines(
-        config.console.ack_days_by_category(config.needs.categories), config.console.ack_days
-    )
+    return services().config.ack_deadlines
 
 
 def category_names() -> dict[str, str]:

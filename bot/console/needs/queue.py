@@ -1,5 +1,6 @@
-"""The needs queue at ``/console/needs/``: filters, sorts, pages, the fixed saved views,
-and bulk changes to the needs ticked on it.
+"""The needs queue at ``/console/needs/``: filters, sorts, pages, the built-in views and
+the reader's own saved ones (bot/console/needs/saved_views.py), and bulk changes to the
+needs ticked on it.
 
 A bulk change is asked twice: the first POST shows what will happen to which needs, the
 second (``confirmed``) makes it, each need through the same
@@ -17,7 +18,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from bot.console.auth import requires
-from bot.console.context import now, request_db
+from bot.console.context import account, now, request_db
 from bot.console.names import status_name
 from bot.console.needs.blueprint import blueprint
 from bot.console.needs.common import (
@@ -29,24 +30,25 @@ from bot.console.needs.common import (
     scope_partner_id,
 )
 from models.accounts.roles import Permission
+from models.base import is_id
 from models.needs.errors import NeedError
 from models.needs.queries import residents_told
 from models.needs.queue import (
     UNASSIGNED,
     QueueFilter,
     QueueSort,
-    filter_args,
-    filter_from_args,
-    is_id,
+    filter_values,
     queue_page,
+    read_filter,
 )
+from models.needs.saved_views import saved_views
 from models.needs.staff import NeedUpdate, may_update, update_needs
 from models.needs.tables import NeedStatus
 from models.partners import Partner, list_partners
 from models.villages.queries import all_villages
 
-# The saved views: a name, the filter it stands for, and its label's text key.
-SAVED_VIEWS: dict[str, tuple[QueueFilter, str]] = {
+# The built-in views: a name, the filter it stands for, and its label's text key.
+BUILT_IN_VIEWS: dict[str, tuple[QueueFilter, str]] = {
     "open": (QueueFilter(), "console_needs_view_open"),
     "new": (QueueFilter(status=NeedStatus.SUBMITTED), "console_needs_view_new"),
     "over_time": (QueueFilter(over_time=True), "console_needs_view_over_time"),
@@ -63,27 +65,40 @@ SORT_TEXT_KEYS = {
 BULK_STATUSES = [s for s in NeedStatus if s not in (NeedStatus.SUBMITTED, NeedStatus.DUPLICATE)]
 
 
-def read_filter(args: MultiDict[str, str]) -> QueueFilter:
-    """The queue's filter from the address (see :func:`filter_from_args`)."""
-    return filter_from_args(args, category_names(), scope_partner_id())
+def address_filter(args: MultiDict[str, str]) -> QueueFilter:
+    """The queue's filter from the address, in the reader's scope; a value that is not
+    one of the choices narrows nothing, so an edited address shows a page, never an
+    error."""
+    return read_filter(args, category_names(), scope_partner_id()).wanted
 
 
 def _view_args() -> dict[str, dict[str, str]]:
-    return {name: filter_args(wanted) for name, (wanted, _) in SAVED_VIEWS.items()}
+    return {name: filter_values(wanted) for name, (wanted, _) in BUILT_IN_VIEWS.items()}
 
 
-def _render(
-    wanted: QueueFilter, page_number: int, error: str = "", status: int = 200
+def render_queue(
+    wanted: QueueFilter,
+    page_number: int,
+    error: str = "",
+    status: int = 200,
+    *,
+    view_name: str = "",
+    view_error: str = "",
 ) -> tuple[str, int]:
+    """The queue page; ``view_name`` and ``view_error`` fill the save-a-view form again
+    when its name was refused."""
     db = request_db()
     page = queue_page(db, wanted, deadlines(), now(), page_number)
     return render_template(
         "console/needs/queue.html",
         page=page,
         wanted=wanted,
-        args=filter_args(wanted),
-        views=SAVED_VIEWS,
+        args=filter_values(wanted),
+        views=BUILT_IN_VIEWS,
         view_args=_view_args(),
+        my_views=saved_views(db, account().id),
+        view_name=view_name,
+        view_error=view_error,
         sorts=SORT_TEXT_KEYS,
         statuses=list(NeedStatus),
         bulk_statuses=BULK_STATUSES,
@@ -99,7 +114,7 @@ def _render(
 @blueprint.get("/")
 def index() -> ResponseReturnValue:
     page = request.args.get("page", "1")
-    return _render(read_filter(request.args), int(page) if is_id(page) else 1)
+    return render_queue(address_filter(request.args), int(page) if is_id(page) else 1)
 
 
 @blueprint.post("/bulk")
@@ -109,14 +124,14 @@ def bulk() -> ResponseReturnValue:
     db = request_db()
     form = request.form
     back = form.get("back", "")
-    wanted = read_filter(MultiDict(parse_qsl(back)))
+    wanted = address_filter(MultiDict(parse_qsl(back)))
     needs = [find_need(ref) for ref in dict.fromkeys(form.getlist("need"))]
     try:
         change = _bulk_change(form)
         if not needs:
             raise NeedError(gettext("console_needs_bulk_none"))
     except NeedError as exc:
-        return _render(wanted, 1, str(exc), 400)
+        return render_queue(wanted, 1, str(exc), 400)
     if not all(may_update(scope_partner_id(), need, change) for need in needs):
         abort(403)
     if form.get("confirmed") != "1":
@@ -133,7 +148,7 @@ def bulk() -> ResponseReturnValue:
         entries = update_needs(db, actor(), needs, change, now())
     except NeedError as exc:
         db.rollback()
-        return _render(
+        return render_queue(
             wanted,
             1,
             refusal(exc),

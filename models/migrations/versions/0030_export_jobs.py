@@ -1,7 +1,7 @@
 """export_job: exports too large for a web request, run by the scheduler's process
 
-Revision ID: 0025_export_jobs
-Revises: 0024_need_demand
+Revision ID: 0030_export_jobs
+Revises: 0029_dashboard_indexes
 Create Date: 2026-12-02
 
 One row per background export (models/exports/jobs.py): what was asked, its progress,
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_export_jobs"
-down_revision: str | None = "0024_need_demand"
+revision: str = "0030_export_jobs"
+down_revision: str | None = "0029_dashboard_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
