@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-preview bench-dashboard clean
+.PHONY: demo demo-reset test lint bench-webhook bench-needs bench-events bench-push bench-chaos bench-console bench-preview bench-dashboard bench-exports clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench-preview: $(STAMP)
 # 900,000 followers (`--reuse --only dashboard|fanout` for one part on a kept database).
 bench-dashboard: $(STAMP)
 	$(VENV)/bin/python bench/dashboard.py
+# The needs export of 200,000 needs as XLSX and CSV, in a PostgreSQL database of its own.
+bench-exports: $(STAMP)
+	$(VENV)/bin/python bench/exports.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

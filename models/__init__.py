@@ -9,6 +9,7 @@ from models.audit import AuditEntry
 from models.base import Base
 from models.broadcasts.records import Broadcast, BroadcastRecipient
 from models.events.tables import Attendance, Event, EventTag, Signup
+from models.exports.jobs import ExportJob
 from models.impact.publication import Switch
 from models.inbound import InboundMessage
 from models.inbox.tables import Conversation, ConversationMessage
@@ -33,6 +34,7 @@ __all__ = [
     "ConversationMessage",
     "Event",
     "EventTag",
+    "ExportJob",
     "InboundMessage",
     "Need",
     "NeedHistory",

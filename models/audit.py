@@ -16,6 +16,7 @@ kind, which will not grow, has its CHECK.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, check_one_of, page_count
+from models.base import ID_MAX, Base, SelectT, check_one_of, page_count
 
 ACTOR_NAME_MAX = 64
 # A before or after value is cut to this many characters: the log says what changed, it
@@ -80,6 +81,9 @@ class AuditAction(StrEnum):
     VIEW_SAVE = "view.save"
     VIEW_RENAME = "view.rename"
     VIEW_DELETE = "view.delete"
+    # Personal data taken out of the console or the CLI as a file (no change, but who
+    # took what out is what the log is for).
+    EXPORT_RUN = "export.run"
 
 
 class AuditObject(StrEnum):
@@ -102,6 +106,8 @@ class AuditObject(StrEnum):
     SWITCH = "switch"
     # A saved view of the needs queue (models/needs/saved_views.py).
     SAVED_VIEW = "saved_view"
+    # A list exported to a file: the object id is the background job's, if it was one.
+    EXPORT = "export"
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,26 @@ class AuditFilter:
     object_id: int | None = None
 
 
+def audit_filter_from_args(args: Mapping[str, str]) -> AuditFilter:
+    """The filter from the log's address (or an export's filters, the same words);
+    anything unknown narrows nothing."""
+    action = args.get("action", "")
+    object_type = args.get("object", "")
+    return AuditFilter(
+        actor=args.get("who", "").strip(),
+        action=action if action in tuple(AuditAction) else "",
+        object_type=object_type if object_type in tuple(AuditObject) else "",
+        object_id=typed_number(args.get("object_id", "")),
+    )
+
+
+def typed_number(text: str) -> int | None:
+    """A typed number ("#12" too), or None for anything that is not one (a filter then
+    ignores it)."""
+    text = text.strip().lstrip("#")
+    return int(text) if text.isdecimal() and int(text) <= ID_MAX else None
+
+
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]
@@ -210,11 +236,8 @@ class AuditPage:
         return page_count(self.total, self.page_size)
 
 
-def audit_page(
-    db: Session, wanted: AuditFilter, page: int = 1, page_size: int = PAGE_SIZE
-) -> AuditPage:
-    """One page of entries, newest first, and how many match in all."""
-    query = select(AuditEntry)
+def audit_narrowed(query: SelectT, wanted: AuditFilter) -> SelectT:
+    """The filter's conditions, for the log's pages and its export alike."""
     if wanted.actor:
         query = query.where(func.lower(AuditEntry.actor_name) == wanted.actor.strip().lower())
     if wanted.action:
@@ -223,11 +246,21 @@ def audit_page(
         query = query.where(AuditEntry.object_type == wanted.object_type)
     if wanted.object_id is not None:
         query = query.where(AuditEntry.object_id == wanted.object_id)
+    return query
+
+
+def audit_order(query: SelectT) -> SelectT:
+    return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+
+
+def audit_page(
+    db: Session, wanted: AuditFilter, page: int = 1, page_size: int = PAGE_SIZE
+) -> AuditPage:
+    """One page of entries, newest first, and how many match in all."""
+    query = audit_narrowed(select(AuditEntry), wanted)
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     page = max(1, page)
     entries = db.execute(
-        query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+        audit_order(query).offset((page - 1) * page_size).limit(page_size)
     ).scalars()
     return AuditPage(list(entries), int(total), page, page_size)

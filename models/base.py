@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, CursorResult, DateTime, MetaData, Result, func
+from sqlalchemy import CheckConstraint, CursorResult, DateTime, MetaData, Result, Select, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+# A query of any columns, kept as its own type by the functions that add conditions to it.
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -92,7 +95,9 @@ def rowcount(result: Result[Any]) -> int:
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
     """A stored UTC time as residents and staff read it: local, to the minute."""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    # isoformat, cut after the minutes, is strftime("%Y-%m-%d %H:%M") at a third of its
+    # cost, which an export of hundreds of thousands of times notices.
+    return moment.astimezone(tz).isoformat(" ", "minutes")[:16]
 
 
 class Base(DeclarativeBase):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from models.base import SelectT
 from models.events.tables import Attendance, Event, Signup
 from models.needs.queries import resident_needs
 from models.needs.tables import Need
@@ -33,7 +34,18 @@ def search_residents(
     text = text.strip()[:SEARCH_MAX]
     if len(text) < SEARCH_MIN and (text or village_id is None):
         return []
-    query = select(Resident)
+    query = residents_narrowed(select(Resident), text, village_id)
+    return list(
+        db.execute(
+            query.order_by(Resident.last_interaction_at.desc(), Resident.id.desc()).limit(limit)
+        ).scalars()
+    )
+
+
+def residents_narrowed(query: SelectT, text: str, village_id: int | None) -> SelectT:
+    """Residents whose name or mobile contains ``text`` or whose openid ends with it, in
+    ``village_id`` (with its groups): the search's conditions, for its export too."""
+    text = text.strip()[:SEARCH_MAX]
     if text:
         lowered = text.lower()
         query = query.where(
@@ -45,11 +57,7 @@ def search_residents(
         )
     if village_id is not None:
         query = query.where(in_village(Resident.village_id, village_id))
-    return list(
-        db.execute(
-            query.order_by(Resident.last_interaction_at.desc(), Resident.id.desc()).limit(limit)
-        ).scalars()
-    )
+    return query
 
 
 @dataclass(frozen=True)

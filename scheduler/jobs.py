@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config.sections import Config
+from bot.exports.runs import ExportSettings, run_export_jobs
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
 from models import digest, reminders
@@ -156,6 +157,15 @@ def expire_pushes(ctx: JobContext) -> str:
     return _summary(expired, f"{expired} pushes expired")
 
 
+def run_exports(ctx: JobContext) -> str:
+    """Exports too large for a web request, queued by the console, and expired files."""
+    services = ctx.services
+    ran = run_export_jobs(
+        services.session_factory, ExportSettings.of(services.config), services.clock
+    )
+    return _summary(ran, f"{ran} exports written")
+
+
 def fetch_media(ctx: JobContext) -> str:
     result = run_media_sweep(ctx.services, ctx.client)
     done = result.fetched + result.retrying + result.failed + result.erased
@@ -170,6 +180,7 @@ JOBS: tuple[Job, ...] = (
     Job("weekly-report", queue_weekly_report, _weekly_time, _weekly_missed),
     Job("expire-pushes", expire_pushes, _every(5)),
     Job("fetch-media", fetch_media, _every(1)),
+    Job("exports", run_exports, _every(1)),
 )
 
 

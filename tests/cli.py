@@ -141,6 +141,7 @@ def command_args(
         ("tags", "deactivate"): ("长者",),
         ("tags", "activate"): ("women",),
         ("tags", "merge"): ("老人", "elderly"),
+        ("export",): ("needs", "--out", str(Path(png).with_name("needs.xlsx"))),
     }[path]
 
 

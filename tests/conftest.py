@@ -119,6 +119,10 @@ def make_test_config(database_url: str, redis_url: str, **overrides: Any) -> Con
             "encoding_aes_key": TEST_AES_KEY,
         },
         "console": {"secret_key": TEST_CONSOLE_SECRET},
+        # Never the project's instance/ either: background exports write their files here.
+        "exports": {
+            "dir": str(Path(tempfile.gettempdir()) / f"aixiang-test-exports-{os.getpid()}")
+        },
     }
     for section, values in overrides.items():
         settings.setdefault(section, {}).update(values)

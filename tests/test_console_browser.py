@@ -77,7 +77,7 @@ def test_the_demo_admin_adds_a_staff_member_who_then_signs_in(
     expect(page.locator("#open-needs .number")).to_have_text("1")
     expect(page.locator("#upcoming-events .number")).to_have_text("1")
     expect(page.locator("nav.nav a")).to_have_text(
-        ["概览", "需求", "活动", "居民", "居民留言", "发送队列", "群发", "影响力"]
+        ["概览", "需求", "活动", "居民", "居民留言", "发送队列", "群发", "影响力", "导出"]
     )
     page.goto(f"{site}/console/accounts/")
     expect(page.locator(".error")).to_have_text("您的账号无权进行此操作。")

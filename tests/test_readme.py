@@ -143,6 +143,8 @@ def test_readme_commands_run_as_written_on_the_demo(demo: RunningDemo) -> None:
 
     assert Path("roster.csv").read_text(encoding="utf-8-sig")
     assert Path("checkin-1.png").read_bytes().startswith(b"\x89PNG")
+    assert Path("needs.xlsx").read_bytes().startswith(b"PK")
+    assert Path("roster-1.csv").read_text(encoding="utf-8-sig").count("\n") == 2
     assert {"needs update", "events checkin", "outbox show", "db upgrade"} <= set(ran)
 
 

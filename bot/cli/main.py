@@ -17,6 +17,7 @@ from bot.cli.broadcasts import broadcast, broadcasts
 from bot.cli.db import db
 from bot.cli.demo import demo, fake_wechat
 from bot.cli.events.group import events
+from bot.cli.export import export
 from bot.cli.menu import menu
 from bot.cli.needs import needs
 from bot.cli.outbox import outbox_group
@@ -60,6 +61,7 @@ main.add_command(menu)
 main.add_command(accounts)
 main.add_command(villages)
 main.add_command(tags)
+main.add_command(export)
 
 
 def run() -> None:

@@ -36,6 +36,7 @@ def anchor_paths(config: Config, folder: Path) -> Config:
         database_url = url.set(database=str(folder / path)).render_as_string(hide_password=False)
     media = Path(config.needs.media_dir)
     spool = Path(config.bot.spool_dir)
+    exports = Path(config.exports.dir)
     clock_file = Path(config.bot.clock_offset_file)
     if config.bot.clock_offset_file and not clock_file.is_absolute():
         config = replace(
@@ -45,6 +46,9 @@ def anchor_paths(config: Config, folder: Path) -> Config:
         config,
         bot=replace(config.bot, spool_dir=str(spool if spool.is_absolute() else folder / spool)),
         database=replace(config.database, url=database_url),
+        exports=replace(
+            config.exports, dir=str(exports if exports.is_absolute() else folder / exports)
+        ),
         needs=replace(
             config.needs, media_dir=str(media if media.is_absolute() else folder / media)
         ),

@@ -205,6 +205,19 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class ExportsConfig:
+    """The console's and the CLI's exports (bot/exports/): an export of more rows than
+    ``background_rows`` runs as a job in the scheduler's process, its file written to
+    ``dir`` and kept ``keep_hours``; ``batch_rows`` rows are read from the database at a
+    time."""
+
+    background_rows: int = 10_000
+    keep_hours: int = 24
+    batch_rows: int = 2_000
+    dir: str = "instance/exports"
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
@@ -215,6 +228,7 @@ class Config:
     push: PushConfig = field(default_factory=PushConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    exports: ExportsConfig = field(default_factory=ExportsConfig)
 
     def require_wechat_credentials(self) -> None:
         """Stop a process that talks to WeChat when the credentials it needs are absent."""
@@ -262,4 +276,5 @@ SCALAR_SECTIONS: dict[str, type] = {
     "push": PushConfig,
     "console": ConsoleConfig,
     "reports": ReportsConfig,
+    "exports": ExportsConfig,
 }

@@ -41,6 +41,8 @@ def validate(config: Config) -> None:
         raise ConfigError("needs.max_photos must be between 0 and 9")
     if not config.needs.media_dir.strip():
         raise ConfigError("needs.media_dir must name a folder")
+    if not config.exports.dir.strip():
+        raise ConfigError("exports.dir must name a folder")
     _validate_ranges(config)
     _validate_console(config.console)
     _validate_push(config.push)
@@ -83,6 +85,9 @@ NUMBER_RANGES: dict[str, Range] = {
     "console.lockout_minutes": Range(1, 24 * 60, "minutes"),
     "console.proxy_hops": Range(0, 10, "proxies"),
     "console.ack_days": Range(1, 365, "days"),
+    "exports.background_rows": Range(0, 100_000_000, "rows (0 runs every export as a job)"),
+    "exports.keep_hours": Range(1, 24 * 365, "hours"),
+    "exports.batch_rows": Range(100, 100_000, "rows"),
 }
 # Reminders at most a year before the event; more would be no reminder.
 MAX_REMINDER_OFFSET_H = 8760

@@ -9,8 +9,13 @@ from flask import Blueprint, render_template, request
 from bot.console.auth import requires
 from bot.console.context import request_db
 from models.accounts.roles import Permission
-from models.audit import AuditAction, AuditFilter, AuditObject, audit_page
-from models.base import ID_MAX
+from models.audit import (
+    AuditAction,
+    AuditObject,
+    audit_filter_from_args,
+    audit_page,
+    typed_number,
+)
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -54,6 +59,7 @@ ACTION_TEXT_KEYS = {
     AuditAction.VIEW_SAVE: "console_action_view_save",
     AuditAction.VIEW_RENAME: "console_action_view_rename",
     AuditAction.VIEW_DELETE: "console_action_view_delete",
+    AuditAction.EXPORT_RUN: "console_action_export_run",
 }
 OBJECT_TEXT_KEYS = {
     AuditObject.ACCOUNT: "console_object_account",
@@ -70,27 +76,15 @@ OBJECT_TEXT_KEYS = {
     AuditObject.MENU: "console_object_menu",
     AuditObject.SWITCH: "console_object_switch",
     AuditObject.SAVED_VIEW: "console_object_saved_view",
+    AuditObject.EXPORT: "console_object_export",
 }
-
-
-def _number(text: str) -> int | None:
-    """A typed number, or None for anything that is not one (the filter then ignores it)."""
-    text = text.strip().lstrip("#")
-    return int(text) if text.isdecimal() and int(text) <= ID_MAX else None
 
 
 @blueprint.get("/")
 @requires(Permission.READ_AUDIT)
 def index() -> str:
-    action = request.args.get("action", "")
-    object_type = request.args.get("object", "")
-    wanted = AuditFilter(
-        actor=request.args.get("who", "").strip(),
-        action=action if action in tuple(AuditAction) else "",
-        object_type=object_type if object_type in tuple(AuditObject) else "",
-        object_id=_number(request.args.get("object_id", "")),
-    )
-    page = audit_page(request_db(), wanted, _number(request.args.get("page", "")) or 1)
+    wanted = audit_filter_from_args(request.args)
+    page = audit_page(request_db(), wanted, typed_number(request.args.get("page", "")) or 1)
     return render_template(
         "console/audit.html",
         page=page,

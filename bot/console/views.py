@@ -28,6 +28,8 @@ from bot.console.auth import SignedIn, client_address, guard, safe_next
 from bot.console.broadcasts import blueprint as broadcasts_blueprint
 from bot.console.context import account, close_request_db, now, request_db, services
 from bot.console.events import blueprint as events_blueprint
+from bot.console.exports import blueprint as exports_blueprint
+from bot.console.exports import export_url
 from bot.console.i18n import CatalogDomain
 from bot.console.impact.routes import blueprint as impact_blueprint
 from bot.console.inbox import blueprint as inbox_blueprint
@@ -71,6 +73,7 @@ console.register_blueprint(events_blueprint)
 console.register_blueprint(outbox_blueprint)
 console.register_blueprint(broadcasts_blueprint)
 console.register_blueprint(my_account_blueprint)
+console.register_blueprint(exports_blueprint)
 
 DOMAIN = CatalogDomain()
 ROLE_TEXT_KEYS = {
@@ -106,6 +109,7 @@ def _page_context() -> dict[str, Any]:
         "language": str(get_locale().language),
         "push_status_name": push_status_name,
         "push_kind_name": push_kind_name,
+        "export_url": export_url,
     }
 
 

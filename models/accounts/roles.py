@@ -58,6 +58,9 @@ class Permission(StrEnum):
     PUBLISH_IMPACT = "publish_impact"
     # See the outbox and the broadcasts: counts, dead letters, pauses, progress.
     READ_OUTBOX = "read_outbox"
+    # Export the residents' list as a file: every resident's contact details at once,
+    # more than any one page shows, so admins only.
+    EXPORT_RESIDENTS = "export_residents"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.accounts.roles import Role
 from models.accounts.tables import Account
+from models.base import SelectT
 from models.events.tables import (
     LIVE_SIGNUP_STATUSES,
     Event,
@@ -42,7 +43,7 @@ class EventFilter:
     partner_id: int | None = None
 
 
-def _when(query: Select[Event], listing: EventListing, now: datetime) -> Select[Event]:
+def _when(query: SelectT, listing: EventListing, now: datetime) -> SelectT:
     if listing == EventListing.DRAFTS:
         return query.where(Event.status == EventStatus.DRAFT).order_by(Event.starts_at, Event.id)
     if listing == EventListing.UPCOMING:
@@ -55,9 +56,8 @@ def _when(query: Select[Event], listing: EventListing, now: datetime) -> Select[
     ).order_by(Event.starts_at.desc(), Event.id.desc())
 
 
-def staff_events(db: Session, wanted: EventFilter, now: datetime) -> list[Event]:
-    """The events a console list shows, soonest first (past ones: latest first)."""
-    query = select(Event).options(selectinload(Event.tag_rows), selectinload(Event.partners))
+def events_narrowed(query: SelectT, wanted: EventFilter, now: datetime) -> SelectT:
+    """The filter's conditions and the list's order, for the list and its export alike."""
     if wanted.tag:
         query = query.where(
             Event.id.in_(select(EventTag.event_id).where(EventTag.tag == wanted.tag))
@@ -66,7 +66,13 @@ def staff_events(db: Session, wanted: EventFilter, now: datetime) -> list[Event]
         query = query.where(in_village(Event.village_id, wanted.village_id))
     if wanted.partner_id is not None:
         query = query.where(Event.id.in_(co_hosted_by(wanted.partner_id)))
-    return list(db.execute(_when(query, wanted.listing, now)).scalars())
+    return _when(query, wanted.listing, now)
+
+
+def staff_events(db: Session, wanted: EventFilter, now: datetime) -> list[Event]:
+    """The events a console list shows, soonest first (past ones: latest first)."""
+    query = select(Event).options(selectinload(Event.tag_rows), selectinload(Event.partners))
+    return list(db.execute(events_narrowed(query, wanted, now)).scalars())
 
 
 def co_hosted_by(partner_id: int) -> Select[tuple[int]]:

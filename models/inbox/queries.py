@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from models.accounts.roles import ROLE_PERMISSIONS, Permission
 from models.accounts.tables import Account
 from models.audit import AuditAction, AuditEntry, AuditObject
+from models.base import SelectT
 from models.inbox.tables import Conversation, ConversationMessage, ConversationStatus
 from models.push.outbox import OutboxMessage
 from models.residents import Resident
@@ -137,22 +138,30 @@ def inbox(
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    if village_id is not None:
-        query = query.where(in_village(Resident.village_id, village_id))
-    if tab == InboxTab.UNASSIGNED:
-        query = query.where(
-            Conversation.status == ConversationStatus.OPEN,
-            Conversation.assigned_account_id.is_(None),
-        )
-    elif tab == InboxTab.MINE:
-        query = query.where(
-            Conversation.status == ConversationStatus.OPEN,
-            Conversation.assigned_account_id == account_id,
-        )
+    query = inbox_narrowed(query, tab, account_id, village_id)
     return [
         InboxRow(conversation, resident, login, _excerpt(text or ""))
         for conversation, resident, login, text in db.execute(query).all()
     ]
+
+
+def inbox_narrowed(
+    query: SelectT, tab: InboxTab, account_id: int, village_id: int | None
+) -> SelectT:
+    """A tab's conditions (``query`` joins the resident), for the inbox and its export."""
+    if village_id is not None:
+        query = query.where(in_village(Resident.village_id, village_id))
+    if tab == InboxTab.UNASSIGNED:
+        return query.where(
+            Conversation.status == ConversationStatus.OPEN,
+            Conversation.assigned_account_id.is_(None),
+        )
+    if tab == InboxTab.MINE:
+        return query.where(
+            Conversation.status == ConversationStatus.OPEN,
+            Conversation.assigned_account_id == account_id,
+        )
+    return query
 
 
 def thread(db: Session, conversation: Conversation) -> Thread:

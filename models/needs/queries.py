@@ -8,11 +8,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
+from models.base import SelectT
 from models.needs.errors import NeedError
 from models.needs.notices import ASSIGNED_KIND, assigned_key, status_push_key
 from models.needs.tables import Need, NeedHistory, NeedPhoto
@@ -20,7 +20,6 @@ from models.partners import Partner
 from models.push.outbox import OutboxMessage
 from models.residents import Resident
 
-SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 REF_PATTERN = re.compile(r"^n?-?\s*0*(\d{1,9})$", re.IGNORECASE)
 
 

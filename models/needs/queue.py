@@ -19,8 +19,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from models.base import ID_MAX, is_id, page_count
-from models.needs.queries import SelectT, parse_ref
+from models.base import ID_MAX, SelectT, is_id, page_count
+from models.needs.queries import parse_ref
 from models.needs.tables import OPEN_STATUSES, Need, NeedStatus
 from models.partners import Partner
 from models.villages.queries import in_village
@@ -225,7 +225,7 @@ def description_holds(text: str) -> ColumnElement[bool]:
     return Need.description.icontains(text, autoescape=True)
 
 
-def _narrowed(
+def narrowed(
     query: SelectT, wanted: QueueFilter, deadlines: AckDeadlines, now: datetime
 ) -> SelectT:
     """The filter's conditions, once for the page and its count. Needs whose resident
@@ -255,6 +255,16 @@ def _narrowed(
     return query
 
 
+def queue_order(query: SelectT, sort: QueueSort) -> SelectT:
+    """The queue's order, for its pages and its export alike."""
+    if sort == QueueSort.DEMAND:
+        # ix_need_unerased_demand holds this order: the page is read, not sorted.
+        return query.order_by(Need.demand.desc(), Need.created_at, Need.id)
+    if sort == QueueSort.NEWEST:
+        return query.order_by(Need.created_at.desc(), Need.id.desc())
+    return query.order_by(Need.created_at, Need.id)
+
+
 def queue_page(
     db: Session,
     wanted: QueueFilter,
@@ -265,22 +275,18 @@ def queue_page(
 ) -> QueuePage:
     """One page of the queue in the filter's order, and how many needs match in all."""
     page = max(1, page)
-    query = _narrowed(
-        select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
-        wanted,
-        deadlines,
-        now,
+    query = queue_order(
+        narrowed(
+            select(Need, Partner.name).outerjoin(Partner, Partner.id == Need.partner_id),
+            wanted,
+            deadlines,
+            now,
+        ),
+        wanted.sort,
     )
-    if wanted.sort == QueueSort.DEMAND:
-        # ix_need_unerased_demand holds this order: the page is read, not sorted.
-        query = query.order_by(Need.demand.desc(), Need.created_at, Need.id)
-    elif wanted.sort == QueueSort.NEWEST:
-        query = query.order_by(Need.created_at.desc(), Need.id.desc())
-    else:
-        query = query.order_by(Need.created_at, Need.id)
     rows = db.execute(query.offset((page - 1) * page_size).limit(page_size)).all()
     total = db.execute(
-        _narrowed(select(func.count()).select_from(Need), wanted, deadlines, now)
+        narrowed(select(func.count()).select_from(Need), wanted, deadlines, now)
     ).scalar_one()
     return QueuePage(
         [

@@ -11,7 +11,7 @@ import click
 
 from bot.cli.events.options import event_id_of, event_session, local_tz
 from bot.cli.support import StaffError, emit, emit_object, format_local, json_option, printable
-from bot.exports import spreadsheet_text
+from bot.exports.sheets import spreadsheet_text
 from models.events.queries import roster
 from models.events.tables import Attendance, Signup
 

@@ -17,7 +17,7 @@ from bot.console.impact.choices import Choices, chosen_period, read_choices
 from bot.console.impact.tables import ImpactTable, Inputs, impact_tables
 from bot.console.needs.common import actor, category_names, deadlines
 from bot.console.villages import chosen_village
-from bot.exports import csv_bytes, xlsx_bytes
+from bot.exports.sheets import csv_bytes, xlsx_bytes
 from models.accounts.roles import Permission
 from models.impact.period import PeriodError, PeriodKind
 from models.impact.publication import public_impact_on, set_public_impact
