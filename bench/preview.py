@@ -156,7 +156,8 @@ def load_statements(residents: int) -> list[tuple[str, str]]:
             "tags",
             f"""
             INSERT INTO tag (key, name_zh, name_en, active, created_at)
-            VALUES ('{TAG}', '长者', '{TAG}', true, {now}), ('family', '家庭', 'family', true, {now})
+            VALUES ('{TAG}', '长者', '{TAG}', true, {now}),
+                   ('family', '家庭', 'family', true, {now})
             """,
         ),
         (

@@ -115,8 +115,8 @@ def audience(services: Services, spec: str) -> Audience:
     """The audience as a list, checked against the database's count of it, which a plain
     broadcast's fan-out records."""
     with services.session_factory() as db:
-        found = resolve_audience(db, spec, CATEGORIES)
-        counted = count_audience(db, spec, CATEGORIES)
+        found = resolve_audience(db, spec, services.clock(), CATEGORIES)
+        counted = count_audience(db, spec, services.clock(), CATEGORIES)
     assert counted == AudienceCount(
         found.spec, found.size, found.excluded_unsubscribed, found.excluded_opted_out
     )
@@ -218,9 +218,25 @@ def test_category_interest_is_who_raised_such_a_need(services: Services) -> None
     assert openids(audience(services, "category-interest:infrastructure")) == ["o-lamp"]
 
 
+def test_wrote_within_is_who_wrote_in_the_last_days_at_send_time(services: Services) -> None:
+    """Counted back from the time the audience is resolved, so a scheduled broadcast
+    reaches who wrote in the days before it goes out."""
+    now = services.clock()
+    with services.session_factory() as db, db.begin():
+        for openid, days_ago in (("o-today", 0), ("o-week", 6), ("o-month", 30)):
+            found = get_or_create_resident(db, openid, now)
+            found.last_interaction_at = now - timedelta(days=days_ago, hours=1)
+    assert openids(audience(services, "wrote-within:7")) == ["o-today", "o-week"]
+    assert openids(audience(services, "Wrote-Within: 31")) == ["o-month", "o-today", "o-week"]
+    assert audience(services, "wrote-within:007").spec == "wrote-within:7"
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
+        ("wrote-within:0", "'0' is not a number of days from 1 to 366"),
+        ("wrote-within:400", "'400' is not a number of days from 1 to 366"),
+        ("wrote-within:a week", "'a week' is not a number of days"),
         ("everyone", "is not one of all, tag:T"),
         ("all:now", "is not one of all, tag:T"),
         ("tag:", "say which after the colon"),

@@ -88,6 +88,28 @@ def test_the_preview_is_the_cli_dry_run(
     assert stored(services) == []
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"audience": "wrote-within", "days": "2"},
+        {"audience": "category-interest", "category": "infrastructure"},
+    ],
+)
+def test_every_audience_the_console_offers_previews_as_the_cli_does(
+    form: dict[str, str], staffer: Console, services: Services, staff: CliRunner, clock: FakeClock
+) -> None:
+    clock.set(utcnow())
+    residents(services, clock.now)
+    page = staffer.post("/console/broadcasts/preview", {"text": "停水通知", **form})
+    spec = f"{form['audience']}:{form.get('days') or form.get('category')}"
+    dry_run = json.loads(
+        run(
+            staff, "broadcast", "--text", "停水通知", "--audience", spec, "--dry-run", "--json"
+        ).stdout
+    )
+    assert figures(page.get_data(as_text=True))["reached"] == dry_run["recipients"]
+
+
 def test_schedule_and_cancel_are_audited(staffer: Console, services: Services) -> None:
     add_resident(services, "o-1")
     at = local_in(services, 2)
@@ -137,6 +159,10 @@ def test_the_cli_cancel_is_the_same_operation(
         ({"text": "x", "audience": "tag", "tag": "", "at": "+2"}, "请填写标签或选择村"),
         ({"text": "x", "audience": "tag", "tag": "nobody", "at": "+2"}, "找不到对象 tag:nobody"),
         ({"text": "x", "audience": "village", "village": "99", "at": "+2"}, "找不到对象"),
+        ({"text": "x", "audience": "wrote-within", "days": "", "at": "+2"}, "天数"),
+        ({"text": "x", "audience": "wrote-within", "days": "0", "at": "+2"}, "1 到 366"),
+        ({"text": "x", "audience": "signed-up", "audience_event": "999", "at": "+2"}, "找不到对象"),
+        ({"text": "x", "audience": "category-interest", "category": "space", "at": "+2"}, "类别"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_nothing_is_written(
@@ -161,7 +187,7 @@ def test_a_village_audience_reaches_its_groups_too(services: Services) -> None:
         for openid, place in places.items():
             db.get_one(Resident, ids[openid]).village_id = place
     with services.session_factory() as db:
-        found = resolve_audience(db, f"village:{village.id}")
+        found = resolve_audience(db, f"village:{village.id}", services.clock())
     assert sorted(r.openid for r in found.recipients) == ["o-g", "o-v"]
 
 

@@ -206,7 +206,7 @@ def test_a_staff_openid_never_seen_to_follow_is_not_in_broadcasts_yet_gets_the_d
         get_or_create_resident(db, "o-follower", clock.now)
     assert queue(services, clock) == 2
     with services.session_factory() as db:
-        everyone = resolve_audience(db, "all")
+        everyone = resolve_audience(db, "all", clock.now)
         staff = db.execute(select(Resident).where(Resident.openid == "o-staff-2")).scalar_one()
         assert (staff.subscribed, staff.subscribed_at, staff.unsubscribed_at) == (False, None, None)
     assert [r.openid for r in everyone.recipients] == ["o-follower"]
@@ -219,7 +219,7 @@ def test_a_staff_openid_never_seen_to_follow_is_not_in_broadcasts_yet_gets_the_d
 
     chat.event("subscribe", openid="o-staff-2")
     with services.session_factory() as db:
-        reached = [r.openid for r in resolve_audience(db, "all").recipients]
+        reached = [r.openid for r in resolve_audience(db, "all", clock.now).recipients]
     assert reached == ["o-follower", "o-staff-2"]
 
 

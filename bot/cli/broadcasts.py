@@ -106,7 +106,7 @@ def broadcast(
                 spec, reach = preview_reach(db, audience, settings, now, live, categories)
                 _report_dry_run(_reach_summary(spec, reach, texts, send_at), as_json, settings.tz)
                 return
-            found = resolve_audience(db, audience, categories)
+            found = resolve_audience(db, audience, now, categories)
             if found.size == 0 and send_at is None and not dry_run:
                 raise StaffError(
                     f"nobody to send to: --audience {found.spec} matches no resident who "

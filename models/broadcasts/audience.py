@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -42,11 +43,18 @@ class AudienceKind(StrEnum):
     CATEGORY_INTEREST = "category-interest"
     # The residents of a village or of one of its groups (models/villages).
     VILLAGE = "village"
+    # Residents who wrote to the account (or tapped its menu) within the last N days,
+    # counted back from when the audience is resolved: the broadcast's send time.
+    WROTE_WITHIN = "wrote-within"
 
 
-AUDIENCE_HELP = "all, tag:T, signed-up:ID, attended:ID, category-interest:C or village:ID"
+AUDIENCE_HELP = (
+    "all, tag:T, signed-up:ID, attended:ID, category-interest:C, village:ID or wrote-within:DAYS"
+)
 # Audience kinds whose argument is a record's number.
 NUMBERED = (AudienceKind.SIGNED_UP, AudienceKind.ATTENDED, AudienceKind.VILLAGE)
+# How far back ``wrote-within`` may look: a year of days.
+MAX_DAYS = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,12 @@ def parse_audience(spec: str) -> tuple[str, str]:
         raise BroadcastError(f"--audience {spec!r}: {argument!r} is not {what} id")
     if kind in NUMBERED:
         argument = str(int(argument.lstrip("#")))
+    if kind == AudienceKind.WROTE_WITHIN:
+        if not argument.isdecimal() or not 1 <= int(argument) <= MAX_DAYS:
+            raise BroadcastError(
+                f"--audience {spec!r}: {argument!r} is not a number of days from 1 to {MAX_DAYS}"
+            )
+        argument = str(int(argument))
     if kind == AudienceKind.CATEGORY_INTEREST:
         argument = argument.lower()
     return kind, argument
@@ -95,15 +109,19 @@ def normalize_audience(spec: str) -> str:
 
 
 def audience_conditions(
-    db: Session, spec: str, categories: Collection[str] | None = None
+    db: Session, spec: str, now: datetime, categories: Collection[str] | None = None
 ) -> tuple[str, list[ColumnElement[bool]]]:
     """``spec`` as stored, and the conditions over ``resident`` that select whom it
-    names, followers or not (see :func:`resolve_audience` for ``categories``): what a
-    preview counts and a fan-out writes set-based, without reading the residents one by
-    one. A village is a condition on the resident's own row, the rest a list of ids."""
+    names at ``now``, followers or not (see :func:`resolve_audience` for
+    ``categories``): what a preview counts and a fan-out writes set-based, without
+    reading the residents one by one. A village and a recent message are conditions on
+    the resident's own row, the rest a list of ids."""
     kind, argument = parse_audience(spec)
     if kind == AudienceKind.ALL:
         return kind, []
+    if kind == AudienceKind.WROTE_WITHIN:
+        since = now - timedelta(days=int(argument))
+        return f"{kind}:{argument}", [Resident.last_interaction_at >= since]
     if kind == AudienceKind.TAG:
         # Named in either language; kept as its key, which a rename does not change.
         argument = _tag(db, argument).key
@@ -117,14 +135,16 @@ def audience_conditions(
 REACHABLE = (Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(False))
 
 
-def resolve_audience(db: Session, spec: str, categories: Collection[str] | None = None) -> Audience:
+def resolve_audience(
+    db: Session, spec: str, now: datetime, categories: Collection[str] | None = None
+) -> Audience:
     """The residents ``spec`` reaches now, and how many it leaves out and why.
 
     ``categories`` (the configured need category keys) makes an unknown category an
     error; unsubscribed residents are counted before opted-out ones, so each excluded
     resident is counted once.
     """
-    stored, conditions = audience_conditions(db, spec, categories)
+    stored, conditions = audience_conditions(db, spec, now, categories)
     query = select(
         Resident.id,
         Resident.openid,
@@ -170,10 +190,10 @@ class AudienceCount:
 
 
 def count_audience(
-    db: Session, spec: str, categories: Collection[str] | None = None
+    db: Session, spec: str, now: datetime, categories: Collection[str] | None = None
 ) -> AudienceCount:
     """:func:`resolve_audience`'s counts, in one query and without a row per resident."""
-    stored, conditions = audience_conditions(db, spec, categories)
+    stored, conditions = audience_conditions(db, spec, now, categories)
     unsubscribed = Resident.subscribed.is_(False)
     opted_out = and_(Resident.subscribed.is_(True), Resident.broadcast_opt_out.is_(True))
     size, gone, quiet = db.execute(

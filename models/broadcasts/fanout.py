@@ -85,7 +85,7 @@ def prepare(
     """What a mass broadcast would send right now: its text, audience and mass plan
     (checked); a plain one needs no list of its residents (:func:`fan_out`)."""
     texts = _texts(db, broadcast, now, settings)
-    audience = resolve_audience(db, broadcast.audience, categories)
+    audience = resolve_audience(db, broadcast.audience, now, categories)
     plan = None
     if broadcast.mass:
         plan = plan_mass(audience, settings)
@@ -123,8 +123,8 @@ def fan_out(
     if broadcast.mass:
         return _fan_out_mass(db, broadcast, now, settings, progress, categories)
     texts = _texts(db, broadcast, now, settings)
-    stored, conditions = audience_conditions(db, broadcast.audience, categories)
-    counted = count_audience(db, stored, categories)
+    stored, conditions = audience_conditions(db, broadcast.audience, now, categories)
+    counted = count_audience(db, stored, now, categories)
     broadcast.text_zh, broadcast.text_en = texts["zh"], texts["en"]
     expires_at = _expiry(db, broadcast, now)
     shown = as_residents_see(texts)

@@ -44,7 +44,7 @@ def preview_reach(
 ) -> tuple[str, Reach]:
     """The audience ``spec`` (normalised) and how it would be reached now, counted
     without reading its residents one by one. Refuses a bad spec as the send does."""
-    normalized, conditions = audience_conditions(db, spec, categories)
+    normalized, conditions = audience_conditions(db, spec, now, categories)
     reach = reach_counts(
         db,
         and_(*conditions) if conditions else None,
