@@ -104,3 +104,7 @@ def test_staff_create_move_and_check_in_on_a_phone(
     page.fill("#checkin-code", "12")
     page.click("#checkin-code-submit")  # the browser refuses fewer than 6 digits itself
     expect(page.locator("#checkin-message")).to_have_text(came)
+    page.fill("#checkin-code", "000000")  # six digits, but nobody's code
+    page.click("#checkin-code-submit")
+    expect(page.locator("#checkin-message.error")).to_be_visible()
+    expect(page.locator("#attendance tbody tr")).to_have_count(1)
