@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Select,
     func,
     or_,
     select,
@@ -240,20 +241,30 @@ def _mass_broadcast_on_day(
     return db.execute(query.order_by(Broadcast.id).limit(1)).scalar_one_or_none()
 
 
+def _mass_sends_per_follower(start: datetime, end: datetime) -> Select[int, int]:
+    """Each follower's mass sends received between ``start`` and ``end`` that WeChat did
+    not give up on (resident id, how many): what its monthly limit of 4 counts."""
+    return (
+        select(BroadcastRecipient.resident_id, func.count().label("had"))
+        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
+        .where(
+            BroadcastRecipient.created_at >= start,
+            BroadcastRecipient.created_at < end,
+            OutboxMessage.status.not_in((OutboxStatus.DEAD, OutboxStatus.EXPIRED)),
+        )
+        .group_by(BroadcastRecipient.resident_id)
+    )
+
+
 def _residents_at_monthly_limit(db: Session, plan: MassPlan, when: datetime, tz: ZoneInfo) -> int:
     """How many planned recipients already had 4 mass sends WeChat did not give up on."""
     start, end = _local_period(when, tz, month=True)
+    per_follower = _mass_sends_per_follower(start, end).subquery()
     full = set(
         db.execute(
-            select(BroadcastRecipient.resident_id)
-            .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
-            .where(
-                BroadcastRecipient.created_at >= start,
-                BroadcastRecipient.created_at < end,
-                OutboxMessage.status.not_in((OutboxStatus.DEAD, OutboxStatus.EXPIRED)),
+            select(per_follower.c.resident_id).where(
+                per_follower.c.had >= MASS_PER_RESIDENT_PER_MONTH
             )
-            .group_by(BroadcastRecipient.resident_id)
-            .having(func.count() >= MASS_PER_RESIDENT_PER_MONTH)
         ).scalars()
     )
     if not full:
@@ -301,18 +312,7 @@ def mass_quota_use(db: Session, settings: BroadcastSettings, now: datetime) -> M
             QuotaPeriod.DAY, used, MASS_PER_DAY_SUBSCRIPTION, 0, end.astimezone(UTC)
         )
     start, end = _local_period(now, settings.tz, month=True)
-    per_follower = (
-        select(func.count().label("had"))
-        .select_from(BroadcastRecipient)
-        .join(OutboxMessage, OutboxMessage.id == BroadcastRecipient.outbox_id)
-        .where(
-            BroadcastRecipient.created_at >= start,
-            BroadcastRecipient.created_at < end,
-            OutboxMessage.status.not_in((OutboxStatus.DEAD, OutboxStatus.EXPIRED)),
-        )
-        .group_by(BroadcastRecipient.resident_id)
-        .subquery()
-    )
+    per_follower = _mass_sends_per_follower(start, end).subquery()
     most, full = db.execute(
         select(
             func.coalesce(func.max(per_follower.c.had), 0),
