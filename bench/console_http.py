@@ -5,9 +5,9 @@ bench's database and Redis. A staff account is created through models/accounts (
 as any account). Each client is a ``requests.Session`` that signs in as a person does
 (the CSRF token from the sign-in form, then the form posted) and then opens the pages of
 :func:`pages` in a shuffled order of its own, pausing ``--think`` seconds (0.5x to 1.5x
-at random) between clicks, until ``--duration`` is over (``signed_in`` says when a
-click is sent twice). The app has no timing header,
-so a page's time is what its client sees on loopback: from sending the request to the
+at random) before the first click and between clicks, until ``--duration`` is over
+(``signed_in`` says when a click is sent twice). The app has no timing header, so a
+page's time is what its client sees on loopback: from sending the request to the
 last byte of the page, queueing in the server included. Each console worker's RSS is
 read from /proc at the end (VmRSS, and VmHWM for its peak).
 """
@@ -166,8 +166,13 @@ def click(
     clicks: Clicks,
     seed: int,
 ) -> None:
-    """Open ``paths`` in a shuffled order, again and again, until ``until``."""
+    """Open ``paths`` in a shuffled order, again and again, until ``until``. The first
+    click waits a pause of its own too, as staff who sign in at different moments do:
+    20 clients opening a page at the same instant is a burst no office makes, and it
+    would time the burst (their first clicks, queued behind each other) rather than
+    the clicking."""
     rng = random.Random(seed)
+    time.sleep(think_s * rng.uniform(0, 1.5))
     while time.monotonic() < until:
         for path in rng.sample(paths, len(paths)):
             if time.monotonic() >= until:

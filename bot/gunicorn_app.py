@@ -18,6 +18,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from bot.app import create_app
 from bot.config.sections import Config
+from bot.console.warm import warm_console
 from bot.heap import freeze_startup_objects
 from bot.outage import note_arrival
 
@@ -126,4 +127,11 @@ def _bound_client_reads(_arbiter: Any, worker: Any) -> None:
 
 
 def run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:
-    FlaskServer(lambda: create_app(config, drain=True), server_options(host, port, workers)).run()
+    FlaskServer(lambda: _served_app(config), server_options(host, port, workers)).run()
+
+
+def _served_app(config: Config) -> Flask:
+    """The app one worker serves, its console's first-use work done (bot/console/warm.py)."""
+    app = create_app(config, drain=True)
+    warm_console(app)
+    return app
