@@ -115,6 +115,7 @@ def command_args(
         ("events", "list"): (),
         ("events", "roster"): (event,),
         ("events", "checkin"): (event, "--code", code),
+        ("events", "walk-in"): (event, "--name", "张三"),
         ("events", "qr"): (event, "--out", png),
         ("needs", "list"): (),
         ("needs", "show"): ("N-000001",),

@@ -542,6 +542,49 @@ def test_checkin_refusals(staff: CliRunner, services: Services) -> None:
     assert count(services, Attendance) == 0
 
 
+def test_walk_in_by_name_takes_free_places_and_is_on_the_roster(
+    staff: CliRunner, services: Services
+) -> None:
+    event_id = create(staff, "--publish", "--max-party", "3", days=0.05)
+    residents_sign_up(services, event_id, "o-1")
+    line = run(
+        staff,
+        "events",
+        "walk-in",
+        str(event_id),
+        "--name",
+        " 张  三 ",
+        "--phone",
+        "138 0013 8000",
+        "--party",
+        "2",
+    ).stdout
+    assert line.strip() == "added walk-in 张 三 (party of 2)"
+    with services.session_factory() as db:
+        [row] = db.execute(select(Attendance)).scalars().all()
+    assert (row.walk_in_name, row.walk_in_phone, row.party_size) == ("张 三", "13800138000", 2)
+    assert row.walk_in and row.resident_id is None
+    roster = json.loads(run(staff, "events", "roster", str(event_id), "--json").stdout)
+    assert [(a["name"], a["party"]) for a in roster["attendance"]] == [("张 三", 2)]
+
+
+def test_walk_in_refusals_change_nothing(staff: CliRunner, services: Services) -> None:
+    soon = create(staff, "--publish", "--max-party", "3", days=0.05)
+    later = create(staff, "--publish", days=5)
+    residents_sign_up(services, soon, "o-1", "o-2")
+    walk_in = ("events", "walk-in", str(soon))
+    assert "name is 1 to" in fail(staff, *walk_in, "--name", "  ")
+    assert "not a mainland mobile" in fail(staff, *walk_in, "--name", "李四", "--phone", "12345")
+    assert "a party is 1 to 3" in fail(staff, *walk_in, "--name", "李四", "--party", "4")
+    assert "--party: 'two' is not a whole number" in fail(
+        staff, *walk_in, "--name", "李四", "--party", "two"
+    )
+    assert "fewer than 2 places left" in fail(staff, *walk_in, "--name", "李四", "--party", "2")
+    assert "has not opened" in fail(staff, "events", "walk-in", str(later), "--name", "李四")
+    assert "no event 999" in fail(staff, "events", "walk-in", "999", "--name", "李四")
+    assert count(services, Attendance) == 0
+
+
 # QR code ---------------------------------------------------------------------------------------
 
 

@@ -101,3 +101,21 @@ def test_a_partner_checks_in_only_at_its_own_events(
     assert count(services, Attendance) == 1
     checked = [e for e in entries(services) if e.action == AuditAction.EVENT_CHECKIN]
     assert [(e.object_id, e.actor_name) for e in checked] == [(own, "sun")]
+
+
+def test_a_walk_in_names_who_added_it_and_a_partner_adds_only_at_its_own_events(
+    staff: CliRunner, services: Services, make_account: MakeAccount
+) -> None:
+    with services.session_factory() as db, db.begin():
+        add_partner(db, Actor.os_user("test"), name="阳光社工", kind=PartnerKind.NGO, now=utcnow())
+    make_account("sun", "partner", partner="阳光社工")
+    soon = timedelta(hours=1)
+    own = int(run(staff, *creating(soon), "--publish", "--partner", "阳光社工").stdout)
+    other = int(run(staff, *creating(soon), "--publish").stdout)
+    line = fail(staff, "events", "walk-in", str(other), "--name", "张三", "--as", "sun")
+    assert line == f"error: there is no event {other}"
+    run(staff, "events", "walk-in", str(own), "--name", "张三", "--as", "sun")
+    [added] = [e for e in entries(services) if e.action == AuditAction.EVENT_CHECKIN]
+    assert (added.object_id, added.actor_name) == (own, "sun")
+    assert added.after is not None and added.after["walk_in"] is True
+    assert count(services, Attendance) == 1

@@ -1,4 +1,5 @@
-"""``events checkin``: a resident checked in at the door, by code or openid."""
+"""At the door: ``events checkin`` (a resident, by code or openid) and ``events walk-in``
+(someone who came without signing up and is not a follower, by the name they give)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cli.actors import acting_account, as_option, os_user
-from bot.cli.events.options import event_id_of, event_session, local_tz
+from bot.cli.events.options import event_id_of, event_session, integer, local_tz
 from bot.cli.events.roster import attendance_row
 from bot.cli.support import (
     StaffError,
@@ -23,9 +24,9 @@ from models.accounts.operations import actor_for
 from models.accounts.roles import Permission
 from models.audit import Actor
 from models.events.audit_entries import audit_checked_in
-from models.events.checkin import CheckInResult, check_in, check_in_by_code
+from models.events.checkin import CheckInResult, add_walk_in, check_in, check_in_by_code
 from models.events.listing import visible_to
-from models.events.tables import CheckinMethod
+from models.events.tables import WALK_IN_NAME_MAX, CheckinMethod
 from models.residents import Resident
 
 
@@ -68,6 +69,45 @@ def checkin_command(
             )
         else:
             click.echo(printable(_checkin_line(result, tz)))
+
+
+@click.command("walk-in")
+@click.argument("event_id")
+@click.option(
+    "--name", required=True, help=f"The name they give (1 to {WALK_IN_NAME_MAX} characters)."
+)
+@click.option("--phone", default="", help="A mainland mobile number, if they give one.")
+@click.option("--party", default="1", show_default=True, help="How many came together.")
+@as_option
+@json_option("Print the attendance as JSON.")
+@click.pass_context
+def walk_in_command(
+    ctx: click.Context,
+    event_id: str,
+    name: str,
+    phone: str,
+    party: str,
+    as_account: str | None,
+    as_json: bool,
+) -> None:
+    """Add a walk-in with no sign-up and no WeChat.
+
+    They take free places and are counted as walked in, as when added on the console's
+    roster."""
+    number = event_id_of(event_id)
+    party_size = integer(party, "--party")
+    with event_session(ctx) as db:
+        actor = _checking_in(db, number, as_account)
+        now = now_from_context(ctx)
+        result = add_walk_in(db, number, name, phone, party_size, now)
+        audit_checked_in(db, actor, result, now)
+        if as_json:
+            emit_object({"event_id": number, **attendance_row(result.attendance)}, as_json=True)
+        else:
+            attendance = result.attendance
+            click.echo(
+                printable(f"added walk-in {attendance.name} (party of {attendance.party_size})")
+            )
 
 
 def _checking_in(db: Session, event_id: int, as_account: str | None) -> Actor:

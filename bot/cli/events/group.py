@@ -10,7 +10,7 @@ from bot.cli.events.changes import (
     publish_command,
     update_command,
 )
-from bot.cli.events.checkin import checkin_command
+from bot.cli.events.checkin import checkin_command, walk_in_command
 from bot.cli.events.listing import list_command
 from bot.cli.events.qr import qr_command
 from bot.cli.events.roster import roster_command
@@ -18,7 +18,7 @@ from bot.cli.events.roster import roster_command
 
 @click.group(short_help="Co-building events and their check-in.")
 def events() -> None:
-    """Co-building events: create, publish, cancel, list, roster, check-in, QR codes."""
+    """Co-building events: create, publish, cancel, list, roster, check-in, walk-ins, QR codes."""
 
 
 for command in (
@@ -29,6 +29,7 @@ for command in (
     list_command,
     roster_command,
     checkin_command,
+    walk_in_command,
     qr_command,
 ):
     events.add_command(command)
