@@ -251,7 +251,8 @@ def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> 
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
                 answered = response.status == 200
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # Not listening yet, or (on a loaded machine) its first answer is slow.
             answered = False
         if answered and len(server.worker_pids()) == workers:
             return
