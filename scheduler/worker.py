@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -325,14 +326,28 @@ class Worker:
                     threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
                     continue
                 chunk, remaining = remaining[:allowed], remaining[allowed:]
-                sends = [
-                    self._pool.submit(self._send_and_record, plan, now, held) for plan in chunk
+                turns = Turns(chunk)
+                senders = [
+                    self._pool.submit(self._send_in_turn, turns, now, held)
+                    for _ in range(min(self._push.worker_threads, len(chunk)))
                 ]
-                wait(sends)
-                for send in sends:
-                    send.result()
+                wait(senders)
+                for sender in senders:
+                    sender.result()
         finally:
             self._recorder.flush()
+
+    def _send_in_turn(self, turns: Turns, now: datetime, held: BatchLease) -> None:
+        """Send the chunk's rows one after another, taking turns with the other sending
+        threads, until none is left. A task per thread rather than per row: a thread goes
+        on to its next row without a future or a wake-up for each. When one row's outcome
+        cannot be recorded, no thread starts another send of the batch."""
+        while (plan := turns.take()) is not None:
+            try:
+                self._send_and_record(plan, now, held)
+            except BaseException:
+                turns.drop()
+                raise
 
     def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
         """Send one row and hand its outcome over to be committed at once. Quota refusals
@@ -416,6 +431,24 @@ _FINAL_STATUSES = {
     DeliveryOutcome.EXPIRED: OutboxStatus.EXPIRED,
     DeliveryOutcome.SKIPPED: OutboxStatus.SKIPPED,
 }
+
+
+class Turns:
+    """The rows of one chunk, taken one at a time by the sending threads."""
+
+    def __init__(self, plans: list[Plan]) -> None:
+        self._plans = deque(plans)
+
+    def take(self) -> Plan | None:
+        """The next row to send, or None when none is left (deque pops are atomic)."""
+        try:
+            return self._plans.popleft()
+        except IndexError:
+            return None
+
+    def drop(self) -> None:
+        """Leave the rest unsent: their lease runs out and they go again."""
+        self._plans.clear()
 
 
 @dataclass(frozen=True)
