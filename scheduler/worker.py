@@ -11,7 +11,19 @@ moment the send ends (scheduler/recorder.py, which groups the commits of all thr
 So a worker killed mid-batch has at most two unrecorded sends per thread
 (``push.worker_threads``): one in flight and one waiting for its commit. Only those are
 sent again when its lease runs out, never the rows it had already sent. Outcomes decided
-without a send (expired, stale, held) are written in the claim's own transaction.
+without a send (expired, stale, held) are written as the batch's sends start.
+
+The next batch is claimed on a thread of its own while the current one is sent, so the
+sending threads do not sit idle through the claim's round trip to the database. A batch
+claimed ahead is only leased: it is planned (the stale checks, the quota pauses, the
+customer-service allowance, a subscription consent) when its own sends start, so it sees
+what the batch before it changed, and giving it back spends nothing. Its lease runs from
+its claim, and is renewed before it is planned when a third of it has passed meanwhile;
+rows another worker took after it lapsed are not planned nor sent. A worker that stops,
+or whose batch failed, releases the batch it claimed ahead (due again at once, its
+attempt refunded) rather than leaving it leased until the lease runs out; if the database
+is out of reach the lease runs out by itself. ``run_once`` ends only when a claim made
+after the last batch was recorded finds nothing, as before.
 """
 
 from __future__ import annotations
