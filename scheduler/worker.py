@@ -325,7 +325,9 @@ class Worker:
                 with self._services.session_factory() as db, db.begin():
                     release_lease(db, [row.id for row in batch.rows], batch.lease.until)
         except (OperationalError, redis.RedisError) as exc:
-            log.warning("could not give back a batch claimed ahead (%s); its lease will end", exc)
+            # Either the claim ahead failed (nothing was leased) or the release did (the
+            # lease runs out by itself): nothing is lost either way.
+            log.warning("a batch claimed ahead was not given back (%s)", exc)
 
     def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> None:
         """Send the batch; return once every outcome is committed, or raise what stopped
