@@ -8,6 +8,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.services import Services
 from bot.wechat.fake_api.server import FakeWeChatServer
@@ -67,6 +71,24 @@ def test_a_stopping_worker_gives_back_the_batch_it_claimed_ahead(
     assert worker.run_once() == 2
     assert _statuses(services, rows) == ["sent"] * 4
     assert set(_sends(fake_wechat).values()) == {1}
+
+
+def test_a_worker_whose_records_fail_gives_back_the_batch_it_claimed_ahead(
+    make_worker: Callable[..., Worker], clock: FakeClock, fake_wechat: FakeWeChatServer
+) -> None:
+    worker = make_worker(push={"batch_size": 2, "worker_threads": 1})
+    services = worker._services
+    rows = _queued(services, clock, 4)
+
+    def database_gone() -> Any:
+        raise OperationalError("UPDATE outbox", {}, ConnectionError("connection refused"))
+
+    worker._recorder._connect = database_gone  # type: ignore[method-assign]
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    assert _statuses(services, rows[2:]) == ["pending", "pending"]
+    assert [outbox_row(services, row).attempts for row in rows[2:]] == [0, 0]
+    assert not {"o-a2", "o-a3"} & set(_sends(fake_wechat))
 
 
 def test_a_pause_met_while_sending_holds_back_the_batch_claimed_ahead(
