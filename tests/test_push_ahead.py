@@ -52,7 +52,7 @@ def test_a_stopping_worker_gives_back_the_batch_it_claimed_ahead(
     worker = make_worker(push={"batch_size": 2, "worker_threads": 1})
     services = worker._services
     rows = _queued(services, clock, 4)
-    fake_wechat.add_fault(CUSTOM, delay_s=0.5, times=1)
+    fake_wechat.add_fault(CUSTOM, delay_s=1.5, times=1)  # stop comes while it is sent
     stop = threading.Event()
     running = threading.Thread(target=worker.run_forever, args=(stop,))
     running.start()
@@ -144,6 +144,8 @@ def test_a_batch_claimed_ahead_whose_lease_was_taken_is_not_sent(
     fake_wechat.add_fault(CUSTOM, delay_s=60, times=1)
     stalled = threading.Thread(target=first.run_once)
     stalled.start()
+    # The first row's send has started, and the second row is claimed ahead.
+    _wait_until(lambda: bool(fake_wechat.calls(CUSTOM)))
     _wait_until(lambda: _statuses(services, rows) == [OutboxStatus.SENDING] * 2)
     clock.advance(seconds=31)
     assert second.run_once() == 2
