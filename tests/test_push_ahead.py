@@ -49,7 +49,9 @@ def _sends(fake: FakeWeChatServer) -> Counter[str]:
 def test_a_stopping_worker_gives_back_the_batch_it_claimed_ahead(
     make_worker: Callable[..., Worker], clock: FakeClock, fake_wechat: FakeWeChatServer
 ) -> None:
-    worker = make_worker(push={"batch_size": 2, "worker_threads": 1})
+    worker = make_worker(
+        push={"batch_size": 2, "worker_threads": 1}, wechat={"http_timeout_s": 5.0}
+    )
     services = worker._services
     rows = _queued(services, clock, 4)
     fake_wechat.add_fault(CUSTOM, delay_s=1.5, times=1)  # stop comes while it is sent
