@@ -11,7 +11,19 @@ moment the send ends (scheduler/recorder.py, which groups the commits of all thr
 So a worker killed mid-batch has at most two unrecorded sends per thread
 (``push.worker_threads``): one in flight and one waiting for its commit. Only those are
 sent again when its lease runs out, never the rows it had already sent. Outcomes decided
-without a send (expired, stale, held) are written in the claim's own transaction.
+without a send (expired, stale, held) are written as the batch's sends start.
+
+The next batch is claimed on a thread of its own while the current one is sent, so the
+sending threads do not sit idle through the claim's round trip to the database. A batch
+claimed ahead is only leased: it is planned (the stale checks, the quota pauses, the
+customer-service allowance, a subscription consent) when its own sends start, so it sees
+what the batch before it changed, and giving it back spends nothing. Its lease runs from
+its claim, and is renewed before it is planned when a third of it has passed meanwhile;
+rows another worker took after it lapsed are not planned nor sent. A worker that stops,
+or whose batch failed, releases the batch it claimed ahead (due again at once, its
+attempt refunded) rather than leaving it leased until the lease runs out; if the database
+is out of reach the lease runs out by itself. ``run_once`` ends only when a claim made
+after the last batch was recorded finds nothing, as before.
 """
 
 from __future__ import annotations
@@ -19,9 +31,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +48,7 @@ from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
 from models.broadcasts.sending import mass_send_now
-from models.push.claims import Claimed, claim_due, renew_lease
+from models.push.claims import Claimed, claim_due, release_lease, renew_lease
 from models.push.consents import use_consent
 from models.push.outcomes import mark_outcome
 from models.push.pauses import PAUSED_PREFIX
@@ -198,6 +212,7 @@ class Worker:
         self._pool = ThreadPoolExecutor(
             max_workers=self._push.worker_threads, thread_name_prefix="push"
         )
+        self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-claim")
         self._recorder = OutcomeRecorder(
             services.engine, self._record_other, backlog=self._push.worker_threads
         )
@@ -205,17 +220,13 @@ class Worker:
         self._timeout_s = services.config.wechat.http_timeout_s
 
     def close(self) -> None:
+        self._claimer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self._recorder.close()
 
     def run_once(self) -> int:
         """Deliver everything due now, then return how many rows were handled."""
-        handled = 0
-        while True:
-            count = self.process_batch()
-            if count == 0:
-                return handled
-            handled += count
+        return self._deliver_until(None)
 
     def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> None:
         """Deliver until ``stop`` is set. A batch that fails because the database or Redis
@@ -224,7 +235,7 @@ class Worker:
         worker is still there when the service comes back."""
         while not stop.is_set():
             try:
-                handled = self.process_batch()
+                handled = self._deliver_until(stop)
             except (OperationalError, redis.RedisError) as exc:
                 self._outage.report(exc)
                 handled = 0
@@ -232,21 +243,91 @@ class Worker:
                 stop.wait(idle_s)
 
     def process_batch(self) -> int:
+        """Claim one batch and deliver it, with nothing claimed ahead; returns its size."""
+        batch = self._claim()
+        self._deliver(batch)
+        return batch.size
+
+    def _deliver_until(self, stop: threading.Event | None) -> int:
+        """Deliver batch after batch until a claim made after the last batch was recorded
+        finds nothing (``--once``'s "everything due now", rows a batch put back due at once
+        included) or ``stop`` is set; returns how many rows were handled.
+
+        The next batch is claimed on the claiming thread while this one is sent, so the
+        sending threads do not wait for the claim. A batch claimed ahead when ``stop`` is
+        set, or when sending fails, is released at once (:meth:`_release`)."""
+        handled = 0
+        batch = self._claim()
+        while batch.size:
+            ahead = (
+                None if stop is not None and stop.is_set() else self._claimer.submit(self._claim)
+            )
+            try:
+                self._deliver(batch)
+            except BaseException:
+                self._release(ahead)
+                raise
+            handled += batch.size
+            if ahead is None or (stop is not None and stop.is_set()):
+                self._release(ahead)
+                return handled
+            batch = ahead.result()
+            if not batch.size:
+                batch = self._claim()
+        return handled
+
+    def _claim(self) -> Batch:
+        """Lease the next batch. Nothing is decided here but what the claim filters out
+        (kinds whose mass sends are paused), so a batch claimed ahead spends no allowance
+        or consent and can be given back as it was (:meth:`_release`)."""
         now = self._services.clock()
         lease = timedelta(seconds=self._push.lease_s)
-        gate = self._pauses.gate(now)
+        mass_paused = self._pauses.gate(now).paused_kinds(Channel.MASS)
         with self._services.session_factory() as db, db.begin():
-            mass_paused = gate.paused_kinds(Channel.MASS)
             claimed = claim_due(db, now, lease, self._push.batch_size, mass_paused)
-            planned: list[Plan] = []
-            for result in self._planner.plan_all(db, claimed, now, gate):
+        held = BatchLease(self._services, [row.id for row in claimed], now + lease, lease)
+        return Batch(claimed, held)
+
+    def _deliver(self, batch: Batch) -> None:
+        """Plan the batch as things are now (pauses, staleness, allowances: the batch may
+        have waited while the one before it was sent), record what is decided without a
+        send, and send the rest."""
+        now = self._services.clock()
+        # A batch claimed ahead waited for the one before it: its lease is renewed here if
+        # a third of it has passed, and rows another worker took meanwhile are not planned.
+        rows = [row for row in batch.rows if batch.lease.holds(row.id, timedelta(0))]
+        if not rows:
+            return
+        gate = self._pauses.gate(now)
+        planned: list[Plan] = []
+        with (
+            self._services.session_factory() as db,
+            db.begin(),
+            batch.lease.recording() as until,
+        ):
+            for result in self._planner.plan_all(db, rows, now, gate):
                 if isinstance(result, Plan):
                     planned.append(result)
                 else:
-                    self._record_other(db, result, now, now + lease)
-        held = BatchLease(self._services, [row.id for row in claimed], now + lease, lease)
-        self._send_all(planned, now, held)
-        return len(claimed)
+                    self._record_other(db, result, now, until)
+        self._send_all(planned, now, batch.lease)
+
+    def _release(self, ahead: Future[Batch] | None) -> None:
+        """Give back a batch claimed ahead that will not be sent: its rows fall due again at
+        once, their attempt refunded, rather than when the lease runs out. Nothing of it
+        was planned, so nothing else is spent. If the database cannot be reached, the lease
+        runs out by itself."""
+        if ahead is None:
+            return
+        try:
+            batch = ahead.result()
+            if batch.size:
+                with self._services.session_factory() as db, db.begin():
+                    release_lease(db, [row.id for row in batch.rows], batch.lease.until)
+        except (OperationalError, redis.RedisError) as exc:
+            # Either the claim ahead failed (nothing was leased) or the release did (the
+            # lease runs out by itself): nothing is lost either way.
+            log.warning("a batch claimed ahead was not given back (%s)", exc)
 
     def _send_all(self, planned: list[Plan], now: datetime, held: BatchLease) -> None:
         """Send the batch; return once every outcome is committed, or raise what stopped
@@ -259,14 +340,28 @@ class Worker:
                     threading.Event().wait(1.0 / max(self._push.rate_per_s, 1.0))
                     continue
                 chunk, remaining = remaining[:allowed], remaining[allowed:]
-                sends = [
-                    self._pool.submit(self._send_and_record, plan, now, held) for plan in chunk
+                turns = Turns(chunk)
+                senders = [
+                    self._pool.submit(self._send_in_turn, turns, now, held)
+                    for _ in range(min(self._push.worker_threads, len(chunk)))
                 ]
-                wait(sends)
-                for send in sends:
-                    send.result()
+                wait(senders)
+                for sender in senders:
+                    sender.result()
         finally:
             self._recorder.flush()
+
+    def _send_in_turn(self, turns: Turns, now: datetime, held: BatchLease) -> None:
+        """Send the chunk's rows one after another, taking turns with the other sending
+        threads, until none is left. A task per thread rather than per row: a thread goes
+        on to its next row without a future or a wake-up for each. When one row's outcome
+        cannot be recorded, no thread starts another send of the batch."""
+        while (plan := turns.take()) is not None:
+            try:
+                self._send_and_record(plan, now, held)
+            except BaseException:
+                turns.drop()
+                raise
 
     def _send_and_record(self, plan: Plan, now: datetime, held: BatchLease) -> None:
         """Send one row and hand its outcome over to be committed at once. Quota refusals
@@ -350,6 +445,36 @@ _FINAL_STATUSES = {
     DeliveryOutcome.EXPIRED: OutboxStatus.EXPIRED,
     DeliveryOutcome.SKIPPED: OutboxStatus.SKIPPED,
 }
+
+
+class Turns:
+    """The rows of one chunk, taken one at a time by the sending threads."""
+
+    def __init__(self, plans: list[Plan]) -> None:
+        self._plans = deque(plans)
+
+    def take(self) -> Plan | None:
+        """The next row to send, or None when none is left (deque pops are atomic)."""
+        try:
+            return self._plans.popleft()
+        except IndexError:
+            return None
+
+    def drop(self) -> None:
+        """Leave the rest unsent: their lease runs out and they go again."""
+        self._plans.clear()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A claimed batch: its rows, in claim order, and the lease they are held under."""
+
+    rows: list[Claimed]
+    lease: BatchLease
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
 
 
 class BatchLease:

@@ -194,3 +194,18 @@ def renew_lease(db: Session, ids: Iterable[int], held_until: datetime, until: da
         .returning(OutboxMessage.id)
     )
     return set(renewed.scalars())
+
+
+def release_lease(db: Session, ids: Iterable[int], held_until: datetime) -> None:
+    """Give back rows this worker leased (until ``held_until``) but will not send: due
+    again at once, their attempt refunded, as if never claimed. A row another worker
+    claimed since is left alone."""
+    db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.lease_until == held_until,
+        )
+        .values(status=OutboxStatus.PENDING, lease_until=None, attempts=OutboxMessage.attempts - 1)
+    )
