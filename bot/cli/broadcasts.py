@@ -35,7 +35,13 @@ from bot.config.sections import Config
 from bot.redis_conn import connect_redis
 from bot.services import broadcast_settings
 from models.accounts.roles import Permission
-from models.broadcasts.audience import AUDIENCE_HELP, Audience, resolve_audience
+from models.broadcasts.audience import (
+    AUDIENCE_HELP,
+    Audience,
+    AudienceCount,
+    count_audience,
+    resolve_audience,
+)
 from models.broadcasts.fanout import cancel_broadcast, check_send_at, create_broadcast, fan_out
 from models.broadcasts.mass import MassMethod, MassPlan, check_mass_quota, plan_mass
 from models.broadcasts.messages import (
@@ -106,14 +112,20 @@ def broadcast(
                 spec, reach = preview_reach(db, audience, settings, now, live, categories)
                 _report_dry_run(_reach_summary(spec, reach, texts, send_at), as_json, settings.tz)
                 return
-            found = resolve_audience(db, audience, now, categories)
+            # A mass send plans its requests from the residents themselves; a normal one
+            # needs only their number here, as its rows are written inside the database.
+            found: Audience | AudienceCount = (
+                resolve_audience(db, audience, now, categories)
+                if mass
+                else count_audience(db, audience, now, categories)
+            )
             if found.size == 0 and send_at is None and not dry_run:
                 raise StaffError(
                     f"nobody to send to: --audience {found.spec} matches no resident who "
                     f"follows and has not opted out ({found.excluded_unsubscribed} "
                     f"unsubscribed, {found.excluded_opted_out} opted out)"
                 )
-            plan = plan_mass(found, settings) if mass else None
+            plan = plan_mass(found, settings) if isinstance(found, Audience) else None
             if plan is not None:
                 check_mass_quota(db, plan, settings, now, send_at=send_at)
             summary = _summary(found, plan, texts, send_at)
@@ -192,7 +204,7 @@ def _reach_summary(
 
 
 def _summary(
-    found: Audience,
+    found: Audience | AudienceCount,
     plan: MassPlan | None,
     texts: dict[str, str],
     send_at: datetime | None,
