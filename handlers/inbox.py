@@ -23,7 +23,6 @@ from handlers.message import Message, Reply
 from handlers.router import Handler, Router
 from models.inbox.errors import InboxError
 from models.inbox.operations import leave_message
-from models.inbox.queries import open_conversation
 
 WORDS = (
     "人工",
@@ -55,7 +54,7 @@ def start_message(message: Message, ctx: Context) -> Reply:
 
 
 def _ask(ctx: Context, draft: MessageDraft) -> str:
-    if open_conversation(ctx.db, ctx.contact.resident_id) is not None:
+    if ctx.contact.has_open_conversation:
         return ctx.t("inbox_ask_open")
     return ctx.t("inbox_ask")
 
@@ -95,7 +94,7 @@ def unplaced(not_understood: Handler) -> Handler:
 
     def fallback(message: Message, ctx: Context) -> Reply | None:
         words = message.words.strip()
-        if words and open_conversation(ctx.db, ctx.contact.resident_id) is not None:
+        if words and ctx.contact.has_open_conversation:
             try:
                 leave_message(ctx.db, ctx.resident, words, ctx.now)
             except InboxError as error:

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import driver_sql
 from models.base import Base
+from models.inbox.tables import Conversation, ConversationStatus
 from models.push.outbox import OutboxMessage
 from models.push.registry import PushKind
 from models.push.rows import enqueue_push
@@ -75,12 +76,19 @@ class InboundMessage(Base):
 
 @dataclass(frozen=True)
 class Contact:
-    """What the webhook needs of the resident behind every delivery, from one statement."""
+    """What the webhook needs of the resident behind every delivery, from one statement.
+
+    ``has_open_conversation`` says whether the resident has a conversation open with
+    staff (models/inbox/), where the chat passes on the words it cannot place: read here,
+    the chat's fallback needs no query of its own, and a message it answers writes
+    nothing, so the group commit stores it (bot/batches.py).
+    """
 
     resident_id: int
     openid: str
     language: str | None
     has_held_pushes: bool
+    has_open_conversation: bool
 
 
 @dataclass(frozen=True)
@@ -120,10 +128,12 @@ def look_up(db: Connection, openid: str, dedupe_key: str) -> Arrival:
     row = _first_row(db, _LOOK_UP, {"openid": openid, "dedupe_key": dedupe_key})
     if row is None:
         raise LookupError("the arrival look-up returned no row")
-    resident_id, stored_openid, language, has_held_pushes, inbound_id, reply = row
+    resident_id, stored_openid, language, has_held_pushes, has_open, inbound_id, reply = row
     contact = None
     if resident_id is not None:
-        contact = Contact(resident_id, stored_openid, language, bool(has_held_pushes))
+        contact = Contact(
+            resident_id, stored_openid, language, bool(has_held_pushes), bool(has_open)
+        )
     return Arrival(contact, None if inbound_id is None else reply or "")
 
 
@@ -135,8 +145,8 @@ def enrol(db: Connection, delivery: NewInbound) -> Contact:
     row = _first_row(db, statement, values)
     if row is None:
         raise LookupError("the resident's upsert returned no row")
-    resident_id, openid, language, has_held_pushes = row
-    return Contact(resident_id, openid, language, bool(has_held_pushes))
+    resident_id, openid, language, has_held_pushes, has_open = row
+    return Contact(resident_id, openid, language, bool(has_held_pushes), bool(has_open))
 
 
 def store(db: Connection, delivery: NewInbound, resident_id: int, reply: str) -> bool:
@@ -330,11 +340,20 @@ def _look_up_statement() -> Select[Any]:
         )
         .exists()
     )
+    conversing = (
+        select(Conversation.id)
+        .where(
+            Conversation.resident_id == _RESIDENTS.c.id,
+            Conversation.status == ConversationStatus.OPEN,
+        )
+        .exists()
+    )
     return select(
         _RESIDENTS.c.id,
         _RESIDENTS.c.openid,
         _RESIDENTS.c.language,
         held.label("has_held_pushes"),
+        conversing.label("has_open_conversation"),
         _TABLE.c.id.label("inbound_id"),
         _TABLE.c.reply,
     ).select_from(
@@ -369,8 +388,13 @@ def _enrol_statement(dialect: str, interacting: bool) -> Insert:
         f" AND outbox.status = '{OutboxStatus.HELD}')",
         Boolean,
     ).label("has_held_pushes")
+    conversing = literal_column(
+        "EXISTS (SELECT 1 FROM conversation WHERE conversation.resident_id = resident.id"
+        f" AND conversation.status = '{ConversationStatus.OPEN}')",
+        Boolean,
+    ).label("has_open_conversation")
     return statement.on_conflict_do_update(index_elements=["openid"], set_=touched).returning(
-        _RESIDENTS.c.id, _RESIDENTS.c.openid, _RESIDENTS.c.language, held
+        _RESIDENTS.c.id, _RESIDENTS.c.openid, _RESIDENTS.c.language, held, conversing
     )
 
 

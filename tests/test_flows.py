@@ -110,7 +110,13 @@ class Transcript:
     def context(self) -> Context:
         return Context(
             db=None,  # type: ignore[arg-type]  # the toy flow never reaches the database
-            contact=Contact(resident_id=1, openid=OPENID, language="en", has_held_pushes=False),
+            contact=Contact(
+                resident_id=1,
+                openid=OPENID,
+                language="en",
+                has_held_pushes=False,
+                has_open_conversation=False,
+            ),
             sessions=self.sessions,
             link_codes=NO_LINK_CODES,
             catalog=self.router.catalog,

@@ -40,7 +40,9 @@ def test_a_delivery_and_its_reply_are_stored_with_every_value(services: Services
         assert look_up(connection, "o-store", "k1").contact is None
         contact = enrol(connection, first)
         assert store(connection, first, contact.resident_id, "你好 & <welcome>")
-    assert (contact.openid, contact.language, contact.has_held_pushes) == ("o-store", None, False)
+    assert (contact.openid, contact.language) == ("o-store", None)
+    assert not contact.has_held_pushes
+    assert not contact.has_open_conversation
     with services.engine.connect() as connection:
         arrival = look_up(connection, "o-store", "k1")
         assert arrival.contact == contact

@@ -15,6 +15,7 @@ from bot.services import Services
 from models.accounts.operations import actor_for
 from models.accounts.tables import Account
 from models.audit import Actor, AuditAction, AuditEntry
+from models.inbound import NewInbound, enrol, look_up
 from models.inbox.errors import InboxError
 from models.inbox.operations import answer, assign, close, leave_message, unassign
 from models.inbox.queries import (
@@ -22,7 +23,6 @@ from models.inbox.queries import (
     InboxTab,
     assignable_accounts,
     inbox,
-    open_conversation,
     thread,
 )
 from models.inbox.tables import MAX_TEXT, Conversation, ConversationMessage, ConversationStatus
@@ -199,12 +199,29 @@ def test_refusals_change_nothing(services: Services, clock: FakeClock, staff: in
     assert count(services, ConversationMessage) == 1
 
 
-def test_open_conversation_is_the_chat_s_question(services: Services, clock: FakeClock) -> None:
+def test_an_open_conversation_comes_with_the_arrival(
+    services: Services, clock: FakeClock, staff: int
+) -> None:
+    """The chat's question, whether words it cannot place go to staff, is answered by
+    the arrival's look-up and by the first-contact upsert alike (models/inbound.py)."""
+
+    def arrival() -> tuple[bool, bool]:
+        new = NewInbound("o-inbox", None, "k-inbox", None, "text", None, None, "你好", clock.now)
+        with services.engine.connect() as connection:
+            found = look_up(connection, "o-inbox", "k-inbox").contact
+            upserted = enrol(connection, new)
+        assert found is not None
+        return found.has_open_conversation, upserted.has_open_conversation
+
     with services.session_factory() as db, db.begin():
         resident = _resident(db, clock)
-        assert open_conversation(db, resident.id) is None
-        conversation = leave_message(db, resident, "你好", clock.now)
-        assert open_conversation(db, resident.id) is conversation
+    assert arrival() == (False, False)
+    with services.session_factory() as db, db.begin():
+        conversation = leave_message(db, db.merge(resident), "你好", clock.now)
+    assert arrival() == (True, True)
+    with services.session_factory() as db, db.begin():
+        close(db, actor_for(db.get_one(Account, staff)), db.merge(conversation), clock.now)
+    assert arrival() == (False, False)
 
 
 def test_the_channel_outlook_follows_wechat_s_rules(clock: FakeClock) -> None:

@@ -61,6 +61,16 @@ def test_help_through_the_webhook(
     assert len(statements) == on(services, sqlite=5, postgresql=2), statements
 
 
+def test_words_not_understood_through_the_webhook(
+    known: Chat, services: Services, count_queries: CountQueries
+) -> None:
+    with count_queries() as statements:
+        assert "今天天气" in known.say("今天天气")
+    # The look-up, which also tells whether the resident has a conversation open with
+    # staff (where such words would go), and the store: the fallback reads nothing.
+    assert len(statements) == on(services, sqlite=5, postgresql=2), statements
+
+
 def test_event_list_through_the_webhook(
     known: Chat, services: Services, event_id: int, count_queries: CountQueries
 ) -> None:

@@ -1,6 +1,6 @@
 """What the console reads of the inbox: the list by tab, and one conversation's thread
-with each answer's delivery as the outbox tells it; and, for the chat, whether a resident
-has a conversation open."""
+with each answer's delivery as the outbox tells it. Whether a resident has a conversation
+open, the chat's question, comes with every delivery's arrival (models/inbound.py)."""
 
 from __future__ import annotations
 
@@ -101,17 +101,6 @@ def assignable_accounts(db: Session) -> list[Account]:
             .order_by(Account.login)
         ).scalars()
     )
-
-
-def open_conversation(db: Session, resident_id: int) -> Conversation | None:
-    """The resident's open conversation, if any: while there is one, what the bot could
-    not place goes to it."""
-    return db.execute(
-        select(Conversation).where(
-            Conversation.resident_id == resident_id,
-            Conversation.status == ConversationStatus.OPEN,
-        )
-    ).scalar_one_or_none()
 
 
 def inbox(
