@@ -4,6 +4,7 @@ outcome only once the commit holding its row has returned."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,3 +94,30 @@ def test_a_batch_that_fails_fails_every_store_in_it(services: Services) -> None:
     (resident_id,) = residents(services, 1)
     with services.engine.connect() as connection, pytest.raises(RuntimeError):
         Batches(failing, 64).submit(connection, (delivery("o-group-0", "k-fail"), resident_id, ""))
+
+
+def test_many_threads_each_get_their_own_outcome_after_their_batch() -> None:
+    """Under contention, with batches smaller than the queue: every item is done once, in
+    a batch no larger than the bound, and its thread returns its own outcome only after
+    that batch is done (the lead handed on from batch to batch, no thread left waiting)."""
+    done: set[int] = set()
+    sizes: list[int] = []
+
+    def run(via: None, items: Sequence[int]) -> list[int]:
+        sizes.append(len(items))
+        time.sleep(0.0002)  # a round trip, for others to queue behind
+        done.update(items)
+        return [item * 10 for item in items]
+
+    batches: Batches[None, int, int] = Batches(run, 3)
+
+    def submit(item: int) -> int:
+        outcome = batches.submit(None, item)
+        assert item in done
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        outcomes = list(pool.map(submit, range(2000)))
+    assert outcomes == [item * 10 for item in range(2000)]
+    assert sum(sizes) == 2000 and max(sizes) == 3
+    assert batches.queued == 0
