@@ -91,13 +91,18 @@ class OutcomeRecorder:
         self._connection: Connection | None = None
         self._write_other = write_other
         self._backlog = backlog
-        # One lock for the counts, with a condition for each kind of waiter: sending
-        # threads wait for room, flush for none pending, the recorder for a group of
-        # ``backlog``; so each wakes only for what it waits for. A committed group wakes
-        # as many sending threads as it made room for: waking all of them, most only to
-        # find the room taken, was a tenth of the worker's CPU under load.
+        # One lock for the counts, with a condition for each of the other waiters: flush
+        # for none pending, the recorder for a group of ``backlog``. Sending threads wait
+        # for room on ``_room``, a queue holding one token per outcome that may still be
+        # handed over: a committed group puts back one per row, each waking at most one
+        # waiting thread, in C, which then needs no lock but the GIL. A condition there
+        # made each woken thread wait a second time, for the lock the recorder still
+        # held as it woke the next: a tenth of the worker's GIL time went to those
+        # hand-overs (py-spy, bench/README.md).
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        for _ in range(backlog):
+            self._room.put(True)
         self._settled = threading.Condition(self._lock)
         self._full = threading.Condition(self._lock)
         self._pending = 0
@@ -110,9 +115,11 @@ class OutcomeRecorder:
         """Hand over ``outcome`` to be committed under ``lease``, the one its row was sent
         under, first waiting while ``backlog`` outcomes wait for their commit. Raises what
         stopped an earlier outcome being written, so the batch stops sending."""
+        self._room.get()
         with self._lock:
-            self._room.wait_for(lambda: self._pending < self._backlog or self._failure is not None)
             if self._failure is not None:
+                # The token goes to the next waiting thread, which raises too.
+                self._room.put(True)
                 raise self._failure
             self._pending += 1
             self._queue.put(_Record(outcome, now, lease))
@@ -237,15 +244,14 @@ class OutcomeRecorder:
     def _done(self, group: list[_Record], failure: BaseException | None = None) -> None:
         with self._lock:
             self._pending -= len(group)
-            if failure is not None:
-                # Every waiting sender must hear of it and stop.
-                if self._failure is None:
-                    self._failure = failure
-                self._room.notify_all()
-            else:
-                self._room.notify(len(group))
+            # On a failure every waiting sender must hear of it and stop: the first woken
+            # raises and puts its token back for the next (:meth:`record`).
+            if failure is not None and self._failure is None:
+                self._failure = failure
             if self._pending == 0:
                 self._settled.notify_all()
+        for _ in group:
+            self._room.put(True)
 
     def _connect(self) -> Connection:
         if self._connection is None:

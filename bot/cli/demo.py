@@ -6,7 +6,6 @@ import click
 
 from bot.cli.support import StaffError
 from bot.config.errors import ConfigError
-from bot.demo.runner import DemoError, run_demo
 from bot.ports import PortTaken, ensure_port_free
 from bot.wechat.fake_api.server import FAKE_APP_ID, FAKE_APP_SECRET, serve_fake_wechat
 
@@ -28,6 +27,10 @@ def demo(port: int, fake_port: int, fresh: bool, subscription: bool) -> None:
     runs, staff commands without a config file of their own use instance/demo.toml, the
     demo's config: its database, its clock and its WeChat account.
     """
+    # The demo's runner brings in the whole web app and console; imported here, so
+    # every other command (an `aixiang worker` starting, a staff command) does without.
+    from bot.demo.runner import DemoError, run_demo
+
     try:
         run_demo(
             port=port,
