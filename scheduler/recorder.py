@@ -56,7 +56,7 @@ from scheduler.delivery import Outcome
 
 
 class Lease(Protocol):
-    """A batch's lease (scheduler/worker.py BatchLease): the end a record must match,
+    """A batch's lease (scheduler/batches.py BatchLease): the end a record must match,
     kept from changing while the record is written."""
 
     def recording(self) -> AbstractContextManager[datetime]: ...

@@ -31,11 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,18 +43,14 @@ from bot.redis_conn import DEGRADED_LOG_INTERVAL_S
 from bot.services import Services
 from bot.wechat.api import WeChatAPI
 from bot.wechat.client import AixiangWeChatClient
-from models.broadcasts.sending import mass_send_now
-from models.push.claims import Claimed, claim_due, release_lease, renew_lease
-from models.push.consents import use_consent
+from models.push.claims import claim_due, release_lease
 from models.push.outcomes import mark_outcome
-from models.push.pauses import PAUSED_PREFIX
-from models.push.policy import not_to_send
-from models.push.registry import PushKind
 from models.push.vocabulary import Channel, DeliveryOutcome, OutboxStatus
 from models.residents import Resident, mark_unsubscribed
-from scheduler.channels import Push, Unrenderable
-from scheduler.delivery import Outcome, Plan, Sender, backoff, push_fields, push_text
-from scheduler.pauses import Gate, Pauses
+from scheduler.batches import Batch, BatchLease, Turns
+from scheduler.delivery import Outcome, Plan, Sender, backoff
+from scheduler.pauses import Pauses
+from scheduler.planner import Planner
 from scheduler.ratelimit import SendRateLimit
 from scheduler.recorder import OutcomeRecorder
 from scheduler.windows import ServiceWindow
@@ -80,124 +72,6 @@ class OutageLog:
             return
         self._last = now
         log.warning("a batch failed (%s: %s); retrying until it works", type(exc).__name__, exc)
-
-
-class Planner:
-    """Decides, before any network call, which channels may carry a row."""
-
-    def __init__(self, services: Services, window: ServiceWindow) -> None:
-        self._config = services.config
-        self._window = window
-
-    def plan_all(
-        self, db: Session, rows: Sequence[Claimed], now: datetime, gate: Gate
-    ) -> list[Plan | Outcome]:
-        """Each row's plan or outcome, in order. Whether rows are still worth sending is
-        asked once for the batch (models/push/policy.py), and the customer-service
-        allowance of the whole batch is spent in one Redis round trip rather than one per
-        row, for the rows whose customer-service sends are not paused (``gate``)."""
-        stale = not_to_send(db, [row for row in rows if not _expired(row, now)])
-        early = [self._decide_early(db, row, stale.get(row.id), now, gate) for row in rows]
-        waiting = [row for row, result in zip(rows, early, strict=True) if result is None]
-        unpaused = [row for row in waiting if gate.open(row.kind, Channel.CUSTOM)]
-        allowed = self._window.try_use_many(
-            [
-                (row.recipient_openid, row.last_interaction_at, row.last_interaction_kind)
-                for row in unpaused
-            ],
-            now,
-        )
-        custom = {row.id: ok for row, ok in zip(unpaused, allowed, strict=True)}
-        return [
-            result
-            if result is not None
-            else self._choose_channels(db, row, custom.get(row.id), now, gate)
-            for row, result in zip(rows, early, strict=True)
-        ]
-
-    def _decide_early(
-        self, db: Session, row: Claimed, stale: str | None, now: datetime, gate: Gate
-    ) -> Plan | Outcome | None:
-        """What is decided before any channel is considered, or None to consider them.
-        ``stale`` is why the policy says the row is no longer worth sending."""
-        if _expired(row, now):
-            return Outcome(
-                row, DeliveryOutcome.EXPIRED, error="expired before it could be delivered"
-            )
-        if stale is not None:
-            return Outcome(row, DeliveryOutcome.SKIPPED, error=stale)
-        if row.kind == PushKind.MASS:
-            if not gate.open(row.kind, Channel.MASS):
-                return _paused(row, gate)
-            return self._plan_mass(db, row, now, gate)
-        if not row.subscribed:
-            return Outcome(
-                row, DeliveryOutcome.DEAD, error="the resident has unfollowed the account"
-            )
-        try:
-            push_text(row, self._config.bot.default_language)
-            push_fields(row)
-        except Unrenderable as exc:
-            return Outcome(row, DeliveryOutcome.DEAD, error=str(exc))
-        return None
-
-    def _plan_mass(self, db: Session, row: Claimed, now: datetime, gate: Gate) -> Plan | Outcome:
-        """A mass send to its audience as it is now: whoever opted out since fan-out is
-        left out of its openids or tag, or the row is skipped when nobody is left."""
-        send = mass_send_now(db, row.id, row.payload, row.expires_at, now)
-        if isinstance(send, str):
-            return Outcome(row, DeliveryOutcome.SKIPPED, error=send)
-        probes = frozenset({Channel.MASS}) if gate.probing(row.kind, Channel.MASS) else frozenset()
-        return Plan(row, _push(row, ""), (), mass=send, probes=probes)
-
-    def _choose_channels(
-        self, db: Session, row: Claimed, custom: bool | None, now: datetime, gate: Gate
-    ) -> Plan | Outcome:
-        """``custom`` says whether the resident's customer-service allowance had room;
-        None when customer-service sends of the row's kind are paused. A row whose only
-        channels are paused waits for the pause's probe rather than the resident."""
-        push = _push(row, push_text(row, self._config.bot.default_language))
-        channels: list[Channel] = [Channel.CUSTOM] if custom else []
-        paused = custom is None
-        push_config = self._config.push
-        if self._config.sends_templates_of(row.kind):
-            if gate.open(row.kind, Channel.TEMPLATE):
-                channels.append(Channel.TEMPLATE)
-            else:
-                paused = True
-        subscribe = push_config.subscribe_templates.get(row.kind)
-        if not channels and subscribe is not None and row.resident_id is not None:
-            if not gate.open(row.kind, Channel.SUBSCRIBE):
-                paused = True
-            elif use_consent(db, row.resident_id, subscribe.template_id, now):
-                channels.append(Channel.SUBSCRIBE)
-        if not channels and paused:
-            return _paused(row, gate)
-        if not channels:
-            return Outcome(
-                row, DeliveryOutcome.HELD, error="waiting for the resident's next message"
-            )
-        probes = frozenset(channel for channel in channels if gate.probing(row.kind, channel))
-        return Plan(row, push, channels, probes=probes)
-
-
-def _paused(row: Claimed, gate: Gate) -> Outcome:
-    """The row waits, its attempt given back, for the probe of its kind's pause."""
-    until, why = gate.wait(row.kind)
-    return Outcome(row, DeliveryOutcome.PAUSED, error=PAUSED_PREFIX + why, pause_until=until)
-
-
-def _expired(row: Claimed, now: datetime) -> bool:
-    return row.expires_at is not None and row.expires_at <= now
-
-
-def _push(row: Claimed, text: str) -> Push:
-    return Push(
-        openid=row.recipient_openid,
-        kind=row.kind,
-        text=text,
-        fields=push_fields(row),
-    )
 
 
 class Worker:
@@ -445,93 +319,3 @@ _FINAL_STATUSES = {
     DeliveryOutcome.EXPIRED: OutboxStatus.EXPIRED,
     DeliveryOutcome.SKIPPED: OutboxStatus.SKIPPED,
 }
-
-
-class Turns:
-    """The rows of one chunk, taken one at a time by the sending threads."""
-
-    def __init__(self, plans: list[Plan]) -> None:
-        self._plans = deque(plans)
-
-    def take(self) -> Plan | None:
-        """The next row to send, or None when none is left (deque pops are atomic)."""
-        try:
-            return self._plans.popleft()
-        except IndexError:
-            return None
-
-    def drop(self) -> None:
-        """Leave the rest unsent: their lease runs out and they go again."""
-        self._plans.clear()
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A claimed batch: its rows, in claim order, and the lease they are held under."""
-
-    rows: list[Claimed]
-    lease: BatchLease
-
-    @property
-    def size(self) -> int:
-        return len(self.rows)
-
-
-class BatchLease:
-    """A worker's lease on the rows of one batch, renewed while their sends run.
-
-    The lease must outlive every send that starts under it, or a second worker claims
-    the rows when it lapses and sends them again. So before each send the lease is
-    renewed once a third of it has passed, and the send goes ahead only if this worker
-    still holds the row for longer than the send may take. The check is in memory;
-    the database is touched only to renew, which a fast batch never needs.
-
-    Outcomes are recorded while other rows are sent, each matching the row's
-    ``lease_until``; a renewal changes it, so it waits until no record is being written
-    (:meth:`recording`), and a record never names an end the database no longer has.
-    """
-
-    def __init__(
-        self, services: Services, ids: list[int], until: datetime, lease: timedelta
-    ) -> None:
-        self._services = services
-        self._ids = set(ids)
-        self.until = until
-        self._lease = lease
-        self._lock = threading.Condition()
-        self._recording = 0
-
-    def holds(self, row_id: int, send_time: timedelta) -> bool:
-        """True if the row is still ours for longer than ``send_time`` (at most half the
-        lease, so that a renewed lease always leaves room for a send)."""
-        with self._lock:
-            now = self._services.clock()
-            if self.until - now < self._lease * 2 / 3:
-                self._lock.wait_for(lambda: self._recording == 0)
-                self._renew(now)
-            needed = min(send_time, self._lease / 2)
-            return row_id in self._ids and self.until - now > needed
-
-    @contextmanager
-    def recording(self) -> Iterator[datetime]:
-        """The lease's end to record an outcome under, unchanged until the block ends."""
-        with self._lock:
-            self._recording += 1
-            until = self.until
-        try:
-            yield until
-        finally:
-            with self._lock:
-                self._recording -= 1
-                self._lock.notify_all()
-
-    def _renew(self, now: datetime) -> None:
-        until = now + self._lease
-        try:
-            with self._services.session_factory() as db, db.begin():
-                self._ids = renew_lease(db, self._ids, self.until, until)
-        except OperationalError as exc:
-            log.warning("could not renew the lease on a batch (%s); it may run out", exc)
-            return
-        if self._ids:
-            self.until = until

@@ -12,8 +12,8 @@ from bot.services import Services
 from bot.wechat.fake_api.server import FakeWeChatServer
 from models.push.claims import claim_due, renew_lease
 from models.push.outcomes import mark_outcome, mark_sent
+from scheduler.batches import BatchLease
 from scheduler.ratelimit import SendRateLimit
-from scheduler.worker import BatchLease
 from tests.conftest import FakeClock
 from tests.pushes import add_resident, outbox_row, queue
 

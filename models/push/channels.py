@@ -115,7 +115,7 @@ class Means:
         """The earliest pause among the channels this kind may take (the window's always,
         the template's and the subscription notice's where configured), if any: a push
         that finds no channel then waits for it rather than for the resident, as the
-        worker puts it off (scheduler/worker.py ``_paused``)."""
+        worker puts it off (scheduler/planner.py ``_paused``)."""
         wanted = [Channel.CUSTOM]
         wanted += [Channel.TEMPLATE] if self.template else []
         wanted += [Channel.SUBSCRIBE] if self.subscription else []
