@@ -121,6 +121,18 @@ def queue(
         return row_id
 
 
+def queue_to_new_residents(
+    services: Services, seen: datetime, prefix: str, count: int
+) -> list[int]:
+    """``count`` residents seen at ``seen`` (so within their customer-service window), one
+    queued push each; the rows' ids, in order."""
+    rows = []
+    for number in range(count):
+        add_resident(services, f"o-{prefix}{number}", last_seen=seen)
+        rows.append(queue(services, f"o-{prefix}{number}", f"{prefix}-{number}"))
+    return rows
+
+
 def outbox_row(services: Services, row_id: int) -> OutboxMessage:
     with services.session_factory() as db:
         row = db.get(OutboxMessage, row_id)

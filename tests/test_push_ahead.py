@@ -18,17 +18,9 @@ from bot.wechat.fake_api.server import FakeWeChatServer
 from models.push.vocabulary import OutboxStatus
 from scheduler.worker import Worker
 from tests.conftest import FakeClock
-from tests.pushes import add_resident, outbox_row, queue, sent_to
+from tests.pushes import outbox_row, queue_to_new_residents, sent_to
 
 CUSTOM = "message/custom/send"
-
-
-def _queued(services: Services, clock: FakeClock, count: int) -> list[int]:
-    rows = []
-    for number in range(count):
-        add_resident(services, f"o-a{number}", last_seen=clock.now)
-        rows.append(queue(services, f"o-a{number}", f"ahead-{number}"))
-    return rows
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -53,7 +45,7 @@ def test_a_stopping_worker_gives_back_the_batch_it_claimed_ahead(
         push={"batch_size": 2, "worker_threads": 1}, wechat={"http_timeout_s": 5.0}
     )
     services = worker._services
-    rows = _queued(services, clock, 4)
+    rows = queue_to_new_residents(services, clock.now, "a", 4)
     fake_wechat.add_fault(CUSTOM, delay_s=1.5, times=1)  # stop comes while it is sent
     stop = threading.Event()
     running = threading.Thread(target=worker.run_forever, args=(stop,))
@@ -80,7 +72,7 @@ def test_a_worker_whose_records_fail_gives_back_the_batch_it_claimed_ahead(
 ) -> None:
     worker = make_worker(push={"batch_size": 2, "worker_threads": 1})
     services = worker._services
-    rows = _queued(services, clock, 4)
+    rows = queue_to_new_residents(services, clock.now, "a", 4)
 
     def database_gone() -> Any:
         raise OperationalError("UPDATE outbox", {}, ConnectionError("connection refused"))
@@ -100,7 +92,7 @@ def test_a_pause_met_while_sending_holds_back_the_batch_claimed_ahead(
     after it: its row waits for the pause's probe instead of being refused again."""
     worker = make_worker(push={"batch_size": 1, "worker_threads": 1})
     services = worker._services
-    first, second = _queued(services, clock, 2)
+    first, second = queue_to_new_residents(services, clock.now, "a", 2)
     fake_wechat.add_fault(CUSTOM, errcode=45009, delay_s=0.3, times=1)
     assert worker.run_once() == 2
     assert len(fake_wechat.calls(CUSTOM)) == 1
@@ -116,7 +108,7 @@ def test_two_workers_claiming_ahead_send_each_row_once(
     push = {"batch_size": 3, "worker_threads": 2}
     first = make_worker(push=push)
     second = make_worker(push=push)
-    rows = _queued(first._services, clock, 40)
+    rows = queue_to_new_residents(first._services, clock.now, "a", 40)
     handled: list[int] = []
     threads = [
         threading.Thread(target=lambda worker=worker: handled.append(worker.run_once()))
@@ -142,7 +134,7 @@ def test_a_batch_claimed_ahead_whose_lease_was_taken_is_not_sent(
     first = make_worker(push=push, wechat={"http_timeout_s": 30.0})
     second = make_worker(first._services)
     services = first._services
-    rows = _queued(services, clock, 2)
+    rows = queue_to_new_residents(services, clock.now, "a", 2)
     fake_wechat.add_fault(CUSTOM, delay_s=60, times=1)
     stalled = threading.Thread(target=first.run_once)
     stalled.start()

@@ -15,18 +15,10 @@ from models.push.outcomes import mark_outcome, mark_sent
 from scheduler.batches import BatchLease
 from scheduler.ratelimit import SendRateLimit
 from tests.conftest import FakeClock
-from tests.pushes import add_resident, outbox_row, queue
+from tests.pushes import outbox_row, queue_to_new_residents
 
 LEASE = timedelta(seconds=30)
 SEND = timedelta(seconds=5)
-
-
-def _queued(services: Services, clock: FakeClock, count: int) -> list[int]:
-    rows = []
-    for number in range(count):
-        add_resident(services, f"o-l{number}", last_seen=clock.now)
-        rows.append(queue(services, f"o-l{number}", f"lease-{number}"))
-    return rows
 
 
 def _claim(services: Services, clock: FakeClock) -> list[int]:
@@ -37,7 +29,7 @@ def _claim(services: Services, clock: FakeClock) -> list[int]:
 def test_a_long_batch_renews_its_lease_so_nobody_else_claims_it(
     services: Services, clock: FakeClock
 ) -> None:
-    _queued(services, clock, 2)
+    queue_to_new_residents(services, clock.now, "l", 2)
     ids = _claim(services, clock)
     held = BatchLease(services, ids, clock.now + LEASE, LEASE)
     clock.advance(seconds=11)  # a third of the lease has passed
@@ -52,7 +44,7 @@ def test_a_long_batch_renews_its_lease_so_nobody_else_claims_it(
 def test_a_lease_that_ran_out_and_was_taken_is_not_used(
     services: Services, clock: FakeClock
 ) -> None:
-    _queued(services, clock, 1)
+    queue_to_new_residents(services, clock.now, "l", 1)
     [row] = _claim(services, clock)
     first_lease = clock.now + LEASE
     held = BatchLease(services, [row], first_lease, LEASE)
@@ -64,7 +56,7 @@ def test_a_lease_that_ran_out_and_was_taken_is_not_used(
 
 
 def test_a_lapsed_lease_nobody_took_is_renewed(services: Services, clock: FakeClock) -> None:
-    _queued(services, clock, 1)
+    queue_to_new_residents(services, clock.now, "l", 1)
     [row] = _claim(services, clock)
     held = BatchLease(services, [row], clock.now + LEASE, LEASE)
     clock.advance(seconds=31)
@@ -75,7 +67,7 @@ def test_a_lapsed_lease_nobody_took_is_renewed(services: Services, clock: FakeCl
 def test_outcomes_are_recorded_only_under_the_workers_lease(
     services: Services, clock: FakeClock
 ) -> None:
-    rows = _queued(services, clock, 2)
+    rows = queue_to_new_residents(services, clock.now, "l", 2)
     _claim(services, clock)
     first_lease = clock.now + LEASE
     clock.advance(seconds=31)
@@ -106,7 +98,7 @@ def test_a_stalled_worker_does_not_send_what_another_took_over(
     first = make_worker(push=push, wechat={"http_timeout_s": 30.0})
     second = make_worker(first._services)
     services = first._services
-    rows = _queued(services, clock, 3)
+    rows = queue_to_new_residents(services, clock.now, "l", 3)
     fake_wechat.add_fault("message/custom/send", delay_s=60, times=1)
     stalled = threading.Thread(target=first.process_batch)
     stalled.start()
@@ -132,7 +124,7 @@ def test_without_redis_a_slow_rate_sends_a_batch_longer_than_the_lease(
         push={"rate_per_s": 0.5, "lease_s": 12, "batch_size": 10},
     )
     services = worker._services
-    rows = _queued(services, clock, 10)
+    rows = queue_to_new_residents(services, clock.now, "l", 10)
     rival_claims: list[int] = []
 
     def wait(seconds: float) -> None:
