@@ -260,6 +260,19 @@ def wait_until_ready(server: Server, payloads: WeChatPayloads, workers: int) -> 
     raise BenchError(f"{server.name} not ready in {READY_TIMEOUT_S:.0f} s: {server.log_tail()}")
 
 
+def create_naive_table(naive_app: Path, env: dict[str, str]) -> None:
+    """Import the naive peer once, which creates its table, before gunicorn starts its
+    workers: each worker imports it too, and two creating the table at the same moment
+    can collide in PostgreSQL's catalog, so that one fails to boot."""
+    subprocess.run(
+        [sys.executable, "-c", f"import {naive_app.stem}"],
+        cwd=naive_app.parent,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -495,6 +508,7 @@ def bench(args: argparse.Namespace) -> None:
                 "-b", f"127.0.0.1:{ports[NAIVE]}", f"{naive_app.stem}:app",
             ]  # fmt: skip
             naive_env = {**env, "NAIVE_DB": naive_url}
+            create_naive_table(naive_app, naive_env)
             workers = ["--workers", str(args.workers)]
             with (
                 serving("app", app_command + workers, ports["app"], env, workdir) as app,
