@@ -16,7 +16,7 @@ from bot.cli.support import (
     config_from_context,
     parse_id,
     parse_local_time,
-    staff_session,
+    refusing_session,
 )
 from models.events.errors import EventError
 from models.tags.errors import TagError
@@ -28,12 +28,10 @@ NONE_WORDS = frozenset({"none", ""})
 
 @contextmanager
 def event_session(ctx: click.Context) -> Iterator[Session]:
-    """A staff session where a refused rule becomes a one-line error (and a rollback)."""
-    try:
-        with staff_session(ctx) as db:
-            yield db
-    except (EventError, TagError, VillageError) as error:
-        raise StaffError(str(error)) from None
+    """A staff session where a refused rule of events, their tags or villages becomes a
+    one-line error (and a rollback)."""
+    with refusing_session(ctx, EventError, TagError, VillageError) as db:
+        yield db
 
 
 def village_id_of(db: Session, name: str) -> int | None:
