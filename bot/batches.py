@@ -9,10 +9,11 @@ of them.
 
 Used for the group commit: a delivery whose handler changed nothing (help, most menu
 taps) is stored by one statement, and with a commit each PostgreSQL flushes its WAL once
-per message and each thread pays a round trip of its own; batched, the statements of
-concurrent deliveries go in one round trip with one COMMIT (models/inbound.py
-``store_together``). A delivery whose handler wrote commits its own transaction: its work
-and its row must commit together, and one handler's failure must not roll back another's.
+per message and each thread pays a round trip of its own; batched, concurrent deliveries
+are stored by one statement over arrays of their values, committed as it answers
+(models/inbound.py ``store_together``). A delivery whose handler wrote commits its own
+transaction: its work and its row must commit together, and one handler's failure must
+not roll back another's.
 The Redis commands of concurrent deliveries (each delivery's first look, a Lua script,
 and its reply-cache SET) went through it too, in one pipeline per batch, and were taken
 out again: the app's worker CPU per message rose from 1.54 to 2.10 ms and its rate fell

@@ -6,6 +6,7 @@ no two workers ever share a socket.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import time
@@ -30,6 +31,9 @@ CLIENT_READ_TIMEOUT_S = 2
 # holds requests nobody waits for any more.
 WORKER_CONNECTIONS = 256
 BACKLOG = 256
+# How long the thread that answered a kept-alive connection waits for its next request
+# before handing the connection back to the worker's main loop (ArrivalStampingWorker).
+NEXT_REQUEST_WAIT_S = 0.02
 
 
 class FlaskServer(BaseApplication):  # type: ignore[misc]
@@ -83,6 +87,9 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": f"{__name__}.{ArrivalStampingWorker.__name__}",
+        # gunicorn_h1c's C parser: Python's parsing of each request head was a tenth of
+        # a served worker's CPU (bench/README.md).
+        "http_parser": "fast",
         "threads": WORKER_THREADS,
         # WeChat gives up after 5 s; a request still running then is not worth finishing.
         "timeout": 30,
@@ -99,21 +106,45 @@ def server_options(host: str, port: int, workers: int) -> dict[str, Any]:
 
 
 class ArrivalStampingWorker(ThreadWorker):  # type: ignore[misc]
-    """Gunicorn's gthread worker, noting when each request reached it (bot/outage.py).
+    """Gunicorn's gthread worker, noting when each request reached it (bot/outage.py),
+    and serving a busy kept-alive connection's next request in the thread that served its
+    last one.
 
     A request queues for a thread while all of them are busy, and WeChat's 5 s run from
     when it sent, not from when a thread took it up; the webhook drops one that waited
     past them without doing its work (WeChat has sent another copy by then). gthread hands
     a connection to its thread pool when it is accepted or, kept alive, has a new request.
+
+    gthread gives every answered kept-alive connection back to its main loop, which waits
+    for the next request and hands the connection to a thread again: two wake-ups of the
+    main thread, a future and a pipe write per request, about a sixth of a served
+    worker's CPU under load (py-spy, bench/README.md). A connection whose next request
+    arrives within NEXT_REQUEST_WAIT_S (a proxy's or WeChat's busy connection) is served
+    on by its thread instead; a quieter one goes back to the main loop as before. The
+    wait holds a thread, not the CPU, and ends when the worker is told to stop.
     """
 
     def enqueue_req(self, conn: Any) -> None:
         conn.aixiang_arrived = time.monotonic()
         super().enqueue_req(conn)
 
+    def handle(self, conn: Any) -> Any:
+        keep_alive = super().handle(conn)
+        while keep_alive is True and self.alive and _next_request_soon(conn.sock):
+            conn.aixiang_arrived = time.monotonic()
+            keep_alive = super().handle(conn)
+        return keep_alive
+
     def handle_request(self, req: Any, conn: Any) -> Any:
         note_arrival(getattr(conn, "aixiang_arrived", time.monotonic()))
         return super().handle_request(req, conn)
+
+
+def _next_request_soon(sock: socket.socket) -> bool:
+    """Whether the client sends more (or closes) within NEXT_REQUEST_WAIT_S."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(NEXT_REQUEST_WAIT_S * 1000))
 
 
 def _bound_client_reads(_arbiter: Any, worker: Any) -> None:

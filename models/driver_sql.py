@@ -14,7 +14,7 @@ PostgreSQL only: SQLite goes through ``Connection.execute`` as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -55,42 +55,6 @@ def first_row(
     finally:
         if alone and not driver.closed:
             driver.autocommit = False
-
-
-def first_rows_committed(
-    connection: Connection, work: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
-) -> list[tuple[Any, ...] | None]:
-    """Each statement's first row (None for none), all in one transaction committed with
-    them, sent in one round trip (psycopg's pipeline mode) and committed by one COMMIT:
-    the group commit of concurrent deliveries (bot/batches.py). A failure rolls the
-    whole transaction back and is raised as SQLAlchemy's. The connection must not be in a
-    transaction."""
-    if connection.in_transaction():
-        raise ValueError("first_rows_committed runs its own transaction")
-    driver = connection.connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        raise TypeError("driver_sql runs on psycopg connections only")
-    compiled_work = [
-        (_compiled(statement, connection.dialect), values) for statement, values in work
-    ]
-    prepared = [(compiled, _bound(compiled, values)) for compiled, values in compiled_work]
-    cursors: list[psycopg.Cursor[Any]] = []
-    try:
-        with driver.pipeline():
-            for compiled, params in prepared:
-                cursor = driver.cursor()
-                cursor.execute(compiled.sql.string, params, prepare=True)
-                cursors.append(cursor)
-            driver.commit()
-        return [cursor.fetchone() for cursor in cursors]
-    except psycopg.Error as error:
-        if not driver.closed:
-            driver.rollback()
-        sql, params = prepared[0][0].sql.string, prepared[0][1]
-        raise _as_sqlalchemy_error(connection, sql, params, error) from error
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 @dataclass(frozen=True)

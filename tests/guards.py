@@ -105,8 +105,8 @@ def count_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountQueries]:
     SQLAlchemy's ``before_cursor_execute`` sees what goes through ``Connection.execute``
     (what a driver sends on its own, such as psycopg's BEGIN or a COMMIT, is not seen); on
     PostgreSQL the webhook's two per-delivery statements bypass it on psycopg's own
-    cursor (models/driver_sql.py), one of them in the group commit's pipeline, so those
-    are counted where they are run.
+    cursor (models/driver_sql.py), as does the group commit's statement, so those are
+    counted where they are run.
     """
     active: list[list[str]] = []
 
@@ -123,15 +123,7 @@ def count_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountQueries]:
             statements.append(f"(psycopg cursor) {statement}")
         return real_first_row(connection, statement, values)
 
-    real_first_rows_committed = driver_sql.first_rows_committed
-
-    def first_rows_committed(connection: Any, work: Any) -> list[tuple[Any, ...] | None]:
-        for statements in active:
-            statements.extend(f"(psycopg pipeline) {statement}" for statement, _ in work)
-        return real_first_rows_committed(connection, work)
-
     monkeypatch.setattr(driver_sql, "first_row", first_row)
-    monkeypatch.setattr(driver_sql, "first_rows_committed", first_rows_committed)
 
     @contextmanager
     def counting() -> Iterator[list[str]]:

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, select
 from bot.batches import Batches
 from bot.services import Services
 from models import InboundMessage
-from models.inbound import Handled, enrol, store_together
-from tests.test_inbound_store import delivery
+from models.inbound import Handled, enrol, store, store_together
+from models.residents import Resident
+from tests.test_inbound_store import NOW, delivery
 
 WAITING = 3
 
@@ -121,3 +122,28 @@ def test_many_threads_each_get_their_own_outcome_after_their_batch() -> None:
     assert outcomes == [item * 10 for item in range(2000)]
     assert sum(sizes) == 2000 and max(sizes) == 3
     assert batches.queued == 0
+
+
+def test_a_batch_records_its_senders_interactions_as_lone_stores_do(services: Services) -> None:
+    """One sender's message and tap in one batch keep the message's window; a tap after a
+    recent message keeps that message's; unfollowing moves nothing."""
+    both, tapped, gone = residents(services, 3)
+    earlier, now = NOW.replace(hour=11), NOW.replace(hour=12)
+    with services.engine.connect() as connection:
+        store(connection, delivery("o-group-1", "k-earlier", at=earlier), tapped, "")
+        handled = [
+            (delivery("o-group-0", "k-tap", at=now, interaction="tap"), both, ""),
+            (delivery("o-group-0", "k-message", at=earlier), both, ""),
+            (delivery("o-group-1", "k-tap-2", at=now, interaction="tap"), tapped, ""),
+            (delivery("o-group-2", "k-gone", at=now, interaction=None), gone, ""),
+        ]
+        assert store_together(connection, handled) == [True] * 4
+        last = {
+            resident_id: (when, kind)
+            for resident_id, when, kind in connection.execute(
+                select(Resident.id, Resident.last_interaction_at, Resident.last_interaction_kind)
+            )
+        }
+    assert last[both] == (earlier, "message")
+    assert last[tapped] == (earlier, "message")
+    assert last[gone] == (NOW, "message")
