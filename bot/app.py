@@ -8,6 +8,7 @@ from bot.config.loader import load_config
 from bot.config.sections import Config
 from bot.console import install_console
 from bot.drain import Drainer
+from bot.webhook import WebhookEndpoint
 from bot.webhook import blueprint as webhook_blueprint
 from bot.webhook_services import WebhookServices, build_webhook_services
 
@@ -31,5 +32,7 @@ def create_app(
     if drain:
         Drainer(services).start()
     app.register_blueprint(webhook_blueprint)
+    # Flask's documented way to put WSGI middleware in front of the app.
+    app.wsgi_app = WebhookEndpoint(app.wsgi_app, services)  # type: ignore[method-assign]
     install_console(app, services)
     return app
