@@ -102,9 +102,11 @@ def served(
 
 
 def _answers(url: str) -> bool:
+    """Whether the server answers yet; a worker still building its app holds the first
+    connections the kernel gave its socket, for over a second on a busy machine."""
     try:
         requests.get(url, timeout=1)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
     return True
 
