@@ -9,6 +9,7 @@ from __future__ import annotations
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -124,13 +125,27 @@ class ArrivalStampingWorker(ThreadWorker):  # type: ignore[misc]
     wait holds a thread, not the CPU, and ends when the worker is told to stop.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting = WaitingConnections()
+
     def enqueue_req(self, conn: Any) -> None:
         conn.aixiang_arrived = time.monotonic()
+        self.waiting.add()
         super().enqueue_req(conn)
 
     def handle(self, conn: Any) -> Any:
+        """Serve the connection's request, then its next ones while they come at once and
+        no other connection waits for a thread (a busy connection must not keep one from
+        the rest: those would wait past WeChat's 5 s)."""
+        self.waiting.take()
         keep_alive = super().handle(conn)
-        while keep_alive is True and self.alive and _next_request_soon(conn.sock):
+        while (
+            keep_alive is True
+            and self.alive
+            and not self.waiting.any()
+            and _next_request_soon(conn.sock)
+        ):
             conn.aixiang_arrived = time.monotonic()
             keep_alive = super().handle(conn)
         return keep_alive
@@ -138,6 +153,26 @@ class ArrivalStampingWorker(ThreadWorker):  # type: ignore[misc]
     def handle_request(self, req: Any, conn: Any) -> Any:
         note_arrival(getattr(conn, "aixiang_arrived", time.monotonic()))
         return super().handle_request(req, conn)
+
+
+class WaitingConnections:
+    """How many connections the main loop handed to the thread pool that no thread has
+    taken up yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def take(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def any(self) -> bool:
+        return self._count > 0
 
 
 def _next_request_soon(sock: socket.socket) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
 from bot import gunicorn_app
-from bot.gunicorn_app import NEXT_REQUEST_WAIT_S, ArrivalStampingWorker
+from bot.gunicorn_app import NEXT_REQUEST_WAIT_S, ArrivalStampingWorker, WaitingConnections
 
 
 @dataclass
@@ -41,7 +41,13 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     client.close()
 
 
-def serve(monkeypatch: pytest.MonkeyPatch, conn: Conn, served: Served, alive: bool) -> Any:
+def serve(
+    monkeypatch: pytest.MonkeyPatch,
+    conn: Conn,
+    served: Served,
+    alive: bool,
+    others_waiting: int = 0,
+) -> Any:
     def handled(self: ThreadWorker, handled_conn: Conn) -> bool:
         served.stamps.append(handled_conn.aixiang_arrived)
         time.sleep(0.001)
@@ -50,6 +56,10 @@ def serve(monkeypatch: pytest.MonkeyPatch, conn: Conn, served: Served, alive: bo
     monkeypatch.setattr(ThreadWorker, "handle", handled)
     worker = object.__new__(ArrivalStampingWorker)
     worker.alive = alive
+    worker.waiting = WaitingConnections()
+    # This connection, and the others the main loop handed over meanwhile.
+    for _ in range(1 + others_waiting):
+        worker.waiting.add()
     return worker.handle(conn)
 
 
@@ -83,6 +93,17 @@ def test_a_stopping_worker_serves_no_next_request_in_the_thread(
     client.sendall(b"next request")
     served = Served([True])
     assert serve(monkeypatch, Conn(server), served, alive=False) is True
+    assert len(served.stamps) == 1
+
+
+def test_a_busy_connection_goes_back_when_another_waits_for_a_thread(
+    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    """Else a busy connection would keep its thread from the connections queued behind."""
+    server, client = pair
+    client.sendall(b"next request")
+    served = Served([True])
+    assert serve(monkeypatch, Conn(server), served, alive=True, others_waiting=1) is True
     assert len(served.stamps) == 1
 
 
