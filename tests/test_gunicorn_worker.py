@@ -86,24 +86,24 @@ def test_a_quiet_connection_goes_back_to_the_main_loop_after_the_wait(
     assert time.monotonic() - started >= NEXT_REQUEST_WAIT_S
 
 
-def test_a_stopping_worker_serves_no_next_request_in_the_thread(
-    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
+@pytest.mark.parametrize(
+    ("alive", "others_waiting"),
+    [
+        pytest.param(False, 0, id="the worker is stopping"),
+        # Else a busy connection would keep its thread from the connections behind it.
+        pytest.param(True, 1, id="another connection waits for a thread"),
+    ],
+)
+def test_a_ready_next_request_goes_back_to_the_main_loop_when(
+    alive: bool,
+    others_waiting: int,
+    monkeypatch: pytest.MonkeyPatch,
+    pair: tuple[socket.socket, socket.socket],
 ) -> None:
     server, client = pair
     client.sendall(b"next request")
     served = Served([True])
-    assert serve(monkeypatch, Conn(server), served, alive=False) is True
-    assert len(served.stamps) == 1
-
-
-def test_a_busy_connection_goes_back_when_another_waits_for_a_thread(
-    monkeypatch: pytest.MonkeyPatch, pair: tuple[socket.socket, socket.socket]
-) -> None:
-    """Else a busy connection would keep its thread from the connections queued behind."""
-    server, client = pair
-    client.sendall(b"next request")
-    served = Served([True])
-    assert serve(monkeypatch, Conn(server), served, alive=True, others_waiting=1) is True
+    assert serve(monkeypatch, Conn(server), served, alive, others_waiting) is True
     assert len(served.stamps) == 1
 
 
