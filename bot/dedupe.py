@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from bot.outage import Deadline
-from bot.redis_conn import ThreadClients, degradable
+from bot.redis_conn import KeyWrite, ThreadClients, degradable
 
 CLAIM_TTL_S = 600
 WAIT_FOR_FIRST_S = 4.0
@@ -37,6 +37,18 @@ return {0, cached, claimed and 1 or 0, redis.call('GET', KEYS[4])}
 """
 
 
+# KEYS: the cached reply, the key written with it. ARGV: the reply, its TTL, then the
+# other write: its value and TTL, or nothing to delete the key.
+_CACHE_REPLY_AND_WRITE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if #ARGV == 2 then
+    redis.call('DEL', KEYS[2])
+else
+    redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+end
+"""
+
+
 @dataclass(frozen=True)
 class FirstLook:
     """What Redis knows about a delivery before it is stored, and whether we claimed it;
@@ -58,6 +70,7 @@ class DeliveryGuard:
         # tolerance after it: twice the tolerance from the pair's first use.
         self._nonce_ttl_s = 2 * timestamp_tolerance_s or NONCE_TTL_WITHOUT_TOLERANCE_S
         self._first_look = clients.shared.register_script(_FIRST_LOOK)
+        self._cache_reply_and_write = clients.shared.register_script(_CACHE_REPLY_AND_WRITE)
 
     def first_look(self, timestamp: str, nonce: str, message_key: str, extra_key: str) -> FirstLook:
         """In one round trip: whether the timestamp+nonce pair came before with another
@@ -91,12 +104,22 @@ class DeliveryGuard:
         # then keeps it to one.
         return degradable("nonce check, reply cache and claim", look, FirstLook(False, None, True))
 
-    def cache_reply(self, message_key: str, reply: str) -> None:
-        degradable(
-            "reply cache",
-            lambda: self._client().set(f"aixiang:reply:{message_key}", reply, ex=self._reply_ttl_s),
-            None,
-        )
+    def cache_reply(self, message_key: str, reply: str, also: KeyWrite | None = None) -> None:
+        """Cache the reply for re-sends, with ``also`` (the sender's flow, held back by
+        bot/sessions.py HeldFlow) in the same round trip."""
+        reply_key = f"aixiang:reply:{message_key}"
+
+        def cache() -> None:
+            client = self._client()
+            if also is None:
+                client.set(reply_key, reply, ex=self._reply_ttl_s)
+                return
+            args: list[str | int] = [reply, self._reply_ttl_s]
+            if also.value is not None:
+                args += [also.value, also.ttl_s]
+            self._cache_reply_and_write([reply_key, also.key], args, client)
+
+        degradable("reply cache", cache, None)
 
     def release(self, message_key: str) -> None:
         """Give up the claim of a copy that failed, so that WeChat's re-send is handled at

@@ -31,7 +31,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.dedupe import FirstLook
 from bot.outage import Deadline, unreachable
+from bot.redis_conn import KeyWrite
 from bot.safe_log import log_failure
+from bot.sessions import HeldFlow
 from bot.spool import SpooledDelivery
 from bot.webhook_services import WebhookServices
 from bot.wechat.protocol import to_message
@@ -60,6 +62,15 @@ class Delivery:
     key: str
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A handled delivery's reply ("" for none), and the sender's flow as its handlers
+    left it, to be written once the delivery is stored (None: nothing to write)."""
+
+    reply: str
+    flow: KeyWrite | None = None
+
+
 def process(
     services: WebhookServices, delivery: Delivery, look: FirstLook, deadline: Deadline
 ) -> str:
@@ -72,12 +83,12 @@ def process(
         if cached is not None:
             return cached
     try:
-        reply = _handle_or_spool(services, delivery, services.sessions.parse(look.extra))
+        answer = _handle_or_spool(services, delivery, services.sessions.parse(look.extra))
     except BaseException:
         services.guard.release(delivery.key)
         raise
-    services.guard.cache_reply(delivery.key, reply)
-    return reply
+    services.guard.cache_reply(delivery.key, answer.reply, answer.flow)
+    return answer.reply
 
 
 def handle_spooled(services: WebhookServices, spooled: SpooledDelivery) -> None:
@@ -85,11 +96,16 @@ def handle_spooled(services: WebhookServices, spooled: SpooledDelivery) -> None:
     queued as a push in the transaction that stores it. Errors reach the drain."""
     delivery = Delivery(spooled.fields, to_message(spooled.fields), spooled.key)
     flow = services.sessions.load(delivery.message.openid)
-    _handle_once(services, delivery, flow, deferred_from=spooled.received_at)
+    answer = _handle_once(services, delivery, flow, deferred_from=spooled.received_at)
+    if answer.flow is not None:
+        services.sessions.apply(answer.flow)
 
 
-def _handle_or_spool(services: WebhookServices, delivery: Delivery, flow: FlowState | None) -> str:
-    """Handle the delivery, or spool it while the database cannot be reached."""
+def _handle_or_spool(
+    services: WebhookServices, delivery: Delivery, flow: FlowState | None
+) -> Answer:
+    """Handle the delivery, or spool it while the database cannot be reached (the flow
+    then stays as it was, for the drain's handling)."""
     if not services.gate.down:
         try:
             return _handle_once(services, delivery, flow)
@@ -102,8 +118,10 @@ def _handle_or_spool(services: WebhookServices, delivery: Delivery, flow: FlowSt
             )
     services.spool.append(SpooledDelivery(delivery.key, delivery.fields, services.clock()))
     language = services.languages.recall(delivery.message.openid)
-    return services.router.catalog.render(
-        "reply_deferred", language or services.handler_settings.default_language
+    return Answer(
+        services.router.catalog.render(
+            "reply_deferred", language or services.handler_settings.default_language
+        )
     )
 
 
@@ -116,7 +134,7 @@ def _handle_once(
     delivery: Delivery,
     flow: FlowState | None,
     deferred_from: datetime | None = None,
-) -> str:
+) -> Answer:
     """Handle and store a delivery; if the handler fails, store it with an apology.
     ``deferred_from`` (when a spooled delivery arrived) sends the reply as a push."""
     try:
@@ -137,7 +155,7 @@ def _on_live_connection(
     flow: FlowState | None,
     run_handler: bool,
     deferred_from: datetime | None,
-) -> str:
+) -> Answer:
     """Retry once when the pooled connection was dead (PostgreSQL restarted): the webhook
     does not ping connections before use, and SQLAlchemy has by now replaced the pool's
     connections, so the second try runs on a fresh one."""
@@ -158,20 +176,22 @@ def _store_and_answer(
     flow: FlowState | None,
     run_handler: bool,
     deferred_from: datetime | None,
-) -> str:
+) -> Answer:
     """Look up, handle and store on one connection. The ORM session that handlers use
-    begins a transaction only if they touch the database, and the store joins it."""
+    begins a transaction only if they touch the database, and the store joins it. What
+    the handlers did to the flow is answered, not written (bot/sessions.py HeldFlow)."""
     message = delivery.message
     now = services.clock()
     new = _new_inbound(delivery, deferred_from or now)
     with services.engine.connect() as connection:
         arrival = look_up(connection, message.openid, delivery.key)
         if arrival.answered is not None:
-            return arrival.answered
+            return Answer(arrival.answered)
         contact = arrival.contact or enrol(connection, new)
         services.languages.remember(message.openid, contact.language)
         with services.session_factory(bind=connection) as db:
-            ctx = services.context(db, contact, now, flow)
+            held = HeldFlow(services.sessions)
+            ctx = services.context(db, contact, now, flow, held)
             if run_handler:
                 answer = _dispatch(services, message, ctx)
                 reply = answer.text if answer is not None else ""
@@ -195,10 +215,10 @@ def _store_and_answer(
                 stored = services.committer.submit(connection, handled)
             if not stored:
                 db.rollback()
-                return stored_reply(connection, delivery.key) or ""
+                return Answer(stored_reply(connection, delivery.key) or "")
             if handler_wrote:
                 db.commit()
-        return reply
+        return Answer(reply, held.write)
 
 
 def _log_reference(key: str) -> str:

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import fakeredis
@@ -62,6 +63,23 @@ def connect_redis(url: str) -> redis.Redis:
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         health_check_interval=HEALTH_CHECK_INTERVAL_S,
     )
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """A write to one key, held back to travel with another round trip: ``value`` for
+    ``ttl_s`` seconds, or the key deleted when ``value`` is None."""
+
+    key: str
+    value: str | None = None
+    ttl_s: int = 0
+
+    def apply(self, client: redis.Redis) -> None:
+        """The write on its own round trip."""
+        if self.value is None:
+            client.delete(self.key)
+        else:
+            client.set(self.key, self.value, ex=self.ttl_s)
 
 
 class ThreadClients:

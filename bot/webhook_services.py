@@ -21,7 +21,7 @@ from bot.services import Clock, Services, build_services
 from bot.sessions import RedisSessionStore
 from bot.spool import Spool
 from handlers import build_router
-from handlers.context import Context, FlowState, HandlerSettings, NeedCategory
+from handlers.context import Context, FlowState, HandlerSettings, NeedCategory, SessionStore
 from handlers.router import Router
 from models.base import utcnow
 from models.inbound import Contact, Handled, store_together
@@ -49,15 +49,20 @@ class WebhookServices(Services):
     committer: Batches[Connection, Handled, bool]
 
     def context(
-        self, db: Session, contact: Contact, now: datetime, flow: FlowState | None
+        self,
+        db: Session,
+        contact: Contact,
+        now: datetime,
+        flow: FlowState | None,
+        flows: SessionStore,
     ) -> Context:
         """What a handler is given for one message: the conversation's shared parts (the
-        state store, the texts, the settings) with this message's session, sender, time
-        and flow."""
+        texts, the settings) with this message's session, sender, time, flow and the
+        store its flow changes go to (bot/sessions.py HeldFlow)."""
         return Context(
             db=db,
             contact=contact,
-            sessions=self.sessions,
+            sessions=flows,
             link_codes=self.link_codes,
             catalog=self.router.catalog,
             settings=self.handler_settings,

@@ -8,6 +8,7 @@ the demo) are not watched, only this process and its threads.
 
 ``count_queries``: the SQL statements a block runs, to pin a hot path's count so a
 change that adds a round trip per message shows up as a failing test, not in production.
+``count_redis``: the same for the round trips to Redis.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
+import redis
+from redis.client import Pipeline
 from sqlalchemy import Engine, event
 
 from models import driver_sql
@@ -139,3 +142,40 @@ def count_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountQueries]:
         yield counting
     finally:
         event.remove(Engine, "before_cursor_execute", executed)
+
+
+CountRedis = Callable[[], AbstractContextManager[list[str]]]
+
+
+@pytest.fixture
+def count_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountRedis]:
+    """``with count_redis() as commands:`` lists the round trips any Redis client of this
+    process made meanwhile: a command's name (EVALSHA for a script), or PIPELINE. Loading
+    a script the server did not have yet is left out: it happens once per server."""
+    active: list[list[str]] = []
+    real_command, real_pipeline = redis.Redis.execute_command, Pipeline.execute
+
+    def command(client: redis.Redis, *args: Any, **options: Any) -> Any:
+        if str(args[0]).upper() != "SCRIPT LOAD":
+            for commands in active:
+                commands.append(str(args[0]).upper())
+        return real_command(client, *args, **options)
+
+    def pipeline(pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        for commands in active:
+            commands.append("PIPELINE")
+        return real_pipeline(pipe, raise_on_error)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", command)
+    monkeypatch.setattr(Pipeline, "execute", pipeline)
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        commands: list[str] = []
+        active.append(commands)
+        try:
+            yield commands
+        finally:
+            active.remove(commands)
+
+    yield counting

@@ -85,6 +85,8 @@ def test_an_outage_loses_nothing_and_each_spooled_delivery_is_handled_once(
         pg.stop()
         try:
             spooled = [payloads.sign(payloads.text(f"o-outage-{n}", "帮助")) for n in range(4)]
+            # A message that starts a flow: the drain's handling writes it.
+            spooled.append(payloads.sign(payloads.text("o-outage-flow", "留言")))
             spooled.append(payloads.sign(payloads.text(english, "my events")))
             for delivery in spooled:
                 started = time.monotonic()
@@ -115,6 +117,8 @@ def test_an_outage_loses_nothing_and_each_spooled_delivery_is_handled_once(
             time.sleep(0.05)
 
     assert Drainer(services).run_once() == 0
+    flow = services.sessions.load("o-outage-flow")
+    assert flow is not None and flow.name == "inbox.write"
     keys = [f"msg:{parse_xml(d.body)['MsgId']}" for d in spooled]
     with services.session_factory() as db:
         stored = db.scalars(select(InboundMessage).where(InboundMessage.dedupe_key.in_(keys)))

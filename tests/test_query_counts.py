@@ -22,7 +22,7 @@ from models.events.staff import create_event
 from scheduler.worker import Worker
 from tests.chat import Chat
 from tests.conftest import FakeClock
-from tests.guards import CountQueries
+from tests.guards import CountQueries, CountRedis
 from tests.pushes import add_resident, queue
 
 
@@ -69,6 +69,17 @@ def test_words_not_understood_through_the_webhook(
     # The look-up, which also tells whether the resident has a conversation open with
     # staff (where such words would go), and the store: the fallback reads nothing.
     assert len(statements) == on(services, sqlite=5, postgresql=2), statements
+
+
+def test_redis_round_trips_through_the_webhook(known: Chat, count_redis: CountRedis) -> None:
+    with count_redis() as commands:
+        assert "今天天气" in known.say("今天天气")
+        assert "我的需求" in known.say("帮助")
+    # Each message: its first look (nonce, cached reply, claim and the sender's flow),
+    # then its reply cached. The first, a second miss in a row, cleared the "not
+    # understood" marker, set it again and cleared it for the offer: held back until the
+    # store, that is one write, in the script that caches the reply. Help touched no flow.
+    assert commands == ["EVALSHA", "EVALSHA", "EVALSHA", "SET"], commands
 
 
 def test_event_list_through_the_webhook(

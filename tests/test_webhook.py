@@ -613,13 +613,16 @@ def test_a_failing_handler_leaves_no_work_behind_and_the_message_kept(
     def half_done(message: Message, ctx: Context) -> Reply:
         ctx.resident.language = "en"
         ctx.db.flush()
+        ctx.start_flow("inbox.write")
         raise RuntimeError("boom")
 
     chat.say("帮助")
     monkeypatch.setitem(services.router._keywords, "中文", half_done)
     assert "抱歉" in chat.say("中文")
-    # Chinese, from the first words: the handler's change went with its rollback.
+    # Chinese, from the first words: the handler's change went with its rollback, and
+    # so did the flow it started.
     assert resident(services, chat.openid).language == "zh"
+    assert services.sessions.load(chat.openid) is None
     with services.session_factory() as db:
         kept = db.execute(
             select(InboundMessage).where(InboundMessage.content == "中文")

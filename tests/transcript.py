@@ -22,6 +22,7 @@ from typing import Protocol, cast
 
 import pytest
 
+from bot.sessions import HeldFlow
 from bot.webhook_services import WebhookServices
 from handlers.message import Location, Message, MessageType
 from models.inbound import NewInbound, enrol
@@ -45,7 +46,8 @@ class Talk:
 
     def send(self, message: Message) -> str:
         """One turn: the reply text ("" for none). Whatever the handler changed is
-        committed, as the webhook commits it; an exception fails the test as itself."""
+        committed, and its flow then written, as the webhook does; an exception fails the
+        test as itself."""
         services = self.services
         now = services.clock()
         # redis-py types a sync client's answers as maybe-awaitable; this one is sync.
@@ -56,9 +58,12 @@ class Talk:
             # contact) with the language the handlers read, and records no interaction.
             contact = enrol(connection, self._arrival(message))
             with services.session_factory(bind=connection) as db:
-                ctx = services.context(db, contact, now, flow)
+                held = HeldFlow(services.sessions)
+                ctx = services.context(db, contact, now, flow, held)
                 reply = services.router.dispatch(message, ctx)
                 db.commit()
+        if held.write is not None:
+            services.sessions.apply(held.write)
         return reply.text if reply is not None else ""
 
     def message(
