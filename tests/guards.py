@@ -98,6 +98,27 @@ def loopback_only() -> Iterator[None]:
         yield
 
 
+class Tally:
+    """What a counting fixture hands out: ``with tally() as seen:`` lists what was
+    recorded while the block ran."""
+
+    def __init__(self) -> None:
+        self._active: list[list[str]] = []
+
+    def record(self, item: str) -> None:
+        for seen in self._active:
+            seen.append(item)
+
+    @contextmanager
+    def __call__(self) -> Iterator[list[str]]:
+        seen: list[str] = []
+        self._active.append(seen)
+        try:
+            yield seen
+        finally:
+            self._active.remove(seen)
+
+
 CountQueries = Callable[[], AbstractContextManager[list[str]]]
 
 
@@ -111,35 +132,23 @@ def count_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountQueries]:
     cursor (models/driver_sql.py), as does the group commit's statement, so those are
     counted where they are run.
     """
-    active: list[list[str]] = []
+    tally = Tally()
 
     def executed(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
     ) -> None:
-        for statements in active:
-            statements.append(statement)
+        tally.record(statement)
 
     real_first_row = driver_sql.first_row
 
     def first_row(connection: Any, statement: Any, values: Any) -> tuple[Any, ...] | None:
-        for statements in active:
-            statements.append(f"(psycopg cursor) {statement}")
+        tally.record(f"(psycopg cursor) {statement}")
         return real_first_row(connection, statement, values)
 
     monkeypatch.setattr(driver_sql, "first_row", first_row)
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        statements: list[str] = []
-        active.append(statements)
-        try:
-            yield statements
-        finally:
-            active.remove(statements)
-
     event.listen(Engine, "before_cursor_execute", executed)
     try:
-        yield counting
+        yield tally
     finally:
         event.remove(Engine, "before_cursor_execute", executed)
 
@@ -152,30 +161,18 @@ def count_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountRedis]:
     """``with count_redis() as commands:`` lists the round trips any Redis client of this
     process made meanwhile: a command's name (EVALSHA for a script), or PIPELINE. Loading
     a script the server did not have yet is left out: it happens once per server."""
-    active: list[list[str]] = []
+    tally = Tally()
     real_command, real_pipeline = redis.Redis.execute_command, Pipeline.execute
 
     def command(client: redis.Redis, *args: Any, **options: Any) -> Any:
         if str(args[0]).upper() != "SCRIPT LOAD":
-            for commands in active:
-                commands.append(str(args[0]).upper())
+            tally.record(str(args[0]).upper())
         return real_command(client, *args, **options)
 
     def pipeline(pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
-        for commands in active:
-            commands.append("PIPELINE")
+        tally.record("PIPELINE")
         return real_pipeline(pipe, raise_on_error)
 
     monkeypatch.setattr(redis.Redis, "execute_command", command)
     monkeypatch.setattr(Pipeline, "execute", pipeline)
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        commands: list[str] = []
-        active.append(commands)
-        try:
-            yield commands
-        finally:
-            active.remove(commands)
-
-    yield counting
+    yield tally
