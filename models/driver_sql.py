@@ -109,17 +109,20 @@ def _as_sqlalchemy_error(
     connection: Connection, sql: str, params: Mapping[str, Any], error: psycopg.Error
 ) -> StatementError:
     """What ``Connection.execute`` raises for ``error``; a lost connection is invalidated,
-    and the pool with it, since a restarted server has dropped every pooled connection.
-    The pool's idle connections are closed as it goes: left open, each would hold its
-    socket until the garbage collector finds it (psycopg warns then). The parameters stay
-    out of the error, as the engine keeps them out of its own (models/db.py): they hold
-    what residents wrote."""
+    and the pool's idle connections are closed with it, since a restarted server has
+    dropped every pooled connection. The pool itself is kept: replacing it (as
+    ``Engine.dispose`` does) left the connections other threads had checked out to go
+    back into the old pool, where nothing closes them and each held its socket until the
+    garbage collector found it (psycopg warns then). Those come back to this pool, and
+    one that is dead fails at its next use and is replaced, as this one is. The
+    parameters stay out of the error, as the engine keeps them out of its own
+    (models/db.py): they hold what residents wrote."""
     lost = connection.dialect.is_disconnect(
         cast(Any, error), connection.connection.dbapi_connection, None
     )
     if lost:
         connection.invalidate(error)
-        connection.engine.dispose()
+        connection.engine.pool.dispose()
     return DBAPIError.instance(
         sql,
         dict(params),

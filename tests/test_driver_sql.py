@@ -96,3 +96,24 @@ def test_a_lost_connection_closes_the_pools_idle_connections(services: Services)
     assert raised.value.connection_invalidated
     assert kept.closed
     engine.dispose()
+
+
+def test_a_lost_connection_leaves_no_connection_outside_the_pool(services: Services) -> None:
+    """A connection another thread had checked out when one was found lost goes back to
+    the engine's pool, so closing the engine closes it; it is never left open for the
+    garbage collector (psycopg's ResourceWarning, which fails a test that happens to be
+    running then)."""
+    engine = make_engine(services.config.database.url)
+    busy = engine.connect()
+    busy.execute(text("SELECT 1"))
+    held = busy.connection.dbapi_connection
+    with engine.connect() as lost:
+        backend = lost.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with services.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        nothing = select(Resident.id).where(Resident.openid == bindparam("openid"))
+        with pytest.raises(DBAPIError):
+            driver_sql.first_row(lost, nothing, {"openid": "nobody"})
+    busy.close()
+    engine.dispose()
+    assert held is not None and held.closed
