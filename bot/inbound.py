@@ -157,8 +157,8 @@ def _on_live_connection(
     deferred_from: datetime | None,
 ) -> Answer:
     """Retry once when the pooled connection was dead (PostgreSQL restarted): the webhook
-    does not ping connections before use, and SQLAlchemy has by now replaced the pool's
-    connections, so the second try runs on a fresh one."""
+    does not ping connections before use, and the failure has closed the pool's idle
+    connections (models/driver_sql.py), so the second try runs on a fresh one."""
     try:
         return _store_and_answer(services, delivery, flow, run_handler, deferred_from)
     except DBAPIError as error:
