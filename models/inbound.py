@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
 
@@ -129,7 +130,7 @@ def look_up(db: Connection, openid: str, dedupe_key: str) -> Arrival:
     Run outside a transaction it is one autocommitted round trip on PostgreSQL: a read
     takes no locks and writes nothing, so it needs no BEGIN or COMMIT.
     """
-    row = _first_row(db, _LOOK_UP, {"openid": openid, "dedupe_key": dedupe_key})
+    row = _first_row(db, LOOK_UP, {"openid": openid, "dedupe_key": dedupe_key})
     if row is None:
         raise LookupError("the arrival look-up returned no row")
     resident_id, stored_openid, language, has_held_pushes, has_open, inbound_id, reply = row
@@ -346,12 +347,19 @@ _TOUCH = _touch_statement(
 
 def _look_up_statement() -> Select[Any]:
     """One row whatever is found: the resident's columns are NULL for a newcomer and the
-    inbound ones for a delivery never stored. Its columns are in ``look_up``'s order."""
+    inbound ones for a delivery never stored. Its columns are in ``look_up``'s order.
+
+    The statuses are written into the SQL, not bound: it runs as a prepared statement,
+    whose generic plan can use a partial index (the resident's held pushes, their open
+    conversation) only when its predicate's constant is in the statement. Bound, every
+    message read all of its sender's pushes, one index entry and row per push ever queued.
+    """
     one = select(literal(1).label("one")).subquery("one")
     held = (
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.resident_id == _RESIDENTS.c.id, OutboxMessage.status == OutboxStatus.HELD
+            OutboxMessage.resident_id == _RESIDENTS.c.id,
+            OutboxMessage.status == _constant(OutboxStatus.HELD),
         )
         .exists()
     )
@@ -359,7 +367,7 @@ def _look_up_statement() -> Select[Any]:
         select(Conversation.id)
         .where(
             Conversation.resident_id == _RESIDENTS.c.id,
-            Conversation.status == ConversationStatus.OPEN,
+            Conversation.status == _constant(ConversationStatus.OPEN),
         )
         .exists()
     )
@@ -378,7 +386,13 @@ def _look_up_statement() -> Select[Any]:
     )
 
 
-_LOOK_UP = _look_up_statement()
+def _constant(value: StrEnum) -> ColumnElement[str]:
+    """A vocabulary value as an SQL literal (its values are plain words, never quoted)."""
+    return literal_column(f"'{value}'", String)
+
+
+# The statement :func:`look_up` runs for every delivery (tests check its prepared plan).
+LOOK_UP = _look_up_statement()
 
 
 @lru_cache(maxsize=8)

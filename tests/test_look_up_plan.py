@@ -1,0 +1,59 @@
+"""The arrival look-up runs for every message, as a prepared statement: its generic plan
+must find the sender's held pushes and open conversation through the partial indexes
+kept for them, not by reading every push the sender was ever queued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+
+from bot.services import Services
+from models.inbound import LOOK_UP
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("prepared statements' generic plans are PostgreSQL's")
+
+
+def generic_plan_indexes(connection: Connection, values: dict[str, Any]) -> set[str]:
+    """The indexes the look-up's generic plan reads, with sequential scans off so that the
+    test's near-empty tables do not make a scan the cheapest plan."""
+    compiled = LOOK_UP.compile(dialect=postgresql_psycopg.dialect(paramstyle="numeric_dollar"))
+    bound = compiled.construct_params(values)
+    arguments = sql.SQL(", ").join(
+        sql.Literal(str(bound[name])) for name in compiled.positiontup or ()
+    )
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with connection.begin():
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("PREPARE look_up_plan AS " + compiled.string)
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE look_up_plan({})").format(arguments)
+        plan = connection.exec_driver_sql(explain.as_string(driver)).scalar_one()
+        connection.exec_driver_sql("DEALLOCATE look_up_plan")
+    return _index_names(plan)
+
+
+def _index_names(node: Any) -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(_index_names(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found = {node["Index Name"]} if "Index Name" in node else set()
+    return found.union(*(_index_names(value) for value in node.values()))
+
+
+def test_the_generic_plan_reads_held_pushes_and_open_conversations_by_partial_index(
+    services: Services,
+) -> None:
+    with services.engine.connect() as connection:
+        indexes = generic_plan_indexes(connection, {"openid": "o-plan", "dedupe_key": "k-plan"})
+    assert {"ix_outbox_held_resident_id", "uq_conversation_open_resident_id"} <= indexes, indexes
