@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
 
@@ -48,7 +47,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from models import driver_sql
-from models.base import Base
+from models.base import Base, vocabulary_constant
 from models.inbox.tables import Conversation, ConversationStatus
 from models.push.outbox import OutboxMessage
 from models.push.registry import PushKind
@@ -359,7 +358,7 @@ def _look_up_statement() -> Select[Any]:
         select(OutboxMessage.id)
         .where(
             OutboxMessage.resident_id == _RESIDENTS.c.id,
-            OutboxMessage.status == _constant(OutboxStatus.HELD),
+            OutboxMessage.status == vocabulary_constant(OutboxStatus.HELD),
         )
         .exists()
     )
@@ -367,7 +366,7 @@ def _look_up_statement() -> Select[Any]:
         select(Conversation.id)
         .where(
             Conversation.resident_id == _RESIDENTS.c.id,
-            Conversation.status == _constant(ConversationStatus.OPEN),
+            Conversation.status == vocabulary_constant(ConversationStatus.OPEN),
         )
         .exists()
     )
@@ -386,12 +385,8 @@ def _look_up_statement() -> Select[Any]:
     )
 
 
-def _constant(value: StrEnum) -> ColumnElement[str]:
-    """A vocabulary value as an SQL literal (its values are plain words, never quoted)."""
-    return literal_column(f"'{value}'", String)
-
-
-# The statement :func:`look_up` runs for every delivery (tests check its prepared plan).
+# The statement :func:`look_up` runs for every delivery; public so that tests can check
+# its prepared plan (tests/test_prepared_plans.py).
 LOOK_UP = _look_up_statement()
 
 

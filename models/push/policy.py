@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from models.base import vocabulary_constant
 from models.push.outbox import OutboxMessage
 from models.push.registry import KINDS, PushKind
 from models.push.stale import OPTED_OUT
@@ -73,7 +74,7 @@ def take_held_for_reply(
     taken: list[dict[str, Any]] = []
     while len(taken) < limit:
         rows = db.execute(
-            _HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit - len(taken)}
+            HELD_FOR_REPLY, {"resident_id": resident_id, "now": now, "limit": limit - len(taken)}
         ).all()
         if not rows:
             break
@@ -102,8 +103,9 @@ def _mark_held_skipped(db: Session, row_id: int, reason: str) -> None:
 
 
 # The opt-out is read with the rows (a subquery, not a join, so that FOR UPDATE locks
-# only the outbox rows), as the 退订 in this very message has just set it.
-_HELD_FOR_REPLY = (
+# only the outbox rows), as the 退订 in this very message has just set it. Public so that
+# tests can check its prepared plan (tests/test_prepared_plans.py).
+HELD_FOR_REPLY = (
     select(
         OutboxMessage.id,
         OutboxMessage.kind,
@@ -115,7 +117,8 @@ _HELD_FOR_REPLY = (
     )
     .where(
         OutboxMessage.resident_id == bindparam("resident_id"),
-        OutboxMessage.status == OutboxStatus.HELD,
+        # Written into the SQL, so the partial index of held rows serves the prepared plan.
+        OutboxMessage.status == vocabulary_constant(OutboxStatus.HELD),
         or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > bindparam("now")),
     )
     .order_by(OutboxMessage.created_at, OutboxMessage.id)

@@ -1,6 +1,6 @@
-"""The arrival look-up runs for every message, as a prepared statement: its generic plan
-must find the sender's held pushes and open conversation through the partial indexes
-kept for them, not by reading every push the sender was ever queued."""
+"""Statements that run for every message, as prepared statements: their generic plans
+must find a resident's held pushes and open conversation through the partial indexes
+kept for them, not by reading every push the resident was ever queued."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from bot.services import Services
 from models.inbound import LOOK_UP
+from models.push.policy import HELD_FOR_REPLY
 
 
 @pytest.fixture(autouse=True)
@@ -22,10 +23,12 @@ def _postgresql_only(database_url: str) -> None:
         pytest.skip("prepared statements' generic plans are PostgreSQL's")
 
 
-def generic_plan_indexes(connection: Connection, values: dict[str, Any]) -> set[str]:
-    """The indexes the look-up's generic plan reads, with sequential scans off so that the
-    test's near-empty tables do not make a scan the cheapest plan."""
-    compiled = LOOK_UP.compile(dialect=postgresql_psycopg.dialect(paramstyle="numeric_dollar"))
+def generic_plan_indexes(
+    connection: Connection, statement: Select[Any], values: dict[str, Any]
+) -> set[str]:
+    """The indexes the statement's generic plan reads, with sequential scans off so that
+    the test's near-empty tables do not make a scan the cheapest plan."""
+    compiled = statement.compile(dialect=postgresql_psycopg.dialect(paramstyle="numeric_dollar"))
     bound = compiled.construct_params(values)
     arguments = sql.SQL(", ").join(
         sql.Literal(str(bound[name])) for name in compiled.positiontup or ()
@@ -35,10 +38,10 @@ def generic_plan_indexes(connection: Connection, values: dict[str, Any]) -> set[
     with connection.begin():
         connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        connection.exec_driver_sql("PREPARE look_up_plan AS " + compiled.string)
-        explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE look_up_plan({})").format(arguments)
+        connection.exec_driver_sql("PREPARE checked_plan AS " + compiled.string)
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE checked_plan({})").format(arguments)
         plan = connection.exec_driver_sql(explain.as_string(driver)).scalar_one()
-        connection.exec_driver_sql("DEALLOCATE look_up_plan")
+        connection.exec_driver_sql("DEALLOCATE checked_plan")
     return _index_names(plan)
 
 
@@ -51,9 +54,18 @@ def _index_names(node: Any) -> set[str]:
     return found.union(*(_index_names(value) for value in node.values()))
 
 
-def test_the_generic_plan_reads_held_pushes_and_open_conversations_by_partial_index(
+def test_the_arrival_look_up_reads_held_pushes_and_open_conversations_by_partial_index(
     services: Services,
 ) -> None:
     with services.engine.connect() as connection:
-        indexes = generic_plan_indexes(connection, {"openid": "o-plan", "dedupe_key": "k-plan"})
+        indexes = generic_plan_indexes(
+            connection, LOOK_UP, {"openid": "o-plan", "dedupe_key": "k-plan"}
+        )
     assert {"ix_outbox_held_resident_id", "uq_conversation_open_resident_id"} <= indexes, indexes
+
+
+def test_taking_held_pushes_for_a_reply_reads_them_by_partial_index(services: Services) -> None:
+    values = {"resident_id": 1, "now": "2026-12-01T00:00:00+00:00", "limit": 3}
+    with services.engine.connect() as connection:
+        indexes = generic_plan_indexes(connection, HELD_FOR_REPLY, values)
+    assert "ix_outbox_held_resident_id" in indexes, indexes
