@@ -161,3 +161,13 @@ def demo_process(folder: Path, *options: str) -> Iterator[RunningDemo]:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def plan_index_names(node: Any) -> set[str]:
+    """Every index an ``EXPLAIN (FORMAT JSON)`` plan reads, at any depth."""
+    if isinstance(node, list):
+        return set().union(*(plan_index_names(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found = {node["Index Name"]} if "Index Name" in node else set()
+    return found.union(*(plan_index_names(value) for value in node.values()))

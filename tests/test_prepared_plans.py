@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from bot.services import Services
 from models.inbound import LOOK_UP
 from models.push.policy import HELD_FOR_REPLY
+from tests.helpers import plan_index_names
 
 
 @pytest.fixture(autouse=True)
@@ -42,16 +43,7 @@ def generic_plan_indexes(
         explain = sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE checked_plan({})").format(arguments)
         plan = connection.exec_driver_sql(explain.as_string(driver)).scalar_one()
         connection.exec_driver_sql("DEALLOCATE checked_plan")
-    return _index_names(plan)
-
-
-def _index_names(node: Any) -> set[str]:
-    if isinstance(node, list):
-        return set().union(*(_index_names(item) for item in node))
-    if not isinstance(node, dict):
-        return set()
-    found = {node["Index Name"]} if "Index Name" in node else set()
-    return found.union(*(_index_names(value) for value in node.values()))
+    return plan_index_names(plan)
 
 
 def test_the_arrival_look_up_reads_held_pushes_and_open_conversations_by_partial_index(

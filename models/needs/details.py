@@ -3,7 +3,9 @@ may see it, the needs merged into it ("me too"), and the pushes sent about it.""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from typing import Any
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from models.needs.notices import ASSIGNED_KIND
@@ -44,20 +46,19 @@ def merged_needs(db: Session, need: Need) -> list[tuple[Need, Resident | None]]:
 def need_pushes(db: Session, need: Need) -> list[OutboxMessage]:
     """Every push queued about ``need``: to its resident, to residents whose needs were
     merged into it, to a partner's contact; oldest first, each with its status."""
-    prefixes = [f"{kind}:{need.id}:" for kind in NEED_PUSH_KINDS]
-    return list(
-        db.execute(
-            select(OutboxMessage)
-            .where(
-                or_(
-                    *(
-                        OutboxMessage.idempotency_key.startswith(p, autoescape=True)
-                        for p in prefixes
-                    )
-                )
-            )
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        ).scalars()
+    return list(db.execute(pushes_about_need(need.id)).scalars())
+
+
+def pushes_about_need(need_id: int) -> Select[Any]:
+    """The query of :func:`need_pushes`: the pushes whose keys start with one of the
+    need's prefixes, found through the byte-wise unique index on the key."""
+    prefixes = [f"{kind}:{need_id}:" for kind in NEED_PUSH_KINDS]
+    return (
+        select(OutboxMessage)
+        .where(
+            or_(*(OutboxMessage.idempotency_key.startswith(p, autoescape=True) for p in prefixes))
+        )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
     )
 
 
