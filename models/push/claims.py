@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from models.base import vocabulary_constant
 from models.push.outbox import OutboxMessage
 from models.push.vocabulary import OutboxStatus
 from models.residents import Resident
@@ -59,7 +60,7 @@ def claim_due(
     values: dict[str, Any] = {"now": now, "limit": limit, "paused": paused}
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
-        rows = db.execute(_claim_in_one(bool(paused)), {**values, "lease_until": now + lease})
+        rows = db.execute(claim_statement(bool(paused)), {**values, "lease_until": now + lease})
         return [_claimed(row) for row in rows]
     ids = list(db.execute(_choose_due(bool(paused)), values).scalars())
     if not ids:
@@ -98,12 +99,10 @@ def _choose_due(paused: bool) -> Select[Any]:
     ``paused`` parameter."""
     due = and_(
         OutboxMessage.status.in_(
-            bindparam(
-                "claimable",
-                (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING),
-                expanding=True,
-                literal_execute=True,
-            )
+            [
+                vocabulary_constant(status)
+                for status in (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
+            ]
         ),
         OutboxMessage.next_attempt_at <= bindparam("now"),
         or_(
@@ -161,9 +160,16 @@ _READ_CLAIMED = (
 
 
 @lru_cache(maxsize=2)
-def _claim_in_one(paused: bool) -> Select[Any]:
+def claim_statement(paused: bool) -> Select[Any]:
     """PostgreSQL: choose, lease and read in one statement. The choice is a CTE, which
-    PostgreSQL runs exactly once, so the LIMIT and the locks hold as written."""
+    PostgreSQL runs exactly once, so the LIMIT and the locks hold as written.
+
+    Each row's resident is read by primary key in a LATERAL subquery with LIMIT 1 (the
+    id is unique, so the limit changes nothing), which PostgreSQL cannot fold into a
+    plain join. As a plain join, the planner's costs made it hash the batch and read the
+    whole resident table at every claim whenever that table was smaller than some tens
+    of thousands of rows: 20,000 residents read for a batch of 100, 5.3 ms a claim
+    against 0.6 ms for the 100 look-ups."""
     due = _choose_due(paused).cte("due")
     leased = (
         update(OutboxMessage)
@@ -172,9 +178,15 @@ def _claim_in_one(paused: bool) -> Select[Any]:
         .returning(*_CLAIMED_COLUMNS)
         .cte("leased")
     )
+    recipient = (
+        select(*_RESIDENT_COLUMNS)
+        .where(Resident.id == leased.c.resident_id)
+        .limit(1)
+        .lateral("recipient")
+    )
     return (
-        select(leased, *_RESIDENT_COLUMNS)
-        .outerjoin(Resident, Resident.id == leased.c.resident_id)
+        select(leased, recipient)
+        .outerjoin(recipient, true())
         .order_by(leased.c.next_attempt_at, leased.c.id)
     )
 
