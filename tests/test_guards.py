@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.wechat.curl import CurlCalls, CurlRoute
 from tests.guards import is_local
 
 # TEST-NET-1 (RFC 5737): never routed, so even an unguarded attempt would go nowhere.
@@ -45,6 +46,17 @@ def test_an_http_client_cannot_swallow_the_failure() -> None:
     OSError, so it reaches the test instead of becoming a retried ConnectionError."""
     with pytest.raises(pytest.fail.Exception, match=r"192\.0\.2\.1"):
         requests.get(f"http://{OUTSIDE[0]}/cgi-bin/token", timeout=1)
+
+
+def test_wechat_calls_through_libcurl_meet_the_guard_too() -> None:
+    """bot/wechat/curl.py opens its connections with Python's socket, so the guard sees
+    them, and its failure reaches the test rather than becoming curl's "could not
+    connect"."""
+    calls = CurlCalls()
+    url = f"http://{OUTSIDE[0]}:{OUTSIDE[1]}/cgi-bin/message/custom/send"
+    with pytest.raises(pytest.fail.Exception, match=r"192\.0\.2\.1"):
+        calls.call(CurlRoute(proxy="", ca_bundle=None), "POST", url, b"{}", {}, 1.0, 2.0)
+    calls.close()
 
 
 def test_loopback_and_unix_sockets_are_allowed(listener: tuple[str, int], tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ one process at a time fetches it, under a Redis lock (bot/wechat/token.py), thro
 every call has a timeout (bot/wechat/transport.py); and a rejected token means one
 refresh, one retry, then an error that keeps WeChat's errcode (wechatpy's own client
 retries without bound). When Redis is down each process keeps its own token and carries
-on. Only public APIs of wechatpy, requests and urllib3 are used: the client is its own
-class, not a subclass of wechatpy's.
+on. Only public APIs of wechatpy, requests, urllib3 and pycurl are used: the client is
+its own class, not a subclass of wechatpy's.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from urllib3.exceptions import NewConnectionError
 from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTag
 
 from bot.config.sections import Config
+from bot.wechat.curl import CallFailed
 from bot.wechat.download import Download
 from bot.wechat.errors import (
     Refusal,
@@ -187,6 +188,14 @@ class AixiangWeChatClient:
         try:
             res = self._exchange(method, url, kwargs)
             res.raise_for_status()
+        except CallFailed as exc:
+            if exc.timed_out:
+                raise WeChatTimeout(
+                    None, f"no answer from {url} within {kwargs.get('timeout')}s", client=self
+                ) from exc
+            raise WeChatTransportError(
+                None, f"could not reach {url}: curl error {exc.code}", client=self
+            ) from exc
         except NewConnectionError as exc:  # urllib3 counts it as a connect timeout too
             raise WeChatTransportError(
                 None, f"could not reach {url}: {type(exc).__name__}", client=self

@@ -1,9 +1,12 @@
 """The HTTP transport to WeChat: pooled connections, and a direct way around requests'
-per-call machinery for the one host it talks to."""
+per-call machinery for the one host it talks to (JSON calls through libcurl,
+bot/wechat/curl.py; downloads through urllib3's pools)."""
 
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -12,17 +15,18 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ClosedPoolError
 
+from bot.wechat.curl import CurlCalls, CurlRoute
 from bot.wechat.download import Download, read_file
 
 # Connections kept open to WeChat when the caller does not say how many threads share it.
 DEFAULT_POOL_SIZE = 10
 # Headers of a direct call (requests would add its own User-Agent, Accept and
 # Accept-Encoding; WeChat needs none of them, and an uncompressed answer costs no inflating).
-DIRECT_HEADERS = {"User-Agent": f"aixiang python-urllib3/{urllib3.__version__}"}
+DIRECT_HEADERS = {"User-Agent": "aixiang"}
 # What a call may carry to go the direct way (see WeChatSession.direct); anything else
 # (file uploads, streams) goes through requests. ``max_bytes`` marks a capped download.
 DIRECT_KWARGS = frozenset({"params", "data", "json", "timeout", "max_bytes"})
@@ -35,6 +39,9 @@ class _Route:
 
     pool: HTTPConnectionPool
     absolute: bool
+    # How libcurl reaches the host; None when only urllib3 can (a client certificate,
+    # a folder of certificates to verify with).
+    curl: CurlRoute | None
 
     def open(
         self,
@@ -75,6 +82,7 @@ class WeChatSession(requests.Session):
     def __init__(self, pool_size: int) -> None:
         super().__init__()
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._curl = CurlCalls()
         # requests keeps 10 connections per host; threads beyond that would each open and
         # drop a connection per call.
         self._adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))
@@ -90,30 +98,66 @@ class WeChatSession(requests.Session):
         timeout: urllib3.Timeout,
         download: Download | None = None,
     ) -> requests.Response:
-        """One exchange through the pooled connections, answered as a requests Response
-        (callers read its content, headers and status). A ``download`` is streamed:
-        refused once it passes its size and cut off at its deadline, never held whole."""
+        """One exchange, answered as a requests Response (callers read its content,
+        headers and status): through libcurl, or through the pooled urllib3 connections
+        for a ``download``, which is streamed: refused once it passes its size and cut off
+        at its deadline, never held whole. Raises :class:`~bot.wechat.curl.CallFailed`
+        or urllib3's errors."""
         parts = urlsplit(url)
         host = (parts.scheme, parts.netloc)
-        target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
         method = method.upper()
         route = self._routes.get(host) or self._route(host)
+        res = requests.Response()
+        res.url = url
+        if download is None and route.curl is not None and method in ("GET", "POST"):
+            answer = self._curl.call(
+                route.curl,
+                method,
+                url,
+                body,
+                headers,
+                _seconds(timeout.connect_timeout),
+                _overall(timeout),
+            )
+            res.status_code = answer.status
+            res.headers = CaseInsensitiveDict(
+                {} if answer.content_type is None else {"Content-Type": answer.content_type}
+            )
+            res.raw = io.BytesIO(answer.body)
+        else:
+            raw = self._open(
+                route, host, method, url, parts.path, parts.query, body, headers, timeout, download
+            )
+            res.status_code = raw.status
+            res.reason = raw.reason or ""
+            res.headers = CaseInsensitiveDict(raw.headers)
+            # The body, already read, as the file requests reads ``content`` from.
+            res.raw = io.BytesIO(raw.data if download is None else read_file(raw, download, parts))
+        res.encoding = get_encoding_from_headers(res.headers)
+        return res
+
+    def _open(
+        self,
+        route: _Route,
+        host: tuple[str, str],
+        method: str,
+        url: str,
+        path: str,
+        query: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: urllib3.Timeout,
+        download: Download | None,
+    ) -> urllib3.BaseHTTPResponse:
+        """The exchange through urllib3's pool for the host."""
+        target = f"{path or '/'}?{query}" if query else path or "/"
         preload = download is None
         try:
-            raw = route.open(method, url, target, body, headers, timeout, preload)
+            return route.open(method, url, target, body, headers, timeout, preload)
         except ClosedPoolError:
             # The pool manager dropped this host's pool (it keeps a few hosts, and close()
             # empties it); nothing was sent, so the call goes to the host's new pool.
-            raw = self._route(host).open(method, url, target, body, headers, timeout, preload)
-        res = requests.Response()
-        res.status_code = raw.status
-        res.reason = raw.reason or ""
-        res.headers = CaseInsensitiveDict(raw.headers)
-        res.encoding = get_encoding_from_headers(res.headers)
-        res.url = url
-        # The body, already read, as the file requests reads ``content`` from.
-        res.raw = io.BytesIO(raw.data if download is None else read_file(raw, download, parts))
-        return res
+            return self._route(host).open(method, url, target, body, headers, timeout, preload)
 
     def _route(self, host: tuple[str, str]) -> _Route:
         base = f"{host[0]}://{host[1]}/"
@@ -127,13 +171,44 @@ class WeChatSession(requests.Session):
         )
         self._adapter.cert_verify(pool, base, settings["verify"], settings["cert"])
         line = self._adapter.request_url(request, settings["proxies"])
-        route = _Route(pool, absolute=line != request.path_url)
+        route = _Route(
+            pool,
+            absolute=line != request.path_url,
+            curl=_curl_route(base, settings),
+        )
         self._routes[host] = route
         return route
 
     def close(self) -> None:
         self._routes.clear()
+        self._curl.close()
         super().close()
+
+
+def _curl_route(base: str, settings: Mapping[str, Any]) -> CurlRoute | None:
+    """What requests decided for ``base`` (proxy, TLS verification), for libcurl; None
+    when a client certificate or a folder of certificates is asked for, which the
+    urllib3 pool handles."""
+    verify = settings["verify"]
+    if settings["cert"] is not None or (isinstance(verify, str) and os.path.isdir(verify)):
+        return None
+    if verify is True:
+        verify = DEFAULT_CA_BUNDLE_PATH
+    proxy = select_proxy(base, settings["proxies"]) or ""
+    return CurlRoute(proxy=proxy, ca_bundle=verify or None)
+
+
+def _overall(timeout: urllib3.Timeout) -> float | None:
+    """The whole exchange's limit: the connect time and the read time together."""
+    connect, read = _seconds(timeout.connect_timeout), _seconds(timeout.read_timeout)
+    if connect is None or read is None:
+        return None
+    return connect + read
+
+
+def _seconds(value: Any) -> float | None:
+    """A urllib3 time limit in seconds; None for none (or urllib3's default, none)."""
+    return float(value) if isinstance(value, int | float) else None
 
 
 def urllib3_timeout(value: Any) -> urllib3.Timeout:
