@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.wechat.curl import CurlCalls, CurlRoute
+from bot.wechat.curl import CurlCalls
+from bot.wechat.transport import CurlRoute
 from tests.guards import is_local
 
 # TEST-NET-1 (RFC 5737): never routed, so even an unguarded attempt would go nowhere.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -432,3 +434,19 @@ def test_sends_without_redis_on_a_process_local_token(
     assert results == [{"errcode": 0, "errmsg": "ok"}] * 2
     assert len(fake_wechat.calls("stable_token")) == 1
     unreachable.close()
+
+
+def test_libcurl_is_loaded_by_the_first_call_not_by_the_import() -> None:
+    """The webhook's workers load the client's module (through the console's pages) and
+    rarely call WeChat; libcurl's libraries would take about 7 MB of each."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.app, bot.wechat.client; print('pycurl' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"

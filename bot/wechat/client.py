@@ -28,7 +28,6 @@ from urllib3.exceptions import NewConnectionError
 from wechatpy.client.api import WeChatMedia, WeChatMenu, WeChatMessage, WeChatTag
 
 from bot.config.sections import Config
-from bot.wechat.curl import CallFailed
 from bot.wechat.download import Download
 from bot.wechat.errors import (
     Refusal,
@@ -43,6 +42,7 @@ from bot.wechat.transport import (
     DEFAULT_POOL_SIZE,
     DIRECT_HEADERS,
     DIRECT_KWARGS,
+    CallFailed,
     WeChatSession,
     overall_s,
     urllib3_timeout,

@@ -22,42 +22,11 @@ import io
 import os
 import socket
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import pycurl
 
-# libcurl's errors that mean the host, or the proxy, could not be reached at all.
-UNREACHABLE = frozenset(
-    {pycurl.E_COULDNT_RESOLVE_PROXY, pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_CONNECT}
-)
-USER_AGENT = f"aixiang pycurl/{pycurl.version_info()[1]}"
-
-
-@dataclass(frozen=True)
-class CurlRoute:
-    """How calls to one host go: through which proxy ("" for none) and, for TLS, which
-    certificates verify the host (a bundle's path, or None not to verify)."""
-
-    proxy: str
-    ca_bundle: str | None
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    content_type: str | None
-    body: bytes
-
-
-class CallFailed(Exception):
-    """The exchange failed before an answer: ``timed_out`` or ``unreachable`` says how."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.timed_out = code == pycurl.E_OPERATION_TIMEDOUT
-        self.unreachable = code in UNREACHABLE
+from bot.wechat.transport import Answer, CallFailed, CurlRoute
 
 
 class CurlCalls:
@@ -110,7 +79,7 @@ class CurlCalls:
             if escaped is not None:
                 raise escaped from None
             code, message = error.args
-            raise CallFailed(code, message) from None
+            raise CallFailed(code, message, timed_out=code == pycurl.E_OPERATION_TIMEDOUT) from None
         finally:
             # curl keeps a duplicate of each socket it was handed; the originals go.
             for sock in self._local.opened:
@@ -137,7 +106,6 @@ class CurlCalls:
             return handle
         handle = pycurl.Curl()
         handle.setopt(pycurl.NOSIGNAL, 1)
-        handle.setopt(pycurl.USERAGENT, USER_AGENT)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
         handle.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
         handle.setopt(pycurl.SOCKOPTFUNCTION, _already_connected)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -19,8 +20,10 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, se
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ClosedPoolError
 
-from bot.wechat.curl import CurlCalls, CurlRoute
 from bot.wechat.download import Download, read_file
+
+if TYPE_CHECKING:
+    from bot.wechat.curl import CurlCalls
 
 # Connections kept open to WeChat when the caller does not say how many threads share it.
 DEFAULT_POOL_SIZE = 10
@@ -30,6 +33,33 @@ DIRECT_HEADERS = {"User-Agent": "aixiang"}
 # What a call may carry to go the direct way (see WeChatSession.direct); anything else
 # (file uploads, streams) goes through requests. ``max_bytes`` marks a capped download.
 DIRECT_KWARGS = frozenset({"params", "data", "json", "timeout", "max_bytes"})
+
+
+@dataclass(frozen=True)
+class CurlRoute:
+    """How libcurl reaches one host: through which proxy ("" for none) and, for TLS,
+    which certificates verify the host (a bundle's path, or None not to verify)."""
+
+    proxy: str
+    ca_bundle: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What libcurl read: the status, the content type, the body."""
+
+    status: int
+    content_type: str | None
+    body: bytes
+
+
+class CallFailed(Exception):
+    """A libcurl exchange failed before an answer; ``timed_out`` if for want of time."""
+
+    def __init__(self, code: int, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -82,7 +112,8 @@ class WeChatSession(requests.Session):
     def __init__(self, pool_size: int) -> None:
         super().__init__()
         self._routes: dict[tuple[str, str], _Route] = {}
-        self._curl = CurlCalls()
+        self._curl: CurlCalls | None = None
+        self._curl_lock = threading.Lock()
         # requests keeps 10 connections per host; threads beyond that would each open and
         # drop a connection per call.
         self._adapter = HTTPAdapter(pool_maxsize=max(pool_size, DEFAULT_POOL_SIZE))
@@ -110,7 +141,7 @@ class WeChatSession(requests.Session):
         res = requests.Response()
         res.url = url
         if download is None and route.curl is not None and method in ("GET", "POST"):
-            answer = self._curl.call(
+            answer = self._curl_calls().call(
                 route.curl,
                 method,
                 url,
@@ -135,6 +166,17 @@ class WeChatSession(requests.Session):
             res.raw = io.BytesIO(raw.data if download is None else read_file(raw, download, parts))
         res.encoding = get_encoding_from_headers(res.headers)
         return res
+
+    def _curl_calls(self) -> CurlCalls:
+        """libcurl, loaded at the first JSON call: its libraries take about 7 MB of a
+        process's memory, which the processes that load this module but never call
+        WeChat (the webhook's workers, through the console's pages) need not pay."""
+        with self._curl_lock:
+            if self._curl is None:
+                from bot.wechat.curl import CurlCalls
+
+                self._curl = CurlCalls()
+            return self._curl
 
     def _open(
         self,
@@ -181,7 +223,8 @@ class WeChatSession(requests.Session):
 
     def close(self) -> None:
         self._routes.clear()
-        self._curl.close()
+        if self._curl is not None:
+            self._curl.close()
         super().close()
 
 
