@@ -244,11 +244,11 @@ class AixiangWeChatClient:
         max_bytes = kwargs.get("max_bytes")
         download = None
         timeout = urllib3_timeout(kwargs.get("timeout"))
+        limit_s = overall_s(kwargs.get("timeout"))
         if max_bytes is not None:
-            limit_s = overall_s(kwargs.get("timeout"))
             deadline = None if limit_s is None else time.monotonic() + limit_s
             download = Download(max_bytes, limit_s, deadline, timeout.read_timeout)
-        return self._http.direct(method, url, data, headers, timeout, download)
+        return self._http.direct(method, url, data, headers, timeout, limit_s, download)
 
     def _handle_result(
         self,

@@ -127,12 +127,14 @@ class WeChatSession(requests.Session):
         body: bytes | None,
         headers: dict[str, str],
         timeout: urllib3.Timeout,
+        limit_s: float | None,
         download: Download | None = None,
     ) -> requests.Response:
         """One exchange, answered as a requests Response (callers read its content,
-        headers and status): through libcurl, or through the pooled urllib3 connections
-        for a ``download``, which is streamed: refused once it passes its size and cut off
-        at its deadline, never held whole. Raises :class:`~bot.wechat.curl.CallFailed`
+        headers and status), within ``timeout`` (to connect, and each wait for the
+        answer) and ``limit_s`` in all: through libcurl, or through the pooled urllib3
+        connections for a ``download``, which is streamed: refused once it passes its
+        size and cut off at its deadline, never held whole. Raises :class:`CallFailed`
         or urllib3's errors."""
         parts = urlsplit(url)
         host = (parts.scheme, parts.netloc)
@@ -148,7 +150,7 @@ class WeChatSession(requests.Session):
                 body,
                 headers,
                 _seconds(timeout.connect_timeout),
-                _overall(timeout),
+                limit_s,
             )
             res.status_code = answer.status
             res.headers = CaseInsensitiveDict(
@@ -171,6 +173,8 @@ class WeChatSession(requests.Session):
         """libcurl, loaded at the first JSON call: its libraries take about 7 MB of a
         process's memory, which the processes that load this module but never call
         WeChat (the webhook's workers, through the console's pages) need not pay."""
+        if self._curl is not None:
+            return self._curl
         with self._curl_lock:
             if self._curl is None:
                 from bot.wechat.curl import CurlCalls
@@ -239,14 +243,6 @@ def _curl_route(base: str, settings: Mapping[str, Any]) -> CurlRoute | None:
         verify = DEFAULT_CA_BUNDLE_PATH
     proxy = select_proxy(base, settings["proxies"]) or ""
     return CurlRoute(proxy=proxy, ca_bundle=verify or None)
-
-
-def _overall(timeout: urllib3.Timeout) -> float | None:
-    """The whole exchange's limit: the connect time and the read time together."""
-    connect, read = _seconds(timeout.connect_timeout), _seconds(timeout.read_timeout)
-    if connect is None or read is None:
-        return None
-    return connect + read
 
 
 def _seconds(value: Any) -> float | None:
