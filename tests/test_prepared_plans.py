@@ -1,6 +1,7 @@
-"""Statements that run for every message, as prepared statements: their generic plans
+"""Statements that run for every message or batch, as prepared statements: their plans
 must find a resident's held pushes and open conversation through the partial indexes
-kept for them, not by reading every push the resident was ever queued."""
+kept for them, not by reading every push the resident was ever queued, and a claimed
+batch's residents by key, not by reading every resident."""
 
 from __future__ import annotations
 
