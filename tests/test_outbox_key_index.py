@@ -17,12 +17,13 @@ from models.push.rows import enqueue_push
 from tests.helpers import plan_index_names
 
 
-@pytest.fixture(autouse=True)
-def _postgresql_only(database_url: str) -> None:
+@pytest.fixture
+def postgresql_only(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("the byte-wise operator class and its plans are PostgreSQL's")
 
 
+@pytest.mark.usefixtures("postgresql_only")
 def test_the_key_has_one_index_and_it_is_unique(services: Services) -> None:
     indexes = [
         index
@@ -34,6 +35,7 @@ def test_the_key_has_one_index_and_it_is_unique(services: Services) -> None:
     ]
 
 
+@pytest.mark.usefixtures("postgresql_only")
 def test_a_needs_pushes_are_found_by_the_keys_index(services: Services) -> None:
     statement = pushes_about_need(12).compile(
         dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pycurl
 
-from bot.wechat.transport import Answer, CallFailed, CurlRoute
+from bot.wechat.transport import CallFailed, CurlAnswer, CurlRoute
 
 
 class CurlCalls:
@@ -46,7 +46,7 @@ class CurlCalls:
         headers: dict[str, str],
         connect_s: float | None,
         overall_s: float | None,
-    ) -> Answer:
+    ) -> CurlAnswer:
         """One exchange (GET, or POST of ``body``), connecting within ``connect_s`` and
         done within ``overall_s`` (None: no limit). Raises :class:`CallFailed`."""
         handle = self._handle()
@@ -84,7 +84,7 @@ class CurlCalls:
             # curl keeps a duplicate of each socket it was handed; the originals go.
             for sock in self._local.opened:
                 sock.close()
-        return Answer(
+        return CurlAnswer(
             handle.getinfo(pycurl.RESPONSE_CODE),
             handle.getinfo(pycurl.CONTENT_TYPE),
             buffer.getvalue(),

@@ -45,7 +45,7 @@ class CurlRoute:
 
 
 @dataclass(frozen=True)
-class Answer:
+class CurlAnswer:
     """What libcurl read: the status, the content type, the body."""
 
     status: int
