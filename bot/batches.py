@@ -10,7 +10,7 @@ of them.
 Used for the group commit: a delivery whose handler changed nothing (help, most menu
 taps) is stored by one statement, and with a commit each PostgreSQL flushes its WAL once
 per message and each thread pays a round trip of its own; batched, concurrent deliveries
-are stored by one statement over arrays of their values, committed as it answers
+are stored by one statement over a JSON list of their values, committed as it answers
 (models/inbound.py ``store_together``). A delivery whose handler wrote commits its own
 transaction: its work and its row must commit together, and one handler's failure must
 not roll back another's.

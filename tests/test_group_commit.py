@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Connection, select
@@ -147,3 +148,44 @@ def test_a_batch_records_its_senders_interactions_as_lone_stores_do(services: Se
     assert last[both] == (earlier, "message")
     assert last[tapped] == (earlier, "message")
     assert last[gone] == (NOW, "message")
+
+
+def test_a_batch_stores_every_value_as_it_came(services: Services) -> None:
+    """The batch travels as one JSON parameter: quotes, backslashes, line breaks, emoji,
+    an event's fields, a 64-bit MsgId and a timestamp's microseconds come back unchanged."""
+    first, second = residents(services, 2)
+    at = NOW.replace(microsecond=123456)
+    words = '他说："路灯\\坏了"\n第二行 🙂 {"json": [1]}'
+    reply = '回复 \' \\ "ok"'
+    typed = replace(delivery("o-group-0", "k-words", content=words, at=at), msg_id=2**62 + 7)
+    tapped = replace(
+        delivery("o-group-1", "k-event", content=None, at=at, interaction="tap"),
+        msg_type="event",
+        event="CLICK",
+        event_key="MENU_EVENTS",
+    )
+    with services.engine.connect() as connection:
+        assert store_together(connection, [(typed, first, reply), (tapped, second, "")]) == [
+            True,
+            True,
+        ]
+        stored = {
+            row[0]: tuple(row[1:])
+            for row in connection.execute(
+                select(
+                    InboundMessage.dedupe_key,
+                    InboundMessage.resident_id,
+                    InboundMessage.msg_id,
+                    InboundMessage.msg_type,
+                    InboundMessage.event,
+                    InboundMessage.event_key,
+                    InboundMessage.content,
+                    InboundMessage.reply,
+                    InboundMessage.received_at,
+                )
+            )
+        }
+    assert stored == {
+        "k-words": (first, 2**62 + 7, "text", None, None, words, reply, at),
+        "k-event": (second, None, "event", "CLICK", "MENU_EVENTS", None, "", at),
+    }
