@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     Update,
     and_,
+    any_,
     bindparam,
     case,
     column,
@@ -188,7 +189,7 @@ Handled = tuple[NewInbound, int, str]
 def store_together(db: Connection, handled: Sequence[Handled]) -> list[bool]:
     """Store several handled deliveries (each with its resident's id and its reply) in
     one transaction and one commit; for each, as :func:`store` says. On PostgreSQL that is
-    one autocommitted statement over a JSON list of their values (``_store_batch_statement``).
+    one autocommitted statement over a JSON list of their values (:func:`store_batch_statement`).
     A lone delivery is stored as :func:`store` does, a statement cheaper than a batch of
     one. The connection must not be in a transaction."""
     if len(handled) == 1:
@@ -206,18 +207,22 @@ def store_together(db: Connection, handled: Sequence[Handled]) -> list[bool]:
 def _store_batch(db: Connection, handled: Sequence[Handled]) -> list[bool]:
     """PostgreSQL's group store: one statement, one round trip, committed as it answers.
     Two copies of a delivery in one batch store the first of them."""
-    records = [
-        {name: _stored_values(*item)[name] for name in _BATCH_COLUMNS} | {"position": position}
-        for position, item in enumerate(handled)
-    ]
-    batch = json.dumps(records, ensure_ascii=False, default=_json_timestamp)
-    answer = driver_sql.first_row(db, _store_batch_statement(), {"batch": batch})
+    answer = driver_sql.first_row(db, store_batch_statement(), store_batch_values(handled))
     inserted = set(answer[0] or ()) if answer is not None else set()
     stored = []
     for new, _, _ in handled:
         stored.append(new.dedupe_key in inserted)
         inserted.discard(new.dedupe_key)
     return stored
+
+
+def store_batch_values(handled: Sequence[Handled]) -> dict[str, str]:
+    """:func:`store_batch_statement`'s one parameter: the batch as a JSON list."""
+    records = [
+        {name: _stored_values(*item)[name] for name in _BATCH_COLUMNS} | {"position": position}
+        for position, item in enumerate(handled)
+    ]
+    return {"batch": json.dumps(records, ensure_ascii=False, default=_json_timestamp)}
 
 
 def _json_timestamp(value: object) -> str:
@@ -330,7 +335,7 @@ def _touch_statement(
     left as it is: only WeChat's subscribe event says they came back.
 
     The values are bound parameters for one delivery, or a batch's columns for several
-    (``_store_batch_statement``); the caller says which rows.
+    (:func:`store_batch_statement`); the caller says which rows.
     """
     when = _RESIDENTS.c.last_interaction_at
     kind = _RESIDENTS.c.last_interaction_kind
@@ -445,7 +450,7 @@ _BATCH_COLUMNS: dict[str, TypeEngine[Any]] = {
 
 
 @lru_cache(maxsize=1)
-def _store_batch_statement() -> Select[Any]:
+def store_batch_statement() -> Select[Any]:
     """PostgreSQL: the inbound rows of a batch and their senders' last interactions in one
     statement, answering the keys it stored (a copy stored first is skipped).
 
@@ -458,7 +463,10 @@ def _store_batch_statement() -> Select[Any]:
 
     The batch is one JSON parameter, a list of one object per delivery: bound as one
     array per column, psycopg's array dumpers (Python code, eleven arrays a batch) were
-    7% of a served worker's CPU (py-spy, bench/webhook.py, 2026-12-03).
+    7% of a served worker's CPU (py-spy, bench/webhook.py, 2026-12-03). The senders are
+    found by primary key, ``id = ANY(ARRAY(...))``: PostgreSQL expects 100 rows of any
+    JSON record set, and joined to a batch it thinks that large, it read the whole
+    resident table twice a batch (public for tests/test_prepared_plans.py).
     """
     fields = [
         column(name, type_) for name, type_ in (*_BATCH_COLUMNS.items(), ("position", Integer()))
@@ -469,12 +477,13 @@ def _store_batch_statement() -> Select[Any]:
         .render_derived(name="delivery", with_types=True)
     )
     batch = select(values).cte("batch")
+    sender = _RESIDENTS.c.id == any_(func.array(select(batch.c.resident_id).scalar_subquery()))
     # Every sender's row, locked in id order before anything else is written (the
     # count cannot be known before the last lock), as the touch will (FOR NO KEY UPDATE;
     # FOR UPDATE would also block the KEY SHARE that inserts take on their senders).
     locked = (
         select(_RESIDENTS.c.id)
-        .where(_RESIDENTS.c.id.in_(select(batch.c.resident_id)))
+        .where(sender)
         .order_by(_RESIDENTS.c.id)
         .with_for_update(key_share=True)
         .cte("locked")
@@ -506,7 +515,7 @@ def _store_batch_statement() -> Select[Any]:
     )
     touch = (
         _touch_statement(interaction.c.now, interaction.c.kind, interaction.c.message_window_since)
-        .where(_RESIDENTS.c.id == interaction.c.resident_id)
+        .where(_RESIDENTS.c.id == interaction.c.resident_id, sender)
         .cte("touch")
     )
     return select(func.array_agg(inbound.c.dedupe_key)).add_cte(touch)

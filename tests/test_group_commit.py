@@ -3,6 +3,7 @@ outcome only once the commit holding its row has returned."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -189,3 +190,40 @@ def test_a_batch_stores_every_value_as_it_came(services: Services) -> None:
         "k-words": (first, 2**62 + 7, "text", None, None, words, reply, at),
         "k-event": (second, None, "event", "CLICK", "MENU_EVENTS", None, "", at),
     }
+
+
+def test_concurrent_batches_over_the_same_senders_never_deadlock(services: Services) -> None:
+    """Six workers' batches, each over four of ten senders in any order, with copies of
+    the same deliveries in other batches: every batch stores, each delivery once (a batch
+    that waits for another's copy has already locked that copy's sender, in id order)."""
+    ids = residents(services, 10)
+    shuffled = random.Random(14)
+    plans = [
+        [
+            [
+                (delivery(f"o-group-{i}", f"k-{n}-{i}"), ids[i], "")
+                for i in shuffled.sample(range(10), 4)
+            ]
+            for n in range(15)
+        ]
+        for _ in range(6)
+    ]
+    start = threading.Barrier(len(plans))
+
+    def store_all(batches: list[list[Handled]]) -> list[tuple[str, bool]]:
+        outcomes = []
+        with services.engine.connect() as connection:
+            start.wait(10)
+            for handled in batches:
+                stored = store_together(connection, handled)
+                outcomes += [
+                    (new.dedupe_key, ok) for (new, _, _), ok in zip(handled, stored, strict=True)
+                ]
+        return outcomes
+
+    with ThreadPoolExecutor(len(plans)) as pool:
+        outcomes = [item for done in pool.map(store_all, plans) for item in done]
+    keys = {key for key, _ in outcomes}
+    assert sorted(key for key, ok in outcomes if ok) == sorted(keys)
+    with services.session_factory() as db:
+        assert sorted(db.scalars(select(InboundMessage.dedupe_key))) == sorted(keys)

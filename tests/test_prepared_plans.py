@@ -1,7 +1,7 @@
 """Statements that run for every message or batch, as prepared statements: their plans
 must find a resident's held pushes and open conversation through the partial indexes
 kept for them, not by reading every push the resident was ever queued, and a claimed
-batch's residents by key, not by reading every resident."""
+batch's residents and a stored batch's senders by key, not by reading every resident."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Connection, Select, text
+from sqlalchemy import Connection, Select, select, text
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from bot.services import Services
-from models.inbound import LOOK_UP
+from models.inbound import LOOK_UP, store_batch_statement, store_batch_values
 from models.push.claims import claim_statement
 from models.push.policy import HELD_FOR_REPLY
+from models.residents import Resident
 from tests.helpers import plan_index_names
+from tests.test_inbound_store import delivery
 
 
 @pytest.fixture(autouse=True)
@@ -105,14 +107,7 @@ def test_a_claim_reads_its_batchs_residents_and_no_others(services: Services) ->
     residents, batch = 2_000, 100
     now = services.clock()
     with services.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO resident (openid, subscribed, language, broadcast_opt_out,"
-                " created_at) SELECT 'o-' || g, true, 'zh', false, :now"
-                " FROM generate_series(1, :residents) g"
-            ),
-            {"now": now, "residents": residents},
-        )
+        _add_residents(connection, residents)
         connection.execute(
             text(
                 "INSERT INTO outbox (resident_id, recipient_openid, kind, payload,"
@@ -141,3 +136,42 @@ def test_a_claim_reads_its_batchs_residents_and_no_others(services: Services) ->
                 seqscan=True,
             )
         assert rows_read(plan, "resident") <= batch, plan
+
+
+def test_a_stored_batch_reads_its_senders_and_no_others(services: Services) -> None:
+    """PostgreSQL expects 100 rows of a JSON record set; joined to a batch that large, the
+    group store hashed it and read every resident twice a batch."""
+    with services.engine.begin() as connection:
+        _add_residents(connection, 2_000)
+        connection.exec_driver_sql("ANALYZE resident")
+        senders = connection.execute(
+            select(Resident.openid, Resident.id).where(
+                Resident.openid.in_(["o-7", "o-300", "o-1500"])
+            )
+        ).all()
+    handled = [(delivery(openid, f"k-plan-{openid}"), id_, "") for openid, id_ in senders]
+    assert len(handled) == 3
+    for generic in (False, True):
+        with services.engine.connect() as connection:
+            plan = prepared_plan(
+                connection,
+                store_batch_statement(),
+                store_batch_values(handled),
+                generic=generic,
+                analyze=True,
+                seqscan=True,
+            )
+        # Each sender read twice: locked, then touched.
+        assert rows_read(plan, "resident") <= 2 * len(handled), plan
+
+
+def _add_residents(connection: Connection, count: int) -> None:
+    """Residents o-1 .. o-``count``."""
+    connection.execute(
+        text(
+            "INSERT INTO resident (openid, subscribed, language, broadcast_opt_out,"
+            " created_at) SELECT 'o-' || g, true, 'zh', false, now()"
+            " FROM generate_series(1, :count) g"
+        ),
+        {"count": count},
+    )
