@@ -7,7 +7,7 @@ The data is bench/console_data.py's club at a smaller scale beside its 200,000 n
 (residents, partners, a few events and messages), in a database of its own,
 aixiang_export_bench, dropped afterwards unless ``--keep`` (or ``--reuse``, which keeps it
 and uses it again when its counts match). Each export runs the code the console's
-background job and ``aixiang export`` run: ``bot.exports.runs.export_to_file``, every
+background job and ``aixiang export`` run: ``scheduler.exports.runs.export_to_file``, every
 need of every status, as an admin, headers in Chinese.
 
 Besides rows a second of wall time, it prints rows per second of the exporting process's
@@ -107,12 +107,12 @@ def export_once(url: str, fmt: str, folder: str, queue: Any) -> None:
     """In a process of its own: one small export first (imports, connection, caches),
     then the whole needs list, timed, with the peak memory before and after."""
     from bot.config.sections import Config
-    from bot.exports.runs import Asked, Exporter, ExportSettings, export_to_file
     from models.accounts.roles import Role
     from models.audit import Actor
     from models.db import make_engine, make_session_factory
     from models.exports.kinds import ExportFormat
     from models.exports.queries import ExportScope
+    from scheduler.exports.runs import Asked, Exporter, ExportSettings, export_to_file
 
     settings = ExportSettings.of(Config())
     exporter = Exporter(Actor.os_user("bench"), ExportScope(Role.ADMIN), "zh")

@@ -17,7 +17,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config.sections import Config
-from bot.exports.runs import ExportSettings, run_export_jobs
 from bot.services import Services, broadcast_settings
 from bot.wechat.client import AixiangWeChatClient
 from models import digest, reminders
@@ -26,6 +25,7 @@ from models.events.staff import finish_past_events
 from models.push.upkeep import expire_stale
 from models.reports.week import ReportWeek, Weekday, is_late, latest_week, parse_time
 from models.reports.weekly import queue_weekly_reports
+from scheduler.exports.runs import ExportSettings, run_export_jobs
 from scheduler.leader import Deposed, Fence
 from scheduler.media import run_media_sweep
 

@@ -8,7 +8,7 @@ import io
 import openpyxl
 import pytest
 
-from bot.exports.sheets import csv_bytes, spreadsheet_text, xlsx_bytes
+from scheduler.exports.sheets import csv_bytes, spreadsheet_text, xlsx_bytes
 
 TRIGGERS = ["=", "+", "-", "@", "＝", "＋", "－", "＠"]
 LEADING = ["", " ", "  ", "\t", " \t ", "\u3000"]

@@ -16,9 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "models", "scheduler")
-# What scheduler/ may take from bot/: WeChat's client, the base services and the export
-# files it writes for the console.
-SCHEDULER_MAY_USE = ("bot.wechat", "bot.config", "bot.services", "bot.redis_conn", "bot.exports")
+# What scheduler/ may take from bot/: WeChat's client and the base services.
+SCHEDULER_MAY_USE = ("bot.wechat", "bot.config", "bot.services", "bot.redis_conn")
 
 
 def module_name(path: Path) -> str:

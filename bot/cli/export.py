@@ -1,5 +1,5 @@
 """``aixiang export KIND [FILTER=VALUE ...] --out FILE``: a console list as an XLSX or CSV
-file, written by the same code as the console's downloads (bot/exports), from the same
+file, written by the same code as the console's downloads (scheduler/exports), from the same
 query, kept to what ``--as ACCOUNT`` may see and audited the same way.
 
 The filters are the words of the list's page address (``status=submitted``,
@@ -23,12 +23,12 @@ from bot.cli.support import (
     open_database,
     unreachable,
 )
-from bot.exports.runs import Asked, Exporter, ExportSettings, export_to_file
 from models.accounts.roles import Role
 from models.db import make_session_factory
 from models.exports.errors import ExportError
 from models.exports.kinds import ExportFormat, ExportKind
 from models.exports.queries import ExportScope
+from scheduler.exports.runs import Asked, Exporter, ExportSettings, export_to_file
 
 
 def parse_filters(pairs: tuple[str, ...]) -> dict[str, str]:

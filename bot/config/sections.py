@@ -206,7 +206,7 @@ class ReportsConfig:
 
 @dataclass(frozen=True)
 class ExportsConfig:
-    """The console's and the CLI's exports (bot/exports/): an export of more rows than
+    """The console's and the CLI's exports (scheduler/exports/): an export of more rows than
     ``background_rows`` runs as a job in the scheduler's process, its file written to
     ``dir`` and kept ``keep_hours``; ``batch_rows`` rows are read from the database at a
     time."""

@@ -29,7 +29,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 from bot.console.context import account, now, request_db, services
-from bot.exports.runs import (
+from models.exports.errors import ExportError
+from models.exports.jobs import ExportStatus, account_export, account_exports
+from models.exports.kinds import SPECS, ExportFormat, ExportKind
+from scheduler.exports.runs import (
     Asked,
     Exporter,
     ExportSettings,
@@ -39,9 +42,6 @@ from bot.exports.runs import (
     prepare,
     queue_job,
 )
-from models.exports.errors import ExportError
-from models.exports.jobs import ExportStatus, account_export, account_exports
-from models.exports.kinds import SPECS, ExportFormat, ExportKind
 
 blueprint = Blueprint("exports", __name__, url_prefix="/exports")
 

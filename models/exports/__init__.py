@@ -2,4 +2,4 @@
 query behind each, narrowed by the same filter code as its page (:mod:`.queries`), and
 the exports too large for a web request, run later as jobs (:mod:`.jobs`).
 
-The files themselves are written in ``bot/exports/``: ``models/`` does no file I/O."""
+The files themselves are written in ``scheduler/exports/``: ``models/`` does no file I/O."""

@@ -4,7 +4,7 @@ a job whose process died is taken up again once its lease ends), their progress 
 as they go, and their files deleted once they expire.
 
 The job row records what was asked (the account, the kind, its filters, the format); the
-file is written by ``bot/exports/`` to the configured folder."""
+file is written by ``scheduler/exports/`` to the configured folder."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ import click
 
 from bot.cli.events.options import event_id_of, event_session, local_tz
 from bot.cli.support import StaffError, emit, emit_object, format_local, json_option, printable
-from bot.exports.sheets import spreadsheet_text
 from models.events.queries import roster
 from models.events.tables import Attendance, Signup
+from scheduler.exports.sheets import spreadsheet_text
 
 CONFIRMED_COLUMNS = ("openid", "name", "mobile", "party", "code", "signed_up", "checked_in")
 WAITLIST_COLUMNS = ("position", "openid", "name", "mobile", "party", "signed_up")

@@ -17,13 +17,13 @@ from bot.console.impact.choices import Choices, chosen_period, read_choices
 from bot.console.impact.tables import ImpactTable, Inputs, impact_tables
 from bot.console.needs.common import actor, category_names, deadlines
 from bot.console.villages import chosen_village
-from bot.exports.sheets import csv_bytes, xlsx_bytes
 from models.accounts.roles import Permission
 from models.impact.period import PeriodError, PeriodKind
 from models.impact.publication import public_impact_on, set_public_impact
 from models.impact.scope import ImpactScope
 from models.tags.queries import all_tags
 from models.villages.queries import active_villages
+from scheduler.exports.sheets import csv_bytes, xlsx_bytes
 
 blueprint = Blueprint("impact", __name__, url_prefix="/impact")
 

@@ -4,5 +4,6 @@ cells, CSV with a byte-order mark and XLSX in constant memory, streamed to a fil
 file that appears whole or not at all), ``runs`` (an export run at once or as a job of
 the scheduler's process, audited, and its expired files deleted).
 
-It lives in bot/, beside the shells that export, rather than in models/: it is about
-files people open, not a rule of the data, and models/ stays free of file I/O."""
+It lives in scheduler/, whose ``exports`` job writes the large exports (the console and
+the CLI import it for theirs), rather than in models/: it is about files people open, not
+a rule of the data, and models/ stays free of file I/O."""

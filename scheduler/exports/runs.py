@@ -18,7 +18,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.sections import Config
-from bot.exports.writing import Reader, write_atomically, write_export
 from models.accounts.operations import actor_for
 from models.accounts.tables import Account
 from models.audit import Actor
@@ -37,6 +36,7 @@ from models.exports.jobs import (
 from models.exports.kinds import SPECS, ExportFormat, ExportKind
 from models.exports.queries import ExportContext, ExportScope, Rows, count_rows, export_query
 from models.needs.queue import AckDeadlines
+from scheduler.exports.writing import Reader, write_atomically, write_export
 from texts.catalog import catalog
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """An export kind's rows written to a file: read from its query through a server-side
 cursor ``batch_rows`` at a time (SQLAlchemy's ``yield_per``), each cell shown as the
 column says (times in the configured zone, vocabularies by name, in the reader's
-language), and passed on one row at a time to :mod:`bot.exports.sheets`. Nothing holds
+language), and passed on one row at a time to :mod:`scheduler.exports.sheets`. Nothing holds
 all the rows; the file appears under its name whole, or not at all."""
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime, type_coerce
 from sqlalchemy.orm import Session
 
-from bot.exports.sheets import Progress, spreadsheet_text, write_csv, write_xlsx
 from models.base import local_text
 from models.exports.kinds import CellForm, Column, ExportFormat, ExportSpec
 from models.exports.queries import Rows
 from models.needs.tables import need_ref
+from scheduler.exports.sheets import Progress, spreadsheet_text, write_csv, write_xlsx
 from texts.catalog import catalog
 
 Cell = Callable[[Any], Any]
