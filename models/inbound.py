@@ -218,10 +218,10 @@ def _store_batch(db: Connection, handled: Sequence[Handled]) -> list[bool]:
 
 def store_batch_values(handled: Sequence[Handled]) -> dict[str, str]:
     """:func:`store_batch_statement`'s one parameter: the batch as a JSON list."""
-    records = [
-        {name: _stored_values(*item)[name] for name in _BATCH_COLUMNS} | {"position": position}
-        for position, item in enumerate(handled)
-    ]
+    records = []
+    for position, item in enumerate(handled):
+        values = _stored_values(*item)
+        records.append({name: values[name] for name in _BATCH_COLUMNS} | {"position": position})
     return {"batch": json.dumps(records, ensure_ascii=False, default=_json_timestamp)}
 
 
