@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.demo.simulator.context import SimulatorError, current_services
 from bot.demo.simulator.deliveries import openid_of
-from bot.demo.simulator.pushes import fake_calls, push_item, reached, shown_at
+from bot.demo.simulator.pushes import fake_calls, push_items, shown_at
 from models.inbound import InboundMessage
 from models.residents import Resident
 
@@ -42,7 +42,7 @@ def thread() -> Response:
         )
     rows.reverse()
     items = [item for row in rows for item in _inbound_items(row)]
-    items += [push_item(call) for call in calls if reached(call, openid)]
+    items += push_items(calls, openid)
     items.sort(key=lambda item: item["at"])
     cursor = f"{max([last_inbound, *(row.id for row in rows)])}.{_answered_up_to(calls, last_seq)}"
     return jsonify(items=items, cursor=cursor, reset=reset)
