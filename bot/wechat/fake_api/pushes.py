@@ -12,17 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.wechat.api import Mass, Messages
 from models.push.vocabulary import Channel
 
 # The endpoints that carry a push to residents, by the channel each is.
 PUSH_CHANNELS = {
-    "message/custom/send": Channel.CUSTOM,
-    "message/template/send": Channel.TEMPLATE,
-    "message/subscribe/bizsend": Channel.SUBSCRIBE,
-    "message/mass/send": Channel.MASS,
-    "message/mass/sendall": Channel.MASS,
+    Messages.CUSTOM: Channel.CUSTOM,
+    Messages.TEMPLATE: Channel.TEMPLATE,
+    Messages.SUBSCRIPTION: Channel.SUBSCRIBE,
+    Mass.TO_GROUP: Channel.MASS,
+    Mass.TO_OPENIDS: Channel.MASS,
 }
-MASS_ENDPOINTS = ("message/mass/send", "message/mass/sendall")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def push_seen_by(call: Mapping[str, Any], openid: str) -> SeenPush | None:
     body = call.get("body")
     if channel is None or not isinstance(body, dict) or not _delivered(call):
         return None
-    if not _addressed_to(call, body, openid):
+    if not _addressed_to(channel, call, body, openid):
         return None
     data = body.get("data")
     if isinstance(data, dict):
@@ -58,10 +58,12 @@ def _delivered(call: Mapping[str, Any]) -> bool:
     return call.get("status") == 200 and isinstance(result, dict) and not result.get("errcode")
 
 
-def _addressed_to(call: Mapping[str, Any], body: Mapping[str, Any], openid: str) -> bool:
+def _addressed_to(
+    channel: Channel, call: Mapping[str, Any], body: Mapping[str, Any], openid: str
+) -> bool:
     """Whether a delivered push reached ``openid``; for a mass send, the fake API's call
     log says who it reached (a tag's members as they were when it was sent)."""
-    if call.get("endpoint") in MASS_ENDPOINTS:
+    if channel == Channel.MASS:
         target = body.get("filter") or {}
         return target.get("is_to_all") is True or openid in call.get("recipients", [])
     return body.get("touser") == openid
